@@ -1,0 +1,35 @@
+"""experimentkit: reproducible, comparable, shareable experiments (a drop-in for Sacred 0.8).
+
+Importing this package is cheap: the classes below are loaded on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Experiment", "Ingredient", "SETTINGS", "cli_option", "host_info_gatherer", "__version__",
+]
+
+_LAZY = {
+    "Experiment": "experimentkit.experiment",
+    "Ingredient": "experimentkit.ingredient",
+    "SETTINGS": "experimentkit.settings",
+    "cli_option": "experimentkit.commandline.options",
+    "host_info_gatherer": "experimentkit.host_info",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'experimentkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

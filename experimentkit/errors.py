@@ -1,0 +1,158 @@
+"""Every error experimentkit raises on purpose, in one place.
+
+The Sacred names (``SacredError``, ``ConfigAddedError`` ...) are the base of the hierarchy so that code written
+for Sacred catches ours.  Usage errors (``UsageError`` and its subclasses) carry a one-line message that says
+what was wrong and how to fix it; command lines print that line and exit with status 2.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Optional, Sequence
+
+__all__ = [
+    "SacredError", "ConfigError", "InvalidConfigError", "ConfigAddedError", "MissingConfigError",
+    "NamedConfigNotFoundError", "CircularDependencyError", "SignatureError", "ObserverError",
+    "SacredInterrupt", "TimeoutInterrupt", "ExperimentKitError", "UsageError", "ReadOnlyConfigError",
+    "UnstorableConfigError", "StoreError", "QueryError", "SettingError", "suggest",
+]
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when none is close."""
+    matches = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+class SacredError(Exception):
+    """Base of every error experimentkit raises deliberately (named as in Sacred)."""
+
+    def __init__(self, *args: Any, print_traceback: bool = True, filter_traceback: str = "default",
+                 print_usage: bool = False):
+        super().__init__(*args)
+        if filter_traceback not in ("always", "default", "never"):
+            raise ValueError(f"filter_traceback must be one of 'always', 'default', 'never', "
+                             f"not {filter_traceback!r}")
+        self.print_traceback = print_traceback
+        self.filter_traceback = filter_traceback
+        self.print_usage = print_usage
+
+
+ExperimentKitError = SacredError
+
+
+class UsageError(SacredError):
+    """A mistake by the user (bad key, bad value, bad option): shown as one line, exit status 2."""
+
+    exit_code = 2
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("print_traceback", False)
+        super().__init__(*args, **kwargs)
+
+
+class ConfigError(UsageError):
+    """A problem with configuration values; lists the conflicting entries."""
+
+    def __init__(self, message: str, conflicting_configs: Sequence[str] = (), config: Optional[dict] = None,
+                 **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.message = message
+        if isinstance(conflicting_configs, str):
+            conflicting_configs = (conflicting_configs,)
+        self.conflicting_configs = tuple(conflicting_configs)
+        self.config = config
+
+    def __str__(self) -> str:
+        if not self.conflicting_configs:
+            return self.message
+        lines = [self.message, "Conflicting configuration values:"]
+        for key in self.conflicting_configs:
+            lines.append(f"  {key}={_lookup(self.config, key)!r}" if self.config is not None
+                         else f"  {key}")
+        return "\n".join(lines)
+
+
+def _lookup(config: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        try:
+            config = config[part]
+        except (KeyError, TypeError, IndexError):
+            return None
+    return config
+
+
+class InvalidConfigError(ConfigError):
+    """Raised by user code when config values are inconsistent with each other."""
+
+
+class ConfigAddedError(ConfigError):
+    """An update names a key that no config entry and no captured function knows (usually a typo)."""
+
+
+class MissingConfigError(SacredError, TypeError):
+    """A captured function was called without a value for one of its parameters."""
+
+    exit_code = 2
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("print_traceback", False)
+        kwargs.setdefault("print_usage", True)
+        super().__init__(*args, **kwargs)
+
+
+class NamedConfigNotFoundError(UsageError, KeyError):
+    """``with NAME`` or ``named_configs=[NAME]`` names no known named config."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CircularDependencyError(SacredError):
+    """Ingredients include each other in a cycle."""
+
+
+class SignatureError(SacredError, TypeError):
+    """A captured function was called with arguments that do not fit its signature."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("filter_traceback", "always")
+        super().__init__(*args, **kwargs)
+
+
+class ObserverError(SacredError):
+    """An observer could not store an event (never fails the run)."""
+
+
+class ReadOnlyConfigError(SacredError, TypeError):
+    """User code tried to change a configuration value inside a captured function."""
+
+
+class UnstorableConfigError(UsageError):
+    """A config value cannot be stored (not JSON-compatible, not a numpy scalar or array)."""
+
+
+class StoreError(UsageError):
+    """A run store cannot be opened or does not contain what was asked for."""
+
+
+class QueryError(UsageError):
+    """A query expression or key is malformed or unknown."""
+
+
+class SettingError(UsageError, KeyError):
+    """An unknown key in ``SETTINGS`` or an attempt to replace a settings group."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SacredInterrupt(Exception):
+    """Raise (a subclass of) this inside a run to stop it with the status ``STATUS``."""
+
+    STATUS = "INTERRUPTED"
+
+
+class TimeoutInterrupt(SacredInterrupt):
+    """Stops a run with the status TIMEOUT."""
+
+    STATUS = "TIMEOUT"

@@ -1,0 +1,67 @@
+"""``RunObserver``: the interface every observer implements (Sacred's event names and keyword arguments).
+
+The run calls each event with keyword arguments only, in descending ``priority`` order.  Observers that
+want their undelivered events replayed after an outage (``experimentkit sync``) implement
+``replay_spec`` and ``attach``; see docs/observers.md.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = ["RunObserver", "td_format"]
+
+
+class RunObserver:
+    """Does nothing for every event; subclass it and override what you need."""
+
+    priority = 0
+
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+        """A run was queued (``--queue``) instead of started.  Return its id."""
+        return None
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """A run started.  Return the id the observer gave it (or the ``_id`` passed in)."""
+        return None
+
+    def heartbeat_event(self, info, captured_out, beat_time, result):
+        """Periodic update; ``captured_out`` is the output so far (observers append only the new part)."""
+
+    def completed_event(self, stop_time, result):
+        """The main function returned ``result``."""
+
+    def interrupted_event(self, interrupt_time, status):
+        """The run was stopped (Ctrl-C, SIGTERM, a ``SacredInterrupt``); ``status`` says how."""
+
+    def failed_event(self, fail_time, fail_trace):
+        """The main function raised; ``fail_trace`` is a list of lines."""
+
+    def resource_event(self, filename):
+        """The run opened the input file ``filename`` (an absolute path)."""
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        """The run produced the file ``filename``, to be stored as ``name``."""
+
+    def log_metrics(self, metrics_by_name, info):
+        """New metric points since the last call: ``{name: {"steps", "values", "timestamps"}}``."""
+
+    def log_table(self, name: str, rows: list) -> None:
+        """New per-sample rows (a list of flat dicts) for the table ``name`` (experimentkit extension)."""
+
+    def join(self):
+        """Called once at the very end; wait for background work to finish."""
+
+    # ---- optional replay support -------------------------------------------------------------
+    def replay_spec(self) -> Optional[dict]:
+        """``{"factory": "module:callable", "kwargs": {...}}`` that rebuilds this observer, or None."""
+        return None
+
+    def attach(self, _id: Any) -> None:
+        """Point this (freshly built) observer at the existing run ``_id`` so replayed events extend it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot resume an existing run")
+
+
+def td_format(td: Any) -> str:
+    """Format a timedelta as ``H:MM:SS`` (whole seconds), as in the console log lines."""
+    seconds = int(td.total_seconds())
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
