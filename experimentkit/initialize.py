@@ -1,0 +1,330 @@
+"""From an experiment plus updates to a ready ``Run``, in small steps.
+
+resolve_config: updates → named configs → config scopes and hooks (ingredients deepest first) → seed →
+checks for suspicious changes.  build_run: the resolved config plus recorded facts → a ``Run`` whose
+captured functions read their bindings from it.  Nothing here writes state onto captured functions.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from .errors import ConfigAddedError, NamedConfigNotFoundError, UsageError, suggest
+
+__all__ = ["ResolvedConfig", "resolve_config", "create_run", "ConfigModifications"]
+
+CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
+SEED_DOC = "the random seed for this experiment"
+
+
+@dataclass
+class ConfigModifications:
+    """What the updates did to the config (dotted keys), as Sacred's ``ConfigSummary`` reports it."""
+
+    added: set = field(default_factory=set)
+    modified: set = field(default_factory=set)
+    typechanged: dict = field(default_factory=dict)
+    docs: dict = field(default_factory=dict)
+    ensure_coherence = staticmethod(lambda: None)
+
+
+@dataclass
+class ResolvedConfig:
+    """The final config of a run before it starts, and how the updates changed it."""
+
+    config: dict
+    modifications: ConfigModifications
+    config_updates: dict
+    named_configs: list
+
+
+def _scaffolds(experiment: Any) -> list:
+    """Every ingredient once, deepest first, the experiment last."""
+    seen: dict = {}
+    for ingredient, depth in experiment.traverse_ingredients():
+        if id(ingredient) not in seen:
+            seen[id(ingredient)] = (depth, len(seen), ingredient)
+    ordered = sorted(seen.values(), key=lambda t: (-t[0], t[1]))
+    return [ing for _, _, ing in ordered]
+
+
+def _named_config_table(experiment: Any) -> dict:
+    table: dict = {}
+    for ingredient, _ in experiment.traverse_ingredients():
+        for name, conf in ingredient.named_configs.items():
+            full = name if ingredient is experiment else f"{ingredient.config_path}.{name}"
+            table[full] = (ingredient.config_path, conf)
+    return table
+
+
+def _lookup_named_config(name: str, table: dict) -> tuple:
+    from .config import ConfigDict, load_config_file
+    if name in table:
+        return table[name]
+    if name.lower().endswith(CONFIG_FILE_EXTENSIONS) or os.path.isfile(name):
+        return "", ConfigDict(load_config_file(name))
+    raise NamedConfigNotFoundError(
+        f'Named config not found: "{name}"{suggest(name, table)}. '
+        f"Available config values are: {tuple(table)}")
+
+
+def _strip_paths(tree: Any, own_path: str, other_paths: Sequence[str]) -> dict:
+    """The part of ``tree`` at ``own_path`` that does not belong to a deeper ingredient."""
+    from .config import get_by_dotted_path
+    sub = get_by_dotted_path(tree, own_path, {})
+    if not isinstance(sub, dict):
+        return {}
+    sub = copy.deepcopy(sub)
+    for other in other_paths:
+        if other == own_path or (own_path and not other.startswith(own_path + ".")):
+            continue
+        rel = other[len(own_path) + 1:] if own_path else other
+        parts = rel.split(".")
+        parent = get_by_dotted_path(sub, ".".join(parts[:-1]), None) if len(parts) > 1 else sub
+        if isinstance(parent, dict):
+            parent.pop(parts[-1], None)
+    return sub
+
+
+def _leaves(tree: dict, prefix: str) -> set:
+    from .config import iterate_flattened, join_paths
+    return {join_paths(prefix, k) for k, _ in iterate_flattened(tree)}
+
+
+def resolve_config(experiment: Any, command_name: Optional[str] = None, config_updates: Optional[dict] = None,
+                   named_configs: Sequence[str] = (), force: bool = False,
+                   logger: Optional[logging.Logger] = None) -> ResolvedConfig:
+    """Compute the final config of a run without running it (also used to skip duplicate runs)."""
+    from .config import (
+        check_storable,
+        convert_to_nested_dict,
+        get_by_dotted_path,
+        join_paths,
+        recursive_update,
+        set_by_dotted_path,
+        validate_keys,
+    )
+    from .settings import SETTINGS
+
+    logger = logger or logging.getLogger(experiment.path)
+    updates = convert_to_nested_dict(copy.deepcopy(config_updates or {}))
+    scaffolds = _scaffolds(experiment)
+    paths = [s.config_path for s in scaffolds]
+
+    # Named configs: evaluated first, with the explicit updates fixed; later ones win over earlier ones.
+    table = _named_config_table(experiment)
+    named_values: dict = {}
+    mods = ConfigModifications()
+    for name in named_configs:
+        owner, conf = _lookup_named_config(name, table)
+        result = conf(fixed=get_by_dotted_path(updates, owner, {}) or {},
+                      preset=copy.deepcopy(get_by_dotted_path(named_values, owner, {}) or {}),
+                      fallback={})
+        values = dict(result)
+        if owner:
+            current = get_by_dotted_path(named_values, owner, None)
+            if not isinstance(current, dict):
+                set_by_dotted_path(named_values, owner, {})
+                current = get_by_dotted_path(named_values, owner)
+            recursive_update(current, values)
+        else:
+            recursive_update(named_values, values)
+        mods.docs.update({join_paths(owner, k): v for k, v in getattr(result, "docs", {}).items()})
+    fixed_all = recursive_update(copy.deepcopy(named_values), updates)
+
+    # Config scopes and hooks, ingredients deepest first.
+    config: dict = {}
+    defined: set = set()
+    for scaffold in scaffolds:
+        path = scaffold.config_path
+        fixed = _strip_paths(fixed_all, path, paths)
+        fallback: dict = {"_log": logger}
+        for child, _ in scaffold.traverse_ingredients():
+            value = get_by_dotted_path(config, child.config_path, None)
+            if child is not scaffold and value is not None:
+                set_by_dotted_path(fallback, child.config_path, value)
+        local: dict = {}
+        for scope in scaffold.configurations:
+            summary = scope(fixed=fixed, preset=copy.deepcopy(local), fallback=fallback)
+            recursive_update(local, dict(summary))
+            defined |= {join_paths(path, k) for k in getattr(summary, "modified", ())}
+            defined |= _leaves(dict(summary), path) - _leaves(fixed, path)
+            mods.typechanged.update({join_paths(path, k): v
+                                     for k, v in getattr(summary, "typechanged", {}).items()})
+            mods.docs.update({join_paths(path, k): v for k, v in getattr(summary, "docs", {}).items()})
+        recursive_update(local, copy.deepcopy(fixed))
+        for hook in scaffold.config_hooks:
+            whole = copy.deepcopy(config)
+            _place(whole, path, copy.deepcopy(local))
+            produced = hook(config=whole, command_name=command_name, logger=logger) or {}
+            recursive_update(local, produced)
+            defined |= _leaves(produced, path)
+            recursive_update(local, copy.deepcopy(fixed))
+        _place(config, path, local)
+
+    # The root seed: given, defined by a scope, or generated now and recorded.
+    from .seeding import generate_seed
+    seed = config.get("seed")
+    if seed is None:
+        seed = generate_seed()
+    config["seed"] = seed
+    mods.docs["seed"] = SEED_DOC
+
+    explicit = {k for k in _leaves(fixed_all, "") if k.rsplit(".", 1)[-1] != "__doc__"}
+    mods.added = {k for k in explicit if k not in defined and k != "seed"}
+    mods.modified = {k for k in explicit if k in defined}
+    _check_suspicious(experiment, scaffolds, config, mods, force, logger)
+    validate_keys(config, SETTINGS)
+    check_storable(config)
+    return ResolvedConfig(config=config, modifications=mods, config_updates=updates,
+                          named_configs=list(named_configs))
+
+
+def _place(config: dict, path: str, local: dict) -> None:
+    from .config import get_by_dotted_path, recursive_update, set_by_dotted_path
+    if not path:
+        recursive_update(config, local)
+        return
+    current = get_by_dotted_path(config, path, None)
+    if isinstance(current, dict):
+        recursive_update(current, local)
+    else:
+        set_by_dotted_path(config, path, local)
+
+
+def _captured_args(scaffolds: list) -> set:
+    from .captured import SPECIAL_ARGS
+    from .config import join_paths
+    names = set()
+    for scaffold in scaffolds:
+        for function in scaffold.captured_functions:
+            for arg in function.arg_names:
+                if arg not in SPECIAL_ARGS:
+                    names.add(join_paths(function.path, arg))
+    return names
+
+
+def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: ConfigModifications,
+                      force: bool, logger: logging.Logger) -> None:
+    from .config import iter_prefixes
+    used = _captured_args(scaffolds)
+    for key in sorted(mods.added):
+        if any(prefix in used for prefix in iter_prefixes(key)):
+            logger.warning('Added new config entry: "%s"', key)
+        elif not force:
+            known = sorted((_leaves(config, "") - mods.added) | used)
+            raise ConfigAddedError(
+                f'Added new config entry "{key}" that is not used anywhere'
+                f"{suggest(key, known)}; check the spelling, or use --force (force=True) to add it anyway")
+    if not force:
+        for key, (old, new) in sorted(mods.typechanged.items()):
+            logger.warning('Changed type of config entry "%s" from %s to %s', key,
+                           getattr(old, "__name__", old), getattr(new, "__name__", new))
+
+
+class RunBindings:
+    """What captured functions read from the active run: config views and seed streams."""
+
+    def __init__(self, config: dict, read_only: bool):
+        self.config = config
+        self.read_only = read_only
+        self._views: dict = {}
+        self._streams: dict = {}
+
+    def config_view(self, function: Any) -> Any:
+        """The (read-only) sub-config a captured function sees."""
+        key = (function.path, id(function.ingredient))
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = self._build_view(function)
+        return view
+
+    def _build_view(self, function: Any) -> Any:
+        from .config import get_by_dotted_path, make_read_only
+        ingredient = function.ingredient
+        sub = get_by_dotted_path(self.config, function.path, {})
+        if not isinstance(sub, dict):
+            sub = {}
+        if ingredient is not None and ingredient.config_path and not function.prefix:
+            sub = dict(sub)
+            for child in ingredient.ingredients:
+                sub.setdefault(child.config_path, get_by_dotted_path(self.config, child.config_path, {}))
+        if self.read_only:
+            return make_read_only(sub, function.path)
+        return copy.deepcopy(sub)
+
+    def seed_stream(self, function: Any) -> Any:
+        """The seed stream of ``function`` in this run (derived from the root seed)."""
+        from .seeding import SeedStream, derive_seed
+        name = function.stream_name
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams[name] = SeedStream(derive_seed(self.config["seed"], name))
+        return stream
+
+
+def default_logger() -> logging.Logger:
+    """The root logger, given Sacred's console format if nobody configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s - %(name)s - %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    return root
+
+
+def create_run(experiment: Any, command_name: str, config_updates: Optional[dict] = None,
+               named_configs: Sequence[str] = (), force: bool = False, options: Optional[dict] = None,
+               info: Optional[dict] = None, meta_info: Optional[dict] = None) -> Any:
+    """Resolve the config and build a ``Run`` of ``command_name``, not yet started."""
+    from .host_info import get_host_info
+    from .run import Run
+    from .settings import SETTINGS
+
+    commands = dict(experiment.gather_commands())
+    if command_name not in commands:
+        raise UsageError(f'Command "{command_name}" not found{suggest(command_name, commands)}. '
+                         f"Available commands are: {', '.join(commands)}")
+    main_function = commands[command_name]
+    root_logger = experiment.logger or default_logger()
+    run_logger = root_logger.getChild(experiment.path)
+    resolved = resolve_config(experiment, command_name, config_updates, named_configs, force, run_logger)
+    scaffolds = _scaffolds(experiment)
+    run = Run(
+        config=resolved.config,
+        config_modifications=resolved.modifications,
+        main_function=main_function,
+        observers=list(experiment.observers),
+        root_logger=root_logger,
+        run_logger=run_logger,
+        experiment_info=experiment.get_experiment_info(),
+        host_info=get_host_info(experiment.additional_host_info, SETTINGS),
+        pre_run_hooks=[h for s in scaffolds for h in s.pre_run_hooks],
+        post_run_hooks=[h for s in scaffolds for h in s.post_run_hooks],
+        captured_out_filter=experiment.captured_out_filter,
+    )
+    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG)
+    run.config_view = bindings.config_view
+    run.seed_stream = bindings.seed_stream
+    run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API
+    run.force = force
+    run.info = dict(info or {})
+    run.meta_info = {
+        "command": command_name,
+        "options": dict(options or {}),
+        "named_configs": list(named_configs),
+        "config_updates": resolved.config_updates,
+        "uid": uuid.uuid4().hex,
+        **(meta_info or {}),
+    }
+    rerun_of = os.environ.get("EXPERIMENTKIT_RERUN_OF")
+    if rerun_of:
+        run.meta_info["rerun_of"] = rerun_of
+    if getattr(main_function, "unobserved", False):
+        run.unobserved = True
+    return run
