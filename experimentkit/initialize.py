@@ -10,8 +10,9 @@ import copy
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from .errors import ConfigAddedError, NamedConfigNotFoundError, UsageError, suggest
 
@@ -222,6 +223,8 @@ def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Conf
                 f"{suggest(key, known)}; check the spelling, or use --force (force=True) to add it anyway")
     if not force:
         for key, (old, new) in sorted(mods.typechanged.items()):
+            if {old, new} <= {int, float}:
+                continue  # int <-> float is not worth a warning (shown in print_config only)
             logger.warning('Changed type of config entry "%s" from %s to %s', key,
                            getattr(old, "__name__", old), getattr(new, "__name__", new))
 

@@ -8,11 +8,13 @@ so a run that never touches numpy never pays for importing it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.abc
 import random
 import sys
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
 
 __all__ = ["generate_seed", "derive_seed", "SeedStream", "create_rnd", "seed_globals", "set_global_seed"]
 
@@ -105,9 +107,8 @@ class _SeedOnImport(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    seed = self.seed
                     spec.loader = _SeedingLoader(
-                        spec.loader, lambda module: _seed_module(fullname, module, seed))
+                        spec.loader, functools.partial(_seed_module, fullname, seed=self.seed))
                 return spec
         return None
 

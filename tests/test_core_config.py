@@ -61,7 +61,7 @@ def test_scopes_dicts_and_files_combine_in_order(tmp_path):
     ex.add_config({"a": 1, "nested": {"x": 1}})
 
     @ex.config
-    def cfg(a):
+    def cfg2(a):
         b = a + 1
 
     ex.add_config(str(path))

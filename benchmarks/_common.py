@@ -1,0 +1,53 @@
+"""Helpers shared by the benchmark scripts: interleaved subprocess timing and result tables."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def have(module: str) -> bool:
+    """Whether ``module`` can be imported in a fresh interpreter (sacred, mlflow are optional)."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    return done.returncode == 0
+
+
+def time_command(cmd: list, env: Optional[dict] = None, cwd: Optional[str] = None) -> float:
+    """Wall-clock seconds of one run of ``cmd``; raises if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, env=env, cwd=cwd)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {done.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def interleaved(commands: dict, repeat: int, setup: Optional[Callable[[str], None]] = None) -> dict:
+    """Median seconds per named command, running the commands interleaved to share machine noise."""
+    samples: dict = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            if setup is not None:
+                setup(name)
+            samples[name].append(time_command(cmd))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def write_script(text: str) -> str:
+    """Write ``text`` to a temporary .py file and return its path."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(text)
+    return handle.name
+
+
+def table(rows: list, headers: list) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

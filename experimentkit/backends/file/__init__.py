@@ -1,0 +1,1 @@
+"""File storage backend: Sacred's directory layout (``observer`` writes, ``schema`` describes)."""

@@ -1,0 +1,444 @@
+"""``FileStorageObserver``: records runs in Sacred's file layout, readable by tools made for Sacred.
+
+Differences from Sacred's observer, all invisible to readers of the Sacred layout:
+
+* every file is replaced atomically (temp file in the same directory + ``os.replace``) or grows by a
+  single appended write of whole lines, so a killed run leaves valid JSON behind;
+* metric points are appended to ``metrics.jsonl`` at each ``log_metrics`` call, and ``metrics.json``
+  is written once from that log when the run ends: a heartbeat's cost does not grow with history;
+* artifacts keep their ``content_type`` and ``metadata`` (``run.json["artifact_meta"]``);
+* ``log_table`` rows go to ``tables/<name>.jsonl``;
+* runs can be resumed by a fresh observer (``attach``) when undelivered events are replayed.
+
+See docs/storage-file.md for the layout and schema.py for the file names and line formats.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ...observers.base import RunObserver
+from ...serialize import dumps, flatten
+from .schema import (
+    ARTIFACT_META_KEY,
+    CONFIG_FILE,
+    COUT_FILE,
+    INFO_FILE,
+    LIVE_STATUSES,
+    METRICS_FILE,
+    METRICS_LOG,
+    RESERVED_NAMES,
+    RESOURCES_DIR,
+    RUN_FILE,
+    SOURCES_DIR,
+    TABLE_SUFFIX,
+    TABLES_DIR,
+    check_name,
+    metrics_log_lines,
+    read_metrics_log,
+)
+
+__all__ = ["FileStorageObserver"]
+
+PathType = Union[str, os.PathLike]
+DEFAULT_FILE_STORAGE_PRIORITY = 20
+_MAX_ID_ATTEMPTS = 1000
+_PLAIN_TYPES = (int, float, str, bool, type(None))
+
+
+class FileStorageObserver(RunObserver):
+    """Store each run in ``<basedir>/<id>/`` (run.json, config.json, info.json, cout.txt, ...)."""
+
+    @classmethod
+    def create(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:
+        """Deprecated Sacred spelling of ``FileStorageObserver(...)``, kept so old scripts run."""
+        warnings.warn("FileStorageObserver.create(...) is deprecated; "
+                      "use FileStorageObserver(...).", DeprecationWarning, stacklevel=2)
+        return cls(*args, **kwargs)
+
+    def __init__(self, basedir: PathType, resource_dir: Optional[PathType] = None,
+                 source_dir: Optional[PathType] = None, template: Optional[PathType] = None,
+                 priority: int = DEFAULT_FILE_STORAGE_PRIORITY, copy_artifacts: bool = True,
+                 copy_sources: bool = True):
+        base = Path(basedir)
+        if template is not None:
+            if not os.path.exists(template):
+                raise FileNotFoundError(f"Couldn't find template file '{template}'")
+            template = Path(template)
+        elif (base / "template.html").exists():
+            template = base / "template.html"
+        self.basedir = str(basedir)
+        self.resource_dir = Path(resource_dir) if resource_dir else base / RESOURCES_DIR
+        self.source_dir = Path(source_dir) if source_dir else base / SOURCES_DIR
+        self.template: Optional[Path] = template
+        self.priority = priority
+        self.copy_artifacts = copy_artifacts
+        self.copy_sources = copy_sources
+        self.dir: Optional[str] = None
+        self.run_entry: Optional[dict] = None
+        self.config: Any = None
+        self.info: Any = None
+        self._cout_cursor = 0
+        self._info_text: Optional[str] = None
+        self._ended = False
+
+    def __repr__(self) -> str:
+        return f"FileStorageObserver({self.basedir!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileStorageObserver):
+            return os.path.abspath(self.basedir) == os.path.abspath(other.basedir)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(os.path.abspath(self.basedir))
+
+    # ---- run lifecycle --------------------------------------------------------------------------
+    def queued_event(self, ex_info: dict, command: str, host_info: dict, queue_time: _dt.datetime,
+                     config: dict, meta_info: dict, _id: Any) -> Any:
+        """Create the run directory with status QUEUED; sources are copied into it (as Sacred)."""
+        with self._new_run_dir(_id) as run_id:
+            if self.copy_sources:
+                for relpath, _md5 in ex_info.get("sources", []):
+                    source = os.path.join(ex_info.get("base_dir") or "", relpath)
+                    _copy_atomic(source, os.path.join(self.dir, os.path.basename(relpath)))
+            self._start_entry({"experiment": dict(ex_info), "command": command,
+                               "host": dict(host_info), "meta": meta_info, "status": "QUEUED"},
+                              config)
+        return run_id
+
+    def started_event(self, ex_info: dict, command: str, host_info: dict, start_time: _dt.datetime,
+                      config: dict, meta_info: dict, _id: Any) -> Any:
+        """Store the sources, claim an id, write run.json (RUNNING), config.json and cout.txt."""
+        experiment = dict(ex_info)
+        experiment["sources"] = self._save_sources(ex_info)
+        with self._new_run_dir(_id) as run_id:
+            _write_atomic(os.path.join(self.dir, COUT_FILE), b"")
+            self._start_entry({"experiment": experiment, "command": command,
+                               "host": dict(host_info), "start_time": start_time.isoformat(),
+                               "meta": meta_info, "status": "RUNNING", "resources": [],
+                               "artifacts": [], "heartbeat": None}, config)
+        return run_id
+
+    def heartbeat_event(self, info: dict, captured_out: Optional[str], beat_time: _dt.datetime,
+                        result: Any) -> None:
+        """Append the new output, refresh run.json (heartbeat, result) and info.json."""
+        self.info = info
+        self._save_cout(captured_out)
+        self.run_entry["heartbeat"] = beat_time.isoformat()
+        self.run_entry["result"] = result
+        self._save_json(RUN_FILE, self.run_entry)
+        self._save_info()
+
+    def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
+        """Mark the run COMPLETED with its result."""
+        self.run_entry["result"] = result
+        self._finish(stop_time, "COMPLETED")
+
+    def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
+        """Mark the run with the interrupt's status (INTERRUPTED, TIMEOUT, ...)."""
+        self._finish(interrupt_time, status)
+
+    def failed_event(self, fail_time: _dt.datetime, fail_trace: list) -> None:
+        """Mark the run FAILED and keep the traceback lines."""
+        self.run_entry["fail_trace"] = fail_trace
+        self._finish(fail_time, "FAILED")
+
+    # ---- files produced and consumed by the run -------------------------------------------------
+    def resource_event(self, filename: str) -> None:
+        """Keep a content-addressed copy of an input file and list it in run.json."""
+        entry = [filename, str(self._find_or_save(filename, self.resource_dir))]
+        if entry not in self.run_entry["resources"]:
+            self.run_entry["resources"].append(entry)
+            self._save_json(RUN_FILE, self.run_entry)
+
+    def artifact_event(self, name: str, filename: str, metadata: Any = None,
+                       content_type: Optional[str] = None) -> None:
+        """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
+        check_name("artifact", name)
+        if name in RESERVED_NAMES:
+            raise FileExistsError(f"Cannot store the artifact {name!r}: the file store uses that "
+                                  f"name itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
+        dest = os.path.join(self.dir, name)
+        if not (os.path.exists(dest) and os.path.samefile(filename, dest)):
+            _copy_atomic(filename, dest)
+        if name not in self.run_entry["artifacts"]:
+            self.run_entry["artifacts"].append(name)
+        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {"content_type": content_type,
+                                                                  "metadata": metadata}
+        self._save_json(RUN_FILE, self.run_entry)
+
+    def log_metrics(self, metrics_by_name: dict, info: dict) -> None:
+        """Append the new points to the metric log (the cost does not depend on older points)."""
+        batch = []
+        for name, series in metrics_by_name.items():
+            stamps = [t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t
+                      for t in series["timestamps"]]
+            batch.append((name, _plain(series["steps"]), _plain(series["values"]), _plain(stamps)))
+        if batch:
+            _append(os.path.join(self.dir, METRICS_LOG), metrics_log_lines(batch).encode("utf-8"))
+            if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
+                self._save_metrics_json()
+
+    def log_table(self, name: str, rows: list) -> None:
+        """Append ``rows`` (flat dicts) as JSON lines to ``tables/<name>.jsonl``."""
+        check_name("table", name)
+        if not rows:
+            return
+        folder = os.path.join(self.dir, TABLES_DIR)
+        os.makedirs(folder, exist_ok=True)
+        text = "".join(json.dumps(flatten(row), separators=(",", ":")) + "\n" for row in rows)
+        _append(os.path.join(folder, name + TABLE_SUFFIX), text.encode("utf-8"))
+
+    # ---- replay ---------------------------------------------------------------------------------
+    def replay_spec(self) -> dict:
+        """How to rebuild this observer in another process (absolute paths: the cwd may differ)."""
+        return {"factory": "experimentkit.backends.file.observer:FileStorageObserver",
+                "kwargs": {"basedir": os.path.abspath(self.basedir),
+                           "resource_dir": os.path.abspath(self.resource_dir),
+                           "source_dir": os.path.abspath(self.source_dir),
+                           "template": os.path.abspath(self.template) if self.template else None,
+                           "priority": self.priority, "copy_artifacts": self.copy_artifacts,
+                           "copy_sources": self.copy_sources}}
+
+    def attach(self, _id: Any) -> None:
+        """Re-open the existing run ``_id`` so later events extend it (cursors from the files)."""
+        run_dir = os.path.join(self.basedir, check_name("run id", str(_id)))
+        try:
+            with open(os.path.join(run_dir, RUN_FILE), encoding="utf-8") as f:
+                self.run_entry = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"Cannot attach to run {_id!r}: {run_dir} has no {RUN_FILE}") from None
+        self.dir = run_dir
+        self.config = _load_json(os.path.join(run_dir, CONFIG_FILE), None)
+        self.info = _load_json(os.path.join(run_dir, INFO_FILE), {})
+        self._info_text = None
+        try:
+            with open(os.path.join(run_dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
+                self._cout_cursor = len(f.read())
+        except FileNotFoundError:
+            self._cout_cursor = 0
+        _drop_torn_tail(os.path.join(run_dir, METRICS_LOG))
+        self._ended = self.run_entry.get("status") not in LIVE_STATUSES
+
+    # ---- helpers --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _new_run_dir(self, _id: Any) -> Iterator[Any]:
+        """Claim a run directory and remove it again if the event fails, so a retry starts clean."""
+        run_id = self._make_run_dir(_id)
+        try:
+            yield run_id
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+            raise
+
+    def _make_run_dir(self, _id: Any) -> Any:
+        """Claim the run directory with an atomic mkdir; on a collision try the next number."""
+        os.makedirs(self.basedir, exist_ok=True)
+        if _id is not None:
+            run_dir = os.path.join(self.basedir, check_name("run id", str(_id)))
+            os.mkdir(run_dir)
+            self.dir = run_dir
+            return _id
+        candidate = _max_numeric_id(self.basedir) + 1
+        for _ in range(_MAX_ID_ATTEMPTS):
+            run_dir = os.path.join(self.basedir, str(candidate))
+            try:
+                os.mkdir(run_dir)
+            except FileExistsError:
+                candidate += 1
+                continue
+            self.dir = run_dir
+            return str(candidate)
+        raise FileExistsError(f"Could not claim a run directory in {self.basedir} after "
+                              f"{_MAX_ID_ATTEMPTS} attempts (ids up to {candidate} are taken).")
+
+    def _start_entry(self, entry: dict, config: Any) -> None:
+        """Reset per-run state; write config.json, then run.json (which marks a complete start)."""
+        self.run_entry = entry
+        self.config = config
+        self.info = {}
+        self._info_text = None
+        self._cout_cursor = 0
+        self._ended = False
+        self._save_json(CONFIG_FILE, config)
+        self._save_json(RUN_FILE, entry)
+
+    def _finish(self, stop_time: _dt.datetime, status: str) -> None:
+        """Write metrics.json and info.json first, so that a final status implies complete files."""
+        self._ended = True
+        self.run_entry["stop_time"] = stop_time.isoformat()
+        self.run_entry["status"] = status
+        self._save_metrics_json()
+        self._save_info()
+        self._save_json(RUN_FILE, self.run_entry)
+        self._render_template()
+
+    def _save_json(self, name: str, obj: Any) -> None:
+        _write_atomic(os.path.join(self.dir, name), dumps(obj).encode("utf-8"))
+
+    def _save_cout(self, captured_out: Optional[str]) -> None:
+        """Append what was printed since the last beat (captured output only ever grows)."""
+        if not captured_out or len(captured_out) <= self._cout_cursor:
+            return
+        new = captured_out[self._cout_cursor:]
+        _append(os.path.join(self.dir, COUT_FILE), new.encode("utf-8", errors="replace"))
+        self._cout_cursor = len(captured_out)
+
+    def _save_info(self) -> None:
+        if not self.info:
+            return
+        text = dumps(self.info)
+        if text != self._info_text:
+            _write_atomic(os.path.join(self.dir, INFO_FILE), text.encode("utf-8"))
+            self._info_text = text
+
+    def _save_metrics_json(self) -> None:
+        """Materialise Sacred's metrics.json by reading the append-only log once."""
+        metrics = read_metrics_log(os.path.join(self.dir, METRICS_LOG))
+        _write_atomic(os.path.join(self.dir, METRICS_FILE),
+                      json.dumps(metrics, sort_keys=True, indent=2).encode("utf-8"))
+
+    def _save_sources(self, ex_info: dict) -> list:
+        """Return ``[[relpath, stored path relative to basedir]]``, copying sources if asked to."""
+        out = []
+        for relpath, _md5 in ex_info.get("sources", []):
+            abspath = os.path.join(ex_info.get("base_dir") or "", relpath)
+            stored = self._find_or_save(abspath, self.source_dir) if self.copy_sources else abspath
+            out.append([relpath, os.path.relpath(str(stored), self.basedir)])
+        return out
+
+    def _find_or_save(self, filename: str, store_dir: Path) -> Union[str, Path]:
+        """Content-addressed copy ``<stem>_<md5><ext>``; files already under basedir are not copied
+        when ``copy_artifacts`` is off (as in Sacred)."""
+        if not self.copy_artifacts and _is_within(filename, self.basedir):
+            return filename
+        stem, ext = os.path.splitext(os.path.basename(filename))
+        stored = store_dir / f"{stem}_{_md5(filename)}{ext}"
+        if not stored.exists():
+            store_dir.mkdir(parents=True, exist_ok=True)
+            _copy_atomic(filename, str(stored))
+        return stored
+
+    def _render_template(self) -> None:
+        """Render the mako template (if any, and if mako is installed) to ``report<ext>``."""
+        if self.template is None:
+            return
+        try:
+            from mako.template import Template
+        except ImportError:
+            return
+        with open(os.path.join(self.dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
+            cout = f.read()
+        report = Template(filename=str(self.template)).render(
+            run=self.run_entry, config=self.config, info=self.info, cout=cout, savedir=self.dir)
+        report_path = os.path.join(self.dir, "report" + self.template.suffix)
+        _write_atomic(report_path, report.encode("utf-8"))
+
+
+def _plain(values: Any) -> list:
+    """A JSON-compatible list; the generic (slow) flatten only when some item is not plain."""
+    values = list(values)
+    if all(type(v) in _PLAIN_TYPES for v in values):
+        return values
+    return flatten(values)
+
+
+def _temp_name(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data``: readers see the old or the new file, never a partial one."""
+    tmp = _temp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _copy_atomic(source: str, dest: str) -> None:
+    tmp = _temp_name(dest)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _append(path: str, data: bytes) -> None:
+    """Append ``data`` with one write on an O_APPEND descriptor (whole lines, never interleaved)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # only on a short write (disk full, signal): finish the chunk
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)
+
+
+def _drop_torn_tail(path: str) -> None:
+    """Cut a log back to its last complete line, so appends after a crash start on a fresh line."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            end = data.rfind(b"\n") + 1
+            if end != len(data):
+                f.truncate(end)
+    except FileNotFoundError:
+        pass
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _load_json(path: str, default: Any) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+def _max_numeric_id(basedir: str) -> int:
+    with os.scandir(basedir) as entries:
+        ids = [int(e.name) for e in entries
+               if e.name.isascii() and e.name.isdigit() and e.is_dir()]
+    return max(ids, default=0)
+
+
+def _is_within(filename: str, folder: str) -> bool:
+    try:
+        Path(filename).resolve().relative_to(Path(folder).resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _md5(filename: str) -> str:
+    digest = hashlib.md5()
+    with open(filename, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,89 @@
+"""Dotted-path helpers for nested config dicts (``"optimizer.lr"`` <-> ``{"optimizer": {"lr":
+...}}``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = [
+    "join_paths", "get_by_dotted_path", "set_by_dotted_path", "iterate_flattened", "iter_prefixes",
+    "recursive_update", "convert_to_nested_dict",
+]
+
+
+def join_paths(*parts: str) -> str:
+    """Join path parts with ".", skipping empty parts (so ``join_paths("", "a") == "a"``)."""
+    return ".".join(str(p).strip(".") for p in parts if p not in (None, "") and str(p).strip("."))
+
+
+def get_by_dotted_path(d: Mapping, path: str, default: Any = None) -> Any:
+    """The value at ``path`` in the nested mapping ``d``; ``default`` if any step is missing.
+
+    The empty path returns ``d`` itself, which lets callers treat "the whole config" as a path.
+    """
+    if not path:
+        return d
+    current: Any = d
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        else:
+            return default
+    return current
+
+
+def set_by_dotted_path(d: dict, path: str, value: Any) -> None:
+    """Set ``d[a][b][c] = value`` for ``path == "a.b.c"``, creating intermediate dicts.
+
+    An intermediate value that is not a dict is replaced by a dict: an update ``a.b=1`` on a config
+    where ``a`` is a number means the user wants ``a`` to become a dict.
+    """
+    parts = path.split(".")
+    current = d
+    for part in parts[:-1]:
+        nxt = current.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            current[part] = nxt
+        current = nxt
+    current[parts[-1]] = value
+
+
+def iterate_flattened(d: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(dotted_key, leaf)`` pairs in sorted key order; an empty dict is a leaf of its own.
+    """
+    for key in sorted(d, key=str):
+        value = d[key]
+        path = join_paths(prefix, key)
+        if isinstance(value, Mapping) and value:
+            yield from iterate_flattened(value, path)
+        else:
+            yield path, value
+
+
+def iter_prefixes(path: str) -> Iterator[str]:
+    """``"a.b.c"`` -> ``"a"``, ``"a.b"``, ``"a.b.c"``."""
+    parts = path.split(".")
+    for i in range(1, len(parts) + 1):
+        yield ".".join(parts[:i])
+
+
+def recursive_update(d: dict, u: Mapping) -> dict:
+    """Update ``d`` in place with ``u``, merging nested dicts instead of replacing them; returns
+    ``d``.
+    """
+    for key, value in u.items():
+        if isinstance(value, Mapping) and isinstance(d.get(key), dict):
+            recursive_update(d[key], value)
+        else:
+            d[key] = value
+    return d
+
+
+def convert_to_nested_dict(dotted: Mapping[str, Any]) -> dict:
+    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}`` (later keys win on conflicts)."""
+    nested: dict = {}
+    for path, value in dotted.items():
+        set_by_dotted_path(nested, path, value)
+    return nested
