@@ -1,0 +1,211 @@
+"""Create the SQL layout, or bring an older one forward (``upgrade(engine)``).
+
+Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 is
+``schema.SCHEMA_VERSION``.  Each step in ``_STEPS`` moves a database from version N to N+1 and only
+ever adds or widens, so data written by older code keeps its meaning.  Concurrent callers (many runs
+starting against one fresh database) are serialised with a database lock on PostgreSQL and MySQL,
+and retried on SQLite.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+import sqlalchemy as sa
+
+from ...errors import StoreError
+from . import schema as s
+
+__all__ = ["upgrade", "stored_version", "host_key", "repository_key"]
+
+_LOCK_NAME = "experimentkit_schema"
+_PG_LOCK_KEY = 0x656B5F73716C  # any fixed 64-bit number; "ek_sql"
+
+
+def host_key(cpu: object, hostname: object, os_name: object, os_info: object,
+             python_version: object) -> str:
+    """The dedup key of a ``host`` row (also computed for Sacred-era rows when upgrading)."""
+    return _md5_of([cpu, hostname, os_name, os_info, python_version])
+
+
+def repository_key(url: object, commit: object, dirty: object) -> str:
+    """The dedup key of a ``repository`` row."""
+    return _md5_of([url, commit, None if dirty is None else bool(dirty)])
+
+
+def _md5_of(parts: list) -> str:
+    import hashlib
+    import json
+
+    return hashlib.md5(json.dumps(parts, default=str).encode("utf-8")).hexdigest()
+
+
+def stored_version(conn: sa.Connection) -> Optional[int]:
+    """The database's layout version: None when it is empty, 0 for Sacred's layout."""
+    names = set(sa.inspect(conn).get_table_names())
+    if s.schema_version.name in names:
+        version = conn.execute(sa.select(sa.func.max(s.schema_version.c.version))).scalar()
+        return 0 if version is None else int(version)
+    return 0 if s.run.name in names else None
+
+
+def upgrade(engine: sa.Engine) -> int:
+    """Create the tables or migrate them to ``SCHEMA_VERSION``; returns the version now stored.
+
+    Cheap when the database is already current (one query), so observers call it on first use.
+    """
+    with engine.connect() as conn:
+        if stored_version(conn) == s.SCHEMA_VERSION:
+            return s.SCHEMA_VERSION
+    attempts = 5 if engine.dialect.name == "sqlite" else 1
+    for attempt in range(attempts):
+        try:
+            return _upgrade_locked(engine)
+        except sa.exc.OperationalError as exc:  # another process created the same table first
+            if attempt + 1 == attempts or "already exists" not in str(exc):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _upgrade_locked(engine: sa.Engine) -> int:
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        if dialect == "postgresql":
+            with conn.begin():  # DDL is transactional here: all steps or none
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                return _apply(conn)
+        if dialect in ("mysql", "mariadb"):
+            got = conn.execute(sa.text("SELECT GET_LOCK(:n, 60)"), {"n": _LOCK_NAME}).scalar()
+            if got != 1:
+                raise StoreError("timed out waiting for another process to upgrade the SQL schema")
+            try:
+                version = _apply(conn)
+                conn.commit()
+                return version
+            finally:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+        version = _apply(conn)
+        conn.commit()
+        return version
+
+
+def _apply(conn: sa.Connection) -> int:
+    version = stored_version(conn)
+    if version is None:
+        s.metadata.create_all(conn)
+        conn.execute(s.schema_version.insert().values(version=s.SCHEMA_VERSION))
+        return s.SCHEMA_VERSION
+    if version > s.SCHEMA_VERSION:
+        raise StoreError(f"the SQL database has schema version {version}, newer than this "
+                         f"experimentkit understands ({s.SCHEMA_VERSION}); upgrade experimentkit")
+    while version < s.SCHEMA_VERSION:
+        _STEPS[version](conn)
+        version += 1
+        _write_version(conn, version)
+    return version
+
+
+def _write_version(conn: sa.Connection, version: int) -> None:
+    s.schema_version.create(conn, checkfirst=True)
+    conn.execute(s.schema_version.delete())
+    conn.execute(s.schema_version.insert().values(version=version))
+
+
+# ---- step 0 -> 1: Sacred 0.8's layout -> experimentkit's -----------------------------------------
+# Columns whose Sacred type is too small (VARCHAR(16..64), MySQL's 64 KB TEXT/BLOB, FLOAT, the
+# status ENUM without QUEUED).  run.run_id is left alone: other tables' foreign keys point at it.
+_WIDENED = {
+    "run": ("command", "status", "result", "comment", "fail_trace", "captured_out", "config",
+            "info"),
+    "experiment": ("name", "base_dir"),
+    "host": ("cpu", "hostname", "os", "os_info", "python_version"),
+    "source": ("filename", "content"),
+    "dependency": ("name", "version"),
+    "repository": ("commit",),
+    "resource": ("filename", "content"),
+    "artifact": ("filename", "content"),
+}
+
+
+def _sacred_to_v1(conn: sa.Connection) -> None:
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    for table in s.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        have = {col["name"] for col in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                _add_column(conn, table, column)
+    _widen(conn)
+    s.metadata.create_all(conn)  # the tables Sacred lacks (metric, table_row, tag, schema_version)
+    _fill_keys(conn)
+    inspector = sa.inspect(conn)
+    for table in s.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            # Sacred declared run.run_id UNIQUE already.
+            if index.name not in present and index.name != "ux_run_run_id":
+                _create_index(conn, index)
+
+
+def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column) -> None:
+    prep = conn.dialect.identifier_preparer
+    ddl = column.type.compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE {prep.format_table(table)} ADD COLUMN "
+                         f"{prep.format_column(column)} {ddl}"))
+
+
+def _widen(conn: sa.Connection) -> None:
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "mysql", "mariadb"):
+        return  # SQLite does not enforce declared lengths
+    prep = conn.dialect.identifier_preparer
+    for table_name, columns in _WIDENED.items():
+        table = s.metadata.tables[table_name]
+        for name in columns:
+            column = table.c[name]
+            ddl = column.type.compile(dialect=conn.dialect)
+            target = f"{prep.format_table(table)}"
+            col = prep.format_column(column)
+            if dialect == "postgresql":
+                sql = f"ALTER TABLE {target} ALTER COLUMN {col} TYPE {ddl} USING {col}::text::{ddl}"
+                if isinstance(column.type, sa.LargeBinary) or name == "result":
+                    sql = f"ALTER TABLE {target} ALTER COLUMN {col} TYPE {ddl}"
+            else:
+                sql = f"ALTER TABLE {target} MODIFY {col} {ddl}"
+            conn.execute(sa.text(sql))
+    if dialect == "postgresql":
+        conn.execute(sa.text("DROP TYPE IF EXISTS status_enum"))  # Sacred's enum, now unused
+
+
+def _fill_keys(conn: sa.Connection) -> None:
+    """Compute the dedup keys of Sacred-era hosts and repositories, so new runs reuse those rows."""
+    h, r = s.host, s.repository
+    for row in conn.execute(sa.select(h).where(h.c.md5sum.is_(None))).mappings().all():
+        key = host_key(row["cpu"], row["hostname"], row["os"], row["os_info"],
+                       row["python_version"])
+        conn.execute(h.update().where(h.c.host_id == row["host_id"]).values(md5sum=key))
+    for row in conn.execute(sa.select(r).where(r.c.md5sum.is_(None))).mappings().all():
+        key = repository_key(row["url"], row["commit"], row["dirty"])
+        conn.execute(r.update().where(r.c.repository_id == row["repository_id"]).values(md5sum=key))
+
+
+def _create_index(conn: sa.Connection, index: sa.Index) -> None:
+    """Create ``index``; a unique one over Sacred-era duplicates becomes a plain index instead."""
+    cols = list(index.columns)
+    unique = index.unique
+    if unique:
+        dup = (sa.select(*cols).where(sa.and_(*[c.is_not(None) for c in cols]))
+               .group_by(*cols).having(sa.func.count() > 1).limit(1))
+        unique = conn.execute(dup).first() is None
+    prep = conn.dialect.identifier_preparer
+    names = ", ".join(prep.format_column(c) for c in cols)
+    conn.execute(sa.text(f"CREATE {'UNIQUE ' if unique else ''}INDEX {prep.quote(index.name)} "
+                         f"ON {prep.format_table(index.table)} ({names})"))
+
+
+_STEPS: dict[int, Callable[[sa.Connection], None]] = {0: _sacred_to_v1}

@@ -1,0 +1,482 @@
+"""``SqlObserver``: writes runs into an SQL database (SQLite, PostgreSQL, MariaDB/MySQL).
+
+Drop-in for Sacred's ``SqlObserver(url, echo=False, priority=40)`` with the same tables, plus what
+Sacred leaves out (metrics, artifact content types and metadata, log tables, QUEUED runs; see
+docs/storage-sql.md).
+
+Every event is one transaction, so a retried event is never half-stored twice.  Errors (a server
+that is down, a dropped connection) propagate: the run's dispatcher buffers the event and retries
+it; the engine uses ``pool_pre_ping`` so it reconnects once the server is back.  SQLAlchemy is
+imported on first use.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import mimetypes
+import os
+import random
+import time
+from typing import Any, Callable, Optional
+
+from ...errors import ObserverError
+from ...observers.base import RunObserver
+
+__all__ = ["SqlObserver", "DEFAULT_SQL_PRIORITY"]
+
+DEFAULT_SQL_PRIORITY = 40
+_CONNECT_TIMEOUT = 5  # seconds; a missing server must fail fast, not hang the run
+_ATTEMPTS = 8  # for write conflicts between concurrent runs (unique keys, deadlocks)
+
+
+class SqlObserver(RunObserver):
+    """Stores each run as a row of ``run`` plus rows in the tables around it.
+
+    Run ids: an ``_id`` passed in (``-i``, or from a higher-priority observer) is stored as
+    ``run.run_id`` and returned unchanged; otherwise the database's auto-increment key allocates an
+    integer id, safe under concurrency, returned as an ``int`` (Sacred returned ``"0"`` for the
+    first run, ints later).
+    """
+
+    def __init__(self, url: Any, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY):
+        self.url = url
+        self.echo = echo
+        self.priority = priority
+        self.run_id: Optional[str] = None  # the stored run.run_id of the current run
+        self._engine: Any = None
+        self._owns_engine = True
+        self._schema_ready = False
+        self._out_len = 0  # characters of captured_out already stored
+
+    @classmethod
+    def create_from(cls, engine: Any, session: Any = None,
+                    priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
+        """Use an existing SQLAlchemy engine (``session``: for Sacred compatibility, unused)."""
+        observer = cls(engine.url.render_as_string(hide_password=False), priority=priority)
+        observer._engine = engine
+        observer._owns_engine = False
+        return observer
+
+    def __repr__(self) -> str:
+        return f"SqlObserver({_safe_url(self.url)!r})"
+
+    # ---- engine and transactions -----------------------------------------------------------------
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine (created on first use; the schema is created or upgraded then)."""
+        if self._engine is None:
+            self._engine = _create_engine(self.url, self.echo)
+        if not self._schema_ready:
+            from .migrations import upgrade
+
+            upgrade(self._engine)
+            self._schema_ready = True
+        return self._engine
+
+    def _transaction(self, work: Callable[[Any], Any]) -> Any:
+        """Run ``work(conn)`` in one transaction, retrying it when concurrent writers collide."""
+        import sqlalchemy as sa
+
+        engine = self.engine
+        for attempt in range(_ATTEMPTS):
+            try:
+                with engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt + 1 == _ATTEMPTS or not _is_write_conflict(exc):
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _require_run(self) -> str:
+        if self.run_id is None:
+            raise ObserverError("SqlObserver has no run: started_event (or attach) must come first")
+        return self.run_id
+
+    # ---- opening events --------------------------------------------------------------------------
+    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+        """Store a QUEUED run; returns its id."""
+        return self._open("QUEUED", ex_info, command, host_info, config, meta_info, _id,
+                          {"queue_time": queue_time})
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        """Store a RUNNING run (or find the one with this ``meta_info["uid"]``); returns its id."""
+        return self._open("RUNNING", ex_info, command, host_info, config, meta_info, _id,
+                          {"start_time": start_time, "heartbeat": start_time,
+                           "queue_time": (meta_info or {}).get("queue_time")})
+
+    def _open(self, status, ex_info, command, host_info, config, meta_info, _id, times) -> Any:
+        from . import schema as s
+
+        meta_info = meta_info or {}
+        values = {
+            "uid": meta_info.get("uid"), "command": _clip(s.run, "command", command),
+            "priority": meta_info.get("priority"), "comment": meta_info.get("comment"),
+            "captured_out": "", "config": _to_json(config), "info": "{}", "status": status,
+            "meta": _to_json(meta_info), "host_info": _to_json(host_info), **times,
+        }
+        run_id, out_len = self._transaction(
+            lambda conn: _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags")))
+        self.run_id, self._out_len = run_id, out_len
+        return _id if _id is not None and str(_id) == run_id else _public_id(run_id)
+
+    # ---- progress --------------------------------------------------------------------------------
+    def heartbeat_event(self, info, captured_out, beat_time, result):
+        """Update heartbeat time, info and result; append only the output not stored yet."""
+        import sqlalchemy as sa
+
+        from .schema import run
+
+        run_id = self._require_run()
+        captured_out = captured_out or ""
+        new = captured_out[self._out_len:]
+        values = {"heartbeat": beat_time, "info": _to_json(info), **_result_values(result)}
+        if new:
+            values["captured_out"] = sa.func.coalesce(run.c.captured_out, "") + new
+        self._transaction(lambda conn: conn.execute(
+            run.update().where(run.c.run_id == run_id).values(**values)))
+        self._out_len = max(self._out_len, len(captured_out))
+
+    def log_metrics(self, metrics_by_name, info):
+        """Insert the new points, one row each, in one bulk statement (cost flat in history)."""
+        from .schema import metric
+
+        run_id = self._require_run()
+        rows = [
+            {"run_id": run_id, "name": name, "step": _int_or_none(step), "value": _finite(value),
+             "timestamp": stamp}
+            for name, group in metrics_by_name.items()
+            for step, value, stamp in zip(group["steps"], group["values"], group["timestamps"])
+        ]
+        if rows:
+            self._transaction(lambda conn: conn.execute(metric.insert(), rows))
+
+    def log_table(self, name: str, rows: list) -> None:
+        """Append ``rows`` to the run's table ``name`` (a JSON object per row, numbered from 0)."""
+        import sqlalchemy as sa
+
+        from .schema import table_row
+
+        run_id = self._require_run()
+        datas = [_to_json(row) for row in rows]
+        if not datas:
+            return
+        tr = table_row.c
+
+        def work(conn):
+            last = conn.execute(sa.select(sa.func.max(tr.row_index))
+                                .where(tr.run_id == run_id, tr.name == name)).scalar()
+            start = 0 if last is None else last + 1
+            conn.execute(table_row.insert(), [
+                {"run_id": run_id, "name": name, "row_index": start + i, "data": data}
+                for i, data in enumerate(datas)])
+
+        self._transaction(work)
+
+    def resource_event(self, filename):
+        """Store the file (deduplicated by name and md5) and link it to the run."""
+        import sqlalchemy as sa
+
+        from .schema import resource, runs_resources
+
+        run_id = self._require_run()
+        with open(filename, "rb") as fh:
+            content = fh.read()
+        md5 = hashlib.md5(content).hexdigest()
+        name = _clip(resource, "filename", filename)
+
+        def work(conn):
+            resource_id = _get_or_create(conn, resource, {"filename": name, "md5sum": md5},
+                                         {"content": content})
+            link = runs_resources.c
+            linked = conn.execute(sa.select(link.resource_id).where(
+                link.run_id == run_id, link.resource_id == resource_id)).first()
+            if linked is None:
+                conn.execute(runs_resources.insert().values(run_id=run_id, resource_id=resource_id))
+
+        self._transaction(work)
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        """Store the file's bytes as artifact ``name``, replacing an earlier one of that name."""
+        from .schema import artifact
+
+        run_id = self._require_run()
+        with open(filename, "rb") as fh:
+            content = fh.read()
+        stored_name = _clip(artifact, "filename", name)
+        values = {
+            "run_id": run_id, "filename": stored_name, "content": content,
+            "content_type": content_type or mimetypes.guess_type(name)[0],
+            "metadata": None if metadata is None else _to_json(metadata),
+            "md5sum": hashlib.md5(content).hexdigest(),
+        }
+        a = artifact.c
+
+        def work(conn):
+            conn.execute(artifact.delete().where(a.run_id == run_id, a.filename == stored_name))
+            conn.execute(artifact.insert().values(**values))
+
+        self._transaction(work)
+
+    # ---- closing events --------------------------------------------------------------------------
+    def completed_event(self, stop_time, result):
+        """Mark the run COMPLETED with its result."""
+        self._close({"stop_time": stop_time, "status": "COMPLETED", **_result_values(result)})
+
+    def interrupted_event(self, interrupt_time, status):
+        """Mark the run with ``status`` (INTERRUPTED, TIMEOUT, ...)."""
+        self._close({"stop_time": interrupt_time, "status": status})
+
+    def failed_event(self, fail_time, fail_trace):
+        """Mark the run FAILED; the trace lines are stored as one text."""
+        trace = "".join(line if line.endswith("\n") else line + "\n" for line in fail_trace or [])
+        self._close({"stop_time": fail_time, "status": "FAILED", "fail_trace": trace})
+
+    def _close(self, values: dict) -> None:
+        from .schema import run
+
+        run_id = self._require_run()
+        self._transaction(lambda conn: conn.execute(
+            run.update().where(run.c.run_id == run_id).values(**values)))
+
+    def join(self):
+        """Release the pooled connections of an engine this observer created (events reconnect)."""
+        if self._engine is not None and self._owns_engine:
+            self._engine.dispose()
+
+    # ---- replay ----------------------------------------------------------------------------------
+    def replay_spec(self) -> dict:
+        """Rebuild this observer from the URL as given (with a password only if the URL had one)."""
+        url = self.url
+        if not isinstance(url, str):
+            url = url.render_as_string(hide_password=False)
+        return {"factory": "experimentkit.backends.sql.observer:SqlObserver",
+                "kwargs": {"url": url}}
+
+    def attach(self, _id: Any) -> None:
+        """Continue the stored run ``_id``: later events update it, output goes after its end."""
+        found = self._transaction(lambda conn: _find_run(conn, "run_id", str(_id)))
+        if found is None:
+            raise ObserverError(f"SqlObserver cannot attach: no run with id {_id!r} in "
+                                f"{_safe_url(self.url)}")
+        self.run_id, self._out_len = found
+
+
+# ---- helpers (module level so that transactions are plain functions of a connection) -------------
+def _create_engine(url: Any, echo: bool) -> Any:
+    import sqlalchemy as sa
+
+    url = _with_installed_driver(sa.make_url(url))
+    backend = url.get_backend_name()
+    connect_args: dict = {}
+    if backend == "sqlite":
+        connect_args["timeout"] = 30  # wait for other writers instead of failing with "locked"
+    elif backend in ("postgresql", "mysql", "mariadb") and "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _with_installed_driver(url: Any) -> Any:
+    """``postgresql://`` and ``mysql://`` name no driver: pick an installed one."""
+    if "+" in url.drivername:
+        return url
+    choices = {"postgresql": [("psycopg", "psycopg"), ("psycopg2", "psycopg2")],
+               "mysql": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")],
+               "mariadb": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")]}.get(url.drivername, [])
+    for module, driver in choices:
+        if importlib.util.find_spec(module) is not None:
+            return url.set(drivername=f"{url.drivername}+{driver}")
+    return url
+
+
+def _safe_url(url: Any) -> str:
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable url>"
+
+
+def _is_write_conflict(exc: Any) -> bool:
+    """A unique-key race or deadlock between concurrent runs: retrying the transaction solves it."""
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) in ("40001", "40P01"):
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] == 1213  # MySQL: deadlock found
+
+
+def _to_json(obj: Any) -> str:
+    from ...serialize import flatten
+
+    return json.dumps(flatten(obj))
+
+
+def _clip(table: Any, column: str, value: Any) -> Any:
+    """Cut a string to its column's length (MySQL in strict mode rejects longer values)."""
+    from .schema import column_length
+
+    length = column_length(table, column)
+    if isinstance(value, str) and length is not None and len(value) > length:
+        return value[:length]
+    return value
+
+
+def _finite(value: Any) -> Optional[float]:
+    """A float for SQL, or None for what is not a finite number (MySQL cannot store NaN or inf)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and not isinstance(value, bool) else None
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _result_values(result: Any) -> dict:
+    return {"result": _finite(result), "result_json": _to_json(result)}
+
+
+def _public_id(run_id: str) -> Any:
+    """An id made of digits goes back to its integer form."""
+    return int(run_id) if run_id.isdigit() and str(int(run_id)) == run_id else run_id
+
+
+def _find_run(conn: Any, column: str, value: str) -> Optional[tuple]:
+    """``(run_id, stored output length)`` of the run with ``column == value``, or None."""
+    import sqlalchemy as sa
+
+    from .schema import run
+
+    length = sa.func.length if conn.dialect.name == "sqlite" else sa.func.char_length
+    row = conn.execute(sa.select(run.c.run_id, sa.func.coalesce(length(run.c.captured_out), 0))
+                       .where(run.c[column] == value)).first()
+    return None if row is None else (row[0], int(row[1]))
+
+
+def _get_or_create(conn: Any, table: Any, key: dict, extra: Optional[dict] = None) -> int:
+    """The primary key of the row matching ``key``, inserting it (with ``extra``) when missing.
+
+    A concurrent insert of the same row fails on the table's unique index; the event is retried.
+    """
+    import sqlalchemy as sa
+
+    pk = list(table.primary_key.columns)[0]
+    cond = [table.c[k].is_(None) if v is None else table.c[k] == v for k, v in key.items()]
+    found = conn.execute(sa.select(pk).where(*cond).order_by(pk).limit(1)).scalar()
+    if found is not None:
+        return found
+    return conn.execute(table.insert().values(**key, **(extra or {}))).inserted_primary_key[0]
+
+
+def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: Any,
+                tags: Any) -> tuple:
+    """Insert the run (or find the one with this uid); returns ``(run_id, output length)``."""
+    import sqlalchemy as sa
+
+    from . import schema as s
+
+    if values["uid"]:
+        found = _find_run(conn, "uid", values["uid"])
+        if found is not None:
+            return found
+    if _id is not None:
+        taken = conn.execute(sa.select(s.run.c.id).where(s.run.c.run_id == str(_id))).first()
+        if taken is not None:
+            raise ObserverError(f"a run with id {_id!r} already exists in this SQL database")
+    values = dict(values, experiment_id=_experiment_id(conn, ex_info or {}),
+                  host_id=_host_id(conn, host_info or {}),
+                  run_id=None if _id is None else str(_id))
+    pk = conn.execute(s.run.insert().values(**values)).inserted_primary_key[0]
+    if _id is None:
+        # The public id is str(pk) unless a run was stored under that id by hand (``-i``): then take
+        # the next key.  The placeholder row is replaced inside this same transaction.
+        while conn.execute(sa.select(s.run.c.id).where(s.run.c.run_id == str(pk))).first():
+            conn.execute(s.run.delete().where(s.run.c.id == pk))
+            pk = conn.execute(s.run.insert().values(**values)).inserted_primary_key[0]
+        conn.execute(s.run.update().where(s.run.c.id == pk).values(run_id=str(pk)))
+    run_id = str(pk) if _id is None else str(_id)
+    for tag in sorted(set(tags or ())):
+        conn.execute(s.tag.insert().values(run_id=run_id, tag=_clip(s.tag, "tag", str(tag))))
+    return run_id, 0
+
+
+def _experiment_id(conn: Any, ex_info: dict) -> int:
+    """Get or create the experiment; a new one gets its sources, dependencies and repositories."""
+    import sqlalchemy as sa
+
+    from . import schema as s
+
+    canonical = json.dumps(json.loads(_to_json(ex_info)), sort_keys=True)
+    key = {"name": _clip(s.experiment, "name", ex_info.get("name")),
+           "md5sum": hashlib.md5(canonical.encode("utf-8")).hexdigest()}
+    e = s.experiment.c
+    found = conn.execute(sa.select(e.experiment_id)
+                         .where(e.name == key["name"], e.md5sum == key["md5sum"])
+                         .order_by(e.experiment_id).limit(1)).scalar()
+    if found is not None:
+        return found
+    exp_id = conn.execute(s.experiment.insert().values(
+        **key, base_dir=_clip(s.experiment, "base_dir", ex_info.get("base_dir")),
+        mainfile=_clip(s.experiment, "mainfile", ex_info.get("mainfile")))).inserted_primary_key[0]
+    base_dir = ex_info.get("base_dir") or ""
+    links = []
+    for relpath, md5 in sorted((str(p), str(m)) for p, m in ex_info.get("sources") or ()):
+        key = {"filename": _clip(s.source, "filename", relpath), "md5sum": md5}
+        source_id = _get_or_create(conn, s.source, key,
+                                   {"content": _read_text(os.path.join(base_dir, relpath))})
+        links.append((s.experiments_sources, {"source_id": source_id}))
+    for dep in sorted(set(ex_info.get("dependencies") or ())):
+        name, _, version = str(dep).partition("==")
+        key = {"name": _clip(s.dependency, "name", name),
+               "version": _clip(s.dependency, "version", version)}
+        dep_id = _get_or_create(conn, s.dependency, key)
+        links.append((s.experiments_dependencies, {"dependency_id": dep_id}))
+    from .migrations import repository_key
+
+    for repo in ex_info.get("repositories") or ():
+        url, commit, dirty = repo.get("url"), repo.get("commit"), repo.get("dirty")
+        repo_id = _get_or_create(conn, s.repository, {"md5sum": repository_key(url, commit, dirty)},
+                                 {"url": _clip(s.repository, "url", url),
+                                  "commit": _clip(s.repository, "commit", commit),
+                                  "dirty": None if dirty is None else bool(dirty)})
+        links.append((s.experiments_repositories, {"repository_id": repo_id}))
+    seen = set()
+    for table, row in links:
+        marker = (table.name, tuple(row.values()))
+        if marker not in seen:
+            seen.add(marker)
+            conn.execute(table.insert().values(experiment_id=exp_id, **row))
+    return exp_id
+
+
+def _host_id(conn: Any, host_info: dict) -> int:
+    from . import schema as s
+    from .migrations import host_key
+
+    os_parts = list(host_info.get("os") or [None, None]) + [None, None]
+    cols = {"cpu": host_info.get("cpu"), "hostname": host_info.get("hostname"),
+            "os": os_parts[0], "os_info": os_parts[1],
+            "python_version": host_info.get("python_version")}
+    cols = {k: _clip(s.host, k, None if v is None else str(v)) for k, v in cols.items()}
+    return _get_or_create(conn, s.host, {"md5sum": host_key(*cols.values())}, cols)
+
+
+def _read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None

@@ -1,0 +1,1 @@
+"""The ``experimentkit`` command: list, inspect, compare, annotate, export, plot and rerun runs."""

@@ -1,0 +1,135 @@
+"""Entry point of the ``experimentkit`` command: argument parsing, store selection, error reporting.
+
+Only argparse is imported at startup so that ``experimentkit --help`` stays fast; each command
+imports what it needs.  Usage errors (bad expression, unknown key, missing store) are one line on
+stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+__all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
+
+DEFAULT_STORE = "./runs"
+STORE_ENV = "EXPERIMENTKIT_STORE"
+
+_DESCRIPTION = """\
+Query, compare, annotate, plot and reproduce stored experiment runs.
+
+The store is a file-storage directory or a URL (sqlite:///runs.db, postgresql://...,
+mysql+pymysql://..., mongodb://host/db), given with -S/--store, else $EXPERIMENTKIT_STORE,
+else ./runs.
+
+Keys: id, status, experiment, command, start_time, stop_time, host.<field>, config.<dotted>,
+metrics.<name> (last value; .min .max .count too), result, tags, notes, meta.<dotted>,
+info.<dotted>.  Expressions: 'config.lr < 0.05', 'status == COMPLETED',
+'metrics.val.accuracy >= 0.9', 'tags contains best', 'status in [FAILED, DEAD]'."""
+
+
+def _store_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-S", "--store", default=default, metavar="PATH_OR_URL",
+                        help="the run store (default: $EXPERIMENTKIT_STORE, else ./runs)")
+
+
+def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str],
+                   default: str = "table") -> None:
+    parser.add_argument("--format", choices=choices, default=default, help="output format")
+
+
+def _listing_options(parser: argparse.ArgumentParser, formats: Sequence[str],
+                     default_format: str = "table") -> None:
+    parser.add_argument("--where", "-w", action="append", default=[], metavar="EXPR",
+                        help="filter, e.g. 'config.lr < 0.05' (repeat to combine with AND)")
+    parser.add_argument("--sort", action="append", default=[], metavar="KEY",
+                        help="sort key; --sort=-KEY sorts descending (repeatable)")
+    parser.add_argument("--desc", action="store_true", help="sort descending")
+    parser.add_argument("--limit", type=int, metavar="N", help="show at most N")
+    parser.add_argument("--columns", metavar="KEY,...", help="comma-separated keys to show")
+    _format_option(parser, formats, default_format)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; ``-S`` is accepted before and after the command."""
+    parser = argparse.ArgumentParser(prog="experimentkit", description=_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _store_option(parser, None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _store_option(p, argparse.SUPPRESS)
+        return p
+
+    _listing_options(command("ls", "list runs as a table"), ("table", "json", "csv"))
+    p = command("show", "show everything recorded for a run")
+    p.add_argument("run")
+    _format_option(p, ("text", "json"), "text")
+    p = command("compare", "config differences and metrics of runs side by side")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--all", action="store_true", help="also show config entries that are equal")
+    _format_option(p, ("table", "json", "csv"))
+    p = command("best", "the best run by a metric's last value")
+    p.add_argument("metric")
+    p.add_argument("--min", action="store_true", help="lower is better")
+    p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
+    _format_option(p, ("table", "json", "csv"))
+    p = command("tag", "add tags to a run")
+    p.add_argument("run")
+    p.add_argument("tags", nargs="+", metavar="TAG")
+    p = command("untag", "remove tags from a run")
+    p.add_argument("run")
+    p.add_argument("tags", nargs="+", metavar="TAG")
+    p = command("note", "set the note of a run ('' clears it)")
+    p.add_argument("run")
+    p.add_argument("text")
+    p = command("export", "write a listing as CSV or JSON")
+    _listing_options(p, ("csv", "json"), "csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p = command("rows", "per-sample rows a run logged with _run.log_table")
+    p.add_argument("run")
+    p.add_argument("table")
+    _listing_options(p, ("table", "json", "csv"))
+    p = command("delete", "delete runs")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p = command("sync", "replay fallback journals of undelivered events into their stores")
+    p.add_argument("--fallback-dir", metavar="DIR", help="where the journals are")
+    p = command("rerun", "run a recorded run again with the same config, named configs and seed")
+    p.add_argument("run")
+    p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    p.add_argument("--python", default=sys.executable, help="the interpreter to use")
+    p = command("plot", "plot a metric to an image file")
+    p.add_argument("metric")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.png")
+    p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="runs to plot")
+    p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
+    p.add_argument("--kind", choices=("curves", "best-so-far", "bars"), default="curves")
+    p.add_argument("--min", action="store_true", help="lower is better (best-so-far, bars)")
+    return parser
+
+
+def store_target(args: argparse.Namespace) -> str:
+    return args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from ..errors import UsageError
+
+    try:
+        from . import commands
+
+        return commands.run(args, store_target(args))
+    except UsageError as exc:
+        print(f"experimentkit: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (``| head``): nothing left to report
+        return 0
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,115 @@
+"""``experimentkit rerun RUN``: run a recorded run's script again with the same configuration.
+
+The new process gets the recorded command, named configs, config updates and seed, the observer
+options it was started with, ``-c "rerun of <id>"``, and the environment variable
+``EXPERIMENTKIT_RERUN_OF=<id>``, which the core records as ``meta.rerun_of``.  Before starting it
+warns about anything that makes the rerun differ from the record: changed source files, another
+git commit, other package versions.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .output import flatten
+
+__all__ = ["rerun", "rerun_command", "reproducibility_warnings", "RERUN_ENV"]
+
+RERUN_ENV = "EXPERIMENTKIT_RERUN_OF"
+_MD5 = re.compile(r"[0-9a-f]{32}")
+# options of the recorded command line that shape where and how the run is recorded
+_VALUE_OPTIONS = ("--file_storage", "--mongo_db", "--sql", "--name", "--capture",
+                  "--beat-interval", "--loglevel")
+_FLAG_OPTIONS = ("--force", "--enforce_clean")
+
+
+def _script(record: Any) -> Path:
+    ex = record.experiment
+    if not ex.get("mainfile"):
+        raise UsageError(f"run {record.id} did not record its script (experiment.mainfile)")
+    return Path(ex.get("base_dir") or ".") / ex["mainfile"]
+
+
+def rerun_command(record: Any, python: str = sys.executable) -> list:
+    """The argv that reruns ``record``."""
+    meta = record.meta or {}
+    updates = flatten(meta.get("config_updates") or {})
+    if "seed" in record.config:
+        updates["seed"] = record.config["seed"]
+    argv = [python, str(_script(record)), record.command or meta.get("command") or "main"]
+    named = list(meta.get("named_configs") or [])
+    if named or updates:
+        argv += ["with", *named, *[f"{key}={value!r}" for key, value in updates.items()]]
+    options = meta.get("options") or {}
+    for option in _VALUE_OPTIONS:
+        if options.get(option) not in (None, False, ""):
+            argv += [f"{option}={options[option]}"]
+    argv += [flag for flag in _FLAG_OPTIONS if options.get(flag) is True]
+    return argv + [f"--comment=rerun of {record.id}"]
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def reproducibility_warnings(record: Any) -> list:
+    """What differs between the record and what would run now (one sentence each)."""
+    from importlib import metadata
+
+    ex = record.experiment
+    base = Path(ex.get("base_dir") or ".")
+    warnings = []
+    for source in ex.get("sources") or []:
+        relpath, stored = source[0], str(source[1])
+        found = _MD5.search(stored)
+        path = base / relpath
+        if not path.is_file():
+            warnings.append(f"source {relpath} is missing")
+        elif found and _md5(path) != found.group(0):
+            warnings.append(f"source {relpath} changed since the run")
+    for dependency in ex.get("dependencies") or []:
+        name, _, version = str(dependency).partition("==")
+        try:
+            current = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            warnings.append(f"package {name} is not installed (the run used {version})")
+            continue
+        if version and current != version:
+            warnings.append(f"package {name} is {current}, the run used {version}")
+    for repo in ex.get("repositories") or []:
+        try:
+            head = subprocess.run(["git", "-C", str(base), "rev-parse", "HEAD"], text=True,
+                                  capture_output=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            head = ""
+        if head and repo.get("commit") and head != repo["commit"]:
+            warnings.append(f"git commit is {head[:10]}, the run used {repo['commit'][:10]}")
+        if repo.get("dirty"):
+            warnings.append("the run was made from a dirty working tree; uncommitted changes "
+                            "may not be reproduced")
+    return warnings
+
+
+def rerun(record: Any, python: str = sys.executable, dry_run: bool = False) -> int:
+    """Warn, then run the script (or print the command); returns its exit status."""
+    argv = rerun_command(record, python)
+    if not Path(argv[1]).is_file():
+        raise UsageError(f"the script of run {record.id} is gone: {argv[1]}")
+    for warning in reproducibility_warnings(record):
+        print(f"experimentkit: warning: {warning}", file=sys.stderr)
+    if dry_run:
+        print(shlex.join(argv))
+        return 0
+    env = dict(os.environ, **{RERUN_ENV: str(record.id)})
+    return subprocess.run(argv, env=env).returncode

@@ -1,0 +1,185 @@
+"""``QueueObserver``: hands a slow observer's events to a background thread (Sacred's API).
+
+Unlike Sacred's, the worker is a daemon thread, retries are bounded and ``join()`` has a timeout, so
+a backend that is down can never hang the process.  Events that could not be delivered are not
+dropped: the dispatcher collects them with :meth:`QueueObserver.take_undelivered` and journals them
+for ``experimentkit sync``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Optional
+
+from .base import RunObserver
+
+__all__ = ["QueueObserver"]
+
+_log = logging.getLogger("experimentkit.observers.queue")
+
+
+class QueueObserver(RunObserver):
+    """Runs ``covered``'s events (except ``started_event``/``queued_event``) on a background thread.
+
+    Queued events are delivered every ``interval`` seconds (at once after a terminal event).  A
+    failing event is retried every ``retry_interval`` seconds, at most ``max_retries`` times per
+    round; ``join()`` waits up to ``join_timeout`` seconds (default: enough for one round of
+    retries).
+    """
+
+    def __init__(
+        self,
+        covered: Any,
+        interval: float = 20,
+        retry_interval: float = 10,
+        max_retries: int = 3,
+        join_timeout: Optional[float] = None,
+    ) -> None:
+        self.covered = covered
+        self.interval = interval
+        self.retry_interval = retry_interval
+        self.max_retries = max_retries
+        self.join_timeout = (
+            retry_interval * (max_retries + 1) + 5 if join_timeout is None else join_timeout
+        )
+        self._queue: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._abandoned = False
+        self._in_flight = False
+        self._worker: Optional[threading.Thread] = None
+
+    @property
+    def priority(self) -> int:  # type: ignore[override]
+        """The covered observer's priority."""
+        return getattr(self.covered, "priority", 0)
+
+    # ---- synchronous events ----------------------------------------------------------------------
+    def queued_event(self, **kwargs: Any) -> Any:
+        """Delivered at once: the run needs the id."""
+        return self.covered.queued_event(**kwargs)
+
+    def started_event(self, **kwargs: Any) -> Any:
+        """Delivered at once (the run needs the id); starts the worker."""
+        _id = self.covered.started_event(**kwargs)
+        self._start_worker()
+        return _id
+
+    # ---- queued events ---------------------------------------------------------------------------
+    def _put(self, event: str, kwargs: dict, urgent: bool = False) -> None:
+        self._start_worker()
+        with self._lock:
+            self._queue.append((event, kwargs))
+        if urgent:
+            self._wake.set()
+
+    def heartbeat_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("heartbeat_event", kwargs)
+
+    def log_metrics(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("log_metrics", kwargs)
+
+    def log_table(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("log_table", kwargs)
+
+    def resource_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("resource_event", kwargs)
+
+    def artifact_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("artifact_event", kwargs)
+
+    def completed_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("completed_event", kwargs, urgent=True)
+
+    def interrupted_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("interrupted_event", kwargs, urgent=True)
+
+    def failed_event(self, **kwargs: Any) -> None:  # noqa: D102
+        self._put("failed_event", kwargs, urgent=True)
+
+    # ---- worker ----------------------------------------------------------------------------------
+    def _start_worker(self) -> None:
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="experimentkit-queue-observer", daemon=True
+                )
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            self._deliver_all()
+            if stopping:
+                return
+
+    def _deliver_all(self) -> None:
+        """One round: deliver queued events in order; give up after ``max_retries`` retries."""
+        failures = 0
+        while True:
+            with self._lock:
+                if not self._queue or self._abandoned:
+                    return
+                event, kwargs = self._queue.popleft()
+                self._in_flight = True
+            try:
+                getattr(self.covered, event)(**kwargs)
+            except Exception as exc:
+                with self._lock:
+                    self._queue.appendleft((event, kwargs))
+                    self._in_flight = False
+                failures += 1
+                if failures > self.max_retries:
+                    return
+                _log.warning(
+                    "%s failed in %s (%s: %s); retry %d of %d in %gs",
+                    type(self.covered).__name__,
+                    event,
+                    type(exc).__name__,
+                    exc,
+                    failures,
+                    self.max_retries,
+                    self.retry_interval,
+                )
+                time.sleep(self.retry_interval)
+            else:
+                with self._lock:
+                    self._in_flight = False
+
+    # ---- end -------------------------------------------------------------------------------------
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Deliver what is queued, waiting at most ``timeout`` (default ``join_timeout``) s."""
+        if self._worker is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._worker.join(self.join_timeout if timeout is None else timeout)
+        with self._lock:
+            self._abandoned = True
+
+    def take_undelivered(self) -> list:
+        """Events the covered observer never accepted, in order (the dispatcher journals them)."""
+        with self._lock:
+            events, self._queue = list(self._queue), collections.deque()
+            if self._in_flight:
+                _log.warning(
+                    "%s: one event was still being delivered when the wait ended; whether it "
+                    "was stored is unknown",
+                    type(self.covered).__name__,
+                )
+            return events
+
+    # ---- replay ----------------------------------------------------------------------------------
+    def replay_spec(self) -> Optional[dict]:
+        """The covered observer's (journals are replayed into it directly)."""
+        return self.covered.replay_spec()
+
+    def attach(self, _id: Any) -> None:
+        """Attach the covered observer."""
+        self.covered.attach(_id)
