@@ -104,6 +104,7 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
         check_storable,
         convert_to_nested_dict,
         get_by_dotted_path,
+        iter_prefixes,
         join_paths,
         recursive_update,
         set_by_dotted_path,
@@ -153,6 +154,7 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
             summary = scope(fixed=fixed, preset=copy.deepcopy(local), fallback=fallback)
             recursive_update(local, dict(summary))
             defined |= {join_paths(path, k) for k in getattr(summary, "modified", ())}
+            defined |= {join_paths(path, k) for k in getattr(summary, "typechanged", ())}
             defined |= _leaves(dict(summary), path) - _leaves(fixed, path)
             mods.typechanged.update({join_paths(path, k): v
                                      for k, v in getattr(summary, "typechanged", {}).items()})
@@ -179,6 +181,9 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
     mods.modified = {k for k in explicit if k in defined}
     _check_suspicious(experiment, scaffolds, config, mods, force, logger)
+    # As in Sacred, the dicts enclosing a changed entry count as modified (print_config colours them).
+    changed = mods.added | mods.modified | set(mods.typechanged)
+    mods.modified |= {p for key in changed for p in list(iter_prefixes(key))[:-1]}
     validate_keys(config, SETTINGS)
     check_storable(config)
     return ResolvedConfig(config=config, modifications=mods, config_updates=updates,

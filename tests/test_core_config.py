@@ -365,3 +365,25 @@ def test_capture_prefix_reads_subtree():
 
     assert ex.run().result == pytest.approx(1.2)
     assert ex.run(config_updates={"optimizer.lr": 1.0}).result == pytest.approx(1.9)
+
+
+def test_modifications_report_added_modified_typechanged_and_parents(caplog):
+    ex = make_ex()
+    ex.add_config(lr=0.1, opt={"name": "sgd", "momentum": 0.9})
+
+    @ex.named_config
+    def fast():
+        """Fast preset."""
+        lr = 0.5
+
+    @ex.main
+    def main(lr, opt):
+        return lr
+
+    with caplog.at_level(logging.WARNING):
+        run = ex.resolve(config_updates={"opt.name": "adam", "lr": "high"}, named_configs=["fast"])
+    mods = run.config_modifications
+    assert "opt.name" in mods.modified and "opt" in mods.modified
+    assert mods.typechanged["lr"] == (float, str)
+    assert "Added new config entry" not in caplog.text
+    assert run.config["__doc__"] == "Fast preset."

@@ -1,0 +1,418 @@
+"""Command-line options (flags) of an experiment script, with Sacred 0.8's spellings.
+
+An option is a small public object (:class:`CLIOption`) that knows its flags and how to change a
+freshly built run before it starts; ``@cli_option`` only builds one.  Values are checked by the same
+converters before any run exists (:func:`validate_options`) and again when applied, so a bad value
+such as ``-C foo`` is a one-line usage error and never a half-started run.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from typing import Any, Callable, Optional
+
+from ..errors import UsageError, suggest
+
+__all__ = [
+    "CLIOption", "cli_option", "default_options", "gather_options", "apply_options",
+    "validate_options", "default_option_values", "parse_mongo_db_arg", "parse_loglevel",
+    "parse_beat_interval", "parse_capture_mode", "parse_priority", "CAPTURE_MODES",
+]
+
+CLIFunction = Callable[[Any, Any], None]
+
+_SHORT_FLAG = re.compile(r"-\w$")
+_LONG_FLAG = re.compile(r"--[\w-]+\w$")
+
+CAPTURE_MODES = ("fd", "no", "sys")
+
+
+class CLIOption:
+    """One flag pair (``-F``/``--file_storage``) and the function that applies its value to a run.
+
+    ``apply_function(value, run)`` receives ``True`` for a flag, else the string given on the
+    command line.
+    """
+
+    def __init__(self, apply_function: CLIFunction, short_flag: str, long_flag: str, is_flag: bool):
+        if not _SHORT_FLAG.match(short_flag or ""):
+            raise ValueError(f"Short flag malformed: {short_flag!r}. "
+                             f"A correct short flag looks like `-j`.")
+        if not _LONG_FLAG.match(long_flag or ""):
+            raise ValueError(f"Long flag malformed: {long_flag!r}. A correct long flag looks like "
+                             f"`--my-pretty-flag`.")
+        self.apply_function = apply_function
+        self.short_flag = short_flag
+        self.long_flag = long_flag
+        self.is_flag = is_flag
+        self.arg: Optional[str] = None if is_flag else "VALUE"
+        self.arg_description: Optional[str] = None if is_flag else ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.apply_function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<CLIOption {self.short_flag} {self.long_flag}>"
+
+    # Sacred's accessor names, kept because option code written for Sacred calls them.
+    def get_flag(self) -> str:
+        """The long flag, which is also the key of this option in the options dict."""
+        return self.long_flag
+
+    def get_short_flag(self) -> str:
+        """The short flag."""
+        return self.short_flag
+
+    def get_flags(self) -> tuple:
+        """``(short_flag, long_flag)``."""
+        return self.short_flag, self.long_flag
+
+    def apply(self, args: Any, run: Any) -> Any:
+        """Change ``run`` according to the option's value ``args``."""
+        return self.apply_function(args, run)
+
+    def get_name(self) -> str:
+        """The sort key of the option in ``--help`` (the apply function's name)."""
+        fallback = self.long_flag.lstrip("-").replace("-", "_")
+        return getattr(self.apply_function, "__name__", fallback)
+
+    def get_description(self) -> str:
+        """The help text: the apply function's docstring."""
+        return inspect.getdoc(self.apply_function) or ""
+
+
+def cli_option(short_flag: str, long_flag: str,
+               is_flag: bool = False) -> Callable[[CLIFunction], CLIOption]:
+    """Decorator that turns ``f(value, run)`` into a :class:`CLIOption` (Sacred's
+    ``cli_option``)."""
+    def wrapper(function: CLIFunction) -> CLIOption:
+        return CLIOption(function, short_flag, long_flag, is_flag)
+    return wrapper
+
+
+# ---- value converters (shared by validation and application) -------------------------------------
+
+def parse_beat_interval(value: str) -> float:
+    """Seconds between heartbeats: a positive number."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--beat-interval must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"--beat-interval must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def parse_capture_mode(value: str) -> str:
+    """One of ``fd``, ``sys``, ``no``."""
+    if value not in CAPTURE_MODES:
+        raise UsageError(f"Unknown capture mode {value!r}{suggest(value, CAPTURE_MODES)}. "
+                         f"Available options are: {', '.join(CAPTURE_MODES)}")
+    return value
+
+
+_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_loglevel(value: Any) -> int:
+    """A logging level given as a number (``0``-``50``) or a name (``DEBUG`` ... ``CRITICAL``, any
+    case)."""
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    level = logging.getLevelName(text.upper())
+    if isinstance(level, int):
+        return level
+    raise UsageError(f"Unknown log level {text!r}{suggest(text.upper(), _LEVEL_NAMES)}. "
+                     f"Use a number (0-50) or one of {', '.join(_LEVEL_NAMES)}")
+
+
+def parse_priority(value: str) -> float:
+    """A queue priority: any number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"The PRIORITY argument must be a number! (but was {value!r})") from None
+
+
+_NAME = r"[_A-Za-z][0-9A-Za-z#%&'()+\-;=@\[\]^_{}]{0,63}"
+_LABEL = r"[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?"
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*"
+_HOST_ONLY = re.compile(rf"(?P<host>{_HOST}):(?P<port>\d{{1,5}})$")
+_MONGO_SPEC = re.compile(
+    rf"(?:(?P<host>{_HOST}):(?P<port>\d{{1,5}}):)?(?P<db_name>{_NAME})"
+    rf"(?:\.(?P<collection>{_NAME})(?::(?P<overwrite>\d{{1,12}}))?)?(?:!(?P<priority>-?\d+))?$")
+_MONGO_URL = re.compile(r"mongodb(?:\+srv)?://[^/?#]*(?:/(?P<db_name>[^/?#]*))?(?:[?#].*)?$")
+
+
+def parse_mongo_db_arg(value: str) -> dict:
+    """Keyword arguments for ``MongoObserver`` from a ``-m`` value.
+
+    Accepts Sacred's ``[host:port:]db_name[.collection[:id]][!priority]``, ``host:port`` alone,
+    and a ``mongodb://`` (or ``mongodb+srv://``) URL whose path, if any, names the database.
+    """
+    text = str(value).strip()
+    url = _MONGO_URL.match(text)
+    if url:
+        kwargs: dict = {"url": text}
+        if url.group("db_name"):
+            kwargs["db_name"] = url.group("db_name")
+        return kwargs
+    host_only = _HOST_ONLY.match(text)
+    if host_only:
+        return {"url": f"{host_only.group('host')}:{host_only.group('port')}"}
+    spec = _MONGO_SPEC.match(text)
+    if spec is None:
+        raise UsageError(f"--mongo_db must look like "
+                         f"[host:port:]db_name[.collection[:id]][!priority], host:port or "
+                         f"mongodb://..., not {text!r}")
+    kwargs = {}
+    if spec.group("host"):
+        kwargs["url"] = f"{spec.group('host')}:{spec.group('port')}"
+    for key in ("db_name", "collection", "overwrite"):
+        if spec.group(key) is not None:
+            kwargs[key] = spec.group(key)
+    if spec.group("priority") is not None:
+        kwargs["priority"] = int(spec.group("priority"))
+    return kwargs
+
+
+def _parse_text(flag: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not str(value).strip():
+            raise UsageError(f"{flag} needs a non-empty value")
+        return str(value)
+    return check
+
+
+# Long flag -> converter; run before any run exists so that a bad value starts nothing.
+_CONVERTERS: dict = {
+    "--beat-interval": parse_beat_interval,
+    "--capture": parse_capture_mode,
+    "--loglevel": parse_loglevel,
+    "--priority": parse_priority,
+    "--mongo_db": parse_mongo_db_arg,
+    "--file_storage": _parse_text("--file_storage"),
+    "--sql": _parse_text("--sql"),
+    "--name": _parse_text("--name"),
+    "--id": _parse_text("--id"),
+}
+
+
+# ---- the default options (sorted by function name in --help, as in Sacred) -----------------------
+
+@cli_option("-b", "--beat-interval")
+def beat_interval_option(args: str, run: Any) -> None:
+    """Set the heart-beat interval for this run.
+
+    The time between two heartbeat events, in seconds (a positive number).
+    """
+    run.beat_interval = parse_beat_interval(args)
+
+
+@cli_option("-C", "--capture")
+def capture_option(args: str, run: Any) -> None:
+    """Control the way stdout and stderr are captured.
+
+    The argument value must be one of [no, sys, fd]
+    """
+    run.capture_mode = parse_capture_mode(args)
+
+
+@cli_option("-c", "--comment")
+def comment_option(args: str, run: Any) -> None:
+    """Add a comment to this run."""
+    run.meta_info["comment"] = args
+
+
+@cli_option("-d", "--debug", is_flag=True)
+def debug_option(args: bool, run: Any) -> None:
+    """Set this run to debug mode.
+
+    Suppress warnings about missing observers and show the full, unfiltered stack trace of a failure
+    (the exception is re-raised).
+    """
+    run.debug = True
+
+
+@cli_option("-e", "--enforce_clean", is_flag=True)
+def enforce_clean_option(args: bool, run: Any) -> None:
+    """Fail if any version control repository is dirty."""
+    from ..dependencies import enforce_clean
+
+    enforce_clean(run.experiment_info["repositories"])
+
+
+@cli_option("-F", "--file_storage")
+def file_storage_option(args: str, run: Any) -> None:
+    """Add a file-storage observer to the experiment.
+
+    The value is the base directory to write the runs to.
+    """
+    from ..observers import FileStorageObserver
+
+    run.observers.append(FileStorageObserver(args))
+
+
+@cli_option("-f", "--force", is_flag=True)
+def force_option(args: bool, run: Any) -> None:
+    """Disable warnings about suspicious changes for this run."""
+    run.force = True
+
+
+@cli_option("-h", "--help", is_flag=True)
+def help_option(args: bool, run: Any) -> None:
+    """Print this help message and exit."""
+
+
+@cli_option("-i", "--id")
+def id_option(args: str, run: Any) -> None:
+    """Set the id for this run."""
+    run._id = args
+
+
+@cli_option("-l", "--loglevel")
+def loglevel_option(args: str, run: Any) -> None:
+    """Set the LogLevel.
+
+    Loglevel either as 0 - 50 or as string: DEBUG(10), INFO(20), WARNING(30), ERROR(40),
+    CRITICAL(50)
+    """
+    run.root_logger.setLevel(parse_loglevel(args))
+
+
+@cli_option("-m", "--mongo_db")
+def mongo_db_option(args: str, run: Any) -> None:
+    """Add a MongoDB Observer to the experiment.
+
+    The argument value is the database specification. Should be in the form:
+    `[host:port:]db_name[.collection[:id]][!priority]` or a `mongodb://` URL.
+    """
+    from ..observers import MongoObserver
+
+    run.observers.append(MongoObserver(**parse_mongo_db_arg(args)))
+
+
+@cli_option("-n", "--name")
+def name_option(args: str, run: Any) -> None:
+    """Set the name for this run."""
+    run.experiment_info["name"] = args
+    run.run_logger = run.root_logger.getChild(args)
+
+
+@cli_option("-D", "--pdb", is_flag=True)
+def pdb_option(args: bool, run: Any) -> None:
+    """Automatically enter post-mortem debugging with pdb on failure."""
+    run.pdb = True
+
+
+@cli_option("-p", "--print-config", is_flag=True)
+def print_config_option(args: bool, run: Any) -> None:
+    """Always print the configuration first."""
+    from .commands import print_config
+
+    print_config(run)
+    print("-" * 79)
+
+
+@cli_option("-P", "--priority")
+def priority_option(args: str, run: Any) -> None:
+    """Sets the priority for a queued up experiment.
+
+    `--priority=NUMBER` The number represent the priority for this run.
+    """
+    run.meta_info["priority"] = parse_priority(args)
+
+
+@cli_option("-q", "--queue", is_flag=True)
+def queue_option(args: bool, run: Any) -> None:
+    """Only queue this run, do not start it."""
+    run.queue_only = True
+
+
+@cli_option("-s", "--sql")
+def sql_option(args: str, run: Any) -> None:
+    """Add a SQL Observer to the experiment.
+
+    The typical form is: dialect://username:password@host:port/database
+    """
+    from ..observers import SqlObserver
+
+    run.observers.append(SqlObserver(args))
+
+
+@cli_option("-u", "--unobserved", is_flag=True)
+def unobserved_option(args: bool, run: Any) -> None:
+    """Ignore all observers for this run."""
+    run.unobserved = True
+
+
+_DEFAULTS = (
+    beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
+    file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
+    name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
+    unobserved_option,
+)
+
+
+def default_options() -> list:
+    """Every built-in option (a fresh list, sorted by name as ``--help`` shows them)."""
+    return sorted(_DEFAULTS, key=lambda option: option.get_name())
+
+
+def gather_options(ex: Any) -> list:
+    """All options of ``ex``: the defaults and observer plugins (sorted), then
+    ``ex.additional_cli_options``.
+
+    Raises ``ValueError`` when two options claim the same flag, naming both.
+    """
+    from .plugins import as_option, observer_plugin_options
+
+    builtin = sorted(default_options() + list(observer_plugin_options()),
+                     key=lambda option: option.get_name())
+    extra = [as_option(option, origin="additional_cli_options")
+             for option in (getattr(ex, "additional_cli_options", None) or ())]
+    options = builtin + extra
+    owner: dict = {}
+    for option in options:
+        for flag in option.get_flags():
+            if flag in owner:
+                raise ValueError(f"The flag {flag} of {_describe(option)} is already used by "
+                                 f"{_describe(owner[flag])}")
+            owner[flag] = option
+    return options
+
+
+def _describe(option: CLIOption) -> str:
+    return getattr(option, "origin", None) or f"the option {option.get_name()!r}"
+
+
+def default_option_values(ex: Any) -> dict:
+    """Every option of ``ex`` with Sacred's default: ``False`` for a flag, else ``None``."""
+    return {option.get_flag(): (False if option.is_flag else None) for option in gather_options(ex)}
+
+
+def validate_options(options: dict) -> None:
+    """Check every given option value without a run; raises ``UsageError`` naming the first bad
+    one."""
+    for flag, convert in _CONVERTERS.items():
+        value = options.get(flag)
+        if value not in (None, False):
+            convert(value)
+
+
+def apply_options(run: Any, options: dict, ex: Any) -> None:
+    """Apply a docopt-style options dict (``{"--capture": "sys", "--force": True}``) to a run before
+    it starts.
+
+    Options are applied in ``--help`` order; those that are absent, ``None`` or ``False`` are
+    skipped.
+    """
+    validate_options(options)
+    for option in gather_options(ex):
+        value = options.get(option.get_flag(), False)
+        if value:
+            option.apply(value, run)

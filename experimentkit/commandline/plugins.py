@@ -1,0 +1,122 @@
+"""Observer plugins: installed packages that add an observer and its command-line flag.
+
+A package declares an entry point in the group ``experimentkit.observers``; the entry point loads
+either a ``CLIOption`` (``@cli_option``) or any object with ``short_flag``, ``long_flag``, ``arg``
+(``None`` for a plain flag), ``arg_description`` and ``apply(args, run)`` (which appends the
+observer to ``run.observers``).  Plugins are checked when loaded; a broken one raises an
+``ObserverError`` that names the entry point and its module, instead of a confusing traceback in
+every script.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from importlib import metadata
+from typing import Any, Optional
+
+from ..errors import ObserverError
+from .options import CLIOption
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginOption", "as_option", "load_plugin",
+           "observer_plugin_options", "clear_plugin_cache"]
+
+ENTRY_POINT_GROUP = "experimentkit.observers"
+
+_REQUIRED = ("short_flag", "long_flag", "arg", "apply")
+
+
+class PluginOption(CLIOption):
+    """A :class:`CLIOption` wrapped around a duck-typed option object (plugin or legacy class)."""
+
+    def __init__(self, source: Any, short_flag: str, long_flag: str, arg: Optional[str],
+                 arg_description: Optional[str], description: str, origin: str):
+        super().__init__(source.apply, short_flag, long_flag, is_flag=arg is None)
+        self.arg = arg
+        self.arg_description = arg_description if arg is not None else None
+        self.source = source
+        self.origin = origin
+        self._description = description
+
+    def get_name(self) -> str:
+        """Sorted among the built-ins as if its function were named after its long flag."""
+        return self.long_flag[2:].replace("-", "_") + "_option"
+
+    def get_description(self) -> str:
+        """The object's ``description``, its class docstring, or its ``apply`` docstring."""
+        return self._description
+
+
+def as_option(obj: Any, origin: str) -> CLIOption:
+    """Return ``obj`` as a :class:`CLIOption`, or raise ``ValueError`` saying what is missing or
+    malformed."""
+    if isinstance(obj, CLIOption):
+        return obj
+    if not hasattr(obj, "short_flag") and callable(getattr(obj, "get_flags", None)):
+        short_flag, long_flag = obj.get_flags()  # Sacred's legacy CommandLineOption classes
+    else:
+        missing = [name for name in _REQUIRED if not hasattr(obj, name)]
+        if missing:
+            raise ValueError(f"{origin} is not a command-line option: it lacks "
+                             f"{', '.join(missing)} (needs {', '.join(_REQUIRED)} and "
+                             f"arg_description)")
+        short_flag, long_flag = obj.short_flag, obj.long_flag
+    if not callable(getattr(obj, "apply", None)):
+        raise ValueError(f"{origin} has no callable apply(args, run)")
+    arg = getattr(obj, "arg", None)
+    if arg is not None and not (isinstance(arg, str) and arg.strip() and " " not in arg):
+        raise ValueError(f"{origin}: arg must be None (a flag) or one word such as 'FILE', "
+                         f"not {arg!r}")
+    arg_description = getattr(obj, "arg_description", None) or ""
+    try:
+        return PluginOption(obj, short_flag, long_flag, arg, arg_description, _description_of(obj),
+                            origin)
+    except ValueError as exc:
+        raise ValueError(f"{origin}: {exc}") from None
+
+
+def _description_of(obj: Any) -> str:
+    description = getattr(obj, "description", None)
+    if isinstance(description, str) and description.strip():
+        return inspect.cleandoc(description)
+    own_class = inspect.isclass(obj) or type(obj).__module__ not in ("builtins", "types")
+    if own_class and inspect.getdoc(obj):
+        return inspect.getdoc(obj) or ""
+    return inspect.getdoc(obj.apply) or ""
+
+
+def load_plugin(entry_point: Any) -> CLIOption:
+    """Import one entry point and check that it describes an option; errors name the plugin."""
+    origin = f"observer plugin {entry_point.name!r} ({entry_point.value})"
+    try:
+        obj = entry_point.load()
+    except Exception as exc:
+        raise ObserverError(f"Cannot load {origin} from the entry-point group "
+                            f"{ENTRY_POINT_GROUP!r}: {type(exc).__name__}: {exc}",
+                            print_traceback=False) from exc
+    try:
+        option = as_option(obj, origin)
+    except ValueError as exc:
+        raise ObserverError(f"Invalid {exc}", print_traceback=False) from None
+    option.origin = origin
+    return option
+
+
+def _entry_points() -> list:
+    found = metadata.entry_points()
+    if hasattr(found, "select"):
+        return list(found.select(group=ENTRY_POINT_GROUP))
+    return list(found.get(ENTRY_POINT_GROUP, ()))  # Python 3.9
+
+
+@functools.cache
+def observer_plugin_options() -> tuple:
+    """Options of every installed observer plugin, loaded once per process (sorted by entry-point
+    name)."""
+    # a distribution found twice on sys.path lists its entry points twice
+    unique = {(ep.name, ep.value): ep for ep in _entry_points()}
+    return tuple(load_plugin(ep) for _, ep in sorted(unique.items()))
+
+
+def clear_plugin_cache() -> None:
+    """Forget the loaded plugins (after installing one in a running process, or in tests)."""
+    observer_plugin_options.cache_clear()
