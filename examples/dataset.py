@@ -1,5 +1,4 @@
 """The data ingredient: a reproducible synthetic two-class data set."""
-import numpy as np
 
 from experimentkit import Ingredient
 

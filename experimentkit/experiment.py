@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 
 from .ingredient import Ingredient, _caller_globals_of_user
 

@@ -9,7 +9,8 @@ import inspect
 import os
 import sys
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable, Optional
 
 from .captured import CapturedFunction, capture
 from .errors import CircularDependencyError
@@ -22,7 +23,7 @@ _CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
 class Ingredient:
     """A named, configurable part of an experiment (a dataset, a model ...)."""
 
-    def __init__(self, path: str, ingredients: Sequence["Ingredient"] = (), interactive: bool = False,
+    def __init__(self, path: str, ingredients: Sequence[Ingredient] = (), interactive: bool = False,
                  _caller_globals: Optional[dict] = None, base_dir: Optional[str] = None,
                  save_git_info: bool = True):
         self.path = path
@@ -34,7 +35,7 @@ class Ingredient:
         self.captured_functions: list = []
         self.pre_run_hooks: list = []
         self.post_run_hooks: list = []
-        self.commands: "OrderedDict[str, CapturedFunction]" = OrderedDict()
+        self.commands: OrderedDict[str, CapturedFunction] = OrderedDict()
         self.logger = None
         self.save_git_info = save_git_info
         self.sources: set = set()
@@ -179,7 +180,7 @@ class Ingredient:
             for name, conf in ingredient.named_configs.items():
                 yield self.post_process_name(f"{ingredient.path}.{name}", ingredient), conf
 
-    def post_process_name(self, name: str, ingredient: "Ingredient") -> str:
+    def post_process_name(self, name: str, ingredient: Ingredient) -> str:
         """Hook for subclasses to rename gathered commands and named configs."""
         return name
 
