@@ -39,7 +39,9 @@ class Experiment(Ingredient):
         self.current_run: Any = None
         self.captured_out_filter: Optional[Callable[[str], str]] = None
         self.option_hooks: list = []
+        from .host_info import check_additional_host_info
         self.additional_host_info = list(additional_host_info or [])
+        check_additional_host_info(self.additional_host_info)
         self.additional_cli_options = list(additional_cli_options or [])
         from .commandline import commands as builtin
         for function in (builtin.print_config, builtin.print_dependencies, builtin.save_config,

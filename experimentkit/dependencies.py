@@ -1,0 +1,513 @@
+"""What a run's code is: its local source files (with md5 and git state) and the packages it
+imports.
+
+Found when an experiment is defined and stored with every run, so a result can be traced to the
+exact code.
+Package versions come from ``importlib.metadata``; GitPython is imported only when git info is
+wanted.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any, Callable, Optional
+
+from .errors import SettingError, UsageError
+
+__all__ = [
+    "DEPENDENCY_STRATEGIES", "SOURCE_STRATEGIES", "EnforceCleanError", "GitUnavailableError",
+    "InvalidVersionError", "PackageDependency", "Source", "SourceNotFoundError",
+    "dependencies_json", "enforce_clean", "gather_sources_and_dependencies", "get_digest",
+    "get_git_info", "is_local_source", "is_valid_version", "repositories_json", "sources_json",
+]
+
+SOURCE_STRATEGIES = ("none", "imported", "sys", "dir")
+DEPENDENCY_STRATEGIES = ("none", "imported", "sys", "pkg")
+
+_MB = 1024 * 1024
+GitInfo = tuple[str, Optional[str], bool]
+
+
+class SourceNotFoundError(UsageError, ValueError):
+    """``add_source_file`` (or the main file) names a file that does not exist."""
+
+
+class InvalidVersionError(UsageError, ValueError):
+    """``add_package_dependency`` got a version string that is not PEP 440."""
+
+
+class GitUnavailableError(UsageError, ValueError):
+    """Git info was requested but GitPython or the git executable is missing."""
+
+
+class EnforceCleanError(UsageError, RuntimeError):
+    """``--enforce_clean`` found no repository, or one with uncommitted changes."""
+
+
+# -------------------------------------------------------------------------------------------- files
+
+def get_digest(path: str) -> str:
+    """MD5 hex digest of a file, read in 1 MB chunks (the digest Sacred stores for sources)."""
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_MB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_file(path: str) -> str:
+    """Prefer ``x.py`` over its compiled ``x.pyc`` when both exist."""
+    if path.endswith(".pyc") and os.path.exists(path[:-1]):
+        return path[:-1]
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- git
+
+def get_git_info(path: str) -> Optional[GitInfo]:
+    """``(url, commit, dirty)`` of the git repository containing ``path`` (a file or directory),
+    else None.
+
+    ``url`` is the first remote's url (``origin`` preferred), or ``"git:/" + working dir`` without
+    remotes;
+    ``commit`` is None in a repository without commits.
+    """
+    try:
+        import git
+    except ImportError as e:
+        raise GitUnavailableError(
+            "Cannot import git (pip install GitPython); either GitPython or the git executable is "
+            "missing. Disable git info with Experiment(..., save_git_info=False)") from e
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        repo = git.Repo(directory, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        remotes = sorted(repo.remotes, key=lambda r: r.name != "origin")
+        url = remotes[0].url if remotes else "git:/" + str(repo.working_dir)
+        try:
+            commit: Optional[str] = repo.head.commit.hexsha
+        except ValueError:  # no commit yet
+            commit = None
+        return url, commit, repo.is_dirty()
+    finally:
+        repo.close()
+
+
+class _GitLookup:
+    """Looks up git info once per directory: a repository with many sources costs one ``git
+    diff``."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._by_dir: dict[str, Optional[GitInfo]] = {}
+
+    def __call__(self, filename: str) -> Optional[GitInfo]:
+        if not self.enabled:
+            return None
+        directory = os.path.dirname(filename)
+        if directory not in self._by_dir:
+            self._by_dir[directory] = get_git_info(directory)
+        return self._by_dir[directory]
+
+
+def enforce_clean(repositories: Iterable[dict]) -> None:
+    """Raise :class:`EnforceCleanError` unless there is a repository and none has uncommitted
+    changes."""
+    repositories = list(repositories)
+    if not repositories:
+        raise EnforceCleanError(
+            "No version control detected. Cannot enforce a clean repository (--enforce_clean). "
+            "Make sure your sources are in a git repository and GitPython is installed.")
+    for repo in repositories:
+        if repo.get("dirty"):
+            raise EnforceCleanError(f'EnforceClean: Uncommited changes in the "{repo.get("url")}" '
+                                    f"repository.")
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+@functools.total_ordering
+class Source:
+    """A local source file of the experiment: real path, md5 and the git state of its repository."""
+
+    def __init__(self, filename: str, digest: str, repo: Optional[str] = None,
+                 commit: Optional[str] = None, is_dirty: Optional[bool] = None):
+        self.filename = os.path.realpath(filename)
+        self.digest = digest
+        self.repo = repo
+        self.commit = commit
+        self.is_dirty = is_dirty
+
+    @staticmethod
+    def create(filename: str, save_git_info: bool = True) -> Source:
+        """Hash ``filename`` and look up its repository (when ``save_git_info``)."""
+        return _make_source(filename, _GitLookup(save_git_info))
+
+    def to_json(self, base_dir: Optional[str] = None) -> tuple[str, str]:
+        """``(path relative to base_dir, md5)``; the absolute path when no base_dir is given."""
+        if base_dir:
+            return os.path.relpath(self.filename, os.path.realpath(base_dir)), self.digest
+        return self.filename, self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.filename)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Source):
+            return self.filename == other.filename
+        if isinstance(other, str):
+            return self.filename == other
+        return NotImplemented
+
+    def __lt__(self, other: Source) -> bool:
+        return self.filename < other.filename
+
+    def __repr__(self) -> str:
+        return f"<Source: {self.filename}>"
+
+
+def _make_source(filename: str, git_lookup: _GitLookup) -> Source:
+    if not filename or not os.path.isfile(filename):
+        raise SourceNotFoundError(f'invalid filename or file not found "{filename}"')
+    path = os.path.realpath(_source_file(os.path.abspath(filename)))
+    info = git_lookup(path)
+    repo, commit, dirty = info if info is not None else (None, None, None)
+    return Source(path, get_digest(path), repo, commit, dirty)
+
+
+# ----------------------------------------------------------------------------------------- packages
+
+# PEP 440 in its permissive form (what pip accepts): v1.0, 1.0-beta.2, 1!2.0.post1.dev3+local.7
+_PEP440 = r"""
+    v?
+    (?:[0-9]+!)?                                                 # epoch
+    [0-9]+(?:\.[0-9]+)*                                          # release
+    (?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)[-_.]?[0-9]*)?   # pre-release
+    (?:-[0-9]+|[-_.]?(?:post|rev|r)[-_.]?[0-9]*)?                # post-release
+    (?:[-_.]?dev[-_.]?[0-9]*)?                                   # development release
+    (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?                          # local version
+"""
+
+
+def is_valid_version(version: str) -> bool:
+    """True when ``version`` is a PEP 440 version string."""
+    if not isinstance(version, str):
+        return False
+    return re.fullmatch(_PEP440, version.strip(), re.VERBOSE | re.IGNORECASE) is not None
+
+
+@functools.total_ordering
+class PackageDependency:
+    """An installed package the experiment uses, stored as ``"name==version"``."""
+
+    def __init__(self, name: str, version: Optional[str]):
+        self.name = name
+        self.version = version
+
+    @classmethod
+    def create(cls, name: str, version: str) -> PackageDependency:
+        """A dependency declared by the user; the version must be PEP 440."""
+        if not is_valid_version(version):
+            raise InvalidVersionError(f'Invalid Version: "{version}"')
+        return cls(name, version)
+
+    def to_json(self) -> str:
+        return f"{self.name}=={self.version or '<unknown>'}"
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackageDependency):
+            return self.name == other.name
+        return NotImplemented
+
+    def __lt__(self, other: PackageDependency) -> bool:
+        return self.name.lower() < other.name.lower()
+
+    def __repr__(self) -> str:
+        return f"<PackageDependency: {self.name}={self.version}>"
+
+
+# First path component of RECORD lines naming a package directory or a top-level module file.
+_RECORD_TOP_LEVEL = r"^([A-Za-z_][A-Za-z0-9_]*)(?:/|(?:\.[^/,\n]*)?\.(?:py|so|pyd),)"
+
+
+def _dists_in(root: Optional[str]) -> list:
+    """Installed distributions whose files live in directory ``root`` (all of them when None)."""
+    from importlib import metadata
+
+    dists = list(metadata.distributions())
+    if root is None:
+        return dists
+    real_dirs: dict[str, str] = {}
+    for dist in dists:
+        where = str(dist.locate_file(""))
+        if where not in real_dirs:
+            real_dirs[where] = os.path.realpath(where)
+    return [dist for dist in dists if real_dirs[str(dist.locate_file(""))] == root]
+
+
+@functools.cache
+def _top_level_index(root: Optional[str], from_records: bool) -> dict[str, list]:
+    """Import name → distributions in ``root`` providing it, from ``top_level.txt`` or from RECORD.
+
+    ``importlib.metadata.packages_distributions()`` builds the same map but turns every RECORD line
+    into a path object (240 ms for 150 packages here); the small ``top_level.txt`` files answer most
+    names, and a regex over the raw RECORD text finds the rest.  Built once per directory and
+    process, and only for import names that are not distribution names themselves (yaml, sklearn).
+    """
+    index: dict[str, list] = {}
+    for dist in _dists_in(root):
+        listed = dist.read_text("top_level.txt")
+        if from_records and listed is None:
+            names = set(re.findall(_RECORD_TOP_LEVEL, dist.read_text("RECORD") or "", re.M))
+        elif not from_records and listed is not None:
+            names = set(listed.split())
+        else:
+            continue
+        for name in names:
+            if name.isidentifier() and not name.startswith("__"):
+                index.setdefault(name, []).append(dist)
+    return index
+
+
+def _install_root(module: Optional[ModuleType]) -> Optional[str]:
+    """The directory holding a top-level module or package (its sys.path entry), if any."""
+    filename = _module_file(module) if module is not None else None
+    if filename is None:
+        return None
+    root = os.path.dirname(os.path.realpath(filename))
+    if os.path.basename(filename).split(".", 1)[0] == "__init__":
+        root = os.path.dirname(root)
+    return root
+
+
+@functools.cache
+def _installed_versions(top_level: str, root: Optional[str]) -> tuple[tuple[str, str], ...]:
+    """(distribution name, version) pairs providing import name ``top_level`` from ``root``."""
+    from importlib import metadata
+
+    try:
+        dists = [metadata.distribution(top_level)]
+    except (metadata.PackageNotFoundError, ValueError):
+        dists = (_top_level_index(root, False).get(top_level)
+                 or _top_level_index(root, True).get(top_level, []))
+    found = {}
+    for dist in dists:
+        fields = dist.metadata  # parsed on every access: read it once
+        name, version = fields["Name"], fields["Version"]
+        if name and version:
+            found.setdefault(name, version)
+    return tuple(found.items())
+
+
+def _dependencies_of(module_name: str, module: Optional[ModuleType]) -> list[PackageDependency]:
+    versions = _installed_versions(module_name, _install_root(module))
+    if versions:
+        return [PackageDependency(name, version) for name, version in versions]
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str) and version:  # on sys.path but not installed as a package
+        return [PackageDependency(module_name, version)]
+    return []
+
+
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
+# --------------------------------------------------------------------------------- module discovery
+
+def _module_parts(relative_path: str) -> list[str]:
+    parts = relative_path.replace(os.sep, "/").split("/")
+    if parts[-1].split(".", 1)[0] == "__init__":
+        return parts[:-1]
+    parts[-1] = parts[-1].split(".", 1)[0]  # x.py, x.pyc, x.cpython-311-x86_64-linux-gnu.so
+    return parts
+
+
+def is_local_source(filename: str, modname: str, base_dir: str) -> bool:
+    """True when module ``modname`` was loaded from ``filename`` inside ``base_dir`` at the
+    matching path.
+
+    ``pkg.mod`` must be ``base_dir/pkg/mod.py`` (or ``.../mod/__init__.py``).  When base_dir lies
+    inside the
+    package (the script is run from within it), the module path only has to end like the file path.
+    """
+    path = os.path.realpath(filename)
+    base = os.path.realpath(base_dir)
+    if os.path.commonpath([path, base]) != base or path == base:
+        return False
+    path_parts = _module_parts(os.path.relpath(path, base))
+    mod_parts = modname.split(".")
+    if path_parts == mod_parts:
+        return True
+    if len(path_parts) > len(mod_parts):
+        return False
+    absolute_parts = _module_parts(path.lstrip(os.sep))
+    return absolute_parts[-len(mod_parts):] == mod_parts
+
+
+def _modules_in_globals(globs: dict) -> Iterator[tuple[str, ModuleType]]:
+    """Modules referred to by the globals (modules, or objects defined in one), with all parent
+    packages."""
+    seen: set[str] = set()
+    for value in list(globs.values()):
+        if isinstance(value, ModuleType):
+            dotted = value.__name__
+        else:
+            try:
+                dotted = getattr(value, "__module__", None)
+            except Exception:  # proxies may raise anything from attribute access
+                continue
+        if not isinstance(dotted, str) or not dotted:
+            continue
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):
+            name = ".".join(parts[:i])
+            if name in seen:
+                continue
+            seen.add(name)
+            module = sys.modules.get(name)
+            if module is not None:
+                yield name, module
+
+
+def _all_modules(globs: dict) -> Iterator[tuple[str, ModuleType]]:
+    for name, module in list(sys.modules.items()):
+        if module is not None:
+            yield name, module
+
+
+def _module_file(module: ModuleType) -> Optional[str]:
+    filename = getattr(module, "__file__", None)
+    return os.path.abspath(filename) if isinstance(filename, str) and filename else None
+
+
+def _sources_from_modules(modules: Iterable[tuple[str, ModuleType]], base_dir: str,
+                          git_lookup: _GitLookup) -> set[Source]:
+    sources: set[Source] = set()
+    for name, module in modules:
+        filename = _module_file(module)
+        if filename and os.path.isfile(filename) and is_local_source(filename, name, base_dir):
+            sources.add(_make_source(filename, git_lookup))
+    return sources
+
+
+def _python_files(base_dir: str) -> Iterator[str]:
+    """Every ``.py`` file below base_dir, skipping hidden directories (.git, .venv) and caches."""
+    for directory, subdirs, files in os.walk(base_dir):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".") and d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(directory, name)
+
+
+def _dependencies_from_modules(modules: Iterable[tuple[str, ModuleType]],
+                               base_dir: str) -> set[PackageDependency]:
+    dependencies: set[PackageDependency] = set()
+    for name, module in modules:
+        if "." in name or name.startswith("_") or name in _STDLIB:
+            continue
+        filename = _module_file(module)
+        if filename and is_local_source(filename, name, base_dir):
+            continue
+        dependencies.update(_dependencies_of(name, module))
+    return dependencies
+
+
+def _all_installed() -> set[PackageDependency]:
+    from importlib import metadata
+
+    found: dict[str, PackageDependency] = {}
+    for dist in metadata.distributions():  # the first one on sys.path wins, as for imports
+        fields = dist.metadata
+        name, version = fields["Name"], fields["Version"]
+        if name and version:
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            found.setdefault(key, PackageDependency(name, version))
+    return set(found.values())
+
+
+def _check_strategy(setting: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise SettingError(f"Unknown {setting} strategy {value!r}. Available options are "
+                           f"{sorted(options)}")
+
+
+def gather_sources_and_dependencies(
+        globs: dict, base_dir: Optional[str], save_git_info: bool, settings: Any = None,
+) -> tuple[Optional[str], set[Source], set[PackageDependency]]:
+    """Find the main file, the local sources and the package dependencies of the module with
+    ``globs``.
+
+    ``settings.DISCOVER_SOURCES`` / ``DISCOVER_DEPENDENCIES`` choose what is scanned: the modules
+    the
+    globals refer to (``imported``), all of ``sys.modules`` (``sys``), every ``.py`` below base_dir
+    (``dir``), all installed distributions (``pkg``), or nothing (``none``).  numpy is always
+    listed when
+    it is imported, because it may drive the run's randomness.  Returns (real path of the main file
+    or
+    None, sources, dependencies); the main file is also one of the sources.
+    """
+    if settings is None:
+        from .settings import SETTINGS as settings
+    source_strategy = settings.DISCOVER_SOURCES
+    dependency_strategy = settings.DISCOVER_DEPENDENCIES
+    _check_strategy("DISCOVER_SOURCES", source_strategy, SOURCE_STRATEGIES)
+    _check_strategy("DISCOVER_DEPENDENCIES", dependency_strategy, DEPENDENCY_STRATEGIES)
+
+    git_lookup = _GitLookup(save_git_info)
+    main_file = globs.get("__file__")
+    main = _make_source(main_file, git_lookup) if main_file is not None else None
+    if base_dir is None:
+        base_dir = os.path.dirname(main.filename) if main is not None else os.getcwd()
+
+    module_iterators: dict[str, Callable[[dict], Iterable[tuple[str, ModuleType]]]] = {
+        "imported": _modules_in_globals, "sys": _all_modules}
+    sources: set[Source] = set()
+    if source_strategy in module_iterators:
+        modules = module_iterators[source_strategy](globs)
+        sources = _sources_from_modules(modules, base_dir, git_lookup)
+    elif source_strategy == "dir":
+        sources = {_make_source(path, git_lookup) for path in _python_files(base_dir)}
+    if main is not None:
+        sources.discard(main)
+        sources.add(main)
+
+    dependencies: set[PackageDependency] = set()
+    if dependency_strategy in module_iterators:
+        dependencies = _dependencies_from_modules(module_iterators[dependency_strategy](globs),
+                                                  base_dir)
+    elif dependency_strategy == "pkg":
+        dependencies = _all_installed()
+    if "numpy" in sys.modules:
+        dependencies.update(_dependencies_of("numpy", sys.modules["numpy"]))
+    return (main.filename if main is not None else None), sources, dependencies
+
+
+# ---------------------------------------------------------------------------- experiment_info parts
+
+def sources_json(sources: Iterable[Source], base_dir: Optional[str]) -> list[tuple[str, str]]:
+    """``experiment_info["sources"]``: ``(relative path, md5)`` sorted by path."""
+    return [source.to_json(base_dir) for source in sorted(sources)]
+
+
+def dependencies_json(dependencies: Iterable[PackageDependency]) -> list[str]:
+    """``experiment_info["dependencies"]``: ``"name==version"`` sorted case-insensitively."""
+    return [dependency.to_json() for dependency in sorted(dependencies)]
+
+
+def repositories_json(sources: Iterable[Source]) -> list[dict]:
+    """``experiment_info["repositories"]``: one ``{url, commit, dirty}`` per distinct repository
+    state."""
+    seen = {(s.repo, s.commit, s.is_dirty) for s in sources if s.repo is not None}
+    return [{"url": url, "commit": commit, "dirty": dirty}
+            for url, commit, dirty in sorted(seen, key=lambda r: (r[0], r[1] or "", bool(r[2])))]

@@ -1,0 +1,196 @@
+"""Facts about the machine a run executes on, stored with every run so results can be compared.
+
+Gathering must be cheap (it happens at every run start) and must never fail a run: a gatherer that
+raises
+is skipped with a warning.  Users add their own facts with :func:`host_info_gatherer`.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import warnings
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
+
+__all__ = [
+    "HostInfoGetter", "IgnoreHostInfo", "check_additional_host_info", "get_host_info",
+    "host_info_gatherer", "parse_nvidia_smi_xml",
+]
+
+_NVIDIA_SMI_TIMEOUT = 5.0
+
+
+class IgnoreHostInfo(Exception):
+    """Raise inside a gatherer to leave its key out of the host info (the fact is not available)."""
+
+
+class HostInfoGetter:
+    """A named function whose return value is stored as ``host_info[name]``."""
+
+    def __init__(self, getter_function: Callable[[], Any], name: str):
+        self.getter_function = getter_function
+        self.name = name
+
+    def __call__(self) -> Any:
+        return self.getter_function()
+
+    def get_info(self) -> Any:
+        """Run the gatherer."""
+        return self.getter_function()
+
+    def __repr__(self) -> str:
+        return f"<HostInfoGetter {self.name}>"
+
+
+def host_info_gatherer(name: str) -> Callable[[Callable[[], Any]], HostInfoGetter]:
+    """Decorator: turn ``f()`` into a gatherer stored under ``name``; pass it as
+    ``additional_host_info``."""
+    def wrapper(function: Callable[[], Any]) -> HostInfoGetter:
+        return HostInfoGetter(function, name)
+    return wrapper
+
+
+# -------------------------------------------------------------------------------- default gatherers
+
+def _cpu_from_proc() -> Optional[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_from_sysctl() -> Optional[str]:
+    import subprocess
+
+    try:
+        result = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
+                                text=True, timeout=2, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def _cpu(settings) -> Optional[str]:
+    if not settings.HOST_INFO.INCLUDE_CPU_INFO:
+        return None
+    name = None
+    if sys.platform.startswith("linux"):
+        name = _cpu_from_proc()
+    elif sys.platform == "darwin":
+        name = _cpu_from_sysctl()
+    return name or platform.processor() or platform.machine() or None
+
+
+def _memory_total() -> Optional[int]:
+    """Physical memory in bytes."""
+    try:
+        with open("/proc/meminfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024  # the file says kB, meaning KiB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parse_nvidia_smi_xml(xml: str) -> dict:
+    """``nvidia-smi -q -x`` output → ``{"gpus": [{model, total_memory (MiB), persistence_mode}],
+    "driver_version"}``."""
+    from xml.etree import ElementTree
+
+    info: dict = {"gpus": []}
+    for child in ElementTree.fromstring(xml):
+        if child.tag == "driver_version":
+            info["driver_version"] = child.text
+        elif child.tag == "gpu":
+            total = child.findtext("fb_memory_usage/total", "")
+            if not total or total == "Insufficient Permissions":  # MIG: memory is per instance
+                total = child.findtext("mig_devices/mig_device/fb_memory_usage/total", "")
+            try:
+                memory: Optional[int] = int(total.split()[0])
+            except (ValueError, IndexError):
+                memory = None
+            info["gpus"].append({
+                "model": child.findtext("product_name"),
+                "total_memory": memory,
+                "persistence_mode": child.findtext("persistence_mode") == "Enabled",
+            })
+    return info
+
+
+def _gpus(settings) -> dict:
+    if not settings.HOST_INFO.INCLUDE_GPU_INFO:
+        raise IgnoreHostInfo()
+    import shutil
+    import subprocess
+
+    executable = shutil.which("nvidia-smi")
+    if executable is None:
+        raise IgnoreHostInfo()
+    try:
+        result = subprocess.run([executable, "-q", "-x"], capture_output=True,
+                                timeout=_NVIDIA_SMI_TIMEOUT, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise IgnoreHostInfo() from e
+    return parse_nvidia_smi_xml(result.stdout.decode("utf-8", "replace"))
+
+
+def _environment(settings) -> dict:
+    return {k: os.environ[k] for k in settings.HOST_INFO.CAPTURED_ENV if k in os.environ}
+
+
+_DEFAULT_GATHERERS: dict[str, Callable[[Any], Any]] = {
+    "hostname": lambda settings: platform.node(),
+    "os": lambda settings: [platform.system(), platform.platform()],
+    "python_version": lambda settings: platform.python_version(),
+    "cpu": _cpu,
+    "cpu_count": lambda settings: os.cpu_count(),
+    "memory_total": lambda settings: _memory_total(),
+    "gpus": _gpus,
+    "ENV": _environment,
+}
+
+
+def check_additional_host_info(additional_host_info: Iterable[HostInfoGetter]) -> None:
+    """Raise ``KeyError`` when a user gatherer would overwrite a default key (checked when the
+    experiment is built)."""
+    for getter in additional_host_info:
+        if getter.name in _DEFAULT_GATHERERS:
+            raise KeyError(f"Key {getter.name} used in `additional_host_info` already exists as a "
+                           f"default gatherer function. Do not use the following keys: "
+                           f"{list(_DEFAULT_GATHERERS)}")
+
+
+def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=None) -> dict:
+    """Collect the default host facts plus the user's gatherers.
+
+    A failing gatherer is skipped with a ``RuntimeWarning``: host info is informative and never
+    worth
+    losing a run over.  ``IgnoreHostInfo`` leaves the key out silently.
+    """
+    if settings is None:
+        from .settings import SETTINGS as settings
+    additional = list(additional_host_info or ())
+    check_additional_host_info(additional)
+    info: dict = {}
+    gatherers: list[tuple[str, Callable[[], Any]]] = [
+        (name, (lambda g=gather: g(settings))) for name, gather in _DEFAULT_GATHERERS.items()]
+    gatherers += [(getter.name, getter.get_info) for getter in additional]
+    for name, gather in gatherers:
+        try:
+            info[name] = gather()
+        except IgnoreHostInfo:
+            continue
+        except Exception as e:
+            warnings.warn(f"host info {name!r} could not be gathered and is left out: "
+                          f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+    return info

@@ -1,0 +1,314 @@
+"""Capturing what a run prints (stdout and stderr) so observers can store it.
+
+Three modes, as in Sacred: ``"no"`` captures nothing, ``"sys"`` wraps ``sys.stdout``/``sys.stderr``
+(only
+Python-level writes are seen), ``"fd"`` redirects file descriptors 1 and 2 into pipes read by
+background
+threads (also sees C extensions and child processes).  Everything captured still reaches the
+terminal.
+
+The captured text only ever grows by appending, so an observer can keep a cursor and store just the
+new
+part at every heartbeat.  With a filter (for example :func:`apply_backspaces_and_linefeeds`), only
+complete
+lines are filtered and published; the unfinished last line is held back until it ends or the
+capture stops.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Callable, Optional
+
+from .errors import UsageError
+
+__all__ = [
+    "CAPTURE_MODES", "CapturedOutput", "UnknownCaptureModeError", "apply_backspaces_and_linefeeds",
+    "capture_output",
+]
+
+CAPTURE_MODES = ("fd", "no", "sys")
+
+# How long the end of an fd capture waits for the pipes to reach end-of-file.  Only a background
+# child
+# process that still holds the pipe makes this wait; its later output goes to the terminal only.
+_EOF_GRACE_SECONDS = 1.0
+# Held-back unfinished lines longer than this are folded (progress bars that never print a newline).
+_FOLD_PENDING_AT = 4096
+
+
+class UnknownCaptureModeError(UsageError, KeyError):
+    """``--capture`` / ``capture_output`` got a mode other than fd, sys or no."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+# ---------------------------------------------------------------------------------------- filtering
+
+def _fold(line: str) -> tuple[str, int]:
+    """Replay one line (no ``\\n``) on a virtual terminal line: return (visible text, cursor
+    column)."""
+    if "\b" not in line:
+        if "\r" not in line:
+            return line, len(line)
+        visible = ""
+        for segment in line.split("\r"):  # each carriage return restarts overwriting at column 0
+            visible = segment + visible[len(segment):]
+        return visible, len(segment)
+    chars: list[str] = []
+    cursor = 0
+    for char in line:
+        if char == "\r":
+            cursor = 0
+        elif char == "\b":
+            cursor = max(0, cursor - 1)
+        else:
+            if cursor == len(chars):
+                chars.append(char)
+            else:
+                chars[cursor] = char
+            cursor += 1
+    return "".join(chars), cursor
+
+
+def apply_backspaces_and_linefeeds(text: str) -> str:
+    """Interpret ``\\b`` and ``\\r`` line by line the way a terminal shows them.
+
+    A progress bar redrawn with carriage returns collapses to its last state.  A carriage return
+    that ends
+    the whole text is kept, so the result can still be joined with the next chunk of output (as in
+    Sacred).
+    """
+    lines = text.split("\n")
+    last = lines[-1]
+    folded = [_fold(line)[0] for line in lines[:-1]]
+    if last.endswith("\r"):
+        folded.append(_fold(last[:-1])[0] + "\r")
+    else:
+        folded.append(_fold(last)[0])
+    return "\n".join(folded)
+
+
+def _compact_pending(pending: str) -> str:
+    """Shorten a held-back line without changing how it folds once more text follows.
+
+    The terminal state after a prefix is (visible text, cursor); ``visible + "\\r" +
+    visible[:cursor]``
+    reproduces exactly that state.  The last character stays raw because a final ``\\r`` is special.
+    """
+    visible, cursor = _fold(pending[:-1])
+    state = visible if cursor == len(visible) else visible + "\r" + visible[:cursor]
+    return state + pending[-1]
+
+
+# --------------------------------------------------------------------------------------- the buffer
+
+class CapturedOutput:
+    """The output captured so far.  :meth:`get` returns it; each result extends the previous one."""
+
+    def __init__(self, filter: Optional[Callable[[str], str]] = None,
+                 flush: Optional[Callable[[], None]] = None):
+        self._filter = filter
+        self._flush = flush
+        self._incoming: list[str] = []
+        self._incoming_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._closed = False
+        self._pending = ""  # raw unfinished last line, held back while a filter is set
+        self._text = ""
+
+    def _append(self, text: str) -> None:
+        """Called by writers (tee proxies, pipe readers), possibly from several threads."""
+        with self._incoming_lock:
+            if not self._closed:
+                self._incoming.append(text)
+
+    def _close(self) -> None:
+        with self._incoming_lock:
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """True once the capture has ended; :meth:`get` then returns the complete output."""
+        return self._closed
+
+    def get(self) -> str:
+        """Everything captured so far (filtered).  The work done is proportional to the new
+        output."""
+        if self._flush is not None and not self._closed:
+            self._flush()
+        with self._read_lock:
+            with self._incoming_lock:
+                chunks, self._incoming = self._incoming, []
+                final = self._closed
+            new = "".join(chunks)
+            if self._filter is None:
+                if new:
+                    self._text += new
+            elif new or (final and self._pending):
+                self._text += self._filter_new(new, final)
+            return self._text
+
+    def _filter_new(self, new: str, final: bool) -> str:
+        data = self._pending + new
+        if final:
+            self._pending = ""
+            return self._filter(data) if data else ""  # type: ignore[misc]
+        cut = data.rfind("\n") + 1
+        complete, pending = data[:cut], data[cut:]
+        if len(pending) > _FOLD_PENDING_AT and self._filter is apply_backspaces_and_linefeeds:
+            pending = _compact_pending(pending)
+        self._pending = pending
+        return self._filter(complete) if complete else ""  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"<CapturedOutput {len(self._text)} chars{' closed' if self._closed else ''}>"
+
+
+# -------------------------------------------------------------------------------------------- modes
+
+def capture_output(mode: str, filter: Optional[Callable[[str], str]] = None
+                   ) -> contextlib.AbstractContextManager[CapturedOutput]:
+    """Context manager that captures stdout/stderr in ``mode`` and yields a :class:`CapturedOutput`.
+
+    The mode is checked here, before anything is redirected, so a typo fails at once.
+    """
+    if mode not in CAPTURE_MODES:
+        raise UnknownCaptureModeError(
+            f"Unknown capture mode '{mode}'. Available options are {sorted(CAPTURE_MODES)}")
+    if mode == "no":
+        return _capture_nothing(CapturedOutput(filter))
+    if mode == "sys":
+        return _capture_sys(CapturedOutput(filter))
+    return _capture_fd(filter)
+
+
+@contextlib.contextmanager
+def _capture_nothing(out: CapturedOutput) -> Iterator[CapturedOutput]:
+    try:
+        yield out
+    finally:
+        out._close()
+
+
+class _Tee:
+    """Stands in for ``sys.stdout``/``sys.stderr``: writes through and records what was written."""
+
+    def __init__(self, stream, sink: Callable[[str], None]):
+        self._stream = stream
+        self._sink = sink
+
+    def write(self, text):
+        written = self._stream.write(text)
+        if isinstance(text, str):
+            self._sink(text)
+        return written
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _capture_sys(out: CapturedOutput) -> Iterator[CapturedOutput]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
+    try:
+        yield out
+    finally:
+        sys.stdout, sys.stderr = saved
+        out._close()
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or odd replacement stream must not break the capture
+            pass
+
+
+class _PipeReader(threading.Thread):
+    """Copies one pipe to the original file descriptor and into the captured text (UTF-8,
+    replace)."""
+
+    def __init__(self, read_fd: int, forward_fd: int, out: CapturedOutput):
+        super().__init__(name=f"experimentkit-capture-{forward_fd}", daemon=True)
+        self._read_fd = read_fd
+        self._forward_fd = forward_fd
+        self._out = out
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def run(self) -> None:
+        forwarding = True
+        try:
+            while True:
+                data = os.read(self._read_fd, 65536)
+                if not data:
+                    break
+                if forwarding:
+                    forwarding = _write_all(self._forward_fd, data)
+                text = self._decoder.decode(data)
+                if text:
+                    self._out._append(text)
+            tail = self._decoder.decode(b"", final=True)
+            if tail:
+                self._out._append(tail)
+        finally:
+            os.close(self._read_fd)
+            os.close(self._forward_fd)
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write all of ``data``; False when the destination is gone (then only capture continues)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutput]:
+    out = CapturedOutput(filter, flush=_flush_std)
+    _flush_std()
+    try:
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
+    except OSError:
+        warnings.warn("stdout/stderr have no file descriptors; capturing in 'sys' mode instead",
+                      RuntimeWarning, stacklevel=3)
+        with _capture_sys(CapturedOutput(filter)) as sys_out:
+            yield sys_out
+        return
+    readers: list[_PipeReader] = []
+    try:
+        for fd in (1, 2):
+            read_fd, write_fd = os.pipe()
+            reader = _PipeReader(read_fd, os.dup(saved[fd]), out)
+            os.dup2(write_fd, fd)
+            os.close(write_fd)
+            reader.start()
+            readers.append(reader)
+        yield out
+    finally:
+        _flush_std()
+        for fd, original in saved.items():  # restore first: nothing below may leave fds redirected
+            os.dup2(original, fd)
+            os.close(original)
+        for reader in readers:
+            reader.join(_EOF_GRACE_SECONDS)
+        out._close()
