@@ -7,7 +7,8 @@ global (not a ContextVar) so threads the user starts inside ``main`` see the run
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 _active: list = []
 

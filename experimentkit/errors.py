@@ -1,13 +1,14 @@
 """Every error experimentkit raises on purpose, in one place.
 
-The Sacred names (``SacredError``, ``ConfigAddedError`` ...) are the base of the hierarchy so that code written
-for Sacred catches ours.  Usage errors (``UsageError`` and its subclasses) carry a one-line message that says
-what was wrong and how to fix it; command lines print that line and exit with status 2.
+The Sacred names (``SacredError``, ``ConfigAddedError`` ...) are the base of the hierarchy so that code
+written for Sacred catches ours.  Usage errors (``UsageError`` and its subclasses) carry a one-line message
+that says what was wrong and how to fix it; command lines print that line and exit with status 2.
 """
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
 
 __all__ = [
     "SacredError", "ConfigError", "InvalidConfigError", "ConfigAddedError", "MissingConfigError",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 __all__ = ["ScalarMetricLogEntry", "linearize_metrics"]
 

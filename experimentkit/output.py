@@ -271,6 +271,14 @@ class _PipeReader(threading.Thread):
             os.close(self._forward_fd)
 
 
+def _writes_to_fd(stream: object, fd: int) -> bool:
+    """Whether ``stream`` ends up in file descriptor ``fd`` (so the fd pipe captures it)."""
+    try:
+        return stream.fileno() == fd  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _write_all(fd: int, data: bytes) -> bool:
     """Write all of ``data``; False when the destination is gone (then only capture continues)."""
     view = memoryview(data)
@@ -295,6 +303,13 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
             yield sys_out
         return
     readers: list[_PipeReader] = []
+    # Python streams that do not write to fds 1/2 (pytest's capture, some notebook kernels) bypass the
+    # pipes; tee those at the Python level so their output is captured too.
+    saved_streams = sys.stdout, sys.stderr
+    if not _writes_to_fd(sys.stdout, 1):
+        sys.stdout = _Tee(sys.stdout, out._append)
+    if not _writes_to_fd(sys.stderr, 2):
+        sys.stderr = _Tee(sys.stderr, out._append)
     try:
         for fd in (1, 2):
             read_fd, write_fd = os.pipe()
@@ -306,6 +321,7 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
         yield out
     finally:
         _flush_std()
+        sys.stdout, sys.stderr = saved_streams
         for fd, original in saved.items():  # restore first: nothing below may leave fds redirected
             os.dup2(original, fd)
             os.close(original)

@@ -6,7 +6,8 @@ this global on its own.  Keys are fixed: a misspelt key raises ``SettingError`` 
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .errors import SettingError, suggest
 
