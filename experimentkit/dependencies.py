@@ -78,13 +78,15 @@ def get_git_info(path: str) -> Optional[GitInfo]:
     remotes;
     ``commit`` is None in a repository without commits.
     """
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if not _inside_git_work_tree(directory):
+        return None  # spares importing GitPython (~50 ms) outside any repository
     try:
         import git
     except ImportError as e:
         raise GitUnavailableError(
             "Cannot import git (pip install GitPython); either GitPython or the git executable is "
             "missing. Disable git info with Experiment(..., save_git_info=False)") from e
-    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     try:
         repo = git.Repo(directory, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -99,6 +101,18 @@ def get_git_info(path: str) -> Optional[GitInfo]:
         return url, commit, repo.is_dirty()
     finally:
         repo.close()
+
+
+def _inside_git_work_tree(directory: str) -> bool:
+    """Whether ``directory`` or a parent holds ``.git`` (a directory, or a file for worktrees)."""
+    current = os.path.abspath(directory)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return bool(os.environ.get("GIT_DIR"))
+        current = parent
 
 
 class _GitLookup:
