@@ -18,6 +18,10 @@ __all__ = [
     "bson_safe",
     "escape_key",
     "unescape_key",
+    "OMNIBOARD_TAGS",
+    "OMNIBOARD_NOTES",
+    "open_gridfs",
+    "field_path",
 ]
 
 #: Written to ``format`` in every run document; Sacred 0.8.7 writes the same string.
@@ -33,6 +37,11 @@ RESERVED_COLLECTIONS = frozenset({
 DEFAULT_CAPTURED_OUT_BUDGET = 12 * 1024 * 1024
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+#: Where tags and notes live in a run document: Omniboard's fields, so Omniboard shows and edits
+#: the same annotations as ``experimentkit tag`` / ``note``.
+OMNIBOARD_TAGS = "omniboard.tags"
+OMNIBOARD_NOTES = "omniboard.notes"
 
 
 def collection_names(collection: str = "runs", collection_prefix: str = "") -> dict:
@@ -95,3 +104,19 @@ def bson_safe(obj: Any) -> Any:
 def _safe_key(key: Any) -> str:
     needs_escape = not isinstance(key, str) or "." in key or key.startswith("$")
     return escape_key(key) if needs_escape else key
+
+
+def field_path(*parts: Any) -> str:
+    """A dotted MongoDB field path to a stored key, each part escaped as :func:`bson_safe` does."""
+    return ".".join(_safe_key(part) for part in parts)
+
+
+def open_gridfs(database: Any) -> Any:
+    """``gridfs.GridFS`` over ``database``, which may be a mongomock database (tests)."""
+    import gridfs
+
+    if type(database).__module__.startswith("mongomock"):
+        import mongomock.gridfs
+
+        mongomock.gridfs.enable_gridfs_integration()
+    return gridfs.GridFS(database)
