@@ -26,7 +26,7 @@ __all__ = [
     "RUN_FILE", "CONFIG_FILE", "INFO_FILE", "COUT_FILE", "METRICS_FILE", "METRICS_LOG",
     "TABLES_DIR", "TABLE_SUFFIX", "SOURCES_DIR", "RESOURCES_DIR", "RESERVED_NAMES",
     "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "metrics_log_lines", "read_metrics_log",
-    "read_jsonl", "load_run_metrics",
+    "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json",
 ]
 
 RUN_FILE = "run.json"
@@ -39,12 +39,15 @@ TABLES_DIR = "tables"
 TABLE_SUFFIX = ".jsonl"
 SOURCES_DIR = "_sources"
 RESOURCES_DIR = "_resources"
+#: Per-run tags and notes written by the read side (``{"tags": [...], "notes": "..."}``); kept
+#: apart from run.json, which Sacred's tools own.
+ANNOTATIONS_FILE = "experimentkit.json"
 #: run.json key holding ``{artifact name: {"content_type": ..., "metadata": ...}}``
 #: (Sacred drops both).
 ARTIFACT_META_KEY = "artifact_meta"
 #: Names an artifact may not take because the store itself writes them.
 RESERVED_NAMES = frozenset({RUN_FILE, CONFIG_FILE, COUT_FILE, METRICS_FILE, INFO_FILE, METRICS_LOG,
-                            TABLES_DIR})
+                            TABLES_DIR, ANNOTATIONS_FILE})
 #: Statuses of runs that have not ended; any other status (COMPLETED, FAILED, INTERRUPTED, or the
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
@@ -125,3 +128,17 @@ def load_run_metrics(run_dir: str | os.PathLike) -> dict:
             return json.load(f)
     except FileNotFoundError:
         return {}
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """A whole JSON document (NaN/Infinity accepted), or ``default`` when the file is missing.
+
+    Malformed JSON raises ValueError: for files Sacred rewrites in place it means a write is in
+    progress, so callers reading live runs retry later.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return default
+    return json.loads(data)

@@ -1,0 +1,616 @@
+"""The query index of a file store: one SQLite row per run, kept in step with the run directories.
+
+Parsing thousands of ``run.json``/``config.json``/metric files for every ``experimentkit ls`` is
+what makes file storage slow to query, so :class:`RunIndex` keeps, per run, the listing fields,
+the JSON documents (queried with SQLite's ``json_extract``) and a last/min/max/count summary per
+metric, in ``<basedir>/.experimentkit-index.sqlite`` (in memory when that file cannot be
+written).  The files stay the truth: before each query :meth:`RunIndex.refresh` scans the base
+directory and re-reads only the run directories that changed.
+
+Change detection, cheapest first:
+
+* every run directory is ``stat``-ed; its inode and mtime change whenever a file in it is created,
+  removed or atomically replaced (every write experimentkit makes but appends, and every
+  annotation), so an unchanged directory of a *finished* run is not opened at all;
+* runs the index holds as QUEUED/RUNNING also have ``run.json``, ``info.json``, ``metrics.json``
+  and ``metrics.jsonl`` stat-ed (inode, mtime_ns, size): the metric log grows by appends and
+  Sacred rewrites its files in place, neither of which touches the directory;
+* a signature containing an mtime from the last :data:`RACY_SECONDS` is not trusted (file times
+  tick coarsely, so a write in the same tick could go unnoticed): such a run is re-read at the next
+  refresh as well.
+
+Reading a run directory is ordered so that a final status implies complete files (run.json is read
+first; the observers write it last).  Stored data is decoded as plain JSON only.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
+
+from ...query.base import Filter, Key, Order, Query
+from ...query.memory import parse_time, summarize
+from ...query.semantics import id_sort_key
+from .schema import (
+    ANNOTATIONS_FILE,
+    CONFIG_FILE,
+    INFO_FILE,
+    LIVE_STATUSES,
+    METRICS_FILE,
+    METRICS_LOG,
+    RESOURCES_DIR,
+    RUN_FILE,
+    SOURCES_DIR,
+    load_run_metrics,
+    read_json,
+)
+
+__all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_name"]
+
+#: The index file inside the base directory (a dot file: Sacred and the observer skip it).
+INDEX_FILE = ".experimentkit-index.sqlite"
+#: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
+RACY_SECONDS = 2.0
+_SCHEMA_VERSION = 2
+_LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
+_JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
+_TEXT_COLUMNS = ("command", "notes")
+_TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
+_TABLES = ("runs", "docs", "sigs", "metrics", "loose")
+_INT_PART = re.compile(r"-?\d+\Z")
+_INT64 = 2 ** 63
+_SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY, id_int INTEGER, status TEXT NOT NULL, command TEXT, notes TEXT NOT NULL,
+    start_time TEXT, stop_time TEXT, heartbeat TEXT, tags TEXT,
+    config TEXT, result TEXT, info TEXT, meta TEXT, host TEXT, experiment TEXT);
+CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE sigs (
+    id TEXT PRIMARY KEY, dir_sig TEXT NOT NULL, file_sig TEXT NOT NULL, live INTEGER NOT NULL
+    ) WITHOUT ROWID;
+CREATE TABLE metrics (
+    run_id TEXT NOT NULL, name TEXT NOT NULL, last_t TEXT NOT NULL, last, min_t TEXT NOT NULL, min,
+    max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+CREATE TABLE loose (
+    run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
+"""
+
+
+def is_run_name(name: str) -> bool:
+    """Whether a directory entry of the base directory can be a run (not a store folder or temp)."""
+    return bool(name) and not name.startswith(".") and name not in (SOURCES_DIR, RESOURCES_DIR)
+
+
+def _iso(value: Optional[_dt.datetime]) -> Optional[str]:
+    """One fixed text form for times, so that SQL compares them as text correctly."""
+    return value.isoformat(timespec="microseconds") if value is not None else None
+
+
+def _time(value: Any) -> Optional[str]:
+    try:
+        return _iso(parse_time(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
+    """The run in ``run_dir`` as a JSON-ready document, or None while it is not readable (no
+    run.json yet, or a file caught in the middle of an in-place rewrite by Sacred)."""
+    try:
+        entry = read_json(os.path.join(run_dir, RUN_FILE))
+        if not isinstance(entry, dict):
+            return None
+        config = read_json(os.path.join(run_dir, CONFIG_FILE), {})
+        info = read_json(os.path.join(run_dir, INFO_FILE), {})
+        notes = read_json(os.path.join(run_dir, ANNOTATIONS_FILE), {})
+    except (ValueError, NotADirectoryError):
+        return None
+    try:
+        metrics = load_run_metrics(run_dir)
+    except ValueError:  # a corrupt log line, or Sacred's metrics.json being rewritten
+        metrics = {}
+    summaries = {}
+    for name, series in (metrics or {}).items():
+        values = list(series.get("values") or [])
+        try:
+            summaries[name] = summarize(values)
+        except TypeError:  # values of mixed types have no min/max
+            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
+                               "count": len(values)}
+    notes = notes if isinstance(notes, dict) else {}
+    return {
+        "id": run_id, "status": entry.get("status") or "RUNNING",
+        "experiment": entry.get("experiment") or {}, "command": entry.get("command"),
+        "config": config if isinstance(config, dict) else {},
+        "info": info if isinstance(info, dict) else {},
+        "host": entry.get("host") or {}, "meta": entry.get("meta") or {},
+        "start_time": _time(entry.get("start_time")), "stop_time": _time(entry.get("stop_time")),
+        "heartbeat": _time(entry.get("heartbeat")), "result": entry.get("result"),
+        "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
+        "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
+        "metrics": summaries,
+    }
+
+
+def _sig(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def _file_sig(run_dir: str, newest: list) -> str:
+    parts = []
+    for name in _LIVE_FILES:
+        try:
+            st = os.stat(os.path.join(run_dir, name))
+        except OSError:
+            parts.append("-")
+            continue
+        newest[0] = max(newest[0], st.st_mtime_ns)
+        parts.append(_sig(st))
+    return "|".join(parts)
+
+
+def _strict_json(value: Any) -> tuple:
+    """(JSON text SQLite can parse, whether the value had NaN/Infinity, which SQL cannot see)."""
+    try:
+        return json.dumps(value, allow_nan=False), False
+    except ValueError:
+        return json.dumps(_finite(value)), True
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _typed(value: Any) -> tuple:
+    """A metric aggregate as (type name as SQLite's json_type spells it, SQL value)."""
+    if value is None:
+        return "null", None
+    if isinstance(value, bool):
+        return ("true" if value else "false"), int(value)
+    if isinstance(value, int):
+        return ("integer", value) if -_INT64 <= value < _INT64 else ("real", float(value))
+    if isinstance(value, float):
+        return ("nan", None) if math.isnan(value) else ("real", value)
+    if isinstance(value, str):
+        return "text", value
+    return "other", json.dumps(value, sort_keys=True)
+
+
+class RunIndex:
+    """The SQLite index of one base directory (see the module docstring)."""
+
+    def __init__(self, basedir: str, index_path: Optional[str] = None):
+        self.basedir = basedir
+        path = index_path or os.path.join(basedir, INDEX_FILE)
+        self.conn = self._connect(path)
+        self.path = path if self.conn is not None else ":memory:"
+        if self.conn is None:
+            self.conn = self._connect(":memory:")
+
+    @staticmethod
+    def _connect(path: str) -> Optional[sqlite3.Connection]:
+        """Open (creating or rebuilding) the index; None when ``path`` cannot be written."""
+        if path != ":memory:":
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.access(folder, os.W_OK) or (os.path.exists(path)
+                                                  and not os.access(path, os.W_OK)):
+                return None
+        for attempt in range(2):
+            conn = None
+            try:
+                conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                    conn.execute("BEGIN IMMEDIATE")  # another process may be building it too
+                    if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                        for table in _TABLES:
+                            conn.execute(f"DROP TABLE IF EXISTS {table}")
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                return conn
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                corrupt = "not a database" in str(exc) or "malformed" in str(exc)
+                if attempt == 0 and corrupt and path != ":memory:":
+                    try:
+                        os.unlink(path)
+                        continue
+                    except OSError:
+                        pass
+                return None
+        return None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- keeping the index fresh ---------------------------------------------------------------
+    def refresh(self) -> dict:
+        """Bring the index in step with the directory; returns counts of runs re-read and
+        dropped."""
+        now_ns = time.time_ns()
+        racy_after = now_ns - int(RACY_SECONDS * 1e9)
+        known = {row[0]: row[1:] for row in
+                 self.conn.execute("SELECT id, dir_sig, file_sig, live FROM sigs")}
+        changed = []
+        seen = set()
+        try:
+            entries = os.scandir(self.basedir)
+        except FileNotFoundError:
+            entries = iter(())
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if not is_run_name(name):
+                    continue
+                try:
+                    if not entry.is_dir():
+                        continue
+                    st = entry.stat()
+                except OSError:
+                    continue
+                seen.add(name)
+                dir_sig = f"{st.st_ino}:{st.st_mtime_ns}"
+                row = known.get(name)
+                if row is not None and row[0] == dir_sig and not row[2]:
+                    continue
+                newest = [st.st_mtime_ns]
+                file_sig = _file_sig(entry.path, newest)
+                if row is not None and row[0] == dir_sig and row[1] == file_sig:
+                    continue
+                if newest[0] >= racy_after:
+                    dir_sig = "racy"
+                changed.append((name, entry.path, dir_sig, file_sig))
+        dropped = [run_id for run_id in known if run_id not in seen]
+        updates = []
+        for name, path, dir_sig, file_sig in changed:
+            doc = read_run_dir(path, name)
+            if doc is None:
+                if name in known:
+                    if not os.path.exists(os.path.join(path, RUN_FILE)):
+                        dropped.append(name)
+                    else:  # caught mid-rewrite: keep the old row, look again next time
+                        self.conn.execute("UPDATE sigs SET dir_sig = 'racy' WHERE id = ?", (name,))
+                continue
+            updates.append((doc, dir_sig, file_sig))
+        if updates or dropped:
+            self._write(updates, dropped)
+        return {"read": len(updates), "dropped": len(dropped), "runs": len(seen)}
+
+    def _write(self, updates: list, dropped: Iterable[str]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for run_id in dropped:
+                self._delete_rows(run_id)
+            for doc, dir_sig, file_sig in updates:
+                self._delete_rows(doc["id"])
+                self._insert(doc, dir_sig, file_sig)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _delete_rows(self, run_id: str) -> None:
+        for table in _TABLES:
+            column = "run_id" if table in ("metrics", "loose") else "id"
+            self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+
+    def _insert(self, doc: dict, dir_sig: str, file_sig: str) -> None:
+        run_id = doc["id"]
+        id_key = id_sort_key(run_id)
+        id_int = id_key[1] if id_key[0] == 0 and -_INT64 <= id_key[1] < _INT64 else None
+        loose = set()
+        json_values = []
+        for column in _JSON_COLUMNS:
+            text, is_loose = _strict_json(doc[column])
+            json_values.append(text)
+            if is_loose:
+                loose.add(column)
+        tags, _ = _strict_json(doc["tags"])
+        self.conn.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, id_int, doc["status"], doc["command"], doc["notes"], doc["start_time"],
+             doc["stop_time"], doc["heartbeat"], tags, *json_values))
+        self.conn.execute("INSERT INTO docs VALUES (?,?)", (run_id, json.dumps(doc)))
+        self.conn.execute("INSERT INTO sigs VALUES (?,?,?,?)",
+                          (run_id, dir_sig, file_sig, int(doc["status"] in LIVE_STATUSES)))
+        rows = []
+        for name, summary in doc["metrics"].items():
+            cells = [_typed(summary.get(agg)) for agg in ("last", "min", "max")]
+            if any(t == "other" for t, _ in cells):
+                loose.add("metrics")
+            rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"]))
+        self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
+
+    def forget(self, run_ids: Iterable[str]) -> None:
+        """Drop runs from the index (their directories were deleted)."""
+        self._write([], list(run_ids))
+
+    # ---- querying ------------------------------------------------------------------------------
+    def plan(self, q: Query, cutoff: _dt.datetime) -> dict:
+        """The SQL for ``q`` and what it covers: ``sql``, ``params``, ``filtered`` (the filters
+        it applies), ``ordered`` and ``limited`` (as ``apply_in_python`` takes them)."""
+        plan = _Plan(self._loose_columns(), _iso(cutoff))
+        where, done = plan.where(q.filters)
+        order = plan.order_by(q.order)
+        sql = f"SELECT r.id FROM runs r{plan.joins()}{where}"
+        params = plan.join_params + plan.params
+        ordered = order is not None
+        if ordered:
+            sql += " ORDER BY " + order
+        limited = ordered and len(done) == len(q.filters)
+        if limited and (q.limit is not None or q.offset):
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if q.limit is None else max(int(q.limit), 0), max(int(q.offset or 0), 0)]
+        return {"sql": sql, "params": params, "filtered": done, "ordered": ordered,
+                "limited": limited}
+
+    def select(self, q: Query, cutoff: _dt.datetime) -> tuple:
+        """Run what SQL can of ``q`` (ids first, then only those documents): ``(docs, filters
+        applied, ordered, limited)`` for ``apply_in_python``."""
+        plan = self.plan(q, cutoff)
+        ids = [row[0] for row in self.conn.execute(plan["sql"], plan["params"])]
+        found = dict(self.conn.execute(
+            "SELECT id, doc FROM docs WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),)))
+        docs = [json.loads(found[run_id]) for run_id in ids]
+        return docs, plan["filtered"], plan["ordered"], plan["limited"]
+
+    def count(self, filters: Sequence[Filter], cutoff: _dt.datetime) -> Optional[int]:
+        """How many runs match, or None when some filter cannot be evaluated in SQL."""
+        plan = _Plan(self._loose_columns(), _iso(cutoff))
+        where, done = plan.where(filters)
+        if len(done) != len(filters):
+            return None
+        sql = f"SELECT COUNT(*) FROM runs r{plan.joins()}{where}"
+        return self.conn.execute(sql, plan.join_params + plan.params).fetchone()[0]
+
+    def _loose_columns(self) -> set:
+        return {row[0] for row in self.conn.execute("SELECT DISTINCT col FROM loose")}
+
+
+# --------------------------------------------------------------------------------------------------
+# translating filters and orders to SQL (the rules are those of experimentkit.query.semantics)
+# --------------------------------------------------------------------------------------------------
+_NUMERIC = "('integer','real')"
+_RANK = ("CASE {t} WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'true' THEN 0 WHEN 'false' "
+         "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END")
+_SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Cell:
+    """How a key reads in SQL: ``t`` its type (json_type names, plus 'time' and 'nan'), ``v`` its
+    value, ``each`` the (json column, path) to enumerate list elements, when it can be a list."""
+
+    def __init__(self, t: str, v: str, each: Optional[tuple] = None, scalar_only: bool = False):
+        self.t, self.v, self.each, self.scalar_only = t, v, each, scalar_only
+
+
+class _Plan:
+    def __init__(self, loose: set, cutoff: Optional[str]):
+        self.loose = loose
+        self.cutoff = cutoff
+        self.metric_aliases: dict = {}
+        self.join_params: list = []
+        self.params: list = []
+
+    def joins(self) -> str:
+        return "".join(f" LEFT JOIN metrics {alias} ON {alias}.run_id = r.id AND {alias}.name = ?"
+                       for alias in self.metric_aliases.values())
+
+    def cell(self, key: Key) -> Optional[_Cell]:
+        root = key.root
+        if root in self.loose:
+            return None
+        if root == "status":
+            alive = "COALESCE(r.heartbeat, r.start_time)"
+            return _Cell("'text'", f"(CASE WHEN r.status = 'RUNNING' AND ({alive} IS NULL OR "
+                                   f"{alive} < {_literal(self.cutoff)}) THEN 'DEAD' "
+                                   f"ELSE r.status END)")
+        if root in _TEXT_COLUMNS or root in _TIME_COLUMNS:
+            kind = "'time'" if root in _TIME_COLUMNS else "'text'"
+            return _Cell(f"(CASE WHEN r.{root} IS NULL THEN 'null' ELSE {kind} END)", f"r.{root}")
+        if root == "tags":
+            return _Cell("'array'", "r.tags", ("r.tags", "'$'"))
+        if root == "metrics":
+            name = key.path[0]
+            alias = self.metric_aliases.get(name)
+            if alias is None:
+                alias = self.metric_aliases[name] = f"m{len(self.metric_aliases)}"
+                self.join_params.append(name)
+            agg = key.aggregate
+            if agg == "count":
+                return _Cell(f"(CASE WHEN {alias}.count IS NULL THEN 'null' ELSE 'integer' END)",
+                             f"{alias}.count", scalar_only=True)
+            return _Cell(f"COALESCE({alias}.{agg}_t, 'null')", f"{alias}.{agg}", scalar_only=True)
+        if root in _JSON_COLUMNS:
+            if any(_INT_PART.match(p) or '"' in p or "\\" in p for p in key.path):
+                return None  # list indexes and odd labels: leave them to Python
+            path = _literal("$" + "".join(f'."{p}"' for p in key.path))
+            return _Cell(f"COALESCE(json_type(r.{root}, {path}), 'null')",
+                         f"json_extract(r.{root}, {path})", (f"r.{root}", path))
+        return None
+
+    # ---- filters --------------------------------------------------------------------------------
+    def where(self, filters: Sequence[Filter]) -> tuple:
+        clauses, done = [], []
+        for flt in filters:
+            params: list = []
+            sql = self._filter(flt, params)
+            if sql is None:
+                continue
+            clauses.append(sql)
+            self.params += params
+            done.append(flt)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), done
+
+    def _filter(self, flt: Filter, params: list) -> Optional[str]:
+        key = flt.parsed_key
+        if key.root == "id":
+            return _id_filter(flt.op, flt.value, params)
+        cell = self.cell(key)
+        if cell is None:
+            return None
+        op, value = flt.op, flt.value
+        if op in ("==", "!="):
+            sql = _equals(cell.t, cell.v, value, params)
+            return None if sql is None else (sql if op == "==" else f"NOT {sql}")
+        if op in _SQL_OPS:
+            return _ordered(cell, op, value, params)
+        if cell.scalar_only:
+            return None
+        if op == "contains":
+            return _contains(cell, value, params)
+        return _in(cell, value, params)
+
+    # ---- ordering -------------------------------------------------------------------------------
+    def order_by(self, orders: Sequence[Order]) -> Optional[str]:
+        terms = []
+        for order in orders:
+            direction = " DESC" if order.descending else ""
+            key = order.parsed_key
+            if key.root == "id":
+                terms += [f"(r.id_int IS NULL){direction}", f"r.id_int{direction}",
+                          f"r.id{direction}"]
+                continue
+            cell = self.cell(key)
+            if cell is None:
+                return None
+            terms += [f"({cell.t} = 'null')", _RANK.format(t=cell.t) + direction,
+                      cell.v + direction]
+        return ", ".join(terms + ["(r.id_int IS NULL)", "r.id_int", "r.id"])
+
+
+def _equals(t: str, v: str, value: Any, params: list) -> Optional[str]:
+    """SQL true exactly when the cell equals ``value`` by the shared rules (never NULL)."""
+    if value is None:
+        return f"({t} = 'null')"
+    if isinstance(value, bool):
+        return f"({t} = '{'true' if value else 'false'}')"
+    if _is_number(value):
+        if isinstance(value, float) and math.isnan(value):
+            return "0"
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            return None
+        params.append(value)
+        return f"({t} IN {_NUMERIC} AND {v} = ?)"
+    if isinstance(value, str):
+        params.append(value)
+        return f"({t} = 'text' AND {v} = ?)"
+    if isinstance(value, _dt.datetime):
+        params.append(_iso(value))
+        return f"({t} = 'time' AND {v} = ?)"
+    return None
+
+
+def _ordered(cell: _Cell, op: str, value: Any, params: list) -> Optional[str]:
+    if value is None or isinstance(value, bool):
+        return "0"
+    if _is_number(value):
+        if isinstance(value, float) and math.isnan(value):
+            return "0"
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            return None
+        params.append(value)
+        return f"({cell.t} IN {_NUMERIC} AND {cell.v} {_SQL_OPS[op]} ?)"
+    if isinstance(value, str):
+        params.append(value)
+        return f"({cell.t} = 'text' AND {cell.v} {_SQL_OPS[op]} ?)"
+    if isinstance(value, _dt.datetime):
+        params.append(_iso(value))
+        return f"({cell.t} = 'time' AND {cell.v} {_SQL_OPS[op]} ?)"
+    return "0" if isinstance(value, (list, dict, tuple)) else None
+
+
+def _elements(cell: _Cell, condition: str) -> str:
+    column, path = cell.each
+    return (f"({cell.t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je "
+            f"WHERE {condition}))")
+
+
+def _contains(cell: _Cell, value: Any, params: list) -> Optional[str]:
+    parts = []
+    if cell.each is not None:
+        inner: list = []
+        condition = _equals("je.type", "je.value", value, inner)
+        if condition is None:
+            return None
+        parts.append(_elements(cell, condition))
+        params += inner
+    if isinstance(value, str):
+        parts.append(f"({cell.t} = 'text' AND instr({cell.v}, ?) > 0)")
+        params.append(value)
+    return "(" + " OR ".join(parts) + ")" if parts else "0"
+
+
+def _in(cell: _Cell, values: Any, params: list) -> Optional[str]:
+    if not values:
+        return "0"
+    scalar_params: list = []
+    scalars = [_equals(cell.t, cell.v, value, scalar_params) for value in values]
+    if any(s is None for s in scalars):
+        return None
+    scalar_sql = "(" + " OR ".join(scalars) + ")"
+    if cell.each is None:
+        params += scalar_params
+        return scalar_sql
+    element_params: list = []
+    elements = [_equals("je.type", "je.value", value, element_params) for value in values]
+    params += element_params + scalar_params
+    return (f"({_elements(cell, ' OR '.join(elements))} OR "
+            f"({cell.t} != 'array' AND {scalar_sql}))")
+
+
+def _id_filter(op: str, value: Any, params: list) -> Optional[str]:
+    """Ids compare as text, but ordering between two integer-looking ids is numeric."""
+    if op in ("==", "!="):
+        if not isinstance(value, str):
+            return "0" if op == "==" else "1"
+        params.append(value)
+        return f"(r.id {'=' if op == '==' else '!='} ?)"
+    if op == "contains":
+        if not isinstance(value, str):
+            return "0"
+        params.append(value)
+        return "(instr(r.id, ?) > 0)"
+    if op == "in":
+        texts = [v for v in value if isinstance(v, str)]
+        if len(texts) != len(value):
+            return None
+        params += texts
+        return f"(r.id IN ({','.join('?' * len(texts))}))" if texts else "0"
+    if not isinstance(value, str):
+        return None
+    kind, number, text = id_sort_key(value)
+    if kind == 0:
+        if not -_INT64 <= number < _INT64:
+            return None
+        params.append(number)
+        return f"(r.id_int IS NOT NULL AND r.id_int {_SQL_OPS[op]} ?)"
+    params.append(text)
+    return f"(r.id_int IS NULL AND r.id {_SQL_OPS[op]} ?)"
