@@ -177,3 +177,11 @@ def test_help_is_fast_and_lists_commands() -> None:
         "heavy = {'numpy', 'pandas', 'matplotlib', 'sqlalchemy', 'pymongo', 'experimentkit.query'};"
         "print(sorted(heavy & set(sys.modules)))")], capture_output=True, text=True)
     assert check.stdout.strip() == "[]"
+
+
+def test_sort_accepts_a_separate_descending_key():
+    from experimentkit.cli.main import _attach_sort_values
+
+    assert _attach_sort_values(["ls", "--sort", "-metrics.acc", "--limit", "1"]) == \
+        ["ls", "--sort=-metrics.acc", "--limit", "1"]
+    assert _attach_sort_values(["ls", "--sort", "id"]) == ["ls", "--sort", "id"]

@@ -116,9 +116,20 @@ def store_target(args: argparse.Namespace) -> str:
     return args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE
 
 
+def _attach_sort_values(argv: list) -> list:
+    """``--sort -KEY`` means descending; argparse would take ``-KEY`` for an option, so glue it on."""
+    out: list = []
+    for word in argv:
+        if out and out[-1] == "--sort" and word.startswith("-") and len(word) > 1:
+            out[-1] = f"--sort={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else list(argv)))
     from ..errors import UsageError
 
     try:

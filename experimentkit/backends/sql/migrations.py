@@ -1,9 +1,10 @@
 """Create the SQL layout, or bring an older one forward (``upgrade(engine)``).
 
-Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 is
-``schema.SCHEMA_VERSION``.  Each step in ``_STEPS`` moves a database from version N to N+1 and only
-ever adds or widens, so data written by older code keeps its meaning.  Concurrent callers (many runs
-starting against one fresh database) are serialised with a database lock on PostgreSQL and MySQL,
+Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 the first
+experimentkit layout; 2 (``schema.SCHEMA_VERSION``) adds ``tag.seq`` (the order tags were added
+in).  Each step in ``_STEPS`` moves a database from version N to N+1 and only ever adds or widens,
+so data written by older code keeps its meaning.  Concurrent callers (many runs starting against
+one fresh database) are serialised with a database lock on PostgreSQL and MySQL,
 and retried on SQLite.
 """
 from __future__ import annotations
@@ -208,4 +209,12 @@ def _create_index(conn: sa.Connection, index: sa.Index) -> None:
                          f"ON {prep.format_table(index.table)} ({names})"))
 
 
-_STEPS: dict[int, Callable[[sa.Connection], None]] = {0: _sacred_to_v1}
+# ---- step 1 -> 2: tag.seq ------------------------------------------------------------------------
+def _tag_order(conn: sa.Connection) -> None:
+    """Add ``tag.seq``; step 0 -> 1 creates ``tag`` from the current layout, so it may exist."""
+    have = {col["name"] for col in sa.inspect(conn).get_columns(s.tag.name)}
+    if "seq" not in have:
+        _add_column(conn, s.tag, s.tag.c.seq)
+
+
+_STEPS: dict[int, Callable[[sa.Connection], None]] = {0: _sacred_to_v1, 1: _tag_order}

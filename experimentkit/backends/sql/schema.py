@@ -23,7 +23,7 @@ __all__ = [
     "RUN_STATUSES", "column_length",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout version this module describes; ``schema_version.version`` holds the stored one."""
 
 RUN_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "INTERRUPTED", "TIMEOUT", "FAILED", "DEAD")
@@ -206,6 +206,9 @@ tag = sa.Table(
     "tag", metadata,
     sa.Column("run_id", RUN_ID, sa.ForeignKey("run.run_id"), primary_key=True),
     sa.Column("tag", sa.String(255), primary_key=True),
+    # Order of addition from the read side (version 2); NULL for tags the observer wrote, which
+    # come first, by name.
+    sa.Column("seq", sa.Integer),
     sa.Index("ix_tag_tag", "tag"),
     **_TABLE_ARGS,
 )
