@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
+from .errors import ObserverError
+
 __all__ = [
     "Dispatcher",
     "encode_value",
@@ -123,6 +125,26 @@ def read_journal(path: str) -> tuple:
 
 
 # ---- the dispatcher ------------------------------------------------------------------------------
+class _Stuck(ObserverError):
+    """An observer call outlived its timeout and keeps running in the background."""
+
+
+class _ObserverCall(threading.Thread):
+    """One observer call on a daemon thread, so a backend that never answers cannot hang the process."""
+
+    def __init__(self, method: Callable, kwargs: dict):
+        super().__init__(name="experimentkit-observer-call", daemon=True)
+        self._method = method
+        self._kwargs = kwargs
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._method(**self._kwargs)
+        except BaseException as exc:  # noqa: B036 - handed to the dispatcher, which decides
+            self.error = exc
+
 _OPENING_EVENTS = ("started_event", "queued_event")
 
 
@@ -134,6 +156,7 @@ class _Slot:
         self.observer = observer
         self.name = type(observer).__name__
         self.pending: list = []
+        self.inflight: Optional[tuple] = None  # (call, event, kwargs) still running after its timeout
         self.opened = False
         self.assigned_id: Any = None
         self.last_error: Optional[BaseException] = None
@@ -156,6 +179,7 @@ class Dispatcher:
         fallback_dir: str,
         given_id: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        call_timeout: Optional[float] = None,
     ):
         ordered = sorted(observers, key=lambda o: -getattr(o, "priority", 0))
         self.slots = [_Slot(i, obs) for i, obs in enumerate(ordered)]
@@ -167,6 +191,10 @@ class Dispatcher:
         self.journals: list = []
         self._sleep = sleep
         self._lock = threading.RLock()
+        if call_timeout is None:
+            from .settings import SETTINGS
+            call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
+        self.call_timeout = call_timeout
 
     # -- events ------------------------------------------------------------------------------------
     def open(self, event: str, **kwargs: Any) -> Any:
@@ -204,6 +232,8 @@ class Dispatcher:
             return
         try:
             self._call(slot, event, kwargs)
+        except _Stuck as exc:  # the call goes on in the background: it is in flight, not pending
+            self._report_outage(slot, exc)
         except Exception as exc:
             slot.pending.append((event, kwargs))
             self._report_outage(slot, exc)
@@ -212,10 +242,44 @@ class Dispatcher:
             raise
 
     def _call(self, slot: _Slot, event: str, kwargs: dict) -> None:
-        returned = getattr(slot.observer, event)(**kwargs)
+        """Deliver one event, giving up waiting after ``call_timeout`` (a backend that stops answering
+        must not hang the run); a call that is still running stays in flight and is settled later."""
+        if self._settle(slot) is not None:
+            raise ObserverError(f"still waiting for its earlier {slot.inflight[1]}")
+        call = _ObserverCall(getattr(slot.observer, event), kwargs)
+        call.start()
+        try:
+            call.join(self.call_timeout)
+        except BaseException:
+            slot.inflight = (call, event, kwargs)
+            raise _Stuck("interrupted while waiting") from None
+        if call.is_alive():
+            slot.inflight = (call, event, kwargs)
+            raise _Stuck(f"no answer to {event} within {self.call_timeout:g}s")
+        if call.error is not None:
+            raise call.error
+        self._delivered(slot, event, kwargs, call.result)
+
+    @staticmethod
+    def _delivered(slot: _Slot, event: str, kwargs: dict, returned: Any) -> None:
         if event in _OPENING_EVENTS:
             slot.opened = True
             slot.assigned_id = returned if returned is not None else kwargs.get("_id")
+
+    def _settle(self, slot: _Slot) -> Optional[tuple]:
+        """Account for a call that outlived its timeout; returns it if it is still running."""
+        if slot.inflight is None:
+            return None
+        call, event, kwargs = slot.inflight
+        if call.is_alive():
+            return slot.inflight
+        slot.inflight = None
+        if call.error is None:
+            self._delivered(slot, event, kwargs, call.result)
+        else:
+            slot.pending.insert(0, (event, kwargs))
+            slot.last_error = call.error
+        return None
 
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
         slot.last_error = exc
@@ -230,23 +294,27 @@ class Dispatcher:
     @property
     def failing(self) -> list:
         """The observers that have undelivered events."""
-        return [slot for slot in self.slots if slot.pending]
+        return [slot for slot in self.slots if slot.pending or self._settle(slot) is not None]
 
     def retry(self) -> None:
         """Try once to deliver every failing observer's buffered events, oldest first."""
         with self._lock:
             for slot in self.failing:
                 delivered = 0
-                while slot.pending:
+                while slot.pending and slot.inflight is None:
                     event, kwargs = slot.pending[0]
                     try:
                         self._call(slot, event, kwargs)
+                    except _Stuck as exc:
+                        slot.pending.pop(0)  # now in flight
+                        slot.last_error = exc
+                        break
                     except Exception as exc:
                         slot.last_error = exc
                         break
                     slot.pending.pop(0)
                     delivered += 1
-                if not slot.pending:
+                if not slot.pending and slot.inflight is None:
                     self.logger.info(
                         "Observer '%s' recovered; delivered %d buffered events",
                         slot.name,
@@ -285,7 +353,12 @@ class Dispatcher:
                 )
             take = getattr(slot.observer, "take_undelivered", None)
             leftovers = take() if callable(take) else []
-            events = slot.pending + list(leftovers)
+            stuck = [] if self._settle(slot) is None else [slot.inflight[1:]]
+            if stuck:
+                self.logger.warning(
+                    "Observer '%s' never answered %s; journaling it (the backend may already hold "
+                    "part of it)", slot.name, stuck[0][0])
+            events = stuck + slot.pending + list(leftovers)
             if events:
                 self._journal(slot, events)
             slot.pending = []
