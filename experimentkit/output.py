@@ -240,6 +240,9 @@ def _flush_std() -> None:
             pass
 
 
+_MAX_PARTIAL_LINE = 1 << 16  # a "line" longer than this is handed over without waiting for its end
+
+
 class _PipeReader(threading.Thread):
     """Copies one pipe to the original file descriptor and into the captured text (UTF-8,
     replace)."""
@@ -253,6 +256,7 @@ class _PipeReader(threading.Thread):
 
     def run(self) -> None:
         forwarding = True
+        partial = ""
         try:
             while True:
                 data = os.read(self._read_fd, 65536)
@@ -260,12 +264,17 @@ class _PipeReader(threading.Thread):
                     break
                 if forwarding:
                     forwarding = _write_all(self._forward_fd, data)
-                text = self._decoder.decode(data)
-                if text:
-                    self._out._append(text)
-            tail = self._decoder.decode(b"", final=True)
-            if tail:
-                self._out._append(tail)
+                partial += self._decoder.decode(data)
+                # Hand over whole lines only, so the other stream's reader cannot cut a line in two.
+                cut = max(partial.rfind("\n"), partial.rfind("\r"))
+                if cut < 0 and len(partial) > _MAX_PARTIAL_LINE:
+                    cut = len(partial) - 1
+                if cut >= 0:
+                    self._out._append(partial[:cut + 1])
+                    partial = partial[cut + 1:]
+            partial += self._decoder.decode(b"", final=True)
+            if partial:
+                self._out._append(partial)
         finally:
             os.close(self._read_fd)
             os.close(self._forward_fd)

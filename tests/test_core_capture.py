@@ -39,3 +39,33 @@ def test_failed_run_keeps_its_output():
         ex.run()
     assert observer.run.status == "FAILED"
     assert "before the crash" in observer.run.captured_out
+
+
+def test_fd_capture_never_cuts_a_printed_line_with_a_log_line(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "interleave.py"
+    script.write_text(textwrap.dedent('''
+        import logging
+        from experimentkit import Experiment
+        from experimentkit.observers import InMemoryObserver
+        ex = Experiment("interleave")
+        ex.observers.append(InMemoryObserver())
+
+        @ex.main
+        def main(_log):
+            for i in range(200):
+                print("alpha", i, "omega")
+                _log.warning("log line %d", i)
+
+        run = ex.run()
+        bad = [ln for ln in run.captured_out.splitlines()
+               if ln.startswith("alpha") and not ln.endswith("omega")]
+        print("BAD", len(bad))
+    '''))
+    env = {"PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "BAD 0" in done.stdout

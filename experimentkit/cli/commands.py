@@ -257,7 +257,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(result)
     if not results:
         print("nothing to sync")
-    return 0
+    # Scripts and cron jobs must be able to tell that something is still waiting in the fallback dir.
+    return 1 if any(result.status == "failed" for result in results) else 0
 
 
 def cmd_rerun(args: argparse.Namespace, store: Any) -> int:
