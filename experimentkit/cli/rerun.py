@@ -8,7 +8,6 @@ git commit, other package versions.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -17,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..dependencies import get_digest
 from ..errors import UsageError
 from .output import flatten
 
@@ -55,14 +55,6 @@ def rerun_command(record: Any, python: str = sys.executable) -> list:
     return argv + [f"--comment=rerun of {record.id}"]
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def reproducibility_warnings(record: Any) -> list:
     """What differs between the record and what would run now (one sentence each)."""
     from importlib import metadata
@@ -76,7 +68,7 @@ def reproducibility_warnings(record: Any) -> list:
         path = base / relpath
         if not path.is_file():
             warnings.append(f"source {relpath} is missing")
-        elif found and _md5(path) != found.group(0):
+        elif found and get_digest(str(path)) != found.group(0):
             warnings.append(f"source {relpath} changed since the run")
     for dependency in ex.get("dependencies") or []:
         name, _, version = str(dependency).partition("==")

@@ -15,7 +15,6 @@ What it does differently from Sacred's:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import mimetypes
 import os
@@ -25,6 +24,7 @@ import tempfile
 import warnings
 from typing import Any, Callable, Optional, TypeVar
 
+from ...dependencies import get_digest
 from ...errors import ObserverError
 from ...observers.base import RunObserver
 from ...observers.queue import QueueObserver
@@ -272,7 +272,7 @@ class MongoObserver(RunObserver):
 
     def _store_file(self, path: str) -> tuple:
         """Upload ``path`` to GridFS unless this content is stored under that name; (md5, id)."""
-        md5 = _md5_of(path)
+        md5 = get_digest(path)
         found = self.fs.find_one({"filename": path, "metadata.md5": md5})
         if found is not None:
             return md5, found._id
@@ -662,14 +662,6 @@ def _display_url(url: Optional[str], client: Any) -> str:
     if "://" not in url:
         url = "mongodb://" + url
     return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
-
-
-def _md5_of(path: str) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:
