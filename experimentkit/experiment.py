@@ -37,7 +37,10 @@ class Experiment(Ingredient):
         self.default_command: Optional[str] = None
         self.observers: list = []
         self.current_run: Any = None
-        self.captured_out_filter: Optional[Callable[[str], str]] = None
+        # Progress bars (tqdm's "\r" updates) are folded to their final state before storage; set
+        # ``ex.captured_out_filter = None`` to store the raw output as Sacred does by default.
+        from .output import apply_backspaces_and_linefeeds
+        self.captured_out_filter: Optional[Callable[[str], str]] = apply_backspaces_and_linefeeds
         self.option_hooks: list = []
         from .host_info import check_additional_host_info
         self.additional_host_info = list(additional_host_info or [])

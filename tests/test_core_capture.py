@@ -69,3 +69,25 @@ def test_fd_capture_never_cuts_a_printed_line_with_a_log_line(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "BAD 0" in done.stdout
+
+
+def test_progress_bars_are_folded_by_default_and_raw_on_request():
+    def run_with(filter_off):
+        ex = Experiment("bars")
+        observer = InMemoryObserver()
+        ex.observers.append(observer)
+        if filter_off:
+            ex.captured_out_filter = None
+
+        @ex.main
+        def main():
+            for i in range(3):
+                print(f"\rprogress {i}/2", end="")
+            print()
+            print("done")
+
+        ex.run(options={"--capture": "sys"})
+        return observer.run.captured_out
+
+    assert run_with(False) == "progress 2/2\ndone\n"
+    assert "\rprogress 0/2\rprogress 1/2" in run_with(True)
