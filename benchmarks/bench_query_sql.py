@@ -5,10 +5,14 @@
 The query is ``open_store(url).runs().where("config.lr < 0.05")
 .order_by("-metrics.val.accuracy").limit(10).all()``.  The store is filled quickly by bulk inserts
 through the SQL schema (each run: a config of 10 keys, 3 metrics of 20 points).  Each measurement
-runs in a new interpreter (this script with ``--child``) and reports the query time inside the
+runs in a new interpreter (``python -c``, with compiled modules cached as for an installed package,
+after one warm-up run) and reports the query time inside the
 process (open_store + query, imports excluded) and the process's whole wall time minus that of a
-bare ``python -c pass``.  PostgreSQL is measured when EXPERIMENTKIT_TEST_POSTGRES is set (a database
-``ek_bench_<random>`` is created and dropped).  MLflow's ``search_runs`` (filter
+bare ``python -c pass``.  On SQLite it is measured twice: through ``open_store`` (the stdlib
+``sqlite3`` path of ``FastSqliteStore``, which must answer without importing SQLAlchemy) and
+through ``SqlStore`` (SQLAlchemy), the path of the server databases.  PostgreSQL is measured
+when EXPERIMENTKIT_TEST_POSTGRES is set (a database ``ek_bench_<random>`` is created and
+dropped).  MLflow's ``search_runs`` (filter
 ``params.lr < 0.05`` is not possible on string params, so it filters on a metric of the same
 value) runs on an MLflow SQLite store filled through its client; that is slow, so it holds
 ``--mlflow-runs`` runs.
@@ -29,18 +33,28 @@ import uuid
 
 from _common import have, table
 
-QUERY = """
+_QUERY = """
 import time, json, sys
 start = time.perf_counter()
-from experimentkit.query import open_store
+OPEN
 imported = time.perf_counter()
 store = open_store(sys.argv[1])
 runs = store.runs().where("config.lr < 0.05").order_by("-metrics.val.accuracy").limit(10).all()
 done = time.perf_counter()
 assert len(runs) == 10, len(runs)
+CHECK
 print(json.dumps({"import": imported - start, "query": done - imported,
                   "best": runs[0].metrics["val.accuracy"]["last"]}))
 """
+_OPEN_STORE = "from experimentkit.query import open_store"
+QUERY = _QUERY.replace("OPEN", _OPEN_STORE).replace("CHECK", "")
+# SQLite through open_store: the stdlib path must answer alone, without importing SQLAlchemy.
+QUERY_STDLIB = _QUERY.replace("OPEN", _OPEN_STORE).replace(
+    "CHECK", 'assert store.stats == {"fast": 1, "full": 0} and "sqlalchemy" not in sys.modules')
+# The same query through SqlStore (SQLAlchemy), the path of the server databases.
+QUERY_SQLALCHEMY = _QUERY.replace(
+    "OPEN", "from experimentkit.backends.sql.store import SqlStore as open_store").replace(
+    "CHECK", "")
 
 MLFLOW_QUERY = """
 import time, json, sys
@@ -124,9 +138,18 @@ def fill_mlflow(uri: str, n_runs: int, seed: int = 0) -> None:
         client.set_terminated(run.info.run_id)
 
 
-def child(code: str, target: str) -> dict:
+def child_env(tmp: str) -> dict:
+    """The environment of the measured interpreters: compiled modules cached (in ``tmp``, not the
+    source tree), as for an installed package, even when PYTHONDONTWRITEBYTECODE is set here."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
+    return env
+
+
+def child(code: str, target: str, env: dict) -> dict:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True,
+                          env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -135,17 +158,18 @@ def child(code: str, target: str) -> dict:
     return result
 
 
-def bare() -> float:
+def bare(env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
     return time.perf_counter() - start
 
 
-def measure(name: str, code: str, target: str, repeat: int) -> dict:
+def measure(name: str, code: str, target: str, repeat: int, env: dict) -> dict:
+    child(code, target, env)  # warm-up: compiles and caches the modules
     samples = []
     for _ in range(repeat):
-        base = bare()
-        result = child(code, target)
+        base = bare(env)
+        result = child(code, target, env)
         result["net"] = result["wall"] - base
         samples.append(result)
     med = {k: statistics.median(s[k] for s in samples) for k in ("import", "query", "net")}
@@ -161,12 +185,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     results, tmp = {}, tempfile.mkdtemp(prefix="ek-bench-query-")
+    env = child_env(tmp)
 
     url = f"sqlite:///{os.path.join(tmp, 'runs.db')}"
     t = time.perf_counter()
     fill(url, args.runs)
     print(f"filled SQLite with {args.runs} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    results[f"experimentkit, SQLite, {args.runs} runs"] = measure("sqlite", QUERY, url, args.repeat)
+    results[f"experimentkit, SQLite (stdlib path), {args.runs} runs"] = measure(
+        "sqlite", QUERY_STDLIB, url, args.repeat, env)
+    results[f"experimentkit, SQLite via SQLAlchemy, {args.runs} runs"] = measure(
+        "sqlite-sqlalchemy", QUERY_SQLALCHEMY, url, args.repeat, env)
 
     pg = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
     if pg:
@@ -183,7 +211,7 @@ def main() -> None:
             fill(pg_url, args.runs)
             print(f"filled PostgreSQL in {time.perf_counter() - t:.1f} s", file=sys.stderr)
             results[f"experimentkit, PostgreSQL, {args.runs} runs"] = measure(
-                "postgres", QUERY, pg_url, args.repeat)
+                "postgres", QUERY, pg_url, args.repeat, env)
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -196,7 +224,7 @@ def main() -> None:
         print(f"filled MLflow with {args.mlflow_runs} runs in {time.perf_counter() - t:.1f} s",
               file=sys.stderr)
         results[f"mlflow.search_runs, SQLite, {args.mlflow_runs} runs"] = measure(
-            "mlflow", MLFLOW_QUERY, uri, args.repeat)
+            "mlflow", MLFLOW_QUERY, uri, args.repeat, env)
 
     first = next(iter(results.values()))
     rows = [[name, f"{r['query'] * 1000:.1f}", f"{r['import'] * 1000:.0f}", f"{r['net'] * 1000:.0f}",

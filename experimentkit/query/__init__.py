@@ -4,8 +4,9 @@ contract).
 Which store a target opens:
 
 * a directory path (or ``file://``): ``experimentkit.backends.file.store:FileStore(path)``;
-* ``sqlite:///x.db``, ``postgresql://``, ``mysql+pymysql://`` ...:
-  ``experimentkit.backends.sql.store:SqlStore(url)``;
+* ``sqlite:///x.db``: ``experimentkit.backends.sql.fast_sqlite:FastSqliteStore(url)`` (queries
+  through the stdlib ``sqlite3``, everything else through a ``SqlStore`` made on first need);
+* ``postgresql://``, ``mysql+pymysql://`` ...: ``experimentkit.backends.sql.store:SqlStore(url)``;
 * ``mongodb://host/DB?prefix=P`` or ``mongodb+srv://``:
   ``experimentkit.backends.mongo.store:MongoStore(url, db_name=DB or "sacred", prefix=P or "")``
   (``url`` without the database and the ``prefix`` parameter);
@@ -69,6 +70,9 @@ def open_store(target: Union[str, os.PathLike], **kwargs: Any) -> Store:
         return InMemoryStore.from_json(unquote(urlsplit(text).path), **kwargs)
     if scheme.split("+")[0] in _SQL_SCHEMES:
         _check_sqlite_file(text, scheme)
+        if scheme in ("sqlite", "sqlite+pysqlite"):  # queries without importing SQLAlchemy
+            return _load("experimentkit.backends.sql.fast_sqlite:FastSqliteStore", "sql",
+                         text)(text, **kwargs)
         return _load("experimentkit.backends.sql.store:SqlStore", "sql", text)(text, **kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
         url, db_name, prefix = _split_mongo_url(text)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from .common import SCHEMA_VERSION  # defined without SQLAlchemy, for the stdlib SQLite read path
+
 __all__ = [
     "SCHEMA_VERSION", "metadata", "experiment", "host", "source", "dependency", "repository",
     "resource", "run", "artifact", "experiments_sources", "experiments_repositories",
@@ -23,8 +25,6 @@ __all__ = [
     "RUN_STATUSES", "column_length",
 ]
 
-SCHEMA_VERSION = 2
-"""The layout version this module describes; ``schema_version.version`` holds the stored one."""
 
 RUN_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "INTERRUPTED", "TIMEOUT", "FAILED", "DEAD")
 """Values written to ``run.status`` (a plain VARCHAR, so new statuses need no migration)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Optional
@@ -43,13 +42,15 @@ from ...query.base import (
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python
 from . import schema as s
+from .common import EXPERIMENT_COLUMNS as _EXPERIMENT_COLUMNS
+from .common import HOST_COLUMNS as _HOST_COLUMNS
+from .common import INT_TEXT as _INT_TEXT
+from .common import chunks as _chunks
+from .common import loads as _loads
+from .common import record_from_row
 
 __all__ = ["SqlStore"]
 
-_INT_TEXT = re.compile(r"-?\d+\Z")
-_CHUNK = 500  # ids per IN (...) list
-_HOST_COLUMNS = ("hostname", "cpu", "python_version")
-_EXPERIMENT_COLUMNS = ("name", "base_dir", "mainfile")
 _SUSPECT_WORDS = ("NaN", "Infinity")  # JSON Python writes but SQL JSON functions reject
 
 
@@ -456,7 +457,8 @@ class SqlStore(Store):
                 stmt = stmt.order_by(*terms)
             if exact and (q.limit is not None or q.offset):
                 limited = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)])
-                limited = limited.limit(q.limit).offset(q.offset or None)
+                limit = None if q.limit is None else max(q.limit, 0)  # as apply_in_python
+                limited = limited.limit(limit).offset(q.offset or None)
                 rows = conn.execute(limited).mappings().all()
                 if not any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     records = self._records(conn, rows)
@@ -510,32 +512,9 @@ class SqlStore(Store):
                 if name not in names:
                     names.append(name)
         experiments = self._experiment_infos(conn, rows)
-        return [self._record(row, experiments.get(row["experiment_id"], {}),
+        return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
                              metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
                              artifacts.get(row["run_id"], [])) for row in rows]
-
-    def _record(self, row: Any, experiment: dict, metrics: dict, tags: list,
-                artifacts: list) -> RunRecord:
-        if row["host_info"]:
-            host = _loads(row["host_info"], {})
-        else:  # Sacred kept only these columns
-            host = {k: row[f"h_{k}"] for k in ("hostname", "cpu", "python_version")
-                    if row[f"h_{k}"] is not None}
-            if row["h_os"] is not None:
-                host["os"] = [row["h_os"], row["h_os_info"]]
-        meta = _loads(row["meta"], None)
-        if meta is None:
-            meta = {k: row[k] for k in ("command", "comment", "priority") if row[k] is not None}
-        result = _loads(row["result_json"], None) if row["result_json"] is not None \
-            else row["result"]
-        trace = row["fail_trace"]
-        return self.new_record(
-            id=row["run_id"], status=row["status"], command=row["command"],
-            experiment=experiment, config=_loads(row["config"], {}), info=_loads(row["info"], {}),
-            host=host, meta=meta, start_time=row["start_time"], stop_time=row["stop_time"],
-            heartbeat=row["heartbeat"], result=result,
-            fail_trace=trace.splitlines(keepends=True) if trace else None, tags=tags,
-            notes=row["note"] or "", artifacts=artifacts, metrics=metrics)
 
     def _metric_summaries(self, conn: Any, ids: list) -> dict:
         """{run_id: {name: {last, min, max, count}}} in one grouped query per chunk of ids."""
@@ -734,15 +713,3 @@ class SqlStore(Store):
                 conn.execute(s.run.delete().where(s.run.c.run_id.in_(chunk)))
         return ids
 
-
-def _loads(text: Optional[str], default: Any) -> Any:
-    """JSON text as stored (NaN and Infinity allowed); ``default`` when there is none."""
-    if text is None or text == "":
-        return default
-    return json.loads(text)
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[list]:
-    items = list(items)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]

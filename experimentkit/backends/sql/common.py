@@ -1,0 +1,65 @@
+"""The SQLAlchemy-free pieces of the SQL read side, shared by ``SqlStore`` and the stdlib SQLite
+path (``fast_sqlite``) so that both build the very same records from the same stored rows.
+
+Importing this module costs nothing beyond the standard library: the fast path must not load
+SQLAlchemy.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional
+
+from ...query.base import RunRecord, Store
+
+__all__ = ["SCHEMA_VERSION", "INT_TEXT", "HOST_COLUMNS", "EXPERIMENT_COLUMNS", "loads",
+           "chunks", "record_from_row"]
+
+SCHEMA_VERSION = 2
+"""The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
+
+INT_TEXT = re.compile(r"-?\d+\Z")
+HOST_COLUMNS = ("hostname", "cpu", "python_version")
+EXPERIMENT_COLUMNS = ("name", "base_dir", "mainfile")
+_CHUNK = 500  # ids per IN (...) list
+
+
+def loads(text: Optional[str], default: Any) -> Any:
+    """JSON text as stored (NaN and Infinity allowed); ``default`` when there is none."""
+    if text is None or text == "":
+        return default
+    return json.loads(text)
+
+
+def chunks(items: Sequence[Any]) -> Iterable[list]:
+    """``items`` in lists short enough for one ``IN (...)``."""
+    items = list(items)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def record_from_row(store: Store, row: Mapping[str, Any], experiment: dict, metrics: dict,
+                    tags: list, artifacts: list) -> RunRecord:
+    """A ``RunRecord`` from one row of the run/experiment/host join (times already datetimes).
+
+    ``row`` has the run columns plus ``ex_*`` and ``h_*`` (the experiment and host columns).
+    """
+    if row["host_info"]:
+        host = loads(row["host_info"], {})
+    else:  # Sacred kept only these columns
+        host = {k: row[f"h_{k}"] for k in HOST_COLUMNS if row[f"h_{k}"] is not None}
+        if row["h_os"] is not None:
+            host["os"] = [row["h_os"], row["h_os_info"]]
+    meta = loads(row["meta"], None)
+    if meta is None:
+        meta = {k: row[k] for k in ("command", "comment", "priority") if row[k] is not None}
+    result = loads(row["result_json"], None) if row["result_json"] is not None else row["result"]
+    trace = row["fail_trace"]
+    return store.new_record(
+        id=row["run_id"], status=row["status"], command=row["command"],
+        experiment=experiment, config=loads(row["config"], {}), info=loads(row["info"], {}),
+        host=host, meta=meta, start_time=row["start_time"], stop_time=row["stop_time"],
+        heartbeat=row["heartbeat"], result=result,
+        fail_trace=trace.splitlines(keepends=True) if trace else None, tags=tags,
+        notes=row["note"] or "", artifacts=artifacts, metrics=metrics)
