@@ -37,6 +37,7 @@ __all__ = ["Run"]
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 _SCALARS = (int, float, str, bool, type(None))
+_NUMBERS = frozenset({int, float})
 
 
 def _utcnow() -> _dt.datetime:
@@ -52,12 +53,14 @@ else:
 
 
 def _plain_list(values: list) -> list:
-    return [v if type(v) in (int, float) else _plain(v) for v in values]
+    if set(map(type, values)) <= _NUMBERS:  # the usual case, checked at C speed
+        return values
+    return [v if type(v) in _NUMBERS else _plain(v) for v in values]
 
 
 def _plain(value: Any) -> Any:
     """numpy/torch scalars → Python numbers (``.item()``); everything else unchanged."""
-    if type(value) in (int, float):
+    if type(value) in _NUMBERS:
         return value
     item = getattr(value, "item", None)
     return item() if callable(item) else value
@@ -409,10 +412,10 @@ class Run:
         The deque is drained up to the length seen on entry (points appended meanwhile wait for the
         next beat); conversions happen here, in bulk, to keep ``log_scalar`` cheap.
         """
-        queue = self._metrics
-        raw = [queue.popleft() for _ in range(len(queue))]
+        popleft = self._metrics.popleft
         grouped: dict = {}
-        for name, step, value, stamp in raw:
+        for _ in range(len(self._metrics)):
+            name, step, value, stamp = popleft()
             columns = grouped.get(name)
             if columns is None:
                 columns = grouped[name] = ([], [], [])

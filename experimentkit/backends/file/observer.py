@@ -43,8 +43,13 @@ from .schema import (
     TABLE_SUFFIX,
     TABLES_DIR,
     check_name,
-    metrics_log_lines,
+    iso_items,
+    json_items,
+    metrics_json_from_items,
+    metrics_json_text,
+    metrics_log_line,
     read_metrics_log,
+    splits_at_commas,
 )
 
 __all__ = ["FileStorageObserver"]
@@ -52,7 +57,11 @@ __all__ = ["FileStorageObserver"]
 PathType = Union[str, os.PathLike]
 DEFAULT_FILE_STORAGE_PRIORITY = 20
 _MAX_ID_ATTEMPTS = 1000
-_PLAIN_TYPES = (int, float, str, bool, type(None))
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+_METRIC_KEYS = ("steps", "values", "timestamps")
+#: Most characters of metric-log text kept in memory to write metrics.json without reading the log
+#: back (~45 characters a point); beyond it the log is read again at the end.
+MAX_KEPT_METRIC_CHARS = 1 << 27
 
 
 class FileStorageObserver(RunObserver):
@@ -90,6 +99,11 @@ class FileStorageObserver(RunObserver):
         self._cout_cursor = 0
         self._info_text: Optional[str] = None
         self._ended = False
+        # What this observer appended to metrics.jsonl, as {name: {key: [json_items chunk, ...]}}, and
+        # the log's size after it; None once the log holds lines it did not write (see _metrics_json).
+        self._kept_items: Optional[dict] = None
+        self._kept_chars = 0
+        self._log_size = 0
 
     def __repr__(self) -> str:
         return f"FileStorageObserver({self.basedir!r})"
@@ -179,15 +193,16 @@ class FileStorageObserver(RunObserver):
 
     def log_metrics(self, metrics_by_name: dict, info: dict) -> None:
         """Append the new points to the metric log (the cost does not depend on older points)."""
-        batch = []
-        for name, series in metrics_by_name.items():
-            stamps = [t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t
-                      for t in series["timestamps"]]
-            batch.append((name, _plain(series["steps"]), _plain(series["values"]), _plain(stamps)))
-        if batch:
-            _append(os.path.join(self.dir, METRICS_LOG), metrics_log_lines(batch).encode("utf-8"))
-            if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
-                self._save_metrics_json()
+        batch = [(name, _column_items(series["steps"]), _column_items(series["values"]),
+                  _stamp_items(series["timestamps"])) for name, series in metrics_by_name.items()]
+        if not batch:
+            return
+        data = "".join(metrics_log_line(name, *(items for items, _ in columns))
+                       for name, *columns in batch).encode("utf-8")
+        _append(os.path.join(self.dir, METRICS_LOG), data)
+        self._keep_items(batch, len(data))
+        if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
+            self._save_metrics_json()
 
     def log_table(self, name: str, rows: list) -> None:
         """Append ``rows`` (flat dicts) as JSON lines to ``tables/<name>.jsonl``."""
@@ -229,6 +244,7 @@ class FileStorageObserver(RunObserver):
         except FileNotFoundError:
             self._cout_cursor = 0
         _drop_torn_tail(os.path.join(run_dir, METRICS_LOG))
+        self._kept_items = None  # the log holds lines written by another observer
         self._ended = self.run_entry.get("status") not in LIVE_STATUSES
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -272,6 +288,7 @@ class FileStorageObserver(RunObserver):
         self._info_text = None
         self._cout_cursor = 0
         self._ended = False
+        self._kept_items, self._kept_chars, self._log_size = {}, 0, 0
         self._save_json(CONFIG_FILE, config)
         self._save_json(RUN_FILE, entry)
 
@@ -305,10 +322,35 @@ class FileStorageObserver(RunObserver):
             self._info_text = text
 
     def _save_metrics_json(self) -> None:
-        """Materialise Sacred's metrics.json by reading the append-only log once."""
-        metrics = read_metrics_log(os.path.join(self.dir, METRICS_LOG))
-        _write_atomic(os.path.join(self.dir, METRICS_FILE),
-                      json.dumps(metrics, sort_keys=True, indent=2).encode("utf-8"))
+        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``)."""
+        _write_atomic(os.path.join(self.dir, METRICS_FILE), self._metrics_json().encode("utf-8"))
+
+    def _metrics_json(self) -> str:
+        """From the kept log text while the log holds only what this observer appended (checked by
+        its size: a replay from another process appends too); else by reading the log once."""
+        log = os.path.join(self.dir, METRICS_LOG)
+        if self._kept_items is not None and _file_size(log) == self._log_size:
+            return metrics_json_from_items(self._kept_items)
+        self._kept_items = None
+        return metrics_json_text(read_metrics_log(log))
+
+    def _keep_items(self, batch: list, size: int) -> None:
+        """Remember the columns just appended, while they can be laid out by a string replace."""
+        if self._kept_items is None:
+            return
+        self._log_size += size
+        self._kept_chars += size
+        if self._kept_chars > MAX_KEPT_METRIC_CHARS or not all(
+                splits for _, *columns in batch for _, splits in columns):
+            self._kept_items = None
+            return
+        for name, *columns in batch:
+            series = self._kept_items.get(name)
+            if series is None:
+                series = self._kept_items[name] = {key: [] for key in _METRIC_KEYS}
+            for key, (items, _) in zip(_METRIC_KEYS, columns):
+                if items:
+                    series[key].append(items)
 
     def _save_sources(self, ex_info: dict) -> list:
         """Return ``[[relpath, stored path relative to basedir]]``, copying sources if asked to."""
@@ -347,12 +389,32 @@ class FileStorageObserver(RunObserver):
         _write_atomic(report_path, report.encode("utf-8"))
 
 
-def _plain(values: Any) -> list:
-    """A JSON-compatible list; the generic (slow) flatten only when some item is not plain."""
-    values = list(values)
-    if all(type(v) in _PLAIN_TYPES for v in values):
-        return values
-    return flatten(values)
+def _column_items(values: Any) -> tuple:
+    """``(json_items, splits_at_commas)`` of a column; ``flatten`` only if some item is not plain."""
+    if type(values) is not list:
+        values = list(values)
+    if not set(map(type, values)) <= _PLAIN_TYPES:
+        values = flatten(values)
+    items = json_items(values)
+    return items, splits_at_commas(values, items)
+
+
+def _stamp_items(stamps: Any) -> tuple:
+    """Like ``_column_items`` for timestamps, which are written as ``isoformat`` strings."""
+    if type(stamps) is not list:
+        stamps = list(stamps)
+    if set(map(type, stamps)) == {_dt.datetime}:
+        items = iso_items(stamps)
+        return items, items.count(",") == len(stamps) - 1
+    return _column_items([t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t
+                          for t in stamps])
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _temp_name(path: str) -> str:
