@@ -195,6 +195,7 @@ class Dispatcher:
             from .settings import SETTINGS
             call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
         self.call_timeout = call_timeout
+        self._progress = 0  # events delivered so far: a slow backend that still answers gets more time
 
     # -- events ------------------------------------------------------------------------------------
     def open(self, event: str, **kwargs: Any) -> Any:
@@ -260,8 +261,8 @@ class Dispatcher:
             raise call.error
         self._delivered(slot, event, kwargs, call.result)
 
-    @staticmethod
-    def _delivered(slot: _Slot, event: str, kwargs: dict, returned: Any) -> None:
+    def _delivered(self, slot: _Slot, event: str, kwargs: dict, returned: Any) -> None:
+        self._progress += 1
         if event in _OPENING_EVENTS:
             slot.opened = True
             slot.assigned_id = returned if returned is not None else kwargs.get("_id")
@@ -340,7 +341,10 @@ class Dispatcher:
             while self.failing and (remaining := deadline - time.monotonic()) > 0:
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
+                progress = self._progress
                 self.retry()
+                if self._progress != progress:  # slow but alive (e.g. 50 runs creating one schema)
+                    deadline = time.monotonic() + self.retry_seconds
         for slot in self.slots:
             try:
                 slot.observer.join()

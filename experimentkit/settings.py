@@ -93,5 +93,5 @@ SETTINGS = Settings({
     "FALLBACK_DIR": os.environ.get("EXPERIMENTKIT_FALLBACK_DIR",
                                    os.path.join(os.path.expanduser("~"), ".experimentkit", "fallback")),
     "OBSERVER_RETRY_SECONDS": 30.0,
-    "OBSERVER_CALL_TIMEOUT": 10.0,
+    "OBSERVER_CALL_TIMEOUT": 60.0,
 })
