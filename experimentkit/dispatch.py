@@ -295,7 +295,7 @@ class Dispatcher:
     @property
     def failing(self) -> list:
         """The observers that have undelivered events."""
-        return [slot for slot in self.slots if slot.pending or self._settle(slot) is not None]
+        return [slot for slot in self.slots if self._settle(slot) is not None or slot.pending]
 
     def retry(self) -> None:
         """Try once to deliver every failing observer's buffered events, oldest first."""
