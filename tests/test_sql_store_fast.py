@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from experimentkit.backends.sql.common import SCHEMA_VERSION
+
 pytest.importorskip("sqlalchemy")
 
 from store_conformance import StoreConformance, emit_events, sample_runs  # noqa: E402
@@ -243,7 +245,7 @@ def test_old_schema_version_is_upgraded_by_the_full_store(tmp_path) -> None:
     assert [r.id for r in store.runs().where("config.lr < 0.05").all()] == ["2", "3", "6", "10"]
     assert store.stats == {"fast": 0, "full": 1}
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     assert store.runs().where("config.lr < 0.05").count() == 4
     assert store.stats == {"fast": 1, "full": 1}
     store.close()

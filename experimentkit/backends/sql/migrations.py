@@ -1,9 +1,11 @@
 """Create the SQL layout, or bring an older one forward (``upgrade(engine)``).
 
 Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 the first
-experimentkit layout; 2 (``schema.SCHEMA_VERSION``) adds ``tag.seq`` (the order tags were added
-in).  Each step in ``_STEPS`` moves a database from version N to N+1 and only ever adds or widens,
-so data written by older code keeps its meaning.  Concurrent callers (many runs starting against
+experimentkit layout; 2 adds ``tag.seq`` (the order tags were added in); 3
+(``schema.SCHEMA_VERSION``) replaces the metric index on ``(run_id, name)`` by one on
+``(run_id, name, metric_id)``.  Each step in ``_STEPS`` moves a database from version N to N+1
+and only ever adds or widens (an index is dropped only once a wider one covers it), so data
+written by older code keeps its meaning.  Concurrent callers (many runs starting against
 one fresh database) are serialised with a database lock on PostgreSQL and MySQL,
 and retried on SQLite.
 """
@@ -217,4 +219,25 @@ def _tag_order(conn: sa.Connection) -> None:
         _add_column(conn, s.tag, s.tag.c.seq)
 
 
-_STEPS: dict[int, Callable[[sa.Connection], None]] = {0: _sacred_to_v1, 1: _tag_order}
+# ---- step 2 -> 3: metric index with metric_id ----------------------------------------------------
+_OLD_METRIC_INDEX = "ix_metric_run_id_name"
+
+
+def _metric_last_index(conn: sa.Connection) -> None:
+    """Index ``metric(run_id, name, metric_id)`` and drop the ``(run_id, name)`` one it covers.
+
+    The new index is created first: MySQL needs an index led by ``run_id`` for its foreign key.
+    Step 0 -> 1 creates ``metric`` from the current layout, so the new index may exist already.
+    """
+    present = {ix["name"] for ix in sa.inspect(conn).get_indexes(s.metric.name)}
+    for index in s.metric.indexes:
+        if index.name not in present:
+            _create_index(conn, index)
+    if _OLD_METRIC_INDEX in present:
+        prep = conn.dialect.identifier_preparer
+        on = f" ON {prep.format_table(s.metric)}" if conn.dialect.name in ("mysql", "mariadb") else ""
+        conn.execute(sa.text(f"DROP INDEX {prep.quote(_OLD_METRIC_INDEX)}{on}"))
+
+
+_STEPS: dict[int, Callable[[sa.Connection], None]] = {
+    0: _sacred_to_v1, 1: _tag_order, 2: _metric_last_index}

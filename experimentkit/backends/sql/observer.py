@@ -8,6 +8,11 @@ Every event is one transaction, so a retried event is never half-stored twice.  
 that is down, a dropped connection) propagate: the run's dispatcher buffers the event and retries
 it; the engine uses ``pool_pre_ping`` so it reconnects once the server is back.  SQLAlchemy is
 imported on first use.
+
+A failed call is *in doubt*: the server may have committed it before the connection died.  The
+appending events are therefore made idempotent (see ``_in_doubt``): the call after a failure, or
+the first after ``attach``, compares what it is about to append with what is stored and skips the
+leading part that is already there; the output append is conditional on the stored length.
 """
 from __future__ import annotations
 
@@ -49,6 +54,15 @@ class SqlObserver(RunObserver):
         self._owns_engine = True
         self._schema_ready = False
         self._out_len = 0  # characters of captured_out already stored
+        # What this observer believes is stored: points per metric name and rows per table name.
+        # A name missing from ``_counts`` has 0 when ``_complete`` (a run this observer created),
+        # else an unknown count (a run found by uid or attached).
+        self._counts: dict = {"metric": {}, "table": {}}
+        self._complete = {"metric": True, "table": True}
+        self._journaled_tables: Optional[tuple] = None  # (rows per table, complete), for sync
+        # True after a call that raised (its transaction may have committed) and after attach():
+        # the next appending call reads what is stored first.  Normal calls never pay for that.
+        self._in_doubt = False
 
     @classmethod
     def create_from(cls, engine: Any, session: Any = None,
@@ -57,6 +71,18 @@ class SqlObserver(RunObserver):
         observer = cls(engine.url.render_as_string(hide_password=False), priority=priority)
         observer._engine = engine
         observer._owns_engine = False
+        return observer
+
+    @classmethod
+    def for_replay(cls, url: str, table_rows: dict, all_tables: bool) -> SqlObserver:
+        """The observer ``experimentkit sync`` rebuilds (see ``replay_spec``).
+
+        It knows how many rows each log table had when the run journaled its events, so a
+        journaled ``log_table`` that the server committed although the run saw an error is not
+        stored again: unlike metric points, rows carry no timestamp that tells equal rows apart.
+        """
+        observer = cls(url)
+        observer._journaled_tables = (dict(table_rows), bool(all_tables))
         return observer
 
     def __repr__(self) -> str:
@@ -83,12 +109,32 @@ class SqlObserver(RunObserver):
         for attempt in range(_ATTEMPTS):
             try:
                 with engine.begin() as conn:
-                    return work(conn)
+                    result = work(conn)
             except sa.exc.DBAPIError as exc:
+                self._in_doubt = True  # the commit may have reached the server
                 if attempt + 1 == _ATTEMPTS or not _is_write_conflict(exc):
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                continue
+            except BaseException:
+                self._in_doubt = True
+                raise
+            self._in_doubt = False
+            return result
         raise AssertionError("unreachable")
+
+    def _believed(self, kind: str, name: str) -> Optional[int]:
+        """How many points/rows of ``name`` this observer knows are stored (None: unknown)."""
+        return self._counts[kind].get(name, 0 if self._complete[kind] else None)
+
+    def _grow(self, kind: str, name: str, count: int) -> None:
+        believed = self._believed(kind, name)
+        if believed is not None:
+            self._counts[kind][name] = believed + count
+
+    def _reset_counts(self, complete: bool) -> None:
+        self._counts = {"metric": {}, "table": {}}
+        self._complete = {"metric": complete, "table": complete}
 
     def _require_run(self) -> str:
         if self.run_id is None:
@@ -117,44 +163,101 @@ class SqlObserver(RunObserver):
             "captured_out": "", "config": _to_json(config), "info": "{}", "status": status,
             "meta": _to_json(meta_info), "host_info": _to_json(host_info), **times,
         }
-        run_id, out_len = self._transaction(
+        run_id, out_len, created = self._transaction(
             lambda conn: _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags")))
         self.run_id, self._out_len = run_id, out_len
+        self._reset_counts(complete=created)
         return _id if _id is not None and str(_id) == run_id else _public_id(run_id)
 
     # ---- progress --------------------------------------------------------------------------------
     def heartbeat_event(self, info, captured_out, beat_time, result):
-        """Update heartbeat time, info and result; append only the output not stored yet."""
+        """Update heartbeat time, info and result; append only the output not stored yet.
+
+        The append is conditional on the stored output having the length this observer believes
+        it has; when it has not (an earlier heartbeat committed although it raised), the part after
+        the stored output is appended instead, so no character is stored twice.
+        """
         import sqlalchemy as sa
 
         from .schema import run
 
         run_id = self._require_run()
         captured_out = captured_out or ""
-        new = captured_out[self._out_len:]
         values = {"heartbeat": beat_time, "info": _to_json(info), **_result_values(result)}
-        if new:
-            values["captured_out"] = sa.func.coalesce(run.c.captured_out, "") + new
-        self._transaction(lambda conn: conn.execute(
-            run.update().where(run.c.run_id == run_id).values(**values)))
-        self._out_len = max(self._out_len, len(captured_out))
+        text = sa.func.coalesce(run.c.captured_out, "")
+        this_run = run.update().where(run.c.run_id == run_id)
+
+        def work(conn):
+            believed = self._out_len
+            new = captured_out[believed:]
+            if not new:
+                conn.execute(this_run.values(**values))
+                return believed
+            stmt = this_run.where(_char_length(conn, text) == believed)
+            if conn.execute(stmt.values(captured_out=text + new, **values)).rowcount == 1:
+                return len(captured_out)
+            stored = _stored_out_len(conn, run_id)  # resynchronise the cursor
+            rest = captured_out[stored:]
+            extra = {"captured_out": text + rest} if rest else {}
+            conn.execute(this_run.values(**values, **extra))
+            return max(stored, len(captured_out))
+
+        self._out_len = self._transaction(work)
 
     def log_metrics(self, metrics_by_name, info):
-        """Insert the new points, one row each, in one bulk statement (cost flat in history)."""
+        """Insert the new points, one row each, in one bulk statement (cost flat in history).
+
+        In doubt, the leading points of each name that are stored already are left out.
+        """
         from .schema import metric
 
         run_id = self._require_run()
-        rows = [
-            {"run_id": run_id, "name": name, "step": _int_or_none(step), "value": _finite(value),
-             "timestamp": stamp}
+        points = {
+            name: [(_int_or_none(step), _finite(value), stamp) for step, value, stamp
+                   in zip(group["steps"], group["values"], group["timestamps"])]
             for name, group in metrics_by_name.items()
-            for step, value, stamp in zip(group["steps"], group["values"], group["timestamps"])
-        ]
-        if rows:
-            self._transaction(lambda conn: conn.execute(metric.insert(), rows))
+        }
+        points = {name: batch for name, batch in points.items() if batch}
+        if not points:
+            return
+
+        def work(conn):
+            rows = []
+            for name, batch in points.items():
+                skip = self._stored_metric_prefix(conn, run_id, name, batch) if self._in_doubt else 0
+                rows.extend({"run_id": run_id, "name": name, "step": step, "value": value,
+                             "timestamp": stamp} for step, value, stamp in batch[skip:])
+            if rows:
+                conn.execute(metric.insert(), rows)
+
+        self._transaction(work)
+        for name, batch in points.items():
+            self._grow("metric", name, len(batch))
+
+    def _stored_metric_prefix(self, conn: Any, run_id: str, name: str, batch: list) -> int:
+        """How many leading points of ``batch`` are stored already (a retry of a committed call)."""
+        import sqlalchemy as sa
+
+        from .schema import metric
+
+        m = metric.c
+        scope = (m.run_id == run_id, m.name == name)
+        believed = self._believed("metric", name)
+        if believed is not None:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(metric)
+                                  .where(*scope)).scalar()
+            return min(max(stored - believed, 0), len(batch))
+        # Attached: no count to compare with, so match the stored tail against the batch (points
+        # carry microsecond timestamps, so equal neighbours are not taken for one another).
+        tail = conn.execute(sa.select(m.step, m.value, m.timestamp).where(*scope)
+                            .order_by(m.metric_id.desc()).limit(len(batch))).all()
+        return _overlap([tuple(row) for row in reversed(tail)], batch, _same_point)
 
     def log_table(self, name: str, rows: list) -> None:
-        """Append ``rows`` to the run's table ``name`` (a JSON object per row, numbered from 0)."""
+        """Append ``rows`` to the run's table ``name`` (a JSON object per row, numbered from 0).
+
+        In doubt, the leading rows that are stored already are left out.
+        """
         import sqlalchemy as sa
 
         from .schema import table_row
@@ -164,16 +267,28 @@ class SqlObserver(RunObserver):
         if not datas:
             return
         tr = table_row.c
+        scope = (tr.run_id == run_id, tr.name == name)
 
         def work(conn):
-            last = conn.execute(sa.select(sa.func.max(tr.row_index))
-                                .where(tr.run_id == run_id, tr.name == name)).scalar()
-            start = 0 if last is None else last + 1
-            conn.execute(table_row.insert(), [
-                {"run_id": run_id, "name": name, "row_index": start + i, "data": data}
-                for i, data in enumerate(datas)])
+            last = conn.execute(sa.select(sa.func.max(tr.row_index)).where(*scope)).scalar()
+            stored = 0 if last is None else last + 1
+            skip = 0
+            believed = self._believed("table", name) if self._in_doubt else None
+            if believed is not None and stored > believed:
+                # Rows appeared since this observer last heard back: the head of this batch if
+                # they equal it.  (Without a count, e.g. attached with no journal, nothing is
+                # skipped: equal rows cannot be told apart, and a duplicate beats a loss.)
+                tail = conn.execute(sa.select(tr.data).where(*scope).order_by(tr.row_index.desc())
+                                    .limit(min(stored - believed, len(datas)))).all()
+                skip = _overlap([row[0] for row in reversed(tail)], datas, str.__eq__)
+            fresh = datas[skip:]
+            if fresh:
+                conn.execute(table_row.insert(), [
+                    {"run_id": run_id, "name": name, "row_index": stored + i, "data": data}
+                    for i, data in enumerate(fresh)])
+            return stored + len(fresh)
 
-        self._transaction(work)
+        self._counts["table"][name] = self._transaction(work)
 
     def resource_event(self, filename):
         """Store the file (deduplicated by name and md5) and link it to the run."""
@@ -248,12 +363,20 @@ class SqlObserver(RunObserver):
 
     # ---- replay ----------------------------------------------------------------------------------
     def replay_spec(self) -> dict:
-        """Rebuild this observer from the URL as given (with a password only if the URL had one)."""
+        """Rebuild this observer from the URL as given (with a password only if the URL had one).
+
+        Once log tables were written, the spec also carries their row counts as this observer
+        last confirmed them (see ``for_replay``).
+        """
         url = self.url
         if not isinstance(url, str):
             url = url.render_as_string(hide_password=False)
-        return {"factory": "experimentkit.backends.sql.observer:SqlObserver",
-                "kwargs": {"url": url}}
+        if not self._counts["table"]:
+            return {"factory": "experimentkit.backends.sql.observer:SqlObserver",
+                    "kwargs": {"url": url}}
+        return {"factory": "experimentkit.backends.sql.observer:SqlObserver.for_replay",
+                "kwargs": {"url": url, "table_rows": dict(self._counts["table"]),
+                           "all_tables": self._complete["table"]}}
 
     def attach(self, _id: Any) -> None:
         """Continue the stored run ``_id``: later events update it, output goes after its end."""
@@ -262,6 +385,12 @@ class SqlObserver(RunObserver):
             raise ObserverError(f"SqlObserver cannot attach: no run with id {_id!r} in "
                                 f"{_safe_url(self.url)}")
         self.run_id, self._out_len = found
+        # The first replayed event may have been committed by the process that journaled it.
+        self._reset_counts(complete=False)
+        if self._journaled_tables is not None:
+            self._counts["table"], self._complete["table"] = self._journaled_tables
+            self._counts["table"] = dict(self._counts["table"])
+        self._in_doubt = True
 
 
 # ---- helpers (module level so that transactions are plain functions of a connection) -------------
@@ -354,16 +483,44 @@ def _public_id(run_id: str) -> Any:
     return int(run_id) if run_id.isdigit() and str(int(run_id)) == run_id else run_id
 
 
+def _char_length(conn: Any, text: Any) -> Any:
+    """Length in characters, as Python's ``len`` counts (MySQL's LENGTH() would count bytes)."""
+    import sqlalchemy as sa
+
+    return sa.func.length(text) if conn.dialect.name == "sqlite" else sa.func.char_length(text)
+
+
 def _find_run(conn: Any, column: str, value: str) -> Optional[tuple]:
     """``(run_id, stored output length)`` of the run with ``column == value``, or None."""
     import sqlalchemy as sa
 
     from .schema import run
 
-    length = sa.func.length if conn.dialect.name == "sqlite" else sa.func.char_length
-    row = conn.execute(sa.select(run.c.run_id, sa.func.coalesce(length(run.c.captured_out), 0))
+    row = conn.execute(sa.select(run.c.run_id,
+                                 sa.func.coalesce(_char_length(conn, run.c.captured_out), 0))
                        .where(run.c[column] == value)).first()
     return None if row is None else (row[0], int(row[1]))
+
+
+def _stored_out_len(conn: Any, run_id: str) -> int:
+    found = _find_run(conn, "run_id", run_id)
+    return 0 if found is None else found[1]
+
+
+def _overlap(tail: list, batch: list, same: Callable[[Any, Any], bool]) -> int:
+    """The largest n such that the last n items of ``tail`` are the first n of ``batch``."""
+    for n in range(min(len(tail), len(batch)), 0, -1):
+        if all(same(a, b) for a, b in zip(tail[len(tail) - n:], batch)):
+            return n
+    return 0
+
+
+def _same_point(stored: tuple, given: tuple) -> bool:
+    """A stored ``(step, value, timestamp)`` equals a logged one (values compared as floats)."""
+    (s_step, s_value, s_stamp), (step, value, stamp) = stored, given
+    if s_step != step or s_stamp != stamp or (s_value is None) != (value is None):
+        return False
+    return value is None or math.isclose(s_value, value, rel_tol=1e-12, abs_tol=0.0)
 
 
 def _get_or_create(conn: Any, table: Any, key: dict, extra: Optional[dict] = None) -> int:
@@ -383,7 +540,7 @@ def _get_or_create(conn: Any, table: Any, key: dict, extra: Optional[dict] = Non
 
 def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: Any,
                 tags: Any) -> tuple:
-    """Insert the run (or find the one with this uid); returns ``(run_id, output length)``."""
+    """Insert the run (or find the one with this uid); returns ``(run_id, output length, created)``."""
     import sqlalchemy as sa
 
     from . import schema as s
@@ -391,7 +548,7 @@ def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: An
     if values["uid"]:
         found = _find_run(conn, "uid", values["uid"])
         if found is not None:
-            return found
+            return (*found, False)
     if _id is not None:
         taken = conn.execute(sa.select(s.run.c.id).where(s.run.c.run_id == str(_id))).first()
         if taken is not None:
@@ -410,7 +567,7 @@ def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: An
     run_id = str(pk) if _id is None else str(_id)
     for tag in sorted(set(tags or ())):
         conn.execute(s.tag.insert().values(run_id=run_id, tag=_clip(s.tag, "tag", str(tag))))
-    return run_id, 0
+    return run_id, 0, True
 
 
 def _experiment_id(conn: Any, ex_info: dict) -> int:
