@@ -16,9 +16,12 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace, target: str) -> int:
-    """Dispatch to the command; store-less commands (sync) do not open the store."""
+    """Dispatch to the command; sync needs no store and serve opens its own (on its worker
+    thread)."""
     if args.command == "sync":
         return cmd_sync(args)
+    if args.command == "serve":
+        return cmd_serve(args, target)
     with open_store(target) as store:
         return _COMMANDS[args.command](args, store)
 
@@ -276,6 +279,12 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
     path = save_figure(fig, args.output)
     print(f"wrote {path}")
     return 0
+
+
+def cmd_serve(args: argparse.Namespace, target: str) -> int:
+    from ..dashboard.server import serve
+
+    return serve(target, host=args.host, port=args.port, open_browser=args.open)
 
 
 _COMMANDS = {

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
     p.add_argument("--kind", choices=("curves", "best-so-far", "bars"), default="curves")
     p.add_argument("--min", action="store_true", help="lower is better (best-so-far, bars)")
+    p = command("serve", "a read-only web dashboard of the store (standard library only)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     return parser
 
 
