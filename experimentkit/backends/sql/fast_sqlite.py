@@ -49,6 +49,7 @@ from .common import (
     INT_TEXT,
     SCHEMA_VERSION,
     chunks,
+    plan_query,
     record_from_row,
 )
 
@@ -279,37 +280,10 @@ class _Translator:
 
     # ---- a whole query ----------------------------------------------------------------------------
     def plan(self, q: Query) -> tuple:
-        """(pushed (filter, condition) pairs, ORDER BY terms or None, list/object flags of the
-        order keys, conditions marking rows whose JSON only Python may read)."""
-        pushed, suspects = [], []
-        for flt in q.filters:
-            key = flt.parsed_key
-            if key.root == "tags":
-                cond = self.tags_condition(flt)
-                if cond is not None:
-                    pushed.append((flt, cond))
-                continue
-            op = self.operand(key)
-            cond = None if op is None else self.condition(op, flt)
-            if cond is not None:
-                pushed.append((flt, cond))
-                if op.suspect is not None:
-                    suspects.append(op.suspect)
-        terms: Optional[list] = []
-        others = []
-        for order in q.order:
-            op = self.operand(order.parsed_key)
-            if op is None:
-                terms = None
-                break
-            terms += _order_terms(op, order.descending)
-            if op.suspect is not None:
-                suspects.append(op.suspect)
-            if op.other is not None:
-                others.append(op.other)
-        if terms is not None:
-            terms += _id_terms("run.run_id")
-        return pushed, terms, others, suspects
+        """See ``common.plan_query``."""
+        return plan_query(q, operand=self.operand, condition=self.condition,
+                          tags_condition=self.tags_condition, order_terms=_order_terms,
+                          id_terms=lambda: _id_terms("run.run_id"))
 
 
 def _is_int_text(expr: str) -> str:

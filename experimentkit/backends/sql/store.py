@@ -47,7 +47,7 @@ from .common import HOST_COLUMNS as _HOST_COLUMNS
 from .common import INT_TEXT as _INT_TEXT
 from .common import chunks as _chunks
 from .common import loads as _loads
-from .common import record_from_row
+from .common import plan_query, record_from_row
 
 __all__ = ["SqlStore"]
 
@@ -396,36 +396,12 @@ class SqlStore(Store):
                              .outerjoin(s.host, r.host_id == h.host_id)))
 
     def _plan(self, q: Query) -> tuple:
-        """(pushed (filter, condition) pairs, order terms or None, list/object flags of the order
-        keys, suspect-row conditions of the JSON parsed)."""
-        pushed, suspects = [], []
-        for flt in q.filters:
-            key = flt.parsed_key
-            if key.root == "tags":
-                cond = self._tags_condition(flt)
-                if cond is not None:
-                    pushed.append((flt, cond))
-                continue
-            op = self._operand(key)
-            cond = None if op is None else _condition(self._sql, op, flt)
-            if cond is not None:
-                pushed.append((flt, cond))
-                if op.suspect is not None:
-                    suspects.append(op.suspect)
-        terms, others = [], []
-        for order in q.order:
-            op = self._operand(order.parsed_key)
-            if op is None:
-                terms = None
-                break
-            terms += _order_terms(self._sql, op, order.descending)
-            if op.suspect is not None:
-                suspects.append(op.suspect)
-            if op.other is not None:
-                others.append(op.other)
-        if terms is not None:
-            terms += _id_terms(self._sql, s.run.c.run_id)
-        return pushed, terms, others, suspects
+        """See ``common.plan_query``."""
+        return plan_query(q, operand=self._operand,
+                          condition=lambda op, flt: _condition(self._sql, op, flt),
+                          tags_condition=self._tags_condition,
+                          order_terms=lambda op, desc: _order_terms(self._sql, op, desc),
+                          id_terms=lambda: _id_terms(self._sql, s.run.c.run_id))
 
     def _has_suspect_json(self, conn: Any, suspects: list) -> bool:
         """Whether any run has JSON the query's SQL cannot read (one scan, stops at the first)."""
