@@ -51,3 +51,20 @@ def table(rows: list, headers: list) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_script_child(script: str, spec: dict) -> dict:
+    """Run ``script --child SPEC OUT`` in a fresh interpreter and return the JSON it wrote to OUT."""
+    import json
+
+    fd, out = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        done = subprocess.run([sys.executable, os.path.abspath(script), "--child", json.dumps(spec), out],
+                              capture_output=True, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(f"child {spec} failed:\n{done.stderr.decode()[-3000:]}")
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
+    finally:
+        os.unlink(out)

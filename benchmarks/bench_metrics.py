@@ -19,14 +19,12 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from typing import Any
 
-from _common import have, table
+from _common import have, run_script_child, table
 
 METRIC = "loss"
 
@@ -106,18 +104,8 @@ def child_mlflow(uri: str, calls: int, synchronous: bool) -> dict:
 
 
 def run_child(spec: dict) -> dict:
-    """Run one measurement in a fresh interpreter and return its result dict."""
-    fd, out = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    try:
-        done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec), out],
-                              capture_output=True, timeout=900)
-        if done.returncode != 0:
-            raise RuntimeError(f"child {spec} failed:\n{done.stderr.decode()[-3000:]}")
-        with open(out, encoding="utf-8") as f:
-            return json.load(f)
-    finally:
-        os.unlink(out)
+    """Run one measurement in a fresh interpreter (this script with ``--child``)."""
+    return run_script_child(__file__, spec)
 
 
 def child_main(spec: dict, out: str) -> None:
