@@ -63,3 +63,21 @@ def test_rerun_of_a_run_whose_script_is_gone(tmp_path: Path) -> None:
     (tmp_path / "train.py").unlink()
     proc = _ek("-S", url, "rerun", "7")
     assert proc.returncode == 2 and "script of run 7 is gone" in proc.stderr
+
+
+def test_rerun_records_into_the_store_it_read_by_absolute_path(tmp_path):
+    from types import SimpleNamespace
+
+    from experimentkit.cli.rerun import rerun_command
+
+    record = SimpleNamespace(
+        id="3", command="main", config={"seed": 5, "lr": 0.1},
+        experiment={"base_dir": str(tmp_path), "mainfile": "train.py"},
+        meta={"config_updates": {"lr": 0.1}, "named_configs": [],
+              "options": {"--file_storage": "runs", "--sql": "sqlite:///other.db"}})
+    argv = rerun_command(record, "python", store_target="runs")
+    assert f"--file_storage={tmp_path.cwd() / 'runs'}" in argv
+    assert "--sql=sqlite:///other.db" in argv  # other recorded observers are kept
+    argv = rerun_command(record, "python", store_target="sqlite:///rel.db")
+    assert f"--sql=sqlite:///{tmp_path.cwd() / 'rel.db'}" in argv
+    assert "--file_storage=runs" in argv

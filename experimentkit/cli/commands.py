@@ -22,6 +22,7 @@ def run(args: argparse.Namespace, target: str) -> int:
         return cmd_sync(args)
     if args.command == "serve":
         return cmd_serve(args, target)
+    args.store_target = target
     with open_store(target) as store:
         return _COMMANDS[args.command](args, store)
 
@@ -267,7 +268,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_rerun(args: argparse.Namespace, store: Any) -> int:
     from .rerun import rerun
 
-    return rerun(store.get(args.run), python=args.python, dry_run=args.dry_run)
+    return rerun(store.get(args.run), python=args.python, dry_run=args.dry_run,
+                 store_target=getattr(args, "store_target", None))
 
 
 def cmd_plot(args: argparse.Namespace, store: Any) -> int:

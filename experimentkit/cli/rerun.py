@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..dependencies import get_digest
 from ..errors import UsageError
@@ -37,8 +37,27 @@ def _script(record: Any) -> Path:
     return Path(ex.get("base_dir") or ".") / ex["mainfile"]
 
 
-def rerun_command(record: Any, python: str = sys.executable) -> list:
-    """The argv that reruns ``record``."""
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+
+
+def _store_option(store_target: str) -> Optional[tuple]:
+    """The observer option that records into the store ``store_target``, or None for stores no
+    built-in observer writes (plugins, test fixtures)."""
+    if "://" not in store_target:
+        return "--file_storage", os.path.abspath(store_target)
+    scheme = store_target.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme in ("mongodb",):
+        return "--mongo_db", store_target
+    if scheme == "sqlite" and store_target.startswith("sqlite:///") \
+            and not store_target.startswith("sqlite:////"):
+        return "--sql", "sqlite:///" + os.path.abspath(store_target[len("sqlite:///"):])
+    return ("--sql", store_target) if scheme in _SQL_SCHEMES else None
+
+
+def rerun_command(record: Any, python: str = sys.executable, store_target: Any = None) -> list:
+    """The argv that reruns ``record``; with ``store_target`` the new run goes to that store (by an
+    absolute path, so the rerun does not depend on the working directory) instead of the recorded one
+    of the same kind."""
     meta = record.meta or {}
     updates = flatten(meta.get("config_updates") or {})
     if "seed" in record.config:
@@ -47,7 +66,10 @@ def rerun_command(record: Any, python: str = sys.executable) -> list:
     named = list(meta.get("named_configs") or [])
     if named or updates:
         argv += ["with", *named, *[f"{key}={value!r}" for key, value in updates.items()]]
-    options = meta.get("options") or {}
+    options = dict(meta.get("options") or {})
+    replacement = _store_option(str(store_target)) if store_target else None
+    if replacement is not None:
+        options[replacement[0]] = replacement[1]
     for option in _VALUE_OPTIONS:
         if options.get(option) not in (None, False, ""):
             argv += [f"{option}={options[option]}"]
@@ -93,9 +115,10 @@ def reproducibility_warnings(record: Any) -> list:
     return warnings
 
 
-def rerun(record: Any, python: str = sys.executable, dry_run: bool = False) -> int:
+def rerun(record: Any, python: str = sys.executable, dry_run: bool = False,
+          store_target: Any = None) -> int:
     """Warn, then run the script (or print the command); returns its exit status."""
-    argv = rerun_command(record, python)
+    argv = rerun_command(record, python, store_target)
     if not Path(argv[1]).is_file():
         raise UsageError(f"the script of run {record.id} is gone: {argv[1]}")
     for warning in reproducibility_warnings(record):
