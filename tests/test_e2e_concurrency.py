@@ -13,10 +13,11 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.dbutil import server_database, with_driver
 
 REPO = Path(__file__).resolve().parent.parent
 N_RUNS = 50
@@ -135,30 +136,20 @@ def test_fifty_runs_at_once_into_one_file_store(tmp_path, child_env):
                     reason="EXPERIMENTKIT_TEST_POSTGRES is not set: no PostgreSQL server to test against")
 def test_fifty_runs_at_once_into_one_postgres_database(tmp_path, child_env):
     sa = pytest.importorskip("sqlalchemy")
-    base = os.environ["EXPERIMENTKIT_TEST_POSTGRES"]
-    base_url = sa.make_url(base)
-    driver = base_url.set(drivername="postgresql+psycopg2") if base_url.drivername == "postgresql" \
-        else base_url
-    name = f"ek_e2e_many_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(driver, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine = sa.create_engine(driver.set(database=name))
-    try:
-        url = base_url.set(database=name).render_as_string(hide_password=False)
+    with server_database("postgres", "ek_e2e_many") as url:
         _run_all(tmp_path, child_env, ["-s", url])
-        with engine.connect() as conn:
-            runs = conn.execute(sa.text(
-                "SELECT run_id, status, result, config, captured_out, stop_time FROM run")).all()
-            points = conn.execute(sa.text(
-                "SELECT run_id, step, value FROM metric WHERE name = 'x' ORDER BY run_id, step")).all()
-            experiments = conn.execute(sa.text("SELECT count(*) FROM experiment")).scalar()
-            hosts = conn.execute(sa.text("SELECT count(*) FROM host")).scalar()
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+        engine = sa.create_engine(with_driver(url))
+        try:
+            with engine.connect() as conn:
+                runs = conn.execute(sa.text(
+                    "SELECT run_id, status, result, config, captured_out, stop_time FROM run")).all()
+                points = conn.execute(sa.text(
+                    "SELECT run_id, step, value FROM metric WHERE name = 'x' ORDER BY run_id, step"
+                )).all()
+                experiments = conn.execute(sa.text("SELECT count(*) FROM experiment")).scalar()
+                hosts = conn.execute(sa.text("SELECT count(*) FROM host")).scalar()
+        finally:
+            engine.dispose()
     assert len(runs) == N_RUNS and len({r.run_id for r in runs}) == N_RUNS
     by_run: dict = {}
     for run_id, step, value in points:

@@ -18,10 +18,11 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.dbutil import server_database, with_driver  # noqa: E402
 
 sa = pytest.importorskip("sqlalchemy")
 
@@ -149,30 +150,16 @@ class Proxy:
 
 
 # ---- databases and processes ---------------------------------------------------------------------
-def _with_driver(url):
-    u = sa.make_url(url)
-    return u.set(drivername="postgresql+psycopg2") if u.drivername == "postgresql" else u
-
-
 @pytest.fixture
 def database():
-    """A fresh PostgreSQL database: ``(direct sqlalchemy URL, proxy-able URL parts)``; dropped after."""
-    base = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
-    if not base:
-        pytest.skip("EXPERIMENTKIT_TEST_POSTGRES is not set: no PostgreSQL server for the outage tests")
-    name = f"ek_e2e_outage_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(_with_driver(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = sa.make_url(base).set(database=name)
-    engine = sa.create_engine(_with_driver(url))
-    try:
-        yield engine, url
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    """A fresh PostgreSQL database: ``(engine, URL)``; dropped afterwards."""
+    with server_database("postgres", "ek_e2e_outage") as text:
+        url = sa.make_url(text)
+        engine = sa.create_engine(with_driver(url))
+        try:
+            yield engine, url
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture

@@ -25,42 +25,20 @@ from experimentkit.backends.sql import migrations  # noqa: E402
 from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.errors import ObserverError, StoreError  # noqa: E402
+from tests.dbutil import server_database, with_driver  # noqa: E402
 
-ENV = {"postgres": "EXPERIMENTKIT_TEST_POSTGRES", "mysql": "EXPERIMENTKIT_TEST_MYSQL"}
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 
 
 # ---- databases -----------------------------------------------------------------------------------
-def _with_driver(url: str):
-    """A URL with an installed driver (``postgresql://`` means psycopg 3 in SQLAlchemy 2.1)."""
-    u = sa.make_url(url)
-    driver = {"postgresql": "+psycopg2", "mysql": "+pymysql", "mariadb": "+pymysql"}
-    if "+" not in u.drivername and u.drivername in driver:
-        u = u.set(drivername=u.drivername + driver[u.drivername])
-    return u
-
-
 @contextlib.contextmanager
 def _fresh_database(kind: str, tmp_path):
     """Yield the URL (in the env var's own form) of a new, empty database; drop it afterwards."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / ('db-' + uuid.uuid4().hex[:8] + '.sqlite')}"
         return
-    base = os.environ.get(ENV[kind])
-    if not base:
-        pytest.skip(f"{ENV[kind]} is not set: no {kind} server to test against")
-    name = f"ek_sqlobs_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_with_driver(base), isolation_level="AUTOCOMMIT")
-    charset = " CHARACTER SET utf8mb4" if kind == "mysql" else ""
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}{charset}"))
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if kind == "postgres" else ""
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        admin.dispose()
+    with server_database(kind, "ek_sqlobs") as url:
+        yield url
 
 
 _SESSION_DBS: dict = {}
@@ -99,7 +77,7 @@ def empty_url(request, tmp_path):
 
 @contextlib.contextmanager
 def _reader(url: str):
-    engine = sa.create_engine(_with_driver(url))
+    engine = sa.create_engine(with_driver(url))
     try:
         with engine.connect() as conn:
             yield conn
@@ -443,7 +421,7 @@ def test_fifty_concurrent_runs(kind, tmp_path):
 
 # ---- migrations ----------------------------------------------------------------------------------
 def test_fresh_database_gets_current_schema(empty_url):
-    engine = sa.create_engine(_with_driver(empty_url))
+    engine = sa.create_engine(with_driver(empty_url))
     try:
         assert migrations.upgrade(engine) == s.SCHEMA_VERSION
         assert migrations.upgrade(engine) == s.SCHEMA_VERSION  # idempotent
@@ -465,7 +443,7 @@ def test_upgrade_sacred_database(empty_url, tmp_path):
 
     from sqlalchemy.orm import sessionmaker
 
-    engine = sa.create_engine(_with_driver(empty_url))
+    engine = sa.create_engine(with_driver(empty_url))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         old = sacred_sql.SqlObserver.create_from(engine, sessionmaker(bind=engine)())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import uuid
 
 import pytest
@@ -24,38 +23,15 @@ from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.dispatch import Dispatcher  # noqa: E402
 from experimentkit.sync import sync  # noqa: E402
+from tests.dbutil import server_database, with_driver  # noqa: E402
 
-ENV = {"postgres": "EXPERIMENTKIT_TEST_POSTGRES", "mysql": "EXPERIMENTKIT_TEST_MYSQL"}
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 HOST = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11.2", "cpu": "x"}
 
 
 # ---- databases -----------------------------------------------------------------------------------
-def _with_driver(url: str):
-    u = sa.make_url(url)
-    driver = {"postgresql": "+psycopg2", "mysql": "+pymysql", "mariadb": "+pymysql"}
-    if "+" not in u.drivername and u.drivername in driver:
-        u = u.set(drivername=u.drivername + driver[u.drivername])
-    return u
-
-
-@contextlib.contextmanager
 def _server_database(kind: str):
-    base = os.environ.get(ENV[kind])
-    if not base:
-        pytest.skip(f"{ENV[kind]} is not set: no {kind} server to test against")
-    name = f"ek_indoubt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_with_driver(base), isolation_level="AUTOCOMMIT")
-    charset = " CHARACTER SET utf8mb4" if kind == "mysql" else ""
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}{charset}"))
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        force = " WITH (FORCE)" if kind == "postgres" else ""
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        admin.dispose()
+    return server_database(kind, "ek_indoubt")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +55,7 @@ def url(request, tmp_path, _servers):
 
 
 def _count(url, table, run_id, **where):
-    engine = sa.create_engine(_with_driver(url))
+    engine = sa.create_engine(with_driver(url))
     try:
         with engine.connect() as conn:
             conds = [table.c.run_id == str(run_id)] + [table.c[k] == v for k, v in where.items()]
@@ -90,7 +66,7 @@ def _count(url, table, run_id, **where):
 
 def _stored(url, run_id):
     """(metric points as (name, step, value), table rows as (name, index, data), output)."""
-    engine = sa.create_engine(_with_driver(url))
+    engine = sa.create_engine(with_driver(url))
     try:
         with engine.connect() as conn:
             m, t = s.metric.c, s.table_row.c
@@ -311,7 +287,7 @@ def test_normal_calls_do_not_read_back(tmp_path):
 
 # ---- schema step 2 -> 3 --------------------------------------------------------------------------
 def test_version_2_database_gets_the_metric_index(url):
-    engine = sa.create_engine(_with_driver(url))
+    engine = sa.create_engine(with_driver(url))
     try:
         migrations.upgrade(engine)
         prep = engine.dialect.identifier_preparer

@@ -19,16 +19,7 @@ from store_conformance import StoreConformance, emit_events  # noqa: E402
 
 from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
-
-ENV = {"postgres": "EXPERIMENTKIT_TEST_POSTGRES", "mysql": "EXPERIMENTKIT_TEST_MYSQL"}
-
-
-def _with_driver(url: str):
-    u = sa.make_url(url)
-    driver = {"postgresql": "+psycopg2", "mysql": "+pymysql", "mariadb": "+pymysql"}
-    if "+" not in u.drivername and u.drivername in driver:
-        u = u.set(drivername=u.drivername + driver[u.drivername])
-    return u
+from tests.dbutil import ENV, with_driver  # noqa: E402
 
 
 class Databases:
@@ -41,7 +32,7 @@ class Databases:
             self.base = os.environ.get(ENV[kind])
             if not self.base:
                 pytest.skip(f"{ENV[kind]} is not set: no {kind} server to test against")
-            self.admin = sa.create_engine(_with_driver(self.base), isolation_level="AUTOCOMMIT")
+            self.admin = sa.create_engine(with_driver(self.base), isolation_level="AUTOCOMMIT")
 
     def new(self) -> str:
         name = f"ek_sqlstore_{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,42 @@
+"""Fresh databases on the PostgreSQL / MariaDB test servers: one per use, dropped afterwards."""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+ENV = {"postgres": "EXPERIMENTKIT_TEST_POSTGRES", "mysql": "EXPERIMENTKIT_TEST_MYSQL"}
+_DRIVERS = {"postgresql": "+psycopg2", "mysql": "+pymysql", "mariadb": "+pymysql"}
+
+
+def with_driver(url):
+    """The URL with an installed driver named (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
+    sa = pytest.importorskip("sqlalchemy")
+    u = sa.make_url(url)
+    if "+" not in u.drivername and u.drivername in _DRIVERS:
+        u = u.set(drivername=u.drivername + _DRIVERS[u.drivername])
+    return u
+
+
+@contextlib.contextmanager
+def server_database(kind: str, prefix: str) -> Iterator[str]:
+    """Yield the URL (in the env var's own form) of a new empty database; skip when no server is set."""
+    sa = pytest.importorskip("sqlalchemy")
+    base = os.environ.get(ENV[kind])
+    if not base:
+        pytest.skip(f"{ENV[kind]} is not set: no {kind} server to test against")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(with_driver(base), isolation_level="AUTOCOMMIT")
+    charset = " CHARACTER SET utf8mb4" if kind == "mysql" else ""
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}{charset}"))
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if kind == "postgres" else ""
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
+        admin.dispose()
