@@ -11,26 +11,15 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from .errors import ConfigAddedError, NamedConfigNotFoundError, UsageError, suggest
 
-__all__ = ["ResolvedConfig", "resolve_config", "create_run", "ConfigModifications"]
+__all__ = ["ResolvedConfig", "resolve_config", "create_run"]
 
 CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
 SEED_DOC = "the random seed for this experiment"
-
-
-@dataclass
-class ConfigModifications:
-    """What the updates did to the config (dotted keys), as Sacred's ``ConfigSummary`` reports it."""
-
-    added: set = field(default_factory=set)
-    modified: set = field(default_factory=set)
-    typechanged: dict = field(default_factory=dict)
-    docs: dict = field(default_factory=dict)
-    ensure_coherence = staticmethod(lambda: None)
 
 
 @dataclass
@@ -38,7 +27,7 @@ class ResolvedConfig:
     """The final config of a run before it starts, and how the updates changed it."""
 
     config: dict
-    modifications: ConfigModifications
+    modifications: Any  # a ConfigSummary: added, modified, typechanged, docs (dotted keys)
     config_updates: dict
     named_configs: list
 
@@ -101,10 +90,10 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
                    logger: Optional[logging.Logger] = None) -> ResolvedConfig:
     """Compute the final config of a run without running it (also used to skip duplicate runs)."""
     from .config import (
+        ConfigSummary,
         check_storable,
         convert_to_nested_dict,
         get_by_dotted_path,
-        iter_prefixes,
         join_paths,
         recursive_update,
         set_by_dotted_path,
@@ -120,7 +109,7 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     # Named configs: evaluated first, with the explicit updates fixed; later ones win over earlier ones.
     table = _named_config_table(experiment)
     named_values: dict = {}
-    mods = ConfigModifications()
+    mods = ConfigSummary()
     for name in named_configs:
         owner, conf = _lookup_named_config(name, table)
         result = conf(fixed=get_by_dotted_path(updates, owner, {}) or {},
@@ -181,9 +170,7 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
     mods.modified = {k for k in explicit if k in defined}
     _check_suspicious(experiment, scaffolds, config, mods, force, logger)
-    # As in Sacred, the dicts enclosing a changed entry count as modified (print_config colours them).
-    changed = mods.added | mods.modified | set(mods.typechanged)
-    mods.modified |= {p for key in changed for p in list(iter_prefixes(key))[:-1]}
+    mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
     check_storable(config)
     return ResolvedConfig(config=config, modifications=mods, config_updates=updates,
@@ -214,7 +201,7 @@ def _captured_args(scaffolds: list) -> set:
     return names
 
 
-def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: ConfigModifications,
+def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
                       force: bool, logger: logging.Logger) -> None:
     from .config import iter_prefixes
     used = _captured_args(scaffolds)
