@@ -2,29 +2,39 @@
 
 Sacred lets a failing ``started_event`` kill the run and silently drops an observer after its first
 error. Here an observer that raises is reported once per outage, its undelivered events are kept in
-order and retried (at every heartbeat and, for a bounded time, at the end), and whatever still could
-not be delivered is written to a JSON-lines journal that ``experimentkit sync`` replays later.  An
-event that was delivered is never delivered again: only events that raised stay buffered, and
-backends store an event all or nothing.
+order and retried (at every heartbeat and, for a bounded time, at the end).  From the first failure
+on, the buffered events are also appended to a JSON-lines journal (with markers for what retries
+delivered), so that even a SIGKILLed run leaves them for ``experimentkit sync``; the journal is
+removed when the observer recovers and finalized at the end of the run if it does not.  An event
+that was delivered is never delivered again: only events that raised stay buffered, and backends
+store an event all or nothing.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import json
 import logging
-import math
 import os
 import re
-import shutil
-import tempfile
+import socket
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
 from .errors import ObserverError
+from .journal import (
+    JOURNAL_FORMAT,
+    _compact,
+    _Journal,
+    _keep_artifact_file,
+    decode_value,
+    encode_value,
+    process_identity,
+    read_journal,
+    write_journal,
+    writer_alive,
+)
 
 __all__ = [
     "Dispatcher",
@@ -33,95 +43,9 @@ __all__ = [
     "write_journal",
     "read_journal",
     "JOURNAL_FORMAT",
+    "process_identity",
+    "writer_alive",
 ]
-
-JOURNAL_FORMAT = "experimentkit-journal"
-_TAGS = ("$datetime", "$date", "$tuple", "$bytes", "$float", "$dict", "$repr")
-
-
-# ---- JSON with type tags (journals are read back without pickle) ---------------------------------
-def encode_value(value: Any) -> Any:
-    """Event arguments as JSON data; datetimes, tuples, bytes and odd floats keep a type tag."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else {"$float": repr(float(value))}
-    if isinstance(value, _dt.datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, _dt.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: encode_value(v) for k, v in value.items()}
-        return {"$dict": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
-    if isinstance(value, list):
-        return [encode_value(v) for v in value]
-    if isinstance(value, tuple):
-        return {"$tuple": [encode_value(v) for v in value]}
-    if isinstance(value, (bytes, bytearray)):
-        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if hasattr(value, "dtype") and hasattr(value, "tolist"):  # numpy scalars and arrays
-        return encode_value(value.tolist())
-    return {"$repr": repr(value)}
-
-
-def decode_value(data: Any) -> Any:
-    """Inverse of :func:`encode_value` (a ``$repr`` comes back as its string)."""
-    if isinstance(data, list):
-        return [decode_value(v) for v in data]
-    if not isinstance(data, dict):
-        return data
-    if len(data) == 1:
-        ((tag, payload),) = data.items()
-        if tag == "$datetime":
-            return _dt.datetime.fromisoformat(payload)
-        if tag == "$date":
-            return _dt.date.fromisoformat(payload)
-        if tag == "$tuple":
-            return tuple(decode_value(v) for v in payload)
-        if tag == "$bytes":
-            return base64.b64decode(payload)
-        if tag == "$float":
-            return float(payload)
-        if tag == "$dict":
-            return {decode_value(k): decode_value(v) for k, v in payload}
-        if tag == "$repr":
-            return payload
-    return {k: decode_value(v) for k, v in data.items()}
-
-
-# ---- journal files -------------------------------------------------------------------------------
-def write_journal(path: str, header: dict, events: Iterable[tuple]) -> None:
-    """Write a journal atomically: a header line, then one ``{seq, event, kwargs}`` line each."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".jsonl")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(
-                json.dumps(dict(header, format=JOURNAL_FORMAT, version=1), allow_nan=False) + "\n"
-            )
-            for seq, (event, kwargs) in enumerate(events):
-                line = {"seq": seq, "event": event, "kwargs": encode_value(kwargs)}
-                fh.write(json.dumps(line, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_journal(path: str) -> tuple:
-    """``(header, [(event, kwargs), ...])`` of a journal written by :func:`write_journal`."""
-    with open(path, encoding="utf-8") as fh:
-        lines = [json.loads(line) for line in fh if line.strip()]
-    if not lines or lines[0].get("format") != JOURNAL_FORMAT:
-        raise ValueError(f"{path} is not an experimentkit fallback journal")
-    return lines[0], [(line["event"], decode_value(line["kwargs"])) for line in lines[1:]]
 
 
 # ---- the dispatcher ------------------------------------------------------------------------------
@@ -149,24 +73,32 @@ _OPENING_EVENTS = ("started_event", "queued_event")
 
 
 class _Slot:
-    """One observer with its undelivered events (``pending``) and outage state."""
+    """One observer with its undelivered events and outage state.
+
+    ``pending`` holds ``(event, kwargs, seq)``: ``seq`` is the highest journal line the entry stands
+    for (entries are merged), None if it could not be journaled.
+    """
 
     def __init__(self, index: int, observer: Any):
         self.index = index
         self.observer = observer
         self.name = type(observer).__name__
         self.pending: list = []
-        self.inflight: Optional[tuple] = None  # (call, event, kwargs) still running after its timeout
+        self.inflight: Optional[tuple] = None  # (call, entry) still running after its timeout
         self.opened = False
         self.assigned_id: Any = None
         self.last_error: Optional[BaseException] = None
+        self.journal: Optional[_Journal] = None
+        self.journal_failed = False  # then the journal is written whole at the end
 
 
 class Dispatcher:
     """Sends a run's events to its observers (highest ``priority`` first); owns the failure policy.
 
     ``retry_seconds`` bounds the wait for failing observers at the end of the run; ``fallback_dir``
-    is where journals of events that still could not be delivered go.
+    is where journals of events not yet delivered go.  Nothing is written while observers are
+    healthy: a journal is created when an observer first fails, every event buffered for it is
+    appended at once, deliveries are marked, and the file is removed when the observer recovers.
     """
 
     def __init__(
@@ -228,57 +160,99 @@ class Dispatcher:
 
     def _send(self, slot: _Slot, event: str, kwargs: dict) -> None:
         if slot.pending:
-            slot.pending.append((event, kwargs))
-            slot.pending = _compact(slot.pending)
+            self._buffer(slot, event, kwargs)
             return
         try:
-            self._call(slot, event, kwargs)
-        except _Stuck as exc:  # the call goes on in the background: it is in flight, not pending
+            self._call(slot, (event, kwargs, None))
+        except _Stuck as exc:  # in flight, not pending; journaled, as it may never be answered
+            slot.inflight = (slot.inflight[0], self._journaled(slot, event, kwargs))
             self._report_outage(slot, exc)
         except Exception as exc:
-            slot.pending.append((event, kwargs))
+            self._buffer(slot, event, kwargs)
             self._report_outage(slot, exc)
         except BaseException:
-            slot.pending.append((event, kwargs))
+            self._buffer(slot, event, kwargs)
             raise
 
-    def _call(self, slot: _Slot, event: str, kwargs: dict) -> None:
+    def _buffer(self, slot: _Slot, event: str, kwargs: dict) -> None:
+        slot.pending.append(self._journaled(slot, event, kwargs))
+        slot.pending = _compact(slot.pending)
+
+    def _journaled(self, slot: _Slot, event: str, kwargs: dict) -> tuple:
+        """Put an event the observer did not take on disk: a SIGKILL must not lose it."""
+        if slot.journal_failed:
+            return (event, kwargs, None)
+        try:
+            if slot.journal is None:
+                slot.journal = _Journal(self._journal_path(slot), self._header(slot))
+            seq, kwargs = slot.journal.append(event, kwargs)
+        except Exception as exc:
+            self._journal_broke(slot, exc)
+            return (event, kwargs, None)
+        return (event, kwargs, seq)
+
+    def _mark(self, slot: _Slot, **fields: Any) -> None:
+        if slot.journal is None or slot.journal_failed:
+            return
+        spec = _replay_spec(slot.observer)
+        if spec != slot.journal.replay_spec:  # e.g. SQL table row counts confirmed since
+            fields["replay_spec"] = slot.journal.replay_spec = spec
+        try:
+            slot.journal.write(fields)
+        except Exception as exc:
+            self._journal_broke(slot, exc)
+
+    def _journal_broke(self, slot: _Slot, exc: Exception) -> None:
+        slot.journal_failed = True
+        self.logger.error(
+            "Observer '%s': cannot keep its fallback journal in %s up to date (%s: %s); its "
+            "buffered events are kept in memory only until the end of the run",
+            slot.name, self.fallback_dir, type(exc).__name__, exc,
+        )
+
+    def _call(self, slot: _Slot, entry: tuple) -> None:
         """Deliver one event, giving up waiting after ``call_timeout`` (a backend that stops answering
         must not hang the run); a call that is still running stays in flight and is settled later."""
         if self._settle(slot) is not None:
-            raise ObserverError(f"still waiting for its earlier {slot.inflight[1]}")
+            raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
+        event, kwargs, _ = entry
         call = _ObserverCall(getattr(slot.observer, event), kwargs)
         call.start()
         try:
             call.join(self.call_timeout)
         except BaseException:
-            slot.inflight = (call, event, kwargs)
+            slot.inflight = (call, entry)
             raise _Stuck("interrupted while waiting") from None
         if call.is_alive():
-            slot.inflight = (call, event, kwargs)
+            slot.inflight = (call, entry)
             raise _Stuck(f"no answer to {event} within {self.call_timeout:g}s")
         if call.error is not None:
             raise call.error
-        self._delivered(slot, event, kwargs, call.result)
+        self._delivered(slot, entry, call.result)
 
-    def _delivered(self, slot: _Slot, event: str, kwargs: dict, returned: Any) -> None:
+    def _delivered(self, slot: _Slot, entry: tuple, returned: Any) -> None:
+        event, kwargs, seq = entry
         self._progress += 1
+        marker: dict = {}
         if event in _OPENING_EVENTS:
             slot.opened = True
             slot.assigned_id = returned if returned is not None else kwargs.get("_id")
+            marker = {"opened": True, "assigned_id": encode_value(slot.assigned_id)}
+        if seq is not None:
+            self._mark(slot, delivered_through=seq, **marker)
 
     def _settle(self, slot: _Slot) -> Optional[tuple]:
         """Account for a call that outlived its timeout; returns it if it is still running."""
         if slot.inflight is None:
             return None
-        call, event, kwargs = slot.inflight
+        call, entry = slot.inflight
         if call.is_alive():
             return slot.inflight
         slot.inflight = None
         if call.error is None:
-            self._delivered(slot, event, kwargs, call.result)
+            self._delivered(slot, entry, call.result)
         else:
-            slot.pending.insert(0, (event, kwargs))
+            slot.pending.insert(0, entry)
             slot.last_error = call.error
         return None
 
@@ -295,7 +269,8 @@ class Dispatcher:
     @property
     def failing(self) -> list:
         """The observers that have undelivered events."""
-        return [slot for slot in self.slots if self._settle(slot) is not None or slot.pending]
+        with self._lock:  # settling may append a marker to a journal
+            return [slot for slot in self.slots if self._settle(slot) is not None or slot.pending]
 
     def retry(self) -> None:
         """Try once to deliver every failing observer's buffered events, oldest first."""
@@ -303,9 +278,8 @@ class Dispatcher:
             for slot in self.failing:
                 delivered = 0
                 while slot.pending and slot.inflight is None:
-                    event, kwargs = slot.pending[0]
                     try:
-                        self._call(slot, event, kwargs)
+                        self._call(slot, slot.pending[0])
                     except _Stuck as exc:
                         slot.pending.pop(0)  # now in flight
                         slot.last_error = exc
@@ -323,12 +297,24 @@ class Dispatcher:
                     )
                 if slot.opened and self.run_id is None:
                     self.run_id = slot.assigned_id
+            for slot in self.slots:
+                if slot.journal is not None and not slot.pending and slot.inflight is None:
+                    self._drop_journal(slot)
+
+    def _drop_journal(self, slot: _Slot) -> None:
+        try:
+            slot.journal.discard()
+        except OSError as exc:  # a journal whose events are all marked delivered is harmless
+            self.logger.warning("Could not remove the fallback journal %s (%s)",
+                                slot.journal.path, exc)
+        slot.journal = None
 
     # -- end of run --------------------------------------------------------------------------------
     def finish(self) -> list:
-        """Retry failing observers for ``retry_seconds``, journal what is left, join every observer.
+        """Retry failing observers for ``retry_seconds``, finalize the journals of those that are still
+        failing (remove the others'), join every observer.
 
-        Returns the paths of the journals written.
+        Returns the paths of the journals left for ``experimentkit sync``.
         """
         self.retry()
         if self.failing and self.retry_seconds > 0:
@@ -345,68 +331,77 @@ class Dispatcher:
                 self.retry()
                 if self._progress != progress:  # slow but alive (e.g. 50 runs creating one schema)
                     deadline = time.monotonic() + self.retry_seconds
-        for slot in self.slots:
-            try:
-                slot.observer.join()
-            except Exception as exc:
-                self.logger.warning(
-                    "Observer '%s' failed while finishing (%s: %s)",
-                    slot.name,
-                    type(exc).__name__,
-                    exc,
-                )
-            take = getattr(slot.observer, "take_undelivered", None)
-            leftovers = take() if callable(take) else []
-            stuck = [] if self._settle(slot) is None else [slot.inflight[1:]]
-            if stuck:
-                self.logger.warning(
-                    "Observer '%s' never answered %s; journaling it (the backend may already hold "
-                    "part of it)", slot.name, stuck[0][0])
-            events = stuck + slot.pending + list(leftovers)
-            if events:
-                self._journal(slot, events)
-            slot.pending = []
+        with self._lock:
+            for slot in self.slots:
+                self._finish_slot(slot)
         return self.journals
 
-    def _journal(self, slot: _Slot, events: list) -> None:
-        stem = f"{self.run_uid}-{slot.index}-{_slug(slot.name)}"
-        path = os.path.join(self.fallback_dir, stem + ".jsonl")
+    def _finish_slot(self, slot: _Slot) -> None:
         try:
-            spec = slot.observer.replay_spec()
-        except Exception:
-            spec = None
+            slot.observer.join()
+        except Exception as exc:
+            self.logger.warning(
+                "Observer '%s' failed while finishing (%s: %s)",
+                slot.name,
+                type(exc).__name__,
+                exc,
+            )
+        take = getattr(slot.observer, "take_undelivered", None)
+        leftovers = take() if callable(take) else []
+        stuck = [] if self._settle(slot) is None else [slot.inflight[1]]
+        if stuck:
+            self.logger.warning(
+                "Observer '%s' never answered %s; journaling it (the backend may already hold "
+                "part of it)", slot.name, stuck[0][0])
+        entries = stuck + slot.pending + [self._journaled(slot, e, k) for e, k in leftovers]
+        slot.pending = []
+        if entries:
+            self._finalize(slot, entries)
+        elif slot.journal is not None:
+            self._drop_journal(slot)
+
+    def _finalize(self, slot: _Slot, entries: list) -> None:
+        """Mark the journal finalized (or, if it could not be kept up to date, write it whole)."""
+        path = self._journal_path(slot)
+        last_error = (
+            f"{type(slot.last_error).__name__}: {slot.last_error}"
+            if slot.last_error is not None
+            else None
+        )
         try:
-            events = _keep_artifact_files(events, os.path.join(self.fallback_dir, stem + ".files"))
-            header = {
-                "run_uid": self.run_uid,
-                "observer": slot.name,
-                "replay_spec": spec,
-                "opened": slot.opened,
-                "assigned_id": encode_value(slot.assigned_id),
-                "created": _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(),
-                "last_error": f"{type(slot.last_error).__name__}: {slot.last_error}"
-                if slot.last_error is not None
-                else None,
-            }
-            write_journal(path, header, events)
+            if slot.journal is not None and not slot.journal_failed:
+                self._mark(slot, finalized=True, last_error=last_error)
+                if not slot.journal_failed:
+                    slot.journal.close(sync=True)
+            if slot.journal is None or slot.journal_failed:
+                if slot.journal is not None:
+                    slot.journal.close()
+                files_dir = path[: -len(".jsonl")] + ".files"
+                events = [
+                    (e, _keep_artifact_file(e, k, files_dir, f"end{i}"))
+                    for i, (e, k, _) in enumerate(entries)
+                ]
+                write_journal(path, dict(self._header(slot), last_error=last_error), events)
         except Exception as exc:
             self.logger.error(
                 "Observer '%s' lost %d events: could not write the fallback journal %s (%s: %s)",
                 slot.name,
-                len(events),
+                len(entries),
                 path,
                 type(exc).__name__,
                 exc,
             )
             return
+        finally:
+            slot.journal = None
         self.journals.append(path)
-        if spec is None:
+        if _replay_spec(slot.observer) is None:
             self.logger.warning(
                 "Observer '%s' did not recover; its %d undelivered events are saved in %s. "
                 "%s has no replay_spec(), so 'experimentkit sync' cannot replay them "
                 "automatically.",
                 slot.name,
-                len(events),
+                len(entries),
                 path,
                 slot.name,
             )
@@ -415,74 +410,38 @@ class Dispatcher:
                 "Observer '%s' did not recover; its %d undelivered events are saved in %s. "
                 "Run 'experimentkit sync' to deliver them once it is reachable again.",
                 slot.name,
-                len(events),
+                len(entries),
                 path,
             )
+
+    def _journal_path(self, slot: _Slot) -> str:
+        stem = f"{self.run_uid}-{slot.index}-{_slug(slot.name)}"
+        return os.path.join(self.fallback_dir, stem + ".jsonl")
+
+    def _header(self, slot: _Slot) -> dict:
+        """What sync needs to rebuild the observer, and who writes the journal (sync leaves the
+        journal of a run that is still going alone)."""
+        return {
+            "run_uid": self.run_uid,
+            "observer": slot.name,
+            "replay_spec": _replay_spec(slot.observer),
+            "opened": slot.opened,
+            "assigned_id": encode_value(slot.assigned_id),
+            "created": _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(),
+            "pid": os.getpid(),
+            "pid_started": process_identity(),
+            "hostname": socket.gethostname(),
+        }
+
+
+def _replay_spec(observer: Any) -> Optional[dict]:
+    try:
+        return observer.replay_spec()
+    except Exception:
+        return None
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "observer"
 
 
-def _keep_artifact_files(events: list, files_dir: str) -> list:
-    """Copy artifact files next to the journal: often temporary, they may be gone by sync."""
-    kept = []
-    for seq, (event, kwargs) in enumerate(events):
-        filename = kwargs.get("filename") if event == "artifact_event" else None
-        if filename and os.path.isfile(filename):
-            os.makedirs(files_dir, exist_ok=True)
-            copy = os.path.join(files_dir, f"{seq}-{os.path.basename(filename)}")
-            shutil.copyfile(filename, copy)
-            kwargs = dict(kwargs, filename=copy)
-        kept.append((event, kwargs))
-    return kept
-
-
-def _compact(pending: list) -> list:
-    """Shrink an outage buffer: keep the newest heartbeat, merge adjacent metric/table batches."""
-    last_beat = max(
-        (i for i, (event, _) in enumerate(pending) if event == "heartbeat_event"), default=-1
-    )
-    out: list = []
-    for i, (event, kwargs) in enumerate(pending):
-        if event == "heartbeat_event" and i != last_beat:
-            continue
-        prev = out[-1] if out else None
-        if prev and event == "log_metrics" and prev[0] == "log_metrics":
-            out[-1] = (
-                event,
-                {
-                    "metrics_by_name": _merge_metrics(
-                        prev[1]["metrics_by_name"], kwargs["metrics_by_name"]
-                    ),
-                    "info": kwargs["info"],
-                },
-            )
-        elif (
-            prev
-            and event == "log_table"
-            and prev[0] == "log_table"
-            and prev[1]["name"] == kwargs["name"]
-        ):
-            out[-1] = (
-                event,
-                {"name": kwargs["name"], "rows": list(prev[1]["rows"]) + list(kwargs["rows"])},
-            )
-        else:
-            out.append((event, kwargs))
-    return out
-
-
-def _merge_metrics(first: dict, second: dict) -> dict:
-    """New dicts (observers may keep the ones they were given)."""
-    merged = {
-        name: {key: (list(val) if isinstance(val, list) else val) for key, val in group.items()}
-        for name, group in first.items()
-    }
-    for name, group in second.items():
-        target = merged.setdefault(
-            name, {"name": name, "steps": [], "values": [], "timestamps": []}
-        )
-        for key in ("steps", "values", "timestamps"):
-            target[key].extend(group[key])
-    return merged

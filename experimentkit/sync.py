@@ -3,9 +3,15 @@
 A journal holds the events an observer could not store during a run (see
 :mod:`experimentkit.dispatch`). Syncing rebuilds the observer from the journal's ``replay_spec``,
 re-opens the run in the backend (``attach``) or starts it there if it never was, and delivers the
-remaining events in order.  Progress is recorded after every delivered event in
+remaining events in order (those its ``delivered_through`` markers cover reached the backend during
+the run and are never replayed).  Progress is recorded after every delivered event in
 ``<journal>.progress.json``, so an interrupted sync resumes where it stopped, and a finished journal
 moves to ``<fallback_dir>/synced/``, so syncing twice adds nothing.
+
+A journal is written while its run goes on.  It is synced once it is finalized (the run ended) or
+once the process that writes it is gone (killed); the journal of a live run is left alone, since that
+run may still deliver or append events.  A journal from another host that was not finalized is synced
+only with ``force`` (whether its writer is alive cannot be told from here).
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import importlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from typing import Any, Optional
 
-from .dispatch import decode_value, encode_value, read_journal
+from .journal import decode_value, encode_value, read_journal, writer_alive
 
 __all__ = ["sync", "SyncResult", "build_observer"]
 
@@ -83,20 +90,42 @@ def _archive(journal: str, synced_dir: str) -> None:
             shutil.move(path, os.path.join(synced_dir, os.path.basename(path)))
 
 
-def sync(fallback_dir: Optional[str] = None, *, dry_run: bool = False) -> list:
-    """Replay every journal in ``fallback_dir`` (default ``SETTINGS.FALLBACK_DIR``)."""
+def sync(fallback_dir: Optional[str] = None, *, dry_run: bool = False, force: bool = False) -> list:
+    """Replay every journal in ``fallback_dir`` (default ``SETTINGS.FALLBACK_DIR``); ``force`` also
+    replays unfinished journals written on other hosts."""
     if fallback_dir is None:
         from .settings import SETTINGS
 
         fallback_dir = SETTINGS.FALLBACK_DIR
     journals = sorted(glob.glob(os.path.join(glob.escape(fallback_dir), "*.jsonl")))
-    return [_sync_one(path, os.path.join(fallback_dir, "synced"), dry_run) for path in journals]
+    synced_dir = os.path.join(fallback_dir, "synced")
+    return [_sync_one(path, synced_dir, dry_run, force) for path in journals]
 
 
-def _sync_one(journal: str, synced_dir: str, dry_run: bool) -> SyncResult:
+def _still_written(header: dict, force: bool) -> str:
+    """Why a journal must be left alone for now ("" if it may be replayed)."""
+    if header.get("finalized"):
+        return ""
+    pid, host = header.get("pid"), header.get("hostname")
+    if pid is None:
+        return ""
+    if host == socket.gethostname():
+        if writer_alive(pid, header.get("pid_started")):
+            return (f"its run is still going (pid {pid}); it is synced once the run ends "
+                    f"or the process is gone")
+        return ""
+    if force:
+        return ""
+    return (f"written on host {host!r} by a run that has not ended, or was killed; if that run is "
+            f"over, sync with --force")
+
+
+def _sync_one(journal: str, synced_dir: str, dry_run: bool, force: bool) -> SyncResult:
     try:
         header, events = read_journal(journal)
         progress = _load_progress(journal)
+    except FileNotFoundError:  # its run recovered and removed it since we listed the directory
+        return SyncResult(journal, "?", "?", "skipped", message="the journal was removed")
     except (OSError, ValueError, KeyError) as exc:
         return SyncResult(journal, "?", "?", "failed", message=f"unreadable journal: {exc}")
     done = progress["delivered"]
@@ -108,7 +137,16 @@ def _sync_one(journal: str, synced_dir: str, dry_run: bool) -> SyncResult:
         delivered=0,
         remaining=len(events) - done,
     )
+    busy = _still_written(header, force)
+    if busy:
+        result.status = "skipped"
+        result.message = busy
+        return result
     spec = header.get("replay_spec")
+    if result.remaining <= 0 and not dry_run:  # every event reached the backend during the run
+        result.status = "synced"
+        _archive(journal, synced_dir)
+        return result
     if spec is None:
         result.status = "skipped"
         result.message = (

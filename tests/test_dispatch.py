@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experimentkit.context import current_run
-from experimentkit.dispatch import decode_value, encode_value, read_journal
+from experimentkit.journal import decode_value, encode_value, read_journal
 from experimentkit.observers.memory import InMemoryObserver
 from experimentkit.observers.queue import QueueObserver
 from experimentkit.testing import make_run

@@ -4,7 +4,7 @@ import logging
 import os
 
 from experimentkit.context import current_run
-from experimentkit.dispatch import read_journal
+from experimentkit.journal import read_journal
 from experimentkit.sync import SyncResult, build_observer, sync
 from experimentkit.testing import make_run
 from tests.test_dispatch_support import Flaky
@@ -162,4 +162,5 @@ def test_journal_lines_are_plain_json(tmp_path):
         text = fh.read()
     assert "py/object" not in text and '"$datetime"' in text
     header, _ = read_journal(run.fallback_journals[0])
-    assert header["format"] == "experimentkit-journal" and header["version"] == 1
+    assert header["format"] == "experimentkit-journal" and header["version"] == 2
+    assert header["finalized"] is True

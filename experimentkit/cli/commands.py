@@ -256,6 +256,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"sync is not available in this installation ({exc})") from None
     kwargs = {"fallback_dir": args.fallback_dir} if args.fallback_dir else {}
+    if args.force:
+        kwargs["force"] = True
     results = sync(**kwargs)
     for result in results:
         print(result)

@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p = command("sync", "replay fallback journals of undelivered events into their stores")
     p.add_argument("--fallback-dir", metavar="DIR", help="where the journals are")
+    p.add_argument("--force", action="store_true",
+                   help="also sync unfinished journals written on another host")
     p = command("rerun", "run a recorded run again with the same config, named configs and seed")
     p.add_argument("run")
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
