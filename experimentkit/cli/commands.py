@@ -17,7 +17,10 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace, target: str) -> int:
     """Dispatch to the command; sync needs no store and serve opens its own (on its worker
-    thread)."""
+    thread); commands from ``main.COMMAND_MODULES`` carry their own handler."""
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args, target)
     if args.command == "sync":
         return cmd_sync(args)
     if args.command == "serve":

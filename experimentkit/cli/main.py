@@ -7,12 +7,19 @@ stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
 __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
+
+#: Modules (under ``experimentkit.cli``) that add their own subcommands: each has
+#: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
+#: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
+#: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
+COMMAND_MODULES: tuple = ()
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"
@@ -116,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{module}").add_commands(command)
     return parser
 
 
