@@ -52,6 +52,18 @@ else:
         return _EPOCH + _dt.timedelta(seconds=stamp)
 
 
+def _epoch_seconds(stamp: Any) -> float:
+    """A point's time as epoch seconds: numbers as they are, datetimes (naive = UTC) converted."""
+    if isinstance(stamp, _dt.datetime):
+        if stamp.tzinfo is None:
+            return (stamp - _EPOCH).total_seconds()
+        return stamp.timestamp()
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+        return float(stamp)
+    raise TypeError(f"log_scalar: timestamp must be seconds since the epoch or a datetime, "
+                    f"not {type(stamp).__name__}")
+
+
 def _plain_list(values: list) -> list:
     if set(map(type, values)) <= _NUMBERS:  # the usual case, checked at C speed
         return values
@@ -127,12 +139,18 @@ class Run:
         self._sigterm_armed = False
 
     # ---- logging from user code ------------------------------------------------------------------
-    def log_scalar(self, metric_name: str, value: Any, step: Any = None) -> None:
-        """Record a metric point; steps count per name from 0 (or from the last explicit step)."""
+    def log_scalar(self, metric_name: str, value: Any, step: Any = None,
+                   timestamp: Any = None) -> None:
+        """Record a metric point; steps count per name from 0 (or from the last explicit step).
+
+        ``timestamp`` (seconds since the epoch, or a ``datetime``; naive means UTC) replaces the
+        time of the call, for points imported or replayed from another record.
+        """
         if step is None:
             step = self._next_step.get(metric_name, 0)
         self._next_step[metric_name] = step + 1
-        self._metrics.append((metric_name, step, value, time.time()))
+        self._metrics.append((metric_name, step, value,
+                              time.time() if timestamp is None else _epoch_seconds(timestamp)))
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
