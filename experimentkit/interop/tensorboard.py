@@ -8,6 +8,7 @@ The config goes in as TensorBoard hparams (flattened to dotted names), so the HP
 """
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -51,11 +52,18 @@ class _EventWriter:
 
     def __init__(self, directory: str) -> None:
         _require()
-        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.compat.proto import (
+            event_pb2,
+            summary_pb2,
+            tensor_pb2,
+            tensor_shape_pb2,
+            types_pb2,
+        )
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
-        from tensorboard.util import tensor_util
 
-        self._event, self._summary, self._tensor = event_pb2, summary_pb2, tensor_util
+        self._event, self._summary = event_pb2, summary_pb2
+        self._scalar = functools.partial(tensor_pb2.TensorProto, dtype=types_pb2.DT_DOUBLE,
+                                         tensor_shape=tensor_shape_pb2.TensorShapeProto())
         self._metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
             data_class=summary_pb2.DATA_CLASS_SCALAR)
@@ -64,10 +72,8 @@ class _EventWriter:
 
     def scalars(self, tag: str, steps: Iterable[Any], values: Iterable[Any],
                 stamps: Iterable[float]) -> int:
-        import numpy as np
-
         count = 0
-        make = self._tensor.make_tensor_proto
+        make = self._scalar
         for step, value, stamp in zip(steps, values, stamps):
             number = math.nan if value is None else float(value)
             meta = None
@@ -75,7 +81,7 @@ class _EventWriter:
                 self._described.add(tag)
                 meta = self._metadata
             summary = self._summary.Summary(value=[self._summary.Summary.Value(
-                tag=tag, metadata=meta, tensor=make(np.float64(number)))])
+                tag=tag, metadata=meta, tensor=make(double_val=[number]))])
             self._writer.add_event(self._event.Event(wall_time=stamp, step=int(step),
                                                      summary=summary))
             count += 1
