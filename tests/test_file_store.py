@@ -2,11 +2,15 @@
 are written, annotations, per-sample rows, artifact safety and DEAD detection."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -327,16 +331,40 @@ def test_unwritable_or_corrupt_index(tmp_path: Path) -> None:
     assert sqlite3.connect(base / INDEX_FILE).execute("SELECT COUNT(*) FROM runs").fetchone() == (2,)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write a read-only directory")
+@contextlib.contextmanager
+def _read_only_directory(base: Path) -> Iterator[None]:
+    """Make ``base`` unwritable for this process: chmod for a normal user; for root (who ignores
+    modes) a tmpfs holding a copy, remounted read-only; skip where neither is possible."""
+    if os.geteuid() != 0:
+        base.chmod(0o555)
+        try:
+            yield
+        finally:
+            base.chmod(0o755)
+        return
+    copy = base.with_name(base.name + ".src")
+    base.rename(copy)
+    base.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(base)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"root cannot make a read-only directory here (mount: {mounted.stderr!r})")
+    try:
+        shutil.copytree(copy, base, dirs_exist_ok=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(base)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(base)], check=True)
+
+
 def test_read_only_directory_keeps_the_index_in_memory(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     write_runs(base, [_spec("1")], tmp_path)
-    base.chmod(0o555)
-    try:
+    with _read_only_directory(base):
+        with pytest.raises(OSError):
+            (base / "probe").write_text("x")
         store = FileStore(base)
         assert store.index_path == ":memory:" and _ids(store) == ["1"]
-    finally:
-        base.chmod(0o755)
 
 
 def test_racy_timestamps_are_not_trusted(tmp_path: Path, monkeypatch: Any) -> None:
