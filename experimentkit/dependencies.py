@@ -16,7 +16,13 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any, Callable, Optional
 
-from .errors import SettingError, UsageError
+from .errors import (
+    EnforceCleanError,
+    GitUnavailableError,
+    InvalidVersionError,
+    SettingError,
+    SourceNotFoundError,
+)
 
 __all__ = [
     "DEPENDENCY_STRATEGIES", "SOURCE_STRATEGIES", "EnforceCleanError", "GitUnavailableError",
@@ -30,22 +36,6 @@ DEPENDENCY_STRATEGIES = ("none", "imported", "sys", "pkg")
 
 _MB = 1024 * 1024
 GitInfo = tuple[str, Optional[str], bool]
-
-
-class SourceNotFoundError(UsageError, ValueError):
-    """``add_source_file`` (or the main file) names a file that does not exist."""
-
-
-class InvalidVersionError(UsageError, ValueError):
-    """``add_package_dependency`` got a version string that is not PEP 440."""
-
-
-class GitUnavailableError(UsageError, ValueError):
-    """Git info was requested but GitPython or the git executable is missing."""
-
-
-class EnforceCleanError(UsageError, RuntimeError):
-    """``--enforce_clean`` found no repository, or one with uncommitted changes."""
 
 
 # -------------------------------------------------------------------------------------------- files

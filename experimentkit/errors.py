@@ -15,6 +15,9 @@ __all__ = [
     "NamedConfigNotFoundError", "CircularDependencyError", "SignatureError", "ObserverError",
     "SacredInterrupt", "TimeoutInterrupt", "ExperimentKitError", "UsageError", "ReadOnlyConfigError",
     "UnstorableConfigError", "StoreError", "QueryError", "SettingError", "suggest",
+    "InvalidKeyError", "ConfigFileError", "ConfigFileNotFoundError", "UnknownCaptureModeError",
+    "IgnoreHostInfo", "SourceNotFoundError", "InvalidVersionError", "GitUnavailableError",
+    "EnforceCleanError",
 ]
 
 
@@ -157,3 +160,48 @@ class TimeoutInterrupt(SacredInterrupt):
     """Stops a run with the status TIMEOUT."""
 
     STATUS = "TIMEOUT"
+
+
+class _PlainMessage:
+    """For errors that are also a ``KeyError`` or ``OSError``: show the message as written (those
+    bases would quote it or reformat it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidKeyError(_PlainMessage, UsageError, KeyError):
+    """A config key breaks a rule in ``SETTINGS.CONFIG`` (a ``KeyError``, as in Sacred)."""
+
+
+class ConfigFileError(UsageError, ValueError):
+    """A config file has an unsupported extension or unreadable content (a ``ValueError``, as in
+    Sacred)."""
+
+
+class ConfigFileNotFoundError(_PlainMessage, UsageError, FileNotFoundError):
+    """A config file does not exist (an ``OSError``, as in Sacred)."""
+
+
+class UnknownCaptureModeError(_PlainMessage, UsageError, KeyError):
+    """``--capture`` / ``capture_output`` got a mode other than fd, sys or no."""
+
+
+class IgnoreHostInfo(Exception):
+    """Raise inside a host-info gatherer to leave its key out (the fact is not available)."""
+
+
+class SourceNotFoundError(UsageError, ValueError):
+    """``add_source_file`` (or the main file) names a file that does not exist."""
+
+
+class InvalidVersionError(UsageError, ValueError):
+    """``add_package_dependency`` got a version string that is not PEP 440."""
+
+
+class GitUnavailableError(UsageError, ValueError):
+    """Git info was requested but GitPython or the git executable is missing."""
+
+
+class EnforceCleanError(UsageError, RuntimeError):
+    """``--enforce_clean`` found no repository, or one with uncommitted changes."""

@@ -13,16 +13,14 @@ import warnings
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
+from .errors import IgnoreHostInfo
+
 __all__ = [
     "HostInfoGetter", "IgnoreHostInfo", "check_additional_host_info", "get_host_info",
     "host_info_gatherer", "parse_nvidia_smi_xml",
 ]
 
 _NVIDIA_SMI_TIMEOUT = 5.0
-
-
-class IgnoreHostInfo(Exception):
-    """Raise inside a gatherer to leave its key out of the host info (the fact is not available)."""
 
 
 class HostInfoGetter:

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Callable, Optional
 
-from .errors import UsageError
+from .errors import UnknownCaptureModeError
 
 __all__ = [
     "CAPTURE_MODES", "CapturedOutput", "UnknownCaptureModeError", "apply_backspaces_and_linefeeds",
@@ -40,13 +40,6 @@ CAPTURE_MODES = ("fd", "no", "sys")
 _EOF_GRACE_SECONDS = 1.0
 # Held-back unfinished lines longer than this are folded (progress bars that never print a newline).
 _FOLD_PENDING_AT = 4096
-
-
-class UnknownCaptureModeError(UsageError, KeyError):
-    """``--capture`` / ``capture_output`` got a mode other than fd, sys or no."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 # ---------------------------------------------------------------------------------------- filtering

@@ -5,25 +5,12 @@ import json
 import os
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ConfigFileError, ConfigFileNotFoundError, UsageError
 
 __all__ = ["ConfigFileError", "ConfigFileNotFoundError", "CONFIG_FILE_EXTENSIONS",
            "load_config_file", "save_config_file", "is_config_file_name"]
 
 CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
-
-
-class ConfigFileError(UsageError, ValueError):
-    """A config file has an unsupported extension or unreadable content (a ``ValueError``, as in
-    Sacred).
-    """
-
-
-class ConfigFileNotFoundError(UsageError, FileNotFoundError):
-    """A config file does not exist (an ``OSError``, as in Sacred)."""
-
-    def __str__(self) -> str:  # OSError formatting would ignore our message layout
-        return str(self.args[0]) if self.args else ""
 
 
 def is_config_file_name(name: str) -> bool:

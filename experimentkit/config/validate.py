@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UnstorableConfigError, UsageError
+from ..errors import InvalidKeyError, UnstorableConfigError
 from .paths import join_paths
 from .values import is_numpy
 
@@ -18,13 +18,6 @@ JSONPICKLE_TAGS = frozenset({
 })
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-class InvalidKeyError(UsageError, KeyError):
-    """A config key breaks a rule in ``SETTINGS.CONFIG`` (a ``KeyError``, as in Sacred)."""
-
-    def __str__(self) -> str:  # KeyError would wrap the message in quotes
-        return str(self.args[0]) if self.args else ""
 
 
 def _settings(settings: Any) -> Any:
