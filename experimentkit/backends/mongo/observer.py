@@ -31,7 +31,9 @@ from ...observers.queue import QueueObserver
 from ...serialize import flatten
 from . import schema
 
-__all__ = ["MongoObserver", "QueuedMongoObserver"]
+__all__ = ["MongoObserver", "QueuedMongoObserver", "DEFAULT_MONGO_PRIORITY"]
+
+DEFAULT_MONGO_PRIORITY = 30
 
 _FACTORY = "experimentkit.backends.mongo.observer:MongoObserver"
 _DUPLICATE_KEY = 11000
@@ -73,7 +75,8 @@ class MongoObserver(RunObserver):
 
     def __init__(self, url: Optional[str] = None, db_name: str = "sacred",
                  collection: str = "runs", collection_prefix: str = "", overwrite: Any = None,
-                 priority: int = 30, client: Any = None, failure_dir: Optional[str] = None,
+                 priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None,
+                 failure_dir: Optional[str] = None,
                  captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET,
                  **kwargs: Any) -> None:
         if client is not None:
@@ -110,7 +113,7 @@ class MongoObserver(RunObserver):
 
     @classmethod
     def create_from(cls, runs: Any, fs: Any, overwrite: Any = None, metrics_collection: Any = None,
-                    failure_dir: Optional[str] = None, priority: int = 30,
+                    failure_dir: Optional[str] = None, priority: int = DEFAULT_MONGO_PRIORITY,
                     captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET) -> MongoObserver:
         """Build from existing collections and a GridFS (tests, dependency injection).
 
@@ -610,7 +613,7 @@ class QueuedMongoObserver(QueueObserver):
 
     def __init__(self, interval: float = 20.0, retry_interval: float = 10.0,
                  url: Optional[str] = None, db_name: str = "sacred", collection: str = "runs",
-                 overwrite: Any = None, priority: int = 30, client: Any = None, *,
+                 overwrite: Any = None, priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None, *,
                  max_retries: int = 3, join_timeout: Optional[float] = None,
                  **kwargs: Any) -> None:
         covered = MongoObserver(url=url, db_name=db_name, collection=collection,

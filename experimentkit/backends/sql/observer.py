@@ -24,6 +24,7 @@ import mimetypes
 import os
 import random
 import time
+import warnings
 from typing import Any, Callable, Optional
 
 from ...errors import ObserverError
@@ -63,6 +64,13 @@ class SqlObserver(RunObserver):
         # True after a call that raised (its transaction may have committed) and after attach():
         # the next appending call reads what is stored first.  Normal calls never pay for that.
         self._in_doubt = False
+
+    @classmethod
+    def create(cls, url: Any, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
+        """Sacred's deprecated spelling of the constructor."""
+        warnings.warn("SqlObserver.create(...) is deprecated. Please use SqlObserver(...) instead.",
+                      DeprecationWarning, stacklevel=2)
+        return cls(url, echo, priority)
 
     @classmethod
     def create_from(cls, engine: Any, session: Any = None,
