@@ -55,7 +55,7 @@ def test_runs_are_stored_in_sacreds_layout_and_read_back(tmp_path):
     assert doc["start_time"].startswith("{TinyDate}")
     assert "tiny output" in doc["captured_out"]
     name, file_id, tag = doc["artifacts"][0][0], doc["artifacts"][0][2], doc["artifacts"][0][3]
-    assert name == "out.txt" and tag == '{TinyFile}"%s"' % file_id
+    assert name == "out.txt" and tag == '{TinyFile}"' + file_id + '"'
     stored = db / "hashfs" / file_id[:2] / file_id[2:4] / file_id[4:6] / file_id[6:]
     assert stored.read_text() == "output"
     metrics = list(raw["metrics"].values())

@@ -118,7 +118,7 @@ class TinyDbReader:
             reports.append(_REPORT.format(
                 exp_name=entry["experiment"]["name"], exp_id=entry["_id"],
                 start_date=start.strftime("%a %d %b %Y"),
-                duration="%02d:%02d:%04.1f" % (hours, minutes, secs), **fields))
+                duration=f"{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}", **fields))
         return reports
 
 
