@@ -155,8 +155,8 @@ class ObjectStoreObserver(RunObserver):
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         if name in _RESERVED:
-            raise ValueError(f"an artifact cannot be named {name!r}: that name belongs to the run's "
-                             f"own record")
+            raise FileExistsError(f"Cannot store the artifact {name!r}: the store uses that name "
+                                  f"itself (reserved: {', '.join(sorted(_RESERVED))}).")
         with open(filename, "rb") as f:
             self._put(join_key(self.dir, name), f.read(), content_type)
         if name not in self.run_entry["artifacts"]:

@@ -96,6 +96,13 @@ class SqlObserver(RunObserver):
     def __repr__(self) -> str:
         return f"SqlObserver({_safe_url(self.url)!r})"
 
+    def __eq__(self, other: object) -> bool:
+        """Two observers are equal when they write to the same database (as in Sacred)."""
+        return isinstance(other, SqlObserver) and str(self.url) == str(other.url)
+
+    def __hash__(self) -> int:
+        return hash(("SqlObserver", str(self.url)))
+
     # ---- engine and transactions -----------------------------------------------------------------
     @property
     def engine(self) -> Any:
