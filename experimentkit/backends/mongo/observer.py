@@ -384,8 +384,8 @@ class MongoObserver(RunObserver):
     @_reports_connection_errors
     def failed_event(self, fail_time: Any, fail_trace: Any) -> None:
         """Final update: ``FAILED`` with the traceback lines."""
-        self._final({"stop_time": fail_time, "status": "FAILED",
-                     "fail_trace": list(fail_trace or [])})
+        trace = fail_trace if isinstance(fail_trace, str) else list(fail_trace or [])
+        self._final({"stop_time": fail_time, "status": "FAILED", "fail_trace": trace})
 
     def _final(self, fields: dict) -> None:
         self._require_run()
