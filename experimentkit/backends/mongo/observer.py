@@ -156,6 +156,9 @@ class MongoObserver(RunObserver):
         self._spilled = False
         self._metric_counts: dict = {}  # name -> points stored
         self._metric_ids: dict = {}     # name -> str(ObjectId), in first-stored order
+        # name -> signature of the last batch appended: a log_metrics retried after it stored some
+        # names but failed on a later one must not append those names' points twice
+        self._last_batches: dict = {}
         self._table_counts: dict = {}   # table name -> rows stored
         self._last_artifact: Optional[tuple] = None
 
@@ -463,6 +466,9 @@ class MongoObserver(RunObserver):
     def _push_metric(self, name: str, steps: list, values: list, timestamps: list) -> None:
         from pymongo.errors import DuplicateKeyError
 
+        batch = (len(steps), steps[:1], steps[-1:], timestamps[:1], timestamps[-1:]) if steps else None
+        if batch is not None and self._last_batches.get(name) == batch:
+            return  # this very batch was appended by an earlier attempt of the same event
         stored = self._metric_counts.get(name, 0)
         for _ in range(2):
             if not steps:
@@ -478,6 +484,7 @@ class MongoObserver(RunObserver):
                 if done.upserted_id is not None:
                     self._metric_ids[name] = str(done.upserted_id)
                 self._metric_counts[name] = stored + len(steps)
+                self._last_batches[name] = batch
                 return
             # The document holds more points than we know of: an earlier attempt whose reply
             # was lost stored the first ones of this batch.  Skip those and append the rest.
