@@ -36,7 +36,8 @@ class TinyDbObserver(RunObserver):
                  priority: int = DEFAULT_TINYDB_PRIORITY):
         root = os.path.abspath(path)
         os.makedirs(root, exist_ok=True)
-        self._setup(schema.open_db(root), schema.open_files(root), overwrite, root, priority)
+        fs = schema.open_files(root)
+        self._setup(schema.open_db(root, fs), fs, overwrite, root, priority)
 
     @classmethod
     def create_from(cls, db: Any, fs: Any, overwrite: Any = None, root: Optional[str] = None,
@@ -78,7 +79,8 @@ class TinyDbObserver(RunObserver):
         self.run_entry = dict(found)
 
     # ---- events ----------------------------------------------------------------------------------
-    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+    def queued_event(self, *args: Any, **kwargs: Any) -> Any:
+        """Queued runs are not stored in TinyDB (as in Sacred)."""
         raise NotImplementedError("queued_event method is not implemented for local TinyDbObserver.")
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
@@ -93,7 +95,7 @@ class TinyDbObserver(RunObserver):
         }
         uid = (meta_info or {}).get("uid")
         replayed = self.runs.get(Query().meta.uid == uid) if uid else None
-        self.run_entry = schema.encode(entry)
+        self.run_entry = entry
         if replayed is not None:  # a replayed start: the run is already stored
             self.db_run_id = replayed.doc_id
             self.run_entry = dict(replayed)
@@ -115,13 +117,13 @@ class TinyDbObserver(RunObserver):
 
     def resource_event(self, filename):
         file_id = self.fs.put(filename).id
-        resource = [filename, file_id, schema.file_tag(file_id)]
+        resource = [filename, file_id, schema.StoredFile(self.fs, file_id)]
         if resource not in self.run_entry["resources"]:
             self._save(resources=self.run_entry["resources"] + [resource])
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         file_id = self.fs.put(filename).id
-        artifact = [name, filename, file_id, schema.file_tag(file_id)]
+        artifact = [name, filename, file_id, schema.StoredFile(self.fs, file_id)]
         changes: dict = {}
         if artifact not in self.run_entry["artifacts"]:
             changes["artifacts"] = self.run_entry["artifacts"] + [artifact]
@@ -137,7 +139,7 @@ class TinyDbObserver(RunObserver):
 
         run_id = self.run_entry["_id"]
         for name, series in metrics_by_name.items():
-            new = schema.encode({key: list(series[key]) for key in ("steps", "values", "timestamps")})
+            new = {key: list(series[key]) for key in ("steps", "values", "timestamps")}
             q = Query()
             stored = self.metrics.get((q.run_id == run_id) & (q.name == name))
             if stored is None:
@@ -148,9 +150,8 @@ class TinyDbObserver(RunObserver):
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _save(self, **changes: Any) -> None:
-        encoded = schema.encode(changes)
-        self.runs.update(encoded, doc_ids=[self.db_run_id])
-        self.run_entry.update(encoded)  # only after the write: a failed event is retried whole
+        self.runs.update(changes, doc_ids=[self.db_run_id])
+        self.run_entry.update(changes)  # only after the write: a failed event is retried whole
 
     def _save_sources(self, ex_info: dict) -> list:
         saved = []
@@ -158,7 +159,7 @@ class TinyDbObserver(RunObserver):
             path = os.path.expandvars(os.path.expanduser(os.path.join(ex_info.get("base_dir") or "",
                                                                       name)))
             file_id = self.fs.put(path).id
-            saved.append([name, file_id, schema.file_tag(file_id)])
+            saved.append([name, file_id, schema.StoredFile(self.fs, file_id)])
         return saved
 
     def __eq__(self, other: object) -> bool:

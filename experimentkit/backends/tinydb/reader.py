@@ -1,12 +1,12 @@
 """``TinyDbReader``: Sacred's reader of a TinyDB store (search, files, reports, metadata).
 
-Reading decodes only the known tags (dates, numpy arrays, file references); a file reference opens the
-stored file read-only from the store's own HashFS folder.  Nothing is unpickled.
+Reading decodes only the known tags (dates, numpy arrays, file references); a file reference is a
+:class:`~.schema.StoredFile` that opens the stored file read-only from the store's own HashFS folder
+when read.  Nothing is unpickled.
 """
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from typing import Any
 
@@ -49,18 +49,12 @@ class TinyDbReader:
         if not os.path.exists(root):
             raise OSError(f"Path does not exist: {path}")
         self.root = root
-        self.db = schema.open_db(root)
-        self.runs = self.db.table("runs")
         self.fs = schema.open_files(root)
-
-    def _open(self, file_id: str) -> Any:
-        """The stored file ``file_id`` (an md5), opened read-only inside this store only."""
-        if not re.fullmatch(r"[0-9a-f]{32}", str(file_id)):
-            raise ValueError(f"not a stored file id: {file_id!r}")
-        return self.fs.open(file_id)
+        self.db = schema.open_db(root, self.fs)
+        self.runs = self.db.table("runs")
 
     def _decode(self, entry: Any) -> dict:
-        return schema.decode(dict(entry), self._open)
+        return dict(entry)  # the storage has decoded the tags already
 
     def search(self, *args: Any, **kwargs: Any) -> list:
         """TinyDB's ``search`` on the runs table, with values decoded."""
