@@ -22,9 +22,21 @@ _LAZY = {
 }
 
 
+# Submodules reachable as attributes after a bare ``import experimentkit`` (as after ``import
+# sacred``: ``sacred.observers.X``, ``sacred.run.Run``, ``sacred.utils.X``), each imported on first use.
+_SUBMODULES = frozenset({
+    "arg_parser", "captured", "commandline", "commandline_options", "commands", "config", "dependencies",
+    "errors", "experiment", "host_info", "ingredient", "initialize", "metrics", "metrics_logger",
+    "observers", "optional", "randomness", "run", "seeding", "serialize", "serializer", "settings",
+    "stflow", "utils",
+})
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
         raise AttributeError(f"module 'experimentkit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -17,8 +17,11 @@ from .errors import IgnoreHostInfo
 
 __all__ = [
     "HostInfoGetter", "IgnoreHostInfo", "check_additional_host_info", "get_host_info",
-    "host_info_gatherer", "parse_nvidia_smi_xml",
+    "host_info_gatherer", "host_info_gatherers", "host_info_getter", "parse_nvidia_smi_xml",
 ]
+
+host_info_gatherers: dict = {}
+"""Gatherers registered process-wide with the deprecated :func:`host_info_getter` (name -> function)."""
 
 _NVIDIA_SMI_TIMEOUT = 5.0
 
@@ -47,6 +50,20 @@ def host_info_gatherer(name: str) -> Callable[[Callable[[], Any]], HostInfoGette
     def wrapper(function: Callable[[], Any]) -> HostInfoGetter:
         return HostInfoGetter(function, name)
     return wrapper
+
+
+def host_info_getter(func: Optional[Callable[[], Any]] = None, name: Optional[str] = None) -> Any:
+    """Deprecated: register ``func`` for every experiment in the process (use ``additional_host_info``).
+
+    Works bare (``@host_info_getter``) and with a name (``@host_info_getter(name="x")``); returns the
+    function unchanged.
+    """
+    if func is None:
+        return lambda function: host_info_getter(function, name=name)
+    warnings.warn("The host_info_getter is deprecated. Please use the `additional_host_info` argument"
+                  " in the Experiment constructor.", DeprecationWarning, stacklevel=2)
+    host_info_gatherers[name or func.__name__] = func
+    return func
 
 
 # -------------------------------------------------------------------------------- default gatherers
@@ -182,6 +199,7 @@ def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=
     info: dict = {}
     gatherers: list[tuple[str, Callable[[], Any]]] = [
         (name, (lambda g=gather: g(settings))) for name, gather in _DEFAULT_GATHERERS.items()]
+    gatherers += list(host_info_gatherers.items())
     gatherers += [(getter.name, getter.get_info) for getter in additional]
     for name, gather in gatherers:
         try:

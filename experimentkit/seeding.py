@@ -16,7 +16,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
-__all__ = ["generate_seed", "derive_seed", "SeedStream", "create_rnd", "seed_globals", "set_global_seed"]
+__all__ = ["generate_seed", "get_seed", "derive_seed", "SeedStream", "create_rnd", "seed_globals",
+           "set_global_seed"]
 
 SEED_LIMIT = 10**9  # seeds are drawn from [1, SEED_LIMIT], as in Sacred
 
@@ -24,6 +25,14 @@ SEED_LIMIT = 10**9  # seeds are drawn from [1, SEED_LIMIT], as in Sacred
 def generate_seed() -> int:
     """A fresh root seed for a run that was not given one."""
     return random.SystemRandom().randint(1, SEED_LIMIT)
+
+
+def get_seed(rnd: Any = None) -> int:
+    """A seed drawn from ``rnd`` (``random.Random`` or numpy ``RandomState``), or a fresh one (Sacred's
+    ``randomness.get_seed``)."""
+    if rnd is None:
+        return generate_seed()
+    return int(rnd.randint(1, SEED_LIMIT))
 
 
 def derive_seed(root_seed: int, name: str) -> int:

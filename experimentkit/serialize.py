@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-__all__ = ["flatten", "dumps", "plain"]
+__all__ = ["flatten", "dumps", "plain", "restore"]
 
 
 def _numpy_value(obj: Any) -> Any:
@@ -73,3 +73,20 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(plain(v) for v in obj)
     return obj
+
+
+def restore(flat: Any) -> Any:
+    """Rebuild the objects of a jsonpickle-form value (Sacred's ``serializer.restore``).
+
+    This instantiates the classes the data names, so call it only on data you trust; the read side of
+    the stores never does.
+    """
+    import jsonpickle
+
+    try:
+        import jsonpickle.ext.numpy as jsonpickle_numpy
+    except ImportError:  # numpy not installed
+        pass
+    else:
+        jsonpickle_numpy.register_handlers()
+    return jsonpickle.decode(json.dumps(flat), keys=True)

@@ -9,10 +9,12 @@ useful one.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
-from typing import Optional
+from typing import Any, Optional
 
-__all__ = ["format_filtered_traceback", "FILTERED_HEADER", "INTERNAL_HEADER"]
+__all__ = ["format_filtered_traceback", "format_filtered_stacktrace", "format_sacred_error",
+           "FILTERED_HEADER", "INTERNAL_HEADER"]
 
 FILTERED_HEADER = "Traceback (most recent calls WITHOUT experimentkit internals):\n"
 INTERNAL_HEADER = (
@@ -69,3 +71,29 @@ def format_filtered_traceback(
             kept = [frame for frame in item.stack if not _is_internal(frame.filename)]
             item.stack = traceback.StackSummary.from_list(kept)
     return [header if chunk == _PYTHON_HEADER else chunk for chunk in te.format()]
+
+
+def format_filtered_stacktrace(filter_traceback: str = "default") -> str:
+    """The exception being handled (``sys.exc_info()``), formatted as :func:`format_filtered_traceback`.
+
+    Sacred's name; call it inside an ``except`` block.
+    """
+    if filter_traceback not in ("default", "always", "never"):
+        raise ValueError(f"Unknown value for filter_traceback: {filter_traceback}")
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return ""
+    return "".join(format_filtered_traceback(exc, filter_traceback)).strip()
+
+
+def format_sacred_error(e: Any, short_usage: str) -> str:
+    """What the command line prints for a ``SacredError``: the usage if the error asks for it, then the
+    (filtered) traceback or just the exception line."""
+    lines = []
+    if getattr(e, "print_usage", False):
+        lines.append(short_usage)
+    if getattr(e, "print_traceback", True):
+        lines.append("".join(format_filtered_traceback(e, getattr(e, "filter_traceback", "default"))))
+    else:
+        lines.append("".join(traceback.format_exception_only(type(e), e)))
+    return "\n".join(lines)

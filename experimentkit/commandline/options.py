@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from ..errors import UsageError, suggest
 
 __all__ = [
-    "CLIOption", "cli_option", "default_options", "gather_options", "apply_options",
+    "CLIOption", "CommandLineOption", "cli_option", "default_options", "gather_options", "apply_options",
     "validate_options", "default_option_values", "parse_mongo_db_arg", "parse_loglevel",
     "parse_beat_interval", "parse_capture_mode", "parse_priority", "CAPTURE_MODES",
 ]
@@ -89,6 +89,39 @@ def cli_option(short_flag: str, long_flag: str,
     def wrapper(function: CLIFunction) -> CLIOption:
         return CLIOption(function, short_flag, long_flag, is_flag)
     return wrapper
+
+
+class CommandLineOption:
+    """Sacred's older way to define an option: subclass it and override ``apply(cls, args, run)``.
+
+    The long flag comes from the class name (``MyFancyOption`` -> ``--my_fancy``), the short flag from
+    ``short_flag`` or the long flag's first letter; ``arg`` names the value (``None`` for a plain flag)
+    and the class docstring is the help text.  Prefer :func:`cli_option`.
+    """
+
+    short_flag: Optional[str] = None
+    arg: Optional[str] = None
+    arg_description: Optional[str] = None
+
+    @classmethod
+    def get_flag(cls) -> str:
+        """``--`` + the class name without ``Option``, in snake_case."""
+        name = cls.__name__[:-6] if cls.__name__.endswith("Option") else cls.__name__
+        return "--" + re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+
+    @classmethod
+    def get_short_flag(cls) -> str:
+        """``-`` + ``short_flag``, or the long flag's first letter."""
+        return "-" + (cls.short_flag or cls.get_flag()[2])
+
+    @classmethod
+    def get_flags(cls) -> tuple:
+        """``(short_flag, long_flag)``."""
+        return cls.get_short_flag(), cls.get_flag()
+
+    @classmethod
+    def apply(cls, args: Any, run: Any) -> None:
+        """Change ``run`` according to the option's value ``args`` (override this)."""
 
 
 # ---- value converters (shared by validation and application) -------------------------------------
@@ -188,6 +221,20 @@ def _parse_text(flag: str) -> Callable[[Any], str]:
     return check
 
 
+def parse_s3_arg(value: str) -> tuple:
+    """``(bucket, basedir)`` from an ``--s3`` value ``s3://<bucket>/path/to/exp``."""
+    from ..backends.s3.observer import parse_s3_url
+
+    return parse_s3_url(value)
+
+
+def parse_gcs_arg(value: str) -> tuple:
+    """``(bucket, basedir)`` from a ``--gcs`` value ``gs://<bucket>/path/to/exp``."""
+    from ..backends.gcs.observer import parse_gcs_url
+
+    return parse_gcs_url(value)
+
+
 # Long flag -> converter; run before any run exists so that a bad value starts nothing.
 _CONVERTERS: dict = {
     "--beat-interval": parse_beat_interval,
@@ -197,6 +244,9 @@ _CONVERTERS: dict = {
     "--mongo_db": parse_mongo_db_arg,
     "--file_storage": _parse_text("--file_storage"),
     "--sql": _parse_text("--sql"),
+    "--s3": parse_s3_arg,
+    "--gcs": parse_gcs_arg,
+    "--tiny_db": _parse_text("--tiny_db"),
     "--name": _parse_text("--name"),
     "--id": _parse_text("--id"),
 }
@@ -344,6 +394,41 @@ def sql_option(args: str, run: Any) -> None:
     run.observers.append(SqlObserver(args))
 
 
+@cli_option("-S", "--s3")
+def s3_option(args: str, run: Any) -> None:
+    """Add a S3 File observer to the experiment.
+
+    The argument value should be `s3://<bucket>/path/to/exp`.
+    """
+    from ..observers import S3Observer
+
+    bucket, basedir = parse_s3_arg(args)
+    run.observers.append(S3Observer(bucket=bucket, basedir=basedir))
+
+
+@cli_option("-G", "--gcs")
+def gcs_option(args: str, run: Any) -> None:
+    """Add a Google Cloud Storage File observer to the experiment.
+
+    The argument value should be `gs://<bucket>/path/to/exp`.
+    """
+    from ..observers import GoogleCloudStorageObserver
+
+    bucket, basedir = parse_gcs_arg(args)
+    run.observers.append(GoogleCloudStorageObserver(bucket=bucket, basedir=basedir))
+
+
+@cli_option("-t", "--tiny_db")
+def tiny_db_option(args: str, run: Any) -> None:
+    """Add a TinyDB Observer to the experiment.
+
+    The argument is the path to be given to the TinyDbObserver.
+    """
+    from ..observers import TinyDbObserver
+
+    run.observers.append(TinyDbObserver(path=args))
+
+
 @cli_option("-u", "--unobserved", is_flag=True)
 def unobserved_option(args: bool, run: Any) -> None:
     """Ignore all observers for this run."""
@@ -354,7 +439,7 @@ _DEFAULTS = (
     beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
     file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
     name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
-    unobserved_option,
+    unobserved_option, s3_option, gcs_option, tiny_db_option,
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from ..errors import UsageError, suggest
 
 __all__ = ["format_usage", "printable_usage", "get_usage", "normalize_argv", "parse_commandline",
+           "get_config_updates", "parse_args",
            "ParsedCommandLine", "diagnose"]
 
 USAGE_TEMPLATE = """Usage:
@@ -251,3 +252,27 @@ def _diagnose_positional(words: list) -> Optional[str]:
         return (f"unexpected argument {rest[0]!r}: config updates and named configs go after "
                 f"'with' (COMMAND with {rest[0]})")
     return None
+
+
+def get_config_updates(updates: Optional[Sequence[str]]) -> tuple:
+    """``(config_updates, named_configs)`` from the words after ``with`` (Sacred's
+    ``arg_parser.get_config_updates``)."""
+    from ..config import parse_with_args
+
+    updates_dict, named_configs = parse_with_args([u for u in (updates or ()) if u != ""])
+    return updates_dict, list(named_configs)
+
+
+def parse_args(argv: Sequence[str], description: str = "", commands: Any = None,
+               print_help: bool = True) -> dict:
+    """The docopt dict (``COMMAND``, ``UPDATE``, ``with``, ``help``, every ``--flag``) for ``argv``
+    (program name first), with the built-in options; for code written against Sacred's parser.
+
+    ``--help`` prints the usage and exits when ``print_help`` is true.
+    """
+    from docopt import docopt
+
+    from .options import default_options
+
+    usage = format_usage("dummy", description, commands, default_options())
+    return docopt(usage, [str(a) for a in argv[1:]], default_help=print_help)

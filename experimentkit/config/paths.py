@@ -8,8 +8,12 @@ from typing import Any
 
 __all__ = [
     "join_paths", "get_by_dotted_path", "set_by_dotted_path", "iterate_flattened", "iter_prefixes",
-    "recursive_update", "convert_to_nested_dict",
+    "recursive_update", "convert_to_nested_dict", "iterate_flattened_separately", "PATHCHANGE",
+    "is_prefix", "rel_path",
 ]
+
+PATHCHANGE = object()
+"""Yielded by :func:`iterate_flattened_separately` as the value of a key that opens a sub-dict."""
 
 
 def join_paths(*parts: str) -> str:
@@ -60,6 +64,44 @@ def iterate_flattened(d: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from iterate_flattened(value, path)
         else:
             yield path, value
+
+
+def iterate_flattened_separately(d: Mapping, manually_sorted_keys: Any = None,
+                                 ) -> Iterator[tuple[str, Any]]:
+    """Walk ``d`` as ``print_config`` shows it: keys in ``manually_sorted_keys`` first (in that order),
+    then plain values, then sub-dicts (each sorted by key).
+
+    Before the leaves of a non-empty sub-dict comes ``(its_path, PATHCHANGE)``, so a printer can write
+    the sub-dict's header.
+    """
+    first = list(manually_sorted_keys or ())
+
+    def order(item: tuple) -> tuple:
+        key, value = item
+        if key in first:
+            return 0, first.index(key), ""
+        return (2 if isinstance(value, dict) and value else 1), 0, key
+
+    for key, value in sorted(d.items(), key=order):
+        if isinstance(value, dict) and value:
+            yield key, PATHCHANGE
+            for sub_key, sub_value in iterate_flattened_separately(value, first):
+                yield join_paths(key, sub_key), sub_value
+        else:
+            yield key, value
+
+
+def is_prefix(pre_path: str, path: str) -> bool:
+    """True if the dotted path ``pre_path`` is ``path`` or one of its ancestors (``""`` is everyone's)."""
+    pre = pre_path.strip(".")
+    return not pre or path.strip(".") == pre or path.strip(".").startswith(pre + ".")
+
+
+def rel_path(base: str, path: str) -> str:
+    """``path`` relative to its ancestor ``base`` (``rel_path("a", "a.b.c") == "b.c"``)."""
+    if not is_prefix(base, path):
+        raise ValueError(f"{base!r} is not a prefix of {path!r}")
+    return path.strip(".")[len(base.strip(".")):].strip(".")
 
 
 def iter_prefixes(path: str) -> Iterator[str]:

@@ -8,7 +8,7 @@ from ..errors import InvalidKeyError, UnstorableConfigError
 from .paths import join_paths
 from .values import is_numpy
 
-__all__ = ["InvalidKeyError", "JSONPICKLE_TAGS", "validate_keys", "check_storable"]
+__all__ = ["InvalidKeyError", "JSONPICKLE_TAGS", "validate_keys", "check_storable", "assert_is_valid_key"]
 
 #: Keys that jsonpickle gives a meaning; configs using them would be decoded into objects when read.
 JSONPICKLE_TAGS = frozenset({
@@ -46,6 +46,11 @@ def _check_key(key: Any, where: str, cfg: Any) -> None:
         raise InvalidKeyError(f'Key "{key}" is not a valid python identifier{suffix}')
     if cfg.ENFORCE_KEYS_NO_EQUALS and isinstance(key, str) and "=" in key:
         raise InvalidKeyError(f'Invalid key "{key}". Config-keys cannot contain "="{suffix}')
+
+
+def assert_is_valid_key(key: Any, settings: Any = None) -> None:
+    """Raise ``InvalidKeyError`` (a ``KeyError``) if the single key ``key`` breaks a rule."""
+    _check_key(key, "", _settings(settings))
 
 
 def validate_keys(config: Any, settings: Any = None, path: str = "") -> None:

@@ -8,7 +8,8 @@ from .base import RunObserver
 
 __all__ = [
     "RunObserver", "InMemoryObserver", "FileStorageObserver", "SqlObserver", "MongoObserver",
-    "QueuedMongoObserver", "QueueObserver",
+    "QueuedMongoObserver", "QueueObserver", "S3Observer", "GoogleCloudStorageObserver", "TinyDbObserver",
+    "TinyDbReader", "SlackObserver", "TelegramObserver",
 ]
 
 _LAZY = {
@@ -18,12 +19,24 @@ _LAZY = {
     "SqlObserver": "experimentkit.backends.sql.observer",
     "MongoObserver": "experimentkit.backends.mongo.observer",
     "QueuedMongoObserver": "experimentkit.backends.mongo.observer",
+    "S3Observer": "experimentkit.backends.s3.observer",
+    "GoogleCloudStorageObserver": "experimentkit.backends.gcs.observer",
+    "TinyDbObserver": "experimentkit.backends.tinydb.observer",
+    "TinyDbReader": "experimentkit.backends.tinydb.reader",
+    "SlackObserver": "experimentkit.notify.slack",
+    "TelegramObserver": "experimentkit.notify.telegram",
 }
+
+# Sacred's observer modules (faces), importable as attributes: ``experimentkit.observers.mongo``.
+_SUBMODULES = frozenset({"base", "file_storage", "gcs_observer", "memory", "mongo", "queue", "s3_observer",
+                         "slack", "sql", "sql_bases", "telegram_obs", "tinydb_hashfs"})
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'experimentkit.observers' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -9,6 +9,7 @@ for ``experimentkit sync``.
 from __future__ import annotations
 
 import collections
+import inspect
 import logging
 import threading
 import time
@@ -53,23 +54,49 @@ class QueueObserver(RunObserver):
         self._in_flight = False
         self._worker: Optional[threading.Thread] = None
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else is the covered observer's (``queued.runs``, ``queued.fs``, as in Sacred)."""
+        if name == "covered" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.covered, name)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to an observer equal to the covered one (as in Sacred)."""
+        if isinstance(other, QueueObserver):
+            return self.covered == other.covered
+        return self.covered == other
+
+    def __hash__(self) -> int:
+        return hash(("QueueObserver", id(self.covered)))
+
     @property
     def priority(self) -> int:  # type: ignore[override]
         """The covered observer's priority."""
         return getattr(self.covered, "priority", 0)
 
     # ---- synchronous events ----------------------------------------------------------------------
-    def queued_event(self, **kwargs: Any) -> Any:
+    def queued_event(self, *args: Any, **kwargs: Any) -> Any:
         """Delivered at once: the run needs the id."""
-        return self.covered.queued_event(**kwargs)
+        return self.covered.queued_event(**_as_kwargs("queued_event", args, kwargs))
 
-    def started_event(self, **kwargs: Any) -> Any:
+    def started_event(self, *args: Any, **kwargs: Any) -> Any:
         """Delivered at once (the run needs the id); starts the worker."""
-        _id = self.covered.started_event(**kwargs)
+        _id = self.covered.started_event(**_as_kwargs("started_event", args, kwargs))
+        self._new_run()
         self._start_worker()
         return _id
 
-    # ---- queued events ---------------------------------------------------------------------------
+    def _new_run(self) -> None:
+        """Make the observer usable again after the previous run's ``join()`` (Sacred users append
+        one observer to an experiment and run it several times)."""
+        with self._lock:
+            if self._worker is not None and not self._worker.is_alive():
+                self._worker = None
+                self._stopping.clear()
+                self._wake.clear()
+                self._abandoned = False
+
+    # ---- queued events (positional arguments, as Sacred's observers take them, become keywords) --
     def _put(self, event: str, kwargs: dict, urgent: bool = False) -> None:
         self._start_worker()
         with self._lock:
@@ -77,29 +104,29 @@ class QueueObserver(RunObserver):
         if urgent:
             self._wake.set()
 
-    def heartbeat_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("heartbeat_event", kwargs)
+    def heartbeat_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("heartbeat_event", _as_kwargs("heartbeat_event", args, kwargs))
 
-    def log_metrics(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("log_metrics", kwargs)
+    def log_metrics(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("log_metrics", _as_kwargs("log_metrics", args, kwargs))
 
-    def log_table(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("log_table", kwargs)
+    def log_table(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("log_table", _as_kwargs("log_table", args, kwargs))
 
-    def resource_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("resource_event", kwargs)
+    def resource_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("resource_event", _as_kwargs("resource_event", args, kwargs))
 
-    def artifact_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("artifact_event", kwargs)
+    def artifact_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("artifact_event", _as_kwargs("artifact_event", args, kwargs))
 
-    def completed_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("completed_event", kwargs, urgent=True)
+    def completed_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("completed_event", _as_kwargs("completed_event", args, kwargs), urgent=True)
 
-    def interrupted_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("interrupted_event", kwargs, urgent=True)
+    def interrupted_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("interrupted_event", _as_kwargs("interrupted_event", args, kwargs), urgent=True)
 
-    def failed_event(self, **kwargs: Any) -> None:  # noqa: D102
-        self._put("failed_event", kwargs, urgent=True)
+    def failed_event(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        self._put("failed_event", _as_kwargs("failed_event", args, kwargs), urgent=True)
 
     # ---- worker ----------------------------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -183,3 +210,12 @@ class QueueObserver(RunObserver):
     def attach(self, _id: Any) -> None:
         """Attach the covered observer."""
         self.covered.attach(_id)
+
+
+def _as_kwargs(event: str, args: tuple, kwargs: dict) -> dict:
+    """The event's arguments as keywords, named as in :class:`RunObserver`'s signature."""
+    if not args:
+        return kwargs
+    bound = inspect.signature(getattr(RunObserver, event)).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return {name: value for name, value in bound.arguments.items() if name != "self"}

@@ -31,7 +31,9 @@ from ...observers.queue import QueueObserver
 from ...serialize import flatten
 from . import schema
 
-__all__ = ["MongoObserver", "QueuedMongoObserver"]
+__all__ = ["MongoObserver", "QueuedMongoObserver", "DEFAULT_MONGO_PRIORITY"]
+
+DEFAULT_MONGO_PRIORITY = 30
 
 _FACTORY = "experimentkit.backends.mongo.observer:MongoObserver"
 _DUPLICATE_KEY = 11000
@@ -73,7 +75,8 @@ class MongoObserver(RunObserver):
 
     def __init__(self, url: Optional[str] = None, db_name: str = "sacred",
                  collection: str = "runs", collection_prefix: str = "", overwrite: Any = None,
-                 priority: int = 30, client: Any = None, failure_dir: Optional[str] = None,
+                 priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None,
+                 failure_dir: Optional[str] = None,
                  captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET,
                  **kwargs: Any) -> None:
         if client is not None:
@@ -110,7 +113,7 @@ class MongoObserver(RunObserver):
 
     @classmethod
     def create_from(cls, runs: Any, fs: Any, overwrite: Any = None, metrics_collection: Any = None,
-                    failure_dir: Optional[str] = None, priority: int = 30,
+                    failure_dir: Optional[str] = None, priority: int = DEFAULT_MONGO_PRIORITY,
                     captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET) -> MongoObserver:
         """Build from existing collections and a GridFS (tests, dependency injection).
 
@@ -153,6 +156,9 @@ class MongoObserver(RunObserver):
         self._spilled = False
         self._metric_counts: dict = {}  # name -> points stored
         self._metric_ids: dict = {}     # name -> str(ObjectId), in first-stored order
+        # name -> signature of the last batch appended: a log_metrics retried after it stored some
+        # names but failed on a later one must not append those names' points twice
+        self._last_batches: dict = {}
         self._table_counts: dict = {}   # table name -> rows stored
         self._last_artifact: Optional[tuple] = None
 
@@ -381,8 +387,8 @@ class MongoObserver(RunObserver):
     @_reports_connection_errors
     def failed_event(self, fail_time: Any, fail_trace: Any) -> None:
         """Final update: ``FAILED`` with the traceback lines."""
-        self._final({"stop_time": fail_time, "status": "FAILED",
-                     "fail_trace": list(fail_trace or [])})
+        trace = fail_trace if isinstance(fail_trace, str) else list(fail_trace or [])
+        self._final({"stop_time": fail_time, "status": "FAILED", "fail_trace": trace})
 
     def _final(self, fields: dict) -> None:
         self._require_run()
@@ -460,6 +466,9 @@ class MongoObserver(RunObserver):
     def _push_metric(self, name: str, steps: list, values: list, timestamps: list) -> None:
         from pymongo.errors import DuplicateKeyError
 
+        batch = (len(steps), steps[:1], steps[-1:], timestamps[:1], timestamps[-1:]) if steps else None
+        if batch is not None and self._last_batches.get(name) == batch:
+            return  # this very batch was appended by an earlier attempt of the same event
         stored = self._metric_counts.get(name, 0)
         for _ in range(2):
             if not steps:
@@ -475,6 +484,7 @@ class MongoObserver(RunObserver):
                 if done.upserted_id is not None:
                     self._metric_ids[name] = str(done.upserted_id)
                 self._metric_counts[name] = stored + len(steps)
+                self._last_batches[name] = batch
                 return
             # The document holds more points than we know of: an earlier attempt whose reply
             # was lost stored the first ones of this batch.  Skip those and append the rest.
@@ -610,7 +620,7 @@ class QueuedMongoObserver(QueueObserver):
 
     def __init__(self, interval: float = 20.0, retry_interval: float = 10.0,
                  url: Optional[str] = None, db_name: str = "sacred", collection: str = "runs",
-                 overwrite: Any = None, priority: int = 30, client: Any = None, *,
+                 overwrite: Any = None, priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None, *,
                  max_retries: int = 3, join_timeout: Optional[float] = None,
                  **kwargs: Any) -> None:
         covered = MongoObserver(url=url, db_name=db_name, collection=collection,

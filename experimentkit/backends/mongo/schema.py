@@ -101,6 +101,24 @@ def bson_safe(obj: Any) -> Any:
     return obj
 
 
+def force_bson_encodeable(obj: Any) -> Any:
+    """Sacred's ``force_bson_encodeable``: :func:`bson_safe` keys, and any value BSON cannot encode
+    replaced by ``str(value)`` (numpy arrays pass through; the observer stores them as lists)."""
+    import bson
+
+    if isinstance(obj, dict):
+        return {_safe_key(key): force_bson_encodeable(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)) and type(obj) in (list, tuple):
+        return type(obj)(force_bson_encodeable(value) for value in obj)
+    if type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":
+        return obj
+    try:
+        bson.encode({"value": obj})
+    except (bson.errors.InvalidDocument, OverflowError):
+        return str(obj)
+    return obj
+
+
 def _safe_key(key: Any) -> str:
     needs_escape = not isinstance(key, str) or "." in key or key.startswith("$")
     return escape_key(key) if needs_escape else key

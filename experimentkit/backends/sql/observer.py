@@ -24,6 +24,7 @@ import mimetypes
 import os
 import random
 import time
+import warnings
 from typing import Any, Callable, Optional
 
 from ...errors import ObserverError
@@ -65,6 +66,13 @@ class SqlObserver(RunObserver):
         self._in_doubt = False
 
     @classmethod
+    def create(cls, url: Any, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
+        """Sacred's deprecated spelling of the constructor."""
+        warnings.warn("SqlObserver.create(...) is deprecated. Please use SqlObserver(...) instead.",
+                      DeprecationWarning, stacklevel=2)
+        return cls(url, echo, priority)
+
+    @classmethod
     def create_from(cls, engine: Any, session: Any = None,
                     priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
         """Use an existing SQLAlchemy engine (``session``: for Sacred compatibility, unused)."""
@@ -87,6 +95,13 @@ class SqlObserver(RunObserver):
 
     def __repr__(self) -> str:
         return f"SqlObserver({_safe_url(self.url)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Two observers are equal when they write to the same database (as in Sacred)."""
+        return isinstance(other, SqlObserver) and str(self.url) == str(other.url)
+
+    def __hash__(self) -> int:
+        return hash(("SqlObserver", str(self.url)))
 
     # ---- engine and transactions -----------------------------------------------------------------
     @property

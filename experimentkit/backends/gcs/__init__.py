@@ -1,0 +1,1 @@
+"""Google Cloud Storage of runs in Sacred's file layout."""

@@ -1,0 +1,1 @@
+"""Observers that notify people (Slack, Telegram) when a run starts, ends or fails."""
