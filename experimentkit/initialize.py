@@ -33,13 +33,30 @@ class ResolvedConfig:
 
 
 def _scaffolds(experiment: Any) -> list:
-    """Every ingredient once, deepest first, the experiment last."""
+    """Every ingredient once, deepest first (by its deepest use), the experiment last."""
     seen: dict = {}
     for ingredient, depth in experiment.traverse_ingredients():
-        if id(ingredient) not in seen:
-            seen[id(ingredient)] = (depth, len(seen), ingredient)
+        old = seen.get(id(ingredient))
+        order = old[1] if old else len(seen)
+        seen[id(ingredient)] = (max(depth, old[0]) if old else depth, order, ingredient)
     ordered = sorted(seen.values(), key=lambda t: (-t[0], t[1]))
     return [ing for _, _, ing in ordered]
+
+
+def _descendants(ingredient: Any) -> list:
+    """Every ingredient below ``ingredient`` once, in preorder."""
+    found: dict = {}
+    for child, depth in ingredient.traverse_ingredients():
+        if depth and id(child) not in found:
+            found[id(child)] = child
+    return list(found.values())
+
+
+def relative_path(base: str, path: str) -> str:
+    """``path`` seen from the ingredient at ``base``: ``paths`` for ``dataset.paths`` under ``dataset``."""
+    if base and path.startswith(base + "."):
+        return path[len(base) + 1:]
+    return path
 
 
 def _named_config_table(experiment: Any) -> dict:
@@ -134,10 +151,11 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
         path = scaffold.config_path
         fixed = _strip_paths(fixed_all, path, paths)
         fallback: dict = {"_log": logger}
-        for child, _ in scaffold.traverse_ingredients():
+        for child in _descendants(scaffold):
             value = get_by_dotted_path(config, child.config_path, None)
-            if child is not scaffold and value is not None:
-                set_by_dotted_path(fallback, child.config_path, value)
+            if value is not None:
+                # As in Sacred: a sub-ingredient is readable by its path relative to this one.
+                set_by_dotted_path(fallback, relative_path(path, child.config_path), copy.deepcopy(value))
         local: dict = {}
         for scope in scaffold.configurations:
             summary = scope(fixed=fixed, preset=copy.deepcopy(local), fallback=fallback)
@@ -224,11 +242,13 @@ def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
 class RunBindings:
     """What captured functions read from the active run: config views and seed streams."""
 
-    def __init__(self, config: dict, read_only: bool):
+    def __init__(self, config: dict, read_only: bool, scaffolds: Sequence = (), legacy_numpy: bool = False):
         self.config = config
         self.read_only = read_only
+        self.scaffolds = list(scaffolds)
+        self.legacy_numpy = legacy_numpy
         self._views: dict = {}
-        self._streams: dict = {}
+        self._streams: Optional[dict] = None
 
     def config_view(self, function: Any) -> Any:
         """The (read-only) sub-config a captured function sees."""
@@ -239,26 +259,36 @@ class RunBindings:
         return view
 
     def _build_view(self, function: Any) -> Any:
-        from .config import get_by_dotted_path, make_read_only
+        from .config import get_by_dotted_path, make_read_only, set_by_dotted_path
         ingredient = function.ingredient
-        sub = get_by_dotted_path(self.config, function.path, {})
+        own_path = getattr(ingredient, "config_path", "") or ""
+        sub = get_by_dotted_path(self.config, own_path, {})
         if not isinstance(sub, dict):
             sub = {}
-        if ingredient is not None and ingredient.config_path and not function.prefix:
+        if own_path:
+            # An ingredient's functions also see its sub-ingredients, by their relative paths.
             sub = dict(sub)
-            for child in ingredient.ingredients:
-                sub.setdefault(child.config_path, get_by_dotted_path(self.config, child.config_path, {}))
+            for child in _descendants(ingredient):
+                value = get_by_dotted_path(self.config, child.config_path, None)
+                if isinstance(value, dict):
+                    set_by_dotted_path(sub, relative_path(own_path, child.config_path), value)
+        if function.prefix:
+            sub = get_by_dotted_path(sub, function.prefix, {})
+            if not isinstance(sub, dict):
+                sub = {}
         if self.read_only:
             return make_read_only(sub, function.path)
         return copy.deepcopy(sub)
 
     def seed_stream(self, function: Any) -> Any:
-        """The seed stream of ``function`` in this run (derived from the root seed)."""
-        from .seeding import SeedStream, derive_seed
-        name = function.stream_name
-        stream = self._streams.get(name)
-        if stream is None:
-            stream = self._streams[name] = SeedStream(derive_seed(self.config["seed"], name))
+        """The seed stream of ``function`` in this run (derived from the root seed as Sacred does)."""
+        from .seeding import SeedStream, create_rnd, derive_seed, function_streams
+        if self._streams is None:
+            self._streams = function_streams(self.scaffolds, self.config, self.legacy_numpy)
+        stream = self._streams.get(id(function))
+        if stream is None:  # a function captured outside this experiment's ingredients
+            seed = derive_seed(self.config["seed"], function.stream_name)
+            stream = self._streams[id(function)] = SeedStream(create_rnd(seed, self.legacy_numpy))
         return stream
 
 
@@ -303,7 +333,8 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
         post_run_hooks=[h for s in scaffolds for h in s.post_run_hooks],
         captured_out_filter=experiment.captured_out_filter,
     )
-    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG)
+    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG, scaffolds,
+                           SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API)
     run.config_view = bindings.config_view
     run.seed_stream = bindings.seed_stream
     run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API
