@@ -6,10 +6,12 @@ and its seed stream.  Outside a run it behaves like the plain function (``config
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import inspect
 import logging
+import time
 from typing import Any, Callable, Optional
 
 from .context import current_run
@@ -69,7 +71,9 @@ class CapturedFunction:
         """The logger passed as ``_log``."""
         run = current_run()
         root = getattr(run, "root_logger", None) or logging.getLogger()
-        return root.getChild(self.__name__)
+        owner = getattr(self.ingredient, "config_path", "") or ""
+        # as Sacred: an ingredient's functions log below the ingredient's path ("dataset.load")
+        return root.getChild(f"{owner}.{self.__name__}" if owner else self.__name__)
 
     @property
     def rnd(self) -> Any:
@@ -81,10 +85,17 @@ class CapturedFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         run = current_run()
         if run is None:
-            config: dict = {}
-        else:
-            config = run.config_view(self)
-        return self.__wrapped__(*args, **self._fill(args, kwargs, config, run))
+            return self.__wrapped__(*args, **self._fill(args, kwargs, {}, run))
+        filled = self._fill(args, kwargs, run.config_view(self), run)
+        logger = self.logger
+        if not logger.isEnabledFor(logging.DEBUG):
+            return self.__wrapped__(*args, **filled)
+        # as Sacred: every call of a captured function is logged at DEBUG level
+        logger.debug("Started")
+        start = time.time()
+        result = self.__wrapped__(*args, **filled)
+        logger.debug("Finished after %s.", datetime.timedelta(seconds=round(time.time() - start)))
+        return result
 
     def _fill(self, args: tuple, kwargs: dict, config: Any, run: Any) -> dict:
         name = self.__name__

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .errors import ConfigAddedError, NamedConfigNotFoundError, UsageError, suggest
+from .errors import ConfigAddedError, ConfigError, NamedConfigNotFoundError, UsageError, suggest
 
 __all__ = ["ResolvedConfig", "resolve_config", "create_run"]
 
@@ -162,7 +162,8 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
             recursive_update(local, dict(summary))
             defined |= {join_paths(path, k) for k in getattr(summary, "modified", ())}
             defined |= {join_paths(path, k) for k in getattr(summary, "typechanged", ())}
-            defined |= _leaves(dict(summary), path) - _leaves(fixed, path)
+            # every entry the scope produced itself, also where it equals the update (opt=None, lr=0.1)
+            defined |= _leaves(dict(summary), path) - {join_paths(path, k) for k in summary.added}
             mods.typechanged.update({join_paths(path, k): v
                                      for k, v in getattr(summary, "typechanged", {}).items()})
             mods.docs.update({join_paths(path, k): v for k, v in getattr(summary, "docs", {}).items()})
@@ -182,12 +183,16 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     if seed is None:
         seed = generate_seed()
     config["seed"] = seed
-    mods.docs["seed"] = SEED_DOC
+    from .config import ConfigScope
+    root_scopes = list(experiment.configurations) + [
+        table[name][1] for name in named_configs if name in table and not table[name][0]]
+    if any(isinstance(scope, ConfigScope) for scope in root_scopes):
+        mods.docs["seed"] = SEED_DOC  # as Sacred: documented by the experiment's config scopes
 
-    explicit = {k for k in _leaves(fixed_all, "") if k.rsplit(".", 1)[-1] != "__doc__"}
+    explicit = _leaves(fixed_all, "")
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
     mods.modified = {k for k in explicit if k in defined}
-    _check_suspicious(experiment, scaffolds, config, mods, force, logger)
+    _check_suspicious(experiment, scaffolds, config, mods, force, logger, _leaves(updates, ""))
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
     check_storable(config)
@@ -220,23 +225,40 @@ def _captured_args(scaffolds: list) -> set:
 
 
 def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
-                      force: bool, logger: logging.Logger) -> None:
-    from .config import iter_prefixes
+                      force: bool, logger: logging.Logger, updated: set = frozenset()) -> None:
+    from .config import get_by_dotted_path, iter_prefixes
     used = _captured_args(scaffolds)
     for key in sorted(mods.added):
-        if any(prefix in used for prefix in iter_prefixes(key)):
+        if key.rsplit(".", 1)[-1] == "__doc__":
+            # a named config's docstring; Sacred warns about it from the root logger
+            logging.getLogger().warning('Added new config entry: "%s"', key)
+        elif any(prefix in used for prefix in iter_prefixes(key)):
             logger.warning('Added new config entry: "%s"', key)
         elif not force:
             known = sorted((_leaves(config, "") - mods.added) | used)
             raise ConfigAddedError(
                 f'Added new config entry "{key}" that is not used anywhere'
                 f"{suggest(key, known)}; check the spelling, or use --force (force=True) to add it anyway")
-    if not force:
-        for key, (old, new) in sorted(mods.typechanged.items()):
-            if {old, new} <= {int, float}:
-                continue  # int <-> float is not worth a warning (shown in print_config only)
-            logger.warning('Changed type of config entry "%s" from %s to %s', key,
-                           getattr(old, "__name__", old), getattr(new, "__name__", new))
+    if force:
+        return
+    for key, (old, new) in sorted(mods.typechanged.items()):
+        if {old, new} <= {int, float, bool}:
+            continue  # numbers of another kind are fine (print_config still shows them in red)
+        old_name, new_name = getattr(old, "__name__", old), getattr(new, "__name__", new)
+        if key in updated and new is not type(None):
+            value = get_by_dotted_path(config, key)
+            raise ConfigError(
+                f"Config update {key}={value!r} changes the type of \"{key}\" from {old_name} to "
+                f"{new_name}{_type_hint(key, value, old)}; give a {old_name}, or pass -f/--force "
+                f"(force=True) to change the type anyway")
+        logger.warning('Changed type of config entry "%s" from %s to %s', key, old_name, new_name)
+
+
+def _type_hint(key: str, value: Any, old: type) -> str:
+    """A suggestion for the commonest typo: a trailing comma (``lr=0.1,``) makes a list."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], old):
+        return f" (a trailing comma makes a list: did you mean {key}={value[0]!r}?)"
+    return ""
 
 
 class RunBindings:

@@ -220,6 +220,7 @@ class Run:
         )
         if self.capture_mode is None:
             self.capture_mode = "no" if not self.observers else SETTINGS.CAPTURE_MODE
+        self.run_logger.debug('Using capture mode "%s"', self.capture_mode)
         if self.queue_only:
             self._queue()
             return None
@@ -339,6 +340,7 @@ class Run:
             self.run_logger.info("Started")
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
+        self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
             self._beat_thread = threading.Thread(
                 target=self._heartbeat_loop, name="experimentkit-heartbeat", daemon=True
@@ -386,6 +388,7 @@ class Run:
                 self.run_logger.warning("Heartbeat failed (%s: %s)", type(exc).__name__, exc)
 
     def _stop_heartbeat(self) -> None:
+        self.run_logger.debug("Stopping Heartbeat")
         self._beat_stop.set()
         if self._beat_thread is not None:
             self._beat_thread.join()
