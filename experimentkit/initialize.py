@@ -236,9 +236,11 @@ def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
             logger.warning('Added new config entry: "%s"', key)
         elif not force:
             known = sorted((_leaves(config, "") - mods.added) | used)
+            # Sacred's first sentence and its "Conflicting configuration values" lines
             raise ConfigAddedError(
-                f'Added new config entry "{key}" that is not used anywhere'
-                f"{suggest(key, known)}; check the spelling, or use --force (force=True) to add it anyway")
+                f'Added new config entry that is not used anywhere: "{key}"{suggest(key, known)}; '
+                f"check the spelling, or use --force (force=True) to add it anyway",
+                conflicting_configs=(key,), config=config)
     if force:
         return
     for key, (old, new) in sorted(mods.typechanged.items()):

@@ -66,6 +66,21 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) else value
 
 
+class _MetricQueue(collections.deque):
+    """Logged points not yet sent, as ``(name, step, value, time)`` tuples."""
+
+    __slots__ = ()
+
+    def get_last_metrics(self) -> list:
+        """Take the points logged so far as ``ScalarMetricLogEntry`` list (Sacred's MetricsLogger call)."""
+        from .metrics import ScalarMetricLogEntry
+        entries = []
+        for _ in range(len(self)):
+            name, step, value, stamp = self.popleft()
+            entries.append(ScalarMetricLogEntry(name, step, _utc_datetime(stamp), _plain(value)))
+        return entries
+
+
 class Run:
     """Represents and manages a single run of an experiment (Sacred's ``Run``)."""
 
@@ -115,7 +130,7 @@ class Run:
         self.fallback_dir: str = SETTINGS.FALLBACK_DIR
         self.fallback_journals: list = []
 
-        self._metrics: collections.deque = collections.deque()
+        self._metrics: _MetricQueue = _MetricQueue()
         self._next_step: dict = {}
         self._tables: collections.deque = collections.deque()
         self._started = False

@@ -164,7 +164,7 @@ def test_usage_error_before_start_exits_2(tmp_path):
     both = run_both(tmp_path, "with", "lrr=0.2")
     assert both["experimentkit"].returncode == 2
     assert both["experimentkit"].stderr.strip().splitlines() == [
-        "Error: Added new config entry \"lrr\" that is not used anywhere (did you mean 'lr'?); check the "
+        "Error: Added new config entry that is not used anywhere: \"lrr\" (did you mean 'lr'?); check the "
         "spelling, or use --force (force=True) to add it anyway"]
 
 

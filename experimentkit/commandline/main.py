@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional, TextIO
 
-from ..errors import SacredError, SacredInterrupt, UsageError
+from ..errors import ConfigAddedError, SacredError, SacredInterrupt, UsageError
 from .parser import get_usage, normalize_argv, parse_commandline
 
 __all__ = ["run_commandline", "get_usage", "report_error", "EXIT_FAILURE", "EXIT_USAGE",
@@ -40,7 +40,9 @@ def report_error(exc: BaseException, short_usage: str, stream: Optional[TextIO] 
             name = f"{type(exc).__module__}.{type(exc).__qualname__}"
             print(f"{name}: {exc}", file=stream)
             return EXIT_FAILURE
-        print(f"Error: {exc}", file=stream)
+        # an unknown key names itself in the message: one line (Sacred's extra lines stay in str(exc))
+        text = exc.message if isinstance(exc, ConfigAddedError) else exc
+        print(f"Error: {text}", file=stream)
         return int(getattr(exc, "exit_code", EXIT_FAILURE))
     print("".join(format_filtered_traceback(exc)).rstrip("\n"), file=stream)
     return EXIT_FAILURE
