@@ -6,10 +6,12 @@ and its seed stream.  Outside a run it behaves like the plain function (``config
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import inspect
 import logging
+import time
 from typing import Any, Callable, Optional
 
 from .context import current_run
@@ -69,22 +71,31 @@ class CapturedFunction:
         """The logger passed as ``_log``."""
         run = current_run()
         root = getattr(run, "root_logger", None) or logging.getLogger()
-        return root.getChild(self.__name__)
+        owner = getattr(self.ingredient, "config_path", "") or ""
+        # as Sacred: an ingredient's functions log below the ingredient's path ("dataset.load")
+        return root.getChild(f"{owner}.{self.__name__}" if owner else self.__name__)
 
     @property
     def rnd(self) -> Any:
-        """This function's seed stream in the active run."""
+        """This function's random generator in the active run (its seeds are drawn from it)."""
         run = current_run()
-        return run.seed_stream(self) if run is not None else None
+        return run.seed_stream(self).rnd if run is not None else None
 
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         run = current_run()
         if run is None:
-            config: dict = {}
-        else:
-            config = run.config_view(self)
-        return self.__wrapped__(*args, **self._fill(args, kwargs, config, run))
+            return self.__wrapped__(*args, **self._fill(args, kwargs, {}, run))
+        filled = self._fill(args, kwargs, run.config_view(self), run)
+        logger = self.logger
+        if not logger.isEnabledFor(logging.DEBUG):
+            return self.__wrapped__(*args, **filled)
+        # as Sacred: every call of a captured function is logged at DEBUG level
+        logger.debug("Started")
+        start = time.time()
+        result = self.__wrapped__(*args, **filled)
+        logger.debug("Finished after %s.", datetime.timedelta(seconds=round(time.time() - start)))
+        return result
 
     def _fill(self, args: tuple, kwargs: dict, config: Any, run: Any) -> dict:
         name = self.__name__
@@ -99,12 +110,21 @@ class CapturedFunction:
             if unexpected:
                 raise SignatureError(f"{name} got unexpected kwarg(s): {unexpected}")
         filled = dict(kwargs)
+        seed = None
+        if self.uses_randomness:
+            # Draw on every call, even when ``_seed`` is passed explicitly, so the stream stays in step
+            # with Sacred's (which draws whenever the function takes ``_seed`` or ``_rnd``).
+            seed = self._draw_seed(run)
+            if "_seed" in filled:
+                seed = filled["_seed"]
+            elif "_seed" in given:
+                seed = args[self._positional.index("_seed")]
         missing = []
         for arg in self.arg_names:
             if arg in given or arg in filled:
                 continue
             if arg in SPECIAL_ARGS:
-                filled[arg] = self._special(arg, config, run, filled)
+                filled[arg] = self._special(arg, config, run, seed)
             elif arg in config:
                 filled[arg] = config[arg]
             elif arg not in self._defaults:
@@ -113,23 +133,21 @@ class CapturedFunction:
             raise MissingConfigError(f"{name} is missing value(s): {missing}")
         return filled
 
-    def _special(self, arg: str, config: Any, run: Any, filled: dict) -> Any:
+    def _draw_seed(self, run: Any) -> int:
+        stream = run.seed_stream(self) if run is not None else None
+        if stream is None:
+            from .seeding import generate_seed
+            return generate_seed()
+        return stream.next_seed()
+
+    def _special(self, arg: str, config: Any, run: Any, seed: Any) -> Any:
         if arg == "_config":
             return config
         if arg == "_run":
             return run
         if arg == "_log":
             return self.logger
-        seed = filled.get("_seed")
-        if seed is None:
-            stream = run.seed_stream(self) if run is not None else None
-            if stream is None:
-                from .seeding import generate_seed
-                seed = generate_seed()
-            else:
-                seed = stream.next_seed()
         if arg == "_seed":
-            filled["_seed"] = seed
             return seed
         from .seeding import create_rnd
         legacy = bool(getattr(run, "numpy_legacy_api", False))

@@ -113,6 +113,8 @@ class Experiment(Ingredient):
         self.current_run = run
         return run
 
+    _create_run = resolve  # Sacred's name for it, used by scripts that build a run without running it
+
     def get_config(self, config_updates: Optional[dict] = None, named_configs: Sequence[str] = (),
                    command_name: Optional[str] = None, force: bool = False) -> dict:
         """The final config a run with these updates would get, without running anything.

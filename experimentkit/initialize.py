@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .errors import ConfigAddedError, NamedConfigNotFoundError, UsageError, suggest
+from .errors import ConfigAddedError, ConfigError, NamedConfigNotFoundError, UsageError, suggest
 
 __all__ = ["ResolvedConfig", "resolve_config", "create_run"]
 
@@ -33,13 +33,30 @@ class ResolvedConfig:
 
 
 def _scaffolds(experiment: Any) -> list:
-    """Every ingredient once, deepest first, the experiment last."""
+    """Every ingredient once, deepest first (by its deepest use), the experiment last."""
     seen: dict = {}
     for ingredient, depth in experiment.traverse_ingredients():
-        if id(ingredient) not in seen:
-            seen[id(ingredient)] = (depth, len(seen), ingredient)
+        old = seen.get(id(ingredient))
+        order = old[1] if old else len(seen)
+        seen[id(ingredient)] = (max(depth, old[0]) if old else depth, order, ingredient)
     ordered = sorted(seen.values(), key=lambda t: (-t[0], t[1]))
     return [ing for _, _, ing in ordered]
+
+
+def _descendants(ingredient: Any) -> list:
+    """Every ingredient below ``ingredient`` once, in preorder."""
+    found: dict = {}
+    for child, depth in ingredient.traverse_ingredients():
+        if depth and id(child) not in found:
+            found[id(child)] = child
+    return list(found.values())
+
+
+def relative_path(base: str, path: str) -> str:
+    """``path`` seen from the ingredient at ``base``: ``paths`` for ``dataset.paths`` under ``dataset``."""
+    if base and path.startswith(base + "."):
+        return path[len(base) + 1:]
+    return path
 
 
 def _named_config_table(experiment: Any) -> dict:
@@ -134,17 +151,19 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
         path = scaffold.config_path
         fixed = _strip_paths(fixed_all, path, paths)
         fallback: dict = {"_log": logger}
-        for child, _ in scaffold.traverse_ingredients():
+        for child in _descendants(scaffold):
             value = get_by_dotted_path(config, child.config_path, None)
-            if child is not scaffold and value is not None:
-                set_by_dotted_path(fallback, child.config_path, value)
+            if value is not None:
+                # As in Sacred: a sub-ingredient is readable by its path relative to this one.
+                set_by_dotted_path(fallback, relative_path(path, child.config_path), copy.deepcopy(value))
         local: dict = {}
         for scope in scaffold.configurations:
             summary = scope(fixed=fixed, preset=copy.deepcopy(local), fallback=fallback)
             recursive_update(local, dict(summary))
             defined |= {join_paths(path, k) for k in getattr(summary, "modified", ())}
             defined |= {join_paths(path, k) for k in getattr(summary, "typechanged", ())}
-            defined |= _leaves(dict(summary), path) - _leaves(fixed, path)
+            # every entry the scope produced itself, also where it equals the update (opt=None, lr=0.1)
+            defined |= _leaves(dict(summary), path) - {join_paths(path, k) for k in summary.added}
             mods.typechanged.update({join_paths(path, k): v
                                      for k, v in getattr(summary, "typechanged", {}).items()})
             mods.docs.update({join_paths(path, k): v for k, v in getattr(summary, "docs", {}).items()})
@@ -164,12 +183,16 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     if seed is None:
         seed = generate_seed()
     config["seed"] = seed
-    mods.docs["seed"] = SEED_DOC
+    from .config import ConfigScope
+    root_scopes = list(experiment.configurations) + [
+        table[name][1] for name in named_configs if name in table and not table[name][0]]
+    if any(isinstance(scope, ConfigScope) for scope in root_scopes):
+        mods.docs["seed"] = SEED_DOC  # as Sacred: documented by the experiment's config scopes
 
-    explicit = {k for k in _leaves(fixed_all, "") if k.rsplit(".", 1)[-1] != "__doc__"}
+    explicit = _leaves(fixed_all, "")
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
     mods.modified = {k for k in explicit if k in defined}
-    _check_suspicious(experiment, scaffolds, config, mods, force, logger)
+    _check_suspicious(experiment, scaffolds, config, mods, force, logger, _leaves(updates, ""))
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
     check_storable(config)
@@ -202,33 +225,54 @@ def _captured_args(scaffolds: list) -> set:
 
 
 def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
-                      force: bool, logger: logging.Logger) -> None:
-    from .config import iter_prefixes
+                      force: bool, logger: logging.Logger, updated: set = frozenset()) -> None:
+    from .config import get_by_dotted_path, iter_prefixes
     used = _captured_args(scaffolds)
     for key in sorted(mods.added):
-        if any(prefix in used for prefix in iter_prefixes(key)):
+        if key.rsplit(".", 1)[-1] == "__doc__":
+            # a named config's docstring; Sacred warns about it from the root logger
+            logging.getLogger().warning('Added new config entry: "%s"', key)
+        elif any(prefix in used for prefix in iter_prefixes(key)):
             logger.warning('Added new config entry: "%s"', key)
         elif not force:
             known = sorted((_leaves(config, "") - mods.added) | used)
+            # Sacred's first sentence and its "Conflicting configuration values" lines
             raise ConfigAddedError(
-                f'Added new config entry "{key}" that is not used anywhere'
-                f"{suggest(key, known)}; check the spelling, or use --force (force=True) to add it anyway")
-    if not force:
-        for key, (old, new) in sorted(mods.typechanged.items()):
-            if {old, new} <= {int, float}:
-                continue  # int <-> float is not worth a warning (shown in print_config only)
-            logger.warning('Changed type of config entry "%s" from %s to %s', key,
-                           getattr(old, "__name__", old), getattr(new, "__name__", new))
+                f'Added new config entry that is not used anywhere: "{key}"{suggest(key, known)}; '
+                f"check the spelling, or use --force (force=True) to add it anyway",
+                conflicting_configs=(key,), config=config)
+    if force:
+        return
+    for key, (old, new) in sorted(mods.typechanged.items()):
+        if {old, new} <= {int, float, bool}:
+            continue  # numbers of another kind are fine (print_config still shows them in red)
+        old_name, new_name = getattr(old, "__name__", old), getattr(new, "__name__", new)
+        if key in updated and new is not type(None):
+            value = get_by_dotted_path(config, key)
+            raise ConfigError(
+                f"Config update {key}={value!r} changes the type of \"{key}\" from {old_name} to "
+                f"{new_name}{_type_hint(key, value, old)}; give a {old_name}, or pass -f/--force "
+                f"(force=True) to change the type anyway")
+        logger.warning('Changed type of config entry "%s" from %s to %s', key, old_name, new_name)
+
+
+def _type_hint(key: str, value: Any, old: type) -> str:
+    """A suggestion for the commonest typo: a trailing comma (``lr=0.1,``) makes a list."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], old):
+        return f" (a trailing comma makes a list: did you mean {key}={value[0]!r}?)"
+    return ""
 
 
 class RunBindings:
     """What captured functions read from the active run: config views and seed streams."""
 
-    def __init__(self, config: dict, read_only: bool):
+    def __init__(self, config: dict, read_only: bool, scaffolds: Sequence = (), legacy_numpy: bool = False):
         self.config = config
         self.read_only = read_only
+        self.scaffolds = list(scaffolds)
+        self.legacy_numpy = legacy_numpy
         self._views: dict = {}
-        self._streams: dict = {}
+        self._streams: Optional[dict] = None
 
     def config_view(self, function: Any) -> Any:
         """The (read-only) sub-config a captured function sees."""
@@ -239,26 +283,36 @@ class RunBindings:
         return view
 
     def _build_view(self, function: Any) -> Any:
-        from .config import get_by_dotted_path, make_read_only
+        from .config import get_by_dotted_path, make_read_only, set_by_dotted_path
         ingredient = function.ingredient
-        sub = get_by_dotted_path(self.config, function.path, {})
+        own_path = getattr(ingredient, "config_path", "") or ""
+        sub = get_by_dotted_path(self.config, own_path, {})
         if not isinstance(sub, dict):
             sub = {}
-        if ingredient is not None and ingredient.config_path and not function.prefix:
+        if own_path:
+            # An ingredient's functions also see its sub-ingredients, by their relative paths.
             sub = dict(sub)
-            for child in ingredient.ingredients:
-                sub.setdefault(child.config_path, get_by_dotted_path(self.config, child.config_path, {}))
+            for child in _descendants(ingredient):
+                value = get_by_dotted_path(self.config, child.config_path, None)
+                if isinstance(value, dict):
+                    set_by_dotted_path(sub, relative_path(own_path, child.config_path), value)
+        if function.prefix:
+            sub = get_by_dotted_path(sub, function.prefix, {})
+            if not isinstance(sub, dict):
+                sub = {}
         if self.read_only:
             return make_read_only(sub, function.path)
         return copy.deepcopy(sub)
 
     def seed_stream(self, function: Any) -> Any:
-        """The seed stream of ``function`` in this run (derived from the root seed)."""
-        from .seeding import SeedStream, derive_seed
-        name = function.stream_name
-        stream = self._streams.get(name)
-        if stream is None:
-            stream = self._streams[name] = SeedStream(derive_seed(self.config["seed"], name))
+        """The seed stream of ``function`` in this run (derived from the root seed as Sacred does)."""
+        from .seeding import SeedStream, create_rnd, derive_seed, function_streams
+        if self._streams is None:
+            self._streams = function_streams(self.scaffolds, self.config, self.legacy_numpy)
+        stream = self._streams.get(id(function))
+        if stream is None:  # a function captured outside this experiment's ingredients
+            seed = derive_seed(self.config["seed"], function.stream_name)
+            stream = self._streams[id(function)] = SeedStream(create_rnd(seed, self.legacy_numpy))
         return stream
 
 
@@ -303,7 +357,8 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
         post_run_hooks=[h for s in scaffolds for h in s.post_run_hooks],
         captured_out_filter=experiment.captured_out_filter,
     )
-    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG)
+    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG, scaffolds,
+                           SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API)
     run.config_view = bindings.config_view
     run.seed_stream = bindings.seed_stream
     run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API

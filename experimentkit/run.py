@@ -78,6 +78,21 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) else value
 
 
+class _MetricQueue(collections.deque):
+    """Logged points not yet sent, as ``(name, step, value, time)`` tuples."""
+
+    __slots__ = ()
+
+    def get_last_metrics(self) -> list:
+        """Take the points logged so far as ``ScalarMetricLogEntry`` list (Sacred's MetricsLogger call)."""
+        from .metrics import ScalarMetricLogEntry
+        entries = []
+        for _ in range(len(self)):
+            name, step, value, stamp = self.popleft()
+            entries.append(ScalarMetricLogEntry(name, step, _utc_datetime(stamp), _plain(value)))
+        return entries
+
+
 class Run:
     """Represents and manages a single run of an experiment (Sacred's ``Run``)."""
 
@@ -127,7 +142,7 @@ class Run:
         self.fallback_dir: str = SETTINGS.FALLBACK_DIR
         self.fallback_journals: list = []
 
-        self._metrics: collections.deque = collections.deque()
+        self._metrics: _MetricQueue = _MetricQueue()
         self._next_step: dict = {}
         self._tables: collections.deque = collections.deque()
         self._started = False
@@ -238,6 +253,7 @@ class Run:
         )
         if self.capture_mode is None:
             self.capture_mode = "no" if not self.observers else SETTINGS.CAPTURE_MODE
+        self.run_logger.debug('Using capture mode "%s"', self.capture_mode)
         if self.queue_only:
             self._queue()
             return None
@@ -357,6 +373,7 @@ class Run:
             self.run_logger.info("Started")
         else:
             self.run_logger.info('Started run with ID "%s"', self._id)
+        self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
             self._beat_thread = threading.Thread(
                 target=self._heartbeat_loop, name="experimentkit-heartbeat", daemon=True
@@ -404,6 +421,7 @@ class Run:
                 self.run_logger.warning("Heartbeat failed (%s: %s)", type(exc).__name__, exc)
 
     def _stop_heartbeat(self) -> None:
+        self.run_logger.debug("Stopping Heartbeat")
         self._beat_stop.set()
         if self._beat_thread is not None:
             self._beat_thread.join()

@@ -1,7 +1,14 @@
 """Seeds: the root seed of a run, one seed stream per captured function, and the global generators.
 
-Each captured function's stream is derived from the root seed and the function's identity (ingredient path
-and qualified name), not from registration order, so adding a command does not shift every other seed.
+The streams are derived exactly as Sacred 0.8.7 derives them, so a run given ``seed=N`` draws the same
+``_seed`` and ``_rnd`` values under experimentkit as under Sacred: a generator made from the root seed
+hands each ingredient its seed; each ingredient's generator then hands one seed to each of its
+captured functions in registration order (the experiment's four built-in commands first), and every
+call of a function taking ``_seed``/``_rnd`` draws the next seed from its own generator.  The
+generators are numpy's ``default_rng`` when numpy is installed (``RandomState`` with the legacy
+setting), else ``random.Random``, as in Sacred.  They are only built when a function first asks for
+randomness, so runs that never use ``_seed``/``_rnd`` never import numpy for it.
+
 numpy and torch are seeded only if the run's code imports them: an import hook seeds them on first import,
 so a run that never touches numpy never pays for importing it.
 """
@@ -13,11 +20,11 @@ import hashlib
 import importlib.abc
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
 __all__ = ["generate_seed", "get_seed", "derive_seed", "SeedStream", "create_rnd", "seed_globals",
-           "set_global_seed"]
+           "set_global_seed", "function_streams"]
 
 SEED_LIMIT = 10**9  # seeds are drawn from [1, SEED_LIMIT], as in Sacred
 
@@ -28,15 +35,26 @@ def generate_seed() -> int:
 
 
 def get_seed(rnd: Any = None) -> int:
-    """A seed drawn from ``rnd`` (``random.Random`` or numpy ``RandomState``), or a fresh one (Sacred's
-    ``randomness.get_seed``)."""
+    """The next seed drawn from ``rnd`` (numpy Generator, RandomState or ``random.Random``).
+
+    The calls match Sacred's: ``integers(1, 10**9)`` on a Generator, ``randint(1, 10**9)`` otherwise;
+    without a generator the global ``random`` module draws.
+    """
     if rnd is None:
-        return generate_seed()
+        return random.randint(1, SEED_LIMIT)
+    integers = getattr(rnd, "integers", None)
+    if integers is not None:
+        return int(integers(1, SEED_LIMIT, dtype=int))
     return int(rnd.randint(1, SEED_LIMIT))
 
 
 def derive_seed(root_seed: int, name: str) -> int:
-    """A seed for ``name`` that depends only on ``root_seed`` and ``name``."""
+    """A seed for ``name`` that depends only on ``root_seed`` and ``name``.
+
+    Used where Sacred would draw from the unseeded global ``random`` module (an ingredient whose path
+    is not below its parent's and that the experiment does not list itself), so that our runs stay
+    reproducible there too.
+    """
     digest = hashlib.sha256(f"{root_seed}/{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % SEED_LIMIT + 1
 
@@ -53,15 +71,66 @@ def create_rnd(seed: int, legacy_numpy: bool = False) -> Any:
 
 
 class SeedStream:
-    """The per-function stream that hands out a new ``_seed`` on every call."""
+    """The per-function generator that hands out a new ``_seed`` on every call."""
 
-    def __init__(self, seed: int):
-        self.seed = seed
-        self._random = random.Random(seed)
+    def __init__(self, rnd: Any):
+        self.rnd = rnd
 
     def next_seed(self) -> int:
         """The next seed of this stream."""
-        return self._random.randint(1, SEED_LIMIT)
+        return get_seed(self.rnd)
+
+
+def _is_below(base: str, path: str) -> bool:
+    return not base or path.startswith(base + ".")
+
+
+def _own_seed(config: dict, path: str) -> Optional[int]:
+    sub: Any = config
+    for part in path.split(".") if path else ():
+        sub = sub.get(part) if isinstance(sub, dict) else None
+    seed = sub.get("seed") if isinstance(sub, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def ingredient_seeds(scaffolds: Sequence[Any], config: dict, legacy_numpy: bool = False) -> dict:
+    """``{id(ingredient): seed}`` for every ingredient (``scaffolds``: deepest first, experiment last).
+
+    The experiment's seed is the root seed; an ingredient uses a ``seed`` entry of its own config, else
+    draws from the generator of the first parent (walking down from the experiment, last-listed child
+    first) under whose path it sits.
+    """
+    root_seed = config["seed"]
+    seeds: dict = {}
+
+    def set_up(ingredient: Any, parent_rnd: Any) -> None:
+        if id(ingredient) in seeds:
+            return
+        seed = _own_seed(config, ingredient.config_path)
+        if seed is None:
+            seed = (get_seed(parent_rnd) if parent_rnd is not None
+                    else derive_seed(root_seed, ingredient.config_path))
+        seeds[id(ingredient)] = seed
+        rnd = create_rnd(seed, legacy_numpy)
+        children = list({child.config_path: child for child in ingredient.ingredients}.values())
+        for child in reversed(children):
+            if _is_below(ingredient.config_path, child.config_path):
+                set_up(child, rnd)
+
+    for ingredient in reversed(list(scaffolds)):
+        set_up(ingredient, None)
+    return seeds
+
+
+def function_streams(scaffolds: Sequence[Any], config: dict, legacy_numpy: bool = False) -> dict:
+    """``{id(captured_function): SeedStream}`` for every captured function of every ingredient."""
+    seeds = ingredient_seeds(scaffolds, config, legacy_numpy)
+    streams: dict = {}
+    for ingredient in scaffolds:
+        rnd = create_rnd(seeds[id(ingredient)], legacy_numpy)
+        for function in ingredient.captured_functions:
+            streams[id(function)] = SeedStream(create_rnd(get_seed(rnd), legacy_numpy))
+    return streams
 
 
 def _seed_module(name: str, module: Any, seed: int) -> None:

@@ -4,6 +4,14 @@ observer.
 ``flatten`` never fails: values it does not know become ``str(value)``.  NaN and infinities stay
 floats, so JSON writers must allow them (``json.dumps(..., allow_nan=True)``, the default); they are
 written as ``NaN``/``Infinity``, which Python's ``json`` reads back but strict JSON parsers reject.
+
+Results and ``info`` are stored as Sacred stores them (``sacred_flatten``): plain JSON stays as it is,
+and numpy arrays and scalars, tuples, sets, dates, masked arrays and other objects are written in
+jsonpickle's tagged form (``{"py/tuple": [...]}``, ``{"py/object": "numpy.ndarray", ...}``), so
+Sacred's ``serializer.restore``, incense and Omniboard read them back as Sacred wrote them.  The read
+side never restores that form: ``safe_restore`` turns the known tags into plain values (arrays and
+tuples as lists, numpy numbers as numbers, dates as ISO strings) and leaves every other tag as data,
+without importing or instantiating anything.
 """
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-__all__ = ["flatten", "dumps", "plain", "restore"]
+__all__ = ["flatten", "dumps", "plain", "restore", "sacred_flatten", "safe_restore"]
 
 
 def _numpy_value(obj: Any) -> Any:
@@ -90,3 +98,167 @@ def restore(flat: Any) -> Any:
     else:
         jsonpickle_numpy.register_handlers()
     return jsonpickle.decode(json.dumps(flat), keys=True)
+def _is_plain_json(obj: Any) -> bool:
+    kind = type(obj)
+    if obj is None or kind in (str, int, bool):
+        return True
+    if kind is float:
+        return True
+    if kind is dict:
+        return all(type(k) is str and not k.startswith("py/") and _is_plain_json(v) for k, v in obj.items())
+    if kind is list:
+        return all(_is_plain_json(v) for v in obj)
+    return False
+
+
+_REGISTERED: set = set()
+
+
+def _register_handlers() -> None:
+    """jsonpickle's numpy/pandas handlers, registered (as Sacred does) once those libraries are in use."""
+    import sys
+
+    for name in ("numpy", "pandas"):
+        if name in sys.modules and name not in _REGISTERED:
+            try:
+                if name == "numpy":
+                    import jsonpickle.ext.numpy as ext
+                else:
+                    import jsonpickle.ext.pandas as ext
+                ext.register_handlers()
+            except Exception:  # an ext that cannot load leaves jsonpickle's generic encoding
+                pass
+            _REGISTERED.add(name)
+
+
+def sacred_flatten(obj: Any) -> Any:
+    """``obj`` in the JSON form Sacred 0.8 stores (jsonpickle with ``keys=True``), for results and info.
+
+    Plain JSON values are returned unchanged without importing jsonpickle; a value jsonpickle cannot
+    encode falls back to ``flatten``.
+    """
+    obj = plain(obj)
+    if _is_plain_json(obj):
+        return obj
+    import jsonpickle
+
+    _register_handlers()
+    try:
+        return json.loads(jsonpickle.encode(obj, keys=True))
+    except Exception:
+        return flatten(obj)
+
+
+_NUMPY_SCALAR_KINDS = ("numpy.int", "numpy.uint", "numpy.float", "numpy.bool", "numpy.complex", "numpy.str")
+
+
+def _restore_datetime(node: dict) -> Any:
+    """An ISO string for jsonpickle's ``datetime`` form, built from its bytes without unpickling."""
+    import base64
+
+    kind = node["py/object"]
+    reduce = node.get("__reduce__")
+    try:
+        state = reduce[1][0]
+        if isinstance(state, dict):
+            state = state.get("py/b64")
+        raw = base64.b64decode(state)
+        cls = {"datetime.datetime": _dt.datetime, "datetime.date": _dt.date, "datetime.time": _dt.time}[kind]
+        return cls(raw).isoformat()  # the constructors accept their own pickled state bytes
+    except Exception:
+        return node
+
+
+def _ndarray(node: dict) -> Any:
+    """The numpy array of jsonpickle's ndarray form (text, binary or view), or None if not plain data."""
+    import ast
+    import base64
+    import zlib
+
+    import numpy as np
+
+    values = node.get("values")
+    dtype_text = node.get("dtype")
+    if not isinstance(dtype_text, str):
+        return None
+    dtype = np.dtype(ast.literal_eval(dtype_text) if dtype_text.startswith(("{", "[")) else dtype_text)
+    if dtype.fields is not None or dtype.kind in "V":
+        return None  # structured records: left as data
+    base = node.get("base")
+    if isinstance(base, dict):
+        base_array = _ndarray(base)
+        if base_array is None:
+            return None
+        view = np.ndarray(shape=tuple(node.get("shape") or ()), dtype=dtype.newbyteorder("<")
+                          if node.get("byteorder") == "<" else dtype, buffer=base_array.tobytes(order="A"),
+                          offset=int(node.get("offset", 0)),
+                          strides=tuple(node["strides"]) if node.get("strides") else None)
+        return view.copy()
+    if isinstance(values, list):
+        return np.array(values, dtype=object if dtype.kind == "O" else None)
+    if isinstance(values, (int, float)):
+        return np.array([values])
+    if not isinstance(values, str):
+        return None
+    raw = base64.b64decode(values)
+    try:
+        raw = zlib.decompress(raw)
+    except zlib.error:
+        pass  # stored uncompressed
+    shape = tuple(node.get("shape") or ())
+    if dtype.kind == "O":  # jsonpickle keeps object arrays as JSON text
+        return np.array(json.loads(raw.decode()), dtype=object).reshape(shape)
+    if node.get("byteorder") in ("<", ">"):
+        dtype = dtype.newbyteorder(node["byteorder"])
+    return np.ndarray(buffer=raw, dtype=dtype, shape=shape, order=node.get("order", "C")).copy()
+
+
+def _restore_ndarray(node: dict) -> Any:
+    """A (nested) list for jsonpickle's ndarray/masked-array form; the node itself if it is not one."""
+    values = node.get("values")
+    if isinstance(values, list):
+        return safe_restore(values)  # text form (views and masked arrays carry their values as text)
+    try:
+        array = _ndarray(node)
+    except Exception:  # malformed or unknown: shown as the data it is
+        return {k: safe_restore(v) for k, v in node.items()}
+    if array is None:
+        return {k: safe_restore(v) for k, v in node.items()}
+    return safe_restore(array.tolist())
+
+
+def _restore_key(key: str) -> str:
+    if key.startswith("json://"):
+        try:
+            value = json.loads(key[len("json://"):])
+        except ValueError:
+            return key
+        return key[len("json://"):] if isinstance(value, (dict, list)) else str(value)
+    return key
+
+
+def safe_restore(obj: Any) -> Any:
+    """Plain values for the jsonpickle forms Sacred stores, never instantiating a class (read side).
+
+    ``py/tuple``, ``py/set``, numpy arrays (also masked ones: masked entries are ``None``) and numpy
+    scalars become lists and numbers, dates become ISO strings; any other tagged value is returned as
+    the data it is.
+    """
+    if type(obj) is list:
+        return [safe_restore(v) for v in obj]
+    if type(obj) is not dict:
+        return obj
+    if len(obj) == 1:
+        if "py/tuple" in obj and isinstance(obj["py/tuple"], list):
+            return [safe_restore(v) for v in obj["py/tuple"]]
+        if "py/set" in obj and isinstance(obj["py/set"], list):
+            return [safe_restore(v) for v in obj["py/set"]]
+    kind = obj.get("py/object")
+    if isinstance(kind, str):
+        if kind in ("numpy.ndarray", "numpy.ma.MaskedArray", "numpy.ma.core.MaskedArray"):
+            return _restore_ndarray(obj)
+        if kind.startswith(_NUMPY_SCALAR_KINDS) and "value" in obj and len(obj) <= 3:
+            return obj["value"]
+        if kind in ("datetime.datetime", "datetime.date", "datetime.time"):
+            return _restore_datetime(obj)
+    return {_restore_key(k): safe_restore(v) for k, v in obj.items()}

@@ -17,6 +17,8 @@ __all__ = ["SETTINGS", "SettingError", "Settings"]
 class Settings:
     """A dict-like object with attribute access whose set of keys cannot change."""
 
+    __slots__ = ("_values",)  # no instance __dict__: pytest's monkeypatch restores keys correctly
+
     def __init__(self, values: dict):
         object.__setattr__(self, "_values", {
             k: Settings(v) if isinstance(v, dict) else v for k, v in values.items()})
@@ -27,7 +29,7 @@ class Settings:
                                f"Possible keys are: {sorted(self._values)}")
 
     def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
+        if key.startswith("__") or key == "_values":  # _values: not yet set while copying
             raise AttributeError(key)
         self._check(key)
         return self._values[key]
@@ -57,6 +59,9 @@ class Settings:
     def get(self, key: str, default: Any = None) -> Any:
         """Like ``dict.get``."""
         return self._values.get(key, default)
+
+    def __reduce__(self) -> tuple:  # copy, deepcopy and pickle rebuild from the plain values
+        return Settings, (self.to_dict(),)
 
     def to_dict(self) -> dict:
         """A plain nested dict copy."""

@@ -62,7 +62,7 @@ def test_every_mutation_names_the_key(ro, mutate, key):
     with pytest.raises(ReadOnlyConfigError) as info:
         mutate(ro)
     assert str(info.value) == (
-        f"The configuration is read-only in a captured function: cannot change '{key}'. "
+        f"The configuration is read-only in a captured function! Cannot change '{key}'. "
         f"Copy it first (copy.deepcopy) if you need a modified version.")
     assert isinstance(info.value, SacredError) and isinstance(info.value, TypeError)
     assert ro == CONFIG  # nothing changed
@@ -100,7 +100,7 @@ def test_pickle_gives_plain_containers(ro):
 
 
 def test_root_level_whole_container_message():
-    with pytest.raises(ReadOnlyConfigError, match="cannot change it"):
+    with pytest.raises(ReadOnlyConfigError, match="Cannot change it"):
         make_read_only({"a": 1}).clear()
 
 

@@ -7,6 +7,7 @@ import pytest
 from experimentkit import Experiment, Ingredient
 from experimentkit.errors import (
     ConfigAddedError,
+    ConfigError,
     MissingConfigError,
     NamedConfigNotFoundError,
     ReadOnlyConfigError,
@@ -161,7 +162,7 @@ def test_added_entry_used_by_a_captured_function_is_allowed(caplog):
     assert 'Added new config entry: "extra"' in caplog.text
 
 
-def test_type_change_warns(caplog):
+def test_type_change_by_an_update_is_an_error(caplog):
     ex = make_ex()
     ex.add_config(batch=32)
 
@@ -169,9 +170,59 @@ def test_type_change_warns(caplog):
     def main(batch):
         return batch
 
+    with pytest.raises(ConfigError, match=r'^Config update batch=\'big\' changes the type of "batch" '
+                       r"from int to str; give a int, or pass -f/--force"):
+        ex.run(config_updates={"batch": "big"})
     with caplog.at_level(logging.WARNING):
-        assert ex.run(config_updates={"batch": "big"}).result == "big"
+        assert ex.run(config_updates={"batch": 64.0}).result == 64.0  # another kind of number is fine
+        assert ex.run(config_updates={"batch": "big"}, options={"--force": True}).result == "big"
+    assert "Changed type" not in caplog.text
+
+
+def test_trailing_comma_suggests_the_scalar():
+    ex = make_ex()
+    ex.add_config(lr=0.1)
+
+    @ex.main
+    def main(lr):
+        return lr
+
+    with pytest.raises(ConfigError, match=r"did you mean lr=0.1\?") as info:
+        ex.run(config_updates={"lr": [0.1]})
+    assert "FixedList" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_named_config_type_change_only_warns(caplog):
+    ex = make_ex()
+    ex.add_config(batch=32)
+    ex.add_named_config("huge", batch="all")
+
+    @ex.main
+    def main(batch):
+        return batch
+
+    with caplog.at_level(logging.WARNING):
+        assert ex.run(named_configs=["huge"]).result == "all"
     assert 'Changed type of config entry "batch" from int to str' in caplog.text
+
+
+def test_repeating_a_default_is_not_an_added_entry(caplog):
+    ex = make_ex()
+
+    @ex.config
+    def cfg():
+        opt = None
+        lr = 0.1
+
+    @ex.main
+    def main(_config):
+        return dict(_config)
+
+    with caplog.at_level(logging.WARNING):
+        run = ex.run(config_updates={"opt": None, "lr": 0.1})
+    assert run.result["opt"] is None
+    assert "Added new config entry" not in caplog.text
+    assert run.config_modifications.added == set()
 
 
 def test_read_only_config_names_the_key():
@@ -381,9 +432,12 @@ def test_modifications_report_added_modified_typechanged_and_parents(caplog):
         return lr
 
     with caplog.at_level(logging.WARNING):
-        run = ex.resolve(config_updates={"opt.name": "adam", "lr": "high"}, named_configs=["fast"])
+        run = ex.resolve(config_updates={"opt.name": "adam", "lr": "high"}, named_configs=["fast"],
+                         options={"--force": True})
     mods = run.config_modifications
     assert "opt.name" in mods.modified and "opt" in mods.modified
     assert mods.typechanged["lr"] == (float, str)
-    assert "Added new config entry" not in caplog.text
+    # only Sacred's own warning about the named config's docstring, from the root logger
+    assert [(r.name, r.getMessage()) for r in caplog.records if "Added new" in r.getMessage()] == [
+        ("root", 'Added new config entry: "__doc__"')]
     assert run.config["__doc__"] == "Fast preset."

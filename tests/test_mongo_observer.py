@@ -459,7 +459,7 @@ def test_artifact_retry_reuses_the_upload(recorded, db, workdir):
 # ---- end of run ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("event, kwargs, expected", [
     ("completed_event", {"stop_time": at(9), "result": (1, 2)},
-     {"status": "COMPLETED", "result": [1, 2]}),
+     {"status": "COMPLETED", "result": {"py/tuple": [1, 2]}}),  # Sacred's jsonpickle form
     ("interrupted_event", {"interrupt_time": at(9), "status": "TIMEOUT"}, {"status": "TIMEOUT"}),
     ("failed_event", {"fail_time": at(9), "fail_trace": ["Traceback", "ValueError: x\n"]},
      {"status": "FAILED", "fail_trace": ["Traceback", "ValueError: x\n"]}),

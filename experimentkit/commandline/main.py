@@ -1,16 +1,16 @@
 """``run_commandline``: parse the command line, run the command, and turn failures into exit
 statuses.
 
-Exit statuses (see docs/command-line.md): 0 success or help; 1 the command failed (filtered
-traceback on stderr); 2 a usage error (one ``Error: ...`` line, nothing started; Sacred uses 1); 130
-Ctrl-C; 143 SIGTERM.
+Exit statuses (see docs/command-line.md): 0 success or help; 1 the command started and failed
+(filtered traceback, or ``module.ExceptionName: message``, on stderr); 2 a usage error (one
+``Error: ...`` line, nothing started; Sacred uses 1); 130 Ctrl-C; 143 SIGTERM.
 """
 from __future__ import annotations
 
 import sys
 from typing import Any, Optional, TextIO
 
-from ..errors import SacredError, SacredInterrupt, UsageError
+from ..errors import ConfigAddedError, SacredError, SacredInterrupt, UsageError
 from .parser import get_usage, normalize_argv, parse_commandline
 
 __all__ = ["run_commandline", "get_usage", "report_error", "EXIT_FAILURE", "EXIT_USAGE",
@@ -22,16 +22,27 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 
-def report_error(exc: BaseException, short_usage: str, stream: Optional[TextIO] = None) -> int:
+def report_error(exc: BaseException, short_usage: str, stream: Optional[TextIO] = None,
+                 started: bool = False) -> int:
     """Print ``exc`` the way its class asks (one line, usage, filtered trace); return the exit
-    status."""
+    status.
+
+    A failure of a run that had started (``started``) exits 1 and is named by its exception class, as
+    in Sacred, whatever the class; usage errors before anything started exit 2.
+    """
     from ..tracebacks import format_filtered_traceback
 
     stream = stream or sys.stderr
     if isinstance(exc, SacredError) and exc.print_usage:
         print(short_usage, file=stream)
     if isinstance(exc, SacredError) and not exc.print_traceback:
-        print(f"Error: {exc}", file=stream)
+        if started:
+            name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            print(f"{name}: {exc}", file=stream)
+            return EXIT_FAILURE
+        # an unknown key names itself in the message: one line (Sacred's extra lines stay in str(exc))
+        text = exc.message if isinstance(exc, ConfigAddedError) else exc
+        print(f"Error: {text}", file=stream)
         return int(getattr(exc, "exit_code", EXIT_FAILURE))
     print("".join(format_filtered_traceback(exc)).rstrip("\n"), file=stream)
     return EXIT_FAILURE
@@ -73,6 +84,7 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
         sys.exit(0)
 
     debug = bool(parsed.options.get("--debug"))
+    previous_run = ex.current_run
     try:
         return ex.run(parsed.command, parsed.config_updates, parsed.named_configs, info={},
                       meta_info={}, options=parsed.options)
@@ -99,5 +111,7 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
             traceback.print_exception(type(exc), exc, exc.__traceback__)
             pdb.post_mortem(exc.__traceback__)
             _fail(EXIT_FAILURE)
-        _fail(report_error(exc, short_usage))
+        run = ex.current_run
+        started = run is not previous_run and getattr(run, "start_time", None) is not None
+        _fail(report_error(exc, short_usage, started=started))
     return None  # unreachable: every branch above returns or exits

@@ -108,7 +108,8 @@ class DogmaticDict(dict):
                 self.modified.add(str(key))
             return
         if type_changed(value, fixed):
-            self.typechanged[str(key)] = (type(value), type(fixed))
+            # report plain types: the fixed value's container is an internal detail
+            self.typechanged[str(key)] = (type(value), type(undogmatize(fixed)))
         if values_differ(value, undogmatize(fixed)):
             self.modified.add(str(key))
 

@@ -13,7 +13,7 @@ def _refuse(path: str, key: Any = None) -> NoReturn:
     target = path if key is None else (f"{path}.{key}" if path else str(key))
     what = f"cannot change '{target}'" if target else "cannot change it"
     raise ReadOnlyConfigError(
-        f"The configuration is read-only in a captured function: {what}. "
+        f"The configuration is read-only in a captured function! {what[0].upper()}{what[1:]}. "
         f"Copy it first (copy.deepcopy) if you need a modified version.",
         filter_traceback="always")
 

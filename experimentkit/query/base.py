@@ -114,7 +114,9 @@ class RunRecord:
     Everything cheap to return with a listing is a field; captured output, full metric series,
     artifacts and per-sample rows are loaded on demand through ``store`` (the methods below).
     ``config``, ``info``, ``meta``, ``host`` and ``result`` are plain JSON-decoded values: stores
-    never unpickle or jsonpickle-decode what they read.
+    never unpickle or jsonpickle-decode what they read; the jsonpickle forms Sacred writes for numpy
+    values, tuples, sets and dates are turned into lists, numbers and ISO strings
+    (``serialize.safe_restore``), anything else tagged stays as data.
     """
 
     id: str
@@ -540,6 +542,12 @@ class Store(abc.ABC):
         is computed here) and ``id`` is turned into text."""
         raw = fields.pop("status", None) or "RUNNING"
         fields["id"] = str(fields["id"])
+        # Sacred's jsonpickle forms (numpy arrays, tuples, dates ...) as plain values; nothing is
+        # instantiated, unknown tagged objects stay the data they are.
+        from ..serialize import safe_restore
+        for name in ("config", "info", "result"):
+            if name in fields:
+                fields[name] = safe_restore(fields[name])
         status = self.effective_status(raw, fields.get("heartbeat"), fields.get("start_time"))
         return RunRecord(status=status, raw_status=raw, store=self, **fields)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ...observers.base import RunObserver
-from ...serialize import dumps, flatten
+from ...serialize import dumps, flatten, sacred_flatten
 from .schema import (
     ARTIFACT_META_KEY,
     CONFIG_FILE,
@@ -149,13 +149,13 @@ class FileStorageObserver(RunObserver):
         self.info = info
         self._save_cout(captured_out)
         self.run_entry["heartbeat"] = beat_time.isoformat()
-        self.run_entry["result"] = result
+        self.run_entry["result"] = sacred_flatten(result)
         self._save_json(RUN_FILE, self.run_entry)
         self._save_info()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         """Mark the run COMPLETED with its result."""
-        self.run_entry["result"] = result
+        self.run_entry["result"] = sacred_flatten(result)
         self._finish(stop_time, "COMPLETED")
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
@@ -316,7 +316,7 @@ class FileStorageObserver(RunObserver):
     def _save_info(self) -> None:
         if not self.info:
             return
-        text = dumps(self.info)
+        text = dumps(sacred_flatten(self.info))
         if text != self._info_text:
             _write_atomic(os.path.join(self.dir, INFO_FILE), text.encode("utf-8"))
             self._info_text = text

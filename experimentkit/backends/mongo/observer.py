@@ -28,7 +28,7 @@ from ...dependencies import get_digest
 from ...errors import ObserverError
 from ...observers.base import RunObserver
 from ...observers.queue import QueueObserver
-from ...serialize import flatten
+from ...serialize import flatten, sacred_flatten
 from . import schema
 
 __all__ = ["MongoObserver", "QueuedMongoObserver", "DEFAULT_MONGO_PRIORITY"]
@@ -293,7 +293,7 @@ class MongoObserver(RunObserver):
         """Set heartbeat, info and result and append the new output, in one update."""
         self._require_run()
         fields = {"heartbeat": beat_time, "info": self._stored_info(info),
-                  "result": schema.bson_safe(flatten(result))}
+                  "result": schema.bson_safe(sacred_flatten(result))}
         self._entry.update(fields)
         text = captured_out or ""
         if len(text) >= len(self._last_out):
@@ -367,7 +367,7 @@ class MongoObserver(RunObserver):
 
     def _stored_info(self, info: Any) -> dict:
         """``info`` as stored: flattened, with ``metrics`` naming this run's metric documents."""
-        stored = schema.bson_safe(flatten(dict(info or {})))
+        stored = schema.bson_safe(sacred_flatten(dict(info or {})))
         if self._metric_ids:
             stored["metrics"] = [{"name": name, "id": oid}
                                  for name, oid in self._metric_ids.items()]
@@ -376,7 +376,7 @@ class MongoObserver(RunObserver):
     @_reports_connection_errors
     def completed_event(self, stop_time: Any, result: Any) -> None:
         """Final update: ``COMPLETED`` with the result."""
-        self._final({"stop_time": stop_time, "result": schema.bson_safe(flatten(result)),
+        self._final({"stop_time": stop_time, "result": schema.bson_safe(sacred_flatten(result)),
                      "status": "COMPLETED"})
 
     @_reports_connection_errors

@@ -198,7 +198,7 @@ class SqlObserver(RunObserver):
 
         run_id = self._require_run()
         captured_out = captured_out or ""
-        values = {"heartbeat": beat_time, "info": _to_json(info), **_result_values(result)}
+        values = {"heartbeat": beat_time, "info": _sacred_json(info), **_result_values(result)}
         text = sa.func.coalesce(run.c.captured_out, "")
         this_run = run.update().where(run.c.run_id == run_id)
 
@@ -489,8 +489,15 @@ def _int_or_none(value: Any) -> Optional[int]:
         return None
 
 
+def _sacred_json(obj: Any) -> str:
+    """Results and info as JSON text in the jsonpickle form Sacred stores (numpy, tuples, dates ...)."""
+    from ...serialize import sacred_flatten
+
+    return json.dumps(sacred_flatten(obj))
+
+
 def _result_values(result: Any) -> dict:
-    return {"result": _finite(result), "result_json": _to_json(result)}
+    return {"result": _finite(result), "result_json": _sacred_json(result)}
 
 
 def _public_id(run_id: str) -> Any:
