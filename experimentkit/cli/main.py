@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fallback-dir", metavar="DIR", help="where the journals are")
     p.add_argument("--force", action="store_true",
                    help="also sync unfinished journals written on another host")
+    p.add_argument("--trust", action="append", default=[], metavar="MODULE:CALLABLE",
+                   help="also allow this replay factory (beyond built-ins and entry points)")
+    p.add_argument("--discard", metavar="JOURNAL",
+                   help="give up a journal: delete it and its undelivered events")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before --discard")
     p = command("rerun", "run a recorded run again with the same config, named configs and seed")
     p.add_argument("run")
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")

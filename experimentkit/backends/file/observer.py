@@ -36,12 +36,12 @@ from .schema import (
     LIVE_STATUSES,
     METRICS_FILE,
     METRICS_LOG,
-    RESERVED_NAMES,
     RESOURCES_DIR,
     RUN_FILE,
     SOURCES_DIR,
     TABLE_SUFFIX,
     TABLES_DIR,
+    check_artifact_name,
     check_name,
     iso_items,
     json_items,
@@ -178,11 +178,13 @@ class FileStorageObserver(RunObserver):
     def artifact_event(self, name: str, filename: str, metadata: Any = None,
                        content_type: Optional[str] = None) -> None:
         """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
-        check_name("artifact", name)
-        if name in RESERVED_NAMES:
-            raise FileExistsError(f"Cannot store the artifact {name!r}: the file store uses that "
-                                  f"name itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
-        dest = os.path.join(self.dir, name)
+        parts = check_artifact_name(name)
+        dest = os.path.join(self.dir, *parts)
+        if len(parts) > 1:  # folders inside the run directory, never through a symlink out of it
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if not _is_within(os.path.dirname(dest), self.dir):
+                raise ValueError(f"Cannot store the artifact {name!r}: its folder leads out of "
+                                 f"the run directory")
         if not (os.path.exists(dest) and os.path.samefile(filename, dest)):
             _copy_atomic(filename, dest)
         if name not in self.run_entry["artifacts"]:

@@ -29,7 +29,8 @@ from typing import Any
 __all__ = [
     "RUN_FILE", "CONFIG_FILE", "INFO_FILE", "COUT_FILE", "METRICS_FILE", "METRICS_LOG",
     "TABLES_DIR", "TABLE_SUFFIX", "SOURCES_DIR", "RESOURCES_DIR", "RESERVED_NAMES",
-    "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "metrics_log_lines", "read_metrics_log",
+    "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "check_artifact_name", "metrics_log_lines",
+    "read_metrics_log",
     "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
     "splits_at_commas", "iso_items", "metrics_log_line", "metrics_json_text",
     "metrics_json_from_items",
@@ -77,6 +78,25 @@ def check_name(kind: str, name: Any) -> str:
         raise ValueError(f"Invalid {kind} name {name!r}: it must be a plain file name without "
                          f"path separators and not '.' or '..'.")
     return name
+
+
+def check_artifact_name(name: Any) -> list:
+    """The parts of an artifact name: ``/`` separates folders inside the run directory
+    (``checkpoints/epoch=0.ckpt``); an empty part, ``.``, ``..``, a backslash, NUL, an absolute
+    name or a first part the store uses itself raise ValueError (it could never be stored)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Invalid artifact name {name!r}: expected a non-empty string.")
+    parts = name.split("/")
+    for part in parts:
+        try:
+            check_name("artifact", part)
+        except ValueError:
+            raise ValueError(f"Invalid artifact name {name!r}: '/'-separated parts must be plain "
+                             f"file names, not empty, '.' or '..'.") from None
+    if parts[0] in RESERVED_NAMES:
+        raise ValueError(f"Invalid artifact name {name!r}: the file store uses the name "
+                         f"{parts[0]!r} itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
+    return parts
 
 
 def json_items(values: list) -> str:
