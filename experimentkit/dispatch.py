@@ -78,7 +78,7 @@ def is_permanent(exc: BaseException) -> bool:
     else (``ConnectionError``, ``TimeoutError``, other ``OSError`` such as a full disk, a database's
     ``OperationalError``) is transient.
     """
-    if isinstance(exc, _Stuck):
+    if isinstance(exc, (_Stuck, _Late)):
         return False
     if isinstance(exc, _PERMANENT_TYPES):
         return True
@@ -93,9 +93,13 @@ class _Stuck(ObserverError):
     """An observer call outlived its timeout and keeps running in the background."""
 
 
-#: Once the end-of-run window is used up, a call still gets this long (one short last attempt, so a
-#: healthy backend keeps taking the last events and a dead one costs at most this per observer).
+#: Once the end-of-run window is used up, each observer gets this much more in all (one short last
+#: attempt: a healthy backend still takes the last events, a slow or dead one costs at most this).
 LAST_ATTEMPT_SECONDS = 1.0
+
+
+class _Late(ObserverError):
+    """The end-of-run window and the observer's last attempt are used up."""
 
 
 class _ObserverCall(threading.Thread):
@@ -137,6 +141,7 @@ class _Slot:
         self.journal_failed = False  # then the journal is written whole at the end
         self.disabled: Optional[str] = None  # why it gets no more events (its run could not open)
         self.dropped = 0  # events dropped as undeliverable
+        self.grace = LAST_ATTEMPT_SECONDS  # time left for calls after the end-of-run window
 
 
 class Dispatcher:
@@ -299,16 +304,24 @@ class Dispatcher:
             raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
         event, kwargs, _ = entry
         timeout = self.call_timeout
+        late = False
         if self._deadline is not None:
             remaining = self._deadline - time.monotonic()
-            timeout = min(timeout, max(remaining, LAST_ATTEMPT_SECONDS))
+            late = remaining <= 0
+            if late and slot.grace <= 0:
+                raise _Late(f"the end-of-run window ({self.retry_seconds:g}s) is used up")
+            timeout = min(timeout, slot.grace if late else remaining)
         call = _ObserverCall(getattr(slot.observer, event), kwargs)
+        began = time.monotonic()
         call.start()
         try:
             call.join(timeout)
         except BaseException:
             slot.inflight = (call, entry)
             raise _Stuck("interrupted while waiting") from None
+        finally:
+            if late:
+                slot.grace -= time.monotonic() - began
         if call.is_alive():
             slot.inflight = (call, entry)
             raise _Stuck(f"no answer to {event} within {timeout:g}s")
@@ -372,6 +385,11 @@ class Dispatcher:
                 pass
 
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
+        if isinstance(exc, _Late):
+            self.logger.warning("Observer '%s' is too slow for the end-of-run window (%gs): its "
+                                "last events go to the fallback journal", slot.name,
+                                self.retry_seconds)
+            return
         slot.last_error = exc
         if not slot.opened and self._deadline is None:
             return  # said by _report_unreachable, with the journal's path
@@ -414,7 +432,8 @@ class Dispatcher:
                             if slot.disabled:
                                 slot.pending = []
                             continue
-                        slot.last_error = exc
+                        if not isinstance(exc, _Late):
+                            slot.last_error = exc
                         break
                     slot.pending.pop(0)
                     delivered += 1
