@@ -139,6 +139,15 @@ class RunRecord:
     metrics: dict = field(default_factory=dict)  # {name: {"last", "min", "max", "count"}}
     store: Optional[Store] = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # runs stored by older versions kept the password of a -s/-m URL: never show it
+        options = self.meta.get("options") if isinstance(self.meta, dict) else None
+        if isinstance(options, dict) and any(isinstance(v, str) and "://" in v
+                                             for v in options.values()):
+            from ..redact import redact_text
+
+            self.meta = dict(self.meta, options={k: redact_text(v) for k, v in options.items()})
+
     @property
     def experiment_name(self) -> Optional[str]:
         return self.experiment.get("name")
