@@ -99,7 +99,7 @@ def test_unreachable_backend_at_start_journals_at_once_and_skips_the_window(tmp_
         f"events in {journal}; run 'experimentkit sync' once it is reachable"]
     # said before main ran, and the end-of-run window was not spent on it
     lines = done.stderr.splitlines()
-    assert lines.index(said[0]) < next(i for i, l in enumerate(lines) if "Started run" in l)
+    assert lines.index(said[0]) < next(i for i, line in enumerate(lines) if "Started run" in line)
     assert "Waiting up to" not in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     # the file store, healthy, has everything
