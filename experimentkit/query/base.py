@@ -58,6 +58,9 @@ __all__ = [
 
 #: Every operator a filter may use.
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "contains", "in")
+#: An ``in`` list longer than this is decided in Python, not translated to SQL (a database limits
+#: the parameters and the depth of one expression).
+MAX_SQL_IN_VALUES = 200
 #: The aggregates a ``metrics.<name>.<agg>`` key may name.
 AGGREGATES = ("last", "min", "max", "count")
 #: Top-level keys whose value is a naive-UTC datetime.

@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from ...query.base import Filter, Key, Order, Query
+from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from .schema import (
@@ -253,6 +253,7 @@ class RunIndex:
             entries = os.scandir(self.basedir)
         except FileNotFoundError:
             entries = iter(())
+        real_base = None
         with entries:
             for entry in entries:
                 name = entry.name
@@ -261,6 +262,10 @@ class RunIndex:
                 try:
                     if not entry.is_dir():
                         continue
+                    if entry.is_symlink():  # a run directory linked in: only from inside
+                        real_base = real_base or os.path.realpath(self.basedir) + os.sep
+                        if not os.path.realpath(entry.path).startswith(real_base):
+                            continue
                     st = entry.stat()
                 except OSError:
                     continue
@@ -470,6 +475,8 @@ class _Plan:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), done
 
     def _filter(self, flt: Filter, params: list) -> Optional[str]:
+        if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+            return None  # Python decides it
         key = flt.parsed_key
         if key.root == "id":
             return _id_filter(flt.op, flt.value, params)

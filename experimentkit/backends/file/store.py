@@ -9,11 +9,12 @@ Nothing read is unpickled or jsonpickle-decoded.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
 from ...errors import StoreError, suggest
@@ -120,6 +121,8 @@ class FileStore(Store):
             raise self.unknown_run(run_id) from None
         if not is_run_name(name) or not os.path.isfile(os.path.join(run_dir, RUN_FILE)):
             raise self.unknown_run(run_id, self._names())
+        if not _inside(os.path.realpath(run_dir), os.path.realpath(self.path)):
+            raise StoreError(f"refusing run '{run_id}': its directory is a link out of the store")
         return name, run_dir
 
     def _names(self) -> list:
@@ -150,8 +153,12 @@ class FileStore(Store):
 
     def captured_out(self, run_id: Any) -> str:
         _, run_dir = self._run_dir(run_id)
+        cout = os.path.realpath(os.path.join(run_dir, COUT_FILE))
+        if not _inside(cout, os.path.realpath(run_dir)):
+            raise StoreError(f"refusing the output of run '{run_id}': {COUT_FILE} is a link out "
+                             f"of the run directory")
         try:
-            with open(os.path.join(run_dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
+            with open(cout, encoding="utf-8", errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
             return ""
@@ -218,26 +225,40 @@ class FileStore(Store):
                 os.unlink(tmp)
             raise
 
-    def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
+    @contextlib.contextmanager
+    def _annotating(self, run_id: Any) -> Iterator[tuple]:
+        """Read-modify-write of experimentkit.json under an exclusive lock on the run directory
+        (``flock`` on its descriptor, no lock file), so concurrent tag/untag/note lose nothing."""
         _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags) if t not in data["tags"]]
-        self._save_annotations(run_dir, data)
+        fd = os.open(run_dir, os.O_RDONLY)
+        try:
+            try:
+                import fcntl
+            except ImportError:  # no flock on this platform: last writer wins, as before
+                fcntl = None
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            data = self._annotations(run_dir)
+            yield run_dir, data
+            self._save_annotations(run_dir, data)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
+        with self._annotating(run_id) as (_, data):
+            data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags)
+                             if t not in data["tags"]]
         return list(data["tags"])
 
     def remove_tags(self, run_id: Any, tags: Iterable[str]) -> list:
-        _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        drop = {str(t) for t in tags}
-        data["tags"] = [t for t in data["tags"] if t not in drop]
-        self._save_annotations(run_dir, data)
+        with self._annotating(run_id) as (_, data):
+            drop = {str(t) for t in tags}
+            data["tags"] = [t for t in data["tags"] if t not in drop]
         return list(data["tags"])
 
     def set_note(self, run_id: Any, text: str) -> None:
-        _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        data["notes"] = str(text)
-        self._save_annotations(run_dir, data)
+        with self._annotating(run_id) as (_, data):
+            data["notes"] = str(text)
 
     def delete(self, run_ids: Iterable[Any]) -> list:
         found = [self._run_dir(run_id) for run_id in run_ids]  # all known before any deletion
