@@ -68,7 +68,13 @@ def _emit(fmt: str, headers: list, rows: list, json_data: Any, out: Any = None) 
 
 
 def _run_rows(records: Sequence[Any], columns: Sequence[str]) -> list:
-    return [[output.run_value(r, c) for c in columns] for r in records]
+    rows = [[output.run_value(r, c) for c in columns] for r in records]
+    if "status" in columns:  # a run with a file that cannot be read is marked
+        at = list(columns).index("status")
+        for row, record in zip(rows, records):
+            if getattr(record, "damaged", None) and row[at] != "DAMAGED":
+                row[at] = f"{row[at]} (damaged)"
+    return rows
 
 
 def _get(store: Any, run_id: str) -> Any:
@@ -132,11 +138,14 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
         data = _full(record)
         data["captured_out"] = record.captured_out()
         output.write_json(data, sys.stdout)
-        return 0
+        return _damage_status(record)
     out = sys.stdout
     ex = record.experiment
     lines = [f"run {record.id}  {ex.get('name', '')}  {record.status}"
              + (f" (stored as {record.raw_status})" if record.raw_status != record.status else "")]
+    if record.damaged:  # what could not be read, where; the rest is shown
+        lines.append("damaged (shown: what could be read; nothing was changed):")
+        lines += [f"  {note}" for note in record.damaged]
     for label, value in (("command", record.command), ("started", record.start_time),
                          ("stopped", record.stop_time), ("heartbeat", record.heartbeat),
                          ("duration", record.duration), ("host", record.host.get("hostname")),
@@ -177,7 +186,16 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
         lines.append("captured output:")
         lines.append(captured.rstrip("\n"))
     out.write("\n".join(lines) + "\n")
-    return 0
+    return _damage_status(record)
+
+
+def _damage_status(record: Any) -> int:
+    """Exit status 1 (and one line on stderr) when part of the run could not be read."""
+    if not record.damaged:
+        return 0
+    print(f"experimentkit: warning: run {record.id} is damaged: {'; '.join(record.damaged)}",
+          file=sys.stderr)
+    return 1
 
 
 def cmd_compare(args: argparse.Namespace, store: Any) -> int:

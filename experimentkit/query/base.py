@@ -140,6 +140,8 @@ class RunRecord:
     notes: str = ""
     artifacts: list = field(default_factory=list)  # artifact names
     metrics: dict = field(default_factory=dict)  # {name: {"last", "min", "max", "count"}}
+    # what of the stored run cannot be read ("run.json: line 3 column 5: ..."); the rest was read
+    damaged: list = field(default_factory=list)
     store: Optional[Store] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -218,6 +220,7 @@ class RunRecord:
             "config": self.config, "result": self.result,
             "metrics": {name: summary.get("last") for name, summary in self.metrics.items()},
             "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
+            **({"damaged": list(self.damaged)} if self.damaged else {}),
         }
 
 

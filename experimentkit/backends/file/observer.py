@@ -334,7 +334,7 @@ class FileStorageObserver(RunObserver):
         if self._kept_items is not None and _file_size(log) == self._log_size:
             return metrics_json_from_items(self._kept_items)
         self._kept_items = None
-        return metrics_json_text(read_metrics_log(log))
+        return metrics_json_text(read_metrics_log(log, damaged=[]))  # what is readable
 
     def _keep_items(self, batch: list, size: int) -> None:
         """Remember the columns just appended, while they can be laid out by a string replace."""
@@ -448,12 +448,22 @@ def _copy_atomic(source: str, dest: str) -> None:
 
 
 def _append(path: str, data: bytes) -> None:
-    """Append ``data`` with one write on an O_APPEND descriptor (whole lines, never interleaved)."""
+    """Append ``data`` with one write on an O_APPEND descriptor (whole lines, never interleaved).
+
+    All or nothing: if the disk fills up part-way, the file is cut back to its length before the
+    call and the error raised, so the retry of this event starts on a fresh line instead of after
+    half a line (which would make the log unreadable from there on).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        written = os.write(fd, data)
-        while written < len(data):  # only on a short write (disk full, signal): finish the chunk
-            written += os.write(fd, data[written:])
+        before = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # a short write (disk full, signal): finish the chunk
+                written += os.write(fd, data[written:])
+        except BaseException:
+            os.ftruncate(fd, before)
+            raise
     finally:
         os.close(fd)
 

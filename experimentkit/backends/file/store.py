@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
@@ -108,7 +109,7 @@ class FileStore(Store):
             command=doc["command"], config=doc["config"], info=doc["info"], host=doc["host"],
             meta=doc["meta"], result=doc["result"], fail_trace=doc["fail_trace"],
             tags=doc["tags"], notes=doc["notes"], artifacts=doc["artifacts"],
-            metrics=doc["metrics"], **fields)
+            metrics=doc["metrics"], damaged=list(doc.get("damaged") or []), **fields)
 
     def _run_dir(self, run_id: Any) -> tuple:
         """(name, directory) of a stored run; names that could leave the base directory are
@@ -134,10 +135,7 @@ class FileStore(Store):
     # ---- per-run data ---------------------------------------------------------------------------
     def _metrics(self, run_id: Any) -> dict:
         _, run_dir = self._run_dir(run_id)
-        try:
-            return load_run_metrics(run_dir) or {}
-        except ValueError as exc:
-            raise StoreError(f"cannot read the metrics of run '{run_id}': {exc}") from None
+        return load_run_metrics(run_dir, damaged=[]) or {}  # damage is in the record
 
     def metric_names(self, run_id: Any) -> list:
         return sorted(self._metrics(run_id))
@@ -197,10 +195,10 @@ class FileStore(Store):
             raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, known)}")
         _, run_dir = self._run_dir(run_id)
         path = os.path.join(run_dir, TABLES_DIR, table + TABLE_SUFFIX)
-        try:
-            rows = read_jsonl(path)
-        except ValueError as exc:
-            raise StoreError(f"cannot read table '{table}' of run {run_id}: {exc}") from None
+        damaged: list = []
+        rows = read_jsonl(path, damaged)
+        for note in damaged:  # the readable rows are answered; say what was skipped
+            print(f"experimentkit: warning: run {run_id}: tables/{note}; skipped", file=sys.stderr)
         return apply_rows_in_python(rows, where, order, limit)
 
     # ---- annotations and deletion ---------------------------------------------------------------
