@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-from .errors import ObserverError
+from .errors import ObserverError, PermanentObserverError
 from .journal import (
     JOURNAL_FORMAT,
     _compact,
@@ -35,9 +35,11 @@ from .journal import (
     write_journal,
     writer_alive,
 )
+from .redact import one_line, redact_text
 
 __all__ = [
     "Dispatcher",
+    "is_permanent",
     "encode_value",
     "decode_value",
     "write_journal",
@@ -48,9 +50,56 @@ __all__ = [
 ]
 
 
+# ---- permanent or transient ----------------------------------------------------------------------
+# An event that failed for a reason that will not go away (bad argument, invalid data, a name the
+# backend cannot store, a file that is not there) is dropped with a warning: retrying it would hold
+# back every later event of that observer for ever.  Everything else (connection refused or reset,
+# timeouts, disk full, a database that is locked or restarting) is transient: buffered, journaled,
+# retried.  This is the one place that decides.
+_PERMANENT_TYPES = (
+    PermanentObserverError, TypeError, ValueError, LookupError, AttributeError,
+    FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError,
+)
+# driver errors that describe the data, not the connection (matched by class name: importing
+# SQLAlchemy or pymongo here would slow down ``import experimentkit``)
+_PERMANENT_NAMES = frozenset({
+    "DataError",  # SQLAlchemy / DB-API: a value the column cannot hold
+    "InvalidDocument", "DocumentTooLarge", "InvalidStringData", "InvalidName",  # bson / pymongo
+})
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether an observer's failure on an event will happen again on every retry.
+
+    ``PermanentObserverError`` (raised by an observer on purpose), ``TypeError``, ``ValueError``,
+    ``LookupError``, ``AttributeError``, ``FileNotFoundError``, ``IsADirectoryError``,
+    ``NotADirectoryError``, ``FileExistsError`` and the drivers' data errors (``DataError``, bson's
+    ``InvalidDocument`` ...) are permanent; a driver error wrapping one (``orig``) too.  Everything
+    else (``ConnectionError``, ``TimeoutError``, other ``OSError`` such as a full disk, a database's
+    ``OperationalError``) is transient.
+    """
+    if isinstance(exc, (_Stuck, _Late)):
+        return False
+    if isinstance(exc, _PERMANENT_TYPES):
+        return True
+    if any(cls.__name__ in _PERMANENT_NAMES for cls in type(exc).__mro__):
+        return True
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's StatementError around a driver's error
+    return isinstance(orig, BaseException) and orig is not exc and is_permanent(orig)
+
+
 # ---- the dispatcher ------------------------------------------------------------------------------
 class _Stuck(ObserverError):
     """An observer call outlived its timeout and keeps running in the background."""
+
+
+#: Once the end-of-run window is used up, each observer gets this much more in all (one short last
+#: attempt: a healthy backend still takes the last events, a slow or dead one costs at most this).
+LAST_ATTEMPT_SECONDS = 1.0
+
+
+class _Late(ObserverError):
+    """The end-of-run window and the observer's last attempt are used up."""
 
 
 class _ObserverCall(threading.Thread):
@@ -90,6 +139,9 @@ class _Slot:
         self.last_error: Optional[BaseException] = None
         self.journal: Optional[_Journal] = None
         self.journal_failed = False  # then the journal is written whole at the end
+        self.disabled: Optional[str] = None  # why it gets no more events (its run could not open)
+        self.dropped = 0  # events dropped as undeliverable
+        self.grace = LAST_ATTEMPT_SECONDS  # time left for calls after the end-of-run window
 
 
 class Dispatcher:
@@ -112,6 +164,8 @@ class Dispatcher:
         given_id: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         call_timeout: Optional[float] = None,
+        on_drop: Optional[Callable[[str], None]] = None,
+        strict: bool = False,
     ):
         ordered = sorted(observers, key=lambda o: -getattr(o, "priority", 0))
         self.slots = [_Slot(i, obs) for i, obs in enumerate(ordered)]
@@ -127,7 +181,9 @@ class Dispatcher:
             from .settings import SETTINGS
             call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
         self.call_timeout = call_timeout
-        self._progress = 0  # events delivered so far: a slow backend that still answers gets more time
+        self._on_drop = on_drop
+        self.strict = strict  # a run that an observer cannot open will not go on: no journal talk
+        self._deadline: Optional[float] = None  # monotonic end of the end-of-run window
 
     # -- events ------------------------------------------------------------------------------------
     def open(self, event: str, **kwargs: Any) -> Any:
@@ -142,9 +198,34 @@ class Dispatcher:
                     interrupt = exc
                 if slot.opened and self.run_id is None:
                     self.run_id = slot.assigned_id
+                elif not slot.opened and not slot.disabled and not self.strict:
+                    self._report_unreachable(slot)
             if interrupt is not None:
                 raise interrupt
             return self.run_id
+
+    def unopened(self) -> list:
+        """The observers whose run could not be opened (backend unreachable or refusing), each as
+        ``'Name' (where) (why)``."""
+        return [f"'{slot.name}' ({_target(slot.observer)}) "
+                f"({one_line(slot.last_error) if slot.last_error else 'no answer'})"
+                for slot in self.slots if not slot.opened]
+
+    def abandon_unopened(self) -> None:
+        """Forget the observers that could not open the run, journal included (the run will not go
+        on: ``--strict-observers``)."""
+        with self._lock:
+            for slot in self.slots:
+                if not slot.opened:
+                    slot.pending = []
+                    slot.disabled = "abandoned"
+                    if slot.journal is not None:
+                        self._drop_journal(slot)
+
+    def start_end_window(self) -> None:
+        """The main function returned: from now on the run has ``retry_seconds`` in all to deliver
+        what is left (every call waits at most what remains) before the rest is journaled."""
+        self._deadline = time.monotonic() + max(self.retry_seconds, 0.0)
 
     def emit(self, event: str, **kwargs: Any) -> None:
         """Send one event to every observer, isolating failures."""
@@ -159,6 +240,9 @@ class Dispatcher:
                 raise interrupt
 
     def _send(self, slot: _Slot, event: str, kwargs: dict) -> None:
+        if slot.disabled:
+            slot.dropped += 1
+            return
         if slot.pending:
             self._buffer(slot, event, kwargs)
             return
@@ -168,6 +252,9 @@ class Dispatcher:
             slot.inflight = (slot.inflight[0], self._journaled(slot, event, kwargs))
             self._report_outage(slot, exc)
         except Exception as exc:
+            if is_permanent(exc):
+                self._drop(slot, (event, kwargs, None), exc)
+                return
             self._buffer(slot, event, kwargs)
             self._report_outage(slot, exc)
         except BaseException:
@@ -216,23 +303,34 @@ class Dispatcher:
         if self._settle(slot) is not None:
             raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
         event, kwargs, _ = entry
+        timeout = self.call_timeout
+        late = False
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            late = remaining <= 0
+            if late and slot.grace <= 0:
+                raise _Late(f"the end-of-run window ({self.retry_seconds:g}s) is used up")
+            timeout = min(timeout, slot.grace if late else remaining)
         call = _ObserverCall(getattr(slot.observer, event), kwargs)
+        began = time.monotonic()
         call.start()
         try:
-            call.join(self.call_timeout)
+            call.join(timeout)
         except BaseException:
             slot.inflight = (call, entry)
             raise _Stuck("interrupted while waiting") from None
+        finally:
+            if late:
+                slot.grace -= time.monotonic() - began
         if call.is_alive():
             slot.inflight = (call, entry)
-            raise _Stuck(f"no answer to {event} within {self.call_timeout:g}s")
+            raise _Stuck(f"no answer to {event} within {timeout:g}s")
         if call.error is not None:
             raise call.error
         self._delivered(slot, entry, call.result)
 
     def _delivered(self, slot: _Slot, entry: tuple, returned: Any) -> None:
         event, kwargs, seq = entry
-        self._progress += 1
         marker: dict = {}
         if event in _OPENING_EVENTS:
             slot.opened = True
@@ -251,19 +349,63 @@ class Dispatcher:
         slot.inflight = None
         if call.error is None:
             self._delivered(slot, entry, call.result)
+        elif is_permanent(call.error):
+            self._drop(slot, entry, call.error)
         else:
             slot.pending.insert(0, entry)
             slot.last_error = call.error
         return None
 
+    def _drop(self, slot: _Slot, entry: tuple, exc: BaseException) -> None:
+        """An event that can never be stored: warn in one line, note it in the run's record (its
+        ``info``), and let the events after it through.  A run that could not even be opened gets
+        no more events from this observer."""
+        event, kwargs, seq = entry
+        slot.dropped += 1
+        what = event
+        if event == "artifact_event":
+            what = f"artifact {kwargs.get('name')!r}"
+        elif event == "resource_event":
+            what = f"resource {kwargs.get('filename')!r}"
+        elif event == "log_table":
+            what = f"log_table {kwargs.get('name')!r}"
+        if event in _OPENING_EVENTS:
+            slot.disabled = one_line(exc)
+            nxt = "it cannot record this run and gets no more events"
+        else:
+            nxt = "that event is dropped; later events go on"
+        self.logger.warning("Observer '%s' cannot store %s in %s (%s); %s",
+                            slot.name, what, _target(slot.observer), one_line(exc), nxt)
+        if seq is not None:  # journaled earlier: sync must not try it again
+            self._mark(slot, delivered_through=seq)
+        if self._on_drop is not None:
+            try:
+                self._on_drop(f"{slot.name}: {what} dropped ({one_line(exc)})")
+            except Exception:  # noqa: S110 - a note must never take the run down
+                pass
+
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
+        if isinstance(exc, _Late):
+            self.logger.warning("Observer '%s' is too slow for the end-of-run window (%gs): its "
+                                "last events go to the fallback journal", slot.name,
+                                self.retry_seconds)
+            return
         slot.last_error = exc
+        if not slot.opened and self._deadline is None:
+            return  # said by _report_unreachable, with the journal's path
         self.logger.warning(
-            "Observer '%s' failed (%s: %s); buffering its events and retrying",
-            slot.name,
-            type(exc).__name__,
-            exc,
+            "Observer '%s' failed (%s) writing to %s; buffering its events and retrying",
+            slot.name, one_line(exc), _target(slot.observer),
         )
+
+    def _report_unreachable(self, slot: _Slot) -> None:
+        where = (f"recording its events in {slot.journal.path}" if slot.journal is not None
+                 else "keeping its events in memory")
+        self.logger.warning(
+            "Observer '%s' failed (%s): cannot reach %s; the run goes on, %s; run "
+            "'experimentkit sync' once it is reachable", slot.name,
+            one_line(slot.last_error) if slot.last_error else "no answer",
+            _target(slot.observer), where)
 
     # -- retry -------------------------------------------------------------------------------------
     @property
@@ -285,7 +427,13 @@ class Dispatcher:
                         slot.last_error = exc
                         break
                     except Exception as exc:
-                        slot.last_error = exc
+                        if is_permanent(exc):
+                            self._drop(slot, slot.pending.pop(0), exc)
+                            if slot.disabled:
+                                slot.pending = []
+                            continue
+                        if not isinstance(exc, _Late):
+                            slot.last_error = exc
                         break
                     slot.pending.pop(0)
                     delivered += 1
@@ -316,21 +464,22 @@ class Dispatcher:
 
         Returns the paths of the journals left for ``experimentkit sync``.
         """
-        self.retry()
-        if self.failing and self.retry_seconds > 0:
-            names = ", ".join(f"'{slot.name}'" for slot in self.failing)
+        if self._deadline is None:
+            self.start_end_window()
+        self.retry()  # for a backend that never answered, this is its one last attempt
+        waiting = [slot for slot in self.failing if slot.opened]
+        if waiting and self._deadline - time.monotonic() > 0:
+            names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
-                "Waiting up to %gs for observer %s to recover", self.retry_seconds, names
+                "Waiting up to %.3gs for observer %s to recover",
+                self._deadline - time.monotonic(), names,
             )
-            deadline = time.monotonic() + self.retry_seconds
             delay = 0.05
-            while self.failing and (remaining := deadline - time.monotonic()) > 0:
+            while (any(slot.opened for slot in self.failing)
+                   and (remaining := self._deadline - time.monotonic()) > 0):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
-                progress = self._progress
                 self.retry()
-                if self._progress != progress:  # slow but alive (e.g. 50 runs creating one schema)
-                    deadline = time.monotonic() + self.retry_seconds
         with self._lock:
             for slot in self.slots:
                 self._finish_slot(slot)
@@ -432,6 +581,16 @@ class Dispatcher:
             "pid_started": process_identity(),
             "hostname": socket.gethostname(),
         }
+
+
+def _target(observer: Any) -> str:
+    """Where an observer writes, for messages: its URL (password hidden) or directory."""
+    spec = _replay_spec(observer) or {}
+    kwargs = spec.get("kwargs") if isinstance(spec.get("kwargs"), dict) else {}
+    for key in ("url", "basedir"):
+        if isinstance(kwargs.get(key), str):
+            return redact_text(kwargs[key])
+    return redact_text(repr(observer))[:120]
 
 
 def _replay_spec(observer: Any) -> Optional[dict]:

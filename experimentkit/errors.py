@@ -13,6 +13,7 @@ from typing import Any, Optional
 __all__ = [
     "SacredError", "ConfigError", "InvalidConfigError", "ConfigAddedError", "MissingConfigError",
     "NamedConfigNotFoundError", "CircularDependencyError", "SignatureError", "ObserverError",
+    "PermanentObserverError", "ObserverUnreachableError",
     "SacredInterrupt", "TimeoutInterrupt", "ExperimentKitError", "UsageError", "ReadOnlyConfigError",
     "UnstorableConfigError", "StoreError", "QueryError", "SettingError", "suggest",
     "InvalidKeyError", "ConfigFileError", "ConfigFileNotFoundError", "UnknownCaptureModeError",
@@ -125,6 +126,16 @@ class SignatureError(SacredError, TypeError):
 
 class ObserverError(SacredError):
     """An observer could not store an event (never fails the run)."""
+
+
+class PermanentObserverError(ObserverError):
+    """An observer can never store this event (bad argument, invalid data, a name its backend cannot
+    hold): raise it from an observer so the dispatcher drops the event with a warning instead of
+    retrying it and holding back every later event (see ``dispatch.is_permanent``)."""
+
+
+class ObserverUnreachableError(UsageError, ObserverError):
+    """With ``--strict-observers``: an observer could not open the run, so it is not started."""
 
 
 class ReadOnlyConfigError(SacredError, TypeError):

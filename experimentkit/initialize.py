@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .errors import ConfigAddedError, ConfigError, NamedConfigNotFoundError, UsageError, suggest
+from .redact import strip_password
 
 __all__ = ["ResolvedConfig", "resolve_config", "create_run"]
 
@@ -366,7 +367,8 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
     run.info = dict(info or {})
     run.meta_info = {
         "command": command_name,
-        "options": dict(options or {}),
+        # a -s/-m URL is stored without its password (run.json, SQL rows, Mongo documents)
+        "options": {key: strip_password(value) for key, value in (options or {}).items()},
         "named_configs": list(named_configs),
         "config_updates": resolved.config_updates,
         "uid": uuid.uuid4().hex,

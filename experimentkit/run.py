@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 
 from .context import activate
 from .dispatch import Dispatcher
-from .errors import SacredInterrupt
+from .errors import ObserverUnreachableError, SacredInterrupt
 from .observers.base import td_format
 from .settings import SETTINGS
 from .tracebacks import format_filtered_traceback
@@ -91,6 +91,15 @@ class _MetricQueue(collections.deque):
             name, step, value, stamp = self.popleft()
             entries.append(ScalarMetricLogEntry(name, step, _utc_datetime(stamp), _plain(value)))
         return entries
+def _existing_file(filename: Any, method: str) -> str:
+    """The absolute path of an existing regular file, or the error that names the caller's path."""
+    given = os.fspath(filename)
+    path = os.path.abspath(given)
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, f"{method}: no such file: {given!r}", given)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, f"{method}: {given!r} is a directory, not a file", given)
+    return path
 
 
 class Run:
@@ -141,6 +150,8 @@ class Run:
         self.observer_retry_seconds: float = SETTINGS.OBSERVER_RETRY_SECONDS
         self.fallback_dir: str = SETTINGS.FALLBACK_DIR
         self.fallback_journals: list = []
+        # fail before main when an observer cannot open the run (``--strict-observers``)
+        self.strict_observers: bool = bool(SETTINGS.STRICT_OBSERVERS)
 
         self._metrics: _MetricQueue = _MetricQueue()
         self._next_step: dict = {}
@@ -201,8 +212,13 @@ class Run:
         metadata: Optional[dict] = None,
         content_type: Optional[str] = None,
     ) -> None:
-        """Store the file ``filename`` with the run, as ``name`` (default: its basename)."""
-        filename = os.path.abspath(os.fspath(filename))
+        """Store the file ``filename`` with the run, as ``name`` (default: its basename).
+
+        ``name`` may contain ``/`` (``checkpoints/epoch=0.ckpt``): backends keep the folders, inside
+        the run.  A missing file raises ``FileNotFoundError`` here, in the caller's code, before any
+        observer sees the event (a directory: ``IsADirectoryError``).
+        """
+        filename = _existing_file(filename, "add_artifact")
         name = os.path.basename(filename) if name is None else name
         self._emit(
             "artifact_event",
@@ -213,8 +229,8 @@ class Run:
         )
 
     def add_resource(self, filename: Any) -> None:
-        """Record that the run read the file ``filename``."""
-        self._emit("resource_event", filename=os.path.abspath(os.fspath(filename)))
+        """Record that the run read the file ``filename`` (missing: ``FileNotFoundError`` here)."""
+        self._emit("resource_event", filename=_existing_file(filename, "add_resource"))
 
     def open_resource(self, filename: Any, mode: str = "r") -> Any:
         """Record ``filename`` as a resource and open it."""
@@ -225,6 +241,11 @@ class Run:
         """Warn that nothing will be recorded, unless that is intended (debug or unobserved)."""
         if not self.observers and not self.debug and not self.unobserved:
             self.run_logger.warning("No observers have been added to this run")
+
+    def _note_dropped(self, note: str) -> None:
+        """Keep a dropped event in the run's record: ``info["dropped_events"]`` (stored by every
+        observer with the next heartbeat)."""
+        self.info.setdefault("dropped_events", []).append(note)
 
     def _emit(self, event: str, **kwargs: Any) -> None:
         if self._dispatcher is not None and self._opened:
@@ -250,6 +271,8 @@ class Run:
             retry_seconds=self.observer_retry_seconds,
             fallback_dir=self.fallback_dir,
             given_id=self._id,
+            on_drop=self._note_dropped,
+            strict=self.strict_observers,
         )
         if self.capture_mode is None:
             self.capture_mode = "no" if not self.observers else SETTINGS.CAPTURE_MODE
@@ -341,7 +364,8 @@ class Run:
         except BaseException as exc:
             self.status = "FAILED"
             elapsed = self._stop()
-            self.run_logger.error("Failed after %s!", elapsed)
+            if not isinstance(exc, ObserverUnreachableError):  # said in one line by the caller
+                self.run_logger.error("Failed after %s!", elapsed)
             self.fail_trace = format_filtered_traceback(exc)
             if self._opened:
                 dispatcher.emit(
@@ -369,6 +393,12 @@ class Run:
             config=self.config,
             meta_info=self.meta_info,
         )
+        if self.strict_observers and self._dispatcher.unopened():
+            unopened = "; ".join(self._dispatcher.unopened())
+            self._dispatcher.abandon_unopened()
+            raise ObserverUnreachableError(
+                f"Observer {unopened} cannot record this run; with --strict-observers the run "
+                f"does not start")
         if self._id is None:
             self.run_logger.info("Started")
         else:
@@ -391,6 +421,7 @@ class Run:
                     hook()
         finally:
             self._sigterm_armed = False
+            self._dispatcher.start_end_window()
 
     def _stop(self) -> str:
         self.stop_time = _utcnow()

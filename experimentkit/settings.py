@@ -99,4 +99,5 @@ SETTINGS = Settings({
                                    os.path.join(os.path.expanduser("~"), ".experimentkit", "fallback")),
     "OBSERVER_RETRY_SECONDS": 30.0,
     "OBSERVER_CALL_TIMEOUT": 60.0,
+    "STRICT_OBSERVERS": False,
 })

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,9 +104,10 @@ def _delivered(out: Path) -> list:
 
 
 def _sync_cli(tmp: Path, fallback: Path, env: dict) -> subprocess.CompletedProcess:
+    # a test observer: not a registered replay factory, so it has to be trusted explicitly
     return subprocess.run([sys.executable, "-m", "experimentkit", "sync", "--fallback-dir",
-                           str(fallback)], cwd=tmp, env=env, capture_output=True, text=True,
-                          timeout=60)
+                           str(fallback), "--trust", "flagobs:FlagObserver"], cwd=tmp, env=env,
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_sigkill_during_an_outage_then_sync_delivers_every_point_once(tmp_path):
@@ -150,7 +152,7 @@ def test_sigkill_during_an_outage_then_sync_delivers_every_point_once(tmp_path):
     flag.unlink()  # the backend is back
     first = _sync_cli(tmp_path, fallback, env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "status='synced'" in first.stdout
+    assert re.search(r"FlagObserver\.jsonl .* synced$", first.stdout, re.M), first.stdout
     after = _delivered(out)
     replayed = after[len(before):]
     assert replayed[0] == {"event": "attach", "id": 1}

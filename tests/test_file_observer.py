@@ -314,13 +314,13 @@ def test_artifact_cannot_overwrite_store_files(tmp_path, src, name):
     before = (tmp_path / run_id / "run.json").read_text()
     source = tmp_path / "evil"
     source.write_text("{}")
-    with pytest.raises(FileExistsError, match="reserved"):
+    with pytest.raises(ValueError, match="reserved"):
         obs.artifact_event(name=name, filename=str(source))
     assert (tmp_path / run_id / "run.json").read_text() == before
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "..", "sub/escape.txt", "/tmp/escape.txt", "",
-                                  "a\0b"])
+@pytest.mark.parametrize("name", ["../escape.txt", "..", "sub/../../escape.txt", "/tmp/escape.txt",
+                                  "", "a\0b", "sub//x", "sub/", "tables/x.jsonl"])
 def test_artifact_and_table_names_cannot_leave_the_run_dir(tmp_path, src, name):
     basedir = tmp_path / "runs"
     obs, run_id = start(basedir, src)
@@ -333,6 +333,28 @@ def test_artifact_and_table_names_cannot_leave_the_run_dir(tmp_path, src, name):
         obs.log_table(name, [{"a": 1}])
     assert sorted(p for p in tmp_path.rglob("*")) == before
     assert load(basedir / run_id / "run.json")["artifacts"] == []
+
+
+def test_artifact_names_with_slashes_go_to_folders_inside_the_run(tmp_path, src):
+    obs, run_id = start(tmp_path, src)
+    source = tmp_path / "weights"
+    source.write_bytes(b"ckpt")
+    obs.artifact_event(name="checkpoints/epoch=0-step=90.ckpt", filename=str(source))
+    obs.artifact_event(name="checkpoints/epoch=0-step=90.ckpt", filename=str(source))
+    assert (tmp_path / run_id / "checkpoints" / "epoch=0-step=90.ckpt").read_bytes() == b"ckpt"
+    assert load(tmp_path / run_id / "run.json")["artifacts"] == ["checkpoints/epoch=0-step=90.ckpt"]
+
+
+def test_artifact_folder_symlinked_out_of_the_run_is_refused(tmp_path, src):
+    obs, run_id = start(tmp_path / "runs", src)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "runs" / run_id / "link").symlink_to(outside)
+    source = tmp_path / "weights"
+    source.write_bytes(b"ckpt")
+    with pytest.raises(ValueError, match="out of the run directory"):
+        obs.artifact_event(name="link/x.ckpt", filename=str(source))
+    assert list(outside.iterdir()) == []
 
 
 def test_log_table_appends_json_lines(tmp_path, src):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from ..errors import UsageError
+from ..errors import UsageError, suggest
 from ..query import Order, open_store, parse_order, parse_row_where, parse_where
 from ..query.base import parse_key
 from . import output
@@ -67,7 +68,13 @@ def _emit(fmt: str, headers: list, rows: list, json_data: Any, out: Any = None) 
 
 
 def _run_rows(records: Sequence[Any], columns: Sequence[str]) -> list:
-    return [[output.run_value(r, c) for c in columns] for r in records]
+    rows = [[output.run_value(r, c) for c in columns] for r in records]
+    if "status" in columns:  # a run with a file that cannot be read is marked
+        at = list(columns).index("status")
+        for row, record in zip(rows, records):
+            if getattr(record, "damaged", None) and row[at] != "DAMAGED":
+                row[at] = f"{row[at]} (damaged)"
+    return rows
 
 
 def _get(store: Any, run_id: str) -> Any:
@@ -131,11 +138,14 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
         data = _full(record)
         data["captured_out"] = record.captured_out()
         output.write_json(data, sys.stdout)
-        return 0
+        return _damage_status(record)
     out = sys.stdout
     ex = record.experiment
     lines = [f"run {record.id}  {ex.get('name', '')}  {record.status}"
              + (f" (stored as {record.raw_status})" if record.raw_status != record.status else "")]
+    if record.damaged:  # what could not be read, where; the rest is shown
+        lines.append("damaged (shown: what could be read; nothing was changed):")
+        lines += [f"  {note}" for note in record.damaged]
     for label, value in (("command", record.command), ("started", record.start_time),
                          ("stopped", record.stop_time), ("heartbeat", record.heartbeat),
                          ("duration", record.duration), ("host", record.host.get("hostname")),
@@ -176,7 +186,16 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
         lines.append("captured output:")
         lines.append(captured.rstrip("\n"))
     out.write("\n".join(lines) + "\n")
-    return 0
+    return _damage_status(record)
+
+
+def _damage_status(record: Any) -> int:
+    """Exit status 1 (and one line on stderr) when part of the run could not be read."""
+    if not record.damaged:
+        return 0
+    print(f"experimentkit: warning: run {record.id} is damaged: {'; '.join(record.damaged)}",
+          file=sys.stderr)
+    return 1
 
 
 def cmd_compare(args: argparse.Namespace, store: Any) -> int:
@@ -258,16 +277,52 @@ def cmd_sync(args: argparse.Namespace) -> int:
         from ..sync import sync
     except ImportError as exc:
         raise UsageError(f"sync is not available in this installation ({exc})") from None
+    from ..sync import format_results
+
+    if args.discard:
+        return _discard_journal(args)
     kwargs = {"fallback_dir": args.fallback_dir} if args.fallback_dir else {}
     if args.force:
         kwargs["force"] = True
+    if args.trust:
+        kwargs["trust"] = args.trust
     results = sync(**kwargs)
-    for result in results:
-        print(result)
-    if not results:
+    if results:
+        print(format_results(results))
+    else:
         print("nothing to sync")
     # Scripts and cron jobs must be able to tell that something is still waiting in the fallback dir.
     return 1 if any(result.status == "failed" for result in results) else 0
+
+
+def _discard_journal(args: argparse.Namespace) -> int:
+    """``sync --discard JOURNAL``: a name in the fallback directory or a path; asks first."""
+    from ..sync import _default_dir, discard, format_results
+
+    path = args.discard
+    if not os.path.exists(path):
+        folder = _default_dir(args.fallback_dir)
+        candidate = os.path.join(folder, os.path.basename(path))
+        if not os.path.exists(candidate):
+            names = [n for n in os.listdir(folder) if n.endswith(".jsonl")] \
+                if os.path.isdir(folder) else []
+            raise UsageError(f"no journal {path!r} in {folder}{suggest(path, names)}")
+        path = candidate
+    if not path.endswith(".jsonl"):
+        raise UsageError(f"{path!r} is not a fallback journal (*.jsonl)")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("sync --discard deletes undelivered events; confirm with --yes")
+        answer = input(f"Delete {path} and the events it has not delivered? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 1
+    try:
+        result = discard(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(format_results([result]))
+    return 0
 
 
 def cmd_rerun(args: argparse.Namespace, store: Any) -> int:

@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fallback-dir", metavar="DIR", help="where the journals are")
     p.add_argument("--force", action="store_true",
                    help="also sync unfinished journals written on another host")
+    p.add_argument("--trust", action="append", default=[], metavar="MODULE:CALLABLE",
+                   help="also allow this replay factory (beyond built-ins and entry points)")
+    p.add_argument("--discard", metavar="JOURNAL",
+                   help="give up a journal: delete it and its undelivered events")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before --discard")
     p = command("rerun", "run a recorded run again with the same config, named configs and seed")
     p.add_argument("run")
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
@@ -143,6 +148,16 @@ def _attach_sort_values(argv: list) -> list:
     return out
 
 
+def _damaged_database(exc: BaseException) -> bool:
+    """A database file that is not one, or is damaged (SQLite: "file is not a database", "database
+    disk image is malformed"), as raised by sqlite3 or through SQLAlchemy."""
+    import sqlite3
+
+    cause = getattr(exc, "orig", None) or exc
+    return isinstance(cause, sqlite3.DatabaseError) and not isinstance(
+        cause, (sqlite3.OperationalError, sqlite3.IntegrityError, sqlite3.ProgrammingError))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else list(argv)))
@@ -158,5 +173,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (``| head``): nothing left to report
         return 0
+    except Exception as exc:
+        if not _damaged_database(exc):
+            raise
+        from ..redact import one_line
+
+        cause = getattr(exc, "orig", None) or exc
+        print(f"experimentkit: error: cannot read the store {store_target(args)!r}: "
+              f"{one_line(cause)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -54,7 +54,34 @@ def _store_option(store_target: str) -> Optional[tuple]:
     return ("--sql", store_target) if scheme in _SQL_SCHEMES else None
 
 
-def rerun_command(record: Any, python: str = sys.executable, store_target: Any = None) -> list:
+#: Where ``rerun`` takes the password of a recorded database URL from (URLs are stored without it).
+PASSWORD_ENV = "EXPERIMENTKIT_DB_PASSWORD"
+_USER_NO_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]+)(?::\*\*\*)?@")
+
+
+def _with_password(url: Any, ask: bool) -> Any:
+    """A recorded URL with a user but no password (stored without it) gets the password from
+    $EXPERIMENTKIT_DB_PASSWORD, else from a prompt (``ask`` and a terminal); else it is left as it
+    is, for the driver's own ways (PGPASSWORD, ~/.pgpass ...)."""
+    if not isinstance(url, str):
+        return url
+    match = _USER_NO_PASSWORD.match(url)
+    if match is None:
+        return url
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None and ask and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {match.group('head')}@... (empty: none): ")
+    if not password:
+        return url[: match.start()] + match.group("head") + "@" + url[match.end():]
+    from urllib.parse import quote
+
+    return f"{match.group('head')}:{quote(password, safe='')}@{url[match.end():]}"
+
+
+def rerun_command(record: Any, python: str = sys.executable, store_target: Any = None,
+                  ask_password: bool = False) -> list:
     """The argv that reruns ``record``; with ``store_target`` the new run goes to that store (by an
     absolute path, so the rerun does not depend on the working directory) instead of the recorded one
     of the same kind."""
@@ -72,7 +99,10 @@ def rerun_command(record: Any, python: str = sys.executable, store_target: Any =
         options[replacement[0]] = replacement[1]
     for option in _VALUE_OPTIONS:
         if options.get(option) not in (None, False, ""):
-            argv += [f"{option}={options[option]}"]
+            value = options[option]
+            if option in ("--sql", "--mongo_db"):
+                value = _with_password(value, ask=ask_password)
+            argv += [f"{option}={value}"]
     argv += [flag for flag in _FLAG_OPTIONS if options.get(flag) is True]
     return argv + [f"--comment=rerun of {record.id}"]
 
@@ -118,13 +148,15 @@ def reproducibility_warnings(record: Any) -> list:
 def rerun(record: Any, python: str = sys.executable, dry_run: bool = False,
           store_target: Any = None) -> int:
     """Warn, then run the script (or print the command); returns its exit status."""
-    argv = rerun_command(record, python, store_target)
+    argv = rerun_command(record, python, store_target, ask_password=not dry_run)
     if not Path(argv[1]).is_file():
         raise UsageError(f"the script of run {record.id} is gone: {argv[1]}")
     for warning in reproducibility_warnings(record):
         print(f"experimentkit: warning: {warning}", file=sys.stderr)
     if dry_run:
-        print(shlex.join(argv))
+        from ..redact import redact_text
+
+        print(shlex.join(redact_text(arg) for arg in argv))
         return 0
     env = dict(os.environ, **{RERUN_ENV: str(record.id)})
     return subprocess.run(argv, env=env).returncode

@@ -17,6 +17,7 @@ from ..errors import UsageError, suggest
 __all__ = [
     "CLIOption", "CommandLineOption", "cli_option", "default_options", "gather_options", "apply_options",
     "validate_options", "default_option_values", "parse_mongo_db_arg", "parse_loglevel",
+    "parse_sql_url", "parse_file_storage",
     "parse_beat_interval", "parse_capture_mode", "parse_priority", "CAPTURE_MODES",
 ]
 
@@ -213,6 +214,88 @@ def parse_mongo_db_arg(value: str) -> dict:
     return kwargs
 
 
+def _check_port(flag: str, shown: str, port: Any) -> None:
+    if port is not None and not 0 < int(port) < 65536:
+        raise UsageError(f"{flag}: the port {port} in {shown!r} is not a port number (1-65535)")
+
+
+def parse_sql_url(value: str) -> str:
+    """A SQLAlchemy URL that can work: parseable, a known dialect, a valid port and, for SQLite, an
+    existing directory (a typo must not wait out the retry window, or create a database
+    elsewhere)."""
+    from ..redact import redact_url
+
+    text = str(value).strip()
+    shown = redact_url(text)
+    if "://" not in text:
+        raise UsageError(f"--sql needs a database URL such as sqlite:///runs.db or "
+                         f"postgresql://user@host/db, not {shown!r}")
+    try:
+        import sqlalchemy as sa
+    except ImportError:
+        raise UsageError("--sql needs SQLAlchemy: pip install 'experimentkit[sql]'") from None
+    try:
+        url = sa.make_url(text)
+        port = url.port
+    except Exception as exc:  # ArgumentError, ValueError (port)
+        raise UsageError(f"--sql: cannot parse {shown!r} as a database URL "
+                         f"({type(exc).__name__})") from None
+    _check_port("--sql", shown, port)
+    try:
+        url.get_dialect()
+    except Exception:
+        raise UsageError(f"--sql: unknown database kind {url.drivername!r} in {shown!r} (e.g. "
+                         f"sqlite, postgresql, mysql+pymysql)") from None
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
+            and not database.startswith("file:"):
+        import os
+
+        folder = os.path.dirname(os.path.abspath(database))
+        if os.path.isdir(database):
+            raise UsageError(f"--sql: {database!r} is a directory; give a database file")
+        if not os.path.isdir(folder):
+            raise UsageError(f"--sql: the directory {os.path.dirname(database) or folder!r} of "
+                             f"{database!r} does not exist")
+    return text
+
+
+def parse_file_storage(value: str) -> str:
+    """A directory for a file store (created if missing), not an existing file."""
+    import os
+
+    text = str(value)
+    if not text.strip():
+        raise UsageError("--file_storage needs a non-empty value")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise UsageError(f"--file_storage: {text!r} is a file; give a directory (it is created "
+                         f"if missing)")
+    return text
+
+
+def _check_mongo(value: str) -> dict:
+    """``parse_mongo_db_arg`` plus the checks that need no server: a host, valid ports."""
+    kwargs = parse_mongo_db_arg(value)
+    url = kwargs.get("url")
+    if url:
+        from ..redact import redact_url
+
+        shown = redact_url(url)
+        netloc = url.split("://", 1)[1] if "://" in url else url
+        netloc = netloc.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+        if not netloc:
+            raise UsageError(f"--mongo_db: {shown!r} names no server (mongodb://host[:port]/db)")
+        for host in netloc.split(","):
+            name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+            if not name:
+                raise UsageError(f"--mongo_db: {shown!r} names no server "
+                                 f"(mongodb://host[:port]/db)")
+            if port and not port.isdigit():
+                raise UsageError(f"--mongo_db: the port {port!r} in {shown!r} is not a number")
+            _check_port("--mongo_db", shown, port or None)
+    return kwargs
+
+
 def _parse_text(flag: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not str(value).strip():
@@ -241,9 +324,9 @@ _CONVERTERS: dict = {
     "--capture": parse_capture_mode,
     "--loglevel": parse_loglevel,
     "--priority": parse_priority,
-    "--mongo_db": parse_mongo_db_arg,
-    "--file_storage": _parse_text("--file_storage"),
-    "--sql": _parse_text("--sql"),
+    "--mongo_db": _check_mongo,
+    "--file_storage": parse_file_storage,
+    "--sql": parse_sql_url,
     "--s3": parse_s3_arg,
     "--gcs": parse_gcs_arg,
     "--tiny_db": _parse_text("--tiny_db"),
@@ -427,6 +510,14 @@ def tiny_db_option(args: str, run: Any) -> None:
     from ..observers import TinyDbObserver
 
     run.observers.append(TinyDbObserver(path=args))
+@cli_option("-O", "--strict-observers", is_flag=True)
+def strict_observers_option(args: bool, run: Any) -> None:
+    """Fail (exit 2, before main runs) if an observer cannot record the run.
+
+    Without it, a backend that cannot be reached at the start is journaled locally for
+    `experimentkit sync` and the run goes on (SETTINGS.STRICT_OBSERVERS sets the default).
+    """
+    run.strict_observers = True
 
 
 @cli_option("-u", "--unobserved", is_flag=True)
@@ -439,7 +530,7 @@ _DEFAULTS = (
     beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
     file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
     name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
-    unobserved_option, s3_option, gcs_option, tiny_db_option,
+    strict_observers_option, unobserved_option, s3_option, gcs_option, tiny_db_option,
 )
 
 

@@ -97,6 +97,16 @@ def _check_sqlite_file(url: str, scheme: str) -> None:
     path = path.split("?", 1)[0]
     if path and path != ":memory:" and not Path(path).is_file():
         raise StoreError(f"no SQLite run store at '{path}' (file not found)")
+    if path and path != ":memory:":
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError(f"cannot read the SQLite run store '{path}' ({exc.strerror})") from None
+        if not head:  # reading must not turn an empty file into a database
+            raise StoreError(f"no SQLite run store at '{path}' (the file is empty)")
+        if head != b"SQLite format 3\x00":
+            raise StoreError(f"'{path}' is not an SQLite database (wrong file, or damaged)")
 
 
 def _split_mongo_url(url: str) -> tuple:

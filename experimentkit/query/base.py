@@ -58,6 +58,9 @@ __all__ = [
 
 #: Every operator a filter may use.
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "contains", "in")
+#: An ``in`` list longer than this is decided in Python, not translated to SQL (a database limits
+#: the parameters and the depth of one expression).
+MAX_SQL_IN_VALUES = 200
 #: The aggregates a ``metrics.<name>.<agg>`` key may name.
 AGGREGATES = ("last", "min", "max", "count")
 #: Top-level keys whose value is a naive-UTC datetime.
@@ -139,7 +142,18 @@ class RunRecord:
     notes: str = ""
     artifacts: list = field(default_factory=list)  # artifact names
     metrics: dict = field(default_factory=dict)  # {name: {"last", "min", "max", "count"}}
+    # what of the stored run cannot be read ("run.json: line 3 column 5: ..."); the rest was read
+    damaged: list = field(default_factory=list)
     store: Optional[Store] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # runs stored by older versions kept the password of a -s/-m URL: never show it
+        options = self.meta.get("options") if isinstance(self.meta, dict) else None
+        if isinstance(options, dict) and any(isinstance(v, str) and "://" in v
+                                             for v in options.values()):
+            from ..redact import redact_text
+
+            self.meta = dict(self.meta, options={k: redact_text(v) for k, v in options.items()})
 
     @property
     def experiment_name(self) -> Optional[str]:
@@ -208,6 +222,7 @@ class RunRecord:
             "config": self.config, "result": self.result,
             "metrics": {name: summary.get("last") for name, summary in self.metrics.items()},
             "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
+            **({"damaged": list(self.damaged)} if self.damaged else {}),
         }
 
 

@@ -36,8 +36,23 @@ def parse_row_where(text: str) -> Filter:
     return _parse(text, row=True)
 
 
+#: An integer literal beyond 64 bits is read as a float (no database column holds it as an integer).
+_INT64 = 1 << 63
+#: Most characters of the user's text quoted back in an error message.
+_SHOWN = 80
+
+
+def _shown(text: str) -> str:
+    """The text as quoted in messages: cut, so a huge literal is not printed back whole."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
 def _parse(text: str, row: bool) -> Filter:
-    match = _EXPR.match(text)
+    if "\0" in text:
+        raise QueryError(f"a query cannot contain NUL characters: {_shown(text)!r}")
+    whole = text
+    text = _shown(text)
+    match = _EXPR.match(whole)
     if not match:
         raise QueryError(f"cannot read '{text}': expected KEY OP VALUE, as in 'config.lr < 0.05' "
                          f"(operators: {' '.join(OPERATORS)})")
@@ -46,14 +61,14 @@ def _parse(text: str, row: bool) -> Filter:
         op = "=="
     if op not in OPERATORS:
         hint = f" (did you mean '{_SWAPPED[op]}'?)" if op in _SWAPPED else suggest(op, OPERATORS)
-        raise QueryError(f"unknown operator '{op}' in '{text}'{hint}; "
+        raise QueryError(f"unknown operator '{_shown(op)}' in '{text}'{hint}; "
                          f"use one of: {' '.join(OPERATORS)}")
     if not match["value"]:
         raise QueryError(f"'{text}' has no value after '{op}'")
     value = parse_value(match["value"])
     if op == "in" and not isinstance(value, list):
-        raise QueryError(f"'in' needs a list, as in '{match['key']} in [a, b]', "
-                         f"not {match['value']!r}")
+        raise QueryError(f"'in' needs a list, as in '{_shown(match['key'])} in [a, b]', "
+                         f"not {_shown(match['value'])!r}")
     return Filter(match["key"], op, value, row=row)
 
 
@@ -65,31 +80,36 @@ def parse_value(text: str) -> Any:
     if text[0] in "[(":
         closing = "]" if text[0] == "[" else ")"
         if text[-1] != closing:
-            raise QueryError(f"unclosed list in value {text!r}")
+            raise QueryError(f"unclosed list in value {_shown(text)!r}")
         inner = text[1:-1].strip()
         return [parse_value(item) for item in _split_items(inner, text)] if inner else []
     if text[0] == "{":
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise QueryError(f"cannot read the dict {text!r}") from None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise QueryError(f"cannot read the dict {_shown(text)!r}") from None
         if not isinstance(value, dict):
-            raise QueryError(f"cannot read the dict {text!r}")
+            raise QueryError(f"cannot read the dict {_shown(text)!r}")
         return value
     if text[0] in "'\"":
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise QueryError(f"unterminated or malformed string {text}") from None
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise QueryError(f"unterminated or malformed string {_shown(text)}") from None
         if not isinstance(value, str):
-            raise QueryError(f"cannot read the value {text}: quote a string once, as in 'abc'")
+            raise QueryError(f"cannot read the value {_shown(text)}: quote a string once, as in "
+                             f"'abc'")
         return value
     if text in _KEYWORDS:
         return _KEYWORDS[text]
     if _NUMBER.match(text):
-        return int(text) if _INT.match(text) else float(text)
+        if _INT.match(text) and len(text) < 20:
+            number = int(text)
+            if -_INT64 <= number < _INT64:
+                return number
+        return float(text)  # beyond 64 bits: a float (inf when beyond a double)
     if _BARE_FORBIDDEN & set(text):
-        raise QueryError(f"cannot read the value {text!r}: quote strings that contain "
+        raise QueryError(f"cannot read the value {_shown(text)!r}: quote strings that contain "
                          f"quotes, brackets or commas")
     return text
 
@@ -108,17 +128,17 @@ def _split_items(inner: str, whole: str) -> list:
         elif char in "])}":
             depth -= 1
             if depth < 0:
-                raise QueryError(f"unbalanced brackets in value {whole!r}")
+                raise QueryError(f"unbalanced brackets in value {_shown(whole)!r}")
         elif char == "," and depth == 0:
             items.append(inner[start:i])
             start = i + 1
     if quote or depth:
-        raise QueryError(f"unbalanced quotes or brackets in value {whole!r}")
+        raise QueryError(f"unbalanced quotes or brackets in value {_shown(whole)!r}")
     tail = inner[start:]
     if tail.strip():
         items.append(tail)
     if any(not item.strip() for item in items):
-        raise QueryError(f"empty item in list {whole!r}")
+        raise QueryError(f"empty item in list {_shown(whole)!r}")
     return items
 
 

@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from ...query.base import Filter, Key, Order, Query
+from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from .schema import (
@@ -47,6 +47,7 @@ from .schema import (
     RESOURCES_DIR,
     RUN_FILE,
     SOURCES_DIR,
+    json_problem,
     load_run_metrics,
     read_json,
 )
@@ -102,19 +103,26 @@ def _time(value: Any) -> Optional[str]:
 def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
     """The run in ``run_dir`` as a JSON-ready document, or None while it is not readable (no
     run.json yet, or a file caught in the middle of an in-place rewrite by Sacred)."""
+    damaged: list = []  # what cannot be read, file and line; the rest is read
+    run_file = os.path.join(run_dir, RUN_FILE)
     try:
-        entry = read_json(os.path.join(run_dir, RUN_FILE))
-        if not isinstance(entry, dict):
-            return None
-        config = read_json(os.path.join(run_dir, CONFIG_FILE), {})
-        info = read_json(os.path.join(run_dir, INFO_FILE), {})
-        notes = read_json(os.path.join(run_dir, ANNOTATIONS_FILE), {})
-    except (ValueError, NotADirectoryError):
+        entry = read_json(run_file)
+    except NotADirectoryError:
         return None
-    try:
-        metrics = load_run_metrics(run_dir)
-    except ValueError:  # a corrupt log line, or Sacred's metrics.json being rewritten
-        metrics = {}
+    except ValueError as exc:
+        if _size(run_file) == 0:  # truncated by Sacred's in-place rewrite: being written
+            return None
+        damaged.append(json_problem(RUN_FILE, exc))
+        entry = {"status": DAMAGED}
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        damaged.append(f"{RUN_FILE}: not a JSON object")
+        entry = {"status": DAMAGED}
+    config = _read_part(run_dir, CONFIG_FILE, damaged)
+    info = _read_part(run_dir, INFO_FILE, damaged)
+    notes = _read_part(run_dir, ANNOTATIONS_FILE, damaged)
+    metrics = load_run_metrics(run_dir, damaged)
     summaries = {}
     for name, series in (metrics or {}).items():
         values = list(series.get("values") or [])
@@ -134,8 +142,32 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         "heartbeat": _time(entry.get("heartbeat")), "result": entry.get("result"),
         "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
         "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
-        "metrics": summaries,
+        "metrics": summaries, "damaged": damaged,
     }
+
+
+#: The status ``ls`` shows for a run whose run.json cannot be read.
+DAMAGED = "DAMAGED"
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def _read_part(run_dir: str, name: str, damaged: list) -> dict:
+    """A JSON object file of the run ({} when missing; described in ``damaged`` when broken)."""
+    try:
+        data = read_json(os.path.join(run_dir, name), {})
+    except ValueError as exc:
+        damaged.append(json_problem(name, exc))
+        return {}
+    if not isinstance(data, dict):
+        damaged.append(f"{name}: not a JSON object")
+        return {}
+    return data
 
 
 def _sig(st: os.stat_result) -> str:
@@ -253,6 +285,7 @@ class RunIndex:
             entries = os.scandir(self.basedir)
         except FileNotFoundError:
             entries = iter(())
+        real_base = None
         with entries:
             for entry in entries:
                 name = entry.name
@@ -261,6 +294,10 @@ class RunIndex:
                 try:
                     if not entry.is_dir():
                         continue
+                    if entry.is_symlink():  # a run directory linked in: only from inside
+                        real_base = real_base or os.path.realpath(self.basedir) + os.sep
+                        if not os.path.realpath(entry.path).startswith(real_base):
+                            continue
                     st = entry.stat()
                 except OSError:
                     continue
@@ -470,6 +507,8 @@ class _Plan:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), done
 
     def _filter(self, flt: Filter, params: list) -> Optional[str]:
+        if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+            return None  # Python decides it
         key = flt.parsed_key
         if key.root == "id":
             return _id_filter(flt.op, flt.value, params)

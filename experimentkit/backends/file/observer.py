@@ -36,12 +36,12 @@ from .schema import (
     LIVE_STATUSES,
     METRICS_FILE,
     METRICS_LOG,
-    RESERVED_NAMES,
     RESOURCES_DIR,
     RUN_FILE,
     SOURCES_DIR,
     TABLE_SUFFIX,
     TABLES_DIR,
+    check_artifact_name,
     check_name,
     iso_items,
     json_items,
@@ -178,11 +178,13 @@ class FileStorageObserver(RunObserver):
     def artifact_event(self, name: str, filename: str, metadata: Any = None,
                        content_type: Optional[str] = None) -> None:
         """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
-        check_name("artifact", name)
-        if name in RESERVED_NAMES:
-            raise FileExistsError(f"Cannot store the artifact {name!r}: the file store uses that "
-                                  f"name itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
-        dest = os.path.join(self.dir, name)
+        parts = check_artifact_name(name)
+        dest = os.path.join(self.dir, *parts)
+        if len(parts) > 1:  # folders inside the run directory, never through a symlink out of it
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            if not _is_within(os.path.dirname(dest), self.dir):
+                raise ValueError(f"Cannot store the artifact {name!r}: its folder leads out of "
+                                 f"the run directory")
         if not (os.path.exists(dest) and os.path.samefile(filename, dest)):
             _copy_atomic(filename, dest)
         if name not in self.run_entry["artifacts"]:
@@ -332,7 +334,7 @@ class FileStorageObserver(RunObserver):
         if self._kept_items is not None and _file_size(log) == self._log_size:
             return metrics_json_from_items(self._kept_items)
         self._kept_items = None
-        return metrics_json_text(read_metrics_log(log))
+        return metrics_json_text(read_metrics_log(log, damaged=[]))  # what is readable
 
     def _keep_items(self, batch: list, size: int) -> None:
         """Remember the columns just appended, while they can be laid out by a string replace."""
@@ -446,12 +448,22 @@ def _copy_atomic(source: str, dest: str) -> None:
 
 
 def _append(path: str, data: bytes) -> None:
-    """Append ``data`` with one write on an O_APPEND descriptor (whole lines, never interleaved)."""
+    """Append ``data`` with one write on an O_APPEND descriptor (whole lines, never interleaved).
+
+    All or nothing: if the disk fills up part-way, the file is cut back to its length before the
+    call and the error raised, so the retry of this event starts on a fresh line instead of after
+    half a line (which would make the log unreadable from there on).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        written = os.write(fd, data)
-        while written < len(data):  # only on a short write (disk full, signal): finish the chunk
-            written += os.write(fd, data[written:])
+        before = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # a short write (disk full, signal): finish the chunk
+                written += os.write(fd, data[written:])
+        except BaseException:
+            os.ftruncate(fd, before)
+            raise
     finally:
         os.close(fd)
 

@@ -24,14 +24,15 @@ import json
 import operator
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Optional
 
 __all__ = [
     "RUN_FILE", "CONFIG_FILE", "INFO_FILE", "COUT_FILE", "METRICS_FILE", "METRICS_LOG",
     "TABLES_DIR", "TABLE_SUFFIX", "SOURCES_DIR", "RESOURCES_DIR", "RESERVED_NAMES",
-    "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "metrics_log_lines", "read_metrics_log",
+    "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "check_artifact_name", "metrics_log_lines",
+    "read_metrics_log",
     "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
-    "splits_at_commas", "iso_items", "metrics_log_line", "metrics_json_text",
+    "splits_at_commas", "json_problem", "iso_items", "metrics_log_line", "metrics_json_text",
     "metrics_json_from_items",
 ]
 
@@ -77,6 +78,25 @@ def check_name(kind: str, name: Any) -> str:
         raise ValueError(f"Invalid {kind} name {name!r}: it must be a plain file name without "
                          f"path separators and not '.' or '..'.")
     return name
+
+
+def check_artifact_name(name: Any) -> list:
+    """The parts of an artifact name: ``/`` separates folders inside the run directory
+    (``checkpoints/epoch=0.ckpt``); an empty part, ``.``, ``..``, a backslash, NUL, an absolute
+    name or a first part the store uses itself raise ValueError (it could never be stored)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Invalid artifact name {name!r}: expected a non-empty string.")
+    parts = name.split("/")
+    for part in parts:
+        try:
+            check_name("artifact", part)
+        except ValueError:
+            raise ValueError(f"Invalid artifact name {name!r}: '/'-separated parts must be plain "
+                             f"file names, not empty, '.' or '..'.") from None
+    if parts[0] in RESERVED_NAMES:
+        raise ValueError(f"Invalid artifact name {name!r}: the file store uses the name "
+                         f"{parts[0]!r} itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
+    return parts
 
 
 def json_items(values: list) -> str:
@@ -200,11 +220,12 @@ def _layout_series(parts_by_name: dict) -> str:
     return "".join(out)
 
 
-def read_jsonl(path: str | os.PathLike) -> list:
+def read_jsonl(path: str | os.PathLike, damaged: Optional[list] = None) -> list:
     """Read a JSON-lines file written by appends; a missing file is empty.
 
     A last line without its newline is the remains of a write that was killed, and is skipped; any
-    other malformed line is corruption and raises ValueError naming the file and line.
+    other malformed line is corruption: with a ``damaged`` list it is skipped and described there
+    (file and line; the lines around it are read), else it raises ValueError naming them.
     """
     try:
         with open(path, "rb") as f:
@@ -219,15 +240,27 @@ def read_jsonl(path: str | os.PathLike) -> list:
         try:
             out.append(json.loads(line))
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)}: line {number} is not valid JSON ({e})") from None
+            note = f"{os.path.basename(os.fspath(path))}: line {number} is not valid JSON ({e})"
+            if damaged is None:
+                raise ValueError(f"{os.fspath(path)}: line {number} is not valid JSON ({e})") \
+                    from None
+            damaged.append(note)
     return out
 
 
-def read_metrics_log(path: str | os.PathLike) -> dict:
+def read_metrics_log(path: str | os.PathLike, damaged: Optional[list] = None) -> dict:
     """Fold a metric log into Sacred's metrics.json shape
-    ``{name: {"steps": [...], "values": [...], "timestamps": [...]}}``."""
+    ``{name: {"steps": [...], "values": [...], "timestamps": [...]}}`` (``damaged``: see
+    :func:`read_jsonl`)."""
     out: dict = {}
-    for entry in read_jsonl(path):
+    for number, entry in enumerate(read_jsonl(path, damaged), start=1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and all(
+                isinstance(entry.get(k), list) for k in ("steps", "values", "timestamps"))):
+            if damaged is None:
+                raise ValueError(f"{os.fspath(path)}: entry {number} is not a metric batch")
+            damaged.append(f"{os.path.basename(os.fspath(path))}: entry {number} is not a metric "
+                           f"batch")
+            continue
         series = out.get(entry["name"])
         if series is None:
             series = out[entry["name"]] = {"steps": [], "values": [], "timestamps": []}
@@ -237,17 +270,38 @@ def read_metrics_log(path: str | os.PathLike) -> dict:
     return out
 
 
-def load_run_metrics(run_dir: str | os.PathLike) -> dict:
+def load_run_metrics(run_dir: str | os.PathLike, damaged: Optional[list] = None) -> dict:
     """The metrics of one run directory: the log when there is one (complete even for runs that are
-    still going or died), else ``metrics.json`` (directories written by Sacred), else ``{}``."""
+    still going or died), else ``metrics.json`` (directories written by Sacred), else ``{}``.
+
+    With a ``damaged`` list, what cannot be read is described there instead of raising ValueError,
+    and everything else is returned."""
     log = os.path.join(run_dir, METRICS_LOG)
     if os.path.exists(log):
-        return read_metrics_log(log)
+        return read_metrics_log(log, damaged)
     try:
         with open(os.path.join(run_dir, METRICS_FILE), encoding="utf-8") as f:
-            return json.load(f)
+            data = json.load(f)
     except FileNotFoundError:
         return {}
+    except ValueError as exc:
+        if damaged is None:
+            raise
+        damaged.append(json_problem(METRICS_FILE, exc))
+        return {}
+    if not isinstance(data, dict):
+        if damaged is None:
+            raise ValueError(f"{METRICS_FILE} is not a JSON object")
+        damaged.append(f"{METRICS_FILE}: not a JSON object")
+        return {}
+    return data
+
+
+def json_problem(name: str, exc: ValueError) -> str:
+    """``name: line L column C: what`` for a JSON document that does not parse."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{name}: line {exc.lineno} column {exc.colno}: {exc.msg}"
+    return f"{name}: {exc}"
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:

@@ -9,11 +9,13 @@ Nothing read is unpickled or jsonpickle-decoded.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
 from ...errors import StoreError, suggest
@@ -107,7 +109,7 @@ class FileStore(Store):
             command=doc["command"], config=doc["config"], info=doc["info"], host=doc["host"],
             meta=doc["meta"], result=doc["result"], fail_trace=doc["fail_trace"],
             tags=doc["tags"], notes=doc["notes"], artifacts=doc["artifacts"],
-            metrics=doc["metrics"], **fields)
+            metrics=doc["metrics"], damaged=list(doc.get("damaged") or []), **fields)
 
     def _run_dir(self, run_id: Any) -> tuple:
         """(name, directory) of a stored run; names that could leave the base directory are
@@ -120,6 +122,8 @@ class FileStore(Store):
             raise self.unknown_run(run_id) from None
         if not is_run_name(name) or not os.path.isfile(os.path.join(run_dir, RUN_FILE)):
             raise self.unknown_run(run_id, self._names())
+        if not _inside(os.path.realpath(run_dir), os.path.realpath(self.path)):
+            raise StoreError(f"refusing run '{run_id}': its directory is a link out of the store")
         return name, run_dir
 
     def _names(self) -> list:
@@ -131,10 +135,7 @@ class FileStore(Store):
     # ---- per-run data ---------------------------------------------------------------------------
     def _metrics(self, run_id: Any) -> dict:
         _, run_dir = self._run_dir(run_id)
-        try:
-            return load_run_metrics(run_dir) or {}
-        except ValueError as exc:
-            raise StoreError(f"cannot read the metrics of run '{run_id}': {exc}") from None
+        return load_run_metrics(run_dir, damaged=[]) or {}  # damage is in the record
 
     def metric_names(self, run_id: Any) -> list:
         return sorted(self._metrics(run_id))
@@ -150,8 +151,12 @@ class FileStore(Store):
 
     def captured_out(self, run_id: Any) -> str:
         _, run_dir = self._run_dir(run_id)
+        cout = os.path.realpath(os.path.join(run_dir, COUT_FILE))
+        if not _inside(cout, os.path.realpath(run_dir)):
+            raise StoreError(f"refusing the output of run '{run_id}': {COUT_FILE} is a link out "
+                             f"of the run directory")
         try:
-            with open(os.path.join(run_dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
+            with open(cout, encoding="utf-8", errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
             return ""
@@ -190,10 +195,10 @@ class FileStore(Store):
             raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, known)}")
         _, run_dir = self._run_dir(run_id)
         path = os.path.join(run_dir, TABLES_DIR, table + TABLE_SUFFIX)
-        try:
-            rows = read_jsonl(path)
-        except ValueError as exc:
-            raise StoreError(f"cannot read table '{table}' of run {run_id}: {exc}") from None
+        damaged: list = []
+        rows = read_jsonl(path, damaged)
+        for note in damaged:  # the readable rows are answered; say what was skipped
+            print(f"experimentkit: warning: run {run_id}: tables/{note}; skipped", file=sys.stderr)
         return apply_rows_in_python(rows, where, order, limit)
 
     # ---- annotations and deletion ---------------------------------------------------------------
@@ -218,26 +223,40 @@ class FileStore(Store):
                 os.unlink(tmp)
             raise
 
-    def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
+    @contextlib.contextmanager
+    def _annotating(self, run_id: Any) -> Iterator[tuple]:
+        """Read-modify-write of experimentkit.json under an exclusive lock on the run directory
+        (``flock`` on its descriptor, no lock file), so concurrent tag/untag/note lose nothing."""
         _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags) if t not in data["tags"]]
-        self._save_annotations(run_dir, data)
+        fd = os.open(run_dir, os.O_RDONLY)
+        try:
+            try:
+                import fcntl
+            except ImportError:  # no flock on this platform: last writer wins, as before
+                fcntl = None
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            data = self._annotations(run_dir)
+            yield run_dir, data
+            self._save_annotations(run_dir, data)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
+        with self._annotating(run_id) as (_, data):
+            data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags)
+                             if t not in data["tags"]]
         return list(data["tags"])
 
     def remove_tags(self, run_id: Any, tags: Iterable[str]) -> list:
-        _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        drop = {str(t) for t in tags}
-        data["tags"] = [t for t in data["tags"] if t not in drop]
-        self._save_annotations(run_dir, data)
+        with self._annotating(run_id) as (_, data):
+            drop = {str(t) for t in tags}
+            data["tags"] = [t for t in data["tags"] if t not in drop]
         return list(data["tags"])
 
     def set_note(self, run_id: Any, text: str) -> None:
-        _, run_dir = self._run_dir(run_id)
-        data = self._annotations(run_dir)
-        data["notes"] = str(text)
-        self._save_annotations(run_dir, data)
+        with self._annotating(run_id) as (_, data):
+            data["notes"] = str(text)
 
     def delete(self, run_ids: Iterable[Any]) -> list:
         found = [self._run_dir(run_id) for run_id in run_ids]  # all known before any deletion

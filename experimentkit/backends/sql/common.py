@@ -73,8 +73,12 @@ def plan_query(q: Any, *, operand: Any, condition: Any, tags_condition: Any, ord
     translated, list/object flags of the order keys, conditions marking rows whose JSON only Python may
     read).  The callbacks build dialect-specific expressions (SQLAlchemy Core or SQLite text).
     """
+    from ...query.base import MAX_SQL_IN_VALUES
+
     pushed, suspects = [], []
     for flt in q.filters:
+        if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+            continue  # Python decides it
         key = flt.parsed_key
         if key.root == "tags":
             cond = tags_condition(flt)

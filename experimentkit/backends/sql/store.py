@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from ...errors import StoreError, suggest
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
+    MAX_SQL_IN_VALUES,
     Filter,
     Key,
     MetricSeries,
@@ -626,6 +627,8 @@ class SqlStore(Store):
             if not suspect:
                 for flt in where:
                     op = self._sql.json_operand(t.data, flt.parsed_key.path)
+                    if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+                        op = None  # Python decides it
                     conds.append(None if op is None else _condition(self._sql, op, flt))
                 for o in order:
                     op = self._sql.json_operand(t.data, o.parsed_key.path)
