@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from experimentkit.errors import StoreError
+from experimentkit.errors import QueryError, StoreError
 from experimentkit.query import Query, parse_order, parse_row_where, parse_where
 
 __all__ = ["StoreConformance", "sample_runs", "emit_events", "FILTER_CASES", "ORDER_CASES"]
@@ -128,6 +128,8 @@ def sample_runs(now: _dt.datetime | None = None) -> list:
 #: (expression or list of expressions, the ids they select)
 FILTER_CASES = [
     ("status == COMPLETED", {"1", "2", "4"}),
+    ("status == completed", {"1", "2", "4"}),
+    ("status in [failed, Interrupted]", {"3", "7"}),
     ("status == RUNNING", {"5"}),
     ("status == DEAD", {"6"}),
     ("status != COMPLETED", {"3", "5", "6", "7", "10"}),
@@ -154,7 +156,6 @@ FILTER_CASES = [
     ("config.augment == 1", set()),
     ("config.lr == '0.1'", set()),
     ("config.opt.name > 5", set()),
-    ("config.nothing == None", {"1", "2", "3", "4", "5", "6", "7", "10"}),
     ("metrics.val.accuracy >= 0.9", {"2"}),
     ("metrics.val.accuracy.last > 0.92", set()),
     ("metrics.val.accuracy.max > 0.92", {"2"}),
@@ -183,6 +184,22 @@ FILTER_CASES = [
     ("meta.uid == u3", {"3"}),
     ("info.epochs_done >= 3", {"1"}),
     (["experiment == mnist", "config.batch == 32", "status == COMPLETED"], {"1"}),
+]
+
+#: (expression, the promised message) for filters that would silently select nothing
+UNKNOWN_CASES = [
+    ("config.lrr < 0.1", r"no run in .* has the key 'config\.lrr' \(did you mean 'config\.lr'\?\)"),
+    ("metrics.val.acc > 0.9",
+     r"has the key 'metrics\.val\.acc' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    ("metrics.los.min < 1", r"has the key 'metrics\.los' \(did you mean 'metrics\.loss'\?\)"),
+    ("info.epoch_done > 1", r"'info\.epoch_done' \(did you mean 'info\.epochs_done'\?\)"),
+    ("meta.coment contains try", r"'meta\.coment' \(did you mean 'meta\.comment'\?\)"),
+    ("config.zzz == 1", r"has the key 'config\.zzz'; config keys in the store: config\.augment"),
+    ("config.accuracy > 1",
+     r"has the key 'config\.accuracy' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    ("status == completd", r"'completd' is not a status \(did you mean 'COMPLETED'\?\); "
+                           r"statuses: QUEUED, RUNNING"),
+    ("status in [FAILED, crashed]", r"'crashed' is not a status"),
 ]
 
 #: (sort keys, the full id order)
@@ -293,6 +310,55 @@ class StoreConformance:
     def test_order(self, store: Any, keys: list, expected: list) -> None:
         assert _ids(store.runs().order_by(*keys).all()) == expected
 
+    @pytest.mark.parametrize("expr, message", UNKNOWN_CASES, ids=lambda v: str(v)[:30])
+    def test_unknown_key_or_status_is_an_error(self, store: Any, expr: str, message: str) -> None:
+        with pytest.raises(QueryError, match=message):
+            store.runs().where(expr).all()
+        with pytest.raises(QueryError, match=message):
+            store.runs().where(expr).count()
+
+    def test_unknown_sort_key_is_an_error(self, store: Any) -> None:
+        with pytest.raises(QueryError, match=r"'metrics\.val\.acc' \(did you mean "
+                                             r"'metrics\.val\.accuracy'\?\)"):
+            store.runs().order_by("-metrics.val.acc").first()
+        with pytest.raises(QueryError, match="limit must be a whole number of 0 or more, not -1"):
+            store.runs().limit(-1)
+        # keys some runs lack stay legal, in filters and in orders
+        assert {r.id for r in store.runs().where("config.opt.name == adam").all()} == {
+            "1", "3", "7"}
+        assert store.runs().order_by("info.epochs_done").first().id == "1"
+
+    def test_unknown_row_column_is_an_error(self, store: Any) -> None:
+        run = store.get("2")
+        with pytest.raises(QueryError, match=r"table 'predictions' of run 2 has no column "
+                                             r"'pixel_acc' \(did you mean 'pixel_accuracy'\?\)"):
+            run.rows("predictions", where="pixel_acc < 0.3")
+        with pytest.raises(QueryError, match=r"no column 'lable' \(did you mean 'label'\?\)"):
+            run.rows("predictions", sort="-lable")
+        with pytest.raises(QueryError, match="limit must be a whole number"):
+            run.rows("predictions", limit=-1)
+
+    def test_empty_store_answers_empty(self, make_store: Any) -> None:
+        empty = make_store(sample_runs()[:1])
+        empty.delete(["1"])
+        try:
+            assert empty.runs().where("config.lr < 0.1").order_by("metrics.x").all() == []
+        finally:
+            empty.close()
+
+    def test_recorded_metric_goal_wins(self, make_store: Any) -> None:
+        specs = sample_runs()
+        specs[6]["info"] = {"metric_goals": {"max": ["loss"]}}  # run 7, the latest with 'loss'
+        store = make_store(specs)
+        try:
+            assert store.metric_goal("loss") == ("max", "recorded by run 7")
+            assert store.best("loss").id == "3"
+            assert store.best("loss", minimize=True).id == "2"
+            assert store.goal_note("loss")[1] == (
+                "loss: higher is better (recorded by run 7; --min to override)")
+        finally:
+            store.close()
+
     def test_limit_and_offset(self, store: Any) -> None:
         by_acc = store.runs().order_by("-metrics.val.accuracy")
         assert _ids(by_acc.limit(2).all()) == ["2", "1"]
@@ -314,7 +380,11 @@ class StoreConformance:
         assert store.best("loss", minimize=True).id == "2"
         assert store.best("val.accuracy", where="experiment == cifar").id == "5"
         assert store.best("val.accuracy", aggregate="max", where="id != 2").id == "7"
-        assert store.best("nothing") is None
+        assert store.best("loss").id == "2"  # lower is better, from the name
+        assert store.metric_goal("loss") == ("min", "from the name 'loss'")
+        assert store.metric_goal("val.accuracy") == ("max", "from the name 'accuracy'")
+        with pytest.raises(QueryError, match="no run in .* has the key 'metrics.nothing'"):
+            store.best("nothing")
 
     # ---- records --------------------------------------------------------------------------------
     def test_record_fields(self, store: Any) -> None:

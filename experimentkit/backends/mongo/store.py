@@ -39,6 +39,7 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    dotted_keys,
     utcnow,
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python, matches
@@ -181,6 +182,28 @@ class MongoStore(Store):
             summaries = self._summaries(run_ids, names)
         records = self._records(docs, summaries, resolve_sources=False)
         return records, {str(doc["_id"]): doc["_id"] for doc in docs}, match
+
+    # ---- the key catalogue: existence queries that stop at the first document found --------------
+    @_reports_connection_errors
+    def has_key(self, key: Key) -> bool:
+        if key.root == "metrics":
+            return self._metrics.find_one({"name": key.path[0]}, {"_id": 1}) is not None
+        if key.root not in ("config", "info", "meta") or any(
+                _INT_ID.match(p) or p.startswith(("$", "@")) for p in key.path):
+            return True
+        return self._runs.find_one({_field_path(key): {"$exists": True}}, {"_id": 1}) is not None
+
+    @_reports_connection_errors
+    def key_names(self, root: str) -> list:
+        if root == "metrics":
+            return sorted(f"metrics.{name}" for name in self._metrics.distinct("name"))
+        docs = self._runs.find({}, {root: 1})
+        records = self._records(list(docs), {}, resolve_sources=False)
+        return sorted(dotted_keys((getattr(r, root) for r in records), root))
+
+    @_reports_connection_errors
+    def statuses(self) -> list:
+        return sorted(str(v) for v in self._runs.distinct("status") if v is not None)
 
     def _clause(self, flt: Filter) -> Optional[dict]:
         """A MongoDB condition selecting every run ``flt`` accepts (maybe more), or None."""

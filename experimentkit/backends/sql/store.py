@@ -38,6 +38,7 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    dotted_keys,
     utcnow,
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python
@@ -465,6 +466,43 @@ class SqlStore(Store):
             if self._sql.mysql:
                 raise
         return len(self.query(q.replace(limit=None, offset=0, order=())))
+
+    # ---- the key catalogue: existence queries that stop at the first run found -----------------
+    def has_key(self, key: Key) -> bool:
+        root = key.root
+        if root not in ("config", "info", "meta", "metrics"):
+            return True
+        try:
+            with self.engine.connect() as conn:
+                if root == "metrics":
+                    m = s.metric.c
+                    stmt = sa.select(m.run_id).where(m.name == key.path[0]).limit(1)
+                    return conn.execute(stmt).first() is not None
+                column = s.run.c[root]
+                if root == "meta" and key.path[0] in ("command", "comment", "priority") and \
+                        conn.execute(sa.select(s.run.c.run_id).where(column.is_(None))
+                                     .limit(1)).first() is not None:
+                    return True  # Sacred-era rows keep these in columns
+                op = self._sql.json_operand(column, key.path)
+                if op is None:
+                    return True  # a list index or an odd label: let the query decide
+                stmt = sa.select(s.run.c.run_id).where(op.present).limit(1)
+                return conn.execute(stmt).first() is not None
+        except sa.exc.DBAPIError:  # JSON SQL cannot parse (NaN): ask Python
+            return super().has_key(key)
+
+    def key_names(self, root: str) -> list:
+        with self.engine.connect() as conn:
+            if root == "metrics":
+                names = conn.execute(sa.select(s.metric.c.name).distinct()).scalars()
+                return sorted(f"metrics.{name}" for name in names)
+            docs = conn.execute(sa.select(s.run.c[root])).scalars()
+            return sorted(dotted_keys((_loads(d, {}) for d in docs), root))
+
+    def statuses(self) -> list:
+        with self.engine.connect() as conn:
+            return sorted(str(v) for v in conn.execute(sa.select(s.run.c.status).distinct())
+                          .scalars() if v is not None)
 
     def get(self, run_id: Any) -> RunRecord:
         with self.engine.connect() as conn:
