@@ -309,6 +309,8 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
     run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API
     run.force = force
     run.info = dict(info or {})
+    for metric, goal in getattr(experiment, "metric_goals", {}).items():
+        run.set_metric_goal(metric, goal)
     run.meta_info = {
         "command": command_name,
         "options": dict(options or {}),

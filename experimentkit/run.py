@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 
 from .context import activate
 from .dispatch import Dispatcher
-from .errors import SacredInterrupt
+from .errors import SacredInterrupt, UsageError
 from .observers.base import td_format
 from .settings import SETTINGS
 from .tracebacks import format_filtered_traceback
@@ -127,12 +127,29 @@ class Run:
         self._sigterm_armed = False
 
     # ---- logging from user code ------------------------------------------------------------------
-    def log_scalar(self, metric_name: str, value: Any, step: Any = None) -> None:
-        """Record a metric point; steps count per name from 0 (or from the last explicit step)."""
+    def log_scalar(self, metric_name: str, value: Any, step: Any = None,
+                   goal: Optional[str] = None) -> None:
+        """Record a metric point; steps count per name from 0 (or from the last explicit step).
+        ``goal`` ("min" or "max") records which direction is better (see ``set_metric_goal``)."""
+        if goal is not None:
+            self.set_metric_goal(metric_name, goal)
         if step is None:
             step = self._next_step.get(metric_name, 0)
         self._next_step[metric_name] = step + 1
         self._metrics.append((metric_name, step, value, time.time()))
+
+    def set_metric_goal(self, metric_name: str, goal: str) -> None:
+        """Record that lower ("min") or higher ("max") values of the metric are better, so that
+        ``experimentkit best`` and the plots need no ``--min``.  Kept in
+        ``info["metric_goals"] = {"min": [names], "max": [names]}`` (stored by every observer)."""
+        goal = check_goal(goal)
+        goals = self.info.setdefault("metric_goals", {})
+        for other in ("min", "max"):
+            names = goals.get(other, [])
+            if other == goal and metric_name not in names:
+                goals[other] = [*names, metric_name]
+            elif other != goal and metric_name in names:
+                goals[other] = [n for n in names if n != metric_name]
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
@@ -438,3 +455,14 @@ class Run:
             name, rows = queue.popleft()
             grouped.setdefault(name, []).extend(rows)
         return list(grouped.items())
+
+
+def check_goal(goal: Any) -> str:
+    """"min" or "max" (also "minimize"/"maximize"/"lower"/"higher", any case); anything else is a
+    usage error."""
+    text = str(goal).strip().lower()
+    text = {"minimize": "min", "maximize": "max", "lower": "min", "higher": "max"}.get(text, text)
+    if text not in ("min", "max"):
+        raise UsageError(f"a metric goal is 'min' (lower is better) or 'max' (higher is better), "
+                         f"not {goal!r}")
+    return text
