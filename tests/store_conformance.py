@@ -24,6 +24,7 @@ never write them).  Override the ``reopen`` fixture to check that annotations su
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ from experimentkit.query import Query, parse_order, parse_row_where, parse_where
 __all__ = ["StoreConformance", "sample_runs", "emit_events", "FILTER_CASES", "ORDER_CASES"]
 
 T = _dt.datetime
+#: The content of the one resource (``data.csv``) run 2 reads, and its md5.
+RESOURCE_TEXT = "x,y\n1,2\n"
+RESOURCE_MD5 = hashlib.md5(RESOURCE_TEXT.encode()).hexdigest()
 
 
 def _utcnow() -> _dt.datetime:
@@ -88,6 +92,7 @@ def sample_runs(now: _dt.datetime | None = None) -> list:
              metrics={"val.accuracy": _series([0.6, 0.95, 0.9], T(2024, 1, 2, 10)),
                       "loss": _series([0.9, 0.2, 0.25], T(2024, 1, 2, 10))},
              captured_out="epoch 1\nepoch 2\n", artifacts={"model.txt": "weights v2"},
+             resources=[["/data/v2/data.csv", RESOURCE_MD5]],
              tables={"predictions": [
                  {"image": "a.png", "pixel_accuracy": 0.9, "label": 3},
                  {"image": "b.png", "pixel_accuracy": 0.4, "label": 1},
@@ -245,6 +250,11 @@ def emit_events(observer: Any, spec: dict, workdir: Path) -> Any:
         half = len(rows) // 2
         observer.log_table(name, rows[:half])
         observer.log_table(name, rows[half:])
+    for path, _md5 in spec.get("resources") or []:
+        folder = Path(workdir) / f"res{spec['id']}"
+        folder.mkdir(exist_ok=True)
+        (folder / Path(path).name).write_text(RESOURCE_TEXT, encoding="utf-8")
+        observer.resource_event(filename=str(folder / Path(path).name))
     for name, content in (spec.get("artifacts") or {}).items():
         path = Path(workdir) / f"{spec['id']}_{name}"
         path.write_text(content, encoding="utf-8")
@@ -461,6 +471,17 @@ class StoreConformance:
         worst = best.rows("predictions", where="pixel_accuracy < 0.8", sort="pixel_accuracy",
                           limit=100)
         assert [r["image"] for r in worst] == ["d.png", "b.png", "c.png"]
+
+    def test_resources_are_readable_and_queryable(self, store: Any) -> None:
+        run = store.get("2")
+        assert [(Path(r["path"]).name, r["md5"]) for r in run.resources] == [
+            ("data.csv", RESOURCE_MD5)]
+        assert run.to_dict()["resources"][0]["md5"] == RESOURCE_MD5
+        assert store.get("1").resources == []
+        assert _ids(store.runs().where("resources contains data.csv").all()) == ["2"]
+        assert _ids(store.runs().where(f"resources.md5 == {RESOURCE_MD5}").all()) == ["2"]
+        assert "2" not in _ids(store.runs().where(f"resources.md5 != {RESOURCE_MD5}").all())
+        assert store.runs().where("resources contains other.csv").count() == 0
 
     def test_unknown_run(self, store: Any) -> None:
         with pytest.raises(StoreError, match="no run"):

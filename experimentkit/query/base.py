@@ -56,7 +56,7 @@ __all__ = [
     "RunRecord", "MetricSeries", "Key", "Filter", "Order", "Query", "RunQuery", "Store",
     "parse_key", "parse_order", "KEY_ROOTS", "OPERATORS", "AGGREGATES", "TIME_KEYS",
     "DEFAULT_DEAD_AFTER", "utcnow", "STATUSES", "CATALOGUED_ROOTS", "GOALS_INFO_KEY", "infer_goal",
-    "dotted_keys", "check_count",
+    "dotted_keys", "check_count", "resource_entries",
 ]
 
 #: Every operator a filter may use.
@@ -66,7 +66,7 @@ AGGREGATES = ("last", "min", "max", "count")
 #: Top-level keys whose value is a naive-UTC datetime.
 TIME_KEYS = ("start_time", "stop_time", "heartbeat")
 _SCALAR_ROOTS = ("id", "status", "command", "tags", "notes") + TIME_KEYS
-_NESTED_ROOTS = ("experiment", "host", "config", "info", "meta", "result", "metrics")
+_NESTED_ROOTS = ("experiment", "host", "config", "info", "meta", "result", "metrics", "resources")
 #: Every valid first component of a key.
 KEY_ROOTS = _SCALAR_ROOTS + _NESTED_ROOTS
 #: A RUNNING run whose heartbeat is older than this (seconds) is reported as DEAD.
@@ -154,6 +154,7 @@ class RunRecord:
     tags: list = field(default_factory=list)
     notes: str = ""
     artifacts: list = field(default_factory=list)  # artifact names
+    resources: list = field(default_factory=list)  # [{"path": ..., "md5": ... or None}, ...]
     metrics: dict = field(default_factory=dict)  # {name: {"last", "min", "max", "count"}}
     store: Optional[Store] = field(default=None, repr=False, compare=False)
 
@@ -225,6 +226,7 @@ class RunRecord:
             "config": self.config, "result": self.result,
             "metrics": {name: summary.get("last") for name, summary in self.metrics.items()},
             "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
+            "resources": [dict(r) for r in self.resources],
         }
 
 
@@ -399,6 +401,32 @@ def dotted_keys(documents: Iterable[Any], prefix: str) -> set:
     for doc in documents:
         walk(doc, prefix)
     return names
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}\Z")
+_STORED_MD5 = re.compile(r"_([0-9a-f]{32})(\.[^/\\]*)?\Z")
+
+
+def resource_entries(raw: Any) -> list:
+    """Stored resources as ``[{"path", "md5"}]`` (plus ``size``/``copied`` when recorded).
+
+    Accepts what the observers write: ``[filename, md5]`` (SQL, MongoDB), ``[filename,
+    stored_copy]`` (file storage, whose copy is named ``<stem>_<md5><ext>``) and dicts."""
+    entries = []
+    for item in raw or ():
+        if isinstance(item, dict):
+            entry = {"path": item.get("path") or item.get("filename"), "md5": item.get("md5")}
+            entry.update({k: item[k] for k in ("size", "copied") if k in item})
+        elif isinstance(item, (list, tuple)) and item:
+            second = str(item[1]) if len(item) > 1 and item[1] is not None else ""
+            found = _MD5.match(second) or _STORED_MD5.search(second)
+            md5 = None if not found else (found.group(1) if found.re is _STORED_MD5
+                                          else found.group(0))
+            entry = {"path": item[0], "md5": md5}
+        else:
+            continue
+        entries.append(entry)
+    return entries
 
 
 def _present(record: RunRecord, key: Key) -> bool:

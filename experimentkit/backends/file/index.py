@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from ...query.base import Filter, Key, Order, Query, dotted_keys
+from ...query.base import Filter, Key, Order, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from .schema import (
@@ -57,7 +57,7 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
@@ -134,7 +134,7 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         "heartbeat": _time(entry.get("heartbeat")), "result": entry.get("result"),
         "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
         "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
-        "metrics": summaries,
+        "metrics": summaries, "resources": resource_entries(entry.get("resources")),
     }
 
 

@@ -131,7 +131,7 @@ class FileStore(Store):
             command=doc["command"], config=doc["config"], info=doc["info"], host=doc["host"],
             meta=doc["meta"], result=doc["result"], fail_trace=doc["fail_trace"],
             tags=doc["tags"], notes=doc["notes"], artifacts=doc["artifacts"],
-            metrics=doc["metrics"], **fields)
+            metrics=doc["metrics"], resources=doc.get("resources") or [], **fields)
 
     def _run_dir(self, run_id: Any) -> tuple:
         """(name, directory) of a stored run; names that could leave the base directory are

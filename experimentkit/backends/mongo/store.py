@@ -40,6 +40,7 @@ from ...query.base import (
     RunRecord,
     Store,
     dotted_keys,
+    resource_entries,
     utcnow,
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python, matches
@@ -221,6 +222,8 @@ class MongoStore(Store):
             return None  # a run without notes has '' and must not be dropped by the server
         if key.root == "experiment" and key.path[:1] == ("sources",):
             return None  # stored as GridFS ids, read as md5s
+        if key.root == "resources":
+            return None  # [path, md5] pairs, matched per resource in Python
         path = _field_path(key)
         if op == "!=" and path in _SCALAR_PATHS and isinstance(value, str):
             return {path: {"$ne": value}}
@@ -279,7 +282,8 @@ class MongoStore(Store):
             id=doc["_id"], status=doc.get("status"), experiment=experiment, info=info,
             tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
             notes=str(omniboard.get("notes") or ""), artifacts=list(dict.fromkeys(artifacts)),
-            metrics=dict(metrics), **fields)
+            metrics=dict(metrics), resources=resource_entries(_plain(doc.get("resources"))),
+            **fields)
 
     def _source_md5s(self, docs: list) -> dict:
         """GridFS id → md5 of the stored sources (Sacred with pymongo 4 stores none)."""
@@ -480,6 +484,9 @@ def _projection(keys: list) -> dict:
             continue
         if key.root in ("tags", "notes"):
             paths.add("omniboard")
+            continue
+        if key.root == "resources":
+            paths.add("resources")
             continue
         parts = [key.root]
         for part in key.path:

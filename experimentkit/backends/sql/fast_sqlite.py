@@ -466,6 +466,7 @@ class FastSqliteStore(Store):
         metrics: dict = {}
         tags: dict = {}
         artifacts: dict = {}
+        resources: dict = {}
         for chunk in chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for run_id, name, n, lo, hi, value in conn.execute(
@@ -486,10 +487,16 @@ class FastSqliteStore(Store):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
+            for run_id, path, md5 in conn.execute(
+                    "SELECT l.run_id, r.filename, r.md5sum FROM runs_resources AS l JOIN resource"
+                    f" AS r ON r.resource_id = l.resource_id WHERE l.run_id IN ({marks})"
+                    " ORDER BY l.run_id, r.resource_id", chunk):
+                resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
         return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
                                 metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                                artifacts.get(row["run_id"], [])) for row in rows]
+                                artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
+                for row in rows]
 
     def _experiment_infos(self, conn: sqlite3.Connection, rows: list) -> dict:
         """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""

@@ -525,10 +525,19 @@ class SqlStore(Store):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
+        resources: dict = {}
+        link, res = s.runs_resources.c, s.resource.c
+        for chunk in _chunks(ids):
+            for run_id, path, md5 in conn.execute(
+                    sa.select(link.run_id, res.filename, res.md5sum)
+                    .join_from(s.runs_resources, s.resource).where(link.run_id.in_(chunk))
+                    .order_by(link.run_id, res.resource_id)):
+                resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
         return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
                              metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                             artifacts.get(row["run_id"], [])) for row in rows]
+                             artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
+                for row in rows]
 
     def _metric_summaries(self, conn: Any, ids: list) -> dict:
         """{run_id: {name: {last, min, max, count}}} in one grouped query per chunk of ids."""
