@@ -288,6 +288,11 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
     main_function = commands[command_name]
     root_logger = experiment.logger or default_logger()
     run_logger = root_logger.getChild(experiment.path)
+    level = (options or {}).get("--loglevel")
+    if level:  # before the config is resolved, so that -l ERROR silences its warnings too
+        from .commandline.options import parse_loglevel
+
+        root_logger.setLevel(parse_loglevel(level))
     resolved = resolve_config(experiment, command_name, config_updates, named_configs, force, run_logger)
     scaffolds = _scaffolds(experiment)
     run = Run(

@@ -191,7 +191,9 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
                          ("repositories", [f"{r.get('url')} @ {r.get('commit')}"
                                            + (" (dirty)" if r.get("dirty") else "")
                                            for r in ex.get("repositories") or []]),
-                         ("artifacts", record.artifacts), ("tables", record.tables())):
+                         ("artifacts", record.artifacts), ("tables", record.tables()),
+                         ("resources", [f"{r.get('path')} (md5 {r.get('md5') or 'unknown'})"
+                                        for r in record.resources])):
         if items:
             lines.append(f"{title}: " + ", ".join(map(str, items)))
     if record.fail_trace:

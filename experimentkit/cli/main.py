@@ -20,7 +20,7 @@ __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 #: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
 #: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
 #: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
-COMMAND_MODULES: tuple = ()
+COMMAND_MODULES: tuple = ("artifacts",)
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import difflib
 import datetime as _dt
 import re
@@ -200,7 +201,30 @@ class RunRecord:
         return self._store().artifact(self.id, name)
 
     def copy_artifact(self, name: str, dest: Union[str, Path]) -> Path:
+        """Copy an artifact to ``dest`` (a file path, or an existing directory to keep the
+        name)."""
         return self._store().copy_artifact(self.id, name, dest)
+
+    def __repr__(self) -> str:
+        metrics = ", ".join(f"{name}={_short(s.get('last'))}"
+                            for name, s in list(self.metrics.items())[:4])
+        more = ", ..." if len(self.metrics) > 4 else ""
+        return (f"<RunRecord {self.id} {self.experiment_name or ''} {self.status}"
+                + (f" {metrics}{more}" if metrics else "") + ">")
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: identity, config, last metric values, tags."""
+        from html import escape
+
+        rows = [("id", self.id), ("experiment", self.experiment_name), ("status", self.status),
+                ("started", self.start_time), ("duration", self.duration),
+                ("tags", ", ".join(self.tags))]
+        rows += [(f"config.{k}", v) for k, v in sorted(_flat(self.config).items())]
+        rows += [(f"metrics.{n}", s.get("last")) for n, s in sorted(self.metrics.items())]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{escape(_short(v))}</td></tr>"
+                       for k, v in rows if v not in (None, ""))
+        return f"<table class='experimentkit-run'>{body}</table>"
 
     def tables(self) -> list:
         return self._store().tables(self.id)
@@ -228,6 +252,21 @@ class RunRecord:
             "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
             "resources": [dict(r) for r in self.resources],
         }
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _flat(value: Any, prefix: str = "") -> dict:
+    if isinstance(value, dict) and value:
+        out: dict = {}
+        for key, sub in value.items():
+            out.update(_flat(sub, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value} if prefix else {}
 
 
 def _iso(value: Optional[_dt.datetime]) -> Optional[str]:
@@ -522,6 +561,50 @@ class RunQuery:
     def __iter__(self) -> Iterator[RunRecord]:
         return iter(self.all())
 
+    def to_frame(self) -> Any:
+        """The runs as a pandas DataFrame, one row each (as ``mlflow.search_runs`` returns):
+        ``id``, ``experiment``, ``status``, ``start_time``, ``stop_time``, ``duration``, ``tags``,
+        ``notes``, then ``config.<dotted>``, ``metrics.<name>`` (last value) and
+        ``metrics.<name>.min/.max/.count``.  Needs pandas."""
+        import pandas as pd
+
+        rows = []
+        for run in self.all():
+            row = {"id": run.id, "experiment": run.experiment_name, "status": run.status,
+                   "start_time": run.start_time, "stop_time": run.stop_time,
+                   "duration": run.duration, "tags": list(run.tags), "notes": run.notes,
+                   "result": run.result}
+            row.update({f"config.{k}": v for k, v in _flat(run.config).items()})
+            for name, summary in run.metrics.items():
+                row[f"metrics.{name}"] = summary.get("last")
+                for agg in ("min", "max", "count"):
+                    row[f"metrics.{name}.{agg}"] = summary.get(agg)
+            rows.append(row)
+        columns = ["id", "experiment", "status", "start_time", "stop_time", "duration", "tags",
+                   "notes", "result"]
+        frame = pd.DataFrame(rows, columns=list(dict.fromkeys(
+            columns + sorted(k for r in rows for k in r if k.startswith("config."))
+            + sorted(k for r in rows for k in r if k.startswith("metrics.")))))
+        for column in ("start_time", "stop_time"):
+            frame[column] = pd.to_datetime(frame[column])
+        frame["duration"] = pd.to_timedelta(frame["duration"])
+        return frame
+
+    def metrics_frame(self, names: Optional[Iterable[str]] = None) -> Any:
+        """Every point of the runs' metrics (or of ``names``) as one long DataFrame: ``run``,
+        ``metric``, ``step``, ``value``, ``timestamp``.  Needs pandas."""
+        import pandas as pd
+
+        frames = []
+        for run in self.all():
+            wanted = [n for n in names if n in run.metrics] if names is not None else None
+            frame = run.metrics_frame(wanted)
+            frame.insert(0, "run", run.id)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["run", "metric", "step", "value", "timestamp"])
+        return pd.concat(frames, ignore_index=True)
+
 
 # --------------------------------------------------------------------------------------------------
 # the store interface
@@ -731,12 +814,27 @@ class Store(abc.ABC):
                                f"({why}; {flip} to override)")
 
     def copy_artifact(self, run_id: Any, name: str, dest: Union[str, Path]) -> Path:
-        """Copy an artifact out; ``dest`` may be a directory (the artifact keeps its name)."""
+        """Copy an artifact out; ``dest`` may be an existing directory (the artifact keeps its
+        name).  A missing target directory is a ``StoreError`` before anything is read; the file
+        is written under a temporary name and renamed, so a failed copy leaves nothing half
+        written."""
         dest = Path(dest)
         if dest.is_dir():
             dest = dest / Path(name).name
-        with self.artifact(run_id, name) as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
+        if not dest.parent.is_dir():
+            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: the "
+                             f"directory {dest.parent} does not exist")
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            with self.artifact(run_id, name) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: "
+                             f"{exc.strerror or exc}") from None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
         return dest
 
     def dead_cutoff(self) -> _dt.datetime:
