@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import os
-import difflib
 import datetime as _dt
+import difflib
+import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
