@@ -483,6 +483,31 @@ class StoreConformance:
         assert "2" not in _ids(store.runs().where(f"resources.md5 != {RESOURCE_MD5}").all())
         assert store.runs().where("resources contains other.csv").count() == 0
 
+    def test_frames_reprs_and_artifact_errors(self, store: Any, tmp_path: Path) -> None:
+        pytest.importorskip("pandas")
+        frame = store.runs().where("experiment == mnist").order_by("id").to_frame()
+        assert list(frame["id"]) == ["1", "2", "3", "7", "10"]
+        row = frame.set_index("id")
+        assert row.loc["2", "metrics.val.accuracy"] == 0.9
+        assert row.loc["2", "metrics.val.accuracy.max"] == 0.95
+        assert row.loc["1", "config.opt.name"] == "adam" and row.loc["1", "tags"] == [
+            "best", "baseline"]
+        assert frame["start_time"].dtype.kind == "M" and frame["duration"].dtype.kind == "m"
+        long = store.runs().where("id in [1, 2]").order_by("id").metrics_frame(["loss"])
+        assert list(long.columns) == ["run", "metric", "step", "value", "timestamp"]
+        assert list(long["run"]) == ["1"] * 3 + ["2"] * 3
+        assert list(long["value"]) == [1.0, 0.5, 0.3, 0.9, 0.2, 0.25]
+        run = store.get("2")
+        assert repr(run) == "<RunRecord 2 mnist COMPLETED loss=0.25, val.accuracy=0.9>"
+        html = run._repr_html_()
+        assert html.startswith("<table") and "<th style='text-align:left'>metrics.val.accuracy" \
+            in html and ">0.9<" in html
+        missing = tmp_path / "nope" / "model.txt"
+        with pytest.raises(StoreError, match=f"cannot copy artifact 'model.txt' of run 2 to "
+                                             f".*: the directory .*nope does not exist"):
+            run.copy_artifact("model.txt", missing)
+        assert not missing.parent.exists()
+
     def test_unknown_run(self, store: Any) -> None:
         with pytest.raises(StoreError, match="no run"):
             store.get("999")

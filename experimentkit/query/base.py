@@ -207,7 +207,7 @@ class RunRecord:
 
     def __repr__(self) -> str:
         metrics = ", ".join(f"{name}={_short(s.get('last'))}"
-                            for name, s in list(self.metrics.items())[:4])
+                            for name, s in sorted(self.metrics.items())[:4])
         more = ", ..." if len(self.metrics) > 4 else ""
         return (f"<RunRecord {self.id} {self.experiment_name or ''} {self.status}"
                 + (f" {metrics}{more}" if metrics else "") + ">")
