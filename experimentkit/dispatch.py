@@ -13,6 +13,7 @@ store an event all or nothing.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import logging
 import os
 import re
@@ -51,6 +52,24 @@ __all__ = [
 # ---- the dispatcher ------------------------------------------------------------------------------
 class _Stuck(ObserverError):
     """An observer call outlived its timeout and keeps running in the background."""
+
+
+#: Keyword arguments experimentkit adds to Sacred's events; observers that do not take them (any
+#: observer written for Sacred) get the event without them.
+_EXTENSION_KWARGS = ("copy",)
+
+
+def _fit(method: Callable, kwargs: dict) -> dict:
+    extra = [k for k in _EXTENSION_KWARGS if k in kwargs]
+    if not extra:
+        return kwargs
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k not in extra or k in params}
 
 
 class _ObserverCall(threading.Thread):
@@ -216,7 +235,8 @@ class Dispatcher:
         if self._settle(slot) is not None:
             raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
         event, kwargs, _ = entry
-        call = _ObserverCall(getattr(slot.observer, event), kwargs)
+        method = getattr(slot.observer, event)
+        call = _ObserverCall(method, _fit(method, kwargs))
         call.start()
         try:
             call.join(self.call_timeout)

@@ -154,9 +154,9 @@ class Experiment(Ingredient):
         """Open an input file and record it as a resource of the current run."""
         return self._require_run().open_resource(filename, mode)
 
-    def add_resource(self, filename: str) -> None:
-        """Record an input file of the current run."""
-        self._require_run().add_resource(filename)
+    def add_resource(self, filename: str, copy: Optional[bool] = None) -> None:
+        """Record an input file of the current run (``copy=False``: its path and md5 only)."""
+        self._require_run().add_resource(filename, copy)
 
     def add_artifact(self, filename: str, name: Optional[str] = None, metadata: Optional[dict] = None,
                      content_type: Optional[str] = None) -> None:

@@ -196,9 +196,14 @@ class Run:
             content_type=content_type,
         )
 
-    def add_resource(self, filename: Any) -> None:
-        """Record that the run read the file ``filename``."""
-        self._emit("resource_event", filename=os.path.abspath(os.fspath(filename)))
+    def add_resource(self, filename: Any, copy: Optional[bool] = None) -> None:
+        """Record that the run read the file ``filename``: its path and md5, and a copy of it
+        unless ``copy=False`` or (``copy=None``) it is larger than
+        ``SETTINGS.RESOURCE_COPY_LIMIT``."""
+        kwargs: dict = {"filename": os.path.abspath(os.fspath(filename))}
+        if copy is not None:
+            kwargs["copy"] = bool(copy)
+        self._emit("resource_event", **kwargs)
 
     def open_resource(self, filename: Any, mode: str = "r") -> Any:
         """Record ``filename`` as a resource and open it."""
