@@ -9,7 +9,9 @@ Keys (:func:`parse_key`)
     ``id``, ``status``, ``experiment`` (the name; ``experiment.<field>`` for the other ex_info
     fields), ``command``, ``start_time``, ``stop_time``, ``heartbeat``, ``host`` / ``host.<field>``,
     ``config.<dotted>``, ``info.<dotted>``, ``meta.<dotted>``, ``result`` / ``result.<dotted>``,
-    ``tags``, ``notes``, and ``metrics.<name>`` (the last value) /
+    ``tags``, ``notes``, ``resources`` / ``resources.md5|path`` (one value per resource: a filter
+    matches when any resource does; ``contains`` is a substring of any), and
+    ``metrics.<name>`` (the last value) /
     ``metrics.<name>.last|min|max|count``.  Metric names may contain dots; only one trailing
     ``.last/.min/.max/.count`` is read as the aggregate (address a metric literally named ``x.min``
     as ``metrics.x.min.last``).
