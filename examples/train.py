@@ -13,6 +13,7 @@ from dataset import data_ingredient, load_data
 from experimentkit import Experiment
 
 ex = Experiment("logreg", ingredients=[data_ingredient])
+ex.metric_goal("val.accuracy", "max")  # also implied by the name; recorded with every run
 
 
 @ex.config
@@ -63,9 +64,13 @@ def main(_run):
     prob = 1.0 / (1.0 + np.exp(-x_val @ weights))
     correct = (prob > 0.5) == (y_val > 0.5)
     accuracy = float(np.mean(correct))
+    val_loss = -np.mean(y_val * np.log(prob + 1e-12) + (1 - y_val) * np.log(1 - prob + 1e-12))
     _run.log_scalar("val.accuracy", accuracy)
+    _run.log_scalar("val.loss", float(val_loss), goal="min")
+    # confidence: the probability given to the predicted class (0.5 = a coin toss)
     _run.log_table("val_predictions", [
-        {"index": i, "label": int(y_val[i]), "prob": float(prob[i]), "correct": bool(correct[i])}
+        {"index": i, "label": int(y_val[i]), "prob": float(prob[i]),
+         "confidence": float(max(prob[i], 1 - prob[i])), "correct": bool(correct[i])}
         for i in range(len(y_val))])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "weights.npy")

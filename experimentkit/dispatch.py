@@ -13,6 +13,7 @@ store an event all or nothing.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import logging
 import os
 import re
@@ -100,6 +101,22 @@ LAST_ATTEMPT_SECONDS = 1.0
 
 class _Late(ObserverError):
     """The end-of-run window and the observer's last attempt are used up."""
+#: Keyword arguments experimentkit adds to Sacred's events; observers that do not take them (any
+#: observer written for Sacred) get the event without them.
+_EXTENSION_KWARGS = ("copy",)
+
+
+def _fit(method: Callable, kwargs: dict) -> dict:
+    extra = [k for k in _EXTENSION_KWARGS if k in kwargs]
+    if not extra:
+        return kwargs
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k not in extra or k in params}
 
 
 class _ObserverCall(threading.Thread):
@@ -311,7 +328,8 @@ class Dispatcher:
             if late and slot.grace <= 0:
                 raise _Late(f"the end-of-run window ({self.retry_seconds:g}s) is used up")
             timeout = min(timeout, slot.grace if late else remaining)
-        call = _ObserverCall(getattr(slot.observer, event), kwargs)
+        method = getattr(slot.observer, event)
+        call = _ObserverCall(method, _fit(method, kwargs))
         began = time.monotonic()
         call.start()
         try:

@@ -42,6 +42,7 @@ class Experiment(Ingredient):
         from .output import apply_backspaces_and_linefeeds
         self.captured_out_filter: Optional[Callable[[str], str]] = apply_backspaces_and_linefeeds
         self.option_hooks: list = []
+        self.metric_goals: dict = {}  # metric name -> "min" | "max", copied into every run's info
         from .host_info import check_additional_host_info
         self.additional_host_info = list(additional_host_info or [])
         check_additional_host_info(self.additional_host_info)
@@ -155,15 +156,23 @@ class Experiment(Ingredient):
         """Open an input file and record it as a resource of the current run."""
         return self._require_run().open_resource(filename, mode)
 
-    def add_resource(self, filename: str) -> None:
-        """Record an input file of the current run."""
-        self._require_run().add_resource(filename)
+    def add_resource(self, filename: str, copy: Optional[bool] = None) -> None:
+        """Record an input file of the current run (``copy=False``: its path and md5 only)."""
+        self._require_run().add_resource(filename, copy)
 
     def add_artifact(self, filename: str, name: Optional[str] = None, metadata: Optional[dict] = None,
                      content_type: Optional[str] = None) -> None:
         """Store a file produced by the current run."""
         self._require_run().add_artifact(filename, name, metadata, content_type)
 
-    def log_scalar(self, name: str, value: Any, step: Optional[int] = None) -> None:
-        """Log a metric point to the current run."""
-        self._require_run().log_scalar(name, value, step)
+    def log_scalar(self, name: str, value: Any, step: Optional[int] = None,
+                   goal: Optional[str] = None) -> None:
+        """Log a metric point to the current run (``goal``: see ``metric_goal``)."""
+        self._require_run().log_scalar(name, value, step, goal=goal)
+
+    def metric_goal(self, name: str, goal: str) -> None:
+        """Declare that lower (``"min"``) or higher (``"max"``) values of the metric ``name`` are
+        better; every run records it, so ``experimentkit best`` and the plots need no ``--min``."""
+        from .run import check_goal
+
+        self.metric_goals[name] = check_goal(goal)

@@ -343,6 +343,11 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
     main_function = commands[command_name]
     root_logger = experiment.logger or default_logger()
     run_logger = root_logger.getChild(experiment.path)
+    level = (options or {}).get("--loglevel")
+    if level:  # before the config is resolved, so that -l ERROR silences its warnings too
+        from .commandline.options import parse_loglevel
+
+        root_logger.setLevel(parse_loglevel(level))
     resolved = resolve_config(experiment, command_name, config_updates, named_configs, force, run_logger)
     scaffolds = _scaffolds(experiment)
     run = Run(
@@ -365,6 +370,8 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
     run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API
     run.force = force
     run.info = dict(info or {})
+    for metric, goal in getattr(experiment, "metric_goals", {}).items():
+        run.set_metric_goal(metric, goal)
     run.meta_info = {
         "command": command_name,
         # a -s/-m URL is stored without its password (run.json, SQL rows, Mongo documents)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 
 from .context import activate
 from .dispatch import Dispatcher
-from .errors import ObserverUnreachableError, SacredInterrupt
+from .errors import ObserverUnreachableError, SacredInterrupt, UsageError
 from .observers.base import td_format
 from .settings import SETTINGS
 from .tracebacks import format_filtered_traceback
@@ -166,17 +166,33 @@ class Run:
 
     # ---- logging from user code ------------------------------------------------------------------
     def log_scalar(self, metric_name: str, value: Any, step: Any = None,
-                   timestamp: Any = None) -> None:
+                   timestamp: Any = None, goal: Optional[str] = None) -> None:
         """Record a metric point; steps count per name from 0 (or from the last explicit step).
 
         ``timestamp`` (seconds since the epoch, or a ``datetime``; naive means UTC) replaces the
-        time of the call, for points imported or replayed from another record.
+        time of the call, for points imported or replayed from another record.  ``goal`` ("min" or
+        "max") records which direction is better (see ``set_metric_goal``).
         """
+        if goal is not None:
+            self.set_metric_goal(metric_name, goal)
         if step is None:
             step = self._next_step.get(metric_name, 0)
         self._next_step[metric_name] = step + 1
         self._metrics.append((metric_name, step, value,
                               time.time() if timestamp is None else _epoch_seconds(timestamp)))
+
+    def set_metric_goal(self, metric_name: str, goal: str) -> None:
+        """Record that lower ("min") or higher ("max") values of the metric are better, so that
+        ``experimentkit best`` and the plots need no ``--min``.  Kept in
+        ``info["metric_goals"] = {"min": [names], "max": [names]}`` (stored by every observer)."""
+        goal = check_goal(goal)
+        goals = self.info.setdefault("metric_goals", {})
+        for other in ("min", "max"):
+            names = goals.get(other, [])
+            if other == goal and metric_name not in names:
+                goals[other] = [*names, metric_name]
+            elif other != goal and metric_name in names:
+                goals[other] = [n for n in names if n != metric_name]
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
@@ -228,9 +244,14 @@ class Run:
             content_type=content_type,
         )
 
-    def add_resource(self, filename: Any) -> None:
-        """Record that the run read the file ``filename`` (missing: ``FileNotFoundError`` here)."""
-        self._emit("resource_event", filename=_existing_file(filename, "add_resource"))
+    def add_resource(self, filename: Any, copy: Optional[bool] = None) -> None:
+        """Record that the run read the file ``filename``: its path and md5, and a copy of it
+        unless ``copy=False`` or (``copy=None``) it is larger than
+        ``SETTINGS.RESOURCE_COPY_LIMIT``.  A missing file raises ``FileNotFoundError`` here."""
+        kwargs: dict = {"filename": _existing_file(filename, "add_resource")}
+        if copy is not None:
+            kwargs["copy"] = bool(copy)
+        self._emit("resource_event", **kwargs)
 
     def open_resource(self, filename: Any, mode: str = "r") -> Any:
         """Record ``filename`` as a resource and open it."""
@@ -508,3 +529,14 @@ class Run:
             name, rows = queue.popleft()
             grouped.setdefault(name, []).extend(rows)
         return list(grouped.items())
+
+
+def check_goal(goal: Any) -> str:
+    """"min" or "max" (also "minimize"/"maximize"/"lower"/"higher", any case); anything else is a
+    usage error."""
+    text = str(goal).strip().lower()
+    text = {"minimize": "min", "maximize": "max", "lower": "min", "higher": "max"}.get(text, text)
+    if text not in ("min", "max"):
+        raise UsageError(f"a metric goal is 'min' (lower is better) or 'max' (higher is better), "
+                         f"not {goal!r}")
+    return text

@@ -100,4 +100,7 @@ SETTINGS = Settings({
     "OBSERVER_RETRY_SECONDS": 30.0,
     "OBSERVER_CALL_TIMEOUT": 60.0,
     "STRICT_OBSERVERS": False,
+    # add_resource copies files up to this many bytes; larger ones are recorded by path and md5
+    # only (None: always copy).  add_resource(path, copy=True/False) decides per file.
+    "RESOURCE_COPY_LIMIT": 16 * 1024 * 1024,
 })

@@ -24,17 +24,21 @@ never write them).  Override the ``reopen`` fixture to check that annotations su
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from experimentkit.errors import StoreError
+from experimentkit.errors import QueryError, StoreError
 from experimentkit.query import Query, parse_order, parse_row_where, parse_where
 
 __all__ = ["StoreConformance", "sample_runs", "emit_events", "FILTER_CASES", "ORDER_CASES"]
 
 T = _dt.datetime
+#: The content of the one resource (``data.csv``) run 2 reads, and its md5.
+RESOURCE_TEXT = "x,y\n1,2\n"
+RESOURCE_MD5 = hashlib.md5(RESOURCE_TEXT.encode()).hexdigest()
 
 
 def _utcnow() -> _dt.datetime:
@@ -88,6 +92,7 @@ def sample_runs(now: _dt.datetime | None = None) -> list:
              metrics={"val.accuracy": _series([0.6, 0.95, 0.9], T(2024, 1, 2, 10)),
                       "loss": _series([0.9, 0.2, 0.25], T(2024, 1, 2, 10))},
              captured_out="epoch 1\nepoch 2\n", artifacts={"model.txt": "weights v2"},
+             resources=[["/data/v2/data.csv", RESOURCE_MD5]],
              tables={"predictions": [
                  {"image": "a.png", "pixel_accuracy": 0.9, "label": 3},
                  {"image": "b.png", "pixel_accuracy": 0.4, "label": 1},
@@ -128,6 +133,8 @@ def sample_runs(now: _dt.datetime | None = None) -> list:
 #: (expression or list of expressions, the ids they select)
 FILTER_CASES = [
     ("status == COMPLETED", {"1", "2", "4"}),
+    ("status == completed", {"1", "2", "4"}),
+    ("status in [failed, Interrupted]", {"3", "7"}),
     ("status == RUNNING", {"5"}),
     ("status == DEAD", {"6"}),
     ("status != COMPLETED", {"3", "5", "6", "7", "10"}),
@@ -154,7 +161,6 @@ FILTER_CASES = [
     ("config.augment == 1", set()),
     ("config.lr == '0.1'", set()),
     ("config.opt.name > 5", set()),
-    ("config.nothing == None", {"1", "2", "3", "4", "5", "6", "7", "10"}),
     ("metrics.val.accuracy >= 0.9", {"2"}),
     ("metrics.val.accuracy.last > 0.92", set()),
     ("metrics.val.accuracy.max > 0.92", {"2"}),
@@ -183,6 +189,22 @@ FILTER_CASES = [
     ("meta.uid == u3", {"3"}),
     ("info.epochs_done >= 3", {"1"}),
     (["experiment == mnist", "config.batch == 32", "status == COMPLETED"], {"1"}),
+]
+
+#: (expression, the promised message) for filters that would silently select nothing
+UNKNOWN_CASES = [
+    ("config.lrr < 0.1", r"no run in .* has the key 'config\.lrr' \(did you mean 'config\.lr'\?\)"),
+    ("metrics.val.acc > 0.9",
+     r"has the key 'metrics\.val\.acc' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    ("metrics.los.min < 1", r"has the key 'metrics\.los' \(did you mean 'metrics\.loss'\?\)"),
+    ("info.epoch_done > 1", r"'info\.epoch_done' \(did you mean 'info\.epochs_done'\?\)"),
+    ("meta.coment contains try", r"'meta\.coment' \(did you mean 'meta\.comment'\?\)"),
+    ("config.zzz == 1", r"has the key 'config\.zzz'; config keys in the store: config\.augment"),
+    ("config.accuracy > 1",
+     r"has the key 'config\.accuracy' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    ("status == completd", r"'completd' is not a status \(did you mean 'COMPLETED'\?\); "
+                           r"statuses: QUEUED, RUNNING"),
+    ("status in [FAILED, crashed]", r"'crashed' is not a status"),
 ]
 
 #: (sort keys, the full id order)
@@ -228,6 +250,11 @@ def emit_events(observer: Any, spec: dict, workdir: Path) -> Any:
         half = len(rows) // 2
         observer.log_table(name, rows[:half])
         observer.log_table(name, rows[half:])
+    for path, _md5 in spec.get("resources") or []:
+        folder = Path(workdir) / f"res{spec['id']}"
+        folder.mkdir(exist_ok=True)
+        (folder / Path(path).name).write_text(RESOURCE_TEXT, encoding="utf-8")
+        observer.resource_event(filename=str(folder / Path(path).name))
     for name, content in (spec.get("artifacts") or {}).items():
         path = Path(workdir) / f"{spec['id']}_{name}"
         path.write_text(content, encoding="utf-8")
@@ -293,6 +320,55 @@ class StoreConformance:
     def test_order(self, store: Any, keys: list, expected: list) -> None:
         assert _ids(store.runs().order_by(*keys).all()) == expected
 
+    @pytest.mark.parametrize("expr, message", UNKNOWN_CASES, ids=lambda v: str(v)[:30])
+    def test_unknown_key_or_status_is_an_error(self, store: Any, expr: str, message: str) -> None:
+        with pytest.raises(QueryError, match=message):
+            store.runs().where(expr).all()
+        with pytest.raises(QueryError, match=message):
+            store.runs().where(expr).count()
+
+    def test_unknown_sort_key_is_an_error(self, store: Any) -> None:
+        with pytest.raises(QueryError, match=r"'metrics\.val\.acc' \(did you mean "
+                                             r"'metrics\.val\.accuracy'\?\)"):
+            store.runs().order_by("-metrics.val.acc").first()
+        with pytest.raises(QueryError, match="limit must be a whole number of 0 or more, not -1"):
+            store.runs().limit(-1)
+        # keys some runs lack stay legal, in filters and in orders
+        assert {r.id for r in store.runs().where("config.opt.name == adam").all()} == {
+            "1", "3", "7"}
+        assert store.runs().order_by("info.epochs_done").first().id == "1"
+
+    def test_unknown_row_column_is_an_error(self, store: Any) -> None:
+        run = store.get("2")
+        with pytest.raises(QueryError, match=r"table 'predictions' of run 2 has no column "
+                                             r"'pixel_acc' \(did you mean 'pixel_accuracy'\?\)"):
+            run.rows("predictions", where="pixel_acc < 0.3")
+        with pytest.raises(QueryError, match=r"no column 'lable' \(did you mean 'label'\?\)"):
+            run.rows("predictions", sort="-lable")
+        with pytest.raises(QueryError, match="limit must be a whole number"):
+            run.rows("predictions", limit=-1)
+
+    def test_empty_store_answers_empty(self, make_store: Any) -> None:
+        empty = make_store(sample_runs()[:1])
+        empty.delete(["1"])
+        try:
+            assert empty.runs().where("config.lr < 0.1").order_by("metrics.x").all() == []
+        finally:
+            empty.close()
+
+    def test_recorded_metric_goal_wins(self, make_store: Any) -> None:
+        specs = sample_runs()
+        specs[6]["info"] = {"metric_goals": {"max": ["loss"]}}  # run 7, the latest with 'loss'
+        store = make_store(specs)
+        try:
+            assert store.metric_goal("loss") == ("max", "recorded by run 7")
+            assert store.best("loss").id == "3"
+            assert store.best("loss", minimize=True).id == "2"
+            assert store.goal_note("loss")[1] == (
+                "loss: higher is better (recorded by run 7; --min to override)")
+        finally:
+            store.close()
+
     def test_limit_and_offset(self, store: Any) -> None:
         by_acc = store.runs().order_by("-metrics.val.accuracy")
         assert _ids(by_acc.limit(2).all()) == ["2", "1"]
@@ -314,7 +390,11 @@ class StoreConformance:
         assert store.best("loss", minimize=True).id == "2"
         assert store.best("val.accuracy", where="experiment == cifar").id == "5"
         assert store.best("val.accuracy", aggregate="max", where="id != 2").id == "7"
-        assert store.best("nothing") is None
+        assert store.best("loss").id == "2"  # lower is better, from the name
+        assert store.metric_goal("loss") == ("min", "from the name 'loss'")
+        assert store.metric_goal("val.accuracy") == ("max", "from the name 'accuracy'")
+        with pytest.raises(QueryError, match="no run in .* has the key 'metrics.nothing'"):
+            store.best("nothing")
 
     # ---- records --------------------------------------------------------------------------------
     def test_record_fields(self, store: Any) -> None:
@@ -391,6 +471,42 @@ class StoreConformance:
         worst = best.rows("predictions", where="pixel_accuracy < 0.8", sort="pixel_accuracy",
                           limit=100)
         assert [r["image"] for r in worst] == ["d.png", "b.png", "c.png"]
+
+    def test_resources_are_readable_and_queryable(self, store: Any) -> None:
+        run = store.get("2")
+        assert [(Path(r["path"]).name, r["md5"]) for r in run.resources] == [
+            ("data.csv", RESOURCE_MD5)]
+        assert run.to_dict()["resources"][0]["md5"] == RESOURCE_MD5
+        assert store.get("1").resources == []
+        assert _ids(store.runs().where("resources contains data.csv").all()) == ["2"]
+        assert _ids(store.runs().where(f"resources.md5 == {RESOURCE_MD5}").all()) == ["2"]
+        assert "2" not in _ids(store.runs().where(f"resources.md5 != {RESOURCE_MD5}").all())
+        assert store.runs().where("resources contains other.csv").count() == 0
+
+    def test_frames_reprs_and_artifact_errors(self, store: Any, tmp_path: Path) -> None:
+        pytest.importorskip("pandas")
+        frame = store.runs().where("experiment == mnist").order_by("id").to_frame()
+        assert list(frame["id"]) == ["1", "2", "3", "7", "10"]
+        row = frame.set_index("id")
+        assert row.loc["2", "metrics.val.accuracy"] == 0.9
+        assert row.loc["2", "metrics.val.accuracy.max"] == 0.95
+        assert row.loc["1", "config.opt.name"] == "adam" and row.loc["1", "tags"] == [
+            "best", "baseline"]
+        assert frame["start_time"].dtype.kind == "M" and frame["duration"].dtype.kind == "m"
+        long = store.runs().where("id in [1, 2]").order_by("id").metrics_frame(["loss"])
+        assert list(long.columns) == ["run", "metric", "step", "value", "timestamp"]
+        assert list(long["run"]) == ["1"] * 3 + ["2"] * 3
+        assert list(long["value"]) == [1.0, 0.5, 0.3, 0.9, 0.2, 0.25]
+        run = store.get("2")
+        assert repr(run) == "<RunRecord 2 mnist COMPLETED loss=0.25, val.accuracy=0.9>"
+        html = run._repr_html_()
+        assert html.startswith("<table") and "<th style='text-align:left'>metrics.val.accuracy" \
+            in html and ">0.9<" in html
+        missing = tmp_path / "nope" / "model.txt"
+        with pytest.raises(StoreError, match=f"cannot copy artifact 'model.txt' of run 2 to "
+                                             f".*: the directory .*nope does not exist"):
+            run.copy_artifact("model.txt", missing)
+        assert not missing.parent.exists()
 
     def test_unknown_run(self, store: Any) -> None:
         with pytest.raises(StoreError, match="no run"):

@@ -198,8 +198,9 @@ def test_queue_unobserved_and_print_config_option(script, tmp_path):
     assert unobserved.returncode == 0, unobserved.stderr
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
     out = unobserved.stdout
-    assert out.startswith("Configuration (modified, added, typechanged, doc):\n")
-    assert "  lr = 0.5                           # learning rate\n" in out
+    # piped: no colour, so the modified entry is marked with a sign
+    assert out.startswith("Configuration (* modified, + added, ! typechanged, # doc):\n")
+    assert "\n* lr = 0.5                           # learning rate\n" in out
     assert "\n" + "-" * 79 + "\n" in out
 
 
@@ -228,7 +229,7 @@ def test_print_config_is_plain_when_piped_and_coloured_when_forced(script):
     plain = run_cli(script, "print_config", "with", "opt.name=adam")
     assert plain.returncode == 0, plain.stderr
     assert "\x1b" not in plain.stdout
-    assert "    name = 'adam'" in plain.stdout.splitlines()
+    assert "  * name = 'adam'" in plain.stdout.splitlines()  # marked without colour
     forced = run_cli(script, "print_config", "with", "opt.name=adam", env={"FORCE_COLOR": "1"})
     assert "\x1b[34m    name = 'adam'\x1b[0m" in forced.stdout
     assert "\x1b" not in run_cli(script, "print_config", env={"FORCE_COLOR": "1",

@@ -198,21 +198,26 @@ def test_format_config_reproduces_sacreds_coloured_output():
     assert format_config(CONFIG, MODS, color=True).replace("\x1b", "^[") == APPENDIX_B
 
 
-def test_format_config_plain_marks_nothing_and_handles_types_and_long_values():
-    mods = types.SimpleNamespace(added={"new"}, modified=set(), typechanged={"lr": (float, str)},
-                                 docs={"lr": "learning rate"})
-    config = {"lr": "high", "new": 1, "long": list(range(40)), "empty": {}, 3: "int key"}
+def test_format_config_plain_marks_with_signs_and_handles_types_and_long_values():
+    mods = types.SimpleNamespace(added={"new"}, modified={"opt", "opt.lr"},
+                                 typechanged={"lr": (float, str)}, docs={"lr": "learning rate"})
+    config = {"lr": "high", "new": 1, "long": list(range(40)), "empty": {}, 3: "int key",
+              "opt": {"lr": 0.1, "name": "sgd"}}
     plain = format_config(config, mods, color=False)
     assert "\x1b" not in plain
     lines = plain.splitlines()
-    assert lines[0] == "Configuration (modified, added, typechanged, doc):"
+    assert lines[0] == "Configuration (* modified, + added, ! typechanged, # doc):"
     assert lines[1] == "  3 = 'int key'"
     assert "  empty = {}" in lines
-    assert "  lr = 'high'                        # learning rate" in lines
+    assert "! lr = 'high'                        # learning rate" in lines
+    assert "+ new = 1" in lines
+    assert lines[-3:] == ["* opt:", "  * lr = 0.1", "    name = 'sgd'"]
     assert any(line.startswith("  long = [0,") for line in lines)
     assert any(line.startswith("          ") for line in lines)  # pformat continuation aligned
     coloured = format_config(config, mods, color=True)
     assert "\x1b[31m  lr = 'high'" in coloured and "\x1b[32m  new = 1\x1b[0m" in coloured
+    assert format_config({"a": 1}, types.SimpleNamespace()).splitlines() == [
+        "Configuration (modified, added, typechanged, doc):", "  a = 1"]
     assert format_config({}, None) == "Configuration (modified, added, typechanged, doc):"
 
 

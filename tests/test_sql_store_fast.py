@@ -242,7 +242,9 @@ def test_old_schema_version_is_upgraded_by_the_full_store(tmp_path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE schema_version SET version = 1")
     store = open_store(f"sqlite:///{path}")
-    assert [r.id for r in store.runs().where("config.lr < 0.05").all()] == ["2", "3", "6", "10"]
+    # store.query: the bare query (RunQuery.all would first check the key, upgrading already)
+    found = store.query(Query(filters=(parse_where("config.lr < 0.05"),)))
+    assert [r.id for r in found] == ["2", "3", "6", "10"]
     assert store.stats == {"fast": 0, "full": 1}
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError, suggest
 from ..query import Order, open_store, parse_order, parse_row_where, parse_where
-from ..query.base import parse_key
+from ..query.base import CATALOGUED_ROOTS, parse_key
 from . import output
 
 __all__ = ["run"]
@@ -42,13 +42,30 @@ def _orders(args: argparse.Namespace, row: bool = False) -> list:
     return orders
 
 
-def _columns(args: argparse.Namespace, fallback: Callable[[], list], row: bool = False) -> list:
+def _columns(args: argparse.Namespace, fallback: Callable[[], list], store: Any = None) -> list:
+    """``--columns`` (``id`` first, added when missing), else ``fallback()``.  Run keys are
+    checked: a malformed key, or a config/info/meta/metrics key no run has, is an error."""
     if not args.columns:
         return fallback()
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    if not row:
+    if store is not None:
         for column in columns:
-            parse_key(column)  # unknown keys fail here, with a suggestion
+            if column == "duration":
+                continue
+            key = parse_key(column)  # malformed keys fail here, with a suggestion
+            if key.root in CATALOGUED_ROOTS and key.path and not store.has_key(key):
+                raise store.unknown_key(key)
+        columns = list(dict.fromkeys(["id", *columns]))
+    return columns
+
+
+def _sort_columns(args: argparse.Namespace) -> list:
+    """The sort keys as ``ls`` columns (``metrics.loss`` for the last value)."""
+    columns = []
+    for order in _orders(args):
+        key = order.parsed_key
+        last_metric = key.root == "metrics" and key.aggregate == "last"
+        columns.append(f"metrics.{key.path[0]}" if last_metric else key.text)
     return columns
 
 
@@ -57,14 +74,15 @@ def _listing(args: argparse.Namespace, store: Any) -> list:
     return query.limit(args.limit).all()
 
 
-def _emit(fmt: str, headers: list, rows: list, json_data: Any, out: Any = None) -> None:
+def _emit(fmt: str, headers: list, rows: list, json_data: Any, out: Any = None,
+          required: Sequence[str] = ()) -> None:
     out = out or sys.stdout
     if fmt == "json":
         output.write_json(json_data, out)
     elif fmt == "csv":
         output.write_csv(headers, rows, out)
     else:
-        out.write(output.render_table(headers, rows) + "\n")
+        out.write(output.render_table(headers, rows, required=required) + "\n")
 
 
 def _run_rows(records: Sequence[Any], columns: Sequence[str]) -> list:
@@ -84,15 +102,20 @@ def _get(store: Any, run_id: str) -> Any:
 # ---- listing commands ----------------------------------------------------------------------------
 def cmd_ls(args: argparse.Namespace, store: Any) -> int:
     records = _listing(args, store)
-    fallback = output.all_columns if args.format == "csv" else output.default_columns
-    columns = _columns(args, lambda: fallback(records))
-    _emit(args.format, columns, _run_rows(records, columns), [r.to_dict() for r in records])
+    sort_columns = _sort_columns(args)
+    if args.format == "csv":
+        columns = _columns(args, lambda: output.all_columns(records), store)
+    else:
+        columns = _columns(args, lambda: output.default_columns(records, sort_columns), store)
+    required = output.required_columns(sort_columns) if not args.columns else columns
+    _emit(args.format, columns, _run_rows(records, columns), [r.to_dict() for r in records],
+          required=required)
     return 0
 
 
 def cmd_export(args: argparse.Namespace, store: Any) -> int:
     records = _listing(args, store)
-    columns = _columns(args, lambda: output.all_columns(records))
+    columns = _columns(args, lambda: output.all_columns(records), store)
     data = [r.to_dict() for r in records]
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
@@ -104,18 +127,21 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_rows(args: argparse.Namespace, store: Any) -> int:
-    rows = store.rows(args.run, args.table, where=[parse_row_where(w) for w in args.where],
-                      order=_orders(args, row=True), limit=args.limit)
-    columns = _columns(args, lambda: list(dict.fromkeys(k for r in rows for k in r)), row=True)
+    where, order = [parse_row_where(w) for w in args.where], _orders(args, row=True)
+    store.check_rows(args.run, args.table, where, order, args.limit)
+    rows = store.rows(args.run, args.table, where=where, order=order, limit=args.limit)
+    columns = _columns(args, lambda: list(dict.fromkeys(k for r in rows for k in r)))
     _emit(args.format, columns, [[r.get(c) for c in columns] for r in rows], rows)
     return 0
 
 
 def cmd_best(args: argparse.Namespace, store: Any) -> int:
     name = args.metric[len("metrics."):] if args.metric.startswith("metrics.") else args.metric
-    record = store.best(name, minimize=args.min, where=[parse_where(w) for w in args.where])
+    minimize, note = store.goal_note(name, args.minimize)
+    record = store.best(name, minimize=minimize, where=[parse_where(w) for w in args.where])
+    print(note, file=sys.stderr)
     if record is None:
-        raise UsageError(f"no run has a value for the metric '{name}'")
+        raise UsageError(f"no run matching the filters has a value for the metric '{name}'")
     value = record.metrics[name]["last"] if name in record.metrics else None
     headers = ["id", "experiment", "status", f"metrics.{name}"]
     row = [record.id, record.experiment_name, record.status, value]
@@ -175,7 +201,9 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
                          ("repositories", [f"{r.get('url')} @ {r.get('commit')}"
                                            + (" (dirty)" if r.get("dirty") else "")
                                            for r in ex.get("repositories") or []]),
-                         ("artifacts", record.artifacts), ("tables", record.tables())):
+                         ("artifacts", record.artifacts), ("tables", record.tables()),
+                         ("resources", [f"{r.get('path')} (md5 {r.get('md5') or 'unknown'})"
+                                        for r in record.resources])):
         if items:
             lines.append(f"{title}: " + ", ".join(map(str, items)))
     if record.fail_trace:
@@ -336,9 +364,13 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
     from ..plotting import metric_figure, save_figure
 
     name = args.metric[len("metrics."):] if args.metric.startswith("metrics.") else args.metric
+    notes: list = []
     fig = metric_figure(store, name, kind=args.kind, runs=args.runs,
-                        where=[parse_where(w) for w in args.where], minimize=args.min)
+                        where=[parse_where(w) for w in args.where], minimize=args.minimize,
+                        notes=notes)
     path = save_figure(fig, args.output)
+    for note in notes:
+        print(note, file=sys.stderr)
     print(f"wrote {path}")
     return 0
 

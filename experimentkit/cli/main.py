@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from typing import NoReturn, Optional
 
 __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 
@@ -19,7 +20,7 @@ __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 #: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
 #: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
 #: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
-COMMAND_MODULES: tuple = ("interop",)
+COMMAND_MODULES: tuple = ("artifacts", "interop")
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"
@@ -35,6 +36,25 @@ Keys: id, status, experiment, command, start_time, stop_time, host.<field>, conf
 metrics.<name> (last value; .min .max .count too), result, tags, notes, meta.<dotted>,
 info.<dotted>.  Expressions: 'config.lr < 0.05', 'status == COMPLETED',
 'metrics.val.accuracy >= 0.9', 'tags contains best', 'status in [FAILED, DEAD]'."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr with exit status 2; a mistyped command gets the
+    closest command."""
+
+    commands: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        match = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        if match and self.commands:
+            from ..errors import suggest
+
+            word = match.group(1)
+            message = (f"unknown command '{word}'{suggest(word, self.commands)}; commands: "
+                       f"{', '.join(self.commands)}")
+        else:
+            message += f" (see '{self.prog} --help')"
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _store_option(parser: argparse.ArgumentParser, default: object) -> None:
@@ -61,8 +81,11 @@ def _listing_options(parser: argparse.ArgumentParser, formats: Sequence[str],
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; ``-S`` is accepted before and after the command."""
-    parser = argparse.ArgumentParser(prog="experimentkit", description=_DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .. import __version__
+
+    parser = _Parser(prog="experimentkit", description=_DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"experimentkit {__version__}")
     _store_option(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -81,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format_option(p, ("table", "json", "csv"))
     p = command("best", "the best run by a metric's last value")
     p.add_argument("metric")
-    p.add_argument("--min", action="store_true", help="lower is better")
+    _goal_options(p)
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
     _format_option(p, ("table", "json", "csv"))
     p = command("tag", "add tags to a run")
@@ -122,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="runs to plot")
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
     p.add_argument("--kind", choices=("curves", "best-so-far", "bars"), default="curves")
-    p.add_argument("--min", action="store_true", help="lower is better (best-so-far, bars)")
+    _goal_options(p)
     p = command("serve", "a read-only web dashboard of the store (standard library only)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
@@ -130,7 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     for module in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{module}").add_commands(command)
+    parser.commands = list(sub.choices)
     return parser
+
+
+def _goal_options(parser: argparse.ArgumentParser) -> None:
+    """``--min``/``--max``: override the metric's direction (recorded by the runs, else implied
+    by its name: loss, error ... are lower-is-better)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--min", dest="minimize", action="store_const", const=True,
+                       help="lower is better (default: as recorded, else from the name)")
+    group.add_argument("--max", dest="minimize", action="store_const", const=False,
+                       help="higher is better")
 
 
 def store_target(args: argparse.Namespace) -> str:

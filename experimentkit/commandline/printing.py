@@ -88,8 +88,13 @@ def format_config(config: Mapping, modifications: Any = None, color: bool = Fals
     modified = set(getattr(modifications, "modified", ()) or ())
     typechanged = dict(getattr(modifications, "typechanged", {}) or {})
     docs = dict(getattr(modifications, "docs", {}) or {})
-    lines = [f"Configuration ({p.modified}modified{p.end}, {p.added}added{p.end}, "
-             f"{p.typechanged}typechanged{p.end}, {p.doc}doc{p.end}):"]
+    # Without colour (piped, NO_COLOR), marked entries get a sign in the indent instead.
+    signs = not color and bool(added or modified or typechanged)
+    if signs:
+        lines = ["Configuration (* modified, + added, ! typechanged, # doc):"]
+    else:
+        lines = [f"Configuration ({p.modified}modified{p.end}, {p.added}added{p.end}, "
+                 f"{p.typechanged}typechanged{p.end}, {p.doc}doc{p.end}):"]
     for path, key, value, is_subtree in _walk(config):
         indent = " " * (2 + 2 * path.count("."))
         if key == "__doc__":
@@ -108,13 +113,15 @@ def format_config(config: Mapping, modifications: Any = None, color: bool = Fals
             gap = " " * (35 - len(last_line) + 2) if len(last_line) <= 35 else "    "
             text += gap + comment
         if path in typechanged:
-            mark = p.typechanged
+            mark, sign = p.typechanged, "!"
         elif path in added:
-            mark = p.added
+            mark, sign = p.added, "+"
         elif path in modified:
-            mark = p.modified
+            mark, sign = p.modified, "*"
         else:
-            mark = ""
+            mark, sign = "", ""
+        if signs and sign:
+            text = f"{indent[:-2]}{sign} {text[len(indent):]}"
         lines.append(f"{mark}{text}{p.end}" if mark else text)
     return "\n".join(lines)
 

@@ -6,9 +6,27 @@ want their undelivered events replayed after an outage (``experimentkit sync``) 
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
-__all__ = ["RunObserver", "td_format"]
+__all__ = ["RunObserver", "td_format", "copy_resource"]
+
+
+def copy_resource(filename: str, copy: Optional[bool] = None) -> bool:
+    """Whether an observer keeps a copy of the resource ``filename`` or only its digest.
+
+    ``copy`` is what ``add_resource(..., copy=)`` asked; None means "copy unless the file is larger
+    than ``SETTINGS.RESOURCE_COPY_LIMIT`` bytes" (None there: always copy), so a 100 MB data set
+    is recorded by path, size and md5 rather than stored once more in every backend."""
+    if copy is not None:
+        return bool(copy)
+    from ..settings import SETTINGS
+
+    limit = SETTINGS.RESOURCE_COPY_LIMIT
+    try:
+        return limit is None or os.path.getsize(filename) <= limit
+    except OSError:
+        return True  # let the copy report the problem
 
 
 class RunObserver:
@@ -36,8 +54,10 @@ class RunObserver:
     def failed_event(self, fail_time, fail_trace):
         """The main function raised; ``fail_trace`` is a list of lines."""
 
-    def resource_event(self, filename):
-        """The run opened the input file ``filename`` (an absolute path)."""
+    def resource_event(self, filename, copy=None):
+        """The run opened the input file ``filename`` (an absolute path).  ``copy`` (an
+        experimentkit extension, only passed to observers that accept it): keep a copy of the
+        content (True) or only its md5 (False); None: decide with :func:`copy_resource`."""
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         """The run produced the file ``filename``, to be stored as ``name``."""

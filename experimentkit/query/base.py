@@ -9,7 +9,9 @@ Keys (:func:`parse_key`)
     ``id``, ``status``, ``experiment`` (the name; ``experiment.<field>`` for the other ex_info
     fields), ``command``, ``start_time``, ``stop_time``, ``heartbeat``, ``host`` / ``host.<field>``,
     ``config.<dotted>``, ``info.<dotted>``, ``meta.<dotted>``, ``result`` / ``result.<dotted>``,
-    ``tags``, ``notes``, and ``metrics.<name>`` (the last value) /
+    ``tags``, ``notes``, ``resources`` / ``resources.md5|path`` (one value per resource: a filter
+    matches when any resource does; ``contains`` is a substring of any), and
+    ``metrics.<name>`` (the last value) /
     ``metrics.<name>.last|min|max|count``.  Metric names may contain dots; only one trailing
     ``.last/.min/.max/.count`` is read as the aggregate (address a metric literally named ``x.min``
     as ``metrics.x.min.last``).
@@ -41,6 +43,9 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as _dt
+import difflib
+import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +58,8 @@ from ..errors import QueryError, StoreError, suggest
 __all__ = [
     "RunRecord", "MetricSeries", "Key", "Filter", "Order", "Query", "RunQuery", "Store",
     "parse_key", "parse_order", "KEY_ROOTS", "OPERATORS", "AGGREGATES", "TIME_KEYS",
-    "DEFAULT_DEAD_AFTER", "utcnow",
+    "DEFAULT_DEAD_AFTER", "utcnow", "STATUSES", "CATALOGUED_ROOTS", "GOALS_INFO_KEY", "infer_goal",
+    "dotted_keys", "check_count", "resource_entries",
 ]
 
 #: Every operator a filter may use.
@@ -66,11 +72,26 @@ AGGREGATES = ("last", "min", "max", "count")
 #: Top-level keys whose value is a naive-UTC datetime.
 TIME_KEYS = ("start_time", "stop_time", "heartbeat")
 _SCALAR_ROOTS = ("id", "status", "command", "tags", "notes") + TIME_KEYS
-_NESTED_ROOTS = ("experiment", "host", "config", "info", "meta", "result", "metrics")
+_NESTED_ROOTS = ("experiment", "host", "config", "info", "meta", "result", "metrics", "resources")
 #: Every valid first component of a key.
 KEY_ROOTS = _SCALAR_ROOTS + _NESTED_ROOTS
 #: A RUNNING run whose heartbeat is older than this (seconds) is reported as DEAD.
 DEFAULT_DEAD_AFTER = 120.0
+#: Every status a run can have (DEAD is computed on read); status words are matched without case.
+STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT", "DEAD")
+#: Roots whose keys must exist in some run of the store to be used in a query.
+CATALOGUED_ROOTS = ("config", "info", "meta", "metrics")
+#: Where a run records metric directions: ``info["metric_goals"] = {"min": [...], "max": [...]}``
+#: (lists of metric names, so that no dotted name becomes a MongoDB field name).
+GOALS_INFO_KEY = "metric_goals"
+#: Words in a metric name that imply lower is better / higher is better.
+_LOWER_WORDS = ("loss", "losses", "error", "errors", "err", "mse", "mae", "rmse", "msle", "mape",
+                "smape", "nll", "perplexity", "ppl", "cer", "wer", "ter", "fid", "regret", "cost",
+                "latency", "distance", "dist", "risk", "brier", "logloss", "xent", "ce")
+_HIGHER_WORDS = ("acc", "accuracy", "precision", "prec", "recall", "f1", "fscore", "auc",
+                 "auroc", "auprc", "ap", "map", "iou", "miou", "dice", "bleu", "rouge", "meteor",
+                 "reward", "rewards", "return", "returns", "score", "r2", "psnr", "ssim", "top1",
+                 "top5", "hit", "hits", "ndcg", "mrr", "success")
 
 
 def utcnow() -> _dt.datetime:
@@ -141,6 +162,7 @@ class RunRecord:
     tags: list = field(default_factory=list)
     notes: str = ""
     artifacts: list = field(default_factory=list)  # artifact names
+    resources: list = field(default_factory=list)  # [{"path": ..., "md5": ... or None}, ...]
     metrics: dict = field(default_factory=dict)  # {name: {"last", "min", "max", "count"}}
     # what of the stored run cannot be read ("run.json: line 3 column 5: ..."); the rest was read
     damaged: list = field(default_factory=list)
@@ -197,7 +219,30 @@ class RunRecord:
         return self._store().artifact(self.id, name)
 
     def copy_artifact(self, name: str, dest: Union[str, Path]) -> Path:
+        """Copy an artifact to ``dest`` (a file path, or an existing directory to keep the
+        name)."""
         return self._store().copy_artifact(self.id, name, dest)
+
+    def __repr__(self) -> str:
+        metrics = ", ".join(f"{name}={_short(s.get('last'))}"
+                            for name, s in sorted(self.metrics.items())[:4])
+        more = ", ..." if len(self.metrics) > 4 else ""
+        return (f"<RunRecord {self.id} {self.experiment_name or ''} {self.status}"
+                + (f" {metrics}{more}" if metrics else "") + ">")
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: identity, config, last metric values, tags."""
+        from html import escape
+
+        rows = [("id", self.id), ("experiment", self.experiment_name), ("status", self.status),
+                ("started", self.start_time), ("duration", self.duration),
+                ("tags", ", ".join(self.tags))]
+        rows += [(f"config.{k}", v) for k, v in sorted(_flat(self.config).items())]
+        rows += [(f"metrics.{n}", s.get("last")) for n, s in sorted(self.metrics.items())]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{escape(_short(v))}</td></tr>"
+                       for k, v in rows if v not in (None, ""))
+        return f"<table class='experimentkit-run'>{body}</table>"
 
     def tables(self) -> list:
         return self._store().tables(self.id)
@@ -210,6 +255,7 @@ class RunRecord:
 
         filters = [parse_row_where(w) if isinstance(w, str) else w for w in _as_list(where)]
         orders = [parse_order(s, row=True) if isinstance(s, str) else s for s in _as_list(sort)]
+        self._store().check_rows(self.id, table, filters, orders, limit)
         return self._store().rows(self.id, table, where=filters, order=orders, limit=limit)
 
     def to_dict(self) -> dict:
@@ -222,8 +268,24 @@ class RunRecord:
             "config": self.config, "result": self.result,
             "metrics": {name: summary.get("last") for name, summary in self.metrics.items()},
             "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
+            "resources": [dict(r) for r in self.resources],
             **({"damaged": list(self.damaged)} if self.damaged else {}),
         }
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _flat(value: Any, prefix: str = "") -> dict:
+    if isinstance(value, dict) and value:
+        out: dict = {}
+        for key, sub in value.items():
+            out.update(_flat(sub, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value} if prefix else {}
 
 
 def _iso(value: Optional[_dt.datetime]) -> Optional[str]:
@@ -340,6 +402,8 @@ def _coerce(key: Key, value: Any) -> Any:
         return _coerce(key, parsed)
     if key.root == "id" and not isinstance(value, bool):
         return str(value)
+    if key.root == "status" and isinstance(value, str) and value.upper() in STATUSES:
+        return value.upper()
     return value
 
 
@@ -357,6 +421,93 @@ class Order:
     @property
     def parsed_key(self) -> Key:
         return Key("row", (self.key,)) if self.row else parse_key(self.key)
+
+
+def check_count(what: str, n: Any) -> Optional[int]:
+    """A limit or offset: None or a whole number of 0 or more (a negative one is a mistake, not
+    "everything")."""
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise QueryError(f"{what} must be a whole number of 0 or more, not {n!r}")
+    return n
+
+
+def infer_goal(metric: str) -> Optional[tuple]:
+    """``("min"|"max", word)`` when a word of the metric's name implies a direction (``val.loss``:
+    ``("min", "loss")``), else None.  The last implying word wins (``acc_error`` is an error)."""
+    found = None
+    for word in re.split(r"[^a-z0-9]+", metric.lower()):
+        if word in _LOWER_WORDS:
+            found = ("min", word)
+        elif word in _HIGHER_WORDS:
+            found = ("max", word)
+    return found
+
+
+def dotted_keys(documents: Iterable[Any], prefix: str) -> set:
+    """Every dotted path (inner ones too) of the dicts in ``documents``, as ``prefix.path``."""
+    names: set = set()
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                inner = f"{path}.{key}"
+                names.add(inner)
+                walk(sub, inner)
+
+    for doc in documents:
+        walk(doc, prefix)
+    return names
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}\Z")
+_STORED_MD5 = re.compile(r"_([0-9a-f]{32})(\.[^/\\]*)?\Z")
+
+
+def resource_entries(raw: Any) -> list:
+    """Stored resources as ``[{"path", "md5"}]`` (plus ``size``/``copied`` when recorded).
+
+    Accepts what the observers write: ``[filename, md5]`` (SQL, MongoDB), ``[filename,
+    stored_copy]`` (file storage, whose copy is named ``<stem>_<md5><ext>``) and dicts."""
+    entries = []
+    for item in raw or ():
+        if isinstance(item, dict):
+            entry = {"path": item.get("path") or item.get("filename"), "md5": item.get("md5")}
+            entry.update({k: item[k] for k in ("size", "copied") if k in item})
+        elif isinstance(item, (list, tuple)) and item:
+            second = str(item[1]) if len(item) > 1 and item[1] is not None else ""
+            found = _MD5.match(second) or _STORED_MD5.search(second)
+            md5 = None if not found else (found.group(1) if found.re is _STORED_MD5
+                                          else found.group(0))
+            entry = {"path": item[0], "md5": md5}
+        else:
+            continue
+        entries.append(entry)
+    return entries
+
+
+def _present(record: RunRecord, key: Key) -> bool:
+    """Whether the run has ``key`` at all (a None value counts: the key exists)."""
+    if key.root == "metrics":
+        return key.path[0] in record.metrics
+    value: Any = getattr(record, key.root)
+    for part in key.path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False
+    return True
+
+
+def _suggest_key(root: str, rest: str, names: Sequence[str]) -> str:
+    """A suggestion among full key texts, judged on the part after the root (the shared
+    ``config.`` would make every key look close)."""
+    tails = {name[len(root) + 1:]: name for name in names if name.startswith(root + ".")}
+    close = difflib.get_close_matches(rest, list(tails), n=1, cutoff=0.6)
+    return f" (did you mean '{tails[close[0]]}'?)" if close else ""
 
 
 def parse_order(text: str, row: bool = False) -> Order:
@@ -407,23 +558,71 @@ class RunQuery:
         return RunQuery(self.store, self.query.replace(order=self.query.order + new))
 
     def limit(self, n: Optional[int]) -> RunQuery:
-        return RunQuery(self.store, self.query.replace(limit=n))
+        return RunQuery(self.store, self.query.replace(limit=check_count("limit", n)))
 
     def offset(self, n: int) -> RunQuery:
-        return RunQuery(self.store, self.query.replace(offset=n))
+        return RunQuery(self.store, self.query.replace(offset=check_count("offset", n) or 0))
 
     def all(self) -> list:
+        """The matching runs; a key no run has or a status no run can have is a ``QueryError``."""
+        self.store.check_query(self.query)
         return self.store.query(self.query)
 
     def first(self) -> Optional[RunRecord]:
+        self.store.check_query(self.query)
         found = self.store.query(self.query.replace(limit=1))
         return found[0] if found else None
 
     def count(self) -> int:
+        self.store.check_query(self.query)
         return self.store.count(self.query)
 
     def __iter__(self) -> Iterator[RunRecord]:
         return iter(self.all())
+
+    def to_frame(self) -> Any:
+        """The runs as a pandas DataFrame, one row each (as ``mlflow.search_runs`` returns):
+        ``id``, ``experiment``, ``status``, ``start_time``, ``stop_time``, ``duration``, ``tags``,
+        ``notes``, then ``config.<dotted>``, ``metrics.<name>`` (last value) and
+        ``metrics.<name>.min/.max/.count``.  Needs pandas."""
+        import pandas as pd
+
+        rows = []
+        for run in self.all():
+            row = {"id": run.id, "experiment": run.experiment_name, "status": run.status,
+                   "start_time": run.start_time, "stop_time": run.stop_time,
+                   "duration": run.duration, "tags": list(run.tags), "notes": run.notes,
+                   "result": run.result}
+            row.update({f"config.{k}": v for k, v in _flat(run.config).items()})
+            for name, summary in run.metrics.items():
+                row[f"metrics.{name}"] = summary.get("last")
+                for agg in ("min", "max", "count"):
+                    row[f"metrics.{name}.{agg}"] = summary.get(agg)
+            rows.append(row)
+        columns = ["id", "experiment", "status", "start_time", "stop_time", "duration", "tags",
+                   "notes", "result"]
+        frame = pd.DataFrame(rows, columns=list(dict.fromkeys(
+            columns + sorted(k for r in rows for k in r if k.startswith("config."))
+            + sorted(k for r in rows for k in r if k.startswith("metrics.")))))
+        for column in ("start_time", "stop_time"):
+            frame[column] = pd.to_datetime(frame[column])
+        frame["duration"] = pd.to_timedelta(frame["duration"])
+        return frame
+
+    def metrics_frame(self, names: Optional[Iterable[str]] = None) -> Any:
+        """Every point of the runs' metrics (or of ``names``) as one long DataFrame: ``run``,
+        ``metric``, ``step``, ``value``, ``timestamp``.  Needs pandas."""
+        import pandas as pd
+
+        frames = []
+        for run in self.all():
+            wanted = [n for n in names if n in run.metrics] if names is not None else None
+            frame = run.metrics_frame(wanted)
+            frame.insert(0, "run", run.id)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["run", "metric", "step", "value", "timestamp"])
+        return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -520,23 +719,141 @@ class Store(abc.ABC):
         backend."""
         return len(self.query(q.replace(limit=None, offset=0)))
 
-    def best(self, metric: str, minimize: bool = False, where: Union[str, Filter, Sequence] = (),
-             aggregate: str = "last") -> Optional[RunRecord]:
+    def best(self, metric: str, minimize: Optional[bool] = None,
+             where: Union[str, Filter, Sequence] = (), aggregate: str = "last"
+             ) -> Optional[RunRecord]:
         """The run with the best ``aggregate`` of ``metric`` among runs matching ``where`` (None if
-        none
-        logged it).  ``metric`` is the bare name (``val.accuracy``) or a ``metrics.`` key."""
+        none logged it).  ``metric`` is the bare name (``val.accuracy``) or a ``metrics.`` key.
+        ``minimize=None`` takes the metric's direction from :meth:`metric_goal`."""
         key = metric if metric.startswith("metrics.") else f"metrics.{metric}.{aggregate}"
         parsed = parse_key(key)
+        if minimize is None:
+            minimize = self.metric_goal(parsed.path[0])[0] == "min"
         query = self.runs().where(*_as_list(where)).where(Filter(parsed.text, "!=", None))
         return query.order_by(Order(parsed.text, descending=not minimize)).first()
 
+    # ---- what the store knows: keys, statuses, metric directions ----------------------------------
+    def has_key(self, key: Key) -> bool:
+        """Whether some run has ``key`` (a config/info/meta entry, or a metric for ``metrics``).
+        Backends answer with an existence query that stops at the first run found; this default
+        scans the records."""
+        return any(_present(record, key) for record in self.query(Query()))
+
+    def key_names(self, root: str) -> list:
+        """Every key under ``root`` (one of ``CATALOGUED_ROOTS``) that some run has, sorted, as key
+        text (``config.opt.lr``, ``metrics.val.loss``).  Used for suggestions, on the error path."""
+        records = self.query(Query())
+        if root == "metrics":
+            return sorted({f"metrics.{name}" for r in records for name in r.metrics})
+        return sorted(dotted_keys((getattr(r, root) for r in records), root))
+
+    def statuses(self) -> list:
+        """The stored statuses of the runs (a subclass of ``SacredInterrupt`` may add its own)."""
+        return sorted({r.raw_status for r in self.query(Query())})
+
+    def check_query(self, q: Query) -> None:
+        """Refuse what would silently answer nothing: a key of ``CATALOGUED_ROOTS`` that no run has
+        (a key that only some runs lack is fine) and a status no run can have.  A store without
+        runs accepts everything (its empty answer is the truth)."""
+        keys = [f.parsed_key for f in q.filters if not f.row]
+        keys += [o.parsed_key for o in q.order if not o.row]
+        for key in dict.fromkeys(keys):
+            if key.root in CATALOGUED_ROOTS and key.path and not self.has_key(key):
+                if self.count() == 0:
+                    return
+                raise self.unknown_key(key)
+        for flt in q.filters:
+            if flt.parsed_key.root != "status" or flt.op not in ("==", "!=", "in"):
+                continue
+            for value in (flt.value if flt.op == "in" else [flt.value]):
+                if isinstance(value, str) and value not in STATUSES:
+                    stored = self.statuses()
+                    if value not in stored:
+                        known = list(dict.fromkeys([*STATUSES, *stored]))
+                        raise QueryError(f"'{value}' is not a status"
+                                         f"{suggest(value.upper(), known)}; statuses: "
+                                         f"{', '.join(known)}")
+
+    def unknown_key(self, key: Key) -> QueryError:
+        """The error for a key no run has, with the closest keys the store does have."""
+        shown = f"metrics.{key.path[0]}" if key.root == "metrics" else key.text
+        names = self.key_names(key.root)
+        hint = _suggest_key(key.root, ".".join(key.path), names)
+        if not hint and key.root != "metrics":
+            hint = _suggest_key("metrics", ".".join(key.path), self.key_names("metrics"))
+        listing = ""
+        if not hint:
+            some = ", ".join(names[:8]) + (f" ... ({len(names)} in all)" if len(names) > 8 else "")
+            listing = (f"; {key.root} keys in the store: {some}" if names
+                       else f"; no run has any {key.root} keys")
+        return QueryError(f"no run in {self} has the key '{shown}'{hint}{listing}")
+
+    def check_rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
+                   order: Sequence[Order] = (), limit: Optional[int] = None) -> None:
+        """Refuse a row filter or sort on a column the table does not have, and a negative
+        limit."""
+        check_count("limit", limit)
+        named = [f.key for f in where] + [o.key for o in order]
+        if not named:
+            return
+        columns = list(dict.fromkeys(k for row in self.rows(run_id, table) for k in row))
+        for name in named:
+            if name not in columns:
+                raise QueryError(f"table '{table}' of run {run_id} has no column '{name}'"
+                                 f"{suggest(name, columns)}; columns: {', '.join(columns)}")
+
+    def metric_goal(self, metric: str) -> tuple:
+        """``(goal, why)``: ``"min"`` or ``"max"`` for ``metric``, and where that came from.
+
+        The direction the latest run that logged the metric recorded (``ex.metric_goal`` or
+        ``log_scalar(..., goal=)``, kept in ``info["metric_goals"]``) wins; else a word of the name
+        decides (loss, error, mse ... are lower-is-better; accuracy, f1, reward ... higher); else
+        higher is better."""
+        latest = self.query(Query(filters=(Filter(f"metrics.{metric}.count", ">", 0),),
+                                  order=(Order("start_time", descending=True),), limit=1))
+        goals = latest[0].info.get(GOALS_INFO_KEY) if latest and isinstance(
+            latest[0].info, dict) else None
+        for goal in ("min", "max"):
+            if isinstance(goals, dict) and metric in (goals.get(goal) or ()):
+                return goal, f"recorded by run {latest[0].id}"
+        inferred = infer_goal(metric)
+        if inferred:
+            return inferred[0], f"from the name '{inferred[1]}'"
+        return "max", "the default: nothing recorded and the name does not say"
+
+    def goal_note(self, metric: str, minimize: Optional[bool] = None) -> tuple:
+        """``(minimize, text)``: the direction to use (``minimize`` if given) and a line saying
+        which one was used and why, as commands print it."""
+        if minimize is not None:
+            return minimize, (f"{metric}: {'lower' if minimize else 'higher'} is better "
+                              f"({'--min' if minimize else '--max'})")
+        goal, why = self.metric_goal(metric)
+        flip = "--max" if goal == "min" else "--min"
+        return goal == "min", (f"{metric}: {'lower' if goal == 'min' else 'higher'} is better "
+                               f"({why}; {flip} to override)")
+
     def copy_artifact(self, run_id: Any, name: str, dest: Union[str, Path]) -> Path:
-        """Copy an artifact out; ``dest`` may be a directory (the artifact keeps its name)."""
+        """Copy an artifact out; ``dest`` may be an existing directory (the artifact keeps its
+        name).  A missing target directory is a ``StoreError`` before anything is read; the file
+        is written under a temporary name and renamed, so a failed copy leaves nothing half
+        written."""
         dest = Path(dest)
         if dest.is_dir():
             dest = dest / Path(name).name
-        with self.artifact(run_id, name) as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
+        if not dest.parent.is_dir():
+            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: the "
+                             f"directory {dest.parent} does not exist")
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            with self.artifact(run_id, name) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: "
+                             f"{exc.strerror or exc}") from None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
         return dest
 
     def dead_cutoff(self) -> _dt.datetime:

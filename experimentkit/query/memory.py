@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
 from ..errors import StoreError, suggest
-from .base import Filter, MetricSeries, Order, Query, RunRecord, Store
+from .base import Filter, MetricSeries, Order, Query, RunRecord, Store, resource_entries
 from .semantics import apply_in_python, apply_rows_in_python, id_sort_key
 
 __all__ = ["InMemoryStore", "summarize", "parse_time"]
@@ -99,7 +99,7 @@ class InMemoryStore(Store):
         return self.new_record(id=spec["id"], status=spec.get("status"),
                                tags=list(spec.get("tags", [])),
                                artifacts=list(spec.get("artifacts") or {}), metrics=metrics,
-                               **fields)
+                               resources=resource_entries(spec.get("resources")), **fields)
 
     def query(self, q: Query) -> list:
         return apply_in_python((self._record(s) for s in self._specs.values()), q)

@@ -26,6 +26,9 @@ def resolve(record: RunRecord, key: Key) -> Any:
     if root == "metrics":
         summary = record.metrics.get(key.path[0])
         return summary.get(key.aggregate) if summary else None
+    if root == "resources":  # a list: the paths, or one field (md5, path, size) of each
+        field = key.path[0] if key.path else "path"
+        return [r.get(field) for r in record.resources if isinstance(r, dict)]
     base = getattr(record, root)
     return _dig(base, key.path)
 
@@ -92,7 +95,16 @@ def _compare(op: str, actual: Any, wanted: Any, is_id: bool) -> bool:
 
 
 def matches(value: Any, flt: Filter) -> bool:
-    """Whether an already-resolved value satisfies a filter."""
+    """Whether an already-resolved value satisfies a filter.  ``resources`` keys hold one value
+    per resource and match when any resource does (``!=``: when none is equal; ``contains``: a
+    substring of any, so ``resources contains data.csv`` finds the file wherever it was)."""
+    if flt.parsed_key.root == "resources" and isinstance(value, list):
+        if flt.op == "!=":
+            return not any(_equal(item, flt.value) for item in value)
+        if flt.op == "contains":
+            return any(isinstance(item, str) and isinstance(flt.value, str) and flt.value in item
+                       for item in value)
+        return any(_compare(flt.op, item, flt.value, False) for item in value)
     return _compare(flt.op, value, flt.value, flt.parsed_key.root == "id")
 
 

@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query
+from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from .schema import (
@@ -58,7 +58,7 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
@@ -143,6 +143,7 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
         "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
         "metrics": summaries, "damaged": damaged,
+        "resources": resource_entries(entry.get("resources")),
     }
 
 
@@ -418,6 +419,27 @@ class RunIndex:
             return None
         sql = f"SELECT COUNT(*) FROM runs r{plan.joins()}{where}"
         return self.conn.execute(sql, plan.join_params + plan.params).fetchone()[0]
+
+    def has_key(self, key: Key) -> Optional[bool]:
+        """Whether some indexed run has ``key``, by one query that stops at the first run found
+        (None when the stored JSON is not strict and only Python can tell)."""
+        from ..sql.fast_sqlite import _has_key
+
+        if key.root in self._loose_columns():
+            return None
+        return _has_key(self.conn, key, "runs", "metrics")
+
+    def key_names(self, root: str) -> list:
+        """Every key under ``root`` some indexed run has (for suggestions)."""
+        if root == "metrics":
+            return sorted(f"metrics.{row[0]}"
+                          for row in self.conn.execute("SELECT DISTINCT name FROM metrics"))
+        docs = (json.loads(row[0]) for row in self.conn.execute(f"SELECT {root} FROM runs")
+                if row[0])
+        return sorted(dotted_keys(docs, root))
+
+    def statuses(self) -> list:
+        return sorted(row[0] for row in self.conn.execute("SELECT DISTINCT status FROM runs"))
 
     def _loose_columns(self) -> set:
         return {row[0] for row in self.conn.execute("SELECT DISTINCT col FROM loose")}

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ...observers.base import RunObserver
+from ...observers.base import RunObserver, copy_resource
 from ...serialize import dumps, flatten, sacred_flatten
 from .schema import (
     ARTIFACT_META_KEY,
@@ -168,9 +168,13 @@ class FileStorageObserver(RunObserver):
         self._finish(fail_time, "FAILED")
 
     # ---- files produced and consumed by the run -------------------------------------------------
-    def resource_event(self, filename: str) -> None:
-        """Keep a content-addressed copy of an input file and list it in run.json."""
-        entry = [filename, str(self._find_or_save(filename, self.resource_dir))]
+    def resource_event(self, filename: str, copy: Optional[bool] = None) -> None:
+        """Keep a content-addressed copy of an input file (``[filename, copy]`` in run.json), or
+        only its md5 (``[filename, md5]``) for large files and ``copy=False``."""
+        if copy_resource(filename, copy):
+            entry = [filename, str(self._find_or_save(filename, self.resource_dir))]
+        else:
+            entry = [filename, _md5(filename)]
         if entry not in self.run_entry["resources"]:
             self.run_entry["resources"].append(entry)
             self._save_json(RUN_FILE, self.run_entry)

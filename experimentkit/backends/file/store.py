@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
 from ...errors import StoreError, suggest
-from ...query.base import Filter, MetricSeries, Order, Query, RunRecord, Store
+from ...query.base import Filter, Key, MetricSeries, Order, Query, RunRecord, Store
 from ...query.memory import parse_time
 from ...query.semantics import apply_in_python, apply_rows_in_python, id_sort_key
 from .index import RunIndex, is_run_name, read_run_dir
@@ -55,6 +55,7 @@ class FileStore(Store):
         if not os.path.isdir(self.path):
             raise StoreError(f"no run store at '{path}' (not a directory)")
         self._index = RunIndex(self.path, index_path)
+        self._checked = False  # the index was refreshed by check_query for the next query
 
     def __str__(self) -> str:
         return self.path
@@ -73,8 +74,31 @@ class FileStore(Store):
         return self._index.refresh()
 
     # ---- queries --------------------------------------------------------------------------------
-    def query(self, q: Query) -> list:
+    def _refresh(self) -> None:
+        """Bring the index up to date, once for a ``check_query`` and the query that follows it."""
+        if self._checked:
+            self._checked = False
+        else:
+            self._index.refresh()
+
+    def check_query(self, q: Query) -> None:
         self._index.refresh()
+        self._checked = False
+        super().check_query(q)
+        self._checked = True
+
+    def has_key(self, key: Key) -> bool:
+        found = self._index.has_key(key)
+        return super().has_key(key) if found is None else found
+
+    def key_names(self, root: str) -> list:
+        return self._index.key_names(root)
+
+    def statuses(self) -> list:
+        return self._index.statuses()
+
+    def query(self, q: Query) -> list:
+        self._refresh()
         docs, done, ordered, limited = self._index.select(q, self.dead_cutoff())
         records = [self._record(doc) for doc in docs]
         return apply_in_python(records, q, filtered=done, ordered=ordered, limited=limited)
@@ -90,7 +114,7 @@ class FileStore(Store):
 
     def count(self, q: Optional[Query] = None) -> int:
         q = Query() if q is None else q
-        self._index.refresh()
+        self._refresh()
         found = self._index.count(q.filters, self.dead_cutoff())
         return super().count(q) if found is None else found
 
@@ -109,7 +133,8 @@ class FileStore(Store):
             command=doc["command"], config=doc["config"], info=doc["info"], host=doc["host"],
             meta=doc["meta"], result=doc["result"], fail_trace=doc["fail_trace"],
             tags=doc["tags"], notes=doc["notes"], artifacts=doc["artifacts"],
-            metrics=doc["metrics"], damaged=list(doc.get("damaged") or []), **fields)
+            metrics=doc["metrics"], damaged=list(doc.get("damaged") or []),
+            resources=doc.get("resources") or [], **fields)
 
     def _run_dir(self, run_id: Any) -> tuple:
         """(name, directory) of a stored run; names that could leave the base directory are

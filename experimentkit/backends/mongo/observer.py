@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from ...dependencies import get_digest
 from ...errors import ObserverError
-from ...observers.base import RunObserver
+from ...observers.base import RunObserver, copy_resource
 from ...observers.queue import QueueObserver
 from ...serialize import flatten, sacred_flatten
 from . import schema
@@ -421,10 +421,11 @@ class MongoObserver(RunObserver):
         return path
 
     @_reports_connection_errors
-    def resource_event(self, filename: str) -> None:
-        """Upload the resource to GridFS (deduplicated); record ``[filename, md5]`` once per run."""
+    def resource_event(self, filename: str, copy: Optional[bool] = None) -> None:
+        """Upload the resource to GridFS (deduplicated; not for large files or ``copy=False``);
+        record ``[filename, md5]`` once per run."""
         self._require_run()
-        md5, _file_id = self._store_file(filename)
+        md5 = self._store_file(filename)[0] if copy_resource(filename, copy) else get_digest(filename)
         self._update_run({"$addToSet": {"resources": [filename, md5]}})
         resources = self._entry.setdefault("resources", [])
         if [filename, md5] not in resources:

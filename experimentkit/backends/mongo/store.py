@@ -39,6 +39,8 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    dotted_keys,
+    resource_entries,
     utcnow,
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python, matches
@@ -182,6 +184,28 @@ class MongoStore(Store):
         records = self._records(docs, summaries, resolve_sources=False)
         return records, {str(doc["_id"]): doc["_id"] for doc in docs}, match
 
+    # ---- the key catalogue: existence queries that stop at the first document found --------------
+    @_reports_connection_errors
+    def has_key(self, key: Key) -> bool:
+        if key.root == "metrics":
+            return self._metrics.find_one({"name": key.path[0]}, {"_id": 1}) is not None
+        if key.root not in ("config", "info", "meta") or any(
+                _INT_ID.match(p) or p.startswith(("$", "@")) for p in key.path):
+            return True
+        return self._runs.find_one({_field_path(key): {"$exists": True}}, {"_id": 1}) is not None
+
+    @_reports_connection_errors
+    def key_names(self, root: str) -> list:
+        if root == "metrics":
+            return sorted(f"metrics.{name}" for name in self._metrics.distinct("name"))
+        docs = self._runs.find({}, {root: 1})
+        records = self._records(list(docs), {}, resolve_sources=False)
+        return sorted(dotted_keys((getattr(r, root) for r in records), root))
+
+    @_reports_connection_errors
+    def statuses(self) -> list:
+        return sorted(str(v) for v in self._runs.distinct("status") if v is not None)
+
     def _clause(self, flt: Filter) -> Optional[dict]:
         """A MongoDB condition selecting every run ``flt`` accepts (maybe more), or None."""
         key, op, value = flt.parsed_key, flt.op, flt.value
@@ -198,6 +222,8 @@ class MongoStore(Store):
             return None  # a run without notes has '' and must not be dropped by the server
         if key.root == "experiment" and key.path[:1] == ("sources",):
             return None  # stored as GridFS ids, read as md5s
+        if key.root == "resources":
+            return None  # [path, md5] pairs, matched per resource in Python
         path = _field_path(key)
         if op == "!=" and path in _SCALAR_PATHS and isinstance(value, str):
             return {path: {"$ne": value}}
@@ -256,7 +282,8 @@ class MongoStore(Store):
             id=doc["_id"], status=doc.get("status"), experiment=experiment, info=info,
             tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
             notes=str(omniboard.get("notes") or ""), artifacts=list(dict.fromkeys(artifacts)),
-            metrics=dict(metrics), **fields)
+            metrics=dict(metrics), resources=resource_entries(_plain(doc.get("resources"))),
+            **fields)
 
     def _source_md5s(self, docs: list) -> dict:
         """GridFS id → md5 of the stored sources (Sacred with pymongo 4 stores none)."""
@@ -457,6 +484,9 @@ def _projection(keys: list) -> dict:
             continue
         if key.root in ("tags", "notes"):
             paths.add("omniboard")
+            continue
+        if key.root == "resources":
+            paths.add("resources")
             continue
         parts = [key.root]
         for part in key.path:

@@ -40,7 +40,7 @@ def chunks(items: Sequence[Any]) -> Iterable[list]:
 
 
 def record_from_row(store: Store, row: Mapping[str, Any], experiment: dict, metrics: dict,
-                    tags: list, artifacts: list) -> RunRecord:
+                    tags: list, artifacts: list, resources: Sequence[Any] = ()) -> RunRecord:
     """A ``RunRecord`` from one row of the run/experiment/host join (times already datetimes).
 
     ``row`` has the run columns plus ``ex_*`` and ``h_*`` (the experiment and host columns).
@@ -62,7 +62,8 @@ def record_from_row(store: Store, row: Mapping[str, Any], experiment: dict, metr
         host=host, meta=meta, start_time=row["start_time"], stop_time=row["stop_time"],
         heartbeat=row["heartbeat"], result=result,
         fail_trace=trace.splitlines(keepends=True) if trace else None, tags=tags,
-        notes=row["note"] or "", artifacts=artifacts, metrics=metrics)
+        notes=row["note"] or "", artifacts=artifacts, metrics=metrics,
+        resources=[{"path": path, "md5": md5} for path, md5 in resources])
 
 
 def plan_query(q: Any, *, operand: Any, condition: Any, tags_condition: Any, order_terms: Any,

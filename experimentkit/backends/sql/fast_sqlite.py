@@ -407,6 +407,20 @@ class FastSqliteStore(Store):
     def get(self, run_id: Any) -> RunRecord:
         return self._fast(lambda: self._get(run_id), lambda full: full.get(run_id))
 
+    # ---- the key catalogue (not counted in ``stats``: it is not an answer) -----------------------
+    def has_key(self, key: Key) -> bool:
+        try:
+            with self._connect() as conn:
+                return _has_key(conn, key, "run", "metric")
+        except (_Fallback, sqlite3.Error):
+            return self.full.has_key(key)
+
+    def key_names(self, root: str) -> list:
+        return self.full.key_names(root)
+
+    def statuses(self) -> list:
+        return self.full.statuses()
+
     def _query(self, q: Query) -> list:
         with self._connect() as conn:
             tr = _Translator(self.dead_cutoff())
@@ -452,6 +466,7 @@ class FastSqliteStore(Store):
         metrics: dict = {}
         tags: dict = {}
         artifacts: dict = {}
+        resources: dict = {}
         for chunk in chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for run_id, name, n, lo, hi, value in conn.execute(
@@ -472,10 +487,16 @@ class FastSqliteStore(Store):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
+            for run_id, path, md5 in conn.execute(
+                    "SELECT l.run_id, r.filename, r.md5sum FROM runs_resources AS l JOIN resource"
+                    f" AS r ON r.resource_id = l.resource_id WHERE l.run_id IN ({marks})"
+                    " ORDER BY l.run_id, r.resource_id", chunk):
+                resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
         return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
                                 metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                                artifacts.get(row["run_id"], [])) for row in rows]
+                                artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
+                for row in rows]
 
     def _experiment_infos(self, conn: sqlite3.Connection, rows: list) -> dict:
         """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""
@@ -546,6 +567,27 @@ class FastSqliteStore(Store):
 
     def delete(self, run_ids: Iterable[Any]) -> list:
         return self.full.delete(run_ids)
+
+
+def _has_key(conn: sqlite3.Connection, key: Key, runs: str, metrics: str) -> bool:
+    """Whether some row of the ``runs`` table has ``key`` (its JSON columns ``config``/``info``/
+    ``meta``) or some row of ``metrics`` names the metric: one query that stops at the first row
+    found.  Shared with the file store's index, whose tables have the same columns."""
+    root = key.root
+    if root == "metrics":
+        found = conn.execute(f"SELECT 1 FROM {metrics} WHERE name = ? LIMIT 1", (key.path[0],))
+        return found.fetchone() is not None
+    if root not in ("config", "info", "meta"):
+        return True
+    if root == "meta" and key.path[0] in ("command", "comment", "priority") and conn.execute(
+            f"SELECT 1 FROM {runs} WHERE meta IS NULL LIMIT 1").fetchone() is not None:
+        return True  # Sacred-era rows keep these in columns
+    if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in key.path):
+        return True  # a list index or an odd label: let the query decide
+    path = "$" + "".join(f'."{p}"' for p in key.path)
+    found = conn.execute(f"SELECT 1 FROM {runs} WHERE json_type({root}, ?) IS NOT NULL LIMIT 1",
+                         (path,))
+    return found.fetchone() is not None
 
 
 def _refuse_suspects(conn: sqlite3.Connection, suspects: list, params: dict) -> None:

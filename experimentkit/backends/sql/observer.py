@@ -27,8 +27,9 @@ import time
 import warnings
 from typing import Any, Callable, Optional
 
+from ...dependencies import get_digest
 from ...errors import ObserverError
-from ...observers.base import RunObserver
+from ...observers.base import RunObserver, copy_resource
 
 __all__ = ["SqlObserver", "DEFAULT_SQL_PRIORITY"]
 
@@ -305,16 +306,21 @@ class SqlObserver(RunObserver):
 
         self._counts["table"][name] = self._transaction(work)
 
-    def resource_event(self, filename):
-        """Store the file (deduplicated by name and md5) and link it to the run."""
+    def resource_event(self, filename, copy=None):
+        """Store the file (deduplicated by name and md5) and link it to the run; a large file
+        (or ``copy=False``) is linked by name and md5 only, its content left NULL."""
         import sqlalchemy as sa
 
         from .schema import resource, runs_resources
 
         run_id = self._require_run()
-        with open(filename, "rb") as fh:
-            content = fh.read()
-        md5 = hashlib.md5(content).hexdigest()
+        if copy_resource(filename, copy):
+            with open(filename, "rb") as fh:
+                content = fh.read()
+            md5 = hashlib.md5(content).hexdigest()
+        else:
+            content = None
+            md5 = get_digest(filename)
         name = _clip(resource, "filename", filename)
 
         def work(conn):

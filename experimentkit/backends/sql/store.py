@@ -39,6 +39,7 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    dotted_keys,
     utcnow,
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python
@@ -467,6 +468,43 @@ class SqlStore(Store):
                 raise
         return len(self.query(q.replace(limit=None, offset=0, order=())))
 
+    # ---- the key catalogue: existence queries that stop at the first run found -----------------
+    def has_key(self, key: Key) -> bool:
+        root = key.root
+        if root not in ("config", "info", "meta", "metrics"):
+            return True
+        try:
+            with self.engine.connect() as conn:
+                if root == "metrics":
+                    m = s.metric.c
+                    stmt = sa.select(m.run_id).where(m.name == key.path[0]).limit(1)
+                    return conn.execute(stmt).first() is not None
+                column = s.run.c[root]
+                if root == "meta" and key.path[0] in ("command", "comment", "priority") and \
+                        conn.execute(sa.select(s.run.c.run_id).where(column.is_(None))
+                                     .limit(1)).first() is not None:
+                    return True  # Sacred-era rows keep these in columns
+                op = self._sql.json_operand(column, key.path)
+                if op is None:
+                    return True  # a list index or an odd label: let the query decide
+                stmt = sa.select(s.run.c.run_id).where(op.present).limit(1)
+                return conn.execute(stmt).first() is not None
+        except sa.exc.DBAPIError:  # JSON SQL cannot parse (NaN): ask Python
+            return super().has_key(key)
+
+    def key_names(self, root: str) -> list:
+        with self.engine.connect() as conn:
+            if root == "metrics":
+                names = conn.execute(sa.select(s.metric.c.name).distinct()).scalars()
+                return sorted(f"metrics.{name}" for name in names)
+            docs = conn.execute(sa.select(s.run.c[root])).scalars()
+            return sorted(dotted_keys((_loads(d, {}) for d in docs), root))
+
+    def statuses(self) -> list:
+        with self.engine.connect() as conn:
+            return sorted(str(v) for v in conn.execute(sa.select(s.run.c.status).distinct())
+                          .scalars() if v is not None)
+
     def get(self, run_id: Any) -> RunRecord:
         with self.engine.connect() as conn:
             rows = conn.execute(self._base_select().where(s.run.c.run_id == str(run_id)))
@@ -488,10 +526,19 @@ class SqlStore(Store):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
+        resources: dict = {}
+        link, res = s.runs_resources.c, s.resource.c
+        for chunk in _chunks(ids):
+            for run_id, path, md5 in conn.execute(
+                    sa.select(link.run_id, res.filename, res.md5sum)
+                    .join_from(s.runs_resources, s.resource).where(link.run_id.in_(chunk))
+                    .order_by(link.run_id, res.resource_id)):
+                resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
         return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
                              metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                             artifacts.get(row["run_id"], [])) for row in rows]
+                             artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
+                for row in rows]
 
     def _metric_summaries(self, conn: Any, ids: list) -> dict:
         """{run_id: {name: {last, min, max, count}}} in one grouped query per chunk of ids."""
