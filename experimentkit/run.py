@@ -17,6 +17,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as _dt
+import itertools
+import operator
 import os
 import signal
 import sys
@@ -36,8 +38,21 @@ from .tracebacks import format_filtered_traceback
 __all__ = ["Run"]
 
 _EPOCH = _dt.datetime(1970, 1, 1)
+#: Most points per ``log_metrics`` call: a beat with more sends several calls, so that no observer
+#: call grows with the backlog (an SQL transaction, a file append, an HTTP request stay bounded).
+METRIC_CHUNK = 50_000
+#: Points waiting in the queue beyond which the heartbeat thread sends them at once instead of at
+#: the next beat, so that a fast logging loop streams to storage as it goes.  (Sending while the
+#: loop runs shares the interpreter with it, so a smaller size slows a short burst of logging.)
+EARLY_FLUSH = 1_000_000
+#: Points waiting beyond which ``log_scalar`` waits for the heartbeat thread to catch up (memory
+#: stays bounded whatever a run logs; ~150 bytes a queued point).
+METRIC_BUDGET = 2 * EARLY_FLUSH
+_POLL = 0.05  # seconds between the heartbeat thread's looks at the queue
 _SCALARS = (int, float, str, bool, type(None))
 _NUMBERS = frozenset({int, float})
+_NAME = operator.itemgetter(0)
+_COLUMNS = (operator.itemgetter(1), operator.itemgetter(2), operator.itemgetter(3))
 
 
 def _utcnow() -> _dt.datetime:
@@ -154,6 +169,8 @@ class Run:
         self.strict_observers: bool = bool(SETTINGS.STRICT_OBSERVERS)
 
         self._metrics: _MetricQueue = _MetricQueue()
+        self._room = threading.Condition()  # log_scalar waits on it while the queue is over budget
+        self._streaming = False  # a heartbeat thread drains the queue (back-pressure allowed)
         self._next_step: dict = {}
         self._tables: collections.deque = collections.deque()
         self._started = False
@@ -161,6 +178,7 @@ class Run:
         self._output: Any = None
         self._dispatcher: Optional[Dispatcher] = None
         self._beat_stop = threading.Event()
+        self._wake = threading.Event()  # wakes the heartbeat thread (stop, or a full queue)
         self._beat_thread: Optional[threading.Thread] = None
         self._sigterm_armed = False
 
@@ -180,6 +198,8 @@ class Run:
         self._next_step[metric_name] = step + 1
         self._metrics.append((metric_name, step, value,
                               time.time() if timestamp is None else _epoch_seconds(timestamp)))
+        if len(self._metrics) > METRIC_BUDGET and self._streaming:
+            self._wait_for_room()
 
     def set_metric_goal(self, metric_name: str, goal: str) -> None:
         """Record that lower ("min") or higher ("max") values of the metric are better, so that
@@ -193,6 +213,14 @@ class Run:
                 goals[other] = [*names, metric_name]
             elif other != goal and metric_name in names:
                 goals[other] = [n for n in names if n != metric_name]
+
+    def _wait_for_room(self) -> None:
+        """Back-pressure: block until the heartbeat thread has sent the queue below half the
+        budget (the thread notifies after each chunk; the timeout guards against a lost wake-up)."""
+        self._wake.set()
+        with self._room:
+            while len(self._metrics) > METRIC_BUDGET // 2 and self._streaming:
+                self._room.wait(_POLL)
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
@@ -426,6 +454,7 @@ class Run:
             self.run_logger.info('Started run with ID "%s"', self._id)
         self.run_logger.debug("Starting Heartbeat")
         if self.beat_interval > 0:
+            self._streaming = True
             self._beat_thread = threading.Thread(
                 target=self._heartbeat_loop, name="experimentkit-heartbeat", daemon=True
             )
@@ -465,18 +494,49 @@ class Run:
 
     # ---- heartbeat -------------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
-        while not self._beat_stop.wait(self.beat_interval):
-            try:
-                self._dispatcher.retry()
-                self._beat()
-            except Exception as exc:  # a heartbeat must never take the run down
-                self.run_logger.warning("Heartbeat failed (%s: %s)", type(exc).__name__, exc)
+        """Beat every ``beat_interval``; in between, send the metric queue as soon as it holds
+        ``EARLY_FLUSH`` points (a fast loop streams to storage instead of piling up)."""
+        next_beat = time.monotonic() + self.beat_interval
+        try:
+            while True:
+                self._wake.wait(max(0.0, min(_POLL, next_beat - time.monotonic())))
+                self._wake.clear()
+                if self._beat_stop.is_set():
+                    break
+                try:
+                    if time.monotonic() >= next_beat:
+                        self._dispatcher.retry()
+                        self._beat()
+                        next_beat = time.monotonic() + self.beat_interval
+                    elif len(self._metrics) > EARLY_FLUSH:
+                        self._send_metrics(whole=False)
+                except Exception as exc:  # a heartbeat must never take the run down
+                    self.run_logger.warning("Heartbeat failed (%s: %s)", type(exc).__name__, exc)
+        finally:
+            self._streaming = False
+            with self._room:
+                self._room.notify_all()
 
     def _stop_heartbeat(self) -> None:
         self.run_logger.debug("Stopping Heartbeat")
         self._beat_stop.set()
+        self._wake.set()
         if self._beat_thread is not None:
             self._beat_thread.join()
+        self._streaming = False
+
+    def _send_metrics(self, whole: bool) -> None:
+        """Emit ``log_metrics`` in calls of at most ``METRIC_CHUNK`` points: every point queued on
+        entry (``whole``), else only full chunks (the rest waits for the beat)."""
+        dispatcher = self._dispatcher
+        pending = len(self._metrics)
+        while pending >= (1 if whole else METRIC_CHUNK):
+            count = min(pending, METRIC_CHUNK)
+            dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(count),
+                            info=self.info)
+            pending -= count
+            with self._room:
+                self._room.notify_all()
 
     def _beat(self) -> None:
         """Send new metrics, new table rows and a heartbeat (the last call is the final flush)."""
@@ -484,7 +544,10 @@ class Run:
         # Tables are drained before metrics, so every point logged before a table row is in this
         # beat's metrics (or an earlier one) and reaches observers no later than that row.
         tables = self._drain_tables()
-        dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(), info=self.info)
+        if self._metrics:
+            self._send_metrics(whole=True)
+        else:  # observers get log_metrics before every heartbeat, as in Sacred
+            dispatcher.emit("log_metrics", metrics_by_name={}, info=self.info)
         for name, rows in tables:
             dispatcher.emit("log_table", name=name, rows=rows)
         if self._output is not None:
@@ -497,22 +560,28 @@ class Run:
             result=self.result,
         )
 
-    def _drain_metrics(self) -> dict:
-        """New points since the last call: ``{name: {"name", "steps", "values", "timestamps"}}``.
+    def _drain_metrics(self, count: Optional[int] = None) -> dict:
+        """The oldest ``count`` queued points (default: all queued on entry; points appended meanwhile
+        wait for the next call): ``{name: {"name", "steps", "values", "timestamps"}}``.
 
-        The deque is drained up to the length seen on entry (points appended meanwhile wait for the
-        next beat); conversions happen here, in bulk, to keep ``log_scalar`` cheap.
+        Conversions happen here, in bulk, to keep ``log_scalar`` cheap.
         """
-        popleft = self._metrics.popleft
+        count = len(self._metrics) if count is None else count
+        batch = list(itertools.starmap(self._metrics.popleft, itertools.repeat((), count)))
+        if not batch:
+            return {}
         grouped: dict = {}
-        for _ in range(len(self._metrics)):
-            name, step, value, stamp = popleft()
-            columns = grouped.get(name)
-            if columns is None:
-                columns = grouped[name] = ([], [], [])
-            columns[0].append(step)
-            columns[1].append(value)
-            columns[2].append(stamp)
+        names = set(map(_NAME, batch))
+        if len(names) == 1:  # one metric: its columns at C speed
+            grouped[names.pop()] = tuple(list(map(get, batch)) for get in _COLUMNS)
+        else:
+            for name, step, value, stamp in batch:
+                columns = grouped.get(name)
+                if columns is None:
+                    columns = grouped[name] = ([], [], [])
+                columns[0].append(step)
+                columns[1].append(value)
+                columns[2].append(stamp)
         return {
             name: {
                 "name": name,

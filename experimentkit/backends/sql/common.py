@@ -16,7 +16,7 @@ from ...query.base import RunRecord, Store
 __all__ = ["SCHEMA_VERSION", "INT_TEXT", "HOST_COLUMNS", "EXPERIMENT_COLUMNS", "loads",
            "chunks", "record_from_row"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
 
 INT_TEXT = re.compile(r"-?\d+\Z")

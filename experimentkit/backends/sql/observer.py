@@ -221,34 +221,33 @@ class SqlObserver(RunObserver):
         self._out_len = self._transaction(work)
 
     def log_metrics(self, metrics_by_name, info):
-        """Insert the new points, one row each, in one bulk statement (cost flat in history).
+        """Append the new points in one transaction, as tuples straight to the driver (``COPY`` on
+        PostgreSQL, ``executemany`` elsewhere; see ``bulk.py``): cost flat in history.
 
         In doubt, the leading points of each name that are stored already are left out.
         """
-        from .schema import metric
+        from .bulk import insert_metric_rows, metric_columns
 
         run_id = self._require_run()
-        points = {
-            name: [(_int_or_none(step), _finite(value), stamp) for step, value, stamp
-                   in zip(group["steps"], group["values"], group["timestamps"])]
-            for name, group in metrics_by_name.items()
-        }
-        points = {name: batch for name, batch in points.items() if batch}
+        points = {name: metric_columns(list(group["steps"]), list(group["values"]),
+                                       list(group["timestamps"]))
+                  for name, group in metrics_by_name.items() if len(group["steps"])}
         if not points:
             return
 
         def work(conn):
-            rows = []
-            for name, batch in points.items():
-                skip = self._stored_metric_prefix(conn, run_id, name, batch) if self._in_doubt else 0
-                rows.extend({"run_id": run_id, "name": name, "step": step, "value": value,
-                             "timestamp": stamp} for step, value, stamp in batch[skip:])
-            if rows:
-                conn.execute(metric.insert(), rows)
+            for name, (steps, values, stamps) in points.items():
+                skip = 0
+                if self._in_doubt:
+                    batch = list(zip(steps, values, stamps))
+                    skip = self._stored_metric_prefix(conn, run_id, name, batch)
+                if skip < len(steps):
+                    insert_metric_rows(conn, run_id, name, steps[skip:], values[skip:],
+                                       stamps[skip:])
 
         self._transaction(work)
-        for name, batch in points.items():
-            self._grow("metric", name, len(batch))
+        for name, (steps, _, _) in points.items():
+            self._grow("metric", name, len(steps))
 
     def _stored_metric_prefix(self, conn: Any, run_id: str, name: str, batch: list) -> int:
         """How many leading points of ``batch`` are stored already (a retry of a committed call)."""
@@ -425,7 +424,21 @@ def _create_engine(url: Any, echo: bool) -> Any:
         connect_args["timeout"] = 30  # wait for other writers instead of failing with "locked"
     elif backend in ("postgresql", "mysql", "mariadb") and "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    if backend == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    """Write-ahead log: a writer does not block readers, and a commit is one sequential append
+    (``synchronous=NORMAL`` keeps every committed event through a crash of the process)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 def _with_installed_driver(url: Any) -> Any:
@@ -486,13 +499,6 @@ def _finite(value: Any) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) and not isinstance(value, bool) else None
-
-
-def _int_or_none(value: Any) -> Optional[int]:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _sacred_json(obj: Any) -> str:

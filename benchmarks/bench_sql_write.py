@@ -1,0 +1,201 @@
+"""Metric writes through ``SqlObserver`` (SQLite, PostgreSQL) beside MLflow's ``log_batch``.
+
+    python benchmarks/bench_sql_write.py [--points 1000000] [--repeat 3] [--postgres URL] [--quick]
+
+Two measurements per backend, each in a fresh subprocess, interleaved within each repeat:
+
+* **observer**: ``SqlObserver.log_metrics`` called directly with ``--batch`` points per call (the
+  size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time.
+* **run**: an ``Experiment`` with a ``SqlObserver`` whose main function logs ``--points`` scalars in
+  a plain loop; reported: the loop, last ``log_scalar`` → ``run()`` returned, the rows stored and
+  the run's status when ``run()`` returned (must be all points and COMPLETED).
+
+MLflow (optional): ``MlflowClient.log_batch`` with 1,000 metrics per call (its documented maximum)
+on an SQLite / PostgreSQL tracking store, on ``--mlflow-points`` points; rows/s.  Sacred's
+``SqlObserver`` stores no metrics, so it has no equivalent here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from _common import have, run_script_child, table
+
+
+def _fresh_url(kind: str, workdir: str, postgres: str, tag: str) -> str:
+    if kind == "sqlite":
+        return "sqlite:///" + os.path.join(workdir, f"{tag}.db")
+    import sqlalchemy as sa
+
+    base = sa.make_url(postgres).set(drivername="postgresql+psycopg2")
+    name = f"bench_{tag}_{os.getpid()}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _stored(url: str, run_id: Any) -> tuple:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        where = {"r": str(run_id)}
+        count = conn.execute(sa.text("SELECT count(*) FROM metric WHERE run_id = :r"),
+                             where).scalar()
+        status = conn.execute(sa.text("SELECT status FROM run WHERE run_id = :r"), where).scalar()
+    engine.dispose()
+    return int(count), status
+
+
+def child_observer(url: str, points: int, batch: int) -> dict:
+    import datetime as dt
+
+    from experimentkit.observers import SqlObserver
+
+    obs = SqlObserver(url)
+    run_id = obs.started_event(ex_info={"name": "bench", "base_dir": "/tmp", "sources": [],
+                                        "dependencies": [], "repositories": []},
+                               command="main", host_info={}, start_time=dt.datetime.utcnow(),
+                               config={}, meta_info={}, _id=None)
+    base = time.time()
+    start = time.perf_counter()
+    done = 0
+    while done < points:
+        n = min(batch, points - done)
+        steps = list(range(done, done + n))
+        obs.log_metrics({"loss": {"name": "loss", "steps": steps,
+                                  "values": [s * 0.5 for s in steps],
+                                  "timestamps": [dt.datetime.utcfromtimestamp(base + s * 1e-5)
+                                                 for s in steps]}}, {})
+        done += n
+    elapsed = time.perf_counter() - start
+    obs.completed_event(stop_time=dt.datetime.utcnow(), result=None)
+    obs.join()
+    count, status = _stored(url, run_id)
+    return {"seconds": elapsed, "rows_per_s": points / elapsed, "stored": count, "status": status}
+
+
+def child_run(url: str, points: int) -> dict:
+    from experimentkit import Experiment
+    from experimentkit.observers import SqlObserver
+
+    ex = Experiment("bench_sql_write")
+    ex.observers.append(SqlObserver(url))
+    marks: dict = {}
+
+    @ex.main
+    def main(_run: Any) -> None:
+        marks["start"] = time.perf_counter()
+        for i in range(points):
+            _run.log_scalar("loss", i * 0.5)
+        marks["last_log"] = time.perf_counter()
+
+    run = ex.run(options={"--loglevel": "WARNING"})
+    returned = time.perf_counter()
+    count, status = _stored(url, run._id)
+    return {"loop": marks["last_log"] - marks["start"], "to_return": returned - marks["last_log"],
+            "total": returned - marks["start"], "stored": count, "status": status}
+
+
+def child_mlflow(url: str, points: int) -> dict:
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(url)
+    client = MlflowClient()
+    exp = client.create_experiment("bench")
+    run = client.create_run(exp)
+    now = int(time.time() * 1000)
+    start = time.perf_counter()
+    for lo in range(0, points, 1000):
+        client.log_batch(run.info.run_id, metrics=[Metric("loss", i * 0.5, now + i, i)
+                                                   for i in range(lo, min(lo + 1000, points))])
+    elapsed = time.perf_counter() - start
+    stored = len(client.get_metric_history(run.info.run_id, "loss"))
+    client.set_terminated(run.info.run_id)
+    return {"seconds": elapsed, "rows_per_s": points / elapsed, "stored": stored,
+            "status": client.get_run(run.info.run_id).info.status}
+
+
+def child_main(spec: dict, out: str) -> None:
+    kind = spec.pop("kind")
+    result = {"observer": child_observer, "run": child_run, "mlflow": child_mlflow}[kind](**spec)
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50_000, help="points per log_metrics call")
+    parser.add_argument("--mlflow-points", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="200,000 points, one repeat")
+    parser.add_argument("--postgres", default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
+                        help="server URL (a fresh database is created per measurement)")
+    parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(json.loads(args.child[0]), args.child[1])
+        return
+    if args.quick:
+        args.points, args.repeat = 200_000, 1
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    with_mlflow = have("mlflow")
+    workdir = tempfile.mkdtemp(prefix="bench_sql_write_")
+    samples: dict = {}
+    print(f"load average at start: {os.getloadavg()}")
+    try:
+        for rep in range(args.repeat):
+            for kind in kinds:
+                jobs = [("observer", {"points": args.points, "batch": args.batch}),
+                        ("run", {"points": args.points})]
+                if with_mlflow:
+                    jobs.append(("mlflow", {"points": args.mlflow_points}))
+                for job, spec in jobs:
+                    url = _fresh_url(kind, workdir, args.postgres, f"{job}{rep}")
+                    if job == "mlflow" and kind == "postgresql":
+                        url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+                    result = run_script_child(__file__, dict(spec, kind=job, url=url))
+                    samples.setdefault((kind, job), []).append(result)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = []
+    for (kind, job), results in samples.items():
+        def med(key: str, results: list = results) -> float:
+            return statistics.median(r[key] for r in results)
+        stored = ", ".join(f"{r['stored']}/{r['status']}" for r in results)
+        if job == "run":
+            rows.append([kind, "Experiment + SqlObserver, loop of log_scalar",
+                         f"{args.points:,}", f"{args.points / med('total'):,.0f}",
+                         f"loop {med('loop'):.2f} s, last log → run() returns {med('to_return'):.2f} s",
+                         stored])
+        else:
+            label = ("SqlObserver.log_metrics" if job == "observer"
+                     else "MLflow MlflowClient.log_batch (1,000 per call)")
+            n = args.points if job == "observer" else args.mlflow_points
+            rows.append([kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}",
+                         f"{med('seconds'):.2f} s", stored])
+    print(table(rows, ["backend", "what", "points", "rows/s (median)", "time", "stored/status"]))
+    obs = {k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items()
+           if j == "observer"}
+    ml = {k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items()
+          if j == "mlflow"}
+    for kind in kinds:
+        if kind in ml:
+            print(f"{kind}: experimentkit writes {obs[kind] / ml[kind]:.1f}x MLflow's rows/s")
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

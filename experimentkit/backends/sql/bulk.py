@@ -1,0 +1,135 @@
+"""Bulk metric writes for ``SqlObserver``: rows as plain tuples straight to the DBAPI driver.
+
+Building one dict per row and letting SQLAlchemy compile an ``insert()`` costs ~15-20 µs a row,
+below what a training loop logs.  Here a batch's columns are checked at C speed (``set(map(type,
+...))``, one ``sum`` for finiteness) and handed to the driver as tuples: ``COPY ... FROM STDIN`` on
+psycopg2, ``executemany`` elsewhere (sqlite3 loops in C; PyMySQL folds an INSERT's rows into
+multi-row statements), in chunks of ``CHUNK`` rows so that no single buffer grows with the batch.
+Rows are exactly what the SQLAlchemy path stored (same text for SQLite times, NULL for values that
+are not finite numbers and steps that are not integers).
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import io
+import itertools
+import math
+import operator
+from typing import Any, Optional
+
+__all__ = ["metric_columns", "insert_metric_rows", "CHUNK"]
+
+CHUNK = 20_000  # rows per executemany / COPY buffer
+_INSERT = "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES ({0}, {0}, {0}, {0}, {0})"
+_COPY = 'COPY metric (run_id, name, step, value, "timestamp") FROM STDIN'
+_NUMBERS = frozenset({int, float})
+_MICROSECOND = operator.attrgetter("microsecond")
+_TZINFO = operator.attrgetter("tzinfo")
+
+
+def metric_columns(steps: list, values: list, stamps: list) -> tuple:
+    """``(steps, values, stamps)`` as stored: int-or-None steps, finite-float-or-None values,
+    naive-UTC datetimes (tz-aware ones converted)."""
+    if not set(map(type, steps)) <= {int}:
+        steps = [_int_or_none(s) for s in steps]
+    if not (set(map(type, values)) <= _NUMBERS and _all_finite(values)):
+        values = [_finite(v) for v in values]
+    if set(map(type, stamps)) != {_dt.datetime} or set(map(_TZINFO, stamps)) != {None}:
+        stamps = [_naive_utc(s) for s in stamps]
+    return steps, values, stamps
+
+
+def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: list,
+                       stamps: list) -> None:
+    """Append the points (columns from ``metric_columns``) to ``metric`` inside ``conn``'s
+    transaction (a SQLAlchemy ``Connection``)."""
+    dialect = conn.dialect.name
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for lo in range(0, len(steps), CHUNK):
+            hi = lo + CHUNK
+            s, v, t = steps[lo:hi], values[lo:hi], stamps[lo:hi]
+            if dialect == "postgresql" and hasattr(cursor, "copy_expert"):
+                cursor.copy_expert(_COPY, io.StringIO(_copy_text(run_id, name, s, v, t)))
+            elif dialect == "sqlite":
+                times = sqlite_time_texts(t)
+                cursor.executemany(_INSERT.format("?"), zip(
+                    itertools.repeat(run_id), itertools.repeat(name), s, v, times))
+            else:
+                marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                cursor.executemany(_INSERT.format(marker), list(zip(
+                    itertools.repeat(run_id), itertools.repeat(name), s, v, t)))
+    finally:
+        cursor.close()
+
+
+def sqlite_time_texts(stamps: list) -> list:
+    """Naive datetimes as SQLAlchemy stores them in SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``).
+
+    Sorted stamps (what a run logs) are formatted a second at a time: the second's text once,
+    the microseconds of all its points in one ``%`` operation (~0.1 µs a point, not ~0.6).
+    """
+    if None in stamps or not all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+        return [None if s is None else s.isoformat(" ", "microseconds") for s in stamps]
+    micros = list(map(_MICROSECOND, stamps))
+    parts, start, count = [], 0, len(stamps)
+    while start < count:
+        second = stamps[start]
+        end = bisect.bisect_right(stamps, second.replace(microsecond=999_999), start)
+        prefix = second.replace(microsecond=0).isoformat(" ")
+        parts.append(f"{prefix}.%06d\n" * (end - start) % tuple(micros[start:end]))
+        start = end
+    return "".join(parts).split("\n")[:-1]
+
+
+def _copy_text(run_id: str, name: str, steps: list, values: list, stamps: list) -> str:
+    """Rows in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL)."""
+    prefix = f"{_copy_escape(run_id)}\t{_copy_escape(name)}\t"
+    if None in steps or None in values or None in stamps:
+        return "".join(f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n"
+                       for s, v, t in zip(steps, values, sqlite_time_texts(stamps)))
+    times = sqlite_time_texts(stamps)
+    return (prefix + "%d\t%r\t%s\n") * len(steps) % tuple(
+        itertools.chain.from_iterable(zip(steps, values, times)))
+
+
+def _naive_utc(stamp: Any) -> Optional[_dt.datetime]:
+    if not isinstance(stamp, _dt.datetime):
+        return None
+    return stamp if stamp.tzinfo is None else stamp.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def _null(value: Any, text: Any = repr) -> str:
+    return "\\N" if value is None else text(value)
+
+
+def _copy_escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _all_finite(values: list) -> bool:
+    """One C-speed pass: a sum is finite only if every term is (overflow errs on the safe side)."""
+    try:
+        return math.isfinite(sum(values, 0.0))
+    except OverflowError:
+        return False
+
+
+def _finite(value: Any) -> Optional[float]:
+    """A float for SQL, or None for what is not a finite number (MySQL cannot store NaN or inf)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,122 @@
+"""Metric points written through the bulk path (COPY on PostgreSQL, executemany elsewhere) are stored
+exactly as the row-by-row path stored them: NULL for what is not a finite number or an integer
+step, naive-UTC times with microseconds, any metric name (COPY escaping), every point once."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+
+import pytest
+
+sa = pytest.importorskip("sqlalchemy")
+
+from experimentkit import Experiment  # noqa: E402
+from experimentkit.backends.sql import schema as s  # noqa: E402
+from experimentkit.backends.sql.bulk import CHUNK, sqlite_time_texts  # noqa: E402
+from experimentkit.observers import SqlObserver  # noqa: E402
+from experimentkit.query import open_store  # noqa: E402
+from tests.dbutil import server_database, with_driver  # noqa: E402
+
+T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+
+
+@pytest.fixture(scope="module")
+def _servers():
+    with contextlib.ExitStack() as stack:
+        made: dict = {}
+
+        def get(kind):
+            if kind not in made:
+                made[kind] = stack.enter_context(server_database(kind, "ek_bulk"))
+            return made[kind]
+
+        yield get
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+def url(request, tmp_path, _servers):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    return _servers(request.param)
+
+
+def _start(obs):
+    return obs.started_event(ex_info={"name": "bulk"}, command="main", host_info={},
+                             start_time=T0, config={}, meta_info={}, _id=None)
+
+
+def _rows(url, run_id, name):
+    engine = sa.create_engine(with_driver(url))
+    try:
+        with engine.connect() as conn:
+            m = s.metric.c
+            return [tuple(r) for r in conn.execute(
+                sa.select(m.step, m.value, m.timestamp)
+                .where(m.run_id == str(run_id), m.name == name).order_by(m.metric_id))]
+    finally:
+        engine.dispose()
+
+
+class _Item:
+    """A numpy-like scalar: not a plain number, converted with float()."""
+
+    def __float__(self):
+        return 2.5
+
+
+def test_odd_values_steps_and_names_are_stored_like_the_row_path(url):
+    obs = SqlObserver(url)
+    run_id = _start(obs)
+    name = "a\tb\\c\nd"  # COPY's separators and escape character
+    aware = dt.datetime(2024, 5, 6, 9, 8, 9, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    values = [1.5, float("nan"), float("inf"), None, True, "x", 10**400, 7, _Item()]
+    steps = [0, 1, "2", None, 4, 5, 6, 7, 8]
+    stamps = [T0, T0 - dt.timedelta(seconds=1), aware, T0.replace(microsecond=0)] + [T0] * 5
+    obs.log_metrics({name: {"steps": steps, "values": values, "timestamps": stamps}}, info={})
+    obs.join()
+    rows = _rows(url, run_id, name)
+    assert [r[0] for r in rows] == [0, 1, 2, None, 4, 5, 6, 7, 8]
+    assert [r[1] for r in rows] == [1.5, None, None, None, None, None, None, 7.0, 2.5]
+    assert [r[2] for r in rows][:4] == [T0, T0 - dt.timedelta(seconds=1),
+                                        dt.datetime(2024, 5, 6, 7, 8, 9, 5),
+                                        T0.replace(microsecond=0)]
+
+
+def test_batches_longer_than_a_chunk_keep_every_point_in_order(url):
+    obs = SqlObserver(url)
+    run_id = _start(obs)
+    n = CHUNK * 2 + 17
+    stamps = [T0 + dt.timedelta(microseconds=37 * i) for i in range(n)]
+    obs.log_metrics({"loss": {"steps": list(range(n)), "values": [i / 3 for i in range(n)],
+                              "timestamps": stamps}}, info={})
+    obs.join()
+    rows = _rows(url, run_id, "loss")
+    assert len(rows) == n
+    assert [r[0] for r in rows] == list(range(n))
+    assert all(math.isclose(r[1], i / 3, rel_tol=1e-15) for i, r in enumerate(rows))
+    assert [r[2] for r in rows] == stamps
+
+
+def test_sqlite_time_texts_match_isoformat_for_sorted_and_unsorted_stamps():
+    sorted_stamps = [T0 + dt.timedelta(microseconds=250_000 * i) for i in range(11)]
+    for stamps in (sorted_stamps, sorted_stamps[::-1], [T0.replace(microsecond=0)], []):
+        assert sqlite_time_texts(stamps) == [t.isoformat(" ", "microseconds") for t in stamps]
+
+
+@pytest.mark.slow
+def test_a_run_logging_many_points_is_complete_when_run_returns(url):
+    ex = Experiment("bulk_run")
+    ex.observers.append(SqlObserver(url))
+    n = 300_000
+
+    @ex.main
+    def main(_run):
+        for i in range(n):
+            _run.log_scalar("loss", i * 0.5)
+
+    run = ex.run(options={"--loglevel": "ERROR"})
+    with open_store(url) as store:
+        record = store.get(run._id)
+        assert record.status == "COMPLETED"
+        assert len(record.metric("loss")) == n
