@@ -113,6 +113,20 @@ class Experiment(Ingredient):
         self.current_run = run
         return run
 
+    def sweep(self, space: Optional[dict] = None, **kwargs: Any) -> Any:
+        """Run a sweep over ``space`` (see :func:`experimentkit.sweep.api.sweep` and docs/sweeps.md);
+        returns the ``SweepResult`` with every run's outcome."""
+        from .sweep.api import sweep
+        return sweep(self, space, **kwargs)
+
+    def optimize(self, objective: str, trials: int, space: dict, direction: str = "minimize",
+                 **kwargs: Any) -> Any:
+        """Let an Optuna study propose ``trials`` configs from ``space``, each a recorded run
+        (see :func:`experimentkit.sweep.optuna.optimize`); returns the study."""
+        from .sweep.optuna import optimize
+        return optimize(self, objective=objective, trials=trials, space=space,
+                        direction=direction, **kwargs)
+
     def get_config(self, config_updates: Optional[dict] = None, named_configs: Sequence[str] = (),
                    command_name: Optional[str] = None, force: bool = False) -> dict:
         """The final config a run with these updates would get, without running anything.

@@ -145,6 +145,9 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
             defined |= {join_paths(path, k) for k in getattr(summary, "modified", ())}
             defined |= {join_paths(path, k) for k in getattr(summary, "typechanged", ())}
             defined |= _leaves(dict(summary), path) - _leaves(fixed, path)
+            # a fixed entry the scope assigns (even to the same value) is defined, not added
+            defined |= (_leaves(fixed, path) - {join_paths(path, k) for k in
+                                                getattr(summary, "added", ())})
             mods.typechanged.update({join_paths(path, k): v
                                      for k, v in getattr(summary, "typechanged", {}).items()})
             mods.docs.update({join_paths(path, k): v for k, v in getattr(summary, "docs", {}).items()})
