@@ -36,7 +36,7 @@ class Experiment(Ingredient):
         self.interactive = interactive
         self.default_command: Optional[str] = None
         self.observers: list = []
-        self.current_run: Any = None
+        self._last_run: Any = None
         # Progress bars (tqdm's "\r" updates) are folded to their final state before storage; set
         # ``ex.captured_out_filter = None`` to store the raw output as Sacred does by default.
         from .output import apply_backspaces_and_linefeeds
@@ -110,6 +110,7 @@ class Experiment(Ingredient):
                          force=bool(all_options.get("--force")), options=all_options,
                          info=info, meta_info=meta_info)
         apply_options(run, all_options, self)
+        run._experiment = self
         self.current_run = run
         return run
 
@@ -153,6 +154,21 @@ class Experiment(Ingredient):
         return default_option_values(gather_options(self))
 
     # -- delegation to the current run ------------------------------------------------------------
+    @property
+    def current_run(self) -> Any:
+        """This experiment's run active in the calling context (runs in other threads or asyncio
+        tasks have their own), else the run this experiment built last."""
+        from .context import own_run
+
+        run = own_run()
+        if run is not None and getattr(run, "_experiment", None) is self:
+            return run
+        return self._last_run
+
+    @current_run.setter
+    def current_run(self, run: Any) -> None:
+        self._last_run = run
+
     def _require_run(self) -> Any:
         if self.current_run is None:
             raise RuntimeError("No run is active: call this from inside a captured function of a run")

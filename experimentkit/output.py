@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -179,13 +180,15 @@ def capture_output(mode: str, filter: Optional[Callable[[str], str]] = None
 
     The mode is checked here, before anything is redirected, so a typo fails at once.
     """
-    if mode not in CAPTURE_MODES:
+    if mode not in CAPTURE_MODES + ("thread",):
         raise UnknownCaptureModeError(
             f"Unknown capture mode '{mode}'. Available options are {sorted(CAPTURE_MODES)}")
     if mode == "no":
         return _capture_nothing(CapturedOutput(filter))
     if mode == "sys":
         return _capture_sys(CapturedOutput(filter))
+    if mode == "thread":
+        return _capture_routed(CapturedOutput(filter))
     return _capture_fd(filter)
 
 
@@ -229,6 +232,60 @@ def _capture_sys(out: CapturedOutput) -> Iterator[CapturedOutput]:
         yield out
     finally:
         sys.stdout, sys.stderr = saved
+        out._close()
+
+
+# ---- "thread": several runs capturing at once in one process ---------------------------------------
+# One router stands in for sys.stdout/sys.stderr while any such capture is open; it writes through
+# and hands the text to the capture of the run active in the writing context (a ContextVar), so
+# each run gets only what its own thread or task printed.  Output of C code, subprocesses and
+# threads started without the run's context is not captured (the run's meta says so).
+_sink: contextvars.ContextVar = contextvars.ContextVar("experimentkit_output_sink", default=None)
+_router_lock = threading.Lock()
+_router_users = [0, None]  # open captures, saved (stdout, stderr)
+
+
+class _Router:
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        written = self._stream.write(text)
+        sink = _sink.get()
+        if sink is not None and isinstance(text, str):
+            sink(text)
+        return written
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
+    with _router_lock:
+        if _router_users[0] == 0:
+            _router_users[1] = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = _Router(sys.stdout), _Router(sys.stderr)
+        _router_users[0] += 1
+    token = _sink.set(out._append)
+    try:
+        yield out
+    finally:
+        try:
+            _sink.reset(token)
+        except ValueError:
+            _sink.set(None)
+        with _router_lock:
+            _router_users[0] -= 1
+            if _router_users[0] == 0:
+                sys.stdout, sys.stderr = _router_users[1]
         out._close()
 
 

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
-from .context import activate
+from .context import activate, active_runs
 from .dispatch import Dispatcher
 from .errors import SacredInterrupt
 from .observers.base import td_format
@@ -209,6 +209,15 @@ class Run:
             [] if self.unobserved else sorted(self.observers, key=lambda o: -o.priority)
         )
         self.warn_if_unobserved()
+        from .observers.sharing import claim_observers, release_observers
+
+        self.observers = claim_observers(self.observers)  # copies of those another run is using
+        try:
+            return self._run_observed(args)
+        finally:
+            release_observers(self.observers)
+
+    def _run_observed(self, args: tuple) -> Any:
         self.meta_info.setdefault("uid", uuid.uuid4().hex)
         self._dispatcher = Dispatcher(
             self.observers,
@@ -278,9 +287,17 @@ class Run:
         from .output import capture_output
 
         dispatcher = self._dispatcher
+        mode = self.capture_mode
+        if mode != "no" and (active_runs() or mode == "thread"):
+            # another run of this process is active (threads, asyncio tasks): fd and sys capture
+            # would mix their output, so each run captures what its own context prints
+            mode = "thread"
+            self.meta_info["output_capture"] = ("thread: only what this run's thread or task "
+                                                "printed through sys.stdout/stderr; other output "
+                                                "of the process was shared")
         try:
             try:
-                with capture_output(self.capture_mode, self.captured_out_filter) as output:
+                with capture_output(mode, self.captured_out_filter) as output:
                     self._output = output
                     try:
                         self._start()

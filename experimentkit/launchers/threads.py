@@ -1,9 +1,9 @@
 """The ``threads`` launcher: runs in threads of the sweep's own process.
 
 For runs that mostly wait (I/O, GPUs driven by other processes) or release the GIL.  Each run sees
-its own active run (``contextvars``) and logs into its own record; what runs print goes to one
-shared stdout, so output capture is per thread for ``sys`` writes and is marked as shared in each
-run's ``meta.output_shared``.  A hard crash (``os._exit``, a segfault) takes every run down: use
+its own active run (``contextvars``) and logs into its own record; each run captures what its own
+thread prints through ``sys.stdout``/``sys.stderr`` (C-level output is not captured), which its
+``meta.output_capture`` says.  A hard crash (``os._exit``, a segfault) takes every run down: use
 ``local`` for isolation.
 """
 from __future__ import annotations

@@ -204,13 +204,13 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
     stop = threading.Event()
     bar = _Progress(len(todo), sweep_id, progress)
     started = [0]
-    sweep_meta = {"id": sweep_id, "output_shared": chosen.shares_process} if \
-        chosen.shares_process else {"id": sweep_id}
+    sweep_meta = {"id": sweep_id}
 
     def jobs_iter():
         for task in todo:
             started[0] += 1
-            yield make_job(ex, command, task.to_json(), options, sweep_meta)
+            yield make_job(ex, command, task.to_json(), options, sweep_meta,
+                           chosen.shares_process)
 
     def report(outcome: dict) -> None:
         task = by_index[outcome["index"]]

@@ -22,8 +22,13 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
-def execute(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict) -> dict:
-    """Run one task with ``ex`` here and now; never raises for a failed run (only for Ctrl-C)."""
+def execute(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict,
+            in_process: bool = False) -> dict:
+    """Run one task with ``ex`` here and now; never raises for a failed run.
+
+    ``in_process``: other runs execute in this process at the same time (threads), so output is
+    captured per thread (see ``experimentkit.output``).
+    """
     outcome = {"index": task["index"], "status": None, "run_id": None, "result": None,
                "error": ""}
     run = None
@@ -32,6 +37,8 @@ def execute(ex: Any, command: Optional[str], task: dict, options: dict, sweep: d
         run = ex.resolve(command, task["updates"], task["named_configs"],
                          meta_info={"sweep": dict(sweep, index=task["index"])},
                          options=options)
+        if in_process and run.capture_mode != "no":
+            run.capture_mode = "thread"
         run()
         outcome["status"] = run.status
         outcome["result"] = _jsonable(run.result)
@@ -62,8 +69,10 @@ def _words(task: dict) -> list:
     return list(task["named_configs"]) + updates
 
 
-def make_job(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict) -> Any:
+def make_job(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict,
+             in_process: bool = False) -> Any:
     """A :class:`~experimentkit.launchers.Job` running ``task``."""
     from ..launchers import Job
 
-    return Job(task["index"], functools.partial(execute, ex, command, task, options, sweep))
+    return Job(task["index"], functools.partial(execute, ex, command, task, options, sweep,
+                                                in_process))
