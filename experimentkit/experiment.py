@@ -32,6 +32,8 @@ class Experiment(Ingredient):
                     name = name[:-len(ext)]
         super().__init__(name, ingredients, interactive=interactive, _caller_globals=globs,
                          base_dir=base_dir, save_git_info=save_git_info)
+        self._module_name = globs.get("__name__")  # to pickle it by reference (pickling.py)
+        self._module_file = globs.get("__file__")
         self.config_path = ""
         self.interactive = interactive
         self.default_command: Optional[str] = None
@@ -50,6 +52,11 @@ class Experiment(Ingredient):
         for function in (builtin.print_config, builtin.print_dependencies, builtin.save_config,
                          builtin.print_named_configs):
             self.command(function, unobserved=True)
+
+    def __reduce__(self) -> tuple:
+        """Pickled by reference (module, name, file), so worker processes can receive it."""
+        from .pickling import reduce_experiment
+        return reduce_experiment(self)
 
     # -- entry points -----------------------------------------------------------------------------
     def main(self, function: Callable) -> Any:

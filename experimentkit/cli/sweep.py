@@ -55,7 +55,6 @@ def _open_book(target: str) -> Any:
 
 
 def cmd_sweeps(args: argparse.Namespace, target: str) -> int:
-    from . import output
     from .commands import _emit
 
     book = _open_book(target)
@@ -73,7 +72,6 @@ def cmd_sweeps(args: argparse.Namespace, target: str) -> int:
         return 0
     data = [{k: v for k, v in r.items() if k != "tasks"} for r in records]
     _emit(args.format, headers, rows, data)
-    _ = output
     return 0
 
 

@@ -68,7 +68,7 @@ class LocalLauncher(Launcher):
                 for sentinel in wait(list(running)):
                     report(self._finish(*running.pop(sentinel)))
         except KeyboardInterrupt:
-            for job, process, receiver in running.values():
+            for _job, process, _receiver in running.values():
                 if process.is_alive():
                     try:
                         os.kill(process.pid, signal.SIGINT)

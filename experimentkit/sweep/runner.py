@@ -65,7 +65,6 @@ def check_tasks(ex: Any, command: Optional[str], tasks: list, options: dict) -> 
     """Resolve the config of one task of every distinct shape; raises the single run's
     ``UsageError``."""
     from ..commandline.options import validate_options
-
     from ..initialize import resolve_config
 
     validate_options(options)
