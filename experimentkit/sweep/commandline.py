@@ -191,8 +191,9 @@ def run_sweep_commandline(ex: Any, parsed: Any, flags: SweepFlags, argv: list) -
 def _find_resume(book: Any, wanted: Any, argv: list) -> dict:
     if wanted is not True:
         return book.get(wanted)
+    wanted_line = [w for w in argv[1:] if w != "--resume"]
     records = [r for r in book.records() if r.get("status") != "COMPLETED"
-               and (r.get("command_line") or [])[1:] == list(argv[1:])]
+               and (r.get("command_line") or [])[1:] == wanted_line]
     if not records:
         raise UsageError(f"no unfinished sweep with this command line in {book}; "
                          f"give its id: --resume SWEEP_ID (experimentkit sweeps lists them)")

@@ -163,6 +163,12 @@ def _random_dimension(key: str, spec: Mapping) -> tuple:
     return kind, args
 
 
+def _looks_random(kind: Any) -> bool:
+    import difflib
+
+    return bool(difflib.get_close_matches(str(kind), RANDOM_KINDS, n=1, cutoff=0.75))
+
+
 def space_from_mapping(space: Mapping, named_configs: Any = None, samples: Optional[int] = None,
                        seed: int = 0) -> Space:
     """A space from Python: ``{"lr": [0.1, 0.01], "n": "range(3)", "p": {"uniform": [0, 1]}}``.
@@ -182,6 +188,8 @@ def space_from_mapping(space: Mapping, named_configs: Any = None, samples: Optio
             items.append(Axis(key, tuple(parse_axis_value(spec, f"sweep '{key}={spec}'"))))
         elif isinstance(spec, Mapping) and len(spec) == 1 and next(iter(spec)) in RANDOM_KINDS:
             randoms[key] = _random_dimension(key, spec)
+        elif isinstance(spec, Mapping) and len(spec) == 1 and _looks_random(next(iter(spec))):
+            randoms[key] = _random_dimension(key, spec)  # a misspelt kind: the error suggests
         elif isinstance(spec, Mapping) and "values" in spec:  # {"values": [...]} as in W&B
             items.append(Axis(key, tuple(spec["values"])))
         else:
