@@ -146,7 +146,9 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path):
         [sys.executable, script, "-l", "WARNING", "-F", store, "-M", "--jobs", "2", "with",
          "batch=1,2,3,4", f"block_file={block}", f"fifo={fifo}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
-    with open(fifo) as announcements:  # blocks until both running runs announced themselves
+    # read-write, so the FIFO never reports end-of-file between the two runs' announcements;
+    # reading blocks until both running runs have announced themselves
+    with os.fdopen(os.open(fifo, os.O_RDWR), "r") as announcements:
         seen = [announcements.readline(), announcements.readline()]
     assert all(line.strip() for line in seen)
     process.send_signal(signal.SIGINT)
