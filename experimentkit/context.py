@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
-__all__ = ["current_run", "activate", "active_runs", "own_run"]
+__all__ = ["current_run", "activate", "active_runs", "own_run", "running_runs"]
 
 _stack: contextvars.ContextVar = contextvars.ContextVar("experimentkit_active_runs", default=())
 _active: list = []  # every active run of the process, in activation order
+_running: list = []  # runs between the start and the end of their output capture
+_running_lock = threading.Lock()
 
 
 def current_run() -> Optional[Any]:
@@ -40,6 +43,20 @@ def own_run() -> Optional[Any]:
 def active_runs() -> list:
     """Every run active in the process right now, oldest first."""
     return list(_active)
+
+
+@contextlib.contextmanager
+def running_runs(run: Any) -> Iterator[list]:
+    """Register ``run`` as running for the block; yields the other runs already running (checked
+    and registered at once, so two runs starting together each see the other)."""
+    with _running_lock:
+        others = list(_running)
+        _running.append(run)
+    try:
+        yield others
+    finally:
+        with _running_lock:
+            _running.remove(run)
 
 
 @contextlib.contextmanager

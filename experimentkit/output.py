@@ -227,12 +227,29 @@ class _Tee:
 @contextlib.contextmanager
 def _capture_sys(out: CapturedOutput) -> Iterator[CapturedOutput]:
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
+    tees = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
+    sys.stdout, sys.stderr = tees
     try:
         yield out
     finally:
-        sys.stdout, sys.stderr = saved
+        _unwrap("stdout", tees[0], saved[0])
+        _unwrap("stderr", tees[1], saved[1])
         out._close()
+
+
+def _unwrap(name: str, wrapper: object, inner: object) -> None:
+    """Take ``wrapper`` out of ``sys.<name>``, also when another capture wrapped it meanwhile (runs
+    in threads end in any order): the outer wrapper then writes to ``inner`` directly."""
+    current = getattr(sys, name)
+    if current is wrapper:
+        setattr(sys, name, inner)
+        return
+    node = current
+    while isinstance(node, (_Tee, _Router)):
+        if node._stream is wrapper:
+            node._stream = inner
+            return
+        node = node._stream
 
 
 # ---- "thread": several runs capturing at once in one process ---------------------------------------
@@ -271,8 +288,8 @@ class _Router:
 def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
     with _router_lock:
         if _router_users[0] == 0:
-            _router_users[1] = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = _Router(sys.stdout), _Router(sys.stderr)
+            _router_users[1] = _Router(sys.stdout), _Router(sys.stderr)
+            sys.stdout, sys.stderr = _router_users[1]
         _router_users[0] += 1
     token = _sink.set(out._append)
     try:
@@ -285,7 +302,9 @@ def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
         with _router_lock:
             _router_users[0] -= 1
             if _router_users[0] == 0:
-                sys.stdout, sys.stderr = _router_users[1]
+                routers, _router_users[1] = _router_users[1], None
+                _unwrap("stdout", routers[0], routers[0]._stream)
+                _unwrap("stderr", routers[1], routers[1]._stream)
         out._close()
 
 
@@ -372,10 +391,11 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
     # Python streams that do not write to fds 1/2 (pytest's capture, some notebook kernels) bypass the
     # pipes; tee those at the Python level so their output is captured too.
     saved_streams = sys.stdout, sys.stderr
+    tees: dict = {}
     if not _writes_to_fd(sys.stdout, 1):
-        sys.stdout = _Tee(sys.stdout, out._append)
+        sys.stdout = tees["stdout"] = _Tee(sys.stdout, out._append)
     if not _writes_to_fd(sys.stderr, 2):
-        sys.stderr = _Tee(sys.stderr, out._append)
+        sys.stderr = tees["stderr"] = _Tee(sys.stderr, out._append)
     try:
         for fd in (1, 2):
             read_fd, write_fd = os.pipe()
@@ -387,7 +407,8 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
         yield out
     finally:
         _flush_std()
-        sys.stdout, sys.stderr = saved_streams
+        for name, tee in tees.items():
+            _unwrap(name, tee, saved_streams[0 if name == "stdout" else 1])
         for fd, original in saved.items():  # restore first: nothing below may leave fds redirected
             os.dup2(original, fd)
             os.close(original)

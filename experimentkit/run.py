@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
-from .context import activate, active_runs
+from .context import activate, running_runs
 from .dispatch import Dispatcher
 from .errors import SacredInterrupt
 from .observers.base import td_format
@@ -125,6 +125,7 @@ class Run:
         self._beat_stop = threading.Event()
         self._beat_thread: Optional[threading.Thread] = None
         self._sigterm_armed = False
+        self._capture: Optional[str] = None  # the capture mode in effect
 
     # ---- logging from user code ------------------------------------------------------------------
     def log_scalar(self, metric_name: str, value: Any, step: Any = None) -> None:
@@ -284,17 +285,26 @@ class Run:
             yield
 
     def _execute(self, args: tuple) -> Any:
+        with running_runs(self) as others:
+            return self._execute_captured(args, others)
+
+    def _execute_captured(self, args: tuple, others: list) -> Any:
         from .output import capture_output
 
         dispatcher = self._dispatcher
         mode = self.capture_mode
-        if mode != "no" and (active_runs() or mode == "thread"):
+        if mode != "no" and (others or mode == "thread"):
             # another run of this process is active (threads, asyncio tasks): fd and sys capture
             # would mix their output, so each run captures what its own context prints
             mode = "thread"
             self.meta_info["output_capture"] = ("thread: only what this run's thread or task "
                                                 "printed through sys.stdout/stderr; other output "
                                                 "of the process was shared")
+            for other in others:  # their fd/sys capture sees this run's output too: say so
+                if other._capture in ("fd", "sys"):
+                    other.info["output_shared"] = ("this run's captured output may include what "
+                                                   "other runs of its process printed meanwhile")
+        self._capture = mode
         try:
             try:
                 with capture_output(mode, self.captured_out_filter) as output:

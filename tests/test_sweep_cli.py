@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from sweep_helpers import cli, ls_json, run_script, sweep_records, write_script
 
 
