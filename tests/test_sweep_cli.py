@@ -135,7 +135,8 @@ def test_resume_after_the_sweep_process_is_killed(script, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, signum):
     store = str(tmp_path / "runs")
     block = tmp_path / "block"
     block.write_text("")
@@ -150,7 +151,7 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path):
     with os.fdopen(os.open(fifo, os.O_RDWR), "r") as announcements:
         seen = [announcements.readline(), announcements.readline()]
     assert all(line.strip() for line in seen)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Sweep 1 INTERRUPTED" in err and "continue with --resume 1" in err

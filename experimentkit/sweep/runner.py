@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -227,12 +228,15 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
 
     status = "COMPLETED"
     begin = time.monotonic()
+    previous = _sigterm_as_interrupt()
     try:
         chosen.launch(jobs_iter(), report, stop)
     except KeyboardInterrupt:
         status = "INTERRUPTED"
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if status != "INTERRUPTED" and any(o.status not in ("COMPLETED", "PRUNED") for o in outcomes):
         status = "FAILED"
     if status == "COMPLETED" and len(outcomes) < len(todo):
@@ -262,6 +266,20 @@ def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id:
                     outcome.run_id = record.id
     except Exception:  # only a nicer summary is at stake
         return
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM stops the sweep like Ctrl-C (main thread only); returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        return None
 
 
 def _safe_update(book: Any, sweep_id: Any, changes: dict) -> None:
