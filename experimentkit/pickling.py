@@ -85,3 +85,89 @@ def _same_file(module: Any, path: Optional[str]) -> bool:
         return os.path.samefile(own, path)
     except OSError:
         return False
+
+
+# ---- runs -------------------------------------------------------------------------------------------
+class RunInbox:
+    """A directory where worker processes append metric points for a run (one JSON-lines file per
+    process); the run's heartbeat reads what is new.  Whole lines are appended, so a reader never
+    sees half a point."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="experimentkit-run-inbox-")
+        self._offsets: dict = {}
+
+    def drain(self) -> list:
+        """New ``(name, step, value, timestamp)`` points since the last call."""
+        import json
+
+        points = []
+        try:
+            names = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return points
+        for name in names:
+            path = os.path.join(self.directory, name)
+            with open(path, "rb") as f:
+                f.seek(self._offsets.get(name, 0))
+                data = f.read()
+            complete = data[:data.rfind(b"\n") + 1]
+            self._offsets[name] = self._offsets.get(name, 0) + len(complete)
+            for line in complete.splitlines():
+                point = json.loads(line)
+                points.append((point["name"], point["step"], point["value"], point["time"]))
+        return points
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class RemoteRun:
+    """What a run becomes in another process: its id, uid, config and ``log_scalar``.
+
+    Points logged here reach the run's record through its inbox (same machine or shared file
+    system) at the run's next heartbeat; points logged after the run ended are lost.  Everything
+    else a run does (artifacts, resources, info) belongs in the process that owns the run.
+    """
+
+    def __init__(self, run_id: Any, uid: str, config: dict, inbox: str):
+        self._id = run_id
+        self.uid = uid
+        self.config = config
+        self._inbox = inbox
+        self._next_step: dict = {}
+
+    def log_scalar(self, metric_name: str, value: Any, step: Any = None) -> None:
+        """Append a point (steps count per name from 0 in this process unless given)."""
+        import json
+        import threading
+        import time
+
+        if step is None:
+            step = self._next_step.get(metric_name, 0)
+        self._next_step[metric_name] = step + 1
+        item = getattr(value, "item", None)
+        value = item() if callable(item) else value
+        path = os.path.join(self._inbox, f"{os.getpid()}-{threading.get_ident()}.jsonl")
+        line = json.dumps({"name": metric_name, "step": step, "value": value,
+                           "time": time.time()}) + "\n"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"a run handle in a worker process has only _id, uid, config and "
+                             f"log_scalar; '{name}' belongs in the process that owns the run")
+
+
+def reduce_run(run: Any) -> tuple:
+    """``__reduce__`` of a ``Run``: a :class:`RemoteRun` writing into the run's inbox."""
+    from .commandline.printing import to_plain
+
+    if run._inbox is None:
+        run._inbox = RunInbox()
+    return RemoteRun, (run._id, run.meta_info.get("uid"), to_plain(run.config),
+                       run._inbox.directory)

@@ -126,6 +126,7 @@ class Run:
         self._beat_thread: Optional[threading.Thread] = None
         self._sigterm_armed = False
         self._capture: Optional[str] = None  # the capture mode in effect
+        self._inbox: Any = None  # points from worker processes (pickling.RunInbox), made on demand
 
     # ---- logging from user code ------------------------------------------------------------------
     def log_scalar(self, metric_name: str, value: Any, step: Any = None) -> None:
@@ -243,6 +244,13 @@ class Run:
 
     run = __call__
 
+    def __reduce__(self) -> tuple:
+        """A run sent to a worker process arrives as a small handle whose ``log_scalar`` reaches
+        this run (see :class:`experimentkit.pickling.RemoteRun`)."""
+        from .pickling import reduce_run
+
+        return reduce_run(self)
+
     def _command(self) -> str:
         name = getattr(self.main_function, "__name__", None) or self.meta_info.get(
             "command", "main"
@@ -346,6 +354,8 @@ class Run:
             return self.result
         finally:
             self.fallback_journals = dispatcher.finish()
+            if self._inbox is not None:
+                self._inbox.close()
 
     def _start(self) -> None:
         self.status = "RUNNING"
@@ -420,6 +430,8 @@ class Run:
     def _beat(self) -> None:
         """Send new metrics, new table rows and a heartbeat (the last call is the final flush)."""
         dispatcher = self._dispatcher
+        if self._inbox is not None:
+            self._metrics.extend(self._inbox.drain())
         dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(), info=self.info)
         for name, rows in self._drain_tables():
             dispatcher.emit("log_table", name=name, rows=rows)

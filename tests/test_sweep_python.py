@@ -371,3 +371,68 @@ def test_submitit_local_executor(tmp_path):
     [record] = sweep_records(store)
     assert record["launcher"] == "slurm"
     assert record["launcher_options"]["partition"] == "gpu"
+
+
+RUN_HANDLE_SCRIPT = '''
+import os
+import joblib
+from experimentkit import Experiment
+from experimentkit.observers import FileStorageObserver
+
+ex = Experiment("handle")
+ex.observers.append(FileStorageObserver(os.environ["HANDLE_STORE"]))
+
+def evaluate(run, fold):
+    run.log_scalar("fold.score", fold * 10, step=fold)
+    return run.config["scale"] * fold
+
+@ex.config
+def cfg():
+    scale = 3
+
+@ex.automain
+def main(_run):
+    scores = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(evaluate)(_run, fold) for fold in range(4))
+    return sum(scores)
+'''
+
+
+@pytest.mark.slow
+def test_a_run_handle_sent_to_worker_processes_logs_into_its_run(tmp_path):
+    pytest.importorskip("joblib")
+    script = tmp_path / "handle.py"
+    script.write_text(RUN_HANDLE_SCRIPT)
+    store = str(tmp_path / "runs")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=str(tmp_path), env=dict(os.environ, HANDLE_STORE=store))
+    assert done.returncode == 0, done.stderr
+    with open_store(store) as opened:
+        [run] = opened.runs().all()
+        assert run.result == 3 * (0 + 1 + 2 + 3)
+        series = run.metric("fold.score")
+        assert sorted(zip(series.steps, series.values)) == [(0, 0), (1, 10), (2, 20), (3, 30)]
+
+
+def test_remote_run_handle_has_only_what_travels(tmp_path):
+    import pickle
+
+    ex = Experiment("h", interactive=True)
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+    handles = []
+
+    @ex.config
+    def cfg():
+        a = {"b": 1}
+
+    @ex.main
+    def main(_run):
+        handles.append(pickle.loads(pickle.dumps(_run)))
+        handles[0].log_scalar("remote", 5)
+
+    run = ex.run()
+    handle = handles[0]
+    assert (handle._id, handle.config) == (run._id, {"a": {"b": 1}, "seed": run.config["seed"]})
+    with pytest.raises(AttributeError, match="belongs in the process that owns the run"):
+        handle.add_artifact("x")
+    assert ls_json(str(tmp_path / "runs"))[0]["metrics"] == {"remote": 5}
