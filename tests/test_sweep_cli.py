@@ -241,3 +241,31 @@ def test_postgres_store_and_resume(script, tmp_path):
         assert again.returncode == 1  # the stored task still says fail_at=2
         assert "(2 already COMPLETED were skipped)" in again.stderr
         assert len(ls_json(url, "sweep == 1")) == 4
+
+
+def test_progress_bar_on_a_terminal_only(script, tmp_path):
+    pytest.importorskip("tqdm")
+    import pty
+
+    store = str(tmp_path / "runs")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the sweep, with a terminal as stdout/stderr
+        os.chdir(str(tmp_path))
+        os.execv(sys.executable, [sys.executable, script, "-l", "ERROR", "-F", store, "-M",
+                                  "with", "batch=1,2,3", "fail_at=2"])
+    output = b""
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        output += data
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 1
+    assert "sweep 1: 100%" in text and "3/3" in text and "failed=1" in text
+    # not a terminal: no bar, only the summary
+    quiet = run_script(script, "-F", str(tmp_path / "quiet"), "-M", "with", "batch=1,2")
+    assert quiet.stderr.splitlines()[0].startswith("Sweep 1 COMPLETED")

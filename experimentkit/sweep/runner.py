@@ -136,8 +136,11 @@ class _Progress:
                 from tqdm import tqdm
             except ImportError:
                 return
+            import shutil
+
+            size = shutil.get_terminal_size((100, 24))  # falls back where a tty reports 0x0
             self.bar = tqdm(total=total, desc=f"sweep {sweep_id}", unit="run", file=sys.stderr,
-                            dynamic_ncols=True)
+                            ncols=min(size.columns, 120), nrows=size.lines)
 
     def update(self, counts: Counter, running: int) -> None:
         if self.bar is not None:
