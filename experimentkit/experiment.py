@@ -32,11 +32,13 @@ class Experiment(Ingredient):
                     name = name[:-len(ext)]
         super().__init__(name, ingredients, interactive=interactive, _caller_globals=globs,
                          base_dir=base_dir, save_git_info=save_git_info)
+        self._module_name = globs.get("__name__")  # to pickle it by reference (pickling.py)
+        self._module_file = globs.get("__file__")
         self.config_path = ""
         self.interactive = interactive
         self.default_command: Optional[str] = None
         self.observers: list = []
-        self.current_run: Any = None
+        self._last_run: Any = None
         # Progress bars (tqdm's "\r" updates) are folded to their final state before storage; set
         # ``ex.captured_out_filter = None`` to store the raw output as Sacred does by default.
         from .output import apply_backspaces_and_linefeeds
@@ -51,6 +53,11 @@ class Experiment(Ingredient):
         for function in (builtin.print_config, builtin.print_dependencies, builtin.save_config,
                          builtin.print_named_configs):
             self.command(function, unobserved=True)
+
+    def __reduce__(self) -> tuple:
+        """Pickled by reference (module, name, file), so worker processes can receive it."""
+        from .pickling import reduce_experiment
+        return reduce_experiment(self)
 
     # -- entry points -----------------------------------------------------------------------------
     def main(self, function: Callable) -> Any:
@@ -111,10 +118,25 @@ class Experiment(Ingredient):
                          force=bool(all_options.get("--force")), options=all_options,
                          info=info, meta_info=meta_info)
         apply_options(run, all_options, self)
+        run._experiment = self
         self.current_run = run
         return run
 
     _create_run = resolve  # Sacred's name for it, used by scripts that build a run without running it
+
+    def sweep(self, space: Optional[dict] = None, **kwargs: Any) -> Any:
+        """Run a sweep over ``space`` (see :func:`experimentkit.sweep.api.sweep` and docs/sweeps.md);
+        returns the ``SweepResult`` with every run's outcome."""
+        from .sweep.api import sweep
+        return sweep(self, space, **kwargs)
+
+    def optimize(self, objective: str, trials: int, space: dict, direction: str = "minimize",
+                 **kwargs: Any) -> Any:
+        """Let an Optuna study propose ``trials`` configs from ``space``, each a recorded run
+        (see :func:`experimentkit.sweep.optuna.optimize`); returns the study."""
+        from .sweep.optuna import optimize
+        return optimize(self, objective=objective, trials=trials, space=space,
+                        direction=direction, **kwargs)
 
     def get_config(self, config_updates: Optional[dict] = None, named_configs: Sequence[str] = (),
                    command_name: Optional[str] = None, force: bool = False) -> dict:
@@ -142,6 +164,21 @@ class Experiment(Ingredient):
         return default_option_values(gather_options(self))
 
     # -- delegation to the current run ------------------------------------------------------------
+    @property
+    def current_run(self) -> Any:
+        """This experiment's run active in the calling context (runs in other threads or asyncio
+        tasks have their own), else the run this experiment built last."""
+        from .context import own_run
+
+        run = own_run()
+        if run is not None and getattr(run, "_experiment", None) is self:
+            return run
+        return self._last_run
+
+    @current_run.setter
+    def current_run(self, run: Any) -> None:
+        self._last_run = run
+
     def _require_run(self) -> Any:
         if self.current_run is None:
             raise RuntimeError("No run is active: call this from inside a captured function of a run")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import contextvars
 import os
 import sys
 import threading
@@ -172,13 +173,15 @@ def capture_output(mode: str, filter: Optional[Callable[[str], str]] = None
 
     The mode is checked here, before anything is redirected, so a typo fails at once.
     """
-    if mode not in CAPTURE_MODES:
+    if mode not in CAPTURE_MODES + ("thread",):
         raise UnknownCaptureModeError(
             f"Unknown capture mode '{mode}'. Available options are {sorted(CAPTURE_MODES)}")
     if mode == "no":
         return _capture_nothing(CapturedOutput(filter))
     if mode == "sys":
         return _capture_sys(CapturedOutput(filter))
+    if mode == "thread":
+        return _capture_routed(CapturedOutput(filter))
     return _capture_fd(filter)
 
 
@@ -217,11 +220,84 @@ class _Tee:
 @contextlib.contextmanager
 def _capture_sys(out: CapturedOutput) -> Iterator[CapturedOutput]:
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
+    tees = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
+    sys.stdout, sys.stderr = tees
     try:
         yield out
     finally:
-        sys.stdout, sys.stderr = saved
+        _unwrap("stdout", tees[0], saved[0])
+        _unwrap("stderr", tees[1], saved[1])
+        out._close()
+
+
+def _unwrap(name: str, wrapper: object, inner: object) -> None:
+    """Take ``wrapper`` out of ``sys.<name>``, also when another capture wrapped it meanwhile (runs
+    in threads end in any order): the outer wrapper then writes to ``inner`` directly."""
+    current = getattr(sys, name)
+    if current is wrapper:
+        setattr(sys, name, inner)
+        return
+    node = current
+    while isinstance(node, (_Tee, _Router)):
+        if node._stream is wrapper:
+            node._stream = inner
+            return
+        node = node._stream
+
+
+# ---- "thread": several runs capturing at once in one process ---------------------------------------
+# One router stands in for sys.stdout/sys.stderr while any such capture is open; it writes through
+# and hands the text to the capture of the run active in the writing context (a ContextVar), so
+# each run gets only what its own thread or task printed.  Output of C code, subprocesses and
+# threads started without the run's context is not captured (the run's meta says so).
+_sink: contextvars.ContextVar = contextvars.ContextVar("experimentkit_output_sink", default=None)
+_router_lock = threading.Lock()
+_router_users = [0, None]  # open captures, saved (stdout, stderr)
+
+
+class _Router:
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        written = self._stream.write(text)
+        sink = _sink.get()
+        if sink is not None and isinstance(text, str):
+            sink(text)
+        return written
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
+    with _router_lock:
+        if _router_users[0] == 0:
+            _router_users[1] = _Router(sys.stdout), _Router(sys.stderr)
+            sys.stdout, sys.stderr = _router_users[1]
+        _router_users[0] += 1
+    token = _sink.set(out._append)
+    try:
+        yield out
+    finally:
+        try:
+            _sink.reset(token)
+        except ValueError:
+            _sink.set(None)
+        with _router_lock:
+            _router_users[0] -= 1
+            if _router_users[0] == 0:
+                routers, _router_users[1] = _router_users[1], None
+                _unwrap("stdout", routers[0], routers[0]._stream)
+                _unwrap("stderr", routers[1], routers[1]._stream)
         out._close()
 
 
@@ -308,10 +384,11 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
     # Python streams that do not write to fds 1/2 (pytest's capture, some notebook kernels) bypass the
     # pipes; tee those at the Python level so their output is captured too.
     saved_streams = sys.stdout, sys.stderr
+    tees: dict = {}
     if not _writes_to_fd(sys.stdout, 1):
-        sys.stdout = _Tee(sys.stdout, out._append)
+        sys.stdout = tees["stdout"] = _Tee(sys.stdout, out._append)
     if not _writes_to_fd(sys.stderr, 2):
-        sys.stderr = _Tee(sys.stderr, out._append)
+        sys.stderr = tees["stderr"] = _Tee(sys.stderr, out._append)
     try:
         for fd in (1, 2):
             read_fd, write_fd = os.pipe()
@@ -323,7 +400,8 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
         yield out
     finally:
         _flush_std()
-        sys.stdout, sys.stderr = saved_streams
+        for name, tee in tees.items():
+            _unwrap(name, tee, saved_streams[0 if name == "stdout" else 1])
         for fd, original in saved.items():  # restore first: nothing below may leave fds redirected
             os.dup2(original, fd)
             os.close(original)

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
-from .context import activate
+from .context import activate, running_runs
 from .dispatch import Dispatcher
 from .errors import ObserverUnreachableError, SacredInterrupt, UsageError
 from .observers.base import td_format
@@ -181,6 +181,8 @@ class Run:
         self._wake = threading.Event()  # wakes the heartbeat thread (stop, or a full queue)
         self._beat_thread: Optional[threading.Thread] = None
         self._sigterm_armed = False
+        self._capture: Optional[str] = None  # the capture mode in effect
+        self._inbox: Any = None  # points from worker processes (pickling.RunInbox), made on demand
 
     # ---- logging from user code ------------------------------------------------------------------
     def log_scalar(self, metric_name: str, value: Any, step: Any = None,
@@ -312,6 +314,15 @@ class Run:
             [] if self.unobserved else sorted(self.observers, key=lambda o: -o.priority)
         )
         self.warn_if_unobserved()
+        from .observers.sharing import claim_observers, release_observers
+
+        self.observers = claim_observers(self.observers)  # copies of those another run is using
+        try:
+            return self._run_observed(args)
+        finally:
+            release_observers(self.observers)
+
+    def _run_observed(self, args: tuple) -> Any:
         self.meta_info.setdefault("uid", uuid.uuid4().hex)
         self._dispatcher = Dispatcher(
             self.observers,
@@ -338,6 +349,13 @@ class Run:
                 signal.signal(signal.SIGTERM, previous_handler)
 
     run = __call__
+
+    def __reduce__(self) -> tuple:
+        """A run sent to a worker process arrives as a small handle whose ``log_scalar`` reaches
+        this run (see :class:`experimentkit.pickling.RemoteRun`)."""
+        from .pickling import reduce_run
+
+        return reduce_run(self)
 
     def _command(self) -> str:
         name = getattr(self.main_function, "__name__", None) or self.meta_info.get(
@@ -381,12 +399,29 @@ class Run:
             yield
 
     def _execute(self, args: tuple) -> Any:
+        with running_runs(self) as others:
+            return self._execute_captured(args, others)
+
+    def _execute_captured(self, args: tuple, others: list) -> Any:
         from .output import capture_output
 
         dispatcher = self._dispatcher
+        mode = self.capture_mode
+        if mode != "no" and (others or mode == "thread"):
+            # another run of this process is active (threads, asyncio tasks): fd and sys capture
+            # would mix their output, so each run captures what its own context prints
+            mode = "thread"
+            self.meta_info["output_capture"] = ("thread: only what this run's thread or task "
+                                                "printed through sys.stdout/stderr; other output "
+                                                "of the process was shared")
+            for other in others:  # their fd/sys capture sees this run's output too: say so
+                if other._capture in ("fd", "sys"):
+                    other.info["output_shared"] = ("this run's captured output may include what "
+                                                   "other runs of its process printed meanwhile")
+        self._capture = mode
         try:
             try:
-                with capture_output(self.capture_mode, self.captured_out_filter) as output:
+                with capture_output(mode, self.captured_out_filter) as output:
                     self._output = output
                     try:
                         self._start()
@@ -426,6 +461,8 @@ class Run:
             return self.result
         finally:
             self.fallback_journals = dispatcher.finish()
+            if self._inbox is not None:
+                self._inbox.close()
 
     def _start(self) -> None:
         self.status = "RUNNING"
@@ -544,6 +581,8 @@ class Run:
         # Tables are drained before metrics, so every point logged before a table row is in this
         # beat's metrics (or an earlier one) and reaches observers no later than that row.
         tables = self._drain_tables()
+        if self._inbox is not None:
+            self._metrics.extend(self._inbox.drain())
         if self._metrics:
             self._send_metrics(whole=True)
         else:  # observers get log_metrics before every heartbeat, as in Sacred

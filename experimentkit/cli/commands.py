@@ -364,6 +364,10 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
     from ..plotting import metric_figure, save_figure
 
     name = args.metric[len("metrics."):] if args.metric.startswith("metrics.") else args.metric
+    if args.sweep is not None or args.kind == "params":
+        from ..sweep.plots import plot_sweep_command
+
+        return plot_sweep_command(args, store, name)
     notes: list = []
     fig = metric_figure(store, name, kind=args.kind, runs=args.runs,
                         where=[parse_where(w) for w in args.where], minimize=args.minimize,

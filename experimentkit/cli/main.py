@@ -20,7 +20,7 @@ __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 #: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
 #: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
 #: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
-COMMAND_MODULES: tuple = ("artifacts", "interop")
+COMMAND_MODULES: tuple = ("artifacts", "interop", "sweep")
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"
@@ -34,7 +34,7 @@ else ./runs.
 
 Keys: id, status, experiment, command, start_time, stop_time, host.<field>, config.<dotted>,
 metrics.<name> (last value; .min .max .count too), result, tags, notes, meta.<dotted>,
-info.<dotted>.  Expressions: 'config.lr < 0.05', 'status == COMPLETED',
+info.<dotted>, sweep (the sweep id; sweep.index).  Expressions: 'config.lr < 0.05', 'status == COMPLETED',
 'metrics.val.accuracy >= 0.9', 'tags contains best', 'status in [FAILED, DEAD]'."""
 
 
@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.png")
     p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="runs to plot")
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
-    p.add_argument("--kind", choices=("curves", "best-so-far", "bars"), default="curves")
+    p.add_argument("--kind", choices=("curves", "best-so-far", "bars", "params"), default="curves",
+                   help="params (with --sweep): the metric against each swept parameter")
+    p.add_argument("--sweep", metavar="ID", help="plot the runs of this sweep")
     _goal_options(p)
     p = command("serve", "a read-only web dashboard of the store (standard library only)")
     p.add_argument("--host", default="127.0.0.1",

@@ -69,6 +69,9 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
         _fail(report_error(exc, ""))
     short_usage, long_usage, internal_usage = get_usage(ex, argv[0] if argv else None, options)
     try:
+        from ..sweep.commandline import split_sweep_argv
+
+        full_argv, (argv, sweep) = argv, split_sweep_argv(argv, options)
         parsed = parse_commandline(ex, argv, options, internal_usage)
         if not parsed.help:
             validate_options(parsed.options)
@@ -77,13 +80,22 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
 
     if parsed.help:
         if parsed.command is None:
-            print(long_usage)
+            from ..sweep.commandline import SWEEP_HELP
+
+            print(long_usage.rstrip("\n") + "\n" + SWEEP_HELP)
         else:
             from .commands import help_for_command
             print(help_for_command(dict(ex.gather_commands())[parsed.command]))
         sys.exit(0)
 
     debug = bool(parsed.options.get("--debug"))
+    if sweep is not None:
+        from ..sweep.commandline import run_sweep_commandline
+
+        try:
+            _fail(run_sweep_commandline(ex, parsed, sweep, full_argv))
+        except UsageError as exc:
+            _fail(report_error(exc, short_usage))
     previous_run = ex.current_run
     try:
         return ex.run(parsed.command, parsed.config_updates, parsed.named_configs, info={},

@@ -10,7 +10,8 @@ Keys (:func:`parse_key`)
     fields), ``command``, ``start_time``, ``stop_time``, ``heartbeat``, ``host`` / ``host.<field>``,
     ``config.<dotted>``, ``info.<dotted>``, ``meta.<dotted>``, ``result`` / ``result.<dotted>``,
     ``tags``, ``notes``, ``resources`` / ``resources.md5|path`` (one value per resource: a filter
-    matches when any resource does; ``contains`` is a substring of any), and
+    matches when any resource does; ``contains`` is a substring of any), ``sweep``
+    (= ``meta.sweep.id``; ``sweep.index``), and
     ``metrics.<name>`` (the last value) /
     ``metrics.<name>.last|min|max|count``.  Metric names may contain dots; only one trailing
     ``.last/.min/.max/.count`` is read as the aggregate (address a metric literally named ``x.min``
@@ -329,9 +330,14 @@ def parse_key(text: str) -> Key:
     suggestion."""
     text = str(text).strip()
     root, _, rest = text.partition(".")
+    if root == "sweep":  # shorthand for the sweep a run belongs to: meta.sweep.id / .index
+        if rest not in ("", "id", "index"):
+            raise QueryError(f"unknown key '{text}'; use 'sweep' (its id) or 'sweep.index'")
+        return Key("meta", ("sweep", rest or "id"))
     if root not in KEY_ROOTS:
-        raise QueryError(f"unknown key '{text}'{suggest(root, KEY_ROOTS)}; keys start with one of: "
-                         + ", ".join(KEY_ROOTS))
+        hint = suggest(root, KEY_ROOTS + ("sweep",))
+        raise QueryError(f"unknown key '{text}'{hint}; keys start with one of: "
+                         + ", ".join(KEY_ROOTS + ("sweep",)))
     if not rest:
         if root == "metrics":
             raise QueryError("'metrics' needs a metric name, as in 'metrics.loss' or "

@@ -1,0 +1,128 @@
+"""Sweep records: one JSON document per sweep, kept beside the runs in every backend.
+
+A record holds ``id`` (an integer, allocated by the first store), ``command_line``, ``experiment``,
+``command``, ``space`` (grid and random dimensions), ``tasks`` (every run's updates, so ``--resume``
+needs no re-expansion), ``launcher``, ``jobs``, ``status`` (RUNNING, COMPLETED, FAILED,
+INTERRUPTED), ``start_time``/``stop_time`` (ISO, UTC), ``counts`` (runs by status), ``total`` and,
+for Optuna, ``objective``/``direction``.  Each backend stores it in its own module
+(``backends/<tech>/sweeps.py``) behind the small :class:`SweepBook` interface; each run of the
+sweep has ``meta.sweep = {"id": ..., "index": ...}``.
+"""
+from __future__ import annotations
+
+import abc
+import datetime as _dt
+import os
+from typing import Any, Optional
+
+from ..errors import StoreError, suggest
+
+__all__ = ["SweepBook", "books_for_options", "books_for_observers", "open_book", "utc_iso",
+           "unknown_sweep"]
+
+
+def utc_iso() -> str:
+    """Now, as naive-UTC ISO text (the form stored in sweep records)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+class SweepBook(abc.ABC):
+    """Where a backend keeps sweep records."""
+
+    @abc.abstractmethod
+    def create(self, record: dict, sweep_id: Optional[int] = None) -> int:
+        """Store a new record; allocate the next integer id unless ``sweep_id`` is given."""
+
+    @abc.abstractmethod
+    def update(self, sweep_id: int, changes: dict) -> None:
+        """Replace the given top-level fields of a record."""
+
+    @abc.abstractmethod
+    def records(self) -> list:
+        """Every record, in id order."""
+
+    def get(self, sweep_id: Any) -> dict:
+        """One record; ``StoreError`` with a suggestion for an unknown id."""
+        found = {str(r["id"]): r for r in self.records()}
+        record = found.get(str(sweep_id).strip())
+        if record is None:
+            raise unknown_sweep(sweep_id, found, self)
+        return record
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def unknown_sweep(sweep_id: Any, known: Any, where: Any) -> StoreError:
+    hint = suggest(str(sweep_id), [str(k) for k in known])
+    listing = "" if hint else " (experimentkit sweeps lists them)"
+    return StoreError(f"no sweep '{sweep_id}' in {where}{hint}{listing}")
+
+
+def books_for_options(options: dict) -> list:
+    """Books for the stores named by ``-F``/``-s``/``-m`` on a command line (in that order)."""
+    books = []
+    if options.get("--file_storage"):
+        from ..backends.file.sweeps import FileSweepBook
+
+        books.append(FileSweepBook(options["--file_storage"]))
+    if options.get("--sql"):
+        from ..backends.sql.sweeps import SqlSweepBook
+
+        books.append(SqlSweepBook(options["--sql"]))
+    if options.get("--mongo_db"):
+        from ..backends.mongo.sweeps import MongoSweepBook
+        from ..commandline.options import parse_mongo_db_arg
+
+        kwargs = parse_mongo_db_arg(options["--mongo_db"])
+        books.append(MongoSweepBook.from_url(kwargs.get("url"), kwargs.get("db_name", "sacred")))
+    return books
+
+
+def books_for_observers(observers: list) -> list:
+    """Books beside the stores of the experiment's observers (file, SQL, Mongo; others have
+    none)."""
+    books = []
+    for observer in observers:
+        kind = type(observer).__name__
+        if kind == "FileStorageObserver":
+            from ..backends.file.sweeps import FileSweepBook
+
+            books.append(FileSweepBook(observer.basedir))
+        elif kind == "SqlObserver":
+            from ..backends.sql.sweeps import SqlSweepBook
+
+            books.append(SqlSweepBook(observer.url))
+        elif kind == "MongoObserver":
+            from ..backends.mongo.sweeps import MongoSweepBook
+
+            books.append(MongoSweepBook(observer.runs.database, _prefix(observer.runs.name)))
+    return books
+
+
+def _prefix(runs_collection: str) -> str:
+    return runs_collection[:-len("runs")] if runs_collection.endswith("runs") else ""
+
+
+def open_book(target: str) -> SweepBook:
+    """The book of the store at a directory path or URL (as ``open_store``)."""
+    from urllib.parse import unquote, urlsplit
+
+    text = os.fspath(target)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if not scheme or scheme == "file":
+        path = unquote(urlsplit(text).path) if scheme else text
+        if not os.path.isdir(path):
+            raise StoreError(f"no run store at '{path}' (not a directory)")
+        from ..backends.file.sweeps import FileSweepBook
+
+        return FileSweepBook(path)
+    if scheme in ("mongodb", "mongodb+srv"):
+        from ..backends.mongo.sweeps import MongoSweepBook
+        from ..query import _split_mongo_url
+
+        url, db_name, prefix = _split_mongo_url(text)
+        return MongoSweepBook.from_url(url, db_name, prefix)
+    from ..backends.sql.sweeps import SqlSweepBook
+
+    return SqlSweepBook(text)
