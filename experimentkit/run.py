@@ -2,14 +2,16 @@
 
 Differences from Sacred, on purpose:
 
-* Observers never fail a run; their errors go through :class:`~experimentkit.dispatch.Dispatcher`. *
-``log_scalar`` only appends to a deque (well under a microsecond); conversion happens at the
-heartbeat. * Metrics, table rows, ``info`` and the captured output are always flushed before the
-terminal event and
-  before ``run()`` returns, also with ``beat_interval <= 0`` (which disables only the periodic
-  beats).
+* Observers never fail a run; their errors go through :class:`~experimentkit.dispatch.Dispatcher`.
+* ``log_scalar`` only appends to a deque (well under a microsecond); numpy values and CPU tensors
+  are read at the call, accelerator tensors are copied on their device (no sync) and read at the
+  heartbeat, so a value changed in place later is stored as it was at the call.
+* Metrics, table rows, ``info`` and the captured output are always flushed before the terminal
+  event and before ``run()`` returns, also with ``beat_interval <= 0`` (which disables only the
+  periodic beats).
 * SIGTERM ends the run as INTERRUPTED (with a stop time and everything logged so far) instead of
-killing it. * ``fail_trace`` leaves out experimentkit's own frames.
+  killing it.
+* ``fail_trace`` leaves out experimentkit's own frames.
 """
 
 from __future__ import annotations
@@ -66,6 +68,29 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) else value
 
 
+def _snapshot(name: str, value: Any) -> Any:
+    """The value of a tensor/array *now*, without waiting for an accelerator.
+
+    Host values (numpy, CPU tensors) become Python numbers at once (cheap, and a later in-place
+    change cannot leak in); a tensor on an accelerator is copied on its device (queued, no sync)
+    and read at the heartbeat; immutable values (jax arrays, plain objects) are kept as they are.
+    """
+    module = type(value).__module__.partition(".")[0]
+    try:
+        if module == "torch":
+            device = getattr(getattr(value, "device", None), "type", "cpu")
+            if device != "cpu" and device != "meta":
+                return value.detach().clone()
+            return value.item()
+        if module == "numpy":
+            return value.item()
+    except (ValueError, RuntimeError):
+        shape = tuple(getattr(value, "shape", ()))
+        raise ValueError(f"log_scalar({name!r}): expected one number, got a "
+                         f"{type(value).__name__} of shape {shape}") from None
+    return value
+
+
 class Run:
     """Represents and manages a single run of an experiment (Sacred's ``Run``)."""
 
@@ -117,6 +142,7 @@ class Run:
 
         self._metrics: collections.deque = collections.deque()
         self._next_step: dict = {}
+        self._media_steps: dict = {}
         self._tables: collections.deque = collections.deque()
         self._started = False
         self._opened = False
@@ -132,7 +158,15 @@ class Run:
         if step is None:
             step = self._next_step.get(metric_name, 0)
         self._next_step[metric_name] = step + 1
+        if type(value) not in _NUMBERS:
+            value = _snapshot(metric_name, value)
         self._metrics.append((metric_name, step, value, time.time()))
+
+    def log_metrics(self, metrics: Any, step: Any = None) -> None:
+        """Record several metric points at once (``{"loss": 0.1, "acc": 0.9}``), all at ``step``."""
+        log_scalar = self.log_scalar
+        for metric_name, value in metrics.items():
+            log_scalar(metric_name, value, step)
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
@@ -178,6 +212,41 @@ class Run:
             metadata=metadata,
             content_type=content_type,
         )
+
+    # ---- rich values: one artifact per call, with {"media", "name", "step", ...} metadata ---------
+    def log_image(self, name: str, image: Any, step: Optional[int] = None) -> None:
+        """Store an image (array HW/HWC/CHW, tensor, PIL image or figure) as a PNG at ``step``."""
+        self._log_media("image", name, image, step)
+
+    def log_figure(self, name: str, figure: Any, step: Optional[int] = None) -> None:
+        """Store a matplotlib figure as a PNG at ``step``."""
+        self._log_media("figure", name, figure, step)
+
+    def log_text(self, name: str, text: str, step: Optional[int] = None) -> None:
+        """Store a text (a generated sample, a report) at ``step``."""
+        self._log_media("text", name, text, step)
+
+    def log_dict(self, name: str, obj: Any, step: Optional[int] = None) -> None:
+        """Store a JSON-able dict or list (a confusion matrix, a parameter summary) at ``step``."""
+        self._log_media("dict", name, obj, step)
+
+    def _log_media(self, kind: str, name: str, value: Any, step: Optional[int]) -> None:
+        import tempfile
+
+        from . import media
+
+        if step is None:
+            step = self._media_steps.get(name, 0)
+        self._media_steps[name] = int(step) + 1
+        artifact = media.artifact_name(kind, name, step)
+        handle, path = tempfile.mkstemp(prefix="experimentkit-", suffix="-" + artifact)
+        os.close(handle)
+        try:
+            extra = media.encode(kind, value, path)
+            metadata = {"media": kind, "name": name, "step": int(step), **extra}
+            self.add_artifact(path, artifact, metadata, media.KINDS[kind][1])
+        finally:
+            media.remove_quietly(path)
 
     def add_resource(self, filename: Any) -> None:
         """Record that the run read the file ``filename``."""
