@@ -143,6 +143,7 @@ class Run:
         self._metrics: collections.deque = collections.deque()
         self._next_step: dict = {}
         self._media_steps: dict = {}
+        self._spool: Any = None  # workers.Spool, once handle() was called
         self._tables: collections.deque = collections.deque()
         self._started = False
         self._opened = False
@@ -212,6 +213,17 @@ class Run:
             metadata=metadata,
             content_type=content_type,
         )
+
+    def handle(self, ranks: str = "all", spool_dir: Optional[str] = None) -> Any:
+        """A picklable handle for worker processes to log into this run (see ``workers.py``).
+
+        ``ranks="all"`` stores rank r's points as ``<name>.rank<r>``; ``"zero"`` keeps rank 0's.
+        """
+        from .workers import Spool
+
+        if self._spool is None:
+            self._spool = Spool(self, spool_dir)
+        return self._spool.handle(ranks)
 
     # ---- rich values: one artifact per call, with {"media", "name", "step", ...} metadata ---------
     def log_image(self, name: str, image: Any, step: Optional[int] = None) -> None:
@@ -388,6 +400,8 @@ class Run:
             return self.result
         finally:
             self.fallback_journals = dispatcher.finish()
+            if self._spool is not None:
+                self._spool.close()
 
     def _start(self) -> None:
         self.status = "RUNNING"
@@ -462,6 +476,8 @@ class Run:
     def _beat(self) -> None:
         """Send new metrics, new table rows and a heartbeat (the last call is the final flush)."""
         dispatcher = self._dispatcher
+        if self._spool is not None:
+            self._spool.collect(self._metrics.append)
         dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(), info=self.info)
         for name, rows in self._drain_tables():
             dispatcher.emit("log_table", name=name, rows=rows)

@@ -30,7 +30,7 @@ def backend(request, tmp_path):
 
         url = f"sqlite:///{tmp_path / 'runs.db'}"
         return SqlObserver(url), lambda: open_store(url)
-    mongomock = pytest.importorskip("mongomock")
+    pytest.importorskip("mongomock")
     import mongomock.gridfs
 
     from experimentkit.backends.mongo.store import MongoStore
@@ -114,7 +114,8 @@ def test_multi_element_values_fail_at_the_call_with_numpys_message(tmp_path):
     def main(_run):
         _run.log_scalar("bad", np.array([1.0, 2.0]))
 
-    with pytest.raises(ValueError, match=r"log_scalar\('bad'\): expected one number, got a ndarray of shape \(2,\)"):
+    message = r"log_scalar\('bad'\): expected one number, got a ndarray of shape \(2,\)"
+    with pytest.raises(ValueError, match=message):
         run_experiment(main, FileStorageObserver(str(tmp_path)))
 
 
