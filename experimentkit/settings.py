@@ -94,4 +94,6 @@ SETTINGS = Settings({
                                    os.path.join(os.path.expanduser("~"), ".experimentkit", "fallback")),
     "OBSERVER_RETRY_SECONDS": 30.0,
     "OBSERVER_CALL_TIMEOUT": 60.0,
+    "SYSTEM_METRICS": False,  # sample system.* metrics in every run (as --system-metrics)
+    "SYSTEM_METRICS_INTERVAL": 10.0,
 })

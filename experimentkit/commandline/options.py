@@ -344,6 +344,22 @@ def sql_option(args: str, run: Any) -> None:
     run.observers.append(SqlObserver(args))
 
 
+@cli_option("-S", "--system-metrics", is_flag=True)
+def system_metrics_option(args: bool, run: Any) -> None:
+    """Sample CPU, memory, disk, network and GPU use as `system.*` metrics.
+
+    Every SETTINGS.SYSTEM_METRICS_INTERVAL seconds (needs psutil; GPUs need nvidia-ml-py).
+    """
+    try:
+        import psutil  # noqa: F401 - checked before the run starts
+    except ImportError:
+        raise UsageError("--system-metrics needs psutil: pip install 'experimentkit[system]'") from None
+    from ..integrations.system import SystemMetricsHook
+    from ..settings import SETTINGS
+
+    run.pre_run_hooks.insert(0, SystemMetricsHook(run, SETTINGS.SYSTEM_METRICS_INTERVAL))
+
+
 @cli_option("-u", "--unobserved", is_flag=True)
 def unobserved_option(args: bool, run: Any) -> None:
     """Ignore all observers for this run."""
@@ -354,7 +370,7 @@ _DEFAULTS = (
     beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
     file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
     name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
-    unobserved_option,
+    system_metrics_option, unobserved_option,
 )
 
 
@@ -412,6 +428,10 @@ def apply_options(run: Any, options: dict, ex: Any) -> None:
     skipped.
     """
     validate_options(options)
+    from ..settings import SETTINGS
+
+    if SETTINGS.SYSTEM_METRICS and not options.get("--system-metrics"):
+        options = dict(options, **{"--system-metrics": True})
     for option in gather_options(ex):
         value = options.get(option.get_flag(), False)
         if value:
