@@ -51,6 +51,23 @@ def main() -> None:
     rows = [[m, f"{times[m] * 1000:.0f} ms", f"{times[m] / times['experimentkit']:.1f}×"] for m in frameworks]
     print("\n## trivial run, file store, whole process\n")
     print(table(rows, ["framework", "wall time", "ratio to experimentkit"]))
+    print(f"\nAdapters and frameworks loaded by `import experimentkit`: {adapter_modules_loaded()}")
+
+
+#: Modules the integrations import; ``import experimentkit`` must load none of them.
+ADAPTER_MODULES = ("experimentkit.integrations", "experimentkit.workers", "experimentkit.media",
+                   "torch", "lightning", "keras", "transformers", "psutil", "pynvml", "PIL")
+
+
+def adapter_modules_loaded() -> str:
+    """The adapter/framework modules a fresh ``import experimentkit`` loaded ('none' is the goal)."""
+    import json
+    import subprocess
+
+    code = ("import sys, json, experimentkit; from experimentkit import Experiment; "
+            f"print(json.dumps([m for m in {list(ADAPTER_MODULES)!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return ", ".join(json.loads(out.stdout)) or "none"
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 Differences from Sacred, on purpose:
 
-* Observers never fail a run; their errors go through :class:`~experimentkit.dispatch.Dispatcher`. *
-``log_scalar`` only appends to a deque (well under a microsecond); conversion happens at the
-heartbeat. * Metrics, table rows, ``info`` and the captured output are always flushed before the
-terminal event and
-  before ``run()`` returns, also with ``beat_interval <= 0`` (which disables only the periodic
-  beats).
+* Observers never fail a run; their errors go through :class:`~experimentkit.dispatch.Dispatcher`.
+* ``log_scalar`` only appends to a deque (well under a microsecond); numpy values and CPU tensors
+  are read at the call, accelerator tensors are copied on their device (no sync) and read at the
+  heartbeat, so a value changed in place later is stored as it was at the call.
+* Metrics, table rows, ``info`` and the captured output are always flushed before the terminal
+  event and before ``run()`` returns, also with ``beat_interval <= 0`` (which disables only the
+  periodic beats).
 * SIGTERM ends the run as INTERRUPTED (with a stop time and everything logged so far) instead of
-killing it. * ``fail_trace`` leaves out experimentkit's own frames.
+  killing it.
+* ``fail_trace`` leaves out experimentkit's own frames.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class _MetricQueue(collections.deque):
             name, step, value, stamp = self.popleft()
             entries.append(ScalarMetricLogEntry(name, step, _utc_datetime(stamp), _plain(value)))
         return entries
+
+
 def _existing_file(filename: Any, method: str) -> str:
     """The absolute path of an existing regular file, or the error that names the caller's path."""
     given = os.fspath(filename)
@@ -115,6 +119,29 @@ def _existing_file(filename: Any, method: str) -> str:
     if os.path.isdir(path):
         raise IsADirectoryError(21, f"{method}: {given!r} is a directory, not a file", given)
     return path
+
+
+def _snapshot(name: str, value: Any) -> Any:
+    """The value of a tensor/array *now*, without waiting for an accelerator.
+
+    Host values (numpy, CPU tensors) become Python numbers at once (cheap, and a later in-place
+    change cannot leak in); a tensor on an accelerator is copied on its device (queued, no sync)
+    and read at the heartbeat; immutable values (jax arrays, plain objects) are kept as they are.
+    """
+    module = type(value).__module__.partition(".")[0]
+    try:
+        if module == "torch":
+            device = getattr(getattr(value, "device", None), "type", "cpu")
+            if device != "cpu" and device != "meta":
+                return value.detach().clone()
+            return value.item()
+        if module == "numpy":
+            return value.item()
+    except (ValueError, RuntimeError):
+        shape = tuple(getattr(value, "shape", ()))
+        raise ValueError(f"log_scalar({name!r}): expected one number, got a "
+                         f"{type(value).__name__} of shape {shape}") from None
+    return value
 
 
 class Run:
@@ -172,6 +199,8 @@ class Run:
         self._room = threading.Condition()  # log_scalar waits on it while the queue is over budget
         self._streaming = False  # a heartbeat thread drains the queue (back-pressure allowed)
         self._next_step: dict = {}
+        self._media_steps: dict = {}
+        self._spool: Any = None  # workers.Spool, once handle() was called
         self._tables: collections.deque = collections.deque()
         self._started = False
         self._opened = False
@@ -198,6 +227,8 @@ class Run:
         if step is None:
             step = self._next_step.get(metric_name, 0)
         self._next_step[metric_name] = step + 1
+        if type(value) not in _NUMBERS:
+            value = _snapshot(metric_name, value)
         self._metrics.append((metric_name, step, value,
                               time.time() if timestamp is None else _epoch_seconds(timestamp)))
         if len(self._metrics) > METRIC_BUDGET and self._streaming:
@@ -223,6 +254,12 @@ class Run:
         with self._room:
             while len(self._metrics) > METRIC_BUDGET // 2 and self._streaming:
                 self._room.wait(_POLL)
+
+    def log_metrics(self, metrics: Any, step: Any = None) -> None:
+        """Record several metric points at once (``{"loss": 0.1, "acc": 0.9}``), all at ``step``."""
+        log_scalar = self.log_scalar
+        for metric_name, value in metrics.items():
+            log_scalar(metric_name, value, step)
 
     def log_table(self, name: str, rows: Any) -> None:
         """Append rows (flat dicts, or a pandas DataFrame) to the per-sample table ``name``."""
@@ -273,6 +310,52 @@ class Run:
             metadata=metadata,
             content_type=content_type,
         )
+
+    def handle(self, ranks: str = "all", spool_dir: Optional[str] = None) -> Any:
+        """A picklable handle for worker processes to log into this run (see ``workers.py``).
+
+        ``ranks="all"`` stores rank r's points as ``<name>.rank<r>``; ``"zero"`` keeps rank 0's.
+        """
+        from .workers import Spool
+
+        if self._spool is None:
+            self._spool = Spool(self, spool_dir)
+        return self._spool.handle(ranks)
+
+    # ---- rich values: one artifact per call, with {"media", "name", "step", ...} metadata ---------
+    def log_image(self, name: str, image: Any, step: Optional[int] = None) -> None:
+        """Store an image (array HW/HWC/CHW, tensor, PIL image or figure) as a PNG at ``step``."""
+        self._log_media("image", name, image, step)
+
+    def log_figure(self, name: str, figure: Any, step: Optional[int] = None) -> None:
+        """Store a matplotlib figure as a PNG at ``step``."""
+        self._log_media("figure", name, figure, step)
+
+    def log_text(self, name: str, text: str, step: Optional[int] = None) -> None:
+        """Store a text (a generated sample, a report) at ``step``."""
+        self._log_media("text", name, text, step)
+
+    def log_dict(self, name: str, obj: Any, step: Optional[int] = None) -> None:
+        """Store a JSON-able dict or list (a confusion matrix, a parameter summary) at ``step``."""
+        self._log_media("dict", name, obj, step)
+
+    def _log_media(self, kind: str, name: str, value: Any, step: Optional[int]) -> None:
+        import tempfile
+
+        from . import media
+
+        if step is None:
+            step = self._media_steps.get(name, 0)
+        self._media_steps[name] = int(step) + 1
+        artifact = media.artifact_name(kind, name, step)
+        handle, path = tempfile.mkstemp(prefix="experimentkit-", suffix="-" + artifact)
+        os.close(handle)
+        try:
+            extra = media.encode(kind, value, path)
+            metadata = {"media": kind, "name": name, "step": int(step), **extra}
+            self.add_artifact(path, artifact, metadata, media.KINDS[kind][1])
+        finally:
+            media.remove_quietly(path)
 
     def add_resource(self, filename: Any, copy: Optional[bool] = None) -> None:
         """Record that the run read the file ``filename``: its path and md5, and a copy of it
@@ -463,6 +546,8 @@ class Run:
             self.fallback_journals = dispatcher.finish()
             if self._inbox is not None:
                 self._inbox.close()
+            if self._spool is not None:
+                self._spool.close()
 
     def _start(self) -> None:
         self.status = "RUNNING"
@@ -583,6 +668,8 @@ class Run:
         tables = self._drain_tables()
         if self._inbox is not None:
             self._metrics.extend(self._inbox.drain())
+        if self._spool is not None:
+            self._spool.collect(self._metrics.append)
         if self._metrics:
             self._send_metrics(whole=True)
         else:  # observers get log_metrics before every heartbeat, as in Sacred

@@ -103,4 +103,6 @@ SETTINGS = Settings({
     # add_resource copies files up to this many bytes; larger ones are recorded by path and md5
     # only (None: always copy).  add_resource(path, copy=True/False) decides per file.
     "RESOURCE_COPY_LIMIT": 16 * 1024 * 1024,
+    "SYSTEM_METRICS": False,  # sample system.* metrics in every run (as --system-metrics)
+    "SYSTEM_METRICS_INTERVAL": 10.0,
 })

@@ -510,6 +510,8 @@ def tiny_db_option(args: str, run: Any) -> None:
     from ..observers import TinyDbObserver
 
     run.observers.append(TinyDbObserver(path=args))
+
+
 @cli_option("-O", "--strict-observers", is_flag=True)
 def strict_observers_option(args: bool, run: Any) -> None:
     """Fail (exit 2, before main runs) if an observer cannot record the run.
@@ -518,6 +520,22 @@ def strict_observers_option(args: bool, run: Any) -> None:
     `experimentkit sync` and the run goes on (SETTINGS.STRICT_OBSERVERS sets the default).
     """
     run.strict_observers = True
+
+
+@cli_option("-U", "--system-metrics", is_flag=True)
+def system_metrics_option(args: bool, run: Any) -> None:
+    """Sample CPU, memory, disk, network and GPU use as `system.*` metrics.
+
+    Every SETTINGS.SYSTEM_METRICS_INTERVAL seconds (needs psutil; GPUs need nvidia-ml-py).
+    """
+    try:
+        import psutil  # noqa: F401 - checked before the run starts
+    except ImportError:
+        raise UsageError("--system-metrics needs psutil: pip install 'experimentkit[system]'") from None
+    from ..integrations.system import SystemMetricsHook
+    from ..settings import SETTINGS
+
+    run.pre_run_hooks.insert(0, SystemMetricsHook(run, SETTINGS.SYSTEM_METRICS_INTERVAL))
 
 
 @cli_option("-u", "--unobserved", is_flag=True)
@@ -530,7 +548,8 @@ _DEFAULTS = (
     beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
     file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
     name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
-    strict_observers_option, unobserved_option, s3_option, gcs_option, tiny_db_option,
+    strict_observers_option, system_metrics_option, unobserved_option, s3_option, gcs_option,
+    tiny_db_option,
 )
 
 
@@ -588,6 +607,10 @@ def apply_options(run: Any, options: dict, ex: Any) -> None:
     skipped.
     """
     validate_options(options)
+    from ..settings import SETTINGS
+
+    if SETTINGS.SYSTEM_METRICS and not options.get("--system-metrics"):
+        options = dict(options, **{"--system-metrics": True})
     for option in gather_options(ex):
         value = options.get(option.get_flag(), False)
         if value:

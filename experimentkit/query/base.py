@@ -248,6 +248,35 @@ class RunRecord:
     def tables(self) -> list:
         return self._store().tables(self.id)
 
+    def media(self, name: Optional[str] = None) -> list:
+        """Logged images, figures, texts and dicts (``_run.log_image`` ...), sorted by name and step.
+
+        Each item is ``{"name", "step", "kind", "artifact", "content_type", "metadata"}``; open
+        the file with ``open_artifact(item["artifact"])``.  ``name`` keeps one value's steps; a
+        name that was never logged raises ``StoreError`` with the closest names.
+        """
+        from ..media import parse_artifact_name, safe_name
+
+        stored = self._store().artifact_metadata(self.id)
+        items = []
+        for artifact in self.artifacts:
+            parsed = parse_artifact_name(artifact)
+            if parsed is None:
+                continue
+            entry = stored.get(artifact) or {}
+            metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+            items.append({"name": metadata.get("name", parsed[0]),
+                          "step": metadata.get("step", parsed[1]),
+                          "kind": metadata.get("media"), "artifact": artifact,
+                          "content_type": entry.get("content_type"), "metadata": metadata})
+        if name is not None:
+            known = sorted({item["name"] for item in items})
+            items = [item for item in items if item["name"] == name
+                     or safe_name(str(item["name"])) == safe_name(name)]
+            if not items:
+                raise StoreError(f"run {self.id} has no media '{name}'{suggest(name, known)}")
+        return sorted(items, key=lambda item: (str(item["name"]), item["step"]))
+
     def rows(self, table: str, where: Union[str, Filter, Sequence] = (),
              sort: Union[str, Order, Sequence] = (), limit: Optional[int] = None) -> list:
         """Per-sample rows of ``table``; ``where``/``sort`` as strings (``"loss > 2"``, ``"-loss"``)
@@ -674,6 +703,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def artifact(self, run_id: Any, name: str) -> BinaryIO:
         """The artifact opened for binary reading; ``StoreError`` for an unknown name."""
+
+    def artifact_metadata(self, run_id: Any) -> dict:
+        """``{artifact name: {"content_type", "metadata"}}`` as stored; ``{}`` where the backend
+        keeps none (media are then listed from their artifact names alone)."""
+        return {}
 
     @abc.abstractmethod
     def tables(self, run_id: Any) -> list:

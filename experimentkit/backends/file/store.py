@@ -25,6 +25,7 @@ from ...query.semantics import apply_in_python, apply_rows_in_python, id_sort_ke
 from .index import RunIndex, is_run_name, read_run_dir
 from .schema import (
     ANNOTATIONS_FILE,
+    ARTIFACT_META_KEY,
     COUT_FILE,
     RUN_FILE,
     TABLE_SUFFIX,
@@ -203,6 +204,11 @@ class FileStore(Store):
         except (FileNotFoundError, IsADirectoryError):
             raise StoreError(f"artifact '{name}' of run {run_id} is listed but its file is "
                              f"missing") from None
+
+    def artifact_metadata(self, run_id: Any) -> dict:
+        _, run_dir = self._run_dir(run_id)
+        meta = (read_json(os.path.join(run_dir, RUN_FILE), {}) or {}).get(ARTIFACT_META_KEY)
+        return meta if isinstance(meta, dict) else {}
 
     def tables(self, run_id: Any) -> list:
         _, run_dir = self._run_dir(run_id)

@@ -364,6 +364,18 @@ class MongoStore(Store):
                              f"({found[-1]})") from None
 
     @_reports_connection_errors
+    def artifact_metadata(self, run_id: Any) -> dict:
+        doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}}, {"artifacts": 1})
+        if doc is None:
+            raise self._unknown(run_id)
+        names = {a["file_id"]: a.get("name") for a in doc.get("artifacts") or []
+                 if isinstance(a, dict) and "file_id" in a}
+        found = self._files.find({"_id": {"$in": list(names)}},
+                                 {"metadata": 1, "contentType": 1, "content_type": 1})
+        return {names[f["_id"]]: {"content_type": f.get("contentType") or f.get("content_type"),
+                                  "metadata": f.get("metadata")} for f in found}
+
+    @_reports_connection_errors
     def tables(self, run_id: Any) -> list:
         return sorted(self._tables.distinct("table", {"run_id": self._raw_id(run_id)}))
 

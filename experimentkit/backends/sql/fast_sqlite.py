@@ -549,6 +549,9 @@ class FastSqliteStore(Store):
     def artifact(self, run_id: Any, name: str) -> BinaryIO:
         return self.full.artifact(run_id, name)
 
+    def artifact_metadata(self, run_id: Any) -> dict:
+        return self.full.artifact_metadata(run_id)
+
     def tables(self, run_id: Any) -> list:
         return self.full.tables(run_id)
 

@@ -651,6 +651,16 @@ class SqlStore(Store):
                                  f"{suggest(name, list(names))}")
         return io.BytesIO(bytes(row[0] or b""))
 
+    def artifact_metadata(self, run_id: Any) -> dict:
+        with self.engine.connect() as conn:
+            text = self._require(conn, run_id)
+            a = s.artifact.c
+            found = conn.execute(sa.select(a.filename, a.content_type, a.metadata)
+                                 .where(a.run_id == text).order_by(a.artifact_id)).all()
+        return {name: {"content_type": content_type,
+                       "metadata": _loads(metadata, None)}
+                for name, content_type, metadata in found}
+
     def tables(self, run_id: Any) -> list:
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)

@@ -1,0 +1,298 @@
+"""Cost of tracking a real PyTorch training loop: none, experimentkit, TensorBoard, MLflow, Lightning.
+
+    python benchmarks/bench_training_loop.py [--quick] [--repeat 3] [--epochs 20] [--no-lightning]
+
+A tiny MLP (64-64-10) on scikit-learn's digits (1,797 images, shipped with scikit-learn), CPU, one
+thread, batches of 32 (47 per epoch over 1,500 training images): one scalar per batch (the
+training loss, passed as the tensor where the tracker accepts one, else ``loss.item()``) and three
+per epoch (validation loss and accuracy, learning rate).  Every measurement runs in a fresh interpreter (this script with
+``--child``), trackers interleaved within each repeat; medians.  ``loop`` is the training loop
+alone; ``total`` adds the tracker's import, setup and final flush (from before the tracker is
+imported until its data is stored).  Both are reported as ratios to the same loop without tracking.
+
+With Lightning installed, the same model is also trained by ``lightning.Trainer`` with no logger,
+``ExperimentkitLogger``, ``TensorBoardLogger`` and ``MLFlowLogger`` (logging every step).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from _common import have, run_script_child, table
+
+BATCH = 32
+
+
+# ---- children --------------------------------------------------------------------------------------
+def _data() -> tuple:
+    import torch
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(digits.target, dtype=torch.int64)
+    split = 1500
+    return x[:split], y[:split], x[split:], y[split:]
+
+
+def _model() -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+
+
+class _Tracker:
+    """One tracker's three moments: start (imports, setup), log, finish (flush)."""
+
+    def __init__(self, kind: str, store: str):
+        self.kind = kind
+        self.store = store
+        self.finish_run: Any = None
+
+    def start(self) -> Any:
+        """Return ``(log_batch(step, loss_tensor), log_epoch(epoch, dict))``."""
+        kind = self.kind
+        if kind == "none":
+            return (lambda step, loss: None), (lambda epoch, values: None)
+        if kind.startswith("experimentkit"):
+            return self._start_experimentkit()
+        if kind == "tensorboard":
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(self.store)
+            self.finish_run = writer.close
+
+            def log_epoch(epoch: int, values: dict) -> None:
+                for name, value in values.items():
+                    writer.add_scalar(name, value, epoch)
+
+            return (lambda step, loss: writer.add_scalar("loss", loss, step)), log_epoch
+        if kind.startswith("mlflow"):
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+            import mlflow
+
+            mlflow.set_tracking_uri("file:" + self.store)
+            mlflow.start_run()
+            synchronous = kind == "mlflow"
+
+            def finish() -> None:
+                if not synchronous:
+                    mlflow.flush_async_logging()
+                mlflow.end_run()
+
+            self.finish_run = finish
+            return ((lambda step, loss: mlflow.log_metric("loss", loss.item(), step=step,
+                                                          synchronous=synchronous)),
+                    (lambda epoch, values: mlflow.log_metrics(values, step=epoch,
+                                                              synchronous=synchronous)))
+        raise ValueError(kind)
+
+    def _start_experimentkit(self) -> Any:
+        """A run whose main function is the rest of the loop: run on a thread we hand the loop to."""
+        import threading
+
+        from experimentkit import Experiment
+        from experimentkit.observers import FileStorageObserver, SqlObserver
+
+        ex = Experiment("bench_training_loop")
+        if self.kind == "experimentkit-sqlite":
+            ex.observers.append(SqlObserver("sqlite:///" + self.store + ".db"))
+        else:
+            ex.observers.append(FileStorageObserver(self.store))
+        ready, done, box = threading.Event(), threading.Event(), {}
+
+        @ex.main
+        def main(_run: Any) -> None:
+            box["run"] = _run
+            ready.set()
+            done.wait()
+
+        thread = threading.Thread(target=lambda: ex.run(options={"--loglevel": "ERROR",
+                                                                  "--capture": "no"}))
+        thread.start()
+        ready.wait()
+        run = box["run"]
+
+        def finish() -> None:
+            done.set()
+            thread.join()
+
+        self.finish_run = finish
+        return ((lambda step, loss: run.log_scalar("loss", loss, step)),
+                (lambda epoch, values: run.log_metrics(values, step=epoch)))
+
+    def finish(self) -> None:
+        if self.finish_run is not None:
+            self.finish_run()
+
+
+def child_loop(kind: str, epochs: int, store: str) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    x, y, vx, vy = _data()
+    model = _model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = torch.nn.functional.cross_entropy
+    begin = time.perf_counter()
+    tracker = _Tracker(kind, store)
+    log_batch, log_epoch = tracker.start()
+    loop_start = time.perf_counter()
+    step = 0
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+        for i in range(0, len(x), BATCH):
+            batch = order[i:i + BATCH]
+            loss = loss_fn(model(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            log_batch(step, loss.detach())
+            step += 1
+        with torch.no_grad():
+            logits = model(vx)
+            values = {"val_loss": loss_fn(logits, vy).item(),
+                      "val_accuracy": (logits.argmax(1) == vy).float().mean().item(),
+                      "lr": optimizer.param_groups[0]["lr"]}
+        log_epoch(epoch, values)
+    loop_end = time.perf_counter()
+    tracker.finish()
+    end = time.perf_counter()
+    return {"loop": loop_end - loop_start, "total": end - begin, "steps": step,
+            "accuracy": values["val_accuracy"]}
+
+
+def child_lightning(kind: str, epochs: int, store: str) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    import lightning
+
+    x, y, vx, vy = _data()
+
+    class Module(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _model()
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.log("loss", loss, on_step=True, on_epoch=False)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            logits = self.net(batch[0])
+            self.log("val_loss", torch.nn.functional.cross_entropy(logits, batch[1]))
+            self.log("val_accuracy", (logits.argmax(1) == batch[1]).float().mean())
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=BATCH,
+                                        shuffle=True, generator=torch.Generator().manual_seed(0))
+    val = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(vx, vy), batch_size=512)
+    begin = time.perf_counter()
+    finish = None
+    if kind == "lightning":
+        logger: Any = False
+    elif kind == "lightning-experimentkit":
+        from experimentkit.integrations.lightning import ExperimentkitLogger
+        from experimentkit.observers import FileStorageObserver
+
+        logger = ExperimentkitLogger("bench", observers=[FileStorageObserver(store)])
+        finish = logger.finish
+    elif kind == "lightning-tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        logger = TensorBoardLogger(store)
+    elif kind == "lightning-mlflow":
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        logger = MLFlowLogger(tracking_uri="file:" + store)
+    else:
+        raise ValueError(kind)
+    trainer = lightning.Trainer(max_epochs=epochs, logger=logger, accelerator="cpu", devices=1,
+                                enable_progress_bar=False, enable_model_summary=False,
+                                enable_checkpointing=False, log_every_n_steps=1,
+                                default_root_dir=store)
+    loop_start = time.perf_counter()
+    trainer.fit(Module(), train, val)
+    loop_end = time.perf_counter()
+    if finish is not None:
+        finish()
+    end = time.perf_counter()
+    return {"loop": loop_end - loop_start, "total": end - begin, "steps": trainer.global_step}
+
+
+def child_main(spec: dict, out: str) -> None:
+    function = child_lightning if spec["kind"].startswith("lightning") else child_loop
+    result = function(spec["kind"], spec["epochs"], spec["store"])
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+# ---- parent ----------------------------------------------------------------------------------------
+def _report(title: str, samples: dict, base: str) -> None:
+    loop0 = statistics.median(s["loop"] for s in samples[base])
+    total0 = statistics.median(s["total"] for s in samples[base])
+    rows = []
+    for kind, runs in samples.items():
+        loop = statistics.median(s["loop"] for s in runs)
+        total = statistics.median(s["total"] for s in runs)
+        rows.append([kind, runs[0]["steps"], f"{loop:.3f} s", f"{(loop / loop0 - 1) * 100:+.1f}%",
+                     f"{total:.3f} s", f"{total / total0:.2f}×"])
+    print(f"## {title}\n")
+    print(table(rows, ["tracker", "steps", "loop", "loop overhead", "total", "total ratio"]))
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 epochs, one repeat")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--no-lightning", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(json.loads(args.child[0]), args.child[1])
+        return
+    if args.quick:
+        args.repeat, args.epochs = 1, 3
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    kinds = ["none", "experimentkit", "experimentkit-sqlite"]
+    kinds += ["tensorboard"] if have("torch.utils.tensorboard") else []
+    kinds += ["mlflow", "mlflow-async"] if have("mlflow") else []
+    lightning_kinds: list = []
+    if not args.no_lightning and have("lightning"):
+        lightning_kinds = ["lightning", "lightning-experimentkit"]
+        lightning_kinds += ["lightning-tensorboard"] if have("tensorboard") else []
+        lightning_kinds += ["lightning-mlflow"] if have("mlflow") else []
+    samples: dict = {kind: [] for kind in kinds + lightning_kinds}
+    root = tempfile.mkdtemp(prefix="bench_training_loop_")
+    load = os.getloadavg()
+    print(f"{args.epochs} epochs × 47 batches, {args.repeat} repeat(s), medians; "
+          f"load average {load[0]:.1f} at the start.\n")
+    for repeat in range(args.repeat):
+        for kind in kinds + lightning_kinds:
+            store = os.path.join(root, f"{kind}-{repeat}")
+            samples[kind].append(run_script_child(__file__, {"kind": kind, "epochs": args.epochs,
+                                                             "store": store}))
+    _report("PyTorch loop, one scalar per batch and three per epoch",
+            {k: samples[k] for k in kinds}, "none")
+    if lightning_kinds:
+        _report("lightning.Trainer, logging every step", {k: samples[k] for k in lightning_kinds},
+                "lightning")
+    load = os.getloadavg()
+    print(f"Load average at the end: {load[0]:.1f}. Stores left in {root}.")
+
+
+if __name__ == "__main__":
+    main()

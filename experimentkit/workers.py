@@ -1,0 +1,154 @@
+"""Many processes, one run: metric points logged by worker processes (DDP ranks, ``Pool`` workers,
+``torch.multiprocessing.spawn``) reach the run of the process that owns it.
+
+``run.handle()`` returns a :class:`RunHandle`, a small picklable object: pass it to the workers
+(as an argument, through a ``Pool`` initializer, or with ``experimentkit.integrations.torch
+.share_run`` under ``torch.distributed``).  A worker's ``handle.log_scalar`` appends one JSON line
+to its own file in the run's spool directory (one write and flush per call: a worker that is
+killed loses nothing it logged); the owning run reads the new complete lines of every spool file at
+each heartbeat and at its final flush, and stores them as ordinary metric points.  Files, not a
+queue or a pipe, because they work the same for ``fork``, ``spawn``, pools and processes started by
+a launcher, need no thread in the worker, and cannot block a worker when the owner is busy.
+
+Which ranks count (``ranks=``): ``"all"`` stores a point logged by rank ``r`` as ``<name>.rank<r>``;
+``"zero"`` keeps rank 0's points under their own name and drops the others in the worker.  The rank
+is the ``rank=`` argument, else ``torch.distributed``'s rank when it is initialised, else the
+``RANK`` environment variable (set by ``torchrun``); a worker without a rank (a ``Pool`` worker)
+logs under the plain name.  Points written after the run's final flush are not stored; join the
+workers before the main function returns.  The spool lives on the local disk
+(``tempfile.gettempdir()``, or ``spool_dir=``): ranks on other machines need a shared directory.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+from .run import _plain, _snapshot
+
+__all__ = ["RunHandle", "Spool", "current_rank"]
+
+_RANK_MODES = ("all", "zero")
+_OWNED: dict = {}  # spool directory -> the Run owning it, in the owner process only
+
+
+def current_rank() -> Optional[int]:
+    """This process's rank: ``torch.distributed``'s when initialised, else ``$RANK``, else None."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank())
+    rank = os.environ.get("RANK")
+    return int(rank) if rank is not None and rank.strip().lstrip("-").isdigit() else None
+
+
+class RunHandle:
+    """A picklable way to log metric points into one run from any process."""
+
+    def __init__(self, spool_dir: str, owner_pid: int, run_id: Any, ranks: str = "all"):
+        if ranks not in _RANK_MODES:
+            raise ValueError(f"ranks must be one of {_RANK_MODES}, not {ranks!r}")
+        self.spool_dir = spool_dir
+        self.owner_pid = owner_pid
+        self.run_id = run_id
+        self.ranks = ranks
+        self._file: Any = None
+        self._steps: dict = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"spool_dir": self.spool_dir, "owner_pid": self.owner_pid, "run_id": self.run_id,
+                "ranks": self.ranks}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def __repr__(self) -> str:
+        return f"RunHandle(run_id={self.run_id!r}, ranks={self.ranks!r})"
+
+    def log_scalar(self, name: str, value: Any, step: Optional[int] = None,
+                   rank: Optional[int] = None) -> None:
+        """Log one point; dropped on ranks other than 0 when the handle is rank-zero only."""
+        if rank is None:
+            rank = current_rank()
+        if rank is not None:
+            if self.ranks == "zero":
+                if rank != 0:
+                    return
+            else:
+                name = f"{name}.rank{rank}"
+        run = _OWNED.get(self.spool_dir) if os.getpid() == self.owner_pid else None
+        if run is not None:  # the owning process itself: straight into the run
+            run.log_scalar(name, value, step)
+            return
+        if type(value) not in (int, float):
+            value = _plain(_snapshot(name, value))
+        with self._lock:
+            if step is None:
+                step = self._steps.get(name, 0)
+            self._steps[name] = int(step) + 1
+            line = json.dumps([name, _plain(step), value, time.time()]) + "\n"
+            if self._file is None:
+                path = os.path.join(self.spool_dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl")
+                self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._file.write(line)
+            self._file.flush()
+
+    def log_metrics(self, metrics: dict, step: Optional[int] = None,
+                    rank: Optional[int] = None) -> None:
+        """Log several points at one step."""
+        for name, value in metrics.items():
+            self.log_scalar(name, value, step, rank)
+
+    def close(self) -> None:
+        """Close this process's spool file (points already written are kept)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class Spool:
+    """The owner's side: the spool directory, the handles, and reading new points at a beat."""
+
+    def __init__(self, run: Any, spool_dir: Optional[str] = None):
+        self.run = run
+        self.dir = tempfile.mkdtemp(prefix="experimentkit-spool-", dir=spool_dir)
+        self._offsets: dict = {}
+        _OWNED[self.dir] = run
+
+    def handle(self, ranks: str = "all") -> RunHandle:
+        return RunHandle(self.dir, os.getpid(), self.run._id, ranks)
+
+    def collect(self, append: Callable[[tuple], None]) -> int:
+        """Pass every new complete point to ``append`` as ``(name, step, value, stamp)``."""
+        count = 0
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.jsonl"))):
+            offset = self._offsets.get(path, 0)
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # a line still being written waits for the next beat
+            for line in data[:end].splitlines():
+                try:
+                    name, step, value, stamp = json.loads(line)
+                except (ValueError, TypeError):
+                    continue  # not ours; never let a bad line stop the others
+                append((str(name), step, value, stamp))
+                count += 1
+            self._offsets[path] = offset + end
+        return count
+
+    def close(self) -> None:
+        """Forget the directory and delete it (after the run's final flush)."""
+        _OWNED.pop(self.dir, None)
+        shutil.rmtree(self.dir, ignore_errors=True)

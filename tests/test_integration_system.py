@@ -1,0 +1,103 @@
+"""System metrics (``--system-metrics``): psutil samples stored as ``system.*`` metrics."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from experimentkit import SETTINGS, Experiment
+from experimentkit.errors import UsageError
+from experimentkit.integrations.system import SystemMetricsHook
+from experimentkit.observers import FileStorageObserver
+from experimentkit.query import open_store
+
+pytest.importorskip("psutil")
+
+
+@pytest.fixture
+def fast_interval(monkeypatch):
+    monkeypatch.setitem(SETTINGS._values, "SYSTEM_METRICS_INTERVAL", 0.02)
+
+
+def sampling_experiment(store, samples=3):
+    ex = Experiment("sys")
+    ex.observers.append(FileStorageObserver(str(store)))
+
+    @ex.main
+    def main(_run):
+        (hook,) = [h for h in _run.pre_run_hooks if isinstance(h, SystemMetricsHook)]
+        assert hook.sampler.wait_for(samples, timeout=120)
+        sum(range(200_000))  # some CPU work between samples
+
+    return ex
+
+
+def only_run(store):
+    with open_store(str(store)) as opened:
+        (run,) = opened.runs().all()
+        return run
+
+
+def test_the_option_samples_cpu_memory_disk_and_network_as_metrics(tmp_path, fast_interval):
+    sampling_experiment(tmp_path).run(options={"--system-metrics": True, "--loglevel": "ERROR"})
+    run = only_run(tmp_path)
+    names = run.metric_names()
+    for name in ("system.cpu.percent", "system.memory.percent", "system.memory.used_mb",
+                 "system.process.rss_mb", "system.process.cpu_percent"):
+        assert name in names
+    cpu = run.metric("system.cpu.percent")
+    assert len(cpu) >= 3 and cpu.steps[:3] == [0, 1, 2]
+    assert all(0 <= v <= 100 for v in cpu.values)
+    assert all(v > 1 for v in run.metric("system.process.rss_mb").values)  # at least 1 MB
+    if "system.network.sent_mb_s" in names:  # rates start at the second sample
+        assert run.metric("system.network.sent_mb_s").steps[0] == 1
+    assert not [n for n in names if n.startswith("system.gpu.")]  # no GPU on this machine
+
+
+def test_settings_turn_it_on_for_every_run(tmp_path, fast_interval, monkeypatch):
+    monkeypatch.setitem(SETTINGS._values, "SYSTEM_METRICS", True)
+    sampling_experiment(tmp_path, samples=1).run(options={"--loglevel": "ERROR"})
+    assert "system.memory.percent" in only_run(tmp_path).metric_names()
+
+
+def test_runs_without_the_option_sample_nothing(tmp_path):
+    ex = Experiment("sys")
+    ex.observers.append(FileStorageObserver(str(tmp_path)))
+
+    @ex.main
+    def main(_run):
+        assert not [h for h in _run.pre_run_hooks if isinstance(h, SystemMetricsHook)]
+        _run.log_scalar("loss", 1.0)
+
+    ex.run(options={"--loglevel": "ERROR"})
+    assert only_run(tmp_path).metric_names() == ["loss"]
+
+
+def test_without_psutil_the_option_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    with pytest.raises(UsageError, match=r"--system-metrics needs psutil: pip install"):
+        sampling_experiment(tmp_path).run(options={"--system-metrics": True})
+
+
+def test_command_line_flag(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        from experimentkit import SETTINGS, Experiment
+        from experimentkit.integrations.system import SystemMetricsHook
+        from experimentkit.observers import FileStorageObserver
+        SETTINGS.SYSTEM_METRICS_INTERVAL = 0.02
+        ex = Experiment("cli")
+        ex.observers.append(FileStorageObserver({str(tmp_path / "runs")!r}))
+
+        @ex.automain
+        def main(_run):
+            hooks = [h for h in _run.pre_run_hooks if isinstance(h, SystemMetricsHook)]
+            assert hooks[0].sampler.wait_for(2, timeout=120)
+    """))
+    done = subprocess.run([sys.executable, str(script), "--system-metrics", "-l", "ERROR"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(only_run(tmp_path / "runs").metric("system.cpu.percent")) >= 2
+    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert "-U --system-metrics" in helped.stdout
