@@ -19,7 +19,7 @@ __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 #: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
 #: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
 #: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
-COMMAND_MODULES: tuple = ()
+COMMAND_MODULES: tuple = ("report",)
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"
@@ -118,11 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
     p.add_argument("--kind", choices=("curves", "best-so-far", "bars"), default="curves")
     p.add_argument("--min", action="store_true", help="lower is better (best-so-far, bars)")
-    p = command("serve", "a read-only web dashboard of the store (standard library only)")
+    p = command("serve", "a web dashboard of the store (read-only unless --allow-writes)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
+    p.add_argument("--token", help="access token every request must carry (generated and printed "
+                   "when --host is not a loopback address)")
+    p.add_argument("--allow-writes", action="store_true", help="let the pages edit tags and notes")
     for module in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{module}").add_commands(command)
     return parser
