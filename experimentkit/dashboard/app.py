@@ -417,8 +417,8 @@ def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
         names = sorted({n for p in per_run for n in p})
         other_rows[field_name] = [(n, [p.get(n) for p in per_run]) for n in names
                                   if show_all or differs([p.get(n) for p in per_run])]
-    numeric = [(k, values) for k, values in config_rows
-               if sum(charts.number(v) is not None for v in values) >= 2]
+    numeric = [(k, values) for k, values in config_rows if k != "config.seed"
+               and sum(charts.number(v) is not None for v in values) >= 2]
     results = [{"id": r.id, "href": pages.run_href(r.id),
                 "config": {k: charts.number(v[i]) for k, v in numeric},
                 "metrics": {n: charts.number((r.metrics.get(n) or {}).get("last"))

@@ -138,7 +138,9 @@ def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> 
                + "</header>")
     live_attr = f' data-live="{escape(live)}"' if live and not view.static else ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(title)} · experimentkit</title>{styles}"
+            f"<title>{escape(title)} · experimentkit</title>"
+            '<link rel="icon" href="data:,">'
+            f"{styles}"
             f"{scripts if not view.static else ''}</head><body>{nav}"
             f"<main{live_attr}>{body}</main>{scripts if view.static else ''}</body></html>\n"
             ).encode()

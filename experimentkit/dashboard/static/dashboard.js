@@ -13,7 +13,8 @@
   }
 
   function width(el) {
-    return Math.max(320, Math.min(720, (el.parentElement.clientWidth || 720) - 8));
+    var box = el.closest(".charts") || document.body;
+    return Math.max(360, Math.min(640, Math.floor(box.clientWidth / 2) - 24));
   }
 
   // Exponential moving average with the start debiased (as TensorBoard smooths).
