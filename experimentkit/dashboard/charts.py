@@ -35,7 +35,22 @@ def number(value: Any) -> Optional[float]:
 
 
 def _floats(values: Sequence[Any]) -> np.ndarray:
-    return np.array([number(v) if number(v) is not None else np.nan for v in values], dtype=float)
+    """Floats with NaN for what cannot be plotted; numbers and None take the fast path."""
+    if values and isinstance(values[0], _dt.datetime):
+        try:
+            stamps = np.array(values, dtype="datetime64[us]")
+            return (stamps - np.datetime64(_EPOCH, "us")).astype(float) / 1e6
+        except (TypeError, ValueError):
+            pass
+    try:
+        array = np.array(values, dtype=float)
+        if array.ndim == 1 and not any(isinstance(v, bool) for v in values[:1]):
+            array[~np.isfinite(array)] = np.nan
+            return array
+    except (TypeError, ValueError):
+        pass
+    slow = [number(v) for v in values]
+    return np.array([np.nan if v is None else v for v in slow], dtype=float)
 
 
 def downsample(n: int, values: np.ndarray, buckets: int = BUCKETS) -> np.ndarray:
@@ -66,17 +81,17 @@ def series_json(series: Any, buckets: int = BUCKETS) -> dict:
     values = _floats(series.values)
     steps = _floats(series.steps) if len(series.steps) == len(values) else \
         np.arange(len(values), dtype=float)
-    times = _floats(series.timestamps) if len(series.timestamps) == len(values) else \
-        np.full(len(values), np.nan)
-    finite = np.isfinite(values) & np.isfinite(steps)
-    values, steps, times = values[finite], steps[finite], times[finite]
-    keep = downsample(len(values), values, buckets)
+    finite = np.flatnonzero(np.isfinite(values) & np.isfinite(steps))
+    keep = finite[downsample(len(finite), values[finite], buckets)]
+    # Times are converted only for the points kept (turning 10^6 datetimes into floats is slow).
+    stamps = series.timestamps
+    times = (_floats([stamps[i] for i in keep.tolist()]) if len(stamps) == len(values)
+             else np.full(len(keep), np.nan))
 
     def out(array: np.ndarray) -> list:
-        return [None if not math.isfinite(v) else round(v, 6) if abs(v) >= 1e6 else v
-                for v in array[keep].tolist()]
+        return [None if not math.isfinite(v) else round(v, 6) for v in array.tolist()]
 
-    return {"name": series.name, "count": int(len(values)), "step": out(steps),
+    return {"name": series.name, "count": len(finite), "step": out(steps[keep]),
             "time": out(times), "value": [float(f"{v:.7g}") for v in values[keep].tolist()]}
 
 
