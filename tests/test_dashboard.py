@@ -195,6 +195,67 @@ def chart_data(page: str, element: str = "ek-charts") -> Any:
     return json.loads(block.group(1))
 
 
+def test_html_artifact_is_text_and_a_sandboxed_frame_never_a_page(store: Any) -> None:
+    _, _, page = text(store, "/run/1")
+    figure = re.search(r'<figure class="artifact" data-kind="html">.*?</figure>', page, re.S)
+    assert figure, "page.html has no preview"
+    html = figure.group(0)
+    assert f'<iframe class="sandboxed" sandbox="" srcdoc="{XSS_ESCAPED}">' in html
+    assert f"<pre>{XSS_ESCAPED}</pre>" in html and XSS not in page
+
+
+def test_previews_of_json_csv_and_images(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    emit_events(FileStorageObserver(str(base)), {
+        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
+                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
+        "status": "COMPLETED", "command": "main", "config": {}, "host": {"hostname": "h"},
+        "meta": {"command": "main", "options": {}}, "start_time": _dt.datetime(2024, 1, 1),
+        "stop_time": _dt.datetime(2024, 1, 1, 0, 1),
+        "artifacts": {"m.json": '{"b": [1, 2], "a": "<b>"}', "t.csv": "x,y\n1,<i>\n",
+                      "plot.png": "not really a png", "vector.svg": XSS, "blob.bin": "x"}},
+        tmp_path)
+    with open_store(str(base)) as store:
+        _, _, page = text(store, "/run/1")
+        assert '{\n  &quot;b&quot;: [\n    1,' in page  # JSON pretty-printed, escaped
+        assert "<th>x</th><th>y</th></tr><tr><td>1</td><td>&lt;i&gt;</td>" in page
+        assert '<img class="artifact-image" alt="plot.png" src="/run/1/artifact/plot.png?inline=1">' \
+            in page
+        assert f"<pre>{XSS_ESCAPED}</pre>" in page and "<svg" not in page  # SVG as text only
+        assert "binary file: no preview" in page
+        status, headers, body = get(store, "/run/1/artifact/plot.png", "inline=1")
+        body.close()
+        assert headers["Content-Type"] == "image/png"
+        assert headers["Content-Disposition"].startswith("inline")
+        _, headers, body = get(store, "/run/1/artifact/vector.svg", "inline=1")
+        body.close()
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_running_run_is_polled_for_new_points(tmp_path: Path) -> None:
+    from experimentkit.query.base import utcnow
+
+    base = tmp_path / "runs"
+    now = utcnow()
+    emit_events(FileStorageObserver(str(base)), {
+        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
+                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
+        "status": "RUNNING", "command": "main", "config": {}, "host": {"hostname": "h"},
+        "meta": {"command": "main", "options": {}}, "start_time": now, "heartbeat": now,
+        "captured_out": "epoch 1", "metrics": {"loss": {"steps": [0, 1], "values": [2.0, 1.0],
+                                                         "timestamps": [now, now]}}}, tmp_path)
+    with open_store(str(base)) as store:
+        _, _, page = text(store, "/run/1")
+        assert '<main data-live="/api/live/1">' in page
+        status, headers, body = get(store, "/api/live/1")
+        live = json.loads(body)
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert live["status"] == "RUNNING" and live["output"] == "epoch 1"
+        assert live["charts"][0]["series"][0]["value"] == [2.0, 1.0]
+        assert get(store, "/api/live/2")[0] == 404
+
+
 def test_per_sample_table_filter_and_pages(store: Any) -> None:
     _, _, page = text(store, "/run/1", "table=preds&where=prob+>+0.5&sort=-i")
     ids = [int(i) for i in re.findall(r'<tr><td class="num">(\d+)</td>', page)]

@@ -162,3 +162,42 @@ def test_read_only_server_refuses_the_write(store_dir: Path, browser: Any) -> No
         console_errors(browser)  # the refused fetch is logged as a failed resource: expected
     with open_store(str(store_dir)) as store:
         assert "sneaky" not in store.get("3").tags
+
+
+def test_running_run_page_follows_new_points_and_the_end(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from experimentkit.query.base import utcnow
+
+    base = tmp_path / "runs"
+    observer = FileStorageObserver(str(base))
+    observer.started_event(
+        ex_info={"name": "live", "base_dir": str(tmp_path), "sources": [], "dependencies": [],
+                 "repositories": [], "mainfile": "x.py"}, command="main",
+        host_info={"hostname": "h"}, start_time=utcnow(), config={"lr": 0.1},
+        meta_info={"command": "main", "options": {}}, _id="1")
+
+    def log(first: int, count: int, output: str) -> None:
+        now = utcnow()
+        observer.log_metrics({"loss": {"name": "loss", "steps": list(range(first, first + count)),
+                                       "values": [1.0 / (s + 1) for s in range(first,
+                                                                               first + count)],
+                                       "timestamps": [now] * count}}, {})
+        observer.heartbeat_event(info={}, captured_out=output, beat_time=now, result=None)
+        observer.join()
+
+    log(0, 10, "epoch 1\n")
+    with dashboard(base) as url:
+        browser.get(url + "/run/1")
+        points = "return window.ekCharts.length ? window.ekCharts[0].data[0].length : 0"
+        assert browser.execute_script(points) == 10
+        log(10, 15, "epoch 1\nepoch 2\n")
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script(points) == 25)
+        WebDriverWait(browser, 60).until(
+            lambda d: "epoch 2" in d.find_element(By.ID, "output").text)
+        observer.completed_event(stop_time=utcnow(), result=1)
+        observer.join()
+        WebDriverWait(browser, 60).until(
+            lambda d: d.find_element(By.ID, "live-status").text == "COMPLETED")
+        assert console_errors(browser) == []

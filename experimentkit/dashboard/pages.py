@@ -327,7 +327,7 @@ def _experiment(ex: Mapping[str, Any]) -> str:
     for key in ("name", "mainfile", "base_dir"):
         parts.append(f"<tr><th>{key}</th><td>{esc(ex.get(key))}</td></tr>")
     sources = "<br>".join(
-        (f"{esc(s[0])} <span class=\"muted\">md5 {esc(s[1])}</span>" if len(s) > 1 else esc(s[0]))
+        (f"{esc(s[0])} <span class=\"muted\">{esc(s[1])}</span>" if len(s) > 1 else esc(s[0]))
         if isinstance(s, (list, tuple)) and s else esc(s) for s in ex.get("sources") or [])
     deps = ", ".join(esc(d) for d in ex.get("dependencies") or [])
     repos = "<br>".join(
@@ -527,7 +527,7 @@ def compare_page(data: Mapping[str, Any], show_all: bool, ids_param: str,
                  '<canvas id="ek-parallel" width="900" height="320"></canvas>',
                  json_block("ek-params", params)]
     for title, key in (("Dependencies", "dependencies"), ("Git", "repositories"),
-                       ("Source files (md5)", "sources")):
+                       ("Source files (stored version)", "sources")):
         body += [f"<h2>{title}</h2>", table(data["other_rows"][key], "identical")]
     if any(data["images"]):
         cols = "".join(

@@ -87,7 +87,7 @@
     };
     var mine = [];
     function render() {
-      mine.forEach(function (u) { u.destroy(); });
+      mine.forEach(function (u) { u.destroy(); charts.splice(charts.indexOf(u), 1); });
       mine = [];
       var opts = {x: controls.x ? controls.x.value : "step", log: controls.log && controls.log.checked,
                   smooth: controls.smooth ? parseFloat(controls.smooth.value) : 0};
