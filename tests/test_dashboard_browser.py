@@ -58,6 +58,10 @@ def store_dir(tmp_path_factory: Any) -> Path:
         table = tmp / f"{lr}.csv"
         table.write_text("label,count\ncat,3\ndog,5\n", encoding="utf-8")
         _run.add_artifact(str(table), name="counts.csv")
+        page = tmp / f"{lr}.html"
+        page.write_text("<h1>report</h1><script>document.title = 'ran';</script>",
+                        encoding="utf-8")
+        _run.add_artifact(str(page), name="report.html")
         _run.log_table("preds", [{"i": i, "p": i / 150, "image": "confusion.png"}
                                  for i in range(150)])
         return 1.0 - lr
@@ -126,6 +130,14 @@ def test_run_page_renders_the_image_artifact_and_previews(store_dir: Path, brows
                                       image) == 24
         csv = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="csv"] table')
         assert "dog" in csv.text
+        html = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="html"]')
+        html.find_element(By.TAG_NAME, "summary").click()
+        frame = html.find_element(By.TAG_NAME, "iframe")
+        browser.switch_to.frame(frame)
+        assert browser.find_element(By.TAG_NAME, "h1").text == "report"
+        assert browser.execute_script("return document.title") != "ran"  # its script never ran
+        browser.switch_to.default_content()
+        assert browser.title != "ran"
         thumbs = browser.find_elements(By.CSS_SELECTOR, "table.samples img.thumb")
         assert len(thumbs) == 100
         assert browser.execute_script("return window.ekCharts.length") == 2

@@ -177,6 +177,15 @@
           scales: {x: {time: false}}, legend: {live: true}
         }, [pts.map(function (r) { return r.config[key]; }),
             pts.map(function (r) { return r.metrics[metric]; })], fig);
+        var label = document.createElement("p");
+        label.className = "muted hover-run";
+        fig.appendChild(label);
+        u.over.addEventListener("mousemove", function () {
+          var i = u.cursor.idx;
+          label.textContent = i === null || i === undefined ? "" :
+            "run " + pts[i].id + ": " + key + " = " + pts[i].config[key] + ", " + metric +
+            " = " + pts[i].metrics[metric];
+        });
         u.over.addEventListener("click", function () {
           var i = u.cursor.idx;
           if (i !== null && i !== undefined && u.select.width === 0) window.location.href = pts[i].href;
