@@ -510,7 +510,11 @@ def test_wildcard_host_is_shown_as_reachable_addresses() -> None:
 def client_for(store_dir: Path) -> Any:
     pytest.importorskip("starlette", reason="the dashboard extra is not installed")
     pytest.importorskip("httpx", reason="starlette's TestClient needs httpx")
-    from starlette.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():  # starlette 1.x would rather use httpx2; httpx works
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
 
     from experimentkit.dashboard.server import build_app
 
