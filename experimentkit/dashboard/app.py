@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Optional, Union
@@ -259,6 +260,27 @@ def _cell_value(record: Any, column: str) -> Any:
 
 
 # ---- one run ------------------------------------------------------------------------------------
+#: Downsampled series kept between requests: reading a 10^6-point metric from a store takes
+#: seconds, its chart data is a few kB.  Keyed by the metric's summary (count, last, min, max),
+#: so a series that grew (a RUNNING run) is read again.
+_SERIES_CACHE: OrderedDict = OrderedDict()
+_SERIES_CACHE_SIZE = 256
+
+
+def _series(store: Any, record: Any, name: str) -> dict:
+    summary = record.metrics.get(name) or {}
+    key = (str(store), record.id, name, json.dumps(summary, sort_keys=True, default=str))
+    data = _SERIES_CACHE.get(key)
+    if data is None:
+        data = charts.series_json(store.metric(record.id, name))
+        _SERIES_CACHE[key] = data
+        while len(_SERIES_CACHE) > _SERIES_CACHE_SIZE:
+            _SERIES_CACHE.popitem(last=False)
+    else:
+        _SERIES_CACHE.move_to_end(key)
+    return dict(data)
+
+
 def _metric_charts(records: list, store: Any, names: Optional[list] = None) -> list:
     """One chart per metric name, with a series per run that logged it."""
     names = names if names is not None else sorted({n for r in records for n in r.metrics})
@@ -267,7 +289,7 @@ def _metric_charts(records: list, store: Any, names: Optional[list] = None) -> l
         series = []
         for record in records:
             if name in record.metrics:
-                data = charts.series_json(store.metric(record.id, name))
+                data = _series(store, record, name)
                 data.update(label=f"run {record.id}", href=pages.run_href(record.id))
                 series.append(data)
         out.append({"title": name, "series": series})
