@@ -30,7 +30,8 @@ from ..query import Filter, parse_key, parse_order, parse_row_where, parse_where
 from . import charts, pages
 
 __all__ = ["handle", "Response", "Settings", "SECURITY_HEADERS", "CSP", "PAGE_SIZE", "ROW_LIMIT",
-           "split_where", "content_type_for", "error_response", "inline_image_type"]
+           "split_where", "content_type_for", "error_response", "inline_image_type", "find_run",
+           "compare_data", "progress_data"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,17 @@ def _lookup(call: Callable, *args: Any) -> Any:
         return call(*args)
     except StoreError as exc:
         raise _NotFound(str(exc).splitlines()[0] if str(exc) else "not found") from None
+
+
+def find_run(store: Any, run_id: str) -> Any:
+    """One run, through a query when it finds it (stores answer queries from their indexes, while
+    ``get`` may re-summarize every metric point), else through ``get`` for its ``StoreError``."""
+    found = store.runs().where(Filter("id", "==", run_id)).first()
+    return found if found is not None else store.get(run_id)
+
+
+def _record(store: Any, run_id: str) -> Any:
+    return _lookup(find_run, store, run_id)
 
 
 def _parts(path: str) -> list:
@@ -297,7 +309,7 @@ def _metric_charts(records: list, store: Any, names: Optional[list] = None) -> l
 
 
 def _run(store: Any, run_id: str, params: Mapping[str, list], settings: Settings) -> Response:
-    record = _lookup(store.get, run_id)
+    record = _record(store, run_id)
     chart_data = _metric_charts([record], store)
     tables = {}
     wanted = _param(params, "table")
@@ -381,7 +393,7 @@ def _disposition(name: str, inline: bool = False) -> str:
 
 
 def _artifact(store: Any, run_id: str, name: str, inline: bool) -> Response:
-    record = _lookup(store.get, run_id)
+    record = _record(store, run_id)
     stream: BinaryIO = _lookup(store.artifact, record.id, name)
     image = inline_image_type(name) if inline else None
     headers = [("Content-Type", image or content_type_for(name)),
@@ -398,7 +410,7 @@ def _artifact(store: Any, run_id: str, name: str, inline: bool) -> Response:
 
 def _live(store: Any, run_id: str) -> Response:
     """What a RUNNING run's page polls: status, metric charts and the end of the output."""
-    record = _lookup(store.get, run_id)
+    record = _record(store, run_id)
     captured = record.captured_out() or ""
     return _json({"status": record.status, "charts": _metric_charts([record], store),
                   "output": captured[-OUTPUT_LIMIT:],
@@ -408,7 +420,7 @@ def _live(store: Any, run_id: str) -> Response:
 # ---- several runs -------------------------------------------------------------------------------
 def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
     """Everything the compare page (and ``experimentkit report``) shows for ``ids``."""
-    records = [_lookup(store.get, run_id) for run_id in ids]
+    records = [_record(store, run_id) for run_id in ids]
     flat = [flatten(r.config) for r in records]
     keys = sorted({k for f in flat for k in f})
 
@@ -530,7 +542,7 @@ def _post(store: Any, path: str, form: Mapping[str, list], origin: Optional[str]
     parts = _parts(path)
     if len(parts) != 3 or parts[0] != "run" or parts[2] not in ("tags", "note"):
         raise _NotFound(f"no page '{path}'")
-    record = _lookup(store.get, parts[1])
+    record = _record(store, parts[1])
     if parts[2] == "tags":
         add = [t.strip() for t in _param(form, "add").split(",") if t.strip()]
         remove = [t.strip() for t in form.get("remove", []) if t.strip()]

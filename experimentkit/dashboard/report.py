@@ -38,7 +38,7 @@ def render_report(store: Any, run_ids: Sequence[str], show_all: bool = False) ->
     """The HTML of one run's page (one id) or of the comparison of several."""
     if not run_ids:
         raise UsageError("report needs at least one run id")
-    records = [store.get(run_id) for run_id in run_ids]
+    records = [app.find_run(store, run_id) for run_id in run_ids]
     view = pages.View(static=True, images=_images(store, records))
     if len(records) == 1:
         record = records[0]
