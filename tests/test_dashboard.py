@@ -376,6 +376,24 @@ def test_compare_overlays_curves_and_lists_differences(store: Any) -> None:
     assert "<h2>Dependencies</h2>" in page and "<h2>Git</h2>" in page
 
 
+def test_compare_all_runs_a_filter_matches_and_download_it(store: Any) -> None:
+    _, _, table = text(store, "/", "status=COMPLETED&experiment=dash")
+    link = re.search(r'<a id="compare-matching" href="([^"]+)">compare all 2 matching runs</a>',
+                     table)
+    assert link, "no compare link for the filtered runs"
+    path, _, query = link.group(1).replace("&amp;", "&").partition("?")
+    status, _, page = text(store, path, query)
+    assert status == 200 and "Compare 2 runs" in page
+    assert '<a href="/run/1">run 1</a>' in page and '<a href="/run/3">' not in page
+    status, headers, body = get(store, "/report", "ids=1,2")
+    assert status == 200 and headers["Content-Disposition"].startswith(
+        'attachment; filename="experimentkit-compare-1-2.html"')
+    assert b"Compare 2 runs" in body and b'src="/static' not in body
+    assert get(store, "/report", "ids=1,77")[0] == 404
+    status, _, page = text(store, "/compare", "where=config.lr+>+5")
+    assert status == 400 and "at least two runs" in page
+
+
 def test_progress_views(store: Any) -> None:
     status, _, page = text(store, "/progress", "metric=val.accuracy&also=loss")
     assert status == 200

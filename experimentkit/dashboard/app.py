@@ -181,6 +181,8 @@ def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings
         return _run_list(store, params)
     if parts == ["compare"]:
         return _compare(store, params)
+    if parts == ["report"]:
+        return _report(store, params)
     if parts == ["progress"]:
         return _progress(store, params)
     if len(parts) == 2 and parts[0] == "run":
@@ -464,13 +466,43 @@ def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
             "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records]}
 
 
-def _compare(store: Any, params: Mapping[str, list]) -> Response:
+#: Most runs ``/compare?where=...`` takes (the first ones in id order).
+COMPARE_LIMIT = 200
+
+
+def _compared_ids(store: Any, params: Mapping[str, list]) -> list:
+    """The runs to compare: ``ids`` (repeated or comma-separated), or those matching ``where``."""
     ids = _ids(params)
+    where = _param(params, "where")
+    if not ids and where.strip():
+        filters = [parse_where(w) for w in split_where(where)]
+        ids = [r.id for r in store.runs().where(*filters).limit(COMPARE_LIMIT).all()]
     if len(ids) < 2:
-        return error_response(400, "compare needs at least two runs, as in /compare?ids=1,2")
+        raise QueryError("compare needs at least two runs, as in /compare?ids=1,2 or "
+                         "/compare?where=config.sweep+%3D%3D+3")
+    return ids
+
+
+def _compare(store: Any, params: Mapping[str, list]) -> Response:
+    ids = _compared_ids(store, params)
     show_all = _flag(params, "all")
     data = compare_data(store, ids, show_all)
     return _answer(200, pages.compare_page(data, show_all, ",".join(ids)))
+
+
+def _report(store: Any, params: Mapping[str, list]) -> Response:
+    """The self-contained HTML of ``experimentkit report``, as a download."""
+    from .report import render_report
+
+    ids = _ids(params)
+    if not ids:
+        raise QueryError("report needs runs, as in /report?ids=1 or /report?ids=1,2")
+    for run_id in ids:
+        _record(store, run_id)  # unknown runs are 404
+    body = render_report(store, ids, _flag(params, "all"))
+    name = f"experimentkit-{'run-' + ids[0] if len(ids) == 1 else 'compare-' + '-'.join(ids[:5])}"
+    return _answer(200, body, "text/html; charset=utf-8",
+                   [("Content-Disposition", _disposition(f"{name}.html"))])
 
 
 def _progress(store: Any, params: Mapping[str, list]) -> Response:

@@ -213,6 +213,23 @@ def _sort_header(form: Mapping[str, str], key: str, label: str) -> str:
             f'href="{escape(href)}">{escape(label)}</a>{arrow}</th>')
 
 
+def _compare_matching(form: Mapping[str, str], total: Optional[int]) -> str:
+    """A link comparing every run the filters match (a sweep), when there are filters."""
+    where = [line for line in form.get("where", "").splitlines() if line.strip()]
+    if form.get("status"):
+        where.append(f"status == {form['status']}")
+    if form.get("tag"):
+        where.append(f"tags contains {json.dumps(form['tag'])}")
+    if form.get("experiment"):
+        where.append(f"experiment == {json.dumps(form['experiment'])}")
+    if not where or not total or total < 2:
+        return ""
+    label = f"compare all {total} matching runs" if total <= 200 else \
+        "compare the first 200 matching runs"
+    href = "/compare?" + urlencode({"where": "\n".join(where)})
+    return f' <a id="compare-matching" href="{escape(href)}">{label}</a>'
+
+
 def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequence[Sequence[Any]],
                   form: Mapping[str, str], total: Optional[int], candidates: Sequence[str],
                   error: Optional[str] = None) -> bytes:
@@ -251,7 +268,7 @@ def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequen
         body.append('<form method="get" action="/compare" id="selection">'
                     '<p><button type="submit" id="compare-selected">compare selected</button>'
                     ' <button type="submit" formaction="/progress" name="from" value="table">'
-                    "progress</button></p>"
+                    f"progress</button>{_compare_matching(form, total)}</p>"
                     f'<table id="runs"><thead><tr>{head}</tr></thead>'
                     f"<tbody>{''.join(rows)}</tbody></table></form>")
     return page("runs", "".join(body))
@@ -454,7 +471,10 @@ def run_page(record: Any, chart_data: Sequence[Mapping[str, Any]], tables: Mappi
     """Everything recorded for one run; a RUNNING run's page polls for new metrics and output."""
     view = view or View(settings=settings)
     rid = escape(str(record.id))
-    body = [f"<h1>Run {rid} <small>{esc(record.experiment_name)}</small></h1>",
+    download = "" if view.static else (
+        f'<p><a class="download" id="download-report" href="/report?'
+        f'{escape(urlencode({"ids": str(record.id)}))}">download as one HTML file</a></p>')
+    body = [f"<h1>Run {rid} <small>{esc(record.experiment_name)}</small></h1>", download,
             _summary(record, view), "<h2>Metrics</h2>", _metric_table(record),
             _chart_section(chart_data), "<h2>Config</h2>",
             _tree(record.config) if record.config else "<p>empty</p>"]
@@ -511,7 +531,10 @@ def compare_page(data: Mapping[str, Any], show_all: bool, ids_param: str,
     label = "only differences" if show_all else "show equal entries too"
     toggle_link = "" if view.static else \
         f'<p><a href="/compare?{escape(toggle)}">{label}</a></p>'
-    body = [f"<h1>Compare {len(records)} runs</h1>",
+    download = "" if view.static else (
+        f'<p><a class="download" id="download-report" href="/report?'
+        f'{escape(urlencode({"ids": ids_param}))}">download as one HTML file</a></p>')
+    body = [f"<h1>Compare {len(records)} runs</h1>", download,
             f"<table>{head}{status}{experiment}{tags}</table>",
             f"<h2>Config</h2>{toggle_link}", table(data["config_rows"], "identical"),
             "<h2>Metrics (last value)</h2>", table(data["metric_rows"], "none"),
