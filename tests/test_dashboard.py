@@ -630,6 +630,16 @@ def test_missing_store_is_a_one_line_error(tmp_path: Path) -> None:
         proc.stderr)
 
 
+def test_serve_without_the_dashboard_extra_says_what_to_install(store_dir: Path) -> None:
+    code = ("import sys; sys.modules['starlette'] = None; "
+            "from experimentkit.cli.main import main; "
+            f"sys.exit(main(['-S', {str(store_dir)!r}, 'serve', '--port', '0']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pip install 'experimentkit[dashboard]'" in proc.stderr
+
+
 def _start(store_dir: Path, *args: str) -> tuple:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "experimentkit", "serve", "--port", "0",

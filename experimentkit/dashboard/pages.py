@@ -605,8 +605,9 @@ def _bars(data: Mapping[str, Any]) -> str:
     rows = []
     for bar in data["bars"][:500]:
         inner = "".join(
-            f'<div class="bar m{i}" style="width:{max(0.5, (v - low) / span * 100):.1f}%" '
-            f'title="run {escape(str(bar["id"]))} {escape(m)} = {v:.6g}">{v:.4g}</div>'
+            f'<div class="bar-line" title="run {escape(str(bar["id"]))} {escape(m)} = {v:.6g}">'
+            f'<div class="bar m{i}" style="width:{max(0.5, (v - low) / span * 90):.1f}%"></div>'
+            f'<span class="v">{v:.4g}</span></div>'
             for i, m in enumerate(metrics) for v in [bar["values"].get(m)] if v is not None)
         rows.append(f'<tr><th><a href="{escape(bar["href"])}">run {escape(str(bar["id"]))}</a>'
                     f"</th><td class=\"bars\">{inner}</td></tr>")
