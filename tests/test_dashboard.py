@@ -1,14 +1,14 @@
-"""The web dashboard (``experimentkit serve``): pages, escaping, artifact confinement, read-only-ness,
-the SVG charts, and the real server in a subprocess."""
+"""The web dashboard (``experimentkit serve``): pages, escaping, artifact confinement, read-only-ness
+and opt-in writes, the chart data and its downsampling, the Starlette application (Host check,
+token, static files) and the real server in a subprocess.  Browser tests: test_dashboard_browser.py."""
 from __future__ import annotations
 
 import datetime as _dt
-import math
+import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,10 +20,9 @@ from hypothesis import strategies as st
 from store_conformance import emit_events
 
 from experimentkit import Experiment
-from experimentkit.dashboard import server as server_module
-from experimentkit.dashboard import svg
-from experimentkit.dashboard.app import content_type_for, handle, split_where
-from experimentkit.dashboard.server import DashboardServer, is_loopback, serve
+from experimentkit.dashboard import charts
+from experimentkit.dashboard.app import Settings, content_type_for, handle, split_where
+from experimentkit.dashboard.server import is_loopback, reachable_addresses
 from experimentkit.observers import FileStorageObserver
 from experimentkit.query import open_store
 
@@ -112,12 +111,13 @@ def test_run_list_shows_every_run_escaped_with_security_headers(store: Any) -> N
     assert run_ids(page) == ["1", "2", "3", "4"]
     assert '<span class="status s-DEAD">DEAD</span>' in page
     assert "s-FAILED" in page
-    assert XSS_ESCAPED in page and "<script" not in page
+    assert XSS_ESCAPED in page and XSS not in page
     assert "metrics.val.accuracy" in page and "config.lr" in page
     assert headers["X-Content-Type-Options"] == "nosniff"
     csp = headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "style-src 'self' 'unsafe-inline'" in csp
-    assert "img-src 'self' data:" in csp and "script-src 'none'" in csp
+    assert "img-src 'self' data:" in csp and "script-src 'self'" in csp
+    assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -127,12 +127,19 @@ def test_run_list_shows_every_run_escaped_with_security_headers(store: Any) -> N
     ("where=status+%3D%3D+DEAD", ["4"]),
     ("sort=-metrics.val.accuracy", ["2", "1", "3", "4"]),
     ("sort=-config.lr", ["3", "4", "1", "2"]),
-    ("sort=-config.lr&limit=2", ["3", "4"]),
+    ("sort=-config.lr&per=2", ["3", "4"]),
+    ("sort=-config.lr&per=2&page=2", ["1", "2"]),
+    ("status=FAILED", ["3"]),
+    ("tag=best", ["1"]),
+    ("experiment=dash&sort=-duration&per=3", None),
     ("where=tags+contains+best&columns=config.label", ["1"]),
 ])
 def test_run_list_filters_sorts_and_limits_like_ls(store: Any, query: str, expected: list) -> None:
     status, _, page = text(store, "/", query)
     assert status == 200
+    if expected is None:  # by duration: runs 1-3 took well under the DEAD run's hour
+        assert run_ids(page)[0] == "4" and len(run_ids(page)) == 3
+        return
     assert run_ids(page) == expected
 
 
@@ -140,7 +147,8 @@ def test_run_list_filters_sorts_and_limits_like_ls(store: Any, query: str, expec
     ("where=conf.lr+<+1", "unknown key &#x27;conf.lr&#x27;"),
     ("where=config.lr+<<+1", "unknown operator"),
     ("sort=-metricz.loss", "unknown key"),
-    ("limit=abc", "limit must be a positive whole number"),
+    ("per=abc", "per must be a positive whole number"),
+    ("status=DONE", "unknown status &#x27;DONE&#x27;"),
     ("columns=confg.lr", "unknown key"),
     # the same catalogue checks as the command line
     ("where=config.lrr+<+1", "has the key &#x27;config.lrr&#x27; (did you mean &#x27;config.lr&#x27;?)"),
@@ -152,7 +160,7 @@ def test_bad_expressions_are_a_one_line_400(store: Any, query: str, message: str
     status, _, page = text(store, "/", query)
     assert status == 400
     assert message in page
-    assert "Traceback" not in page and "<script" not in page
+    assert "Traceback" not in page and XSS not in page
     assert len(re.findall(r'class="error"', page)) == 1
 
 
@@ -165,23 +173,102 @@ def test_split_where_takes_newlines_and_double_ampersands() -> None:
 def test_run_page_shows_everything_recorded_escaped(store: Any) -> None:
     status, _, page = text(store, "/run/1")
     assert status == 200
-    assert "<script" not in page
+    assert XSS not in page
     assert f'<span class="k">label</span>: {XSS_ESCAPED}' in page  # config tree
-    assert f"<pre>training {XSS_ESCAPED}\n" in page  # captured output
+    assert f'<pre id="output">training {XSS_ESCAPED}\n' in page  # captured output
     assert f'<span class="tag">{XSS_ESCAPED}</span>' in page  # tags
-    assert page.count("<svg") == 2  # loss and val.accuracy
-    polyline = re.search(r'<polyline[^>]*points="([^"]+)"', page).group(1)
-    points = [tuple(map(float, p.split(","))) for p in polyline.split()]
-    assert len(points) == 5
-    ys = [y for _, y in points]
-    assert ys == sorted(ys)  # a falling loss is drawn going down the box (SVG y grows down)
-    assert '<a href="/run/1/artifact/notes.txt">notes.txt</a>' in page
-    assert "first 100 rows" in page
+    data = chart_data(page)
+    assert [c["title"] for c in data] == ["loss", "val.accuracy"]
+    loss = data[0]["series"][0]
+    assert loss["step"] == [0, 1, 2, 3, 4] and loss["value"][0] == pytest.approx(1.1)
+    assert loss["label"] == "run 1" and loss["count"] == 5 and len(loss["time"]) == 5
+    assert '<a class="download" href="/run/1/artifact/notes.txt">download</a>' in page
+    assert "<pre>hello artifact</pre>" in page  # a text artifact is previewed
+    assert "rows 1–100" in page and "next ›" in page
     table = page[page.index('<h3 id="table-preds">'):page.index("<h2>Captured output</h2>")]
     assert table.count(f"<td>{XSS_ESCAPED}</td>") == 100
-    assert f"<th>notes</th><td>{XSS_ESCAPED}</td>" in page
+    assert f'<th>notes</th><td><span id="notes">{XSS_ESCAPED}</span></td>' in page
+    assert 'id="tag-form"' not in page  # read-only by default: no edit forms
+    assert "data-live" not in page  # a finished run is not polled
     assert "dash" in page and "x.py" not in page  # experiment section of this run
     assert "<h2>Host</h2>" in page and "<h2>Meta</h2>" in page
+
+
+def chart_data(page: str, element: str = "ek-charts") -> Any:
+    block = re.search(rf'<script type="application/json" id="{element}">(.*?)</script>', page, re.S)
+    return json.loads(block.group(1))
+
+
+def test_html_artifact_is_text_and_a_sandboxed_frame_never_a_page(store: Any) -> None:
+    _, _, page = text(store, "/run/1")
+    figure = re.search(r'<figure class="artifact" data-kind="html">.*?</figure>', page, re.S)
+    assert figure, "page.html has no preview"
+    html = figure.group(0)
+    assert f'<iframe class="sandboxed" sandbox="" srcdoc="{XSS_ESCAPED}">' in html
+    assert f"<pre>{XSS_ESCAPED}</pre>" in html and XSS not in page
+
+
+def test_previews_of_json_csv_and_images(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    emit_events(FileStorageObserver(str(base)), {
+        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
+                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
+        "status": "COMPLETED", "command": "main", "config": {}, "host": {"hostname": "h"},
+        "meta": {"command": "main", "options": {}}, "start_time": _dt.datetime(2024, 1, 1),
+        "stop_time": _dt.datetime(2024, 1, 1, 0, 1),
+        "artifacts": {"m.json": '{"b": [1, 2], "a": "<b>"}', "t.csv": "x,y\n1,<i>\n",
+                      "plot.png": "not really a png", "vector.svg": XSS, "blob.bin": "x"}},
+        tmp_path)
+    with open_store(str(base)) as store:
+        _, _, page = text(store, "/run/1")
+        assert '{\n  &quot;b&quot;: [\n    1,' in page  # JSON pretty-printed, escaped
+        assert "<th>x</th><th>y</th></tr><tr><td>1</td><td>&lt;i&gt;</td>" in page
+        assert '<img class="artifact-image" alt="plot.png" src="/run/1/artifact/plot.png?inline=1">' \
+            in page
+        assert f"<pre>{XSS_ESCAPED}</pre>" in page and "<svg" not in page  # SVG as text only
+        assert "binary file: no preview" in page
+        status, headers, body = get(store, "/run/1/artifact/plot.png", "inline=1")
+        body.close()
+        assert headers["Content-Type"] == "image/png"
+        assert headers["Content-Disposition"].startswith("inline")
+        _, headers, body = get(store, "/run/1/artifact/vector.svg", "inline=1")
+        body.close()
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_running_run_is_polled_for_new_points(tmp_path: Path) -> None:
+    from experimentkit.query.base import utcnow
+
+    base = tmp_path / "runs"
+    now = utcnow()
+    emit_events(FileStorageObserver(str(base)), {
+        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
+                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
+        "status": "RUNNING", "command": "main", "config": {}, "host": {"hostname": "h"},
+        "meta": {"command": "main", "options": {}}, "start_time": now, "heartbeat": now,
+        "captured_out": "epoch 1", "metrics": {"loss": {"steps": [0, 1], "values": [2.0, 1.0],
+                                                         "timestamps": [now, now]}}}, tmp_path)
+    with open_store(str(base)) as store:
+        _, _, page = text(store, "/run/1")
+        assert '<main data-live="/api/live/1">' in page
+        status, headers, body = get(store, "/api/live/1")
+        live = json.loads(body)
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        assert live["status"] == "RUNNING" and live["output"] == "epoch 1"
+        assert live["charts"][0]["series"][0]["value"] == [2.0, 1.0]
+        assert get(store, "/api/live/2")[0] == 404
+
+
+def test_per_sample_table_filter_and_pages(store: Any) -> None:
+    _, _, page = text(store, "/run/1", "table=preds&where=prob+>+0.5&sort=-i")
+    ids = [int(i) for i in re.findall(r'<tr><td class="num">(\d+)</td>', page)]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 74 and "next ›" not in page
+    _, _, second = text(store, "/run/1", "table=preds&page=2")
+    ids = [int(i) for i in re.findall(r'<tr><td class="num">(\d+)</td>', second)]
+    assert ids == list(range(100, 150)) and "rows 101–150" in second
+    _, _, bad = text(store, "/run/1", "table=preds&where=prob+<<+1")
+    assert "unknown operator" in bad
 
 
 def test_per_sample_table_sort_param(store: Any) -> None:
@@ -190,14 +277,14 @@ def test_per_sample_table_sort_param(store: Any) -> None:
                                           page)]
     assert len(probs) == 100
     assert probs == sorted(probs, reverse=True) and probs[0] == pytest.approx(149 / 150, rel=1e-3)
-    assert "sort=prob#table-preds" in page  # the header link toggles the direction
+    assert "table=preds&amp;sort=prob#table-preds" in page  # the header link toggles it
 
 
 def test_failed_run_shows_its_trace_escaped(store: Any) -> None:
     status, _, page = text(store, "/run/3")
     assert status == 200 and "s-FAILED" in page
     trace = re.search(r"<h2>Fail trace</h2><pre>(.*?)</pre>", page, re.S).group(1)
-    assert "RuntimeError" in trace and XSS_ESCAPED in trace and "<script" not in page
+    assert "RuntimeError" in trace and XSS_ESCAPED in trace and XSS not in page
 
 
 def test_dead_run_page(store: Any) -> None:
@@ -271,10 +358,10 @@ def test_compare_shows_config_differences_and_last_metrics(store: Any) -> None:
     status, _, page = text(store, "/compare", "ids=1,2")
     assert status == 200
     assert "<th>config.lr</th>" in page and "config.label" not in page
-    row = re.search(r"<tr><th>val.accuracy</th>(.*?)</tr>", page).group(1)
+    row = re.search(r"<tr[^>]*><th>val.accuracy</th>(.*?)</tr>", page).group(1)
     assert re.findall(r">([\d.]+)<", row) == ["0.9", "0.99"]
     _, _, every = text(store, "/compare", "ids=1&ids=2&all=1")
-    assert f"<th>config.label</th><td>{XSS_ESCAPED}</td>" in every and "<script" not in every
+    assert f"<th>config.label</th><td>{XSS_ESCAPED}</td>" in every and XSS not in every
 
 
 @pytest.mark.parametrize("query, status", [("ids=1", 400), ("", 400), ("ids=1,99", 404)])
@@ -282,59 +369,149 @@ def test_compare_needs_two_known_runs(store: Any, query: str, status: int) -> No
     assert get(store, "/compare", query)[0] == status
 
 
-def test_progress_chart(store: Any) -> None:
-    status, _, page = text(store, "/progress", "metric=val.accuracy")
+def test_compare_overlays_curves_and_lists_differences(store: Any) -> None:
+    _, _, page = text(store, "/compare", "ids=1,2,3")
+    data = chart_data(page)
+    loss = next(c for c in data if c["title"] == "loss")
+    assert [s["label"] for s in loss["series"]] == ["run 1", "run 2", "run 3"]
+    params = chart_data(page, "ek-params")
+    assert params["keys"] == ["config.lr"] and "val.accuracy" in params["metrics"]
+    assert [r["config"]["config.lr"] for r in params["runs"]] == [0.1, 0.01, 0.5]
+    assert "<h2>Dependencies</h2>" in page and "<h2>Git</h2>" in page
+
+
+def test_compare_all_runs_a_filter_matches_and_download_it(store: Any) -> None:
+    _, _, table = text(store, "/", "status=COMPLETED&experiment=dash")
+    link = re.search(r'<a id="compare-matching" href="([^"]+)">compare all 2 matching runs</a>',
+                     table)
+    assert link, "no compare link for the filtered runs"
+    path, _, query = link.group(1).replace("&amp;", "&").partition("?")
+    status, _, page = text(store, path, query)
+    assert status == 200 and "Compare 2 runs" in page
+    assert '<a href="/run/1">run 1</a>' in page and '<a href="/run/3">' not in page
+    status, headers, body = get(store, "/report", "ids=1,2")
+    assert status == 200 and headers["Content-Disposition"].startswith(
+        'attachment; filename="experimentkit-compare-1-2.html"')
+    assert b"Compare 2 runs" in body and b'src="/static' not in body
+    assert get(store, "/report", "ids=1,77")[0] == 404
+    status, _, page = text(store, "/compare", "where=config.lr+>+5")
+    assert status == 400 and "at least two runs" in page
+
+
+def test_progress_views(store: Any) -> None:
+    status, _, page = text(store, "/progress", "metric=val.accuracy&also=loss")
     assert status == 200
-    chart = re.search(r"<svg.*?</svg>", page, re.S).group(0)
-    assert chart.count("<circle") == 3  # runs 1, 2, 3 logged it; 4 did not
-    assert 'href="/run/2"' in chart and "<path" in chart
+    data = chart_data(page, "ek-progress-data")
+    assert data["timeline"]["ids"] == ["1", "2", "3"]  # in the order they ended; 4 logged nothing
+    assert data["timeline"]["best"] == [0.9, 0.99, 0.99]
+    assert [b["id"] for b in data["bars"]] == ["2", "1", "3"]  # best first
+    assert data["metrics"] == ["val.accuracy", "loss"]
+    assert 'title="run 2 val.accuracy = 0.99"' in page and 'href="/run/2"' in page
     _, _, lower = text(store, "/progress", "metric=metrics.loss&min=1")
     assert "lower is better)" in lower
+    assert [b["id"] for b in chart_data(lower, "ek-progress-data")["bars"]] == ["2", "1", "3"]
     status, _, page = text(store, "/progress", "metric=val.acuracy")
     assert status == 400 and "did you mean" in page
+    _, _, picked = text(store, "/progress", "metric=val.accuracy&ids=1&ids=3")
+    assert chart_data(picked, "ek-progress-data")["timeline"]["ids"] == ["1", "3"]
 
 
-# ---- read-only -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
-def test_only_get_is_answered(store: Any, method: str) -> None:
-    before = store.get("1").tags
+# ---- read-only by default, writes opt-in ----------------------------------------------------------
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+def test_only_get_and_post_are_answered(store: Any, method: str) -> None:
     status, headers, _ = handle(store, method, "/run/1", "tags=x")
-    assert status == 405 and dict(headers)["Allow"] == "GET"
-    assert store.get("1").tags == before
+    assert status == 405 and dict(headers)["Allow"] == "GET, POST"
+
+
+def post(store: Any, path: str, form: dict, settings: Settings, origin: str = "http://h:1",
+         host: str = "h:1") -> tuple:
+    form = {k: v if isinstance(v, list) else [v] for k, v in form.items()}
+    status, headers, body = handle(store, "POST", path, form=form, origin=origin, host=host,
+                                   settings=settings)
+    return status, dict(headers), body.decode()
+
+
+def test_writes_are_refused_unless_allowed(store_dir: Path) -> None:
+    with open_store(str(store_dir)) as store:
+        before = store.get("2").tags
+        settings = Settings()
+        status, _, page = post(store, "/run/2/tags", {"add": "x", "csrf": settings.csrf},
+                               settings)
+        assert status == 403 and "read-only" in page
+        assert store.get("2").tags == before
+
+
+def test_writes_need_the_csrf_token_and_the_same_origin(store_dir: Path) -> None:
+    settings = Settings(allow_writes=True)
+    with open_store(str(store_dir)) as store:
+        assert 'id="tag-form"' in handle(store, "GET", "/run/2", settings=settings)[2].decode()
+        for form, origin in (({"add": "x"}, "http://h:1"), ({"add": "x", "csrf": "wrong"},
+                                                             "http://h:1"),
+                             ({"add": "x", "csrf": settings.csrf}, "http://evil.example"),
+                             ({"add": "x", "csrf": settings.csrf}, "null")):
+            status, _, page = post(store, "/run/2/tags", form, settings, origin=origin)
+            assert status == 403 and "refused" in page
+        assert "x" not in store.get("2").tags
+        status, headers, _ = post(store, "/run/2/tags", {"add": "good, keep",
+                                                         "csrf": settings.csrf}, settings)
+        assert status == 303 and headers["Location"] == "/run/2"
+    with open_store(str(store_dir)) as fresh:  # stored, as `experimentkit tag` would
+        assert fresh.get("2").tags[-2:] == ["good", "keep"]
+        status, _, _ = post(fresh, "/run/2/tags", {"remove": ["good", "keep"],
+                                                   "csrf": settings.csrf}, settings)
+        status, _, _ = post(fresh, "/run/2/note", {"note": "looks fine", "csrf": settings.csrf},
+                            settings)
+        assert status == 303
+    with open_store(str(store_dir)) as fresh:
+        record = fresh.get("2")
+        assert "good" not in record.tags and record.notes == "looks fine"
+        assert post(fresh, "/run/99/note", {"note": "x", "csrf": settings.csrf},
+                    settings)[0] == 404
+        fresh.set_note("2", "")
 
 
 # ---- charts --------------------------------------------------------------------------------------
-def test_line_chart_skips_values_it_cannot_plot() -> None:
-    chart = svg.line_chart([0, 1, 2, 3, 4], [1.0, None, float("nan"), "x", 3.0], "m")
-    points = re.search(r'points="([^"]+)"', chart).group(1).split()
-    assert len(points) == 2
-    assert "no plottable values" in svg.line_chart([0], [None], "m")
+def test_series_json_skips_values_it_cannot_plot() -> None:
+    from experimentkit.query import MetricSeries
+
+    series = MetricSeries("m", [0, 1, 2, 3, 4], [1.0, None, float("nan"), "x", 3.0],
+                          [_dt.datetime(2024, 1, 1, 0, 0, i) for i in range(5)])
+    data = charts.series_json(series)
+    assert data["step"] == [0, 4] and data["value"] == [1.0, 3.0] and data["count"] == 2
+    assert data["time"][1] - data["time"][0] == 4
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
-                          st.integers(-10**12, 10**12)), max_size=2000))
-def test_line_chart_stays_inside_its_box(values: list) -> None:
-    chart = svg.line_chart(list(range(len(values))), values, "m", width=300, height=100)
-    found = re.search(r'points="([^"]+)"', chart) or re.search(r'cx="([^"]+)" cy="([^"]+)"',
-                                                                 chart)
-    plottable = [v for v in values if v is not None and math.isfinite(v)]
-    if not plottable:
-        assert "no plottable values" in chart
-        return
-    coords = (found.group(1).split() if "points" in found.group(0)
-              else [f"{found.group(1)},{found.group(2)}"])
-    assert 1 <= len(coords) <= svg.MAX_POINTS
-    for pair in coords:
-        x, y = map(float, pair.split(","))
-        assert 0 <= x <= 300 and 0 <= y <= 100
+def test_a_million_points_become_a_few_thousand_keeping_the_extremes() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=1_000_000)
+    values[123_457] = 50.0  # a spike a thinned chart would lose
+    keep = charts.downsample(len(values), values)
+    assert len(keep) <= 4 * charts.BUCKETS and 123_457 in keep
+    assert keep[0] == 0 and keep[-1] == len(values) - 1 and values[keep].min() == values.min()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3000),
+       st.integers(1, 50))
+def test_downsample_keeps_order_bounds_and_extremes(values: list, buckets: int) -> None:
+    import numpy as np
+
+    array = np.array(values, dtype=float)
+    keep = charts.downsample(len(array), array, buckets)
+    assert list(keep) == sorted(set(keep.tolist()))
+    assert len(keep) <= max(len(values), 0) and len(keep) <= max(4 * buckets, len(values))
+    if values:
+        assert len(keep) <= 4 * buckets or len(keep) == len(values)
+        assert array[keep].max() == array.max() and array[keep].min() == array.min()
 
 
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1), st.booleans())
 def test_best_so_far_is_the_running_extreme(values: list, minimize: bool) -> None:
     pick = min if minimize else max
-    assert svg.best_so_far(values, minimize) == [pick(values[:i + 1])
-                                                 for i in range(len(values))]
+    assert charts.best_so_far(values, minimize) == [pick(values[:i + 1])
+                                                    for i in range(len(values))]
 
 
 def test_is_loopback() -> None:
@@ -344,48 +521,109 @@ def test_is_loopback() -> None:
         assert not is_loopback(host)
 
 
-# ---- the server ----------------------------------------------------------------------------------
-def test_threaded_server_answers_concurrent_requests(store_dir: Path) -> None:
-    srv = DashboardServer(str(store_dir), port=0, quiet=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    results: list = []
-
-    def fetch(path: str) -> None:
-        with urllib.request.urlopen(srv.url + path, timeout=20) as resp:
-            results.append((resp.status, len(resp.read())))
-
-    try:
-        workers = [threading.Thread(target=fetch, args=(p,))
-                   for p in ["", "run/1", "run/2", "compare?ids=1,2", "progress",
-                             "run/1/artifact/notes.txt"] * 2]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(30)
-    finally:
-        srv.shutdown()
-        srv.server_close()
-    assert len(results) == 12 and all(status == 200 for status, _ in results)
+def test_wildcard_host_is_shown_as_reachable_addresses() -> None:
+    found = reachable_addresses("0.0.0.0")
+    assert found and "0.0.0.0" not in found and "127.0.0.1" in found
+    assert reachable_addresses("192.0.2.7") == ["192.0.2.7"]
 
 
-def test_serve_warns_when_not_on_loopback(store_dir: Path, monkeypatch: Any, capsys: Any) -> None:
-    def stop_at_once(self: Any, *args: Any) -> None:
-        raise KeyboardInterrupt
+# ---- the Starlette application -------------------------------------------------------------------
+@pytest.fixture
+def client_for(store_dir: Path) -> Any:
+    pytest.importorskip("starlette", reason="the dashboard extra is not installed")
+    pytest.importorskip("httpx", reason="starlette's TestClient needs httpx")
+    import warnings
 
-    monkeypatch.setattr(server_module.DashboardServer, "serve_forever", stop_at_once)
-    assert serve(str(store_dir), host="127.0.0.1", port=0) == 0
-    assert "warning" not in capsys.readouterr().err
-    assert serve(str(store_dir), host="0.0.0.0", port=0) == 0
-    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+    with warnings.catch_warnings():  # starlette 1.x would rather use httpx2; httpx works
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from experimentkit.dashboard.server import build_app
+
+    made: list = []
+
+    def make(host: str = "127.0.0.1", **kwargs: Any) -> Any:
+        dashboard = build_app(str(store_dir), host, **kwargs)
+        made.append(dashboard)
+        return dashboard, TestClient(dashboard, base_url="http://127.0.0.1:8765")
+
+    yield make
+    for dashboard in made:
+        dashboard.close()
+
+
+def test_app_serves_pages_static_files_and_artifacts(client_for: Any) -> None:
+    _, client = client_for()
+    page = client.get("/")
+    assert page.status_code == 200 and run_ids(page.text) == ["1", "2", "3", "4"]
+    assert page.headers["x-frame-options"] == "DENY"
+    script = client.get("/static/uPlot.iife.min.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "script-src 'self'" in script.headers["content-security-policy"]
+    assert client.get("/static/dashboard.js").status_code == 200
+    assert client.get("/static/uPlot.LICENSE").status_code == 200
+    for escape in ("/static/..%2F..%2Fapp.py", "/static/../app.py", "/static/%2e%2e/app.py"):
+        answer = client.get(escape)
+        assert answer.status_code == 404 and "handle(" not in answer.text
+    artifact = client.get("/run/1/artifact/notes.txt")
+    assert artifact.content == b"hello artifact"
+    assert artifact.headers["content-disposition"].startswith("attachment")
+    html = client.get("/run/1/artifact/page.html?inline=1")  # never inline, never as a page
+    assert html.headers["content-type"] == "application/octet-stream"
+    assert html.headers["content-disposition"].startswith("attachment")
+    live = client.get("/api/live/4").json()
+    assert live["status"] == "DEAD" and live["charts"] == []
+
+
+def test_app_refuses_foreign_host_headers_on_loopback(client_for: Any) -> None:
+    _, client = client_for()
+    answer = client.get("/", headers={"Host": "evil.example"})
+    assert answer.status_code == 400 and "localhost" in answer.text
+
+
+def test_token_is_required_for_every_request_when_set(client_for: Any) -> None:
+    dashboard, client = client_for("0.0.0.0")
+    assert dashboard.token and not dashboard.local_only  # generated beyond loopback
+    for path in ("/", "/run/1", "/static/dashboard.js", "/run/1/artifact/notes.txt"):
+        answer = client.get(path)
+        assert answer.status_code == 401 and "token" in answer.text
+    assert client.get("/?token=wrong").status_code == 401
+    answer = client.get(f"/run/1?token={dashboard.token}", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/run/1"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/run/1").status_code == 200  # the cookie now carries it
+    client.cookies.clear()
+    assert client.get("/", headers={"Authorization": f"Bearer {dashboard.token}"}).status_code \
+        == 200
+    _, local = client_for(token="s3cret")
+    assert local.get("/").status_code == 401
+    assert local.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_app_writes_only_with_allow_writes(client_for: Any, store_dir: Path) -> None:
+    dashboard, client = client_for()
+    answer = client.post("/run/2/note", data={"note": "x", "csrf": dashboard.settings.csrf},
+                         headers={"Origin": "http://127.0.0.1:8765"})
+    assert answer.status_code == 403 and "read-only" in answer.text
+    writer, client = client_for(allow_writes=True)
+    answer = client.post("/run/2/note", data={"note": "from the web", "csrf":
+                                              writer.settings.csrf},
+                         headers={"Origin": "http://127.0.0.1:8765"}, follow_redirects=False)
+    assert answer.status_code == 303
+    with open_store(str(store_dir)) as store:
+        assert store.get("2").notes == "from the web"
+        store.set_note("2", "")
 
 
 def test_cli_starts_no_dashboard_code_until_serve() -> None:
     code = ("import sys; from experimentkit.cli.main import build_parser; "
-            "build_parser().parse_args(['serve']); "
-            "print(any(m.startswith('experimentkit.dashboard') for m in sys.modules))")
+            "build_parser().parse_args(['serve']); build_parser().parse_args(['report', '1', "
+            "'-o', 'x']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('experimentkit.dashboard', "
+            "'starlette', 'uvicorn'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
 def test_missing_store_is_a_one_line_error(tmp_path: Path) -> None:
@@ -396,13 +634,27 @@ def test_missing_store_is_a_one_line_error(tmp_path: Path) -> None:
         proc.stderr)
 
 
-def test_serve_subprocess_binds_loopback_and_serves_pages(store_dir: Path) -> None:
+def test_serve_without_the_dashboard_extra_says_what_to_install(store_dir: Path) -> None:
+    code = ("import sys; sys.modules['starlette'] = None; "
+            "from experimentkit.cli.main import main; "
+            f"sys.exit(main(['-S', {str(store_dir)!r}, 'serve', '--port', '0']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pip install 'experimentkit[dashboard]'" in proc.stderr
+
+
+def _start(store_dir: Path, *args: str) -> tuple:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "experimentkit", "serve", "--port", "0",
-                             "-S", str(store_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+                             "-S", str(store_dir), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    return proc, proc.stdout.readline()
+
+
+def test_serve_subprocess_binds_loopback_and_serves_pages(store_dir: Path) -> None:
+    proc, line = _start(store_dir)
     try:
-        line = proc.stdout.readline()
         match = re.search(r"at (http://([\d.]+):(\d+)/)", line)
         assert match, line
         url, host = match.group(1), match.group(2)
@@ -411,12 +663,13 @@ def test_serve_subprocess_binds_loopback_and_serves_pages(store_dir: Path) -> No
             page = resp.read().decode()
             assert resp.status == 200 and resp.headers["X-Content-Type-Options"] == "nosniff"
             assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
-        assert run_ids(page) == ["1", "2", "3", "4"] and "<script" not in page
+        assert run_ids(page) == ["1", "2", "3", "4"] and XSS not in page
         with urllib.request.urlopen(url + "run/2", timeout=20) as resp:
             assert "Run 2" in resp.read().decode()
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(urllib.request.Request(url + "run/1", data=b"x"), timeout=20)
-        assert err.value.code == 405
+            urllib.request.urlopen(urllib.request.Request(url + "run/1/tags", data=b"add=x"),
+                                   timeout=20)
+        assert err.value.code == 403
         with pytest.raises(urllib.error.HTTPError) as err:  # DNS rebinding: a foreign Host
             urllib.request.urlopen(urllib.request.Request(url, headers={"Host": "evil.example"}),
                                    timeout=20)
@@ -428,3 +681,42 @@ def test_serve_subprocess_binds_loopback_and_serves_pages(store_dir: Path) -> No
         proc.terminate()
         proc.wait(timeout=20)
         proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_serve_on_all_interfaces_prints_addresses_and_a_token(store_dir: Path) -> None:
+    proc, line = _start(store_dir, "--host", "0.0.0.0")
+    try:
+        assert "0.0.0.0" not in line
+        match = re.search(r"at (http://([\d.]+):(\d+)/)\?token=(\S+)", line)
+        assert match, line
+        url, token = match.group(1), match.group(4)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url, timeout=20)
+        assert err.value.code == 401
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=20) as resp:
+            assert resp.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        assert "warning: listening on 0.0.0.0" in proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_report_is_one_self_contained_file(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp.html"
+    proc = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report",
+                           "1", "2", "-o", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "Compare 2 runs" in page and 'src="/static' not in page and "uPlot" in page
+    assert XSS not in page and len(chart_data(page)[0]["series"]) == 2
+    single = tmp_path / "run.html"
+    subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report", "1",
+                    "-o", str(single)], check=True, capture_output=True, timeout=60)
+    assert "Run 1" in single.read_text(encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report",
+                          "77", "-o", str(single)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no run '77'" in bad.stderr and "Traceback" not in bad.stderr

@@ -382,7 +382,8 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
 def cmd_serve(args: argparse.Namespace, target: str) -> int:
     from ..dashboard.server import serve
 
-    return serve(target, host=args.host, port=args.port, open_browser=args.open)
+    return serve(target, host=args.host, port=args.port, open_browser=args.open,
+                 token=args.token, allow_writes=args.allow_writes)
 
 
 _COMMANDS = {

@@ -20,7 +20,7 @@ __all__ = ["main", "build_parser", "DEFAULT_STORE", "STORE_ENV"]
 #: ``add_commands(command)``, where ``command(name, help)`` returns a subparser, and sets
 #: ``handler=fn`` on it with ``set_defaults``; ``fn(args, target) -> int`` opens what it needs itself.
 #: Keep these modules light at import time (argparse only); import heavy things inside the handlers.
-COMMAND_MODULES: tuple = ("artifacts", "interop", "sweep")
+COMMAND_MODULES: tuple = ("artifacts", "interop", "report", "sweep")
 
 DEFAULT_STORE = "./runs"
 STORE_ENV = "EXPERIMENTKIT_STORE"
@@ -148,11 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="params (with --sweep): the metric against each swept parameter")
     p.add_argument("--sweep", metavar="ID", help="plot the runs of this sweep")
     _goal_options(p)
-    p = command("serve", "a read-only web dashboard of the store (standard library only)")
+    p = command("serve", "a web dashboard of the store (read-only unless --allow-writes)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
+    p.add_argument("--token", help="access token every request must carry (generated and printed "
+                   "when --host is not a loopback address)")
+    p.add_argument("--allow-writes", action="store_true", help="let the pages edit tags and notes")
     for module in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{module}").add_commands(command)
     parser.commands = list(sub.choices)

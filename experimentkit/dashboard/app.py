@@ -1,8 +1,10 @@
-"""The dashboard as one pure function: ``handle(store, method, path, query)``.
+"""The dashboard as one function of the request: ``handle(store, method, path, query, ...)``.
 
-Keeping the web application free of sockets makes every page testable by a plain call and keeps the
-HTTP wiring (``server.py``) trivial.  The application is read-only by construction: it answers GET
-only and calls nothing on the store but reads (no tags, notes or deletes from the web).
+Keeping the web application free of sockets makes every page testable by a plain call; the HTTP
+side (``server.py``, Starlette under uvicorn) only adds the access token, the Host check and the
+static files.  Reading is all it does unless ``Settings.allow_writes``: then tags and notes can be
+changed by POSTs that carry the page's CSRF token and come from the dashboard's own origin, through
+the same store calls as ``experimentkit tag/untag/note``.
 
 Answers are ``(status, headers, body)``; ``body`` is ``bytes``, except for an artifact download,
 where it is the binary file object the store opened (the caller streams and closes it).  Every
@@ -10,62 +12,93 @@ answer carries the security headers of :data:`SECURITY_HEADERS`.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import mimetypes
 import re
+import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, BinaryIO, Callable, Union
-from urllib.parse import parse_qs, quote, unquote
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Callable, Optional, Union
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from ..cli.output import default_columns, flatten, run_value
+from ..cli.output import flatten, run_value
 from ..errors import QueryError, StoreError, UsageError, suggest
-from ..query import Filter, parse_key, parse_order, parse_where
-from . import pages
+from ..query import Filter, parse_key, parse_order, parse_row_where, parse_where
+from . import charts, pages
 
-__all__ = ["handle", "Response", "SECURITY_HEADERS", "CSP", "DEFAULT_LIMIT", "ROW_LIMIT",
-           "split_where", "content_type_for", "error_response"]
+__all__ = ["handle", "Response", "Settings", "SECURITY_HEADERS", "CSP", "PAGE_SIZE", "ROW_LIMIT",
+           "split_where", "content_type_for", "error_response", "inline_image_type", "find_run",
+           "compare_data", "progress_data"]
 
 log = logging.getLogger(__name__)
 
 #: ``(status, [(header, value), ...], bytes or an open binary file)``
 Response = tuple
-CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", CSP),
     ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 )
-#: Runs listed when the page does not say ``limit``.
-DEFAULT_LIMIT = 100
-#: Rows shown per per-sample table.
+#: Runs per page of the table when the address does not say ``per``.
+PAGE_SIZE = 50
+#: Rows per page of a per-sample table.
 ROW_LIMIT = 100
 #: Captured output longer than this shows only its end.
 OUTPUT_LIMIT = 200_000
+#: Text artifacts are previewed up to this many bytes.
+PREVIEW_BYTES = 64 * 1024
 _HTML = "text/html; charset=utf-8"
+_JSON = "application/json"
 # Types a browser could run as a page or script: served as opaque bytes instead.
 _ACTIVE_TYPES = re.compile(r"html|xml|javascript|ecmascript|svg|x-sh|x-httpd", re.I)
+# Raster images a browser only decodes (never runs): the only artifacts shown inline.
+_INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
+_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT", "QUEUED", "DEAD")
+
+
+@dataclass
+class Settings:
+    """What one dashboard allows: writes (tags, notes) only when ``allow_writes``; ``csrf`` is the
+    secret every write form carries (one per server start)."""
+
+    allow_writes: bool = False
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
 class _NotFound(Exception):
     """A run, artifact or page that does not exist (answered with 404)."""
 
 
-def handle(store: Any, method: str, path: str, query: str = "") -> Response:
+class _Forbidden(Exception):
+    """A write the dashboard refuses (read-only, bad CSRF token, foreign origin): 403."""
+
+
+def handle(store: Any, method: str, path: str, query: str = "", *,
+           form: Optional[Mapping[str, list]] = None, origin: Optional[str] = None,
+           host: Optional[str] = None, settings: Optional[Settings] = None) -> Response:
     """Answer one request.  ``path`` is the raw (percent-encoded) path, ``query`` the raw query
-    string.  Errors become one-line pages: 404 unknown, 400 bad input, 405 not GET, 500 anything
-    else (logged here, never shown as a traceback)."""
+    string; for a POST, ``form`` is the parsed body, ``origin`` the Origin (or Referer) header and
+    ``host`` the Host header.  Errors become one-line pages: 404 unknown, 400 bad input, 403 a
+    refused write, 405 other methods, 500 anything else (logged, never shown as a traceback)."""
+    settings = settings or Settings()
     try:
+        if method == "POST":
+            return _post(store, path, form or {}, origin, host, settings)
         if method != "GET":
-            return error_response(405, f"{method} is not allowed: the dashboard is read-only",
-                          [("Allow", "GET")])
-        return _route(store, path, parse_qs(query, keep_blank_values=True))
+            return error_response(405, f"{method} is not allowed", [("Allow", "GET, POST")])
+        return _route(store, path, parse_qs(query, keep_blank_values=True), settings)
     except _NotFound as exc:
         return error_response(404, str(exc) or "not found")
+    except _Forbidden as exc:
+        return error_response(403, str(exc))
     except UsageError as exc:  # QueryError, a StoreError that is not a missing run, ...
         return error_response(400, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception:
@@ -79,6 +112,10 @@ def _answer(status: int, body: bytes, content_type: str = _HTML,
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
                *SECURITY_HEADERS, *extra]
     return status, headers, body
+
+
+def _json(value: Any) -> Response:
+    return _answer(200, json.dumps(value, default=str).encode(), _JSON)
 
 
 def error_response(status: int, message: str, extra: Union[list, tuple] = ()) -> Response:
@@ -95,6 +132,15 @@ def _flag(params: Mapping[str, list], name: str) -> bool:
     return _param(params, name).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _positive(text: str, name: str, default: int, most: int = 10**9) -> int:
+    text = text.strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise QueryError(f"{name} must be a positive whole number, not {text!r}")
+    return min(int(text), most)
+
+
 def _lookup(call: Callable, *args: Any) -> Any:
     """Call a store lookup; its ``StoreError`` (unknown run or artifact) means 404."""
     try:
@@ -103,23 +149,48 @@ def _lookup(call: Callable, *args: Any) -> Any:
         raise _NotFound(str(exc).splitlines()[0] if str(exc) else "not found") from None
 
 
-def _route(store: Any, path: str, params: Mapping[str, list]) -> Response:
+def find_run(store: Any, run_id: str) -> Any:
+    """One run, through a query when it finds it (stores answer queries from their indexes, while
+    ``get`` may re-summarize every metric point), else through ``get`` for its ``StoreError``."""
+    found = store.runs().where(Filter("id", "==", run_id)).first()
+    return found if found is not None else store.get(run_id)
+
+
+def _record(store: Any, run_id: str) -> Any:
+    return _lookup(find_run, store, run_id)
+
+
+def _parts(path: str) -> list:
     if not path.startswith("/"):
         raise _NotFound(f"no page '{path}'")
     # Split before decoding, so that an encoded '/' (%2F) stays inside its id or name.
     parts = [unquote(p) for p in path[1:].split("/")]
     if parts and parts[-1] == "" and len(parts) > 1:
         parts.pop()
+    return parts
+
+
+def _ids(params: Mapping[str, list]) -> list:
+    return list(dict.fromkeys(i.strip() for value in params.get("ids", [])
+                              for i in value.split(",") if i.strip()))
+
+
+def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings) -> Response:
+    parts = _parts(path)
     if parts == [""]:
         return _run_list(store, params)
     if parts == ["compare"]:
         return _compare(store, params)
+    if parts == ["report"]:
+        return _report(store, params)
     if parts == ["progress"]:
         return _progress(store, params)
     if len(parts) == 2 and parts[0] == "run":
-        return _run(store, parts[1], params)
+        return _run(store, parts[1], params, settings)
     if len(parts) == 4 and parts[0] == "run" and parts[2] == "artifact":
-        return _artifact(store, parts[1], parts[3])
+        return _artifact(store, parts[1], parts[3], _flag(params, "inline"))
+    if len(parts) == 3 and parts[:2] == ["api", "live"]:
+        return _live(store, parts[2])
     raise _NotFound(f"no page '{path}'")
 
 
@@ -130,52 +201,179 @@ def split_where(text: str) -> list:
             if part.strip()]
 
 
-def _limit(text: str) -> int:
-    text = text.strip()
-    if not text:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or int(text) < 1:
-        raise QueryError(f"limit must be a positive whole number, not {text!r}")
-    return int(text)
+def _quick_filters(form: Mapping[str, str]) -> list:
+    """The quick filters (status, tag, experiment) as query filters."""
+    filters = []
+    if form["status"]:
+        if form["status"] not in _STATUSES:
+            raise QueryError(f"unknown status '{form['status']}'"
+                             f"{suggest(form['status'], _STATUSES)}")
+        filters.append(Filter("status", "==", form["status"]))
+    if form["tag"]:
+        filters.append(Filter("tags", "contains", form["tag"]))
+    if form["experiment"]:
+        filters.append(Filter("experiment", "==", form["experiment"]))
+    return filters
 
 
 def _run_list(store: Any, params: Mapping[str, list]) -> Response:
-    form = {name: _param(params, name) for name in ("where", "sort", "limit", "columns")}
+    form = {name: _param(params, name).strip() for name in
+            ("where", "sort", "columns", "status", "tag", "experiment", "page", "per")}
+    form["where"] = _param(params, "where")
+    form["columns"] = ",".join(c for c in params.get("columns", []) if c.strip())
     try:
-        filters = [parse_where(w) for w in split_where(form["where"])]
-        orders = [parse_order(s) for s in form["sort"].split(",") if s.strip()]
-        limit = _limit(form["limit"])
+        filters = [parse_where(w) for w in split_where(form["where"])] + _quick_filters(form)
+        per = _positive(form["per"], "per", PAGE_SIZE, 1000)
+        page = _positive(form["page"], "page", 1)
         chosen = [c.strip() for c in form["columns"].split(",") if c.strip()]
         for column in chosen:
-            parse_key(column)  # unknown keys fail with a suggestion
-        query = store.runs().where(*filters).order_by(*orders)
+            if column != "duration":
+                parse_key(column)  # unknown keys fail with a suggestion
+        sort = form["sort"]
+        query = store.runs().where(*filters)
         total = query.count()
-        records = query.limit(limit).all()
+        start = (page - 1) * per
+        if sort.lstrip("+-") == "duration":  # not a stored key: sort the matching runs here
+            everything = query.all()
+            timed = [r for r in everything if r.duration is not None]
+            timed.sort(key=lambda r: r.duration, reverse=sort.startswith("-"))
+            records = (timed + [r for r in everything if r.duration is None])[start:start + per]
+        else:
+            orders = [parse_order(s) for s in sort.split(",") if s.strip()]
+            records = query.order_by(*orders).offset(start).limit(per).all()
     except QueryError as exc:
-        return _answer(400, pages.run_list_page([], [], [], form, None, str(exc)))
-    columns = chosen or [c for c in default_columns(records) if c.startswith("config.")]
-    metrics = sorted({f"metrics.{name}" for r in records for name in r.metrics} - set(columns))
-    columns = columns + metrics
-    values = [[run_value(r, c) for c in columns] for r in records]
-    return _answer(200, pages.run_list_page(records, columns, values, form, total))
+        return _answer(400, pages.run_list_page([], [], [], form, None, [], str(exc)))
+    candidates = _column_candidates(records)
+    columns = chosen or _default_columns(records)
+    values = [[_cell_value(r, c) for c in columns] for r in records]
+    return _answer(200, pages.run_list_page(records, columns, values, form, total, candidates))
+
+
+def _default_columns(records: list) -> list:
+    flat = [flatten(r.config) for r in records]
+    keys = sorted({k for f in flat for k in f} - {"seed"})
+    varying = [f"config.{k}" for k in keys
+               if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) > 1]
+    metrics = [f"metrics.{n}" for n in sorted({n for r in records for n in r.metrics})]
+    return varying + metrics + ["notes"]
+
+
+def _column_candidates(records: list) -> list:
+    """Every column the chooser offers for these runs."""
+    config = sorted({f"config.{k}" for r in records for k in flatten(r.config)})
+    metrics = [f"metrics.{n}.{agg}" for n in sorted({n for r in records for n in r.metrics})
+               for agg in ("last", "min", "max")]
+    return config + metrics + ["result", "tags", "notes", "duration", "host.hostname",
+                               "command", "stop_time", "meta.comment"]
+
+
+def _cell_value(record: Any, column: str) -> Any:
+    if column == "duration":
+        return record.duration
+    return run_value(record, column)
 
 
 # ---- one run ------------------------------------------------------------------------------------
-def _run(store: Any, run_id: str, params: Mapping[str, list]) -> Response:
-    record = _lookup(store.get, run_id)
-    series = {name: store.metric(record.id, name) for name in record.metrics}
-    wanted_table, wanted_sort = _param(params, "table"), _param(params, "sort").strip()
-    tables: dict = {}
-    sorts: dict = {}
+#: Downsampled series kept between requests: reading a 10^6-point metric from a store takes
+#: seconds, its chart data is a few kB.  Keyed by the metric's summary (count, last, min, max),
+#: so a series that grew (a RUNNING run) is read again.
+_SERIES_CACHE: OrderedDict = OrderedDict()
+_SERIES_CACHE_SIZE = 256
+
+
+def _series(store: Any, record: Any, name: str) -> dict:
+    summary = record.metrics.get(name) or {}
+    key = (str(store), record.id, name, json.dumps(summary, sort_keys=True, default=str))
+    data = _SERIES_CACHE.get(key)
+    if data is None:
+        data = charts.series_json(store.metric(record.id, name))
+        _SERIES_CACHE[key] = data
+        while len(_SERIES_CACHE) > _SERIES_CACHE_SIZE:
+            _SERIES_CACHE.popitem(last=False)
+    else:
+        _SERIES_CACHE.move_to_end(key)
+    return dict(data)
+
+
+def _metric_charts(records: list, store: Any, names: Optional[list] = None) -> list:
+    """One chart per metric name, with a series per run that logged it."""
+    names = names if names is not None else sorted({n for r in records for n in r.metrics})
+    out = []
+    for name in names:
+        series = []
+        for record in records:
+            if name in record.metrics:
+                data = _series(store, record, name)
+                data.update(label=f"run {record.id}", href=pages.run_href(record.id))
+                series.append(data)
+        out.append({"title": name, "series": series})
+    return out
+
+
+def _run(store: Any, run_id: str, params: Mapping[str, list], settings: Settings) -> Response:
+    record = _record(store, run_id)
+    chart_data = _metric_charts([record], store)
+    tables = {}
+    wanted = _param(params, "table")
     for name in record.tables():
-        sort = wanted_sort if name == wanted_table and wanted_sort.lstrip("+-") else ""
-        sorts[name] = sort
-        rows = record.rows(name, sort=sort or (), limit=ROW_LIMIT + 1)
-        tables[name] = (rows[:ROW_LIMIT], len(rows) > ROW_LIMIT)
+        state = {"where": "", "sort": "", "page": "1"}
+        if name == wanted:
+            state.update(where=_param(params, "where"), sort=_param(params, "sort").strip(),
+                         page=_param(params, "page", "1"))
+        tables[name] = _sample_rows(record, name, state)
     captured = record.captured_out() or ""
     clipped = len(captured) > OUTPUT_LIMIT
-    body = pages.run_page(record, series, tables, captured[-OUTPUT_LIMIT:], clipped, sorts)
+    previews = [_preview(store, record, name) for name in record.artifacts]
+    body = pages.run_page(record, chart_data, tables, captured[-OUTPUT_LIMIT:], clipped, previews,
+                          settings)
     return _answer(200, body)
+
+
+def _sample_rows(record: Any, name: str, state: dict) -> dict:
+    """One page of a per-sample table, filtered and sorted as ``state`` says (errors shown)."""
+    page = int(state["page"]) if state["page"].isdigit() and int(state["page"]) > 0 else 1
+    state["page"] = str(page)
+    try:
+        where = [parse_row_where(w) for w in split_where(state["where"])]
+        sort = state["sort"] if state["sort"].lstrip("+-") else ()
+        rows = record.rows(name, where=where, sort=sort, limit=page * ROW_LIMIT + 1)
+    except QueryError as exc:
+        return {**state, "rows": [], "more": False, "error": str(exc)}
+    return {**state, "rows": rows[(page - 1) * ROW_LIMIT:page * ROW_LIMIT],
+            "more": len(rows) > page * ROW_LIMIT, "error": None}
+
+
+def inline_image_type(name: str) -> Optional[str]:
+    """The Content-Type of a raster image artifact that may be shown inline, else None."""
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed if guessed in _INLINE_IMAGES else None
+
+
+def _preview(store: Any, record: Any, name: str) -> dict:
+    """What the run page shows for one artifact: ``kind`` image/text/json/csv/html/binary and,
+    for text kinds, the start of its content."""
+    lower = name.lower()
+    if inline_image_type(name):
+        return {"name": name, "kind": "image"}
+    kind = ("json" if lower.endswith(".json") else "csv" if lower.endswith((".csv", ".tsv"))
+            else "html" if lower.endswith((".html", ".htm")) else "text"
+            if lower.endswith((".txt", ".log", ".md", ".yaml", ".yml", ".py", ".cfg", ".ini",
+                               ".toml", ".svg", ".js", ".xml", ".out", ".err")) else "binary")
+    if kind == "binary":
+        return {"name": name, "kind": kind}
+    try:
+        with store.artifact(record.id, name) as stream:
+            raw = stream.read(PREVIEW_BYTES + 1)
+    except (StoreError, OSError) as exc:
+        return {"name": name, "kind": "error", "text": str(exc).splitlines()[0]}
+    clipped = len(raw) > PREVIEW_BYTES
+    text = raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+    if kind == "json" and not clipped:
+        try:
+            text = json.dumps(json.loads(text), indent=2)
+        except ValueError:
+            pass
+    return {"name": name, "kind": kind, "text": text, "clipped": clipped}
 
 
 def content_type_for(name: str) -> str:
@@ -187,19 +385,21 @@ def content_type_for(name: str) -> str:
     return guessed
 
 
-def _disposition(name: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact name in RFC 5987 form (no quotes,
-    backslashes or control characters can reach the header)."""
+def _disposition(name: str, inline: bool = False) -> str:
+    """``attachment`` (or ``inline``) with an ASCII fallback name and the exact name in RFC 5987
+    form (no quotes, backslashes or control characters can reach the header)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1] or "artifact"
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in base)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base, safe='')}"
 
 
-def _artifact(store: Any, run_id: str, name: str) -> Response:
-    record = _lookup(store.get, run_id)
+def _artifact(store: Any, run_id: str, name: str, inline: bool) -> Response:
+    record = _record(store, run_id)
     stream: BinaryIO = _lookup(store.artifact, record.id, name)
-    headers = [("Content-Type", content_type_for(name)),
-               ("Content-Disposition", _disposition(name)), *SECURITY_HEADERS]
+    image = inline_image_type(name) if inline else None
+    headers = [("Content-Type", image or content_type_for(name)),
+               ("Content-Disposition", _disposition(name, inline=bool(image))), *SECURITY_HEADERS]
     try:
         if stream.seekable():
             size = stream.seek(0, 2)
@@ -210,26 +410,99 @@ def _artifact(store: Any, run_id: str, name: str) -> Response:
     return 200, headers, stream
 
 
+def _live(store: Any, run_id: str) -> Response:
+    """What a RUNNING run's page polls: status, metric charts and the end of the output."""
+    record = _record(store, run_id)
+    captured = record.captured_out() or ""
+    return _json({"status": record.status, "charts": _metric_charts([record], store),
+                  "output": captured[-OUTPUT_LIMIT:],
+                  "heartbeat": record.heartbeat.isoformat() if record.heartbeat else None})
+
+
 # ---- several runs -------------------------------------------------------------------------------
-def _compare(store: Any, params: Mapping[str, list]) -> Response:
-    ids = list(dict.fromkeys(i.strip() for value in params.get("ids", [])
-                             for i in value.split(",") if i.strip()))
-    if len(ids) < 2:
-        return error_response(400, "compare needs at least two runs, as in /compare?ids=1,2")
-    records = [_lookup(store.get, run_id) for run_id in ids]
-    show_all = _flag(params, "all")
+def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
+    """Everything the compare page (and ``experimentkit report``) shows for ``ids``."""
+    records = [_record(store, run_id) for run_id in ids]
     flat = [flatten(r.config) for r in records]
     keys = sorted({k for f in flat for k in f})
 
-    def differs(key: str) -> bool:
-        return len({json.dumps(f.get(key), sort_keys=True, default=str) for f in flat}) > 1
+    def differs(values: list) -> bool:
+        return len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
 
     config_rows = [(f"config.{k}", [f.get(k) for f in flat]) for k in keys
-                   if show_all or differs(k)]
+                   if show_all or differs([f.get(k) for f in flat])]
     metric_rows = [(name, [(r.metrics.get(name) or {}).get("last") for r in records])
                    for name in sorted({n for r in records for n in r.metrics})]
-    body = pages.compare_page(records, config_rows, metric_rows, show_all, ",".join(ids))
-    return _answer(200, body)
+
+    def listing(record: Any, field_name: str) -> dict:
+        out = {}
+        for item in record.experiment.get(field_name) or []:
+            if field_name == "sources" and isinstance(item, (list, tuple)) and item:
+                out[str(item[0])] = str(item[1]) if len(item) > 1 else ""
+            elif field_name == "dependencies":
+                dep, _, version = str(item).partition("==")
+                out[dep] = version
+            elif field_name == "repositories" and isinstance(item, Mapping):
+                out[str(item.get("url"))] = (f"{item.get('commit')}"
+                                             f"{' (dirty)' if item.get('dirty') else ''}")
+        return out
+
+    other_rows = {}
+    for field_name in ("dependencies", "repositories", "sources"):
+        per_run = [listing(r, field_name) for r in records]
+        names = sorted({n for p in per_run for n in p})
+        other_rows[field_name] = [(n, [p.get(n) for p in per_run]) for n in names
+                                  if show_all or differs([p.get(n) for p in per_run])]
+    numeric = [(k, values) for k, values in config_rows if k != "config.seed"
+               and sum(charts.number(v) is not None for v in values) >= 2]
+    results = [{"id": r.id, "href": pages.run_href(r.id),
+                "config": {k: charts.number(v[i]) for k, v in numeric},
+                "metrics": {n: charts.number((r.metrics.get(n) or {}).get("last"))
+                            for n, _ in metric_rows}} for i, r in enumerate(records)]
+    return {"records": records, "config_rows": config_rows, "metric_rows": metric_rows,
+            "other_rows": other_rows, "charts": _metric_charts(records, store),
+            "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows],
+                       "runs": results},
+            "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records]}
+
+
+#: Most runs ``/compare?where=...`` takes (the first ones in id order).
+COMPARE_LIMIT = 200
+
+
+def _compared_ids(store: Any, params: Mapping[str, list]) -> list:
+    """The runs to compare: ``ids`` (repeated or comma-separated), or those matching ``where``."""
+    ids = _ids(params)
+    where = _param(params, "where")
+    if not ids and where.strip():
+        filters = [parse_where(w) for w in split_where(where)]
+        ids = [r.id for r in store.runs().where(*filters).limit(COMPARE_LIMIT).all()]
+    if len(ids) < 2:
+        raise QueryError("compare needs at least two runs, as in /compare?ids=1,2 or "
+                         "/compare?where=config.sweep+%3D%3D+3")
+    return ids
+
+
+def _compare(store: Any, params: Mapping[str, list]) -> Response:
+    ids = _compared_ids(store, params)
+    show_all = _flag(params, "all")
+    data = compare_data(store, ids, show_all)
+    return _answer(200, pages.compare_page(data, show_all, ",".join(ids)))
+
+
+def _report(store: Any, params: Mapping[str, list]) -> Response:
+    """The self-contained HTML of ``experimentkit report``, as a download."""
+    from .report import render_report
+
+    ids = _ids(params)
+    if not ids:
+        raise QueryError("report needs runs, as in /report?ids=1 or /report?ids=1,2")
+    for run_id in ids:
+        _record(store, run_id)  # unknown runs are 404
+    body = render_report(store, ids, _flag(params, "all"))
+    name = f"experimentkit-{'run-' + ids[0] if len(ids) == 1 else 'compare-' + '-'.join(ids[:5])}"
+    return _answer(200, body, "text/html; charset=utf-8",
+                   [("Content-Disposition", _disposition(f"{name}.html"))])
 
 
 def _progress(store: Any, params: Mapping[str, list]) -> Response:
@@ -237,23 +510,80 @@ def _progress(store: Any, params: Mapping[str, list]) -> Response:
     metric = metric[len("metrics."):] if metric.startswith("metrics.") else metric
     minimize = _flag(params, "min")
     where = _param(params, "where")
-    names = sorted({n for r in store.runs().all() for n in r.metrics})
-    if metric and metric not in names:
-        return _answer(400, pages.progress_page(
-            metric, minimize, where, names, [],
-            f"no run logged the metric '{metric}'{suggest(metric, names)}"))
+    extra = [m.strip() for m in _param(params, "also").split(",") if m.strip()]
+    try:
+        filters = [parse_where(w) for w in split_where(where)]
+        if _ids(params):
+            filters.append(Filter("id", "in", _ids(params)))
+    except QueryError as exc:
+        return _answer(400, pages.progress_page(metric, minimize, where, [], {}, str(exc)))
+    records = store.runs().where(*filters).all()
+    names = sorted({n for r in records for n in r.metrics})
+    for name in ([metric] if metric else []) + extra:
+        if name not in names:
+            return _answer(400, pages.progress_page(
+                metric, minimize, where, names, {},
+                f"no run logged the metric '{name}'{suggest(name, names)}"))
     metric = metric or (names[0] if names else "")
-    points: list = []
+    data: dict = {}
     if metric:
-        try:
-            filters = [parse_where(w) for w in split_where(where)]
-        except QueryError as exc:
-            return _answer(400, pages.progress_page(metric, minimize, where, names, [], str(exc)))
-        has_value = Filter(parse_key(f"metrics.{metric}.last").text, "!=", None)
-        for record in store.runs().where(*filters, has_value).all():
-            when = record.stop_time or record.heartbeat or record.start_time
-            if when is not None:
-                points.append((when, record.metrics[metric]["last"], record.id,
-                               pages.run_href(record.id)))
-        points.sort(key=lambda p: p[0])
-    return _answer(200, pages.progress_page(metric, minimize, where, names, points))
+        data = progress_data(records, metric, minimize, extra)
+    form = {"also": ",".join(extra)}
+    return _answer(200, pages.progress_page(metric, minimize, where, names, data, None, form))
+
+
+def progress_data(records: list, metric: str, minimize: bool, extra: list) -> dict:
+    """Best-so-far over wall-clock time, per-run values sorted, and several metrics per run."""
+    points = []
+    for record in records:
+        value = charts.number((record.metrics.get(metric) or {}).get("last"))
+        when = record.stop_time or record.heartbeat or record.start_time
+        if value is not None and when is not None:
+            points.append((charts.number(when), value, record))
+    points.sort(key=lambda p: p[0])
+    best = charts.best_so_far([p[1] for p in points], minimize)
+    ranked = sorted(points, key=lambda p: p[1], reverse=not minimize)
+    shown = [metric] + [m for m in extra if m != metric]
+    bars = [{"id": r.id, "href": pages.run_href(r.id), "name": r.experiment_name,
+             "values": {m: charts.number((r.metrics.get(m) or {}).get("last")) for m in shown}}
+            for _, _, r in ranked]
+    return {"metric": metric, "minimize": minimize, "metrics": shown,
+            "timeline": {"time": [p[0] for p in points], "value": [p[1] for p in points],
+                         "best": best, "ids": [p[2].id for p in points],
+                         "hrefs": [pages.run_href(p[2].id) for p in points]},
+            "bars": bars}
+
+
+# ---- writes -------------------------------------------------------------------------------------
+def _same_origin(origin: Optional[str], host: Optional[str]) -> bool:
+    """True when the request's Origin (or Referer) names the host it was sent to."""
+    if not origin or not host or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+def _post(store: Any, path: str, form: Mapping[str, list], origin: Optional[str],
+          host: Optional[str], settings: Settings) -> Response:
+    if not settings.allow_writes:
+        raise _Forbidden("this dashboard is read-only (start it with --allow-writes to edit tags "
+                         "and notes)")
+    if not _same_origin(origin, host):
+        raise _Forbidden("refused: the request does not come from this dashboard's own pages")
+    if not hmac.compare_digest(_param(form, "csrf"), settings.csrf):
+        raise _Forbidden("refused: missing or wrong CSRF token (reload the page)")
+    parts = _parts(path)
+    if len(parts) != 3 or parts[0] != "run" or parts[2] not in ("tags", "note"):
+        raise _NotFound(f"no page '{path}'")
+    record = _record(store, parts[1])
+    if parts[2] == "tags":
+        add = [t.strip() for t in _param(form, "add").split(",") if t.strip()]
+        remove = [t.strip() for t in form.get("remove", []) if t.strip()]
+        if add:
+            store.add_tags(record.id, add)
+        if remove:
+            store.remove_tags(record.id, remove)
+    else:
+        store.set_note(record.id, _param(form, "note"))
+    target = pages.run_href(record.id)
+    return 303, [("Location", target), ("Content-Length", "0"), *SECURITY_HEADERS], b""
+

@@ -1,45 +1,55 @@
 """HTML rendering of the dashboard pages.
 
-Functions here only turn already-loaded data into markup; they never touch a store.  The one rule:
+Functions here only turn already-loaded data into markup; they never touch a store.  The rules:
 every value that comes from a run (config, output, tags, names, ids, error messages) passes through
-:func:`esc` (``html.escape`` with quotes) before it reaches the page, and every id or name put in a
-URL is percent-encoded first.  There is no inline script, so the Content Security Policy can forbid
-all scripts.
+:func:`esc` (``html.escape`` with quotes) before it reaches the page, every id or name put in a URL
+is percent-encoded first, and chart data travels as JSON in ``<script type="application/json">``
+blocks (never executed; ``<``, ``>`` and ``&`` written as ``\\u`` escapes so no value can close the
+block).  The only scripts are the package's own static files, so the Content Security Policy can
+say ``script-src 'self'``.
+
+A :class:`View` says how assets are referenced: from ``/static/`` on the server, or inlined (with
+artifacts as ``data:`` URIs) for the self-contained files ``experimentkit report`` writes.
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
+from importlib import resources
 from typing import Any, Optional
 from urllib.parse import quote, urlencode
 
 from ..cli.output import cell
-from . import svg
 
-__all__ = ["esc", "run_href", "artifact_href", "page", "error_page", "run_list_page", "run_page",
-           "compare_page", "progress_page"]
+__all__ = ["View", "esc", "run_href", "artifact_href", "page", "error_page", "run_list_page",
+           "run_page", "compare_page", "progress_page", "json_block"]
 
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1f2328}
-header{background:#24292f;padding:8px 16px}header a{color:#fff;margin-right:16px;text-decoration:none}
-main{padding:12px 16px}h1{font-size:20px}h2{font-size:16px;margin-top:24px}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #d0d7de;padding:3px 6px;
-text-align:left;vertical-align:top}th{background:#f6f8fa}tr:hover td{background:#f6f8fa}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap}
-.error{background:#ffebe9;border:1px solid #ff8182;padding:8px;margin:8px 0}
-.status{font-weight:600}.s-DEAD{color:#fff;background:#cf222e;padding:0 4px}
-.s-FAILED{color:#cf222e}.s-COMPLETED{color:#1a7f37}.s-RUNNING{color:#0969da}
-.s-INTERRUPTED,.s-TIMEOUT{color:#9a6700}
-.tree,.tree ul{list-style:none;padding-left:16px;margin:0}.tree .k{color:#8250df}
-.tag{background:#ddf4ff;border-radius:8px;padding:0 6px;margin-right:4px}
-.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0}
-figcaption{font-weight:600}svg.chart{font-size:10px;background:#fff}
-form.query textarea{width:40em;height:3.2em}form.query label{margin-right:12px}
-.muted{color:#656d76}
-"""
+#: The static files every page loads (in this order).
+SCRIPTS = ("uPlot.iife.min.js", "dashboard.js")
+STYLES = ("uPlot.min.css", "dashboard.css")
+
+
+@dataclass
+class View:
+    """How a page refers to its assets.  ``static``: one self-contained file (CSS and JS inlined,
+    images from ``images``, no server links); ``settings``: the server's write settings."""
+
+    static: bool = False
+    settings: Any = None
+    images: dict = field(default_factory=dict)  # (run_id, name) -> data: URI, for static pages
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.settings and self.settings.allow_writes and not self.static)
+
+
+def static_text(name: str) -> str:
+    """The text of one of the package's static files."""
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:
@@ -56,12 +66,29 @@ def _full(value: Any) -> str:
     return escape(json.dumps(value, default=str))
 
 
+def json_block(element_id: str, value: Any) -> str:
+    """Data for the page's script, in a block no value can break out of."""
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
+
+
 def run_href(run_id: Any) -> str:
     return "/run/" + quote(str(run_id), safe="")
 
 
-def artifact_href(run_id: Any, name: str) -> str:
-    return f"{run_href(run_id)}/artifact/{quote(name, safe='')}"
+def artifact_href(run_id: Any, name: str, inline: bool = False) -> str:
+    return f"{run_href(run_id)}/artifact/{quote(name, safe='')}" + ("?inline=1" if inline else "")
+
+
+def _image_src(view: View, run_id: Any, name: str) -> str:
+    if view.static:
+        return view.images.get((str(run_id), name), "")
+    return artifact_href(run_id, name, inline=True)
+
+
+def data_uri(content_type: str, data: bytes) -> str:
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
 def _time(value: Optional[_dt.datetime]) -> str:
@@ -87,12 +114,36 @@ def _num_class(value: Any) -> str:
     return ' class="num"' if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
 
 
-def page(title: str, body: str) -> bytes:
+def _value_cell(value: Any) -> str:
+    if isinstance(value, _dt.timedelta):
+        return f'<td class="num">{_duration(value)}</td>'
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return f"<td>{_tags(value)}</td>"
+    return f"<td{_num_class(value)}>{esc(value)}</td>"
+
+
+def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> bytes:
     """A whole document around ``body`` (``title`` is escaped here)."""
+    view = view or View()
+    if view.static:
+        styles = "".join(f"<style>{static_text(s)}</style>" for s in STYLES)
+        scripts = "".join("<script>" + static_text(s).replace("</script", "<\\/script")
+                          + "</script>" for s in SCRIPTS)
+        nav = '<header><span class="brand">experimentkit report</span></header>'
+    else:
+        styles = "".join(f'<link rel="stylesheet" href="/static/{s}">' for s in STYLES)
+        scripts = "".join(f'<script src="/static/{s}" defer></script>' for s in SCRIPTS)
+        nav = ('<header><a href="/">runs</a><a href="/progress">progress</a>'
+               + ('<span class="mode">writes allowed</span>' if view.writes else "")
+               + "</header>")
+    live_attr = f' data-live="{escape(live)}"' if live and not view.static else ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(title)} · experimentkit</title><style>{_CSS}</style></head><body>"
-            '<header><a href="/">runs</a><a href="/progress">progress</a></header>'
-            f"<main>{body}</main></body></html>\n").encode()
+            f"<title>{escape(title)} · experimentkit</title>"
+            '<link rel="icon" href="data:,">'
+            f"{styles}"
+            f"{scripts if not view.static else ''}</head><body>{nav}"
+            f"<main{live_attr}>{body}</main>{scripts if view.static else ''}</body></html>\n"
+            ).encode()
 
 
 def error_page(status: int, message: str) -> bytes:
@@ -109,37 +160,99 @@ def _tree(value: Any) -> str:
     return _full(value)
 
 
-def _query_form(form: Mapping[str, str], error: Optional[str]) -> str:
-    def field(name: str) -> str:
+# ---- the runs table -----------------------------------------------------------------------------
+_STATUS_CHOICES = ("", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT", "QUEUED", "DEAD")
+_FIXED = (("id", "id"), ("experiment", "experiment"), ("status", "status"),
+          ("start_time", "start (UTC)"), ("duration", "duration"), ("tags", "tags"))
+
+
+def _list_url(form: Mapping[str, str], **changes: str) -> str:
+    state = {k: v for k, v in {**form, **changes}.items() if v}
+    return "/?" + urlencode(state) if state else "/"
+
+
+def _query_form(form: Mapping[str, str], candidates: Sequence[str], error: Optional[str]) -> str:
+    def value(name: str) -> str:
         return escape(form.get(name, ""))
 
+    statuses = "".join(f'<option value="{s}"{" selected" if form.get("status") == s else ""}>'
+                       f'{s or "any status"}</option>' for s in _STATUS_CHOICES)
+    chosen = {c.strip() for c in form.get("columns", "").split(",") if c.strip()}
+    boxes = "".join(f'<label><input type="checkbox" name="columns" value="{escape(c)}"'
+                    f'{" checked" if c in chosen else ""}> {escape(c)}</label>'
+                    for c in dict.fromkeys([*chosen, *candidates]))
     parts = [
-        '<form class="query" method="get" action="/">',
+        '<form class="query" id="run-filter" method="get" action="/">',
         f'<label>where <textarea name="where" placeholder="config.lr &lt; 0.05 &amp;&amp; '
-        f'status == COMPLETED">{field("where")}</textarea></label>',
-        f'<label>sort <input name="sort" value="{field("sort")}" '
-        f'placeholder="-metrics.val.accuracy"></label>',
-        f'<label>limit <input name="limit" size="5" value="{field("limit")}"></label>',
-        f'<label>columns <input name="columns" value="{field("columns")}" '
-        f'placeholder="config.lr,config.batch"></label>',
-        '<button type="submit">show</button></form>',
+        f'metrics.loss.min &lt; 0.2">{value("where")}</textarea></label>',
+        f'<label>status <select name="status">{statuses}</select></label>',
+        f'<label>tag <input name="tag" size="10" value="{value("tag")}"></label>',
+        f'<label>experiment <input name="experiment" size="12" value="{value("experiment")}">'
+        "</label>",
+        f'<label>per page <input name="per" size="4" value="{value("per")}"></label>',
+        f'<input type="hidden" name="sort" value="{value("sort")}">',
+        '<button type="submit" id="apply-filter">show</button>',
+        f'<details class="columns"><summary>columns</summary><div>{boxes}</div></details>',
+        "</form>",
     ]
     if error:
         parts.append(f'<p class="error">{escape(error)}</p>')
     return "".join(parts)
 
 
+def _sort_header(form: Mapping[str, str], key: str, label: str) -> str:
+    current = form.get("sort", "")
+    if current == key:
+        new, arrow, state = f"-{key}", " ▲", "ascending"
+    elif current == f"-{key}":
+        new, arrow, state = key, " ▼", "descending"
+    else:
+        new, arrow, state = key, "", "none"
+    href = _list_url(form, sort=new, page="")
+    return (f'<th aria-sort="{state}" data-key="{escape(key)}"><a class="sort" '
+            f'href="{escape(href)}">{escape(label)}</a>{arrow}</th>')
+
+
+def _compare_matching(form: Mapping[str, str], total: Optional[int]) -> str:
+    """A link comparing every run the filters match (a sweep), when there are filters."""
+    where = [line for line in form.get("where", "").splitlines() if line.strip()]
+    if form.get("status"):
+        where.append(f"status == {form['status']}")
+    if form.get("tag"):
+        where.append(f"tags contains {json.dumps(form['tag'])}")
+    if form.get("experiment"):
+        where.append(f"experiment == {json.dumps(form['experiment'])}")
+    if not where or not total or total < 2:
+        return ""
+    label = f"compare all {total} matching runs" if total <= 200 else \
+        "compare the first 200 matching runs"
+    href = "/compare?" + urlencode({"where": "\n".join(where)})
+    return f' <a id="compare-matching" href="{escape(href)}">{label}</a>'
+
+
 def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequence[Sequence[Any]],
-                  form: Mapping[str, str], total: Optional[int], error: Optional[str] = None
-                  ) -> bytes:
-    """The run table; ``values[i]`` holds the ``columns`` of ``records[i]``."""
-    body = ["<h1>Runs</h1>", _query_form(form, error)]
+                  form: Mapping[str, str], total: Optional[int], candidates: Sequence[str],
+                  error: Optional[str] = None) -> bytes:
+    """The runs table (one page of it); ``values[i]`` holds the ``columns`` of ``records[i]``."""
+    body = ["<h1>Runs</h1>", _query_form(form, candidates, error)]
     if error is None:
-        shown = f"{len(records)} of {total} runs" if total is not None else f"{len(records)} runs"
-        body.append(f'<p class="muted">{escape(shown)}</p>')
-        head = "".join(f"<th>{escape(c)}</th>" for c in
-                       ["", "id", "experiment", "status", "start (UTC)", "duration", "tags",
-                        *columns])
+        per = int(form.get("per") or 50)
+        page_no = int(form.get("page") or 1)
+        pages_total = max(1, -(-(total or 0) // per))
+        first = (page_no - 1) * per + 1 if records else 0
+        nav = [f'<span class="muted" id="count">runs {first}–{first + len(records) - 1 if records else 0}'
+               f" of {total}</span>"]
+        if page_no > 1:
+            nav.append(f'<a rel="prev" href="{escape(_list_url(form, page=str(page_no - 1)))}">'
+                       "‹ previous</a>")
+        if page_no < pages_total:
+            nav.append(f'<a rel="next" href="{escape(_list_url(form, page=str(page_no + 1)))}">'
+                       "next ›</a>")
+        nav.append(f'<span class="muted">page {page_no} of {pages_total}</span>')
+        body.append(f'<p class="pager">{" ".join(nav)}</p>')
+        head = '<th><input type="checkbox" id="select-all" title="select all"></th>' + "".join(
+            _sort_header(form, key, label) for key, label in _FIXED) + "".join(
+            _sort_header(form, c, c) for c in columns)
         rows = []
         for record, row in zip(records, values):
             cells = [
@@ -150,32 +263,89 @@ def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequen
                 f'<td class="num">{_duration(record.duration)}</td>',
                 f"<td>{_tags(record.tags)}</td>",
             ]
-            cells += [f"<td{_num_class(v)}>{esc(v)}</td>" for v in row]
+            cells += [_value_cell(v) for v in row]
             rows.append(f"<tr>{''.join(cells)}</tr>")
-        body.append('<form method="get" action="/compare">'
-                    f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-                    '<p><button type="submit">compare selected</button></p></form>')
+        body.append('<form method="get" action="/compare" id="selection">'
+                    '<p><button type="submit" id="compare-selected">compare selected</button>'
+                    ' <button type="submit" formaction="/progress" name="from" value="table">'
+                    f"progress</button>{_compare_matching(form, total)}</p>"
+                    f'<table id="runs"><thead><tr>{head}</tr></thead>'
+                    f"<tbody>{''.join(rows)}</tbody></table></form>")
     return page("runs", "".join(body))
 
 
-def _summary(record: Any) -> str:
-    rows = [("status", _status(record) + (f" (stored as {escape(record.raw_status)})"
-                                          if record.raw_status != record.status else "")),
+# ---- charts -------------------------------------------------------------------------------------
+def _chart_section(chart_data: Sequence[Mapping[str, Any]], element_id: str = "ek-charts") -> str:
+    if not chart_data:
+        return '<p class="muted">no metrics</p>'
+    controls = ('<div class="chart-controls"><label>x <select class="ek-x">'
+                '<option value="step">step</option><option value="time">wall time</option>'
+                '<option value="relative">relative time</option></select></label>'
+                '<label><input type="checkbox" class="ek-log"> log scale</label>'
+                '<label>smoothing <input type="range" class="ek-smooth" min="0" max="0.99" '
+                'step="0.01" value="0"></label>'
+                '<span class="muted">drag to zoom, double-click to reset, shift-drag or wheel '
+                "to pan/zoom, click a legend entry to hide a series</span></div>")
+    figures = "".join(
+        f'<figure class="chart-box"><figcaption>{escape(c["title"])}'
+        + (" <span class=\"muted\">(" + ", ".join(
+            f"{s['count']} points" for s in c["series"]) + ", downsampled on the server)</span>"
+           if any(s["count"] > len(s["value"]) for s in c["series"]) else "")
+        + f'</figcaption><div class="ek-chart" data-source="{escape(element_id)}" '
+        f'data-index="{i}"></div></figure>'
+        for i, c in enumerate(chart_data))
+    return (f'<div class="chart-group">{controls}<div class="charts">{figures}</div>'
+            f"{json_block(element_id, chart_data)}</div>")
+
+
+# ---- one run ------------------------------------------------------------------------------------
+def _summary(record: Any, view: View) -> str:
+    rows = [("status", f'<span id="live-status">{_status(record)}</span>'
+             + (f" (stored as {escape(record.raw_status)})"
+                if record.raw_status != record.status else "")),
             ("experiment", esc(record.experiment_name)), ("command", esc(record.command)),
             ("started", _time(record.start_time)), ("stopped", _time(record.stop_time)),
             ("heartbeat", _time(record.heartbeat)), ("duration", _duration(record.duration)),
             ("host", esc(record.host.get("hostname"))), ("result", _full(record.result)),
-            ("tags", _tags(record.tags)), ("notes", escape(record.notes or "")),
+            ("tags", f'<span id="tags">{_tags(record.tags)}</span>' + _tag_form(record, view)),
+            ("notes", f'<span id="notes">{escape(record.notes or "")}</span>'
+             + _note_form(record, view)),
             ("comment", esc(record.meta.get("comment")))]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _csrf(view: View) -> str:
+    return f'<input type="hidden" name="csrf" value="{escape(view.settings.csrf)}">'
+
+
+def _tag_form(record: Any, view: View) -> str:
+    if not view.writes:
+        return ""
+    removes = "".join(f'<label><input type="checkbox" name="remove" value="{esc(t)}"> {esc(t)}'
+                      "</label>" for t in record.tags)
+    return (f'<form class="edit" id="tag-form" method="post" '
+            f'action="{escape(run_href(record.id))}/tags">{_csrf(view)}'
+            '<input name="add" id="tag-input" placeholder="new tag(s), comma separated">'
+            f"{(' remove: ' + removes) if removes else ''}"
+            '<button type="submit" id="tag-save">save tags</button></form>')
+
+
+def _note_form(record: Any, view: View) -> str:
+    if not view.writes:
+        return ""
+    return (f'<form class="edit" id="note-form" method="post" '
+            f'action="{escape(run_href(record.id))}/note">{_csrf(view)}'
+            f'<textarea name="note" id="note-input">{escape(record.notes or "")}</textarea>'
+            '<button type="submit" id="note-save">save note</button></form>')
 
 
 def _experiment(ex: Mapping[str, Any]) -> str:
     parts = ["<table>"]
     for key in ("name", "mainfile", "base_dir"):
         parts.append(f"<tr><th>{key}</th><td>{esc(ex.get(key))}</td></tr>")
-    sources = ", ".join(esc(s[0] if isinstance(s, (list, tuple)) and s else s)
-                        for s in ex.get("sources") or [])
+    sources = "<br>".join(
+        (f"{esc(s[0])} <span class=\"muted\">{esc(s[1])}</span>" if len(s) > 1 else esc(s[0]))
+        if isinstance(s, (list, tuple)) and s else esc(s) for s in ex.get("sources") or [])
     deps = ", ".join(esc(d) for d in ex.get("dependencies") or [])
     repos = "<br>".join(
         f"{esc(r.get('url'))} @ {esc(r.get('commit'))}{' (dirty)' if r.get('dirty') else ''}"
@@ -186,97 +356,218 @@ def _experiment(ex: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _metrics(record: Any, series: Mapping[str, Any]) -> str:
+def _metric_table(record: Any) -> str:
     if not record.metrics:
-        return "<p class=\"muted\">no metrics</p>"
+        return ""
     head = "<tr><th>metric</th><th>last</th><th>min</th><th>max</th><th>count</th></tr>"
     rows = "".join(
         f"<tr><td>{escape(name)}</td>"
         + "".join(f'<td class="num">{esc(s.get(k))}</td>' for k in ("last", "min", "max", "count"))
         + "</tr>" for name, s in sorted(record.metrics.items()))
-    charts = "".join(
-        f"<figure><figcaption>{escape(name)}</figcaption>"
-        f"{svg.line_chart(s.steps, s.values, name)}</figure>"
-        for name, s in sorted(series.items()))
-    return f'<table>{head}{rows}</table><div class="charts">{charts}</div>'
+    return f"<table>{head}{rows}</table>"
 
 
-def _sample_table(record: Any, name: str, rows: Sequence[Mapping[str, Any]], more: bool,
-                  sort: str) -> str:
+def _csv_table(text: str) -> str:
+    import csv
+    import io
+
+    dialect = "excel-tab" if "\t" in text.split("\n", 1)[0] else "excel"
+    rows = list(csv.reader(io.StringIO(text), dialect=dialect))[:201]
+    if not rows:
+        return '<p class="muted">empty</p>'
+    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows[1:200])
+    more = '<p class="muted">first 199 rows</p>' if len(rows) > 200 else ""
+    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>{more}'
+
+
+def artifact_preview(record: Any, preview: Mapping[str, Any], view: View) -> str:
+    """One artifact: images inline, text/JSON/CSV as text or a table, HTML as text plus a
+    sandboxed frame that cannot run scripts; everything with a download link."""
+    name, kind = preview["name"], preview["kind"]
+    link = ("" if view.static else
+            f' <a class="download" href="{escape(artifact_href(record.id, name))}">download</a>')
+    head = f'<figcaption>{escape(name)}{link}</figcaption>'
+    if kind == "image":
+        src = _image_src(view, record.id, name)
+        inner = (f'<img class="artifact-image" alt="{escape(name)}" src="{escape(src)}">'
+                 if src else '<p class="muted">not included</p>')
+    elif kind in ("text", "json", "html", "csv"):
+        clip = '<p class="muted">showing the start only</p>' if preview.get("clipped") else ""
+        if kind == "csv":
+            inner = _csv_table(preview["text"]) + clip
+        else:
+            inner = f"<pre>{escape(preview['text'])}</pre>{clip}"
+        if kind == "html":
+            inner = (f'<details><summary>rendered in a sandbox (no scripts)</summary>'
+                     f'<iframe class="sandboxed" sandbox="" srcdoc="{escape(preview["text"])}">'
+                     f"</iframe></details>{inner}")
+    elif kind == "error":
+        inner = f'<p class="error">{escape(preview["text"])}</p>'
+    else:
+        inner = '<p class="muted">binary file: no preview</p>'
+    return f'<figure class="artifact" data-kind="{escape(kind)}">{head}{inner}</figure>'
+
+
+def _sample_table(record: Any, name: str, state: Mapping[str, Any], artifacts: Sequence[str],
+                  view: View) -> str:
+    rows = state["rows"]
     columns = list(dict.fromkeys(k for r in rows for k in r))
     anchor = "table-" + quote(name, safe="")
+    sort = state["sort"]
+    images = {a for a in artifacts if _is_image(a)}
+
+    def href(**changes: str) -> str:
+        params = {"table": name, "where": state["where"], "sort": sort, "page": state["page"],
+                  **changes}
+        return (f"{run_href(record.id)}?{urlencode({k: v for k, v in params.items() if v})}"
+                f"#{anchor}")
 
     def header(column: str) -> str:
         key = f"-{column}" if sort == column else column
-        href = f"{run_href(record.id)}?{urlencode({'table': name, 'sort': key})}#{anchor}"
         arrow = " ▲" if sort == column else " ▼" if sort == f"-{column}" else ""
-        return f'<th><a href="{escape(href)}">{escape(column)}</a>{arrow}</th>'
+        if view.static:
+            return f"<th>{escape(column)}</th>"
+        return f'<th><a href="{escape(href(sort=key, page=""))}">{escape(column)}</a>{arrow}</th>'
 
-    body = "".join("<tr>" + "".join(f"<td{_num_class(r.get(c))}>{esc(r.get(c))}</td>"
-                                    for c in columns) + "</tr>" for r in rows)
-    note = f" (first {len(rows)} rows)" if more else ""
-    return (f'<h3 id="{escape(anchor)}">{escape(name)}{escape(note)}</h3>'
-            f"<table><tr>{''.join(header(c) for c in columns)}</tr>{body}</table>")
+    def value(v: Any) -> str:
+        if isinstance(v, str) and v in images:
+            src = _image_src(view, record.id, v)
+            return (f'<td><img class="thumb" alt="{escape(v)}" src="{escape(src)}"><br>'
+                    f"{escape(v)}</td>")
+        return f"<td{_num_class(v)}>{esc(v)}</td>"
+
+    body = "".join("<tr>" + "".join(value(r.get(c)) for c in columns) + "</tr>" for r in rows)
+    page_no = int(state["page"])
+    pager = []
+    if not view.static:
+        if page_no > 1:
+            pager.append(f'<a href="{escape(href(page=str(page_no - 1)))}">‹ previous</a>')
+        pager.append(f"rows {(page_no - 1) * 100 + 1 if rows else 0}–"
+                     f"{(page_no - 1) * 100 + len(rows)}")
+        if state["more"]:
+            pager.append(f'<a href="{escape(href(page=str(page_no + 1)))}">next ›</a>')
+    search = "" if view.static else (
+        f'<form class="query" method="get" action="{escape(run_href(record.id))}#{anchor}">'
+        f'<input type="hidden" name="table" value="{escape(name)}">'
+        f'<input type="hidden" name="sort" value="{escape(sort)}">'
+        f'<label>where <input name="where" size="40" value="{escape(state["where"])}" '
+        'placeholder="prob &gt; 0.5"></label><button type="submit">filter</button></form>')
+    error = f'<p class="error">{escape(state["error"])}</p>' if state.get("error") else ""
+    return (f'<h3 id="{escape(anchor)}">{escape(name)}</h3>{search}{error}'
+            f'<p class="pager">{" ".join(pager)}</p>'
+            f'<div class="scroll"><table class="samples"><tr>'
+            f"{''.join(header(c) for c in columns)}</tr>{body}</table></div>")
 
 
-def run_page(record: Any, series: Mapping[str, Any], tables: Mapping[str, tuple],
-             captured: str, captured_clipped: bool, sort_by_table: Mapping[str, str]) -> bytes:
-    """Everything recorded for one run.  ``tables`` maps a table name to ``(rows, more)``."""
+def _is_image(name: str) -> bool:
+    return name.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"))
+
+
+def run_page(record: Any, chart_data: Sequence[Mapping[str, Any]], tables: Mapping[str, Any],
+             captured: str, captured_clipped: bool, previews: Sequence[Mapping[str, Any]],
+             settings: Any = None, view: Optional[View] = None) -> bytes:
+    """Everything recorded for one run; a RUNNING run's page polls for new metrics and output."""
+    view = view or View(settings=settings)
     rid = escape(str(record.id))
-    body = [f"<h1>Run {rid} <small>{esc(record.experiment_name)}</small></h1>", _summary(record),
-            "<h2>Config</h2>", _tree(record.config) if record.config else "<p>empty</p>",
-            "<h2>Metrics</h2>", _metrics(record, series)]
-    if record.artifacts:
-        links = "".join(f'<li><a href="{escape(artifact_href(record.id, str(a)))}">'
-                        f"{escape(str(a))}</a></li>" for a in record.artifacts)
-        body.append(f"<h2>Artifacts</h2><ul>{links}</ul>")
+    download = "" if view.static else (
+        f'<p><a class="download" id="download-report" href="/report?'
+        f'{escape(urlencode({"ids": str(record.id)}))}">download as one HTML file</a></p>')
+    body = [f"<h1>Run {rid} <small>{esc(record.experiment_name)}</small></h1>", download,
+            _summary(record, view), "<h2>Metrics</h2>", _metric_table(record),
+            _chart_section(chart_data), "<h2>Config</h2>",
+            _tree(record.config) if record.config else "<p>empty</p>"]
+    if previews:
+        body.append('<h2>Artifacts</h2><div class="artifacts">'
+                    + "".join(artifact_preview(record, p, view) for p in previews) + "</div>")
     if tables:
         body.append("<h2>Per-sample tables</h2>")
-        body += [_sample_table(record, name, rows, more, sort_by_table.get(name, ""))
-                 for name, (rows, more) in tables.items()]
+        body += [_sample_table(record, name, state, record.artifacts, view)
+                 for name, state in tables.items()]
     if record.fail_trace:
         body.append(f"<h2>Fail trace</h2><pre>{escape(''.join(map(str, record.fail_trace)))}</pre>")
     body.append("<h2>Captured output</h2>")
     if captured_clipped:
         body.append('<p class="muted">long output: showing the end only</p>')
-    body.append(f"<pre>{escape(captured)}</pre>" if captured else '<p class="muted">none</p>')
+    body.append(f'<pre id="output">{escape(captured)}</pre>' if captured
+                else '<pre id="output" class="muted">none</pre>')
     body += ["<h2>Experiment</h2>", _experiment(record.experiment)]
     for title, value in (("Host", record.host), ("Meta", record.meta), ("Info", record.info)):
         if value:
             body += [f"<h2>{title}</h2>", _tree(value)]
-    return page(f"run {record.id}", "".join(body))
+    live = f"/api/live/{quote(str(record.id), safe='')}" if record.status == "RUNNING" else ""
+    return page(f"run {record.id}", "".join(body), view, live=live)
 
 
-def compare_page(records: Sequence[Any], config_rows: Sequence[tuple], metric_rows:
-                 Sequence[tuple], show_all: bool, ids_param: str) -> bytes:
-    """Runs side by side: ``config_rows`` are ``(key, [value per run])``, ``metric_rows`` likewise
-    with last values."""
+# ---- several runs -------------------------------------------------------------------------------
+def compare_page(data: Mapping[str, Any], show_all: bool, ids_param: str,
+                 view: Optional[View] = None) -> bytes:
+    """Runs side by side: config and metric tables, overlaid curves, dependency/git/source
+    differences, parameters against results, and image artifacts next to each other."""
+    view = view or View()
+    records = data["records"]
     head = "<tr><th></th>" + "".join(
         f'<th><a href="{escape(run_href(r.id))}">run {escape(str(r.id))}</a></th>'
         for r in records) + "</tr>"
     status = "<tr><th>status</th>" + "".join(f"<td>{_status(r)}</td>" for r in records) + "</tr>"
     experiment = "<tr><th>experiment</th>" + "".join(
         f"<td>{esc(r.experiment_name)}</td>" for r in records) + "</tr>"
+    tags = "<tr><th>tags</th>" + "".join(f"<td>{_tags(r.tags)}</td>" for r in records) + "</tr>"
 
-    def rows(items: Sequence[tuple]) -> str:
-        return "".join(f"<tr><th>{escape(key)}</th>"
-                       + "".join(f"<td{_num_class(v)}>{esc(v)}</td>" for v in values) + "</tr>"
-                       for key, values in items)
+    def rows(items: Sequence[tuple], diff: bool = True) -> str:
+        out = []
+        for key, values in items:
+            texts = {json.dumps(v, sort_keys=True, default=str) for v in values}
+            cls = ' class="differs"' if diff and len(texts) > 1 else ""
+            out.append(f"<tr{cls}><th>{escape(key)}</th>"
+                       + "".join(f"<td{_num_class(v)}>{esc(v)}</td>" for v in values) + "</tr>")
+        return "".join(out)
+
+    def table(items: Sequence[tuple], empty: str) -> str:
+        return f"<table>{head}{rows(items)}</table>" if items else f"<p>{empty}</p>"
 
     toggle = urlencode({"ids": ids_param, **({} if show_all else {"all": "1"})})
     label = "only differences" if show_all else "show equal entries too"
-    body = [f"<h1>Compare {len(records)} runs</h1>", f"<table>{head}{status}{experiment}</table>",
-            f'<h2>Config</h2><p><a href="/compare?{escape(toggle)}">{label}</a></p>',
-            f"<table>{head}{rows(config_rows)}</table>" if config_rows
-            else "<p>identical</p>",
-            "<h2>Metrics (last value)</h2>",
-            f"<table>{head}{rows(metric_rows)}</table>" if metric_rows else "<p>none</p>"]
-    return page("compare", "".join(body))
+    toggle_link = "" if view.static else \
+        f'<p><a href="/compare?{escape(toggle)}">{label}</a></p>'
+    download = "" if view.static else (
+        f'<p><a class="download" id="download-report" href="/report?'
+        f'{escape(urlencode({"ids": ids_param}))}">download as one HTML file</a></p>')
+    body = [f"<h1>Compare {len(records)} runs</h1>", download,
+            f"<table>{head}{status}{experiment}{tags}</table>",
+            f"<h2>Config</h2>{toggle_link}", table(data["config_rows"], "identical"),
+            "<h2>Metrics (last value)</h2>", table(data["metric_rows"], "none"),
+            "<h2>Curves</h2>", _chart_section(data["charts"])]
+    params = data["params"]
+    if params["keys"] and params["metrics"]:
+        options = "".join(f'<option value="{escape(m)}">{escape(m)}</option>'
+                          for m in params["metrics"])
+        body += ["<h2>Parameters vs results</h2>",
+                 f'<p><label>metric <select id="ek-param-metric">{options}</select></label></p>',
+                 '<div class="charts" id="ek-scatter"></div>',
+                 "<h3>Parallel coordinates</h3>",
+                 '<canvas id="ek-parallel" width="900" height="320"></canvas>',
+                 json_block("ek-params", params)]
+    for title, key in (("Dependencies", "dependencies"), ("Git", "repositories"),
+                       ("Source files (stored version)", "sources")):
+        body += [f"<h2>{title}</h2>", table(data["other_rows"][key], "identical")]
+    if any(data["images"]):
+        cols = "".join(
+            f'<div class="side"><h3>run {escape(str(r.id))}</h3>'
+            + "".join(f'<figure><figcaption>{escape(a)}</figcaption><img class="artifact-image" '
+                      f'alt="{escape(a)}" src="{escape(_image_src(view, r.id, a))}"></figure>'
+                      for a in images) + "</div>"
+            for r, images in zip(records, data["images"]))
+        body.append(f'<h2>Image artifacts</h2><div class="side-by-side">{cols}</div>')
+    return page("compare", "".join(body), view)
 
 
 def progress_page(metric: str, minimize: bool, where: str, names: Sequence[str],
-                  points: Sequence[tuple], error: Optional[str] = None) -> bytes:
-    """The best-so-far chart; ``points`` as :func:`svg.progress_chart` takes them."""
+                  data: Mapping[str, Any], error: Optional[str] = None,
+                  form: Optional[Mapping[str, str]] = None) -> bytes:
+    """Best-so-far over wall-clock time, the runs as sorted bars, several metrics per run."""
+    form = form or {}
     options = "".join(f'<option value="{escape(n)}"{" selected" if n == metric else ""}>'
                       f"{escape(n)}</option>" for n in names)
     body = ["<h1>Is the project progressing?</h1>",
@@ -284,13 +575,42 @@ def progress_page(metric: str, minimize: bool, where: str, names: Sequence[str],
             f'<label>metric <select name="metric">{options}</select></label>',
             f'<label><input type="checkbox" name="min" value="1"{" checked" if minimize else ""}>'
             " lower is better</label>",
+            f'<label>also show <input name="also" value="{escape(form.get("also", ""))}" '
+            'placeholder="train.loss,val.loss"></label>',
             f'<label>where <textarea name="where">{escape(where)}</textarea></label>',
             '<button type="submit">show</button></form>']
     if error:
         body.append(f'<p class="error">{escape(error)}</p>')
-    elif metric:
-        label = f"best {metric} so far ({'lower' if minimize else 'higher'} is better)"
-        body += [f"<p class=\"muted\">{len(points)} runs logged {escape(metric)}; each dot is a "
-                 "run at the time it ended, the line the best value reached so far.</p>",
-                 svg.progress_chart(points, label, minimize)]
+    elif data:
+        timeline = data["timeline"]
+        body += [f"<h2>Best {escape(metric)} so far ({'lower' if minimize else 'higher'} is "
+                 "better)</h2>",
+                 f'<p class="muted">{len(timeline["time"])} runs logged {escape(metric)}; each '
+                 "dot is a run at the time it ended (click it to open the run), the line the best "
+                 "value reached so far.</p>",
+                 '<div id="ek-progress"></div>', json_block("ek-progress-data", data),
+                 "<h2>Runs sorted by " + escape(metric) + "</h2>", _bars(data)]
     return page("progress", "".join(body))
+
+
+def _bars(data: Mapping[str, Any]) -> str:
+    """Horizontal bars per run (best first), one per shown metric, as plain HTML."""
+    metrics = data["metrics"]
+    values = [v for b in data["bars"] for v in b["values"].values() if v is not None]
+    if not values:
+        return '<p class="muted">no values</p>'
+    low, high = min(0.0, min(values)), max(values)
+    span = (high - low) or 1.0
+    legend = "".join(f'<span class="bar m{i}">{escape(m)}</span> ' for i, m in enumerate(metrics))
+    rows = []
+    for bar in data["bars"][:500]:
+        inner = "".join(
+            f'<div class="bar-line" title="run {escape(str(bar["id"]))} {escape(m)} = {v:.6g}">'
+            f'<div class="bar m{i}" style="width:{max(0.5, (v - low) / span * 90):.1f}%"></div>'
+            f'<span class="v">{v:.4g}</span></div>'
+            for i, m in enumerate(metrics) for v in [bar["values"].get(m)] if v is not None)
+        rows.append(f'<tr><th><a href="{escape(bar["href"])}">run {escape(str(bar["id"]))}</a>'
+                    f"</th><td class=\"bars\">{inner}</td></tr>")
+    more = f'<p class="muted">first 500 of {len(data["bars"])} runs</p>' \
+        if len(data["bars"]) > 500 else ""
+    return f'<p>{legend}</p><table class="bar-table">{"".join(rows)}</table>{more}'

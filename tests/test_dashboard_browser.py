@@ -1,0 +1,215 @@
+"""The dashboard in a real headless Chromium (marker ``browser``; skipped with the reason when
+selenium, chromium or chromedriver is missing): sorting by a header click, filtering, selecting and
+comparing runs, overlaid curves and hover values, an image artifact rendered, writes with and
+without ``--allow-writes``, and no JavaScript errors on any page."""
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browserutil import chromium, console_errors, dashboard, need_browser, screenshot
+
+from experimentkit import Experiment
+from experimentkit.observers import FileStorageObserver
+from experimentkit.query import open_store
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _png(path: Path, rgb: tuple) -> None:
+    width = height = 24
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: Any) -> Path:
+    """Four completed runs of one experiment with two curves, an image, a CSV and a table each."""
+    need_browser()
+    base = tmp_path_factory.mktemp("runs")
+    tmp = tmp_path_factory.mktemp("art")
+    ex = Experiment("browser")
+    ex.observers.append(FileStorageObserver(str(base)))
+
+    @ex.config
+    def cfg():
+        lr = 0.1  # noqa: F841
+        depth = 2  # noqa: F841
+
+    @ex.main
+    def main(lr, depth, _run):
+        for step in range(200):
+            _run.log_scalar("loss", 1.0 / (step + 1) + lr, step)
+            _run.log_scalar("val.accuracy", 1.0 - lr - 1.0 / (step + 2), step)
+        image = tmp / f"{lr}.png"
+        _png(image, (int(lr * 2000) % 256, 80, 160))
+        _run.add_artifact(str(image), name="confusion.png")
+        table = tmp / f"{lr}.csv"
+        table.write_text("label,count\ncat,3\ndog,5\n", encoding="utf-8")
+        _run.add_artifact(str(table), name="counts.csv")
+        page = tmp / f"{lr}.html"
+        page.write_text("<h1>report</h1><script>document.title = 'ran';</script>",
+                        encoding="utf-8")
+        _run.add_artifact(str(page), name="report.html")
+        _run.log_table("preds", [{"i": i, "p": i / 150, "image": "confusion.png"}
+                                 for i in range(150)])
+        return 1.0 - lr
+
+    for lr, depth in ((0.1, 2), (0.01, 4), (0.05, 3), (0.2, 5)):
+        ex.run(config_updates={"lr": lr, "depth": depth})
+    return base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    with chromium() as driver:
+        yield driver
+
+
+def _ids(driver: Any) -> list:
+    from selenium.webdriver.common.by import By
+
+    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr td:nth-child(2) a")]
+
+
+def test_table_sort_filter_select_compare_and_hover(store_dir: Path, browser: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    with dashboard(store_dir) as url:
+        browser.get(url + "/")
+        assert _ids(browser) == ["1", "2", "3", "4"]
+        screenshot(browser, "table")
+        browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
+        assert _ids(browser) == ["2", "3", "1", "4"] and "sort=config.lr" in browser.current_url
+        browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
+        assert _ids(browser) == ["4", "1", "3", "2"] and "sort=-config.lr" in browser.current_url
+        where = browser.find_element(By.NAME, "where")
+        where.send_keys("config.lr < 0.15")
+        browser.find_element(By.ID, "apply-filter").click()
+        assert _ids(browser) == ["1", "3", "2"]  # the sort is kept in the URL with the filter
+        assert "where=config.lr" in browser.current_url
+        for box in browser.find_elements(By.CSS_SELECTOR, '#runs input[name="ids"]'):
+            box.click()
+        browser.find_element(By.ID, "compare-selected").click()
+        assert "/compare?" in browser.current_url
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
+        series = browser.execute_script(
+            "return window.ekCharts.map(function (u) { return u.series.length - 1; })")
+        assert series[:2] == [3, 3]  # loss and val.accuracy, a curve per run
+        over = browser.find_elements(By.CSS_SELECTOR, ".ek-chart .u-over")[0]
+        ActionChains(browser).move_to_element_with_offset(over, 20, 10).perform()
+        values = [v.text for v in browser.find_elements(
+            By.CSS_SELECTOR, ".ek-chart:first-of-type .u-legend .u-series .u-value")][:4]
+        assert values and all(re.search(r"\d", v) for v in values), values
+        screenshot(browser, "compare")
+        browser.get(url + "/progress?metric=val.accuracy&also=loss")
+        assert browser.execute_script("return window.ekCharts.length") == 1
+        screenshot(browser, "progress")
+        assert console_errors(browser) == []
+
+
+def test_run_page_renders_the_image_artifact_and_previews(store_dir: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    with dashboard(store_dir) as url:
+        browser.get(url + "/run/2")
+        image = browser.find_element(By.CSS_SELECTOR, "img.artifact-image")
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
+                                      image) == 24
+        csv = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="csv"] table')
+        assert "dog" in csv.text
+        html = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="html"]')
+        html.find_element(By.TAG_NAME, "summary").click()
+        frame = html.find_element(By.TAG_NAME, "iframe")
+        browser.switch_to.frame(frame)
+        assert browser.find_element(By.TAG_NAME, "h1").text == "report"
+        assert browser.execute_script("return document.title") != "ran"  # its script never ran
+        browser.switch_to.default_content()
+        assert browser.title != "ran"
+        thumbs = browser.find_elements(By.CSS_SELECTOR, "table.samples img.thumb")
+        assert len(thumbs) == 100
+        assert browser.execute_script("return window.ekCharts.length") == 2
+        screenshot(browser, "run")
+        assert console_errors(browser) == []
+
+
+def test_tag_edit_with_allow_writes_is_stored(store_dir: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    with dashboard(store_dir, "--allow-writes") as url:
+        browser.get(url + "/run/3")
+        browser.find_element(By.ID, "tag-input").send_keys("promising")
+        browser.find_element(By.ID, "tag-save").click()
+        assert browser.current_url.endswith("/run/3")
+        assert "promising" in browser.find_element(By.ID, "tags").text
+        assert console_errors(browser) == []
+    with open_store(str(store_dir)) as store:
+        assert "promising" in store.get("3").tags
+        store.remove_tags("3", ["promising"])
+
+
+def test_read_only_server_refuses_the_write(store_dir: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    with dashboard(store_dir) as url:
+        browser.get(url + "/run/3")
+        assert browser.find_elements(By.ID, "tag-form") == []
+        status = browser.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "fetch('/run/3/tags', {method: 'POST', body: new URLSearchParams({add: 'sneaky'})})"
+            ".then(function (r) { done(r.status); });")
+        assert status == 403
+        console_errors(browser)  # the refused fetch is logged as a failed resource: expected
+    with open_store(str(store_dir)) as store:
+        assert "sneaky" not in store.get("3").tags
+
+
+def test_running_run_page_follows_new_points_and_the_end(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from experimentkit.query.base import utcnow
+
+    base = tmp_path / "runs"
+    observer = FileStorageObserver(str(base))
+    observer.started_event(
+        ex_info={"name": "live", "base_dir": str(tmp_path), "sources": [], "dependencies": [],
+                 "repositories": [], "mainfile": "x.py"}, command="main",
+        host_info={"hostname": "h"}, start_time=utcnow(), config={"lr": 0.1},
+        meta_info={"command": "main", "options": {}}, _id="1")
+
+    def log(first: int, count: int, output: str) -> None:
+        now = utcnow()
+        observer.log_metrics({"loss": {"name": "loss", "steps": list(range(first, first + count)),
+                                       "values": [1.0 / (s + 1) for s in range(first,
+                                                                               first + count)],
+                                       "timestamps": [now] * count}}, {})
+        observer.heartbeat_event(info={}, captured_out=output, beat_time=now, result=None)
+        observer.join()
+
+    log(0, 10, "epoch 1\n")
+    with dashboard(base) as url:
+        browser.get(url + "/run/1")
+        points = "return window.ekCharts.length ? window.ekCharts[0].data[0].length : 0"
+        assert browser.execute_script(points) == 10
+        log(10, 15, "epoch 1\nepoch 2\n")
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script(points) == 25)
+        WebDriverWait(browser, 60).until(
+            lambda d: "epoch 2" in d.find_element(By.ID, "output").text)
+        observer.completed_event(stop_time=utcnow(), result=1)
+        observer.join()
+        WebDriverWait(browser, 60).until(
+            lambda d: d.find_element(By.ID, "live-status").text == "COMPLETED")
+        assert console_errors(browser) == []
