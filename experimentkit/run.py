@@ -203,6 +203,7 @@ class Run:
         self._spool: Any = None  # workers.Spool, once handle() was called
         self._tables: collections.deque = collections.deque()
         self._started = False
+        self.main_entered = False
         self._opened = False
         self._output: Any = None
         self._dispatcher: Optional[Dispatcher] = None
@@ -583,6 +584,7 @@ class Run:
             self._beat_thread.start()
 
     def _call_main(self, args: tuple) -> None:
+        self.main_entered = True  # from here on a failure is the run's, not a usage error
         self._sigterm_armed = True
         try:
             with activate(self):

@@ -46,9 +46,11 @@ def test_malformed_flags_are_rejected(short, long):
 
 def test_default_options_are_sacreds_set_sorted_by_name():
     flags = [o.get_flags() for o in opts.default_options()]
-    assert [f[0] for f in flags] == ["-b", "-C", "-c", "-d", "-e", "-F", "-f", "-h", "-i", "-l",
-                                     "-m", "-n", "-D", "-p", "-P", "-q", "-s", "-S", "-u"]
-    # Sacred's set, plus experimentkit's -S/--system-metrics
+    assert [f[0] for f in flags] == ["-b", "-C", "-c", "-d", "-e", "-F", "-f", "-G", "-h", "-i",
+                                     "-l", "-m", "-n", "-D", "-p", "-P", "-q", "-S", "-s", "-O",
+                                     "-U", "-t", "-u"]
+    # Sacred's set (with -S --s3, -t --tiny_db, -G --gcs), plus experimentkit's -O
+    # --strict-observers and -U --system-metrics
     assert ("-F", "--file_storage") in flags and ("-p", "--print-config") in flags
 
 

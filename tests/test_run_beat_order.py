@@ -30,8 +30,8 @@ def test_point_logged_before_a_row_arrives_no_later_than_the_row(monkeypatch, tm
     drains = {"n": 0}
 
     def interleave(original):
-        def drain(self):
-            out = original(self)
+        def drain(self, *args):
+            out = original(self, *args)
             drains["n"] += 1
             if drains["n"] == 1:  # the user thread runs right after the beat's first drain
                 self.log_scalar("loss", 1.0)

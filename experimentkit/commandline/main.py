@@ -124,6 +124,6 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
             pdb.post_mortem(exc.__traceback__)
             _fail(EXIT_FAILURE)
         run = ex.current_run
-        started = run is not previous_run and getattr(run, "start_time", None) is not None
+        started = run is not previous_run and getattr(run, "main_entered", False)
         _fail(report_error(exc, short_usage, started=started))
     return None  # unreachable: every branch above returns or exits
