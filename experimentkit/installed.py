@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import Any
 
 __all__ = ["optional_import", "module_exists", "modules_exist", "module_is_in_cache", "get_tensorflow",
@@ -39,8 +40,6 @@ def modules_exist(*modnames: str) -> bool:
 
 def module_is_in_cache(modname: str) -> bool:
     """True if ``modname`` is already imported."""
-    import sys
-
     return modname in sys.modules
 
 

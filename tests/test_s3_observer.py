@@ -134,3 +134,17 @@ def test_bad_bucket_name_and_url_are_user_errors(aws_env, tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert json.loads(_objects("cli-bucket")["base/dir/1/run.json"])["status"] == "COMPLETED"
+
+
+def test_missing_region_is_a_one_line_usage_error(tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text("from experimentkit import Experiment\nex = Experiment('cli')\n"
+                      "@ex.automain\ndef main():\n    return 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)  # no ~/.aws/config
+    done = subprocess.run([sys.executable, str(script), "--s3", "s3://some-bucket/x"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: --s3: You must either pass in an AWS region name, or have a region name specified "
+        "in your AWS config file"]

@@ -52,9 +52,9 @@ def test_as_decorator_and_default_directory(tmp_path, monkeypatch):
 def test_without_a_run_it_says_so():
     from experimentkit.stflow import LogFileWriter
 
-    with pytest.raises(RuntimeError, match="LogFileWriter needs a running experiment"):
-        with LogFileWriter(_experiment()):
-            pass
+    with pytest.raises(RuntimeError, match="LogFileWriter needs a running experiment"), \
+            LogFileWriter(_experiment()):
+        pass
 
 
 def test_module_imported_inside_the_scope_is_patched(tmp_path):

@@ -483,10 +483,8 @@ def s3_option(args: str, run: Any) -> None:
 
     The argument value should be `s3://<bucket>/path/to/exp`.
     """
-    from ..observers import S3Observer
-
     bucket, basedir = parse_s3_arg(args)
-    run.observers.append(S3Observer(bucket=bucket, basedir=basedir))
+    run.observers.append(_build_observer("--s3", "S3Observer", "s3", bucket=bucket, basedir=basedir))
 
 
 @cli_option("-G", "--gcs")
@@ -495,10 +493,9 @@ def gcs_option(args: str, run: Any) -> None:
 
     The argument value should be `gs://<bucket>/path/to/exp`.
     """
-    from ..observers import GoogleCloudStorageObserver
-
     bucket, basedir = parse_gcs_arg(args)
-    run.observers.append(GoogleCloudStorageObserver(bucket=bucket, basedir=basedir))
+    run.observers.append(_build_observer("--gcs", "GoogleCloudStorageObserver", "gcs", bucket=bucket,
+                                         basedir=basedir))
 
 
 @cli_option("-t", "--tiny_db")
@@ -507,9 +504,20 @@ def tiny_db_option(args: str, run: Any) -> None:
 
     The argument is the path to be given to the TinyDbObserver.
     """
-    from ..observers import TinyDbObserver
+    run.observers.append(_build_observer("--tiny_db", "TinyDbObserver", "tinydb", path=args))
 
-    run.observers.append(TinyDbObserver(path=args))
+
+def _build_observer(flag: str, name: str, extra: str, **kwargs: Any) -> Any:
+    """The observer a flag asks for; a missing package or a bad setting is a one-line usage error."""
+    from .. import observers
+
+    try:
+        return getattr(observers, name)(**kwargs)
+    except ImportError as exc:
+        raise UsageError(f"{flag} needs the package {exc.name or exc}: "
+                         f"pip install 'experimentkit[{extra}]'") from None
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
 
 
 @cli_option("-O", "--strict-observers", is_flag=True)

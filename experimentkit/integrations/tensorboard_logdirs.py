@@ -41,13 +41,12 @@ _hook: Optional[_ImportHook] = None
 def _logdir_of(result: Any, instance: Any, args: tuple, kwargs: dict, param: str) -> Any:
     """The directory a new writer writes to: its own answer if it has one, else the argument."""
     for obj in (instance, result):
-        for getter in ("get_logdir",):
-            method = getattr(obj, getter, None)
-            if callable(method):
-                with contextlib.suppress(Exception):
-                    found = method()
-                    if found is not None:
-                        return str(found)
+        method = getattr(obj, "get_logdir", None)
+        if callable(method):
+            with contextlib.suppress(Exception):
+                found = method()
+                if found is not None:
+                    return str(found)
         for attr in ("log_dir", "logdir"):
             value = getattr(obj, attr, None)
             if isinstance(value, str):

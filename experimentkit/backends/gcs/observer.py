@@ -38,9 +38,14 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
                  client: Any = None):
         super().__init__(bucket, basedir, resource_dir, source_dir, priority)
         if client is None:
+            from google.auth.exceptions import DefaultCredentialsError
             from google.cloud import storage
 
-            client = storage.Client()
+            try:
+                client = storage.Client()
+            except DefaultCredentialsError:
+                raise ValueError("No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS "
+                                 "or run 'gcloud auth application-default login'") from None
         self.client = client
         self._bucket = client.bucket(bucket)
 

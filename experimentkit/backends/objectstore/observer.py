@@ -105,7 +105,7 @@ class ObjectStoreObserver(RunObserver):
         _id = self._claim_run_dir(_id)
         self.run_entry = {"experiment": dict(ex_info, sources=self._save_sources(ex_info)),
                           "command": command, "host": dict(host_info), "meta": meta_info,
-                          "status": "QUEUED", "queue_time": queue_time}
+                          "status": "QUEUED"}
         self.config, self.info = config, {}
         self._save_json("config.json", config)
         self._save_json("run.json", self.run_entry)
