@@ -99,7 +99,10 @@ SCENARIOS = {
 }
 #: keys only one side has (dotted paths; see the module docstring)
 # Sacred defines --gcs but never registers it; experimentkit does (-G/--gcs)
-OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total", "meta.options.--gcs"}
+# experimentkit's own run options: -O --strict-observers, -U --system-metrics, -T --tensorboard
+OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total", "meta.options.--gcs",
+             "meta.options.--strict-observers", "meta.options.--system-metrics",
+             "meta.options.--tensorboard"}
 SACRED_ONLY: set = set()
 TIME_KEYS = ("start_time", "heartbeat", "stop_time")
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")

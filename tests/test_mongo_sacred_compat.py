@@ -93,7 +93,10 @@ VARYING = [r"\._id$", r"\.seed$", r"\.base_dir$", r"\.resources\[0\]\[0\]$", r"\
 #: Documented differences (docs/storage-mongo.md): fields we add.
 OURS_ONLY = {"captured_out_length", "meta.uid", "host.cpu_count", "host.memory_total",
              # Sacred defines --gcs but never registers it; experimentkit does (-G/--gcs)
-             "meta.options.--gcs"}
+             "meta.options.--gcs",
+             # experimentkit's own run options
+             "meta.options.--strict-observers", "meta.options.--system-metrics",
+             "meta.options.--tensorboard"}
 #: Differences found by this test that are not (yet) documented; each is reported to the lead.
 KNOWN_GAPS = {
     # Sacred leaves config_updates out of meta when ex.run() got none; we record {}.
@@ -281,6 +284,8 @@ def test_both_databases_give_the_same_records(stores):
         for name in ("start_time", "stop_time", "heartbeat"):
             summary[name] = summary[name] is not None
         summary["config"] = {k: v for k, v in summary["config"].items() if k != "seed"}
+        # each framework ran in its own temporary directory: compare file names and digests
+        summary["resources"] = [(os.path.basename(r["path"]), r["md5"]) for r in summary["resources"]]
         return summary
 
     for run_id in ("1", "2", "3"):

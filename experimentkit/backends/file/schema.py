@@ -83,7 +83,8 @@ def check_name(kind: str, name: Any) -> str:
 def check_artifact_name(name: Any) -> list:
     """The parts of an artifact name: ``/`` separates folders inside the run directory
     (``checkpoints/epoch=0.ckpt``); an empty part, ``.``, ``..``, a backslash, NUL, an absolute
-    name or a first part the store uses itself raise ValueError (it could never be stored)."""
+    name raise ValueError, a first part the store uses itself FileExistsError (neither could
+    ever be stored)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"Invalid artifact name {name!r}: expected a non-empty string.")
     parts = name.split("/")
@@ -93,8 +94,8 @@ def check_artifact_name(name: Any) -> list:
         except ValueError:
             raise ValueError(f"Invalid artifact name {name!r}: '/'-separated parts must be plain "
                              f"file names, not empty, '.' or '..'.") from None
-    if parts[0] in RESERVED_NAMES:
-        raise ValueError(f"Invalid artifact name {name!r}: the file store uses the name "
+    if parts[0] in RESERVED_NAMES:  # FileExistsError, as Sacred's file observer raises
+        raise FileExistsError(f"Invalid artifact name {name!r}: the file store uses the name "
                          f"{parts[0]!r} itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
     return parts
 

@@ -142,6 +142,6 @@ mapper_registry.map_imperatively(Run, schema.run, properties={
                                   primaryjoin=schema.run.c.run_id == schema.artifact.c.run_id,
                                   order_by=schema.artifact.c.artifact_id),
     "metrics": orm.relationship(Metric, viewonly=True,
-                                primaryjoin=schema.run.c.run_id == schema.metric.c.run_id,
+                                primaryjoin=schema.run.c.run_id == orm.foreign(schema.metric.c.run_id),
                                 order_by=schema.metric.c.metric_id),
 })
