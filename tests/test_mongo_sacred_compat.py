@@ -6,6 +6,7 @@ type by type; values are compared too except where a difference is expected (ids
 paths) or documented (docs/storage-mongo.md).  Then ``MongoStore`` reads both databases.
 """
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
