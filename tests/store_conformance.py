@@ -506,6 +506,8 @@ class StoreConformance:
         with pytest.raises(StoreError, match="cannot copy artifact 'model.txt' of run 2 to "
                                              ".*: the directory .*nope does not exist"):
             run.copy_artifact("model.txt", missing)
+        with pytest.raises(StoreError, match="the directory .*nope does not exist"):
+            run.copy_artifact("model.txt", f"{missing.parent}/")
         assert not missing.parent.exists()
 
     def test_unknown_run(self, store: Any) -> None:
