@@ -503,9 +503,11 @@ class StoreConformance:
         assert html.startswith("<table") and "<th style='text-align:left'>metrics.val.accuracy" \
             in html and ">0.9<" in html
         missing = tmp_path / "nope" / "model.txt"
-        with pytest.raises(StoreError, match=f"cannot copy artifact 'model.txt' of run 2 to "
-                                             f".*: the directory .*nope does not exist"):
+        with pytest.raises(StoreError, match="cannot copy artifact 'model.txt' of run 2 to "
+                                             ".*: the directory .*nope does not exist"):
             run.copy_artifact("model.txt", missing)
+        with pytest.raises(StoreError, match="the directory .*nope does not exist"):
+            run.copy_artifact("model.txt", f"{missing.parent}/")
         assert not missing.parent.exists()
 
     def test_unknown_run(self, store: Any) -> None:

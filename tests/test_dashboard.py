@@ -153,7 +153,8 @@ def test_run_list_filters_sorts_and_limits_like_ls(store: Any, query: str, expec
     # the same catalogue checks as the command line
     ("where=config.lrr+<+1", "has the key &#x27;config.lrr&#x27; (did you mean &#x27;config.lr&#x27;?)"),
     ("sort=-metrics.los", "has the key &#x27;metrics.los&#x27; (did you mean &#x27;metrics.loss&#x27;?)"),
-    ("where=status+%3D%3D+complted", "&#x27;complted&#x27; is not a status (did you mean &#x27;COMPLETED&#x27;?)"),
+    ("where=status+%3D%3D+complted",
+     "&#x27;complted&#x27; is not a status (did you mean &#x27;COMPLETED&#x27;?)"),
     (f"where={XSS}+%3D%3D+1", "cannot read &#x27;" + XSS_ESCAPED),
 ])
 def test_bad_expressions_are_a_one_line_400(store: Any, query: str, message: str) -> None:

@@ -58,12 +58,12 @@ def test_recorded_goals_are_stored_and_win(tmp_path: Path, kind: str) -> None:
         from tests.dbutil import server_database
 
         with server_database("postgres", "ek_goals") as url:
-            _experiment(SqlObserver(url)).run(options={"--loglevel": "ERROR"})
+            _experiment(SqlObserver(url)).run()
             with open_store(url) as store:
                 _check(store)
         return
     observer, opener = _observer_and_store(kind, tmp_path)
-    _experiment(observer).run(options={"--loglevel": "ERROR"})
+    _experiment(observer).run()
     with opener() as store:
         _check(store)
 

@@ -52,7 +52,7 @@ def _run(observer: Any, files: dict) -> SacredStyleObserver:
         _run.add_resource(files["big.bin"][0])                  # above the limit: digest only
         _run.add_resource(files["private.csv"][0], copy=False)  # asked: digest only
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     return sacred_style
 
 

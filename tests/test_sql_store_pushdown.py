@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import pytest
 
@@ -84,7 +85,8 @@ def test_common_query_is_one_limited_sql_statement(make):
     assert len(main) == 1 and "LIMIT" in main[0].upper() and "WHERE" in main[0].upper()
     assert "metric" in main[0] and ("json" in main[0].lower())
     # nothing selects runs without a limit, and only the two returned runs get their metrics
-    run_selects = [st for st in statements if "FROM run" in st and "LIMIT" not in st.upper()]
+    run_selects = [st for st in statements
+                   if re.search(r"FROM run\b", st) and "LIMIT" not in st.upper()]
     assert run_selects == []
     assert InMemoryStore(specs).runs().where("config.lr < 0.05").order_by(
         "-metrics.val.accuracy").limit(2).all()[0].id == "6"

@@ -877,8 +877,9 @@ class Store(abc.ABC):
         name).  A missing target directory is a ``StoreError`` before anything is read; the file
         is written under a temporary name and renamed, so a failed copy leaves nothing half
         written."""
+        wants_dir = str(dest).endswith(("/", os.sep))
         dest = Path(dest)
-        if dest.is_dir():
+        if dest.is_dir() or wants_dir:
             dest = dest / Path(name).name
         if not dest.parent.is_dir():
             raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: the "
