@@ -898,3 +898,56 @@ def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: P
         header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
         assert 'data-key="sweep"' in header and 'data-key="config.only_in_2"' in header
         assert page.count("<td>sw1</td>") == 3
+
+
+# ---- the several-metrics view as a PNG: experimentkit plot --kind bars-multi --------------------
+def _train_val_runs(path: Path) -> Path:
+    from store_conformance import sample_runs
+
+    specs = []
+    for number, (train, val) in enumerate(((0.10, 0.30), (0.20, 0.22), (0.05, 0.40)), start=1):
+        spec = sample_runs()[1]
+        spec.update(id=str(number), config={"lr": 0.1 * number})
+        spec["metrics"] = {name: {"steps": [0], "values": [value],
+                                  "timestamps": ["2024-01-02T10:00:00"]}
+                           for name, value in (("train.error", train), ("val.error", val))}
+        specs.append(spec)
+    path.write_text(json.dumps({"runs": specs}, default=str), encoding="utf-8")
+    return path
+
+
+def test_bars_multi_puts_train_and_validation_side_by_side_sorted(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from experimentkit.errors import UsageError
+    from experimentkit.plotting import metric_figure
+    from experimentkit.query.memory import InMemoryStore
+
+    store = InMemoryStore.from_json(_train_val_runs(tmp_path / "runs.json"))
+    ax = metric_figure(store, "val.error", kind="bars-multi", also=["train.error"]).axes[0]
+    heights = [round(b.get_height(), 3) for b in ax.patches]
+    # sorted by val.error, lower is better (from the name): runs 2, 1, 3
+    assert heights == [0.22, 0.30, 0.40, 0.20, 0.10, 0.05]
+    assert [t.get_text().split(" ")[0] for t in ax.get_xticklabels()] == ["2", "1", "3"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["val.error", "train.error"]
+    assert "sorted by val.error (lower is better)" in ax.get_title()
+    with pytest.raises(UsageError, match="has the key 'metrics.train.eror'.*train.error"):
+        metric_figure(store, "val.error", kind="bars-multi", also=["train.eror"])
+    with pytest.raises(UsageError, match="--also goes with --kind bars-multi"):
+        metric_figure(store, "val.error", kind="bars", also=["train.error"])
+
+
+def test_plot_bars_multi_command_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = _train_val_runs(tmp_path / "runs.json")
+    out = tmp_path / "bv.png"
+    base = [sys.executable, "-m", "experimentkit", "-S", f"memory+json://{path}", "plot",
+            "val.error", "--kind", "bars-multi"]
+    proc = subprocess.run(base + ["--also", "metrics.train.error", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and out.stat().st_size > 1000
+    assert "val.error: lower is better" in proc.stderr
+    proc = subprocess.run(base + ["--also", "train.eror", "-o", str(tmp_path / "x.png")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "did you mean 'metrics.train.error'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.png").exists()
