@@ -789,6 +789,10 @@ def test_source_files_are_shown_escaped_and_diffed_between_runs(kind: str, tmp_p
             store.source(first, "tran.py")
         status, _, page = text(store, f"/run/{first}")
         assert status == 200 and f'href="/run/{first}/source/train.py"' in page
+        _, _, listing = text(store, "/", "columns=resources.path")  # each backend's catalogue
+        assert run_ids(listing) == [first, second]
+        assert 'name="columns" value="config.lr"' in listing
+        assert 'name="columns" value="metrics.' not in listing  # these runs log no metric
         status, headers, page = text(store, f"/run/{second}/source/train.py")
         assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
         assert XSS_ESCAPED in page and XSS not in page and "&lt;b&gt;v2&lt;/b&gt;" in page

@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -263,13 +264,27 @@ def _default_columns(records: list) -> list:
 
 #: Most config keys and metric names the column chooser lists (the page stays small).
 CANDIDATE_LIMIT = 300
+#: The store's key catalogue is read again after this many seconds (reading it means reading the
+#: config of every run: too slow for every page of a 10,000-run table).
+KEYS_FRESH_SECONDS = 30.0
+_KEYS_CACHE: dict = {}
+
+
+def _key_names(store: Any, root: str) -> list:
+    key = (id(store), str(store), root)
+    cached = _KEYS_CACHE.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > KEYS_FRESH_SECONDS:
+        cached = _KEYS_CACHE[key] = (now, store.key_names(root))
+    return cached[1]
 
 
 def _column_candidates(store: Any) -> list:
     """Every column the chooser offers: the config keys and metrics of the whole store (its key
-    catalogue, not only the runs on this page), then the fixed columns and the sweep."""
-    config = store.key_names("config")[:CANDIDATE_LIMIT]
-    metrics = [f"{name}.{agg}" for name in store.key_names("metrics")[:CANDIDATE_LIMIT]
+    catalogue, not only the runs on this page; refreshed every ``KEYS_FRESH_SECONDS``), then the
+    fixed columns and the sweep."""
+    config = _key_names(store, "config")[:CANDIDATE_LIMIT]
+    metrics = [f"{name}.{agg}" for name in _key_names(store, "metrics")[:CANDIDATE_LIMIT]
                for agg in ("last", "min", "max")]
     return config + metrics + ["result", "tags", "notes", "duration", "sweep", "sweep.index",
                                "resources.path", "host.hostname", "command", "stop_time",
