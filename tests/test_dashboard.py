@@ -878,6 +878,11 @@ def test_ticked_runs_are_kept_in_the_address_across_pages(store: Any) -> None:
     assert status == 200 and "Compare 2 runs" in compare
     _, _, cleared = text(store, "/", "per=2&ids=1,3")
     assert 'id="clear-selection" href="/?per=2"' in cleared
+    from urllib.parse import quote
+
+    status, _, page = text(store, "/", "ids=" + quote(XSS + ",1"))
+    assert status == 200 and XSS not in page
+    assert f'id="selected-elsewhere" value="{XSS_ESCAPED}"' in page
 
 
 def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: Path) -> None:
