@@ -25,10 +25,10 @@ from typing import Any, Optional, Union
 
 from .errors import UsageError
 
-__all__ = ["curves_figure", "best_so_far_figure", "bars_figure", "metric_figure", "save_figure",
-           "run_labels", "KINDS"]
+__all__ = ["curves_figure", "best_so_far_figure", "bars_figure", "bars_multi_figure",
+           "metric_figure", "save_figure", "run_labels", "KINDS"]
 
-KINDS = ("curves", "best-so-far", "bars")
+KINDS = ("curves", "best-so-far", "bars", "bars-multi")
 _LEGEND_MAX = 20  # above this many runs the legend names only the best one
 _LABEL_KEYS = 3  # differing config entries shown per label
 
@@ -176,25 +176,65 @@ def bars_figure(records: Iterable[Any], metric: str, minimize: bool = False,
     return fig
 
 
+def bars_multi_figure(records: Iterable[Any], metrics: Sequence[str], minimize: bool = False,
+                      labels: Optional[Mapping[str, str]] = None) -> Any:
+    """Several metrics per run side by side (train vs validation error: the bias/variance view),
+    the runs sorted by the first metric, best first; a run that lacks a metric has no bar for it.
+    The axis starts at 0 so bars of different metrics compare by length."""
+    from .cli.output import cell
+
+    first = metrics[0]
+    ranked = sorted((r for r in records if isinstance(_value(r, first), (int, float))
+                     and _value(r, first) == _value(r, first)),
+                    key=lambda r: _value(r, first), reverse=not minimize)
+    labels = labels or {}
+    fig, ax = _figure()
+    width = 0.8 / len(metrics)
+    positions = range(len(ranked))
+    for i, (metric, color) in enumerate(zip(metrics, _colors(len(metrics)))):
+        xs, values = [], []
+        for x, record in zip(positions, ranked):
+            value = _value(record, metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                xs.append(x + (i - (len(metrics) - 1) / 2) * width)
+                values.append(value)
+        bars = ax.bar(xs, values, width=width, label=metric, color=color)
+        if len(ranked) <= 30:
+            ax.bar_label(bars, labels=[cell(float(v)) for v in values], padding=2,
+                         fontsize="x-small")
+    ax.set_xticks(list(positions), [labels.get(r.id, str(r.id)) for r in ranked])
+    ax.tick_params(axis="x", labelrotation=30)
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
+    ax.set_xlabel("run (differing config)")
+    ax.set_ylabel(", ".join(metrics))
+    ax.set_title(f"{', '.join(metrics)} per run, sorted by {first} ({_direction(minimize)})")
+    ax.legend(fontsize="small")
+    return fig
+
+
 def metric_figure(store: Any, metric: str, kind: str = "curves", runs: Sequence[Any] = (),
                   where: Sequence[Any] = (), minimize: Optional[bool] = None,
-                  notes: Optional[list] = None) -> Any:
+                  notes: Optional[list] = None, also: Sequence[str] = ()) -> Any:
     """Build the ``kind`` of figure for ``metric`` over the chosen runs (ids, or all matching
     ``where``).  ``minimize=None`` uses the metric's direction (``store.metric_goal``).  Lines for
     the user (the direction used, a switch to bars) are appended to ``notes``.  A metric no chosen
-    run logged is a usage error."""
+    run logged is a usage error.  ``also``: the other metrics of ``bars-multi``."""
     if kind not in KINDS:
         raise UsageError(f"unknown plot kind '{kind}'; use one of: {', '.join(KINDS)}")
     notes = notes if notes is not None else []
     chosen = [store.get(i) for i in runs] if runs else store.runs().where(*where).all()
+    if also and kind != "bars-multi":
+        raise UsageError("--also goes with --kind bars-multi")
     records = [r for r in chosen if metric in r.metrics]
-    if not records:
-        from .query.base import parse_key
+    for name in [metric, *also]:
+        if not any(name in r.metrics for r in chosen):
+            from .query.base import parse_key
 
-        key = parse_key(f"metrics.{metric}.last")
-        if not store.has_key(key):
-            raise store.unknown_key(key)
-        raise UsageError(f"no chosen run logged the metric '{metric}'")
+            key = parse_key(f"metrics.{name}.last")
+            if not store.has_key(key):
+                raise store.unknown_key(key)
+            raise UsageError(f"no chosen run logged the metric '{name}'")
     minimize, note = store.goal_note(metric, minimize)
     notes.append(note)
     labels = run_labels(records)
@@ -206,6 +246,9 @@ def metric_figure(store: Any, metric: str, kind: str = "curves", runs: Sequence[
         return curves_figure({r.id: r.metric(metric) for r in records}, metric, labels, best)
     if kind == "bars":
         return bars_figure(records, metric, minimize, labels)
+    if kind == "bars-multi":
+        shown = [metric, *(m for m in dict.fromkeys(also) if m != metric)]
+        return bars_multi_figure(records, shown, minimize, labels)
     return best_so_far_figure(records, metric, minimize)
 
 

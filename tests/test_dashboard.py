@@ -4,6 +4,7 @@ token, static files) and the real server in a subprocess.  Browser tests: test_d
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -721,3 +722,241 @@ def test_report_is_one_self_contained_file(store_dir: Path, tmp_path: Path) -> N
     bad = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report",
                           "77", "-o", str(single)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "no run '77'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---- sources, resources, selection and the column catalogue (issue 17, second pass) -------------
+TRAIN_V1 = "import math\nlr = 0.1\nprint('<b>v1</b>')\n"
+TRAIN_V2 = "import math\nlr = 0.2\nprint('<b>v2</b>')\nprint(\"" + XSS + "\")\n"
+
+
+def _source_spec(run_id: str, base_dir: Path, lr: float, md5: str = "") -> dict:
+    return {"id": run_id, "experiment": {"name": "src", "base_dir": str(base_dir),
+                                         "sources": [["train.py", md5]],
+                                         "dependencies": [], "repositories": [],
+                                         "mainfile": "train.py"},
+            "status": "COMPLETED", "command": "main", "config": {"lr": lr},
+            "host": {"hostname": "h"}, "meta": {"command": "main", "options": {}},
+            "start_time": _dt.datetime(2024, 1, 1), "stop_time": _dt.datetime(2024, 1, 1, 1),
+            "resources": [["data.csv", None]], "result": lr}
+
+
+def _fill_sources(observer_for: Any, tmp: Path) -> list:
+    """Two runs whose train.py differs (the second prints XSS); both read the same data.csv."""
+    ids = []
+    code = tmp / "code"
+    code.mkdir()
+    for number, (text_, lr) in enumerate(((TRAIN_V1, 0.1), (TRAIN_V2, 0.2)), start=1):
+        (code / "train.py").write_text(text_, encoding="utf-8")
+        md5 = hashlib.md5(text_.encode()).hexdigest()  # as a run records it
+        ids.append(str(emit_events(observer_for(), _source_spec(str(number), code, lr, md5),
+                                   tmp)))
+    return ids
+
+
+def _source_store(kind: str, tmp: Path) -> tuple:
+    if kind == "file":
+        base = tmp / "runs"
+        ids = _fill_sources(lambda: FileStorageObserver(str(base)), tmp)
+        return open_store(str(base)), ids
+    if kind == "sqlite":
+        pytest.importorskip("sqlalchemy")
+        from experimentkit.backends.sql.observer import SqlObserver
+
+        url = f"sqlite:///{tmp / 'runs.db'}"
+        ids = _fill_sources(lambda: SqlObserver(url), tmp)
+        return open_store(url), ids
+    pytest.importorskip("mongomock")
+    import mongomock.gridfs
+
+    from experimentkit.backends.mongo.observer import MongoObserver
+    from experimentkit.backends.mongo.store import MongoStore
+
+    mongomock.gridfs.enable_gridfs_integration()
+    client = mongomock.MongoClient()
+    ids = _fill_sources(lambda: MongoObserver(client=client), tmp)
+    return MongoStore(client=client), ids
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite", "mongo"])
+def test_source_files_are_shown_escaped_and_diffed_between_runs(kind: str, tmp_path: Path) -> None:
+    store, (first, second) = _source_store(kind, tmp_path)
+    with store:
+        assert store.source(second, "train.py").decode() == TRAIN_V2
+        assert store.source_names(first) == ["train.py"]
+        from experimentkit.errors import StoreError
+
+        with pytest.raises(StoreError, match="no source file 'tran.py'.*train.py"):
+            store.source(first, "tran.py")
+        status, _, page = text(store, f"/run/{first}")
+        assert status == 200 and f'href="/run/{first}/source/train.py"' in page
+        _, _, listing = text(store, "/", "columns=resources.path")  # each backend's catalogue
+        assert run_ids(listing) == [first, second]
+        assert 'name="columns" value="config.lr"' in listing
+        assert 'name="columns" value="metrics.' not in listing  # these runs log no metric
+        status, headers, page = text(store, f"/run/{second}/source/train.py")
+        assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert XSS_ESCAPED in page and XSS not in page and "&lt;b&gt;v2&lt;/b&gt;" in page
+        status, _, page = text(store, f"/run/{first}/source/tran.py")
+        assert status == 404 and "no source file" in page and "train.py" in page
+
+        status, _, page = text(store, "/compare", f"ids={first},{second}")
+        assert 'class="diff-link"' in page and "diff=train.py" in page
+        status, _, page = text(store, "/compare", f"ids={first},{second}&diff=train.py")
+        assert status == 200
+        diff = re.search(r'<pre class="diff">(.*?)</pre>', page, re.S).group(1)
+        assert f"--- run {first}: train.py" in diff and f"+++ run {second}: train.py" in diff
+        assert '<span class="d-del">-lr = 0.1</span>' in diff
+        assert '<span class="d-add">+lr = 0.2</span>' in diff
+        assert f'<span class="d-add">+print(&quot;{XSS_ESCAPED}&quot;)</span>' in diff
+        assert "import math" in diff and "-import math" not in diff  # context, unchanged
+        assert XSS not in page
+        _, _, page = text(store, "/compare", f"ids={first},{second}&diff=nothere.py")
+        assert "no source file &#x27;nothere.py&#x27;" in page
+
+
+def test_source_paths_outside_the_store_are_never_read(tmp_path: Path) -> None:
+    store, (first, _) = _source_store("file", tmp_path)
+    base = tmp_path / "runs"
+    outside = tmp_path / "outside.txt"
+    outside.write_text(SECRET, encoding="utf-8")
+    run_json = base / first / "run.json"
+    doc = json.loads(run_json.read_text(encoding="utf-8"))
+    doc["experiment"]["sources"] += [["up.py", "../outside.txt"], ["abs.py", str(outside)],
+                                     ["link.py", "_sources/link.py"]]
+    run_json.write_text(json.dumps(doc), encoding="utf-8")
+    (base / "_sources" / "link.py").symlink_to(outside)
+    with store:
+        for name in ("up.py", "abs.py", "link.py"):
+            status, _, page = text(store, f"/run/{first}/source/{name}")
+            assert status == 404 and "not kept in the store" in page, name
+            assert SECRET not in page
+        for path in (f"/run/{first}/source/..%2F..%2Foutside.txt",
+                     f"/run/{first}/source/%2Fetc%2Fpasswd", f"/run/{first}/source/..",
+                     f"/run/..%2F{first}/source/train.py"):
+            status, _, page = text(store, path)
+            assert status == 404 and SECRET not in page, path
+        _, _, page = text(store, "/compare", f"ids={first},2&diff=up.py")
+        assert "not kept in the store" in page and SECRET not in page
+
+
+def test_run_page_lists_resources_with_digests_and_links_to_runs_using_them(
+        tmp_path: Path) -> None:
+    from store_conformance import RESOURCE_TEXT
+
+    store, (first, second) = _source_store("file", tmp_path)
+    md5 = hashlib.md5(RESOURCE_TEXT.encode()).hexdigest()
+    with store:
+        status, _, page = text(store, f"/run/{first}")
+        table = re.search(r'<table id="resources">(.*?)</table>', page, re.S).group(1)
+        assert "data.csv" in table and f"<code>{md5}</code>" in table
+        href = re.search(r'class="same-resource" href="([^"]+)"', table).group(1)
+        path, _, query = href.replace("&amp;", "&").partition("?")
+        assert path == "/" and "resources.md5" in query
+        status, _, listing = text(store, path, query)
+        assert status == 200 and run_ids(listing) == [first, second]
+        _, _, listing = text(store, "/", "where=resources.md5+%3D%3D+%22" + "0" * 32 + "%22")
+        assert run_ids(listing) == []
+
+
+def test_ticked_runs_are_kept_in_the_address_across_pages(store: Any) -> None:
+    status, _, page = text(store, "/", "per=2&ids=1,3")
+    assert status == 200 and run_ids(page) == ["1", "2"]
+    assert re.search(r'name="ids" value="1" checked', page)
+    assert not re.search(r'name="ids" value="2" checked', page)
+    assert 'id="selected-elsewhere" value="3"' in page  # on page 2, still sent to compare
+    assert '2 selected' in page
+    nxt = re.search(r'rel="next" class="keep-selection" href="([^"]+)"', page).group(1)
+    assert "ids=1%2C3" in nxt and "page=2" in nxt
+    status, _, page2 = text(store, "/", nxt.replace("&amp;", "&").partition("?")[2])
+    assert run_ids(page2) == ["3", "4"]
+    assert re.search(r'name="ids" value="3" checked', page2)
+    assert 'id="selected-elsewhere" value="1"' in page2
+    sort = re.search(r'data-key="id"><a class="sort keep-selection" href="([^"]+)"', page2)
+    assert "ids=1%2C3" in sort.group(1)
+    # what "compare selected" sends from page 2 (the hidden field plus the ticked box)
+    status, _, compare = text(store, "/compare", "ids=1&ids=3")
+    assert status == 200 and "Compare 2 runs" in compare
+    _, _, cleared = text(store, "/", "per=2&ids=1,3")
+    assert 'id="clear-selection" href="/?per=2"' in cleared
+    from urllib.parse import quote
+
+    status, _, page = text(store, "/", "ids=" + quote(XSS + ",1"))
+    assert status == 200 and XSS not in page
+    assert f'id="selected-elsewhere" value="{XSS_ESCAPED}"' in page
+
+
+def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: Path) -> None:
+    base = tmp_path / "runs"
+    for number in range(1, 4):
+        spec = _source_spec(str(number), tmp_path, 0.1 * number)
+        spec["experiment"]["sources"] = []
+        spec["resources"] = []
+        spec["config"] = {"lr": 0.1, f"only_in_{number}": number}
+        spec["meta"]["sweep"] = {"id": "sw1", "index": number}
+        spec["metrics"] = {f"m{number}": {"steps": [0], "values": [1.0],
+                                          "timestamps": [_dt.datetime(2024, 1, 1)]}}
+        emit_events(FileStorageObserver(str(base)), spec, tmp_path)
+    with open_store(str(base)) as store:
+        _, _, page = text(store, "/", "per=1")  # one run on the page, keys of all three offered
+        assert run_ids(page) == ["1"]
+        offered = re.findall(r'name="columns" value="([^"]+)"', page)
+        for key in ("config.only_in_1", "config.only_in_3", "metrics.m3.last",
+                    "metrics.m2.min", "sweep"):
+            assert key in offered, key
+        _, _, page = text(store, "/", "per=5&columns=sweep&columns=config.only_in_2")
+        header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+        assert 'data-key="sweep"' in header and 'data-key="config.only_in_2"' in header
+        assert page.count("<td>sw1</td>") == 3
+
+
+# ---- the several-metrics view as a PNG: experimentkit plot --kind bars-multi --------------------
+def _train_val_runs(path: Path) -> Path:
+    from store_conformance import sample_runs
+
+    specs = []
+    for number, (train, val) in enumerate(((0.10, 0.30), (0.20, 0.22), (0.05, 0.40)), start=1):
+        spec = sample_runs()[1]
+        spec.update(id=str(number), config={"lr": 0.1 * number})
+        spec["metrics"] = {name: {"steps": [0], "values": [value],
+                                  "timestamps": ["2024-01-02T10:00:00"]}
+                           for name, value in (("train.error", train), ("val.error", val))}
+        specs.append(spec)
+    path.write_text(json.dumps({"runs": specs}, default=str), encoding="utf-8")
+    return path
+
+
+def test_bars_multi_puts_train_and_validation_side_by_side_sorted(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from experimentkit.errors import UsageError
+    from experimentkit.plotting import metric_figure
+    from experimentkit.query.memory import InMemoryStore
+
+    store = InMemoryStore.from_json(_train_val_runs(tmp_path / "runs.json"))
+    ax = metric_figure(store, "val.error", kind="bars-multi", also=["train.error"]).axes[0]
+    heights = [round(b.get_height(), 3) for b in ax.patches]
+    # sorted by val.error, lower is better (from the name): runs 2, 1, 3
+    assert heights == [0.22, 0.30, 0.40, 0.20, 0.10, 0.05]
+    assert [t.get_text().split(" ")[0] for t in ax.get_xticklabels()] == ["2", "1", "3"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["val.error", "train.error"]
+    assert "sorted by val.error (lower is better)" in ax.get_title()
+    with pytest.raises(UsageError, match="has the key 'metrics.train.eror'.*train.error"):
+        metric_figure(store, "val.error", kind="bars-multi", also=["train.eror"])
+    with pytest.raises(UsageError, match="--also goes with --kind bars-multi"):
+        metric_figure(store, "val.error", kind="bars", also=["train.error"])
+
+
+def test_plot_bars_multi_command_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = _train_val_runs(tmp_path / "runs.json")
+    out = tmp_path / "bv.png"
+    base = [sys.executable, "-m", "experimentkit", "-S", f"memory+json://{path}", "plot",
+            "val.error", "--kind", "bars-multi"]
+    proc = subprocess.run(base + ["--also", "metrics.train.error", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and out.stat().st_size > 1000
+    assert "val.error: lower is better" in proc.stderr
+    proc = subprocess.run(base + ["--also", "train.eror", "-o", str(tmp_path / "x.png")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "did you mean 'metrics.train.error'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.png").exists()

@@ -213,3 +213,39 @@ def test_running_run_page_follows_new_points_and_the_end(tmp_path: Path, browser
         WebDriverWait(browser, 60).until(
             lambda d: d.find_element(By.ID, "live-status").text == "COMPLETED")
         assert console_errors(browser) == []
+
+
+def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path,
+                                                                browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def box(run_id: str) -> Any:
+        return browser.find_element(By.CSS_SELECTOR, f'#runs input[name="ids"][value="{run_id}"]')
+
+    with dashboard(store_dir) as url:
+        browser.get(url + "/?per=2")
+        box("1").click()
+        assert "ids=1" in browser.current_url  # the address says what is ticked
+        assert browser.find_element(By.ID, "selected-count").text == "1 selected"
+        browser.find_element(By.CSS_SELECTOR, 'a[rel="next"]').click()
+        WebDriverWait(browser, 60).until(lambda d: "page=2" in d.current_url)
+        assert _ids(browser) == ["3", "4"]
+        box("3").click()
+        assert "ids=1%2C3" in browser.current_url or "ids=1,3" in browser.current_url
+        browser.find_element(By.CSS_SELECTOR, 'a[rel="prev"]').click()
+        WebDriverWait(browser, 60).until(lambda d: "page=2" not in d.current_url)
+        assert box("1").is_selected() and not box("2").is_selected()
+        assert browser.find_element(By.ID, "selected-count").text == "2 selected"
+        browser.find_element(By.ID, "compare-selected").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 2 runs"
+        heads = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table th a")][:2]
+        assert sorted(heads) == ["run 1", "run 3"]
+        browser.get(url + "/run/1")
+        source = [a for a in browser.find_elements(By.CSS_SELECTOR, "a.source")
+                  if a.text.endswith("test_dashboard_browser.py")][0]
+        source.click()
+        WebDriverWait(browser, 60).until(lambda d: "/source/" in d.current_url)
+        assert "test_dashboard_browser.py" in browser.find_element(By.TAG_NAME, "h1").text
+        assert "def store_dir" in browser.find_element(By.ID, "source").text
+        assert console_errors(browser) == []

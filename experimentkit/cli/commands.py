@@ -369,9 +369,11 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
 
         return plot_sweep_command(args, store, name)
     notes: list = []
+    also = [m.strip() for value in getattr(args, "also", []) for m in value.split(",") if m.strip()]
+    also = [m[len("metrics."):] if m.startswith("metrics.") else m for m in also]
     fig = metric_figure(store, name, kind=args.kind, runs=args.runs,
                         where=[parse_where(w) for w in args.where], minimize=args.minimize,
-                        notes=notes)
+                        notes=notes, also=also)
     path = save_figure(fig, args.output)
     for note in notes:
         print(note, file=sys.stderr)

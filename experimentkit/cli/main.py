@@ -144,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.png")
     p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="runs to plot")
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
-    p.add_argument("--kind", choices=("curves", "best-so-far", "bars", "params"), default="curves",
-                   help="params (with --sweep): the metric against each swept parameter")
+    p.add_argument("--kind", choices=("curves", "best-so-far", "bars", "bars-multi", "params"),
+                   default="curves",
+                   help="params (with --sweep): the metric against each swept parameter; "
+                   "bars-multi: METRIC and the --also metrics side by side per run")
+    p.add_argument("--also", action="append", default=[], metavar="METRIC",
+                   help="another metric for --kind bars-multi (repeat or comma-separate)")
     p.add_argument("--sweep", metavar="ID", help="plot the runs of this sweep")
     _goal_options(p)
     p = command("serve", "a web dashboard of the store (read-only unless --allow-writes)")

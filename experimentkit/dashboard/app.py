@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from . import charts, pages
 
 __all__ = ["handle", "Response", "Settings", "SECURITY_HEADERS", "CSP", "PAGE_SIZE", "ROW_LIMIT",
            "split_where", "content_type_for", "error_response", "inline_image_type", "find_run",
-           "compare_data", "progress_data"]
+           "compare_data", "progress_data", "source_diff"]
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,8 @@ def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings
         return _progress(store, params)
     if len(parts) == 2 and parts[0] == "run":
         return _run(store, parts[1], params, settings)
+    if len(parts) == 4 and parts[0] == "run" and parts[2] == "source":
+        return _source(store, parts[1], parts[3])
     if len(parts) == 4 and parts[0] == "run" and parts[2] == "artifact":
         return _artifact(store, parts[1], parts[3], _flag(params, "inline"))
     if len(parts) == 3 and parts[:2] == ["api", "live"]:
@@ -221,6 +224,7 @@ def _run_list(store: Any, params: Mapping[str, list]) -> Response:
             ("where", "sort", "columns", "status", "tag", "experiment", "page", "per")}
     form["where"] = _param(params, "where")
     form["columns"] = ",".join(c for c in params.get("columns", []) if c.strip())
+    form["ids"] = ",".join(_ids(params))  # the ticked runs, kept across pages and sorts
     try:
         filters = [parse_where(w) for w in split_where(form["where"])] + _quick_filters(form)
         per = _positive(form["per"], "per", PAGE_SIZE, 1000)
@@ -243,7 +247,7 @@ def _run_list(store: Any, params: Mapping[str, list]) -> Response:
             records = query.order_by(*orders).offset(start).limit(per).all()
     except QueryError as exc:
         return _answer(400, pages.run_list_page([], [], [], form, None, [], str(exc)))
-    candidates = _column_candidates(records)
+    candidates = _column_candidates(store)
     columns = chosen or _default_columns(records)
     values = [[_cell_value(r, c) for c in columns] for r in records]
     return _answer(200, pages.run_list_page(records, columns, values, form, total, candidates))
@@ -258,13 +262,33 @@ def _default_columns(records: list) -> list:
     return varying + metrics + ["notes"]
 
 
-def _column_candidates(records: list) -> list:
-    """Every column the chooser offers for these runs."""
-    config = sorted({f"config.{k}" for r in records for k in flatten(r.config)})
-    metrics = [f"metrics.{n}.{agg}" for n in sorted({n for r in records for n in r.metrics})
+#: Most config keys and metric names the column chooser lists (the page stays small).
+CANDIDATE_LIMIT = 300
+#: The store's key catalogue is read again after this many seconds (reading it means reading the
+#: config of every run: too slow for every page of a 10,000-run table).
+KEYS_FRESH_SECONDS = 30.0
+_KEYS_CACHE: dict = {}
+
+
+def _key_names(store: Any, root: str) -> list:
+    key = (id(store), str(store), root)
+    cached = _KEYS_CACHE.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > KEYS_FRESH_SECONDS:
+        cached = _KEYS_CACHE[key] = (now, store.key_names(root))
+    return cached[1]
+
+
+def _column_candidates(store: Any) -> list:
+    """Every column the chooser offers: the config keys and metrics of the whole store (its key
+    catalogue, not only the runs on this page; refreshed every ``KEYS_FRESH_SECONDS``), then the
+    fixed columns and the sweep."""
+    config = _key_names(store, "config")[:CANDIDATE_LIMIT]
+    metrics = [f"{name}.{agg}" for name in _key_names(store, "metrics")[:CANDIDATE_LIMIT]
                for agg in ("last", "min", "max")]
-    return config + metrics + ["result", "tags", "notes", "duration", "host.hostname",
-                               "command", "stop_time", "meta.comment"]
+    return config + metrics + ["result", "tags", "notes", "duration", "sweep", "sweep.index",
+                               "resources.path", "host.hostname", "command", "stop_time",
+                               "meta.comment"]
 
 
 def _cell_value(record: Any, column: str) -> Any:
@@ -410,6 +434,40 @@ def _artifact(store: Any, run_id: str, name: str, inline: bool) -> Response:
     return 200, headers, stream
 
 
+#: Source files longer than this show only their start (and are diffed only up to it).
+SOURCE_LIMIT = 1_000_000
+
+
+def _source_text(store: Any, run_id: str, relpath: str) -> str:
+    """The stored source file as text (its start, when very long); ``StoreError`` passes on."""
+    return store.source(run_id, relpath)[:SOURCE_LIMIT].decode("utf-8", errors="replace")
+
+
+def _source(store: Any, run_id: str, relpath: str) -> Response:
+    """One stored source file of a run, as escaped text on a page (404 for a file the run did not
+    record; the store refuses any path outside itself)."""
+    record = _record(store, run_id)
+    text = _lookup(_source_text, store, record.id, relpath)
+    return _answer(200, pages.source_page(record, relpath, text))
+
+
+def source_diff(store: Any, old_id: str, new_id: str, relpath: str) -> dict:
+    """The unified diff of one source file between two runs: ``{"old", "new", "path", "lines"}``,
+    or ``"error"`` (the file is missing from a run or not kept) instead of ``lines``."""
+    import difflib
+
+    out: dict = {"old": old_id, "new": new_id, "path": relpath}
+    try:
+        old = _source_text(store, old_id, relpath).splitlines()
+        new = _source_text(store, new_id, relpath).splitlines()
+    except StoreError as exc:
+        out["error"] = str(exc).splitlines()[0] if str(exc) else "not available"
+        return out
+    out["lines"] = list(difflib.unified_diff(old, new, f"run {old_id}: {relpath}",
+                                             f"run {new_id}: {relpath}", lineterm=""))
+    return out
+
+
 def _live(store: Any, run_id: str) -> Response:
     """What a RUNNING run's page polls: status, metric charts and the end of the output."""
     record = _record(store, run_id)
@@ -420,8 +478,10 @@ def _live(store: Any, run_id: str) -> Response:
 
 
 # ---- several runs -------------------------------------------------------------------------------
-def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
-    """Everything the compare page (and ``experimentkit report``) shows for ``ids``."""
+def compare_data(store: Any, ids: list, show_all: bool = False,
+                 diff: Optional[str] = None) -> dict:
+    """Everything the compare page (and ``experimentkit report``) shows for ``ids``; ``diff``
+    names a source file to diff between the first run and each other run."""
     records = [_record(store, run_id) for run_id in ids]
     flat = [flatten(r.config) for r in records]
     keys = sorted({k for f in flat for k in f})
@@ -463,7 +523,9 @@ def compare_data(store: Any, ids: list, show_all: bool = False) -> dict:
             "other_rows": other_rows, "charts": _metric_charts(records, store),
             "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows],
                        "runs": results},
-            "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records]}
+            "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records],
+            "source_diffs": [source_diff(store, records[0].id, r.id, diff) for r in records[1:]]
+            if diff else []}
 
 
 #: Most runs ``/compare?where=...`` takes (the first ones in id order).
@@ -486,7 +548,7 @@ def _compared_ids(store: Any, params: Mapping[str, list]) -> list:
 def _compare(store: Any, params: Mapping[str, list]) -> Response:
     ids = _compared_ids(store, params)
     show_all = _flag(params, "all")
-    data = compare_data(store, ids, show_all)
+    data = compare_data(store, ids, show_all, _param(params, "diff") or None)
     return _answer(200, pages.compare_page(data, show_all, ",".join(ids)))
 
 

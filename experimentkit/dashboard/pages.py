@@ -26,7 +26,8 @@ from urllib.parse import quote, urlencode
 from ..cli.output import cell
 
 __all__ = ["View", "esc", "run_href", "artifact_href", "page", "error_page", "run_list_page",
-           "run_page", "compare_page", "progress_page", "json_block"]
+           "run_page", "compare_page", "progress_page", "json_block", "source_page", "source_href",
+           "runs_where_href"]
 
 #: The static files every page loads (in this order).
 SCRIPTS = ("uPlot.iife.min.js", "dashboard.js")
@@ -75,6 +76,15 @@ def json_block(element_id: str, value: Any) -> str:
 
 def run_href(run_id: Any) -> str:
     return "/run/" + quote(str(run_id), safe="")
+
+
+def source_href(run_id: Any, relpath: str) -> str:
+    return f"{run_href(run_id)}/source/{quote(relpath, safe='')}"
+
+
+def runs_where_href(expression: str) -> str:
+    """The runs table filtered by one ``--where`` expression."""
+    return "/?" + urlencode({"where": expression})
 
 
 def artifact_href(run_id: Any, name: str, inline: bool = False) -> str:
@@ -191,6 +201,7 @@ def _query_form(form: Mapping[str, str], candidates: Sequence[str], error: Optio
         "</label>",
         f'<label>per page <input name="per" size="4" value="{value("per")}"></label>',
         f'<input type="hidden" name="sort" value="{value("sort")}">',
+        f'<input type="hidden" name="ids" class="ek-selection" value="{value("ids")}">',
         '<button type="submit" id="apply-filter">show</button>',
         f'<details class="columns"><summary>columns</summary><div>{boxes}</div></details>',
         "</form>",
@@ -209,7 +220,7 @@ def _sort_header(form: Mapping[str, str], key: str, label: str) -> str:
     else:
         new, arrow, state = key, "", "none"
     href = _list_url(form, sort=new, page="")
-    return (f'<th aria-sort="{state}" data-key="{escape(key)}"><a class="sort" '
+    return (f'<th aria-sort="{state}" data-key="{escape(key)}"><a class="sort keep-selection" '
             f'href="{escape(href)}">{escape(label)}</a>{arrow}</th>')
 
 
@@ -243,20 +254,29 @@ def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequen
         nav = [f'<span class="muted" id="count">runs {first}–{first + len(records) - 1 if records else 0}'
                f" of {total}</span>"]
         if page_no > 1:
-            nav.append(f'<a rel="prev" href="{escape(_list_url(form, page=str(page_no - 1)))}">'
-                       "‹ previous</a>")
+            nav.append(f'<a rel="prev" class="keep-selection" '
+                       f'href="{escape(_list_url(form, page=str(page_no - 1)))}">‹ previous</a>')
         if page_no < pages_total:
-            nav.append(f'<a rel="next" href="{escape(_list_url(form, page=str(page_no + 1)))}">'
-                       "next ›</a>")
+            nav.append(f'<a rel="next" class="keep-selection" '
+                       f'href="{escape(_list_url(form, page=str(page_no + 1)))}">next ›</a>')
         nav.append(f'<span class="muted">page {page_no} of {pages_total}</span>')
+        selected = [i for i in form.get("ids", "").split(",") if i]
+        nav.append(f'<span id="selected-count">{len(selected)} selected</span>')
+        if selected:
+            nav.append(f'<a id="clear-selection" href="{escape(_list_url(form, ids=""))}">'
+                       "clear selection</a>")
         body.append(f'<p class="pager">{" ".join(nav)}</p>')
         head = '<th><input type="checkbox" id="select-all" title="select all"></th>' + "".join(
             _sort_header(form, key, label) for key, label in _FIXED) + "".join(
             _sort_header(form, c, c) for c in columns)
         rows = []
+        on_page = {str(r.id) for r in records}
+        elsewhere = ",".join(i for i in selected if i not in on_page)
         for record, row in zip(records, values):
+            tick = " checked" if str(record.id) in selected else ""
             cells = [
-                f'<td><input type="checkbox" name="ids" value="{escape(str(record.id))}"></td>',
+                f'<td><input type="checkbox" name="ids" value="{escape(str(record.id))}"{tick}>'
+                "</td>",
                 f'<td><a href="{escape(run_href(record.id))}">{escape(str(record.id))}</a></td>',
                 f"<td>{esc(record.experiment_name)}</td>", f"<td>{_status(record)}</td>",
                 f"<td>{_time(record.start_time)}</td>",
@@ -266,6 +286,8 @@ def run_list_page(records: Sequence[Any], columns: Sequence[str], values: Sequen
             cells += [_value_cell(v) for v in row]
             rows.append(f"<tr>{''.join(cells)}</tr>")
         body.append('<form method="get" action="/compare" id="selection">'
+                    f'<input type="hidden" name="ids" id="selected-elsewhere" '
+                    f'value="{escape(elsewhere)}">'
                     '<p><button type="submit" id="compare-selected">compare selected</button>'
                     ' <button type="submit" formaction="/progress" name="from" value="table">'
                     f"progress</button>{_compare_matching(form, total)}</p>"
@@ -339,13 +361,23 @@ def _note_form(record: Any, view: View) -> str:
             '<button type="submit" id="note-save">save note</button></form>')
 
 
-def _experiment(ex: Mapping[str, Any]) -> str:
+def _source_entry(record: Any, entry: Any, view: View) -> str:
+    """A recorded source file: its path (a link to the stored copy) and what the store noted."""
+    if not isinstance(entry, (list, tuple)) or not entry:
+        return esc(entry)
+    name = esc(entry[0])
+    if not view.static:
+        name = (f'<a class="source" href="{escape(source_href(record.id, str(entry[0])))}">'
+                f"{name}</a>")
+    return name + (f' <span class="muted">{esc(entry[1])}</span>' if len(entry) > 1 else "")
+
+
+def _experiment(record: Any, view: View) -> str:
+    ex = record.experiment
     parts = ["<table>"]
     for key in ("name", "mainfile", "base_dir"):
         parts.append(f"<tr><th>{key}</th><td>{esc(ex.get(key))}</td></tr>")
-    sources = "<br>".join(
-        (f"{esc(s[0])} <span class=\"muted\">{esc(s[1])}</span>" if len(s) > 1 else esc(s[0]))
-        if isinstance(s, (list, tuple)) and s else esc(s) for s in ex.get("sources") or [])
+    sources = "<br>".join(_source_entry(record, s, view) for s in ex.get("sources") or [])
     deps = ", ".join(esc(d) for d in ex.get("dependencies") or [])
     repos = "<br>".join(
         f"{esc(r.get('url'))} @ {esc(r.get('commit'))}{' (dirty)' if r.get('dirty') else ''}"
@@ -354,6 +386,46 @@ def _experiment(ex: Mapping[str, Any]) -> str:
         parts.append(f"<tr><th>{key}</th><td>{text}</td></tr>")
     parts.append("</table>")
     return "".join(parts)
+
+
+def _resources(record: Any, view: View) -> str:
+    """The files the run opened as resources, with their md5 and a link to every run that used the
+    same content (``resources.md5 == ...``)."""
+    rows = []
+    for entry in record.resources:
+        md5 = entry.get("md5")
+        link = ""
+        if md5 and not view.static:
+            href = runs_where_href(f"resources.md5 == {json.dumps(str(md5))}")
+            link = f'<a class="same-resource" href="{escape(href)}">runs using this file</a>'
+        rows.append(f"<tr><td>{esc(entry.get('path'))}</td><td><code>{esc(md5)}</code></td>"
+                    f"<td>{link}</td></tr>")
+    return ('<table id="resources"><tr><th>path</th><th>md5</th><th></th></tr>'
+            + "".join(rows) + "</table>")
+
+
+def source_page(record: Any, relpath: str, text: str) -> bytes:
+    """One stored source file of a run, as escaped text."""
+    body = (f'<h1><a href="{escape(run_href(record.id))}">Run {escape(str(record.id))}</a>: '
+            f"{escape(relpath)}</h1>"
+            f'<pre class="source-text" id="source">{escape(text)}</pre>')
+    return page(f"{relpath} of run {record.id}", body)
+
+
+def _diff(item: Mapping[str, Any]) -> str:
+    """A unified diff, escaped, with added/removed/hunk lines marked for colour."""
+    title = (f"<h3>{escape(item['path'])}: run {escape(str(item['old']))} → run "
+             f"{escape(str(item['new']))}</h3>")
+    if "error" in item:
+        return f'{title}<p class="error">{escape(item["error"])}</p>'
+    if not item["lines"]:
+        return f'{title}<p class="muted">identical</p>'
+    lines = []
+    for line in item["lines"]:
+        cls = ("hunk" if line.startswith("@@") else "file" if line.startswith(("---", "+++"))
+               else "add" if line.startswith("+") else "del" if line.startswith("-") else "")
+        lines.append(f'<span class="d-{cls}">{escape(line)}</span>' if cls else escape(line))
+    return f'{title}<pre class="diff">' + "\n".join(lines) + "</pre>"
 
 
 def _metric_table(record: Any) -> str:
@@ -492,7 +564,9 @@ def run_page(record: Any, chart_data: Sequence[Mapping[str, Any]], tables: Mappi
         body.append('<p class="muted">long output: showing the end only</p>')
     body.append(f'<pre id="output">{escape(captured)}</pre>' if captured
                 else '<pre id="output" class="muted">none</pre>')
-    body += ["<h2>Experiment</h2>", _experiment(record.experiment)]
+    body += ["<h2>Experiment</h2>", _experiment(record, view)]
+    if record.resources:
+        body += ["<h2>Resources</h2>", _resources(record, view)]
     for title, value in (("Host", record.host), ("Meta", record.meta), ("Info", record.info)):
         if value:
             body += [f"<h2>{title}</h2>", _tree(value)]
@@ -552,6 +626,16 @@ def compare_page(data: Mapping[str, Any], show_all: bool, ids_param: str,
     for title, key in (("Dependencies", "dependencies"), ("Git", "repositories"),
                        ("Source files (stored version)", "sources")):
         body += [f"<h2>{title}</h2>", table(data["other_rows"][key], "identical")]
+    names = [name for name, _ in data["other_rows"]["sources"]]
+    if names and not view.static:
+        links = " ".join(
+            f'<a class="diff-link" href="/compare?'
+            f'{escape(urlencode({"ids": ids_param, "diff": name}))}#source-diff">'
+            f"{escape(name)}</a>" for name in names)
+        body.append(f"<p>diff against run {escape(str(records[0].id))}: {links}</p>")
+    if data.get("source_diffs"):
+        body.append('<div id="source-diff">'
+                    + "".join(_diff(item) for item in data["source_diffs"]) + "</div>")
     if any(data["images"]):
         cols = "".join(
             f'<div class="side"><h3>run {escape(str(r.id))}</h3>'

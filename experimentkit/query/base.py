@@ -709,6 +709,23 @@ class Store(abc.ABC):
         keeps none (media are then listed from their artifact names alone)."""
         return {}
 
+    def source_names(self, run_id: Any) -> list:
+        """Paths (relative to the experiment's base_dir) of the run's source files, as recorded."""
+        return [str(entry[0]) for entry in self.get(run_id).experiment.get("sources") or []
+                if isinstance(entry, (list, tuple)) and entry]
+
+    def source(self, run_id: Any, relpath: str) -> bytes:
+        """The stored content of one source file of the run (``relpath`` as listed by
+        :meth:`source_names`).  ``StoreError`` (with the closest names) for a file the run did not
+        record, and when the store keeps no copy of it (a backend without stored sources, a file
+        store written with ``copy_sources=False``); content is never read from outside the store.
+        """
+        names = self.source_names(run_id)
+        if relpath not in names:
+            raise StoreError(f"run {run_id} has no source file '{relpath}'"
+                             f"{suggest(relpath, names)}")
+        raise StoreError(f"{self} keeps no copy of the source files")
+
     @abc.abstractmethod
     def tables(self, run_id: Any) -> list:
         """Names of the per-sample tables (``_run.log_table``) of the run, sorted."""

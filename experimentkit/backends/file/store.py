@@ -205,6 +205,30 @@ class FileStore(Store):
             raise StoreError(f"artifact '{name}' of run {run_id} is listed but its file is "
                              f"missing") from None
 
+    def source(self, run_id: Any, relpath: str) -> bytes:
+        """A copied source file (``_sources/<stem>_<md5><ext>``); a recorded path that resolves
+        outside the store (sources not copied, ``..``, a symlink out) is refused, never read."""
+        _, run_dir = self._run_dir(run_id)
+        experiment = (read_json(os.path.join(run_dir, RUN_FILE), {}) or {}).get("experiment")
+        entries = [e for e in (experiment or {}).get("sources") or []
+                   if isinstance(e, (list, tuple)) and len(e) > 1]
+        stored = [str(e[1]) for e in entries if str(e[0]) == relpath]
+        if not stored:
+            names = [str(e[0]) for e in entries]
+            raise StoreError(f"run {run_id} has no source file '{relpath}'"
+                             f"{suggest(relpath, names)}")
+        base = os.path.realpath(self.path)
+        target = os.path.realpath(os.path.join(base, stored[0]))
+        if os.path.isabs(stored[0]) or not _inside(target, base):
+            raise StoreError(f"source file '{relpath}' of run {run_id} is not kept in the store "
+                             f"(recorded as {stored[0]})")
+        try:
+            with open(target, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise StoreError(f"cannot read source file '{relpath}' of run {run_id}: "
+                             f"{exc.strerror or exc}") from None
+
     def artifact_metadata(self, run_id: Any) -> dict:
         _, run_dir = self._run_dir(run_id)
         meta = (read_json(os.path.join(run_dir, RUN_FILE), {}) or {}).get(ARTIFACT_META_KEY)

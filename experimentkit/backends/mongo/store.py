@@ -346,6 +346,26 @@ class MongoStore(Store):
         return "".join(parts)
 
     @_reports_connection_errors
+    def source(self, run_id: Any, relpath: str) -> bytes:
+        """The source file's content from GridFS (the id recorded in ``experiment.sources``)."""
+        doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}}, {"experiment.sources": 1})
+        if doc is None:
+            raise self._unknown(run_id)
+        entries = [e for e in (doc.get("experiment") or {}).get("sources") or []
+                   if isinstance(e, (list, tuple)) and len(e) > 1]
+        for entry in entries:
+            if str(entry[0]) == relpath:
+                try:
+                    return self._fs.get(entry[1]).read()
+                except Exception as exc:
+                    if type(exc).__name__ != "NoFile":
+                        raise
+                    raise StoreError(f"source file '{relpath}' of run {run_id} is missing from "
+                                     f"GridFS") from None
+        names = [str(e[0]) for e in entries]
+        raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+
+    @_reports_connection_errors
     def artifact(self, run_id: Any, name: str) -> BinaryIO:
         doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}}, {"artifacts": 1})
         if doc is None:

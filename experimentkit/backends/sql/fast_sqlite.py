@@ -552,6 +552,9 @@ class FastSqliteStore(Store):
     def artifact_metadata(self, run_id: Any) -> dict:
         return self.full.artifact_metadata(run_id)
 
+    def source(self, run_id: Any, relpath: str) -> bytes:
+        return self.full.source(run_id, relpath)
+
     def tables(self, run_id: Any) -> list:
         return self.full.tables(run_id)
 

@@ -651,6 +651,26 @@ class SqlStore(Store):
                                  f"{suggest(name, list(names))}")
         return io.BytesIO(bytes(row[0] or b""))
 
+    def source(self, run_id: Any, relpath: str) -> bytes:
+        """The source file's content from the ``source`` table (through the run's experiment)."""
+        src, link = s.source.c, s.experiments_sources.c
+        with self.engine.connect() as conn:
+            text = self._require(conn, run_id)
+            exp_id = conn.execute(sa.select(s.run.c.experiment_id)
+                                  .where(s.run.c.run_id == text)).scalar()
+            found = conn.execute(sa.select(src.filename, src.content)
+                                 .join_from(s.experiments_sources, s.source)
+                                 .where(link.experiment_id == exp_id)
+                                 .order_by(src.filename)).all()
+        for filename, content in found:
+            if filename == relpath:
+                if content is None:
+                    raise StoreError(f"{self} keeps no content for source file '{relpath}' of "
+                                     f"run {run_id}")
+                return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        names = [filename for filename, _ in found]
+        raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+
     def artifact_metadata(self, run_id: Any) -> dict:
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)

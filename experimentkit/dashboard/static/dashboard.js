@@ -262,11 +262,36 @@
   function tableSelection() {
     var all = document.getElementById("select-all");
     if (!all) return;
-    all.addEventListener("change", function () {
-      document.querySelectorAll('#runs input[name="ids"]').forEach(function (box) {
-        box.checked = all.checked;
+    var elsewhere = document.getElementById("selected-elsewhere");
+    var boxes = document.querySelectorAll('#runs input[name="ids"]');
+
+    // The ticked runs of every page live in the address (ids=...): the links to other pages and
+    // sorts, and the filter form, carry them, so copying the address shares the selection.
+    function keep() {
+      var ids = (elsewhere && elsewhere.value ? elsewhere.value.split(",") : []);
+      boxes.forEach(function (box) { if (box.checked) ids.push(box.value); });
+      var text = ids.join(",");
+      function withIds(href) {
+        var url = new URL(href, window.location.href);
+        if (text) url.searchParams.set("ids", text); else url.searchParams.delete("ids");
+        return url.pathname + url.search + url.hash;
+      }
+      history.replaceState(null, "", withIds(window.location.href));
+      document.querySelectorAll("a.keep-selection").forEach(function (a) {
+        a.setAttribute("href", withIds(a.getAttribute("href")));
       });
+      document.querySelectorAll("input.ek-selection").forEach(function (input) {
+        input.value = text;
+      });
+      var count = document.getElementById("selected-count");
+      if (count) count.textContent = ids.length + " selected";
+    }
+
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+      keep();
     });
+    boxes.forEach(function (box) { box.addEventListener("change", keep); });
   }
 
   function start() {
