@@ -45,9 +45,10 @@ def test_malformed_flags_are_rejected(short, long):
 
 
 def test_default_options_are_sacreds_set_sorted_by_name():
+    # Sacred's set plus -O/--strict-observers
     flags = [o.get_flags() for o in opts.default_options()]
     assert [f[0] for f in flags] == ["-b", "-C", "-c", "-d", "-e", "-F", "-f", "-h", "-i", "-l",
-                                     "-m", "-n", "-D", "-p", "-P", "-q", "-s", "-u"]
+                                     "-m", "-n", "-D", "-p", "-P", "-q", "-s", "-O", "-u"]
     assert ("-F", "--file_storage") in flags and ("-p", "--print-config") in flags
 
 
