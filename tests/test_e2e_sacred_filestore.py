@@ -15,7 +15,8 @@ Differences that are allowed, and why (also in docs/nothing-lost.md):
 * Times differ, but are ISO-format strings in the same order (start <= heartbeat, start <= stop).
 * experimentkit adds ``artifact_meta`` (content type and metadata of artifacts), ``meta.uid`` (the
   run's identity across backends and replays) and ``host.cpu_count``/``host.memory_total``; Sacred's
-  ``meta.options`` has ``--s3`` and ``--tiny_db`` for observers experimentkit does not ship.
+  ``meta.options`` has ``--s3`` and ``--tiny_db`` for observers experimentkit does not ship (and
+  lacks our ``--strict-observers``).
 * ``fail_trace``: experimentkit leaves its own frames out; the first and last lines are the same.
 * ``cout.txt``: the same lines.  Both runs use ``--capture=sys``: with ``fd`` Sacred 0.8.7 sometimes
   stores a truncated output (its tee has not flushed when it reads), and stdout and stderr come
@@ -98,7 +99,8 @@ SCENARIOS = {
     "failed": ["with", "fail=True", "--capture=sys"],
 }
 #: keys only one side has (dotted paths; see the module docstring)
-OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total"}
+OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total",
+             "meta.options.--strict-observers"}
 SACRED_ONLY = {"meta.options.--s3", "meta.options.--tiny_db"}
 TIME_KEYS = ("start_time", "heartbeat", "stop_time")
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")

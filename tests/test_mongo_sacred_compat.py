@@ -96,6 +96,8 @@ OURS_ONLY = {"captured_out_length", "meta.uid", "host.cpu_count", "host.memory_t
 KNOWN_GAPS = {
     # Sacred has --s3 and --tiny_db flags (observers experimentkit does not provide).
     ("sacred only", "meta.options.--s3"), ("sacred only", "meta.options.--tiny_db"),
+    # our -O/--strict-observers flag (docs/nothing-lost.md)
+    ("ours only", "meta.options.--strict-observers"),
     # Sacred leaves config_updates out of meta when ex.run() got none; we record {}.
     ("ours only", "meta.config_updates"),
 }
