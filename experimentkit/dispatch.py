@@ -401,6 +401,12 @@ class Dispatcher:
     def _report_unreachable(self, slot: _Slot) -> None:
         where = (f"recording its events in {slot.journal.path}" if slot.journal is not None
                  else "keeping its events in memory")
+        if slot.inflight is not None:  # slow rather than refusing: it may still answer
+            self.logger.warning(
+                "Observer '%s' has not answered %s within %gs (%s); the run goes on, %s until it "
+                "does", slot.name, slot.inflight[1][0], self.call_timeout,
+                _target(slot.observer), where)
+            return
         self.logger.warning(
             "Observer '%s' failed (%s): cannot reach %s; the run goes on, %s; run "
             "'experimentkit sync' once it is reachable", slot.name,
@@ -467,7 +473,7 @@ class Dispatcher:
         if self._deadline is None:
             self.start_end_window()
         self.retry()  # for a backend that never answered, this is its one last attempt
-        waiting = [slot for slot in self.failing if slot.opened]
+        waiting = [slot for slot in self.failing if self._worth_waiting(slot)]
         if waiting and self._deadline - time.monotonic() > 0:
             names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
@@ -475,7 +481,7 @@ class Dispatcher:
                 self._deadline - time.monotonic(), names,
             )
             delay = 0.05
-            while (any(slot.opened for slot in self.failing)
+            while (any(self._worth_waiting(slot) for slot in self.failing)
                    and (remaining := self._deadline - time.monotonic()) > 0):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
@@ -484,6 +490,12 @@ class Dispatcher:
             for slot in self.slots:
                 self._finish_slot(slot)
         return self.journals
+
+    @staticmethod
+    def _worth_waiting(slot: _Slot) -> bool:
+        """A backend that took the run, or is still working on opening it (slow, not refusing);
+        one that refused to open it gets no end-of-run window."""
+        return slot.opened or slot.inflight is not None
 
     def _finish_slot(self, slot: _Slot) -> None:
         try:
