@@ -87,6 +87,7 @@ def _tagger(store_path: str, worker: int, count: int) -> None:
                 store.set_note("1", f"note by {worker}")
 
 
+@pytest.mark.slow
 def test_concurrent_tags_from_many_processes_are_all_kept(file_store):
     store_path = str(file_store / "runs")
     workers, count = 6, 8
