@@ -182,6 +182,9 @@ class Dispatcher:
             call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
         self.call_timeout = call_timeout
         self._on_drop = on_drop
+        #: called with each warning before it is logged, so the run can keep it out of the
+        #: captured output (it is about the observers, not the user's program)
+        self.hide_from_output: Optional[Callable[[str], None]] = None
         self.strict = strict  # a run that an observer cannot open will not go on: no journal talk
         self._deadline: Optional[float] = None  # monotonic end of the end-of-run window
 
@@ -291,7 +294,8 @@ class Dispatcher:
 
     def _journal_broke(self, slot: _Slot, exc: Exception) -> None:
         slot.journal_failed = True
-        self.logger.error(
+        self._say(
+            logging.ERROR,
             "Observer '%s': cannot keep its fallback journal in %s up to date (%s: %s); its "
             "buffered events are kept in memory only until the end of the run",
             slot.name, self.fallback_dir, type(exc).__name__, exc,
@@ -356,6 +360,17 @@ class Dispatcher:
             slot.last_error = call.error
         return None
 
+    def _say(self, level: int, fmt: str, *args: Any) -> None:
+        """Log one line about an observer; it goes to the log, not into the captured output."""
+        message = fmt % args if args else fmt
+        hide = self.hide_from_output
+        if hide is not None:
+            try:
+                hide(message)
+            except Exception:  # noqa: S110 - hiding is cosmetic
+                pass
+        self.logger.log(level, message)
+
     def _drop(self, slot: _Slot, entry: tuple, exc: BaseException) -> None:
         """An event that can never be stored: warn in one line, note it in the run's record (its
         ``info``), and let the events after it through.  A run that could not even be opened gets
@@ -374,7 +389,7 @@ class Dispatcher:
             nxt = "it cannot record this run and gets no more events"
         else:
             nxt = "that event is dropped; later events go on"
-        self.logger.warning("Observer '%s' cannot store %s in %s (%s); %s",
+        self._say(logging.WARNING, "Observer '%s' cannot store %s in %s (%s); %s",
                             slot.name, what, _target(slot.observer), one_line(exc), nxt)
         if seq is not None:  # journaled earlier: sync must not try it again
             self._mark(slot, delivered_through=seq)
@@ -386,14 +401,15 @@ class Dispatcher:
 
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
         if isinstance(exc, _Late):
-            self.logger.warning("Observer '%s' is too slow for the end-of-run window (%gs): its "
+            self._say(logging.WARNING, "Observer '%s' is too slow for the end-of-run window (%gs): its "
                                 "last events go to the fallback journal", slot.name,
                                 self.retry_seconds)
             return
         slot.last_error = exc
         if not slot.opened and self._deadline is None:
             return  # said by _report_unreachable, with the journal's path
-        self.logger.warning(
+        self._say(
+            logging.WARNING,
             "Observer '%s' failed (%s) writing to %s; buffering its events and retrying",
             slot.name, one_line(exc), _target(slot.observer),
         )
@@ -402,12 +418,14 @@ class Dispatcher:
         where = (f"recording its events in {slot.journal.path}" if slot.journal is not None
                  else "keeping its events in memory")
         if slot.inflight is not None:  # slow rather than refusing: it may still answer
-            self.logger.warning(
+            self._say(
+                logging.WARNING,
                 "Observer '%s' has not answered %s within %gs (%s); the run goes on, %s until it "
                 "does", slot.name, slot.inflight[1][0], self.call_timeout,
                 _target(slot.observer), where)
             return
-        self.logger.warning(
+        self._say(
+            logging.WARNING,
             "Observer '%s' failed (%s): cannot reach %s; the run goes on, %s; run "
             "'experimentkit sync' once it is reachable", slot.name,
             one_line(slot.last_error) if slot.last_error else "no answer",
@@ -444,7 +462,8 @@ class Dispatcher:
                     slot.pending.pop(0)
                     delivered += 1
                 if not slot.pending and slot.inflight is None:
-                    self.logger.info(
+                    self._say(
+                        logging.INFO,
                         "Observer '%s' recovered; delivered %d buffered events",
                         slot.name,
                         delivered,
