@@ -199,6 +199,9 @@ class Dispatcher:
             call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
         self.call_timeout = call_timeout
         self._on_drop = on_drop
+        #: called with each warning before it is logged, so the run can keep it out of the
+        #: captured output (it is about the observers, not the user's program)
+        self.hide_from_output: Optional[Callable[[str], None]] = None
         self.strict = strict  # a run that an observer cannot open will not go on: no journal talk
         self._deadline: Optional[float] = None  # monotonic end of the end-of-run window
 
@@ -308,7 +311,8 @@ class Dispatcher:
 
     def _journal_broke(self, slot: _Slot, exc: Exception) -> None:
         slot.journal_failed = True
-        self.logger.error(
+        self._say(
+            logging.ERROR,
             "Observer '%s': cannot keep its fallback journal in %s up to date (%s: %s); its "
             "buffered events are kept in memory only until the end of the run",
             slot.name, self.fallback_dir, type(exc).__name__, exc,
@@ -374,6 +378,17 @@ class Dispatcher:
             slot.last_error = call.error
         return None
 
+    def _say(self, level: int, fmt: str, *args: Any) -> None:
+        """Log one line about an observer; it goes to the log, not into the captured output."""
+        message = fmt % args if args else fmt
+        hide = self.hide_from_output
+        if hide is not None:
+            try:
+                hide(message)
+            except Exception:  # noqa: S110 - hiding is cosmetic
+                pass
+        self.logger.log(level, message)
+
     def _drop(self, slot: _Slot, entry: tuple, exc: BaseException) -> None:
         """An event that can never be stored: warn in one line, note it in the run's record (its
         ``info``), and let the events after it through.  A run that could not even be opened gets
@@ -392,7 +407,7 @@ class Dispatcher:
             nxt = "it cannot record this run and gets no more events"
         else:
             nxt = "that event is dropped; later events go on"
-        self.logger.warning("Observer '%s' cannot store %s in %s (%s); %s",
+        self._say(logging.WARNING, "Observer '%s' cannot store %s in %s (%s); %s",
                             slot.name, what, _target(slot.observer), one_line(exc), nxt)
         if seq is not None:  # journaled earlier: sync must not try it again
             self._mark(slot, delivered_through=seq)
@@ -404,14 +419,15 @@ class Dispatcher:
 
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
         if isinstance(exc, _Late):
-            self.logger.warning("Observer '%s' is too slow for the end-of-run window (%gs): its "
+            self._say(logging.WARNING, "Observer '%s' is too slow for the end-of-run window (%gs): its "
                                 "last events go to the fallback journal", slot.name,
                                 self.retry_seconds)
             return
         slot.last_error = exc
         if not slot.opened and self._deadline is None:
             return  # said by _report_unreachable, with the journal's path
-        self.logger.warning(
+        self._say(
+            logging.WARNING,
             "Observer '%s' failed (%s) writing to %s; buffering its events and retrying",
             slot.name, one_line(exc), _target(slot.observer),
         )
@@ -419,7 +435,15 @@ class Dispatcher:
     def _report_unreachable(self, slot: _Slot) -> None:
         where = (f"recording its events in {slot.journal.path}" if slot.journal is not None
                  else "keeping its events in memory")
-        self.logger.warning(
+        if slot.inflight is not None:  # slow rather than refusing: it may still answer
+            self._say(
+                logging.WARNING,
+                "Observer '%s' has not answered %s within %gs (%s); the run goes on, %s until it "
+                "does", slot.name, slot.inflight[1][0], self.call_timeout,
+                _target(slot.observer), where)
+            return
+        self._say(
+            logging.WARNING,
             "Observer '%s' failed (%s): cannot reach %s; the run goes on, %s; run "
             "'experimentkit sync' once it is reachable", slot.name,
             one_line(slot.last_error) if slot.last_error else "no answer",
@@ -456,7 +480,8 @@ class Dispatcher:
                     slot.pending.pop(0)
                     delivered += 1
                 if not slot.pending and slot.inflight is None:
-                    self.logger.info(
+                    self._say(
+                        logging.INFO,
                         "Observer '%s' recovered; delivered %d buffered events",
                         slot.name,
                         delivered,
@@ -485,7 +510,7 @@ class Dispatcher:
         if self._deadline is None:
             self.start_end_window()
         self.retry()  # for a backend that never answered, this is its one last attempt
-        waiting = [slot for slot in self.failing if slot.opened]
+        waiting = [slot for slot in self.failing if self._worth_waiting(slot)]
         if waiting and self._deadline - time.monotonic() > 0:
             names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
@@ -493,7 +518,7 @@ class Dispatcher:
                 self._deadline - time.monotonic(), names,
             )
             delay = 0.05
-            while (any(slot.opened for slot in self.failing)
+            while (any(self._worth_waiting(slot) for slot in self.failing)
                    and (remaining := self._deadline - time.monotonic()) > 0):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
@@ -502,6 +527,12 @@ class Dispatcher:
             for slot in self.slots:
                 self._finish_slot(slot)
         return self.journals
+
+    @staticmethod
+    def _worth_waiting(slot: _Slot) -> bool:
+        """A backend that took the run, or is still working on opening it (slow, not refusing);
+        one that refused to open it gets no end-of-run window."""
+        return slot.opened or slot.inflight is not None
 
     def _finish_slot(self, slot: _Slot) -> None:
         try:

@@ -116,10 +116,20 @@ class CapturedOutput:
         self._closed = False
         self._pending = ""  # raw unfinished last line, held back while a filter is set
         self._text = ""
+        self._hidden: tuple = ()  # lines containing one of these reach the terminal only
+
+    def hide(self, text: str) -> None:
+        """Keep the line that will contain ``text`` (a log line experimentkit writes about its own
+        observers) out of the captured output; it still reaches the terminal."""
+        with self._incoming_lock:
+            self._hidden += (text,)
 
     def _append(self, text: str) -> None:
         """Called by writers (tee proxies, pipe readers), possibly from several threads."""
         with self._incoming_lock:
+            if self._hidden and any(hidden in text for hidden in self._hidden):
+                text = "".join(line for line in text.splitlines(keepends=True)
+                               if not any(hidden in line for hidden in self._hidden))
             if not self._closed:
                 self._incoming.append(text)
 

@@ -507,6 +507,7 @@ class Run:
             try:
                 with capture_output(mode, self.captured_out_filter) as output:
                     self._output = output
+                    dispatcher.hide_from_output = output.hide  # observer warnings: log only
                     try:
                         self._start()
                         self._call_main(args)

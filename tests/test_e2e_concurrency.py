@@ -163,3 +163,24 @@ def test_fifty_runs_at_once_into_one_postgres_database(tmp_path, child_env):
         workers.append(worker)
     assert sorted(workers) == list(range(N_RUNS))
     assert experiments == 1 and hosts == 1  # shared rows were created once, not 50 times
+
+
+@pytest.mark.slow
+def test_fifty_runs_at_once_into_one_fresh_sqlite_file(tmp_path, child_env):
+    """The schema is created by one of them (``BEGIN EXCLUSIVE``) while the others wait; every run
+    is stored whole, none is journaled."""
+    sa = pytest.importorskip("sqlalchemy")
+    db = tmp_path / "runs.db"
+    _run_all(tmp_path, child_env, ["-s", f"sqlite:///{db}"])
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            runs = conn.execute(sa.text("SELECT run_id, status, result, config FROM run")).all()
+            points = conn.execute(sa.text("SELECT count(*) FROM metric WHERE name = 'x'")).scalar()
+            experiments = conn.execute(sa.text("SELECT count(*) FROM experiment")).scalar()
+    finally:
+        engine.dispose()
+    assert len(runs) == N_RUNS and len({r.run_id for r in runs}) == N_RUNS
+    assert all(r.status == "COMPLETED" and r.result == json.loads(r.config)["worker"]
+               for r in runs)
+    assert points == N_RUNS * POINTS and experiments == 1

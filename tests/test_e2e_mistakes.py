@@ -148,6 +148,7 @@ def test_strict_observers_setting(tmp_path):
     assert "with --strict-observers the run does not start" in done.stderr
 
 
+@pytest.mark.slow
 def test_password_of_a_sql_url_is_never_stored_shown_or_logged(tmp_path):
     sa = pytest.importorskip("sqlalchemy")
     with server_database("postgres", "ekpw") as base:

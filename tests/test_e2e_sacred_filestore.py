@@ -14,8 +14,9 @@ Differences that are allowed, and why (also in docs/nothing-lost.md):
   their import line and write to different stores.
 * Times differ, but are ISO-format strings in the same order (start <= heartbeat, start <= stop).
 * experimentkit adds ``artifact_meta`` (content type and metadata of artifacts), ``meta.uid`` (the
-  run's identity across backends and replays), ``host.cpu_count``/``host.memory_total`` and
-  ``meta.options["--gcs"]`` (Sacred defines ``--gcs`` but never registers it).
+  run's identity across backends and replays), ``host.cpu_count``/``host.memory_total``,
+  ``meta.options["--gcs"]`` (Sacred defines ``--gcs`` but never registers it) and our own run
+  options (``--strict-observers``, ``--system-metrics``, ``--tensorboard``).
 * ``fail_trace``: experimentkit leaves its own frames out; the first and last lines are the same.
 * ``cout.txt``: the same lines.  Both runs use ``--capture=sys``: with ``fd`` Sacred 0.8.7 sometimes
   stores a truncated output (its tee has not flushed when it reads), and stdout and stderr come

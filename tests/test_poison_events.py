@@ -334,3 +334,33 @@ def test_sync_discard_asks_and_drops_a_journal(tmp_path):
     assert not path.exists()
     assert yes.stdout.splitlines()[1].split()[-3:] == ["0", "2", "discarded"]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("capture", ["fd", "sys"])
+def test_observer_warnings_go_to_the_log_not_into_the_captured_output(tmp_path, capture):
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from experimentkit import Experiment\n"
+        "ex = Experiment('warn')\n"
+        "@ex.automain\n"
+        "def main(_run):\n"
+        "    print('before')\n"
+        "    open('m.bin', 'wb').write(b'w')\n"
+        "    _run.add_artifact('m.bin', name='bad/../name')\n"
+        "    _run._beat()\n"
+        "    print('after')\n"
+        "    return 3\n")
+    done = subprocess.run([sys.executable, str(script), "-F", "runs", f"--capture={capture}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": REPO,
+                               "EXPERIMENTKIT_FALLBACK_DIR": str(tmp_path / "fb")})
+    assert done.returncode == 0, done.stderr
+    [warning] = [line for line in done.stderr.splitlines() if "cannot store" in line]
+    assert warning.startswith("WARNING - warn - Observer 'FileStorageObserver' cannot store "
+                              "artifact 'bad/../name' in ")
+    cout = (tmp_path / "runs" / "1" / "cout.txt").read_text()
+    assert "before\n" in cout and "after\n" in cout
+    assert "cannot store" not in cout
+    info = json.loads((tmp_path / "runs" / "1" / "info.json").read_text())
+    assert len(info["dropped_events"]) == 1
+    assert json.loads((tmp_path / "runs" / "1" / "run.json").read_text())["status"] == "COMPLETED"

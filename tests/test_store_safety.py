@@ -87,6 +87,7 @@ def _tagger(store_path: str, worker: int, count: int) -> None:
                 store.set_note("1", f"note by {worker}")
 
 
+@pytest.mark.slow
 def test_concurrent_tags_from_many_processes_are_all_kept(file_store):
     store_path = str(file_store / "runs")
     workers, count = 6, 8
@@ -178,3 +179,23 @@ def test_damaged_sqlite_files_are_one_line_errors_and_nothing_is_created(file_st
         assert after == before, f"{name} was changed"
     typo = _cli(tmp_path, "-S", "typo_dir", "ls")
     assert typo.returncode == 2 and not (tmp_path / "typo_dir").exists()
+
+
+def test_a_database_server_store_that_cannot_be_reached_is_one_line(tmp_path):
+    pytest.importorskip("sqlalchemy")
+    base = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
+    if not base:
+        pytest.skip("EXPERIMENTKIT_TEST_POSTGRES is not set: no PostgreSQL server to test against")
+    from tests.dbutil import with_driver
+
+    typo = with_driver(base).set(database="no_such_db_h10").render_as_string(hide_password=False)
+    done = _cli(tmp_path, "-S", typo, "ls")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"experimentkit: error: cannot read the store '{typo}': "
+                                  f"OperationalError: ")
+    assert 'database "no_such_db_h10" does not exist' in done.stderr
+    assert done.stderr.count("\n") == 1
+    refused = _cli(tmp_path, "-S", "postgresql+psycopg2://me:hunter2@127.0.0.1:1/x", "ls")
+    assert refused.returncode == 2 and "hunter2" not in refused.stderr
+    assert refused.stderr.startswith("experimentkit: error: cannot read the store "
+                                     "'postgresql+psycopg2://me:***@127.0.0.1:1/x': ")

@@ -201,6 +201,13 @@ def _damaged_database(exc: BaseException) -> bool:
         cause, (sqlite3.OperationalError, sqlite3.IntegrityError, sqlite3.ProgrammingError))
 
 
+def _unreachable_database(exc: BaseException) -> bool:
+    """A database server that cannot be reached or refuses us (wrong host, port, password, database
+    name), as SQLAlchemy reports it: the user's mistake or an outage, never a traceback."""
+    return type(exc).__module__.startswith("sqlalchemy") and any(
+        cls.__name__ in ("OperationalError", "InterfaceError") for cls in type(exc).__mro__)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(_attach_sort_values(sys.argv[1:] if argv is None else list(argv)))
@@ -217,12 +224,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.close()  # the reader went away (``| head``): nothing left to report
         return 0
     except Exception as exc:
-        if not _damaged_database(exc):
+        if not (_damaged_database(exc) or _unreachable_database(exc)):
             raise
-        from ..redact import one_line
+        from ..redact import one_line, redact_text
 
         cause = getattr(exc, "orig", None) or exc
-        print(f"experimentkit: error: cannot read the store {store_target(args)!r}: "
+        print(f"experimentkit: error: cannot read the store {redact_text(store_target(args))!r}: "
               f"{one_line(cause)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

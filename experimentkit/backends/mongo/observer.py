@@ -63,6 +63,10 @@ class MongoObserver(RunObserver):
     document keeps before the rest is written to GridFS.
     """
 
+    #: Points of one metric per document (bucket): about 45 bytes each, so ~4.5 MB, far below
+    #: MongoDB's 16 MiB document limit (Sacred's single ``$push`` document hits it at ~400,000).
+    metric_bucket_points: int = 100_000
+
     VERSION = schema.FORMAT
     COLLECTION_NAME_BLACKLIST = schema.RESERVED_COLLECTIONS
 
@@ -457,12 +461,42 @@ class MongoObserver(RunObserver):
 
     @_reports_connection_errors
     def log_metrics(self, metrics_by_name: dict, info: Any) -> None:
-        """Append new points to one document per metric (``$push``/``$each``, upserted)."""
+        """Append new points to the metric's bucket documents (``$push``/``$each``, upserted).
+
+        Point ``i`` of a metric lives in bucket ``i // metric_bucket_points``: bucket 0 is Sacred's
+        document (``{run_id, name, steps, values, timestamps}``, no ``bucket`` field), later ones
+        add ``bucket: k``.  A document never outgrows MongoDB's 16 MiB limit, whatever the run
+        logs; tools made for Sacred read the first ``metric_bucket_points`` points.
+        """
         self._require_run()
-        self._ensure_index(self.metrics, [("run_id", 1), ("name", 1)], unique=True)
+        self._ensure_metric_index()
         for name, group in metrics_by_name.items():
             self._push_metric(name, list(group["steps"]), flatten(list(group["values"])),
                               list(group["timestamps"]))
+
+    def _ensure_metric_index(self) -> None:
+        """One document per (run, metric, bucket).  A store made before buckets has a unique
+        index on (run_id, name), which refuses bucket 1: it is replaced."""
+        marker = (self.metrics.name, "buckets")
+        if marker in self._indexed:
+            return
+        from pymongo.errors import OperationFailure
+
+        try:
+            for index in list(self.metrics.list_indexes()):
+                keys = index["key"]
+                fields = [k for k, _ in (keys.items() if hasattr(keys, "items") else keys)]
+                if index.get("unique") and fields == ["run_id", "name"]:
+                    self.metrics.drop_index(index["name"])
+        except OperationFailure:  # no rights: buckets beyond the first will be refused
+            pass
+        self._ensure_index(self.metrics, [("run_id", 1), ("name", 1), ("bucket", 1)],
+                           unique=True)
+        self._indexed.add(marker)
+
+    def _bucket_query(self, name: str, bucket: int) -> dict:
+        where = {"$exists": False} if bucket == 0 else bucket
+        return {"run_id": self._run_id, "name": name, "bucket": where}
 
     def _push_metric(self, name: str, steps: list, values: list, timestamps: list) -> None:
         from pymongo.errors import DuplicateKeyError
@@ -470,44 +504,52 @@ class MongoObserver(RunObserver):
         batch = (len(steps), steps[:1], steps[-1:], timestamps[:1], timestamps[-1:]) if steps else None
         if batch is not None and self._last_batches.get(name) == batch:
             return  # this very batch was appended by an earlier attempt of the same event
+        cap = max(int(self.metric_bucket_points), 1)
         stored = self._metric_counts.get(name, 0)
-        for _ in range(2):
-            if not steps:
-                return
-            update = {"$push": {"steps": {"$each": steps}, "values": {"$each": values},
-                                "timestamps": {"$each": timestamps}}}
-            query = {"run_id": self._run_id, "name": name, "steps": {"$size": stored}}
+        retried = False
+        while steps:
+            bucket, used = divmod(stored, cap)
+            take = min(cap - used, len(steps))
+            update: dict = {"$push": {"steps": {"$each": steps[:take]},
+                                      "values": {"$each": values[:take]},
+                                      "timestamps": {"$each": timestamps[:take]}}}
+            # an upsert takes the equality fields of the query: bucket 0 gets no ``bucket``
+            query = dict(self._bucket_query(name, bucket), steps={"$size": used})
             try:
-                done = self.metrics.update_one(query, update, upsert=stored == 0)
+                done = self.metrics.update_one(query, update, upsert=used == 0)
             except DuplicateKeyError:
                 done = None
             if done is not None and (done.matched_count or done.upserted_id is not None):
-                if done.upserted_id is not None:
+                if done.upserted_id is not None and bucket == 0:
                     self._metric_ids[name] = str(done.upserted_id)
-                self._metric_counts[name] = stored + len(steps)
-                self._last_batches[name] = batch
-                return
-            # The document holds more points than we know of: an earlier attempt whose reply
-            # was lost stored the first ones of this batch.  Skip those and append the rest.
+                stored += take
+                self._metric_counts[name] = stored
+                steps, values, timestamps = steps[take:], values[take:], timestamps[take:]
+                continue
+            # The buckets hold more points than we know of: an earlier attempt whose reply was
+            # lost stored the first ones of this batch.  Skip those and append the rest.
             now = self._load_metric(name)
             skip = now - stored
-            if not 0 < skip <= len(steps):
-                break
+            if retried or not 0 < skip <= len(steps):
+                raise ObserverError(f"Metric {name!r} of run {self._run_id!r} changed underneath "
+                                    "the observer; cannot append to it")
+            retried = True
             steps, values, timestamps = steps[skip:], values[skip:], timestamps[skip:]
             stored = now
-        raise ObserverError(f"Metric {name!r} of run {self._run_id!r} changed underneath the "
-                            "observer; cannot append to it")
+        self._last_batches[name] = batch
 
     def _load_metric(self, name: str) -> int:
-        found = list(self.metrics.aggregate([
+        """Points of ``name`` stored in all its buckets (also remembers bucket 0's id)."""
+        total = 0
+        for found in self.metrics.aggregate([
             {"$match": {"run_id": self._run_id, "name": name}},
-            {"$project": {"name": 1, "count": {"$size": "$steps"}}},
-        ]))
-        if not found:
-            return 0
-        self._metric_ids.setdefault(name, str(found[0]["_id"]))
-        self._metric_counts[name] = found[0]["count"]
-        return found[0]["count"]
+            {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}},
+        ]):
+            total += found["count"]
+            if not found.get("bucket"):
+                self._metric_ids.setdefault(name, str(found["_id"]))
+        self._metric_counts[name] = total
+        return total
 
     @_reports_connection_errors
     def log_table(self, name: str, rows: list) -> None:
@@ -553,10 +595,12 @@ class MongoObserver(RunObserver):
         self._doc_bytes = len(self._last_out.encode("utf-8"))
         self._spilled = bool(doc.get("captured_out_truncated"))
         counts = [{"$match": {"run_id": _id}},
-                  {"$project": {"name": 1, "count": {"$size": "$steps"}}}]
+                  {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}}]
         for found in self.metrics.aggregate(counts):
-            self._metric_ids[found["name"]] = str(found["_id"])
-            self._metric_counts[found["name"]] = found["count"]
+            name = found["name"]
+            if not found.get("bucket"):
+                self._metric_ids[name] = str(found["_id"])
+            self._metric_counts[name] = self._metric_counts.get(name, 0) + found["count"]
         lasts = [{"$match": {"run_id": _id}},
                  {"$group": {"_id": "$table", "last": {"$max": "$index"}}}]
         for found in self.tables.aggregate(lasts):

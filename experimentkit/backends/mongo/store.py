@@ -242,18 +242,23 @@ class MongoStore(Store):
                                                  {"$lte": ["$$v", math.inf]}]}}}
         pipeline = [
             {"$match": match},
-            {"$project": {"_id": 0, "run_id": 1, "name": 1,
+            {"$project": {"_id": 0, "run_id": 1, "name": 1, "bucket": 1,
                           "last": {"$arrayElemAt": ["$values", -1]},
                           "count": {"$size": {"$ifNull": ["$values", []]}}, "numbers": numbers}},
             # $min/$max of a nested expression is not understood by mongomock: a second stage.
-            {"$project": {"run_id": 1, "name": 1, "last": 1, "count": 1,
+            {"$project": {"run_id": 1, "name": 1, "bucket": 1, "last": 1, "count": 1,
                           "min": {"$min": "$numbers"}, "max": {"$max": "$numbers"}}},
         ]
         found: dict = {}
-        for doc in self._metrics.aggregate(pipeline):
+        # a metric may span several bucket documents (see MongoObserver.log_metrics): fold them
+        for doc in sorted(self._metrics.aggregate(pipeline), key=lambda d: d.get("bucket") or 0):
             entry = found.setdefault(str(doc.get("run_id")), (doc.get("run_id"), {}))
-            entry[1][doc.get("name")] = {agg: doc.get(agg) for agg in ("last", "min", "max",
-                                                                         "count")}
+            name = doc.get("name")
+            summary = {agg: doc.get(agg) for agg in ("last", "min", "max", "count")}
+            before = entry[1].get(name)
+            if before is not None:
+                summary = _fold_summaries(before, summary)
+            entry[1][name] = summary
         return found
 
     def _records(self, docs: list, summaries: dict, resolve_sources: bool = True) -> list:
@@ -320,12 +325,14 @@ class MongoStore(Store):
     @_reports_connection_errors
     def metric(self, run_id: Any, name: str) -> MetricSeries:
         raw = self._raw_id(run_id)
-        doc = self._metrics.find_one({"run_id": raw, "name": name})
-        if doc is None:
+        docs = sorted(self._metrics.find({"run_id": raw, "name": name}),
+                      key=lambda d: d.get("bucket") or 0)  # bucket documents, in order
+        if not docs:
             names = self._metrics.distinct("name", {"run_id": raw})
             raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, names)}")
-        return MetricSeries(name, list(doc.get("steps") or []), list(doc.get("values") or []),
-                            [_time(t) for t in doc.get("timestamps") or []])
+        return MetricSeries(name, [s for d in docs for s in d.get("steps") or []],
+                            [v for d in docs for v in d.get("values") or []],
+                            [_time(t) for d in docs for t in d.get("timestamps") or []])
 
     @_reports_connection_errors
     def captured_out(self, run_id: Any) -> str:
@@ -622,6 +629,18 @@ def _source(entry: Any, md5s: dict) -> Any:
     if not isinstance(entry, list) or len(entry) < 2:
         return entry
     return [entry[0], md5s.get(entry[1]) or _plain(entry[1])]
+
+
+def _fold_summaries(first: dict, then: dict) -> dict:
+    """The summary of a metric from those of two consecutive bucket documents."""
+    def pick(agg: Callable, a: Any, b: Any) -> Any:
+        values = [v for v in (a, b) if v is not None]
+        return agg(values) if values else None
+
+    return {"last": then["last"] if then.get("count") else first.get("last"),
+            "min": pick(min, first.get("min"), then.get("min")),
+            "max": pick(max, first.get("max"), then.get("max")),
+            "count": (first.get("count") or 0) + (then.get("count") or 0)}
 
 
 def _is_metric_index(value: Any) -> bool:

@@ -89,6 +89,10 @@ def _upgrade_locked(engine: sa.Engine) -> int:
                 return version
             finally:
                 conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+        if dialect == "sqlite":
+            # one writer at a time creates the schema; the others wait here (busy timeout) and
+            # then find it made, instead of racing to CREATE TABLE and retrying
+            conn.exec_driver_sql("BEGIN EXCLUSIVE")
         version = _apply(conn)
         conn.commit()
         return version

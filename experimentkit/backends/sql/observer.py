@@ -28,7 +28,7 @@ import warnings
 from typing import Any, Callable, Optional
 
 from ...dependencies import get_digest
-from ...errors import ObserverError
+from ...errors import ObserverError, PermanentObserverError
 from ...observers.base import RunObserver, copy_resource
 
 __all__ = ["SqlObserver", "DEFAULT_SQL_PRIORITY"]
@@ -586,7 +586,7 @@ def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: An
     if _id is not None:
         taken = conn.execute(sa.select(s.run.c.id).where(s.run.c.run_id == str(_id))).first()
         if taken is not None:
-            raise ObserverError(f"a run with id {_id!r} already exists in this SQL database")
+            raise PermanentObserverError(f"a run with id {_id!r} already exists in this SQL database")
     values = dict(values, experiment_id=_experiment_id(conn, ex_info or {}),
                   host_id=_host_id(conn, host_info or {}),
                   run_id=None if _id is None else str(_id))
