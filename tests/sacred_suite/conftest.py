@@ -58,7 +58,7 @@ def pytest_generate_tests(metafunc):
         try:
             calls = calls_in_docstring(load_example(name).__doc__)
         except ModuleNotFoundError as exc:
-            warnings.warn(f"cannot import {name} ({exc}); its examples are skipped")
+            warnings.warn(f"cannot import {name} ({exc}); its examples are skipped", stacklevel=1)
             continue
         for i, (call, out) in enumerate(calls):
             cases.append((name, call, out))
@@ -75,13 +75,12 @@ def example_test(request):
 
 @pytest.fixture
 def tmpfile():
-    f = tempfile.NamedTemporaryFile(suffix=".py", delete=False)
-    f.content = "import sacred\n"
-    f.write(f.content.encode())
-    f.flush()
-    f.seek(0)
-    f.md5sum = hashlib.md5(f.read()).hexdigest()
-    f.close()
+    with tempfile.NamedTemporaryFile(suffix=".py", delete=False) as f:
+        f.content = "import sacred\n"
+        f.write(f.content.encode())
+        f.flush()
+        f.seek(0)
+        f.md5sum = hashlib.md5(f.read()).hexdigest()
     yield f
     os.remove(f.name)
 
