@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,7 @@ CASES = [
 def run_example(tmp_path, framework: str, name: str, args: list) -> dict:
     folder = tmp_path / framework
     folder.mkdir()
-    source = open(os.path.join(EXAMPLES, name + ".py")).read()
+    source = Path(EXAMPLES, name + ".py").read_text()
     if framework == "experimentkit":
         source = re.sub(r"\bfrom sacred\b", "from experimentkit", source)
     script = folder / f"{name}.py"
