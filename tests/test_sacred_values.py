@@ -75,9 +75,12 @@ def test_file_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     assert run["result"]["masked"]["py/object"] == "numpy.ma.MaskedArray"
 
     from experimentkit.query import open_store
-    record = open_store(str(tmp_path / "runs")).get("1")
+    store = open_store(str(tmp_path / "runs"))
+    record = store.get("1")
     assert record.result == PLAIN_RESULT
     assert record.info == PLAIN_INFO
+    # the index holds plain values too, so queries on numpy values stored in Sacred's form work
+    assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == ["1"]
 
 
 def test_sacred_restore_reads_our_values_back(tmp_path):
