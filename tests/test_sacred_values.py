@@ -110,6 +110,9 @@ def test_sql_store_holds_what_sacred_writes(tmp_path, sacred_stored):
         record = store.runs().first()
         assert record.result == PLAIN_RESULT
         assert record.info == PLAIN_INFO
+        # numpy values in Sacred's form are compared as the numbers they are
+        assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == [record.id]
+        assert store.runs().where("info.scalar > 0.3").all() == []
 
 
 def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
@@ -134,9 +137,12 @@ def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     info = {k: v for k, v in doc["info"].items() if k != "metrics"}
     assert (doc["result"], info) == sacred_stored
 
-    record = MongoStore(client=client).runs().first()
+    store = MongoStore(client=client)
+    record = store.runs().first()
     assert record.result == PLAIN_RESULT
     assert record.info == PLAIN_INFO
+    assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == [record.id]
+    assert store.runs().where("info.scalar > 0.3").all() == []
 
 
 def test_read_side_never_instantiates_tagged_objects(tmp_path):

@@ -5,6 +5,7 @@ Sacred examples in ``examples/``: each example is loaded with its ``sacred`` imp
 ``experimentkit`` (the files themselves stay Sacred's, so the same files also run under Sacred).
 """
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -83,6 +84,17 @@ def tmpfile():
         f.md5sum = hashlib.md5(f.read()).hexdigest()
     yield f
     os.remove(f.name)
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """Sacred's tests set the root logger's level (``--loglevel``) and handlers; later tests expect them
+    untouched."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(autouse=True)
