@@ -132,7 +132,7 @@ def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     exec(code, namespace)
     ex = namespace["ex"]
     ex.observers.append(MongoObserver(client=client))
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()  # in this process: no --loglevel, which would change the root logger for later tests
     doc = client["sacred"]["runs"].find_one()
     info = {k: v for k, v in doc["info"].items() if k != "metrics"}
     assert (doc["result"], info) == sacred_stored
