@@ -38,8 +38,9 @@ class Ingredient:
         self.commands: OrderedDict[str, CapturedFunction] = OrderedDict()
         self.logger = None
         self.save_git_info = save_git_info
-        self.sources: set = set()
-        self.dependencies: set = set()
+        self._sources: set = set()  # added with add_source_file (plus discovered ones once read)
+        self._dependencies: set = set()
+        self._discovered = False
         globs = _caller_globals if _caller_globals is not None else _caller_globals_of_user()
         self._globals = globs
         self.doc = globs.get("__doc__")
@@ -147,12 +148,37 @@ class Ingredient:
     def add_source_file(self, filename: str) -> None:
         """Record ``filename`` as a source file of this experiment (stored with its md5)."""
         from .dependencies import Source
-        self.sources.add(Source.create(filename, self.save_git_info))
+        self._sources.add(Source.create(filename, self.save_git_info))
 
     def add_package_dependency(self, package_name: str, version: str) -> None:
         """Record a package dependency that discovery would miss."""
         from .dependencies import PackageDependency
-        self.dependencies.add(PackageDependency.create(package_name, version))
+        self._dependencies.add(PackageDependency.create(package_name, version))
+
+    def _discover(self) -> None:
+        """Add the sources and dependencies found from the defining module (done on first read, not at
+        definition time, so defining an experiment stays cheap)."""
+        if self._discovered:
+            return
+        from .dependencies import gather_sources_and_dependencies
+        from .settings import SETTINGS
+        _, found_sources, found_deps = gather_sources_and_dependencies(
+            self._globals, self.base_dir, self.save_git_info, SETTINGS)
+        self._sources |= found_sources
+        self._dependencies |= found_deps
+        self._discovered = True
+
+    @property
+    def sources(self) -> set:
+        """The ``Source`` files of this ingredient: discovered from its module, plus added ones."""
+        self._discover()
+        return self._sources
+
+    @property
+    def dependencies(self) -> set:
+        """The ``PackageDependency`` set of this ingredient: discovered, plus added ones."""
+        self._discover()
+        return self._dependencies
 
     # -- traversal --------------------------------------------------------------------------------
     def traverse_ingredients(self) -> Iterator[tuple]:
@@ -193,8 +219,8 @@ class Ingredient:
         for ingredient, _ in self.traverse_ingredients():
             _, found_sources, found_deps = gather_sources_and_dependencies(
                 ingredient._globals, ingredient.base_dir, ingredient.save_git_info, SETTINGS)
-            sources |= found_sources | ingredient.sources
-            dependencies |= found_deps | ingredient.dependencies
+            sources |= found_sources | ingredient._sources
+            dependencies |= found_deps | ingredient._dependencies
         repositories = sorted(
             {(s.repo, s.commit, s.is_dirty) for s in sources if getattr(s, "repo", None)},
             key=lambda r: (str(r[0]), str(r[1])))

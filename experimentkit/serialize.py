@@ -244,9 +244,11 @@ def safe_restore(obj: Any) -> Any:
     scalars become lists and numbers, dates become ISO strings; any other tagged value is returned as
     the data it is.
     """
-    if type(obj) is list:
-        return [safe_restore(v) for v in obj]
-    if type(obj) is not dict:
+    kind = type(obj)
+    if kind is list:
+        restored = [safe_restore(v) for v in obj]
+        return obj if all(a is b for a, b in zip(restored, obj)) else restored
+    if kind is not dict:
         return obj
     if len(obj) == 1:
         if "py/tuple" in obj and isinstance(obj["py/tuple"], list):
@@ -261,4 +263,11 @@ def safe_restore(obj: Any) -> Any:
             return obj["value"]
         if kind in ("datetime.datetime", "datetime.date", "datetime.time"):
             return _restore_datetime(obj)
-    return {_restore_key(k): safe_restore(v) for k, v in obj.items()}
+    changed = False
+    out = {}
+    for key, value in obj.items():
+        new_key = _restore_key(key) if key.startswith("json://") else key
+        new_value = safe_restore(value)
+        changed = changed or new_key is not key or new_value is not value
+        out[new_key] = new_value
+    return out if changed else obj  # untouched data is returned as it is, without a copy

@@ -75,9 +75,12 @@ def test_file_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     assert run["result"]["masked"]["py/object"] == "numpy.ma.MaskedArray"
 
     from experimentkit.query import open_store
-    record = open_store(str(tmp_path / "runs")).get("1")
+    store = open_store(str(tmp_path / "runs"))
+    record = store.get("1")
     assert record.result == PLAIN_RESULT
     assert record.info == PLAIN_INFO
+    # the index holds plain values too, so queries on numpy values stored in Sacred's form work
+    assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == ["1"]
 
 
 def test_sacred_restore_reads_our_values_back(tmp_path):
@@ -107,6 +110,9 @@ def test_sql_store_holds_what_sacred_writes(tmp_path, sacred_stored):
         record = store.runs().first()
         assert record.result == PLAIN_RESULT
         assert record.info == PLAIN_INFO
+        # numpy values in Sacred's form are compared as the numbers they are
+        assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == [record.id]
+        assert store.runs().where("info.scalar > 0.3").all() == []
 
 
 def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
@@ -126,14 +132,17 @@ def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     exec(code, namespace)
     ex = namespace["ex"]
     ex.observers.append(MongoObserver(client=client))
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()  # in this process: no --loglevel, which would change the root logger for later tests
     doc = client["sacred"]["runs"].find_one()
     info = {k: v for k, v in doc["info"].items() if k != "metrics"}
     assert (doc["result"], info) == sacred_stored
 
-    record = MongoStore(client=client).runs().first()
+    store = MongoStore(client=client)
+    record = store.runs().first()
     assert record.result == PLAIN_RESULT
     assert record.info == PLAIN_INFO
+    assert [r.id for r in store.runs().where("info.scalar == 0.25", "result.int > 6")] == [record.id]
+    assert store.runs().where("info.scalar > 0.3").all() == []
 
 
 def test_read_side_never_instantiates_tagged_objects(tmp_path):

@@ -5,6 +5,7 @@ Sacred examples in ``examples/``: each example is loaded with its ``sacred`` imp
 ``experimentkit`` (the files themselves stay Sacred's, so the same files also run under Sacred).
 """
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -58,7 +59,7 @@ def pytest_generate_tests(metafunc):
         try:
             calls = calls_in_docstring(load_example(name).__doc__)
         except ModuleNotFoundError as exc:
-            warnings.warn(f"cannot import {name} ({exc}); its examples are skipped")
+            warnings.warn(f"cannot import {name} ({exc}); its examples are skipped", stacklevel=1)
             continue
         for i, (call, out) in enumerate(calls):
             cases.append((name, call, out))
@@ -75,15 +76,25 @@ def example_test(request):
 
 @pytest.fixture
 def tmpfile():
-    f = tempfile.NamedTemporaryFile(suffix=".py", delete=False)
-    f.content = "import sacred\n"
-    f.write(f.content.encode())
-    f.flush()
-    f.seek(0)
-    f.md5sum = hashlib.md5(f.read()).hexdigest()
-    f.close()
+    with tempfile.NamedTemporaryFile(suffix=".py", delete=False) as f:
+        f.content = "import sacred\n"
+        f.write(f.content.encode())
+        f.flush()
+        f.seek(0)
+        f.md5sum = hashlib.md5(f.read()).hexdigest()
     yield f
     os.remove(f.name)
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """Sacred's tests set the root logger's level (``--loglevel``) and handlers; later tests expect them
+    untouched."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,4 @@
+# ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_metrics_logger.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
 # Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that

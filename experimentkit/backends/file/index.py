@@ -37,6 +37,7 @@ from typing import Any, Optional
 from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
+from ...serialize import safe_restore
 from .schema import (
     ANNOTATIONS_FILE,
     CONFIG_FILE,
@@ -132,6 +133,8 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
             summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
                                "count": len(values)}
     notes = notes if isinstance(notes, dict) else {}
+    # Sacred's jsonpickle forms as plain values, so that indexed queries (info.acc > 0.9) see numbers
+    config, info = safe_restore(config), safe_restore(info)
     return {
         "id": run_id, "status": entry.get("status") or "RUNNING",
         "experiment": entry.get("experiment") or {}, "command": entry.get("command"),
@@ -139,7 +142,7 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         "info": info if isinstance(info, dict) else {},
         "host": entry.get("host") or {}, "meta": entry.get("meta") or {},
         "start_time": _time(entry.get("start_time")), "stop_time": _time(entry.get("stop_time")),
-        "heartbeat": _time(entry.get("heartbeat")), "result": entry.get("result"),
+        "heartbeat": _time(entry.get("heartbeat")), "result": safe_restore(entry.get("result")),
         "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
         "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
         "metrics": summaries, "damaged": damaged,

@@ -227,7 +227,12 @@ class MongoStore(Store):
         path = _field_path(key)
         if op == "!=" and path in _SCALAR_PATHS and isinstance(value, str):
             return {path: {"$ne": value}}
-        return _positive_clause(path, op, value)
+        clause = _positive_clause(path, op, value)
+        if clause is not None and key.root in ("config", "info", "result"):
+            # Sacred's jsonpickle forms ({"py/object": "numpy.float64", "value": 0.9}) are objects
+            # the server cannot compare: they are selected too and decided after safe_restore.
+            clause = {"$or": [clause, {path: {"$type": "object"}}]}
+        return clause
 
     # ---- records --------------------------------------------------------------------------------
     def _summaries(self, run_ids: Optional[list], names: Optional[list] = None) -> dict:

@@ -157,9 +157,10 @@ class _Translator:
         if root == "host" and path and path[0] != "os":
             return self.json_operand("run.host_info", path, null_is_suspect=True)
         if root in ("config", "info", "meta") and path:
-            return self.json_operand(f"run.{root}", path, null_is_suspect=root == "meta")
+            return self.json_operand(f"run.{root}", path, null_is_suspect=root == "meta",
+                                     tagged_is_suspect=root != "meta")
         if root == "result":
-            return self.json_operand("run.result_json", path,
+            return self.json_operand("run.result_json", path, tagged_is_suspect=True,
                                      numeric_fallback=None if path else "run.result")
         if root == "metrics":
             value = self.metric_expr(path[0], key.aggregate)
@@ -167,7 +168,7 @@ class _Translator:
         return None
 
     def json_operand(self, column: str, path: Sequence[str], numeric_fallback: Optional[str] = None,
-                     null_is_suspect: bool = False) -> Optional[_Operand]:
+                     null_is_suspect: bool = False, tagged_is_suspect: bool = False) -> Optional[_Operand]:
         if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in path):
             return None
         json_path = self.param("$" + "".join(f'."{p}"' for p in path))
@@ -187,7 +188,7 @@ class _Translator:
             rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
                  f" WHEN {kind} = 'o' THEN 3 END",
             onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
-            other=f"{kind} = 'o'", suspect=f"{column} IS NULL" if null_is_suspect else None,
+            other=f"{kind} = 'o'", suspect=_suspect(column, null_is_suspect, tagged_is_suspect),
             fast_num=number if numeric_fallback is None else None,
             num_check=f"{raw_type} IN ('integer', 'real')")
 
@@ -594,6 +595,13 @@ def _has_key(conn: sqlite3.Connection, key: Key, runs: str, metrics: str) -> boo
     found = conn.execute(f"SELECT 1 FROM {runs} WHERE json_type({root}, ?) IS NOT NULL LIMIT 1",
                          (path,))
     return found.fetchone() is not None
+
+
+def _suspect(column: str, null: bool, tagged: bool) -> Optional[str]:
+    """Rows only Python may read: a NULL column (Sacred-era rows), or values in Sacred's jsonpickle form
+    (``{"py/object": "numpy.float64", "value": 0.9}``), which only ``safe_restore`` turns into numbers."""
+    checks = ([f"{column} IS NULL"] if null else []) + ([f"instr({column}, '\"py/') > 0"] if tagged else [])
+    return " OR ".join(checks) or None
 
 
 def _refuse_suspects(conn: sqlite3.Connection, suspects: list, params: dict) -> None:

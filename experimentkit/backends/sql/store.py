@@ -129,7 +129,7 @@ class _Sql:
         return sa.or_(*[sa.func.instr(column, word) > 0 for word in _SUSPECT_WORDS])
 
     def json_operand(self, column: Any, path: Sequence[str], numeric_fallback: Any = None,
-                     null_is_suspect: bool = False) -> Optional[_Operand]:
+                     null_is_suspect: bool = False, tagged_is_suspect: bool = False) -> Optional[_Operand]:
         """The value at ``path`` in the JSON text ``column`` (None when the path is not
         expressible: a part that may be a list index or needs escaping).  ``null_is_suspect``:
         a NULL column means "ask Python" (Sacred-era rows rebuilt from other columns)."""
@@ -140,6 +140,9 @@ class _Sql:
         checks = [self.suspect(column)] if self.mysql else []
         if null_is_suspect:
             checks.append(column.is_(None))
+        if tagged_is_suspect:  # Sacred's jsonpickle forms: only safe_restore reads them as numbers
+            position = sa.func.strpos if self.pg else sa.func.instr
+            checks.append(position(column, '"py/') > 0)
         suspect = sa.or_(*checks) if checks else None
         if self.pg:
             from sqlalchemy.dialects import postgresql
@@ -347,9 +350,10 @@ class SqlStore(Store):
         if root == "host" and path and path[0] != "os":
             return sql.json_operand(run.host_info, path, null_is_suspect=True)
         if root in ("config", "info", "meta") and path:
-            return sql.json_operand(run[root], path, null_is_suspect=root == "meta")
+            return sql.json_operand(run[root], path, null_is_suspect=root == "meta",
+                                    tagged_is_suspect=root != "meta")
         if root == "result":
-            return sql.json_operand(run.result_json, path,
+            return sql.json_operand(run.result_json, path, tagged_is_suspect=True,
                                     numeric_fallback=None if path else run.result)
         if root == "metrics":
             value = self._metric_expr(path[0], key.aggregate)

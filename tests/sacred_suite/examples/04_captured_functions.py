@@ -1,3 +1,4 @@
+# ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # From Sacred 0.8.x's examples directory (IDSIA/sacred, examples/04_captured_functions.py; MIT licence), unchanged:
 # tests/sacred_suite runs it under Sacred and under experimentkit and compares.
 #!/usr/bin/env python
