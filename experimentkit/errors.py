@@ -33,6 +33,11 @@ class SacredError(Exception):
 
     def __init__(self, *args: Any, print_traceback: bool = True, filter_traceback: str = "default",
                  print_usage: bool = False):
+        if len(args) > 1 and isinstance(args[1], bool):  # Sacred's positional form:
+            args, extra = args[:1], args[1:]  # (message, print_traceback, filter_traceback, print_usage)
+            print_traceback = extra[0]
+            filter_traceback = extra[1] if len(extra) > 1 else filter_traceback
+            print_usage = extra[2] if len(extra) > 2 else print_usage
         super().__init__(*args)
         if filter_traceback not in ("always", "default", "never"):
             raise ValueError(f"filter_traceback must be one of 'always', 'default', 'never', "
