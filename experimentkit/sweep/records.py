@@ -130,8 +130,8 @@ def open_book(target: str) -> SweepBook:
     try:
         return SqlSweepBook(text, create=False)
     except ImportError:
-        raise StoreError(f"reading an SQL store needs SQLAlchemy: pip install "
-                         f"'experimentkit[sql]'") from None
+        raise StoreError("reading an SQL store needs SQLAlchemy: pip install "
+                         "'experimentkit[sql]'") from None
     except Exception as exc:  # a bad URL or driver: one line, the password hidden
         from ..backends.sql.observer import _safe_url
 
