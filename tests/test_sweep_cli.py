@@ -30,6 +30,11 @@ def test_grid_with_a_hard_crash_finishes_the_others(script, tmp_path):
     completed = sorted((r["config"]["lr"], r["config"]["batch"]) for r in runs
                        if r["status"] == "COMPLETED")
     assert completed == [(0.01, 32), (0.1, 32)]
+    # the crashed runs could not record their end: the sweep recorded it for them
+    crashed = [r for r in runs if r["config"]["batch"] == 64]
+    assert [r["status"] for r in crashed] == ["FAILED", "FAILED"]
+    shown = cli(store, "show", crashed[0]["id"])
+    assert "exit code 3" in shown.stdout
     [record] = sweep_records(store)
     assert record["status"] == "FAILED"
     assert record["counts"] == {"COMPLETED": 2, "FAILED": 2}

@@ -436,3 +436,28 @@ def test_remote_run_handle_has_only_what_travels(tmp_path):
     with pytest.raises(AttributeError, match="belongs in the process that owns the run"):
         handle.add_artifact("x")
     assert ls_json(str(tmp_path / "runs"))[0]["metrics"] == {"remote": 5}
+
+
+def test_resume_from_python_runs_only_what_did_not_complete(tmp_path):
+    failing = {2}
+    ex = Experiment("resumable", interactive=True)
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.config
+    def cfg():
+        x = 0
+
+    @ex.main
+    def main(x):
+        if x in failing:
+            raise ValueError(x)
+        return x
+
+    first = ex.sweep({"x": [1, 2, 3]})
+    assert first.status == "FAILED" and [f.values for f in first.failed] == [{"x": 2}]
+    failing.clear()
+    again = ex.sweep(resume=first.id)
+    assert again.id == first.id and again.status == "COMPLETED" and again.skipped == 2
+    assert [(r.values, r.status) for r in again] == [({"x": 2}, "COMPLETED")]
+    runs = ls_json(str(tmp_path / "runs"), f"sweep == {first.id}", "status == COMPLETED")
+    assert sorted(r["result"] for r in runs) == [1, 2, 3]

@@ -246,6 +246,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         status = "FAILED"  # --fail-fast stopped it (a failure is counted above)
     outcomes.sort(key=lambda o: o.index)
     _find_lost_run_ids(outcomes, options, ex.observers, sweep_id)
+    _mark_crashed(outcomes, options, ex.observers)
     for book in books:
         _safe_update(book, sweep_id, {"status": status, "stop_time": utc_iso(),
                                       "counts": dict(counts),
@@ -269,6 +270,44 @@ def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id:
                     outcome.run_id = record.id
     except Exception:  # only a nicer summary is at stake
         return
+
+
+def _first_observer(options: dict, observers: list) -> Any:
+    """A fresh observer on the first store (the one ``_open_first_store`` reads)."""
+    if options.get("--file_storage"):
+        from ..observers import FileStorageObserver
+
+        return FileStorageObserver(options["--file_storage"])
+    if options.get("--sql"):
+        from ..observers import SqlObserver
+
+        return SqlObserver(options["--sql"])
+    from ..observers.sharing import _fresh
+
+    for observer in observers:
+        if type(observer).__name__ in ("FileStorageObserver", "SqlObserver", "MongoObserver"):
+            return _fresh(observer)
+    return None
+
+
+def _mark_crashed(outcomes: list, options: dict, observers: list) -> None:
+    """A run whose process died (``os._exit``, a signal) could not record its end: record it as
+    FAILED with the exit code, so its record does not stay RUNNING until it counts as DEAD."""
+    from ..run import _utcnow
+
+    crashed = [o for o in outcomes if o.run_id is not None and o.status == "FAILED"
+               and "without reporting" in o.error]
+    for outcome in crashed:
+        try:
+            observer = _first_observer(options, observers)
+            if observer is None:
+                return
+            observer.attach(outcome.run_id)
+            observer.failed_event(fail_time=_utcnow(), fail_trace=[
+                f"experimentkit sweep: {outcome.error}\n"])
+        except Exception as exc:
+            print(f"experimentkit: warning: could not mark run {outcome.run_id} FAILED: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _sigterm_as_interrupt() -> Any:
