@@ -111,6 +111,12 @@ def _open_first_store(options: dict, observers: list) -> Any:
         return open_store(options["--file_storage"])
     if options.get("--sql"):
         return open_store(options["--sql"])
+    if options.get("--mongo_db"):
+        from ..backends.mongo.store import MongoStore
+        from ..commandline.options import parse_mongo_db_arg
+
+        kwargs = parse_mongo_db_arg(options["--mongo_db"])
+        return MongoStore(kwargs.get("url"), db_name=kwargs.get("db_name", "sacred"))
     for observer in observers:
         kind = type(observer).__name__
         if kind == "FileStorageObserver":
