@@ -94,6 +94,12 @@ def _shape(updates: dict, prefix: str = "") -> tuple:
     return tuple(keys)
 
 
+def _plugin_observer_given(options: dict) -> bool:
+    from ..commandline.plugins import observer_plugin_options
+
+    return any(options.get(option.get_flag()) for option in observer_plugin_options())
+
+
 def completed_indices(target_options: dict, observers: list, sweep_id: int) -> set:
     """Indices of the tasks of ``sweep_id`` that have a COMPLETED run in the first store."""
     store = _open_first_store(target_options, observers)
@@ -176,11 +182,17 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         chosen = get_launcher(str(launcher), jobs=jobs, **dict(launcher_options or {}))
     if not tasks:
         raise UsageError("the sweep has no runs (an axis is empty)")
+    if options.get("--unobserved") or options.get("--queue"):
+        raise UsageError("a sweep records its runs: drop -u/--unobserved and -q/--queue")
     check_tasks(ex, command, tasks, options)
     if books is None:
         books = books_for_observers(ex.observers)
-    if options.get("--unobserved") or options.get("--queue"):
-        raise UsageError("a sweep records its runs: drop -u/--unobserved and -q/--queue")
+    if not books:
+        if not ex.observers and not _plugin_observer_given(options):
+            raise UsageError("a sweep records its runs: give a store with -F DIR, -s URL or "
+                             "-m DB (or add an observer)")
+        print("experimentkit: warning: only file, SQL and MongoDB stores keep sweep records; "
+              "the runs are recorded without one", file=sys.stderr)
 
     todo = list(tasks)
     skipped = 0
