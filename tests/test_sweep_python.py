@@ -461,3 +461,24 @@ def test_resume_from_python_runs_only_what_did_not_complete(tmp_path):
     assert [(r.values, r.status) for r in again] == [({"x": 2}, "COMPLETED")]
     runs = ls_json(str(tmp_path / "runs"), f"sweep == {first.id}", "status == COMPLETED")
     assert sorted(r["result"] for r in runs) == [1, 2, 3]
+
+
+@pytest.mark.submitit
+def test_slurm_options_reach_submitit_and_no_slurm_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    from experimentkit.launchers import get_launcher
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="found no SLURM here .* cluster=local"):
+        get_launcher("slurm", jobs=2)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("srun", "sbatch", "squeue", "scancel", "sacct"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    launcher = get_launcher("slurm", jobs=2, partition="gpu", time="02:30:00", gpus_per_node=1,
+                            account="proj", folder=str(tmp_path / "logs"))
+    parameters = launcher.executor()._executor.parameters
+    assert parameters["partition"] == "gpu" and parameters["account"] == "proj"
+    assert parameters["gpus_per_node"] == 1 and parameters["time"] == 150
