@@ -4,7 +4,8 @@
 Options (``--launcher-arg KEY=VALUE``): ``partition``, ``time`` (minutes or ``HH:MM:SS``),
 ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``, ``account``, ``qos``, ``constraint``, ``folder``
 (submitit's log folder, default ``submitit/%j``) and ``cluster`` (``local`` runs the jobs as local
-processes through submitit, as the tests do; default: SLURM when available).  The experiment
+processes through submitit, as the tests do; default: SLURM, and a one-line error where ``srun``
+is missing rather than a silent local run).  The experiment
 reaches the job by reference (see :mod:`experimentkit.pickling`), so its file must be on a shared
 file system.  Ctrl-C cancels the submitted jobs.
 """
