@@ -345,8 +345,9 @@ def test_ray_launcher_local_with_a_crash(tmp_path):
                           env=env)
     assert done.returncode == 1, done.stderr
     assert "3 of 3 runs ran (2 COMPLETED, 1 FAILED)" in done.stderr
-    runs = ls_json(store, "sweep == 1", "status == COMPLETED")
-    assert sorted(r["config"]["batch"] for r in runs) == [8, 32]
+    runs = ls_json(store, "sweep == 1")
+    assert sorted((r["config"]["batch"], r["status"]) for r in runs) == [
+        (8, "COMPLETED"), (16, "FAILED"), (32, "COMPLETED")]  # the crashed one marked by the sweep
     assert sweep_records(store)[0]["launcher"] == "ray"
 
 

@@ -36,6 +36,7 @@ class SweepOutcome:
     run_id: Optional[str] = None
     result: Any = None
     error: str = ""
+    lost: bool = False  # the run's process ended without reporting (crash, kill, lost worker)
 
 
 @dataclass
@@ -237,7 +238,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         task = by_index[outcome["index"]]
         result = SweepOutcome(task.index, task.values, outcome["status"] or "FAILED",
                               outcome.get("run_id"), outcome.get("result"),
-                              outcome.get("error") or "")
+                              outcome.get("error") or "", bool(outcome.get("lost")))
         outcomes.append(result)
         counts[result.status] += 1
         running = started[0] - len(outcomes)
@@ -274,7 +275,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
 
 def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id: Any) -> None:
     """A run whose process died without reporting still has a record: find its id by its index."""
-    lost = {o.index: o for o in outcomes if o.run_id is None and o.status == "FAILED"}
+    lost = {o.index: o for o in outcomes if o.run_id is None and o.status == "FAILED" and o.lost}
     if not lost:
         return
     try:
@@ -313,8 +314,7 @@ def _mark_crashed(outcomes: list, options: dict, observers: list) -> None:
     FAILED with the exit code, so its record does not stay RUNNING until it counts as DEAD."""
     from ..run import _utcnow
 
-    crashed = [o for o in outcomes if o.run_id is not None and o.status == "FAILED"
-               and "without reporting" in o.error]
+    crashed = [o for o in outcomes if o.run_id is not None and o.status == "FAILED" and o.lost]
     for outcome in crashed:
         try:
             observer = _first_observer(options, observers)
