@@ -83,7 +83,7 @@ def main() -> int:
     if have("hydra") and have("hydra_plugins.hydra_joblib_launcher"):
         variants[f"Hydra -m joblib n_jobs={jobs}"] = lambda store: _timed(
             [python, "hy.py", "-m", f"hydra.sweep.dir={store}", "hydra/launcher=joblib",
-             f"hydra.launcher.n_jobs={jobs}", "+x=range(0,%d)" % n], work)
+             f"hydra.launcher.n_jobs={jobs}", f"+x=range(0,{n})"], work)
     samples: dict = {name: [] for name in variants}
     for _ in range(args.repeat):
         for name, run in variants.items():

@@ -30,6 +30,11 @@ def test_grid_with_a_hard_crash_finishes_the_others(script, tmp_path):
     completed = sorted((r["config"]["lr"], r["config"]["batch"]) for r in runs
                        if r["status"] == "COMPLETED")
     assert completed == [(0.01, 32), (0.1, 32)]
+    # the crashed runs could not record their end: the sweep recorded it for them
+    crashed = [r for r in runs if r["config"]["batch"] == 64]
+    assert [r["status"] for r in crashed] == ["FAILED", "FAILED"]
+    shown = cli(store, "show", crashed[0]["id"])
+    assert "exit code 3" in shown.stdout
     [record] = sweep_records(store)
     assert record["status"] == "FAILED"
     assert record["counts"] == {"COMPLETED": 2, "FAILED": 2}
@@ -170,6 +175,18 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, s
     assert sorted(r["config"]["batch"] for r in done) == [1, 2, 3, 4]
 
 
+def test_unreachable_database_is_one_line_with_the_password_hidden(script, tmp_path):
+    done = run_script(script, "-s", "postgresql://user:secret@127.0.0.1:1/none", "-M", "with",
+                      "lr=1,2")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "secret" not in done.stderr
+    assert "postgresql://user:***@127.0.0.1:1/none" in done.stderr
+    listing = cli("postgresql://user:secret@127.0.0.1:1/none", "sweeps")
+    assert listing.returncode == 2 and "secret" not in listing.stderr
+    missing = cli(f"sqlite:///{tmp_path / 'missing.db'}", "sweeps")
+    assert missing.returncode == 2 and not (tmp_path / "missing.db").exists()
+
+
 def test_sweeps_sweep_show_and_plot(script, tmp_path):
     store = str(tmp_path / "runs")
     done = run_script(script, "-F", store, "-M", "with", "lr=0.1,0.01,0.001", "batch=8,16")
@@ -228,11 +245,13 @@ def test_sqlite_store(script, tmp_path):
     assert show.returncode == 0 and show.stdout.count("COMPLETED") >= 3
 
 
-@pytest.mark.postgres
-def test_postgres_store_and_resume(script, tmp_path):
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                  pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_server_database_store_and_resume(script, tmp_path, kind):
     from dbutil import server_database
 
-    with server_database("postgres", "sweep") as url:
+    with server_database(kind, "sweep") as url:
         done = run_script(script, "-s", url, "-M", "with", "batch=1,2,3", "fail_at=2")
         assert done.returncode == 1
         assert len(ls_json(url, "sweep == 1")) == 3

@@ -345,8 +345,9 @@ def test_ray_launcher_local_with_a_crash(tmp_path):
                           env=env)
     assert done.returncode == 1, done.stderr
     assert "3 of 3 runs ran (2 COMPLETED, 1 FAILED)" in done.stderr
-    runs = ls_json(store, "sweep == 1", "status == COMPLETED")
-    assert sorted(r["config"]["batch"] for r in runs) == [8, 32]
+    runs = ls_json(store, "sweep == 1")
+    assert sorted((r["config"]["batch"], r["status"]) for r in runs) == [
+        (8, "COMPLETED"), (16, "FAILED"), (32, "COMPLETED")]  # the crashed one marked by the sweep
     assert sweep_records(store)[0]["launcher"] == "ray"
 
 
@@ -436,3 +437,49 @@ def test_remote_run_handle_has_only_what_travels(tmp_path):
     with pytest.raises(AttributeError, match="belongs in the process that owns the run"):
         handle.add_artifact("x")
     assert ls_json(str(tmp_path / "runs"))[0]["metrics"] == {"remote": 5}
+
+
+def test_resume_from_python_runs_only_what_did_not_complete(tmp_path):
+    failing = {2}
+    ex = Experiment("resumable", interactive=True)
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.config
+    def cfg():
+        x = 0
+
+    @ex.main
+    def main(x):
+        if x in failing:
+            raise ValueError(x)
+        return x
+
+    first = ex.sweep({"x": [1, 2, 3]})
+    assert first.status == "FAILED" and [f.values for f in first.failed] == [{"x": 2}]
+    failing.clear()
+    again = ex.sweep(resume=first.id)
+    assert again.id == first.id and again.status == "COMPLETED" and again.skipped == 2
+    assert [(r.values, r.status) for r in again] == [({"x": 2}, "COMPLETED")]
+    runs = ls_json(str(tmp_path / "runs"), f"sweep == {first.id}", "status == COMPLETED")
+    assert sorted(r["result"] for r in runs) == [1, 2, 3]
+
+
+@pytest.mark.submitit
+def test_slurm_options_reach_submitit_and_no_slurm_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    from experimentkit.launchers import get_launcher
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UsageError, match="found no SLURM here .* cluster=local"):
+        get_launcher("slurm", jobs=2)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("srun", "sbatch", "squeue", "scancel", "sacct"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    launcher = get_launcher("slurm", jobs=2, partition="gpu", time="02:30:00", gpus_per_node=1,
+                            account="proj", folder=str(tmp_path / "logs"))
+    parameters = launcher.executor()._executor.parameters
+    assert parameters["partition"] == "gpu" and parameters["account"] == "proj"
+    assert parameters["gpus_per_node"] == 1 and parameters["time"] == 150

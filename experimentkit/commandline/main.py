@@ -72,7 +72,8 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
         from ..sweep.commandline import split_sweep_argv
 
         full_argv, (argv, sweep) = argv, split_sweep_argv(argv, options)
-        parsed = parse_commandline(ex, argv, options, internal_usage)
+        parsed = parse_commandline(ex, argv, options, internal_usage,
+                                   parse_updates=sweep is None)
         if not parsed.help:
             validate_options(parsed.options)
     except UsageError as exc:

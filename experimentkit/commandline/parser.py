@@ -128,7 +128,8 @@ class ParsedCommandLine:
 
 
 def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] = None,
-                      internal_usage: Optional[str] = None) -> ParsedCommandLine:
+                      internal_usage: Optional[str] = None,
+                      parse_updates: bool = True) -> ParsedCommandLine:
     """Parse ``argv`` (program name first) against the experiment's usage text.
 
     Raises ``UsageError`` (one line) for unknown options, stray words, unknown commands and
@@ -157,6 +158,8 @@ def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] 
         check_command(ex, command)
     from ..settings import SETTINGS
 
+    if not parse_updates:  # a sweep parses its UPDATE words with its own grammar
+        return ParsedCommandLine(command, {}, [], args, help_requested)
     updates, named_configs = parse_with_args(
         args.get("UPDATE") or [], strict=bool(SETTINGS.COMMAND_LINE.STRICT_PARSING))
     return ParsedCommandLine(command, updates, list(named_configs), args, help_requested)

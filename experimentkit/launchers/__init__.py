@@ -40,8 +40,10 @@ class Job:
 
 
 def interrupted_outcome(job: Job, status: str = "INTERRUPTED", error: str = "") -> dict:
-    """The outcome of a job that ended without reporting (stopped, killed, lost)."""
-    return {"index": job.index, "status": status, "run_id": None, "result": None, "error": error}
+    """The outcome of a job that ended without reporting (stopped, killed, lost): ``lost`` tells
+    the sweep that the run may have a record it could not close."""
+    return {"index": job.index, "status": status, "run_id": None, "result": None, "error": error,
+            "lost": True}
 
 
 class Launcher(abc.ABC):

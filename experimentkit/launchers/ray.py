@@ -48,7 +48,8 @@ class RayLauncher(Launcher):
     def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
                stop: threading.Event) -> None:
         ray = self._init()
-        resources = {"num_cpus": float(self.options.get("num_cpus", 1))}
+        # no silent retries: a retried run would be a second record of the same task
+        resources = {"num_cpus": float(self.options.get("num_cpus", 1)), "max_retries": 0}
         if self.options.get("num_gpus"):
             resources["num_gpus"] = float(self.options["num_gpus"])
         remote = ray.remote(**resources)(_run_job)

@@ -4,7 +4,8 @@
 Options (``--launcher-arg KEY=VALUE``): ``partition``, ``time`` (minutes or ``HH:MM:SS``),
 ``gpus_per_node``, ``cpus_per_task``, ``mem_gb``, ``account``, ``qos``, ``constraint``, ``folder``
 (submitit's log folder, default ``submitit/%j``) and ``cluster`` (``local`` runs the jobs as local
-processes through submitit, as the tests do; default: SLURM when available).  The experiment
+processes through submitit, as the tests do; default: SLURM, and a one-line error where ``srun``
+is missing rather than a silent local run).  The experiment
 reaches the job by reference (see :mod:`experimentkit.pickling`), so its file must be on a shared
 file system.  Ctrl-C cancels the submitted jobs.
 """
@@ -46,16 +47,23 @@ class SlurmLauncher(Launcher):
                     "qos", "constraint", "folder", "cluster")
 
     def check(self) -> None:
+        import shutil
+
         require("submitit", "slurm", "slurm")
         if "time" in self.options:
             _minutes(self.options["time"])
+        cluster = self.options.get("cluster")
+        if cluster in (None, "slurm") and shutil.which("srun") is None:
+            raise UsageError("the slurm launcher found no SLURM here (srun is not on PATH): run "
+                             "the sweep on a SLURM login node, or add --launcher-arg cluster=local "
+                             "to run the jobs as local processes through submitit")
 
     def executor(self) -> Any:
         import submitit
 
         options = dict(self.options)
         executor = submitit.AutoExecutor(folder=options.pop("folder", "submitit/%j"),
-                                         cluster=options.pop("cluster", None))
+                                         cluster=options.pop("cluster", None) or "slurm")
         parameters: dict = {}
         if "time" in options:
             parameters["timeout_min"] = _minutes(options.pop("time"))

@@ -29,8 +29,12 @@ def sweep(ex: Any, space: Optional[Mapping] = None, *, named_configs: Any = None
     built = space_from_mapping(space or {}, named_configs, samples, seed)
     record = None
     if resume is not None:
-        record = books[0].get(resume) if books else None
-        tasks = tasks_from_record(record) if record else built.expand()
+        if not books:
+            from ..errors import UsageError
+
+            raise UsageError("resume reads the sweep record: add a file, SQL or MongoDB observer")
+        record = books[0].get(resume)
+        tasks = tasks_from_record(record)
     else:
         tasks = built.expand()
     return run_sweep(ex, tasks, command=command, options=dict(options or {}), space=built,

@@ -154,12 +154,12 @@ def run_sweep_commandline(ex: Any, parsed: Any, flags: SweepFlags, argv: list) -
     words = list(options.get("UPDATE") or [])
     jobs = _positive_int(flags.jobs, "--jobs") or 1
     samples = _positive_int(flags.samples, "--samples")
-    seed = int(flags.sweep_seed) if flags.sweep_seed and flags.sweep_seed.lstrip("-").isdigit() \
-        else 0
+    try:
+        seed = int(flags.sweep_seed or 0)
+    except ValueError:
+        raise UsageError(f"--sweep-seed must be a whole number, not {flags.sweep_seed!r}") \
+            from None
     launcher_args = launcher_options(flags.launcher_args)
-    if not any(options.get(k) for k in ("--file_storage", "--sql", "--mongo_db")) \
-            and not ex.observers:
-        raise UsageError("a sweep records its runs: give a store with -F DIR, -s URL or -m DB")
     if flags.optuna:
         from .optuna import optimize_commandline
 
@@ -172,8 +172,11 @@ def run_sweep_commandline(ex: Any, parsed: Any, flags: SweepFlags, argv: list) -
     if flags.resume:
         from ..sweep.records import books_for_observers
 
-        book = (books or books_for_observers(ex.observers))[0]
-        resume = _find_resume(book, flags.resume, argv)
+        found = books or books_for_observers(ex.observers)
+        if not found:
+            raise UsageError("--resume reads the sweep record: give its store with -F DIR, "
+                             "-s URL or -m DB")
+        resume = _find_resume(found[0], flags.resume, argv)
         tasks = tasks_from_record(resume)
     else:
         tasks = space.expand()

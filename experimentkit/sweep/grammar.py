@@ -66,6 +66,13 @@ def split_top_level(text: str) -> list:
     return items
 
 
+def _strict() -> bool:
+    """``SETTINGS.COMMAND_LINE.STRICT_PARSING``: every swept item must be a Python literal."""
+    from ..settings import SETTINGS
+
+    return bool(SETTINGS.COMMAND_LINE.STRICT_PARSING)
+
+
 def _number(text: str, where: str) -> float:
     from ..config.updates import parse_value
 
@@ -86,7 +93,7 @@ def _function_axis(name: str, body: str, where: str) -> list:
         if not args or any(not a.strip() for a in args):
             raise UsageError(f"{where}: choice() needs values separated by commas, "
                              f"e.g. choice(1,2)")
-        return [parse_value(a, where) for a in args]
+        return [parse_value(a, where, strict=_strict()) for a in args]
     numbers = [_number(a, where) for a in args]
     if name == "range":
         if not 1 <= len(numbers) <= 3:
@@ -132,7 +139,7 @@ def parse_axis_value(text: str, where: str = "") -> Optional[list]:
             return None
         if any(not item.strip() for item in items):
             raise UsageError(f"{where}: empty value between commas (write lr=0.1,0.01)")
-        values = [parse_value(item, where) for item in items]
+        values = [parse_value(item, where, strict=_strict()) for item in items]
     if not values:
         raise UsageError(f"{where}: the axis has no values")
     return values

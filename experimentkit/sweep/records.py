@@ -124,5 +124,16 @@ def open_book(target: str) -> SweepBook:
         url, db_name, prefix = _split_mongo_url(text)
         return MongoSweepBook.from_url(url, db_name, prefix)
     from ..backends.sql.sweeps import SqlSweepBook
+    from ..query import _check_sqlite_file
 
-    return SqlSweepBook(text)
+    _check_sqlite_file(text, scheme)
+    try:
+        return SqlSweepBook(text, create=False)
+    except ImportError:
+        raise StoreError("reading an SQL store needs SQLAlchemy: pip install "
+                         "'experimentkit[sql]'") from None
+    except Exception as exc:  # a bad URL or driver: one line, the password hidden
+        from ..backends.sql.observer import _safe_url
+
+        raise StoreError(f"cannot open the SQL store {_safe_url(text)}: "
+                         f"{type(exc).__name__}") from None

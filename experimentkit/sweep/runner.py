@@ -36,6 +36,7 @@ class SweepOutcome:
     run_id: Optional[str] = None
     result: Any = None
     error: str = ""
+    lost: bool = False  # the run's process ended without reporting (crash, kill, lost worker)
 
 
 @dataclass
@@ -94,6 +95,12 @@ def _shape(updates: dict, prefix: str = "") -> tuple:
     return tuple(keys)
 
 
+def _plugin_observer_given(options: dict) -> bool:
+    from ..commandline.plugins import observer_plugin_options
+
+    return any(options.get(option.get_flag()) for option in observer_plugin_options())
+
+
 def completed_indices(target_options: dict, observers: list, sweep_id: int) -> set:
     """Indices of the tasks of ``sweep_id`` that have a COMPLETED run in the first store."""
     store = _open_first_store(target_options, observers)
@@ -111,6 +118,12 @@ def _open_first_store(options: dict, observers: list) -> Any:
         return open_store(options["--file_storage"])
     if options.get("--sql"):
         return open_store(options["--sql"])
+    if options.get("--mongo_db"):
+        from ..backends.mongo.store import MongoStore
+        from ..commandline.options import parse_mongo_db_arg
+
+        kwargs = parse_mongo_db_arg(options["--mongo_db"])
+        return MongoStore(kwargs.get("url"), db_name=kwargs.get("db_name", "sacred"))
     for observer in observers:
         kind = type(observer).__name__
         if kind == "FileStorageObserver":
@@ -170,11 +183,17 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         chosen = get_launcher(str(launcher), jobs=jobs, **dict(launcher_options or {}))
     if not tasks:
         raise UsageError("the sweep has no runs (an axis is empty)")
+    if options.get("--unobserved") or options.get("--queue"):
+        raise UsageError("a sweep records its runs: drop -u/--unobserved and -q/--queue")
     check_tasks(ex, command, tasks, options)
     if books is None:
         books = books_for_observers(ex.observers)
-    if options.get("--unobserved") or options.get("--queue"):
-        raise UsageError("a sweep records its runs: drop -u/--unobserved and -q/--queue")
+    if not books:
+        if not ex.observers and not _plugin_observer_given(options):
+            raise UsageError("a sweep records its runs: give a store with -F DIR, -s URL or "
+                             "-m DB (or add an observer)")
+        print("experimentkit: warning: only file, SQL and MongoDB stores keep sweep records; "
+              "the runs are recorded without one", file=sys.stderr)
 
     todo = list(tasks)
     skipped = 0
@@ -219,7 +238,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         task = by_index[outcome["index"]]
         result = SweepOutcome(task.index, task.values, outcome["status"] or "FAILED",
                               outcome.get("run_id"), outcome.get("result"),
-                              outcome.get("error") or "")
+                              outcome.get("error") or "", bool(outcome.get("lost")))
         outcomes.append(result)
         counts[result.status] += 1
         running = started[0] - len(outcomes)
@@ -246,6 +265,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         status = "FAILED"  # --fail-fast stopped it (a failure is counted above)
     outcomes.sort(key=lambda o: o.index)
     _find_lost_run_ids(outcomes, options, ex.observers, sweep_id)
+    _mark_crashed(outcomes, options, ex.observers)
     for book in books:
         _safe_update(book, sweep_id, {"status": status, "stop_time": utc_iso(),
                                       "counts": dict(counts),
@@ -255,7 +275,7 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
 
 def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id: Any) -> None:
     """A run whose process died without reporting still has a record: find its id by its index."""
-    lost = {o.index: o for o in outcomes if o.run_id is None and o.status == "FAILED"}
+    lost = {o.index: o for o in outcomes if o.run_id is None and o.status == "FAILED" and o.lost}
     if not lost:
         return
     try:
@@ -269,6 +289,43 @@ def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id:
                     outcome.run_id = record.id
     except Exception:  # only a nicer summary is at stake
         return
+
+
+def _first_observer(options: dict, observers: list) -> Any:
+    """A fresh observer on the first store (the one ``_open_first_store`` reads)."""
+    if options.get("--file_storage"):
+        from ..observers import FileStorageObserver
+
+        return FileStorageObserver(options["--file_storage"])
+    if options.get("--sql"):
+        from ..observers import SqlObserver
+
+        return SqlObserver(options["--sql"])
+    from ..observers.sharing import _fresh
+
+    for observer in observers:
+        if type(observer).__name__ in ("FileStorageObserver", "SqlObserver", "MongoObserver"):
+            return _fresh(observer)
+    return None
+
+
+def _mark_crashed(outcomes: list, options: dict, observers: list) -> None:
+    """A run whose process died (``os._exit``, a signal) could not record its end: record it as
+    FAILED with the exit code, so its record does not stay RUNNING until it counts as DEAD."""
+    from ..run import _utcnow
+
+    crashed = [o for o in outcomes if o.run_id is not None and o.status == "FAILED" and o.lost]
+    for outcome in crashed:
+        try:
+            observer = _first_observer(options, observers)
+            if observer is None:
+                return
+            observer.attach(outcome.run_id)
+            observer.failed_event(fail_time=_utcnow(), fail_trace=[
+                f"experimentkit sweep: {outcome.error}\n"])
+        except Exception as exc:
+            print(f"experimentkit: warning: could not mark run {outcome.run_id} FAILED: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _sigterm_as_interrupt() -> Any:

@@ -78,6 +78,9 @@ class Space:
                              "(or 'samples: N' in the sweep file)")
         if self.samples is not None and self.samples < 1:
             raise UsageError(f"--samples must be a positive number, not {self.samples}")
+        from ..settings import SETTINGS
+
+        strict = bool(SETTINGS.COMMAND_LINE.STRICT_PARSING)
         rng = random.Random(self.seed)
         tasks = []
         grid = [axis.values for axis in self.axes]
@@ -98,7 +101,7 @@ class Space:
                     elif isinstance(item, _FixedUpdate):
                         set_by_dotted_path(updates, item.key, copy.deepcopy(item.value))
                     else:
-                        word_updates, word_named = parse_with_args([item])
+                        word_updates, word_named = parse_with_args([item], strict=strict)
                         _merge(updates, word_updates)
                         named.extend(word_named)
                 for key, (kind, args) in self.random.items():

@@ -5,9 +5,12 @@ databases written before sweeps existed need no migration.  SQLAlchemy is import
 """
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, Optional
 
+from ...errors import StoreError
 from ...sweep.records import SweepBook
 
 __all__ = ["SqlSweepBook"]
@@ -28,17 +31,32 @@ def _table() -> Any:
     )
 
 
+@contextlib.contextmanager
+def _errors(where: str) -> Iterator[None]:
+    """Database errors as one-line ``StoreError``s (the URL shown without its password)."""
+    import sqlalchemy as sa
+
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise StoreError(f"{where}: {type(getattr(exc, 'orig', None) or exc).__name__}: "
+                         f"{detail[0] if detail else ''}") from None
+
+
 class SqlSweepBook(SweepBook):
     """Sweep records in the run database (SQLite, PostgreSQL, MySQL)."""
 
-    def __init__(self, url: Any, engine: Any = None):
+    def __init__(self, url: Any, engine: Any = None, create: bool = True):
         from .observer import _create_engine, _safe_url
 
         self.url = url
         self._where = _safe_url(url)
         self.engine = engine if engine is not None else _create_engine(url, False)
         self.table = _table()
-        self.table.metadata.create_all(self.engine, checkfirst=True)
+        if create:  # the write side; readers never change the database
+            with _errors(str(self)):
+                self.table.metadata.create_all(self.engine, checkfirst=True)
 
     def __str__(self) -> str:
         return f"SQL store {self._where}"
@@ -48,7 +66,7 @@ class SqlSweepBook(SweepBook):
                         "record": json.dumps(record, default=str)}
         if sweep_id is not None:
             values["sweep_id"] = int(sweep_id)
-        with self.engine.begin() as conn:
+        with _errors(str(self)), self.engine.begin() as conn:
             result = conn.execute(self.table.insert().values(**values))
             new_id = int(sweep_id if sweep_id is not None else result.inserted_primary_key[0])
             full = dict(record, id=new_id)
@@ -58,14 +76,19 @@ class SqlSweepBook(SweepBook):
 
     def update(self, sweep_id: int, changes: dict) -> None:
         table = self.table
-        with self.engine.begin() as conn:
+        with _errors(str(self)), self.engine.begin() as conn:
             row = conn.execute(table.select().where(table.c.sweep_id == int(sweep_id))).first()
             record = dict(json.loads(row.record), **changes)
             conn.execute(table.update().where(table.c.sweep_id == int(sweep_id)).values(
                 status=record.get("status"), record=json.dumps(record, default=str)))
 
     def records(self) -> list:
-        with self.engine.connect() as conn:
+        import sqlalchemy as sa
+
+        with _errors(str(self)):
+            if not sa.inspect(self.engine).has_table("sweep"):
+                return []
+        with _errors(str(self)), self.engine.connect() as conn:
             rows = conn.execute(self.table.select().order_by(self.table.c.sweep_id)).all()
         return [json.loads(row.record) for row in rows]
 
