@@ -18,7 +18,7 @@ __all__ = [
     "UnstorableConfigError", "StoreError", "QueryError", "SettingError", "suggest",
     "InvalidKeyError", "ConfigFileError", "ConfigFileNotFoundError", "UnknownCaptureModeError",
     "IgnoreHostInfo", "SourceNotFoundError", "InvalidVersionError", "GitUnavailableError",
-    "EnforceCleanError",
+    "EnforceCleanError", "TrialPruned",
 ]
 
 
@@ -221,3 +221,9 @@ class GitUnavailableError(UsageError, ValueError):
 
 class EnforceCleanError(UsageError, RuntimeError):
     """``--enforce_clean`` found no repository, or one with uncommitted changes."""
+
+
+class TrialPruned(SacredInterrupt):
+    """Raised inside a run when Optuna's pruner stops its trial; the run's status is PRUNED."""
+
+    STATUS = "PRUNED"

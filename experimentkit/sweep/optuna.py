@@ -14,16 +14,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ..errors import SacredInterrupt, UsageError
+from ..errors import TrialPruned, UsageError
 from .records import books_for_observers, utc_iso
 
 __all__ = ["optimize", "TrialPruned", "optimize_commandline"]
-
-
-class TrialPruned(SacredInterrupt):
-    """Raised inside a run when Optuna's pruner stops its trial; the run's status is PRUNED."""
-
-    STATUS = "PRUNED"
 
 
 class _RunFailed(Exception):
