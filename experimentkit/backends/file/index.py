@@ -49,6 +49,7 @@ from .schema import (
     SOURCES_DIR,
     load_run_metrics,
     read_json,
+    read_metric_summaries,
 )
 
 __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_name"]
@@ -111,18 +112,9 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         notes = read_json(os.path.join(run_dir, ANNOTATIONS_FILE), {})
     except (ValueError, NotADirectoryError):
         return None
-    try:
-        metrics = load_run_metrics(run_dir)
-    except ValueError:  # a corrupt log line, or Sacred's metrics.json being rewritten
-        metrics = {}
-    summaries = {}
-    for name, series in (metrics or {}).items():
-        values = list(series.get("values") or [])
-        try:
-            summaries[name] = summarize(values)
-        except TypeError:  # values of mixed types have no min/max
-            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
-                               "count": len(values)}
+    summaries = read_metric_summaries(run_dir)
+    if summaries is None:
+        summaries = _summarize_run_metrics(run_dir)
     notes = notes if isinstance(notes, dict) else {}
     return {
         "id": run_id, "status": entry.get("status") or "RUNNING",
@@ -136,6 +128,23 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
         "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
         "metrics": summaries,
     }
+
+
+def _summarize_run_metrics(run_dir: str) -> dict:
+    """Summaries from every point (runs written by Sacred or older code, live or replayed runs)."""
+    try:
+        metrics = load_run_metrics(run_dir)
+    except ValueError:  # a corrupt log line, or Sacred's metrics.json being rewritten
+        metrics = {}
+    summaries = {}
+    for name, series in (metrics or {}).items():
+        values = list(series.get("values") or [])
+        try:
+            summaries[name] = summarize(values)
+        except TypeError:  # values of mixed types have no min/max
+            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
+                               "count": len(values)}
+    return summaries
 
 
 def _sig(st: os.stat_result) -> str:

@@ -36,12 +36,14 @@ from .schema import (
     LIVE_STATUSES,
     METRICS_FILE,
     METRICS_LOG,
+    METRICS_SUMMARY,
     RESERVED_NAMES,
     RESOURCES_DIR,
     RUN_FILE,
     SOURCES_DIR,
     TABLE_SUFFIX,
     TABLES_DIR,
+    add_to_summary,
     check_name,
     iso_items,
     json_items,
@@ -152,6 +154,7 @@ class FileStorageObserver(RunObserver):
         self.run_entry["result"] = result
         self._save_json(RUN_FILE, self.run_entry)
         self._save_info()
+        self._save_summaries()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         """Mark the run COMPLETED with its result."""
@@ -201,6 +204,7 @@ class FileStorageObserver(RunObserver):
                        for name, *columns in batch).encode("utf-8")
         _append(os.path.join(self.dir, METRICS_LOG), data)
         self._keep_items(batch, len(data))
+        self._summarize(metrics_by_name)
         if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
             self._save_metrics_json()
 
@@ -245,6 +249,7 @@ class FileStorageObserver(RunObserver):
             self._cout_cursor = 0
         _drop_torn_tail(os.path.join(run_dir, METRICS_LOG))
         self._kept_items = None  # the log holds lines written by another observer
+        self._summaries = None  # which this observer has not summarised
         self._ended = self.run_entry.get("status") not in LIVE_STATUSES
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -289,6 +294,8 @@ class FileStorageObserver(RunObserver):
         self._cout_cursor = 0
         self._ended = False
         self._kept_items, self._kept_chars, self._log_size = {}, 0, 0
+        self._summaries: Optional[dict] = {}
+        self._summaries_saved: Optional[int] = None  # the log size the saved summaries describe
         self._save_json(CONFIG_FILE, config)
         self._save_json(RUN_FILE, entry)
 
@@ -298,6 +305,7 @@ class FileStorageObserver(RunObserver):
         self.run_entry["stop_time"] = stop_time.isoformat()
         self.run_entry["status"] = status
         self._save_metrics_json()
+        self._save_summaries()
         self._save_info()
         self._save_json(RUN_FILE, self.run_entry)
         self._render_template()
@@ -320,6 +328,29 @@ class FileStorageObserver(RunObserver):
         if text != self._info_text:
             _write_atomic(os.path.join(self.dir, INFO_FILE), text.encode("utf-8"))
             self._info_text = text
+
+    def _summarize(self, metrics_by_name: dict) -> None:
+        """Keep each metric's last/min/max/count up to date (C-speed passes over each batch)."""
+        if self._summaries is None:
+            return
+        for name, series in metrics_by_name.items():
+            empty = {"last": None, "min": None, "max": None, "count": 0}
+            summary = add_to_summary(self._summaries.get(name, empty), list(series["values"]))
+            if summary is None:
+                self._summaries = None  # something else than numbers: readers summarise the log
+                return
+            self._summaries[name] = summary
+
+    def _save_summaries(self) -> None:
+        """Write metrics_summary.json for the log as it is now (readers check its size)."""
+        if not self._summaries:
+            return
+        size = _file_size(os.path.join(self.dir, METRICS_LOG))
+        if size == self._summaries_saved:
+            return
+        text = json.dumps({"log_size": size, "metrics": self._summaries})
+        _write_atomic(os.path.join(self.dir, METRICS_SUMMARY), text.encode("utf-8"))
+        self._summaries_saved = size
 
     def _save_metrics_json(self) -> None:
         """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``)."""

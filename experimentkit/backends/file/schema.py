@@ -21,10 +21,11 @@ import bisect
 import datetime as _dt
 import itertools
 import json
+import math
 import operator
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Optional
 
 __all__ = [
     "RUN_FILE", "CONFIG_FILE", "INFO_FILE", "COUT_FILE", "METRICS_FILE", "METRICS_LOG",
@@ -32,7 +33,8 @@ __all__ = [
     "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "metrics_log_lines", "read_metrics_log",
     "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
     "splits_at_commas", "iso_items", "metrics_log_line", "metrics_json_text",
-    "metrics_json_from_items",
+    "metrics_json_from_items", "read_metric_series", "METRICS_SUMMARY", "add_to_summary",
+    "read_metric_summaries",
 ]
 
 RUN_FILE = "run.json"
@@ -48,17 +50,22 @@ RESOURCES_DIR = "_resources"
 #: Per-run tags and notes written by the read side (``{"tags": [...], "notes": "..."}``); kept
 #: apart from run.json, which Sacred's tools own.
 ANNOTATIONS_FILE = "experimentkit.json"
+#: ``{"log_size": bytes of metrics.jsonl summarised, "metrics": {name: {last, min, max, count}}}``,
+#: kept by the observer so that reading a run does not parse all its points (valid while the log
+#: still has that size).
+METRICS_SUMMARY = "metrics_summary.json"
 #: run.json key holding ``{artifact name: {"content_type": ..., "metadata": ...}}``
 #: (Sacred drops both).
 ARTIFACT_META_KEY = "artifact_meta"
 #: Names an artifact may not take because the store itself writes them.
 RESERVED_NAMES = frozenset({RUN_FILE, CONFIG_FILE, COUT_FILE, METRICS_FILE, INFO_FILE, METRICS_LOG,
-                            TABLES_DIR, ANNOTATIONS_FILE})
+                            TABLES_DIR, ANNOTATIONS_FILE, METRICS_SUMMARY})
 #: Statuses of runs that have not ended; any other status (COMPLETED, FAILED, INTERRUPTED, or the
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
 
 _SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
+_NUMBER_TYPES = frozenset({int, float})
 _ITEM_BREAK = ",\n      "  # between the items of a column in metrics.json (indent 2, third level)
 _MICROSECOND = operator.attrgetter("microsecond")
 _TZINFO = operator.attrgetter("tzinfo")
@@ -235,6 +242,76 @@ def read_metrics_log(path: str | os.PathLike) -> dict:
         series["values"].extend(entry["values"])
         series["timestamps"].extend(entry["timestamps"])
     return out
+
+
+def read_metric_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]:
+    """``(steps, values, timestamps)`` of one metric of a run directory (timestamps as stored: ISO
+    text), or None when the run has no such metric.
+
+    Lines of other metrics are recognised by their first bytes (``{"name":<name>,``, as the
+    observer writes them) and never parsed; lines written otherwise are parsed and checked.
+    """
+    log = os.path.join(run_dir, METRICS_LOG)
+    try:
+        with open(log, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        series = load_run_metrics(run_dir).get(name)
+        if series is None:
+            return None
+        return (list(series.get("steps") or []), list(series.get("values") or []),
+                list(series.get("timestamps") or []))
+    ours = ('{"name":' + json.dumps(name) + ",").encode("utf-8")
+    steps: list = []
+    values: list = []
+    stamps: list = []
+    found = False
+    end = data.rfind(b"\n") + 1  # a last line without its newline is a killed write
+    for number, line in enumerate(data[:end].split(b"\n"), start=1):
+        if not line.startswith(ours) and (line.startswith(b'{"name":"') or not line.strip()):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(log)}: line {number} is not valid JSON ({e})") from None
+        if entry.get("name") != name:
+            continue
+        found = True
+        steps.extend(entry["steps"])
+        values.extend(entry["values"])
+        stamps.extend(entry["timestamps"])
+    return (steps, values, stamps) if found else None
+
+
+def add_to_summary(summary: Optional[dict], values: list) -> Optional[dict]:
+    """``{"last", "min", "max", "count"}`` (as ``query.memory.summarize`` gives) of a series after
+    ``values`` are appended; None once the series holds something other than int/float numbers
+    (then only a full read summarises it).  C-speed passes over the batch."""
+    if summary is None or not values or not set(map(type, values)) <= _NUMBER_TYPES:
+        return None if summary is None or values else summary
+    try:
+        finite = math.isfinite(sum(values, 0.0))
+    except OverflowError:
+        finite = False
+    numeric = values if finite else [v for v in values if v == v]  # NaN is skipped
+    low, high = summary["min"], summary["max"]
+    if numeric:
+        low = min(numeric) if low is None else min(low, min(numeric))
+        high = max(numeric) if high is None else max(high, max(numeric))
+    return {"last": values[-1], "min": low, "max": high, "count": summary["count"] + len(values)}
+
+
+def read_metric_summaries(run_dir: str | os.PathLike) -> Optional[dict]:
+    """The summaries the observer kept, if they describe the metric log as it is now, else None."""
+    try:
+        kept = read_json(os.path.join(run_dir, METRICS_SUMMARY))
+        size = os.stat(os.path.join(run_dir, METRICS_LOG)).st_size
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("log_size") != size:
+        return None
+    metrics = kept.get("metrics")
+    return metrics if isinstance(metrics, dict) else None
 
 
 def load_run_metrics(run_dir: str | os.PathLike) -> dict:
