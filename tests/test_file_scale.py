@@ -9,7 +9,13 @@ import os
 import numpy as np
 
 from experimentkit import Experiment
+from experimentkit.backends.file import observer as file_observer
 from experimentkit.backends.file.index import _summarize_run_metrics
+from experimentkit.backends.file.schema import (
+    metrics_json_text,
+    read_metrics_log,
+    write_metrics_json_streaming,
+)
 from experimentkit.observers import FileStorageObserver
 from experimentkit.query import open_store
 
@@ -70,3 +76,50 @@ def test_one_metric_is_read_alone_and_to_numpy_matches_the_datetimes(tmp_path):
     assert stamps.tolist() == series.timestamps  # the same instants as the parsed datetimes
     assert store.get(run_id).metric("\"odd\tname").values == [1.0]
     assert store.get(run_id).metric("loss2").values == [9.0]
+
+
+def _log(tmp_path, entries):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
+    return path
+
+
+def _streamed(tmp_path, log):
+    spool = tmp_path / "spool"
+    spool.mkdir(exist_ok=True)
+    out = tmp_path / "out.json"
+    with open(out, "wb") as f:
+        done = write_metrics_json_streaming(log, f, str(spool))
+    return done, out.read_text()
+
+
+def test_streaming_metrics_json_has_the_bytes_of_the_in_memory_layout(tmp_path):
+    entries = [
+        {"name": "loss", "steps": [0, 1], "values": [0.5, float("nan")],
+         "timestamps": ["2024-01-01T00:00:00", "2024-01-01T00:00:00.5"]},
+        {"name": "acc", "steps": [], "values": [], "timestamps": []},
+        {"name": "loss", "steps": [2], "values": [None], "timestamps": ["2024-01-01T00:00:01"]},
+        {"name": "b\u00e9", "steps": [7], "values": ["text"], "timestamps": ["x"]},
+    ]
+    log = _log(tmp_path, entries)
+    done, text = _streamed(tmp_path, log)
+    assert done is True
+    assert text == metrics_json_text(read_metrics_log(log))
+    assert json.loads(text)["loss"]["steps"] == [0, 1, 2]
+    assert _streamed(tmp_path, _log(tmp_path, []))[1] == "{}"
+
+
+def test_streaming_gives_way_when_a_column_holds_commas(tmp_path):
+    log = _log(tmp_path, [{"name": "m", "steps": [0], "values": ["a,b"], "timestamps": ["t"]}])
+    assert _streamed(tmp_path, log) == (False, "")
+
+
+def test_a_run_whose_log_outgrows_the_kept_text_gets_a_complete_metrics_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_observer, "MAX_KEPT_METRIC_CHARS", 1000)
+    values = [i / 7 for i in range(500)]
+    run_id, run_dir = _run(tmp_path, {"loss": values, "acc": values[:3]})
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        text = f.read()
+    assert text == metrics_json_text(read_metrics_log(os.path.join(run_dir, "metrics.jsonl")))
+    assert json.loads(text)["loss"]["values"] == values
+    assert [p for p in os.listdir(run_dir) if p.startswith(".")] == []  # no spool or temp left

@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,7 @@ from .schema import (
     metrics_log_line,
     read_metrics_log,
     splits_at_commas,
+    write_metrics_json_streaming,
 )
 
 __all__ = ["FileStorageObserver"]
@@ -353,8 +355,22 @@ class FileStorageObserver(RunObserver):
         self._summaries_saved = size
 
     def _save_metrics_json(self) -> None:
-        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``)."""
-        _write_atomic(os.path.join(self.dir, METRICS_FILE), self._metrics_json().encode("utf-8"))
+        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``);
+        a log too big to hold is laid out streaming, in bounded memory."""
+        path = os.path.join(self.dir, METRICS_FILE)
+        log = os.path.join(self.dir, METRICS_LOG)
+        if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
+            tmp = _temp_name(path)
+            try:
+                with tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir, \
+                        open(tmp, "xb") as out:
+                    done = write_metrics_json_streaming(log, out, spool_dir)
+                if done:
+                    os.replace(tmp, path)
+                    return
+            finally:
+                _unlink_quietly(tmp)
+        _write_atomic(path, self._metrics_json().encode("utf-8"))
 
     def _metrics_json(self) -> str:
         """From the kept log text while the log holds only what this observer appended (checked by

@@ -24,6 +24,7 @@ import json
 import math
 import operator
 import os
+import shutil
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -34,7 +35,7 @@ __all__ = [
     "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
     "splits_at_commas", "iso_items", "metrics_log_line", "metrics_json_text",
     "metrics_json_from_items", "read_metric_series", "METRICS_SUMMARY", "add_to_summary",
-    "read_metric_summaries",
+    "read_metric_summaries", "write_metrics_json_streaming",
 ]
 
 RUN_FILE = "run.json"
@@ -66,6 +67,7 @@ LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
 
 _SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float})
+_METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
 _ITEM_BREAK = ",\n      "  # between the items of a column in metrics.json (indent 2, third level)
 _MICROSECOND = operator.attrgetter("microsecond")
 _TZINFO = operator.attrgetter("tzinfo")
@@ -205,6 +207,65 @@ def _layout_series(parts_by_name: dict) -> str:
         out.append(",")
     out[-1] = "\n}"
     return "".join(out)
+
+
+def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_dir: str) -> bool:
+    """Write ``metrics_json_text(read_metrics_log(log_path))`` to the binary file ``out`` with
+    memory bounded by the longest log line (not by the points), for logs too big to hold.
+
+    One pass spools each (metric, column) as laid-out text to its own file in ``spool_dir``; the
+    spools are then copied into place in sorted order.  Returns False, having written nothing,
+    when a column cannot be laid out by a string replace (then the caller reads the log whole).
+    """
+    spools: dict = {}
+    opened: list = []
+    names = set()
+    try:
+        with open(log_path, "rb") as log:
+            for raw in log:
+                if not raw.endswith(b"\n"):  # the remains of a killed write
+                    break
+                if not raw.strip():
+                    continue
+                entry = json.loads(raw)
+                names.add(entry["name"])
+                for key in _METRIC_COLUMNS:
+                    column = entry[key]
+                    if not column:
+                        continue
+                    items = json_items(column)
+                    if not splits_at_commas(column, items):
+                        return False
+                    spool = spools.get((entry["name"], key))
+                    if spool is None:
+                        spool = open(os.path.join(spool_dir, str(len(opened))), "w+b")  # noqa: SIM115
+                        opened.append(spool)
+                        spools[(entry["name"], key)] = spool
+                    else:
+                        spool.write(_ITEM_BREAK.encode())
+                    spool.write(items.replace(",", _ITEM_BREAK).encode("utf-8"))
+        if not names:
+            out.write(b"{}")
+            return True
+        out.write(b"{")
+        for i, name in enumerate(sorted(names)):
+            out.write(f'{"," if i else ""}\n  {json.dumps(name)}: {{'.encode())
+            for j, key in enumerate(_METRIC_COLUMNS):
+                out.write(f'{"," if j else ""}\n    "{key}": '.encode())
+                spool = spools.get((name, key))
+                if spool is None:
+                    out.write(b"[]")
+                    continue
+                out.write(b"[\n      ")
+                spool.seek(0)
+                shutil.copyfileobj(spool, out, 1 << 20)
+                out.write(b"\n    ]")
+            out.write(b"\n  }")
+        out.write(b"\n}")
+        return True
+    finally:
+        for spool in opened:
+            spool.close()
 
 
 def read_jsonl(path: str | os.PathLike) -> list:
