@@ -123,3 +123,21 @@ def test_a_run_whose_log_outgrows_the_kept_text_gets_a_complete_metrics_json(tmp
     assert text == metrics_json_text(read_metrics_log(os.path.join(run_dir, "metrics.jsonl")))
     assert json.loads(text)["loss"]["values"] == values
     assert [p for p in os.listdir(run_dir) if p.startswith(".")] == []  # no spool or temp left
+
+
+def test_streaming_cuts_the_observers_lines_and_parses_the_others_alike(tmp_path):
+    lines = [
+        '{"name":"m","steps":[0,1],"values":[1.5,NaN],"timestamps":["2024-01-01T00:00:00","t"]}\n',
+        '{"name": "m", "steps": [2], "values": [-1e-07], "timestamps": ["u"]}\n',  # not ours
+        '{"name":"q\\"x","steps":[0],"values":["x\\\\"],"timestamps":["t"]}\n',  # escapes
+        '{"name":"m","steps":[3],"values":[true],"timestamps":["v"]}\n',
+        '{"name":"m","steps":[4],"values":[5]',  # killed write
+    ]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(lines))
+    done, text = _streamed(tmp_path, log)
+    assert done is True
+    assert text == metrics_json_text(read_metrics_log(log))
+    tricky = tmp_path / "tricky.jsonl"
+    tricky.write_text('{"name":"m","steps":[0],"values":["a\\",\\""],"timestamps":["t"]}\n')
+    assert _streamed(tmp_path, tricky) == (False, "")

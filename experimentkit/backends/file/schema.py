@@ -69,6 +69,7 @@ _SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float})
 _METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
 _ITEM_BREAK = ",\n      "  # between the items of a column in metrics.json (indent 2, third level)
+_ITEM_BREAK_BYTES = _ITEM_BREAK.encode()
 _MICROSECOND = operator.attrgetter("microsecond")
 _TZINFO = operator.attrgetter("tzinfo")
 
@@ -227,23 +228,21 @@ def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_di
                     break
                 if not raw.strip():
                     continue
-                entry = json.loads(raw)
-                names.add(entry["name"])
-                for key in _METRIC_COLUMNS:
-                    column = entry[key]
-                    if not column:
+                name, columns = _split_log_line(raw)
+                if columns is None:
+                    return False
+                names.add(name)
+                for key, items in zip(_METRIC_COLUMNS, columns):
+                    if not items:
                         continue
-                    items = json_items(column)
-                    if not splits_at_commas(column, items):
-                        return False
-                    spool = spools.get((entry["name"], key))
+                    spool = spools.get((name, key))
                     if spool is None:
                         spool = open(os.path.join(spool_dir, str(len(opened))), "w+b")  # noqa: SIM115
                         opened.append(spool)
-                        spools[(entry["name"], key)] = spool
+                        spools[(name, key)] = spool
                     else:
-                        spool.write(_ITEM_BREAK.encode())
-                    spool.write(items.replace(",", _ITEM_BREAK).encode("utf-8"))
+                        spool.write(_ITEM_BREAK_BYTES)
+                    spool.write(items.replace(b",", _ITEM_BREAK_BYTES))
         if not names:
             out.write(b"{}")
             return True
@@ -266,6 +265,43 @@ def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_di
     finally:
         for spool in opened:
             spool.close()
+
+
+def _split_log_line(raw: bytes) -> tuple:
+    """``(name, (steps, timestamps, values) as json_items bytes)`` of a metric log line, or
+    ``(None, None)`` when a column cannot be laid out by a string replace.
+
+    Lines in the observer's own format are cut at their column markers without parsing the points
+    (a column whose commas all separate items: numbers, or strings without commas); other lines
+    are parsed and re-encoded.
+    """
+    marks = raw.find(b',"steps":['), raw.find(b'],"values":['), raw.find(b'],"timestamps":[')
+    if raw.startswith(b'{"name":"') and raw.endswith(b"]}\n") and -1 < marks[0] < marks[1] < marks[2]:
+        name = json.loads(raw[8:marks[0]])
+        steps = raw[marks[0] + 10:marks[1]]
+        values = raw[marks[1] + 12:marks[2]]
+        stamps = raw[marks[2] + 16:-3]
+        if all(_commas_separate(c) for c in (steps, values, stamps)):
+            return name, (steps, stamps, values)
+    entry = json.loads(raw)
+    columns = []
+    for key in _METRIC_COLUMNS:
+        column = entry[key]
+        items = json_items(column) if column else ""
+        if column and not splits_at_commas(column, items):
+            return None, None
+        columns.append(items.encode("utf-8"))
+    return entry["name"], tuple(columns)
+
+
+def _commas_separate(items: bytes) -> bool:
+    """Whether every comma of compact JSON list items separates two items (no nesting, no comma
+    inside a string)."""
+    if b"[" in items or b"{" in items or b"\\" in items:
+        return False
+    if b'"' not in items:
+        return True
+    return items.count(b",") == items.count(b'","')
 
 
 def read_jsonl(path: str | os.PathLike) -> list:
