@@ -25,8 +25,8 @@ import sys
 import threading
 import time
 import uuid
-from time import monotonic as _monotonic
 from collections.abc import Iterator, Sequence
+from time import monotonic as _monotonic
 from typing import Any, Callable, Optional
 
 from .context import activate
