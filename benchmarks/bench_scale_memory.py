@@ -52,6 +52,7 @@ def child(framework: str, points: int, store: str) -> dict:
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     done = time.perf_counter()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before checking below
     if store.startswith("sqlite"):
         import sqlite3
 
@@ -67,7 +68,7 @@ def child(framework: str, points: int, store: str) -> dict:
             status = json.load(f)["status"]
     return {"loop": marks["last"] - marks["start"], "drain": returned - marks["last"],
             "done": done - marks["last"],
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": peak_mb,
             "stored": stored, "status": status}
 
 
