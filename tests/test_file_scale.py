@@ -30,7 +30,7 @@ def _run(tmp_path, series: dict):
             for value in values:
                 _run.log_scalar(name, value)
 
-    run = ex.run(options={"--loglevel": "ERROR"})
+    run = ex.run()
     return str(run._id), os.path.join(str(tmp_path), str(run._id))
 
 
