@@ -76,7 +76,7 @@ def get_git_info(path: str) -> Optional[GitInfo]:
 
     ``url`` is the first remote's url (``origin`` preferred), or ``"git:/" + working dir`` without
     remotes; ``commit`` is None in a repository without commits; ``dirty``: tracked files differ
-    from HEAD (staged or not; untracked files do not count).  Read with three plumbing calls of
+    from HEAD (staged or not; untracked files do not count).  Read with four plumbing calls of
     the git executable (~10 ms) instead of importing GitPython (~0.5 s).
     """
     directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
