@@ -3,8 +3,8 @@ imports.
 
 Found when an experiment is defined and stored with every run, so a result can be traced to the
 exact code.
-Package versions come from ``importlib.metadata``; GitPython is imported only when git info is
-wanted.
+Package versions come from ``importlib.metadata``; git facts from plumbing calls of the git
+executable, only inside a git work tree.
 """
 from __future__ import annotations
 
@@ -65,32 +65,41 @@ def get_git_info(path: str) -> Optional[GitInfo]:
     else None.
 
     ``url`` is the first remote's url (``origin`` preferred), or ``"git:/" + working dir`` without
-    remotes;
-    ``commit`` is None in a repository without commits.
+    remotes; ``commit`` is None in a repository without commits; ``dirty``: tracked files differ
+    from HEAD (staged or not; untracked files do not count).  Read with four plumbing calls of
+    the git executable (~10 ms) instead of importing GitPython (~0.5 s).
     """
     directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     if not _inside_git_work_tree(directory):
-        return None  # spares importing GitPython (~50 ms) outside any repository
+        return None  # no subprocess at all outside any repository
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    if top is None:
+        return None  # e.g. inside .git, or not a work tree after all
+    top = top.strip()
+    remotes = _git(directory, "config", "--get-regexp", r"^remote\..*\.url$") or ""
+    urls = []
+    for line in remotes.splitlines():
+        key, _, url = line.partition(" ")
+        urls.append((key[len("remote."):-len(".url")] != "origin", url))
+    url = min(urls, key=lambda item: item[0])[1] if urls else "git:/" + os.path.realpath(top)
+    head = _git(directory, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    commit = head.strip() if head else None
+    status = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    return url, commit, bool(status and status.strip())
+
+
+def _git(directory: str, *args: str) -> Optional[str]:
+    """Output of ``git -C directory args...``; None when git says no (exit status != 0)."""
+    import subprocess
+
     try:
-        import git
-    except ImportError as e:
+        done = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True,
+                              errors="replace", env=dict(os.environ, LC_ALL="C"))
+    except OSError as e:
         raise GitUnavailableError(
-            "Cannot import git (pip install GitPython); either GitPython or the git executable is "
-            "missing. Disable git info with Experiment(..., save_git_info=False)") from e
-    try:
-        repo = git.Repo(directory, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    try:
-        remotes = sorted(repo.remotes, key=lambda r: r.name != "origin")
-        url = remotes[0].url if remotes else "git:/" + str(repo.working_dir)
-        try:
-            commit: Optional[str] = repo.head.commit.hexsha
-        except ValueError:  # no commit yet
-            commit = None
-        return url, commit, repo.is_dirty()
-    finally:
-        repo.close()
+            f"Cannot run the git executable ({e}); install git, or disable git info with "
+            f"Experiment(..., save_git_info=False)") from e
+    return done.stdout if done.returncode == 0 else None
 
 
 def _inside_git_work_tree(directory: str) -> bool:

@@ -216,7 +216,7 @@ class InvalidVersionError(UsageError, ValueError):
 
 
 class GitUnavailableError(UsageError, ValueError):
-    """Git info was requested but GitPython or the git executable is missing."""
+    """Git info was requested but the git executable is missing."""
 
 
 class EnforceCleanError(UsageError, RuntimeError):

@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from time import monotonic as _monotonic
 from typing import Any, Callable, Optional
 
 from .context import activate, running_runs
@@ -621,18 +622,18 @@ class Run:
     def _heartbeat_loop(self) -> None:
         """Beat every ``beat_interval``; in between, send the metric queue as soon as it holds
         ``EARLY_FLUSH`` points (a fast loop streams to storage instead of piling up)."""
-        next_beat = time.monotonic() + self.beat_interval
+        next_beat = _monotonic() + self.beat_interval
         try:
             while True:
-                self._wake.wait(max(0.0, min(_POLL, next_beat - time.monotonic())))
+                self._wake.wait(max(0.0, min(_POLL, next_beat - _monotonic())))
                 self._wake.clear()
                 if self._beat_stop.is_set():
                     break
                 try:
-                    if time.monotonic() >= next_beat:
+                    if _monotonic() >= next_beat:
                         self._dispatcher.retry()
                         self._beat()
-                        next_beat = time.monotonic() + self.beat_interval
+                        next_beat = _monotonic() + self.beat_interval
                     elif len(self._metrics) > EARLY_FLUSH:
                         self._send_metrics(whole=False)
                 except Exception as exc:  # a heartbeat must never take the run down

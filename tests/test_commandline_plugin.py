@@ -100,3 +100,27 @@ def test_a_broken_installed_plugin_is_named_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Error: Cannot load observer plugin 'broken' (brokenplug_missing:option) from the entry-point "
         "group 'experimentkit.observers': ModuleNotFoundError: No module named 'brokenplug_missing'"]
+
+
+def test_plugin_discovery_is_cached_and_notices_a_removed_plugin(plugin_site, tmp_path):
+    """The second process reads the discovered entry points from the cache; deleting the plugin's
+    distribution changes the cache key, so its flag disappears."""
+    site = tmp_path / "site"
+    shutil.copytree(plugin_site, site)
+    cache = tmp_path / "cache"
+    env_extra = {"EXPERIMENTKIT_CACHE_DIR": str(cache)}
+
+    def run(*args):
+        (tmp_path / "train.py").write_text(SCRIPT)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), **env_extra)
+        return subprocess.run([sys.executable, "train.py", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert "--jsonl=FILE" in run("--help").stdout
+    cached = list(cache.glob("plugins-*.json"))
+    assert len(cached) == 1 and "experimentkit_jsonl" in cached[0].read_text()
+    assert "--jsonl=FILE" in run("--help").stdout  # from the cache
+    assert len(list(cache.glob("plugins-*.json"))) == 1
+    for dist in site.glob("experimentkit_jsonl-*.dist-info"):
+        shutil.rmtree(dist)
+    assert "--jsonl=FILE" not in run("--help").stdout

@@ -115,7 +115,7 @@ def test_a_run_logging_many_points_is_complete_when_run_returns(url):
         for i in range(n):
             _run.log_scalar("loss", i * 0.5)
 
-    run = ex.run(options={"--loglevel": "ERROR"})
+    run = ex.run()
     with open_store(url) as store:
         record = store.get(run._id)
         assert record.status == "COMPLETED"

@@ -10,7 +10,11 @@ every script.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
+import json
+import os
+import sys
 from importlib import metadata
 from typing import Any, Optional
 
@@ -23,6 +27,7 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginOption", "as_option", "load_plugin",
 ENTRY_POINT_GROUP = "experimentkit.observers"
 
 _REQUIRED = ("short_flag", "long_flag", "arg", "apply")
+_KEEP_CACHES = 16
 
 
 class PluginOption(CLIOption):
@@ -102,10 +107,69 @@ def load_plugin(entry_point: Any) -> CLIOption:
 
 
 def _entry_points() -> list:
+    """The group's entry points; remembered on disk per state of the installed distributions.
+
+    ``importlib.metadata`` reads every distribution's metadata (0.15-0.45 s with ~150 installed);
+    the cache is keyed by the path entries and the mtime of each ``entry_points.txt`` found by one
+    ``scandir`` per path entry (~2 ms), so installing, removing or editing a plugin is noticed.
+    """
+    cache = _cache_file()
+    if cache is not None:
+        try:
+            with open(cache, encoding="utf-8") as f:
+                return [metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
+                        for name, value in json.load(f)]
+        except (OSError, ValueError, TypeError):
+            pass
     found = metadata.entry_points()
     if hasattr(found, "select"):
-        return list(found.select(group=ENTRY_POINT_GROUP))
-    return list(found.get(ENTRY_POINT_GROUP, ()))  # Python 3.9
+        eps = list(found.select(group=ENTRY_POINT_GROUP))
+    else:
+        eps = list(found.get(ENTRY_POINT_GROUP, ()))  # Python 3.9
+    if cache is not None:
+        _write_cache(cache, [[ep.name, ep.value] for ep in eps])
+    return eps
+
+
+def _cache_file() -> Optional[str]:
+    """``<cache dir>/plugins-<signature>.json``, None when caching is off (``EXPERIMENTKIT_CACHE_DIR``
+    set to an empty string) or the signature cannot be taken."""
+    folder = os.environ.get("EXPERIMENTKIT_CACHE_DIR")
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "experimentkit")
+    if not folder:
+        return None
+    digest = hashlib.sha1(ENTRY_POINT_GROUP.encode())
+    for entry in sys.path:
+        digest.update(b"\0" + os.fsencode(entry or "."))
+        try:
+            names = sorted(e.name for e in os.scandir(entry or ".")
+                           if e.name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                stamp = os.stat(os.path.join(entry or ".", name, "entry_points.txt")).st_mtime_ns
+            except OSError:
+                stamp = -1
+            digest.update(f"\0{name}\0{stamp}".encode())
+    return os.path.join(folder, f"plugins-{digest.hexdigest()}.json")
+
+
+def _write_cache(path: str, entries: list) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(entries, f)
+        os.replace(tmp, path)
+        old = sorted((e.stat().st_mtime, e.path) for e in os.scandir(os.path.dirname(path))
+                     if e.name.startswith("plugins-") and e.name.endswith(".json"))
+        for _, stale in old[:-_KEEP_CACHES]:  # one file per environment state: keep the newest
+            os.unlink(stale)
+    except OSError:
+        pass  # a read-only home: discover again next time
 
 
 @functools.cache

@@ -117,12 +117,15 @@ class MetricSeries:
         return len(self.values)
 
     def to_numpy(self) -> tuple:
-        """``(steps, values, timestamps)`` as numpy arrays (timestamps as ``datetime64[us]``)."""
+        """``(steps, values, timestamps)`` as numpy arrays (timestamps as ``datetime64[us]``, None as
+        NaN / NaT), built by numpy from the columns (no Python loop over the points)."""
         import numpy as np
 
-        values = np.array([np.nan if v is None else v for v in self.values], dtype=float)
-        return (np.asarray(self.steps), values,
-                np.array(self.timestamps, dtype="datetime64[us]"))
+        return (np.asarray(self.steps), np.array(self.values, dtype=float),
+                self._numpy_times(np))
+
+    def _numpy_times(self, np: Any) -> Any:
+        return np.array(self.timestamps, dtype="datetime64[us]")
 
     def to_frame(self) -> Any:
         """A pandas DataFrame with the columns ``step``, ``value``, ``timestamp`` (needs pandas)."""
@@ -130,6 +133,55 @@ class MetricSeries:
 
         return pd.DataFrame({"step": self.steps, "value": self.values,
                              "timestamp": pd.to_datetime(self.timestamps)})
+
+
+class TextTimeSeries(MetricSeries):
+    """A ``MetricSeries`` whose timestamps stay the stored naive ISO-8601 texts until they are asked
+    for: ``to_numpy`` parses them in C, ``timestamps`` makes the datetimes on first use."""
+
+    def __init__(self, name: str, steps: list, values: list, time_texts: list):
+        self.name, self.steps, self.values = name, steps, values
+        self._texts = time_texts
+        self._times: Optional[list] = None
+
+    @property  # type: ignore[override]
+    def timestamps(self) -> list:
+        if self._times is None:
+            self._times = [_naive_utc(text) for text in self._texts]
+        return self._times
+
+    @timestamps.setter
+    def timestamps(self, value: list) -> None:
+        self._times = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricSeries):
+            return NotImplemented
+        return ((self.name, self.steps, self.values, self.timestamps)
+                == (other.name, other.steps, other.values, other.timestamps))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _numpy_times(self, np: Any) -> Any:
+        if self._times is None:
+            import warnings
+
+            try:  # naive ISO text, parsed in C; a time zone (a warning in numpy) takes the slow path
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    return np.array(self._texts, dtype="datetime64[us]")
+            except (ValueError, TypeError, Warning):
+                pass
+        return super()._numpy_times(np)
+
+
+def _naive_utc(text: Any) -> Optional[_dt.datetime]:
+    """Stored ISO text → naive-UTC datetime; what does not parse is None."""
+    try:
+        parsed = _dt.datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 @dataclass

@@ -51,6 +51,7 @@ from .schema import (
     json_problem,
     load_run_metrics,
     read_json,
+    read_metric_summaries,
 )
 
 __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_name"]
@@ -123,15 +124,9 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
     config = _read_part(run_dir, CONFIG_FILE, damaged)
     info = _read_part(run_dir, INFO_FILE, damaged)
     notes = _read_part(run_dir, ANNOTATIONS_FILE, damaged)
-    metrics = load_run_metrics(run_dir, damaged)
-    summaries = {}
-    for name, series in (metrics or {}).items():
-        values = list(series.get("values") or [])
-        try:
-            summaries[name] = summarize(values)
-        except TypeError:  # values of mixed types have no min/max
-            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
-                               "count": len(values)}
+    summaries = read_metric_summaries(run_dir)
+    if summaries is None:
+        summaries = _summarize_run_metrics(run_dir, damaged)
     notes = notes if isinstance(notes, dict) else {}
     # Sacred's jsonpickle forms as plain values, so that indexed queries (info.acc > 0.9) see numbers
     config, info = safe_restore(config), safe_restore(info)
@@ -172,6 +167,21 @@ def _read_part(run_dir: str, name: str, damaged: list) -> dict:
         damaged.append(f"{name}: not a JSON object")
         return {}
     return data
+
+
+def _summarize_run_metrics(run_dir: str, damaged: list) -> dict:
+    """Summaries from every point (runs written by Sacred or older code, live or replayed runs);
+    what cannot be read is described in ``damaged``."""
+    metrics = load_run_metrics(run_dir, damaged)
+    summaries = {}
+    for name, series in (metrics or {}).items():
+        values = list(series.get("values") or [])
+        try:
+            summaries[name] = summarize(values)
+        except TypeError:  # values of mixed types have no min/max
+            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
+                               "count": len(values)}
+    return summaries
 
 
 def _sig(st: os.stat_result) -> str:

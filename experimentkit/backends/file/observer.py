@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,11 +37,13 @@ from .schema import (
     LIVE_STATUSES,
     METRICS_FILE,
     METRICS_LOG,
+    METRICS_SUMMARY,
     RESOURCES_DIR,
     RUN_FILE,
     SOURCES_DIR,
     TABLE_SUFFIX,
     TABLES_DIR,
+    add_to_summary,
     check_artifact_name,
     check_name,
     iso_items,
@@ -50,6 +53,7 @@ from .schema import (
     metrics_log_line,
     read_metrics_log,
     splits_at_commas,
+    write_metrics_json_streaming,
 )
 
 __all__ = ["FileStorageObserver"]
@@ -152,6 +156,7 @@ class FileStorageObserver(RunObserver):
         self.run_entry["result"] = sacred_flatten(result)
         self._save_json(RUN_FILE, self.run_entry)
         self._save_info()
+        self._save_summaries()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         """Mark the run COMPLETED with its result."""
@@ -207,6 +212,7 @@ class FileStorageObserver(RunObserver):
                        for name, *columns in batch).encode("utf-8")
         _append(os.path.join(self.dir, METRICS_LOG), data)
         self._keep_items(batch, len(data))
+        self._summarize(metrics_by_name)
         if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
             self._save_metrics_json()
 
@@ -251,6 +257,7 @@ class FileStorageObserver(RunObserver):
             self._cout_cursor = 0
         _drop_torn_tail(os.path.join(run_dir, METRICS_LOG))
         self._kept_items = None  # the log holds lines written by another observer
+        self._summaries = None  # which this observer has not summarised
         self._ended = self.run_entry.get("status") not in LIVE_STATUSES
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -295,6 +302,8 @@ class FileStorageObserver(RunObserver):
         self._cout_cursor = 0
         self._ended = False
         self._kept_items, self._kept_chars, self._log_size = {}, 0, 0
+        self._summaries: Optional[dict] = {}
+        self._summaries_saved: Optional[int] = None  # the log size the saved summaries describe
         self._save_json(CONFIG_FILE, config)
         self._save_json(RUN_FILE, entry)
 
@@ -304,6 +313,7 @@ class FileStorageObserver(RunObserver):
         self.run_entry["stop_time"] = stop_time.isoformat()
         self.run_entry["status"] = status
         self._save_metrics_json()
+        self._save_summaries()
         self._save_info()
         self._save_json(RUN_FILE, self.run_entry)
         self._render_template()
@@ -327,9 +337,46 @@ class FileStorageObserver(RunObserver):
             _write_atomic(os.path.join(self.dir, INFO_FILE), text.encode("utf-8"))
             self._info_text = text
 
+    def _summarize(self, metrics_by_name: dict) -> None:
+        """Keep each metric's last/min/max/count up to date (C-speed passes over each batch)."""
+        if self._summaries is None:
+            return
+        for name, series in metrics_by_name.items():
+            empty = {"last": None, "min": None, "max": None, "count": 0}
+            summary = add_to_summary(self._summaries.get(name, empty), list(series["values"]))
+            if summary is None:
+                self._summaries = None  # something else than numbers: readers summarise the log
+                return
+            self._summaries[name] = summary
+
+    def _save_summaries(self) -> None:
+        """Write metrics_summary.json for the log as it is now (readers check its size)."""
+        if not self._summaries:
+            return
+        size = _file_size(os.path.join(self.dir, METRICS_LOG))
+        if size == self._summaries_saved:
+            return
+        text = json.dumps({"log_size": size, "metrics": self._summaries})
+        _write_atomic(os.path.join(self.dir, METRICS_SUMMARY), text.encode("utf-8"))
+        self._summaries_saved = size
+
     def _save_metrics_json(self) -> None:
-        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``)."""
-        _write_atomic(os.path.join(self.dir, METRICS_FILE), self._metrics_json().encode("utf-8"))
+        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``);
+        a log too big to hold is laid out streaming, in bounded memory."""
+        path = os.path.join(self.dir, METRICS_FILE)
+        log = os.path.join(self.dir, METRICS_LOG)
+        if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
+            tmp = _temp_name(path)
+            try:
+                with tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir, \
+                        open(tmp, "xb") as out:
+                    done = write_metrics_json_streaming(log, out, spool_dir)
+                if done:
+                    os.replace(tmp, path)
+                    return
+            finally:
+                _unlink_quietly(tmp)
+        _write_atomic(path, self._metrics_json().encode("utf-8"))
 
     def _metrics_json(self) -> str:
         """From the kept log text while the log holds only what this observer appended (checked by

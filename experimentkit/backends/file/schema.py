@@ -21,8 +21,10 @@ import bisect
 import datetime as _dt
 import itertools
 import json
+import math
 import operator
 import os
+import shutil
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -33,7 +35,8 @@ __all__ = [
     "read_metrics_log",
     "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
     "splits_at_commas", "json_problem", "iso_items", "metrics_log_line", "metrics_json_text",
-    "metrics_json_from_items",
+    "metrics_json_from_items", "read_metric_series", "METRICS_SUMMARY", "add_to_summary",
+    "read_metric_summaries", "write_metrics_json_streaming",
 ]
 
 RUN_FILE = "run.json"
@@ -49,18 +52,25 @@ RESOURCES_DIR = "_resources"
 #: Per-run tags and notes written by the read side (``{"tags": [...], "notes": "..."}``); kept
 #: apart from run.json, which Sacred's tools own.
 ANNOTATIONS_FILE = "experimentkit.json"
+#: ``{"log_size": bytes of metrics.jsonl summarised, "metrics": {name: {last, min, max, count}}}``,
+#: kept by the observer so that reading a run does not parse all its points (valid while the log
+#: still has that size).
+METRICS_SUMMARY = "metrics_summary.json"
 #: run.json key holding ``{artifact name: {"content_type": ..., "metadata": ...}}``
 #: (Sacred drops both).
 ARTIFACT_META_KEY = "artifact_meta"
 #: Names an artifact may not take because the store itself writes them.
 RESERVED_NAMES = frozenset({RUN_FILE, CONFIG_FILE, COUT_FILE, METRICS_FILE, INFO_FILE, METRICS_LOG,
-                            TABLES_DIR, ANNOTATIONS_FILE})
+                            TABLES_DIR, ANNOTATIONS_FILE, METRICS_SUMMARY})
 #: Statuses of runs that have not ended; any other status (COMPLETED, FAILED, INTERRUPTED, or the
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
 
 _SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
+_NUMBER_TYPES = frozenset({int, float})
+_METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
 _ITEM_BREAK = ",\n      "  # between the items of a column in metrics.json (indent 2, third level)
+_ITEM_BREAK_BYTES = _ITEM_BREAK.encode()
 _MICROSECOND = operator.attrgetter("microsecond")
 _TZINFO = operator.attrgetter("tzinfo")
 
@@ -221,6 +231,100 @@ def _layout_series(parts_by_name: dict) -> str:
     return "".join(out)
 
 
+def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_dir: str) -> bool:
+    """Write ``metrics_json_text(read_metrics_log(log_path))`` to the binary file ``out`` with
+    memory bounded by the longest log line (not by the points), for logs too big to hold.
+
+    One pass spools each (metric, column) as laid-out text to its own file in ``spool_dir``; the
+    spools are then copied into place in sorted order.  Returns False, having written nothing,
+    when a column cannot be laid out by a string replace (then the caller reads the log whole).
+    """
+    spools: dict = {}
+    opened: list = []
+    names = set()
+    try:
+        with open(log_path, "rb") as log:
+            for raw in log:
+                if not raw.endswith(b"\n"):  # the remains of a killed write
+                    break
+                if not raw.strip():
+                    continue
+                name, columns = _split_log_line(raw)
+                if columns is None:
+                    return False
+                names.add(name)
+                for key, items in zip(_METRIC_COLUMNS, columns):
+                    if not items:
+                        continue
+                    spool = spools.get((name, key))
+                    if spool is None:
+                        spool = open(os.path.join(spool_dir, str(len(opened))), "w+b")  # noqa: SIM115
+                        opened.append(spool)
+                        spools[(name, key)] = spool
+                    else:
+                        spool.write(_ITEM_BREAK_BYTES)
+                    spool.write(items.replace(b",", _ITEM_BREAK_BYTES))
+        if not names:
+            out.write(b"{}")
+            return True
+        out.write(b"{")
+        for i, name in enumerate(sorted(names)):
+            out.write(f'{"," if i else ""}\n  {json.dumps(name)}: {{'.encode())
+            for j, key in enumerate(_METRIC_COLUMNS):
+                out.write(f'{"," if j else ""}\n    "{key}": '.encode())
+                spool = spools.get((name, key))
+                if spool is None:
+                    out.write(b"[]")
+                    continue
+                out.write(b"[\n      ")
+                spool.seek(0)
+                shutil.copyfileobj(spool, out, 1 << 20)
+                out.write(b"\n    ]")
+            out.write(b"\n  }")
+        out.write(b"\n}")
+        return True
+    finally:
+        for spool in opened:
+            spool.close()
+
+
+def _split_log_line(raw: bytes) -> tuple:
+    """``(name, (steps, timestamps, values) as json_items bytes)`` of a metric log line, or
+    ``(None, None)`` when a column cannot be laid out by a string replace.
+
+    Lines in the observer's own format are cut at their column markers without parsing the points
+    (a column whose commas all separate items: numbers, or strings without commas); other lines
+    are parsed and re-encoded.
+    """
+    marks = raw.find(b',"steps":['), raw.find(b'],"values":['), raw.find(b'],"timestamps":[')
+    if raw.startswith(b'{"name":"') and raw.endswith(b"]}\n") and -1 < marks[0] < marks[1] < marks[2]:
+        name = json.loads(raw[8:marks[0]])
+        steps = raw[marks[0] + 10:marks[1]]
+        values = raw[marks[1] + 12:marks[2]]
+        stamps = raw[marks[2] + 16:-3]
+        if all(_commas_separate(c) for c in (steps, values, stamps)):
+            return name, (steps, stamps, values)
+    entry = json.loads(raw)
+    columns = []
+    for key in _METRIC_COLUMNS:
+        column = entry[key]
+        items = json_items(column) if column else ""
+        if column and not splits_at_commas(column, items):
+            return None, None
+        columns.append(items.encode("utf-8"))
+    return entry["name"], tuple(columns)
+
+
+def _commas_separate(items: bytes) -> bool:
+    """Whether every comma of compact JSON list items separates two items (no nesting, no comma
+    inside a string)."""
+    if b"[" in items or b"{" in items or b"\\" in items:
+        return False
+    if b'"' not in items:
+        return True
+    return items.count(b",") == items.count(b'","')
+
+
 def read_jsonl(path: str | os.PathLike, damaged: Optional[list] = None) -> list:
     """Read a JSON-lines file written by appends; a missing file is empty.
 
@@ -269,6 +373,76 @@ def read_metrics_log(path: str | os.PathLike, damaged: Optional[list] = None) ->
         series["values"].extend(entry["values"])
         series["timestamps"].extend(entry["timestamps"])
     return out
+
+
+def read_metric_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]:
+    """``(steps, values, timestamps)`` of one metric of a run directory (timestamps as stored: ISO
+    text), or None when the run has no such metric.
+
+    Lines of other metrics are recognised by their first bytes (``{"name":<name>,``, as the
+    observer writes them) and never parsed; lines written otherwise are parsed and checked.
+    """
+    log = os.path.join(run_dir, METRICS_LOG)
+    try:
+        with open(log, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        series = load_run_metrics(run_dir).get(name)
+        if series is None:
+            return None
+        return (list(series.get("steps") or []), list(series.get("values") or []),
+                list(series.get("timestamps") or []))
+    ours = ('{"name":' + json.dumps(name) + ",").encode("utf-8")
+    steps: list = []
+    values: list = []
+    stamps: list = []
+    found = False
+    end = data.rfind(b"\n") + 1  # a last line without its newline is a killed write
+    for number, line in enumerate(data[:end].split(b"\n"), start=1):
+        if not line.startswith(ours) and (line.startswith(b'{"name":"') or not line.strip()):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(log)}: line {number} is not valid JSON ({e})") from None
+        if entry.get("name") != name:
+            continue
+        found = True
+        steps.extend(entry["steps"])
+        values.extend(entry["values"])
+        stamps.extend(entry["timestamps"])
+    return (steps, values, stamps) if found else None
+
+
+def add_to_summary(summary: Optional[dict], values: list) -> Optional[dict]:
+    """``{"last", "min", "max", "count"}`` (as ``query.memory.summarize`` gives) of a series after
+    ``values`` are appended; None once the series holds something other than int/float numbers
+    (then only a full read summarises it).  C-speed passes over the batch."""
+    if summary is None or not values or not set(map(type, values)) <= _NUMBER_TYPES:
+        return None if summary is None or values else summary
+    try:
+        finite = math.isfinite(sum(values, 0.0))
+    except OverflowError:
+        finite = False
+    numeric = values if finite else [v for v in values if v == v]  # NaN is skipped
+    low, high = summary["min"], summary["max"]
+    if numeric:
+        low = min(numeric) if low is None else min(low, min(numeric))
+        high = max(numeric) if high is None else max(high, max(numeric))
+    return {"last": values[-1], "min": low, "max": high, "count": summary["count"] + len(values)}
+
+
+def read_metric_summaries(run_dir: str | os.PathLike) -> Optional[dict]:
+    """The summaries the observer kept, if they describe the metric log as it is now, else None."""
+    try:
+        kept = read_json(os.path.join(run_dir, METRICS_SUMMARY))
+        size = os.stat(os.path.join(run_dir, METRICS_LOG)).st_size
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("log_size") != size:
+        return None
+    metrics = kept.get("metrics")
+    return metrics if isinstance(metrics, dict) else None
 
 
 def load_run_metrics(run_dir: str | os.PathLike, damaged: Optional[list] = None) -> dict:

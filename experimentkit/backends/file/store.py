@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
 from ...errors import StoreError, suggest
-from ...query.base import Filter, Key, MetricSeries, Order, Query, RunRecord, Store
+from ...query.base import Filter, Key, MetricSeries, Order, Query, RunRecord, Store, TextTimeSeries
 from ...query.memory import parse_time
 from ...query.semantics import apply_in_python, apply_rows_in_python, id_sort_key
 from .index import RunIndex, is_run_name, read_run_dir
@@ -34,6 +34,7 @@ from .schema import (
     load_run_metrics,
     read_json,
     read_jsonl,
+    read_metric_series,
 )
 
 __all__ = ["FileStore"]
@@ -167,13 +168,16 @@ class FileStore(Store):
         return sorted(self._metrics(run_id))
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
-        metrics = self._metrics(run_id)
-        if name not in metrics:
+        """One metric, reading only its own log lines; timestamps are parsed when first used."""
+        _, run_dir = self._run_dir(run_id)
+        try:
+            columns = read_metric_series(run_dir, name)
+        except ValueError as exc:
+            raise StoreError(f"cannot read the metrics of run '{run_id}': {exc}") from None
+        if columns is None:
+            metrics = self._metrics(run_id)
             raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, metrics)}")
-        series = metrics[name]
-        return MetricSeries(name, list(series.get("steps") or []),
-                            list(series.get("values") or []),
-                            [_parse_or_none(t) for t in series.get("timestamps") or []])
+        return TextTimeSeries(name, *columns)
 
     def captured_out(self, run_id: Any) -> str:
         _, run_dir = self._run_dir(run_id)
@@ -327,9 +331,3 @@ class FileStore(Store):
 def _inside(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip(os.sep) + os.sep)
 
-
-def _parse_or_none(value: Any) -> Any:
-    try:
-        return parse_time(value)
-    except (ValueError, TypeError):
-        return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    TextTimeSeries,
     utcnow,
 )
 from ...query.semantics import apply_in_python
@@ -54,6 +56,8 @@ from .common import (
 )
 
 __all__ = ["FastSqliteStore", "sqlite_file"]
+
+_COLUMNS = (operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2))
 
 _RUN_COLUMNS = ("run_id", "status", "command", "comment", "priority", "start_time", "stop_time",
                 "heartbeat", "fail_trace", "config", "info", "meta", "host_info", "result",
@@ -542,7 +546,17 @@ class FastSqliteStore(Store):
         return self.full.metric_names(run_id)
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
-        return self.full.metric(run_id, name)
+        """The points in C-built columns; times stay stored text until used (``TextTimeSeries``).
+        A run or metric that is not there goes to the full store, which names the alternatives."""
+        return self._fast(lambda: self._metric(run_id, name), lambda full: full.metric(run_id, name))
+
+    def _metric(self, run_id: Any, name: str) -> MetricSeries:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT step, value, timestamp FROM metric WHERE run_id = ?"
+                                " AND name = ? ORDER BY metric_id", (str(run_id), name)).fetchall()
+        if not rows:
+            raise _Fallback
+        return TextTimeSeries(name, *(list(map(get, rows)) for get in _COLUMNS))
 
     def captured_out(self, run_id: Any) -> str:
         return self.full.captured_out(run_id)
