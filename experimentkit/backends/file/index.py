@@ -169,7 +169,7 @@ def _read_part(run_dir: str, name: str, damaged: list) -> dict:
     return data
 
 
-def _summarize_run_metrics(run_dir: str, damaged: list) -> dict:
+def _summarize_run_metrics(run_dir: str, damaged: Optional[list] = None) -> dict:
     """Summaries from every point (runs written by Sacred or older code, live or replayed runs);
     what cannot be read is described in ``damaged``."""
     metrics = load_run_metrics(run_dir, damaged)
