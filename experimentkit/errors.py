@@ -178,7 +178,7 @@ class TimeoutInterrupt(SacredInterrupt):
     STATUS = "TIMEOUT"
 
 
-class _PlainMessage:
+class _PlainMessage(Exception):
     """For errors that are also a ``KeyError`` or ``OSError``: show the message as written (those
     bases would quote it or reformat it)."""
 

@@ -83,11 +83,9 @@ def unflatten(flat: dict) -> dict:
         for part in parts[:-1]:
             nxt = here.setdefault(part, {})
             if not isinstance(nxt, dict):  # "a" and "a.b" both present: keep the dotted key
-                here = None
+                nested[key] = value
                 break
             here = nxt
-        if here is None:
-            nested[key] = value
         else:
             here[parts[-1]] = value
     return nested
@@ -148,7 +146,7 @@ def record(target: str, run: ForeignRun) -> str:
     if run.status not in _STATUS_EVENTS:
         raise ValueError(f"unknown status {run.status!r}; one of {', '.join(_STATUS_EVENTS)}")
     observer = observer_for(target)
-    ex_info = {"name": run.experiment, "base_dir": "", "sources": [], "dependencies": [],
+    ex_info: dict = {"name": run.experiment, "base_dir": "", "sources": [], "dependencies": [],
                "repositories": [], "mainfile": None}
     meta = {"command": run.command, "options": {}, "named_configs": [], "config_updates": {},
             "uid": uuid.uuid4().hex, "imported_from": run.source}
