@@ -213,7 +213,6 @@ class Run:
         self._beat_thread: Optional[threading.Thread] = None
         self._sigterm_armed = False
         self._capture: Optional[str] = None  # the capture mode in effect
-        self._inbox: Any = None  # points from worker processes (pickling.RunInbox), made on demand
 
     # ---- logging from user code ------------------------------------------------------------------
     def log_scalar(self, metric_name: str, value: Any, step: Any = None,
@@ -436,11 +435,9 @@ class Run:
     run = __call__
 
     def __reduce__(self) -> tuple:
-        """A run sent to a worker process arrives as a small handle whose ``log_scalar`` reaches
-        this run (see :class:`experimentkit.pickling.RemoteRun`)."""
-        from .pickling import reduce_run
-
-        return reduce_run(self)
+        """A run sent to a worker process arrives as its :meth:`handle` (``_id``, ``uid``,
+        ``config``, ``log_scalar``, ``log_metrics``), whose points reach this run's record."""
+        return self.handle().__reduce__()
 
     def _command(self) -> str:
         name = getattr(self.main_function, "__name__", None) or self.meta_info.get(
@@ -547,8 +544,6 @@ class Run:
             return self.result
         finally:
             self.fallback_journals = dispatcher.finish()
-            if self._inbox is not None:
-                self._inbox.close()
             if self._spool is not None:
                 self._spool.close()
 
@@ -670,8 +665,6 @@ class Run:
         # Tables are drained before metrics, so every point logged before a table row is in this
         # beat's metrics (or an earlier one) and reaches observers no later than that row.
         tables = self._drain_tables()
-        if self._inbox is not None:
-            self._metrics.extend(self._inbox.drain())
         if self._spool is not None:
             self._spool.collect(self._metrics.append)
         if self._metrics:

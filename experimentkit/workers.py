@@ -51,26 +51,37 @@ def current_rank() -> Optional[int]:
 class RunHandle:
     """A picklable way to log metric points into one run from any process."""
 
-    def __init__(self, spool_dir: str, owner_pid: int, run_id: Any, ranks: str = "all"):
+    def __init__(self, spool_dir: str, owner_pid: int, run_id: Any, ranks: str = "all",
+                 uid: Optional[str] = None, config: Optional[dict] = None):
         if ranks not in _RANK_MODES:
             raise ValueError(f"ranks must be one of {_RANK_MODES}, not {ranks!r}")
         self.spool_dir = spool_dir
         self.owner_pid = owner_pid
         self.run_id = run_id
         self.ranks = ranks
+        self.uid = uid
+        self.config = config if config is not None else {}
         self._file: Any = None
         self._steps: dict = {}
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict:
-        return {"spool_dir": self.spool_dir, "owner_pid": self.owner_pid, "run_id": self.run_id,
-                "ranks": self.ranks}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+    def __reduce__(self) -> tuple:
+        """Only what names the run travels; the open spool file stays with its process."""
+        return RunHandle, (self.spool_dir, self.owner_pid, self.run_id, self.ranks, self.uid,
+                           self.config)
 
     def __repr__(self) -> str:
         return f"RunHandle(run_id={self.run_id!r}, ranks={self.ranks!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"a run handle in a worker process has only _id, uid, config, "
+                             f"log_scalar and log_metrics; '{name}' belongs in the process that "
+                             f"owns the run")
+
+    @property
+    def _id(self) -> Any:
+        """The run's id under Sacred's attribute name (what ``_run._id`` gives in the owner)."""
+        return self.run_id
 
     def log_scalar(self, name: str, value: Any, step: Optional[int] = None,
                    rank: Optional[int] = None) -> None:
@@ -124,7 +135,11 @@ class Spool:
         _OWNED[self.dir] = run
 
     def handle(self, ranks: str = "all") -> RunHandle:
-        return RunHandle(self.dir, os.getpid(), self.run._id, ranks)
+        from .commandline.printing import to_plain
+
+        run = self.run
+        return RunHandle(self.dir, os.getpid(), run._id, ranks, uid=run.meta_info.get("uid"),
+                         config=to_plain(run.config))
 
     def collect(self, append: Callable[[tuple], None]) -> int:
         """Pass every new complete point to ``append`` as ``(name, step, value, stamp)``."""
