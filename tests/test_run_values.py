@@ -87,7 +87,7 @@ def test_accelerator_tensors_are_copied_at_the_call_and_read_at_the_heartbeat():
 
     class FakeCudaTensor:
         __module__ = "torch"
-        device = type("device", (), {"type": "cuda"})()
+        is_cpu = False
         items = 0
 
         def __init__(self, value):
