@@ -219,6 +219,26 @@ def _sample_table(record: Any, name: str, rows: Sequence[Mapping[str, Any]], mor
             f"<table><tr>{''.join(header(c) for c in columns)}</tr>{body}</table>")
 
 
+def _media(record: Any) -> str:
+    """Images, figures, texts and dicts logged with ``_run.log_image`` ..., one row per name with a
+    link per step (names and steps come from the artifact names: no store call)."""
+    from ..media import parse_artifact_name
+
+    steps: dict = {}
+    for artifact in record.artifacts:
+        parsed = parse_artifact_name(str(artifact))
+        if parsed is not None:
+            steps.setdefault(parsed[0], []).append((parsed[1], str(artifact)))
+    if not steps:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>"
+        + " ".join(f'<a href="{escape(artifact_href(record.id, artifact))}">{step}</a>'
+                   for step, artifact in sorted(items))
+        + "</td></tr>" for name, items in sorted(steps.items()))
+    return f"<h2>Media</h2><table><tr><th>name</th><th>steps</th></tr>{rows}</table>"
+
+
 def run_page(record: Any, series: Mapping[str, Any], tables: Mapping[str, tuple],
              captured: str, captured_clipped: bool, sort_by_table: Mapping[str, str]) -> bytes:
     """Everything recorded for one run.  ``tables`` maps a table name to ``(rows, more)``."""
@@ -230,6 +250,7 @@ def run_page(record: Any, series: Mapping[str, Any], tables: Mapping[str, tuple]
         links = "".join(f'<li><a href="{escape(artifact_href(record.id, str(a)))}">'
                         f"{escape(str(a))}</a></li>" for a in record.artifacts)
         body.append(f"<h2>Artifacts</h2><ul>{links}</ul>")
+        body.append(_media(record))
     if tables:
         body.append("<h2>Per-sample tables</h2>")
         body += [_sample_table(record, name, rows, more, sort_by_table.get(name, ""))
