@@ -14,7 +14,8 @@ Differences that are allowed, and why (also in docs/nothing-lost.md):
   their import line and write to different stores.
 * Times differ, but are ISO-format strings in the same order (start <= heartbeat, start <= stop).
 * experimentkit adds ``artifact_meta`` (content type and metadata of artifacts), ``meta.uid`` (the
-  run's identity across backends and replays) and ``host.cpu_count``/``host.memory_total``; Sacred's
+  run's identity across backends and replays), ``host.cpu_count``/``host.memory_total`` and the
+  ``--system-metrics`` option in ``meta.options``; Sacred's
   ``meta.options`` has ``--s3`` and ``--tiny_db`` for observers experimentkit does not ship.
 * ``fail_trace``: experimentkit leaves its own frames out; the first and last lines are the same.
 * ``cout.txt``: the same lines.  Both runs use ``--capture=sys``: with ``fd`` Sacred 0.8.7 sometimes
@@ -98,7 +99,8 @@ SCENARIOS = {
     "failed": ["with", "fail=True", "--capture=sys"],
 }
 #: keys only one side has (dotted paths; see the module docstring)
-OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total"}
+OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total",
+             "meta.options.--system-metrics"}
 SACRED_ONLY = {"meta.options.--s3", "meta.options.--tiny_db"}
 TIME_KEYS = ("start_time", "heartbeat", "stop_time")
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
@@ -198,7 +200,9 @@ def test_run_json_has_sacreds_keys_shapes_and_values(stores, scenario):
     assert {k: ours["host"][k] for k in host_theirs} == host_theirs
     for key in ("command", "config_updates", "named_configs", "comment"):
         assert ours["meta"].get(key) == theirs["meta"].get(key), key
-    options_ours = dict(ours["meta"]["options"], **{"--file_storage": None})
+    options_ours = {k: v for k, v in ours["meta"]["options"].items()
+                    if "meta.options." + k not in OURS_ONLY}
+    options_ours["--file_storage"] = None
     options_theirs = {k: v for k, v in theirs["meta"]["options"].items()
                       if "meta.options." + k not in SACRED_ONLY}
     assert options_ours == dict(options_theirs, **{"--file_storage": None})

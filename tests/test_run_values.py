@@ -16,7 +16,7 @@ def run_experiment(main, observer):
     ex = Experiment("values")
     ex.observers.append(observer)
     ex.main(main)
-    return ex.run(options={"--loglevel": "ERROR"})
+    return ex.run()
 
 
 @pytest.fixture(params=["file", "sqlite", "mongomock"])
