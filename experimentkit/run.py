@@ -485,10 +485,13 @@ class Run:
     def _beat(self) -> None:
         """Send new metrics, new table rows and a heartbeat (the last call is the final flush)."""
         dispatcher = self._dispatcher
-        if self._spool is not None:
+        if self._spool is not None:  # worker processes' points (run.handle())
             self._spool.collect(self._metrics.append)
+        # Tables are drained before metrics, so every point logged before a table row is in this
+        # beat's metrics (or an earlier one) and reaches observers no later than that row.
+        tables = self._drain_tables()
         dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(), info=self.info)
-        for name, rows in self._drain_tables():
+        for name, rows in tables:
             dispatcher.emit("log_table", name=name, rows=rows)
         if self._output is not None:
             self.captured_out = self._output.get()

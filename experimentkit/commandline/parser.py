@@ -154,7 +154,10 @@ def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] 
     command = command or (None if help_requested else ex.default_command)
     if command is not None or not help_requested:
         check_command(ex, command)
-    updates, named_configs = parse_with_args(args.get("UPDATE") or [])
+    from ..settings import SETTINGS
+
+    updates, named_configs = parse_with_args(
+        args.get("UPDATE") or [], strict=bool(SETTINGS.COMMAND_LINE.STRICT_PARSING))
     return ParsedCommandLine(command, updates, list(named_configs), args, help_requested)
 
 
