@@ -127,22 +127,31 @@ def _snapshot(name: str, value: Any) -> Any:
 
     Host values (numpy, CPU tensors) become Python numbers at once (cheap, and a later in-place
     change cannot leak in); a tensor on an accelerator is copied on its device (queued, no sync)
-    and read at the heartbeat; immutable values (jax arrays, plain objects) are kept as they are.
+    and read at the heartbeat; other values (jax arrays are immutable) are kept as they are.
     """
-    module = type(value).__module__.partition(".")[0]
+    kind = type(value)
+    convert = _SNAPSHOTS.get(kind)
+    if convert is None:
+        module = kind.__module__.partition(".")[0]
+        convert = _SNAPSHOTS[kind] = (
+            _torch_now if module == "torch" else kind.item if module == "numpy" else _as_is)
     try:
-        if module == "torch":
-            device = getattr(getattr(value, "device", None), "type", "cpu")
-            if device != "cpu" and device != "meta":
-                return value.detach().clone()
-            return value.item()
-        if module == "numpy":
-            return value.item()
+        return convert(value)
     except (ValueError, RuntimeError):
         shape = tuple(getattr(value, "shape", ()))
         raise ValueError(f"log_scalar({name!r}): expected one number, got a "
-                         f"{type(value).__name__} of shape {shape}") from None
+                         f"{kind.__name__} of shape {shape}") from None
+
+
+def _torch_now(tensor: Any) -> Any:
+    return tensor.item() if tensor.is_cpu else tensor.detach().clone()
+
+
+def _as_is(value: Any) -> Any:
     return value
+
+
+_SNAPSHOTS: dict = {}  # type -> how _snapshot reads its values (found once per type)
 
 
 class Run:

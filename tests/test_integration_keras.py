@@ -42,7 +42,7 @@ def test_epoch_and_batch_metrics_and_the_summary_go_into_the_active_run(tmp_path
     def main():
         histories.append(fit(ExperimentkitCallback()).history)
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     run = only_run(tmp_path)
     history = histories[0]
     assert run.metric("loss").steps == [0, 1]

@@ -69,7 +69,7 @@ def test_inside_an_experiment_the_logger_writes_into_its_run(tmp_path):
         seen["version"] = logger.version
         seen["run_id"] = _run._id
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     run = only_run(tmp_path / "runs")
     assert run.status == "COMPLETED" and seen["version"] == seen["run_id"] and run.id == "1"
     assert run.info["hparams"] == {"lr": 0.05, "fail_at_step": None}
@@ -115,6 +115,6 @@ def test_all_checkpoints_are_stored_when_asked(tmp_path):
         fit(ExperimentkitLogger(log_checkpoints="all"), tmp_path / "work", epochs=3,
             callbacks=[checkpoints])
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     run = only_run(tmp_path / "runs")
     assert sorted(run.artifacts) == ["epoch=0.ckpt", "epoch=1.ckpt", "epoch=2.ckpt"]

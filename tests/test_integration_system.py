@@ -39,7 +39,7 @@ def only_run(store):
 
 
 def test_the_option_samples_cpu_memory_disk_and_network_as_metrics(tmp_path, fast_interval):
-    sampling_experiment(tmp_path).run(options={"--system-metrics": True, "--loglevel": "ERROR"})
+    sampling_experiment(tmp_path).run(options={"--system-metrics": True})
     run = only_run(tmp_path)
     names = run.metric_names()
     for name in ("system.cpu.percent", "system.memory.percent", "system.memory.used_mb",
@@ -56,7 +56,7 @@ def test_the_option_samples_cpu_memory_disk_and_network_as_metrics(tmp_path, fas
 
 def test_settings_turn_it_on_for_every_run(tmp_path, fast_interval, monkeypatch):
     monkeypatch.setitem(SETTINGS._values, "SYSTEM_METRICS", True)
-    sampling_experiment(tmp_path, samples=1).run(options={"--loglevel": "ERROR"})
+    sampling_experiment(tmp_path, samples=1).run()
     assert "system.memory.percent" in only_run(tmp_path).metric_names()
 
 
@@ -69,7 +69,7 @@ def test_runs_without_the_option_sample_nothing(tmp_path):
         assert not [h for h in _run.pre_run_hooks if isinstance(h, SystemMetricsHook)]
         _run.log_scalar("loss", 1.0)
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     assert only_run(tmp_path).metric_names() == ["loss"]
 
 

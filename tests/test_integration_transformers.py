@@ -58,7 +58,7 @@ def test_on_log_metrics_and_training_arguments_go_into_the_active_run(tmp_path):
     def main():
         train(tmp_path, callbacks=[ExperimentkitCallback()])
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     run = only_run(tmp_path / "runs")
     assert run.metric("loss").steps == [2, 4, 6]
     assert run.metric("eval_loss").steps == [3, 6]
@@ -87,5 +87,5 @@ def test_report_to_experimentkit_after_register(tmp_path):
         trainer = train(tmp_path, report_to="experimentkit")
         assert any(isinstance(c, ExperimentkitCallback) for c in trainer.callback_handler.callbacks)
 
-    ex.run(options={"--loglevel": "ERROR"})
+    ex.run()
     assert only_run(tmp_path / "runs").metric("loss").steps == [2, 4, 6]

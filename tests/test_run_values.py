@@ -1,6 +1,7 @@
 """What ``log_scalar``/``log_metrics`` store for tensors and arrays, and rich values (images,
 figures, texts, dicts) stored as artifacts and listed per step by ``RunRecord.media``."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ def run_experiment(main, observer):
     ex = Experiment("values")
     ex.observers.append(observer)
     ex.main(main)
-    return ex.run(options={"--loglevel": "ERROR"})
+    return ex.run()
 
 
 @pytest.fixture(params=["file", "sqlite", "mongomock"])
@@ -87,7 +88,7 @@ def test_accelerator_tensors_are_copied_at_the_call_and_read_at_the_heartbeat():
 
     class FakeCudaTensor:
         __module__ = "torch"
-        device = type("device", (), {"type": "cuda"})()
+        is_cpu = False
         items = 0
 
         def __init__(self, value):
@@ -202,3 +203,23 @@ def test_a_bad_image_shape_is_reported_at_the_call(tmp_path):
 
     with pytest.raises(ValueError, match=r"expected an image of shape .*got \(2, 3, 5, 7\)"):
         run_experiment(main, FileStorageObserver(str(tmp_path)))
+
+
+def test_the_dashboard_lists_media_per_step_with_escaped_names(tmp_path):
+    pytest.importorskip("PIL")
+    from experimentkit.dashboard.app import handle
+
+    def main(_run):
+        for step in (2, 0, 1):
+            _run.log_text("<b>sample</b>", f"text {step}", step=step)
+        _run.log_image("val/img", np.zeros((2, 2)), step=7)
+
+    run_experiment(main, FileStorageObserver(str(tmp_path)))
+    with open_store(str(tmp_path)) as store:
+        status, _, body = handle(store, "GET", "/run/1")
+    page = body.decode("utf-8")
+    assert status == 200 and "<h2>Media</h2>" in page and "<b>" not in page
+    row = page[page.index("<td>&lt;b&gt;sample&lt;.b&gt;</td>"):]  # "/" became "."
+    row = row[:row.index("</tr>")]
+    assert re.findall(r'">(\d+)</a>', row) == ["0", "1", "2"]
+    assert '<td>val.img</td><td><a href="/run/1/artifact/val.img.step7.png">7</a>' in page

@@ -17,7 +17,7 @@ def run_experiment(main, store):
     ex = Experiment("workers")
     ex.observers.append(FileStorageObserver(store))
     ex.main(main)
-    return ex.run(options={"--loglevel": "ERROR"})
+    return ex.run()
 
 
 def metrics_of_only_run(store):

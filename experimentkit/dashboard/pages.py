@@ -533,6 +533,26 @@ def _sample_table(record: Any, name: str, state: Mapping[str, Any], artifacts: S
             f"{''.join(header(c) for c in columns)}</tr>{body}</table></div>")
 
 
+def _media(record: Any) -> str:
+    """Images, figures, texts and dicts logged with ``_run.log_image`` ..., one row per name with a
+    link per step (names and steps come from the artifact names: no store call)."""
+    from ..media import parse_artifact_name
+
+    steps: dict = {}
+    for artifact in record.artifacts:
+        parsed = parse_artifact_name(str(artifact))
+        if parsed is not None:
+            steps.setdefault(parsed[0], []).append((parsed[1], str(artifact)))
+    if not steps:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>"
+        + " ".join(f'<a href="{escape(artifact_href(record.id, artifact))}">{step}</a>'
+                   for step, artifact in sorted(items))
+        + "</td></tr>" for name, items in sorted(steps.items()))
+    return f"<h2>Media</h2><table><tr><th>name</th><th>steps</th></tr>{rows}</table>"
+
+
 def _is_image(name: str) -> bool:
     return name.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"))
 
@@ -553,6 +573,7 @@ def run_page(record: Any, chart_data: Sequence[Mapping[str, Any]], tables: Mappi
     if previews:
         body.append('<h2>Artifacts</h2><div class="artifacts">'
                     + "".join(artifact_preview(record, p, view) for p in previews) + "</div>")
+    body.append(_media(record))
     if tables:
         body.append("<h2>Per-sample tables</h2>")
         body += [_sample_table(record, name, state, record.artifacts, view)

@@ -56,7 +56,7 @@ class BackgroundRun:
 
         experiment.main(waiting_main)
         self.run: Any = None
-        all_options = {"--capture": "no", "--loglevel": "WARNING"}
+        all_options = {"--capture": "no"}  # the root logger stays as the user set it
         all_options.update(options or {})
 
         def target() -> None:
