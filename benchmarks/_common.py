@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts: interleaved subprocess timing and result tables."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,11 @@ def run_script_child(script: str, spec: dict) -> dict:
     fd, out = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     try:
-        done = subprocess.run([sys.executable, os.path.abspath(script), "--child", json.dumps(spec), out],
-                              capture_output=True, timeout=900)
+        done = subprocess.run(
+            [sys.executable, os.path.abspath(script), "--child", json.dumps(spec), out],
+            capture_output=True,
+            timeout=900,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"child {spec} failed:\n{done.stderr.decode()[-3000:]}")
         with open(out, encoding="utf-8") as f:

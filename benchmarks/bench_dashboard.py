@@ -19,6 +19,7 @@ single-page application, so its equivalents are the calls its pages make: the ru
 after ``GET /ajax-api/2.0/mlflow/runs/get``; the HTML and JavaScript of the application itself
 (cached by the browser after the first visit) are reported apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,11 @@ from _common import table
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-PAGES = [("table", "/"), ("table sorted by a metric", "/?sort=-metrics.{metric}"),
-         ("run page with the long metric", "/run/{big}")]
+PAGES = [
+    ("table", "/"),
+    ("table sorted by a metric", "/?sort=-metrics.{metric}"),
+    ("run page with the long metric", "/run/{big}"),
+]
 
 
 def add_long_run_file(base: str, run_id: str, points: int) -> None:
@@ -51,8 +55,7 @@ def add_long_run_file(base: str, run_id: str, points: int) -> None:
     stamps = [(start + dt.timedelta(milliseconds=i)).isoformat() for i in range(points)]
     values = [1.0 / (1 + i * 1e-4) + (i % 97) * 1e-4 for i in range(points)]
     with open(os.path.join(folder, "metrics.json"), "w") as f:
-        json.dump({"loss": {"steps": list(range(points)), "values": values,
-                            "timestamps": stamps}}, f)
+        json.dump({"loss": {"steps": list(range(points)), "values": values, "timestamps": stamps}}, f)
 
 
 def add_long_run_sql(url: str, run_id: str, points: int) -> None:
@@ -67,9 +70,15 @@ def add_long_run_sql(url: str, run_id: str, points: int) -> None:
         conn.execute(s.run.insert().values(**{**values, "run_id": run_id, "uid": "long" + run_id}))
         batch = []
         for i in range(points):
-            batch.append({"run_id": run_id, "name": "loss", "step": i,
-                          "value": 1.0 / (1 + i * 1e-4) + (i % 97) * 1e-4,
-                          "timestamp": start + dt.timedelta(milliseconds=i)})
+            batch.append(
+                {
+                    "run_id": run_id,
+                    "name": "loss",
+                    "step": i,
+                    "value": 1.0 / (1 + i * 1e-4) + (i % 97) * 1e-4,
+                    "timestamp": start + dt.timedelta(milliseconds=i),
+                }
+            )
             if len(batch) == 100_000:
                 conn.execute(s.metric.insert(), batch)
                 batch = []
@@ -98,9 +107,12 @@ def fetch(port: int, path: str, body: object = None) -> tuple:
 
 
 def measure(target: str, big: str, repeat: int, metric: str) -> list:
-    proc = subprocess.Popen([sys.executable, "-m", "experimentkit", "-S", target, "serve",
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experimentkit", "-S", target, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         port = int(re.search(r":(\d+)/", line).group(1))
@@ -109,8 +121,15 @@ def measure(target: str, big: str, repeat: int, metric: str) -> list:
             path = path.format(big=big, metric=metric)
             cold = fetch(port, path)
             warm = [fetch(port, path) for _ in range(repeat)]
-            rows.append((label, cold[0], statistics.median(w[0] for w in warm),
-                         statistics.median(w[1] for w in warm), warm[-1][2]))
+            rows.append(
+                (
+                    label,
+                    cold[0],
+                    statistics.median(w[0] for w in warm),
+                    statistics.median(w[1] for w in warm),
+                    warm[-1][2],
+                )
+            )
         return rows
     finally:
         proc.terminate()
@@ -140,8 +159,11 @@ def measure_mlflow(python: str, work: str, runs: int, points: int, repeat: int) 
     db = os.path.join(work, "mlflow.db")
     meta_path = os.path.join(work, "mlflow.json")
     if not os.path.exists(meta_path):
-        done = subprocess.run([python, "-c", MLFLOW_FILL, HERE, db, os.path.join(work, "mlruns"),
-                               str(runs), str(points)], capture_output=True, text=True)
+        done = subprocess.run(
+            [python, "-c", MLFLOW_FILL, HERE, db, os.path.join(work, "mlruns"), str(runs), str(points)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             raise RuntimeError(done.stderr[-2000:])
         with open(meta_path, "w") as f:
@@ -152,9 +174,22 @@ def measure_mlflow(python: str, work: str, runs: int, points: int, repeat: int) 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([mlflow, "server", "--backend-store-uri", f"sqlite:///{db}",
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            mlflow,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(600):
             try:
@@ -164,22 +199,35 @@ def measure_mlflow(python: str, work: str, runs: int, points: int, repeat: int) 
                 time.sleep(0.5)
         else:
             raise RuntimeError("mlflow server did not start")
-        search = {"experiment_ids": [meta["experiment"]], "max_results": 100,
-                  "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"}
-        history = (f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids={meta['run']}"
-                   "&metric_key=loss&max_results=320")
-        calls = [("runs table (runs/search, 100 runs)", "/ajax-api/2.0/mlflow/runs/search",
-                  search),
-                 ("run page: runs/get", f"/ajax-api/2.0/mlflow/runs/get?run_id={meta['run']}",
-                  None),
-                 ("run page: sampled history of the long metric", history, None),
-                 ("the application's HTML (cached afterwards)", "/", None)]
+        search = {
+            "experiment_ids": [meta["experiment"]],
+            "max_results": 100,
+            "order_by": ["attributes.start_time DESC"],
+            "run_view_type": "ACTIVE_ONLY",
+        }
+        history = (
+            f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids={meta['run']}"
+            "&metric_key=loss&max_results=320"
+        )
+        calls = [
+            ("runs table (runs/search, 100 runs)", "/ajax-api/2.0/mlflow/runs/search", search),
+            ("run page: runs/get", f"/ajax-api/2.0/mlflow/runs/get?run_id={meta['run']}", None),
+            ("run page: sampled history of the long metric", history, None),
+            ("the application's HTML (cached afterwards)", "/", None),
+        ]
         rows = []
         for label, path, body in calls:
             cold = fetch(port, path, body)
             warm = [fetch(port, path, body) for _ in range(repeat)]
-            rows.append((label, cold[0], statistics.median(w[0] for w in warm),
-                         statistics.median(w[1] for w in warm), warm[-1][2]))
+            rows.append(
+                (
+                    label,
+                    cold[0],
+                    statistics.median(w[0] for w in warm),
+                    statistics.median(w[1] for w in warm),
+                    warm[-1][2],
+                )
+            )
         return rows
     finally:
         proc.terminate()
@@ -192,8 +240,11 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir")
-    parser.add_argument("--mlflow-python", default=sys.executable,
-                        help="an interpreter that can import mlflow (for the MLflow UI numbers)")
+    parser.add_argument(
+        "--mlflow-python",
+        default=sys.executable,
+        help="an interpreter that can import mlflow (for the MLflow UI numbers)",
+    )
     args = parser.parse_args()
     from bench_query_file import make_runs, write_file_store
     from bench_query_sql import fill
@@ -212,11 +263,22 @@ def main() -> None:
         fill(url, args.runs)
         add_long_run_sql(url, big, args.points)
     results.append(("SQLite", measure(url, big, args.repeat, "val.accuracy")))
-    rows = [(store, label, f"{cold * 1000:.0f}", f"{ttfb * 1000:.0f}", f"{total * 1000:.0f}",
-             f"{size / 1024:.0f} KiB") for store, measured in results
-            for label, cold, ttfb, total, size in measured]
-    print(f"{args.runs} runs, one run with a {args.points}-point metric; median of "
-          f"{args.repeat} requests after a cold one")
+    rows = [
+        (
+            store,
+            label,
+            f"{cold * 1000:.0f}",
+            f"{ttfb * 1000:.0f}",
+            f"{total * 1000:.0f}",
+            f"{size / 1024:.0f} KiB",
+        )
+        for store, measured in results
+        for label, cold, ttfb, total, size in measured
+    ]
+    print(
+        f"{args.runs} runs, one run with a {args.points}-point metric; median of "
+        f"{args.repeat} requests after a cold one"
+    )
     print(table(rows, ["store", "page", "cold TTFB ms", "TTFB ms", "total ms", "size"]))
     found = subprocess.run([args.mlflow_python, "-c", "import mlflow"], capture_output=True)
     if found.returncode:
@@ -224,9 +286,21 @@ def main() -> None:
         return
     mlflow_rows = measure_mlflow(args.mlflow_python, work, args.runs, args.points, args.repeat)
     print("MLflow server (same runs, SQLite), the calls its UI makes:")
-    print(table([(label, f"{cold * 1000:.0f}", f"{ttfb * 1000:.0f}", f"{total * 1000:.0f}",
-                  f"{size / 1024:.0f} KiB") for label, cold, ttfb, total, size in mlflow_rows],
-                ["call", "cold TTFB ms", "TTFB ms", "total ms", "size"]))
+    print(
+        table(
+            [
+                (
+                    label,
+                    f"{cold * 1000:.0f}",
+                    f"{ttfb * 1000:.0f}",
+                    f"{total * 1000:.0f}",
+                    f"{size / 1024:.0f} KiB",
+                )
+                for label, cold, ttfb, total, size in mlflow_rows
+            ],
+            ["call", "cold TTFB ms", "TTFB ms", "total ms", "size"],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Two measurements, each framework in its own fresh subprocess (this script re-inv
 
 MLflow has no heartbeat (every ``log_metric`` call writes through); see bench_metrics.py for its cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,7 @@ def _timed_observer(framework: str, beats: list) -> type:
 
         def heartbeat_event(self, info: dict, captured_out: Any, beat_time: Any, result: Any) -> None:
             start = time.perf_counter()
-            super().heartbeat_event(info=info, captured_out=captured_out, beat_time=beat_time,
-                                    result=result)
+            super().heartbeat_event(info=info, captured_out=captured_out, beat_time=beat_time, result=result)
             spent, points = self.pending
             beats.append((spent + time.perf_counter() - start, points))
             self.pending = (0.0, 0)
@@ -101,26 +101,51 @@ def child_live(framework: str, store: str, rate: float, seconds: float, beat: fl
     ex.run(options={"--loglevel": "WARNING", "--beat-interval": str(beat)})
     returned = time.perf_counter()
     count = _count_points(os.path.join(observer.dir, "metrics.json"))
-    periodic = [spent for spent, _ in beats[:marks["periodic_beats"]]]
-    final = [spent for spent, _ in beats[marks["periodic_beats"]:]]
-    return {"periodic": periodic, "final": final, "logged": marks["logged"], "loop": marks["loop"],
-            "flush": returned - marks["last_log"], "count_at_return": count}
+    periodic = [spent for spent, _ in beats[: marks["periodic_beats"]]]
+    final = [spent for spent, _ in beats[marks["periodic_beats"] :]]
+    return {
+        "periodic": periodic,
+        "final": final,
+        "logged": marks["logged"],
+        "loop": marks["loop"],
+        "flush": returned - marks["last_log"],
+        "count_at_return": count,
+    }
 
 
 def _batch(first_step: int, count: int) -> dict:
     stamp = _utcnow()
     steps = list(range(first_step, first_step + count))
-    return {METRIC: {"name": METRIC, "steps": steps, "values": [s * 0.5 for s in steps],
-                     "timestamps": [stamp] * count}}
+    return {
+        METRIC: {
+            "name": METRIC,
+            "steps": steps,
+            "values": [s * 0.5 for s in steps],
+            "timestamps": [stamp] * count,
+        }
+    }
 
 
 def child_scale(framework: str, store: str, stored: int, beats: int) -> dict:
     """Feed an observer ``stored`` points, then time ``beats`` heartbeats and the completed_event."""
     observer = _observer_class(framework)(store)
-    ex_info = {"name": "bench_heartbeat", "base_dir": store, "sources": [], "dependencies": [],
-               "repositories": [], "mainfile": None}
-    observer.started_event(ex_info=ex_info, command="main", host_info={}, start_time=_utcnow(),
-                           config={"seed": 1}, meta_info={}, _id=None)
+    ex_info = {
+        "name": "bench_heartbeat",
+        "base_dir": store,
+        "sources": [],
+        "dependencies": [],
+        "repositories": [],
+        "mainfile": None,
+    }
+    observer.started_event(
+        ex_info=ex_info,
+        command="main",
+        host_info={},
+        start_time=_utcnow(),
+        config={"seed": 1},
+        meta_info={},
+        _id=None,
+    )
     start = time.perf_counter()
     observer.log_metrics(_batch(0, stored), info={})
     feed = time.perf_counter() - start
@@ -128,16 +153,20 @@ def child_scale(framework: str, store: str, stored: int, beats: int) -> dict:
     for number in range(beats):
         start = time.perf_counter()
         observer.log_metrics(_batch(stored + number * NEW_POINTS, NEW_POINTS), info={"beat": number})
-        observer.heartbeat_event(info={"beat": number}, captured_out="", beat_time=_utcnow(),
-                                 result=None)
+        observer.heartbeat_event(info={"beat": number}, captured_out="", beat_time=_utcnow(), result=None)
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
     observer.completed_event(stop_time=_utcnow(), result=None)
     completed = time.perf_counter() - start
     with open(os.path.join(observer.dir, "metrics.json"), encoding="utf-8") as f:
         count = sum(len(series["values"]) for series in json.load(f).values())
-    return {"feed": feed, "beats": times, "completed": completed, "count": count,
-            "expected": stored + beats * NEW_POINTS}
+    return {
+        "feed": feed,
+        "beats": times,
+        "completed": completed,
+        "count": count,
+        "expected": stored + beats * NEW_POINTS,
+    }
 
 
 def run_child(spec: dict) -> dict:
@@ -170,27 +199,59 @@ def live_section(frameworks: list, root: str, args: argparse.Namespace) -> None:
     for repeat in range(args.repeat):
         for name in frameworks:
             store = os.path.join(root, f"live-{name}-{repeat}")
-            results[name].append(run_child({"kind": "live", "framework": name, "store": store,
-                                            "rate": args.rate, "seconds": args.seconds,
-                                            "beat": args.beat_interval}))
+            results[name].append(
+                run_child(
+                    {
+                        "kind": "live",
+                        "framework": name,
+                        "store": store,
+                        "rate": args.rate,
+                        "seconds": args.seconds,
+                        "beat": args.beat_interval,
+                    }
+                )
+            )
             shutil.rmtree(store, ignore_errors=True)
     rows = []
     for name in frameworks:
         runs = results[name]
         firsts, lasts = zip(*(_tenths(r["periodic"]) for r in runs))
         first, last = statistics.median(firsts), statistics.median(lasts)
-        rows.append([name, str(statistics.median(len(r["periodic"]) for r in runs)),
-                     f"{statistics.median(r['logged'] / r['loop'] for r in runs):,.0f}",
-                     _ms(first), _ms(last), f"{last / first:.1f}×",
-                     _ms(statistics.median(max(r["periodic"]) for r in runs)),
-                     _ms(statistics.median(sum(r["final"]) for r in runs)),
-                     _ms(statistics.median(r["flush"] for r in runs)),
-                     ", ".join(f"{r['count_at_return']}/{r['logged']}" for r in runs)])
-    print(f"## heartbeat cost during a run: {args.rate:,.0f} points/s for {args.seconds:g} s, "
-          f"beat interval {args.beat_interval:g} s ({args.repeat} repeat(s), medians)\n")
-    print(table(rows, ["framework", "periodic beats", "points/s achieved", "beat, first tenth",
-                       "beat, last tenth", "growth", "slowest beat", "final beat",
-                       "last log → run() returns", "points in metrics.json at return / logged"]))
+        rows.append(
+            [
+                name,
+                str(statistics.median(len(r["periodic"]) for r in runs)),
+                f"{statistics.median(r['logged'] / r['loop'] for r in runs):,.0f}",
+                _ms(first),
+                _ms(last),
+                f"{last / first:.1f}×",
+                _ms(statistics.median(max(r["periodic"]) for r in runs)),
+                _ms(statistics.median(sum(r["final"]) for r in runs)),
+                _ms(statistics.median(r["flush"] for r in runs)),
+                ", ".join(f"{r['count_at_return']}/{r['logged']}" for r in runs),
+            ]
+        )
+    print(
+        f"## heartbeat cost during a run: {args.rate:,.0f} points/s for {args.seconds:g} s, "
+        f"beat interval {args.beat_interval:g} s ({args.repeat} repeat(s), medians)\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                "framework",
+                "periodic beats",
+                "points/s achieved",
+                "beat, first tenth",
+                "beat, last tenth",
+                "growth",
+                "slowest beat",
+                "final beat",
+                "last log → run() returns",
+                "points in metrics.json at return / logged",
+            ],
+        )
+    )
 
 
 def scale_section(frameworks: list, root: str, sizes: list, sacred_beats: dict) -> None:
@@ -199,8 +260,9 @@ def scale_section(frameworks: list, root: str, sizes: list, sacred_beats: dict) 
         for name in frameworks:
             store = os.path.join(root, f"scale-{name}-{stored}")
             beats = sacred_beats.get(stored, 5) if name == "sacred" else 5
-            results[name, stored] = run_child({"kind": "scale", "framework": name, "store": store,
-                                               "stored": stored, "beats": beats})
+            results[name, stored] = run_child(
+                {"kind": "scale", "framework": name, "store": store, "stored": stored, "beats": beats}
+            )
             shutil.rmtree(store, ignore_errors=True)
     rows = []
     for stored in sizes:
@@ -209,13 +271,37 @@ def scale_section(frameworks: list, root: str, sizes: list, sacred_beats: dict) 
             r = results[name, stored]
             beat = statistics.median(r["beats"])
             complete = "yes" if r["count"] == r["expected"] else f"NO ({r['count']}/{r['expected']})"
-            rows.append([f"{stored:,}", name, _ms(beat), f"{beat / base:.1f}×", str(len(r["beats"])),
-                         _ms(r["completed"]), _ms(r["feed"]), complete])
-    print(f"\n## one heartbeat ({NEW_POINTS} new points + heartbeat_event) on an observer already "
-          "holding N points\n")
-    print(table(rows, ["stored points N", "framework", "beat (median)", "ratio to experimentkit",
-                       "beats timed", "completed_event", "feeding N points (one batch)",
-                       "metrics.json complete"]))
+            rows.append(
+                [
+                    f"{stored:,}",
+                    name,
+                    _ms(beat),
+                    f"{beat / base:.1f}×",
+                    str(len(r["beats"])),
+                    _ms(r["completed"]),
+                    _ms(r["feed"]),
+                    complete,
+                ]
+            )
+    print(
+        f"\n## one heartbeat ({NEW_POINTS} new points + heartbeat_event) on an observer already "
+        "holding N points\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                "stored points N",
+                "framework",
+                "beat (median)",
+                "ratio to experimentkit",
+                "beats timed",
+                "completed_event",
+                "feeding N points (one batch)",
+                "metrics.json complete",
+            ],
+        )
+    )
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ One interleaved session on one machine, R runs x N points of one metric:
 
 After each step the points stored are counted and must equal the points logged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,24 @@ def populate(target: str, runs: int, points: int) -> None:
         values = [1.0 / (s + 1) + number for s in steps]
         stamps = [BASE + number * 1000 + s * 0.01 for s in steps]
         start = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=stamps[0])
-        record(target, ForeignRun(source=f"bench:{number}", experiment="bench",
-                                  config={"lr": 0.001 * (number + 1), "depth": number % 4},
-                                  start_time=start, stop_time=start,
-                                  metrics={"loss": (steps, values, stamps)}))
+        record(
+            target,
+            ForeignRun(
+                source=f"bench:{number}",
+                experiment="bench",
+                config={"lr": 0.001 * (number + 1), "depth": number % 4},
+                start_time=start,
+                stop_time=start,
+                metrics={"loss": (steps, values, stamps)},
+            ),
+        )
 
 
 def stored_points(target: str) -> int:
     from experimentkit.query import open_store
 
     with open_store(target) as store:
-        return sum(len(store.get(r.id).metric(name)) for r in store.runs()
-                   for name in r.metric_names())
+        return sum(len(store.get(r.id).metric(name)) for r in store.runs() for name in r.metric_names())
 
 
 def replay_summary_writer(target: str, logdir: str) -> float:
@@ -115,8 +122,14 @@ def main() -> None:
     assert exported == logged
     if have("tensorboardX") or have("torch"):
         peer = replay_summary_writer(source, os.path.join(work, "tb_replay"))
-        rows.append(["export to TensorBoard", f"{ours:.2f}", f"{peer:.2f} (SummaryWriter replay)",
-                     f"{ours / peer:.2f}x"])
+        rows.append(
+            [
+                "export to TensorBoard",
+                f"{ours:.2f}",
+                f"{peer:.2f} (SummaryWriter replay)",
+                f"{ours / peer:.2f}x",
+            ]
+        )
     else:
         rows.append(["export to TensorBoard", f"{ours:.2f}", "n/a", ""])
 
@@ -134,20 +147,26 @@ def main() -> None:
         t = time.perf_counter()
         with open_store(source) as store:
             export_mlflow(store.runs().all(), uri)
-        rows.append(["export to MLflow (MlflowClient.log_batch)",
-                     f"{time.perf_counter() - t:.2f}", "", ""])
+        rows.append(["export to MLflow (MlflowClient.log_batch)", f"{time.perf_counter() - t:.2f}", "", ""])
         peer, count = mlflow_read_all(uri)
         assert count == logged
-        rows.append(["import from TensorBoard", f"{tb_import:.2f}",
-                     f"{peer:.2f} (MLflow reads it)", f"{tb_import / peer:.2f}x"])
+        rows.append(
+            [
+                "import from TensorBoard",
+                f"{tb_import:.2f}",
+                f"{peer:.2f} (MLflow reads it)",
+                f"{tb_import / peer:.2f}x",
+            ]
+        )
         dest = os.path.join(work, "from_mlflow")
         shutil.rmtree(dest, ignore_errors=True)
         t = time.perf_counter()
         import_mlflow(uri, dest)
         ours = time.perf_counter() - t
         assert stored_points(dest) == logged
-        rows.append(["import from MLflow", f"{ours:.2f}", f"{peer:.2f} (MLflow reads it)",
-                     f"{ours / peer:.2f}x"])
+        rows.append(
+            ["import from MLflow", f"{ours:.2f}", f"{peer:.2f} (MLflow reads it)", f"{ours / peer:.2f}x"]
+        )
     else:
         rows.append(["import from TensorBoard", f"{tb_import:.2f}", "n/a (no mlflow)", ""])
     print(f"{args.runs} runs x {args.points} points = {logged} points; seconds, one session\n")

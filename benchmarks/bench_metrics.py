@@ -11,6 +11,7 @@ interval (10 s); the main function calls ``_run.log_scalar("loss", value)`` ``--
 MLflow calls ``mlflow.log_metric`` inside ``mlflow.start_run()`` (file store, then SQLite) on far fewer
 calls, because each call costs milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,9 +82,14 @@ def child_experiment(framework: str, points: int, store: str) -> dict:
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     settled = returned + time.perf_counter() - join_start  # leave out the counting above
-    return {"loop": marks["last_log"] - marks["start"], "flush": returned - marks["last_log"],
-            "settled": settled - marks["last_log"], "empty_loop": _empty_loop(points),
-            "count_at_return": count_at_return, "count_settled": _count_points(metrics_json)}
+    return {
+        "loop": marks["last_log"] - marks["start"],
+        "flush": returned - marks["last_log"],
+        "settled": settled - marks["last_log"],
+        "empty_loop": _empty_loop(points),
+        "count_at_return": count_at_return,
+        "count_settled": _count_points(metrics_json),
+    }
 
 
 def child_mlflow(uri: str, calls: int, synchronous: bool) -> dict:
@@ -132,8 +138,10 @@ def _median(samples: list, key: str) -> float:
 
 def machine_note() -> str:
     load = os.getloadavg()
-    return (f"Python {platform.python_version()}, {os.cpu_count()} cores, "
-            f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)")
+    return (
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, "
+        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)"
+    )
 
 
 def main() -> None:
@@ -160,21 +168,35 @@ def main() -> None:
     mlflow_specs = {}
     if with_mlflow:
         mlflow_specs = {
-            "MLflow, file store": {"kind": "mlflow", "uri": "file:" + os.path.join(root, "mlruns"),
-                                   "calls": args.mlflow_file_calls, "synchronous": True},
+            "MLflow, file store": {
+                "kind": "mlflow",
+                "uri": "file:" + os.path.join(root, "mlruns"),
+                "calls": args.mlflow_file_calls,
+                "synchronous": True,
+            },
             "MLflow, file store, synchronous=False": {
-                "kind": "mlflow", "uri": "file:" + os.path.join(root, "mlruns"),
-                "calls": args.mlflow_file_calls, "synchronous": False},
-            "MLflow, SQLite": {"kind": "mlflow", "uri": "sqlite:///" + os.path.join(root, "mlflow.db"),
-                               "calls": args.mlflow_sqlite_calls, "synchronous": True},
+                "kind": "mlflow",
+                "uri": "file:" + os.path.join(root, "mlruns"),
+                "calls": args.mlflow_file_calls,
+                "synchronous": False,
+            },
+            "MLflow, SQLite": {
+                "kind": "mlflow",
+                "uri": "sqlite:///" + os.path.join(root, "mlflow.db"),
+                "calls": args.mlflow_sqlite_calls,
+                "synchronous": True,
+            },
         }
         samples.update({name: [] for name in mlflow_specs})
     try:
         for repeat in range(args.repeat):
             for name in frameworks:
                 store = os.path.join(root, f"{name}-{repeat}")
-                samples[name].append(run_child({"kind": "experiment", "framework": name,
-                                                "points": args.points, "store": store}))
+                samples[name].append(
+                    run_child(
+                        {"kind": "experiment", "framework": name, "points": args.points, "store": store}
+                    )
+                )
                 shutil.rmtree(store, ignore_errors=True)
             for name, spec in mlflow_specs.items():
                 samples[name].append(run_child(spec))
@@ -190,8 +212,9 @@ def main() -> None:
         label = f"{name} (`_run.log_scalar`)" if name in frameworks else f"{name} (`mlflow.log_metric`)"
         rows.append([label, f"{calls:,}", _fmt_time(per_call), _fmt_time(net), f"{per_call / base:.1f}×"])
     print("## `log_scalar` cost per call, in the user's loop\n")
-    print(table(rows, ["framework", "calls", "per call", "per call minus empty loop",
-                       "ratio to experimentkit"]))
+    print(
+        table(rows, ["framework", "calls", "per call", "per call minus empty loop", "ratio to experimentkit"])
+    )
     print("\nTarget: experimentkit ≤ 1 µs per call.")
 
     rows = []
@@ -201,15 +224,37 @@ def main() -> None:
         loop, flush, settled = _median(runs, "loop"), _median(runs, "flush"), _median(runs, "settled")
         at_return = ", ".join(str(r["count_at_return"]) for r in runs)
         settled_counts = ", ".join(str(r["count_settled"]) for r in runs)
-        rows.append([name, _fmt_time(loop), _fmt_time(flush), _fmt_time(settled),
-                     _fmt_time(loop + settled), f"{(loop + settled) / base_total:.1f}×", at_return,
-                     settled_counts])
-    print(f"\n## logging {args.points:,} points with a FileStorageObserver: loop, and last "
-          "`log_scalar` → `ex.run()` returned\n")
-    print(table(rows, ["framework", "loop", "last log → run() returns",
-                       "last log → observer threads done", "total overhead (loop + until done)",
-                       "ratio to experimentkit", "points in metrics.json when run() returned "
-                       "(each repeat)", "… when observer threads were done"]))
+        rows.append(
+            [
+                name,
+                _fmt_time(loop),
+                _fmt_time(flush),
+                _fmt_time(settled),
+                _fmt_time(loop + settled),
+                f"{(loop + settled) / base_total:.1f}×",
+                at_return,
+                settled_counts,
+            ]
+        )
+    print(
+        f"\n## logging {args.points:,} points with a FileStorageObserver: loop, and last "
+        "`log_scalar` → `ex.run()` returned\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                "framework",
+                "loop",
+                "last log → run() returns",
+                "last log → observer threads done",
+                "total overhead (loop + until done)",
+                "ratio to experimentkit",
+                "points in metrics.json when run() returned (each repeat)",
+                "… when observer threads were done",
+            ],
+        )
+    )
     print(f"\nComplete = {args.points:,} points. 'missing' = no metrics.json yet.")
     print(f"\nMachine at the end: {machine_note()}")
 

@@ -17,6 +17,7 @@ dropped).  MLflow's ``search_runs`` (filter
 value) runs on an MLflow SQLite store filled through its client; that is slow, so it holds
 ``--mlflow-runs`` runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,11 +51,12 @@ _OPEN_STORE = "from experimentkit.query import open_store"
 QUERY = _QUERY.replace("OPEN", _OPEN_STORE).replace("CHECK", "")
 # SQLite through open_store: the stdlib path must answer alone, without importing SQLAlchemy.
 QUERY_STDLIB = _QUERY.replace("OPEN", _OPEN_STORE).replace(
-    "CHECK", 'assert store.stats == {"fast": 1, "full": 0} and "sqlalchemy" not in sys.modules')
+    "CHECK", 'assert store.stats == {"fast": 1, "full": 0} and "sqlalchemy" not in sys.modules'
+)
 # The same query through SqlStore (SQLAlchemy), the path of the server databases.
 QUERY_SQLALCHEMY = _QUERY.replace(
-    "OPEN", "from experimentkit.backends.sql.store import SqlStore as open_store").replace(
-    "CHECK", "")
+    "OPEN", "from experimentkit.backends.sql.store import SqlStore as open_store"
+).replace("CHECK", "")
 
 MLFLOW_QUERY = """
 import time, json, sys
@@ -82,35 +84,68 @@ def fill(url: str, n_runs: int, seed: int = 0) -> None:
     migrations.upgrade(engine)
     t0 = dt.datetime(2024, 1, 1)
     with engine.begin() as conn:
-        exp_id = conn.execute(s.experiment.insert().values(
-            name="bench", md5sum="0" * 32, base_dir="/src", mainfile="train.py")
+        exp_id = conn.execute(
+            s.experiment.insert().values(name="bench", md5sum="0" * 32, base_dir="/src", mainfile="train.py")
         ).inserted_primary_key[0]
-        host_id = conn.execute(s.host.insert().values(
-            hostname="node1", cpu="x86", os="Linux", os_info="Linux-6", python_version="3.11",
-            md5sum="1" * 32)).inserted_primary_key[0]
+        host_id = conn.execute(
+            s.host.insert().values(
+                hostname="node1",
+                cpu="x86",
+                os="Linux",
+                os_info="Linux-6",
+                python_version="3.11",
+                md5sum="1" * 32,
+            )
+        ).inserted_primary_key[0]
         runs, metrics = [], []
         for i in range(1, n_runs + 1):
             start = t0 + dt.timedelta(minutes=i)
-            config = {"lr": round(10 ** rng.uniform(-4, 0), 6), "batch": rng.choice([16, 32, 64]),
-                      "epochs": 20, "seed": i, "dropout": rng.random() / 2, "l2": 1e-4,
-                      "optimizer": {"name": rng.choice(["adam", "sgd"]), "momentum": 0.9},
-                      "layers": [128, 64], "augment": rng.random() < 0.5, "dataset": "cifar10"}
-            runs.append({"run_id": str(i), "uid": uuid.uuid4().hex, "command": "main",
-                         "start_time": start, "heartbeat": start + dt.timedelta(minutes=5),
-                         "stop_time": start + dt.timedelta(minutes=5), "status": "COMPLETED",
-                         "config": json.dumps(config), "info": "{}", "captured_out": "",
-                         "meta": json.dumps({"command": "main", "uid": str(i)}),
-                         "host_info": json.dumps({"hostname": "node1"}),
-                         "experiment_id": exp_id, "host_id": host_id})
+            config = {
+                "lr": round(10 ** rng.uniform(-4, 0), 6),
+                "batch": rng.choice([16, 32, 64]),
+                "epochs": 20,
+                "seed": i,
+                "dropout": rng.random() / 2,
+                "l2": 1e-4,
+                "optimizer": {"name": rng.choice(["adam", "sgd"]), "momentum": 0.9},
+                "layers": [128, 64],
+                "augment": rng.random() < 0.5,
+                "dataset": "cifar10",
+            }
+            runs.append(
+                {
+                    "run_id": str(i),
+                    "uid": uuid.uuid4().hex,
+                    "command": "main",
+                    "start_time": start,
+                    "heartbeat": start + dt.timedelta(minutes=5),
+                    "stop_time": start + dt.timedelta(minutes=5),
+                    "status": "COMPLETED",
+                    "config": json.dumps(config),
+                    "info": "{}",
+                    "captured_out": "",
+                    "meta": json.dumps({"command": "main", "uid": str(i)}),
+                    "host_info": json.dumps({"hostname": "node1"}),
+                    "experiment_id": exp_id,
+                    "host_id": host_id,
+                }
+            )
             acc = rng.random()
             for name in ("val.accuracy", "train.loss", "val.loss"):
                 for step in range(20):
                     value = acc * (step + 1) / 20 if name == "val.accuracy" else rng.random()
-                    metrics.append({"run_id": str(i), "name": name, "step": step, "value": value,
-                                    "timestamp": start + dt.timedelta(seconds=step)})
+                    metrics.append(
+                        {
+                            "run_id": str(i),
+                            "name": name,
+                            "step": step,
+                            "value": value,
+                            "timestamp": start + dt.timedelta(seconds=step),
+                        }
+                    )
         conn.execute(s.run.insert(), runs)
         for chunk in range(0, len(metrics), 50_000):
-            conn.execute(s.metric.insert(), metrics[chunk:chunk + 50_000])
+            conn.execute(s.metric.insert(), metrics[chunk : chunk + 50_000])
     engine.dispose()
 
 
@@ -126,14 +161,27 @@ def fill_mlflow(uri: str, n_runs: int, seed: int = 0) -> None:
         run = client.create_run(exp)
         lr = round(10 ** rng.uniform(-4, 0), 6)
         acc = rng.random()
-        params = [Param(k, str(v)) for k, v in {"lr": lr, "batch": 32, "epochs": 20, "seed": i,
-                                                 "dropout": 0.1, "l2": 1e-4, "opt": "adam",
-                                                 "layers": "128,64", "augment": True,
-                                                 "dataset": "cifar10"}.items()]
+        params = [
+            Param(k, str(v))
+            for k, v in {
+                "lr": lr,
+                "batch": 32,
+                "epochs": 20,
+                "seed": i,
+                "dropout": 0.1,
+                "l2": 1e-4,
+                "opt": "adam",
+                "layers": "128,64",
+                "augment": True,
+                "dataset": "cifar10",
+            }.items()
+        ]
         points = [Metric("lr", lr, now, 0)]
         for name in ("val.accuracy", "train.loss", "val.loss"):
-            points += [Metric(name, acc * (s + 1) / 20 if name == "val.accuracy" else rng.random(),
-                              now + s, s) for s in range(20)]
+            points += [
+                Metric(name, acc * (s + 1) / 20 if name == "val.accuracy" else rng.random(), now + s, s)
+                for s in range(20)
+            ]
         client.log_batch(run.info.run_id, metrics=points, params=params)
         client.set_terminated(run.info.run_id)
 
@@ -148,8 +196,7 @@ def child_env(tmp: str) -> dict:
 
 def child(code: str, target: str, env: dict) -> dict:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True,
-                          env=env)
+    done = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -173,8 +220,7 @@ def measure(name: str, code: str, target: str, repeat: int, env: dict) -> dict:
         result["net"] = result["wall"] - base
         samples.append(result)
     med = {k: statistics.median(s[k] for s in samples) for k in ("import", "query", "net")}
-    print(f"{name}: {json.dumps({k: round(v * 1000, 1) for k, v in med.items()})} ms",
-          file=sys.stderr)
+    print(f"{name}: {json.dumps({k: round(v * 1000, 1) for k, v in med.items()})} ms", file=sys.stderr)
     return med
 
 
@@ -192,17 +238,20 @@ def main() -> None:
     fill(url, args.runs)
     print(f"filled SQLite with {args.runs} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     results[f"experimentkit, SQLite (stdlib path), {args.runs} runs"] = measure(
-        "sqlite", QUERY_STDLIB, url, args.repeat, env)
+        "sqlite", QUERY_STDLIB, url, args.repeat, env
+    )
     results[f"experimentkit, SQLite via SQLAlchemy, {args.runs} runs"] = measure(
-        "sqlite-sqlalchemy", QUERY_SQLALCHEMY, url, args.repeat, env)
+        "sqlite-sqlalchemy", QUERY_SQLALCHEMY, url, args.repeat, env
+    )
 
     pg = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
     if pg:
         import sqlalchemy as sa
 
         name = f"ek_bench_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(sa.make_url(pg).set(drivername="postgresql+psycopg2"),
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            sa.make_url(pg).set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
         try:
@@ -211,7 +260,8 @@ def main() -> None:
             fill(pg_url, args.runs)
             print(f"filled PostgreSQL in {time.perf_counter() - t:.1f} s", file=sys.stderr)
             results[f"experimentkit, PostgreSQL, {args.runs} runs"] = measure(
-                "postgres", QUERY, pg_url, args.repeat, env)
+                "postgres", QUERY, pg_url, args.repeat, env
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -221,16 +271,36 @@ def main() -> None:
         uri = f"sqlite:///{os.path.join(tmp, 'mlflow.db')}"
         t = time.perf_counter()
         fill_mlflow(uri, args.mlflow_runs)
-        print(f"filled MLflow with {args.mlflow_runs} runs in {time.perf_counter() - t:.1f} s",
-              file=sys.stderr)
+        print(
+            f"filled MLflow with {args.mlflow_runs} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr
+        )
         results[f"mlflow.search_runs, SQLite, {args.mlflow_runs} runs"] = measure(
-            "mlflow", MLFLOW_QUERY, uri, args.repeat, env)
+            "mlflow", MLFLOW_QUERY, uri, args.repeat, env
+        )
 
     first = next(iter(results.values()))
-    rows = [[name, f"{r['query'] * 1000:.1f}", f"{r['import'] * 1000:.0f}", f"{r['net'] * 1000:.0f}",
-             f"{r['net'] / first['net']:.1f}x"] for name, r in results.items()]
-    print(table(rows, ["store", "query in process (ms)", "import (ms)",
-                       "whole process − bare python (ms)", "whole process vs first"]))
+    rows = [
+        [
+            name,
+            f"{r['query'] * 1000:.1f}",
+            f"{r['import'] * 1000:.0f}",
+            f"{r['net'] * 1000:.0f}",
+            f"{r['net'] / first['net']:.1f}x",
+        ]
+        for name, r in results.items()
+    ]
+    print(
+        table(
+            rows,
+            [
+                "store",
+                "query in process (ms)",
+                "import (ms)",
+                "whole process − bare python (ms)",
+                "whole process vs first",
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

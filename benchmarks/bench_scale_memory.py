@@ -10,6 +10,7 @@ resident memory (``ru_maxrss``), the points stored (metrics.json / SQL rows) and
 N is 10^6 by default; ``--big`` adds 10^7 (Sacred's run at 10^7 takes minutes and several GB; it is
 left out unless ``--sacred-big``).  Growth exponents are over N for each column.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,12 @@ def child(framework: str, points: int, store: str) -> dict:
     if framework == "sacred":
         from sacred import Experiment
         from sacred.observers import FileStorageObserver
+
         observer = FileStorageObserver(store)
     else:
         from experimentkit import Experiment
         from experimentkit.observers import FileStorageObserver, SqlObserver
+
         observer = SqlObserver(store) if store.startswith("sqlite") else FileStorageObserver(store)
     ex = Experiment("bench_scale_memory")
     ex.observers.append(observer)
@@ -56,7 +59,7 @@ def child(framework: str, points: int, store: str) -> dict:
     if store.startswith("sqlite"):
         import sqlite3
 
-        conn = sqlite3.connect(store[len("sqlite:///"):])
+        conn = sqlite3.connect(store[len("sqlite:///") :])
         stored = conn.execute("SELECT count(*) FROM metric").fetchone()[0]
         status = conn.execute("SELECT status FROM run").fetchone()[0]
         conn.close()
@@ -66,10 +69,14 @@ def child(framework: str, points: int, store: str) -> dict:
             stored = len(json.load(f)["loss"]["values"])
         with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
             status = json.load(f)["status"]
-    return {"loop": marks["last"] - marks["start"], "drain": returned - marks["last"],
-            "done": done - marks["last"],
-            "peak_mb": peak_mb,
-            "stored": stored, "status": status}
+    return {
+        "loop": marks["last"] - marks["start"],
+        "drain": returned - marks["last"],
+        "done": done - marks["last"],
+        "peak_mb": peak_mb,
+        "stored": stored,
+        "status": status,
+    }
 
 
 def main() -> None:
@@ -93,27 +100,49 @@ def main() -> None:
     results: dict = {}
     for _ in range(args.repeat):
         for points in sizes:
-            names = frameworks + (["sacred"] if with_sacred and (
-                points <= 1_000_000 or args.sacred_big) else [])
+            names = frameworks + (
+                ["sacred"] if with_sacred and (points <= 1_000_000 or args.sacred_big) else []
+            )
             for name in names:
                 workdir = tempfile.mkdtemp(prefix="bench_scale_memory_")
-                store = ("sqlite:///" + os.path.join(workdir, "r.db") if name.endswith("sqlite")
-                         else workdir)
+                store = "sqlite:///" + os.path.join(workdir, "r.db") if name.endswith("sqlite") else workdir
                 try:
-                    result = run_script_child(__file__, {"framework": name.split("+")[0],
-                                                         "points": points, "store": store})
+                    result = run_script_child(
+                        __file__, {"framework": name.split("+")[0], "points": points, "store": store}
+                    )
                 finally:
                     shutil.rmtree(workdir, ignore_errors=True)
                 results.setdefault((name, points), []).append(result)
     rows = []
     for (name, points), runs in results.items():
         best = sorted(runs, key=lambda r: r["drain"])[len(runs) // 2]
-        rows.append([name, f"{points:,}", f"{best['loop']:.2f} s", f"{best['drain']:.2f} s",
-                     f"{best['done']:.2f} s", f"{best['drain'] / points * 1e6:.2f} µs",
-                     f"{best['peak_mb']:,.0f} MB",
-                     ", ".join(f"{r['stored']}/{points} {r['status']}" for r in runs)])
-    print(table(rows, ["framework", "points", "loop", "last log → run() returns",
-                       "→ threads done", "drain per point", "peak RSS", "stored/logged, status"]))
+        rows.append(
+            [
+                name,
+                f"{points:,}",
+                f"{best['loop']:.2f} s",
+                f"{best['drain']:.2f} s",
+                f"{best['done']:.2f} s",
+                f"{best['drain'] / points * 1e6:.2f} µs",
+                f"{best['peak_mb']:,.0f} MB",
+                ", ".join(f"{r['stored']}/{points} {r['status']}" for r in runs),
+            ]
+        )
+    print(
+        table(
+            rows,
+            [
+                "framework",
+                "points",
+                "loop",
+                "last log → run() returns",
+                "→ threads done",
+                "drain per point",
+                "peak RSS",
+                "stored/logged, status",
+            ],
+        )
+    )
     if len(sizes) > 1:
         growth = []
         for name in frameworks + ["sacred"]:
@@ -121,10 +150,11 @@ def main() -> None:
             if not lo or not hi:
                 continue
             factor = math.log(sizes[-1] / sizes[0])
-            growth.append([name] + [f"{math.log(hi[0][k] / lo[0][k]) / factor:.2f}"
-                                    for k in ("loop", "done", "peak_mb")])
-        print(table(growth, ["framework", "loop exponent", "drain (→ done) exponent",
-                             "peak RSS exponent"]))
+            growth.append(
+                [name]
+                + [f"{math.log(hi[0][k] / lo[0][k]) / factor:.2f}" for k in ("loop", "done", "peak_mb")]
+            )
+        print(table(growth, ["framework", "loop exponent", "drain (→ done) exponent", "peak RSS exponent"]))
     print(f"load average at end: {os.getloadavg()}")
 
 

@@ -14,6 +14,7 @@ bytes on disk per point (experimentkit's ``metrics.jsonl`` + ``metrics.json`` vs
 ``metrics.json``), and the growth exponent of the read time over ``--sizes``.  The stored point
 counts are checked against the logged counts, and the runs must be COMPLETED.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,12 @@ def populate(framework: str, target: str, points: int) -> Any:
     if framework == "sacred":
         from sacred import Experiment
         from sacred.observers import FileStorageObserver
+
         observer = FileStorageObserver(target)
     else:
         from experimentkit import Experiment
         from experimentkit.observers import FileStorageObserver, SqlObserver
+
         observer = SqlObserver(target) if target.startswith("sqlite") else FileStorageObserver(target)
     ex = Experiment("bench_scale_read")
     ex.observers.append(observer)
@@ -55,16 +58,20 @@ def populate(framework: str, target: str, points: int) -> Any:
 
 
 READERS = {
-    "ek": ("import time; t0 = time.perf_counter()\n"
-           "from experimentkit.query import open_store\n"
-           "s, v, t = open_store({target!r}).get({run_id!r}).metric('loss').to_numpy()\n"
-           "assert len(v) == {points} and len(t) == {points}, len(v)\n"
-           "print(time.perf_counter() - t0)"),
-    "sacred": ("import time; t0 = time.perf_counter()\n"
-               "import json\n"
-               "with open({target!r}) as f: m = json.load(f)\n"
-               "assert len(m['loss']['values']) == {points}\n"
-               "print(time.perf_counter() - t0)"),
+    "ek": (
+        "import time; t0 = time.perf_counter()\n"
+        "from experimentkit.query import open_store\n"
+        "s, v, t = open_store({target!r}).get({run_id!r}).metric('loss').to_numpy()\n"
+        "assert len(v) == {points} and len(t) == {points}, len(v)\n"
+        "print(time.perf_counter() - t0)"
+    ),
+    "sacred": (
+        "import time; t0 = time.perf_counter()\n"
+        "import json\n"
+        "with open({target!r}) as f: m = json.load(f)\n"
+        "assert len(m['loss']['values']) == {points}\n"
+        "print(time.perf_counter() - t0)"
+    ),
 }
 
 
@@ -79,9 +86,11 @@ def read_once(kind: str, **fields: Any) -> tuple:
 
 
 def _stored_ok(target: str, run_id: Any, points: int) -> str:
-    code = ("from experimentkit.query import open_store\n"
-            f"r = open_store({target!r}).get({run_id!r})\n"
-            "print(r.status, len(r.metric('loss')))")
+    code = (
+        "from experimentkit.query import open_store\n"
+        f"r = open_store({target!r}).get({run_id!r})\n"
+        "print(r.status, len(r.metric('loss')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
     return f"{out[1]}/{points} {out[0]}" if out else "unreadable"
 
@@ -93,32 +102,44 @@ def measure(points: int, repeat: int, workdir: str, with_sacred: bool) -> dict:
     pop = [sys.executable, os.path.abspath(__file__), "--populate"]
     ids = {}
     for framework, target in [("ek", ek_file), ("ek", ek_sqlite)] + (
-            [("sacred", sacred_dir)] if with_sacred else []):
-        done = subprocess.run(pop + [framework, target, str(points)], capture_output=True,
-                              text=True, check=True)
+        [("sacred", sacred_dir)] if with_sacred else []
+    ):
+        done = subprocess.run(
+            pop + [framework, target, str(points)], capture_output=True, text=True, check=True
+        )
         ids[target] = done.stdout.strip().splitlines()[-1]
-    readers = {"experimentkit, file store": ("ek", ek_file, ids[ek_file]),
-               "experimentkit, SQLite": ("ek", ek_sqlite, ids[ek_sqlite])}
+    readers = {
+        "experimentkit, file store": ("ek", ek_file, ids[ek_file]),
+        "experimentkit, SQLite": ("ek", ek_sqlite, ids[ek_sqlite]),
+    }
     if with_sacred:
         readers["Sacred, json.load(metrics.json)"] = (
-            "sacred", os.path.join(sacred_dir, ids[sacred_dir], "metrics.json"), None)
+            "sacred",
+            os.path.join(sacred_dir, ids[sacred_dir], "metrics.json"),
+            None,
+        )
     samples: dict = {name: [] for name in readers}
     for _ in range(repeat):
         for name, (kind, target, run_id) in readers.items():
             samples[name].append(read_once(kind, target=target, run_id=run_id, points=points))
     result = {"points": points, "read": {}, "bytes": {}, "stored": {}}
     for name, values in samples.items():
-        result["read"][name] = (statistics.median(v[0] for v in values),
-                                statistics.median(v[1] for v in values))
+        result["read"][name] = (
+            statistics.median(v[0] for v in values),
+            statistics.median(v[1] for v in values),
+        )
     run_dir = os.path.join(ek_file, ids[ek_file])
     result["bytes"]["experimentkit, file store"] = sum(
-        os.path.getsize(os.path.join(run_dir, f)) for f in ("metrics.jsonl", "metrics.json")
-        if os.path.exists(os.path.join(run_dir, f)))
+        os.path.getsize(os.path.join(run_dir, f))
+        for f in ("metrics.jsonl", "metrics.json")
+        if os.path.exists(os.path.join(run_dir, f))
+    )
     if with_sacred:
-        result["bytes"]["Sacred"] = os.path.getsize(os.path.join(sacred_dir, ids[sacred_dir],
-                                                                 "metrics.json"))
-    result["stored"] = {"file": _stored_ok(ek_file, ids[ek_file], points),
-                        "sqlite": _stored_ok(ek_sqlite, ids[ek_sqlite], points)}
+        result["bytes"]["Sacred"] = os.path.getsize(os.path.join(sacred_dir, ids[sacred_dir], "metrics.json"))
+    result["stored"] = {
+        "file": _stored_ok(ek_file, ids[ek_file], points),
+        "sqlite": _stored_ok(ek_sqlite, ids[ek_sqlite], points),
+    }
     return result
 
 
@@ -152,25 +173,38 @@ def main() -> None:
         base = res["read"].get("Sacred, json.load(metrics.json)")
         for name, (inside, wall) in res["read"].items():
             ratio = f"{inside / base[0]:.2f}x" if base else "-"
-            rows.append([f"{res['points']:,}", name, f"{inside:.3f} s", f"{wall - bare:.3f} s",
-                         ratio])
+            rows.append([f"{res['points']:,}", name, f"{inside:.3f} s", f"{wall - bare:.3f} s", ratio])
     print(f"bare interpreter: {bare * 1000:.0f} ms")
-    print(table(rows, ["points", "reader", "read (from first import)",
-                       "whole process - bare python", "ratio to Sacred's json.load"]))
+    print(
+        table(
+            rows,
+            [
+                "points",
+                "reader",
+                "read (from first import)",
+                "whole process - bare python",
+                "ratio to Sacred's json.load",
+            ],
+        )
+    )
     if len(results) > 1:
         lo, hi = results[0], results[-1]
         growth = []
         for name in hi["read"]:
-            k = math.log(hi["read"][name][0] / lo["read"][name][0]) / math.log(
-                hi["points"] / lo["points"])
+            k = math.log(hi["read"][name][0] / lo["read"][name][0]) / math.log(hi["points"] / lo["points"])
             growth.append([name, f"{k:.2f}"])
         print(table(growth, ["reader", f"growth exponent {lo['points']:,} → {hi['points']:,}"]))
     rows = []
     for res in results:
         for name, size in res["bytes"].items():
             rows.append([f"{res['points']:,}", name, f"{size / res['points']:.1f}"])
-        rows.append([f"{res['points']:,}", "stored / logged, status",
-                     f"file {res['stored']['file']}; SQLite {res['stored']['sqlite']}"])
+        rows.append(
+            [
+                f"{res['points']:,}",
+                "stored / logged, status",
+                f"file {res['stored']['file']}; SQLite {res['stored']['sqlite']}",
+            ]
+        )
     print(table(rows, ["points", "store", "bytes per point"]))
     print(f"load average at end: {os.getloadavg()}")
 

@@ -14,6 +14,7 @@ MLflow (optional): ``MlflowClient.log_batch`` with 1,000 metrics per call (its d
 on an SQLite / PostgreSQL tracking store, on ``--mlflow-points`` points; rows/s.  Sacred's
 ``SqlObserver`` stores no metrics, so it has no equivalent here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,7 @@ def _stored(url: str, run_id: Any) -> tuple:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         where = {"r": str(run_id)}
-        count = conn.execute(sa.text("SELECT count(*) FROM metric WHERE run_id = :r"),
-                             where).scalar()
+        count = conn.execute(sa.text("SELECT count(*) FROM metric WHERE run_id = :r"), where).scalar()
         status = conn.execute(sa.text("SELECT status FROM run WHERE run_id = :r"), where).scalar()
     engine.dispose()
     return int(count), status
@@ -62,20 +62,32 @@ def child_observer(url: str, points: int, batch: int) -> dict:
     from experimentkit.observers import SqlObserver
 
     obs = SqlObserver(url)
-    run_id = obs.started_event(ex_info={"name": "bench", "base_dir": "/tmp", "sources": [],
-                                        "dependencies": [], "repositories": []},
-                               command="main", host_info={}, start_time=dt.datetime.utcnow(),
-                               config={}, meta_info={}, _id=None)
+    run_id = obs.started_event(
+        ex_info={"name": "bench", "base_dir": "/tmp", "sources": [], "dependencies": [], "repositories": []},
+        command="main",
+        host_info={},
+        start_time=dt.datetime.utcnow(),
+        config={},
+        meta_info={},
+        _id=None,
+    )
     base = time.time()
     start = time.perf_counter()
     done = 0
     while done < points:
         n = min(batch, points - done)
         steps = list(range(done, done + n))
-        obs.log_metrics({"loss": {"name": "loss", "steps": steps,
-                                  "values": [s * 0.5 for s in steps],
-                                  "timestamps": [dt.datetime.utcfromtimestamp(base + s * 1e-5)
-                                                 for s in steps]}}, {})
+        obs.log_metrics(
+            {
+                "loss": {
+                    "name": "loss",
+                    "steps": steps,
+                    "values": [s * 0.5 for s in steps],
+                    "timestamps": [dt.datetime.utcfromtimestamp(base + s * 1e-5) for s in steps],
+                }
+            },
+            {},
+        )
         done += n
     elapsed = time.perf_counter() - start
     obs.completed_event(stop_time=dt.datetime.utcnow(), result=None)
@@ -102,8 +114,13 @@ def child_run(url: str, points: int) -> dict:
     run = ex.run(options={"--loglevel": "WARNING"})
     returned = time.perf_counter()
     count, status = _stored(url, run._id)
-    return {"loop": marks["last_log"] - marks["start"], "to_return": returned - marks["last_log"],
-            "total": returned - marks["start"], "stored": count, "status": status}
+    return {
+        "loop": marks["last_log"] - marks["start"],
+        "to_return": returned - marks["last_log"],
+        "total": returned - marks["start"],
+        "stored": count,
+        "status": status,
+    }
 
 
 def child_mlflow(url: str, points: int) -> dict:
@@ -118,13 +135,19 @@ def child_mlflow(url: str, points: int) -> dict:
     now = int(time.time() * 1000)
     start = time.perf_counter()
     for lo in range(0, points, 1000):
-        client.log_batch(run.info.run_id, metrics=[Metric("loss", i * 0.5, now + i, i)
-                                                   for i in range(lo, min(lo + 1000, points))])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("loss", i * 0.5, now + i, i) for i in range(lo, min(lo + 1000, points))],
+        )
     elapsed = time.perf_counter() - start
     stored = len(client.get_metric_history(run.info.run_id, "loss"))
     client.set_terminated(run.info.run_id)
-    return {"seconds": elapsed, "rows_per_s": points / elapsed, "stored": stored,
-            "status": client.get_run(run.info.run_id).info.status}
+    return {
+        "seconds": elapsed,
+        "rows_per_s": points / elapsed,
+        "stored": stored,
+        "status": client.get_run(run.info.run_id).info.status,
+    }
 
 
 def child_main(spec: dict, out: str) -> None:
@@ -141,8 +164,11 @@ def main() -> None:
     parser.add_argument("--mlflow-points", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="200,000 points, one repeat")
-    parser.add_argument("--postgres", default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
-                        help="server URL (a fresh database is created per measurement)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
+        help="server URL (a fresh database is created per measurement)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -158,8 +184,10 @@ def main() -> None:
     try:
         for rep in range(args.repeat):
             for kind in kinds:
-                jobs = [("observer", {"points": args.points, "batch": args.batch}),
-                        ("run", {"points": args.points})]
+                jobs = [
+                    ("observer", {"points": args.points, "batch": args.batch}),
+                    ("run", {"points": args.points}),
+                ]
                 if with_mlflow:
                     jobs.append(("mlflow", {"points": args.mlflow_points}))
                 for job, spec in jobs:
@@ -172,25 +200,37 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = []
     for (kind, job), results in samples.items():
+
         def med(key: str, results: list = results) -> float:
             return statistics.median(r[key] for r in results)
+
         stored = ", ".join(f"{r['stored']}/{r['status']}" for r in results)
         if job == "run":
-            rows.append([kind, "Experiment + SqlObserver, loop of log_scalar",
-                         f"{args.points:,}", f"{args.points / med('total'):,.0f}",
-                         f"loop {med('loop'):.2f} s, last log → run() returns {med('to_return'):.2f} s",
-                         stored])
+            rows.append(
+                [
+                    kind,
+                    "Experiment + SqlObserver, loop of log_scalar",
+                    f"{args.points:,}",
+                    f"{args.points / med('total'):,.0f}",
+                    f"loop {med('loop'):.2f} s, last log → run() returns {med('to_return'):.2f} s",
+                    stored,
+                ]
+            )
         else:
-            label = ("SqlObserver.log_metrics" if job == "observer"
-                     else "MLflow MlflowClient.log_batch (1,000 per call)")
+            label = (
+                "SqlObserver.log_metrics"
+                if job == "observer"
+                else "MLflow MlflowClient.log_batch (1,000 per call)"
+            )
             n = args.points if job == "observer" else args.mlflow_points
-            rows.append([kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}",
-                         f"{med('seconds'):.2f} s", stored])
+            rows.append(
+                [kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", f"{med('seconds'):.2f} s", stored]
+            )
     print(table(rows, ["backend", "what", "points", "rows/s (median)", "time", "stored/status"]))
-    obs = {k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items()
-           if j == "observer"}
-    ml = {k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items()
-          if j == "mlflow"}
+    obs = {
+        k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items() if j == "observer"
+    }
+    ml = {k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items() if j == "mlflow"}
     for kind in kinds:
         if kind in ml:
             print(f"{kind}: experimentkit writes {obs[kind] / ml[kind]:.1f}x MLflow's rows/s")

@@ -1,7 +1,8 @@
 """Import time and a trivial run (whole process), experimentkit beside Sacred and MLflow.
 
-    python benchmarks/bench_startup.py [--repeat 7]
+python benchmarks/bench_startup.py [--repeat 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,13 +14,15 @@ from _common import have, interleaved, table, write_script
 
 TRIVIAL = {
     "experimentkit": "from experimentkit import Experiment\nex = Experiment('t')\n"
-                     "@ex.automain\ndef main():\n    return 1\n",
+    "@ex.automain\ndef main():\n    return 1\n",
     "sacred": "from sacred import Experiment\nex = Experiment('t')\n"
-              "@ex.automain\ndef main():\n    return 1\n",
+    "@ex.automain\ndef main():\n    return 1\n",
 }
-MLFLOW_TRIVIAL = ("import os, sys\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\nimport mlflow\n"
-                  "mlflow.set_tracking_uri('file:' + sys.argv[1])\n"
-                  "with mlflow.start_run():\n    mlflow.log_param('a', 1)\n")
+MLFLOW_TRIVIAL = (
+    "import os, sys\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\nimport mlflow\n"
+    "mlflow.set_tracking_uri('file:' + sys.argv[1])\n"
+    "with mlflow.start_run():\n    mlflow.log_param('a', 1)\n"
+)
 
 
 def main() -> None:
@@ -29,13 +32,21 @@ def main() -> None:
     frameworks = ["experimentkit"] + [m for m in ("sacred", "mlflow") if have(m)]
 
     imports = {"bare": [sys.executable, "-c", "pass"]}
-    statements = {"experimentkit": "from experimentkit import Experiment",
-                  "sacred": "from sacred import Experiment", "mlflow": "import mlflow"}
+    statements = {
+        "experimentkit": "from experimentkit import Experiment",
+        "sacred": "from sacred import Experiment",
+        "mlflow": "import mlflow",
+    }
     imports.update({m: [sys.executable, "-c", statements[m]] for m in frameworks})
     times = interleaved(imports, args.repeat)
-    rows = [[m, f"{(times[m] - times['bare']) * 1000:.0f} ms",
-             f"{(times[m] - times['bare']) / max(times['experimentkit'] - times['bare'], 1e-9):.1f}×"]
-            for m in frameworks]
+    rows = [
+        [
+            m,
+            f"{(times[m] - times['bare']) * 1000:.0f} ms",
+            f"{(times[m] - times['bare']) / max(times['experimentkit'] - times['bare'], 1e-9):.1f}×",
+        ]
+        for m in frameworks
+    ]
     print("## import of the entry point (wall increment over a bare interpreter)\n")
     print(table(rows, ["framework", "import", "ratio to experimentkit"]))
 
@@ -55,8 +66,18 @@ def main() -> None:
 
 
 #: Modules the integrations import; ``import experimentkit`` must load none of them.
-ADAPTER_MODULES = ("experimentkit.integrations", "experimentkit.workers", "experimentkit.media",
-                   "torch", "lightning", "keras", "transformers", "psutil", "pynvml", "PIL")
+ADAPTER_MODULES = (
+    "experimentkit.integrations",
+    "experimentkit.workers",
+    "experimentkit.media",
+    "torch",
+    "lightning",
+    "keras",
+    "transformers",
+    "psutil",
+    "pynvml",
+    "PIL",
+)
 
 
 def adapter_modules_loaded() -> str:
@@ -64,8 +85,10 @@ def adapter_modules_loaded() -> str:
     import json
     import subprocess
 
-    code = ("import sys, json, experimentkit; from experimentkit import Experiment; "
-            f"print(json.dumps([m for m in {list(ADAPTER_MODULES)!r} if m in sys.modules]))")
+    code = (
+        "import sys, json, experimentkit; from experimentkit import Experiment; "
+        f"print(json.dumps([m for m in {list(ADAPTER_MODULES)!r} if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return ", ".join(json.loads(out.stdout)) or "none"
 

@@ -7,6 +7,7 @@ Every variant records each run (experimentkit: a file store; Hydra: its own outp
 run).  Reported: wall seconds for the whole sweep (median of --repeat, variants interleaved), seconds
 per run, and ratios.  The machine's core count bounds what --jobs can gain.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import have, table  # noqa: E402
 
-EK_SCRIPT = '''
+EK_SCRIPT = """
 from experimentkit import Experiment
 ex = Experiment("trivial")
 
@@ -32,9 +33,9 @@ def cfg():
 @ex.automain
 def main(x):
     return x * 2
-'''
+"""
 
-HYDRA_SCRIPT = '''
+HYDRA_SCRIPT = """
 import hydra
 from omegaconf import DictConfig
 
@@ -44,7 +45,7 @@ def main(cfg: DictConfig) -> int:
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 
 def _timed(cmd: list, cwd: str, shell: bool = False) -> float:
@@ -71,19 +72,45 @@ def main() -> int:
     n, jobs = args.runs, args.jobs
     variants = {
         f"experimentkit -M --jobs {jobs}": lambda store: _timed(
-            [python, "ek.py", "-l", "WARNING", "-F", store, "-M", "--jobs", str(jobs),
-             "--no-progress", "with", f"x=range({n})"], work),
+            [
+                python,
+                "ek.py",
+                "-l",
+                "WARNING",
+                "-F",
+                store,
+                "-M",
+                "--jobs",
+                str(jobs),
+                "--no-progress",
+                "with",
+                f"x=range({n})",
+            ],
+            work,
+        ),
         "experimentkit -M --jobs 1": lambda store: _timed(
-            [python, "ek.py", "-l", "WARNING", "-F", store, "-M", "--no-progress",
-             "with", f"x=range({n})"], work),
+            [python, "ek.py", "-l", "WARNING", "-F", store, "-M", "--no-progress", "with", f"x=range({n})"],
+            work,
+        ),
         "shell loop (one process per run)": lambda store: _timed(
-            f"for x in $(seq 0 {n - 1}); do {python} ek.py -l WARNING -F {store} with x=$x "
-            f"|| exit 1; done", work, shell=True),
+            f"for x in $(seq 0 {n - 1}); do {python} ek.py -l WARNING -F {store} with x=$x || exit 1; done",
+            work,
+            shell=True,
+        ),
     }
     if have("hydra") and have("hydra_plugins.hydra_joblib_launcher"):
         variants[f"Hydra -m joblib n_jobs={jobs}"] = lambda store: _timed(
-            [python, "hy.py", "-m", f"hydra.sweep.dir={store}", "hydra/launcher=joblib",
-             f"hydra.launcher.n_jobs={jobs}", f"+x=range(0,{n})"], work)
+            [
+                python,
+                "hy.py",
+                "-m",
+                f"hydra.sweep.dir={store}",
+                "hydra/launcher=joblib",
+                f"hydra.launcher.n_jobs={jobs}",
+                f"+x=range(0,{n})",
+            ],
+            work,
+        )
     samples: dict = {name: [] for name in variants}
     for _ in range(args.repeat):
         for name, run in variants.items():
@@ -96,8 +123,9 @@ def main() -> int:
     for name, values in samples.items():
         median = statistics.median(values)
         rows.append([name, f"{median:.2f}", f"{1000 * median / n:.1f}", f"{median / loop:.2f}"])
-    print(f"### {n} trivial runs, file store, {os.cpu_count()} cores "
-          f"(median of {args.repeat}, interleaved)\n")
+    print(
+        f"### {n} trivial runs, file store, {os.cpu_count()} cores (median of {args.repeat}, interleaved)\n"
+    )
     print(table(rows, ["variant", "wall s", "ms per run", "ratio to shell loop"]))
     return 0
 

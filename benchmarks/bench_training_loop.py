@@ -18,6 +18,7 @@ compared with the same loop without tracking.
 With Lightning installed, the same model is also trained by ``lightning.Trainer`` with no logger,
 ``ExperimentkitLogger``, ``TensorBoardLogger`` and ``MLFlowLogger`` (logging every step).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,10 +93,14 @@ class _Tracker:
                 mlflow.end_run()
 
             self.finish_run = finish
-            return ((lambda step, loss: mlflow.log_metric("loss", loss.item(), step=step,
-                                                          synchronous=synchronous)),
-                    (lambda epoch, values: mlflow.log_metrics(values, step=epoch,
-                                                              synchronous=synchronous)))
+            return (
+                (
+                    lambda step, loss: mlflow.log_metric(
+                        "loss", loss.item(), step=step, synchronous=synchronous
+                    )
+                ),
+                (lambda epoch, values: mlflow.log_metrics(values, step=epoch, synchronous=synchronous)),
+            )
         raise ValueError(kind)
 
     def _start_experimentkit(self) -> Any:
@@ -118,8 +123,7 @@ class _Tracker:
             ready.set()
             done.wait()
 
-        thread = threading.Thread(target=lambda: ex.run(options={"--loglevel": "ERROR",
-                                                                  "--capture": "no"}))
+        thread = threading.Thread(target=lambda: ex.run(options={"--loglevel": "ERROR", "--capture": "no"}))
         thread.start()
         ready.wait()
         run = box["run"]
@@ -129,8 +133,10 @@ class _Tracker:
             thread.join()
 
         self.finish_run = finish
-        return ((lambda step, loss: run.log_scalar("loss", loss, step)),
-                (lambda epoch, values: run.log_metrics(values, step=epoch)))
+        return (
+            (lambda step, loss: run.log_scalar("loss", loss, step)),
+            (lambda epoch, values: run.log_metrics(values, step=epoch)),
+        )
 
     def finish(self) -> None:
         if self.finish_run is not None:
@@ -155,7 +161,7 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
     for epoch in range(epochs):
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
         for i in range(0, len(x), BATCH):
-            batch = order[i:i + BATCH]
+            batch = order[i : i + BATCH]
             loss = loss_fn(model(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -166,17 +172,25 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
             step += 1
         with torch.no_grad():
             logits = model(vx)
-            values = {"val_loss": loss_fn(logits, vy).item(),
-                      "val_accuracy": (logits.argmax(1) == vy).float().mean().item(),
-                      "lr": optimizer.param_groups[0]["lr"]}
+            values = {
+                "val_loss": loss_fn(logits, vy).item(),
+                "val_accuracy": (logits.argmax(1) == vy).float().mean().item(),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
         called = clock()
         log_epoch(epoch, values)
         in_calls += clock() - called
     loop_end, cpu_end = clock(), time.process_time()
     tracker.finish()
     end = time.perf_counter()
-    return {"loop": loop_end - loop_start, "loop_cpu": cpu_end - cpu_start, "in_calls": in_calls,
-            "total": end - begin, "steps": step, "accuracy": values["val_accuracy"]}
+    return {
+        "loop": loop_end - loop_start,
+        "loop_cpu": cpu_end - cpu_start,
+        "in_calls": in_calls,
+        "total": end - begin,
+        "steps": step,
+        "accuracy": values["val_accuracy"],
+    }
 
 
 def child_lightning(kind: str, epochs: int, store: str) -> dict:
@@ -205,8 +219,12 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
         def configure_optimizers(self) -> Any:
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
-    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=BATCH,
-                                        shuffle=True, generator=torch.Generator().manual_seed(0))
+    train = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y),
+        batch_size=BATCH,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     val = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(vx, vy), batch_size=512)
     begin = time.perf_counter()
     finish = None
@@ -229,10 +247,17 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
         logger = MLFlowLogger(tracking_uri="file:" + store)
     else:
         raise ValueError(kind)
-    trainer = lightning.Trainer(max_epochs=epochs, logger=logger, accelerator="cpu", devices=1,
-                                enable_progress_bar=False, enable_model_summary=False,
-                                enable_checkpointing=False, log_every_n_steps=1,
-                                default_root_dir=store)
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        logger=logger,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        log_every_n_steps=1,
+        default_root_dir=store,
+    )
     if logger:
         logger.experiment  # noqa: B018 - set the tracker up before the loop, as in child_loop
     loop_start, cpu_start = time.perf_counter(), time.process_time()
@@ -241,8 +266,12 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
     if finish is not None:
         finish()
     end = time.perf_counter()
-    return {"loop": loop_end - loop_start, "loop_cpu": cpu_end - cpu_start, "total": end - begin,
-            "steps": trainer.global_step}
+    return {
+        "loop": loop_end - loop_start,
+        "loop_cpu": cpu_end - cpu_start,
+        "total": end - begin,
+        "steps": trainer.global_step,
+    }
 
 
 def child_main(spec: dict, out: str) -> None:
@@ -262,15 +291,41 @@ def _report(title: str, samples: dict, base: str) -> None:
     rows = []
     for kind, runs in samples.items():
         loop, cpu, total = median(runs, "loop"), median(runs, "loop_cpu"), median(runs, "total")
-        calls = (f"{median(runs, 'in_calls') * 1e3:.1f} ms ({median(runs, 'in_calls') / cpu0:.2%})"
-                 if "in_calls" in runs[0] else "–")
-        rows.append([kind, runs[0]["steps"], f"{loop:.3f} s", f"{(loop / loop0 - 1):+.1%}",
-                     f"{cpu:.3f} s", f"{(cpu / cpu0 - 1):+.1%}", calls, f"{total:.3f} s",
-                     f"{total / total0:.2f}×"])
+        calls = (
+            f"{median(runs, 'in_calls') * 1e3:.1f} ms ({median(runs, 'in_calls') / cpu0:.2%})"
+            if "in_calls" in runs[0]
+            else "–"
+        )
+        rows.append(
+            [
+                kind,
+                runs[0]["steps"],
+                f"{loop:.3f} s",
+                f"{(loop / loop0 - 1):+.1%}",
+                f"{cpu:.3f} s",
+                f"{(cpu / cpu0 - 1):+.1%}",
+                calls,
+                f"{total:.3f} s",
+                f"{total / total0:.2f}×",
+            ]
+        )
     print(f"## {title}\n")
-    print(table(rows, ["tracker", "steps", "loop (wall)", "wall overhead", "loop (process CPU)",
-                       "CPU overhead", "time inside the tracking calls (share of the loop)",
-                       "total (wall)", "total ratio"]))
+    print(
+        table(
+            rows,
+            [
+                "tracker",
+                "steps",
+                "loop (wall)",
+                "wall overhead",
+                "loop (process CPU)",
+                "CPU overhead",
+                "time inside the tracking calls (share of the loop)",
+                "total (wall)",
+                "total ratio",
+            ],
+        )
+    )
     print()
 
 
@@ -301,19 +356,24 @@ def main() -> None:
     samples: dict = {kind: [] for kind in kinds + lightning_kinds}
     root = tempfile.mkdtemp(prefix="bench_training_loop_")
     load = os.getloadavg()
-    print(f"{args.epochs} epochs × 47 batches, {args.repeat} repeat(s), medians; "
-          f"load average {load[0]:.1f} at the start.\n")
+    print(
+        f"{args.epochs} epochs × 47 batches, {args.repeat} repeat(s), medians; "
+        f"load average {load[0]:.1f} at the start.\n"
+    )
     for repeat in range(args.repeat):
         for kind in kinds + lightning_kinds:
             store = os.path.join(root, f"{kind}-{repeat}")
-            samples[kind].append(run_script_child(__file__, {"kind": kind, "epochs": args.epochs,
-                                                             "store": store}))
+            samples[kind].append(
+                run_script_child(__file__, {"kind": kind, "epochs": args.epochs, "store": store})
+            )
     if kinds:
-        _report("PyTorch loop, one scalar per batch and three per epoch",
-                {k: samples[k] for k in kinds}, "none")
+        _report(
+            "PyTorch loop, one scalar per batch and three per epoch", {k: samples[k] for k in kinds}, "none"
+        )
     if lightning_kinds:
-        _report("lightning.Trainer, logging every step", {k: samples[k] for k in lightning_kinds},
-                "lightning")
+        _report(
+            "lightning.Trainer, logging every step", {k: samples[k] for k in lightning_kinds}, "lightning"
+        )
     load = os.getloadavg()
     print(f"Load average at the end: {load[0]:.1f}. Stores left in {root}.")
 

@@ -7,9 +7,9 @@ data_ingredient = Ingredient("dataset")
 
 @data_ingredient.config
 def config():
-    n_samples = 400    # total number of samples (train + validation)
+    n_samples = 400  # total number of samples (train + validation)
     n_features = 5
-    noise = 0.5        # standard deviation of the label noise
+    noise = 0.5  # standard deviation of the label noise
     val_fraction = 0.25
 
 

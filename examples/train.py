@@ -4,6 +4,7 @@ Run it:            python examples/train.py -F runs
 Change the config: python examples/train.py -F runs with lr=0.05 epochs=30
 Named configs:     python examples/train.py -F runs with quick dataset.tiny
 """
+
 import os
 import tempfile
 
@@ -18,10 +19,10 @@ ex.metric_goal("val.accuracy", "max")  # also implied by the name; recorded with
 
 @ex.config
 def config():
-    lr = 0.1           # learning rate of plain gradient descent
+    lr = 0.1  # learning rate of plain gradient descent
     # number of passes over the training data
     epochs = 20
-    l2 = 1e-3          # weight decay
+    l2 = 1e-3  # weight decay
     optimizer = {"name": "gd", "momentum": 0.0}
 
 
@@ -68,10 +69,19 @@ def main(_run):
     _run.log_scalar("val.accuracy", accuracy)
     _run.log_scalar("val.loss", float(val_loss), goal="min")
     # confidence: the probability given to the predicted class (0.5 = a coin toss)
-    _run.log_table("val_predictions", [
-        {"index": i, "label": int(y_val[i]), "prob": float(prob[i]),
-         "confidence": float(max(prob[i], 1 - prob[i])), "correct": bool(correct[i])}
-        for i in range(len(y_val))])
+    _run.log_table(
+        "val_predictions",
+        [
+            {
+                "index": i,
+                "label": int(y_val[i]),
+                "prob": float(prob[i]),
+                "confidence": float(max(prob[i], 1 - prob[i])),
+                "correct": bool(correct[i]),
+            }
+            for i in range(len(y_val))
+        ],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "weights.npy")
         np.save(path, weights)

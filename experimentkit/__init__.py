@@ -2,6 +2,7 @@
 
 Importing this package is cheap: the classes below are loaded on first use.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -10,7 +11,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "Experiment", "Ingredient", "SETTINGS", "cli_option", "host_info_gatherer", "__version__",
+    "Experiment",
+    "Ingredient",
+    "SETTINGS",
+    "cli_option",
+    "host_info_gatherer",
+    "__version__",
 ]
 
 _LAZY = {
@@ -24,12 +30,34 @@ _LAZY = {
 
 # Submodules reachable as attributes after a bare ``import experimentkit`` (as after ``import
 # sacred``: ``sacred.observers.X``, ``sacred.run.Run``, ``sacred.utils.X``), each imported on first use.
-_SUBMODULES = frozenset({
-    "arg_parser", "captured", "commandline", "commandline_options", "commands", "config", "dependencies",
-    "errors", "experiment", "host_info", "ingredient", "initialize", "metrics", "metrics_logger",
-    "observers", "optional", "randomness", "run", "seeding", "serialize", "serializer", "settings",
-    "stflow", "utils",
-})
+_SUBMODULES = frozenset(
+    {
+        "arg_parser",
+        "captured",
+        "commandline",
+        "commandline_options",
+        "commands",
+        "config",
+        "dependencies",
+        "errors",
+        "experiment",
+        "host_info",
+        "ingredient",
+        "initialize",
+        "metrics",
+        "metrics_logger",
+        "observers",
+        "optional",
+        "randomness",
+        "run",
+        "seeding",
+        "serialize",
+        "serializer",
+        "settings",
+        "stflow",
+        "utils",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

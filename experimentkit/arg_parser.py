@@ -3,6 +3,7 @@
 The code lives in :mod:`experimentkit.commandline.parser` (usage, docopt) and
 :mod:`experimentkit.config.updates` (``with`` updates).
 """
+
 from __future__ import annotations
 
 from .commandline.parser import (  # noqa: F401 - re-exported under Sacred's module path

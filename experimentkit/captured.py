@@ -4,6 +4,7 @@ A ``CapturedFunction`` keeps no run state of its own.  While a run is active (``
 asks the run for its view of the config (its ingredient's sub-config, or the ``prefix`` subtree), its logger
 and its seed stream.  Outside a run it behaves like the plain function (``config == {}``).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -32,8 +33,7 @@ class CapturedFunction:
         self.prefix = prefix
         self.signature = inspect.signature(function)
         params = self.signature.parameters.values()
-        self.arg_names = [p.name for p in params
-                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        self.arg_names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         self._positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
         self._has_varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
         self._has_varkw = any(p.kind == p.VAR_KEYWORD for p in params)
@@ -100,8 +100,8 @@ class CapturedFunction:
     def _fill(self, args: tuple, kwargs: dict, config: Any, run: Any) -> dict:
         name = self.__name__
         if len(args) > len(self._positional) and not self._has_varargs:
-            raise SignatureError(f"{name} got unexpected argument(s): {list(args[len(self._positional):])}")
-        given = set(self._positional[:len(args)])
+            raise SignatureError(f"{name} got unexpected argument(s): {list(args[len(self._positional) :])}")
+        given = set(self._positional[: len(args)])
         duplicates = sorted(given & set(kwargs))
         if duplicates:
             raise SignatureError(f"{name} got multiple values for argument(s): {duplicates}")
@@ -137,6 +137,7 @@ class CapturedFunction:
         stream = run.seed_stream(self) if run is not None else None
         if stream is None:
             from .seeding import generate_seed
+
             return generate_seed()
         return stream.next_seed()
 
@@ -150,6 +151,7 @@ class CapturedFunction:
         if arg == "_seed":
             return seed
         from .seeding import create_rnd
+
         legacy = bool(getattr(run, "numpy_legacy_api", False))
         return create_rnd(seed, legacy_numpy=legacy)
 

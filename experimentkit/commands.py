@@ -4,6 +4,7 @@ The code lives in :mod:`experimentkit.commandline.commands` (the commands) and
 :mod:`experimentkit.commandline.printing` (their output).  Not to be confused with
 :mod:`experimentkit.cli`, the ``experimentkit`` query command.
 """
+
 from __future__ import annotations
 
 from .commandline.commands import (  # noqa: F401 - re-exported under Sacred's module path

@@ -10,6 +10,7 @@ own run.  A plain ``threading.Thread`` the user starts inside ``main`` begins wi
 there the innermost run of the whole process is returned, as before (which is the right one unless
 several runs are active at once - then start the thread under ``contextvars.copy_context().run``).
 """
+
 from __future__ import annotations
 
 import contextlib

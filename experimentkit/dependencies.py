@@ -6,6 +6,7 @@ exact code.
 Package versions come from ``importlib.metadata``; git facts from plumbing calls of the git
 executable, only inside a git work tree.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,10 +26,23 @@ from .errors import (
 )
 
 __all__ = [
-    "DEPENDENCY_STRATEGIES", "SOURCE_STRATEGIES", "EnforceCleanError", "GitUnavailableError",
-    "InvalidVersionError", "PackageDependency", "Source", "SourceNotFoundError",
-    "dependencies_json", "enforce_clean", "gather_sources_and_dependencies", "get_digest",
-    "get_git_info", "is_local_source", "is_valid_version", "repositories_json", "sources_json",
+    "DEPENDENCY_STRATEGIES",
+    "SOURCE_STRATEGIES",
+    "EnforceCleanError",
+    "GitUnavailableError",
+    "InvalidVersionError",
+    "PackageDependency",
+    "Source",
+    "SourceNotFoundError",
+    "dependencies_json",
+    "enforce_clean",
+    "gather_sources_and_dependencies",
+    "get_digest",
+    "get_git_info",
+    "is_local_source",
+    "is_valid_version",
+    "repositories_json",
+    "sources_json",
 ]
 
 SOURCE_STRATEGIES = ("none", "imported", "sys", "dir")
@@ -39,6 +53,7 @@ GitInfo = tuple[str, Optional[str], bool]
 
 
 # -------------------------------------------------------------------------------------------- files
+
 
 def get_digest(path: str) -> str:
     """MD5 hex digest of a file, read in 1 MB chunks (the digest Sacred stores for sources)."""
@@ -60,6 +75,7 @@ def _source_file(path: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- git
 
+
 def get_git_info(path: str) -> Optional[GitInfo]:
     """``(url, commit, dirty)`` of the git repository containing ``path`` (a file or directory),
     else None.
@@ -80,7 +96,7 @@ def get_git_info(path: str) -> Optional[GitInfo]:
     urls = []
     for line in remotes.splitlines():
         key, _, url = line.partition(" ")
-        urls.append((key[len("remote."):-len(".url")] != "origin", url))
+        urls.append((key[len("remote.") : -len(".url")] != "origin", url))
     url = min(urls, key=lambda item: item[0])[1] if urls else "git:/" + os.path.realpath(top)
     head = _git(directory, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     commit = head.strip() if head else None
@@ -93,12 +109,18 @@ def _git(directory: str, *args: str) -> Optional[str]:
     import subprocess
 
     try:
-        done = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True,
-                              errors="replace", env=dict(os.environ, LC_ALL="C"))
+        done = subprocess.run(
+            ["git", "-C", directory, *args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=dict(os.environ, LC_ALL="C"),
+        )
     except OSError as e:
         raise GitUnavailableError(
             f"Cannot run the git executable ({e}); install git, or disable git info with "
-            f"Experiment(..., save_git_info=False)") from e
+            f"Experiment(..., save_git_info=False)"
+        ) from e
     return done.stdout if done.returncode == 0 else None
 
 
@@ -138,21 +160,30 @@ def enforce_clean(repositories: Iterable[dict]) -> None:
     if not repositories:
         raise EnforceCleanError(
             "No version control detected. Cannot enforce a clean repository (--enforce_clean). "
-            "Make sure your sources are in a git repository and GitPython is installed.")
+            "Make sure your sources are in a git repository and GitPython is installed."
+        )
     for repo in repositories:
         if repo.get("dirty"):
-            raise EnforceCleanError(f'EnforceClean: Uncommited changes in the "{repo.get("url")}" '
-                                    f"repository.")
+            raise EnforceCleanError(
+                f'EnforceClean: Uncommited changes in the "{repo.get("url")}" repository.'
+            )
 
 
 # ------------------------------------------------------------------------------------------ sources
+
 
 @functools.total_ordering
 class Source:
     """A local source file of the experiment: real path, md5 and the git state of its repository."""
 
-    def __init__(self, filename: str, digest: str, repo: Optional[str] = None,
-                 commit: Optional[str] = None, is_dirty: Optional[bool] = None):
+    def __init__(
+        self,
+        filename: str,
+        digest: str,
+        repo: Optional[str] = None,
+        commit: Optional[str] = None,
+        is_dirty: Optional[bool] = None,
+    ):
         self.filename = os.path.realpath(filename)
         self.digest = digest
         self.repo = repo
@@ -312,8 +343,9 @@ def _installed_versions(top_level: str, root: Optional[str]) -> tuple[tuple[str,
     try:
         dists = [metadata.distribution(top_level)]
     except (metadata.PackageNotFoundError, ValueError):
-        dists = (_top_level_index(root, False).get(top_level)
-                 or _top_level_index(root, True).get(top_level, []))
+        dists = _top_level_index(root, False).get(top_level) or _top_level_index(root, True).get(
+            top_level, []
+        )
     found = {}
     for dist in dists:
         fields = dist.metadata  # parsed on every access: read it once
@@ -337,6 +369,7 @@ _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.bui
 
 
 # --------------------------------------------------------------------------------- module discovery
+
 
 def _module_parts(relative_path: str) -> list[str]:
     parts = relative_path.replace(os.sep, "/").split("/")
@@ -365,7 +398,7 @@ def is_local_source(filename: str, modname: str, base_dir: str) -> bool:
     if len(path_parts) > len(mod_parts):
         return False
     absolute_parts = _module_parts(path.lstrip(os.sep))
-    return absolute_parts[-len(mod_parts):] == mod_parts
+    return absolute_parts[-len(mod_parts) :] == mod_parts
 
 
 def _modules_in_globals(globs: dict) -> Iterator[tuple[str, ModuleType]]:
@@ -404,8 +437,9 @@ def _module_file(module: ModuleType) -> Optional[str]:
     return os.path.abspath(filename) if isinstance(filename, str) and filename else None
 
 
-def _sources_from_modules(modules: Iterable[tuple[str, ModuleType]], base_dir: str,
-                          git_lookup: _GitLookup) -> set[Source]:
+def _sources_from_modules(
+    modules: Iterable[tuple[str, ModuleType]], base_dir: str, git_lookup: _GitLookup
+) -> set[Source]:
     sources: set[Source] = set()
     for name, module in modules:
         filename = _module_file(module)
@@ -423,8 +457,9 @@ def _python_files(base_dir: str) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
-def _dependencies_from_modules(modules: Iterable[tuple[str, ModuleType]],
-                               base_dir: str) -> set[PackageDependency]:
+def _dependencies_from_modules(
+    modules: Iterable[tuple[str, ModuleType]], base_dir: str
+) -> set[PackageDependency]:
     dependencies: set[PackageDependency] = set()
     for name, module in modules:
         if "." in name or name.startswith("_") or name in _STDLIB:
@@ -451,12 +486,14 @@ def _all_installed() -> set[PackageDependency]:
 
 def _check_strategy(setting: str, value: str, options: tuple[str, ...]) -> None:
     if value not in options:
-        raise SettingError(f"Unknown {setting} strategy {value!r}. Available options are "
-                           f"{sorted(options)}")
+        raise SettingError(f"Unknown {setting} strategy {value!r}. Available options are {sorted(options)}")
 
 
 def gather_sources_and_dependencies(
-        globs: dict, base_dir: Optional[str], save_git_info: bool, settings: Any = None,
+    globs: dict,
+    base_dir: Optional[str],
+    save_git_info: bool,
+    settings: Any = None,
 ) -> tuple[Optional[str], set[Source], set[PackageDependency]]:
     """Find the main file, the local sources and the package dependencies of the module with
     ``globs``.
@@ -484,7 +521,9 @@ def gather_sources_and_dependencies(
         base_dir = os.path.dirname(main.filename) if main is not None else os.getcwd()
 
     module_iterators: dict[str, Callable[[dict], Iterable[tuple[str, ModuleType]]]] = {
-        "imported": _modules_in_globals, "sys": _all_modules}
+        "imported": _modules_in_globals,
+        "sys": _all_modules,
+    }
     sources: set[Source] = set()
     if source_strategy in module_iterators:
         modules = module_iterators[source_strategy](globs)
@@ -497,8 +536,7 @@ def gather_sources_and_dependencies(
 
     dependencies: set[PackageDependency] = set()
     if dependency_strategy in module_iterators:
-        dependencies = _dependencies_from_modules(module_iterators[dependency_strategy](globs),
-                                                  base_dir)
+        dependencies = _dependencies_from_modules(module_iterators[dependency_strategy](globs), base_dir)
     elif dependency_strategy == "pkg":
         dependencies = _all_installed()
     if "numpy" in sys.modules:
@@ -507,6 +545,7 @@ def gather_sources_and_dependencies(
 
 
 # ---------------------------------------------------------------------------- experiment_info parts
+
 
 def sources_json(sources: Iterable[Source], base_dir: Optional[str]) -> list[tuple[str, str]]:
     """``experiment_info["sources"]``: ``(relative path, md5)`` sorted by path."""
@@ -522,5 +561,7 @@ def repositories_json(sources: Iterable[Source]) -> list[dict]:
     """``experiment_info["repositories"]``: one ``{url, commit, dirty}`` per distinct repository
     state."""
     seen = {(s.repo, s.commit, s.is_dirty) for s in sources if s.repo is not None}
-    return [{"url": url, "commit": commit, "dirty": dirty}
-            for url, commit, dirty in sorted(seen, key=lambda r: (r[0], r[1] or "", bool(r[2])))]
+    return [
+        {"url": url, "commit": commit, "dirty": dirty}
+        for url, commit, dirty in sorted(seen, key=lambda r: (r[0], r[1] or "", bool(r[2])))
+    ]

@@ -58,15 +58,27 @@ __all__ = [
 # timeouts, disk full, a database that is locked or restarting) is transient: buffered, journaled,
 # retried.  This is the one place that decides.
 _PERMANENT_TYPES = (
-    PermanentObserverError, TypeError, ValueError, LookupError, AttributeError,
-    FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError,
+    PermanentObserverError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileExistsError,
 )
 # driver errors that describe the data, not the connection (matched by class name: importing
 # SQLAlchemy or pymongo here would slow down ``import experimentkit``)
-_PERMANENT_NAMES = frozenset({
-    "DataError",  # SQLAlchemy / DB-API: a value the column cannot hold
-    "InvalidDocument", "DocumentTooLarge", "InvalidStringData", "InvalidName",  # bson / pymongo
-})
+_PERMANENT_NAMES = frozenset(
+    {
+        "DataError",  # SQLAlchemy / DB-API: a value the column cannot hold
+        "InvalidDocument",
+        "DocumentTooLarge",
+        "InvalidStringData",
+        "InvalidName",  # bson / pymongo
+    }
+)
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -101,6 +113,8 @@ LAST_ATTEMPT_SECONDS = 1.0
 
 class _Late(ObserverError):
     """The end-of-run window and the observer's last attempt are used up."""
+
+
 #: Keyword arguments experimentkit adds to Sacred's events; observers that do not take them (any
 #: observer written for Sacred) get the event without them.
 _EXTENSION_KWARGS = ("copy",)
@@ -134,6 +148,7 @@ class _ObserverCall(threading.Thread):
             self.result = self._method(**self._kwargs)
         except BaseException as exc:  # noqa: B036 - handed to the dispatcher, which decides
             self.error = exc
+
 
 _OPENING_EVENTS = ("started_event", "queued_event")
 
@@ -196,6 +211,7 @@ class Dispatcher:
         self._lock = threading.RLock()
         if call_timeout is None:
             from .settings import SETTINGS
+
             call_timeout = min(float(SETTINGS.OBSERVER_CALL_TIMEOUT), max(retry_seconds, 1.0))
         self.call_timeout = call_timeout
         self._on_drop = on_drop
@@ -227,9 +243,12 @@ class Dispatcher:
     def unopened(self) -> list:
         """The observers whose run could not be opened (backend unreachable or refusing), each as
         ``'Name' (where) (why)``."""
-        return [f"'{slot.name}' ({_target(slot.observer)}) "
-                f"({one_line(slot.last_error) if slot.last_error else 'no answer'})"
-                for slot in self.slots if not slot.opened]
+        return [
+            f"'{slot.name}' ({_target(slot.observer)}) "
+            f"({one_line(slot.last_error) if slot.last_error else 'no answer'})"
+            for slot in self.slots
+            if not slot.opened
+        ]
 
     def abandon_unopened(self) -> None:
         """Forget the observers that could not open the run, journal included (the run will not go
@@ -315,7 +334,10 @@ class Dispatcher:
             logging.ERROR,
             "Observer '%s': cannot keep its fallback journal in %s up to date (%s: %s); its "
             "buffered events are kept in memory only until the end of the run",
-            slot.name, self.fallback_dir, type(exc).__name__, exc,
+            slot.name,
+            self.fallback_dir,
+            type(exc).__name__,
+            exc,
         )
 
     def _call(self, slot: _Slot, entry: tuple) -> None:
@@ -407,8 +429,15 @@ class Dispatcher:
             nxt = "it cannot record this run and gets no more events"
         else:
             nxt = "that event is dropped; later events go on"
-        self._say(logging.WARNING, "Observer '%s' cannot store %s in %s (%s); %s",
-                            slot.name, what, _target(slot.observer), one_line(exc), nxt)
+        self._say(
+            logging.WARNING,
+            "Observer '%s' cannot store %s in %s (%s); %s",
+            slot.name,
+            what,
+            _target(slot.observer),
+            one_line(exc),
+            nxt,
+        )
         if seq is not None:  # journaled earlier: sync must not try it again
             self._mark(slot, delivered_through=seq)
         if self._on_drop is not None:
@@ -419,9 +448,13 @@ class Dispatcher:
 
     def _report_outage(self, slot: _Slot, exc: Exception) -> None:
         if isinstance(exc, _Late):
-            self._say(logging.WARNING, "Observer '%s' is too slow for the end-of-run window (%gs): its "
-                                "last events go to the fallback journal", slot.name,
-                                self.retry_seconds)
+            self._say(
+                logging.WARNING,
+                "Observer '%s' is too slow for the end-of-run window (%gs): its "
+                "last events go to the fallback journal",
+                slot.name,
+                self.retry_seconds,
+            )
             return
         slot.last_error = exc
         if not slot.opened and self._deadline is None:
@@ -429,25 +462,37 @@ class Dispatcher:
         self._say(
             logging.WARNING,
             "Observer '%s' failed (%s) writing to %s; buffering its events and retrying",
-            slot.name, one_line(exc), _target(slot.observer),
+            slot.name,
+            one_line(exc),
+            _target(slot.observer),
         )
 
     def _report_unreachable(self, slot: _Slot) -> None:
-        where = (f"recording its events in {slot.journal.path}" if slot.journal is not None
-                 else "keeping its events in memory")
+        where = (
+            f"recording its events in {slot.journal.path}"
+            if slot.journal is not None
+            else "keeping its events in memory"
+        )
         if slot.inflight is not None:  # slow rather than refusing: it may still answer
             self._say(
                 logging.WARNING,
-                "Observer '%s' has not answered %s within %gs (%s); the run goes on, %s until it "
-                "does", slot.name, slot.inflight[1][0], self.call_timeout,
-                _target(slot.observer), where)
+                "Observer '%s' has not answered %s within %gs (%s); the run goes on, %s until it does",
+                slot.name,
+                slot.inflight[1][0],
+                self.call_timeout,
+                _target(slot.observer),
+                where,
+            )
             return
         self._say(
             logging.WARNING,
             "Observer '%s' failed (%s): cannot reach %s; the run goes on, %s; run "
-            "'experimentkit sync' once it is reachable", slot.name,
+            "'experimentkit sync' once it is reachable",
+            slot.name,
             one_line(slot.last_error) if slot.last_error else "no answer",
-            _target(slot.observer), where)
+            _target(slot.observer),
+            where,
+        )
 
     # -- retry -------------------------------------------------------------------------------------
     @property
@@ -496,8 +541,7 @@ class Dispatcher:
         try:
             slot.journal.discard()
         except OSError as exc:  # a journal whose events are all marked delivered is harmless
-            self.logger.warning("Could not remove the fallback journal %s (%s)",
-                                slot.journal.path, exc)
+            self.logger.warning("Could not remove the fallback journal %s (%s)", slot.journal.path, exc)
         slot.journal = None
 
     # -- end of run --------------------------------------------------------------------------------
@@ -515,11 +559,14 @@ class Dispatcher:
             names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
                 "Waiting up to %.3gs for observer %s to recover",
-                self._deadline - time.monotonic(), names,
+                self._deadline - time.monotonic(),
+                names,
             )
             delay = 0.05
-            while (any(self._worth_waiting(slot) for slot in self.failing)
-                   and (remaining := self._deadline - time.monotonic()) > 0):
+            while (
+                any(self._worth_waiting(slot) for slot in self.failing)
+                and (remaining := self._deadline - time.monotonic()) > 0
+            ):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
                 self.retry()
@@ -549,8 +596,10 @@ class Dispatcher:
         stuck = [] if self._settle(slot) is None else [slot.inflight[1]]
         if stuck:
             self.logger.warning(
-                "Observer '%s' never answered %s; journaling it (the backend may already hold "
-                "part of it)", slot.name, stuck[0][0])
+                "Observer '%s' never answered %s; journaling it (the backend may already hold part of it)",
+                slot.name,
+                stuck[0][0],
+            )
         entries = stuck + slot.pending + [self._journaled(slot, e, k) for e, k in leftovers]
         slot.pending = []
         if entries:
@@ -562,9 +611,7 @@ class Dispatcher:
         """Mark the journal finalized (or, if it could not be kept up to date, write it whole)."""
         path = self._journal_path(slot)
         last_error = (
-            f"{type(slot.last_error).__name__}: {slot.last_error}"
-            if slot.last_error is not None
-            else None
+            f"{type(slot.last_error).__name__}: {slot.last_error}" if slot.last_error is not None else None
         )
         try:
             if slot.journal is not None and not slot.journal_failed:
@@ -651,5 +698,3 @@ def _replay_spec(observer: Any) -> Optional[dict]:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "observer"
-
-

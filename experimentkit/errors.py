@@ -4,6 +4,7 @@ The Sacred names (``SacredError``, ``ConfigAddedError`` ...) are the base of the
 written for Sacred catches ours.  Usage errors (``UsageError`` and its subclasses) carry a one-line message
 that says what was wrong and how to fix it; command lines print that line and exit with status 2.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -11,14 +12,37 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 __all__ = [
-    "SacredError", "ConfigError", "InvalidConfigError", "ConfigAddedError", "MissingConfigError",
-    "NamedConfigNotFoundError", "CircularDependencyError", "SignatureError", "ObserverError",
-    "PermanentObserverError", "ObserverUnreachableError",
-    "SacredInterrupt", "TimeoutInterrupt", "ExperimentKitError", "UsageError", "ReadOnlyConfigError",
-    "UnstorableConfigError", "StoreError", "QueryError", "SettingError", "suggest",
-    "InvalidKeyError", "ConfigFileError", "ConfigFileNotFoundError", "UnknownCaptureModeError",
-    "IgnoreHostInfo", "SourceNotFoundError", "InvalidVersionError", "GitUnavailableError",
-    "EnforceCleanError", "TrialPruned",
+    "SacredError",
+    "ConfigError",
+    "InvalidConfigError",
+    "ConfigAddedError",
+    "MissingConfigError",
+    "NamedConfigNotFoundError",
+    "CircularDependencyError",
+    "SignatureError",
+    "ObserverError",
+    "PermanentObserverError",
+    "ObserverUnreachableError",
+    "SacredInterrupt",
+    "TimeoutInterrupt",
+    "ExperimentKitError",
+    "UsageError",
+    "ReadOnlyConfigError",
+    "UnstorableConfigError",
+    "StoreError",
+    "QueryError",
+    "SettingError",
+    "suggest",
+    "InvalidKeyError",
+    "ConfigFileError",
+    "ConfigFileNotFoundError",
+    "UnknownCaptureModeError",
+    "IgnoreHostInfo",
+    "SourceNotFoundError",
+    "InvalidVersionError",
+    "GitUnavailableError",
+    "EnforceCleanError",
+    "TrialPruned",
 ]
 
 
@@ -31,8 +55,13 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 class SacredError(Exception):
     """Base of every error experimentkit raises deliberately (named as in Sacred)."""
 
-    def __init__(self, *args: Any, print_traceback: bool = True, filter_traceback: str = "default",
-                 print_usage: bool = False):
+    def __init__(
+        self,
+        *args: Any,
+        print_traceback: bool = True,
+        filter_traceback: str = "default",
+        print_usage: bool = False,
+    ):
         if len(args) > 1 and isinstance(args[1], bool):  # Sacred's positional form:
             args, extra = args[:1], args[1:]  # (message, print_traceback, filter_traceback, print_usage)
             print_traceback = extra[0]
@@ -40,8 +69,9 @@ class SacredError(Exception):
             print_usage = extra[2] if len(extra) > 2 else print_usage
         super().__init__(*args)
         if filter_traceback not in ("always", "default", "never"):
-            raise ValueError(f"filter_traceback must be one of 'always', 'default', 'never', "
-                             f"not {filter_traceback!r}")
+            raise ValueError(
+                f"filter_traceback must be one of 'always', 'default', 'never', not {filter_traceback!r}"
+            )
         self.print_traceback = print_traceback
         self.filter_traceback = filter_traceback
         self.print_usage = print_usage
@@ -63,8 +93,13 @@ class UsageError(SacredError):
 class ConfigError(UsageError):
     """A problem with configuration values; lists the conflicting entries."""
 
-    def __init__(self, message: str, conflicting_configs: Sequence[str] = (), config: Optional[dict] = None,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        message: str,
+        conflicting_configs: Sequence[str] = (),
+        config: Optional[dict] = None,
+        **kwargs: Any,
+    ):
         super().__init__(message, **kwargs)
         self.message = message
         if isinstance(conflicting_configs, str):
@@ -77,8 +112,7 @@ class ConfigError(UsageError):
             return self.message
         lines = [self.message, "Conflicting configuration values:"]
         for key in self.conflicting_configs:
-            lines.append(f"  {key}={_lookup(self.config, key)!r}" if self.config is not None
-                         else f"  {key}")
+            lines.append(f"  {key}={_lookup(self.config, key)!r}" if self.config is not None else f"  {key}")
         return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 """``Experiment``: the root ingredient, with a main function, observers and a command line."""
+
 from __future__ import annotations
 
 import inspect
@@ -14,24 +15,38 @@ __all__ = ["Experiment"]
 class Experiment(Ingredient):
     """An experiment: configuration, captured functions, commands, and the observers that record runs."""
 
-    def __init__(self, name: Optional[str] = None, ingredients: Sequence[Ingredient] = (),
-                 interactive: bool = False, base_dir: Optional[str] = None,
-                 additional_host_info: Optional[list] = None, additional_cli_options: Optional[list] = None,
-                 save_git_info: bool = True):
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        ingredients: Sequence[Ingredient] = (),
+        interactive: bool = False,
+        base_dir: Optional[str] = None,
+        additional_host_info: Optional[list] = None,
+        additional_cli_options: Optional[list] = None,
+        save_git_info: bool = True,
+    ):
         globs = _caller_globals_of_user()
         if name is None:
             if interactive:
                 raise RuntimeError("name is required in interactive mode.")
             mainfile = globs.get("__file__")
             if mainfile is None:
-                raise RuntimeError("Defining an experiment in interactive mode! If you still want to run "
-                                   "this experiment, pass interactive=True and a name.")
+                raise RuntimeError(
+                    "Defining an experiment in interactive mode! If you still want to run "
+                    "this experiment, pass interactive=True and a name."
+                )
             name = os.path.basename(mainfile)
             for ext in (".py", ".pyc"):
                 if name.endswith(ext):
-                    name = name[:-len(ext)]
-        super().__init__(name, ingredients, interactive=interactive, _caller_globals=globs,
-                         base_dir=base_dir, save_git_info=save_git_info)
+                    name = name[: -len(ext)]
+        super().__init__(
+            name,
+            ingredients,
+            interactive=interactive,
+            _caller_globals=globs,
+            base_dir=base_dir,
+            save_git_info=save_git_info,
+        )
         self._module_name = globs.get("__name__")  # to pickle it by reference (pickling.py)
         self._module_file = globs.get("__file__")
         self.config_path = ""
@@ -42,21 +57,29 @@ class Experiment(Ingredient):
         # Progress bars (tqdm's "\r" updates) are folded to their final state before storage; set
         # ``ex.captured_out_filter = None`` to store the raw output as Sacred does by default.
         from .output import apply_backspaces_and_linefeeds
+
         self.captured_out_filter: Optional[Callable[[str], str]] = apply_backspaces_and_linefeeds
         self.option_hooks: list = []
         self.metric_goals: dict = {}  # metric name -> "min" | "max", copied into every run's info
         from .host_info import check_additional_host_info
+
         self.additional_host_info = list(additional_host_info or [])
         check_additional_host_info(self.additional_host_info)
         self.additional_cli_options = list(additional_cli_options or [])
         from .commandline import commands as builtin
-        for function in (builtin.print_config, builtin.print_dependencies, builtin.save_config,
-                         builtin.print_named_configs):
+
+        for function in (
+            builtin.print_config,
+            builtin.print_dependencies,
+            builtin.save_config,
+            builtin.print_named_configs,
+        ):
             self.command(function, unobserved=True)
 
     def __reduce__(self) -> tuple:
         """Pickled by reference (module, name, file), so worker processes can receive it."""
         from .pickling import reduce_experiment
+
         return reduce_experiment(self)
 
     # -- entry points -----------------------------------------------------------------------------
@@ -71,9 +94,11 @@ class Experiment(Ingredient):
         captured = self.main(function)
         if function.__module__ == "__main__":
             import __main__
+
             if not hasattr(__main__, "__file__") or self.interactive:
-                raise RuntimeError("Cannot use @ex.automain decorator in interactive mode. "
-                                   "Use @ex.main instead.")
+                raise RuntimeError(
+                    "Cannot use @ex.automain decorator in interactive mode. Use @ex.main instead."
+                )
             self.run_commandline()
         return captured
 
@@ -87,36 +112,58 @@ class Experiment(Ingredient):
     def post_process_name(self, name: str, ingredient: Ingredient) -> str:
         """Commands and named configs of the experiment itself are named without its prefix."""
         if ingredient is self:
-            return name[len(self.path) + 1:]
+            return name[len(self.path) + 1 :]
         return name
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, command_name: Optional[str] = None, config_updates: Optional[dict] = None,
-            named_configs: Sequence[str] = (), info: Optional[dict] = None,
-            meta_info: Optional[dict] = None, options: Optional[dict] = None) -> Any:
+    def run(
+        self,
+        command_name: Optional[str] = None,
+        config_updates: Optional[dict] = None,
+        named_configs: Sequence[str] = (),
+        info: Optional[dict] = None,
+        meta_info: Optional[dict] = None,
+        options: Optional[dict] = None,
+    ) -> Any:
         """Run a command (the main function by default) and return the finished ``Run``."""
         run = self.resolve(command_name, config_updates, named_configs, info, meta_info, options)
         run()
         return run
 
-    def resolve(self, command_name: Optional[str] = None, config_updates: Optional[dict] = None,
-                named_configs: Sequence[str] = (), info: Optional[dict] = None,
-                meta_info: Optional[dict] = None, options: Optional[dict] = None) -> Any:
+    def resolve(
+        self,
+        command_name: Optional[str] = None,
+        config_updates: Optional[dict] = None,
+        named_configs: Sequence[str] = (),
+        info: Optional[dict] = None,
+        meta_info: Optional[dict] = None,
+        options: Optional[dict] = None,
+    ) -> Any:
         """Build the ``Run`` of a command with its final config, without starting it."""
         from .commandline.options import apply_options, default_option_values, gather_options
         from .errors import UsageError
         from .initialize import create_run
+
         command_name = command_name or self.default_command
         if command_name is None:
-            raise UsageError("No command found to be run. Specify a command or define a main function "
-                             "with @ex.main or @ex.automain.")
+            raise UsageError(
+                "No command found to be run. Specify a command or define a main function "
+                "with @ex.main or @ex.automain."
+            )
         all_options = default_option_values(gather_options(self))
         all_options.update(options or {})
         for hook in self.option_hooks:
             hook(options=all_options)
-        run = create_run(self, command_name, config_updates, named_configs,
-                         force=bool(all_options.get("--force")), options=all_options,
-                         info=info, meta_info=meta_info)
+        run = create_run(
+            self,
+            command_name,
+            config_updates,
+            named_configs,
+            force=bool(all_options.get("--force")),
+            options=all_options,
+            info=info,
+            meta_info=meta_info,
+        )
         apply_options(run, all_options, self)
         run._experiment = self
         self.current_run = run
@@ -128,39 +175,51 @@ class Experiment(Ingredient):
         """Run a sweep over ``space`` (see :func:`experimentkit.sweep.api.sweep` and docs/sweeps.md);
         returns the ``SweepResult`` with every run's outcome."""
         from .sweep.api import sweep
+
         return sweep(self, space, **kwargs)
 
-    def optimize(self, objective: str, trials: int, space: dict, direction: str = "minimize",
-                 **kwargs: Any) -> Any:
+    def optimize(
+        self, objective: str, trials: int, space: dict, direction: str = "minimize", **kwargs: Any
+    ) -> Any:
         """Let an Optuna study propose ``trials`` configs from ``space``, each a recorded run
         (see :func:`experimentkit.sweep.optuna.optimize`); returns the study."""
         from .sweep.optuna import optimize
-        return optimize(self, objective=objective, trials=trials, space=space,
-                        direction=direction, **kwargs)
 
-    def get_config(self, config_updates: Optional[dict] = None, named_configs: Sequence[str] = (),
-                   command_name: Optional[str] = None, force: bool = False) -> dict:
+        return optimize(self, objective=objective, trials=trials, space=space, direction=direction, **kwargs)
+
+    def get_config(
+        self,
+        config_updates: Optional[dict] = None,
+        named_configs: Sequence[str] = (),
+        command_name: Optional[str] = None,
+        force: bool = False,
+    ) -> dict:
         """The final config a run with these updates would get, without running anything.
 
         Pass ``seed`` in the updates to make the result fully deterministic (otherwise a seed is drawn).
         """
         from .initialize import resolve_config
-        return resolve_config(self, command_name or self.default_command, config_updates,
-                              named_configs, force).config
+
+        return resolve_config(
+            self, command_name or self.default_command, config_updates, named_configs, force
+        ).config
 
     def run_commandline(self, argv: Any = None) -> Any:
         """Parse ``argv`` (``sys.argv`` by default) as ``[COMMAND] [with UPDATE...] [OPTIONS]`` and run."""
         from .commandline.main import run_commandline
+
         return run_commandline(self, argv)
 
     def get_usage(self, program_name: Optional[str] = None) -> tuple:
         """``(short_usage, long_usage, internal_usage)`` help texts of the command line."""
         from .commandline.main import get_usage
+
         return get_usage(self, program_name)
 
     def get_default_options(self) -> dict:
         """Every command-line option with its default value (``{"--flag": False or None}``)."""
         from .commandline.options import default_option_values, gather_options
+
         return default_option_values(gather_options(self))
 
     # -- delegation to the current run ------------------------------------------------------------
@@ -197,13 +256,19 @@ class Experiment(Ingredient):
         """Record an input file of the current run (``copy=False``: its path and md5 only)."""
         self._require_run().add_resource(filename, copy)
 
-    def add_artifact(self, filename: str, name: Optional[str] = None, metadata: Optional[dict] = None,
-                     content_type: Optional[str] = None) -> None:
+    def add_artifact(
+        self,
+        filename: str,
+        name: Optional[str] = None,
+        metadata: Optional[dict] = None,
+        content_type: Optional[str] = None,
+    ) -> None:
         """Store a file produced by the current run."""
         self._require_run().add_artifact(filename, name, metadata, content_type)
 
-    def log_scalar(self, name: str, value: Any, step: Optional[int] = None,
-                   goal: Optional[str] = None) -> None:
+    def log_scalar(
+        self, name: str, value: Any, step: Optional[int] = None, goal: Optional[str] = None
+    ) -> None:
         """Log a metric point to the current run (``goal``: see ``metric_goal``)."""
         self._require_run().log_scalar(name, value, step, goal=goal)
 

@@ -4,6 +4,7 @@ Gathering must be cheap (it happens at every run start) and must never fail a ru
 raises
 is skipped with a warning.  Users add their own facts with :func:`host_info_gatherer`.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,14 @@ from typing import Any, Callable, Optional
 from .errors import IgnoreHostInfo
 
 __all__ = [
-    "HostInfoGetter", "IgnoreHostInfo", "check_additional_host_info", "get_host_info",
-    "host_info_gatherer", "host_info_gatherers", "host_info_getter", "parse_nvidia_smi_xml",
+    "HostInfoGetter",
+    "IgnoreHostInfo",
+    "check_additional_host_info",
+    "get_host_info",
+    "host_info_gatherer",
+    "host_info_gatherers",
+    "host_info_getter",
+    "parse_nvidia_smi_xml",
 ]
 
 host_info_gatherers: dict = {}
@@ -47,8 +54,10 @@ class HostInfoGetter:
 def host_info_gatherer(name: str) -> Callable[[Callable[[], Any]], HostInfoGetter]:
     """Decorator: turn ``f()`` into a gatherer stored under ``name``; pass it as
     ``additional_host_info``."""
+
     def wrapper(function: Callable[[], Any]) -> HostInfoGetter:
         return HostInfoGetter(function, name)
+
     return wrapper
 
 
@@ -60,13 +69,18 @@ def host_info_getter(func: Optional[Callable[[], Any]] = None, name: Optional[st
     """
     if func is None:
         return lambda function: host_info_getter(function, name=name)
-    warnings.warn("The host_info_getter is deprecated. Please use the `additional_host_info` argument"
-                  " in the Experiment constructor.", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "The host_info_getter is deprecated. Please use the `additional_host_info` argument"
+        " in the Experiment constructor.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     host_info_gatherers[name or func.__name__] = func
     return func
 
 
 # -------------------------------------------------------------------------------- default gatherers
+
 
 def _cpu_from_proc() -> Optional[str]:
     try:
@@ -84,8 +98,13 @@ def _cpu_from_sysctl() -> Optional[str]:
     import subprocess
 
     try:
-        result = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                text=True, timeout=2, check=True)
+        result = subprocess.run(
+            ["sysctl", "-n", "machdep.cpu.brand_string"],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None
@@ -134,11 +153,13 @@ def parse_nvidia_smi_xml(xml: str) -> dict:
                 memory: Optional[int] = int(total.split()[0])
             except (ValueError, IndexError):
                 memory = None
-            info["gpus"].append({
-                "model": child.findtext("product_name"),
-                "total_memory": memory,
-                "persistence_mode": child.findtext("persistence_mode") == "Enabled",
-            })
+            info["gpus"].append(
+                {
+                    "model": child.findtext("product_name"),
+                    "total_memory": memory,
+                    "persistence_mode": child.findtext("persistence_mode") == "Enabled",
+                }
+            )
     return info
 
 
@@ -152,8 +173,9 @@ def _gpus(settings) -> dict:
     if executable is None:
         raise IgnoreHostInfo()
     try:
-        result = subprocess.run([executable, "-q", "-x"], capture_output=True,
-                                timeout=_NVIDIA_SMI_TIMEOUT, check=True)
+        result = subprocess.run(
+            [executable, "-q", "-x"], capture_output=True, timeout=_NVIDIA_SMI_TIMEOUT, check=True
+        )
     except (OSError, subprocess.SubprocessError) as e:
         raise IgnoreHostInfo() from e
     return parse_nvidia_smi_xml(result.stdout.decode("utf-8", "replace"))
@@ -180,9 +202,11 @@ def check_additional_host_info(additional_host_info: Iterable[HostInfoGetter]) -
     experiment is built)."""
     for getter in additional_host_info:
         if getter.name in _DEFAULT_GATHERERS:
-            raise KeyError(f"Key {getter.name} used in `additional_host_info` already exists as a "
-                           f"default gatherer function. Do not use the following keys: "
-                           f"{list(_DEFAULT_GATHERERS)}")
+            raise KeyError(
+                f"Key {getter.name} used in `additional_host_info` already exists as a "
+                f"default gatherer function. Do not use the following keys: "
+                f"{list(_DEFAULT_GATHERERS)}"
+            )
 
 
 def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=None) -> dict:
@@ -198,7 +222,8 @@ def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=
     check_additional_host_info(additional)
     info: dict = {}
     gatherers: list[tuple[str, Callable[[], Any]]] = [
-        (name, (lambda g=gather: g(settings))) for name, gather in _DEFAULT_GATHERERS.items()]
+        (name, (lambda g=gather: g(settings))) for name, gather in _DEFAULT_GATHERERS.items()
+    ]
     gatherers += list(host_info_gatherers.items())
     gatherers += [(getter.name, getter.get_info) for getter in additional]
     for name, gather in gatherers:
@@ -207,6 +232,9 @@ def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=
         except IgnoreHostInfo:
             continue
         except Exception as e:
-            warnings.warn(f"host info {name!r} could not be gathered and is left out: "
-                          f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"host info {name!r} could not be gathered and is left out: {type(e).__name__}: {e}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return info

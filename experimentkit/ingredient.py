@@ -3,6 +3,7 @@
 Decorators are sugar: each one builds a small public object (a config scope, a captured function) and
 registers it in a plain list or dict on the ingredient, which can also be filled without decorators.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -23,9 +24,15 @@ _CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
 class Ingredient:
     """A named, configurable part of an experiment (a dataset, a model ...)."""
 
-    def __init__(self, path: str, ingredients: Sequence[Ingredient] = (), interactive: bool = False,
-                 _caller_globals: Optional[dict] = None, base_dir: Optional[str] = None,
-                 save_git_info: bool = True):
+    def __init__(
+        self,
+        path: str,
+        ingredients: Sequence[Ingredient] = (),
+        interactive: bool = False,
+        _caller_globals: Optional[dict] = None,
+        base_dir: Optional[str] = None,
+        save_git_info: bool = True,
+    ):
         self.path = path
         self.config_path = path
         self.ingredients = list(ingredients)
@@ -46,8 +53,10 @@ class Ingredient:
         self.doc = globs.get("__doc__")
         mainfile = globs.get("__file__")
         if mainfile is None and not interactive:
-            raise RuntimeError("Defining an experiment in interactive mode! If you still want to run "
-                               "this experiment, pass interactive=True.")
+            raise RuntimeError(
+                "Defining an experiment in interactive mode! If you still want to run "
+                "this experiment, pass interactive=True."
+            )
         self.mainfile = os.path.abspath(mainfile) if mainfile else None
         if base_dir is None:
             base_dir = os.path.dirname(self.mainfile) if self.mainfile else os.getcwd()
@@ -57,6 +66,7 @@ class Ingredient:
     def config(self, function: Callable) -> Any:
         """Decorator: the function body's local variables become config entries."""
         from .config import ConfigScope
+
         scope = ConfigScope(function)
         self.configurations.append(scope)
         return scope
@@ -64,6 +74,7 @@ class Ingredient:
     def named_config(self, function: Callable) -> Any:
         """Decorator: a config scope applied only when its name is requested (``with NAME``)."""
         from .config import ConfigScope
+
         scope = ConfigScope(function)
         self._add_named(function.__name__, scope)
         return scope
@@ -92,6 +103,7 @@ class Ingredient:
     @staticmethod
     def _create_config_dict(cfg_or_file: Any, kw_conf: dict) -> Any:
         from .config import ConfigDict, load_config_file
+
         if cfg_or_file is not None and kw_conf:
             raise ValueError("cannot combine keyword config with positional argument")
         if cfg_or_file is None:
@@ -102,8 +114,10 @@ class Ingredient:
             return ConfigDict(cfg_or_file)
         if isinstance(cfg_or_file, (str, os.PathLike)):
             return ConfigDict(load_config_file(os.fspath(cfg_or_file)))
-        raise TypeError(f"Invalid argument type {type(cfg_or_file).__name__}: "
-                        "expected a dict or the path of a config file")
+        raise TypeError(
+            f"Invalid argument type {type(cfg_or_file).__name__}: "
+            "expected a dict or the path of a config file"
+        )
 
     # -- captured functions -----------------------------------------------------------------------
     def capture(self, function: Optional[Callable] = None, prefix: Optional[str] = None) -> Any:
@@ -134,8 +148,9 @@ class Ingredient:
         self.post_run_hooks.append(captured)
         return captured
 
-    def command(self, function: Optional[Callable] = None, prefix: Optional[str] = None,
-                unobserved: bool = False) -> Any:
+    def command(
+        self, function: Optional[Callable] = None, prefix: Optional[str] = None, unobserved: bool = False
+    ) -> Any:
         """Decorator: a captured function that can be run from the command line by its name."""
         if function is None:
             return lambda f: self.command(f, prefix=prefix, unobserved=unobserved)
@@ -148,11 +163,13 @@ class Ingredient:
     def add_source_file(self, filename: str) -> None:
         """Record ``filename`` as a source file of this experiment (stored with its md5)."""
         from .dependencies import Source
+
         self._sources.add(Source.create(filename, self.save_git_info))
 
     def add_package_dependency(self, package_name: str, version: str) -> None:
         """Record a package dependency that discovery would miss."""
         from .dependencies import PackageDependency
+
         self._dependencies.add(PackageDependency.create(package_name, version))
 
     def _discover(self) -> None:
@@ -162,8 +179,10 @@ class Ingredient:
             return
         from .dependencies import gather_sources_and_dependencies
         from .settings import SETTINGS
+
         _, found_sources, found_deps = gather_sources_and_dependencies(
-            self._globals, self.base_dir, self.save_git_info, SETTINGS)
+            self._globals, self.base_dir, self.save_git_info, SETTINGS
+        )
         self._sources |= found_sources
         self._dependencies |= found_deps
         self._discovered = True
@@ -214,16 +233,19 @@ class Ingredient:
         """Name, base dir, sources, dependencies, repositories and main file of this experiment."""
         from .dependencies import gather_sources_and_dependencies
         from .settings import SETTINGS
+
         sources: set = set()
         dependencies: set = set()
         for ingredient, _ in self.traverse_ingredients():
             _, found_sources, found_deps = gather_sources_and_dependencies(
-                ingredient._globals, ingredient.base_dir, ingredient.save_git_info, SETTINGS)
+                ingredient._globals, ingredient.base_dir, ingredient.save_git_info, SETTINGS
+            )
             sources |= found_sources | ingredient._sources
             dependencies |= found_deps | ingredient._dependencies
         repositories = sorted(
             {(s.repo, s.commit, s.is_dirty) for s in sources if getattr(s, "repo", None)},
-            key=lambda r: (str(r[0]), str(r[1])))
+            key=lambda r: (str(r[0]), str(r[1])),
+        )
         mainfile = None
         if self.mainfile:
             mainfile = os.path.relpath(self.mainfile, self.base_dir)

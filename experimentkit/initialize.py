@@ -4,6 +4,7 @@ resolve_config: updates → named configs → config scopes and hooks (ingredien
 checks for suspicious changes.  build_run: the resolved config plus recorded facts → a ``Run`` whose
 captured functions read their bindings from it.  Nothing here writes state onto captured functions.
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,7 +57,7 @@ def _descendants(ingredient: Any) -> list:
 def relative_path(base: str, path: str) -> str:
     """``path`` seen from the ingredient at ``base``: ``paths`` for ``dataset.paths`` under ``dataset``."""
     if base and path.startswith(base + "."):
-        return path[len(base) + 1:]
+        return path[len(base) + 1 :]
     return path
 
 
@@ -71,18 +72,20 @@ def _named_config_table(experiment: Any) -> dict:
 
 def _lookup_named_config(name: str, table: dict) -> tuple:
     from .config import ConfigDict, load_config_file
+
     if name in table:
         return table[name]
     if name.lower().endswith(CONFIG_FILE_EXTENSIONS) or os.path.isfile(name):
         return "", ConfigDict(load_config_file(name))
     raise NamedConfigNotFoundError(
-        f'Named config not found: "{name}"{suggest(name, table)}. '
-        f"Available config values are: {tuple(table)}")
+        f'Named config not found: "{name}"{suggest(name, table)}. Available config values are: {tuple(table)}'
+    )
 
 
 def _strip_paths(tree: Any, own_path: str, other_paths: Sequence[str]) -> dict:
     """The part of ``tree`` at ``own_path`` that does not belong to a deeper ingredient."""
     from .config import get_by_dotted_path
+
     sub = get_by_dotted_path(tree, own_path, {})
     if not isinstance(sub, dict):
         return {}
@@ -90,7 +93,7 @@ def _strip_paths(tree: Any, own_path: str, other_paths: Sequence[str]) -> dict:
     for other in other_paths:
         if other == own_path or (own_path and not other.startswith(own_path + ".")):
             continue
-        rel = other[len(own_path) + 1:] if own_path else other
+        rel = other[len(own_path) + 1 :] if own_path else other
         parts = rel.split(".")
         parent = get_by_dotted_path(sub, ".".join(parts[:-1]), None) if len(parts) > 1 else sub
         if isinstance(parent, dict):
@@ -100,12 +103,18 @@ def _strip_paths(tree: Any, own_path: str, other_paths: Sequence[str]) -> dict:
 
 def _leaves(tree: dict, prefix: str) -> set:
     from .config import iterate_flattened, join_paths
+
     return {join_paths(prefix, k) for k, _ in iterate_flattened(tree)}
 
 
-def resolve_config(experiment: Any, command_name: Optional[str] = None, config_updates: Optional[dict] = None,
-                   named_configs: Sequence[str] = (), force: bool = False,
-                   logger: Optional[logging.Logger] = None) -> ResolvedConfig:
+def resolve_config(
+    experiment: Any,
+    command_name: Optional[str] = None,
+    config_updates: Optional[dict] = None,
+    named_configs: Sequence[str] = (),
+    force: bool = False,
+    logger: Optional[logging.Logger] = None,
+) -> ResolvedConfig:
     """Compute the final config of a run without running it (also used to skip duplicate runs)."""
     from .config import (
         ConfigSummary,
@@ -130,9 +139,11 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     mods = ConfigSummary()
     for name in named_configs:
         owner, conf = _lookup_named_config(name, table)
-        result = conf(fixed=get_by_dotted_path(updates, owner, {}) or {},
-                      preset=copy.deepcopy(get_by_dotted_path(named_values, owner, {}) or {}),
-                      fallback={})
+        result = conf(
+            fixed=get_by_dotted_path(updates, owner, {}) or {},
+            preset=copy.deepcopy(get_by_dotted_path(named_values, owner, {}) or {}),
+            fallback={},
+        )
         values = dict(result)
         if owner:
             current = get_by_dotted_path(named_values, owner, None)
@@ -165,8 +176,9 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
             defined |= {join_paths(path, k) for k in getattr(summary, "typechanged", ())}
             # every entry the scope produced itself, also where it equals the update (opt=None, lr=0.1)
             defined |= _leaves(dict(summary), path) - {join_paths(path, k) for k in summary.added}
-            mods.typechanged.update({join_paths(path, k): v
-                                     for k, v in getattr(summary, "typechanged", {}).items()})
+            mods.typechanged.update(
+                {join_paths(path, k): v for k, v in getattr(summary, "typechanged", {}).items()}
+            )
             mods.docs.update({join_paths(path, k): v for k, v in getattr(summary, "docs", {}).items()})
         recursive_update(local, copy.deepcopy(fixed))
         for hook in scaffold.config_hooks:
@@ -180,13 +192,16 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
 
     # The root seed: given, defined by a scope, or generated now and recorded.
     from .seeding import generate_seed
+
     seed = config.get("seed")
     if seed is None:
         seed = generate_seed()
     config["seed"] = seed
     from .config import ConfigScope
+
     root_scopes = list(experiment.configurations) + [
-        table[name][1] for name in named_configs if name in table and not table[name][0]]
+        table[name][1] for name in named_configs if name in table and not table[name][0]
+    ]
     if any(isinstance(scope, ConfigScope) for scope in root_scopes):
         mods.docs["seed"] = SEED_DOC  # as Sacred: documented by the experiment's config scopes
 
@@ -197,12 +212,14 @@ def resolve_config(experiment: Any, command_name: Optional[str] = None, config_u
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
     check_storable(config)
-    return ResolvedConfig(config=config, modifications=mods, config_updates=updates,
-                          named_configs=list(named_configs))
+    return ResolvedConfig(
+        config=config, modifications=mods, config_updates=updates, named_configs=list(named_configs)
+    )
 
 
 def _place(config: dict, path: str, local: dict) -> None:
     from .config import get_by_dotted_path, recursive_update, set_by_dotted_path
+
     if not path:
         recursive_update(config, local)
         return
@@ -216,6 +233,7 @@ def _place(config: dict, path: str, local: dict) -> None:
 def _captured_args(scaffolds: list) -> set:
     from .captured import SPECIAL_ARGS
     from .config import join_paths
+
     names = set()
     for scaffold in scaffolds:
         for function in scaffold.captured_functions:
@@ -225,9 +243,17 @@ def _captured_args(scaffolds: list) -> set:
     return names
 
 
-def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
-                      force: bool, logger: logging.Logger, updated: set = frozenset()) -> None:
+def _check_suspicious(
+    experiment: Any,
+    scaffolds: list,
+    config: dict,
+    mods: Any,
+    force: bool,
+    logger: logging.Logger,
+    updated: set = frozenset(),
+) -> None:
     from .config import get_by_dotted_path, iter_prefixes
+
     used = _captured_args(scaffolds)
     for key in sorted(mods.added):
         if key.rsplit(".", 1)[-1] == "__doc__":
@@ -241,7 +267,9 @@ def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
             raise ConfigAddedError(
                 f'Added new config entry that is not used anywhere: "{key}"{suggest(key, known)}; '
                 f"check the spelling, or use --force (force=True) to add it anyway",
-                conflicting_configs=(key,), config=config)
+                conflicting_configs=(key,),
+                config=config,
+            )
     if force:
         return
     for key, (old, new) in sorted(mods.typechanged.items()):
@@ -251,9 +279,10 @@ def _check_suspicious(experiment: Any, scaffolds: list, config: dict, mods: Any,
         if key in updated and new is not type(None):
             value = get_by_dotted_path(config, key)
             raise ConfigError(
-                f"Config update {key}={value!r} changes the type of \"{key}\" from {old_name} to "
+                f'Config update {key}={value!r} changes the type of "{key}" from {old_name} to '
                 f"{new_name}{_type_hint(key, value, old)}; give a {old_name}, or pass -f/--force "
-                f"(force=True) to change the type anyway")
+                f"(force=True) to change the type anyway"
+            )
         logger.warning('Changed type of config entry "%s" from %s to %s', key, old_name, new_name)
 
 
@@ -285,6 +314,7 @@ class RunBindings:
 
     def _build_view(self, function: Any) -> Any:
         from .config import get_by_dotted_path, make_read_only, set_by_dotted_path
+
         ingredient = function.ingredient
         own_path = getattr(ingredient, "config_path", "") or ""
         sub = get_by_dotted_path(self.config, own_path, {})
@@ -308,6 +338,7 @@ class RunBindings:
     def seed_stream(self, function: Any) -> Any:
         """The seed stream of ``function`` in this run (derived from the root seed as Sacred does)."""
         from .seeding import SeedStream, create_rnd, derive_seed, function_streams
+
         if self._streams is None:
             self._streams = function_streams(self.scaffolds, self.config, self.legacy_numpy)
         stream = self._streams.get(id(function))
@@ -328,9 +359,16 @@ def default_logger() -> logging.Logger:
     return root
 
 
-def create_run(experiment: Any, command_name: str, config_updates: Optional[dict] = None,
-               named_configs: Sequence[str] = (), force: bool = False, options: Optional[dict] = None,
-               info: Optional[dict] = None, meta_info: Optional[dict] = None) -> Any:
+def create_run(
+    experiment: Any,
+    command_name: str,
+    config_updates: Optional[dict] = None,
+    named_configs: Sequence[str] = (),
+    force: bool = False,
+    options: Optional[dict] = None,
+    info: Optional[dict] = None,
+    meta_info: Optional[dict] = None,
+) -> Any:
     """Resolve the config and build a ``Run`` of ``command_name``, not yet started."""
     from .host_info import get_host_info
     from .run import Run
@@ -338,8 +376,10 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
 
     commands = dict(experiment.gather_commands())
     if command_name not in commands:
-        raise UsageError(f'Command "{command_name}" not found{suggest(command_name, commands)}. '
-                         f"Available commands are: {', '.join(commands)}")
+        raise UsageError(
+            f'Command "{command_name}" not found{suggest(command_name, commands)}. '
+            f"Available commands are: {', '.join(commands)}"
+        )
     main_function = commands[command_name]
     root_logger = experiment.logger or default_logger()
     run_logger = root_logger.getChild(experiment.path)
@@ -363,8 +403,9 @@ def create_run(experiment: Any, command_name: str, config_updates: Optional[dict
         post_run_hooks=[h for s in scaffolds for h in s.post_run_hooks],
         captured_out_filter=experiment.captured_out_filter,
     )
-    bindings = RunBindings(resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG, scaffolds,
-                           SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API)
+    bindings = RunBindings(
+        resolved.config, SETTINGS.CONFIG.READ_ONLY_CONFIG, scaffolds, SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API
+    )
     run.config_view = bindings.config_view
     run.seed_stream = bindings.seed_stream
     run.numpy_legacy_api = SETTINGS.CONFIG.NUMPY_RANDOM_LEGACY_API

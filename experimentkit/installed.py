@@ -5,6 +5,7 @@ Sacred's ``sacred.optional`` imports numpy, pandas and PyYAML when it is importe
 ``__getattr__`` of ``experimentkit.optional``), and the other ``has_*`` flags only look for the
 package on ``sys.path``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -12,8 +13,14 @@ import importlib.util
 import sys
 from typing import Any
 
-__all__ = ["optional_import", "module_exists", "modules_exist", "module_is_in_cache", "get_tensorflow",
-           "lazy_optional_attribute"]
+__all__ = [
+    "optional_import",
+    "module_exists",
+    "modules_exist",
+    "module_is_in_cache",
+    "get_tensorflow",
+    "lazy_optional_attribute",
+]
 
 
 def optional_import(*package_names: str) -> tuple:
@@ -51,9 +58,14 @@ def get_tensorflow() -> Any:
 
 
 _IMPORTED = {"np": ("has_numpy", "numpy"), "pandas": ("has_pandas", "pandas"), "yaml": ("has_yaml", "yaml")}
-_FOUND = {"has_sqlalchemy": ("sqlalchemy",), "has_mako": ("mako",),
-          "has_tinydb": ("tinydb", "hashfs"), "has_tensorflow": ("tensorflow",),
-          "has_boto3": ("boto3",), "has_torch": ("torch",)}
+_FOUND = {
+    "has_sqlalchemy": ("sqlalchemy",),
+    "has_mako": ("mako",),
+    "has_tinydb": ("tinydb", "hashfs"),
+    "has_tensorflow": ("tensorflow",),
+    "has_boto3": ("boto3",),
+    "has_torch": ("torch",),
+}
 
 
 def lazy_optional_attribute(name: str) -> Any:

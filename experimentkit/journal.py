@@ -188,7 +188,7 @@ class _Journal:
         """Append one line with one ``write`` (whole lines only; flushed: no user-space buffer)."""
         data = _line(record).encode("utf-8")
         while data:  # a regular file takes it at once; a short write only on a full disk
-            data = data[os.write(self._fd, data):]
+            data = data[os.write(self._fd, data) :]
 
     def append(self, event: str, kwargs: dict) -> tuple:
         """Journal an event; returns ``(seq, kwargs)`` with artifact files pointing at kept copies."""
@@ -202,7 +202,7 @@ class _Journal:
             last = self._last_out
             if last is not None and out.startswith(last):
                 record["out_from"] = len(last)
-                record["kwargs"]["captured_out"] = out[len(last):]
+                record["kwargs"]["captured_out"] = out[len(last) :]
             self._last_out = out
         self.write(record)
         self.next_seq += 1
@@ -251,17 +251,14 @@ def _proc_stat(pid: int) -> Optional[list]:
             text = fh.read()
     except OSError:
         return None
-    fields = text[text.rfind(")") + 2:].split()
+    fields = text[text.rfind(")") + 2 :].split()
     return fields if len(fields) > 19 else None
-
 
 
 def _compact(pending: list) -> list:
     """Shrink an outage buffer of ``(event, kwargs, seq)``: keep the newest heartbeat, merge adjacent
     metric/table batches (a merged entry keeps the later seq: delivering it covers both)."""
-    last_beat = max(
-        (i for i, (event, _, _) in enumerate(pending) if event == "heartbeat_event"), default=-1
-    )
+    last_beat = max((i for i, (event, _, _) in enumerate(pending) if event == "heartbeat_event"), default=-1)
     out: list = []
     for i, (event, kwargs, seq) in enumerate(pending):
         if event == "heartbeat_event" and i != last_beat:
@@ -269,18 +266,11 @@ def _compact(pending: list) -> list:
         prev = out[-1] if out else None
         if prev and event == "log_metrics" and prev[0] == "log_metrics":
             merged = {
-                "metrics_by_name": _merge_metrics(
-                    prev[1]["metrics_by_name"], kwargs["metrics_by_name"]
-                ),
+                "metrics_by_name": _merge_metrics(prev[1]["metrics_by_name"], kwargs["metrics_by_name"]),
                 "info": kwargs["info"],
             }
             out[-1] = (event, merged, _later(prev[2], seq))
-        elif (
-            prev
-            and event == "log_table"
-            and prev[0] == "log_table"
-            and prev[1]["name"] == kwargs["name"]
-        ):
+        elif prev and event == "log_table" and prev[0] == "log_table" and prev[1]["name"] == kwargs["name"]:
             rows = list(prev[1]["rows"]) + list(kwargs["rows"])
             out[-1] = (event, {"name": kwargs["name"], "rows": rows}, _later(prev[2], seq))
         else:
@@ -299,9 +289,7 @@ def _merge_metrics(first: dict, second: dict) -> dict:
         for name, group in first.items()
     }
     for name, group in second.items():
-        target = merged.setdefault(
-            name, {"name": name, "steps": [], "values": [], "timestamps": []}
-        )
+        target = merged.setdefault(name, {"name": name, "steps": [], "values": [], "timestamps": []})
         for key in ("steps", "values", "timestamps"):
             target[key].extend(group[key])
     return merged

@@ -7,6 +7,7 @@ name and step (``<name>.step<N>.<ext>``, ``/`` in the name becoming ``.``) and i
 :meth:`experimentkit.query.base.RunRecord.media`.  Pillow and matplotlib are imported only when an
 image or a figure is logged.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,9 @@ def _as_pixels(image: Any) -> Any:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ValueError(f"log_image: expected an image of shape (H, W), (H, W, 3|4) or (3|4, H, W), "
-                         f"got {array.shape}")
+        raise ValueError(
+            f"log_image: expected an image of shape (H, W), (H, W, 3|4) or (3|4, H, W), got {array.shape}"
+        )
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     elif array.dtype.kind == "f":

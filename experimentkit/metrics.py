@@ -1,4 +1,5 @@
 """Metric entries and their grouping into the ``metrics_by_name`` shape observers receive."""
+
 from __future__ import annotations
 
 import datetime as _dt

@@ -14,6 +14,7 @@ complete
 lines are filtered and published; the unfinished last line is held back until it ends or the
 capture stops.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,7 +30,10 @@ from typing import Callable, Optional
 from .errors import UnknownCaptureModeError
 
 __all__ = [
-    "CAPTURE_MODES", "CapturedOutput", "UnknownCaptureModeError", "apply_backspaces_and_linefeeds",
+    "CAPTURE_MODES",
+    "CapturedOutput",
+    "UnknownCaptureModeError",
+    "apply_backspaces_and_linefeeds",
     "capture_output",
 ]
 
@@ -45,6 +49,7 @@ _FOLD_PENDING_AT = 4096
 
 # ---------------------------------------------------------------------------------------- filtering
 
+
 def _fold(line: str) -> tuple[str, int]:
     """Replay one line (no ``\\n``) on a virtual terminal line: return (visible text, cursor
     column)."""
@@ -53,7 +58,7 @@ def _fold(line: str) -> tuple[str, int]:
             return line, len(line)
         visible = ""
         for segment in line.split("\r"):  # each carriage return restarts overwriting at column 0
-            visible = segment + visible[len(segment):]
+            visible = segment + visible[len(segment) :]
         return visible, len(segment)
     chars: list[str] = []
     cursor = 0
@@ -103,11 +108,13 @@ def _compact_pending(pending: str) -> str:
 
 # --------------------------------------------------------------------------------------- the buffer
 
+
 class CapturedOutput:
     """The output captured so far.  :meth:`get` returns it; each result extends the previous one."""
 
-    def __init__(self, filter: Optional[Callable[[str], str]] = None,
-                 flush: Optional[Callable[[], None]] = None):
+    def __init__(
+        self, filter: Optional[Callable[[str], str]] = None, flush: Optional[Callable[[], None]] = None
+    ):
         self._filter = filter
         self._flush = flush
         self._incoming: list[str] = []
@@ -128,8 +135,11 @@ class CapturedOutput:
         """Called by writers (tee proxies, pipe readers), possibly from several threads."""
         with self._incoming_lock:
             if self._hidden and any(hidden in text for hidden in self._hidden):
-                text = "".join(line for line in text.splitlines(keepends=True)
-                               if not any(hidden in line for hidden in self._hidden))
+                text = "".join(
+                    line
+                    for line in text.splitlines(keepends=True)
+                    if not any(hidden in line for hidden in self._hidden)
+                )
             if not self._closed:
                 self._incoming.append(text)
 
@@ -177,15 +187,18 @@ class CapturedOutput:
 
 # -------------------------------------------------------------------------------------------- modes
 
-def capture_output(mode: str, filter: Optional[Callable[[str], str]] = None
-                   ) -> contextlib.AbstractContextManager[CapturedOutput]:
+
+def capture_output(
+    mode: str, filter: Optional[Callable[[str], str]] = None
+) -> contextlib.AbstractContextManager[CapturedOutput]:
     """Context manager that captures stdout/stderr in ``mode`` and yields a :class:`CapturedOutput`.
 
     The mode is checked here, before anything is redirected, so a typo fails at once.
     """
     if mode not in CAPTURE_MODES + ("thread",):
         raise UnknownCaptureModeError(
-            f"Unknown capture mode '{mode}'. Available options are {sorted(CAPTURE_MODES)}")
+            f"Unknown capture mode '{mode}'. Available options are {sorted(CAPTURE_MODES)}"
+        )
     if mode == "no":
         return _capture_nothing(CapturedOutput(filter))
     if mode == "sys":
@@ -349,8 +362,8 @@ class _PipeReader(threading.Thread):
                 if cut < 0 and len(partial) > _MAX_PARTIAL_LINE:
                     cut = len(partial) - 1
                 if cut >= 0:
-                    self._out._append(partial[:cut + 1])
-                    partial = partial[cut + 1:]
+                    self._out._append(partial[: cut + 1])
+                    partial = partial[cut + 1 :]
             partial += self._decoder.decode(b"", final=True)
             if partial:
                 self._out._append(partial)
@@ -372,7 +385,7 @@ def _write_all(fd: int, data: bytes) -> bool:
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError:
         return False
     return True
@@ -385,8 +398,11 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
     try:
         saved = {fd: os.dup(fd) for fd in (1, 2)}
     except OSError:
-        warnings.warn("stdout/stderr have no file descriptors; capturing in 'sys' mode instead",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            "stdout/stderr have no file descriptors; capturing in 'sys' mode instead",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         with _capture_sys(CapturedOutput(filter)) as sys_out:
             yield sys_out
         return

@@ -7,6 +7,7 @@ module if it is already imported (a spawned ``multiprocessing`` child has the sc
 ``sys.path`` - loads the file under a private module name, so ``@ex.automain`` does not start a
 run there.  The file must be readable where the worker runs (same machine or shared file system).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -38,7 +39,8 @@ def reduce_experiment(ex: Any) -> tuple:
     if name is None:
         raise pickle.PicklingError(
             f"experiment {ex.path!r} can only be sent to another process when it is a module-level "
-            f"variable of the module that created it ({module_name})")
+            f"variable of the module that created it ({module_name})"
+        )
     return load_experiment, (module_name, name, getattr(ex, "_module_file", None))
 
 
@@ -58,8 +60,9 @@ def load_experiment(module_name: str, name: str, path: Optional[str]) -> Any:
             if not path:
                 raise
     if not path:
-        raise pickle.UnpicklingError(f"cannot find the experiment {name!r}: its module "
-                                     f"{module_name} has no file")
+        raise pickle.UnpicklingError(
+            f"cannot find the experiment {name!r}: its module {module_name} has no file"
+        )
     private = _LOADED_PREFIX + str(abs(hash(os.path.abspath(path))))
     module = sys.modules.get(private)
     if module is None:

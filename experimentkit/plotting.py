@@ -15,6 +15,7 @@ What the figures promise (a plot that misleads is worse than none):
   switches to bars and says so;
 * time axes pick their tick format from the span (ConciseDateFormatter).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,16 @@ from typing import Any, Optional, Union
 
 from .errors import UsageError
 
-__all__ = ["curves_figure", "best_so_far_figure", "bars_figure", "bars_multi_figure",
-           "metric_figure", "save_figure", "run_labels", "KINDS"]
+__all__ = [
+    "curves_figure",
+    "best_so_far_figure",
+    "bars_figure",
+    "bars_multi_figure",
+    "metric_figure",
+    "save_figure",
+    "run_labels",
+    "KINDS",
+]
 
 KINDS = ("curves", "best-so-far", "bars", "bars-multi")
 _LEGEND_MAX = 20  # above this many runs the legend names only the best one
@@ -62,8 +71,9 @@ def run_labels(records: Sequence[Any]) -> dict:
 
     flat = {r.id: flatten(r.config) for r in records}
     keys = sorted({k for f in flat.values() for k in f} - {"seed"})
-    differing = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str)
-                                        for f in flat.values()}) > 1][:_LABEL_KEYS]
+    differing = [
+        k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat.values()}) > 1
+    ][:_LABEL_KEYS]
     labels = {}
     for run_id, values in flat.items():
         parts = [f"{k.rsplit('.', 1)[-1]}={cell(values[k])}" for k in differing if k in values]
@@ -81,15 +91,22 @@ def _value(record: Any, metric: str) -> Optional[float]:
 
 
 def _best_id(records: Iterable[Any], metric: str, minimize: bool) -> Optional[str]:
-    scored = [(v, r.id) for r in records if isinstance(v := _value(r, metric), (int, float))
-              and not isinstance(v, bool) and v == v]
+    scored = [
+        (v, r.id)
+        for r in records
+        if isinstance(v := _value(r, metric), (int, float)) and not isinstance(v, bool) and v == v
+    ]
     if not scored:
         return None
     return (min(scored) if minimize else max(scored, key=lambda p: p[0]))[1]
 
 
-def curves_figure(series_by_run: Mapping[str, Any], metric: str,
-                  labels: Optional[Mapping[str, str]] = None, best: Optional[str] = None) -> Any:
+def curves_figure(
+    series_by_run: Mapping[str, Any],
+    metric: str,
+    labels: Optional[Mapping[str, str]] = None,
+    best: Optional[str] = None,
+) -> Any:
     """One line per run: the metric's values over its steps (``series_by_run``: id → series).
     Short series get markers (a single point is otherwise invisible); ``best`` is highlighted."""
     fig, ax = _figure()
@@ -99,24 +116,36 @@ def curves_figure(series_by_run: Mapping[str, Any], metric: str,
     for (run_id, series), color in zip(series_by_run.items(), colors):
         is_best = run_id == best
         label = labels.get(run_id, str(run_id)) + (" (best)" if is_best else "")
-        ax.plot(series.steps, series.values, label=label if is_best or not few else "_nolegend_",
-                color=color, marker="o" if len(series.values) <= 20 else None, markersize=4,
-                linewidth=2.8 if is_best else 1.3, alpha=1.0 if is_best or best is None else 0.7,
-                zorder=3 if is_best else 2)
+        ax.plot(
+            series.steps,
+            series.values,
+            label=label if is_best or not few else "_nolegend_",
+            color=color,
+            marker="o" if len(series.values) <= 20 else None,
+            markersize=4,
+            linewidth=2.8 if is_best else 1.3,
+            alpha=1.0 if is_best or best is None else 0.7,
+            zorder=3 if is_best else 2,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per step" + (f" (best run {best} highlighted)" if best else ""))
     if series_by_run:
-        ax.legend(title="run (differing config)", fontsize="small",
-                  ncols=2 if len(series_by_run) > 10 and not few else 1)
+        ax.legend(
+            title="run (differing config)",
+            fontsize="small",
+            ncols=2 if len(series_by_run) > 10 and not few else 1,
+        )
     return fig
 
 
 def best_so_far_figure(records: Iterable[Any], metric: str, minimize: bool = False) -> Any:
     """Is the project progressing?  Each run's final value at the time it ended (dots) and the best
     value reached so far across runs (one step line), against wall-clock time."""
-    points = sorted(((r.stop_time or r.heartbeat or r.start_time, _value(r, metric), r.id)
-                     for r in records), key=lambda p: (p[0] is None, p[0]))
+    points = sorted(
+        ((r.stop_time or r.heartbeat or r.start_time, _value(r, metric), r.id) for r in records),
+        key=lambda p: (p[0] is None, p[0]),
+    )
     points = [p for p in points if p[0] is not None and p[1] is not None]
     fig, ax = _figure()
     best: list = []
@@ -143,15 +172,19 @@ def _time_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
 
 
-def bars_figure(records: Iterable[Any], metric: str, minimize: bool = False,
-                labels: Optional[Mapping[str, str]] = None) -> Any:
+def bars_figure(
+    records: Iterable[Any], metric: str, minimize: bool = False, labels: Optional[Mapping[str, str]] = None
+) -> Any:
     """One bar per run with the metric's last value, best first, the axis zoomed to the values
     and each bar labelled with its value; the best bar is highlighted."""
     from .cli.output import cell
 
     pairs = [(r.id, _value(r, metric)) for r in records]
-    pairs = sorted((p for p in pairs if isinstance(p[1], (int, float)) and p[1] == p[1]),
-                   key=lambda p: p[1], reverse=not minimize)
+    pairs = sorted(
+        (p for p in pairs if isinstance(p[1], (int, float)) and p[1] == p[1]),
+        key=lambda p: p[1],
+        reverse=not minimize,
+    )
     labels = labels or {}
     fig, ax = _figure()
     values = [p[1] for p in pairs]
@@ -171,22 +204,34 @@ def bars_figure(records: Iterable[Any], metric: str, minimize: bool = False,
     for tick in ax.get_xticklabels():
         tick.set_horizontalalignment("right")
     zoomed = values and ax.get_ylim()[0] != 0
-    ax.set_title(f"{metric} per run, best first ({_direction(minimize)})"
-                 + (" - axis zoomed, not from 0" if zoomed else ""))
+    ax.set_title(
+        f"{metric} per run, best first ({_direction(minimize)})"
+        + (" - axis zoomed, not from 0" if zoomed else "")
+    )
     return fig
 
 
-def bars_multi_figure(records: Iterable[Any], metrics: Sequence[str], minimize: bool = False,
-                      labels: Optional[Mapping[str, str]] = None) -> Any:
+def bars_multi_figure(
+    records: Iterable[Any],
+    metrics: Sequence[str],
+    minimize: bool = False,
+    labels: Optional[Mapping[str, str]] = None,
+) -> Any:
     """Several metrics per run side by side (train vs validation error: the bias/variance view),
     the runs sorted by the first metric, best first; a run that lacks a metric has no bar for it.
     The axis starts at 0 so bars of different metrics compare by length."""
     from .cli.output import cell
 
     first = metrics[0]
-    ranked = sorted((r for r in records if isinstance(_value(r, first), (int, float))
-                     and _value(r, first) == _value(r, first)),
-                    key=lambda r: _value(r, first), reverse=not minimize)
+    ranked = sorted(
+        (
+            r
+            for r in records
+            if isinstance(_value(r, first), (int, float)) and _value(r, first) == _value(r, first)
+        ),
+        key=lambda r: _value(r, first),
+        reverse=not minimize,
+    )
     labels = labels or {}
     fig, ax = _figure()
     width = 0.8 / len(metrics)
@@ -200,8 +245,7 @@ def bars_multi_figure(records: Iterable[Any], metrics: Sequence[str], minimize: 
                 values.append(value)
         bars = ax.bar(xs, values, width=width, label=metric, color=color)
         if len(ranked) <= 30:
-            ax.bar_label(bars, labels=[cell(float(v)) for v in values], padding=2,
-                         fontsize="x-small")
+            ax.bar_label(bars, labels=[cell(float(v)) for v in values], padding=2, fontsize="x-small")
     ax.set_xticks(list(positions), [labels.get(r.id, str(r.id)) for r in ranked])
     ax.tick_params(axis="x", labelrotation=30)
     for tick in ax.get_xticklabels():
@@ -213,9 +257,16 @@ def bars_multi_figure(records: Iterable[Any], metrics: Sequence[str], minimize: 
     return fig
 
 
-def metric_figure(store: Any, metric: str, kind: str = "curves", runs: Sequence[Any] = (),
-                  where: Sequence[Any] = (), minimize: Optional[bool] = None,
-                  notes: Optional[list] = None, also: Sequence[str] = ()) -> Any:
+def metric_figure(
+    store: Any,
+    metric: str,
+    kind: str = "curves",
+    runs: Sequence[Any] = (),
+    where: Sequence[Any] = (),
+    minimize: Optional[bool] = None,
+    notes: Optional[list] = None,
+    also: Sequence[str] = (),
+) -> Any:
     """Build the ``kind`` of figure for ``metric`` over the chosen runs (ids, or all matching
     ``where``).  ``minimize=None`` uses the metric's direction (``store.metric_goal``).  Lines for
     the user (the direction used, a switch to bars) are appended to ``notes``.  A metric no chosen

@@ -1,4 +1,5 @@
 """Sacred's ``sacred.randomness``.  The code lives in :mod:`experimentkit.seeding`."""
+
 from __future__ import annotations
 
 from .seeding import SEED_LIMIT, create_rnd, get_seed, set_global_seed  # noqa: F401

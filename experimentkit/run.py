@@ -78,8 +78,9 @@ def _epoch_seconds(stamp: Any) -> float:
         return stamp.timestamp()
     if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
         return float(stamp)
-    raise TypeError(f"log_scalar: timestamp must be seconds since the epoch or a datetime, "
-                    f"not {type(stamp).__name__}")
+    raise TypeError(
+        f"log_scalar: timestamp must be seconds since the epoch or a datetime, not {type(stamp).__name__}"
+    )
 
 
 def _plain_list(values: list) -> list:
@@ -104,6 +105,7 @@ class _MetricQueue(collections.deque):
     def get_last_metrics(self) -> list:
         """Take the points logged so far as ``ScalarMetricLogEntry`` list (Sacred's MetricsLogger call)."""
         from .metrics import ScalarMetricLogEntry
+
         entries = []
         for _ in range(len(self)):
             name, step, value, stamp = self.popleft()
@@ -134,13 +136,15 @@ def _snapshot(name: str, value: Any) -> Any:
     if convert is None:
         module = kind.__module__.partition(".")[0]
         convert = _SNAPSHOTS[kind] = (
-            _torch_now if module == "torch" else kind.item if module == "numpy" else _as_is)
+            _torch_now if module == "torch" else kind.item if module == "numpy" else _as_is
+        )
     try:
         return convert(value)
     except (ValueError, RuntimeError):
         shape = tuple(getattr(value, "shape", ()))
-        raise ValueError(f"log_scalar({name!r}): expected one number, got a "
-                         f"{kind.__name__} of shape {shape}") from None
+        raise ValueError(
+            f"log_scalar({name!r}): expected one number, got a {kind.__name__} of shape {shape}"
+        ) from None
 
 
 def _torch_now(tensor: Any) -> Any:
@@ -224,8 +228,14 @@ class Run:
         self._capture: Optional[str] = None  # the capture mode in effect
 
     # ---- logging from user code ------------------------------------------------------------------
-    def log_scalar(self, metric_name: str, value: Any, step: Any = None,
-                   timestamp: Any = None, goal: Optional[str] = None) -> None:
+    def log_scalar(
+        self,
+        metric_name: str,
+        value: Any,
+        step: Any = None,
+        timestamp: Any = None,
+        goal: Optional[str] = None,
+    ) -> None:
         """Record a metric point; steps count per name from 0 (or from the last explicit step).
 
         ``timestamp`` (seconds since the epoch, or a ``datetime``; naive means UTC) replaces the
@@ -239,8 +249,9 @@ class Run:
         self._next_step[metric_name] = step + 1
         if type(value) not in _NUMBERS:
             value = _snapshot(metric_name, value)
-        self._metrics.append((metric_name, step, value,
-                              time.time() if timestamp is None else _epoch_seconds(timestamp)))
+        self._metrics.append(
+            (metric_name, step, value, time.time() if timestamp is None else _epoch_seconds(timestamp))
+        )
         if len(self._metrics) > METRIC_BUDGET and self._streaming:
             self._wait_for_room()
 
@@ -279,12 +290,9 @@ class Run:
         for number, row in enumerate(rows):
             if not isinstance(row, dict):
                 raise TypeError(
-                    f"log_table({name!r}): row {number} is a {type(row).__name__}; "
-                    f"rows must be flat dicts"
+                    f"log_table({name!r}): row {number} is a {type(row).__name__}; rows must be flat dicts"
                 )
-            clean.append(
-                {str(key): self._cell(name, number, key, value) for key, value in row.items()}
-            )
+            clean.append({str(key): self._cell(name, number, key, value) for key, value in row.items()})
         if clean:
             self._tables.append((name, clean))
 
@@ -399,13 +407,9 @@ class Run:
     def __call__(self, *args: Any) -> Any:
         """Start the run: emit events around the main function and return its result."""
         if self._started:
-            raise RuntimeError(
-                f"A run can only be started once. (Last start was {self.start_time})"
-            )
+            raise RuntimeError(f"A run can only be started once. (Last start was {self.start_time})")
         self._started = True
-        self.observers = (
-            [] if self.unobserved else sorted(self.observers, key=lambda o: -o.priority)
-        )
+        self.observers = [] if self.unobserved else sorted(self.observers, key=lambda o: -o.priority)
         self.warn_if_unobserved()
         from .observers.sharing import claim_observers, release_observers
 
@@ -449,9 +453,7 @@ class Run:
         return self.handle().__reduce__()
 
     def _command(self) -> str:
-        name = getattr(self.main_function, "__name__", None) or self.meta_info.get(
-            "command", "main"
-        )
+        name = getattr(self.main_function, "__name__", None) or self.meta_info.get("command", "main")
         prefix = getattr(self.main_function, "prefix", None)
         return f"{prefix}.{name}" if prefix else name
 
@@ -502,13 +504,17 @@ class Run:
             # another run of this process is active (threads, asyncio tasks): fd and sys capture
             # would mix their output, so each run captures what its own context prints
             mode = "thread"
-            self.meta_info["output_capture"] = ("thread: only what this run's thread or task "
-                                                "printed through sys.stdout/stderr; other output "
-                                                "of the process was shared")
+            self.meta_info["output_capture"] = (
+                "thread: only what this run's thread or task "
+                "printed through sys.stdout/stderr; other output "
+                "of the process was shared"
+            )
             for other in others:  # their fd/sys capture sees this run's output too: say so
                 if other._capture in ("fd", "sys"):
-                    other.info["output_shared"] = ("this run's captured output may include what "
-                                                   "other runs of its process printed meanwhile")
+                    other.info["output_shared"] = (
+                        "this run's captured output may include what "
+                        "other runs of its process printed meanwhile"
+                    )
         self._capture = mode
         try:
             try:
@@ -533,9 +539,7 @@ class Run:
             elapsed = self._stop()
             self.run_logger.warning("Aborted after %s!", elapsed)
             if self._opened:
-                dispatcher.emit(
-                    "interrupted_event", interrupt_time=self.stop_time, status=self.status
-                )
+                dispatcher.emit("interrupted_event", interrupt_time=self.stop_time, status=self.status)
             raise
         except BaseException as exc:
             self.status = "FAILED"
@@ -544,9 +548,7 @@ class Run:
                 self.run_logger.error("Failed after %s!", elapsed)
             self.fail_trace = format_filtered_traceback(exc)
             if self._opened:
-                dispatcher.emit(
-                    "failed_event", fail_time=self.stop_time, fail_trace=self.fail_trace
-                )
+                dispatcher.emit("failed_event", fail_time=self.stop_time, fail_trace=self.fail_trace)
             raise
         else:
             dispatcher.emit("completed_event", stop_time=self.stop_time, result=self.result)
@@ -575,8 +577,8 @@ class Run:
             unopened = "; ".join(self._dispatcher.unopened())
             self._dispatcher.abandon_unopened()
             raise ObserverUnreachableError(
-                f"Observer {unopened} cannot record this run; with --strict-observers the run "
-                f"does not start")
+                f"Observer {unopened} cannot record this run; with --strict-observers the run does not start"
+            )
         if self._id is None:
             self.run_logger.info("Started")
         else:
@@ -662,8 +664,7 @@ class Run:
         pending = len(self._metrics)
         while pending >= (1 if whole else METRIC_CHUNK):
             count = min(pending, METRIC_CHUNK)
-            dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(count),
-                            info=self.info)
+            dispatcher.emit("log_metrics", metrics_by_name=self._drain_metrics(count), info=self.info)
             pending -= count
             with self._room:
                 self._room.notify_all()
@@ -733,11 +734,12 @@ class Run:
 
 
 def check_goal(goal: Any) -> str:
-    """"min" or "max" (also "minimize"/"maximize"/"lower"/"higher", any case); anything else is a
+    """ "min" or "max" (also "minimize"/"maximize"/"lower"/"higher", any case); anything else is a
     usage error."""
     text = str(goal).strip().lower()
     text = {"minimize": "min", "maximize": "max", "lower": "min", "higher": "max"}.get(text, text)
     if text not in ("min", "max"):
-        raise UsageError(f"a metric goal is 'min' (lower is better) or 'max' (higher is better), "
-                         f"not {goal!r}")
+        raise UsageError(
+            f"a metric goal is 'min' (lower is better) or 'max' (higher is better), not {goal!r}"
+        )
     return text

@@ -12,6 +12,7 @@ randomness, so runs that never use ``_seed``/``_rnd`` never import numpy for it.
 numpy and torch are seeded only if the run's code imports them: an import hook seeds them on first import,
 so a run that never touches numpy never pays for importing it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
-__all__ = ["generate_seed", "get_seed", "derive_seed", "SeedStream", "create_rnd", "seed_globals",
-           "set_global_seed", "function_streams"]
+__all__ = [
+    "generate_seed",
+    "get_seed",
+    "derive_seed",
+    "SeedStream",
+    "create_rnd",
+    "seed_globals",
+    "set_global_seed",
+    "function_streams",
+]
 
 SEED_LIMIT = 10**9  # seeds are drawn from [1, SEED_LIMIT], as in Sacred
 
@@ -108,8 +117,11 @@ def ingredient_seeds(scaffolds: Sequence[Any], config: dict, legacy_numpy: bool 
             return
         seed = _own_seed(config, ingredient.config_path)
         if seed is None:
-            seed = (get_seed(parent_rnd) if parent_rnd is not None
-                    else derive_seed(root_seed, ingredient.config_path))
+            seed = (
+                get_seed(parent_rnd)
+                if parent_rnd is not None
+                else derive_seed(root_seed, ingredient.config_path)
+            )
         seeds[id(ingredient)] = seed
         rnd = create_rnd(seed, legacy_numpy)
         children = list({child.config_path: child for child in ingredient.ingredients}.values())
@@ -186,7 +198,8 @@ class _SeedOnImport(importlib.abc.MetaPathFinder):
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     spec.loader = _SeedingLoader(
-                        spec.loader, functools.partial(_seed_module, fullname, seed=self.seed))
+                        spec.loader, functools.partial(_seed_module, fullname, seed=self.seed)
+                    )
                 return spec
         return None
 

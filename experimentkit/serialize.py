@@ -13,6 +13,7 @@ side never restores that form: ``safe_restore`` turns the known tags into plain 
 tuples as lists, numpy numbers as numbers, dates as ISO strings) and leaves every other tag as data,
 without importing or instantiating anything.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -33,8 +34,11 @@ def _key(key: Any) -> str:
 
 
 def _sort_key(value: Any) -> tuple:
-    return (type(value).__name__, value) if isinstance(value, (int, float, str)) \
+    return (
+        (type(value).__name__, value)
+        if isinstance(value, (int, float, str))
         else (type(value).__name__, json.dumps(value, sort_keys=True))
+    )
 
 
 def flatten(obj: Any) -> Any:
@@ -72,8 +76,7 @@ def dumps(obj: Any) -> str:
 
 
 def plain(obj: Any) -> Any:
-    """``obj`` with dict/list subclasses (read-only views, summaries) replaced by plain dicts/lists.
-    """
+    """``obj`` with dict/list subclasses (read-only views, summaries) replaced by plain dicts/lists."""
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -98,6 +101,8 @@ def restore(flat: Any) -> Any:
     else:
         jsonpickle_numpy.register_handlers()
     return jsonpickle.decode(json.dumps(flat), keys=True)
+
+
 def _is_plain_json(obj: Any) -> bool:
     kind = type(obj)
     if obj is None or kind in (str, int, bool):
@@ -189,10 +194,13 @@ def _ndarray(node: dict) -> Any:
         base_array = _ndarray(base)
         if base_array is None:
             return None
-        view = np.ndarray(shape=tuple(node.get("shape") or ()), dtype=dtype.newbyteorder("<")
-                          if node.get("byteorder") == "<" else dtype, buffer=base_array.tobytes(order="A"),
-                          offset=int(node.get("offset", 0)),
-                          strides=tuple(node["strides"]) if node.get("strides") else None)
+        view = np.ndarray(
+            shape=tuple(node.get("shape") or ()),
+            dtype=dtype.newbyteorder("<") if node.get("byteorder") == "<" else dtype,
+            buffer=base_array.tobytes(order="A"),
+            offset=int(node.get("offset", 0)),
+            strides=tuple(node["strides"]) if node.get("strides") else None,
+        )
         return view.copy()
     if isinstance(values, list):
         return np.array(values, dtype=object if dtype.kind == "O" else None)
@@ -230,10 +238,10 @@ def _restore_ndarray(node: dict) -> Any:
 def _restore_key(key: str) -> str:
     if key.startswith("json://"):
         try:
-            value = json.loads(key[len("json://"):])
+            value = json.loads(key[len("json://") :])
         except ValueError:
             return key
-        return key[len("json://"):] if isinstance(value, (dict, list)) else str(value)
+        return key[len("json://") :] if isinstance(value, (dict, list)) else str(value)
     return key
 
 

@@ -2,6 +2,7 @@
 
 The code lives in :mod:`experimentkit.serialize`; ``json`` is jsonpickle, as in Sacred.
 """
+
 from __future__ import annotations
 
 import jsonpickle as json  # noqa: F401 - Sacred exposes jsonpickle under this name

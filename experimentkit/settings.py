@@ -3,6 +3,7 @@
 Code inside experimentkit reads settings where a run is built and passes them down; nothing deep inside reads
 this global on its own.  Keys are fixed: a misspelt key raises ``SettingError`` with a suggestion.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,16 @@ class Settings:
     __slots__ = ("_values",)  # no instance __dict__: pytest's monkeypatch restores keys correctly
 
     def __init__(self, values: dict):
-        object.__setattr__(self, "_values", {
-            k: Settings(v) if isinstance(v, dict) else v for k, v in values.items()})
+        object.__setattr__(
+            self, "_values", {k: Settings(v) if isinstance(v, dict) else v for k, v in values.items()}
+        )
 
     def _check(self, key: str) -> None:
         if key not in self._values:
-            raise SettingError(f"Unknown setting: {key}{suggest(key, self._values)}. "
-                               f"Possible keys are: {sorted(self._values)}")
+            raise SettingError(
+                f"Unknown setting: {key}{suggest(key, self._values)}. "
+                f"Possible keys are: {sorted(self._values)}"
+            )
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__") or key == "_values":  # _values: not yet set while copying
@@ -37,8 +41,10 @@ class Settings:
     def __setattr__(self, key: str, value: Any) -> None:
         self._check(key)
         if isinstance(self._values[key], Settings):
-            raise SettingError(f"Cannot replace the settings group {key}; set its keys one by one "
-                               f"(SETTINGS.{key}.KEY = value)")
+            raise SettingError(
+                f"Cannot replace the settings group {key}; set its keys one by one "
+                f"(SETTINGS.{key}.KEY = value)"
+            )
         self._values[key] = value
 
     __getitem__ = __getattr__
@@ -71,38 +77,41 @@ class Settings:
         return f"Settings({self.to_dict()!r})"
 
 
-SETTINGS = Settings({
-    "CONFIG": {
-        "ENFORCE_KEYS_MONGO_COMPATIBLE": True,
-        "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": True,
-        "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": False,
-        "ENFORCE_STRING_KEYS": False,
-        "ENFORCE_KEYS_NO_EQUALS": True,
-        "READ_ONLY_CONFIG": True,
-        "IGNORED_COMMENTS": ["^pylint:", "^noinspection"],
-        "NUMPY_RANDOM_LEGACY_API": False,
-    },
-    "HOST_INFO": {
-        "INCLUDE_GPU_INFO": True,
-        "INCLUDE_CPU_INFO": True,
-        "CAPTURED_ENV": [],
-    },
-    "COMMAND_LINE": {
-        "STRICT_PARSING": False,
-        "SHOW_DISABLED_OPTIONS": True,
-    },
-    "CAPTURE_MODE": "sys" if os.name == "nt" else "fd",
-    "DISCOVER_DEPENDENCIES": "imported",
-    "DISCOVER_SOURCES": "imported",
-    "DEFAULT_BEAT_INTERVAL": 10.0,
-    "FALLBACK_DIR": os.environ.get("EXPERIMENTKIT_FALLBACK_DIR",
-                                   os.path.join(os.path.expanduser("~"), ".experimentkit", "fallback")),
-    "OBSERVER_RETRY_SECONDS": 30.0,
-    "OBSERVER_CALL_TIMEOUT": 60.0,
-    "STRICT_OBSERVERS": False,
-    # add_resource copies files up to this many bytes; larger ones are recorded by path and md5
-    # only (None: always copy).  add_resource(path, copy=True/False) decides per file.
-    "RESOURCE_COPY_LIMIT": 16 * 1024 * 1024,
-    "SYSTEM_METRICS": False,  # sample system.* metrics in every run (as --system-metrics)
-    "SYSTEM_METRICS_INTERVAL": 10.0,
-})
+SETTINGS = Settings(
+    {
+        "CONFIG": {
+            "ENFORCE_KEYS_MONGO_COMPATIBLE": True,
+            "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": True,
+            "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": False,
+            "ENFORCE_STRING_KEYS": False,
+            "ENFORCE_KEYS_NO_EQUALS": True,
+            "READ_ONLY_CONFIG": True,
+            "IGNORED_COMMENTS": ["^pylint:", "^noinspection"],
+            "NUMPY_RANDOM_LEGACY_API": False,
+        },
+        "HOST_INFO": {
+            "INCLUDE_GPU_INFO": True,
+            "INCLUDE_CPU_INFO": True,
+            "CAPTURED_ENV": [],
+        },
+        "COMMAND_LINE": {
+            "STRICT_PARSING": False,
+            "SHOW_DISABLED_OPTIONS": True,
+        },
+        "CAPTURE_MODE": "sys" if os.name == "nt" else "fd",
+        "DISCOVER_DEPENDENCIES": "imported",
+        "DISCOVER_SOURCES": "imported",
+        "DEFAULT_BEAT_INTERVAL": 10.0,
+        "FALLBACK_DIR": os.environ.get(
+            "EXPERIMENTKIT_FALLBACK_DIR", os.path.join(os.path.expanduser("~"), ".experimentkit", "fallback")
+        ),
+        "OBSERVER_RETRY_SECONDS": 30.0,
+        "OBSERVER_CALL_TIMEOUT": 60.0,
+        "STRICT_OBSERVERS": False,
+        # add_resource copies files up to this many bytes; larger ones are recorded by path and md5
+        # only (None: always copy).  add_resource(path, copy=True/False) decides per file.
+        "RESOURCE_COPY_LIMIT": 16 * 1024 * 1024,
+        "SYSTEM_METRICS": False,  # sample system.* metrics in every run (as --system-metrics)
+        "SYSTEM_METRICS_INTERVAL": 10.0,
+    }
+)

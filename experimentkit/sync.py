@@ -38,20 +38,29 @@ from .dispatch import is_permanent
 from .journal import decode_value, encode_value, read_journal, writer_alive
 from .redact import one_line, redact_text
 
-__all__ = ["sync", "SyncResult", "build_observer", "discard", "format_results",
-           "BUILTIN_FACTORIES", "REPLAY_ENTRY_POINT_GROUP"]
+__all__ = [
+    "sync",
+    "SyncResult",
+    "build_observer",
+    "discard",
+    "format_results",
+    "BUILTIN_FACTORIES",
+    "REPLAY_ENTRY_POINT_GROUP",
+]
 
 _OPENING_EVENTS = ("started_event", "queued_event")
 
 #: Factories of the observers shipped with experimentkit, which ``sync`` may call.
-BUILTIN_FACTORIES = frozenset({
-    "experimentkit.backends.file.observer:FileStorageObserver",
-    "experimentkit.backends.sql.observer:SqlObserver",
-    "experimentkit.backends.sql.observer:SqlObserver.for_replay",
-    "experimentkit.backends.mongo.observer:MongoObserver",
-    "experimentkit.observers.memory:InMemoryObserver",
-    "experimentkit.observers.memory:lookup",
-})
+BUILTIN_FACTORIES = frozenset(
+    {
+        "experimentkit.backends.file.observer:FileStorageObserver",
+        "experimentkit.backends.sql.observer:SqlObserver",
+        "experimentkit.backends.sql.observer:SqlObserver.for_replay",
+        "experimentkit.backends.mongo.observer:MongoObserver",
+        "experimentkit.observers.memory:InMemoryObserver",
+        "experimentkit.observers.memory:lookup",
+    }
+)
 #: Entry-point group through which an installed package registers its observer's replay factory:
 #: ``name = "package.module:callable"`` (the value is what its ``replay_spec()`` names).
 REPLAY_ENTRY_POINT_GROUP = "experimentkit.replay_factories"
@@ -77,8 +86,11 @@ def _registered_factories() -> set:
     from importlib import metadata
 
     found = metadata.entry_points()
-    points = (found.select(group=REPLAY_ENTRY_POINT_GROUP) if hasattr(found, "select")
-              else found.get(REPLAY_ENTRY_POINT_GROUP, ()))
+    points = (
+        found.select(group=REPLAY_ENTRY_POINT_GROUP)
+        if hasattr(found, "select")
+        else found.get(REPLAY_ENTRY_POINT_GROUP, ())
+    )
     return {ep.value.replace(" ", "") for ep in points}
 
 
@@ -88,15 +100,17 @@ def build_observer(spec: dict, trust: Iterable[str] = ()) -> Any:
     factory = spec.get("factory")
     module_name, _, attr_path = str(factory).partition(":")
     if not isinstance(factory, str) or not module_name or not attr_path:
-        raise ValueError(
-            f"replay factory must look like 'package.module:callable', not {factory!r}"
-        )
-    if factory not in BUILTIN_FACTORIES and factory not in set(trust) \
-            and factory not in _registered_factories():
+        raise ValueError(f"replay factory must look like 'package.module:callable', not {factory!r}")
+    if (
+        factory not in BUILTIN_FACTORIES
+        and factory not in set(trust)
+        and factory not in _registered_factories()
+    ):
         raise PermissionError(
             f"refusing to call the replay factory {factory!r}: it is not a registered observer "
             f"factory (built-in, or an entry point in {REPLAY_ENTRY_POINT_GROUP!r}); if you trust "
-            f"it, sync with --trust {factory}")
+            f"it, sync with --trust {factory}"
+        )
     target: Any = importlib.import_module(module_name)
     for attr in attr_path.split("."):
         target = getattr(target, attr)
@@ -133,8 +147,13 @@ def _archive(journal: str, synced_dir: str) -> None:
             shutil.move(path, os.path.join(synced_dir, os.path.basename(path)))
 
 
-def sync(fallback_dir: Optional[str] = None, *, dry_run: bool = False, force: bool = False,
-         trust: Iterable[str] = ()) -> list:
+def sync(
+    fallback_dir: Optional[str] = None,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    trust: Iterable[str] = (),
+) -> list:
     """Replay every journal in ``fallback_dir`` (default ``SETTINGS.FALLBACK_DIR``); ``force`` also
     replays unfinished journals written on other hosts; ``trust`` names replay factories to allow
     beyond the registered ones."""
@@ -158,9 +177,14 @@ def discard(journal: str) -> SyncResult:
     given up (``experimentkit sync --discard``).  Returns what it held."""
     header, events = read_journal(journal)
     done = _load_progress(journal)["delivered"]
-    result = SyncResult(journal, header.get("observer", "?"), header.get("run_uid", "?"),
-                        "discarded", remaining=max(len(events) - done, 0),
-                        backend=_backend(header.get("replay_spec")))
+    result = SyncResult(
+        journal,
+        header.get("observer", "?"),
+        header.get("run_uid", "?"),
+        "discarded",
+        remaining=max(len(events) - done, 0),
+        backend=_backend(header.get("replay_spec")),
+    )
     stem = journal[: -len(".jsonl")]
     for path in (_progress_path(journal), journal):
         with contextlib.suppress(FileNotFoundError):
@@ -185,8 +209,17 @@ def format_results(results: list) -> str:
     """The table ``experimentkit sync`` prints: one row a journal, then why for those that need it
     (each said once)."""
     headers = ["journal", "run", "backend", "delivered", "remaining", "status"]
-    rows = [[os.path.basename(r.journal), _short_uid(r.run_uid, r.run_id), r.backend or "-",
-             str(r.delivered), str(r.remaining), r.status] for r in results]
+    rows = [
+        [
+            os.path.basename(r.journal),
+            _short_uid(r.run_uid, r.run_id),
+            r.backend or "-",
+            str(r.delivered),
+            str(r.remaining),
+            r.status,
+        ]
+        for r in results
+    ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
@@ -221,17 +254,19 @@ def _still_written(header: dict, force: bool) -> str:
         return ""
     if host == socket.gethostname():
         if writer_alive(pid, header.get("pid_started")):
-            return (f"its run is still going (pid {pid}); it is synced once the run ends "
-                    f"or the process is gone")
+            return (
+                f"its run is still going (pid {pid}); it is synced once the run ends or the process is gone"
+            )
         return ""
     if force:
         return ""
-    return (f"written on host {host!r} by a run that has not ended, or was killed; if that run is "
-            f"over, sync with --force")
+    return (
+        f"written on host {host!r} by a run that has not ended, or was killed; if that run is "
+        f"over, sync with --force"
+    )
 
 
-def _sync_one(journal: str, synced_dir: str, dry_run: bool, force: bool,
-              trust: frozenset) -> SyncResult:
+def _sync_one(journal: str, synced_dir: str, dry_run: bool, force: bool, trust: frozenset) -> SyncResult:
     try:
         header, events = read_journal(journal)
         progress = _load_progress(journal)
@@ -304,8 +339,10 @@ def _sync_one(journal: str, synced_dir: str, dry_run: bool, force: bool,
         result.status = "failed"
         result.message = one_line(exc, limit=300)
         if is_permanent(exc):
-            result.message += (" - this will not change by itself; 'experimentkit sync --discard "
-                               f"{journal}' gives the journal up")
+            result.message += (
+                " - this will not change by itself; 'experimentkit sync --discard "
+                f"{journal}' gives the journal up"
+            )
         return result
     result.run_id = run_id
     result.status = "synced"

@@ -13,13 +13,16 @@ import sys
 import traceback
 from typing import Any, Optional
 
-__all__ = ["format_filtered_traceback", "format_filtered_stacktrace", "format_sacred_error",
-           "FILTERED_HEADER", "INTERNAL_HEADER"]
+__all__ = [
+    "format_filtered_traceback",
+    "format_filtered_stacktrace",
+    "format_sacred_error",
+    "FILTERED_HEADER",
+    "INTERNAL_HEADER",
+]
 
 FILTERED_HEADER = "Traceback (most recent calls WITHOUT experimentkit internals):\n"
-INTERNAL_HEADER = (
-    "Exception originated from within experimentkit.\nTraceback (most recent calls):\n"
-)
+INTERNAL_HEADER = "Exception originated from within experimentkit.\nTraceback (most recent calls):\n"
 _PYTHON_HEADER = "Traceback (most recent call last):\n"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -50,9 +53,7 @@ def _originated_inside(exc: BaseException) -> bool:
     return last is not None and _is_internal(last.tb_frame.f_code.co_filename)
 
 
-def format_filtered_traceback(
-    exc: BaseException, filter_traceback: Optional[str] = "default"
-) -> list:
+def format_filtered_traceback(exc: BaseException, filter_traceback: Optional[str] = "default") -> list:
     """Format ``exc`` as a list of strings (joined: the text) without experimentkit frames.
 
     ``filter_traceback`` follows ``SacredError.filter_traceback``: ``"default"`` filters unless the

@@ -4,6 +4,7 @@ formatting.
 The code lives in :mod:`experimentkit.errors`, :mod:`experimentkit.output`,
 :mod:`experimentkit.config.paths`, :mod:`experimentkit.tracebacks` and :mod:`experimentkit.installed`.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,32 @@ PathType = Union[str, bytes, os.PathLike]
 """What functions taking a file name accept (Sacred's alias)."""
 
 __all__ = [
-    "SacredError", "ConfigError", "InvalidConfigError", "ConfigAddedError", "MissingConfigError",
-    "NamedConfigNotFoundError", "CircularDependencyError", "SignatureError", "ObserverError",
-    "SacredInterrupt", "TimeoutInterrupt", "apply_backspaces_and_linefeeds",
-    "recursive_update", "get_by_dotted_path", "set_by_dotted_path", "join_paths", "iterate_flattened",
-    "iterate_flattened_separately", "iter_prefixes", "is_prefix", "rel_path", "convert_to_nested_dict",
-    "PATHCHANGE", "PathType", "format_filtered_stacktrace", "format_sacred_error", "module_exists",
+    "SacredError",
+    "ConfigError",
+    "InvalidConfigError",
+    "ConfigAddedError",
+    "MissingConfigError",
+    "NamedConfigNotFoundError",
+    "CircularDependencyError",
+    "SignatureError",
+    "ObserverError",
+    "SacredInterrupt",
+    "TimeoutInterrupt",
+    "apply_backspaces_and_linefeeds",
+    "recursive_update",
+    "get_by_dotted_path",
+    "set_by_dotted_path",
+    "join_paths",
+    "iterate_flattened",
+    "iterate_flattened_separately",
+    "iter_prefixes",
+    "is_prefix",
+    "rel_path",
+    "convert_to_nested_dict",
+    "PATHCHANGE",
+    "PathType",
+    "format_filtered_stacktrace",
+    "format_sacred_error",
+    "module_exists",
     "modules_exist",
 ]

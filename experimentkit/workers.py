@@ -18,6 +18,7 @@ logs under the plain name.  Points written after the run's final flush are not s
 workers before the main function returns.  The spool lives on the local disk
 (``tempfile.gettempdir()``, or ``spool_dir=``): ranks on other machines need a shared directory.
 """
+
 from __future__ import annotations
 
 import glob
@@ -51,8 +52,15 @@ def current_rank() -> Optional[int]:
 class RunHandle:
     """A picklable way to log metric points into one run from any process."""
 
-    def __init__(self, spool_dir: str, owner_pid: int, run_id: Any, ranks: str = "all",
-                 uid: Optional[str] = None, config: Optional[dict] = None):
+    def __init__(
+        self,
+        spool_dir: str,
+        owner_pid: int,
+        run_id: Any,
+        ranks: str = "all",
+        uid: Optional[str] = None,
+        config: Optional[dict] = None,
+    ):
         if ranks not in _RANK_MODES:
             raise ValueError(f"ranks must be one of {_RANK_MODES}, not {ranks!r}")
         self.spool_dir = spool_dir
@@ -67,24 +75,26 @@ class RunHandle:
 
     def __reduce__(self) -> tuple:
         """Only what names the run travels; the open spool file stays with its process."""
-        return RunHandle, (self.spool_dir, self.owner_pid, self.run_id, self.ranks, self.uid,
-                           self.config)
+        return RunHandle, (self.spool_dir, self.owner_pid, self.run_id, self.ranks, self.uid, self.config)
 
     def __repr__(self) -> str:
         return f"RunHandle(run_id={self.run_id!r}, ranks={self.ranks!r})"
 
     def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"a run handle in a worker process has only _id, uid, config, "
-                             f"log_scalar and log_metrics; '{name}' belongs in the process that "
-                             f"owns the run")
+        raise AttributeError(
+            f"a run handle in a worker process has only _id, uid, config, "
+            f"log_scalar and log_metrics; '{name}' belongs in the process that "
+            f"owns the run"
+        )
 
     @property
     def _id(self) -> Any:
         """The run's id under Sacred's attribute name (what ``_run._id`` gives in the owner)."""
         return self.run_id
 
-    def log_scalar(self, name: str, value: Any, step: Optional[int] = None,
-                   rank: Optional[int] = None) -> None:
+    def log_scalar(
+        self, name: str, value: Any, step: Optional[int] = None, rank: Optional[int] = None
+    ) -> None:
         """Log one point; dropped on ranks other than 0 when the handle is rank-zero only."""
         if rank is None:
             rank = current_rank()
@@ -111,8 +121,7 @@ class RunHandle:
             self._file.write(line)
             self._file.flush()
 
-    def log_metrics(self, metrics: dict, step: Optional[int] = None,
-                    rank: Optional[int] = None) -> None:
+    def log_metrics(self, metrics: dict, step: Optional[int] = None, rank: Optional[int] = None) -> None:
         """Log several points at one step."""
         for name, value in metrics.items():
             self.log_scalar(name, value, step, rank)
@@ -138,8 +147,9 @@ class Spool:
         from .commandline.printing import to_plain
 
         run = self.run
-        return RunHandle(self.dir, os.getpid(), run._id, ranks, uid=run.meta_info.get("uid"),
-                         config=to_plain(run.config))
+        return RunHandle(
+            self.dir, os.getpid(), run._id, ranks, uid=run.meta_info.get("uid"), config=to_plain(run.config)
+        )
 
     def collect(self, append: Callable[[tuple], None]) -> int:
         """Pass every new complete point to ``append`` as ``(name, step, value, stamp)``."""

@@ -4,6 +4,7 @@ server in a subprocess, and screenshots for docs/dashboard.md.
 Screenshots are written only when ``EXPERIMENTKIT_SCREENSHOTS`` names a directory
 (``EXPERIMENTKIT_SCREENSHOTS=docs/images pytest -m browser tests/test_dashboard_browser.py``).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ CHROMEDRIVER = os.environ.get("EXPERIMENTKIT_CHROMEDRIVER", "/usr/bin/chromedriv
 
 def need_browser() -> Any:
     """The selenium ``webdriver`` module, or skip with the reason."""
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="selenium is not installed (pip install selenium)")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
+    )
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not (os.path.exists(path) or shutil.which(path)):
             pytest.skip(f"no browser: {path} is missing (apt-get install -y {package})")
@@ -39,8 +41,14 @@ def chromium() -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--window-size=1280,1000", "--disable-dev-shm-usage"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--window-size=1280,1000",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -60,9 +68,13 @@ def console_errors(driver: Any) -> list:
 def dashboard(store: Path, *args: str) -> Iterator[str]:
     """``experimentkit serve`` on a free loopback port; yields its URL (without the slash)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experimentkit", "-S", str(store), "serve",
-                             "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experimentkit", "-S", str(store), "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline()
         match = re.search(r"(http://\S+?)/(\s|$)", line)

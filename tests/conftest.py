@@ -1,4 +1,5 @@
 """Shared fixtures: database URLs from the environment, a fresh interpreter for import checks."""
+
 import os
 import sys
 
@@ -12,8 +13,10 @@ EXAMPLES = os.path.join(REPO, "examples")
 def postgres_url():
     url = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
     if not url:
-        pytest.skip("PostgreSQL tests need EXPERIMENTKIT_TEST_POSTGRES "
-                    "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need EXPERIMENTKIT_TEST_POSTGRES "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
     return url
 
 
@@ -21,8 +24,10 @@ def postgres_url():
 def mysql_url():
     url = os.environ.get("EXPERIMENTKIT_TEST_MYSQL")
     if not url:
-        pytest.skip("MariaDB/MySQL tests need EXPERIMENTKIT_TEST_MYSQL "
-                    "(e.g. mysql+pymysql://root@127.0.0.1:3306/test)")
+        pytest.skip(
+            "MariaDB/MySQL tests need EXPERIMENTKIT_TEST_MYSQL "
+            "(e.g. mysql+pymysql://root@127.0.0.1:3306/test)"
+        )
     return url
 
 

@@ -1,4 +1,5 @@
 """Fresh databases on the PostgreSQL / MariaDB test servers: one per use, dropped afterwards."""
+
 from __future__ import annotations
 
 import contextlib

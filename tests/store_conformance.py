@@ -21,6 +21,7 @@ and notes in the specs are applied by these tests through ``store.add_tags``/``s
 never write them).  Override the ``reopen`` fixture to check that annotations survive a fresh
 ``Store``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -46,23 +47,42 @@ def _utcnow() -> _dt.datetime:
 
 
 def _series(values: list, start: _dt.datetime) -> dict:
-    return {"steps": list(range(len(values))), "values": values,
-            "timestamps": [start + _dt.timedelta(minutes=i) for i in range(len(values))]}
+    return {
+        "steps": list(range(len(values))),
+        "values": values,
+        "timestamps": [start + _dt.timedelta(minutes=i) for i in range(len(values))],
+    }
 
 
-def _run(run_id: str, exp: str, status: str, config: dict, host: str, start: Any,
-         **extra: Any) -> dict:
+def _run(run_id: str, exp: str, status: str, config: dict, host: str, start: Any, **extra: Any) -> dict:
     mainfile = "train.py" if exp == "mnist" else "cifar.py"
     spec = {
         "id": run_id,
-        "experiment": {"name": exp, "base_dir": "/src/project", "sources": [], "dependencies": [],
-                       "repositories": [], "mainfile": mainfile},
-        "status": status, "command": "train" if exp == "mnist" else "main", "config": config,
-        "host": {"hostname": host, "os": ["Linux", "Linux-6"], "python_version": "3.11.0",
-                 "cpu": "x86"},
-        "meta": {"command": "train" if exp == "mnist" else "main", "options": {},
-                 "named_configs": [], "config_updates": {}, "uid": f"u{run_id}"},
-        "start_time": start, "info": {}, "captured_out": "", "metrics": {}, "tags": [], "notes": "",
+        "experiment": {
+            "name": exp,
+            "base_dir": "/src/project",
+            "sources": [],
+            "dependencies": [],
+            "repositories": [],
+            "mainfile": mainfile,
+        },
+        "status": status,
+        "command": "train" if exp == "mnist" else "main",
+        "config": config,
+        "host": {"hostname": host, "os": ["Linux", "Linux-6"], "python_version": "3.11.0", "cpu": "x86"},
+        "meta": {
+            "command": "train" if exp == "mnist" else "main",
+            "options": {},
+            "named_configs": [],
+            "config_updates": {},
+            "uid": f"u{run_id}",
+        },
+        "start_time": start,
+        "info": {},
+        "captured_out": "",
+        "metrics": {},
+        "tags": [],
+        "notes": "",
     }
     spec.update(extra)
     return spec
@@ -77,50 +97,122 @@ def sample_runs(now: _dt.datetime | None = None) -> list:
     now = now or _utcnow().replace(microsecond=0)
     adam = {"name": "adam", "momentum": 0.9}
     runs = [
-        _run("1", "mnist", "COMPLETED",
-             {"lr": 0.1, "batch": 32, "opt": dict(adam), "seed": 11, "layers": [64, 32],
-              "augment": True}, "alpha", T(2024, 1, 1, 10), stop_time=T(2024, 1, 1, 11),
-             heartbeat=T(2024, 1, 1, 11), result=0.8, info={"epochs_done": 3},
-             meta_comment="first try",
-             metrics={"val.accuracy": _series([0.5, 0.7, 0.8], T(2024, 1, 1, 10)),
-                      "loss": _series([1.0, 0.5, 0.3], T(2024, 1, 1, 10))},
-             tags=["best", "baseline"], notes="baseline run"),
-        _run("2", "mnist", "COMPLETED",
-             {"lr": 0.01, "batch": 64, "opt": {"name": "sgd", "momentum": 0.0}, "seed": 12,
-              "layers": [128], "augment": True}, "beta", T(2024, 1, 2, 10),
-             stop_time=T(2024, 1, 2, 12), heartbeat=T(2024, 1, 2, 12), result=0.9,
-             metrics={"val.accuracy": _series([0.6, 0.95, 0.9], T(2024, 1, 2, 10)),
-                      "loss": _series([0.9, 0.2, 0.25], T(2024, 1, 2, 10))},
-             captured_out="epoch 1\nepoch 2\n", artifacts={"model.txt": "weights v2"},
-             resources=[["/data/v2/data.csv", RESOURCE_MD5]],
-             tables={"predictions": [
-                 {"image": "a.png", "pixel_accuracy": 0.9, "label": 3},
-                 {"image": "b.png", "pixel_accuracy": 0.4, "label": 1},
-                 {"image": "c.png", "pixel_accuracy": 0.7, "label": 3},
-                 {"image": "d.png", "pixel_accuracy": 0.2, "label": 0}]},
-             tags=["best"]),
-        _run("3", "mnist", "FAILED",
-             {"lr": 0.001, "batch": 32, "opt": dict(adam), "seed": 13, "augment": False},
-             "alpha", T(2024, 1, 3, 10), stop_time=T(2024, 1, 3, 10, 5),
-             heartbeat=T(2024, 1, 3, 10, 5), meta_comment="second try",
-             fail_trace=["Traceback (most recent call last):\n", "ValueError: boom\n"],
-             metrics={"val.accuracy": _series([0.1], T(2024, 1, 3, 10)),
-                      "loss": _series([2.0], T(2024, 1, 3, 10))}),
-        _run("4", "cifar", "COMPLETED", {"lr": 0.05, "batch": 128, "seed": 14}, "gamma",
-             T(2024, 1, 4, 10), stop_time=T(2024, 1, 4, 13), heartbeat=T(2024, 1, 4, 13),
-             result=0.35, metrics={"loss": _series([0.4, 0.35], T(2024, 1, 4, 10))}),
-        _run("5", "cifar", "RUNNING", {"lr": 0.2, "batch": 64, "seed": 15}, "beta",
-             now - _dt.timedelta(seconds=60), heartbeat=now + _dt.timedelta(minutes=10),
-             metrics={"val.accuracy": _series([0.3, 0.4], now - _dt.timedelta(seconds=60))}),
-        _run("6", "cifar", "RUNNING", {"lr": 0.02, "batch": 32, "seed": 16}, "alpha",
-             T(2024, 1, 5, 10), heartbeat=T(2024, 1, 5, 10, 30),
-             metrics={"loss": _series([1.5], T(2024, 1, 5, 10))}),
-        _run("7", "mnist", "INTERRUPTED",
-             {"lr": 0.1, "batch": 32, "opt": dict(adam), "seed": 17}, "gamma", T(2024, 1, 7, 10),
-             stop_time=T(2024, 1, 7, 11), heartbeat=T(2024, 1, 7, 11),
-             metrics={"val.accuracy": _series([0.85, 0.7], T(2024, 1, 7, 10)),
-                      "loss": _series([0.6], T(2024, 1, 7, 10))},
-             tags=["baseline"]),
+        _run(
+            "1",
+            "mnist",
+            "COMPLETED",
+            {"lr": 0.1, "batch": 32, "opt": dict(adam), "seed": 11, "layers": [64, 32], "augment": True},
+            "alpha",
+            T(2024, 1, 1, 10),
+            stop_time=T(2024, 1, 1, 11),
+            heartbeat=T(2024, 1, 1, 11),
+            result=0.8,
+            info={"epochs_done": 3},
+            meta_comment="first try",
+            metrics={
+                "val.accuracy": _series([0.5, 0.7, 0.8], T(2024, 1, 1, 10)),
+                "loss": _series([1.0, 0.5, 0.3], T(2024, 1, 1, 10)),
+            },
+            tags=["best", "baseline"],
+            notes="baseline run",
+        ),
+        _run(
+            "2",
+            "mnist",
+            "COMPLETED",
+            {
+                "lr": 0.01,
+                "batch": 64,
+                "opt": {"name": "sgd", "momentum": 0.0},
+                "seed": 12,
+                "layers": [128],
+                "augment": True,
+            },
+            "beta",
+            T(2024, 1, 2, 10),
+            stop_time=T(2024, 1, 2, 12),
+            heartbeat=T(2024, 1, 2, 12),
+            result=0.9,
+            metrics={
+                "val.accuracy": _series([0.6, 0.95, 0.9], T(2024, 1, 2, 10)),
+                "loss": _series([0.9, 0.2, 0.25], T(2024, 1, 2, 10)),
+            },
+            captured_out="epoch 1\nepoch 2\n",
+            artifacts={"model.txt": "weights v2"},
+            resources=[["/data/v2/data.csv", RESOURCE_MD5]],
+            tables={
+                "predictions": [
+                    {"image": "a.png", "pixel_accuracy": 0.9, "label": 3},
+                    {"image": "b.png", "pixel_accuracy": 0.4, "label": 1},
+                    {"image": "c.png", "pixel_accuracy": 0.7, "label": 3},
+                    {"image": "d.png", "pixel_accuracy": 0.2, "label": 0},
+                ]
+            },
+            tags=["best"],
+        ),
+        _run(
+            "3",
+            "mnist",
+            "FAILED",
+            {"lr": 0.001, "batch": 32, "opt": dict(adam), "seed": 13, "augment": False},
+            "alpha",
+            T(2024, 1, 3, 10),
+            stop_time=T(2024, 1, 3, 10, 5),
+            heartbeat=T(2024, 1, 3, 10, 5),
+            meta_comment="second try",
+            fail_trace=["Traceback (most recent call last):\n", "ValueError: boom\n"],
+            metrics={
+                "val.accuracy": _series([0.1], T(2024, 1, 3, 10)),
+                "loss": _series([2.0], T(2024, 1, 3, 10)),
+            },
+        ),
+        _run(
+            "4",
+            "cifar",
+            "COMPLETED",
+            {"lr": 0.05, "batch": 128, "seed": 14},
+            "gamma",
+            T(2024, 1, 4, 10),
+            stop_time=T(2024, 1, 4, 13),
+            heartbeat=T(2024, 1, 4, 13),
+            result=0.35,
+            metrics={"loss": _series([0.4, 0.35], T(2024, 1, 4, 10))},
+        ),
+        _run(
+            "5",
+            "cifar",
+            "RUNNING",
+            {"lr": 0.2, "batch": 64, "seed": 15},
+            "beta",
+            now - _dt.timedelta(seconds=60),
+            heartbeat=now + _dt.timedelta(minutes=10),
+            metrics={"val.accuracy": _series([0.3, 0.4], now - _dt.timedelta(seconds=60))},
+        ),
+        _run(
+            "6",
+            "cifar",
+            "RUNNING",
+            {"lr": 0.02, "batch": 32, "seed": 16},
+            "alpha",
+            T(2024, 1, 5, 10),
+            heartbeat=T(2024, 1, 5, 10, 30),
+            metrics={"loss": _series([1.5], T(2024, 1, 5, 10))},
+        ),
+        _run(
+            "7",
+            "mnist",
+            "INTERRUPTED",
+            {"lr": 0.1, "batch": 32, "opt": dict(adam), "seed": 17},
+            "gamma",
+            T(2024, 1, 7, 10),
+            stop_time=T(2024, 1, 7, 11),
+            heartbeat=T(2024, 1, 7, 11),
+            metrics={
+                "val.accuracy": _series([0.85, 0.7], T(2024, 1, 7, 10)),
+                "loss": _series([0.6], T(2024, 1, 7, 10)),
+            },
+            tags=["baseline"],
+        ),
         _run("10", "mnist", "QUEUED", {"lr": 0.03, "batch": 16, "seed": 18}, "delta", None),
     ]
     for spec in runs:
@@ -194,16 +286,17 @@ FILTER_CASES = [
 #: (expression, the promised message) for filters that would silently select nothing
 UNKNOWN_CASES = [
     ("config.lrr < 0.1", r"no run in .* has the key 'config\.lrr' \(did you mean 'config\.lr'\?\)"),
-    ("metrics.val.acc > 0.9",
-     r"has the key 'metrics\.val\.acc' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    ("metrics.val.acc > 0.9", r"has the key 'metrics\.val\.acc' \(did you mean 'metrics\.val\.accuracy'\?\)"),
     ("metrics.los.min < 1", r"has the key 'metrics\.los' \(did you mean 'metrics\.loss'\?\)"),
     ("info.epoch_done > 1", r"'info\.epoch_done' \(did you mean 'info\.epochs_done'\?\)"),
     ("meta.coment contains try", r"'meta\.coment' \(did you mean 'meta\.comment'\?\)"),
     ("config.zzz == 1", r"has the key 'config\.zzz'; config keys in the store: config\.augment"),
-    ("config.accuracy > 1",
-     r"has the key 'config\.accuracy' \(did you mean 'metrics\.val\.accuracy'\?\)"),
-    ("status == completd", r"'completd' is not a status \(did you mean 'COMPLETED'\?\); "
-                           r"statuses: QUEUED, RUNNING"),
+    ("config.accuracy > 1", r"has the key 'config\.accuracy' \(did you mean 'metrics\.val\.accuracy'\?\)"),
+    (
+        "status == completd",
+        r"'completd' is not a status \(did you mean 'COMPLETED'\?\); "
+        r"statuses: QUEUED, RUNNING",
+    ),
     ("status in [FAILED, crashed]", r"'crashed' is not a status"),
 ]
 
@@ -233,19 +326,34 @@ def emit_events(observer: Any, spec: dict, workdir: Path) -> Any:
     Metrics go in one ``log_metrics``, each table in two ``log_table`` calls (to check appending),
     artifacts are written under ``workdir`` first; RUNNING runs get no final event.
     """
+
     def when(value: Any) -> Any:
         return T.fromisoformat(value) if isinstance(value, str) else value
 
-    common = {"ex_info": spec["experiment"], "command": spec["command"], "host_info": spec["host"],
-              "config": spec["config"], "meta_info": spec["meta"], "_id": spec["id"]}
+    common = {
+        "ex_info": spec["experiment"],
+        "command": spec["command"],
+        "host_info": spec["host"],
+        "config": spec["config"],
+        "meta_info": spec["meta"],
+        "_id": spec["id"],
+    }
     if spec["status"] == "QUEUED":
         return observer.queued_event(queue_time=T(2024, 1, 10), **common)
     run_id = observer.started_event(start_time=when(spec["start_time"]), **common)
     if spec.get("metrics"):
-        observer.log_metrics({
-            name: {"name": name, "steps": list(s["steps"]), "values": list(s["values"]),
-                   "timestamps": [when(t) for t in s["timestamps"]]}
-            for name, s in spec["metrics"].items()}, spec.get("info", {}))
+        observer.log_metrics(
+            {
+                name: {
+                    "name": name,
+                    "steps": list(s["steps"]),
+                    "values": list(s["values"]),
+                    "timestamps": [when(t) for t in s["timestamps"]],
+                }
+                for name, s in spec["metrics"].items()
+            },
+            spec.get("info", {}),
+        )
     for name, rows in (spec.get("tables") or {}).items():
         half = len(rows) // 2
         observer.log_table(name, rows[:half])
@@ -259,9 +367,12 @@ def emit_events(observer: Any, spec: dict, workdir: Path) -> Any:
         path = Path(workdir) / f"{spec['id']}_{name}"
         path.write_text(content, encoding="utf-8")
         observer.artifact_event(name=name, filename=str(path))
-    observer.heartbeat_event(info=spec.get("info", {}), captured_out=spec.get("captured_out", ""),
-                             beat_time=when(spec.get("heartbeat") or spec["start_time"]),
-                             result=spec.get("result"))
+    observer.heartbeat_event(
+        info=spec.get("info", {}),
+        captured_out=spec.get("captured_out", ""),
+        beat_time=when(spec.get("heartbeat") or spec["start_time"]),
+        result=spec.get("result"),
+    )
     stop = when(spec.get("stop_time"))
     if spec["status"] == "COMPLETED":
         observer.completed_event(stop_time=stop, result=spec.get("result"))
@@ -328,20 +439,25 @@ class StoreConformance:
             store.runs().where(expr).count()
 
     def test_unknown_sort_key_is_an_error(self, store: Any) -> None:
-        with pytest.raises(QueryError, match=r"'metrics\.val\.acc' \(did you mean "
-                                             r"'metrics\.val\.accuracy'\?\)"):
+        with pytest.raises(
+            QueryError,
+            match=r"'metrics\.val\.acc' \(did you mean "
+            r"'metrics\.val\.accuracy'\?\)",
+        ):
             store.runs().order_by("-metrics.val.acc").first()
         with pytest.raises(QueryError, match="limit must be a whole number of 0 or more, not -1"):
             store.runs().limit(-1)
         # keys some runs lack stay legal, in filters and in orders
-        assert {r.id for r in store.runs().where("config.opt.name == adam").all()} == {
-            "1", "3", "7"}
+        assert {r.id for r in store.runs().where("config.opt.name == adam").all()} == {"1", "3", "7"}
         assert store.runs().order_by("info.epochs_done").first().id == "1"
 
     def test_unknown_row_column_is_an_error(self, store: Any) -> None:
         run = store.get("2")
-        with pytest.raises(QueryError, match=r"table 'predictions' of run 2 has no column "
-                                             r"'pixel_acc' \(did you mean 'pixel_accuracy'\?\)"):
+        with pytest.raises(
+            QueryError,
+            match=r"table 'predictions' of run 2 has no column "
+            r"'pixel_acc' \(did you mean 'pixel_accuracy'\?\)",
+        ):
             run.rows("predictions", where="pixel_acc < 0.3")
         with pytest.raises(QueryError, match=r"no column 'lable' \(did you mean 'label'\?\)"):
             run.rows("predictions", sort="-lable")
@@ -365,7 +481,8 @@ class StoreConformance:
             assert store.best("loss").id == "3"
             assert store.best("loss", minimize=True).id == "2"
             assert store.goal_note("loss")[1] == (
-                "loss: higher is better (recorded by run 7; --min to override)")
+                "loss: higher is better (recorded by run 7; --min to override)"
+            )
         finally:
             store.close()
 
@@ -377,8 +494,7 @@ class StoreConformance:
         assert by_acc.limit(0).all() == []
 
     def test_filter_order_and_limit_combined(self, store: Any) -> None:
-        q = Query(filters=(parse_where("config.lr < 0.05"),),
-                  order=(parse_order("-metrics.loss"),), limit=2)
+        q = Query(filters=(parse_where("config.lr < 0.05"),), order=(parse_order("-metrics.loss"),), limit=2)
         assert _ids(store.query(q)) == ["3", "6"]
         assert store.count(q) == 4
 
@@ -429,7 +545,7 @@ class StoreConformance:
             assert set(_ids(later.runs().where("status == DEAD").all())) == {"5", "6"}
         finally:
             later.close()
-        lenient = make_store(sample_runs(), dead_after=10 ** 10)
+        lenient = make_store(sample_runs(), dead_after=10**10)
         try:
             assert lenient.get("6").status == "RUNNING"
         finally:
@@ -460,22 +576,19 @@ class StoreConformance:
         assert [r["image"] for r in rows] == ["a.png", "b.png", "c.png", "d.png"]
         threes = store.rows("2", "predictions", where=[parse_row_where("label == 3")])
         assert [r["image"] for r in threes] == ["a.png", "c.png"]
-        worst = store.rows("2", "predictions", order=[parse_order("pixel_accuracy", row=True)],
-                           limit=2)
+        worst = store.rows("2", "predictions", order=[parse_order("pixel_accuracy", row=True)], limit=2)
         assert [r["image"] for r in worst] == ["d.png", "b.png"]
         with pytest.raises(StoreError):
             store.rows("2", "nope")
 
     def test_per_sample_query_from_best_run(self, store: Any) -> None:
         best = store.best("val.accuracy")
-        worst = best.rows("predictions", where="pixel_accuracy < 0.8", sort="pixel_accuracy",
-                          limit=100)
+        worst = best.rows("predictions", where="pixel_accuracy < 0.8", sort="pixel_accuracy", limit=100)
         assert [r["image"] for r in worst] == ["d.png", "b.png", "c.png"]
 
     def test_resources_are_readable_and_queryable(self, store: Any) -> None:
         run = store.get("2")
-        assert [(Path(r["path"]).name, r["md5"]) for r in run.resources] == [
-            ("data.csv", RESOURCE_MD5)]
+        assert [(Path(r["path"]).name, r["md5"]) for r in run.resources] == [("data.csv", RESOURCE_MD5)]
         assert run.to_dict()["resources"][0]["md5"] == RESOURCE_MD5
         assert store.get("1").resources == []
         assert _ids(store.runs().where("resources contains data.csv").all()) == ["2"]
@@ -490,8 +603,7 @@ class StoreConformance:
         row = frame.set_index("id")
         assert row.loc["2", "metrics.val.accuracy"] == 0.9
         assert row.loc["2", "metrics.val.accuracy.max"] == 0.95
-        assert row.loc["1", "config.opt.name"] == "adam" and row.loc["1", "tags"] == [
-            "best", "baseline"]
+        assert row.loc["1", "config.opt.name"] == "adam" and row.loc["1", "tags"] == ["best", "baseline"]
         assert frame["start_time"].dtype.kind == "M" and frame["duration"].dtype.kind == "m"
         long = store.runs().where("id in [1, 2]").order_by("id").metrics_frame(["loss"])
         assert list(long.columns) == ["run", "metric", "step", "value", "timestamp"]
@@ -500,11 +612,16 @@ class StoreConformance:
         run = store.get("2")
         assert repr(run) == "<RunRecord 2 mnist COMPLETED loss=0.25, val.accuracy=0.9>"
         html = run._repr_html_()
-        assert html.startswith("<table") and "<th style='text-align:left'>metrics.val.accuracy" \
-            in html and ">0.9<" in html
+        assert (
+            html.startswith("<table")
+            and "<th style='text-align:left'>metrics.val.accuracy" in html
+            and ">0.9<" in html
+        )
         missing = tmp_path / "nope" / "model.txt"
-        with pytest.raises(StoreError, match="cannot copy artifact 'model.txt' of run 2 to "
-                                             ".*: the directory .*nope does not exist"):
+        with pytest.raises(
+            StoreError,
+            match="cannot copy artifact 'model.txt' of run 2 to .*: the directory .*nope does not exist",
+        ):
             run.copy_artifact("model.txt", missing)
         with pytest.raises(StoreError, match="the directory .*nope does not exist"):
             run.copy_artifact("model.txt", f"{missing.parent}/")

@@ -1,4 +1,5 @@
 """Scripts and helpers shared by the sweep tests."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = '''
+SCRIPT = """
 import os, signal, sys, time
 from experimentkit import Experiment
 
@@ -52,7 +53,7 @@ def main(lr, batch, crash_at, fail_at, kill_parent_at, block_file, fifo, _run):
         while os.path.exists(block_file):
             time.sleep(0.05)
     return lr * batch
-'''
+"""
 
 
 def write_script(directory) -> str:
@@ -63,13 +64,19 @@ def write_script(directory) -> str:
 
 
 def run_script(script: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, script, "-l", "WARNING", *args], capture_output=True,
-                          text=True, cwd=os.path.dirname(script), **kwargs)
+    return subprocess.run(
+        [sys.executable, script, "-l", "WARNING", *args],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(script),
+        **kwargs,
+    )
 
 
 def cli(store: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experimentkit", "-S", store, *args],
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", store, *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def ls_json(store: str, *where: str) -> list:

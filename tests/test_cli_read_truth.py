@@ -6,6 +6,7 @@ The stores are filled by the real observers (file storage, SQLite, PostgreSQL wh
 ``EXPERIMENTKIT_TEST_POSTGRES`` is set, and MongoDB through mongomock, whose in-process client the
 command is handed by replacing ``open_store``).
 """
+
 from __future__ import annotations
 
 import json
@@ -86,30 +87,50 @@ def _error(cli: Any, *args: str) -> str:
     return err.strip()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["ls", "--where", "config.lrr < 0.1"], "has the key 'config.lrr' (did you mean 'config.lr'?)"),
-    (["ls", "--where", "metrics.val.acc > 0.9"],
-     "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)"),
-    (["ls", "--sort", "metrics.val.acc"],
-     "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)"),
-    (["ls", "--sort", "-info.epoch_done"],
-     "has the key 'info.epoch_done' (did you mean 'info.epochs_done'?)"),
-    (["export", "--where", "meta.coment contains try"],
-     "has the key 'meta.coment' (did you mean 'meta.comment'?)"),
-    (["ls", "--where", "status == completd"],
-     "'completd' is not a status (did you mean 'COMPLETED'?); statuses: QUEUED, RUNNING"),
-    (["ls", "--limit", "-1"], "limit must be a whole number of 0 or more, not -1"),
-    (["ls", "--columns", "config.lr,metrics.los"],
-     "has the key 'metrics.los' (did you mean 'metrics.loss'?)"),
-    (["best", "val.acc"], "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)"),
-    (["plot", "val.acc", "-o", "x.png"],
-     "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)"),
-    (["rows", "2", "predictions", "--where", "pixel_acc < 0.3"],
-     "table 'predictions' of run 2 has no column 'pixel_acc' (did you mean 'pixel_accuracy'?)"),
-    (["rows", "2", "predictions", "--sort", "-lable"], "no column 'lable' (did you mean 'label'?)"),
-    (["rows", "2", "predictions", "--limit", "-1"], "limit must be a whole number"),
-    (["artifact", "2", "modl.txt"], "run 2 has no artifact 'modl.txt' (did you mean 'model.txt'?)"),
-], ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ls", "--where", "config.lrr < 0.1"], "has the key 'config.lrr' (did you mean 'config.lr'?)"),
+        (
+            ["ls", "--where", "metrics.val.acc > 0.9"],
+            "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)",
+        ),
+        (
+            ["ls", "--sort", "metrics.val.acc"],
+            "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)",
+        ),
+        (
+            ["ls", "--sort", "-info.epoch_done"],
+            "has the key 'info.epoch_done' (did you mean 'info.epochs_done'?)",
+        ),
+        (
+            ["export", "--where", "meta.coment contains try"],
+            "has the key 'meta.coment' (did you mean 'meta.comment'?)",
+        ),
+        (
+            ["ls", "--where", "status == completd"],
+            "'completd' is not a status (did you mean 'COMPLETED'?); statuses: QUEUED, RUNNING",
+        ),
+        (["ls", "--limit", "-1"], "limit must be a whole number of 0 or more, not -1"),
+        (
+            ["ls", "--columns", "config.lr,metrics.los"],
+            "has the key 'metrics.los' (did you mean 'metrics.loss'?)",
+        ),
+        (["best", "val.acc"], "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)"),
+        (
+            ["plot", "val.acc", "-o", "x.png"],
+            "has the key 'metrics.val.acc' (did you mean 'metrics.val.accuracy'?)",
+        ),
+        (
+            ["rows", "2", "predictions", "--where", "pixel_acc < 0.3"],
+            "table 'predictions' of run 2 has no column 'pixel_acc' (did you mean 'pixel_accuracy'?)",
+        ),
+        (["rows", "2", "predictions", "--sort", "-lable"], "no column 'lable' (did you mean 'label'?)"),
+        (["rows", "2", "predictions", "--limit", "-1"], "limit must be a whole number"),
+        (["artifact", "2", "modl.txt"], "run 2 has no artifact 'modl.txt' (did you mean 'model.txt'?)"),
+    ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
+)
 def test_silent_empty_answers_are_errors(cli: Any, args: list, message: str) -> None:
     assert message in _error(cli, *args)
 
@@ -147,13 +168,13 @@ def test_artifact_download(cli: Any, tmp_path: Path) -> None:
     code, _, err = cli("artifact", "2", "model.txt", "-o", str(tmp_path))
     assert code == 0 and (tmp_path / "model.txt").read_bytes() == b"weights v2"
     assert err == f"wrote {tmp_path / 'model.txt'} (10 bytes)\n"
-    assert "already exists; use --force" in _error(cli, "artifact", "2", "model.txt", "-o",
-                                                   str(tmp_path))
+    assert "already exists; use --force" in _error(cli, "artifact", "2", "model.txt", "-o", str(tmp_path))
     assert cli("artifact", "2", "model.txt", "-o", str(tmp_path), "--force")[0] == 0
     missing = tmp_path / "nope" / "m.txt"
     assert _error(cli, "artifact", "2", "model.txt", "-o", str(missing)) == (
         f"experimentkit: error: cannot copy artifact 'model.txt' of run 2 to {missing}: the "
-        f"directory {missing.parent} does not exist")
+        f"directory {missing.parent} does not exist"
+    )
 
 
 def test_ls_keeps_id_status_sort_key_and_tags(cli: Any, monkeypatch: Any) -> None:
@@ -173,15 +194,22 @@ def test_ls_keeps_id_status_sort_key_and_tags(cli: Any, monkeypatch: Any) -> Non
 
 # ---- the command line itself (file store, real processes) ----------------------------------------
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experimentkit", *args], capture_output=True,
-                          text=True, timeout=120, cwd=REPO, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, **env},
+    )
 
 
 def test_mistyped_command_is_one_line_with_a_suggestion() -> None:
     done = _run("lss")
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.startswith("experimentkit: error: unknown command 'lss' (did you mean "
-                                  "'ls'?); commands: ls, show")
+    assert done.stderr.startswith(
+        "experimentkit: error: unknown command 'lss' (did you mean 'ls'?); commands: ls, show"
+    )
     assert done.stderr.count("\n") == 1
     done = _run("ls", "--bogus")
     assert done.returncode == 2 and done.stderr.count("\n") == 1

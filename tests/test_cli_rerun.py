@@ -1,4 +1,5 @@
 """``experimentkit rerun``: the recorded script runs again with the recorded configuration."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,14 +20,24 @@ def _store(tmp_path: Path, recorded_source: str) -> str:
     (tmp_path / "train.py").write_text(SCRIPT)
     md5 = hashlib.md5(recorded_source.encode()).hexdigest()
     run = {
-        "id": "7", "status": "COMPLETED", "command": "train",
-        "experiment": {"name": "demo", "base_dir": str(tmp_path), "mainfile": "train.py",
-                       "sources": [["train.py", f"_sources/train_{md5}.py"]],
-                       "dependencies": ["pytest==0.0.1"], "repositories": []},
+        "id": "7",
+        "status": "COMPLETED",
+        "command": "train",
+        "experiment": {
+            "name": "demo",
+            "base_dir": str(tmp_path),
+            "mainfile": "train.py",
+            "sources": [["train.py", f"_sources/train_{md5}.py"]],
+            "dependencies": ["pytest==0.0.1"],
+            "repositories": [],
+        },
         "config": {"lr": 0.01, "opt": {"name": "sgd"}, "seed": 12345},
-        "meta": {"command": "train", "named_configs": ["fast"],
-                 "config_updates": {"lr": 0.01, "opt": {"name": "sgd"}},
-                 "options": {"--file_storage": "runs", "--force": True, "--debug": True}},
+        "meta": {
+            "command": "train",
+            "named_configs": ["fast"],
+            "config_updates": {"lr": 0.01, "opt": {"name": "sgd"}},
+            "options": {"--file_storage": "runs", "--force": True, "--debug": True},
+        },
     }
     path = tmp_path / "runs.json"
     path.write_text(json.dumps({"runs": [run]}))
@@ -35,16 +46,26 @@ def _store(tmp_path: Path, recorded_source: str) -> str:
 
 def _ek(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "EXPERIMENTKIT_RERUN_OF"}
-    return subprocess.run([sys.executable, "-m", "experimentkit", *args], capture_output=True,
-                          text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_rerun_passes_config_seed_named_configs_and_marks_the_run(tmp_path: Path) -> None:
     proc = _ek("-S", _store(tmp_path, SCRIPT), "rerun", "7")
     assert proc.returncode == 0, proc.stderr
     called = json.loads((tmp_path / "called.json").read_text())
-    assert called["argv"] == ["train", "with", "fast", "lr=0.01", "opt.name='sgd'", "seed=12345",
-                              "--file_storage=runs", "--force", "--comment=rerun of 7"]
+    assert called["argv"] == [
+        "train",
+        "with",
+        "fast",
+        "lr=0.01",
+        "opt.name='sgd'",
+        "seed=12345",
+        "--file_storage=runs",
+        "--force",
+        "--comment=rerun of 7",
+    ]
     assert called["rerun_of"] == "7"
     assert "source train.py changed" not in proc.stderr
     assert "package pytest is" in proc.stderr
@@ -71,10 +92,16 @@ def test_rerun_records_into_the_store_it_read_by_absolute_path(tmp_path):
     from experimentkit.cli.rerun import rerun_command
 
     record = SimpleNamespace(
-        id="3", command="main", config={"seed": 5, "lr": 0.1},
+        id="3",
+        command="main",
+        config={"seed": 5, "lr": 0.1},
         experiment={"base_dir": str(tmp_path), "mainfile": "train.py"},
-        meta={"config_updates": {"lr": 0.1}, "named_configs": [],
-              "options": {"--file_storage": "runs", "--sql": "sqlite:///other.db"}})
+        meta={
+            "config_updates": {"lr": 0.1},
+            "named_configs": [],
+            "options": {"--file_storage": "runs", "--sql": "sqlite:///other.db"},
+        },
+    )
     argv = rerun_command(record, "python", store_target="runs")
     assert f"--file_storage={tmp_path.cwd() / 'runs'}" in argv
     assert "--sql=sqlite:///other.db" in argv  # other recorded observers are kept

@@ -1,5 +1,6 @@
 """End-to-end tests of ``python train.py [COMMAND] [with UPDATE...] [OPTIONS]`` in subprocesses, plus an
 in-process property test of value round-trips."""
+
 from __future__ import annotations
 
 import json
@@ -83,21 +84,31 @@ def script(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(script: Path, *args: str, env: dict | None = None, input: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    script: Path, *args: str, env: dict | None = None, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full_env.get("PYTHONPATH")]))
     full_env.update(env or {})
-    return subprocess.run([sys.executable, script.name, *args], cwd=script.parent, env=full_env,
-                          capture_output=True, text=True, input=input, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, script.name, *args],
+        cwd=script.parent,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
 
 
 def recorded(runs: Path) -> tuple[dict, dict]:
     """``(run.json, config.json)`` of the only run in a FileStorage directory."""
     run_dirs = [p for p in runs.iterdir() if p.name.isdigit()]
     assert len(run_dirs) == 1, run_dirs
-    return (json.loads((run_dirs[0] / "run.json").read_text()),
-            json.loads((run_dirs[0] / "config.json").read_text()))
+    return (
+        json.loads((run_dirs[0] / "run.json").read_text()),
+        json.loads((run_dirs[0] / "config.json").read_text()),
+    )
 
 
 # ---- help ---------------------------------------------------------------------------------------
@@ -107,17 +118,22 @@ def test_help_lists_usage_options_and_commands(script):
     result = run_cli(script, "--help")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Usage:\n  train.py [(with UPDATE...)] [options]\n  train.py help [COMMAND]\n"
-                          "  train.py (-h | --help)\n  train.py COMMAND [(with UPDATE...)] [options]\n"
-                          "\nA demo experiment docstring.\n\nOptions:\n")
-    for line in ("  -F VALUE --file_storage=VALUE  Add a file-storage observer to the experiment.",
-                 "  -u --unobserved               Ignore all observers for this run.",
-                 "  print_config         Print the updated configuration and exit.",
-                 "  print_named_configs  Print the available named configs and exit.",
-                 "  hello                Say hello."):
+    assert out.startswith(
+        "Usage:\n  train.py [(with UPDATE...)] [options]\n  train.py help [COMMAND]\n"
+        "  train.py (-h | --help)\n  train.py COMMAND [(with UPDATE...)] [options]\n"
+        "\nA demo experiment docstring.\n\nOptions:\n"
+    )
+    for line in (
+        "  -F VALUE --file_storage=VALUE  Add a file-storage observer to the experiment.",
+        "  -u --unobserved               Ignore all observers for this run.",
+        "  print_config         Print the updated configuration and exit.",
+        "  print_named_configs  Print the available named configs and exit.",
+        "  hello                Say hello.",
+    ):
         assert line in out.splitlines()
-    assert out.index("print_config ") < out.index("save_config ") < out.index("hello ") < out.index(
-        "\n  main")
+    assert (
+        out.index("print_config ") < out.index("save_config ") < out.index("hello ") < out.index("\n  main")
+    )
     assert run_cli(script, "-h").stdout == out
 
 
@@ -134,9 +150,19 @@ def test_updates_named_configs_and_files_reach_the_recorded_config(script, tmp_p
     runs = tmp_path / "runs"
     update_file = tmp_path / "upd.json"
     update_file.write_text(json.dumps({"opt": {"momentum": 0.5}}))
-    result = run_cli(script, "-F", str(runs), "with", "fast", "dataset.big", str(update_file),
-                     "lr=1e-3", "opt.name=adam", 'x={"a": [1, 2.5, None, True], "b": "two words"}',
-                     "mode=ok")
+    result = run_cli(
+        script,
+        "-F",
+        str(runs),
+        "with",
+        "fast",
+        "dataset.big",
+        str(update_file),
+        "lr=1e-3",
+        "opt.name=adam",
+        'x={"a": [1, 2.5, None, True], "b": "two words"}',
+        "mode=ok",
+    )
     assert result.returncode == 0, result.stderr
     run, config = recorded(runs)
     assert config["lr"] == 0.001 and config["epochs"] == 1
@@ -156,10 +182,13 @@ def test_command_with_updates_and_options_after_them(script):
     assert "INFO" not in result.stderr  # -l WARNING silenced the run's INFO lines
 
 
-@pytest.mark.parametrize("literal", ["'quoted'", "hello world", "plain_word", "1e-3", "(1, 2)",
-                                     "[[1], {'k': None}]", "-7", "False", "''"])
+@pytest.mark.parametrize(
+    "literal",
+    ["'quoted'", "hello world", "plain_word", "1e-3", "(1, 2)", "[[1], {'k': None}]", "-7", "False", "''"],
+)
 def test_literal_values_from_a_real_command_line(script, tmp_path, literal):
     import ast
+
     runs = tmp_path / "runs"
     result = run_cli(script, "-F", str(runs), "with", f"x={literal}")
     assert result.returncode == 0, result.stderr
@@ -177,8 +206,26 @@ def test_literal_values_from_a_real_command_line(script, tmp_path, literal):
 
 def test_meta_options_are_recorded(script, tmp_path):
     runs = tmp_path / "runs"
-    result = run_cli(script, "-F", str(runs), "-c", "my comment", "-n", "renamed", "-P", "2.5",
-                     "-i", "custom-id", "-b", "0.5", "-C", "sys", "--force", "with", "newkey=1")
+    result = run_cli(
+        script,
+        "-F",
+        str(runs),
+        "-c",
+        "my comment",
+        "-n",
+        "renamed",
+        "-P",
+        "2.5",
+        "-i",
+        "custom-id",
+        "-b",
+        "0.5",
+        "-C",
+        "sys",
+        "--force",
+        "with",
+        "newkey=1",
+    )
     assert result.returncode == 0, result.stderr
     run_dirs = [p for p in runs.iterdir() if p.name == "custom-id"]
     assert run_dirs, list(runs.iterdir())
@@ -209,6 +256,7 @@ def test_sql_option_records_the_run(script, tmp_path):
     result = run_cli(script, "-s", f"sqlite:///{db}", "with", "lr=0.25")
     assert result.returncode == 0, result.stderr
     import sqlite3
+
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
     assert tables, "the SQL observer created no tables"
@@ -232,8 +280,7 @@ def test_print_config_is_plain_when_piped_and_coloured_when_forced(script):
     assert "  * name = 'adam'" in plain.stdout.splitlines()  # marked without colour
     forced = run_cli(script, "print_config", "with", "opt.name=adam", env={"FORCE_COLOR": "1"})
     assert "\x1b[34m    name = 'adam'\x1b[0m" in forced.stdout
-    assert "\x1b" not in run_cli(script, "print_config", env={"FORCE_COLOR": "1",
-                                                              "NO_COLOR": "1"}).stdout
+    assert "\x1b" not in run_cli(script, "print_config", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
 
 
 def test_print_named_configs_dependencies_and_save_config(script, tmp_path):
@@ -251,23 +298,26 @@ def test_print_named_configs_dependencies_and_save_config(script, tmp_path):
 # ---- bad input: exit 2, one line, nothing recorded ----------------------------------------------
 
 
-@pytest.mark.parametrize("args,message", [
-    (["with", "=3"], "=3"),
-    (["with", "a=[1,"], "a=[1,"),
-    (["with", "d={'x':"], "d={'x':"),
-    (["with", "epochz=3"], "did you mean 'epochs'"),
-    (["with", "nosuchconfig"], "nosuchconfig"),
-    (["with", "missing.json"], "missing.json"),
-    (["helo"], "Command \"helo\" not found. Available commands are: print_config"),
-    (["-C", "foo"], "capture mode 'foo'"),
-    (["-l", "LOUD"], "log level 'LOUD'"),
-    (["-P", "x"], "PRIORITY"),
-    (["-b", "soon"], "--beat-interval"),
-    (["-m", "1bad"], "--mongo_db"),
-    (["--fource"], "did you mean '--force'"),
-    (["hello", "lr=3"], "go after 'with'"),
-    (["with"], "needs at least one UPDATE"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["with", "=3"], "=3"),
+        (["with", "a=[1,"], "a=[1,"),
+        (["with", "d={'x':"], "d={'x':"),
+        (["with", "epochz=3"], "did you mean 'epochs'"),
+        (["with", "nosuchconfig"], "nosuchconfig"),
+        (["with", "missing.json"], "missing.json"),
+        (["helo"], 'Command "helo" not found. Available commands are: print_config'),
+        (["-C", "foo"], "capture mode 'foo'"),
+        (["-l", "LOUD"], "log level 'LOUD'"),
+        (["-P", "x"], "PRIORITY"),
+        (["-b", "soon"], "--beat-interval"),
+        (["-m", "1bad"], "--mongo_db"),
+        (["--fource"], "did you mean '--force'"),
+        (["hello", "lr=3"], "go after 'with'"),
+        (["with"], "needs at least one UPDATE"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_records_nothing(script, tmp_path, args, message):
     runs = tmp_path / "runs"
     result = run_cli(script, "-F", str(runs), *args)
@@ -292,7 +342,7 @@ def test_failing_main_exits_1_with_filtered_trace_and_records_failure(script, tm
     result = run_cli(script, "-F", str(runs), "with", "mode=fail")
     assert result.returncode == 1
     assert "ValueError: boom in main" in result.stderr
-    trace = result.stderr[result.stderr.index("Traceback"):]
+    trace = result.stderr[result.stderr.index("Traceback") :]
     assert "experimentkit" not in trace.replace("experimentkit internals", "")
     assert recorded(runs)[0]["status"] == "FAILED"
 
@@ -322,9 +372,14 @@ def test_sigterm_exits_143_and_records_interrupted(script, tmp_path):
     runs = tmp_path / "runs"
     env = {k: v for k, v in os.environ.items()}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, script.name, "-F", str(runs), "with", "mode=sleep"],
-                            cwd=script.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, script.name, "-F", str(runs), "with", "mode=sleep"],
+        cwd=script.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -344,11 +399,18 @@ def test_sigterm_exits_143_and_records_interrupted(script, tmp_path):
 # ---- property: any Python literal given as x=<repr> arrives unchanged ----------------------------
 
 KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
-SCALARS = (st.none() | st.booleans() | st.integers(-(2 ** 62), 2 ** 62)
-           | st.floats(allow_nan=False, allow_infinity=False)
-           | st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
-LITERALS = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(KEYS, inner, max_size=4), max_leaves=12)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**62), 2**62)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+)
+LITERALS = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module")

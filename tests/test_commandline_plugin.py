@@ -1,4 +1,5 @@
 """A real observer plugin, installed with pip, adds its flag to every script and records events."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SCRIPT = '''\
+SCRIPT = """\
 from experimentkit import Experiment
 
 ex = Experiment("plugged")
@@ -27,7 +28,7 @@ def cfg():
 def main(_run, lr):
     _run.log_scalar("acc", 0.5)
     return lr * 2
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,23 @@ def plugin_site(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "examples" / "plugin_observer", source)
     site = work / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(source)],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0:
         pytest.fail(f"pip could not install the example plugin:\n{result.stderr}")
     assert list(site.glob("experimentkit_jsonl-*.dist-info/entry_points.txt"))
@@ -50,15 +65,20 @@ def plugin_site(tmp_path_factory) -> Path:
 def run_script(directory: Path, site: Path, *args: str) -> subprocess.CompletedProcess:
     (directory / "train.py").write_text(SCRIPT)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
-    return subprocess.run([sys.executable, "train.py", *args], cwd=directory, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_installed_plugin_adds_its_flag_to_help(plugin_site, tmp_path):
     result = run_script(tmp_path, plugin_site, "--help")
     assert result.returncode == 0, result.stderr
-    assert f"  {'-j FILE --jsonl=FILE':28}  Write every event of this run as one JSON line" \
-        in result.stdout
+    assert f"  {'-j FILE --jsonl=FILE':28}  Write every event of this run as one JSON line" in result.stdout
     assert "  FILE      Path of the JSON-lines event log (appended to)." in result.stdout
     lines = result.stdout.splitlines()
     flags = [line.split()[0] for line in lines if line.startswith("  -")]
@@ -80,8 +100,14 @@ def test_installed_plugin_records_events(plugin_site, tmp_path):
 def test_without_the_plugin_the_flag_is_unknown(tmp_path):
     (tmp_path / "train.py").write_text(SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "train.py", "--jsonl", "x"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "train.py", "--jsonl", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("Error: unknown option --jsonl")
 
@@ -91,15 +117,15 @@ def test_a_broken_installed_plugin_is_named_in_one_line(tmp_path):
     dist = site / "brokenplug-1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[experimentkit.observers]\nbroken = brokenplug_missing:option\n")
+    (dist / "entry_points.txt").write_text("[experimentkit.observers]\nbroken = brokenplug_missing:option\n")
     work = tmp_path / "work"
     work.mkdir()
     result = run_script(work, site, "--help")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: Cannot load observer plugin 'broken' (brokenplug_missing:option) from the entry-point "
-        "group 'experimentkit.observers': ModuleNotFoundError: No module named 'brokenplug_missing'"]
+        "group 'experimentkit.observers': ModuleNotFoundError: No module named 'brokenplug_missing'"
+    ]
 
 
 def test_plugin_discovery_is_cached_and_notices_a_removed_plugin(plugin_site, tmp_path):
@@ -113,8 +139,14 @@ def test_plugin_discovery_is_cached_and_notices_a_removed_plugin(plugin_site, tm
     def run(*args):
         (tmp_path / "train.py").write_text(SCRIPT)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), **env_extra)
-        return subprocess.run([sys.executable, "train.py", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "train.py", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     assert "--jsonl=FILE" in run("--help").stdout
     cached = list(cache.glob("plugins-*.json"))

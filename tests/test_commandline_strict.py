@@ -1,4 +1,5 @@
 """``SETTINGS.COMMAND_LINE.STRICT_PARSING`` turns bare words in ``with`` updates into usage errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +8,7 @@ import textwrap
 
 import pytest
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys
     from experimentkit import Experiment, SETTINGS
 
@@ -21,7 +22,7 @@ SCRIPT = textwrap.dedent('''
     @ex.automain
     def main(model):
         print("model is", model)
-''')
+""")
 
 
 @pytest.fixture
@@ -32,8 +33,13 @@ def script(tmp_path):
 
 
 def _run(script, mode, *words):
-    return subprocess.run([sys.executable, str(script), mode, *words], capture_output=True,
-                          text=True, cwd=script.parent, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(script), mode, *words],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        timeout=120,
+    )
 
 
 def test_strict_parsing_rejects_a_bare_word_before_main(script):

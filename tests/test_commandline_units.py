@@ -1,5 +1,6 @@
 """Unit tests of the command-line pieces: options, value converters, usage text, diagnosis,
 printing, plugins (with fake entry points)."""
+
 from __future__ import annotations
 
 import types
@@ -37,8 +38,10 @@ def test_cli_option_builds_an_option_with_sacreds_accessors():
     assert run.warned is True
 
 
-@pytest.mark.parametrize("short,long", [("-ww", "--ok"), ("w", "--ok"), ("-w", "-ok"),
-                                        ("-w", "--ok-"), ("-w", "--"), ("-", "--ok")])
+@pytest.mark.parametrize(
+    "short,long",
+    [("-ww", "--ok"), ("w", "--ok"), ("-w", "-ok"), ("-w", "--ok-"), ("-w", "--"), ("-", "--ok")],
+)
 def test_malformed_flags_are_rejected(short, long):
     with pytest.raises(ValueError, match="flag malformed"):
         opts.cli_option(short, long)(lambda args, run: None)
@@ -46,9 +49,31 @@ def test_malformed_flags_are_rejected(short, long):
 
 def test_default_options_are_sacreds_set_sorted_by_name():
     flags = [o.get_flags() for o in opts.default_options()]
-    assert [f[0] for f in flags] == ["-b", "-C", "-c", "-d", "-e", "-F", "-f", "-G", "-h", "-i",
-                                     "-l", "-m", "-n", "-D", "-p", "-P", "-q", "-S", "-s", "-O",
-                                     "-U", "-t", "-u"]
+    assert [f[0] for f in flags] == [
+        "-b",
+        "-C",
+        "-c",
+        "-d",
+        "-e",
+        "-F",
+        "-f",
+        "-G",
+        "-h",
+        "-i",
+        "-l",
+        "-m",
+        "-n",
+        "-D",
+        "-p",
+        "-P",
+        "-q",
+        "-S",
+        "-s",
+        "-O",
+        "-U",
+        "-t",
+        "-u",
+    ]
     # Sacred's set (with -S --s3, -t --tiny_db, -G --gcs), plus experimentkit's -O
     # --strict-observers and -U --system-metrics
     assert ("-F", "--file_storage") in flags and ("-p", "--print-config") in flags
@@ -57,19 +82,24 @@ def test_default_options_are_sacreds_set_sorted_by_name():
 # ---- value converters ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("mydb", {"db_name": "mydb"}),
-    ("localhost:27017", {"url": "localhost:27017"}),
-    ("db.example.org:1234:exp", {"url": "db.example.org:1234", "db_name": "exp"}),
-    ("exp.runs", {"db_name": "exp", "collection": "runs"}),
-    ("exp.runs:17!2", {"db_name": "exp", "collection": "runs", "overwrite": "17", "priority": 2}),
-    ("exp.runs:17", {"url": "exp.runs:17"}),  # host:port wins, as in Sacred
-    ("h:1:exp.runs!-3", {"url": "h:1", "db_name": "exp", "collection": "runs", "priority": -3}),
-    ("exp!40", {"db_name": "exp", "priority": 40}),
-    ("mongodb://u:p@h1:27017,h2/expdb?replicaSet=rs",
-     {"url": "mongodb://u:p@h1:27017,h2/expdb?replicaSet=rs", "db_name": "expdb"}),
-    ("mongodb+srv://cluster.example.net", {"url": "mongodb+srv://cluster.example.net"}),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("mydb", {"db_name": "mydb"}),
+        ("localhost:27017", {"url": "localhost:27017"}),
+        ("db.example.org:1234:exp", {"url": "db.example.org:1234", "db_name": "exp"}),
+        ("exp.runs", {"db_name": "exp", "collection": "runs"}),
+        ("exp.runs:17!2", {"db_name": "exp", "collection": "runs", "overwrite": "17", "priority": 2}),
+        ("exp.runs:17", {"url": "exp.runs:17"}),  # host:port wins, as in Sacred
+        ("h:1:exp.runs!-3", {"url": "h:1", "db_name": "exp", "collection": "runs", "priority": -3}),
+        ("exp!40", {"db_name": "exp", "priority": 40}),
+        (
+            "mongodb://u:p@h1:27017,h2/expdb?replicaSet=rs",
+            {"url": "mongodb://u:p@h1:27017,h2/expdb?replicaSet=rs", "db_name": "expdb"},
+        ),
+        ("mongodb+srv://cluster.example.net", {"url": "mongodb+srv://cluster.example.net"}),
+    ],
+)
 def test_parse_mongo_db_arg(value, expected):
     assert opts.parse_mongo_db_arg(value) == expected
 
@@ -107,16 +137,36 @@ def test_validate_options_names_the_bad_value_and_ignores_unset_ones():
 
 def test_apply_options_changes_the_run():
     ex = types.SimpleNamespace(additional_cli_options=[])
-    logger = types.SimpleNamespace(level=None, setLevel=lambda lvl: setattr(logger, "level", lvl),
-                                   getChild=lambda name: f"child:{name}")
-    run = types.SimpleNamespace(meta_info={}, experiment_info={"name": "x"}, observers=[],
-                                root_logger=logger)
-    opts.apply_options(run, {"--beat-interval": "2", "--capture": "no", "--comment": "hi",
-                             "--debug": True, "--pdb": True, "--force": True, "--id": "7",
-                             "--loglevel": "ERROR", "--name": "other", "--priority": "4",
-                             "--queue": True, "--unobserved": True, "--help": False}, ex)
-    assert (run.beat_interval, run.capture_mode, run.debug, run.pdb, run.force) == (2.0, "no", True,
-                                                                                    True, True)
+    logger = types.SimpleNamespace(
+        level=None, setLevel=lambda lvl: setattr(logger, "level", lvl), getChild=lambda name: f"child:{name}"
+    )
+    run = types.SimpleNamespace(meta_info={}, experiment_info={"name": "x"}, observers=[], root_logger=logger)
+    opts.apply_options(
+        run,
+        {
+            "--beat-interval": "2",
+            "--capture": "no",
+            "--comment": "hi",
+            "--debug": True,
+            "--pdb": True,
+            "--force": True,
+            "--id": "7",
+            "--loglevel": "ERROR",
+            "--name": "other",
+            "--priority": "4",
+            "--queue": True,
+            "--unobserved": True,
+            "--help": False,
+        },
+        ex,
+    )
+    assert (run.beat_interval, run.capture_mode, run.debug, run.pdb, run.force) == (
+        2.0,
+        "no",
+        True,
+        True,
+        True,
+    )
     assert run.meta_info == {"comment": "hi", "priority": 4.0}
     assert (run._id, logger.level, run.experiment_info["name"]) == ("7", 40, "other")
     assert run.run_logger == "child:other" and run.queue_only and run.unobserved
@@ -136,10 +186,12 @@ def test_format_usage_layout_matches_sacred():
 
     commands = {"hello": hello, "main": main}
     text = format_usage("train.py", "Doc.\n", commands, opts.default_options())
-    assert text.startswith("Usage:\n  train.py [(with UPDATE...)] [options]\n"
-                           "  train.py help [COMMAND]\n  train.py (-h | --help)\n"
-                           "  train.py COMMAND [(with UPDATE...)] [options]\n\nDoc.\n\nOptions:\n"
-                           "  -b VALUE --beat-interval=VALUE  Set the heart-beat")
+    assert text.startswith(
+        "Usage:\n  train.py [(with UPDATE...)] [options]\n"
+        "  train.py help [COMMAND]\n  train.py (-h | --help)\n"
+        "  train.py COMMAND [(with UPDATE...)] [options]\n\nDoc.\n\nOptions:\n"
+        "  -b VALUE --beat-interval=VALUE  Set the heart-beat"
+    )
     assert "\n  -c VALUE --comment=VALUE      Add a comment to this run.\n" in text
     assert "\n  -h --help                     Print this help message and exit.\n" in text
     assert text.endswith("\nCommands:\n  hello     Say hello.\n  main\n")
@@ -151,19 +203,22 @@ def test_format_usage_layout_matches_sacred():
 # ---- diagnosis of rejected command lines --------------------------------------------------------
 
 
-@pytest.mark.parametrize("words,message", [
-    (["--forc", "--forc"], "option --force is given more than once"),
-    (["--fource"], "unknown option --fource (did you mean '--force'?)"),
-    (["--f"], "option --f is ambiguous: it could be --file_storage, --force"),
-    (["-F"], "option -F needs a value"),
-    (["--file_storage"], "option --file_storage needs a value"),
-    (["--force=3"], "option --force is a flag and takes no value"),
-    (["-x"], "unknown option -x"),
-    (["-B", "3"], "unknown option -B (did you mean '-b'?)"),
-    (["-fuF"], "option -F needs a value"),
-    (["hello", "lr=3"], "unexpected argument 'lr=3'"),
-    (["help", "a", "b"], "unexpected argument 'b'"),
-])
+@pytest.mark.parametrize(
+    "words,message",
+    [
+        (["--forc", "--forc"], "option --force is given more than once"),
+        (["--fource"], "unknown option --fource (did you mean '--force'?)"),
+        (["--f"], "option --f is ambiguous: it could be --file_storage, --force"),
+        (["-F"], "option -F needs a value"),
+        (["--file_storage"], "option --file_storage needs a value"),
+        (["--force=3"], "option --force is a flag and takes no value"),
+        (["-x"], "unknown option -x"),
+        (["-B", "3"], "unknown option -B (did you mean '-b'?)"),
+        (["-fuF"], "option -F needs a value"),
+        (["hello", "lr=3"], "unexpected argument 'lr=3'"),
+        (["help", "a", "b"], "unexpected argument 'b'"),
+    ],
+)
 def test_diagnose_names_what_is_wrong(words, message):
     assert message in diagnose(words, opts.default_options(), "fallback")
 
@@ -174,13 +229,26 @@ def test_diagnose_falls_back_when_it_finds_nothing():
 
 # ---- printing -----------------------------------------------------------------------------------
 
-CONFIG = {"__doc__": "Fast preset.", "epochs": 1, "lr": 0.1, "seed": 430367117, "tag": "quoted",
-          "dataset": {"batch": 256, "path": "/data/x"}, "opt": {"momentum": 0.9, "name": "adam"}}
+CONFIG = {
+    "__doc__": "Fast preset.",
+    "epochs": 1,
+    "lr": 0.1,
+    "seed": 430367117,
+    "tag": "quoted",
+    "dataset": {"batch": 256, "path": "/data/x"},
+    "opt": {"momentum": 0.9, "name": "adam"},
+}
 MODS = types.SimpleNamespace(
-    added=set(), typechanged={},
+    added=set(),
+    typechanged={},
     modified={"epochs", "tag", "dataset", "dataset.batch", "opt", "opt.name"},
-    docs={"epochs": "number of epochs", "lr": "learning rate",
-          "seed": "the random seed for this experiment", "dataset.path": "where the data lives"})
+    docs={
+        "epochs": "number of epochs",
+        "lr": "learning rate",
+        "seed": "the random seed for this experiment",
+        "dataset.path": "where the data lives",
+    },
+)
 
 APPENDIX_B = """\
 Configuration (^[[34mmodified^[[0m, ^[[32madded^[[0m, ^[[31mtypechanged^[[0m, ^[[2mdoc^[[0m):
@@ -202,10 +270,20 @@ def test_format_config_reproduces_sacreds_coloured_output():
 
 
 def test_format_config_plain_marks_with_signs_and_handles_types_and_long_values():
-    mods = types.SimpleNamespace(added={"new"}, modified={"opt", "opt.lr"},
-                                 typechanged={"lr": (float, str)}, docs={"lr": "learning rate"})
-    config = {"lr": "high", "new": 1, "long": list(range(40)), "empty": {}, 3: "int key",
-              "opt": {"lr": 0.1, "name": "sgd"}}
+    mods = types.SimpleNamespace(
+        added={"new"},
+        modified={"opt", "opt.lr"},
+        typechanged={"lr": (float, str)},
+        docs={"lr": "learning rate"},
+    )
+    config = {
+        "lr": "high",
+        "new": 1,
+        "long": list(range(40)),
+        "empty": {},
+        3: "int key",
+        "opt": {"lr": 0.1, "name": "sgd"},
+    }
     plain = format_config(config, mods, color=False)
     assert "\x1b" not in plain
     lines = plain.splitlines()
@@ -220,7 +298,9 @@ def test_format_config_plain_marks_with_signs_and_handles_types_and_long_values(
     coloured = format_config(config, mods, color=True)
     assert "\x1b[31m  lr = 'high'" in coloured and "\x1b[32m  new = 1\x1b[0m" in coloured
     assert format_config({"a": 1}, types.SimpleNamespace()).splitlines() == [
-        "Configuration (modified, added, typechanged, doc):", "  a = 1"]
+        "Configuration (modified, added, typechanged, doc):",
+        "  a = 1",
+    ]
     assert format_config({}, None) == "Configuration (modified, added, typechanged, doc):"
 
 
@@ -234,19 +314,23 @@ def test_format_named_configs_shows_docstrings():
         Line two."""
 
     text = format_named_configs([("fast", fast), ("big", {"batch": 3}), ("multi", multi)])
-    assert text.splitlines()[:3] == ["Named Configurations (doc):", "  fast   # Fast preset.",
-                                     "  big"]
+    assert text.splitlines()[:3] == ["Named Configurations (doc):", "  fast   # Fast preset.", "  big"]
     assert '    """Line one.' in text
     assert format_named_configs([]) == "Named Configurations (doc):\n  No named configs"
 
 
 def test_format_dependencies():
-    info = {"dependencies": ["numpy==1.26.0", "experimentkit==0.1.0"],
-            "sources": [["train.py", "abc123"]],
-            "repositories": [{"url": "git@x:y.git", "commit": "deadbeef", "dirty": True}]}
+    info = {
+        "dependencies": ["numpy==1.26.0", "experimentkit==0.1.0"],
+        "sources": [["train.py", "abc123"]],
+        "repositories": [{"url": "git@x:y.git", "commit": "deadbeef", "dirty": True}],
+    }
     lines = format_dependencies(info).splitlines()
-    assert lines[:3] == ["Dependencies:", "  numpy                == 1.26.0",
-                         "  experimentkit        == 0.1.0"]
+    assert lines[:3] == [
+        "Dependencies:",
+        "  numpy                == 1.26.0",
+        "  experimentkit        == 0.1.0",
+    ]
     assert "  train.py" + " " * 35 + "  abc123" in lines
     assert lines[-1] == "M git@x:y.git" + " " * 32 + "  deadbeef"
     assert "\x1b[31mM" in format_dependencies(info, color=True)
@@ -265,9 +349,13 @@ def test_use_color_follows_no_color_force_color_and_tty(monkeypatch):
     assert not use_color(tty)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.dictionaries(st.text("abc", min_size=1, max_size=3), inner,
-                                                  max_size=3), max_leaves=10))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, max_size=3),
+        max_leaves=10,
+    )
+)
 def test_format_config_lists_every_leaf_once(tree):
     config = {"root": tree}
     text = format_config(config, None)
@@ -282,7 +370,8 @@ def test_format_config_lists_every_leaf_once(tree):
 
     walk(config)
     assert len(text.splitlines()) - 1 == len(leaves) + sum(
-        1 for line in text.splitlines()[1:] if line.endswith(":"))
+        1 for line in text.splitlines()[1:] if line.endswith(":")
+    )
 
 
 # ---- plugins (fake entry points) ----------------------------------------------------------------
@@ -343,22 +432,49 @@ def test_plugin_may_be_a_cli_option(fake_plugins):
     assert jet_option in opts.gather_options(types.SimpleNamespace(additional_cli_options=[]))
 
 
-@pytest.mark.parametrize("entry,message", [
-    (FakeEntryPoint("broken", "nopkg.mod:opt",
-                    error=ModuleNotFoundError("No module named 'nopkg'")),
-     r"Cannot load observer plugin 'broken' \(nopkg.mod:opt\).*ModuleNotFoundError.*nopkg"),
-    (FakeEntryPoint("half", "half:opt", types.SimpleNamespace(short_flag="-H", apply=print)),
-     "observer plugin 'half' \\(half:opt\\).*lacks long_flag, arg"),
-    (FakeEntryPoint("badflag", "bf:opt", types.SimpleNamespace(
-        short_flag="-HH", long_flag="--hh", arg=None, arg_description=None, apply=print)),
-     "observer plugin 'badflag'.*Short flag malformed"),
-    (FakeEntryPoint("noapply", "na:opt", types.SimpleNamespace(
-        short_flag="-H", long_flag="--hh", arg=None, arg_description=None, apply=3)),
-     "observer plugin 'noapply'.*callable apply"),
-    (FakeEntryPoint("badarg", "ba:opt", types.SimpleNamespace(
-        short_flag="-H", long_flag="--hh", arg="TWO WORDS", arg_description="", apply=print)),
-     "observer plugin 'badarg'.*one word"),
-])
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        (
+            FakeEntryPoint("broken", "nopkg.mod:opt", error=ModuleNotFoundError("No module named 'nopkg'")),
+            r"Cannot load observer plugin 'broken' \(nopkg.mod:opt\).*ModuleNotFoundError.*nopkg",
+        ),
+        (
+            FakeEntryPoint("half", "half:opt", types.SimpleNamespace(short_flag="-H", apply=print)),
+            "observer plugin 'half' \\(half:opt\\).*lacks long_flag, arg",
+        ),
+        (
+            FakeEntryPoint(
+                "badflag",
+                "bf:opt",
+                types.SimpleNamespace(
+                    short_flag="-HH", long_flag="--hh", arg=None, arg_description=None, apply=print
+                ),
+            ),
+            "observer plugin 'badflag'.*Short flag malformed",
+        ),
+        (
+            FakeEntryPoint(
+                "noapply",
+                "na:opt",
+                types.SimpleNamespace(
+                    short_flag="-H", long_flag="--hh", arg=None, arg_description=None, apply=3
+                ),
+            ),
+            "observer plugin 'noapply'.*callable apply",
+        ),
+        (
+            FakeEntryPoint(
+                "badarg",
+                "ba:opt",
+                types.SimpleNamespace(
+                    short_flag="-H", long_flag="--hh", arg="TWO WORDS", arg_description="", apply=print
+                ),
+            ),
+            "observer plugin 'badarg'.*one word",
+        ),
+    ],
+)
 def test_broken_plugins_raise_errors_naming_them(fake_plugins, entry, message):
     fake_plugins.append(entry)
     with pytest.raises(ObserverError, match=message) as info:
@@ -367,8 +483,9 @@ def test_broken_plugins_raise_errors_naming_them(fake_plugins, entry, message):
 
 
 def test_plugin_flag_clash_names_both_owners(fake_plugins):
-    clash = types.SimpleNamespace(short_flag="-F", long_flag="--files", arg="D", arg_description="",
-                                  apply=print)
+    clash = types.SimpleNamespace(
+        short_flag="-F", long_flag="--files", arg="D", arg_description="", apply=print
+    )
     fake_plugins.append(FakeEntryPoint("clash", "clashpkg:opt", clash))
     with pytest.raises(ValueError, match="flag -F of observer plugin 'clash'.*file_storage_option"):
         opts.gather_options(types.SimpleNamespace(additional_cli_options=[]))

@@ -1,4 +1,5 @@
 """Loading and saving config files."""
+
 from __future__ import annotations
 
 import json
@@ -88,13 +89,21 @@ def test_bad_extension_is_valueerror_and_usage_error(tmp_path):
         with pytest.raises(ValueError) as info:
             func(path)
         assert isinstance(info.value, UsageError) and isinstance(info.value, ConfigFileError)
-        assert str(info.value) == (f'Configuration file "{path}" has invalid or unsupported '
-                                   f'extension ".cfg". Use .json, .yaml, .yml or .pickle')
+        assert str(info.value) == (
+            f'Configuration file "{path}" has invalid or unsupported '
+            f'extension ".cfg". Use .json, .yaml, .yml or .pickle'
+        )
 
 
-@pytest.mark.parametrize("name, content", [
-    ("list.json", "[1, 2]"), ("broken.json", "{"), ("scalar.yaml", "3"), ("bad.yaml", "a: [1"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("list.json", "[1, 2]"),
+        ("broken.json", "{"),
+        ("scalar.yaml", "3"),
+        ("bad.yaml", "a: [1"),
+    ],
+)
 def test_invalid_contents(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content)
@@ -128,13 +137,15 @@ def test_yaml_is_safe_loaded(tmp_path):
 def test_missing_pyyaml_gives_install_hint(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("a: 1\n")
-    code = ("import sys; sys.modules['yaml'] = None\n"
-            "from experimentkit.config import load_config_file\n"
-            "from experimentkit.errors import UsageError\n"
-            "try:\n"
-            f"    load_config_file({str(path)!r})\n"
-            "except UsageError as e:\n"
-            "    print(e)\n")
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "from experimentkit.config import load_config_file\n"
+        "from experimentkit.errors import UsageError\n"
+        "try:\n"
+        f"    load_config_file({str(path)!r})\n"
+        "except UsageError as e:\n"
+        "    print(e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install PyYAML" in out.stdout
 

@@ -1,4 +1,5 @@
 """Dotted-path helpers, key validation and the storability check."""
+
 from __future__ import annotations
 
 import pytest
@@ -56,8 +57,9 @@ def test_recursive_update_and_nesting():
 
 
 _names = st.from_regex(r"[a-z]{1,4}", fullmatch=True)
-_nested = st.recursive(st.integers(), lambda c: st.dictionaries(_names, c, min_size=1, max_size=3),
-                       max_leaves=10)
+_nested = st.recursive(
+    st.integers(), lambda c: st.dictionaries(_names, c, min_size=1, max_size=3), max_leaves=10
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -66,14 +68,17 @@ def test_flatten_then_nest_round_trips(d):
     assert convert_to_nested_dict(dict(iterate_flattened(d))) == d
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"a.b": 1}, 'Invalid key "a.b". Config-keys cannot contain "." or start with "$"'),
-    ({"$x": 1}, 'Invalid key "$x". Config-keys cannot contain "." or start with "$"'),
-    ({"ok": {"py/object": 1}}, 'Invalid key "py/object". Config-keys cannot be one of the'),
-    ({"json://x": 1}, 'Invalid key "json://x"'),
-    ({"a=b": 1}, 'Invalid key "a=b". Config-keys cannot contain "="'),
-    ({"l": [{"a.b": 1}]}, 'Invalid key "a.b"'),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"a.b": 1}, 'Invalid key "a.b". Config-keys cannot contain "." or start with "$"'),
+        ({"$x": 1}, 'Invalid key "$x". Config-keys cannot contain "." or start with "$"'),
+        ({"ok": {"py/object": 1}}, 'Invalid key "py/object". Config-keys cannot be one of the'),
+        ({"json://x": 1}, 'Invalid key "json://x"'),
+        ({"a=b": 1}, 'Invalid key "a=b". Config-keys cannot contain "="'),
+        ({"l": [{"a.b": 1}]}, 'Invalid key "a.b"'),
+    ],
+)
 def test_validate_keys_rejects(config, message):
     with pytest.raises(KeyError) as info:
         validate_keys(config)
@@ -82,17 +87,29 @@ def test_validate_keys_rejects(config, message):
 
 
 def test_validate_keys_settings_switches():
-    loose = Settings({"CONFIG": {
-        "ENFORCE_KEYS_MONGO_COMPATIBLE": False, "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": False,
-        "ENFORCE_STRING_KEYS": True, "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": False,
-        "ENFORCE_KEYS_NO_EQUALS": False}})
+    loose = Settings(
+        {
+            "CONFIG": {
+                "ENFORCE_KEYS_MONGO_COMPATIBLE": False,
+                "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": False,
+                "ENFORCE_STRING_KEYS": True,
+                "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": False,
+                "ENFORCE_KEYS_NO_EQUALS": False,
+            }
+        }
+    )
     validate_keys({"a.b": 1, "$x": {"py/set": 2}, "a=b": 0}, loose)
     with pytest.raises(KeyError, match="have to be strings"):
         validate_keys({1: 2}, loose)
-    strict = Settings({
-        "ENFORCE_KEYS_MONGO_COMPATIBLE": True, "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": True,
-        "ENFORCE_STRING_KEYS": False, "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": True,
-        "ENFORCE_KEYS_NO_EQUALS": True})
+    strict = Settings(
+        {
+            "ENFORCE_KEYS_MONGO_COMPATIBLE": True,
+            "ENFORCE_KEYS_JSONPICKLE_COMPATIBLE": True,
+            "ENFORCE_STRING_KEYS": False,
+            "ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS": True,
+            "ENFORCE_KEYS_NO_EQUALS": True,
+        }
+    )
     with pytest.raises(KeyError, match="not a valid python identifier"):
         validate_keys({"a b": 1}, strict)
     validate_keys({"ab": 1}, strict)
@@ -109,12 +126,15 @@ def test_check_storable_numpy():
         check_storable({"o": np.array([object()])})
 
 
-@pytest.mark.parametrize("config, where, type_name", [
-    ({"model": {"net": object()}}, "model.net", "object"),
-    ({"f": print}, "f", "builtin_function_or_method"),
-    ({"l": [1, {"c": complex(1, 2)}]}, "l.1.c", "complex"),
-    ({"k": {(1, 2): 3}}, "k.(1, 2)", "tuple"),
-])
+@pytest.mark.parametrize(
+    "config, where, type_name",
+    [
+        ({"model": {"net": object()}}, "model.net", "object"),
+        ({"f": print}, "f", "builtin_function_or_method"),
+        ({"l": [1, {"c": complex(1, 2)}]}, "l.1.c", "complex"),
+        ({"k": {(1, 2): 3}}, "k.(1, 2)", "tuple"),
+    ],
+)
 def test_check_storable_names_key_type_and_fix(config, where, type_name):
     with pytest.raises(UnstorableConfigError) as info:
         check_storable(config)

@@ -1,4 +1,5 @@
 """Read-only config views."""
+
 from __future__ import annotations
 
 import copy
@@ -10,8 +11,7 @@ import pytest
 from experimentkit.config import ReadOnlyDict, ReadOnlyList, make_read_only
 from experimentkit.errors import ReadOnlyConfigError, SacredError
 
-CONFIG = {"optimizer": {"lr": 0.1, "betas": [0.9, 0.99]}, "layers": [{"size": 3}],
-          "pair": ({"a": 1}, [2])}
+CONFIG = {"optimizer": {"lr": 0.1, "betas": [0.9, 0.99]}, "layers": [{"size": 3}], "pair": ({"a": 1}, [2])}
 
 
 @pytest.fixture
@@ -35,35 +35,39 @@ def test_original_untouched_and_independent():
     assert view["optimizer"]["lr"] == 0.1
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c.__setitem__("new", 1), "new"),
-    (lambda c: c["optimizer"].__setitem__("lr", 1), "optimizer.lr"),
-    (lambda c: c["optimizer"].__delitem__("lr"), "optimizer.lr"),
-    (lambda c: c["optimizer"].pop("lr"), "optimizer.lr"),
-    (lambda c: c["optimizer"].setdefault("wd", 0), "optimizer.wd"),
-    (lambda c: c["optimizer"].update(lr=2), "optimizer.lr"),
-    (lambda c: c["optimizer"].update({"mom": 2}), "optimizer.mom"),
-    (lambda c: c["optimizer"].popitem(), "optimizer"),
-    (lambda c: c["optimizer"].clear(), "optimizer"),
-    (lambda c: c["optimizer"]["betas"].append(1), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].__setitem__(0, 1), "optimizer.betas.0"),
-    (lambda c: c["optimizer"]["betas"].__delitem__(1), "optimizer.betas.1"),
-    (lambda c: c["optimizer"]["betas"].extend([1]), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].insert(0, 1), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].pop(), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].remove(0.9), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].sort(), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].reverse(), "optimizer.betas"),
-    (lambda c: c["optimizer"]["betas"].clear(), "optimizer.betas"),
-    (lambda c: c["layers"][0].__setitem__("size", 4), "layers.0.size"),
-    (lambda c: c["pair"][0].__setitem__("a", 2), "pair.a"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c.__setitem__("new", 1), "new"),
+        (lambda c: c["optimizer"].__setitem__("lr", 1), "optimizer.lr"),
+        (lambda c: c["optimizer"].__delitem__("lr"), "optimizer.lr"),
+        (lambda c: c["optimizer"].pop("lr"), "optimizer.lr"),
+        (lambda c: c["optimizer"].setdefault("wd", 0), "optimizer.wd"),
+        (lambda c: c["optimizer"].update(lr=2), "optimizer.lr"),
+        (lambda c: c["optimizer"].update({"mom": 2}), "optimizer.mom"),
+        (lambda c: c["optimizer"].popitem(), "optimizer"),
+        (lambda c: c["optimizer"].clear(), "optimizer"),
+        (lambda c: c["optimizer"]["betas"].append(1), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].__setitem__(0, 1), "optimizer.betas.0"),
+        (lambda c: c["optimizer"]["betas"].__delitem__(1), "optimizer.betas.1"),
+        (lambda c: c["optimizer"]["betas"].extend([1]), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].insert(0, 1), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].pop(), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].remove(0.9), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].sort(), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].reverse(), "optimizer.betas"),
+        (lambda c: c["optimizer"]["betas"].clear(), "optimizer.betas"),
+        (lambda c: c["layers"][0].__setitem__("size", 4), "layers.0.size"),
+        (lambda c: c["pair"][0].__setitem__("a", 2), "pair.a"),
+    ],
+)
 def test_every_mutation_names_the_key(ro, mutate, key):
     with pytest.raises(ReadOnlyConfigError) as info:
         mutate(ro)
     assert str(info.value) == (
         f"The configuration is read-only in a captured function! Cannot change '{key}'. "
-        f"Copy it first (copy.deepcopy) if you need a modified version.")
+        f"Copy it first (copy.deepcopy) if you need a modified version."
+    )
     assert isinstance(info.value, SacredError) and isinstance(info.value, TypeError)
     assert ro == CONFIG  # nothing changed
 

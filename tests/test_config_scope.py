@@ -1,4 +1,5 @@
 """ConfigScope / ConfigDict / ConfigSummary / evaluate_scopes behaviour."""
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,7 @@ def test_dict_assignment_merges_with_fixed_subkeys():
         opt = {"name": "sgd", "lr": 0.1, "sched": {"gamma": 0.5, "step": 10}}
 
     result = ConfigScope(cfg)(fixed={"opt": {"lr": 0.5, "sched": {"step": 3}, "extra": True}})
-    assert result["opt"] == {"name": "sgd", "lr": 0.5, "sched": {"gamma": 0.5, "step": 3},
-                             "extra": True}
+    assert result["opt"] == {"name": "sgd", "lr": 0.5, "sched": {"gamma": 0.5, "step": 3}, "extra": True}
     assert result.added == {"opt.extra"}
     assert {"opt", "opt.lr", "opt.sched.step"} <= result.modified
 
@@ -127,8 +127,7 @@ def test_comprehensions_lambdas_and_globals_see_entries():
         table = {k: base for k in "ab"}
         scaled = GLOBAL_FACTOR * base
 
-    assert ConfigScope(cfg)() == {"base": 2, "sizes": [0, 2, 4], "table": {"a": 2, "b": 2},
-                                  "scaled": 14}
+    assert ConfigScope(cfg)() == {"base": 2, "sizes": [0, 2, 4], "table": {"a": 2, "b": 2}, "scaled": 14}
 
 
 def test_closure_variables_are_visible():
@@ -144,6 +143,7 @@ def test_imported_modules_are_dropped_but_usable():
     def cfg():
         import math
         from os import path as ospath
+
         root = math.sqrt(16)
         sep_ok = ospath.join("a", "b") == "a" + ospath.sep + "b"
 
@@ -180,9 +180,14 @@ def test_docs_from_comments():
         msg = "# not a comment"
 
     docs = ConfigScope(cfg)().docs
-    assert docs == {"lr": "learning rate", "epochs": "number of epochs",
-                    "dropout": "the dropout rate", "depth": "network depth", "a": "a pair",
-                    "b": "a pair"}
+    assert docs == {
+        "lr": "learning rate",
+        "epochs": "number of epochs",
+        "dropout": "the dropout rate",
+        "depth": "network depth",
+        "a": "a pair",
+        "b": "a pair",
+    }
 
 
 def test_indented_multiline_string_at_column_zero():
@@ -205,8 +210,9 @@ def test_parameters_from_preset_and_fallback():
 
     scope = ConfigScope(cfg)
     assert scope.args == ["a", "dataset", "_log"] and scope.arg_spec == scope.args
-    result = scope(preset={"a": 1, "other": {"x": 1}},
-                   fallback={"dataset": {"n": 4}, "_log": logging.getLogger("t")})
+    result = scope(
+        preset={"a": 1, "other": {"x": 1}}, fallback={"dataset": {"n": 4}, "_log": logging.getLogger("t")}
+    )
     # presets are part of the result (chained scopes deep-merge); fallbacks are not
     assert result == {"a": 1, "b": 5, "other": {"x": 1}}
 
@@ -215,8 +221,11 @@ def test_unknown_parameter_raises_keyerror_with_options():
     def cfg(missing):
         a = 1
 
-    with pytest.raises(KeyError, match=r"'missing' not in preset for ConfigScope. "
-                                       r"Available options are: \{'a'\}"):
+    with pytest.raises(
+        KeyError,
+        match=r"'missing' not in preset for ConfigScope. "
+        r"Available options are: \{'a'\}",
+    ):
         ConfigScope(cfg)(preset={"a": 1})
 
 
@@ -236,8 +245,9 @@ def test_invalid_key_in_scope_raises():
     def cfg():
         d = {"a.b": 1}
 
-    with pytest.raises(KeyError, match='Invalid key "a.b". Config-keys cannot contain "." or start '
-                                       'with "\\$"'):
+    with pytest.raises(
+        KeyError, match='Invalid key "a.b". Config-keys cannot contain "." or start with "\\$"'
+    ):
         ConfigScope(cfg)()
 
 
@@ -284,8 +294,10 @@ def test_exec_defined_function_is_called():
 def test_exec_defined_function_not_returning_dict_is_clear_error():
     namespace: dict = {}
     exec("def cfg():\n    x = 1\n", namespace)
-    with pytest.raises(ConfigError, match="config function 'cfg' has no readable source; make it "
-                                          "return a dict of config values"):
+    with pytest.raises(
+        ConfigError,
+        match="config function 'cfg' has no readable source; make it return a dict of config values",
+    ):
         ConfigScope(namespace["cfg"])()
 
 
@@ -295,7 +307,8 @@ def test_lambda_is_called():
 
 def test_scope_in_script_file(tmp_path):
     script = tmp_path / "exp.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         from experimentkit.config import ConfigScope
 
         def make():
@@ -306,7 +319,8 @@ def test_scope_in_script_file(tmp_path):
 
         result = make()(fixed={"lr": 0.5})
         print(sorted(result.items()), result.docs)
-    '''))
+    """)
+    )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[('lr', 0.5), ('steps', 2)] {'lr': 'learning rate'}"
 
@@ -348,8 +362,7 @@ def test_evaluate_scopes_chain_deep_merges_and_intersects_added():
     def second(n):
         d = {"b": n + 1}
 
-    result = evaluate_scopes([ConfigScope(first), ConfigScope(second)],
-                             fixed={"n": 5, "extra": 1})
+    result = evaluate_scopes([ConfigScope(first), ConfigScope(second)], fixed={"n": 5, "extra": 1})
     assert result == {"d": {"a": 1, "b": 6}, "n": 5, "extra": 1}
     assert result.added == {"extra"}
     assert result.modified == {"n"}
@@ -364,8 +377,9 @@ def test_evaluate_scopes_without_scopes_returns_fixed():
 def test_summary_update_add_prefixes_paths_and_pickles():
     import pickle
 
-    inner = ConfigSummary({"x": 1}, added={"x"}, modified={"y.z"}, typechanged={"t": (int, str)},
-                          docs={"x": "doc"})
+    inner = ConfigSummary(
+        {"x": 1}, added={"x"}, modified={"y.z"}, typechanged={"t": (int, str)}, docs={"x": "doc"}
+    )
     outer = ConfigSummary()
     outer.update_add(inner, path="ing")
     assert outer.added == {"ing.x"}
@@ -377,7 +391,9 @@ def test_summary_update_add_prefixes_paths_and_pickles():
 
 
 def test_import_does_not_load_heavy_modules():
-    code = ("import sys, experimentkit.config; "
-            "print(sorted(m for m in ('numpy', 'yaml', 'jsonpickle') if m in sys.modules))")
+    code = (
+        "import sys, experimentkit.config; "
+        "print(sorted(m for m in ('numpy', 'yaml', 'jsonpickle') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

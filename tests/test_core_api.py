@@ -1,4 +1,5 @@
 """The public surface: Sacred's import paths, names, and a cheap ``import experimentkit``."""
+
 import json
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from experimentkit import errors
 
 def test_public_names_are_locked():
     assert sorted(experimentkit.__all__) == sorted(
-        ["Experiment", "Ingredient", "SETTINGS", "cli_option", "host_info_gatherer", "__version__"])
+        ["Experiment", "Ingredient", "SETTINGS", "cli_option", "host_info_gatherer", "__version__"]
+    )
     for name in experimentkit.__all__:
         assert getattr(experimentkit, name) is not None
 
@@ -32,10 +34,23 @@ def test_sacred_import_paths_exist():
         SETTINGS.NO_SUCH_SETTING
 
 
-@pytest.mark.parametrize("name", [
-    "SacredError", "ConfigError", "ConfigAddedError", "MissingConfigError", "NamedConfigNotFoundError",
-    "CircularDependencyError", "SignatureError", "ObserverError", "SacredInterrupt", "TimeoutInterrupt",
-    "InvalidConfigError", "apply_backspaces_and_linefeeds"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SacredError",
+        "ConfigError",
+        "ConfigAddedError",
+        "MissingConfigError",
+        "NamedConfigNotFoundError",
+        "CircularDependencyError",
+        "SignatureError",
+        "ObserverError",
+        "SacredInterrupt",
+        "TimeoutInterrupt",
+        "InvalidConfigError",
+        "apply_backspaces_and_linefeeds",
+    ],
+)
 def test_utils_exports_sacred_names(name):
     assert getattr(ek_utils, name) is not None
 
@@ -49,8 +64,10 @@ def test_error_hierarchy_is_catchable_as_sacred():
 
 
 def test_import_is_cheap_and_loads_no_heavy_module():
-    code = ("import sys, json, experimentkit; from experimentkit import Experiment;"
-            "heavy=['numpy','git','sqlalchemy','pymongo','jsonpickle','yaml','pandas','matplotlib'];"
-            "print(json.dumps([m for m in heavy if m in sys.modules]))")
+    code = (
+        "import sys, json, experimentkit; from experimentkit import Experiment;"
+        "heavy=['numpy','git','sqlalchemy','pymongo','jsonpickle','yaml','pandas','matplotlib'];"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []

@@ -1,4 +1,5 @@
 """Captured output through ``ex.run()``: fd mode also sees Python streams not backed by fd 1/2."""
+
 import os
 
 import pytest
@@ -47,7 +48,8 @@ def test_fd_capture_never_cuts_a_printed_line_with_a_log_line(tmp_path):
     import textwrap
 
     script = tmp_path / "interleave.py"
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent("""
         import logging
         from experimentkit import Experiment
         from experimentkit.observers import InMemoryObserver
@@ -64,7 +66,8 @@ def test_fd_capture_never_cuts_a_printed_line_with_a_log_line(tmp_path):
         bad = [ln for ln in run.captured_out.splitlines()
                if ln.startswith("alpha") and not ln.endswith("omega")]
         print("BAD", len(bad))
-    '''))
+    """)
+    )
     env = {"PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,5 @@
 """Configuration through the public Experiment API: scopes, dicts, files, named configs, checks."""
+
 import json
 import logging
 
@@ -111,7 +112,7 @@ def test_named_configs_apply_in_order_and_updates_win():
     assert ex.run(named_configs=["first", "second"]).result == (20, 10)
     assert ex.run(named_configs=["second", "first"]).result == (10, 10)
     assert ex.run(named_configs=["first"], config_updates={"a": 99}).result == (99, 10)
-    with pytest.raises(NamedConfigNotFoundError, match='did you mean .first'):
+    with pytest.raises(NamedConfigNotFoundError, match="did you mean .first"):
         ex.run(named_configs=["frist"])
 
 
@@ -170,8 +171,11 @@ def test_type_change_by_an_update_is_an_error(caplog):
     def main(batch):
         return batch
 
-    with pytest.raises(ConfigError, match=r'^Config update batch=\'big\' changes the type of "batch" '
-                       r"from int to str; give a int, or pass -f/--force"):
+    with pytest.raises(
+        ConfigError,
+        match=r'^Config update batch=\'big\' changes the type of "batch" '
+        r"from int to str; give a int, or pass -f/--force",
+    ):
         ex.run(config_updates={"batch": "big"})
     with caplog.at_level(logging.WARNING):
         assert ex.run(config_updates={"batch": 64.0}).result == 64.0  # another kind of number is fine
@@ -378,6 +382,7 @@ def test_experiment_named_config_sets_ingredient_values():
 
 def test_nested_ingredients_and_cycle():
     from experimentkit.errors import CircularDependencyError
+
     inner = Ingredient("inner")
     inner.add_config(x=1)
     outer = Ingredient("outer", ingredients=[inner])
@@ -432,12 +437,16 @@ def test_modifications_report_added_modified_typechanged_and_parents(caplog):
         return lr
 
     with caplog.at_level(logging.WARNING):
-        run = ex.resolve(config_updates={"opt.name": "adam", "lr": "high"}, named_configs=["fast"],
-                         options={"--force": True})
+        run = ex.resolve(
+            config_updates={"opt.name": "adam", "lr": "high"},
+            named_configs=["fast"],
+            options={"--force": True},
+        )
     mods = run.config_modifications
     assert "opt.name" in mods.modified and "opt" in mods.modified
     assert mods.typechanged["lr"] == (float, str)
     # only Sacred's own warning about the named config's docstring, from the root logger
     assert [(r.name, r.getMessage()) for r in caplog.records if "Added new" in r.getMessage()] == [
-        ("root", 'Added new config entry: "__doc__"')]
+        ("root", 'Added new config entry: "__doc__"')
+    ]
     assert run.config["__doc__"] == "Fast preset."

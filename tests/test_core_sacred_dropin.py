@@ -3,6 +3,7 @@
 The same source is run under Sacred 0.8.7 itself and under experimentkit (real subprocesses); what the
 script observes (config, results, info, command names, errors) must match.
 """
+
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import textwrap
 
 import pytest
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys
     from sacred import Experiment, Ingredient, SETTINGS
     from sacred.observers import RunObserver
@@ -100,7 +101,7 @@ SCRIPT = textwrap.dedent('''
     except MissingConfigError as err:
         out["missing"] = str(err).splitlines()[0]
     print("RESULT " + json.dumps(out, sort_keys=True, default=str))
-''')
+""")
 
 
 def run_script(tmp_path, framework):
@@ -110,7 +111,7 @@ def run_script(tmp_path, framework):
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def test_sacred_script_runs_unchanged(tmp_path):

@@ -1,4 +1,5 @@
 """Seeds: recorded root seed, per-function streams, and the global generators."""
+
 import json
 import random
 import subprocess
@@ -38,7 +39,7 @@ def test_same_seed_draws_identically_and_functions_differ():
     other = ex.run(config_updates={"seed": 43}).result
     assert first == second
     assert first != other
-    assert first["a1"] != first["a2"]          # a new seed on every call
+    assert first["a1"] != first["a2"]  # a new seed on every call
     assert len({first["main"], first["a1"][0], first["b"]}) == 3  # different functions, different streams
 
 

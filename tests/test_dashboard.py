@@ -1,6 +1,7 @@
 """The web dashboard (``experimentkit serve``): pages, escaping, artifact confinement, read-only-ness
 and opt-in writes, the chart data and its downsampling, the Starlette application (Host check,
 token, static files) and the real server in a subprocess.  Browser tests: test_dashboard_browser.py."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -48,8 +49,7 @@ def _experiment(basedir: Path, tmp: Path) -> Experiment:
         for step in range(5):
             _run.log_scalar("loss", 1.0 / (step + 1) + lr, step)
         _run.log_scalar("val.accuracy", 1.0 - lr)
-        _run.log_table("preds", [{"i": i, "prob": (i * 37 % 150) / 150, "note": XSS}
-                                 for i in range(150)])
+        _run.log_table("preds", [{"i": i, "prob": (i * 37 % 150) / 150, "note": XSS} for i in range(150)])
         for name, text in (("notes.txt", "hello artifact"), ("page.html", XSS)):
             path = tmp / f"{lr}-{name}"
             path.write_text(text, encoding="utf-8")
@@ -71,12 +71,28 @@ def store_dir(tmp_path_factory: Any) -> Path:
     ex.run(config_updates={"lr": 0.01}, options={"--capture": "sys"})
     with pytest.raises(RuntimeError):
         ex.run(config_updates={"lr": 0.5, "fail": True}, options={"--capture": "sys"})
-    emit_events(FileStorageObserver(str(base)), {
-        "id": "4", "experiment": {"name": "dash", "base_dir": str(tmp), "sources": [],
-                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
-        "status": "RUNNING", "command": "main", "config": {"lr": 0.2},
-        "host": {"hostname": "h"}, "meta": {"command": "main", "options": {}},
-        "start_time": _dt.datetime(2024, 1, 1), "heartbeat": _dt.datetime(2024, 1, 1, 1)}, tmp)
+    emit_events(
+        FileStorageObserver(str(base)),
+        {
+            "id": "4",
+            "experiment": {
+                "name": "dash",
+                "base_dir": str(tmp),
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+                "mainfile": "x.py",
+            },
+            "status": "RUNNING",
+            "command": "main",
+            "config": {"lr": 0.2},
+            "host": {"hostname": "h"},
+            "meta": {"command": "main", "options": {}},
+            "start_time": _dt.datetime(2024, 1, 1),
+            "heartbeat": _dt.datetime(2024, 1, 1, 1),
+        },
+        tmp,
+    )
     with open_store(str(base)) as store:
         store.add_tags("1", [XSS, "best"])
         store.set_note("1", XSS)
@@ -121,20 +137,23 @@ def test_run_list_shows_every_run_escaped_with_security_headers(store: Any) -> N
     assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("where=config.lr+<+0.05", ["2"]),
-    ("where=status+%3D%3D+COMPLETED+%26%26+config.lr+>+0.05", ["1"]),
-    ("where=status+%3D%3D+COMPLETED%0Aconfig.lr+>+0.05", ["1"]),
-    ("where=status+%3D%3D+DEAD", ["4"]),
-    ("sort=-metrics.val.accuracy", ["2", "1", "3", "4"]),
-    ("sort=-config.lr", ["3", "4", "1", "2"]),
-    ("sort=-config.lr&per=2", ["3", "4"]),
-    ("sort=-config.lr&per=2&page=2", ["1", "2"]),
-    ("status=FAILED", ["3"]),
-    ("tag=best", ["1"]),
-    ("experiment=dash&sort=-duration&per=3", None),
-    ("where=tags+contains+best&columns=config.label", ["1"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("where=config.lr+<+0.05", ["2"]),
+        ("where=status+%3D%3D+COMPLETED+%26%26+config.lr+>+0.05", ["1"]),
+        ("where=status+%3D%3D+COMPLETED%0Aconfig.lr+>+0.05", ["1"]),
+        ("where=status+%3D%3D+DEAD", ["4"]),
+        ("sort=-metrics.val.accuracy", ["2", "1", "3", "4"]),
+        ("sort=-config.lr", ["3", "4", "1", "2"]),
+        ("sort=-config.lr&per=2", ["3", "4"]),
+        ("sort=-config.lr&per=2&page=2", ["1", "2"]),
+        ("status=FAILED", ["3"]),
+        ("tag=best", ["1"]),
+        ("experiment=dash&sort=-duration&per=3", None),
+        ("where=tags+contains+best&columns=config.label", ["1"]),
+    ],
+)
 def test_run_list_filters_sorts_and_limits_like_ls(store: Any, query: str, expected: list) -> None:
     status, _, page = text(store, "/", query)
     assert status == 200
@@ -144,20 +163,25 @@ def test_run_list_filters_sorts_and_limits_like_ls(store: Any, query: str, expec
     assert run_ids(page) == expected
 
 
-@pytest.mark.parametrize("query, message", [
-    ("where=conf.lr+<+1", "unknown key &#x27;conf.lr&#x27;"),
-    ("where=config.lr+<<+1", "unknown operator"),
-    ("sort=-metricz.loss", "unknown key"),
-    ("per=abc", "per must be a positive whole number"),
-    ("status=DONE", "unknown status &#x27;DONE&#x27;"),
-    ("columns=confg.lr", "unknown key"),
-    # the same catalogue checks as the command line
-    ("where=config.lrr+<+1", "has the key &#x27;config.lrr&#x27; (did you mean &#x27;config.lr&#x27;?)"),
-    ("sort=-metrics.los", "has the key &#x27;metrics.los&#x27; (did you mean &#x27;metrics.loss&#x27;?)"),
-    ("where=status+%3D%3D+complted",
-     "&#x27;complted&#x27; is not a status (did you mean &#x27;COMPLETED&#x27;?)"),
-    (f"where={XSS}+%3D%3D+1", "cannot read &#x27;" + XSS_ESCAPED),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("where=conf.lr+<+1", "unknown key &#x27;conf.lr&#x27;"),
+        ("where=config.lr+<<+1", "unknown operator"),
+        ("sort=-metricz.loss", "unknown key"),
+        ("per=abc", "per must be a positive whole number"),
+        ("status=DONE", "unknown status &#x27;DONE&#x27;"),
+        ("columns=confg.lr", "unknown key"),
+        # the same catalogue checks as the command line
+        ("where=config.lrr+<+1", "has the key &#x27;config.lrr&#x27; (did you mean &#x27;config.lr&#x27;?)"),
+        ("sort=-metrics.los", "has the key &#x27;metrics.los&#x27; (did you mean &#x27;metrics.loss&#x27;?)"),
+        (
+            "where=status+%3D%3D+complted",
+            "&#x27;complted&#x27; is not a status (did you mean &#x27;COMPLETED&#x27;?)",
+        ),
+        (f"where={XSS}+%3D%3D+1", "cannot read &#x27;" + XSS_ESCAPED),
+    ],
+)
 def test_bad_expressions_are_a_one_line_400(store: Any, query: str, message: str) -> None:
     status, _, page = text(store, "/", query)
     assert status == 400
@@ -168,7 +192,11 @@ def test_bad_expressions_are_a_one_line_400(store: Any, query: str, message: str
 
 def test_split_where_takes_newlines_and_double_ampersands() -> None:
     assert split_where("a == 1 && b < 2\n\n  c contains x  \r\nd == 4&&") == [
-        "a == 1", "b < 2", "c contains x", "d == 4"]
+        "a == 1",
+        "b < 2",
+        "c contains x",
+        "d == 4",
+    ]
 
 
 # ---- one run -------------------------------------------------------------------------------------
@@ -187,7 +215,7 @@ def test_run_page_shows_everything_recorded_escaped(store: Any) -> None:
     assert '<a class="download" href="/run/1/artifact/notes.txt">download</a>' in page
     assert "<pre>hello artifact</pre>" in page  # a text artifact is previewed
     assert "rows 1–100" in page and "next ›" in page
-    table = page[page.index('<h3 id="table-preds">'):page.index("<h2>Captured output</h2>")]
+    table = page[page.index('<h3 id="table-preds">') : page.index("<h2>Captured output</h2>")]
     assert table.count(f"<td>{XSS_ESCAPED}</td>") == 100
     assert f'<th>notes</th><td><span id="notes">{XSS_ESCAPED}</span></td>' in page
     assert 'id="tag-form"' not in page  # read-only by default: no edit forms
@@ -212,21 +240,40 @@ def test_html_artifact_is_text_and_a_sandboxed_frame_never_a_page(store: Any) ->
 
 def test_previews_of_json_csv_and_images(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    emit_events(FileStorageObserver(str(base)), {
-        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
-                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
-        "status": "COMPLETED", "command": "main", "config": {}, "host": {"hostname": "h"},
-        "meta": {"command": "main", "options": {}}, "start_time": _dt.datetime(2024, 1, 1),
-        "stop_time": _dt.datetime(2024, 1, 1, 0, 1),
-        "artifacts": {"m.json": '{"b": [1, 2], "a": "<b>"}', "t.csv": "x,y\n1,<i>\n",
-                      "plot.png": "not really a png", "vector.svg": XSS, "blob.bin": "x"}},
-        tmp_path)
+    emit_events(
+        FileStorageObserver(str(base)),
+        {
+            "id": "1",
+            "experiment": {
+                "name": "p",
+                "base_dir": str(tmp_path),
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+                "mainfile": "x.py",
+            },
+            "status": "COMPLETED",
+            "command": "main",
+            "config": {},
+            "host": {"hostname": "h"},
+            "meta": {"command": "main", "options": {}},
+            "start_time": _dt.datetime(2024, 1, 1),
+            "stop_time": _dt.datetime(2024, 1, 1, 0, 1),
+            "artifacts": {
+                "m.json": '{"b": [1, 2], "a": "<b>"}',
+                "t.csv": "x,y\n1,<i>\n",
+                "plot.png": "not really a png",
+                "vector.svg": XSS,
+                "blob.bin": "x",
+            },
+        },
+        tmp_path,
+    )
     with open_store(str(base)) as store:
         _, _, page = text(store, "/run/1")
-        assert '{\n  &quot;b&quot;: [\n    1,' in page  # JSON pretty-printed, escaped
+        assert "{\n  &quot;b&quot;: [\n    1," in page  # JSON pretty-printed, escaped
         assert "<th>x</th><th>y</th></tr><tr><td>1</td><td>&lt;i&gt;</td>" in page
-        assert '<img class="artifact-image" alt="plot.png" src="/run/1/artifact/plot.png?inline=1">' \
-            in page
+        assert '<img class="artifact-image" alt="plot.png" src="/run/1/artifact/plot.png?inline=1">' in page
         assert f"<pre>{XSS_ESCAPED}</pre>" in page and "<svg" not in page  # SVG as text only
         assert "binary file: no preview" in page
         status, headers, body = get(store, "/run/1/artifact/plot.png", "inline=1")
@@ -244,13 +291,30 @@ def test_a_running_run_is_polled_for_new_points(tmp_path: Path) -> None:
 
     base = tmp_path / "runs"
     now = utcnow()
-    emit_events(FileStorageObserver(str(base)), {
-        "id": "1", "experiment": {"name": "p", "base_dir": str(tmp_path), "sources": [],
-                                  "dependencies": [], "repositories": [], "mainfile": "x.py"},
-        "status": "RUNNING", "command": "main", "config": {}, "host": {"hostname": "h"},
-        "meta": {"command": "main", "options": {}}, "start_time": now, "heartbeat": now,
-        "captured_out": "epoch 1", "metrics": {"loss": {"steps": [0, 1], "values": [2.0, 1.0],
-                                                         "timestamps": [now, now]}}}, tmp_path)
+    emit_events(
+        FileStorageObserver(str(base)),
+        {
+            "id": "1",
+            "experiment": {
+                "name": "p",
+                "base_dir": str(tmp_path),
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+                "mainfile": "x.py",
+            },
+            "status": "RUNNING",
+            "command": "main",
+            "config": {},
+            "host": {"hostname": "h"},
+            "meta": {"command": "main", "options": {}},
+            "start_time": now,
+            "heartbeat": now,
+            "captured_out": "epoch 1",
+            "metrics": {"loss": {"steps": [0, 1], "values": [2.0, 1.0], "timestamps": [now, now]}},
+        },
+        tmp_path,
+    )
     with open_store(str(base)) as store:
         _, _, page = text(store, "/run/1")
         assert '<main data-live="/api/live/1">' in page
@@ -275,8 +339,7 @@ def test_per_sample_table_filter_and_pages(store: Any) -> None:
 
 def test_per_sample_table_sort_param(store: Any) -> None:
     _, _, page = text(store, "/run/1", "table=preds&sort=-prob")
-    probs = [float(p) for p in re.findall(r'<td class="num">\d+</td><td class="num">([\d.]+)</td>',
-                                          page)]
+    probs = [float(p) for p in re.findall(r'<td class="num">\d+</td><td class="num">([\d.]+)</td>', page)]
     assert len(probs) == 100
     assert probs == sorted(probs, reverse=True) and probs[0] == pytest.approx(149 / 150, rel=1e-3)
     assert "table=preds&amp;sort=prob#table-preds" in page  # the header link toggles it
@@ -314,23 +377,26 @@ def test_html_artifact_is_served_as_opaque_bytes(store: Any) -> None:
     assert headers["Content-Disposition"].startswith("attachment")
 
 
-@pytest.mark.parametrize("path", [
-    "/run/1/artifact/..%2Fsecret.txt",
-    "/run/1/artifact/..%2F..%2Fsecret.txt",
-    "/run/1/artifact/..%2F2%2Fnotes.txt",
-    "/run/1/artifact/..%2Fconfig.json",
-    "/run/1/artifact/%2Fetc%2Fpasswd",
-    "/run/1/artifact/",
-    "/run/1/artifact/../../secret.txt",
-    "/run/1/artifact/config.json",  # in the run directory, but not an artifact
-    "/run/..%2Fsecret.txt",
-    "/run/..%2F1/artifact/notes.txt",
-    "/run/%2Fetc/artifact/passwd",
-    "/run/_sources",
-    "/run/99/artifact/notes.txt",
-    "/secret.txt",
-    "/run/1/secret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/run/1/artifact/..%2Fsecret.txt",
+        "/run/1/artifact/..%2F..%2Fsecret.txt",
+        "/run/1/artifact/..%2F2%2Fnotes.txt",
+        "/run/1/artifact/..%2Fconfig.json",
+        "/run/1/artifact/%2Fetc%2Fpasswd",
+        "/run/1/artifact/",
+        "/run/1/artifact/../../secret.txt",
+        "/run/1/artifact/config.json",  # in the run directory, but not an artifact
+        "/run/..%2Fsecret.txt",
+        "/run/..%2F1/artifact/notes.txt",
+        "/run/%2Fetc/artifact/passwd",
+        "/run/_sources",
+        "/run/99/artifact/notes.txt",
+        "/secret.txt",
+        "/run/1/secret.txt",
+    ],
+)
 def test_nothing_outside_the_store_is_served(store: Any, store_dir: Path, path: str) -> None:
     status, _, body = get(store, path)
     assert status == 404
@@ -384,8 +450,7 @@ def test_compare_overlays_curves_and_lists_differences(store: Any) -> None:
 
 def test_compare_all_runs_a_filter_matches_and_download_it(store: Any) -> None:
     _, _, table = text(store, "/", "status=COMPLETED&experiment=dash")
-    link = re.search(r'<a id="compare-matching" href="([^"]+)">compare all 2 matching runs</a>',
-                     table)
+    link = re.search(r'<a id="compare-matching" href="([^"]+)">compare all 2 matching runs</a>', table)
     assert link, "no compare link for the filtered runs"
     path, _, query = link.group(1).replace("&amp;", "&").partition("?")
     status, _, page = text(store, path, query)
@@ -393,7 +458,8 @@ def test_compare_all_runs_a_filter_matches_and_download_it(store: Any) -> None:
     assert '<a href="/run/1">run 1</a>' in page and '<a href="/run/3">' not in page
     status, headers, body = get(store, "/report", "ids=1,2")
     assert status == 200 and headers["Content-Disposition"].startswith(
-        'attachment; filename="experimentkit-compare-1-2.html"')
+        'attachment; filename="experimentkit-compare-1-2.html"'
+    )
     assert b"Compare 2 runs" in body and b'src="/static' not in body
     assert get(store, "/report", "ids=1,77")[0] == 404
     status, _, page = text(store, "/compare", "where=config.lr+>+5")
@@ -425,11 +491,13 @@ def test_only_get_and_post_are_answered(store: Any, method: str) -> None:
     assert status == 405 and dict(headers)["Allow"] == "GET, POST"
 
 
-def post(store: Any, path: str, form: dict, settings: Settings, origin: str = "http://h:1",
-         host: str = "h:1") -> tuple:
+def post(
+    store: Any, path: str, form: dict, settings: Settings, origin: str = "http://h:1", host: str = "h:1"
+) -> tuple:
     form = {k: v if isinstance(v, list) else [v] for k, v in form.items()}
-    status, headers, body = handle(store, "POST", path, form=form, origin=origin, host=host,
-                                   settings=settings)
+    status, headers, body = handle(
+        store, "POST", path, form=form, origin=origin, host=host, settings=settings
+    )
     return status, dict(headers), body.decode()
 
 
@@ -437,8 +505,7 @@ def test_writes_are_refused_unless_allowed(store_dir: Path) -> None:
     with open_store(str(store_dir)) as store:
         before = store.get("2").tags
         settings = Settings()
-        status, _, page = post(store, "/run/2/tags", {"add": "x", "csrf": settings.csrf},
-                               settings)
+        status, _, page = post(store, "/run/2/tags", {"add": "x", "csrf": settings.csrf}, settings)
         assert status == 403 and "read-only" in page
         assert store.get("2").tags == before
 
@@ -447,28 +514,30 @@ def test_writes_need_the_csrf_token_and_the_same_origin(store_dir: Path) -> None
     settings = Settings(allow_writes=True)
     with open_store(str(store_dir)) as store:
         assert 'id="tag-form"' in handle(store, "GET", "/run/2", settings=settings)[2].decode()
-        for form, origin in (({"add": "x"}, "http://h:1"), ({"add": "x", "csrf": "wrong"},
-                                                             "http://h:1"),
-                             ({"add": "x", "csrf": settings.csrf}, "http://evil.example"),
-                             ({"add": "x", "csrf": settings.csrf}, "null")):
+        for form, origin in (
+            ({"add": "x"}, "http://h:1"),
+            ({"add": "x", "csrf": "wrong"}, "http://h:1"),
+            ({"add": "x", "csrf": settings.csrf}, "http://evil.example"),
+            ({"add": "x", "csrf": settings.csrf}, "null"),
+        ):
             status, _, page = post(store, "/run/2/tags", form, settings, origin=origin)
             assert status == 403 and "refused" in page
         assert "x" not in store.get("2").tags
-        status, headers, _ = post(store, "/run/2/tags", {"add": "good, keep",
-                                                         "csrf": settings.csrf}, settings)
+        status, headers, _ = post(
+            store, "/run/2/tags", {"add": "good, keep", "csrf": settings.csrf}, settings
+        )
         assert status == 303 and headers["Location"] == "/run/2"
     with open_store(str(store_dir)) as fresh:  # stored, as `experimentkit tag` would
         assert fresh.get("2").tags[-2:] == ["good", "keep"]
-        status, _, _ = post(fresh, "/run/2/tags", {"remove": ["good", "keep"],
-                                                   "csrf": settings.csrf}, settings)
-        status, _, _ = post(fresh, "/run/2/note", {"note": "looks fine", "csrf": settings.csrf},
-                            settings)
+        status, _, _ = post(
+            fresh, "/run/2/tags", {"remove": ["good", "keep"], "csrf": settings.csrf}, settings
+        )
+        status, _, _ = post(fresh, "/run/2/note", {"note": "looks fine", "csrf": settings.csrf}, settings)
         assert status == 303
     with open_store(str(store_dir)) as fresh:
         record = fresh.get("2")
         assert "good" not in record.tags and record.notes == "looks fine"
-        assert post(fresh, "/run/99/note", {"note": "x", "csrf": settings.csrf},
-                    settings)[0] == 404
+        assert post(fresh, "/run/99/note", {"note": "x", "csrf": settings.csrf}, settings)[0] == 404
         fresh.set_note("2", "")
 
 
@@ -476,8 +545,12 @@ def test_writes_need_the_csrf_token_and_the_same_origin(store_dir: Path) -> None
 def test_series_json_skips_values_it_cannot_plot() -> None:
     from experimentkit.query import MetricSeries
 
-    series = MetricSeries("m", [0, 1, 2, 3, 4], [1.0, None, float("nan"), "x", 3.0],
-                          [_dt.datetime(2024, 1, 1, 0, 0, i) for i in range(5)])
+    series = MetricSeries(
+        "m",
+        [0, 1, 2, 3, 4],
+        [1.0, None, float("nan"), "x", 3.0],
+        [_dt.datetime(2024, 1, 1, 0, 0, i) for i in range(5)],
+    )
     data = charts.series_json(series)
     assert data["step"] == [0, 4] and data["value"] == [1.0, 3.0] and data["count"] == 2
     assert data["time"][1] - data["time"][0] == 4
@@ -495,8 +568,7 @@ def test_a_million_points_become_a_few_thousand_keeping_the_extremes() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3000),
-       st.integers(1, 50))
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3000), st.integers(1, 50))
 def test_downsample_keeps_order_bounds_and_extremes(values: list, buckets: int) -> None:
     import numpy as np
 
@@ -512,8 +584,7 @@ def test_downsample_keeps_order_bounds_and_extremes(values: list, buckets: int) 
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1), st.booleans())
 def test_best_so_far_is_the_running_extreme(values: list, minimize: bool) -> None:
     pick = min if minimize else max
-    assert charts.best_so_far(values, minimize) == [pick(values[:i + 1])
-                                                    for i in range(len(values))]
+    assert charts.best_so_far(values, minimize) == [pick(values[: i + 1]) for i in range(len(values))]
 
 
 def test_is_loopback() -> None:
@@ -596,8 +667,7 @@ def test_token_is_required_for_every_request_when_set(client_for: Any) -> None:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert client.get("/run/1").status_code == 200  # the cookie now carries it
     client.cookies.clear()
-    assert client.get("/", headers={"Authorization": f"Bearer {dashboard.token}"}).status_code \
-        == 200
+    assert client.get("/", headers={"Authorization": f"Bearer {dashboard.token}"}).status_code == 200
     _, local = client_for(token="s3cret")
     assert local.get("/").status_code == 401
     assert local.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -605,13 +675,19 @@ def test_token_is_required_for_every_request_when_set(client_for: Any) -> None:
 
 def test_app_writes_only_with_allow_writes(client_for: Any, store_dir: Path) -> None:
     dashboard, client = client_for()
-    answer = client.post("/run/2/note", data={"note": "x", "csrf": dashboard.settings.csrf},
-                         headers={"Origin": "http://127.0.0.1:8765"})
+    answer = client.post(
+        "/run/2/note",
+        data={"note": "x", "csrf": dashboard.settings.csrf},
+        headers={"Origin": "http://127.0.0.1:8765"},
+    )
     assert answer.status_code == 403 and "read-only" in answer.text
     writer, client = client_for(allow_writes=True)
-    answer = client.post("/run/2/note", data={"note": "from the web", "csrf":
-                                              writer.settings.csrf},
-                         headers={"Origin": "http://127.0.0.1:8765"}, follow_redirects=False)
+    answer = client.post(
+        "/run/2/note",
+        data={"note": "from the web", "csrf": writer.settings.csrf},
+        headers={"Origin": "http://127.0.0.1:8765"},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303
     with open_store(str(store_dir)) as store:
         assert store.get("2").notes == "from the web"
@@ -619,38 +695,48 @@ def test_app_writes_only_with_allow_writes(client_for: Any, store_dir: Path) -> 
 
 
 def test_cli_starts_no_dashboard_code_until_serve() -> None:
-    code = ("import sys; from experimentkit.cli.main import build_parser; "
-            "build_parser().parse_args(['serve']); build_parser().parse_args(['report', '1', "
-            "'-o', 'x']); "
-            "print(sorted(m for m in sys.modules if m.startswith(('experimentkit.dashboard', "
-            "'starlette', 'uvicorn'))))")
+    code = (
+        "import sys; from experimentkit.cli.main import build_parser; "
+        "build_parser().parse_args(['serve']); build_parser().parse_args(['report', '1', "
+        "'-o', 'x']); "
+        "print(sorted(m for m in sys.modules if m.startswith(('experimentkit.dashboard', "
+        "'starlette', 'uvicorn'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_missing_store_is_a_one_line_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(tmp_path / "nope"),
-                           "serve", "--port", "0"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", str(tmp_path / "nope"), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.startswith("experimentkit: error: no run store") and "Traceback" not in (
-        proc.stderr)
+    assert proc.stderr.startswith("experimentkit: error: no run store") and "Traceback" not in (proc.stderr)
 
 
 def test_serve_without_the_dashboard_extra_says_what_to_install(store_dir: Path) -> None:
-    code = ("import sys; sys.modules['starlette'] = None; "
-            "from experimentkit.cli.main import main; "
-            f"sys.exit(main(['-S', {str(store_dir)!r}, 'serve', '--port', '0']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys; sys.modules['starlette'] = None; "
+        "from experimentkit.cli.main import main; "
+        f"sys.exit(main(['-S', {str(store_dir)!r}, 'serve', '--port', '0']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "pip install 'experimentkit[dashboard]'" in proc.stderr
 
 
 def _start(store_dir: Path, *args: str) -> tuple:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experimentkit", "serve", "--port", "0",
-                             "-S", str(store_dir), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experimentkit", "serve", "--port", "0", "-S", str(store_dir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     return proc, proc.stdout.readline()
 
 
@@ -669,12 +755,10 @@ def test_serve_subprocess_binds_loopback_and_serves_pages(store_dir: Path) -> No
         with urllib.request.urlopen(url + "run/2", timeout=20) as resp:
             assert "Run 2" in resp.read().decode()
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(urllib.request.Request(url + "run/1/tags", data=b"add=x"),
-                                   timeout=20)
+            urllib.request.urlopen(urllib.request.Request(url + "run/1/tags", data=b"add=x"), timeout=20)
         assert err.value.code == 403
         with pytest.raises(urllib.error.HTTPError) as err:  # DNS rebinding: a foreign Host
-            urllib.request.urlopen(urllib.request.Request(url, headers={"Host": "evil.example"}),
-                                   timeout=20)
+            urllib.request.urlopen(urllib.request.Request(url, headers={"Host": "evil.example"}), timeout=20)
         assert err.value.code == 400
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(url + "run/1/artifact/..%2F..%2Fsecret.txt", timeout=20)
@@ -709,35 +793,59 @@ def test_serve_on_all_interfaces_prints_addresses_and_a_token(store_dir: Path) -
 
 def test_report_is_one_self_contained_file(store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp.html"
-    proc = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report",
-                           "1", "2", "-o", str(out)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report", "1", "2", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     page = out.read_text(encoding="utf-8")
     assert "Compare 2 runs" in page and 'src="/static' not in page and "uPlot" in page
     assert XSS not in page and len(chart_data(page)[0]["series"]) == 2
     single = tmp_path / "run.html"
-    subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report", "1",
-                    "-o", str(single)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report", "1", "-o", str(single)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert "Run 1" in single.read_text(encoding="utf-8")
-    bad = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report",
-                          "77", "-o", str(single)], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", str(store_dir), "report", "77", "-o", str(single)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "no run '77'" in bad.stderr and "Traceback" not in bad.stderr
 
 
 # ---- sources, resources, selection and the column catalogue (issue 17, second pass) -------------
 TRAIN_V1 = "import math\nlr = 0.1\nprint('<b>v1</b>')\n"
-TRAIN_V2 = "import math\nlr = 0.2\nprint('<b>v2</b>')\nprint(\"" + XSS + "\")\n"
+TRAIN_V2 = "import math\nlr = 0.2\nprint('<b>v2</b>')\nprint(\"" + XSS + '")\n'
 
 
 def _source_spec(run_id: str, base_dir: Path, lr: float, md5: str = "") -> dict:
-    return {"id": run_id, "experiment": {"name": "src", "base_dir": str(base_dir),
-                                         "sources": [["train.py", md5]],
-                                         "dependencies": [], "repositories": [],
-                                         "mainfile": "train.py"},
-            "status": "COMPLETED", "command": "main", "config": {"lr": lr},
-            "host": {"hostname": "h"}, "meta": {"command": "main", "options": {}},
-            "start_time": _dt.datetime(2024, 1, 1), "stop_time": _dt.datetime(2024, 1, 1, 1),
-            "resources": [["data.csv", None]], "result": lr}
+    return {
+        "id": run_id,
+        "experiment": {
+            "name": "src",
+            "base_dir": str(base_dir),
+            "sources": [["train.py", md5]],
+            "dependencies": [],
+            "repositories": [],
+            "mainfile": "train.py",
+        },
+        "status": "COMPLETED",
+        "command": "main",
+        "config": {"lr": lr},
+        "host": {"hostname": "h"},
+        "meta": {"command": "main", "options": {}},
+        "start_time": _dt.datetime(2024, 1, 1),
+        "stop_time": _dt.datetime(2024, 1, 1, 1),
+        "resources": [["data.csv", None]],
+        "result": lr,
+    }
 
 
 def _fill_sources(observer_for: Any, tmp: Path) -> list:
@@ -748,8 +856,7 @@ def _fill_sources(observer_for: Any, tmp: Path) -> list:
     for number, (text_, lr) in enumerate(((TRAIN_V1, 0.1), (TRAIN_V2, 0.2)), start=1):
         (code / "train.py").write_text(text_, encoding="utf-8")
         md5 = hashlib.md5(text_.encode()).hexdigest()  # as a run records it
-        ids.append(str(emit_events(observer_for(), _source_spec(str(number), code, lr, md5),
-                                   tmp)))
+        ids.append(str(emit_events(observer_for(), _source_spec(str(number), code, lr, md5), tmp)))
     return ids
 
 
@@ -821,8 +928,11 @@ def test_source_paths_outside_the_store_are_never_read(tmp_path: Path) -> None:
     outside.write_text(SECRET, encoding="utf-8")
     run_json = base / first / "run.json"
     doc = json.loads(run_json.read_text(encoding="utf-8"))
-    doc["experiment"]["sources"] += [["up.py", "../outside.txt"], ["abs.py", str(outside)],
-                                     ["link.py", "_sources/link.py"]]
+    doc["experiment"]["sources"] += [
+        ["up.py", "../outside.txt"],
+        ["abs.py", str(outside)],
+        ["link.py", "_sources/link.py"],
+    ]
     run_json.write_text(json.dumps(doc), encoding="utf-8")
     (base / "_sources" / "link.py").symlink_to(outside)
     with store:
@@ -830,17 +940,19 @@ def test_source_paths_outside_the_store_are_never_read(tmp_path: Path) -> None:
             status, _, page = text(store, f"/run/{first}/source/{name}")
             assert status == 404 and "not kept in the store" in page, name
             assert SECRET not in page
-        for path in (f"/run/{first}/source/..%2F..%2Foutside.txt",
-                     f"/run/{first}/source/%2Fetc%2Fpasswd", f"/run/{first}/source/..",
-                     f"/run/..%2F{first}/source/train.py"):
+        for path in (
+            f"/run/{first}/source/..%2F..%2Foutside.txt",
+            f"/run/{first}/source/%2Fetc%2Fpasswd",
+            f"/run/{first}/source/..",
+            f"/run/..%2F{first}/source/train.py",
+        ):
             status, _, page = text(store, path)
             assert status == 404 and SECRET not in page, path
         _, _, page = text(store, "/compare", f"ids={first},2&diff=up.py")
         assert "not kept in the store" in page and SECRET not in page
 
 
-def test_run_page_lists_resources_with_digests_and_links_to_runs_using_them(
-        tmp_path: Path) -> None:
+def test_run_page_lists_resources_with_digests_and_links_to_runs_using_them(tmp_path: Path) -> None:
     from store_conformance import RESOURCE_TEXT
 
     store, (first, second) = _source_store("file", tmp_path)
@@ -864,7 +976,7 @@ def test_ticked_runs_are_kept_in_the_address_across_pages(store: Any) -> None:
     assert re.search(r'name="ids" value="1" checked', page)
     assert not re.search(r'name="ids" value="2" checked', page)
     assert 'id="selected-elsewhere" value="3"' in page  # on page 2, still sent to compare
-    assert '2 selected' in page
+    assert "2 selected" in page
     nxt = re.search(r'rel="next" class="keep-selection" href="([^"]+)"', page).group(1)
     assert "ids=1%2C3" in nxt and "page=2" in nxt
     status, _, page2 = text(store, "/", nxt.replace("&amp;", "&").partition("?")[2])
@@ -893,15 +1005,15 @@ def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: P
         spec["resources"] = []
         spec["config"] = {"lr": 0.1, f"only_in_{number}": number}
         spec["meta"]["sweep"] = {"id": "sw1", "index": number}
-        spec["metrics"] = {f"m{number}": {"steps": [0], "values": [1.0],
-                                          "timestamps": [_dt.datetime(2024, 1, 1)]}}
+        spec["metrics"] = {
+            f"m{number}": {"steps": [0], "values": [1.0], "timestamps": [_dt.datetime(2024, 1, 1)]}
+        }
         emit_events(FileStorageObserver(str(base)), spec, tmp_path)
     with open_store(str(base)) as store:
         _, _, page = text(store, "/", "per=1")  # one run on the page, keys of all three offered
         assert run_ids(page) == ["1"]
         offered = re.findall(r'name="columns" value="([^"]+)"', page)
-        for key in ("config.only_in_1", "config.only_in_3", "metrics.m3.last",
-                    "metrics.m2.min", "sweep"):
+        for key in ("config.only_in_1", "config.only_in_3", "metrics.m3.last", "metrics.m2.min", "sweep"):
             assert key in offered, key
         _, _, page = text(store, "/", "per=5&columns=sweep&columns=config.only_in_2")
         header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
@@ -917,9 +1029,10 @@ def _train_val_runs(path: Path) -> Path:
     for number, (train, val) in enumerate(((0.10, 0.30), (0.20, 0.22), (0.05, 0.40)), start=1):
         spec = sample_runs()[1]
         spec.update(id=str(number), config={"lr": 0.1 * number})
-        spec["metrics"] = {name: {"steps": [0], "values": [value],
-                                  "timestamps": ["2024-01-02T10:00:00"]}
-                           for name, value in (("train.error", train), ("val.error", val))}
+        spec["metrics"] = {
+            name: {"steps": [0], "values": [value], "timestamps": ["2024-01-02T10:00:00"]}
+            for name, value in (("train.error", train), ("val.error", val))
+        }
         specs.append(spec)
     path.write_text(json.dumps({"runs": specs}, default=str), encoding="utf-8")
     return path
@@ -949,14 +1062,28 @@ def test_plot_bars_multi_command_writes_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = _train_val_runs(tmp_path / "runs.json")
     out = tmp_path / "bv.png"
-    base = [sys.executable, "-m", "experimentkit", "-S", f"memory+json://{path}", "plot",
-            "val.error", "--kind", "bars-multi"]
-    proc = subprocess.run(base + ["--also", "metrics.train.error", "-o", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    base = [
+        sys.executable,
+        "-m",
+        "experimentkit",
+        "-S",
+        f"memory+json://{path}",
+        "plot",
+        "val.error",
+        "--kind",
+        "bars-multi",
+    ]
+    proc = subprocess.run(
+        base + ["--also", "metrics.train.error", "-o", str(out)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and out.stat().st_size > 1000
     assert "val.error: lower is better" in proc.stderr
-    proc = subprocess.run(base + ["--also", "train.eror", "-o", str(tmp_path / "x.png")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        base + ["--also", "train.eror", "-o", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "did you mean 'metrics.train.error'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x.png").exists()

@@ -2,6 +2,7 @@
 selenium, chromium or chromedriver is missing): sorting by a header click, filtering, selecting and
 comparing runs, overlaid curves and hover values, an image artifact rendered, writes with and
 without ``--allow-writes``, and no JavaScript errors on any page."""
+
 from __future__ import annotations
 
 import re
@@ -25,12 +26,19 @@ def _png(path: Path, rgb: tuple) -> None:
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +67,9 @@ def store_dir(tmp_path_factory: Any) -> Path:
         table.write_text("label,count\ncat,3\ndog,5\n", encoding="utf-8")
         _run.add_artifact(str(table), name="counts.csv")
         page = tmp / f"{lr}.html"
-        page.write_text("<h1>report</h1><script>document.title = 'ran';</script>",
-                        encoding="utf-8")
+        page.write_text("<h1>report</h1><script>document.title = 'ran';</script>", encoding="utf-8")
         _run.add_artifact(str(page), name="report.html")
-        _run.log_table("preds", [{"i": i, "p": i / 150, "image": "confusion.png"}
-                                 for i in range(150)])
+        _run.log_table("preds", [{"i": i, "p": i / 150, "image": "confusion.png"} for i in range(150)])
         return 1.0 - lr
 
     for lr, depth in ((0.1, 2), (0.01, 4), (0.05, 3), (0.2, 5)):
@@ -106,12 +112,17 @@ def test_table_sort_filter_select_compare_and_hover(store_dir: Path, browser: An
         assert "/compare?" in browser.current_url
         assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
         series = browser.execute_script(
-            "return window.ekCharts.map(function (u) { return u.series.length - 1; })")
+            "return window.ekCharts.map(function (u) { return u.series.length - 1; })"
+        )
         assert series[:2] == [3, 3]  # loss and val.accuracy, a curve per run
         over = browser.find_elements(By.CSS_SELECTOR, ".ek-chart .u-over")[0]
         ActionChains(browser).move_to_element_with_offset(over, 20, 10).perform()
-        values = [v.text for v in browser.find_elements(
-            By.CSS_SELECTOR, ".ek-chart:first-of-type .u-legend .u-series .u-value")][:4]
+        values = [
+            v.text
+            for v in browser.find_elements(
+                By.CSS_SELECTOR, ".ek-chart:first-of-type .u-legend .u-series .u-value"
+            )
+        ][:4]
         assert values and all(re.search(r"\d", v) for v in values), values
         screenshot(browser, "compare")
         browser.get(url + "/progress?metric=val.accuracy&also=loss")
@@ -126,8 +137,9 @@ def test_run_page_renders_the_image_artifact_and_previews(store_dir: Path, brows
     with dashboard(store_dir) as url:
         browser.get(url + "/run/2")
         image = browser.find_element(By.CSS_SELECTOR, "img.artifact-image")
-        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
-                                      image) == 24
+        assert (
+            browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) == 24
+        )
         csv = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="csv"] table')
         assert "dog" in csv.text
         html = browser.find_element(By.CSS_SELECTOR, 'figure[data-kind="html"]')
@@ -169,7 +181,8 @@ def test_read_only_server_refuses_the_write(store_dir: Path, browser: Any) -> No
         status = browser.execute_async_script(
             "var done = arguments[arguments.length - 1];"
             "fetch('/run/3/tags', {method: 'POST', body: new URLSearchParams({add: 'sneaky'})})"
-            ".then(function (r) { done(r.status); });")
+            ".then(function (r) { done(r.status); });"
+        )
         assert status == 403
         console_errors(browser)  # the refused fetch is logged as a failed resource: expected
     with open_store(str(store_dir)) as store:
@@ -185,17 +198,35 @@ def test_running_run_page_follows_new_points_and_the_end(tmp_path: Path, browser
     base = tmp_path / "runs"
     observer = FileStorageObserver(str(base))
     observer.started_event(
-        ex_info={"name": "live", "base_dir": str(tmp_path), "sources": [], "dependencies": [],
-                 "repositories": [], "mainfile": "x.py"}, command="main",
-        host_info={"hostname": "h"}, start_time=utcnow(), config={"lr": 0.1},
-        meta_info={"command": "main", "options": {}}, _id="1")
+        ex_info={
+            "name": "live",
+            "base_dir": str(tmp_path),
+            "sources": [],
+            "dependencies": [],
+            "repositories": [],
+            "mainfile": "x.py",
+        },
+        command="main",
+        host_info={"hostname": "h"},
+        start_time=utcnow(),
+        config={"lr": 0.1},
+        meta_info={"command": "main", "options": {}},
+        _id="1",
+    )
 
     def log(first: int, count: int, output: str) -> None:
         now = utcnow()
-        observer.log_metrics({"loss": {"name": "loss", "steps": list(range(first, first + count)),
-                                       "values": [1.0 / (s + 1) for s in range(first,
-                                                                               first + count)],
-                                       "timestamps": [now] * count}}, {})
+        observer.log_metrics(
+            {
+                "loss": {
+                    "name": "loss",
+                    "steps": list(range(first, first + count)),
+                    "values": [1.0 / (s + 1) for s in range(first, first + count)],
+                    "timestamps": [now] * count,
+                }
+            },
+            {},
+        )
         observer.heartbeat_event(info={}, captured_out=output, beat_time=now, result=None)
         observer.join()
 
@@ -206,17 +237,14 @@ def test_running_run_page_follows_new_points_and_the_end(tmp_path: Path, browser
         assert browser.execute_script(points) == 10
         log(10, 15, "epoch 1\nepoch 2\n")
         WebDriverWait(browser, 60).until(lambda d: d.execute_script(points) == 25)
-        WebDriverWait(browser, 60).until(
-            lambda d: "epoch 2" in d.find_element(By.ID, "output").text)
+        WebDriverWait(browser, 60).until(lambda d: "epoch 2" in d.find_element(By.ID, "output").text)
         observer.completed_event(stop_time=utcnow(), result=1)
         observer.join()
-        WebDriverWait(browser, 60).until(
-            lambda d: d.find_element(By.ID, "live-status").text == "COMPLETED")
+        WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "live-status").text == "COMPLETED")
         assert console_errors(browser) == []
 
 
-def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path,
-                                                                browser: Any) -> None:
+def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -242,8 +270,11 @@ def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path,
         heads = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table th a")][:2]
         assert sorted(heads) == ["run 1", "run 3"]
         browser.get(url + "/run/1")
-        source = [a for a in browser.find_elements(By.CSS_SELECTOR, "a.source")
-                  if a.text.endswith("test_dashboard_browser.py")][0]
+        source = [
+            a
+            for a in browser.find_elements(By.CSS_SELECTOR, "a.source")
+            if a.text.endswith("test_dashboard_browser.py")
+        ][0]
         source.click()
         WebDriverWait(browser, 60).until(lambda d: "/source/" in d.current_url)
         assert "test_dashboard_browser.py" in browser.find_element(By.TAG_NAME, "h1").text

@@ -1,4 +1,5 @@
 """Sources, package dependencies and git state, as recorded in experiment_info."""
+
 import hashlib
 import json
 import os
@@ -40,11 +41,16 @@ def write(path, text=""):
 
 
 def git(cwd, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 # ----------------------------------------------------------------------------------------- files
+
 
 def test_digest_is_md5_of_the_whole_file(tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 17)  # spans several 1 MB chunks
@@ -80,16 +86,19 @@ def test_missing_source_file(tmp_path):
 
 # -------------------------------------------------------------------------------------- versions
 
+
 def test_package_dependency_create_and_json():
     dependency = PackageDependency.create("torch", "2.1.0+cu118")
     assert dependency.to_json() == "torch==2.1.0+cu118"
     assert dependency == PackageDependency("torch", "1.0")  # identity is the name
-    assert dependencies_json({PackageDependency("b", "1"), PackageDependency("A", "2"),
-                              PackageDependency("c", "3")}) == ["A==2", "b==1", "c==3"]
+    assert dependencies_json(
+        {PackageDependency("b", "1"), PackageDependency("A", "2"), PackageDependency("c", "3")}
+    ) == ["A==2", "b==1", "c==3"]
 
 
-@pytest.mark.parametrize("version", ["1.0", "v1.0", "2!1.0.post1.dev3+local.7", "1.0rc1", "1.0-1",
-                                     "1.0.0a", "0.8.7", " 1.2 "])
+@pytest.mark.parametrize(
+    "version", ["1.0", "v1.0", "2!1.0.post1.dev3+local.7", "1.0rc1", "1.0-1", "1.0.0a", "0.8.7", " 1.2 "]
+)
 def test_valid_versions(version):
     assert PackageDependency.create("pkg", version).version == version
 
@@ -104,13 +113,15 @@ def test_invalid_versions(version):
 
 version_like = st.one_of(
     st.text(alphabet="0123456789.!+-_vabcdeoprstlvwi", max_size=14),
-    st.builds(lambda *parts: "".join(parts),
-              st.sampled_from(["", "v", "1!"]),
-              st.lists(st.integers(0, 99).map(str), min_size=1, max_size=3).map(".".join),
-              st.sampled_from(["", "a", "b1", "-rc.2", "c", "alpha", ".pre3", "preview_1"]),
-              st.sampled_from(["", "-1", ".post", "post2", "_r3", "rev"]),
-              st.sampled_from(["", ".dev", "dev4", "-dev_5"]),
-              st.sampled_from(["", "+ubuntu", "+cu118.x-1", "+", "+a..b"])),
+    st.builds(
+        lambda *parts: "".join(parts),
+        st.sampled_from(["", "v", "1!"]),
+        st.lists(st.integers(0, 99).map(str), min_size=1, max_size=3).map(".".join),
+        st.sampled_from(["", "a", "b1", "-rc.2", "c", "alpha", ".pre3", "preview_1"]),
+        st.sampled_from(["", "-1", ".post", "post2", "_r3", "rev"]),
+        st.sampled_from(["", ".dev", "dev4", "-dev_5"]),
+        st.sampled_from(["", "+ubuntu", "+cu118.x-1", "+", "+a..b"]),
+    ),
 )
 
 
@@ -128,13 +139,17 @@ def test_version_check_agrees_with_packaging(text):
 
 # ------------------------------------------------------------------------------- local modules
 
-@pytest.mark.parametrize("relative, modname, expected", [
-    ("pkg/mod.py", "pkg.mod", True),
-    ("pkg/__init__.py", "pkg", True),
-    ("mod.cpython-311-x86_64-linux-gnu.so", "mod", True),
-    ("pkg/mod.py", "mod", False),  # imported from somewhere else on sys.path
-    ("pkg/mod.py", "other.mod", False),
-])
+
+@pytest.mark.parametrize(
+    "relative, modname, expected",
+    [
+        ("pkg/mod.py", "pkg.mod", True),
+        ("pkg/__init__.py", "pkg", True),
+        ("mod.cpython-311-x86_64-linux-gnu.so", "mod", True),
+        ("pkg/mod.py", "mod", False),  # imported from somewhere else on sys.path
+        ("pkg/mod.py", "other.mod", False),
+    ],
+)
 def test_is_local_source(tmp_path, relative, modname, expected):
     path = write(tmp_path / "base" / relative)
     assert is_local_source(str(path), modname, str(tmp_path / "base")) is expected
@@ -192,14 +207,14 @@ def project_results(tmp_path_factory):
     write(root / "data" / "notimported.py")
     write(root / ".hidden" / "skipped.py")
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "main.py", str(root)], cwd=root, capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "main.py", str(root)], cwd=root, capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return root, json.loads(proc.stdout)
 
 
-IMPORTED_SOURCES = ["helper.py", "main.py", "pkg/__init__.py", "pkg/sub/__init__.py",
-                    "pkg/sub/mod.py"]
+IMPORTED_SOURCES = ["helper.py", "main.py", "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/mod.py"]
 
 
 def test_imported_sources_are_the_main_file_and_local_modules(project_results):
@@ -224,8 +239,9 @@ def test_other_source_strategies(project_results):
     _, results = project_results
     assert results["none/imported"]["sources"] == ["main.py"]
     in_dir = results["dir/imported"]["sources"]
-    assert set(in_dir) == {p.replace("/", os.sep) for p in IMPORTED_SOURCES + [
-        "unused.py", "data/notimported.py"]}
+    assert set(in_dir) == {
+        p.replace("/", os.sep) for p in IMPORTED_SOURCES + ["unused.py", "data/notimported.py"]
+    }
     assert set(results["sys/imported"]["sources"]) >= set(results["imported/imported"]["sources"])
 
 
@@ -233,8 +249,7 @@ def test_other_dependency_strategies(project_results):
     _, results = project_results
     versions = results["versions"]
     assert results["imported/none"]["dependencies"] == [f"numpy=={versions['numpy']}"]
-    assert set(results["imported/sys"]["dependencies"]) >= set(
-        results["imported/imported"]["dependencies"])
+    assert set(results["imported/sys"]["dependencies"]) >= set(results["imported/imported"]["dependencies"])
     everything = results["imported/pkg"]["dependencies"]
     assert any(d.startswith("pytest==") for d in everything)  # installed, never imported
     assert any(d.startswith("hypothesis==") for d in everything)
@@ -255,6 +270,7 @@ def test_unknown_strategy_is_a_setting_error():
 
 # -------------------------------------------------------------------------------------------- git
 
+
 @pytest.fixture
 def repo(tmp_path):
     root = tmp_path / "repo"
@@ -263,8 +279,9 @@ def repo(tmp_path):
     git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "first")
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                         check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
     return root, sha
 
 
@@ -309,9 +326,12 @@ def test_sources_carry_git_state_and_repositories_are_collected(repo):
     assert (extra.repo, extra.commit, extra.is_dirty) == ("git:/" + str(root.resolve()), sha, False)
     outside = Source("elsewhere.py", "0" * 32)
     assert repositories_json(sources | {extra, outside}) == [
-        {"url": "git:/" + str(root.resolve()), "commit": sha, "dirty": False}]
+        {"url": "git:/" + str(root.resolve()), "commit": sha, "dirty": False}
+    ]
     assert sources_json(sources | {extra}, str(root)) == [
-        (os.path.join("lib", "util.py"), extra.digest), ("train.py", get_digest(main))]
+        (os.path.join("lib", "util.py"), extra.digest),
+        ("train.py", get_digest(main)),
+    ]
 
 
 def test_missing_git_executable_is_reported(repo, monkeypatch):
@@ -329,7 +349,10 @@ def test_enforce_clean():
         enforce_clean([])
     assert isinstance(info.value, RuntimeError) and isinstance(info.value, UsageError)
     with pytest.raises(EnforceCleanError) as info:
-        enforce_clean([{"url": "u1", "commit": "c", "dirty": False},
-                       {"url": "git@host:exp.git", "commit": "c", "dirty": True}])
-    assert str(info.value) == ('EnforceClean: Uncommited changes in the "git@host:exp.git" '
-                               'repository.')
+        enforce_clean(
+            [
+                {"url": "u1", "commit": "c", "dirty": False},
+                {"url": "git@host:exp.git", "commit": "c", "dirty": True},
+            ]
+        )
+    assert str(info.value) == ('EnforceClean: Uncommited changes in the "git@host:exp.git" repository.')

@@ -4,6 +4,7 @@ returns leaves a log every reader reads whole; damaged files are reported, never
 The disk is a real tmpfs of a few pages, mounted for the test (root only; skipped with the reason
 otherwise); it is filled with a filler file and emptied again while the run goes on.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,9 @@ def small_disk(tmp_path):
     """A 1 MiB tmpfs (mounted and unmounted here)."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'not root'})")
     try:
@@ -57,14 +59,22 @@ def fill(disk: Path, leave: int) -> Path:
 
 def batch(start, count):
     steps = list(range(start, start + count))
-    return {"loss": {"name": "loss", "steps": steps, "values": [s / 7 for s in steps],
-                     "timestamps": [T0] * count}}
+    return {
+        "loss": {"name": "loss", "steps": steps, "values": [s / 7 for s in steps], "timestamps": [T0] * count}
+    }
 
 
 def started(disk):
     obs = FileStorageObserver(disk / "runs")
-    obs.started_event(ex_info={"name": "e", "base_dir": "", "sources": []}, command="main",
-                      host_info={}, start_time=T0, config={}, meta_info={}, _id=None)
+    obs.started_event(
+        ex_info={"name": "e", "base_dir": "", "sources": []},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={},
+        meta_info={},
+        _id=None,
+    )
     return obs
 
 
@@ -108,9 +118,16 @@ def test_a_run_whose_disk_fills_up_and_empties_completes_with_every_point(small_
         return "ok"
 
     observer = FileStorageObserver(small_disk / "runs")
-    run = make_run(main, {}, [observer], logger=logging.getLogger("test_disk_full"),
-                   capture_mode="sys", beat_interval=0, observer_retry_seconds=1,
-                   fallback_dir=str(tmp_path / "fallback"))
+    run = make_run(
+        main,
+        {},
+        [observer],
+        logger=logging.getLogger("test_disk_full"),
+        capture_mode="sys",
+        beat_interval=0,
+        observer_retry_seconds=1,
+        fallback_dir=str(tmp_path / "fallback"),
+    )
     assert run() == "ok"
     assert run.fallback_journals == []
     run_dir = small_disk / "runs" / "1"
@@ -126,8 +143,15 @@ def test_a_run_whose_disk_fills_up_and_empties_completes_with_every_point(small_
 def test_readers_skip_a_torn_line_and_say_where(tmp_path):
     run_dir = tmp_path / "runs" / "1"
     obs = FileStorageObserver(tmp_path / "runs")
-    obs.started_event(ex_info={"name": "e", "base_dir": "", "sources": []}, command="main",
-                      host_info={}, start_time=T0, config={"lr": 0.1}, meta_info={}, _id=None)
+    obs.started_event(
+        ex_info={"name": "e", "base_dir": "", "sources": []},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={"lr": 0.1},
+        meta_info={},
+        _id=None,
+    )
     obs.log_metrics(batch(0, 10), {})
     with open(run_dir / "metrics.jsonl", "ab") as fh:  # what an older writer left on a full disk
         fh.write(b'{"name":"loss","steps":[10,11],"val')
@@ -135,24 +159,37 @@ def test_readers_skip_a_torn_line_and_say_where(tmp_path):
     obs.log_metrics(batch(10, 5), {})
     damaged: list = []
     assert load_run_metrics(run_dir, damaged)["loss"]["steps"] == list(range(15))
-    assert damaged == ["metrics.jsonl: line 2 is not valid JSON (Unterminated string starting at: "
-                       "line 1 column 32 (char 31))"]
+    assert damaged == [
+        "metrics.jsonl: line 2 is not valid JSON (Unterminated string starting at: "
+        "line 1 column 32 (char 31))"
+    ]
     obs.completed_event(stop_time=T0, result=1)  # the end is not blocked by the torn line
     assert json.loads((run_dir / "metrics.json").read_text())["loss"]["steps"] == list(range(15))
 
 
 def _cli(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "experimentkit", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
 
 
 def test_damaged_runs_are_marked_by_ls_and_named_by_show_and_never_changed(tmp_path):
     for _ in range(4):
         obs = FileStorageObserver(tmp_path / "runs")
-        obs.started_event(ex_info={"name": "e", "base_dir": "", "sources": []}, command="main",
-                          host_info={}, start_time=T0, config={"lr": 0.1}, meta_info={},
-                          _id=None)
+        obs.started_event(
+            ex_info={"name": "e", "base_dir": "", "sources": []},
+            command="main",
+            host_info={},
+            start_time=T0,
+            config={"lr": 0.1},
+            meta_info={},
+            _id=None,
+        )
         obs.log_metrics(batch(0, 10), {})
         obs.completed_event(stop_time=T0, result=1)
     runs = tmp_path / "runs"
@@ -160,14 +197,21 @@ def test_damaged_runs_are_marked_by_ls_and_named_by_show_and_never_changed(tmp_p
     (runs / "2" / "config.json").write_text('{"lr": \n 0.1,,}')
     with open(runs / "3" / "metrics.jsonl", "ab") as fh:
         fh.write(b"garbage\n")
-    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()
-              and not p.name.startswith(".experimentkit-index")}
+    before = {
+        p: p.read_bytes()
+        for p in runs.rglob("*")
+        if p.is_file() and not p.name.startswith(".experimentkit-index")
+    }
 
     listed = _cli(tmp_path, "-S", "runs", "ls", "--columns", "id,status,metrics.loss.count")
     assert listed.returncode == 0, listed.stderr
     rows = [line.split(None, 1) for line in listed.stdout.splitlines()[1:]]
-    assert rows == [["1", "DAMAGED              10"], ["2", "COMPLETED (damaged)  10"],
-                    ["3", "COMPLETED (damaged)  10"], ["4", "COMPLETED            10"]]
+    assert rows == [
+        ["1", "DAMAGED              10"],
+        ["2", "COMPLETED (damaged)  10"],
+        ["3", "COMPLETED (damaged)  10"],
+        ["4", "COMPLETED            10"],
+    ]
 
     expected = {
         "1": "run.json: line 1 column 12: Unterminated string starting at",
@@ -177,13 +221,14 @@ def test_damaged_runs_are_marked_by_ls_and_named_by_show_and_never_changed(tmp_p
     for run_id, note in expected.items():
         shown = _cli(tmp_path, "-S", "runs", "show", run_id)
         assert shown.returncode == 1
-        assert f"damaged (shown: what could be read; nothing was changed):\n  {note}\n" in \
-            shown.stdout
+        assert f"damaged (shown: what could be read; nothing was changed):\n  {note}\n" in shown.stdout
         assert shown.stderr == f"experimentkit: warning: run {run_id} is damaged: {note}\n"
-        data = json.loads(_cli(tmp_path, "-S", "runs", "show", run_id, "--format",
-                               "json").stdout)
+        data = json.loads(_cli(tmp_path, "-S", "runs", "show", run_id, "--format", "json").stdout)
         assert data["damaged"] == [note]
     assert "metrics:" in _cli(tmp_path, "-S", "runs", "show", "3").stdout  # the rest is read
-    after = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()
-             and not p.name.startswith(".experimentkit-index")}
+    after = {
+        p: p.read_bytes()
+        for p in runs.rglob("*")
+        if p.is_file() and not p.name.startswith(".experimentkit-index")
+    }
     assert after == before

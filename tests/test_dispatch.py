@@ -50,9 +50,7 @@ def logging_main(points=50, sleep=0.0):
 
 
 def warnings_of(caplog):
-    return [
-        r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING
-    ]
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
 
 
 def test_observers_called_by_descending_priority_and_first_id_passed_on(tmp_path):
@@ -81,9 +79,7 @@ def test_given_id_wins(tmp_path):
 @pytest.mark.parametrize(
     "event", ["started_event", "heartbeat_event", "log_metrics", "log_table", "completed_event"]
 )
-def test_transient_failure_is_reported_once_retried_and_delivered_exactly_once(
-    event, tmp_path, caplog
-):
+def test_transient_failure_is_reported_once_retried_and_delivered_exactly_once(event, tmp_path, caplog):
     # a backend that cannot open the run gets one last attempt at the end, not the whole window
     failures = 1 if event == "started_event" else 2
     healthy, flaky = InMemoryObserver(priority=1), Flaky({event: failures}, priority=5)
@@ -93,8 +89,7 @@ def test_transient_failure_is_reported_once_retried_and_delivered_exactly_once(
     warnings = warnings_of(caplog)
     failed = [w for w in warnings if w.startswith("Observer 'Flaky' failed (")]
     assert len(failed) == 1
-    assert failed[0].startswith(
-        f"Observer 'Flaky' failed (ConnectionError: transient failure in {event})")
+    assert failed[0].startswith(f"Observer 'Flaky' failed (ConnectionError: transient failure in {event})")
     if event == "started_event":
         assert " cannot reach InMemoryObserver(" in failed[0]
         assert failed[0].endswith("run 'experimentkit sync' once it is reachable")
@@ -120,9 +115,7 @@ def test_transient_failure_is_reported_once_retried_and_delivered_exactly_once(
 def test_failures_during_periodic_heartbeats_lose_and_duplicate_nothing(tmp_path):
     healthy = InMemoryObserver()
     flaky = Flaky({"log_metrics": 2, "heartbeat_event": 1})
-    run = new_run(
-        logging_main(points=30, sleep=0.004), [healthy, flaky], tmp_path, beat_interval=0.02
-    )
+    run = new_run(logging_main(points=30, sleep=0.004), [healthy, flaky], tmp_path, beat_interval=0.02)
     run()
     for observer in (healthy, flaky):
         assert observer.run.metrics["loss"]["steps"] == list(range(30))
@@ -173,9 +166,7 @@ def test_outage_buffer_keeps_only_the_newest_heartbeat_and_merges_metrics(tmp_pa
     _, events = read_journal(run.fallback_journals[0])
     names = [e for e, _ in events]
     assert names.count("heartbeat_event") == 1 and names.count("log_metrics") == 1
-    assert events[names.index("log_metrics")][1]["metrics_by_name"]["loss"]["steps"] == list(
-        range(30)
-    )
+    assert events[names.index("log_metrics")][1]["metrics_by_name"]["loss"]["steps"] == list(range(30))
     assert "output line" in events[names.index("heartbeat_event")][1]["captured_out"]
 
 
@@ -246,17 +237,13 @@ def test_queue_observer_delivers_in_background_and_joins(tmp_path):
     assert queued.priority == 7
     run = new_run(logging_main(), [queued], tmp_path)
     run()
-    assert (
-        covered.event_names[0] == "started_event" and covered.event_names[-1] == "completed_event"
-    )
+    assert covered.event_names[0] == "started_event" and covered.event_names[-1] == "completed_event"
     assert covered.run.metrics["loss"]["steps"] == list(range(50))
 
 
 def test_queue_observer_retries_are_bounded_and_leftovers_are_journaled(tmp_path):
     covered = Flaky()
-    queued = QueueObserver(
-        covered, interval=0.01, retry_interval=0.01, max_retries=2, join_timeout=2
-    )
+    queued = QueueObserver(covered, interval=0.01, retry_interval=0.01, max_retries=2, join_timeout=2)
 
     def main():
         covered.down = True
@@ -288,9 +275,7 @@ def test_queue_observer_transient_failure_is_retried():
         meta_info={},
         _id=None,
     )
-    queued.heartbeat_event(
-        info={}, captured_out="a", beat_time=dt.datetime(2020, 1, 1), result=None
-    )
+    queued.heartbeat_event(info={}, captured_out="a", beat_time=dt.datetime(2020, 1, 1), result=None)
     queued.completed_event(stop_time=dt.datetime(2020, 1, 1), result=None)
     queued.join()
     assert queued.take_undelivered() == []

@@ -25,8 +25,15 @@ from experimentkit.sync import sync
 from tests.test_dispatch_support import Flaky
 
 T0 = dt.datetime(2024, 1, 1)
-HEADER = {"format": "experimentkit-journal", "version": 2, "run_uid": "u", "observer": "X",
-          "replay_spec": None, "opened": False, "assigned_id": None}
+HEADER = {
+    "format": "experimentkit-journal",
+    "version": 2,
+    "run_uid": "u",
+    "observer": "X",
+    "replay_spec": None,
+    "opened": False,
+    "assigned_id": None,
+}
 
 
 def write_lines(path, records, tail=""):
@@ -35,27 +42,45 @@ def write_lines(path, records, tail=""):
 
 
 def metrics(name, steps):
-    return {name: {"name": name, "steps": list(steps), "values": [float(s) for s in steps],
-                   "timestamps": [T0] * len(steps)}}
+    return {
+        name: {
+            "name": name,
+            "steps": list(steps),
+            "values": [float(s) for s in steps],
+            "timestamps": [T0] * len(steps),
+        }
+    }
 
 
 def metrics_line(seq, steps):
-    return {"seq": seq, "event": "log_metrics",
-            "kwargs": {"metrics_by_name": {"loss": {"name": "loss", "steps": list(steps),
-                                                    "values": list(steps), "timestamps": []}},
-                       "info": {}}}
+    return {
+        "seq": seq,
+        "event": "log_metrics",
+        "kwargs": {
+            "metrics_by_name": {
+                "loss": {"name": "loss", "steps": list(steps), "values": list(steps), "timestamps": []}
+            },
+            "info": {},
+        },
+    }
 
 
 def beat_line(seq, out, **extra):
-    return dict({"seq": seq, "event": "heartbeat_event",
-                 "kwargs": {"info": {}, "captured_out": out, "beat_time": None, "result": None}},
-                **extra)
+    return dict(
+        {
+            "seq": seq,
+            "event": "heartbeat_event",
+            "kwargs": {"info": {}, "captured_out": out, "beat_time": None, "result": None},
+        },
+        **extra,
+    )
 
 
 # ---- the format ----------------------------------------------------------------------------------
 def test_torn_last_line_is_skipped_and_a_corrupt_middle_line_is_an_error(tmp_path):
-    path = write_lines(tmp_path / "j.jsonl", [HEADER, metrics_line(0, [0])],
-                       tail='{"seq": 1, "event": "log_met')
+    path = write_lines(
+        tmp_path / "j.jsonl", [HEADER, metrics_line(0, [0])], tail='{"seq": 1, "event": "log_met'
+    )
     header, events = read_journal(path)
     assert [e for e, _ in events] == ["log_metrics"] and header["finalized"] is False
     bad = tmp_path / "bad.jsonl"
@@ -72,31 +97,44 @@ def test_a_journal_without_its_header_is_not_a_journal(tmp_path):
 
 
 def test_markers_hide_delivered_events_and_fold_into_the_header(tmp_path):
-    path = write_lines(tmp_path / "j.jsonl", [
-        HEADER,
-        {"seq": 0, "event": "started_event", "kwargs": {"_id": None}},
-        metrics_line(1, [0, 1]),
-        {"delivered_through": 0, "opened": True, "assigned_id": 7},
-        metrics_line(2, [2]),
-        {"delivered_through": 1, "replay_spec": {"factory": "m:f", "kwargs": {}}},
-        {"seq": 3, "event": "completed_event", "kwargs": {"stop_time": None, "result": 1}},
-        {"finalized": True, "last_error": "ConnectionError: down"},
-    ])
+    path = write_lines(
+        tmp_path / "j.jsonl",
+        [
+            HEADER,
+            {"seq": 0, "event": "started_event", "kwargs": {"_id": None}},
+            metrics_line(1, [0, 1]),
+            {"delivered_through": 0, "opened": True, "assigned_id": 7},
+            metrics_line(2, [2]),
+            {"delivered_through": 1, "replay_spec": {"factory": "m:f", "kwargs": {}}},
+            {"seq": 3, "event": "completed_event", "kwargs": {"stop_time": None, "result": 1}},
+            {"finalized": True, "last_error": "ConnectionError: down"},
+        ],
+    )
     header, events = read_journal(path)
-    assert events == [("log_metrics", metrics_line(2, [2])["kwargs"]),
-                      ("completed_event", {"stop_time": None, "result": 1})]
+    assert events == [
+        ("log_metrics", metrics_line(2, [2])["kwargs"]),
+        ("completed_event", {"stop_time": None, "result": 1}),
+    ]
     assert header["opened"] is True and header["assigned_id"] == 7
     assert header["replay_spec"] == {"factory": "m:f", "kwargs": {}}
     assert header["finalized"] is True and header["last_error"] == "ConnectionError: down"
 
 
 def test_compaction_applies_to_what_the_markers_leave(tmp_path):
-    path = write_lines(tmp_path / "j.jsonl", [
-        HEADER, metrics_line(0, [0]), beat_line(1, "a"), metrics_line(2, [1]), beat_line(3, "ab"),
-        metrics_line(4, [2]), {"delivered_through": 0},
-        {"seq": 5, "event": "log_table", "kwargs": {"name": "t", "rows": [{"i": 0}]}},
-        {"seq": 6, "event": "log_table", "kwargs": {"name": "t", "rows": [{"i": 1}]}},
-    ])
+    path = write_lines(
+        tmp_path / "j.jsonl",
+        [
+            HEADER,
+            metrics_line(0, [0]),
+            beat_line(1, "a"),
+            metrics_line(2, [1]),
+            beat_line(3, "ab"),
+            metrics_line(4, [2]),
+            {"delivered_through": 0},
+            {"seq": 5, "event": "log_table", "kwargs": {"name": "t", "rows": [{"i": 0}]}},
+            {"seq": 6, "event": "log_table", "kwargs": {"name": "t", "rows": [{"i": 1}]}},
+        ],
+    )
     _, events = read_journal(path)
     assert [e for e, _ in events] == ["log_metrics", "heartbeat_event", "log_metrics", "log_table"]
     assert events[0][1]["metrics_by_name"]["loss"]["steps"] == [1]  # beat 1 dropped, not merged
@@ -105,9 +143,10 @@ def test_compaction_applies_to_what_the_markers_leave(tmp_path):
 
 
 def test_heartbeat_output_is_stored_as_what_is_new(tmp_path):
-    path = write_lines(tmp_path / "j.jsonl", [
-        HEADER, beat_line(0, "line 1\n"), beat_line(1, "line 2\n", out_from=7),
-        {"delivered_through": 0}])
+    path = write_lines(
+        tmp_path / "j.jsonl",
+        [HEADER, beat_line(0, "line 1\n"), beat_line(1, "line 2\n", out_from=7), {"delivered_through": 0}],
+    )
     _, [(event, kwargs)] = read_journal(path)
     assert event == "heartbeat_event" and kwargs["captured_out"] == "line 1\nline 2\n"
 
@@ -121,13 +160,27 @@ def test_version_1_journals_count_as_finalized(tmp_path):
 # ---- the dispatcher writes it while the run goes on ----------------------------------------------
 def dispatcher(observer, fallback, **kwargs):
     kwargs.setdefault("call_timeout", 5)
-    return Dispatcher([observer], logger=logging.getLogger("test_journal"), run_uid="uid1",
-                      retry_seconds=0, fallback_dir=str(fallback), **kwargs)
+    return Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_journal"),
+        run_uid="uid1",
+        retry_seconds=0,
+        fallback_dir=str(fallback),
+        **kwargs,
+    )
 
 
 def start(disp):
-    return disp.open("started_event", ex_info={}, command="main", host_info={}, start_time=T0,
-                     config={"lr": 1}, meta_info={}, _id=None)
+    return disp.open(
+        "started_event",
+        ex_info={},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={"lr": 1},
+        meta_info={},
+        _id=None,
+    )
 
 
 def beat(disp, out):
@@ -215,8 +268,7 @@ def test_artifact_copy_is_made_when_journaled_and_removed_on_recovery(tmp_path):
     disp = dispatcher(observer, fallback)
     start(disp)
     observer.down = True
-    disp.emit("artifact_event", name="w.bin", filename=str(artifact), metadata=None,
-              content_type=None)
+    disp.emit("artifact_event", name="w.bin", filename=str(artifact), metadata=None, content_type=None)
     artifact.unlink()  # a temporary file, gone before the backend is back
     _, [(_, kwargs)] = read_journal(str(fallback / "uid1-0-Flaky.jsonl"))
     with open(kwargs["filename"], "rb") as fh:
@@ -308,17 +360,22 @@ def test_unfinished_journal_from_another_host_needs_force(tmp_path):
 
 
 def test_journal_whose_events_were_all_delivered_is_archived_without_replay(tmp_path):
-    path = write_lines(tmp_path / "j.jsonl", [
-        dict(HEADER, replay_spec={"factory": "no.such.module:f"}), metrics_line(0, [0]),
-        {"delivered_through": 0}, {"finalized": True}])
+    path = write_lines(
+        tmp_path / "j.jsonl",
+        [
+            dict(HEADER, replay_spec={"factory": "no.such.module:f"}),
+            metrics_line(0, [0]),
+            {"delivered_through": 0},
+            {"finalized": True},
+        ],
+    )
     [result] = sync(str(tmp_path))
     assert result.status == "synced" and result.delivered == 0
     assert not os.path.exists(path) and (tmp_path / "synced" / "j.jsonl").exists()
 
 
 # ---- whatever the outage pattern, a kill loses and duplicates nothing ----------------------------
-actions = st.lists(st.sampled_from(["metrics", "beat", "table", "down", "up", "blip", "retry"]),
-                   max_size=30)
+actions = st.lists(st.sampled_from(["metrics", "beat", "table", "down", "up", "blip", "retry"]), max_size=30)
 
 
 def assert_stored_plus_journal_is_everything(observer, path, steps, rows, out):

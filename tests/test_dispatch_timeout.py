@@ -1,4 +1,5 @@
 """Observer calls that take too long: the run never hangs, and slow-but-alive backends lose nothing."""
+
 import threading
 import time
 
@@ -37,8 +38,13 @@ def points_main():
 
 def test_slow_started_event_is_waited_for_and_nothing_is_journaled(tmp_path):
     slow = Slow(1.3)  # longer than the call timeout (1 s here): the call goes on in the background
-    run = make_run(points_main, observers=[slow], beat_interval=0,
-                   fallback_dir=str(tmp_path / "fb"), observer_retry_seconds=1.0)
+    run = make_run(
+        points_main,
+        observers=[slow],
+        beat_interval=0,
+        fallback_dir=str(tmp_path / "fb"),
+        observer_retry_seconds=1.0,
+    )
     start = time.monotonic()
     run()
     assert run.status == "COMPLETED" and run.fallback_journals == []
@@ -50,8 +56,13 @@ def test_slow_started_event_is_waited_for_and_nothing_is_journaled(tmp_path):
 def test_frozen_backend_does_not_hang_the_run_and_is_journaled(tmp_path):
     frozen = Frozen()
     healthy = InMemoryObserver()
-    run = make_run(points_main, observers=[frozen, healthy], beat_interval=0,
-                   fallback_dir=str(tmp_path / "fb"), observer_retry_seconds=0.5)
+    run = make_run(
+        points_main,
+        observers=[frozen, healthy],
+        beat_interval=0,
+        fallback_dir=str(tmp_path / "fb"),
+        observer_retry_seconds=0.5,
+    )
     start = time.monotonic()
     try:
         run()

@@ -1,5 +1,6 @@
 """docs/notebooks.md runs as written: each of its Python blocks is a cell of a real Jupyter
 kernel, executed in order in a fresh directory."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ def test_the_page_runs_in_a_kernel(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in _cells()]
     assert len(nb.cells) >= 6
-    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError with the cell and traceback on any failure
 
     def text(cell: object) -> str:

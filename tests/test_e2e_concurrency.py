@@ -5,6 +5,7 @@ ready and waits at a gate (a file the test creates), so that all fifty then clai
 or upgrade the store and write their records at the same moment.  Once into one file-storage
 directory (``-F``), once into one fresh PostgreSQL database (``-s``, EXPERIMENTKIT_TEST_POSTGRES).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,11 +65,13 @@ def child_env(tmp_path_factory) -> dict:
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=str(tmp_path_factory.mktemp("pycache")))
-    warm = ("import experimentkit, experimentkit.commandline, experimentkit.initialize, "
-            "experimentkit.backends.file.observer, experimentkit.host_info, "
-            "experimentkit.dependencies, experimentkit.output\n"
-            "try:\n import experimentkit.backends.sql.observer, sqlalchemy, psycopg2\n"
-            "except ImportError:\n pass\n")
+    warm = (
+        "import experimentkit, experimentkit.commandline, experimentkit.initialize, "
+        "experimentkit.backends.file.observer, experimentkit.host_info, "
+        "experimentkit.dependencies, experimentkit.output\n"
+        "try:\n import experimentkit.backends.sql.observer, sqlalchemy, psycopg2\n"
+        "except ImportError:\n pass\n"
+    )
     subprocess.run([sys.executable, "-c", warm], env=env, check=True, timeout=60)
     return env
 
@@ -80,15 +83,25 @@ def _run_all(tmp: Path, child_env: dict, observer_args: list) -> list:
     ready, gate, logs = tmp / "ready", tmp / "gate", tmp / "logs"
     ready.mkdir()
     logs.mkdir()
-    env = {**child_env, "E2E_READY": str(ready), "E2E_GATE": str(gate),
-           "EXPERIMENTKIT_FALLBACK_DIR": str(tmp / "fallback")}
+    env = {
+        **child_env,
+        "E2E_READY": str(ready),
+        "E2E_GATE": str(gate),
+        "EXPERIMENTKIT_FALLBACK_DIR": str(tmp / "fallback"),
+    }
     procs = []
     try:
         for worker in range(N_RUNS):
             with open(logs / f"{worker}.out", "w") as out:
-                procs.append(subprocess.Popen(
-                    [sys.executable, str(script), *observer_args, "with", f"worker={worker}"],
-                    cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, str(script), *observer_args, "with", f"worker={worker}"],
+                        cwd=tmp,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         deadline = time.monotonic() + 60
         while len(os.listdir(ready)) < N_RUNS:
             assert time.monotonic() < deadline, "the scripts did not all start"
@@ -112,8 +125,7 @@ def _run_all(tmp: Path, child_env: dict, observer_args: list) -> list:
 def test_fifty_runs_at_once_into_one_file_store(tmp_path, child_env):
     store = tmp_path / "runs"
     _run_all(tmp_path, child_env, ["-F", str(store)])
-    run_dirs = sorted((p for p in store.iterdir() if not p.name.startswith("_")),
-                      key=lambda p: int(p.name))
+    run_dirs = sorted((p for p in store.iterdir() if not p.name.startswith("_")), key=lambda p: int(p.name))
     assert [p.name for p in run_dirs] == [str(i) for i in range(1, N_RUNS + 1)]
     workers = []
     for run_dir in run_dirs:
@@ -132,8 +144,10 @@ def test_fifty_runs_at_once_into_one_file_store(tmp_path, child_env):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.skipif(not os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
-                    reason="EXPERIMENTKIT_TEST_POSTGRES is not set: no PostgreSQL server to test against")
+@pytest.mark.skipif(
+    not os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
+    reason="EXPERIMENTKIT_TEST_POSTGRES is not set: no PostgreSQL server to test against",
+)
 def test_fifty_runs_at_once_into_one_postgres_database(tmp_path, child_env):
     sa = pytest.importorskip("sqlalchemy")
     with server_database("postgres", "ek_e2e_many") as url:
@@ -141,11 +155,12 @@ def test_fifty_runs_at_once_into_one_postgres_database(tmp_path, child_env):
         engine = sa.create_engine(with_driver(url))
         try:
             with engine.connect() as conn:
-                runs = conn.execute(sa.text(
-                    "SELECT run_id, status, result, config, captured_out, stop_time FROM run")).all()
-                points = conn.execute(sa.text(
-                    "SELECT run_id, step, value FROM metric WHERE name = 'x' ORDER BY run_id, step"
-                )).all()
+                runs = conn.execute(
+                    sa.text("SELECT run_id, status, result, config, captured_out, stop_time FROM run")
+                ).all()
+                points = conn.execute(
+                    sa.text("SELECT run_id, step, value FROM metric WHERE name = 'x' ORDER BY run_id, step")
+                ).all()
                 experiments = conn.execute(sa.text("SELECT count(*) FROM experiment")).scalar()
                 hosts = conn.execute(sa.text("SELECT count(*) FROM host")).scalar()
         finally:
@@ -181,6 +196,5 @@ def test_fifty_runs_at_once_into_one_fresh_sqlite_file(tmp_path, child_env):
     finally:
         engine.dispose()
     assert len(runs) == N_RUNS and len({r.run_id for r in runs}) == N_RUNS
-    assert all(r.status == "COMPLETED" and r.result == json.loads(r.config)["worker"]
-               for r in runs)
+    assert all(r.status == "COMPLETED" and r.result == json.loads(r.config)["worker"] for r in runs)
     assert points == N_RUNS * POINTS and experiments == 1

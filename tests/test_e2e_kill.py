@@ -9,6 +9,7 @@ A real script runs as a subprocess with ``-b 0.2`` and either ``-F DIR`` or ``-s
   process exits non-zero.
 * An exception: FAILED with its trace, and the output printed before it is kept.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -80,30 +81,42 @@ class Backend:
                 return None
             run = json.loads((run_dir / "run.json").read_text())
             cout = run_dir / "cout.txt"
-            return {"status": run["status"], "heartbeat": _time(run.get("heartbeat")),
-                    "stop_time": _time(run.get("stop_time")), "fail_trace": run.get("fail_trace"),
-                    "captured_out": cout.read_text() if cout.exists() else ""}
+            return {
+                "status": run["status"],
+                "heartbeat": _time(run.get("heartbeat")),
+                "stop_time": _time(run.get("stop_time")),
+                "fail_trace": run.get("fail_trace"),
+                "captured_out": cout.read_text() if cout.exists() else "",
+            }
         if not self.path.exists():
             return None
         with _sqlite(self.path) as conn:
             try:
-                row = conn.execute("SELECT status, heartbeat, stop_time, captured_out, fail_trace "
-                                   "FROM run WHERE run_id = '1'").fetchone()
+                row = conn.execute(
+                    "SELECT status, heartbeat, stop_time, captured_out, fail_trace "
+                    "FROM run WHERE run_id = '1'"
+                ).fetchone()
             except sqlite3.OperationalError:  # the tables do not exist yet
                 return None
         if row is None:
             return None
         status, heartbeat, stop_time, out, trace = row
-        return {"status": status, "heartbeat": _time(heartbeat), "stop_time": _time(stop_time),
-                "captured_out": out or "", "fail_trace": trace}
+        return {
+            "status": status,
+            "heartbeat": _time(heartbeat),
+            "stop_time": _time(stop_time),
+            "captured_out": out or "",
+            "fail_trace": trace,
+        }
 
     def loss_steps(self) -> list:
         """The steps of metric ``loss`` as stored, in storage order."""
         if self.kind == "file":
             return load_run_metrics(self.path / "1").get("loss", {}).get("steps", [])
         with _sqlite(self.path) as conn:
-            rows = conn.execute("SELECT step FROM metric WHERE run_id = '1' AND name = 'loss' "
-                                "ORDER BY metric_id").fetchall()
+            rows = conn.execute(
+                "SELECT step FROM metric WHERE run_id = '1' AND name = 'loss' ORDER BY metric_id"
+            ).fetchall()
         return [step for (step,) in rows]
 
 
@@ -127,13 +140,11 @@ def _time(value) -> dt.datetime | None:
 def _start(tmp: Path, backend: Backend, *updates: str) -> subprocess.Popen:
     script = tmp / "killme.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "EXPERIMENTKIT_FALLBACK_DIR": str(tmp / "fallback")}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EXPERIMENTKIT_FALLBACK_DIR": str(tmp / "fallback")}
     args = [sys.executable, str(script), *backend.flag, "-b", "0.2"]
     if updates:
         args += ["with", *updates]
-    return subprocess.Popen(args, cwd=tmp, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(args, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _read_points(proc: subprocess.Popen, until: int) -> int:
@@ -196,7 +207,8 @@ def test_sigkilled_run_is_a_valid_running_record_with_its_metrics_up_to_the_last
     assert len(steps) > printed
     lines = record["captured_out"].splitlines()
     assert [line for line in lines if line.startswith("point ")][: printed + 1] == [
-        f"point {i}" for i in range(printed + 1)]
+        f"point {i}" for i in range(printed + 1)
+    ]
     if backend.kind == "file":
         run_dir = backend.path / "1"
         assert not (run_dir / "metrics.json").exists()  # written only when a run ends
@@ -262,7 +274,8 @@ def test_failed_run_keeps_its_output_and_trace(tmp_path, kind):
     trace_text = "".join(trace) if isinstance(trace, list) else trace
     assert "RuntimeError: boom at point 5" in trace_text
     assert [line for line in record["captured_out"].splitlines() if line.startswith("point ")] == [
-        f"point {i}" for i in range(6)]
+        f"point {i}" for i in range(6)
+    ]
     assert backend.loss_steps() == list(range(6))
     if kind == "file":
         assert isinstance(trace, list) and all(isinstance(line, str) for line in trace)

@@ -7,6 +7,7 @@ through (a heartbeat delivers them), raises the flag, waits until two heartbeats
 known printed point, then SIGKILLs the script.  ``python -m experimentkit sync`` must then deliver
 every point up to that one (and all the journal holds) exactly once; a second sync adds nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,20 +106,44 @@ def _delivered(out: Path) -> list:
 
 def _sync_cli(tmp: Path, fallback: Path, env: dict) -> subprocess.CompletedProcess:
     # a test observer: not a registered replay factory, so it has to be trusted explicitly
-    return subprocess.run([sys.executable, "-m", "experimentkit", "sync", "--fallback-dir",
-                           str(fallback), "--trust", "flagobs:FlagObserver"], cwd=tmp, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experimentkit",
+            "sync",
+            "--fallback-dir",
+            str(fallback),
+            "--trust",
+            "flagobs:FlagObserver",
+        ],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_sigkill_during_an_outage_then_sync_delivers_every_point_once(tmp_path):
     (tmp_path / "flagobs.py").write_text(OBSERVER)
     (tmp_path / "script.py").write_text(SCRIPT)
     flag, out, fallback = tmp_path / "down", tmp_path / "delivered.jsonl", tmp_path / "fallback"
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}",
-           "EXPERIMENTKIT_FALLBACK_DIR": str(fallback),
-           "E2E_FLAG": str(flag), "E2E_OUT": str(out)}
-    proc = subprocess.Popen([sys.executable, "script.py", "-b", "0.2"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}",
+        "EXPERIMENTKIT_FALLBACK_DIR": str(fallback),
+        "E2E_FLAG": str(flag),
+        "E2E_OUT": str(out),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "script.py", "-b", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _read_points(proc, 5)
         deadline = time.monotonic() + 20
@@ -154,7 +179,7 @@ def test_sigkill_during_an_outage_then_sync_delivers_every_point_once(tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     assert re.search(r"FlagObserver\.jsonl .* synced$", first.stdout, re.M), first.stdout
     after = _delivered(out)
-    replayed = after[len(before):]
+    replayed = after[len(before) :]
     assert replayed[0] == {"event": "attach", "id": 1}
     steps = [s for e in after if e["event"] == "metrics" for s in e["steps"]]
     assert steps == list(range(len(steps))), "points lost or delivered twice"

@@ -7,6 +7,7 @@ is closed and the port stops listening) and bring it back on the same port.  The
 "gates" (files the test creates) so each phase happens at a known point of the run, not after a
 guessed sleep.  Every test gets a fresh database, dropped afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -185,18 +186,38 @@ class Script:
         self.fallback = tmp_path / "fallback"
         self.gates = tmp_path / "gates"
         self.gates.mkdir()
-        env = {**os.environ, "PYTHONPATH": str(REPO), "E2E_RETRY_SECONDS": str(RETRY_SECONDS),
-               "EXPERIMENTKIT_FALLBACK_DIR": str(self.fallback)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "E2E_RETRY_SECONDS": str(RETRY_SECONDS),
+            "EXPERIMENTKIT_FALLBACK_DIR": str(self.fallback),
+        }
         if gates:
             env["E2E_GATES"] = str(self.gates)
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), "-s", sql_url, "-b", "0.2",
-             "with", f"points={POINTS}", f"first={FIRST}"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(script),
+                "-s",
+                sql_url,
+                "-b",
+                "0.2",
+                "with",
+                f"points={POINTS}",
+                f"first={FIRST}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.out: list = []
         self.err: list = []
-        self._readers = [threading.Thread(target=self._read, args=(s, d), daemon=True)
-                         for s, d in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(s, d), daemon=True)
+            for s, d in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -240,8 +261,13 @@ class Script:
 
 def _sync(fallback: Path, expect: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "experimentkit", "sync", "--fallback-dir",
-                           str(fallback)], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "sync", "--fallback-dir", str(fallback)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == expect, done.stdout + done.stderr
     return done
 
@@ -257,17 +283,27 @@ def _metric_rows(engine) -> list:
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table("metric"):
             return []
-        return [tuple(r) for r in conn.execute(sa.text(
-            "SELECT name, step, value FROM metric ORDER BY name, step, metric_id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text("SELECT name, step, value FROM metric ORDER BY name, step, metric_id")
+            )
+        ]
 
 
 def _runs(engine) -> list:
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table("run"):
             return []
-        return [r._asdict() for r in conn.execute(sa.text(
-            "SELECT run_id, uid, status, stop_time, heartbeat, result, info, captured_out, config "
-            "FROM run"))]
+        return [
+            r._asdict()
+            for r in conn.execute(
+                sa.text(
+                    "SELECT run_id, uid, status, stop_time, heartbeat, result, info, captured_out, config "
+                    "FROM run"
+                )
+            )
+        ]
 
 
 def _expected_rows(count: int = POINTS) -> list:
@@ -317,7 +353,8 @@ def test_backend_cut_mid_run_completes_journals_and_syncs_exactly_once(tmp_path,
     assert stale["status"] == "RUNNING" and stale["stop_time"] is None
     header = json.loads(journal.read_text().splitlines()[0])
     assert header["opened"] is True and header["replay_spec"]["kwargs"]["url"].endswith(
-        f":{proxy.port}/{url.database}")
+        f":{proxy.port}/{url.database}"
+    )
     assert _metric_rows(engine) == sorted(_expected_rows(FIRST))
 
     proxy.start()  # the server is reachable again on the URL the journal names
@@ -334,8 +371,7 @@ def test_backend_cut_mid_run_completes_journals_and_syncs_exactly_once(tmp_path,
     _assert_complete_run(engine)
 
 
-def test_backend_down_at_start_completes_and_sync_delivers_the_whole_run(tmp_path, database,
-                                                                         proxy):
+def test_backend_down_at_start_completes_and_sync_delivers_the_whole_run(tmp_path, database, proxy):
     engine, url = database
     script = Script(tmp_path, _proxied(url, proxy), gates=False)  # nothing listens on the port
     assert script.finish() == 0, script.output
@@ -396,8 +432,10 @@ def test_backend_that_stops_answering_does_not_hang_the_run(tmp_path, database, 
     except subprocess.TimeoutExpired:
         script.proc.kill()
         script.finish()
-        pytest.fail(f"the run was still running {RETRY_SECONDS + 6}s after its main function "
-                    f"returned:\n{script.output}")
+        pytest.fail(
+            f"the run was still running {RETRY_SECONDS + 6}s after its main function "
+            f"returned:\n{script.output}"
+        )
     assert code == 0, script.output
     [journal] = _journals(script.fallback)
     assert str(journal) in script.stderr

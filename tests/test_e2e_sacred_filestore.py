@@ -24,6 +24,7 @@ Differences that are allowed, and why (also in docs/nothing-lost.md):
   failed run's output is kept by experimentkit (Sacred 0.8.7 leaves ``cout.txt`` empty), so there
   only experimentkit's is checked.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -101,9 +102,16 @@ SCENARIOS = {
 #: keys only one side has (dotted paths; see the module docstring)
 # Sacred defines --gcs but never registers it; experimentkit does (-G/--gcs)
 # experimentkit's own run options: -O --strict-observers, -U --system-metrics, -T --tensorboard
-OURS_ONLY = {"artifact_meta", "meta.uid", "host.cpu_count", "host.memory_total", "meta.options.--gcs",
-             "meta.options.--strict-observers", "meta.options.--system-metrics",
-             "meta.options.--tensorboard"}
+OURS_ONLY = {
+    "artifact_meta",
+    "meta.uid",
+    "host.cpu_count",
+    "host.memory_total",
+    "meta.options.--gcs",
+    "meta.options.--strict-observers",
+    "meta.options.--system-metrics",
+    "meta.options.--tensorboard",
+}
 SACRED_ONLY: set = set()
 TIME_KEYS = ("start_time", "heartbeat", "stop_time")
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
@@ -124,8 +132,13 @@ def stores(tmp_path_factory):
             env = {**os.environ, "PYTHONPATH": str(REPO)}
             env.pop("EXPERIMENTKIT_FALLBACK_DIR", None)
             procs[scenario, side] = subprocess.Popen(
-                [sys.executable, "train.py", "-F", str(store), *args], cwd=project, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                [sys.executable, "train.py", "-F", str(store), *args],
+                cwd=project,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
     dirs = {}
     for (scenario, side), proc in procs.items():
         out, err = proc.communicate(timeout=60)
@@ -179,8 +192,17 @@ def test_run_json_has_sacreds_keys_shapes_and_values(stores, scenario):
     keys_ours = {k for k in _flat_keys(ours) if not k.startswith("artifact_meta.")}
     assert keys_ours - OURS_ONLY == _flat_keys(theirs) - SACRED_ONLY
     assert keys_ours >= OURS_ONLY - ({"artifact_meta"} if scenario == "failed" else set())
-    for key in ("experiment", "host", "meta", "resources", "artifacts", "status", "result",
-                "command", "fail_trace"):
+    for key in (
+        "experiment",
+        "host",
+        "meta",
+        "resources",
+        "artifacts",
+        "status",
+        "result",
+        "command",
+        "fail_trace",
+    ):
         assert (key in ours) == (key in theirs), key
     deps_ours = ours["experiment"].pop("dependencies")
     deps_theirs = theirs["experiment"].pop("dependencies")
@@ -203,11 +225,11 @@ def test_run_json_has_sacreds_keys_shapes_and_values(stores, scenario):
     assert {k: ours["host"][k] for k in host_theirs} == host_theirs
     for key in ("command", "config_updates", "named_configs", "comment"):
         assert ours["meta"].get(key) == theirs["meta"].get(key), key
-    options_ours = {k: v for k, v in ours["meta"]["options"].items()
-                    if "meta.options." + k not in OURS_ONLY}
+    options_ours = {k: v for k, v in ours["meta"]["options"].items() if "meta.options." + k not in OURS_ONLY}
     options_ours["--file_storage"] = None
-    options_theirs = {k: v for k, v in theirs["meta"]["options"].items()
-                      if "meta.options." + k not in SACRED_ONLY}
+    options_theirs = {
+        k: v for k, v in theirs["meta"]["options"].items() if "meta.options." + k not in SACRED_ONLY
+    }
     assert options_ours == dict(options_theirs, **{"--file_storage": None})
     assert ours["meta"]["options"]["--file_storage"] == str(ours_dir.parent)
     assert re.fullmatch(r"[0-9a-f]{32}", ours["meta"]["uid"])
@@ -255,8 +277,11 @@ def test_config_metrics_and_info_files_are_equal(stores, scenario):
             dt.datetime.fromisoformat(stamp)
     if scenario == "completed":
         assert metrics_ours["loss"] == {**metrics_ours["loss"], "steps": [0, 1], "values": [1.0, 0.5]}
-        assert _load(ours_dir, "info.json") == _load(theirs_dir, "info.json") == {
-            "best": {"epoch": 1, "score": 0.75}}
+        assert (
+            _load(ours_dir, "info.json")
+            == _load(theirs_dir, "info.json")
+            == {"best": {"epoch": 1, "score": 0.75}}
+        )
     else:
         assert metrics_ours == {}
         assert not (ours_dir / "info.json").exists() and not (theirs_dir / "info.json").exists()

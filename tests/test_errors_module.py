@@ -1,4 +1,5 @@
 """Every public exception class lives in ``experimentkit.errors`` (other modules re-export it)."""
+
 from __future__ import annotations
 
 import importlib
@@ -27,8 +28,10 @@ def test_public_exceptions_are_defined_in_errors():
         f"{module.__name__}.{name}"
         for module in _modules()
         for name, value in vars(module).items()
-        if inspect.isclass(value) and issubclass(value, BaseException)
-        and not name.startswith("_") and value.__module__ == module.__name__
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and not name.startswith("_")
+        and value.__module__ == module.__name__
         and module is not errors
     )
     assert strays == []

@@ -1,4 +1,5 @@
 """FileStorageObserver: Sacred's layout, atomic writes, append-only logs, attach, name safety."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,14 +41,30 @@ def src(tmp_path: Path) -> Path:
 def event_kwargs(src: Path, **config) -> dict:
     md5 = hashlib.md5(SOURCE_TEXT.encode()).hexdigest()
     return {
-        "ex_info": {"name": "demo", "base_dir": str(src), "sources": [["train.py", md5]],
-                    "dependencies": ["numpy==1.26.4"], "repositories": [], "mainfile": "train.py"},
+        "ex_info": {
+            "name": "demo",
+            "base_dir": str(src),
+            "sources": [["train.py", md5]],
+            "dependencies": ["numpy==1.26.4"],
+            "repositories": [],
+            "mainfile": "train.py",
+        },
         "command": "main",
-        "host_info": {"hostname": "box", "os": ["Linux", "Linux-6.1-x86_64"],
-                      "python_version": "3.11.4", "cpu": "Some CPU", "ENV": {}},
+        "host_info": {
+            "hostname": "box",
+            "os": ["Linux", "Linux-6.1-x86_64"],
+            "python_version": "3.11.4",
+            "cpu": "Some CPU",
+            "ENV": {},
+        },
         "config": {"lr": 0.2, "seed": 7, "opt": {"name": "adam"}, **config},
-        "meta_info": {"command": "main", "options": {"--loglevel": None, "with": True},
-                      "named_configs": [], "config_updates": {"lr": 0.2}, "comment": "my comment"},
+        "meta_info": {
+            "command": "main",
+            "options": {"--loglevel": None, "with": True},
+            "named_configs": [],
+            "config_updates": {"lr": 0.2},
+            "comment": "my comment",
+        },
     }
 
 
@@ -58,8 +75,14 @@ def start(basedir: Path, src: Path, _id=None, **kwargs) -> tuple:
 
 
 def metrics_batch(name: str, steps: list, values: list, t: float = 0.0) -> dict:
-    return {name: {"name": name, "steps": steps, "values": values,
-                   "timestamps": [tick(t + i) for i in range(len(steps))]}}
+    return {
+        name: {
+            "name": name,
+            "steps": steps,
+            "values": values,
+            "timestamps": [tick(t + i) for i in range(len(steps))],
+        }
+    }
 
 
 def load(path: Path):
@@ -79,14 +102,22 @@ def test_started_event_writes_sacred_layout(tmp_path, src):
     md5 = hashlib.md5(SOURCE_TEXT.encode()).hexdigest()
     run = load(basedir / "1" / "run.json")
     assert run == {
-        "experiment": {"name": "demo", "base_dir": str(src), "dependencies": ["numpy==1.26.4"],
-                       "repositories": [], "mainfile": "train.py",
-                       "sources": [["train.py", f"_sources/train_{md5}.py"]]},
+        "experiment": {
+            "name": "demo",
+            "base_dir": str(src),
+            "dependencies": ["numpy==1.26.4"],
+            "repositories": [],
+            "mainfile": "train.py",
+            "sources": [["train.py", f"_sources/train_{md5}.py"]],
+        },
         "command": "main",
         "host": event_kwargs(src)["host_info"],
         "start_time": "2024-05-01T12:00:00",
         "meta": event_kwargs(src)["meta_info"],
-        "status": "RUNNING", "resources": [], "artifacts": [], "heartbeat": None,
+        "status": "RUNNING",
+        "resources": [],
+        "artifacts": [],
+        "heartbeat": None,
     }
     assert (basedir / "_sources" / f"train_{md5}.py").read_text() == SOURCE_TEXT
     assert load(basedir / "1" / "config.json") == event_kwargs(src)["config"]
@@ -129,31 +160,51 @@ def test_full_run_matches_sacred_observer_output(tmp_path, src):
         assert obs.started_event(start_time=T0, _id=None, **event_kwargs(src)) == "1"
         obs.resource_event(filename=str(resource))
         obs.log_metrics(metrics_by_name=metrics_batch("loss", [0, 1], [1.5, 1.25]), info={})
-        obs.heartbeat_event(info={"custom": {"a": [1, 2]}}, captured_out="epoch 1\n",
-                            beat_time=tick(1), result=None)
-        obs.log_metrics(metrics_by_name={**metrics_batch("loss", [2], [1.0], 2),
-                                         **metrics_batch("acc", [0, 1], [0.5, 0.75], 2)}, info={})
+        obs.heartbeat_event(
+            info={"custom": {"a": [1, 2]}}, captured_out="epoch 1\n", beat_time=tick(1), result=None
+        )
+        obs.log_metrics(
+            metrics_by_name={
+                **metrics_batch("loss", [2], [1.0], 2),
+                **metrics_batch("acc", [0, 1], [0.5, 0.75], 2),
+            },
+            info={},
+        )
         obs.artifact_event(name="model.bin", filename=str(artifact))
-        obs.heartbeat_event(info={"custom": {"a": [1, 2]}}, captured_out="epoch 1\nepoch 2\r\n",
-                            beat_time=tick(2), result=0.5)
+        obs.heartbeat_event(
+            info={"custom": {"a": [1, 2]}}, captured_out="epoch 1\nepoch 2\r\n", beat_time=tick(2), result=0.5
+        )
         obs.completed_event(stop_time=tick(3), result={"final": 42})
         files = {}
         for name in ("run.json", "config.json", "info.json", "metrics.json"):
             files[name] = load(basedir / "1" / name)
         files["cout.txt"] = (basedir / "1" / "cout.txt").read_bytes()
         files["model.bin"] = (basedir / "1" / "model.bin").read_bytes()
-        files["run.json"]["resources"] = [[a, b.replace(str(basedir), "<base>")]
-                                          for a, b in files["run.json"]["resources"]]
-        files["stored"] = sorted(str(p.relative_to(basedir)) for p in basedir.rglob("*")
-                                 if p.is_file() and p.parent.name.startswith("_"))
+        files["run.json"]["resources"] = [
+            [a, b.replace(str(basedir), "<base>")] for a, b in files["run.json"]["resources"]
+        ]
+        files["stored"] = sorted(
+            str(p.relative_to(basedir))
+            for p in basedir.rglob("*")
+            if p.is_file() and p.parent.name.startswith("_")
+        )
         outputs[label] = files
     ours, sacred = outputs["ours"], outputs["sacred"]
-    assert ours["run.json"].pop("artifact_meta") == {
-        "model.bin": {"content_type": None, "metadata": None}}
+    assert ours["run.json"].pop("artifact_meta") == {"model.bin": {"content_type": None, "metadata": None}}
     assert ours == sacred
-    assert sorted(ours["run.json"]) == ["artifacts", "command", "experiment", "heartbeat", "host",
-                                        "meta", "resources", "result", "start_time", "status",
-                                        "stop_time"]
+    assert sorted(ours["run.json"]) == [
+        "artifacts",
+        "command",
+        "experiment",
+        "heartbeat",
+        "host",
+        "meta",
+        "resources",
+        "result",
+        "start_time",
+        "status",
+        "stop_time",
+    ]
     assert ours["run.json"]["status"] == "COMPLETED"
     assert ours["run.json"]["stop_time"] == "2024-05-01T12:00:03"
     assert ours["run.json"]["result"] == {"final": 42}
@@ -162,8 +213,7 @@ def test_full_run_matches_sacred_observer_output(tmp_path, src):
 def test_failed_run_keeps_output_trace_and_metrics(tmp_path, src):
     obs, run_id = start(tmp_path, src)
     obs.log_metrics(metrics_by_name=metrics_batch("loss", [0], [3.0]), info={})
-    obs.heartbeat_event(info={}, captured_out="starting\nboom soon\n", beat_time=tick(1),
-                        result=None)
+    obs.heartbeat_event(info={}, captured_out="starting\nboom soon\n", beat_time=tick(1), result=None)
     trace = ["Traceback (most recent call last):\n", "ValueError: boom\n"]
     obs.failed_event(fail_time=tick(2), fail_trace=trace)
     run = load(tmp_path / run_id / "run.json")
@@ -211,20 +261,30 @@ def test_metrics_log_and_final_metrics_json(tmp_path, src):
     run_dir = tmp_path / run_id
     obs.log_metrics(metrics_by_name=metrics_batch("loss", [0, 1], [0.9, 0.8]), info={})
     obs.log_metrics(metrics_by_name={}, info={})
-    obs.log_metrics(metrics_by_name={
-        **metrics_batch("loss", [np.int64(2)], [np.float32(0.5)], 2),
-        **metrics_batch("acc", [0], [1], 2)}, info={})
+    obs.log_metrics(
+        metrics_by_name={
+            **metrics_batch("loss", [np.int64(2)], [np.float32(0.5)], 2),
+            **metrics_batch("acc", [0], [1], 2),
+        },
+        info={},
+    )
     assert not (run_dir / "metrics.json").exists()
     lines = read_jsonl(run_dir / "metrics.jsonl")
     assert [line["name"] for line in lines] == ["loss", "loss", "acc"]
-    assert lines[0] == {"name": "loss", "steps": [0, 1], "values": [0.9, 0.8],
-                        "timestamps": ["2024-05-01T12:00:00", "2024-05-01T12:00:01"]}
+    assert lines[0] == {
+        "name": "loss",
+        "steps": [0, 1],
+        "values": [0.9, 0.8],
+        "timestamps": ["2024-05-01T12:00:00", "2024-05-01T12:00:01"],
+    }
     obs.completed_event(stop_time=tick(9), result=None)
     expected = {
         "acc": {"steps": [0], "values": [1], "timestamps": ["2024-05-01T12:00:02"]},
-        "loss": {"steps": [0, 1, 2], "values": [0.9, 0.8, 0.5],
-                 "timestamps": ["2024-05-01T12:00:00", "2024-05-01T12:00:01",
-                                "2024-05-01T12:00:02"]},
+        "loss": {
+            "steps": [0, 1, 2],
+            "values": [0.9, 0.8, 0.5],
+            "timestamps": ["2024-05-01T12:00:00", "2024-05-01T12:00:01", "2024-05-01T12:00:02"],
+        },
     }
     text = (run_dir / "metrics.json").read_text()
     assert json.loads(text) == expected
@@ -239,17 +299,20 @@ def _io_counters() -> tuple:
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
 def test_heartbeat_io_does_not_grow_with_history(tmp_path, src):
     """Bytes read and written for one beat are the same with 1e3 and 1e5 points stored before."""
+
     def one_beat_io(prior: int, basedir: Path) -> tuple:
         obs, _ = start(basedir, src)
         steps = list(range(prior))
-        obs.log_metrics(metrics_by_name={"loss": {"steps": steps, "values": [0.5] * prior,
-                                                  "timestamps": [T0] * prior}}, info={})
+        obs.log_metrics(
+            metrics_by_name={"loss": {"steps": steps, "values": [0.5] * prior, "timestamps": [T0] * prior}},
+            info={},
+        )
         obs.heartbeat_event(info={"a": 1}, captured_out="x" * prior, beat_time=tick(1), result=1)
         before = _io_counters()
-        obs.log_metrics(metrics_by_name=metrics_batch("loss", [prior, prior + 1], [0.25, 0.125]),
-                        info={})
-        obs.heartbeat_event(info={"a": 1}, captured_out="x" * prior + "new line\n",
-                            beat_time=tick(2), result=2)
+        obs.log_metrics(metrics_by_name=metrics_batch("loss", [prior, prior + 1], [0.25, 0.125]), info={})
+        obs.heartbeat_event(
+            info={"a": 1}, captured_out="x" * prior + "new line\n", beat_time=tick(2), result=2
+        )
         after = _io_counters()
         return after[0] - before[0], after[1] - before[1]
 
@@ -295,20 +358,18 @@ def test_artifacts_keep_content_type_and_metadata(tmp_path, src):
     obs, run_id = start(tmp_path / "runs", src)
     plot = tmp_path / "plot.png"
     plot.write_bytes(b"\x89PNG")
-    obs.artifact_event(name="plot.png", filename=str(plot), metadata={"epoch": 3},
-                       content_type="image/png")
-    obs.artifact_event(name="plot.png", filename=str(plot), metadata={"epoch": 4},
-                       content_type="image/png")
+    obs.artifact_event(name="plot.png", filename=str(plot), metadata={"epoch": 3}, content_type="image/png")
+    obs.artifact_event(name="plot.png", filename=str(plot), metadata={"epoch": 4}, content_type="image/png")
     run_dir = tmp_path / "runs" / run_id
     run = load(run_dir / "run.json")
     assert run["artifacts"] == ["plot.png"]
-    assert run["artifact_meta"] == {
-        "plot.png": {"content_type": "image/png", "metadata": {"epoch": 4}}}
+    assert run["artifact_meta"] == {"plot.png": {"content_type": "image/png", "metadata": {"epoch": 4}}}
     assert (run_dir / "plot.png").read_bytes() == b"\x89PNG"
 
 
-@pytest.mark.parametrize("name", ["run.json", "config.json", "cout.txt", "metrics.json",
-                                  "metrics.jsonl", "info.json"])
+@pytest.mark.parametrize(
+    "name", ["run.json", "config.json", "cout.txt", "metrics.json", "metrics.jsonl", "info.json"]
+)
 def test_artifact_cannot_overwrite_store_files(tmp_path, src, name):
     obs, run_id = start(tmp_path, src)
     before = (tmp_path / run_id / "run.json").read_text()
@@ -319,8 +380,20 @@ def test_artifact_cannot_overwrite_store_files(tmp_path, src, name):
     assert (tmp_path / run_id / "run.json").read_text() == before
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "..", "sub/../../escape.txt", "/tmp/escape.txt",
-                                  "", "a\0b", "sub//x", "sub/", "tables/x.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../escape.txt",
+        "..",
+        "sub/../../escape.txt",
+        "/tmp/escape.txt",
+        "",
+        "a\0b",
+        "sub//x",
+        "sub/",
+        "tables/x.jsonl",
+    ],
+)
 def test_artifact_and_table_names_cannot_leave_the_run_dir(tmp_path, src, name):
     basedir = tmp_path / "runs"
     obs, run_id = start(basedir, src)
@@ -364,7 +437,10 @@ def test_log_table_appends_json_lines(tmp_path, src):
     obs.log_table("predictions", [])
     obs.log_table("predictions", [{"id": 3, "pred": "x"}])
     assert read_jsonl(tmp_path / run_id / "tables" / "predictions.jsonl") == [
-        {"id": 1, "pred": 0.5}, {"id": 2, "pred": None}, {"id": 3, "pred": "x"}]
+        {"id": 1, "pred": 0.5},
+        {"id": 2, "pred": None},
+        {"id": 3, "pred": "x"},
+    ]
 
 
 def test_no_temporary_files_are_left(tmp_path, src):
@@ -451,8 +527,13 @@ def test_queued_event(tmp_path, src):
     assert run_id == "1"
     run_dir = tmp_path / "runs" / "1"
     run = load(run_dir / "run.json")
-    assert run == {"experiment": kwargs["ex_info"], "command": "main", "host": kwargs["host_info"],
-                   "meta": kwargs["meta_info"], "status": "QUEUED"}
+    assert run == {
+        "experiment": kwargs["ex_info"],
+        "command": "main",
+        "host": kwargs["host_info"],
+        "meta": kwargs["meta_info"],
+        "status": "QUEUED",
+    }
     assert (run_dir / "train.py").read_text() == SOURCE_TEXT
     assert load(run_dir / "config.json") == kwargs["config"]
 
@@ -481,18 +562,25 @@ def test_create_alias_and_lazy_export(tmp_path):
     assert obs == FileStorageObserver(tmp_path) and obs != FileStorageObserver(tmp_path / "x")
 
 
-batches = st.lists(st.tuples(st.sampled_from(["loss", "acc", "lr"]),
-                             st.lists(st.tuples(st.integers(-10**12, 10**12),
-                                                st.floats(allow_nan=False)), max_size=5)),
-                   max_size=6)
+batches = st.lists(
+    st.tuples(
+        st.sampled_from(["loss", "acc", "lr"]),
+        st.lists(st.tuples(st.integers(-(10**12), 10**12), st.floats(allow_nan=False)), max_size=5),
+    ),
+    max_size=6,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(batches=batches, cut=st.integers(min_value=0))
 def test_metrics_log_roundtrip_and_torn_tail(tmp_path_factory, batches, cut):
     path = tmp_path_factory.mktemp("log") / "metrics.jsonl"
-    encoded = [metrics_log_lines([(name, [s for s, _ in pts], [v for _, v in pts],
-                                   ["2024-01-01T00:00:00"] * len(pts))]) for name, pts in batches]
+    encoded = [
+        metrics_log_lines(
+            [(name, [s for s, _ in pts], [v for _, v in pts], ["2024-01-01T00:00:00"] * len(pts))]
+        )
+        for name, pts in batches
+    ]
     data = "".join(encoded).encode()
     path.write_bytes(data)
     expected: dict = {}

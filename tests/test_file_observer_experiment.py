@@ -1,4 +1,5 @@
 """End to end: an Experiment recording into FileStorageObserver."""
+
 from __future__ import annotations
 
 import json

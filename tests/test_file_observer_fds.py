@@ -1,4 +1,5 @@
 """The file observer does not leak a file descriptor per metrics flush or heartbeat."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ def test_many_flushes_leave_descriptor_count_unchanged(tmp_path):
             run._beat()  # one metrics append, one table append and one heartbeat per iteration
 
     before = _open_fds()
-    make_run(main, {}, [observer], capture_mode="no", beat_interval=0,
-             fallback_dir=str(tmp_path / "fallback"))()
+    make_run(
+        main, {}, [observer], capture_mode="no", beat_interval=0, fallback_dir=str(tmp_path / "fallback")
+    )()
     assert _open_fds() - before <= 2, "file descriptors grew with the number of flushes"
     stored = (tmp_path / "runs" / "1" / "metrics.json").read_text()
-    assert stored.count('"loss"') == 1 and '199.0' in stored
+    assert stored.count('"loss"') == 1 and "199.0" in stored

@@ -5,6 +5,7 @@ layout) and metrics.jsonl lines to ``json.dumps(line, separators=(",", ":"))``, 
 built from the text the observer kept or from the log read back (after attach, a foreign append, a
 column that cannot be split at commas, or too much kept text).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -35,31 +36,45 @@ T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
 
 # ---- strategies ---------------------------------------------------------------------------------
 floats = st.floats(allow_nan=True, allow_infinity=True)
-texts = st.text(alphabet=st.sampled_from(['a', ',', '"', '\\', '\n', ' ', 'é', '💡', ':', '[', '.']),
-                max_size=6)
-scalars = st.one_of(st.integers(-10**20, 10**20), floats, st.none(), st.booleans(), texts)
-nested = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)), max_leaves=6)
+texts = st.text(
+    alphabet=st.sampled_from(["a", ",", '"', "\\", "\n", " ", "é", "💡", ":", "[", "."]), max_size=6
+)
+scalars = st.one_of(st.integers(-(10**20), 10**20), floats, st.none(), st.booleans(), texts)
+nested = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)),
+    max_leaves=6,
+)
 columns = st.one_of(st.lists(scalars, max_size=8), st.lists(nested, max_size=4))
 metric_names = st.one_of(st.sampled_from(["loss", "acc", "lr"]), texts)
-metrics_dicts = st.dictionaries(metric_names, st.dictionaries(
-    st.sampled_from(["steps", "values", "timestamps", "x", "é,\n"]), columns, max_size=4),
-    max_size=4)
+metrics_dicts = st.dictionaries(
+    metric_names,
+    st.dictionaries(st.sampled_from(["steps", "values", "timestamps", "x", "é,\n"]), columns, max_size=4),
+    max_size=4,
+)
 
 naive = st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59))
 # few distinct seconds, many microsecond=0 points: the cases the per-second formatting must get right
-clustered = st.builds(lambda base, offsets: [base + dt.timedelta(microseconds=o) for o in offsets],
-                      st.datetimes(min_value=dt.datetime(2000, 1, 1),
-                                   max_value=dt.datetime(2100, 1, 1)).map(
-                          lambda t: t.replace(microsecond=0)),
-                      st.lists(st.sampled_from([0, 1, 999_999, 1_000_000, 1_500_000, 3_000_000,
-                                                59_999_999, 86_400_000_000]) | st.integers(0, 5 * 10**6),
-                               max_size=12))
+clustered = st.builds(
+    lambda base, offsets: [base + dt.timedelta(microseconds=o) for o in offsets],
+    st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+        lambda t: t.replace(microsecond=0)
+    ),
+    st.lists(
+        st.sampled_from([0, 1, 999_999, 1_000_000, 1_500_000, 3_000_000, 59_999_999, 86_400_000_000])
+        | st.integers(0, 5 * 10**6),
+        max_size=12,
+    ),
+)
 
 
 def reference_log_line(name, steps, values, stamps) -> str:
-    return json.dumps({"name": name, "steps": steps, "values": values, "timestamps": stamps},
-                      separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {"name": name, "steps": steps, "values": values, "timestamps": stamps}, separators=(",", ":")
+        )
+        + "\n"
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -68,9 +83,15 @@ def _read_text(path: Path) -> str:
 
 def start(basedir: Path) -> FileStorageObserver:
     obs = FileStorageObserver(basedir)
-    obs.started_event(ex_info={"name": "demo", "base_dir": str(basedir), "sources": []},
-                      command="main", host_info={}, start_time=T0, config={}, meta_info={},
-                      _id=None)
+    obs.started_event(
+        ex_info={"name": "demo", "base_dir": str(basedir), "sources": []},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={},
+        meta_info={},
+        _id=None,
+    )
     return obs
 
 
@@ -94,36 +115,56 @@ def test_metrics_json_text_is_byte_identical_to_json_dumps_indent_2(metrics):
 
 
 def test_metrics_json_text_special_values_and_empty_shapes():
-    metrics = {"b": {"values": [math.nan, math.inf, -math.inf, None, True, False, 0, -0.0, 1e300,
-                                "x,y", 'q"uote', "new\nline", "ü"]},
-               "a": {"steps": [], "values": [[1, 2], {"z": 1, "a": [3]}], "timestamps": ["t"]},
-               "c": {}}
+    metrics = {
+        "b": {
+            "values": [
+                math.nan,
+                math.inf,
+                -math.inf,
+                None,
+                True,
+                False,
+                0,
+                -0.0,
+                1e300,
+                "x,y",
+                'q"uote',
+                "new\nline",
+                "ü",
+            ]
+        },
+        "a": {"steps": [], "values": [[1, 2], {"z": 1, "a": [3]}], "timestamps": ["t"]},
+        "c": {},
+    }
     assert metrics_json_text(metrics) == json.dumps(metrics, sort_keys=True, indent=2)
     assert metrics_json_text({}) == "{}"
 
 
 @settings(max_examples=300, deadline=None)
-@given(stamps=st.one_of(clustered, clustered.map(sorted), st.lists(naive, max_size=8),
-                        st.lists(naive, max_size=8).map(sorted)))
+@given(
+    stamps=st.one_of(
+        clustered, clustered.map(sorted), st.lists(naive, max_size=8), st.lists(naive, max_size=8).map(sorted)
+    )
+)
 def test_iso_items_matches_isoformat(stamps):
     assert iso_items(stamps) == json_items([t.isoformat() for t in stamps])
 
 
 def test_iso_items_aware_and_extreme_datetimes():
     aware = [T0.replace(tzinfo=dt.timezone.utc), T0.replace(microsecond=5, tzinfo=dt.timezone.utc)]
-    extremes = [dt.datetime.min, dt.datetime(999, 1, 1, 0, 0, 0, 7), dt.datetime.max,
-                dt.datetime.max]
+    extremes = [dt.datetime.min, dt.datetime(999, 1, 1, 0, 0, 0, 7), dt.datetime.max, dt.datetime.max]
     for stamps in (aware, extremes, [T0]):
         assert iso_items(stamps) == json_items([t.isoformat() for t in stamps])
     assert iso_items([]) == ""
 
 
 # ---- the observer -------------------------------------------------------------------------------
-point = st.tuples(st.integers(0, 10**6), st.one_of(floats, st.integers(-5, 5), st.none(), texts,
-                                                   st.lists(st.integers(), max_size=2)),
-                  st.integers(0, 3 * 10**6))
-batch = st.dictionaries(st.sampled_from(["loss", "acc", "a,b"]), st.lists(point, max_size=5),
-                        max_size=3)
+point = st.tuples(
+    st.integers(0, 10**6),
+    st.one_of(floats, st.integers(-5, 5), st.none(), texts, st.lists(st.integers(), max_size=2)),
+    st.integers(0, 3 * 10**6),
+)
+batch = st.dictionaries(st.sampled_from(["loss", "acc", "a,b"]), st.lists(point, max_size=5), max_size=3)
 
 
 @settings(max_examples=60, deadline=None)
@@ -135,11 +176,15 @@ def test_log_lines_and_metrics_json_match_the_standard_encoder(tmp_path_factory,
         by_name = {}
         for name, points in metrics.items():
             stamps = [T0 + dt.timedelta(microseconds=us) for _, _, us in points]
-            by_name[name] = {"name": name, "steps": [s for s, _, _ in points],
-                             "values": [v for _, v, _ in points], "timestamps": stamps}
-            expected_log += reference_log_line(name, by_name[name]["steps"],
-                                               by_name[name]["values"],
-                                               [t.isoformat() for t in stamps])
+            by_name[name] = {
+                "name": name,
+                "steps": [s for s, _, _ in points],
+                "values": [v for _, v, _ in points],
+                "timestamps": stamps,
+            }
+            expected_log += reference_log_line(
+                name, by_name[name]["steps"], by_name[name]["values"], [t.isoformat() for t in stamps]
+            )
         obs.log_metrics(metrics_by_name=by_name, info={})
     run_dir = Path(obs.dir)
     assert _read_text(run_dir / "metrics.jsonl") == expected_log
@@ -148,16 +193,25 @@ def test_log_lines_and_metrics_json_match_the_standard_encoder(tmp_path_factory,
 
 
 def test_metrics_log_lines_keeps_its_format():
-    lines = metrics_log_lines([("a,\"b", [1, 2], [0.5, math.nan], ["t1", "t2"]), ("x", [], [], [])])
-    assert lines == (reference_log_line("a,\"b", [1, 2], [0.5, math.nan], ["t1", "t2"])
-                     + reference_log_line("x", [], [], []))
+    lines = metrics_log_lines([('a,"b', [1, 2], [0.5, math.nan], ["t1", "t2"]), ("x", [], [], [])])
+    assert lines == (
+        reference_log_line('a,"b', [1, 2], [0.5, math.nan], ["t1", "t2"])
+        + reference_log_line("x", [], [], [])
+    )
 
 
 def test_timestamps_that_are_not_datetimes_are_kept_as_before(tmp_path):
     obs = start(tmp_path)
-    obs.log_metrics(metrics_by_name={"m": {"steps": (0, 1, 2), "values": [1.0, 2.0, 3.0],
-                                           "timestamps": [dt.date(2024, 1, 2), "yesterday", 7]}},
-                    info={})
+    obs.log_metrics(
+        metrics_by_name={
+            "m": {
+                "steps": (0, 1, 2),
+                "values": [1.0, 2.0, 3.0],
+                "timestamps": [dt.date(2024, 1, 2), "yesterday", 7],
+            }
+        },
+        info={},
+    )
     obs.completed_event(stop_time=T0, result=None)
     metrics = assert_metrics_json_is_reference(Path(obs.dir))
     assert metrics["m"]["timestamps"] == ["2024-01-02", "yesterday", 7]
@@ -166,17 +220,30 @@ def test_timestamps_that_are_not_datetimes_are_kept_as_before(tmp_path):
 def test_numpy_columns_are_converted(tmp_path):
     np = pytest.importorskip("numpy")
     obs = start(tmp_path)
-    obs.log_metrics(metrics_by_name={"m": {"steps": np.arange(3), "values": np.array([0.5, 1, 2]),
-                                           "timestamps": [T0] * 3}}, info={})
+    obs.log_metrics(
+        metrics_by_name={
+            "m": {"steps": np.arange(3), "values": np.array([0.5, 1, 2]), "timestamps": [T0] * 3}
+        },
+        info={},
+    )
     obs.completed_event(stop_time=T0, result=None)
     metrics = assert_metrics_json_is_reference(Path(obs.dir))
-    assert metrics["m"] == {"steps": [0, 1, 2], "values": [0.5, 1.0, 2.0],
-                            "timestamps": ["2024-05-01T12:00:00"] * 3}
+    assert metrics["m"] == {
+        "steps": [0, 1, 2],
+        "values": [0.5, 1.0, 2.0],
+        "timestamps": ["2024-05-01T12:00:00"] * 3,
+    }
 
 
 def one_point(name: str, step: int, value) -> dict:
-    return {name: {"name": name, "steps": [step], "values": [value],
-                   "timestamps": [T0 + dt.timedelta(seconds=step, microseconds=step)]}}
+    return {
+        name: {
+            "name": name,
+            "steps": [step],
+            "values": [value],
+            "timestamps": [T0 + dt.timedelta(seconds=step, microseconds=step)],
+        }
+    }
 
 
 def test_lines_appended_by_someone_else_reach_metrics_json(tmp_path):
@@ -248,14 +315,22 @@ def test_run_hands_observers_grouped_columns_and_naive_utc_datetimes(tmp_path, m
             for key in got:
                 got[key] += series[key]
     assert merged == {
-        "loss": {"steps": [0, 10, 11], "values": [1.5, 2, 0.25],
-                 "timestamps": [T0, dt.datetime(2024, 5, 1, 12, 0, 1),
-                                dt.datetime(2024, 5, 1, 12, 0, 3)]},
-        "acc": {"steps": [0, 1], "values": [0.5, True],
-                "timestamps": [T0.replace(microsecond=250000),
-                               dt.datetime(2024, 5, 1, 12, 0, 2, 1)]}}
+        "loss": {
+            "steps": [0, 10, 11],
+            "values": [1.5, 2, 0.25],
+            "timestamps": [T0, dt.datetime(2024, 5, 1, 12, 0, 1), dt.datetime(2024, 5, 1, 12, 0, 3)],
+        },
+        "acc": {
+            "steps": [0, 1],
+            "values": [0.5, True],
+            "timestamps": [T0.replace(microsecond=250000), dt.datetime(2024, 5, 1, 12, 0, 2, 1)],
+        },
+    }
     assert [type(v) for v in merged["acc"]["values"]] == [float, bool]
     assert all(t.tzinfo is None for series in merged.values() for t in series["timestamps"])
     metrics = assert_metrics_json_is_reference(tmp_path / "1")
-    assert metrics["loss"]["timestamps"] == ["2024-05-01T12:00:00", "2024-05-01T12:00:01",
-                                             "2024-05-01T12:00:03"]
+    assert metrics["loss"]["timestamps"] == [
+        "2024-05-01T12:00:00",
+        "2024-05-01T12:00:01",
+        "2024-05-01T12:00:03",
+    ]

@@ -1,4 +1,5 @@
 """FileStorageObserver across processes: concurrent id claims and a run killed with SIGKILL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,13 +26,25 @@ def _one_run(basedir: str, src: str, worker: int, barrier) -> None:
     from experimentkit.backends.file.observer import FileStorageObserver
 
     obs = FileStorageObserver(basedir)
-    ex_info = {"name": "demo", "base_dir": src, "sources": [["train.py", "md5"]],
-               "dependencies": [], "repositories": [], "mainfile": "train.py"}
+    ex_info = {
+        "name": "demo",
+        "base_dir": src,
+        "sources": [["train.py", "md5"]],
+        "dependencies": [],
+        "repositories": [],
+        "mainfile": "train.py",
+    }
     barrier.wait()
-    obs.started_event(ex_info=ex_info, command="main", host_info={"hostname": "h"}, start_time=T0,
-                      config={"worker": worker}, meta_info={"command": "main"}, _id=None)
-    obs.log_metrics(metrics_by_name={"w": {"steps": [0], "values": [worker], "timestamps": [T0]}},
-                    info={})
+    obs.started_event(
+        ex_info=ex_info,
+        command="main",
+        host_info={"hostname": "h"},
+        start_time=T0,
+        config={"worker": worker},
+        meta_info={"command": "main"},
+        _id=None,
+    )
+    obs.log_metrics(metrics_by_name={"w": {"steps": [0], "values": [worker], "timestamps": [T0]}}, info={})
     obs.heartbeat_event(info={}, captured_out=f"worker {worker}\n", beat_time=T0, result=None)
     obs.completed_event(stop_time=T0, result=worker)
 
@@ -44,8 +57,7 @@ def test_fifty_concurrent_processes_get_distinct_ids_and_complete_records(tmp_pa
     basedir = tmp_path / "runs"
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(N_RUNS)
-    procs = [ctx.Process(target=_one_run, args=(str(basedir), str(src), i, barrier))
-             for i in range(N_RUNS)]
+    procs = [ctx.Process(target=_one_run, args=(str(basedir), str(src), i, barrier)) for i in range(N_RUNS)]
     for p in procs:
         p.start()
     for p in procs:
@@ -88,8 +100,9 @@ CHILD = textwrap.dedent("""
 
 def test_sigkilled_run_leaves_valid_files_up_to_its_last_beat(tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE,
-                             text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         last = -1
         while last < 20:

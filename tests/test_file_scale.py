@@ -1,5 +1,6 @@
 """The file store's read path at scale: per-metric summaries kept on write, one metric read without
 parsing the others, numpy arrays built from the stored columns."""
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,16 @@ def _run(tmp_path, series: dict):
 
 
 def _same(a, b):
-    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a)
-                      and math.isnan(b))
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 
 
 def test_kept_summaries_equal_a_full_read(tmp_path):
-    series = {"loss": [3.0, float("nan"), 1.0, 2.0], "acc": [1, 5, float("inf"), -2],
-              "loss_2": [float("nan")], "lr": [0.1]}
+    series = {
+        "loss": [3.0, float("nan"), 1.0, 2.0],
+        "acc": [1, 5, float("inf"), -2],
+        "loss_2": [float("nan")],
+        "lr": [0.1],
+    }
     run_id, run_dir = _run(tmp_path, series)
     with open(os.path.join(run_dir, "metrics_summary.json")) as f:
         kept = json.load(f)["metrics"]
@@ -56,17 +60,25 @@ def test_kept_summaries_equal_a_full_read(tmp_path):
 def test_summaries_are_ignored_once_the_log_changed_or_values_are_not_numbers(tmp_path):
     run_id, run_dir = _run(tmp_path, {"loss": [1.0, 2.0]})
     with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:  # e.g. a replay from elsewhere
-        f.write(json.dumps({"name": "loss", "steps": [2], "values": [-7.0],
-                            "timestamps": ["2024-01-01T00:00:00"]}) + "\n")
+        f.write(
+            json.dumps(
+                {"name": "loss", "steps": [2], "values": [-7.0], "timestamps": ["2024-01-01T00:00:00"]}
+            )
+            + "\n"
+        )
     assert open_store(str(tmp_path)).get(run_id).metrics["loss"] == {
-        "last": -7.0, "min": -7.0, "max": 2.0, "count": 3}
+        "last": -7.0,
+        "min": -7.0,
+        "max": 2.0,
+        "count": 3,
+    }
     text_run, text_dir = _run(tmp_path, {"phase": ["warmup", "train"], "loss": [1.0]})
     assert not os.path.exists(os.path.join(text_dir, "metrics_summary.json"))
     assert open_store(str(tmp_path)).get(text_run).metrics["phase"]["last"] == "train"
 
 
 def test_one_metric_is_read_alone_and_to_numpy_matches_the_datetimes(tmp_path):
-    run_id, _ = _run(tmp_path, {"loss": [0.5, None, 2.5], "loss2": [9.0], "\"odd\tname": [1.0]})
+    run_id, _ = _run(tmp_path, {"loss": [0.5, None, 2.5], "loss2": [9.0], '"odd\tname': [1.0]})
     store = open_store(str(tmp_path))
     series = store.get(run_id).metric("loss")
     steps, values, stamps = series.to_numpy()
@@ -74,7 +86,7 @@ def test_one_metric_is_read_alone_and_to_numpy_matches_the_datetimes(tmp_path):
     assert values[0] == 0.5 and math.isnan(values[1]) and values[2] == 2.5
     assert stamps.dtype == np.dtype("datetime64[us]")
     assert stamps.tolist() == series.timestamps  # the same instants as the parsed datetimes
-    assert store.get(run_id).metric("\"odd\tname").values == [1.0]
+    assert store.get(run_id).metric('"odd\tname').values == [1.0]
     assert store.get(run_id).metric("loss2").values == [9.0]
 
 
@@ -95,8 +107,12 @@ def _streamed(tmp_path, log):
 
 def test_streaming_metrics_json_has_the_bytes_of_the_in_memory_layout(tmp_path):
     entries = [
-        {"name": "loss", "steps": [0, 1], "values": [0.5, float("nan")],
-         "timestamps": ["2024-01-01T00:00:00", "2024-01-01T00:00:00.5"]},
+        {
+            "name": "loss",
+            "steps": [0, 1],
+            "values": [0.5, float("nan")],
+            "timestamps": ["2024-01-01T00:00:00", "2024-01-01T00:00:00.5"],
+        },
         {"name": "acc", "steps": [], "values": [], "timestamps": []},
         {"name": "loss", "steps": [2], "values": [None], "timestamps": ["2024-01-01T00:00:01"]},
         {"name": "b\u00e9", "steps": [7], "values": ["text"], "timestamps": ["x"]},

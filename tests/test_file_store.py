@@ -1,5 +1,6 @@
 """FileStore over real file-storage directories: the shared query cases, index freshness while runs
 are written, annotations, per-sample rows, artifact safety and DEAD detection."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,6 +42,7 @@ class TestFileStore(StoreConformance):
             base = tmp_path_factory.mktemp("runs")
             write_runs(base, specs, tmp_path_factory.mktemp("art"))
             return open_store(str(base), **store_kwargs)
+
         return make
 
     @pytest.fixture
@@ -58,6 +60,7 @@ class TestFileStoreInMemoryIndex(StoreConformance):
             base = tmp_path_factory.mktemp("runs")
             write_runs(base, specs, tmp_path_factory.mktemp("art"))
             return FileStore(base, index_path=":memory:", **store_kwargs)
+
         return make
 
 
@@ -68,35 +71,72 @@ def _random_specs(count: int) -> list:
     import random
 
     rnd = random.Random(7)
-    pool = [None, True, False, 0, 1, 1.0, 2, -3, 0.5, 0.1, 1e9, "a", "b", "10", "", "a b",
-            [1, 2], ["a", 1], [], {"x": 1}]
+    pool = [
+        None,
+        True,
+        False,
+        0,
+        1,
+        1.0,
+        2,
+        -3,
+        0.5,
+        0.1,
+        1e9,
+        "a",
+        "b",
+        "10",
+        "",
+        "a b",
+        [1, 2],
+        ["a", 1],
+        [],
+        {"x": 1},
+    ]
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     specs = []
     for i in range(count):
-        config = {"lr": rnd.choice([0.1, 0.01, 0.05, 1, 2, "0.1", True]), "v": rnd.choice(pool),
-                  "opt": rnd.choice([{"name": "adam", "m": rnd.choice(pool)}, "sgd", None])}
+        config = {
+            "lr": rnd.choice([0.1, 0.01, 0.05, 1, 2, "0.1", True]),
+            "v": rnd.choice(pool),
+            "opt": rnd.choice([{"name": "adam", "m": rnd.choice(pool)}, "sgd", None]),
+        }
         if rnd.random() < 0.3:
             del config["v"]
         metrics = {}
         for name in ("acc", "loss.val"):
             if rnd.random() < 0.8:
-                values = [rnd.choice([0.1, 0.5, 0.9, 1, 2, None])
-                          for _ in range(rnd.randint(1, 4))]
-                metrics[name] = {"steps": list(range(len(values))), "values": values,
-                                 "timestamps": [now] * len(values)}
+                values = [rnd.choice([0.1, 0.5, 0.9, 1, 2, None]) for _ in range(rnd.randint(1, 4))]
+                metrics[name] = {
+                    "steps": list(range(len(values))),
+                    "values": values,
+                    "timestamps": [now] * len(values),
+                }
         status = rnd.choice(["COMPLETED", "FAILED", "RUNNING", "INTERRUPTED"])
         start = now - _dt.timedelta(hours=rnd.randint(0, 1000))
-        spec = {"id": str(rnd.choice([i + 1, i + 1, f"x{i}"])), "command": rnd.choice(["a", "b"]),
-                "experiment": {"name": rnd.choice(["e1", "e2"]), "base_dir": "/", "sources": [],
-                               "dependencies": [], "repositories": [], "mainfile": "m.py"},
-                "status": status, "config": config,
-                "host": {"hostname": rnd.choice(["h1", "h2", "h10"])},
-                "meta": {"comment": rnd.choice(["ok", "tried a b", None])},
-                "info": {"nan": float("nan")} if rnd.random() < 0.2 else {"n": rnd.choice(pool)},
-                "start_time": start, "heartbeat": start + _dt.timedelta(minutes=rnd.randint(0, 5)),
-                "result": rnd.choice(pool[:12]), "metrics": metrics,
-                "tags": rnd.sample(["t1", "t2", "t3"], rnd.randint(0, 2)),
-                "notes": rnd.choice(["", "good run", "bad"])}
+        spec = {
+            "id": str(rnd.choice([i + 1, i + 1, f"x{i}"])),
+            "command": rnd.choice(["a", "b"]),
+            "experiment": {
+                "name": rnd.choice(["e1", "e2"]),
+                "base_dir": "/",
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+                "mainfile": "m.py",
+            },
+            "status": status,
+            "config": config,
+            "host": {"hostname": rnd.choice(["h1", "h2", "h10"])},
+            "meta": {"comment": rnd.choice(["ok", "tried a b", None])},
+            "info": {"nan": float("nan")} if rnd.random() < 0.2 else {"n": rnd.choice(pool)},
+            "start_time": start,
+            "heartbeat": start + _dt.timedelta(minutes=rnd.randint(0, 5)),
+            "result": rnd.choice(pool[:12]),
+            "metrics": metrics,
+            "tags": rnd.sample(["t1", "t2", "t3"], rnd.randint(0, 2)),
+            "notes": rnd.choice(["", "good run", "bad"]),
+        }
         if status != "RUNNING":
             spec["stop_time"] = spec["heartbeat"]
         if status == "FAILED":
@@ -124,20 +164,68 @@ def twin_stores(tmp_path_factory: Any) -> Any:
     store.close()
 
 
-_KEYS = ["id", "status", "experiment", "command", "config.lr", "config.v", "config.opt",
-         "config.opt.name", "config.opt.m", "host.hostname", "meta.comment", "info.n", "info.nan",
-         "result", "tags", "notes", "metrics.acc", "metrics.acc.min", "metrics.acc.max",
-         "metrics.acc.count", "metrics.loss.val", "metrics.loss.val.max", "start_time",
-         "stop_time"]
+_KEYS = [
+    "id",
+    "status",
+    "experiment",
+    "command",
+    "config.lr",
+    "config.v",
+    "config.opt",
+    "config.opt.name",
+    "config.opt.m",
+    "host.hostname",
+    "meta.comment",
+    "info.n",
+    "info.nan",
+    "result",
+    "tags",
+    "notes",
+    "metrics.acc",
+    "metrics.acc.min",
+    "metrics.acc.max",
+    "metrics.acc.count",
+    "metrics.loss.val",
+    "metrics.loss.val.max",
+    "start_time",
+    "stop_time",
+]
 _ORDER_KEYS = [k for k in _KEYS if k not in ("info.nan",)]
 
 
 def _filter_values() -> Any:
     from hypothesis import strategies as st
 
-    scalars = st.sampled_from([None, True, False, 0, 1, 2, 0.5, 0.1, 0.05, "a", "b", "10", "",
-                               "sgd", "adam", "t1", "t2", "1", "x3", "COMPLETED", "DEAD", "h1",
-                               "e1", "ok", "run", "2024-01-01"])
+    scalars = st.sampled_from(
+        [
+            None,
+            True,
+            False,
+            0,
+            1,
+            2,
+            0.5,
+            0.1,
+            0.05,
+            "a",
+            "b",
+            "10",
+            "",
+            "sgd",
+            "adam",
+            "t1",
+            "t2",
+            "1",
+            "x3",
+            "COMPLETED",
+            "DEAD",
+            "h1",
+            "e1",
+            "ok",
+            "run",
+            "2024-01-01",
+        ]
+    )
     return scalars | st.lists(scalars, max_size=3)
 
 
@@ -152,10 +240,12 @@ def test_sql_translation_matches_reference(twin_stores: Any) -> None:
     ops = ["==", "!=", "<", "<=", ">", ">=", "contains", "in"]
 
     @settings(max_examples=250, deadline=None)
-    @given(st.lists(st.tuples(st.sampled_from(_KEYS), st.sampled_from(ops), _filter_values()),
-                    max_size=2),
-           st.lists(st.tuples(st.sampled_from(_ORDER_KEYS), st.booleans()), max_size=2),
-           st.none() | st.integers(0, 5), st.integers(0, 3))
+    @given(
+        st.lists(st.tuples(st.sampled_from(_KEYS), st.sampled_from(ops), _filter_values()), max_size=2),
+        st.lists(st.tuples(st.sampled_from(_ORDER_KEYS), st.booleans()), max_size=2),
+        st.none() | st.integers(0, 5),
+        st.integers(0, 3),
+    )
     def check(filters: list, orders: list, limit: Any, offset: int) -> None:
         built = []
         for key, op, value in filters:
@@ -163,8 +253,9 @@ def test_sql_translation_matches_reference(twin_stores: Any) -> None:
                 built.append(Filter(key, op, value))
             except QueryError:
                 return
-        q = Query(filters=tuple(built), order=tuple(Order(k, d) for k, d in orders),
-                  limit=limit, offset=offset)
+        q = Query(
+            filters=tuple(built), order=tuple(Order(k, d) for k, d in orders), limit=limit, offset=offset
+        )
         expected = [r.id for r in reference.query(q)]
         assert [r.id for r in store.query(q)] == expected, store.explain(q)
         assert store.count(q) == reference.count(q)
@@ -176,9 +267,16 @@ def test_common_queries_run_in_sql(twin_stores: Any) -> None:
     from experimentkit.query import Query, parse_order, parse_where
 
     store, _ = twin_stores
-    q = Query(filters=(parse_where("config.lr < 0.05"), parse_where("status == COMPLETED"),
-                       parse_where("tags contains t1"), parse_where("metrics.acc.max > 0.2")),
-              order=(parse_order("-metrics.acc"),), limit=10)
+    q = Query(
+        filters=(
+            parse_where("config.lr < 0.05"),
+            parse_where("status == COMPLETED"),
+            parse_where("tags contains t1"),
+            parse_where("metrics.acc.max > 0.2"),
+        ),
+        order=(parse_order("-metrics.acc"),),
+        limit=10,
+    )
     plan = store.explain(q)
     assert plan["in_python"] == [] and plan["order_in_sql"] and plan["limit_in_sql"]
     # info holds NaN in some runs: SQL cannot read those documents, so Python filters info keys
@@ -190,9 +288,16 @@ def test_common_queries_run_in_sql(twin_stores: Any) -> None:
 # --------------------------------------------------------------------------------------------------
 def _spec(run_id: str, status: str = "COMPLETED", **extra: Any) -> dict:
     spec = sample_runs()[0]
-    spec.update({"id": run_id, "status": status, "tags": [], "notes": "", "info": {},
-                 "metrics": {"acc": {"steps": [0], "values": [float(run_id) / 10],
-                                     "timestamps": [T(2024, 1, 1)]}}})
+    spec.update(
+        {
+            "id": run_id,
+            "status": status,
+            "tags": [],
+            "notes": "",
+            "info": {},
+            "metrics": {"acc": {"steps": [0], "values": [float(run_id) / 10], "timestamps": [T(2024, 1, 1)]}},
+        }
+    )
     if status == "RUNNING":
         spec.pop("stop_time", None)
         spec["heartbeat"] = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
@@ -242,8 +347,9 @@ def test_query_sees_added_changed_and_deleted_runs(tmp_path: Path) -> None:
     # the running run logs more metrics (appended, directory untouched) and completes
     observer = FileStorageObserver(str(base))
     observer.attach("2")
-    observer.log_metrics({"acc": {"name": "acc", "steps": [1], "values": [0.99],
-                                  "timestamps": [T(2024, 1, 2)]}}, {})
+    observer.log_metrics(
+        {"acc": {"name": "acc", "steps": [1], "values": [0.99], "timestamps": [T(2024, 1, 2)]}}, {}
+    )
     assert store.get("2").metrics["acc"]["last"] == 0.99
     assert _ids(store, "metrics.acc > 0.9") == ["2"]
     observer.completed_event(stop_time=T(2024, 1, 3), result=5)
@@ -345,8 +451,9 @@ def _read_only_directory(base: Path) -> Iterator[None]:
     copy = base.with_name(base.name + ".src")
     base.rename(copy)
     base.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(base)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(base)], capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"root cannot make a read-only directory here (mount: {mounted.stderr!r})")
     try:
@@ -399,7 +506,7 @@ def test_tags_and_notes_live_beside_run_json(tmp_path: Path) -> None:
 
 
 def test_per_sample_rows_of_the_best_run(tmp_path: Path) -> None:
-    """"From the best run by val.accuracy, the 10 rows with the lowest pixel_accuracy", with real
+    """ "From the best run by val.accuracy, the 10 rows with the lowest pixel_accuracy", with real
     runs of an Experiment."""
     from experimentkit import Experiment
 
@@ -415,9 +522,13 @@ def test_per_sample_rows_of_the_best_run(tmp_path: Path) -> None:
         for epoch in range(3):
             _run.log_scalar("val.accuracy", quality * (epoch + 1) / 3)
         for part in range(2):
-            _run.log_table("predictions", [
-                {"image": f"img{part}_{i}.png", "pixel_accuracy": quality * ((i * 7 + part) % 15) / 15}
-                for i in range(15)])
+            _run.log_table(
+                "predictions",
+                [
+                    {"image": f"img{part}_{i}.png", "pixel_accuracy": quality * ((i * 7 + part) % 15) / 15}
+                    for i in range(15)
+                ],
+            )
         return quality
 
     for quality in (0.3, 0.9, 0.6):
@@ -464,9 +575,15 @@ def test_artifacts_cannot_leave_the_store(tmp_path: Path) -> None:
 def test_dead_runs(tmp_path: Path) -> None:
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1", "RUNNING", heartbeat=now - _dt.timedelta(minutes=10)),
-                      _spec("2", "RUNNING", heartbeat=now),
-                      _spec("3", "COMPLETED", heartbeat=now - _dt.timedelta(days=9))], tmp_path)
+    write_runs(
+        base,
+        [
+            _spec("1", "RUNNING", heartbeat=now - _dt.timedelta(minutes=10)),
+            _spec("2", "RUNNING", heartbeat=now),
+            _spec("3", "COMPLETED", heartbeat=now - _dt.timedelta(days=9)),
+        ],
+        tmp_path,
+    )
     store = FileStore(base)
     assert _ids(store, "status == DEAD") == ["1"]
     assert _ids(store, "status == RUNNING") == ["2"]
@@ -481,8 +598,11 @@ def test_dead_runs(tmp_path: Path) -> None:
 def test_metric_series_and_output(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     spec = _spec("1", captured_out="hello\n")
-    spec["metrics"]["acc"] = {"steps": [0, 5], "values": [0.5, float("nan")],
-                              "timestamps": [T(2024, 1, 1), T(2024, 1, 1, 0, 1)]}
+    spec["metrics"]["acc"] = {
+        "steps": [0, 5],
+        "values": [0.5, float("nan")],
+        "timestamps": [T(2024, 1, 1), T(2024, 1, 1, 0, 1)],
+    }
     write_runs(base, [spec], tmp_path)
     store = FileStore(base)
     series = store.metric("1", "acc")

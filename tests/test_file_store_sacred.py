@@ -1,4 +1,5 @@
 """A file store written by Sacred 0.8.7 itself (run in a subprocess) read through FileStore."""
+
 from __future__ import annotations
 
 import subprocess
@@ -46,8 +47,13 @@ def sacred_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     script.write_text(SCRIPT)
     base = work / "runs"
     for updates in (["lr=0.2"], ["lr=0.3", "opt.name=sgd"], ["fail=True"]):
-        subprocess.run([sys.executable, str(script), "-F", str(base), "--capture=sys", "with",
-                        *updates], cwd=work, capture_output=True, check=False, timeout=120)
+        subprocess.run(
+            [sys.executable, str(script), "-F", str(base), "--capture=sys", "with", *updates],
+            cwd=work,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
     assert sorted(p.name for p in base.iterdir() if p.name.isdigit()) == ["1", "2", "3"]
     return base
 
@@ -58,8 +64,7 @@ def test_runs_written_by_sacred(sacred_store: Path) -> None:
     assert [r.status for r in runs] == ["COMPLETED", "COMPLETED", "FAILED"]
     first = runs[0]
     assert first.experiment["name"] == "sacred_demo" and first.command == "main"
-    assert first.config["lr"] == 0.2 and first.config["opt"] == {"name": "adam",
-                                                                   "betas": [0.9, 0.99]}
+    assert first.config["lr"] == 0.2 and first.config["opt"] == {"name": "adam", "betas": [0.9, 0.99]}
     assert first.result == pytest.approx(0.6) and first.info["note"] == "from sacred"
     assert first.start_time is not None and first.stop_time >= first.start_time
     assert first.host["hostname"]
@@ -78,11 +83,19 @@ def test_runs_written_by_sacred(sacred_store: Path) -> None:
 def test_queries_and_annotations_on_a_sacred_store(sacred_store: Path) -> None:
     store = open_store(str(sacred_store))
     assert [r.id for r in store.runs().where("config.opt.name == sgd").all()] == ["2"]
-    assert [r.id for r in store.runs().where("config.lr >= 0.2", "status == COMPLETED")
-            .order_by("-metrics.val.accuracy").all()] == ["2", "1"]
+    assert [
+        r.id
+        for r in store.runs()
+        .where("config.lr >= 0.2", "status == COMPLETED")
+        .order_by("-metrics.val.accuracy")
+        .all()
+    ] == ["2", "1"]
     assert store.best("val.accuracy").id == "2"
-    assert [r.id for r in store.runs().where("config.opt.betas contains 0.99")
-            .order_by("id").all()] == ["1", "2", "3"]
+    assert [r.id for r in store.runs().where("config.opt.betas contains 0.99").order_by("id").all()] == [
+        "1",
+        "2",
+        "3",
+    ]
     before = (sacred_store / "1" / "run.json").read_bytes()
     store.add_tags("1", ["sacred"])
     assert (sacred_store / "1" / "run.json").read_bytes() == before  # Sacred's file untouched

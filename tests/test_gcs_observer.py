@@ -1,5 +1,6 @@
 """GoogleCloudStorageObserver against a local GCS emulator (gcp-storage-emulator on 127.0.0.1) through
 google-cloud-storage."""
+
 import json
 import socket
 
@@ -46,8 +47,14 @@ def test_run_is_stored_in_sacred_layout(gcs_client, tmp_path):
     ex.run()
     ex.run()
     blobs = {b.name: b.download_as_bytes() for b in gcs_client.list_blobs("ek-runs", prefix="exp/")}
-    assert {"exp/1/run.json", "exp/1/config.json", "exp/1/cout.txt", "exp/1/metrics.json",
-            "exp/1/plot.txt", "exp/2/run.json"} <= set(blobs)
+    assert {
+        "exp/1/run.json",
+        "exp/1/config.json",
+        "exp/1/cout.txt",
+        "exp/1/metrics.json",
+        "exp/1/plot.txt",
+        "exp/2/run.json",
+    } <= set(blobs)
     run = json.loads(blobs["exp/1/run.json"])
     assert run["status"] == "COMPLETED" and run["result"] == 5 and run["artifacts"] == ["plot.txt"]
     assert "to the cloud" in blobs["exp/1/cout.txt"].decode()
@@ -62,6 +69,12 @@ def test_missing_bucket_is_refused(gcs_client):
 
     obs = GoogleCloudStorageObserver(bucket="no-such-bucket", basedir="x", client=gcs_client)
     with pytest.raises(ValueError, match="'no-such-bucket' does not exist"):
-        obs.started_event(ex_info={"name": "x", "sources": [], "base_dir": "/"}, command="main",
-                          host_info={}, start_time=datetime.datetime(2020, 1, 1), config={},
-                          meta_info={}, _id=None)
+        obs.started_event(
+            ex_info={"name": "x", "sources": [], "base_dir": "/"},
+            command="main",
+            host_info={},
+            start_time=datetime.datetime(2020, 1, 1),
+            config={},
+            meta_info={},
+            _id=None,
+        )

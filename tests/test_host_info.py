@@ -1,4 +1,5 @@
 """Host info: the default facts, user gatherers, and GPU info read from nvidia-smi's XML."""
+
 import os
 import platform
 import stat
@@ -53,15 +54,14 @@ def fake_nvidia_smi(monkeypatch, tmp_path):
     script = tmp_path / "nvidia-smi"
     xml_file = tmp_path / "smi.xml"
     xml_file.write_text(NVIDIA_XML)
-    script.write_text(f"#!/bin/sh\n[ \"$1 $2\" = \"-q -x\" ] || exit 3\ncat '{xml_file}'\n")
+    script.write_text(f'#!/bin/sh\n[ "$1 $2" = "-q -x" ] || exit 3\ncat \'{xml_file}\'\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
 
 
 def test_default_fields(settings, no_nvidia_smi):
     info = get_host_info(settings=settings)
-    assert set(info) == {"hostname", "os", "python_version", "cpu", "cpu_count", "memory_total",
-                         "ENV"}
+    assert set(info) == {"hostname", "os", "python_version", "cpu", "cpu_count", "memory_total", "ENV"}
     assert info["hostname"] == platform.node()
     assert info["os"] == [platform.system(), platform.platform()]
     assert info["python_version"] == platform.python_version()
@@ -101,8 +101,7 @@ def test_gpus_from_nvidia_smi(settings, fake_nvidia_smi):
         "driver_version": "535.104.05",
         "gpus": [
             {"model": "Tesla T4", "total_memory": 15360, "persistence_mode": True},
-            {"model": "NVIDIA A100-SXM4-40GB MIG 1g.5gb", "total_memory": 4864,
-             "persistence_mode": False},
+            {"model": "NVIDIA A100-SXM4-40GB MIG 1g.5gb", "total_memory": 4864, "persistence_mode": False},
         ],
     }
 
@@ -121,8 +120,10 @@ def test_failing_nvidia_smi_leaves_gpus_out(settings, monkeypatch, tmp_path):
 
 
 def test_parse_without_gpus():
-    assert parse_nvidia_smi_xml("<nvidia_smi_log><driver_version>1</driver_version>"
-                                "</nvidia_smi_log>") == {"gpus": [], "driver_version": "1"}
+    assert parse_nvidia_smi_xml("<nvidia_smi_log><driver_version>1</driver_version></nvidia_smi_log>") == {
+        "gpus": [],
+        "driver_version": "1",
+    }
 
 
 def test_additional_gatherers(settings, no_nvidia_smi):

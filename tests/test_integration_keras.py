@@ -1,4 +1,5 @@
 """ExperimentkitCallback with a real Keras 3 ``fit`` (torch backend, CPU)."""
+
 import os
 
 import numpy as np
@@ -19,12 +20,17 @@ def fit(callback, epochs=2):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 4)).astype("float32")
     y = (x.sum(axis=1) > 0).astype("float32")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    return model.fit(x, y, batch_size=8, epochs=epochs, validation_data=(x, y), verbose=0,
-                     callbacks=[callback])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+    return model.fit(
+        x, y, batch_size=8, epochs=epochs, validation_data=(x, y), verbose=0, callbacks=[callback]
+    )
 
 
 def only_run(store):
@@ -55,8 +61,9 @@ def test_epoch_and_batch_metrics_and_the_summary_go_into_the_active_run(tmp_path
 
 
 def test_standalone_callback_makes_one_completed_run_per_fit(tmp_path):
-    callback = ExperimentkitCallback(name="standalone", observers=[FileStorageObserver(str(tmp_path))],
-                                     log_batches=False)
+    callback = ExperimentkitCallback(
+        name="standalone", observers=[FileStorageObserver(str(tmp_path))], log_batches=False
+    )
     fit(callback, epochs=3)
     fit(callback, epochs=1)
     with open_store(str(tmp_path)) as store:

@@ -1,4 +1,5 @@
 """ExperimentkitLogger with a real ``lightning.Trainer`` on a tiny model, on CPU."""
+
 import pytest
 
 pytestmark = [pytest.mark.lightning, pytest.mark.slow]
@@ -37,15 +38,21 @@ def loaders():
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(32, 4, generator=generator)
     data = torch.utils.data.TensorDataset(x, x.sum(dim=1, keepdim=True))
-    return (torch.utils.data.DataLoader(data, batch_size=8),
-            torch.utils.data.DataLoader(data, batch_size=16))
+    return (torch.utils.data.DataLoader(data, batch_size=8), torch.utils.data.DataLoader(data, batch_size=16))
 
 
 def fit(logger, root, model=None, epochs=2, **trainer_kwargs):
     trainer = lightning.Trainer(
-        max_epochs=epochs, logger=logger, accelerator="cpu", devices=1, default_root_dir=str(root),
-        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
-        **trainer_kwargs)
+        max_epochs=epochs,
+        logger=logger,
+        accelerator="cpu",
+        devices=1,
+        default_root_dir=str(root),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        **trainer_kwargs,
+    )
     train, val = loaders()
     trainer.fit(model or TinyModel(), train, val)
     return trainer
@@ -84,8 +91,9 @@ def test_inside_an_experiment_the_logger_writes_into_its_run(tmp_path):
 
 
 def test_standalone_logger_starts_and_finishes_its_own_run(tmp_path):
-    logger = ExperimentkitLogger("standalone", observers=[FileStorageObserver(str(tmp_path))],
-                                 config={"batch_size": 8})
+    logger = ExperimentkitLogger(
+        "standalone", observers=[FileStorageObserver(str(tmp_path))], config={"batch_size": 8}
+    )
     fit(logger, tmp_path / "work", enable_checkpointing=False)
     logger.finish()
     run = only_run(tmp_path)
@@ -111,9 +119,9 @@ def test_all_checkpoints_are_stored_when_asked(tmp_path):
     @ex.main
     def main():
         checkpoints = lightning.pytorch.callbacks.ModelCheckpoint(
-            dirpath=str(tmp_path / "ckpt"), save_top_k=-1, filename="{epoch}")
-        fit(ExperimentkitLogger(log_checkpoints="all"), tmp_path / "work", epochs=3,
-            callbacks=[checkpoints])
+            dirpath=str(tmp_path / "ckpt"), save_top_k=-1, filename="{epoch}"
+        )
+        fit(ExperimentkitLogger(log_checkpoints="all"), tmp_path / "work", epochs=3, callbacks=[checkpoints])
 
     ex.run()
     run = only_run(tmp_path / "runs")

@@ -1,4 +1,5 @@
 """System metrics (``--system-metrics``): psutil samples stored as ``system.*`` metrics."""
+
 import subprocess
 import sys
 import textwrap
@@ -42,8 +43,13 @@ def test_the_option_samples_cpu_memory_disk_and_network_as_metrics(tmp_path, fas
     sampling_experiment(tmp_path).run(options={"--system-metrics": True})
     run = only_run(tmp_path)
     names = run.metric_names()
-    for name in ("system.cpu.percent", "system.memory.percent", "system.memory.used_mb",
-                 "system.process.rss_mb", "system.process.cpu_percent"):
+    for name in (
+        "system.cpu.percent",
+        "system.memory.percent",
+        "system.memory.used_mb",
+        "system.process.rss_mb",
+        "system.process.cpu_percent",
+    ):
         assert name in names
     cpu = run.metric("system.cpu.percent")
     assert len(cpu) >= 3 and cpu.steps[:3] == [0, 1, 2]
@@ -81,7 +87,8 @@ def test_without_psutil_the_option_is_a_usage_error(tmp_path, monkeypatch):
 
 def test_command_line_flag(tmp_path):
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         from experimentkit import SETTINGS, Experiment
         from experimentkit.integrations.system import SystemMetricsHook
         from experimentkit.observers import FileStorageObserver
@@ -93,11 +100,18 @@ def test_command_line_flag(tmp_path):
         def main(_run):
             hooks = [h for h in _run.pre_run_hooks if isinstance(h, SystemMetricsHook)]
             assert hooks[0].sampler.wait_for(2, timeout=120)
-    """))
-    done = subprocess.run([sys.executable, str(script), "--system-metrics", "-l", "ERROR"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), "--system-metrics", "-l", "ERROR"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert len(only_run(tmp_path / "runs").metric("system.cpu.percent")) >= 2
-    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=300)
+    helped = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert "-U --system-metrics" in helped.stdout

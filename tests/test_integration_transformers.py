@@ -1,4 +1,5 @@
 """ExperimentkitCallback with a real Hugging Face ``Trainer`` and a tiny random BERT (no downloads)."""
+
 import os
 
 import pytest
@@ -25,21 +26,37 @@ class Pairs(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         ids = self.ids[i]
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                "labels": int(ids[0] > 25)}
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": int(ids[0] > 25)}
 
 
 def train(tmp_path, callbacks=(), report_to="none"):
-    config = transformers.BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=16,
-                                     max_position_embeddings=16, num_labels=2)
+    config = transformers.BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+        num_labels=2,
+    )
     model = transformers.BertForSequenceClassification(config)
     args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / "out"), max_steps=6, per_device_train_batch_size=4,
-        logging_steps=2, eval_strategy="steps", eval_steps=3, save_strategy="no",
-        report_to=report_to, use_cpu=True, disable_tqdm=True, learning_rate=0.01, seed=0)
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=Pairs(),
-                                   eval_dataset=Pairs(8), callbacks=list(callbacks))
+        output_dir=str(tmp_path / "out"),
+        max_steps=6,
+        per_device_train_batch_size=4,
+        logging_steps=2,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="no",
+        report_to=report_to,
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=0.01,
+        seed=0,
+    )
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=Pairs(), eval_dataset=Pairs(8), callbacks=list(callbacks)
+    )
     trainer.train()
     return trainer
 

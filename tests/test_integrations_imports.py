@@ -1,11 +1,22 @@
 """The integrations cost nothing until used: ``import experimentkit`` and a plain run load none of
 them, nor any framework."""
+
 import json
 import subprocess
 import sys
 
-ADAPTERS = ["experimentkit.integrations", "experimentkit.workers", "experimentkit.media",
-            "torch", "lightning", "keras", "transformers", "psutil", "pynvml", "PIL"]
+ADAPTERS = [
+    "experimentkit.integrations",
+    "experimentkit.workers",
+    "experimentkit.media",
+    "torch",
+    "lightning",
+    "keras",
+    "transformers",
+    "psutil",
+    "pynvml",
+    "PIL",
+]
 
 
 def loaded_after(code):

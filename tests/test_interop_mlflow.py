@@ -1,4 +1,5 @@
 """MLflow both ways through MLflow's own client: a real MLflow SQLite store made in the test."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,17 +30,24 @@ def _make_mlflow_store(tmp_path):
     plot.write_text("step,loss\n0,1.0\n")
     runs = {}
     for number, status in enumerate(("FINISHED", "FAILED", "KILLED")):
-        run = client.create_run(experiment, start_time=T0 + number * 1000,
-                                run_name=f"run-{number}")
+        run = client.create_run(experiment, start_time=T0 + number * 1000, run_name=f"run-{number}")
         run_id = run.info.run_id
         client.log_batch(
             run_id,
-            params=[Param("lr", str(0.01 * (number + 1))), Param("model.depth", "3"),
-                    Param("use_bn", "true"), Param("opt", "adam")],
+            params=[
+                Param("lr", str(0.01 * (number + 1))),
+                Param("model.depth", "3"),
+                Param("use_bn", "true"),
+                Param("opt", "adam"),
+            ],
             metrics=[Metric("loss", 1.0 / (step + 1), T0 + step * 7, step) for step in range(40)]
             + [Metric("val.acc", 0.5 + number / 10, T0 + 999, 0)],
-            tags=[RunTag("team", "vision"), RunTag("best", ""),
-                  RunTag("mlflow.note.content", f"note {number}")])
+            tags=[
+                RunTag("team", "vision"),
+                RunTag("best", ""),
+                RunTag("mlflow.note.content", f"note {number}"),
+            ],
+        )
         client.log_artifact(run_id, str(artifact))
         client.log_artifact(run_id, str(plot), "plots")
         client.set_terminated(run_id, status, end_time=T0 + 60_000 + number)
@@ -48,8 +56,15 @@ def _make_mlflow_store(tmp_path):
 
 
 def test_typed_param_reads_back_numbers_bools_and_text():
-    assert [typed_param(v) for v in ("3", "0.5", "1e-3", "true", "False", "None", "adam")] == \
-        [3, 0.5, 0.001, True, False, None, "adam"]
+    assert [typed_param(v) for v in ("3", "0.5", "1e-3", "true", "False", "None", "adam")] == [
+        3,
+        0.5,
+        0.001,
+        True,
+        False,
+        None,
+        "adam",
+    ]
 
 
 def test_import_is_complete_and_idempotent_and_exports_back_the_same(tmp_path):
@@ -72,8 +87,9 @@ def test_import_is_complete_and_idempotent_and_exports_back_the_same(tmp_path):
         loss = first.metric("loss")
         assert loss.steps == list(range(40))
         assert loss.values == [1.0 / (s + 1) for s in range(40)]
-        assert [round((t - dt.datetime(1970, 1, 1)).total_seconds() * 1000) for t in
-                loss.timestamps] == [T0 + s * 7 for s in range(40)]
+        assert [round((t - dt.datetime(1970, 1, 1)).total_seconds() * 1000) for t in loss.timestamps] == [
+            T0 + s * 7 for s in range(40)
+        ]
         assert sorted(first.artifacts) == ["model.txt", "plots/curve.csv"]
         assert first.open_artifact("plots/curve.csv").read() == b"step,loss\n0,1.0\n"
 
@@ -95,26 +111,38 @@ def test_import_is_complete_and_idempotent_and_exports_back_the_same(tmp_path):
     assert len(back) == 3
     for run in back:
         mine = source.get_run(origin[run.info.run_name.split("_", 1)[0]])
-        assert {k: typed_param(v) for k, v in run.data.params.items()} == \
-            {k: typed_param(v) for k, v in mine.data.params.items()}
+        assert {k: typed_param(v) for k, v in run.data.params.items()} == {
+            k: typed_param(v) for k, v in mine.data.params.items()
+        }
         assert run.info.status == mine.info.status
-        assert (run.info.start_time, run.info.end_time) == (mine.info.start_time,
-                                                            mine.info.end_time)
+        assert (run.info.start_time, run.info.end_time) == (mine.info.start_time, mine.info.end_time)
         assert run.data.tags["mlflow.note.content"] == mine.data.tags["mlflow.note.content"]
         assert run.data.tags["team"] == "vision"
-        history = [(m.step, m.value, m.timestamp) for m in copy.get_metric_history(
-            run.info.run_id, "loss")]
-        assert sorted(history) == sorted((m.step, m.value, m.timestamp) for m in
-                                         source.get_metric_history(mine.info.run_id, "loss"))
-        assert sorted(a.path for a in copy.list_artifacts(run.info.run_id)) == ["model.txt",
-                                                                              "plots"]
+        history = [(m.step, m.value, m.timestamp) for m in copy.get_metric_history(run.info.run_id, "loss")]
+        assert sorted(history) == sorted(
+            (m.step, m.value, m.timestamp) for m in source.get_metric_history(mine.info.run_id, "loss")
+        )
+        assert sorted(a.path for a in copy.list_artifacts(run.info.run_id)) == ["model.txt", "plots"]
 
 
 def test_unknown_experiment_is_one_line_with_suggestion(tmp_path):
     uri, _ = _make_mlflow_store(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "experimentkit", "-S", str(tmp_path / "runs"),
-                           "import-mlflow", uri, "--experiment", "mnits"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experimentkit",
+            "-S",
+            str(tmp_path / "runs"),
+            "import-mlflow",
+            uri,
+            "--experiment",
+            "mnits",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no MLflow experiment named 'mnits'" in lines[0]

@@ -1,4 +1,5 @@
 """TensorBoard both ways: export, import, attach to a recorded run, live mirror, and the CLI."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,23 +38,29 @@ def _record_runs(observer, n_runs=2, points=50):
     @ex.main
     def main(_run, lr):
         for i in range(points):
-            _run.log_scalar("train.loss", 1.0 / (i + 1) + lr, step=2 * i,
-                            timestamp=BASE + i * 0.123457)
+            _run.log_scalar("train.loss", 1.0 / (i + 1) + lr, step=2 * i, timestamp=BASE + i * 0.123457)
             if i % 10 == 0:
-                _run.log_scalar("val.acc", 0.5 + i / 1000, step=i,
-                                timestamp=EPOCH + dt.timedelta(seconds=BASE + i))
+                _run.log_scalar(
+                    "val.acc", 0.5 + i / 1000, step=i, timestamp=EPOCH + dt.timedelta(seconds=BASE + i)
+                )
         return lr
 
-    return [ex.run(config_updates={"lr": 0.1 * (k + 1)}, options={"--loglevel": "ERROR"})._id
-            for k in range(n_runs)]
+    return [
+        ex.run(config_updates={"lr": 0.1 * (k + 1)}, options={"--loglevel": "ERROR"})._id
+        for k in range(n_runs)
+    ]
 
 
 def _read_back(directory):
     acc = ea.EventAccumulator(str(directory), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})
     acc.Reload()
-    return {tag: [(e.step, tensor_util.make_ndarray(e.tensor_proto).item(), e.wall_time)
-                  for e in acc.Tensors(tag)]
-            for tag in acc.Tags()["tensors"] if not tag.startswith("_hparams_")}
+    return {
+        tag: [
+            (e.step, tensor_util.make_ndarray(e.tensor_proto).item(), e.wall_time) for e in acc.Tensors(tag)
+        ]
+        for tag in acc.Tags()["tensors"]
+        if not tag.startswith("_hparams_")
+    }
 
 
 def _series(store, run_id):
@@ -61,8 +68,10 @@ def _series(store, run_id):
     out = {}
     for name in record.metric_names():
         series = record.metric(name)
-        out[name] = [(s, v, round((t - EPOCH).total_seconds(), 6))
-                     for s, v, t in zip(series.steps, series.values, series.timestamps)]
+        out[name] = [
+            (s, v, round((t - EPOCH).total_seconds(), 6))
+            for s, v, t in zip(series.steps, series.values, series.timestamps)
+        ]
     return out
 
 
@@ -182,8 +191,9 @@ def test_float32_simple_values_from_tensorflow_1_style_writers_import(tmp_path):
     writer = EventFileWriter(str(tmp_path / "tf1" / "run"))
     for step in range(3):
         value = summary_pb2.Summary.Value(tag="acc", simple_value=0.25 * step)
-        writer.add_event(event_pb2.Event(wall_time=BASE + step, step=step,
-                                         summary=summary_pb2.Summary(value=[value])))
+        writer.add_event(
+            event_pb2.Event(wall_time=BASE + step, step=step, summary=summary_pb2.Summary(value=[value]))
+        )
     writer.close()
     outcomes = import_logdir(str(tmp_path / "tf1"), str(tmp_path / "runs"))
     with open_store(str(tmp_path / "runs")) as store:
@@ -191,7 +201,7 @@ def test_float32_simple_values_from_tensorflow_1_style_writers_import(tmp_path):
     assert (series.steps, series.values) == ([0, 1, 2], [0.0, 0.25, 0.5])
 
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     from experimentkit import Experiment
     ex = Experiment("live")
 
@@ -203,14 +213,19 @@ SCRIPT = textwrap.dedent('''
     def main(_run, lr):
         for i in range(300):
             _run.log_scalar("loss", lr / (i + 1))
-''')
+""")
 
 
 def test_tensorboard_option_mirrors_a_live_run(tmp_path):
     script = tmp_path / "live.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script), "-F", "runs", "-T", "tb", "-l", "ERROR"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script), "-F", "runs", "-T", "tb", "-l", "ERROR"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     read = _read_back(tmp_path / "tb" / "1_live")
     assert [s for s, _, _ in read["loss"]] == list(range(300))
@@ -222,8 +237,9 @@ def test_tensorboard_option_mirrors_a_live_run(tmp_path):
 def test_cli_export_where_and_import(tmp_path, capsys):
     target = str(tmp_path / "runs")
     ids = _record_runs(FileStorageObserver(target), n_runs=2, points=3)
-    code = cli(["-S", target, "export-tensorboard", "--logdir", str(tmp_path / "tb"),
-                "--where", "config.lr > 0.15"])
+    code = cli(
+        ["-S", target, "export-tensorboard", "--logdir", str(tmp_path / "tb"), "--where", "config.lr > 0.15"]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "exported 1 run(s)" in out
     assert os.listdir(tmp_path / "tb") == [f"{ids[1]}_tbdemo"]
@@ -233,13 +249,19 @@ def test_cli_export_where_and_import(tmp_path, capsys):
 
 def test_cli_mistakes_are_one_line_exit_2(tmp_path):
     def run(*words):
-        return subprocess.run([sys.executable, "-m", "experimentkit", *words],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "experimentkit", *words],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
 
     missing = run("-S", str(tmp_path / "runs"), "import-tensorboard", "no_such_dir")
     assert missing.returncode == 2
-    assert missing.stderr.strip() == ("experimentkit: error: no TensorBoard logdir at "
-                                      "'no_such_dir' (not a directory)")
+    assert missing.stderr.strip() == (
+        "experimentkit: error: no TensorBoard logdir at 'no_such_dir' (not a directory)"
+    )
     (tmp_path / "empty").mkdir()
     empty = run("-S", str(tmp_path / "runs"), "import-tensorboard", "empty")
     assert empty.returncode == 2 and len(empty.stderr.strip().splitlines()) == 1

@@ -1,5 +1,6 @@
 """Metric directions: recorded by real runs (``ex.metric_goal``, ``log_scalar(..., goal=)``) in
 every backend, read back by ``store.metric_goal``; inferred from the name otherwise."""
+
 from __future__ import annotations
 
 import subprocess
@@ -35,8 +36,7 @@ def _observer_and_store(kind: str, tmp_path: Path) -> tuple:
     if kind == "file":
         from experimentkit.observers import FileStorageObserver
 
-        return (FileStorageObserver(str(tmp_path / "runs")),
-                lambda: open_store(tmp_path / "runs"))
+        return (FileStorageObserver(str(tmp_path / "runs")), lambda: open_store(tmp_path / "runs"))
     if kind == "sqlite":
         pytest.importorskip("sqlalchemy")
         from experimentkit.backends.sql.observer import SqlObserver
@@ -82,22 +82,47 @@ def test_a_goal_is_min_or_max() -> None:
         ex.metric_goal("x", "up")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("val.loss", ("min", "loss")), ("train_error", ("min", "error")), ("test/ppl", ("min", "ppl")),
-    ("rmse", ("min", "rmse")), ("val.accuracy", ("max", "accuracy")), ("f1", ("max", "f1")),
-    ("episode_reward", ("max", "reward")), ("acc_error", ("min", "error")), ("lr", None),
-    ("glossary", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("val.loss", ("min", "loss")),
+        ("train_error", ("min", "error")),
+        ("test/ppl", ("min", "ppl")),
+        ("rmse", ("min", "rmse")),
+        ("val.accuracy", ("max", "accuracy")),
+        ("f1", ("max", "f1")),
+        ("episode_reward", ("max", "reward")),
+        ("acc_error", ("min", "error")),
+        ("lr", None),
+        ("glossary", None),
+    ],
+)
 def test_goal_inferred_from_whole_words(name: str, expected: Any) -> None:
     assert infer_goal(name) == expected
 
 
 def test_loglevel_error_silences_config_warnings(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "train.py"), "-l", "ERROR",
-                           "print_config", "with", "lr=1e-3x"], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "examples" / "train.py"),
+            "-l",
+            "ERROR",
+            "print_config",
+            "with",
+            "lr=1e-3x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert "WARNING" not in done.stderr
-    loud = subprocess.run([sys.executable, str(REPO / "examples" / "train.py"),
-                           "print_config", "with", "lr=1e-3x"], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    loud = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train.py"), "print_config", "with", "lr=1e-3x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert "lr" in loud.stderr  # without -l the same command does say something about lr

@@ -4,6 +4,7 @@ Sacred keeps one document per metric and ``$push``es every point into it, until 
 document limit ends the run's recording.  Here point ``i`` goes to bucket ``i // cap``: bucket 0 is
 Sacred's document, later ones carry ``bucket: k``; readers put the buckets back together.
 """
+
 import datetime as dt
 
 import gridfs
@@ -50,22 +51,35 @@ def db():
 
 
 def observer(db, metrics=None):
-    obs = MongoObserver.create_from(db["runs"], gridfs.GridFS(db),
-                                    metrics_collection=metrics or db["metrics"])
+    obs = MongoObserver.create_from(
+        db["runs"], gridfs.GridFS(db), metrics_collection=metrics or db["metrics"]
+    )
     obs.metric_bucket_points = CAP
     return obs
 
 
 def start(obs):
-    return obs.started_event(ex_info={"name": "e", "base_dir": "", "sources": []},
-                             command="main", host_info={}, start_time=T0, config={"lr": 0.1},
-                             meta_info={"uid": "u1"}, _id=None)
+    return obs.started_event(
+        ex_info={"name": "e", "base_dir": "", "sources": []},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={"lr": 0.1},
+        meta_info={"uid": "u1"},
+        _id=None,
+    )
 
 
 def batch(start_step, count, name="loss"):
     steps = list(range(start_step, start_step + count))
-    return {name: {"name": name, "steps": steps, "values": [float(s) for s in steps],
-                   "timestamps": [T0 + dt.timedelta(seconds=s) for s in steps]}}
+    return {
+        name: {
+            "name": name,
+            "steps": steps,
+            "values": [float(s) for s in steps],
+            "timestamps": [T0 + dt.timedelta(seconds=s) for s in steps],
+        }
+    }
 
 
 def test_points_beyond_the_cap_go_to_further_buckets_and_read_back_whole(db):
@@ -130,8 +144,10 @@ def test_a_store_made_before_buckets_gets_its_metric_index_replaced(db):
     obs = observer(db)
     run_id = start(obs)
     obs.log_metrics(batch(0, 25), info={})
-    keys = [[k for k, _ in (ix["key"].items() if hasattr(ix["key"], "items") else ix["key"])]
-            for ix in list(db.metrics.list_indexes())]
+    keys = [
+        [k for k, _ in (ix["key"].items() if hasattr(ix["key"], "items") else ix["key"])]
+        for ix in list(db.metrics.list_indexes())
+    ]
     assert ["run_id", "name"] not in keys and ["run_id", "name", "bucket"] in keys
     store = MongoStore(client=db.client, db_name="sacred")
     assert store.metric(run_id, "loss").steps == list(range(25))

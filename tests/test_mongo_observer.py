@@ -1,4 +1,5 @@
 """MongoObserver on mongomock: Sacred's document layout, incremental writes, retries, budget."""
+
 import datetime as dt
 import hashlib
 import importlib
@@ -31,8 +32,8 @@ class Recording:
     def __init__(self, collection):
         self._collection = collection
         self.updates = []
-        self.lose_replies = 0   # apply the next N updates, then raise as if the reply was lost
-        self.refuse = 0         # raise on the next N updates without applying them
+        self.lose_replies = 0  # apply the next N updates, then raise as if the reply was lost
+        self.refuse = 0  # raise on the next N updates without applying them
 
     def __getattr__(self, name):
         return getattr(self._collection, name)
@@ -81,7 +82,8 @@ def workdir(tmp_path):
 
 def ex_info(workdir):
     return {
-        "name": "demo", "base_dir": str(workdir),
+        "name": "demo",
+        "base_dir": str(workdir),
         "sources": [["train.py", "ignored"], ["lib/util.py", "ignored"]],
         "dependencies": ["numpy==1.26.4", "experimentkit==0.1.0"],
         "repositories": [{"url": "git@example.com:demo.git", "commit": "abc123", "dirty": False}],
@@ -89,21 +91,40 @@ def ex_info(workdir):
     }
 
 
-HOST = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11.7", "cpu": "AMD",
-        "cpu_count": 2, "memory_total": 1024, "ENV": {}}
+HOST = {
+    "hostname": "box",
+    "os": ["Linux", "Linux-6"],
+    "python_version": "3.11.7",
+    "cpu": "AMD",
+    "cpu_count": 2,
+    "memory_total": 1024,
+    "ENV": {},
+}
 
 
 def start(obs, workdir, _id=None, uid="uid-1", config=None, command="main"):
-    meta = {"command": command, "options": {"--name": None}, "named_configs": [],
-            "config_updates": {}, "uid": uid}
-    return obs.started_event(ex_info=ex_info(workdir), command=command, host_info=dict(HOST),
-                             start_time=T0, config=config if config is not None else {"lr": 0.1},
-                             meta_info=meta, _id=_id)
+    meta = {
+        "command": command,
+        "options": {"--name": None},
+        "named_configs": [],
+        "config_updates": {},
+        "uid": uid,
+    }
+    return obs.started_event(
+        ex_info=ex_info(workdir),
+        command=command,
+        host_info=dict(HOST),
+        start_time=T0,
+        config=config if config is not None else {"lr": 0.1},
+        meta_info=meta,
+        _id=_id,
+    )
 
 
 def metrics_batch(name, steps, values, t=0):
-    return {name: {"name": name, "steps": list(steps), "values": list(values),
-                   "timestamps": [at(t)] * len(steps)}}
+    return {
+        name: {"name": name, "steps": list(steps), "values": list(values), "timestamps": [at(t)] * len(steps)}
+    }
 
 
 def gridfs_bytes(db, file_id):
@@ -119,26 +140,58 @@ def full_output(db, doc):
 # ---- the run document -------------------------------------------------------------------------
 def test_started_event_writes_sacreds_document(client, db, workdir):
     obs = MongoObserver(client=client)
-    config = {"lr": 0.1, "layers": (32, 16), "opt.name": "adam", "$weird": 1, "big": 2 ** 70,
-              "when": dt.date(2024, 1, 2)}
+    config = {
+        "lr": 0.1,
+        "layers": (32, 16),
+        "opt.name": "adam",
+        "$weird": 1,
+        "big": 2**70,
+        "when": dt.date(2024, 1, 2),
+    }
     run_id = start(obs, workdir, config=config)
     assert run_id == 1
     doc = db.runs.find_one({"_id": 1})
-    assert set(doc) == {"_id", "experiment", "format", "command", "host", "start_time", "config",
-                        "meta", "status", "resources", "artifacts", "captured_out",
-                        "captured_out_length", "info", "heartbeat"}
+    assert set(doc) == {
+        "_id",
+        "experiment",
+        "format",
+        "command",
+        "host",
+        "start_time",
+        "config",
+        "meta",
+        "status",
+        "resources",
+        "artifacts",
+        "captured_out",
+        "captured_out_length",
+        "info",
+        "heartbeat",
+    }
     assert doc["format"] == "MongoObserver-0.7.0"
     assert doc["command"] == "main" and doc["status"] == "RUNNING"
     assert doc["host"] == HOST
     assert doc["start_time"] == T0 and isinstance(doc["start_time"], dt.datetime)
-    assert doc["config"] == {"lr": 0.1, "layers": [32, 16], "opt,name": "adam", "@weird": 1,
-                             "big": str(2 ** 70), "when": "2024-01-02"}
+    assert doc["config"] == {
+        "lr": 0.1,
+        "layers": [32, 16],
+        "opt,name": "adam",
+        "@weird": 1,
+        "big": str(2**70),
+        "when": "2024-01-02",
+    }
     assert doc["meta"]["uid"] == "uid-1" and doc["meta"]["options"] == {"--name": None}
-    assert (doc["resources"], doc["artifacts"], doc["captured_out"], doc["info"],
-            doc["heartbeat"]) == ([], [], "", {}, None)
+    assert (doc["resources"], doc["artifacts"], doc["captured_out"], doc["info"], doc["heartbeat"]) == (
+        [],
+        [],
+        "",
+        {},
+        None,
+    )
     experiment = doc["experiment"]
     assert {k: v for k, v in experiment.items() if k != "sources"} == {
-        k: v for k, v in ex_info(workdir).items() if k != "sources"}
+        k: v for k, v in ex_info(workdir).items() if k != "sources"
+    }
     assert [rel for rel, _ in experiment["sources"]] == ["train.py", "lib/util.py"]
     for rel, file_id in experiment["sources"]:
         assert isinstance(file_id, ObjectId)
@@ -151,7 +204,7 @@ def test_started_event_writes_sacreds_document(client, db, workdir):
 
 def test_ids_autoincrement_skip_foreign_ids_and_honour_given_ones(client, db, workdir):
     obs = MongoObserver(client=client)
-    db.runs.insert_one({"_id": "0", "status": "COMPLETED"})   # an SqlObserver-assigned id
+    db.runs.insert_one({"_id": "0", "status": "COMPLETED"})  # an SqlObserver-assigned id
     assert start(obs, workdir, uid="a") == 1
     assert start(obs, workdir, uid="b") == 2
     assert start(obs, workdir, uid="c", _id="custom") == "custom"
@@ -202,8 +255,15 @@ def test_replayed_started_event_returns_the_existing_run(client, db, workdir):
 def test_queued_then_started_fills_the_queued_document(client, db, workdir):
     obs = MongoObserver(client=client)
     meta = {"command": "main", "uid": "q1", "queue_time": T0}
-    run_id = obs.queued_event(ex_info=ex_info(workdir), command="main", host_info=HOST,
-                              queue_time=T0, config={"a": 1}, meta_info=meta, _id=None)
+    run_id = obs.queued_event(
+        ex_info=ex_info(workdir),
+        command="main",
+        host_info=HOST,
+        queue_time=T0,
+        config={"a": 1},
+        meta_info=meta,
+        _id=None,
+    )
     queued = db.runs.find_one({"_id": run_id})
     assert set(queued) == {"_id", "experiment", "command", "host", "config", "meta", "status"}
     assert queued["status"] == "QUEUED" and queued["config"] == {"a": 1}
@@ -213,8 +273,15 @@ def test_queued_then_started_fills_the_queued_document(client, db, workdir):
     assert doc["status"] == "RUNNING" and doc["start_time"] == T0
     assert db.runs.count_documents({}) == 1
     with pytest.raises(RuntimeError, match="Can't overwrite with QUEUED run"):
-        runner.queued_event(ex_info=ex_info(workdir), command="main", host_info=HOST,
-                            queue_time=T0, config={}, meta_info={}, _id=None)
+        runner.queued_event(
+            ex_info=ex_info(workdir),
+            command="main",
+            host_info=HOST,
+            queue_time=T0,
+            config={},
+            meta_info={},
+            _id=None,
+        )
 
 
 def test_overwrite_of_a_missing_run_fails(client, workdir):
@@ -228,8 +295,7 @@ def test_heartbeat_sets_only_what_changed_and_appends_output(recorded, db, workd
     start(obs, workdir, config={"marker": "CONFIG-VALUE"})
     first = "line one\n" * 50
     obs.heartbeat_event(info={"epoch": 1}, captured_out=first, beat_time=at(1), result=0.5)
-    obs.heartbeat_event(info={"epoch": 2}, captured_out=first + "tail\n", beat_time=at(2),
-                        result=0.25)
+    obs.heartbeat_event(info={"epoch": 2}, captured_out=first + "tail\n", beat_time=at(2), result=0.25)
     doc = db.runs.find_one({"_id": 1})
     assert doc["captured_out"] == first + "tail\n"
     assert doc["captured_out_length"] == len(first) + 5
@@ -245,8 +311,7 @@ def test_heartbeat_without_new_output_is_a_plain_set(recorded, db, workdir):
     obs, runs, _ = recorded
     start(obs, workdir)
     obs.heartbeat_event(info={"a": 1}, captured_out="", beat_time=at(1), result=None)
-    assert runs.updates[-1] == ({"_id": 1}, {"$set": {"heartbeat": at(1), "info": {"a": 1},
-                                                      "result": None}})
+    assert runs.updates[-1] == ({"_id": 1}, {"$set": {"heartbeat": at(1), "info": {"a": 1}, "result": None}})
 
 
 def test_output_that_looks_like_an_expression_is_stored_literally(client, db, workdir):
@@ -284,7 +349,7 @@ def test_failed_heartbeat_raises_and_a_retry_stores_it(recorded, db, workdir):
 def test_output_beyond_the_budget_spills_to_gridfs(client, db, workdir):
     obs = MongoObserver(client=client, captured_out_budget=100)
     start(obs, workdir)
-    chunks = ["a" * 60, "é" * 30, "z" * 10]      # 60 + 60 + 10 bytes
+    chunks = ["a" * 60, "é" * 30, "z" * 10]  # 60 + 60 + 10 bytes
     text = ""
     with pytest.warns(RuntimeWarning, match="printed more than 100 bytes") as caught:
         for i, chunk in enumerate(chunks):
@@ -301,8 +366,10 @@ def test_output_beyond_the_budget_spills_to_gridfs(client, db, workdir):
 
 
 @settings(max_examples=40, deadline=None)
-@given(chunks=st.lists(st.text(max_size=30), min_size=1, max_size=6),
-       budget=st.integers(min_value=1, max_value=60))
+@given(
+    chunks=st.lists(st.text(max_size=30), min_size=1, max_size=6),
+    budget=st.integers(min_value=1, max_value=60),
+)
 def test_budget_never_loses_or_reorders_output(tmp_path_factory, chunks, budget):
     mongomock.gridfs.enable_gridfs_integration()
     client = mongomock.MongoClient()
@@ -329,8 +396,10 @@ def test_budget_never_loses_or_reorders_output(tmp_path_factory, chunks, budget)
 def test_metrics_are_appended_per_metric_and_referenced_in_info(recorded, db, workdir):
     obs, runs, metrics = recorded
     start(obs, workdir)
-    obs.log_metrics(metrics_by_name={**metrics_batch("loss", [0, 1], [1.0, 0.5]),
-                                     **metrics_batch("acc", [0], [0.1])}, info={})
+    obs.log_metrics(
+        metrics_by_name={**metrics_batch("loss", [0, 1], [1.0, 0.5]), **metrics_batch("acc", [0], [0.1])},
+        info={},
+    )
     obs.log_metrics(metrics_by_name=metrics_batch("loss", [2], [0.25], t=5), info={})
     assert len(metrics.updates) == 3
     assert all(set(update) == {"$push"} for _, update in metrics.updates)
@@ -341,8 +410,10 @@ def test_metrics_are_appended_per_metric_and_referenced_in_info(recorded, db, wo
     obs.heartbeat_event(info={"user": 1}, captured_out="", beat_time=at(6), result=None)
     info = db.runs.find_one()["info"]
     acc = db.metrics.find_one({"name": "acc"})
-    assert info == {"user": 1, "metrics": [{"name": "loss", "id": str(loss["_id"])},
-                                           {"name": "acc", "id": str(acc["_id"])}]}
+    assert info == {
+        "user": 1,
+        "metrics": [{"name": "loss", "id": str(loss["_id"])}, {"name": "acc", "id": str(acc["_id"])}],
+    }
 
 
 def test_metric_retry_after_a_lost_reply_appends_only_the_missing_points(recorded, db, workdir):
@@ -368,8 +439,7 @@ def test_numpy_metric_values_are_stored_as_numbers(client, db, workdir):
     np = pytest.importorskip("numpy")
     obs = MongoObserver(client=client)
     start(obs, workdir)
-    obs.log_metrics(metrics_by_name=metrics_batch("x", [0, 1], [np.float32(0.5), np.int64(3)]),
-                    info={})
+    obs.log_metrics(metrics_by_name=metrics_batch("x", [0, 1], [np.float32(0.5), np.int64(3)]), info={})
     assert db.metrics.find_one()["values"] == [0.5, 3]
 
 
@@ -377,11 +447,11 @@ def test_numpy_metric_values_are_stored_as_numbers(client, db, workdir):
 def test_log_table_rows_are_queryable_documents(client, db, workdir):
     obs = MongoObserver(client=client)
     start(obs, workdir)
-    obs.log_table("samples", [{"image": f"img{i}.png", "pixel_accuracy": acc}
-                              for i, acc in enumerate([0.9, 0.2, 0.7])])
+    obs.log_table(
+        "samples", [{"image": f"img{i}.png", "pixel_accuracy": acc} for i, acc in enumerate([0.9, 0.2, 0.7])]
+    )
     obs.log_table("samples", [{"image": "img3.png", "pixel_accuracy": 0.1, "index": "mine"}])
-    rows = list(db.tables.find({"run_id": 1, "table": "samples"}).sort("row.pixel_accuracy", 1)
-                .limit(2))
+    rows = list(db.tables.find({"run_id": 1, "table": "samples"}).sort("row.pixel_accuracy", 1).limit(2))
     assert [(r["index"], r["row"]["image"]) for r in rows] == [(3, "img3.png"), (1, "img1.png")]
     assert rows[0]["row"]["index"] == "mine"
     keys = [index["key"] for index in db.tables.index_information().values()]
@@ -404,7 +474,7 @@ def test_log_table_retry_does_not_duplicate_rows(db, workdir):
     start(obs, workdir)
     with pytest.raises(ObserverError):
         obs.log_table("t", [{"v": 1}, {"v": 2}])
-    obs.log_table("t", [{"v": 1}, {"v": 2}, {"v": 3}])   # merged retry
+    obs.log_table("t", [{"v": 1}, {"v": 2}, {"v": 3}])  # merged retry
     assert [r["row"]["v"] for r in db.tables.find().sort("index", 1)] == [1, 2, 3]
 
 
@@ -430,8 +500,9 @@ def test_artifacts_go_to_gridfs_with_metadata_and_content_type(client, db, workd
     model.write_bytes(b"\x00\x01weights")
     plot = workdir / "plot.png"
     plot.write_bytes(b"\x89PNG")
-    obs.artifact_event(name="model.bin", filename=str(model), metadata={"epoch": 3},
-                       content_type="application/x-weights")
+    obs.artifact_event(
+        name="model.bin", filename=str(model), metadata={"epoch": 3}, content_type="application/x-weights"
+    )
     obs.artifact_event(name="plot.png", filename=str(plot))
     artifacts = db.runs.find_one()["artifacts"]
     assert [a["name"] for a in artifacts] == ["model.bin", "plot.png"]
@@ -457,13 +528,22 @@ def test_artifact_retry_reuses_the_upload(recorded, db, workdir):
 
 
 # ---- end of run ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("event, kwargs, expected", [
-    ("completed_event", {"stop_time": at(9), "result": (1, 2)},
-     {"status": "COMPLETED", "result": {"py/tuple": [1, 2]}}),  # Sacred's jsonpickle form
-    ("interrupted_event", {"interrupt_time": at(9), "status": "TIMEOUT"}, {"status": "TIMEOUT"}),
-    ("failed_event", {"fail_time": at(9), "fail_trace": ["Traceback", "ValueError: x\n"]},
-     {"status": "FAILED", "fail_trace": ["Traceback", "ValueError: x\n"]}),
-])
+@pytest.mark.parametrize(
+    "event, kwargs, expected",
+    [
+        (
+            "completed_event",
+            {"stop_time": at(9), "result": (1, 2)},
+            {"status": "COMPLETED", "result": {"py/tuple": [1, 2]}},
+        ),  # Sacred's jsonpickle form
+        ("interrupted_event", {"interrupt_time": at(9), "status": "TIMEOUT"}, {"status": "TIMEOUT"}),
+        (
+            "failed_event",
+            {"fail_time": at(9), "fail_trace": ["Traceback", "ValueError: x\n"]},
+            {"status": "FAILED", "fail_trace": ["Traceback", "ValueError: x\n"]},
+        ),
+    ],
+)
 def test_final_events(client, db, workdir, event, kwargs, expected):
     obs = MongoObserver(client=client)
     start(obs, workdir)
@@ -487,14 +567,13 @@ def test_failed_final_save_writes_the_run_entry_as_json(db, workdir, tmp_path):
     assert entry["captured_out"] == "some output" and entry["info"] == {"x": 1}
     assert entry["stop_time"] == at(2).isoformat() and entry["config"] == {"lr": 0.1}
     assert isinstance(entry["experiment"]["sources"][0][1], str)
-    obs.completed_event(stop_time=at(2), result=42)   # a later retry succeeds
+    obs.completed_event(stop_time=at(2), result=42)  # a later retry succeeds
     assert db.runs.find_one()["status"] == "COMPLETED"
 
 
 def test_events_before_start_are_errors(client):
     with pytest.raises(ObserverError, match="before started_event"):
-        MongoObserver(client=client).heartbeat_event(info={}, captured_out="", beat_time=T0,
-                                                     result=None)
+        MongoObserver(client=client).heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
 
 
 def test_deleted_run_is_reported(client, db, workdir):
@@ -522,21 +601,19 @@ def test_attach_continues_output_metrics_and_tables(client, db, workdir):
     assert doc["captured_out"] == "before\nafter\n" and doc["status"] == "COMPLETED"
     assert doc["info"]["metrics"] == [{"name": "loss", "id": str(db.metrics.find_one()["_id"])}]
     assert db.metrics.find_one()["steps"] == [0, 1]
-    assert [(r["index"], r["row"]["v"]) for r in db.tables.find().sort("index", 1)] == [(0, 0),
-                                                                                        (1, 1)]
+    assert [(r["index"], r["row"]["v"]) for r in db.tables.find().sort("index", 1)] == [(0, 0), (1, 1)]
     with pytest.raises(ObserverError, match="No run with _id=99"):
         MongoObserver(client=client).attach(99)
 
 
 def test_attach_to_a_run_written_by_sacred(client, db):
-    db.runs.insert_one({"_id": 5, "status": "RUNNING", "captured_out": "sacred said\n",
-                        "info": {}, "heartbeat": None})
+    db.runs.insert_one(
+        {"_id": 5, "status": "RUNNING", "captured_out": "sacred said\n", "info": {}, "heartbeat": None}
+    )
     obs = MongoObserver(client=client)
     obs.attach(5)
-    obs.heartbeat_event(info={}, captured_out="sacred said\nwe add\n", beat_time=at(1),
-                        result=None)
-    obs.heartbeat_event(info={}, captured_out="sacred said\nwe add\nmore\n", beat_time=at(2),
-                        result=None)
+    obs.heartbeat_event(info={}, captured_out="sacred said\nwe add\n", beat_time=at(1), result=None)
+    obs.heartbeat_event(info={}, captured_out="sacred said\nwe add\nmore\n", beat_time=at(2), result=None)
     doc = db.runs.find_one({"_id": 5})
     assert doc["captured_out"] == "sacred said\nwe add\nmore\n"
     assert doc["captured_out_length"] == len(doc["captured_out"])
@@ -545,9 +622,10 @@ def test_attach_to_a_run_written_by_sacred(client, db):
 def test_replay_spec_rebuilds_the_observer():
     obs = MongoObserver(url="mongodb://127.0.0.1:1", db_name="exp", collection_prefix="p")
     spec = obs.replay_spec()
-    assert spec == {"factory": "experimentkit.backends.mongo.observer:MongoObserver",
-                    "kwargs": {"url": "mongodb://127.0.0.1:1", "db_name": "exp",
-                               "collection_prefix": "p"}}
+    assert spec == {
+        "factory": "experimentkit.backends.mongo.observer:MongoObserver",
+        "kwargs": {"url": "mongodb://127.0.0.1:1", "db_name": "exp", "collection_prefix": "p"},
+    }
     module, name = spec["factory"].split(":")
     rebuilt = getattr(importlib.import_module(module), name)(**spec["kwargs"])
     assert rebuilt == obs and rebuilt.runs.full_name == "exp.p_runs"
@@ -560,8 +638,10 @@ def test_constructor_checks(client):
         MongoObserver(url="mongodb://localhost", client=client)
     with pytest.raises(ValueError, match="client needs to be a pymongo.MongoClient"):
         MongoObserver(client=object())
-    with pytest.raises(ValueError, match="Cannot pass both collection and a collection prefix."), \
-            pytest.warns(DeprecationWarning):
+    with (
+        pytest.raises(ValueError, match="Cannot pass both collection and a collection prefix."),
+        pytest.warns(DeprecationWarning),
+    ):
         MongoObserver(client=client, collection="mine", collection_prefix="p")
     for reserved in ("fs.files", "_properties", "search_space"):
         with pytest.raises(KeyError, match="is reserved"), pytest.warns(DeprecationWarning):

@@ -1,4 +1,5 @@
 """End to end: an Experiment recording into MongoObserver (mongomock)."""
+
 import gridfs
 import mongomock
 import mongomock.gridfs
@@ -32,8 +33,7 @@ def make_experiment(observer, tmp_path, fail=False):
             fh.read()
         for step in range(3):
             _run.log_scalar("loss", 1.0 / (step + 1), step)
-        _run.log_table("samples", [{"id": i, "pixel_accuracy": acc}
-                                   for i, acc in enumerate([0.8, 0.3, 0.5])])
+        _run.log_table("samples", [{"id": i, "pixel_accuracy": acc} for i, acc in enumerate([0.8, 0.3, 0.5])])
         model = tmp_path / "model.txt"
         model.write_text("weights")
         _run.add_artifact(str(model), name="model.txt")

@@ -1,4 +1,5 @@
 """MongoObserver with real pymongo clients: a missing server, and (opt-in) a real MongoDB server."""
+
 import datetime as dt
 import os
 import subprocess
@@ -16,11 +17,23 @@ T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
 
 def start(obs, workdir, uid):
     (workdir / "train.py").write_text("print('hi')\n")
-    ex_info = {"name": "demo", "base_dir": str(workdir), "sources": [["train.py", "x"]],
-               "dependencies": [], "repositories": [], "mainfile": "train.py"}
-    return obs.started_event(ex_info=ex_info, command="main", host_info={"hostname": "h"},
-                             start_time=T0, config={"lr": 0.1, "a.b": 1},
-                             meta_info={"command": "main", "uid": uid}, _id=None)
+    ex_info = {
+        "name": "demo",
+        "base_dir": str(workdir),
+        "sources": [["train.py", "x"]],
+        "dependencies": [],
+        "repositories": [],
+        "mainfile": "train.py",
+    }
+    return obs.started_event(
+        ex_info=ex_info,
+        command="main",
+        host_info={"hostname": "h"},
+        start_time=T0,
+        config={"lr": 0.1, "a.b": 1},
+        meta_info={"command": "main", "uid": uid},
+        _id=None,
+    )
 
 
 def test_missing_server_is_a_one_line_error_within_seconds(tmp_path):
@@ -37,16 +50,19 @@ def test_missing_server_is_a_one_line_error_within_seconds(tmp_path):
 
 
 def test_connection_errors_after_start_are_reported_without_the_password(tmp_path):
-    obs = MongoObserver(url="mongodb://user:secret@127.0.0.1:1/?authSource=admin",
-                        serverSelectionTimeoutMS=200)
+    obs = MongoObserver(
+        url="mongodb://user:secret@127.0.0.1:1/?authSource=admin", serverSelectionTimeoutMS=200
+    )
     with pytest.raises(ObserverError, match=r"Cannot reach MongoDB at mongodb://user:\*\*\*@") as e:
         obs.attach(1)
     assert "secret" not in str(e.value)
 
 
 def test_importing_the_observer_does_not_import_pymongo():
-    code = ("import sys, experimentkit.backends.mongo.observer, experimentkit.observers; "
-            "print(sorted(m for m in ('pymongo', 'gridfs', 'bson') if m in sys.modules))")
+    code = (
+        "import sys, experimentkit.backends.mongo.observer, experimentkit.observers; "
+        "print(sorted(m for m in ('pymongo', 'gridfs', 'bson') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -55,8 +71,7 @@ def test_importing_the_observer_does_not_import_pymongo():
 def mongo_url():
     url = os.environ.get("EXPERIMENTKIT_TEST_MONGO")
     if not url:
-        pytest.skip("real MongoDB tests need EXPERIMENTKIT_TEST_MONGO "
-                    "(e.g. mongodb://127.0.0.1:27017)")
+        pytest.skip("real MongoDB tests need EXPERIMENTKIT_TEST_MONGO (e.g. mongodb://127.0.0.1:27017)")
     return url
 
 
@@ -72,9 +87,12 @@ def test_full_run_against_a_real_server(mongo_url, tmp_path):
         run_id = start(obs, tmp_path, uid="real-1")
         replayed = MongoObserver(url=mongo_url, db_name=db_name)
         assert start(replayed, tmp_path, uid="real-1") == run_id
-        obs.log_metrics(metrics_by_name={"loss": {"name": "loss", "steps": [0, 1],
-                                                  "values": [1.0, 0.5],
-                                                  "timestamps": [T0, T0]}}, info={})
+        obs.log_metrics(
+            metrics_by_name={
+                "loss": {"name": "loss", "steps": [0, 1], "values": [1.0, 0.5], "timestamps": [T0, T0]}
+            },
+            info={},
+        )
         obs.log_table("samples", [{"acc": 0.3}, {"acc": 0.1}])
         text = ""
         with pytest.warns(RuntimeWarning, match="printed more than 64 bytes"):

@@ -5,6 +5,7 @@ dumps its mongomock database as MongoDB extended JSON.  The documents are compar
 type by type; values are compared too except where a difference is expected (ids, times, seeds,
 paths) or documented (docs/storage-mongo.md).  Then ``MongoStore`` reads both databases.
 """
+
 import datetime as dt
 import os
 import re
@@ -89,15 +90,31 @@ if __name__ == "__main__":
 FRAMEWORKS = ("sacred", "experimentkit")
 
 #: Paths whose values differ by nature (ids, times, random seeds, where the script ran).
-VARYING = [r"\._id$", r"\.seed$", r"\.base_dir$", r"\.resources\[0\]\[0\]$", r"\.info\.metrics\[\d\]\.id$",
-           r"\.file_id$", r"\.sources\[0\]\[1\]$", r"time$", r"heartbeat$", r"timestamps\[\d\]$"]
+VARYING = [
+    r"\._id$",
+    r"\.seed$",
+    r"\.base_dir$",
+    r"\.resources\[0\]\[0\]$",
+    r"\.info\.metrics\[\d\]\.id$",
+    r"\.file_id$",
+    r"\.sources\[0\]\[1\]$",
+    r"time$",
+    r"heartbeat$",
+    r"timestamps\[\d\]$",
+]
 #: Documented differences (docs/storage-mongo.md): fields we add.
-OURS_ONLY = {"captured_out_length", "meta.uid", "host.cpu_count", "host.memory_total",
-             # Sacred defines --gcs but never registers it; experimentkit does (-G/--gcs)
-             "meta.options.--gcs",
-             # experimentkit's own run options
-             "meta.options.--strict-observers", "meta.options.--system-metrics",
-             "meta.options.--tensorboard"}
+OURS_ONLY = {
+    "captured_out_length",
+    "meta.uid",
+    "host.cpu_count",
+    "host.memory_total",
+    # Sacred defines --gcs but never registers it; experimentkit does (-G/--gcs)
+    "meta.options.--gcs",
+    # experimentkit's own run options
+    "meta.options.--strict-observers",
+    "meta.options.--system-metrics",
+    "meta.options.--tensorboard",
+}
 #: Differences found by this test that are not (yet) documented; each is reported to the lead.
 KNOWN_GAPS = {
     # Sacred leaves config_updates out of meta when ex.run() got none; we record {}.
@@ -114,8 +131,13 @@ def dumps(tmp_path_factory):
         (where / "exp.py").write_text(SCRIPT.replace("FRAMEWORK", framework))
         (where / "data.txt").write_text("1 2 3\n")
         out = where / "dump.json"
-        proc = subprocess.Popen([sys.executable, "-W", "ignore", "exp.py", str(out)], cwd=where,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-W", "ignore", "exp.py", str(out)],
+            cwd=where,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         procs[framework] = (proc, out)
     found = {}
     for framework, (proc, out) in procs.items():
@@ -167,11 +189,17 @@ def test_run_documents_field_by_field(dumps, status):
     theirs, ours = by_status(dumps["sacred"])[status], by_status(dumps["experimentkit"])[status]
     # Handled below, each with its own check.
     special = {"captured_out", "fail_trace", "experiment.dependencies"}
-    found = {(kind, path) for kind, path in differences(theirs, ours)
-             if not any(path == s or path.startswith(s + "[") for s in special)}
+    found = {
+        (kind, path)
+        for kind, path in differences(theirs, ours)
+        if not any(path == s or path.startswith(s + "[") for s in special)
+    }
     allowed = {("ours only", p) for p in OURS_ONLY} | KNOWN_GAPS
-    expected = {(kind, p) for kind, p in allowed
-                if _has(theirs, p) != _has(ours, p) and _has(ours, p) == (kind == "ours only")}
+    expected = {
+        (kind, p)
+        for kind, p in allowed
+        if _has(theirs, p) != _has(ours, p) and _has(ours, p) == (kind == "ours only")
+    }
     assert found == expected
     for name in ("start_time", "heartbeat", "stop_time"):
         assert type(theirs.get(name)) is type(ours.get(name))
@@ -194,8 +222,9 @@ def _has(doc, dotted):
 def test_captured_output_and_fail_trace(dumps):
     theirs, ours = by_status(dumps["sacred"]), by_status(dumps["experimentkit"])
     # Sacred prints its content-type guess for an artifact into the run's output; we do not.
-    sacred_out = re.sub(r"Added text/plain as content-type of artifact .*\n", "",
-                        theirs["COMPLETED"]["captured_out"])
+    sacred_out = re.sub(
+        r"Added text/plain as content-type of artifact .*\n", "", theirs["COMPLETED"]["captured_out"]
+    )
     assert sacred_out == ours["COMPLETED"]["captured_out"] == "training with 0.5\n"
     # Sacred loses the output of a failed run; ours keeps it.
     assert theirs["FAILED"]["captured_out"] == ""
@@ -208,8 +237,7 @@ def test_captured_output_and_fail_trace(dumps):
 
 
 def test_metric_documents(dumps):
-    for theirs, ours in zip(*(sorted(dumps[f]["metrics"], key=lambda d: d["name"])
-                              for f in FRAMEWORKS)):
+    for theirs, ours in zip(*(sorted(dumps[f]["metrics"], key=lambda d: d["name"]) for f in FRAMEWORKS)):
         assert list(differences(theirs, ours)) == []
         assert theirs["run_id"] == 1 and theirs["steps"] in ([0, 1, 2],)
         assert all(isinstance(t, dt.datetime) for t in ours["timestamps"])
@@ -225,10 +253,13 @@ def test_gridfs_files(dumps):
 
     theirs, ours = files("sacred"), files("experimentkit")
     artifact = "artifact://runs/1/model.txt"
-    assert {k: v for k, v in theirs[artifact].items() if k not in ("_id", "uploadDate")} == \
-        {k: v for k, v in ours[artifact].items() if k not in ("_id", "uploadDate")}
-    chunk = {f: next(c for c in dumps[f]["fs.chunks"] if c["files_id"] == fid) for f, fid in
-             (("sacred", theirs[artifact]["_id"]), ("experimentkit", ours[artifact]["_id"]))}
+    assert {k: v for k, v in theirs[artifact].items() if k not in ("_id", "uploadDate")} == {
+        k: v for k, v in ours[artifact].items() if k not in ("_id", "uploadDate")
+    }
+    chunk = {
+        f: next(c for c in dumps[f]["fs.chunks"] if c["files_id"] == fid)
+        for f, fid in (("sacred", theirs[artifact]["_id"]), ("experimentkit", ours[artifact]["_id"]))
+    }
     assert chunk["sacred"]["data"] == chunk["experimentkit"]["data"] == b"weights"
     # Documented: sources carry their md5 (pymongo 4 dropped it), and resources are uploaded too.
     source = {name: f for name, f in ours.items() if name.endswith("exp.py")}
@@ -245,7 +276,7 @@ def load(dump):
     for name, docs in dump.items():
         if docs:
             client.sacred[name].insert_many(docs)
-    return MongoStore(client=client, dead_after=10 ** 12)
+    return MongoStore(client=client, dead_after=10**12)
 
 
 @pytest.fixture(scope="module")
@@ -272,11 +303,9 @@ def test_store_reads_the_database(stores, framework, tmp_path):
     assert [s[0] for s in run.experiment["sources"]] == ["exp.py"]
     assert store.get("2").fail_trace[-1] == "ValueError: boom\n"
     assert store.get("3").status == "QUEUED" and store.get("3").meta["comment"] == "later"
-    assert [r.id for r in store.runs().where("metrics.loss < 0.5", "config.lr > 0.2").all()] == \
-        ["1"]
+    assert [r.id for r in store.runs().where("metrics.loss < 0.5", "config.lr > 0.2").all()] == ["1"]
     assert store.best("val.accuracy").id == "1"
-    assert [r.id for r in store.runs().where("status != COMPLETED").order_by("-id").all()] == \
-        ["3", "2"]
+    assert [r.id for r in store.runs().where("status != COMPLETED").order_by("-id").all()] == ["3", "2"]
 
 
 def test_both_databases_give_the_same_records(stores):
@@ -286,8 +315,7 @@ def test_both_databases_give_the_same_records(stores):
             summary[name] = summary[name] is not None
         summary["config"] = {k: v for k, v in summary["config"].items() if k != "seed"}
         # where the script ran differs; the file name and its md5 must not
-        summary["resources"] = [(os.path.basename(r["path"]), r["md5"])
-                                for r in summary["resources"]]
+        summary["resources"] = [(os.path.basename(r["path"]), r["md5"]) for r in summary["resources"]]
         return summary
 
     for run_id in ("1", "2", "3"):

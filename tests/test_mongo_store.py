@@ -1,4 +1,5 @@
 """MongoStore on mongomock: the shared query cases, push-down, rows, DEAD runs, Omniboard fields."""
+
 import datetime as dt
 
 import mongomock
@@ -43,12 +44,12 @@ class TestMongoStoreConformance(StoreConformance):
             client = new_client()
             fill(client, specs, tmp_path_factory.mktemp("art"), collection_prefix="exp")
             return MongoStore(client=client, prefix="exp", **store_kwargs)
+
         return make
 
     @pytest.fixture
     def reopen(self):
-        return lambda store: MongoStore(client=store.client, db_name=store.db_name,
-                                        prefix=store.prefix)
+        return lambda store: MongoStore(client=store.client, db_name=store.db_name, prefix=store.prefix)
 
 
 # ---- a store of its own for the tests below --------------------------------------------------------
@@ -123,9 +124,17 @@ def test_metric_filters_narrow_the_runs_fetched(store):
 
 def test_metric_summaries_are_computed_by_the_server(filled, tmp_path):
     client = new_client()
-    spec = dict(sample_runs()[0], id="n1", metrics={"loss": {
-        "steps": [0, 1, 2, 3], "values": [float("nan"), 2.0, None, 0.5],
-        "timestamps": [T(2024, 1, 1)] * 4}})
+    spec = dict(
+        sample_runs()[0],
+        id="n1",
+        metrics={
+            "loss": {
+                "steps": [0, 1, 2, 3],
+                "values": [float("nan"), 2.0, None, 0.5],
+                "timestamps": [T(2024, 1, 1)] * 4,
+            }
+        },
+    )
     fill(client, [spec], tmp_path)
     run = MongoStore(client=client).get("n1")
     assert run.metrics["loss"] == {"last": 0.5, "min": 0.5, "max": 2.0, "count": 4}
@@ -141,8 +150,10 @@ def test_captured_out_includes_spilled_parts(tmp_path):
     store = MongoStore(client=client)
     assert store.captured_out("2") == spec["captured_out"]
     assert store.delete(["2"]) == ["2"]
-    assert client.sacred["fs.files"].count_documents(
-        {"filename": {"$regex": "^(captured_out|artifact)://"}}) == 0
+    assert (
+        client.sacred["fs.files"].count_documents({"filename": {"$regex": "^(captured_out|artifact)://"}})
+        == 0
+    )
 
 
 def test_tags_and_notes_are_omniboards_fields(store, filled):
@@ -151,8 +162,9 @@ def test_tags_and_notes_are_omniboards_fields(store, filled):
     doc = filled.sacred.runs.find_one({"_id": "4"})
     assert doc["omniboard"] == {"tags": ["omni", "x"], "notes": "looks fine"}
     # and what Omniboard writes is what the store reads
-    filled.sacred.runs.update_one({"_id": "4"}, {"$set": {"omniboard.tags": ["from-ui"],
-                                                           "omniboard.notes": "edited"}})
+    filled.sacred.runs.update_one(
+        {"_id": "4"}, {"$set": {"omniboard.tags": ["from-ui"], "omniboard.notes": "edited"}}
+    )
     run = store.get("4")
     assert run.tags == ["from-ui"] and run.notes == "edited"
     assert [r.id for r in store.runs().where("tags contains from-ui").all()] == ["4"]
@@ -182,13 +194,22 @@ def test_records_are_plain_values(store):
 
 def test_escaped_keys_read_back_unescaped(tmp_path):
     client = new_client()
-    spec = dict(sample_runs()[0], id="e1", info={"a.b": 1, "$money": 2},
-                tables={"t": [{"x.y": 1}, {"x.y": 3}, {"x.y": 2}]})
+    spec = dict(
+        sample_runs()[0],
+        id="e1",
+        info={"a.b": 1, "$money": 2},
+        tables={"t": [{"x.y": 1}, {"x.y": 3}, {"x.y": 2}]},
+    )
     fill(client, [spec], tmp_path)
     store = MongoStore(client=client)
     assert store.get("e1").info == {"a.b": 1, "$money": 2}
-    rows = store.rows("e1", "t", where=[parse_row_where("x.y >= 2")],
-                      order=[Order("x.y", descending=True, row=True)], limit=5)
+    rows = store.rows(
+        "e1",
+        "t",
+        where=[parse_row_where("x.y >= 2")],
+        order=[Order("x.y", descending=True, row=True)],
+        limit=5,
+    )
     assert rows == [{"x.y": 3}, {"x.y": 2}]
 
 
@@ -246,22 +267,43 @@ def put_rows(store, rows):
     tables = store._tables
     tables.delete_many({"run_id": "r", "table": "h"})
     if rows:
-        tables.insert_many([{"run_id": "r", "table": "h", "index": i, "row": row}
-                            for i, row in enumerate(rows)])
+        tables.insert_many(
+            [{"run_id": "r", "table": "h", "index": i, "row": row} for i, row in enumerate(rows)]
+        )
 
 
-scalars = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([0.5, 1.5, -0.5]),
-                    st.booleans(), st.sampled_from(["a", "b", "ab"]))
+scalars = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.sampled_from([0.5, 1.5, -0.5]),
+    st.booleans(),
+    st.sampled_from(["a", "b", "ab"]),
+)
 values = st.one_of(scalars, scalars, st.lists(st.integers(0, 2), max_size=2))
-row_lists = st.lists(st.dictionaries(st.sampled_from(["v", "w"]), values, max_size=2),
-                     min_size=1, max_size=12)
-where_exprs = st.sampled_from([[], ["v < 1"], ["v >= 0", "w != None"], ["v == 1"], ["w in [a, 2]"],
-                               ["v contains a"], ["w == None"], ["v != 0"]])
+row_lists = st.lists(
+    st.dictionaries(st.sampled_from(["v", "w"]), values, max_size=2), min_size=1, max_size=12
+)
+where_exprs = st.sampled_from(
+    [
+        [],
+        ["v < 1"],
+        ["v >= 0", "w != None"],
+        ["v == 1"],
+        ["w in [a, 2]"],
+        ["v contains a"],
+        ["w == None"],
+        ["v != 0"],
+    ]
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=row_lists, where=where_exprs, sort=st.sampled_from(["v", "-v", "w", "-w", None]),
-       limit=st.sampled_from([None, 0, 1, 3, 20]))
+@given(
+    rows=row_lists,
+    where=where_exprs,
+    sort=st.sampled_from(["v", "-v", "w", "-w", None]),
+    limit=st.sampled_from([None, 0, 1, 3, 20]),
+)
 # MongoDB sorts an array by its smallest element and null first; the reference does neither.
 @example(rows=[{"v": [0]}, {"v": 1}, {"v": 2}], where=[], sort="v", limit=2)
 @example(rows=[{"v": 2}, {"v": None}, {"v": 1}, {}], where=[], sort="-v", limit=3)
@@ -269,8 +311,9 @@ def test_rows_match_the_reference(rows_store, rows, where, sort, limit):
     put_rows(rows_store, rows)
     filters = [parse_row_where(w) for w in where]
     orders = [parse_order(sort, row=True)] if sort else []
-    assert rows_store.rows("r", "h", where=filters, order=orders, limit=limit) == \
-        apply_rows_in_python(rows, filters, orders, limit)
+    assert rows_store.rows("r", "h", where=filters, order=orders, limit=limit) == apply_rows_in_python(
+        rows, filters, orders, limit
+    )
 
 
 def test_top_rows_of_a_numeric_column_stream_from_the_server(rows_store):
@@ -278,10 +321,12 @@ def test_top_rows_of_a_numeric_column_stream_from_the_server(rows_store):
     put_rows(rows_store, rows)
     spy = rows_store._tables = Spy(rows_store._tables)
     try:
-        worst = rows_store.rows("r", "h", where=[Filter("acc", "<", 0.8, row=True)],
-                                order=[Order("acc", row=True)], limit=5)
+        worst = rows_store.rows(
+            "r", "h", where=[Filter("acc", "<", 0.8, row=True)], order=[Order("acc", row=True)], limit=5
+        )
     finally:
         rows_store._tables = spy._collection
-    assert worst == apply_rows_in_python(rows, [Filter("acc", "<", 0.8, row=True)],
-                                         [Order("acc", row=True)], 5)
+    assert worst == apply_rows_in_python(
+        rows, [Filter("acc", "<", 0.8, row=True)], [Order("acc", row=True)], 5
+    )
     assert len(spy.returned) < 50, "the sort and the limit should run in MongoDB"

@@ -1,4 +1,5 @@
 """Slack and Telegram observers against a local HTTP server standing in for their APIs."""
+
 import http.server
 import json
 import threading
@@ -56,8 +57,9 @@ def test_slack_posts_completion_and_failure(server, tmp_path):
     from experimentkit.observers import SlackObserver
 
     config = tmp_path / "slack.json"
-    config.write_text(json.dumps({"webhook_url": _url(server, "/services/T000/B000/secret"),
-                                  "bot_name": "ek-bot"}))
+    config.write_text(
+        json.dumps({"webhook_url": _url(server, "/services/T000/B000/secret"), "bot_name": "ek-bot"})
+    )
     observer = SlackObserver.from_config(str(config))
     _experiment(observer).run()
     with pytest.raises(ValueError):
@@ -76,9 +78,17 @@ def test_telegram_sends_start_and_end_through_the_bot_api(server, tmp_path):
     from experimentkit.observers import TelegramObserver
 
     config = tmp_path / "telegram.json"
-    config.write_text(json.dumps({"token": "123:SECRET", "chat_id": 99, "silent_completion": True,
-                                  "api_url": _url(server, ""),
-                                  "completed_text": "done {experiment[name]} -> {result}"}))
+    config.write_text(
+        json.dumps(
+            {
+                "token": "123:SECRET",
+                "chat_id": 99,
+                "silent_completion": True,
+                "api_url": _url(server, ""),
+                "completed_text": "done {experiment[name]} -> {result}",
+            }
+        )
+    )
     observer = TelegramObserver.from_config(str(config))
     _experiment(observer).run()
     paths = [path for path, _ in server.received]
@@ -87,8 +97,12 @@ def test_telegram_sends_start_and_end_through_the_bot_api(server, tmp_path):
     assert started["chat_id"] == 99 and started["disable_notification"] is True
     assert started["text"].startswith("\u267b *notified* started at _")
     assert started["parse_mode"] == "Markdown"
-    assert done == {"chat_id": 99, "text": "done notified -> 42", "disable_notification": True,
-                    "parse_mode": "Markdown"}
+    assert done == {
+        "chat_id": 99,
+        "text": "done notified -> 42",
+        "disable_notification": True,
+        "parse_mode": "Markdown",
+    }
 
 
 def test_telegram_config_needs_token_and_chat(tmp_path):

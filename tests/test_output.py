@@ -3,6 +3,7 @@
 fd-mode tests run in a child interpreter, because they redirect the process's real file descriptors
 (which pytest itself uses for its own capturing).
 """
+
 import json
 import os
 import subprocess
@@ -56,17 +57,21 @@ terminal_text = st.text(alphabet=st.sampled_from("ab\u00e9\u4e2d\r\b\n"), max_si
 
 # ---------------------------------------------------------------------------------- the filter
 
-@pytest.mark.parametrize("raw, shown", [
-    ("plain\n", "plain\n"),
-    ("abc\rX", "Xbc"),
-    (" 10%\r 50%\r100%\n", "100%\n"),
-    ("abc\b\bZ\n", "aZc\n"),
-    ("\b\bab", "ab"),
-    ("line\r\nnext", "line\nnext"),
-    ("progress 1\r", "progress 1\r"),  # a final carriage return is kept for the next chunk
-    ("\r", "\r"),
-    ("", ""),
-])
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("plain\n", "plain\n"),
+        ("abc\rX", "Xbc"),
+        (" 10%\r 50%\r100%\n", "100%\n"),
+        ("abc\b\bZ\n", "aZc\n"),
+        ("\b\bab", "ab"),
+        ("line\r\nnext", "line\nnext"),
+        ("progress 1\r", "progress 1\r"),  # a final carriage return is kept for the next chunk
+        ("\r", "\r"),
+        ("", ""),
+    ],
+)
 def test_filter_examples(raw, shown):
     assert apply_backspaces_and_linefeeds(raw) == shown
 
@@ -99,11 +104,15 @@ def test_filter_is_exported_where_sacred_users_import_it():
 
 # ------------------------------------------------------------------ incremental, append-only reads
 
+
 def feed(chunks, filter, fold_at=None):
     """Write chunks in sys mode, reading after each; return every read and the final text."""
     reads = []
-    patch = mock.patch.object(output, "_FOLD_PENDING_AT", fold_at) if fold_at is not None \
+    patch = (
+        mock.patch.object(output, "_FOLD_PENDING_AT", fold_at)
+        if fold_at is not None
         else mock.patch.object(output, "_FOLD_PENDING_AT", output._FOLD_PENDING_AT)
+    )
     with patch, capture_output("sys", filter=filter) as out:
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -119,8 +128,11 @@ def chunked(text, cuts):
 
 
 @settings(max_examples=150, deadline=None)
-@given(terminal_text, st.lists(st.integers(min_value=0, max_value=200), max_size=8),
-       st.sampled_from([None, 0, 3]))
+@given(
+    terminal_text,
+    st.lists(st.integers(min_value=0, max_value=200), max_size=8),
+    st.sampled_from([None, 0, 3]),
+)
 def test_incremental_filter_equals_filtering_everything(text, cuts, fold_at):
     reads = feed(chunked(text, cuts), apply_backspaces_and_linefeeds, fold_at)
     for before, after in zip(reads, reads[1:]):
@@ -128,7 +140,7 @@ def test_incremental_filter_equals_filtering_everything(text, cuts, fold_at):
     written = ""
     for chunk, read in zip(chunked(text, cuts), reads):
         written += chunk
-        complete = written[:written.rfind("\n") + 1]
+        complete = written[: written.rfind("\n") + 1]
         assert read == apply_backspaces_and_linefeeds(complete)  # only complete lines are shown
     assert reads[-1] == apply_backspaces_and_linefeeds(text)
 
@@ -212,8 +224,7 @@ def test_unknown_mode_is_a_usage_error_and_a_key_error():
     with pytest.raises(UnknownCaptureModeError) as info:
         capture_output("tee")
     assert isinstance(info.value, KeyError) and isinstance(info.value, UsageError)
-    assert str(info.value) == ("Unknown capture mode 'tee'. "
-                               "Available options are ['fd', 'no', 'sys']")
+    assert str(info.value) == ("Unknown capture mode 'tee'. Available options are ['fd', 'no', 'sys']")
 
 
 def test_reads_from_another_thread_are_append_only():
@@ -247,11 +258,13 @@ def test_captured_output_repr():
 
 # ------------------------------------------------------------------------- fd mode (in a child)
 
+
 def run_child(body, tmp_path, mode="fd"):
     """Run ``body`` inside capture_output(mode) in a fresh interpreter; return (reads, process)."""
     result_file = tmp_path / "captured.json"
     script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import json, os, subprocess, sys
         from experimentkit.output import capture_output, apply_backspaces_and_linefeeds
         MODE, RESULT = sys.argv[1], sys.argv[2]
@@ -265,11 +278,14 @@ def run_child(body, tmp_path, mode="fd"):
             print("after the capture")
             with open(RESULT, "w") as f:
                 json.dump({"final": out.get(), "reads": reads}, f)
-        """).replace("BODY", textwrap.indent(textwrap.dedent(body), " " * 8)).replace(
-        "FILTER", "apply_backspaces_and_linefeeds" if "FOLD" in body else "None"))
+        """)
+        .replace("BODY", textwrap.indent(textwrap.dedent(body), " " * 8))
+        .replace("FILTER", "apply_backspaces_and_linefeeds" if "FOLD" in body else "None")
+    )
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, str(script), mode, str(result_file)],
-                          capture_output=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(script), mode, str(result_file)], capture_output=True, env=env, timeout=60
+    )
     data = json.loads(result_file.read_text()) if result_file.exists() else None
     return data, proc
 
@@ -287,8 +303,7 @@ def test_fd_mode_captures_child_processes_and_raw_writes(tmp_path):
     data, proc = run_child(FD_BODY, tmp_path, "fd")
     assert proc.returncode == 0, proc.stderr
     final = data["final"]
-    for line in ["python print", "python stderr", "raw fd write", "child process",
-                 "buffered at the end"]:
+    for line in ["python print", "python stderr", "raw fd write", "child process", "buffered at the end"]:
         assert line + "\n" in final
     assert "after the capture" not in final
     # everything still reached the terminal, in order on stdout

@@ -28,13 +28,18 @@ def new_run(main, observers, tmp_path, **attributes):
     attributes.setdefault("capture_mode", "sys")
     attributes.setdefault("beat_interval", 0)
     attributes.setdefault("observer_retry_seconds", 0.3)
-    return make_run(main, {"lr": 0.1}, observers, logger=logging.getLogger(LOGGER),
-                    fallback_dir=str(tmp_path / "fallback"), **attributes)
+    return make_run(
+        main,
+        {"lr": 0.1},
+        observers,
+        logger=logging.getLogger(LOGGER),
+        fallback_dir=str(tmp_path / "fallback"),
+        **attributes,
+    )
 
 
 def warnings_of(caplog):
-    return [r.getMessage() for r in caplog.records
-            if r.name == LOGGER and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
 
 
 class Picky(Flaky):
@@ -66,20 +71,37 @@ def training(points=30, artifact=None):
 
 
 # ---- the classification ----------------------------------------------------------------------------
-@pytest.mark.parametrize("exc", [
-    TypeError("x"), ValueError("x"), KeyError("x"), AttributeError("x"), UnicodeEncodeError(
-        "utf-8", "x", 0, 1, "bad"), FileNotFoundError(2, "gone", "f"), IsADirectoryError("d"),
-    NotADirectoryError("d"), FileExistsError("f"), PermanentObserverError("name too long"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TypeError("x"),
+        ValueError("x"),
+        KeyError("x"),
+        AttributeError("x"),
+        UnicodeEncodeError("utf-8", "x", 0, 1, "bad"),
+        FileNotFoundError(2, "gone", "f"),
+        IsADirectoryError("d"),
+        NotADirectoryError("d"),
+        FileExistsError("f"),
+        PermanentObserverError("name too long"),
+    ],
+)
 def test_permanent_failures(exc):
     assert is_permanent(exc)
 
 
-@pytest.mark.parametrize("exc", [
-    ConnectionError("refused"), ConnectionResetError("reset"), TimeoutError("slow"),
-    OSError(28, "No space left on device"), PermissionError("read-only"),
-    ObserverError("busy"), RuntimeError("?"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionError("refused"),
+        ConnectionResetError("reset"),
+        TimeoutError("slow"),
+        OSError(28, "No space left on device"),
+        PermissionError("read-only"),
+        ObserverError("busy"),
+        RuntimeError("?"),
+    ],
+)
 def test_transient_failures(exc):
     assert not is_permanent(exc)
 
@@ -118,8 +140,7 @@ def test_a_permanent_failure_drops_that_event_only(tmp_path, caplog):
     assert picky.run.info["dropped_events"] == [note]
     [warning] = [w for w in warnings_of(caplog) if "cannot store" in w]
     assert warning.startswith("Observer 'Picky' cannot store log_table 't' in ")
-    assert warning.endswith("(ValueError: column name too long); that event is dropped; later "
-                            "events go on")
+    assert warning.endswith("(ValueError: column name too long); that event is dropped; later events go on")
     assert "\n" not in warning and "INSERT" not in warning
     assert run.fallback_journals == []
     assert not (tmp_path / "fallback").exists() or not list((tmp_path / "fallback").iterdir())
@@ -147,7 +168,8 @@ def test_a_permanent_failure_while_retrying_a_buffer_drops_it_and_delivers_the_r
     assert picky.run.artifacts == []
     assert run.fallback_journals == []
     assert run.info["dropped_events"] == [
-        "Picky: artifact 'm.bin' dropped (PermanentObserverError: name the backend cannot store)"]
+        "Picky: artifact 'm.bin' dropped (PermanentObserverError: name the backend cannot store)"
+    ]
 
 
 def test_an_observer_that_cannot_open_the_run_is_left_out_with_one_warning(tmp_path, caplog):
@@ -159,7 +181,8 @@ def test_an_observer_that_cannot_open_the_run_is_left_out_with_one_warning(tmp_p
     assert picky.runs == {} and picky.attempts == ["started_event"]
     assert [w for w in warnings_of(caplog) if "Picky" in w] == [
         f"Observer 'Picky' cannot store started_event in {picky!r} (ValueError: bad id); "
-        "it cannot record this run and gets no more events"]
+        "it cannot record this run and gets no more events"
+    ]
     assert run.fallback_journals == []
 
 
@@ -200,7 +223,8 @@ def test_file_store_keeps_a_run_whose_artifact_name_it_cannot_store(tmp_path, ca
     assert info["done"] is True
     assert info["dropped_events"] == [
         "FileStorageObserver: artifact 'bad/../name' dropped (ValueError: Invalid artifact name "
-        "'bad/../name': '/'-separated parts must be plain file names, not empty, '.' or '..'.)"]
+        "'bad/../name': '/'-separated parts must be plain file names, not empty, '.' or '..'.)"
+    ]
     assert run.fallback_journals == []
 
 
@@ -232,8 +256,7 @@ def test_the_end_of_run_window_bounds_a_slow_backend(tmp_path):
     gate.set()
     [journal] = run.fallback_journals
     header, events = read_journal(journal)
-    journaled = [s for e, k in events if e == "log_metrics"
-                 for s in k["metrics_by_name"]["loss"]["steps"]]
+    journaled = [s for e, k in events if e == "log_metrics" for s in k["metrics_by_name"]["loss"]["steps"]]
     assert journaled == list(range(10, 20))
     assert [e for e, _ in events][-1] == "completed_event"
     assert slow.run.metrics["loss"]["steps"] in (list(range(10)), list(range(20)))
@@ -242,8 +265,13 @@ def test_the_end_of_run_window_bounds_a_slow_backend(tmp_path):
 # ---- sync -------------------------------------------------------------------------------------------
 def _journal(tmp_path, events, spec):
     path = tmp_path / "fb" / "uid1-0-FileStorageObserver.jsonl"
-    header = {"run_uid": "uid1", "observer": "FileStorageObserver", "replay_spec": spec,
-              "opened": False, "assigned_id": None}
+    header = {
+        "run_uid": "uid1",
+        "observer": "FileStorageObserver",
+        "replay_spec": spec,
+        "opened": False,
+        "assigned_id": None,
+    }
     write_journal(str(path), header, events)
     return path
 
@@ -252,17 +280,37 @@ def _started():
     import datetime as dt
 
     now = dt.datetime(2026, 1, 1)
-    return ("started_event", dict(ex_info={"name": "e", "base_dir": "", "sources": []},
-                                  command="main", host_info={}, start_time=now, config={},
-                                  meta_info={"uid": "uid1"}, _id=None))
+    return (
+        "started_event",
+        dict(
+            ex_info={"name": "e", "base_dir": "", "sources": []},
+            command="main",
+            host_info={},
+            start_time=now,
+            config={},
+            meta_info={"uid": "uid1"},
+            _id=None,
+        ),
+    )
 
 
 def _metrics(steps):
     import datetime as dt
 
-    return ("log_metrics", {"metrics_by_name": {"loss": {
-        "name": "loss", "steps": steps, "values": steps,
-        "timestamps": [dt.datetime(2026, 1, 1)] * len(steps)}}, "info": {}})
+    return (
+        "log_metrics",
+        {
+            "metrics_by_name": {
+                "loss": {
+                    "name": "loss",
+                    "steps": steps,
+                    "values": steps,
+                    "timestamps": [dt.datetime(2026, 1, 1)] * len(steps),
+                }
+            },
+            "info": {},
+        },
+    )
 
 
 def test_sync_skips_an_undeliverable_event_and_delivers_the_rest(tmp_path):
@@ -270,27 +318,39 @@ def test_sync_skips_an_undeliverable_event_and_delivers_the_rest(tmp_path):
 
     store = tmp_path / "runs"
     spec = FileStorageObserver(store).replay_spec()
-    path = _journal(tmp_path, [
-        _started(), _metrics([0, 1, 2]),
-        ("artifact_event", {"name": "model.bin", "filename": str(tmp_path / "gone.bin"),
-                            "metadata": None, "content_type": None}),
-        _metrics([3, 4]),
-        ("completed_event", {"stop_time": dt.datetime(2026, 1, 1, 1), "result": 7}),
-    ], spec)
+    path = _journal(
+        tmp_path,
+        [
+            _started(),
+            _metrics([0, 1, 2]),
+            (
+                "artifact_event",
+                {
+                    "name": "model.bin",
+                    "filename": str(tmp_path / "gone.bin"),
+                    "metadata": None,
+                    "content_type": None,
+                },
+            ),
+            _metrics([3, 4]),
+            ("completed_event", {"stop_time": dt.datetime(2026, 1, 1, 1), "result": 7}),
+        ],
+        spec,
+    )
     [result] = sync(str(tmp_path / "fb"))
     assert result.status == "synced" and result.delivered == 4 and result.remaining == 0
-    assert result.skipped == ["artifact 'model.bin' (FileNotFoundError: [Errno 2] No such file or "
-                              f"directory: '{tmp_path / 'gone.bin'}')"]
+    assert result.skipped == [
+        "artifact 'model.bin' (FileNotFoundError: [Errno 2] No such file or "
+        f"directory: '{tmp_path / 'gone.bin'}')"
+    ]
     stored = json.loads((store / "1" / "run.json").read_text())
     assert stored["status"] == "COMPLETED" and stored["result"] == 7
     metrics = json.loads((store / "1" / "metrics.json").read_text())
     assert metrics["loss"]["steps"] == [0, 1, 2, 3, 4]
     assert not path.exists()
     table = format_results([result])
-    assert table.splitlines()[0].split() == ["journal", "run", "backend", "delivered",
-                                             "remaining", "status"]
-    assert table.splitlines()[1].split() == [path.name, "uid1", "(id", "1)", str(store), "4", "0",
-                                             "synced"]
+    assert table.splitlines()[0].split() == ["journal", "run", "backend", "delivered", "remaining", "status"]
+    assert table.splitlines()[1].split() == [path.name, "uid1", "(id", "1)", str(store), "4", "0", "synced"]
     assert f"{path.name}: skipped artifact 'model.bin' (FileNotFoundError" in table
     assert sync(str(tmp_path / "fb")) == []
 
@@ -307,9 +367,13 @@ def test_sync_never_calls_a_factory_that_is_not_registered(tmp_path):
         build_observer(spec)
     assert not marker.exists()
     # the CLI says the same and exits 1, the journal stays
-    done = subprocess.run([sys.executable, "-m", "experimentkit", "sync", "--fallback-dir",
-                           str(tmp_path / "fb")], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    done = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "sync", "--fallback-dir", str(tmp_path / "fb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert done.returncode == 1 and not marker.exists()
     assert "refusing to call the replay factory 'os:system'" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
@@ -320,16 +384,29 @@ def test_sync_discard_asks_and_drops_a_journal(tmp_path):
     path = _journal(tmp_path, [_started(), _metrics([0, 1])], spec)
     base = [sys.executable, "-m", "experimentkit", "sync", "--fallback-dir", str(tmp_path / "fb")]
     env = {**os.environ, "PYTHONPATH": REPO}
-    no = subprocess.run(base + ["--discard", path.name], capture_output=True, text=True,
-                        timeout=60, env=env, stdin=subprocess.DEVNULL)
+    no = subprocess.run(
+        base + ["--discard", path.name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert no.returncode == 2 and path.exists()
-    assert no.stderr.strip() == ("experimentkit: error: sync --discard deletes undelivered events; confirm "
-                                 "with --yes")
-    typo = subprocess.run(base + ["--discard", "uid1-0-FileStorageObserver.json", "--yes"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    assert no.stderr.strip() == (
+        "experimentkit: error: sync --discard deletes undelivered events; confirm with --yes"
+    )
+    typo = subprocess.run(
+        base + ["--discard", "uid1-0-FileStorageObserver.json", "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert typo.returncode == 2 and "did you mean 'uid1-0-FileStorageObserver.jsonl'" in typo.stderr
-    yes = subprocess.run(base + ["--discard", path.name, "--yes"], capture_output=True, text=True,
-                         timeout=60, env=env)
+    yes = subprocess.run(
+        base + ["--discard", path.name, "--yes"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert yes.returncode == 0, yes.stderr
     assert not path.exists()
     assert yes.stdout.splitlines()[1].split()[-3:] == ["0", "2", "discarded"]
@@ -349,15 +426,21 @@ def test_observer_warnings_go_to_the_log_not_into_the_captured_output(tmp_path, 
         "    _run.add_artifact('m.bin', name='bad/../name')\n"
         "    _run._beat()\n"
         "    print('after')\n"
-        "    return 3\n")
-    done = subprocess.run([sys.executable, str(script), "-F", "runs", f"--capture={capture}"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": REPO,
-                               "EXPERIMENTKIT_FALLBACK_DIR": str(tmp_path / "fb")})
+        "    return 3\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), "-F", "runs", f"--capture={capture}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO, "EXPERIMENTKIT_FALLBACK_DIR": str(tmp_path / "fb")},
+    )
     assert done.returncode == 0, done.stderr
     [warning] = [line for line in done.stderr.splitlines() if "cannot store" in line]
-    assert warning.startswith("WARNING - warn - Observer 'FileStorageObserver' cannot store "
-                              "artifact 'bad/../name' in ")
+    assert warning.startswith(
+        "WARNING - warn - Observer 'FileStorageObserver' cannot store artifact 'bad/../name' in "
+    )
     cout = (tmp_path / "runs" / "1" / "cout.txt").read_text()
     assert "before\n" in cout and "after\n" in cout
     assert "cannot store" not in cout

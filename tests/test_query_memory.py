@@ -1,4 +1,5 @@
 """The shared store cases against the reference InMemoryStore (persisted through memory+json://)."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ class TestInMemoryStore(StoreConformance):
         def make(specs: list, **store_kwargs: Any) -> InMemoryStore:
             path = tmp_path_factory.mktemp("mem") / "runs.json"
             return open_store(write_store(path, specs), **store_kwargs)
+
         return make
 
     @pytest.fixture

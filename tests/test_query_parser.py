@@ -1,4 +1,5 @@
 """The --where expression language: round trips (hypothesis), literals, and one-line errors."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -15,11 +16,12 @@ _ident = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
 _keys = st.one_of(
     st.builds(lambda parts: "config." + ".".join(parts), st.lists(_ident, min_size=1, max_size=3)),
     st.builds(lambda parts: "metrics." + ".".join(parts), st.lists(_ident, min_size=1, max_size=3)),
-    st.sampled_from(["status", "experiment", "command", "result", "notes", "host.hostname",
-                     "meta.comment", "info.a.b"]),
+    st.sampled_from(
+        ["status", "experiment", "command", "result", "notes", "host.hostname", "meta.comment", "info.a.b"]
+    ),
 )
 _scalars = st.one_of(
-    st.integers(-10**12, 10**12),
+    st.integers(-(10**12), 10**12),
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
@@ -53,25 +55,28 @@ def test_arbitrary_text_raises_only_query_errors(text: str) -> None:
         assert isinstance(result, Filter)
 
 
-@pytest.mark.parametrize("text, key, op, value", [
-    ("config.lr < 0.05", "config.lr", "<", 0.05),
-    ("config.lr<0.05", "config.lr", "<", 0.05),
-    ("status == COMPLETED", "status", "==", "COMPLETED"),
-    ("status = COMPLETED", "status", "==", "COMPLETED"),
-    ("metrics.val.accuracy >= 0.9", "metrics.val.accuracy", ">=", 0.9),
-    ("tags contains best", "tags", "contains", "best"),
-    ("status in [COMPLETED, FAILED]", "status", "in", ["COMPLETED", "FAILED"]),
-    ("config.opt.name == 'sgd'", "config.opt.name", "==", "sgd"),
-    ("config.n == 1e-3", "config.n", "==", 0.001),
-    ("config.flag == true", "config.flag", "==", True),
-    ("config.x == None", "config.x", "==", None),
-    ("config.d == {'a': 1}", "config.d", "==", {"a": 1}),
-    ("config.s == 'a, b'", "config.s", "==", "a, b"),
-    ("notes contains two words", "notes", "contains", "two words"),
-    ("config.batch in (16, 32)", "config.batch", "in", [16, 32]),
-    ("config.s == '=a'", "config.s", "==", "=a"),
-    ("config.x < -5", "config.x", "<", -5),
-])
+@pytest.mark.parametrize(
+    "text, key, op, value",
+    [
+        ("config.lr < 0.05", "config.lr", "<", 0.05),
+        ("config.lr<0.05", "config.lr", "<", 0.05),
+        ("status == COMPLETED", "status", "==", "COMPLETED"),
+        ("status = COMPLETED", "status", "==", "COMPLETED"),
+        ("metrics.val.accuracy >= 0.9", "metrics.val.accuracy", ">=", 0.9),
+        ("tags contains best", "tags", "contains", "best"),
+        ("status in [COMPLETED, FAILED]", "status", "in", ["COMPLETED", "FAILED"]),
+        ("config.opt.name == 'sgd'", "config.opt.name", "==", "sgd"),
+        ("config.n == 1e-3", "config.n", "==", 0.001),
+        ("config.flag == true", "config.flag", "==", True),
+        ("config.x == None", "config.x", "==", None),
+        ("config.d == {'a': 1}", "config.d", "==", {"a": 1}),
+        ("config.s == 'a, b'", "config.s", "==", "a, b"),
+        ("notes contains two words", "notes", "contains", "two words"),
+        ("config.batch in (16, 32)", "config.batch", "in", [16, 32]),
+        ("config.s == '=a'", "config.s", "==", "=a"),
+        ("config.x < -5", "config.x", "<", -5),
+    ],
+)
 def test_examples(text: str, key: str, op: str, value: object) -> None:
     assert parse_where(text) == Filter(key, op, value)
 
@@ -81,20 +86,23 @@ def test_time_values_become_datetimes() -> None:
     assert parse_where("stop_time < 2024-05-01T12:30").value == _dt.datetime(2024, 5, 1, 12, 30)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("confg.lr < 0.05", "did you mean 'config'?"),
-    ("metric.loss < 1", "did you mean 'metrics'?"),
-    ("config.lr =< 0.05", "did you mean '<='?"),
-    ("tags contain best", "did you mean 'contains'?"),
-    ("config.lr", "expected KEY OP VALUE"),
-    ("config.lr <", "no value"),
-    ("status in COMPLETED", "'in' needs a list"),
-    ("config.x == [1, 2", "unclosed list"),
-    ("config.x == 'abc", "string"),
-    ("start_time > yesterday", "needs a time"),
-    ("status.x == 1", "has no fields"),
-    ("metrics < 1", "needs a metric name"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("confg.lr < 0.05", "did you mean 'config'?"),
+        ("metric.loss < 1", "did you mean 'metrics'?"),
+        ("config.lr =< 0.05", "did you mean '<='?"),
+        ("tags contain best", "did you mean 'contains'?"),
+        ("config.lr", "expected KEY OP VALUE"),
+        ("config.lr <", "no value"),
+        ("status in COMPLETED", "'in' needs a list"),
+        ("config.x == [1, 2", "unclosed list"),
+        ("config.x == 'abc", "string"),
+        ("start_time > yesterday", "needs a time"),
+        ("status.x == 1", "has no fields"),
+        ("metrics < 1", "needs a metric name"),
+    ],
+)
 def test_errors_are_one_line_with_hints(text: str, fragment: str) -> None:
     with pytest.raises(QueryError) as info:
         parse_where(text)

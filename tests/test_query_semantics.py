@@ -1,4 +1,5 @@
 """Store-independent read-side behaviour: DEAD detection, push-down bookkeeping, open_store."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -16,14 +17,26 @@ NOW = _dt.datetime(2024, 6, 1, 12, 0, 0)
 
 def _store(**kwargs: object) -> InMemoryStore:
     specs = [
-        {"id": "1", "status": "RUNNING", "start_time": "2024-06-01T11:00:00",
-         "heartbeat": "2024-06-01T11:59:30"},
-        {"id": "2", "status": "RUNNING", "start_time": "2024-06-01T11:00:00",
-         "heartbeat": "2024-06-01T11:50:00"},
+        {
+            "id": "1",
+            "status": "RUNNING",
+            "start_time": "2024-06-01T11:00:00",
+            "heartbeat": "2024-06-01T11:59:30",
+        },
+        {
+            "id": "2",
+            "status": "RUNNING",
+            "start_time": "2024-06-01T11:00:00",
+            "heartbeat": "2024-06-01T11:50:00",
+        },
         {"id": "3", "status": "RUNNING", "start_time": "2024-06-01T11:59:00"},
         {"id": "4", "status": "RUNNING", "start_time": "2024-06-01T10:00:00"},
-        {"id": "5", "status": "COMPLETED", "start_time": "2024-01-01T00:00:00",
-         "heartbeat": "2024-01-01T00:00:00"},
+        {
+            "id": "5",
+            "status": "COMPLETED",
+            "start_time": "2024-01-01T00:00:00",
+            "heartbeat": "2024-01-01T00:00:00",
+        },
     ]
     return InMemoryStore(specs, clock=lambda: NOW, **kwargs)
 
@@ -31,9 +44,13 @@ def _store(**kwargs: object) -> InMemoryStore:
 def test_running_runs_without_recent_heartbeat_are_dead() -> None:
     store = _store()
     status = {r.id: (r.status, r.raw_status) for r in store.runs().all()}
-    assert status == {"1": ("RUNNING", "RUNNING"), "2": ("DEAD", "RUNNING"),
-                      "3": ("RUNNING", "RUNNING"), "4": ("DEAD", "RUNNING"),
-                      "5": ("COMPLETED", "COMPLETED")}
+    assert status == {
+        "1": ("RUNNING", "RUNNING"),
+        "2": ("DEAD", "RUNNING"),
+        "3": ("RUNNING", "RUNNING"),
+        "4": ("DEAD", "RUNNING"),
+        "5": ("COMPLETED", "COMPLETED"),
+    }
     assert [r.id for r in store.runs().where("status == DEAD").all()] == ["2", "4"]
 
 
@@ -56,9 +73,20 @@ def test_apply_in_python_skips_pushed_filters_and_checks_limit_use() -> None:
 
 
 def test_metric_series_numpy_and_pandas() -> None:
-    store = InMemoryStore([{"id": "1", "metrics": {"loss": {
-        "steps": [0, 10], "values": [1.5, None],
-        "timestamps": ["2024-01-01T00:00:00", "2024-01-01T00:01:00"]}}}])
+    store = InMemoryStore(
+        [
+            {
+                "id": "1",
+                "metrics": {
+                    "loss": {
+                        "steps": [0, 10],
+                        "values": [1.5, None],
+                        "timestamps": ["2024-01-01T00:00:00", "2024-01-01T00:01:00"],
+                    }
+                },
+            }
+        ]
+    )
     run = store.get("1")
     assert run.metrics["loss"] == {"last": None, "min": 1.5, "max": 1.5, "count": 2}
     steps, values, times = run.metric("loss").to_numpy()
@@ -69,8 +97,12 @@ def test_metric_series_numpy_and_pandas() -> None:
 
 
 def test_open_store_errors_are_one_line(tmp_path: Path) -> None:
-    cases = [str(tmp_path / "missing"), "nosuch://x", f"sqlite:///{tmp_path}/missing.db",
-             f"memory+json://{tmp_path}/missing.json"]
+    cases = [
+        str(tmp_path / "missing"),
+        "nosuch://x",
+        f"sqlite:///{tmp_path}/missing.db",
+        f"memory+json://{tmp_path}/missing.json",
+    ]
     for target in cases:
         with pytest.raises(StoreError) as info:
             open_store(target)

@@ -9,6 +9,7 @@ listed in ``ADAPTATIONS``: the environment setup of "Try it" (this interpreter i
 environment), MongoDB URLs (no server in the tests), the dashboard's port (``--port 0``: the
 machine is shared) and ``jq`` when it is not installed.  Every other command must exit 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def _sections(text: str) -> list:
     out = []
     for i, head in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        out.append((head.group(1), _BLOCK.findall(text[head.end():end])))
+        out.append((head.group(1), _BLOCK.findall(text[head.end() : end])))
     return out
 
 
@@ -51,10 +52,15 @@ def readme_parts() -> dict:
     """``try_it`` (one command line), ``experiment`` (the tour's first Python block), ``bash``
     (lines of the tour's bash blocks) and ``python`` (the tour's later Python blocks)."""
     sections = _sections(README.read_text(encoding="utf-8"))
-    try_it = next(code for head, blocks in sections if head.lower().startswith("try it")
-                  for lang, code in blocks if lang == "bash")
+    try_it = next(
+        code
+        for head, blocks in sections
+        if head.lower().startswith("try it")
+        for lang, code in blocks
+        if lang == "bash"
+    )
     tour = next(i for i, (head, _) in enumerate(sections) if "tour" in head.lower())
-    blocks = [b for _, bs in sections[tour:tour + 1] for b in bs]
+    blocks = [b for _, bs in sections[tour : tour + 1] for b in bs]
     experiment = next(code for lang, code in blocks if lang == "python")
     bash, python, seen_experiment = [], [], False
     for lang, code in blocks:
@@ -85,28 +91,42 @@ def _strip_comment(line: str) -> str:
 def workdir(tmp_path_factory) -> Path:
     """A fresh directory holding a copy of examples/ (the README's relative paths), no store."""
     work = tmp_path_factory.mktemp("readme")
-    shutil.copytree(REPO / "examples", work / "examples",
-                    ignore=shutil.ignore_patterns("__pycache__", "runs", "*.db"))
+    shutil.copytree(
+        REPO / "examples", work / "examples", ignore=shutil.ignore_patterns("__pycache__", "runs", "*.db")
+    )
     return work
 
 
 def _env(work: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "EXPERIMENTKIT_STORE"}
     bindir = str(Path(sys.executable).parent)
-    env.update(PATH=bindir + os.pathsep + env.get("PATH", ""), HOME=str(work),
-               EXPERIMENTKIT_FALLBACK_DIR=str(work / "fallback"), NO_COLOR="1",
-               COLUMNS="120", PYTHONPATH=str(work / "examples"))
+    env.update(
+        PATH=bindir + os.pathsep + env.get("PATH", ""),
+        HOME=str(work),
+        EXPERIMENTKIT_FALLBACK_DIR=str(work / "fallback"),
+        NO_COLOR="1",
+        COLUMNS="120",
+        PYTHONPATH=str(work / "examples"),
+    )
     return env
 
 
 def _sh(command: str, work: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=_env(work),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=work,
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _check(done: subprocess.CompletedProcess, command: str) -> None:
-    assert done.returncode == 0, (f"README command failed (exit {done.returncode}): {command}\n"
-                                  f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    assert done.returncode == 0, (
+        f"README command failed (exit {done.returncode}): {command}\n"
+        f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
 
 
 def test_readme_blocks_are_found() -> None:
@@ -124,8 +144,14 @@ def test_strip_comment_keeps_quoted_hashes() -> None:
 
 
 def _serve(command: str, work: Path) -> None:
-    proc = subprocess.Popen(shlex.split(command) + ["--port", "0"], cwd=work, env=_env(work),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        shlex.split(command) + ["--port", "0"],
+        cwd=work,
+        env=_env(work),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         url = re.search(r"http://\S+", first)
@@ -166,6 +192,12 @@ def test_readme_runs_top_to_bottom(workdir: Path) -> None:
     for number, code in enumerate(parts["python"]):
         script = workdir / f"readme_block_{number}.py"
         script.write_text(code, encoding="utf-8")
-        done = subprocess.run([sys.executable, str(script)], cwd=workdir, env=_env(workdir),
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=workdir,
+            env=_env(workdir),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         _check(done, f"python block {number}:\n{code}")

@@ -1,5 +1,6 @@
 """Resources: recorded with path and md5 by every backend, copied only when small enough or asked
 (a large data set must not become a blob in every store), readable and queryable afterwards."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,12 +34,10 @@ def files(tmp_path: Path, monkeypatch: Any) -> dict:
     monkeypatch.setitem(SETTINGS, "RESOURCE_COPY_LIMIT", 1000)
     data = tmp_path / "data"
     data.mkdir()
-    made = {"small.csv": b"a,b\n1,2\n", "big.bin": bytes(range(256)) * 8,
-            "private.csv": b"secret,1\n"}
+    made = {"small.csv": b"a,b\n1,2\n", "big.bin": bytes(range(256)) * 8, "private.csv": b"secret,1\n"}
     for name, content in made.items():
         (data / name).write_bytes(content)
-    return {name: (str(data / name), hashlib.md5(content).hexdigest())
-            for name, content in made.items()}
+    return {name: (str(data / name), hashlib.md5(content).hexdigest()) for name, content in made.items()}
 
 
 def _run(observer: Any, files: dict) -> SacredStyleObserver:
@@ -48,8 +47,8 @@ def _run(observer: Any, files: dict) -> SacredStyleObserver:
 
     @ex.main
     def main(_run: Any) -> None:
-        _run.add_resource(files["small.csv"][0])                # small: copied
-        _run.add_resource(files["big.bin"][0])                  # above the limit: digest only
+        _run.add_resource(files["small.csv"][0])  # small: copied
+        _run.add_resource(files["big.bin"][0])  # above the limit: digest only
         _run.add_resource(files["private.csv"][0], copy=False)  # asked: digest only
 
     ex.run()
@@ -59,7 +58,8 @@ def _run(observer: Any, files: dict) -> SacredStyleObserver:
 def _check_read_side(store: Any, files: dict) -> None:
     run = store.runs().first()
     assert sorted((Path(r["path"]).name, r["md5"]) for r in run.resources) == sorted(
-        (name, md5) for name, (_, md5) in files.items())
+        (name, md5) for name, (_, md5) in files.items()
+    )
     md5 = files["big.bin"][1]
     assert [r.id for r in store.runs().where(f"resources.md5 == {md5}").all()] == [run.id]
     assert store.runs().where("resources contains private.csv").count() == 1
@@ -84,8 +84,7 @@ def test_sql_keeps_large_resources_out_of_the_database(tmp_path: Path, files: di
     _run(SqlObserver(url), files)
     with sqlite3.connect(tmp_path / "runs.db") as conn:
         stored = dict(conn.execute("SELECT md5sum, length(content) FROM resource"))
-    assert stored == {files["small.csv"][1]: 8, files["big.bin"][1]: None,
-                      files["private.csv"][1]: None}
+    assert stored == {files["small.csv"][1]: 8, files["big.bin"][1]: None, files["private.csv"][1]: None}
     with open_store(url) as store:
         _check_read_side(store, files)
 
@@ -97,8 +96,11 @@ def test_mongo_uploads_only_small_resources(files: dict) -> None:
 
     client = mongomock.MongoClient()
     _run(MongoObserver(client=client), files)
-    uploaded = [doc["filename"] for doc in client["sacred"]["fs.files"].find()
-                if doc["filename"] in {path for path, _ in files.values()}]
+    uploaded = [
+        doc["filename"]
+        for doc in client["sacred"]["fs.files"].find()
+        if doc["filename"] in {path for path, _ in files.values()}
+    ]
     assert uploaded == [files["small.csv"][0]]
     with MongoStore(client=client) as store:
         _check_read_side(store, files)

@@ -1,4 +1,5 @@
 """A heartbeat never delivers a table row ahead of a metric point that was logged before it."""
+
 from __future__ import annotations
 
 from experimentkit.context import current_run
@@ -47,7 +48,8 @@ def test_point_logged_before_a_row_arrives_no_later_than_the_row(monkeypatch, tm
     def main():
         current_run()._beat()  # one periodic beat; the interleaved logging happens inside it
 
-    run = make_run(main, {}, [recorder], capture_mode="no", beat_interval=0,
-                   fallback_dir=str(tmp_path / "fallback"))
+    run = make_run(
+        main, {}, [recorder], capture_mode="no", beat_interval=0, fallback_dir=str(tmp_path / "fallback")
+    )
     run()
     assert recorder.arrivals == [("loss", 1.0), ("preds", 1)]

@@ -1,4 +1,5 @@
 """A fast logging loop streams to the observers while it runs, in bounded calls, with bounded memory."""
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,15 @@ def small_limits(monkeypatch):
 
 
 def _run(main, observer, beat_interval=3600.0):
-    return make_run(main, {}, [observer], logger=logging.getLogger("test_stream"),
-                    capture_mode="no", beat_interval=beat_interval, observer_retry_seconds=0)
+    return make_run(
+        main,
+        {},
+        [observer],
+        logger=logging.getLogger("test_stream"),
+        capture_mode="no",
+        beat_interval=beat_interval,
+        observer_retry_seconds=0,
+    )
 
 
 def test_points_past_the_early_flush_size_are_sent_before_the_next_beat(small_limits):

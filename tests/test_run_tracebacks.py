@@ -90,9 +90,7 @@ def test_capture_events_with_a_real_experiment():
     assert run.result == 3.0 and ex.observers == []
     assert observer.run.config["lr"] == 1.5
     assert observer.run.metrics["lr"]["values"] == [1.5]
-    assert (
-        observer.event_names[0] == "started_event" and observer.event_names[-1] == "completed_event"
-    )
+    assert observer.event_names[0] == "started_event" and observer.event_names[-1] == "completed_event"
 
     @ex.command
     def boom():

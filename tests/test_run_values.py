@@ -1,5 +1,6 @@
 """What ``log_scalar``/``log_metrics`` store for tensors and arrays, and rich values (images,
 figures, texts, dicts) stored as artifacts and listed per step by ``RunRecord.media``."""
+
 import json
 import re
 
@@ -123,8 +124,9 @@ def test_multi_element_values_fail_at_the_call_with_numpys_message(tmp_path):
 def test_log_metrics_logs_several_names_at_one_step(tmp_path):
     def main(_run):
         for epoch in range(3):
-            _run.log_metrics({"loss": 1.0 / (epoch + 1), "acc": np.float64(0.5 + epoch / 10)},
-                             step=epoch * 100)
+            _run.log_metrics(
+                {"loss": 1.0 / (epoch + 1), "acc": np.float64(0.5 + epoch / 10)}, step=epoch * 100
+            )
         _run.log_metrics({"loss": 0.1})  # no step: continues the name's own count
 
     run_experiment(main, FileStorageObserver(str(tmp_path)))
@@ -219,7 +221,7 @@ def test_the_dashboard_lists_media_per_step_with_escaped_names(tmp_path):
         status, _, body = handle(store, "GET", "/run/1")
     page = body.decode("utf-8")
     assert status == 200 and "<h2>Media</h2>" in page and "<b>" not in page
-    row = page[page.index("<td>&lt;b&gt;sample&lt;.b&gt;</td>"):]  # "/" became "."
-    row = row[:row.index("</tr>")]
+    row = page[page.index("<td>&lt;b&gt;sample&lt;.b&gt;</td>") :]  # "/" became "."
+    row = row[: row.index("</tr>")]
     assert re.findall(r'">(\d+)</a>', row) == ["0", "1", "2"]
     assert '<td>val.img</td><td><a href="/run/1/artifact/val.img.step7.png">7</a>' in page

@@ -1,4 +1,5 @@
 """S3Observer against a real S3 HTTP endpoint (moto's server on 127.0.0.1), through boto3."""
+
 import json
 import os
 import subprocess
@@ -22,8 +23,12 @@ def s3_endpoint():
 
 @pytest.fixture
 def aws_env(monkeypatch, s3_endpoint):
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_endpoint}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
@@ -32,8 +37,10 @@ def aws_env(monkeypatch, s3_endpoint):
 def _objects(bucket, prefix=""):
     s3 = boto3.client("s3")
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-            for o in listed.get("Contents", ())}
+    return {
+        o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        for o in listed.get("Contents", ())
+    }
 
 
 def test_experiment_run_is_stored_in_sacred_layout(aws_env, tmp_path):
@@ -61,7 +68,8 @@ def test_experiment_run_is_stored_in_sacred_layout(aws_env, tmp_path):
     ex.run()
     stored = _objects("runs-bucket", "exps/one/")
     assert {k for k in stored if k.startswith("exps/one/1/")} == {
-        f"exps/one/1/{n}" for n in ("run.json", "config.json", "cout.txt", "metrics.json", "model.txt")}
+        f"exps/one/1/{n}" for n in ("run.json", "config.json", "cout.txt", "metrics.json", "model.txt")
+    }
     assert "exps/one/2/run.json" in stored
     run = json.loads(stored["exps/one/1/run.json"])
     assert run["status"] == "COMPLETED" and run["result"] == 1.0
@@ -82,9 +90,15 @@ def test_given_id_that_exists_is_refused(aws_env):
     from experimentkit.observers import S3Observer
 
     obs = S3Observer(bucket="runs-bucket", basedir="given")
-    kwargs = dict(ex_info={"name": "x", "sources": [], "base_dir": "/"}, command="main",
-                  host_info={}, start_time=datetime.datetime(2020, 1, 1), config={},
-                  meta_info={}, _id="abc")
+    kwargs = dict(
+        ex_info={"name": "x", "sources": [], "base_dir": "/"},
+        command="main",
+        host_info={},
+        start_time=datetime.datetime(2020, 1, 1),
+        config={},
+        meta_info={},
+        _id="abc",
+    )
     assert obs.started_event(**kwargs) == "abc"
     with pytest.raises(FileExistsError, match="given/abc already exists"):
         S3Observer(bucket="runs-bucket", basedir="given").started_event(**kwargs)
@@ -97,8 +111,15 @@ def test_attach_extends_a_stored_run(aws_env):
 
     t = datetime.datetime(2020, 1, 1)
     obs = S3Observer(bucket="runs-bucket", basedir="attach")
-    _id = obs.started_event(ex_info={"name": "x", "sources": [], "base_dir": "/"}, command="main",
-                            host_info={}, start_time=t, config={"a": 1}, meta_info={}, _id=None)
+    _id = obs.started_event(
+        ex_info={"name": "x", "sources": [], "base_dir": "/"},
+        command="main",
+        host_info={},
+        start_time=t,
+        config={"a": 1},
+        meta_info={},
+        _id=None,
+    )
     obs.log_metrics({"m": {"steps": [0], "values": [1.0], "timestamps": [t]}}, {})
     spec = obs.replay_spec()
     assert spec["factory"] == "experimentkit.backends.s3.observer:S3Observer"
@@ -117,34 +138,54 @@ def test_bad_bucket_name_and_url_are_user_errors(aws_env, tmp_path):
     with pytest.raises(ValueError, match="bucket naming"):
         S3Observer(bucket="Bad_Bucket", basedir="x")
     script = tmp_path / "exp.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from experimentkit import Experiment
         ex = Experiment("cli")
         @ex.automain
         def main():
             return 1
-    """))
+    """)
+    )
     env = dict(os.environ, **aws_env)
-    bad = subprocess.run([sys.executable, str(script), "--s3", "bucket-only"], capture_output=True,
-                         text=True, env=env, cwd=tmp_path)
+    bad = subprocess.run(
+        [sys.executable, str(script), "--s3", "bucket-only"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2
     assert "--s3 must look like s3://<bucket>/path/to/exp" in bad.stderr
     assert "Traceback" not in bad.stderr
-    good = subprocess.run([sys.executable, str(script), "-S", "s3://cli-bucket/base/dir"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    good = subprocess.run(
+        [sys.executable, str(script), "-S", "s3://cli-bucket/base/dir"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert good.returncode == 0, good.stderr
     assert json.loads(_objects("cli-bucket")["base/dir/1/run.json"])["status"] == "COMPLETED"
 
 
 def test_missing_region_is_a_one_line_usage_error(tmp_path):
     script = tmp_path / "exp.py"
-    script.write_text("from experimentkit import Experiment\nex = Experiment('cli')\n"
-                      "@ex.automain\ndef main():\n    return 1\n")
+    script.write_text(
+        "from experimentkit import Experiment\nex = Experiment('cli')\n"
+        "@ex.automain\ndef main():\n    return 1\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["HOME"] = str(tmp_path)  # no ~/.aws/config
-    done = subprocess.run([sys.executable, str(script), "--s3", "s3://some-bucket/x"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script), "--s3", "s3://some-bucket/x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "Error: --s3: You must either pass in an AWS region name, or have a region name specified "
-        "in your AWS config file"]
+        "in your AWS config file"
+    ]

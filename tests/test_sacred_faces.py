@@ -1,5 +1,6 @@
 """Sacred's module paths and names exist under experimentkit, behave as Sacred 0.8.7's (compared with
 Sacred itself where it is installed), and load lazily."""
+
 import importlib
 import random
 import subprocess
@@ -21,12 +22,25 @@ FACES = {
     "experimentkit.config.config_dict": ["ConfigDict"],
     "experimentkit.config.utils": ["assert_is_valid_key", "normalize_numpy", "recursive_fill_in"],
     "experimentkit.config.custom_containers": ["DogmaticDict", "ReadOnlyDict", "ReadOnlyList"],
-    "experimentkit.utils": ["recursive_update", "get_by_dotted_path", "set_by_dotted_path", "join_paths",
-                            "iterate_flattened", "iterate_flattened_separately", "PathType",
-                            "format_filtered_stacktrace", "format_sacred_error", "SacredError"],
+    "experimentkit.utils": [
+        "recursive_update",
+        "get_by_dotted_path",
+        "set_by_dotted_path",
+        "join_paths",
+        "iterate_flattened",
+        "iterate_flattened_separately",
+        "PathType",
+        "format_filtered_stacktrace",
+        "format_sacred_error",
+        "SacredError",
+    ],
     "experimentkit.observers.file_storage": ["FileStorageObserver", "DEFAULT_FILE_STORAGE_PRIORITY"],
-    "experimentkit.observers.mongo": ["MongoObserver", "QueuedMongoObserver", "force_bson_encodeable",
-                                      "DEFAULT_MONGO_PRIORITY"],
+    "experimentkit.observers.mongo": [
+        "MongoObserver",
+        "QueuedMongoObserver",
+        "force_bson_encodeable",
+        "DEFAULT_MONGO_PRIORITY",
+    ],
     "experimentkit.observers.sql": ["SqlObserver", "DEFAULT_SQL_PRIORITY"],
     "experimentkit.observers.sql_bases": ["Host", "Experiment", "Run", "Source", "Resource"],
     "experimentkit.observers.queue": ["QueueObserver"],
@@ -58,10 +72,15 @@ def test_default_priorities_are_sacreds():
         telegram_obs,
     )
 
-    assert (sql.DEFAULT_SQL_PRIORITY, mongo.DEFAULT_MONGO_PRIORITY,
-            file_storage.DEFAULT_FILE_STORAGE_PRIORITY, s3_observer.DEFAULT_S3_PRIORITY,
-            gcs_observer.DEFAULT_GCS_PRIORITY, slack.DEFAULT_SLACK_PRIORITY,
-            telegram_obs.DEFAULT_TELEGRAM_PRIORITY) == (40, 30, 20, 20, 20, 10, 10)
+    assert (
+        sql.DEFAULT_SQL_PRIORITY,
+        mongo.DEFAULT_MONGO_PRIORITY,
+        file_storage.DEFAULT_FILE_STORAGE_PRIORITY,
+        s3_observer.DEFAULT_S3_PRIORITY,
+        gcs_observer.DEFAULT_GCS_PRIORITY,
+        slack.DEFAULT_SLACK_PRIORITY,
+        telegram_obs.DEFAULT_TELEGRAM_PRIORITY,
+    ) == (40, 30, 20, 20, 20, 10, 10)
 
 
 def test_bare_import_reaches_submodules_lazily():
@@ -77,13 +96,16 @@ def test_bare_import_reaches_submodules_lazily():
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "FileStorageObserver Run a.b get_digest MongoObserver",
-        "module 'experimentkit' has no attribute 'no_such_thing'"]
+        "module 'experimentkit' has no attribute 'no_such_thing'",
+    ]
 
 
 def test_optional_flags_do_not_import_numpy_until_read():
-    code = ("import sys, experimentkit.optional as opt\n"
-            "assert 'numpy' not in sys.modules\n"
-            "print(opt.has_sqlalchemy, 'numpy' in sys.modules, opt.has_numpy, 'numpy' in sys.modules)")
+    code = (
+        "import sys, experimentkit.optional as opt\n"
+        "assert 'numpy' not in sys.modules\n"
+        "print(opt.has_sqlalchemy, 'numpy' in sys.modules, opt.has_numpy, 'numpy' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "True", "True"]
@@ -93,6 +115,7 @@ def test_host_info_getter_is_deprecated_and_gathered():
     from experimentkit import host_info
 
     with pytest.warns(DeprecationWarning, match="The host_info_getter is deprecated"):
+
         @host_info.host_info_getter
         def answer():
             return 42
@@ -125,7 +148,11 @@ def test_metrics_logger_counts_steps_per_metric():
     logger.log_scalar_metric("acc", 0.2)
     entries = logger.get_last_metrics()
     assert [(e.name, e.step, e.value) for e in entries] == [
-        ("loss", 0, 1.0), ("loss", 1, 0.5), ("acc", 10, 0.1), ("acc", 11, 0.2)]
+        ("loss", 0, 1.0),
+        ("loss", 1, 0.5),
+        ("acc", 10, 0.1),
+        ("acc", 11, 0.2),
+    ]
     assert logger.get_last_metrics() == []
     assert linearize_metrics(entries)["acc"]["steps"] == [10, 11]
 
@@ -159,10 +186,14 @@ def test_utils_helpers_match_sacred():
 
     d = {"b": 1, "a": {"y": 2, "x": {"deep": 3}}, "c": {}, "seed": 5}
     for args in ((d,), (d, ["seed"])):
-        mine = [(k, "PATHCHANGE" if v is ours.PATHCHANGE else v)
-                for k, v in ours.iterate_flattened_separately(*args)]
-        sacreds = [(k, "PATHCHANGE" if v is theirs.PATHCHANGE else v)
-                   for k, v in theirs.iterate_flattened_separately(*args)]
+        mine = [
+            (k, "PATHCHANGE" if v is ours.PATHCHANGE else v)
+            for k, v in ours.iterate_flattened_separately(*args)
+        ]
+        sacreds = [
+            (k, "PATHCHANGE" if v is theirs.PATHCHANGE else v)
+            for k, v in theirs.iterate_flattened_separately(*args)
+        ]
         assert mine == sacreds
     assert list(ours.iterate_flattened(d)) == list(theirs.iterate_flattened(d))
     assert ours.join_paths("a", "", "b.c") == theirs.join_paths("a", "", "b.c")

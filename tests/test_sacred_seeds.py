@@ -1,6 +1,7 @@
 """Seeds match Sacred 0.8.7: the same script, run once under Sacred and once under experimentkit (each in
 its own interpreter, so neither side sees the other's code), draws the same ``_seed``/``_rnd`` values.
 """
+
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 pytest.importorskip("sacred")
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys
     if sys.argv[2] == "no-numpy":
         sys.modules["numpy"] = None  # both frameworks then fall back to random.Random
@@ -85,14 +86,15 @@ SCRIPT = textwrap.dedent('''
     command = sys.argv[3]
     run = ex.run(command, config_updates={"seed": int(sys.argv[1])}, options={"--loglevel": "ERROR"})
     print(json.dumps({"seed": run.config["seed"], "draws": run.result}))
-''')
+""")
 
 
 def draws(tmp_path, framework: str, seed: int, numpy: str, command: str) -> dict:
     script = tmp_path / f"seeds_{framework}.py"
     script.write_text(SCRIPT.replace("FRAMEWORK", framework))
-    done = subprocess.run([sys.executable, str(script), str(seed), numpy, command], capture_output=True,
-                          text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script), str(seed), numpy, command], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -4,6 +4,7 @@ turns the safe known forms into plain values without instantiating anything.
 Sacred's stored form comes from Sacred itself: the same experiment runs under Sacred 0.8.7 with its
 FileStorageObserver in a subprocess, and our stores must hold exactly what it wrote.
 """
+
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 pytest.importorskip("sacred")
 np = pytest.importorskip("numpy")
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import datetime, sys
     import numpy as np
     from FRAMEWORK import Experiment
@@ -40,13 +41,24 @@ SCRIPT = textwrap.dedent('''
     if __name__ == "__main__":
         OBSERVERS
         ex.run(options={"--loglevel": "ERROR"})
-''')
+""")
 
-PLAIN_RESULT = {"masked": [1, None, 3], "set": [3], "int": 7, "day": "2024-01-02",
-                "obj": {"py/object": "__main__.Plain", "a": 1, "b": [1, 2]}, "plain": [1, 2.5, "x"],
-                "nested": [1.5, [2, 3]]}
-PLAIN_INFO = {"array": [[0, 1, 2], [3, 4, 5]], "big": [i * 0.5 for i in range(40)], "scalar": 0.25,
-              "tuple": [1, "a"], "when": "2024-05-06T07:08:09.000010"}
+PLAIN_RESULT = {
+    "masked": [1, None, 3],
+    "set": [3],
+    "int": 7,
+    "day": "2024-01-02",
+    "obj": {"py/object": "__main__.Plain", "a": 1, "b": [1, 2]},
+    "plain": [1, 2.5, "x"],
+    "nested": [1.5, [2, 3]],
+}
+PLAIN_INFO = {
+    "array": [[0, 1, 2], [3, 4, 5]],
+    "big": [i * 0.5 for i in range(40)],
+    "scalar": 0.25,
+    "tuple": [1, "a"],
+    "when": "2024-05-06T07:08:09.000010",
+}
 
 
 def run_script(tmp_path, framework: str, observers: str) -> None:
@@ -59,22 +71,30 @@ def run_script(tmp_path, framework: str, observers: str) -> None:
 @pytest.fixture(scope="module")
 def sacred_stored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sacred-values")
-    run_script(tmp, "sacred", "from sacred.observers import FileStorageObserver; "
-                              "ex.observers.append(FileStorageObserver('runs'))")
+    run_script(
+        tmp,
+        "sacred",
+        "from sacred.observers import FileStorageObserver; ex.observers.append(FileStorageObserver('runs'))",
+    )
     run = json.loads((tmp / "runs" / "1" / "run.json").read_text())
     info = json.loads((tmp / "runs" / "1" / "info.json").read_text())
     return run["result"], info
 
 
 def test_file_store_holds_what_sacred_writes(tmp_path, sacred_stored):
-    run_script(tmp_path, "experimentkit", "from experimentkit.observers import FileStorageObserver; "
-                                          "ex.observers.append(FileStorageObserver('runs'))")
+    run_script(
+        tmp_path,
+        "experimentkit",
+        "from experimentkit.observers import FileStorageObserver; "
+        "ex.observers.append(FileStorageObserver('runs'))",
+    )
     run = json.loads((tmp_path / "runs" / "1" / "run.json").read_text())
     info = json.loads((tmp_path / "runs" / "1" / "info.json").read_text())
     assert (run["result"], info) == sacred_stored
     assert run["result"]["masked"]["py/object"] == "numpy.ma.MaskedArray"
 
     from experimentkit.query import open_store
+
     store = open_store(str(tmp_path / "runs"))
     record = store.get("1")
     assert record.result == PLAIN_RESULT
@@ -84,9 +104,14 @@ def test_file_store_holds_what_sacred_writes(tmp_path, sacred_stored):
 
 
 def test_sacred_restore_reads_our_values_back(tmp_path):
-    run_script(tmp_path, "experimentkit", "from experimentkit.observers import FileStorageObserver; "
-                                          "ex.observers.append(FileStorageObserver('runs'))")
+    run_script(
+        tmp_path,
+        "experimentkit",
+        "from experimentkit.observers import FileStorageObserver; "
+        "ex.observers.append(FileStorageObserver('runs'))",
+    )
     from sacred.serializer import restore
+
     info = restore(json.loads((tmp_path / "runs" / "1" / "info.json").read_text()))
     assert isinstance(info["array"], np.ndarray) and info["array"].shape == (2, 3)
     assert np.array_equal(info["big"], np.arange(40) * 0.5)
@@ -97,15 +122,20 @@ def test_sacred_restore_reads_our_values_back(tmp_path):
 def test_sql_store_holds_what_sacred_writes(tmp_path, sacred_stored):
     pytest.importorskip("sqlalchemy")
     url = f"sqlite:///{tmp_path / 'runs.db'}"
-    run_script(tmp_path, "experimentkit", "from experimentkit.observers import SqlObserver; "
-                                          f"ex.observers.append(SqlObserver({url!r}))")
+    run_script(
+        tmp_path,
+        "experimentkit",
+        f"from experimentkit.observers import SqlObserver; ex.observers.append(SqlObserver({url!r}))",
+    )
     import sqlite3
+
     with sqlite3.connect(tmp_path / "runs.db") as conn:
         result_json, info = conn.execute("SELECT result_json, info FROM run").fetchone()
     assert (json.loads(result_json), json.loads(info)) == sacred_stored
 
     from experimentkit.backends.sql.store import SqlStore
     from experimentkit.query import open_store
+
     for store in (open_store(url), SqlStore(url)):  # the stdlib-sqlite3 read path and SQLAlchemy's
         record = store.runs().first()
         assert record.result == PLAIN_RESULT
@@ -147,10 +177,15 @@ def test_mongo_store_holds_what_sacred_writes(tmp_path, sacred_stored):
 
 def test_read_side_never_instantiates_tagged_objects(tmp_path):
     from experimentkit.serialize import safe_restore
+
     evil = {"py/object": "os.system", "py/newargs": {"py/tuple": ["echo hacked"]}}
     reduce = {"py/reduce": [{"py/function": "os.system"}, {"py/tuple": ["echo hacked"]}]}
     assert safe_restore({"x": evil, "y": reduce}) == {
         "x": {"py/object": "os.system", "py/newargs": ["echo hacked"]},
-        "y": {"py/reduce": [{"py/function": "os.system"}, ["echo hacked"]]}}
+        "y": {"py/reduce": [{"py/function": "os.system"}, ["echo hacked"]]},
+    }
     assert safe_restore({"py/object": "numpy.ndarray", "dtype": "object", "values": "not base64!"}) == {
-        "py/object": "numpy.ndarray", "dtype": "object", "values": "not base64!"}
+        "py/object": "numpy.ndarray",
+        "dtype": "object",
+        "values": "not base64!",
+    }

@@ -1,4 +1,5 @@
 """experimentkit.serialize: flatten / dumps."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +17,9 @@ from experimentkit.serialize import dumps, flatten, plain
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children,
-                                                                      max_size=4),
-    max_leaves=25)
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -29,12 +30,21 @@ def test_json_values_unchanged_and_round_trip(value):
 
 
 _pythonish = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
-    | st.datetimes() | st.dates(),
-    lambda children: st.lists(children, max_size=4) | st.tuples(children, children)
-    | st.dictionaries(st.text() | st.integers(), children, max_size=4)
-    | st.frozensets(st.integers(), max_size=4),
-    max_leaves=25)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.datetimes()
+    | st.dates(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text() | st.integers(), children, max_size=4)
+        | st.frozensets(st.integers(), max_size=4)
+    ),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -47,14 +57,31 @@ def test_flatten_is_json_compatible_and_idempotent(value):
 
 def test_conversions():
     when = dt.datetime(2024, 1, 2, 3, 4, 5, 6)
-    value = {1: (1, 2), "s": {3, 1, 2}, "when": when, "day": when.date(), "p": Path("/x"),
-             "od": OrderedDict(b=1), "obj": object.__new__(type("Thing", (), {"__str__":
-                                                                       lambda self: "thing"})),
-             "mixed": {1, "a"}, "bytes": b"ab", 2.5: 1}
+    value = {
+        1: (1, 2),
+        "s": {3, 1, 2},
+        "when": when,
+        "day": when.date(),
+        "p": Path("/x"),
+        "od": OrderedDict(b=1),
+        "obj": object.__new__(type("Thing", (), {"__str__": lambda self: "thing"})),
+        "mixed": {1, "a"},
+        "bytes": b"ab",
+        2.5: 1,
+    }
     flat = flatten(value)
-    assert flat == {"1": [1, 2], "s": [1, 2, 3], "when": "2024-01-02T03:04:05.000006",
-                    "day": "2024-01-02", "p": "/x", "od": {"b": 1}, "obj": "thing",
-                    "mixed": [1, "a"], "bytes": "b'ab'", "2.5": 1}
+    assert flat == {
+        "1": [1, 2],
+        "s": [1, 2, 3],
+        "when": "2024-01-02T03:04:05.000006",
+        "day": "2024-01-02",
+        "p": "/x",
+        "od": {"b": 1},
+        "obj": "thing",
+        "mixed": [1, "a"],
+        "bytes": "b'ab'",
+        "2.5": 1,
+    }
 
 
 def test_nan_and_infinity_kept_as_floats():
@@ -86,9 +113,17 @@ def test_subclasses_become_plain():
 
 def test_numpy_values():
     np = pytest.importorskip("numpy")
-    flat = flatten({"f32": np.float32(0.5), "i8": np.int8(-3), "b": np.bool_(True),
-                    "arr": np.arange(6).reshape(2, 3), "farr": np.array([0.5, np.nan]),
-                    "dt": np.datetime64("2024-01-02T03:04:05"), "c": np.complex128(1 + 2j)})
+    flat = flatten(
+        {
+            "f32": np.float32(0.5),
+            "i8": np.int8(-3),
+            "b": np.bool_(True),
+            "arr": np.arange(6).reshape(2, 3),
+            "farr": np.array([0.5, np.nan]),
+            "dt": np.datetime64("2024-01-02T03:04:05"),
+            "c": np.complex128(1 + 2j),
+        }
+    )
     assert flat["f32"] == 0.5 and type(flat["f32"]) is float
     assert flat["i8"] == -3 and type(flat["i8"]) is int
     assert flat["b"] is True

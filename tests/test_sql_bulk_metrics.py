@@ -1,6 +1,7 @@
 """Metric points written through the bulk path (COPY on PostgreSQL, executemany elsewhere) are stored
 exactly as the row-by-row path stored them: NULL for what is not a finite number or an integer
 step, naive-UTC times with microseconds, any metric name (COPY escaping), every point once."""
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,15 @@ def url(request, tmp_path, _servers):
 
 
 def _start(obs):
-    return obs.started_event(ex_info={"name": "bulk"}, command="main", host_info={},
-                             start_time=T0, config={}, meta_info={}, _id=None)
+    return obs.started_event(
+        ex_info={"name": "bulk"},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={},
+        meta_info={},
+        _id=None,
+    )
 
 
 def _rows(url, run_id, name):
@@ -51,9 +59,14 @@ def _rows(url, run_id, name):
     try:
         with engine.connect() as conn:
             m = s.metric.c
-            return [tuple(r) for r in conn.execute(
-                sa.select(m.step, m.value, m.timestamp)
-                .where(m.run_id == str(run_id), m.name == name).order_by(m.metric_id))]
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    sa.select(m.step, m.value, m.timestamp)
+                    .where(m.run_id == str(run_id), m.name == name)
+                    .order_by(m.metric_id)
+                )
+            ]
     finally:
         engine.dispose()
 
@@ -78,9 +91,12 @@ def test_odd_values_steps_and_names_are_stored_like_the_row_path(url):
     rows = _rows(url, run_id, name)
     assert [r[0] for r in rows] == [0, 1, 2, None, 4, 5, 6, 7, 8]
     assert [r[1] for r in rows] == [1.5, None, None, None, None, None, None, 7.0, 2.5]
-    assert [r[2] for r in rows][:4] == [T0, T0 - dt.timedelta(seconds=1),
-                                        dt.datetime(2024, 5, 6, 7, 8, 9, 5),
-                                        T0.replace(microsecond=0)]
+    assert [r[2] for r in rows][:4] == [
+        T0,
+        T0 - dt.timedelta(seconds=1),
+        dt.datetime(2024, 5, 6, 7, 8, 9, 5),
+        T0.replace(microsecond=0),
+    ]
 
 
 def test_batches_longer_than_a_chunk_keep_every_point_in_order(url):
@@ -88,8 +104,10 @@ def test_batches_longer_than_a_chunk_keep_every_point_in_order(url):
     run_id = _start(obs)
     n = CHUNK * 2 + 17
     stamps = [T0 + dt.timedelta(microseconds=37 * i) for i in range(n)]
-    obs.log_metrics({"loss": {"steps": list(range(n)), "values": [i / 3 for i in range(n)],
-                              "timestamps": stamps}}, info={})
+    obs.log_metrics(
+        {"loss": {"steps": list(range(n)), "values": [i / 3 for i in range(n)], "timestamps": stamps}},
+        info={},
+    )
     obs.join()
     rows = _rows(url, run_id, "loss")
     assert len(rows) == n

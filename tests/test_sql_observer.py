@@ -4,6 +4,7 @@ Server tests create a database ``ek_sqlobs_<random>`` through the URL in
 EXPERIMENTKIT_TEST_POSTGRES / EXPERIMENTKIT_TEST_MYSQL and drop it afterwards, so parallel sessions
 never share tables.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -99,31 +100,59 @@ def _ex_info(base_dir, name="demo"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         sources.append([rel, hashlib.md5(path.read_bytes()).hexdigest()])
-    return {"name": name, "base_dir": str(base_dir), "sources": sources, "mainfile": "main.py",
-            "dependencies": ["numpy==1.26.4", "experimentkit==0.1.0"],
-            "repositories": [{"url": "git@example.org:me/demo.git", "commit": "a" * 40,
-                              "dirty": True}]}
+    return {
+        "name": name,
+        "base_dir": str(base_dir),
+        "sources": sources,
+        "mainfile": "main.py",
+        "dependencies": ["numpy==1.26.4", "experimentkit==0.1.0"],
+        "repositories": [{"url": "git@example.org:me/demo.git", "commit": "a" * 40, "dirty": True}],
+    }
 
 
-HOST = {"hostname": "box", "os": ["Linux", "Linux-6.1.0-x86_64-with-glibc2.36"],
-        "python_version": "3.11.2", "cpu": "Intel Xeon", "cpu_count": 2, "memory_total": 1024,
-        "ENV": {"CUDA_VISIBLE_DEVICES": "0"}}
+HOST = {
+    "hostname": "box",
+    "os": ["Linux", "Linux-6.1.0-x86_64-with-glibc2.36"],
+    "python_version": "3.11.2",
+    "cpu": "Intel Xeon",
+    "cpu_count": 2,
+    "memory_total": 1024,
+    "ENV": {"CUDA_VISIBLE_DEVICES": "0"},
+}
 
 
 def _meta(**extra):
-    return {"command": "main", "options": {"--comment": "hi"}, "named_configs": [],
-            "config_updates": {"lr": 0.1}, "uid": uuid.uuid4().hex, **extra}
+    return {
+        "command": "main",
+        "options": {"--comment": "hi"},
+        "named_configs": [],
+        "config_updates": {"lr": 0.1},
+        "uid": uuid.uuid4().hex,
+        **extra,
+    }
 
 
 def _start(obs, tmp_path, _id=None, meta=None, config=None):
-    return obs.started_event(ex_info=_ex_info(tmp_path), command="main", host_info=HOST,
-                             start_time=T0, config=config or {"lr": 0.1, "layers": [1, 2]},
-                             meta_info=meta or _meta(), _id=_id)
+    return obs.started_event(
+        ex_info=_ex_info(tmp_path),
+        command="main",
+        host_info=HOST,
+        start_time=T0,
+        config=config or {"lr": 0.1, "layers": [1, 2]},
+        meta_info=meta or _meta(),
+        _id=_id,
+    )
 
 
 def _metrics(name, steps, values, start=T0):
-    return {name: {"name": name, "steps": list(steps), "values": list(values),
-                   "timestamps": [start + dt.timedelta(seconds=i) for i in range(len(steps))]}}
+    return {
+        name: {
+            "name": name,
+            "steps": list(steps),
+            "values": list(values),
+            "timestamps": [start + dt.timedelta(seconds=i) for i in range(len(steps))],
+        }
+    }
 
 
 # ---- the full record -----------------------------------------------------------------------------
@@ -133,8 +162,7 @@ def test_every_recorded_field(url, tmp_path):
     run_id = _start(obs, tmp_path, meta=meta)
     assert isinstance(run_id, int)
     obs.log_metrics(_metrics("loss", [0, 1], [1.5, 0.25]), info={})
-    obs.heartbeat_event(info={"epoch": 1}, captured_out="one\n", beat_time=T0 + dt.timedelta(1),
-                        result=None)
+    obs.heartbeat_event(info={"epoch": 1}, captured_out="one\n", beat_time=T0 + dt.timedelta(1), result=None)
     obs.log_table("preds", [{"x": 1, "y": "a"}, {"x": 2, "y": "b"}])
     obs.log_table("preds", [{"x": 3, "y": "c"}])
     resource = tmp_path / "data.csv"
@@ -143,12 +171,17 @@ def test_every_recorded_field(url, tmp_path):
     obs.resource_event(filename=str(resource))  # the same file again: one link
     blob = os.urandom(200_000)  # larger than MySQL's plain BLOB
     (tmp_path / "model.bin").write_bytes(blob)
-    obs.artifact_event(name="model.bin", filename=str(tmp_path / "model.bin"),
-                       metadata={"epoch": 3}, content_type="application/x-model")
+    obs.artifact_event(
+        name="model.bin",
+        filename=str(tmp_path / "model.bin"),
+        metadata={"epoch": 3},
+        content_type="application/x-model",
+    )
     (tmp_path / "plot.png").write_bytes(b"\x89PNG")
     obs.artifact_event(name="plot.png", filename=str(tmp_path / "plot.png"))
-    obs.heartbeat_event(info={"epoch": 2}, captured_out="one\ntwo\n",
-                        beat_time=T0 + dt.timedelta(2), result=0.5)
+    obs.heartbeat_event(
+        info={"epoch": 2}, captured_out="one\ntwo\n", beat_time=T0 + dt.timedelta(2), result=0.5
+    )
     stop = T0 + dt.timedelta(3)
     obs.completed_event(stop_time=stop, result={"acc": 0.9})
     obs.join()
@@ -170,42 +203,60 @@ def test_every_recorded_field(url, tmp_path):
     assert (exp["name"], exp["base_dir"], exp["mainfile"]) == ("demo", str(tmp_path), "main.py")
     (host,) = _row(url, s.host, host_id=run["host_id"])
     assert (host["hostname"], host["cpu"], host["os"], host["os_info"], host["python_version"]) == (
-        "box", "Intel Xeon", "Linux", "Linux-6.1.0-x86_64-with-glibc2.36", "3.11.2")
+        "box",
+        "Intel Xeon",
+        "Linux",
+        "Linux-6.1.0-x86_64-with-glibc2.36",
+        "3.11.2",
+    )
 
     with _reader(url) as conn:
         srcs = conn.execute(
             sa.select(s.source.c.filename, s.source.c.content, s.source.c.md5sum)
             .join(s.experiments_sources)
             .where(s.experiments_sources.c.experiment_id == exp["experiment_id"])
-            .order_by(s.source.c.filename)).all()
+            .order_by(s.source.c.filename)
+        ).all()
         deps = conn.execute(
-            sa.select(s.dependency.c.name, s.dependency.c.version).join(s.experiments_dependencies)
+            sa.select(s.dependency.c.name, s.dependency.c.version)
+            .join(s.experiments_dependencies)
             .where(s.experiments_dependencies.c.experiment_id == exp["experiment_id"])
-            .order_by(s.dependency.c.name)).all()
+            .order_by(s.dependency.c.name)
+        ).all()
         repos = conn.execute(
             sa.select(s.repository.c.url, s.repository.c.commit, s.repository.c.dirty)
             .join(s.experiments_repositories)
-            .where(s.experiments_repositories.c.experiment_id == exp["experiment_id"])).all()
+            .where(s.experiments_repositories.c.experiment_id == exp["experiment_id"])
+        ).all()
         res = conn.execute(
             sa.select(s.resource.c.filename, s.resource.c.content, s.resource.c.md5sum)
-            .join(s.runs_resources).where(s.runs_resources.c.run_id == str(run_id))).all()
-        tags = conn.execute(sa.select(s.tag.c.tag).where(s.tag.c.run_id == str(run_id))
-                            .order_by(s.tag.c.tag)).scalars().all()
-        trows = conn.execute(sa.select(s.table_row.c.name, s.table_row.c.row_index,
-                                       s.table_row.c.data)
-                             .where(s.table_row.c.run_id == str(run_id))
-                             .order_by(s.table_row.c.row_index)).all()
-    assert [(f, c) for f, c, _ in srcs] == [("main.py", "print('main')\n"),
-                                           ("pkg/util.py", "X = 'ünïcode'\n")]
+            .join(s.runs_resources)
+            .where(s.runs_resources.c.run_id == str(run_id))
+        ).all()
+        tags = (
+            conn.execute(sa.select(s.tag.c.tag).where(s.tag.c.run_id == str(run_id)).order_by(s.tag.c.tag))
+            .scalars()
+            .all()
+        )
+        trows = conn.execute(
+            sa.select(s.table_row.c.name, s.table_row.c.row_index, s.table_row.c.data)
+            .where(s.table_row.c.run_id == str(run_id))
+            .order_by(s.table_row.c.row_index)
+        ).all()
+    assert [(f, c) for f, c, _ in srcs] == [
+        ("main.py", "print('main')\n"),
+        ("pkg/util.py", "X = 'ünïcode'\n"),
+    ]
     assert [m for _, _, m in srcs] == [src[1] for src in _ex_info(tmp_path)["sources"]]
     assert deps == [("experimentkit", "0.1.0"), ("numpy", "1.26.4")]
-    assert [(u, c, bool(d)) for u, c, d in repos] == [
-        ("git@example.org:me/demo.git", "a" * 40, True)]
+    assert [(u, c, bool(d)) for u, c, d in repos] == [("git@example.org:me/demo.git", "a" * 40, True)]
     assert res == [(str(resource), b"a,b\n1,2\n", hashlib.md5(b"a,b\n1,2\n").hexdigest())]
     assert tags == ["a", "b"]
     assert [(n, i, json.loads(d)) for n, i, d in trows] == [
-        ("preds", 0, {"x": 1, "y": "a"}), ("preds", 1, {"x": 2, "y": "b"}),
-        ("preds", 2, {"x": 3, "y": "c"})]
+        ("preds", 0, {"x": 1, "y": "a"}),
+        ("preds", 1, {"x": 2, "y": "b"}),
+        ("preds", 2, {"x": 3, "y": "c"}),
+    ]
 
     arts = {a["filename"]: a for a in _row(url, s.artifact, run_id=str(run_id))}
     assert bytes(arts["model.bin"]["content"]) == blob
@@ -223,8 +274,9 @@ def test_second_run_of_same_experiment_reuses_rows(url, tmp_path):
     assert r1["experiment_id"] == r2["experiment_id"] and r1["host_id"] == r2["host_id"]
     with _reader(url) as conn:
         links = s.experiments_sources
-        n = conn.execute(sa.select(sa.func.count()).select_from(links)
-                         .where(links.c.experiment_id == r1["experiment_id"])).scalar()
+        n = conn.execute(
+            sa.select(sa.func.count()).select_from(links).where(links.c.experiment_id == r1["experiment_id"])
+        ).scalar()
     assert n == 2
 
 
@@ -232,22 +284,31 @@ def test_second_run_of_same_experiment_reuses_rows(url, tmp_path):
 def test_metric_rows_equal_logged_points(url, tmp_path):
     obs = SqlObserver(url)
     run_id = _start(obs, tmp_path)
-    batches = [_metrics("loss", range(0, 3), [3.0, 2.5, 2.0]),
-               {**_metrics("loss", range(3, 5), [1.0, 0.5], T0 + dt.timedelta(hours=1)),
-                **_metrics("acc", [10, 20], [0.1, 0.2])},
-               _metrics("weird", [0, 1, 2, 3], [float("nan"), float("inf"), True, 2 ** 40])]
+    batches = [
+        _metrics("loss", range(0, 3), [3.0, 2.5, 2.0]),
+        {
+            **_metrics("loss", range(3, 5), [1.0, 0.5], T0 + dt.timedelta(hours=1)),
+            **_metrics("acc", [10, 20], [0.1, 0.2]),
+        },
+        _metrics("weird", [0, 1, 2, 3], [float("nan"), float("inf"), True, 2**40]),
+    ]
     for batch in batches:
         obs.log_metrics(batch, info={})
     obs.log_metrics({}, info={})  # nothing new: no statement, no error
     # NaN, inf and True are not finite numbers: stored as NULL.
-    stored_value = {"weird": [None, None, None, float(2 ** 40)]}
-    expected = [(name, step, stored_value.get(name, g["values"])[i], g["timestamps"][i])
-                for batch in batches for name, g in batch.items()
-                for i, step in enumerate(g["steps"])]
+    stored_value = {"weird": [None, None, None, float(2**40)]}
+    expected = [
+        (name, step, stored_value.get(name, g["values"])[i], g["timestamps"][i])
+        for batch in batches
+        for name, g in batch.items()
+        for i, step in enumerate(g["steps"])
+    ]
     with _reader(url) as conn:
-        stored = conn.execute(sa.select(s.metric.c.name, s.metric.c.step, s.metric.c.value,
-                                        s.metric.c.timestamp)
-                              .where(s.metric.c.run_id == str(run_id))).all()
+        stored = conn.execute(
+            sa.select(s.metric.c.name, s.metric.c.step, s.metric.c.value, s.metric.c.timestamp).where(
+                s.metric.c.run_id == str(run_id)
+            )
+        ).all()
     assert sorted(map(tuple, stored), key=repr) == sorted(expected, key=repr)
 
 
@@ -255,14 +316,16 @@ def test_output_is_appended_not_resent(url, tmp_path):
     obs = SqlObserver(url)
     run_id = _start(obs, tmp_path)
     sent: list = []
-    sa.event.listen(obs.engine, "before_cursor_execute",
-                    lambda conn, cur, stmt, params, ctx, many: sent.append(repr(params)))
+    sa.event.listen(
+        obs.engine,
+        "before_cursor_execute",
+        lambda conn, cur, stmt, params, ctx, many: sent.append(repr(params)),
+    )
     out = ""
     for i, chunk in enumerate(["alpha ünï\n", "beta\n", "", "gamma" * 5000 + "\n"]):
         out += chunk
         sent.clear()
-        obs.heartbeat_event(info={}, captured_out=out, beat_time=T0 + dt.timedelta(seconds=i),
-                            result=i)
+        obs.heartbeat_event(info={}, captured_out=out, beat_time=T0 + dt.timedelta(seconds=i), result=i)
         assert _row(url, s.run, run_id=str(run_id))[0]["captured_out"] == out
         if i:
             assert not any("alpha" in p for p in sent), "earlier output was sent again"
@@ -300,15 +363,15 @@ def test_attach_continues_run_and_output(url, tmp_path):
     run_id = _start(first, tmp_path)
     first.heartbeat_event(info={}, captured_out="héllo\n", beat_time=T0, result=None)
     spec = first.replay_spec()
-    assert spec == {"factory": "experimentkit.backends.sql.observer:SqlObserver",
-                    "kwargs": {"url": url}}
+    assert spec == {"factory": "experimentkit.backends.sql.observer:SqlObserver", "kwargs": {"url": url}}
     module, _, attr = spec["factory"].partition(":")
     later = getattr(__import__(module, fromlist=[attr]), attr)(**spec["kwargs"])
     later.attach(run_id)
     later.heartbeat_event(info={}, captured_out="héllo\nworld\n", beat_time=T0, result=None)
     later.log_metrics(_metrics("m", [0], [1.0]), info={})
-    later.failed_event(fail_time=T0 + dt.timedelta(1),
-                       fail_trace=["Traceback:\n", "  boom\n", "ValueError: x"])
+    later.failed_event(
+        fail_time=T0 + dt.timedelta(1), fail_trace=["Traceback:\n", "  boom\n", "ValueError: x"]
+    )
     (run,) = _row(url, s.run, run_id=str(run_id))
     assert run["captured_out"] == "héllo\nworld\n"
     assert run["status"] == "FAILED" and run["fail_trace"] == "Traceback:\n  boom\nValueError: x\n"
@@ -319,8 +382,15 @@ def test_attach_continues_run_and_output(url, tmp_path):
 
 def test_queued_and_interrupted_statuses(url, tmp_path):
     queued = SqlObserver(url)
-    qid = queued.queued_event(ex_info=_ex_info(tmp_path), command="main", host_info=HOST,
-                              queue_time=T0, config={}, meta_info=_meta(), _id=None)
+    qid = queued.queued_event(
+        ex_info=_ex_info(tmp_path),
+        command="main",
+        host_info=HOST,
+        queue_time=T0,
+        config={},
+        meta_info=_meta(),
+        _id=None,
+    )
     (row,) = _row(url, s.run, run_id=str(qid))
     assert (row["status"], row["queue_time"], row["start_time"]) == ("QUEUED", T0, None)
     obs = SqlObserver(url)
@@ -372,8 +442,10 @@ def test_reconnects_after_connection_is_killed(tmp_path, _server_dbs):
     assert _row(url, s.run, run_id=str(run_id))[0]["captured_out"] == "back"
 
 
-@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)],
+)
 def test_fifty_concurrent_runs(kind, tmp_path):
     with _fresh_database(kind, tmp_path) as url:  # fresh: the schema creation races too
         ex_info = _ex_info(tmp_path)
@@ -385,12 +457,17 @@ def test_fifty_concurrent_runs(kind, tmp_path):
             obs = SqlObserver(url)
             try:
                 barrier.wait()
-                rid = obs.started_event(ex_info=ex_info, command="main", host_info=HOST,
-                                        start_time=T0, config={"i": i}, meta_info=_meta(),
-                                        _id=None)
+                rid = obs.started_event(
+                    ex_info=ex_info,
+                    command="main",
+                    host_info=HOST,
+                    start_time=T0,
+                    config={"i": i},
+                    meta_info=_meta(),
+                    _id=None,
+                )
                 obs.log_metrics(_metrics("loss", range(10), [float(i)] * 10), info={})
-                obs.heartbeat_event(info={}, captured_out=f"run {i}\n", beat_time=T0,
-                                    result=None)
+                obs.heartbeat_event(info={}, captured_out=f"run {i}\n", beat_time=T0, result=None)
                 obs.completed_event(stop_time=T0, result=i)
                 ids.append(rid)
             except Exception as exc:  # reported below
@@ -407,14 +484,14 @@ def test_fifty_concurrent_runs(kind, tmp_path):
         assert len(set(ids)) == 50 and all(isinstance(i, int) for i in ids)
         with _reader(url) as conn:
             runs = conn.execute(sa.select(s.run)).mappings().all()
-            counts = conn.execute(sa.select(s.metric.c.run_id, sa.func.count())
-                                  .group_by(s.metric.c.run_id)).all()
+            counts = conn.execute(
+                sa.select(s.metric.c.run_id, sa.func.count()).group_by(s.metric.c.run_id)
+            ).all()
             n_exp = conn.execute(sa.select(sa.func.count()).select_from(s.experiment)).scalar()
             n_host = conn.execute(sa.select(sa.func.count()).select_from(s.host)).scalar()
             n_src = conn.execute(sa.select(sa.func.count()).select_from(s.source)).scalar()
         assert len(runs) == 50 and {int(r["run_id"]) for r in runs} == set(ids)
-        assert all(r["status"] == "COMPLETED" and r["captured_out"] == f"run {r['result']:g}\n"
-                   for r in runs)
+        assert all(r["status"] == "COMPLETED" and r["captured_out"] == f"run {r['result']:g}\n" for r in runs)
         assert sorted(n for _, n in counts) == [10] * 50
         assert (n_exp, n_host, n_src) == (1, 1, 2)
 
@@ -447,9 +524,15 @@ def test_upgrade_sacred_database(empty_url, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         old = sacred_sql.SqlObserver.create_from(engine, sessionmaker(bind=engine)())
-        old_id = old.started_event(ex_info=_ex_info(tmp_path, "old"), command="main",
-                                   host_info=HOST, start_time=T0, config={"a": 1},
-                                   meta_info={"comment": "sacred"}, _id=None)
+        old_id = old.started_event(
+            ex_info=_ex_info(tmp_path, "old"),
+            command="main",
+            host_info=HOST,
+            start_time=T0,
+            config={"a": 1},
+            meta_info={"comment": "sacred"},
+            _id=None,
+        )
         old.heartbeat_event(info={"x": 1}, captured_out="from sacred\n", beat_time=T0, result=2.5)
         old.completed_event(stop_time=T0, result=2.5)
         old.session.close()
@@ -466,13 +549,22 @@ def test_upgrade_sacred_database(empty_url, tmp_path):
 
         (old_row,) = _row(empty_url, s.run, run_id=str(old_id))
         assert (old_row["status"], old_row["result"], old_row["captured_out"]) == (
-            "COMPLETED", 2.5, "from sacred\n")
+            "COMPLETED",
+            2.5,
+            "from sacred\n",
+        )
 
         obs = SqlObserver(empty_url)
         big = "x" * 70_000  # beyond MySQL's 64 KB TEXT, which Sacred's columns were
-        qid = obs.queued_event(ex_info=_ex_info(tmp_path, "old"), command="c" * 100,
-                               host_info=HOST, queue_time=T0, config={"big": big},
-                               meta_info=_meta(), _id=None)
+        qid = obs.queued_event(
+            ex_info=_ex_info(tmp_path, "old"),
+            command="c" * 100,
+            host_info=HOST,
+            queue_time=T0,
+            config={"big": big},
+            meta_info=_meta(),
+            _id=None,
+        )
         assert str(qid) != str(old_id)
         (new_row,) = _row(empty_url, s.run, run_id=str(qid))
         assert new_row["status"] == "QUEUED" and json.loads(new_row["config"]) == {"big": big}
@@ -511,10 +603,12 @@ def test_experiment_run_end_to_end(url):
 
 # ---- import cost ---------------------------------------------------------------------------------
 def test_sqlalchemy_is_loaded_only_when_used():
-    code = ("import sys, experimentkit.observers as o, experimentkit.backends.sql as b\n"
-            "cls = o.SqlObserver\n"
-            "obs = cls('sqlite://')\n"
-            "assert 'sqlalchemy' not in sys.modules, 'imported too early'\n"
-            "obs.engine\n"
-            "assert 'sqlalchemy' in sys.modules\n")
+    code = (
+        "import sys, experimentkit.observers as o, experimentkit.backends.sql as b\n"
+        "cls = o.SqlObserver\n"
+        "obs = cls('sqlite://')\n"
+        "assert 'sqlalchemy' not in sys.modules, 'imported too early'\n"
+        "obs.engine\n"
+        "assert 'sqlalchemy' in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -7,6 +7,7 @@ later batches merged into it) and by ``experimentkit sync`` from a journal.  Eve
 table row and output character must be stored once.  SQLite always; PostgreSQL and MariaDB when
 EXPERIMENTKIT_TEST_POSTGRES / EXPERIMENTKIT_TEST_MYSQL are set (a fresh database per session).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -70,12 +71,15 @@ def _stored(url, run_id):
     try:
         with engine.connect() as conn:
             m, t = s.metric.c, s.table_row.c
-            points = conn.execute(sa.select(m.name, m.step, m.value).where(m.run_id == str(run_id))
-                                  .order_by(m.metric_id)).all()
-            rows = conn.execute(sa.select(t.name, t.row_index, t.data)
-                                .where(t.run_id == str(run_id)).order_by(t.name, t.row_index)).all()
-            out = conn.execute(sa.select(s.run.c.captured_out)
-                               .where(s.run.c.run_id == str(run_id))).scalar()
+            points = conn.execute(
+                sa.select(m.name, m.step, m.value).where(m.run_id == str(run_id)).order_by(m.metric_id)
+            ).all()
+            rows = conn.execute(
+                sa.select(t.name, t.row_index, t.data)
+                .where(t.run_id == str(run_id))
+                .order_by(t.name, t.row_index)
+            ).all()
+            out = conn.execute(sa.select(s.run.c.captured_out).where(s.run.c.run_id == str(run_id))).scalar()
             return [tuple(p) for p in points], [tuple(r) for r in rows], out
     finally:
         engine.dispose()
@@ -103,17 +107,33 @@ class CommitFault:
 
 def _start(obs):
     return obs.started_event(
-        ex_info={"name": "demo", "base_dir": "/nowhere", "sources": [], "dependencies": [],
-                 "repositories": [], "mainfile": "main.py"},
-        command="main", host_info=HOST, start_time=T0, config={"lr": 0.1},
-        meta_info={"command": "main", "uid": uuid.uuid4().hex}, _id=None)
+        ex_info={
+            "name": "demo",
+            "base_dir": "/nowhere",
+            "sources": [],
+            "dependencies": [],
+            "repositories": [],
+            "mainfile": "main.py",
+        },
+        command="main",
+        host_info=HOST,
+        start_time=T0,
+        config={"lr": 0.1},
+        meta_info={"command": "main", "uid": uuid.uuid4().hex},
+        _id=None,
+    )
 
 
 def _metrics(name, steps, start=0):
     """Points ``steps`` with value step/10 and one-second-apart microsecond timestamps."""
-    return {name: {"name": name, "steps": list(steps), "values": [i / 10 for i in steps],
-                   "timestamps": [T0 + dt.timedelta(seconds=start + i, microseconds=7)
-                                  for i in range(len(steps))]}}
+    return {
+        name: {
+            "name": name,
+            "steps": list(steps),
+            "values": [i / 10 for i in steps],
+            "timestamps": [T0 + dt.timedelta(seconds=start + i, microseconds=7) for i in range(len(steps))],
+        }
+    }
 
 
 def _beat(out):
@@ -169,23 +189,39 @@ def test_failing_twice_in_a_row_and_retry_with_a_merged_batch(url, monkeypatch):
     for _ in range(2):
         with pytest.raises(sa.exc.OperationalError):
             obs.log_metrics(first, info={})
-    merged = {**_metrics("acc", [1, 2, 3], start=1), **_metrics("loss", [1, 2], start=1),
-              **_metrics("new", [0])}
+    merged = {
+        **_metrics("acc", [1, 2, 3], start=1),
+        **_metrics("loss", [1, 2], start=1),
+        **_metrics("new", [0]),
+    }
     obs.log_metrics(merged, info={})
     points, _, _ = _stored(url, run_id)
     assert sorted(points) == sorted(
-        [("acc", i, i / 10) for i in range(4)] + [("loss", i, i / 10) for i in range(3)]
-        + [("new", 0, 0.0)])
+        [("acc", i, i / 10) for i in range(4)] + [("loss", i, i / 10) for i in range(3)] + [("new", 0, 0.0)]
+    )
     obs.join()
 
 
 def test_dispatcher_retry_after_a_lost_reply(url, monkeypatch, tmp_path):
     """Through the real dispatcher: the failed event is buffered, merged with the next, retried."""
     obs = SqlObserver(url)
-    disp = Dispatcher([obs], logger=logging.getLogger("test-indoubt"), run_uid="u1",
-                      retry_seconds=0, fallback_dir=str(tmp_path / "fallback"), call_timeout=30)
-    run_id = disp.open("started_event", ex_info={"name": "demo"}, command="main",
-                       host_info=HOST, start_time=T0, config={}, meta_info={"uid": uuid.uuid4().hex})
+    disp = Dispatcher(
+        [obs],
+        logger=logging.getLogger("test-indoubt"),
+        run_uid="u1",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path / "fallback"),
+        call_timeout=30,
+    )
+    run_id = disp.open(
+        "started_event",
+        ex_info={"name": "demo"},
+        command="main",
+        host_info=HOST,
+        start_time=T0,
+        config={},
+        meta_info={"uid": uuid.uuid4().hex},
+    )
     fault = CommitFault(obs, monkeypatch)
     fault.modes = ["lost"]
     disp.emit("log_metrics", metrics_by_name=_metrics("loss", range(2)), info={})
@@ -207,16 +243,31 @@ def test_sync_replay_of_a_committed_event_adds_nothing(url, monkeypatch, tmp_pat
     """The run journals an event the server had committed; sync attaches and replays it."""
     fallback = tmp_path / "fallback"
     obs = SqlObserver(url)
-    disp = Dispatcher([obs], logger=logging.getLogger("test-indoubt"), run_uid=uuid.uuid4().hex,
-                      retry_seconds=0, fallback_dir=str(fallback), call_timeout=30)
-    run_id = disp.open("started_event", ex_info={"name": "demo"}, command="main",
-                       host_info=HOST, start_time=T0, config={}, meta_info={"uid": uuid.uuid4().hex})
+    disp = Dispatcher(
+        [obs],
+        logger=logging.getLogger("test-indoubt"),
+        run_uid=uuid.uuid4().hex,
+        retry_seconds=0,
+        fallback_dir=str(fallback),
+        call_timeout=30,
+    )
+    run_id = disp.open(
+        "started_event",
+        ex_info={"name": "demo"},
+        command="main",
+        host_info=HOST,
+        start_time=T0,
+        config={},
+        meta_info={"uid": uuid.uuid4().hex},
+    )
     disp.emit("log_metrics", metrics_by_name=_metrics("loss", [0]), info={})
     disp.emit("log_table", name="t", rows=[{"a": 0}])
     disp.emit("heartbeat_event", **_beat("a\n"))
-    events = [("log_metrics", {"metrics_by_name": _metrics("loss", [1, 2], start=1), "info": {}}),
-              ("log_table", {"name": "t", "rows": [{"a": 0}, {"a": 1}]}),
-              ("heartbeat_event", _beat("a\nb\n"))]
+    events = [
+        ("log_metrics", {"metrics_by_name": _metrics("loss", [1, 2], start=1), "info": {}}),
+        ("log_table", {"name": "t", "rows": [{"a": 0}, {"a": 1}]}),
+        ("heartbeat_event", _beat("a\nb\n")),
+    ]
     events.sort(key=lambda e: e[0] != lost)  # the lost one first: the others queue behind it
     fault = CommitFault(obs, monkeypatch)
     fault.modes = ["lost"] + ["down"] * 50  # then the server stays unreachable until the end
@@ -265,8 +316,7 @@ def test_attach_skips_only_what_is_stored(url):
     fourth.attach(run_id)
     fourth.log_table("t", [{"a": 2}])
     fourth.join()
-    assert [r[2] for r in _stored(url, run_id)[1]] == ['{"a": 0}', '{"a": 1}', '{"a": 2}',
-                                                       '{"a": 2}']
+    assert [r[2] for r in _stored(url, run_id)[1]] == ['{"a": 0}', '{"a": 1}', '{"a": 2}', '{"a": 2}']
 
 
 # ---- cost of the normal path ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ and the per-sample query.
 Server cases create databases ``ek_sqlstore_<random>`` through EXPERIMENTKIT_TEST_POSTGRES /
 EXPERIMENTKIT_TEST_MYSQL and drop them at the end of the session.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """The ``experimentkit`` command over a real SQLite store made by real runs of examples/train.py."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli(store: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experimentkit", "-S", store, *args],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", store, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +29,21 @@ def store(tmp_path_factory):
     """Three runs of the example: lr 0.01 and 0.03 pass the filter below, 0.5 does not."""
     url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'runs.db'}"
     for lr, seed in ((0.01, 1), (0.03, 2), (0.5, 3)):
-        done = subprocess.run([sys.executable, "examples/train.py", "-s", url, "with",
-                               f"lr={lr}", f"seed={seed}", "epochs=5"],
-                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "examples/train.py", "-s", url, "with", f"lr={lr}", f"seed={seed}", "epochs=5"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     return url
 
 
 def test_ls_filters_and_sorts_in_json(store):
-    done = _cli(store, "ls", "--where", "config.lr < 0.05", "--sort=-metrics.val.accuracy",
-                "--format", "json")
+    done = _cli(
+        store, "ls", "--where", "config.lr < 0.05", "--sort=-metrics.val.accuracy", "--format", "json"
+    )
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout)
     assert sorted(r["config"]["lr"] for r in runs) == [0.01, 0.03]
@@ -51,12 +62,23 @@ def test_show_best_tag_and_rows(store):
     assert shown.returncode == 0 and "val_predictions" in shown.stdout
 
     assert _cli(store, "tag", run_id, "best", "checked").returncode == 0
-    tagged = json.loads(_cli(store, "ls", "--where", "tags contains best", "--format",
-                             "json").stdout)
+    tagged = json.loads(_cli(store, "ls", "--where", "tags contains best", "--format", "json").stdout)
     assert [str(r["id"]) for r in tagged] == [run_id] and tagged[0]["tags"] == ["best", "checked"]
 
-    done = _cli(store, "rows", run_id, "val_predictions", "--sort", "prob", "--limit", "3",
-                "--where", "label == 1", "--format", "json")
+    done = _cli(
+        store,
+        "rows",
+        run_id,
+        "val_predictions",
+        "--sort",
+        "prob",
+        "--limit",
+        "3",
+        "--where",
+        "label == 1",
+        "--format",
+        "json",
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert len(rows) == 3 and all(r["label"] == 1 for r in rows)

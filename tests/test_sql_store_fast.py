@@ -2,6 +2,7 @@
 stdlib path, the same answers as ``SqlStore`` on random queries over random runs, no SQLAlchemy
 import in a fresh process, and the cases that must go to the full store.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,9 +30,16 @@ from experimentkit.query import Filter, Order, Query, open_store, parse_where  #
 
 T = _dt.datetime
 # Conformance cases that only read runs: each must be answered by the stdlib path alone.
-_READ_TESTS = ("test_filter", "test_order", "test_limit_and_offset",
-               "test_filter_order_and_limit_combined", "test_first_and_best", "test_record_fields",
-               "test_failed_record", "test_dead_detection")
+_READ_TESTS = (
+    "test_filter",
+    "test_order",
+    "test_limit_and_offset",
+    "test_filter_order_and_limit_combined",
+    "test_first_and_best",
+    "test_record_fields",
+    "test_failed_record",
+    "test_dead_detection",
+)
 
 
 def _fill(url: str, specs: list, workdir) -> None:
@@ -78,8 +86,27 @@ class TestFastSqliteConformance(StoreConformance):
 # --------------------------------------------------------------------------------------------------
 # same answers as SqlStore on random queries
 # --------------------------------------------------------------------------------------------------
-_VALUES = [0, 1, -2, 0.5, 3.25, 10, True, False, "a", "b", "ä", "10", "", None, [1, 2], ["a"],
-           {"x": 1}, {"x": "a"}, 2 ** 40]
+_VALUES = [
+    0,
+    1,
+    -2,
+    0.5,
+    3.25,
+    10,
+    True,
+    False,
+    "a",
+    "b",
+    "ä",
+    "10",
+    "",
+    None,
+    [1, 2],
+    ["a"],
+    {"x": 1},
+    {"x": "a"},
+    2**40,
+]
 
 
 def _random_specs(seed: int) -> list:
@@ -87,8 +114,26 @@ def _random_specs(seed: int) -> list:
     rng = random.Random(seed)
     template = sample_runs()[0]
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    ids = ["1", "2", "3", "10", "11", "-4", "007", "abc", "x10", "b", "99", "5", "6", "7", "8",
-           "12", "B", "é"]
+    ids = [
+        "1",
+        "2",
+        "3",
+        "10",
+        "11",
+        "-4",
+        "007",
+        "abc",
+        "x10",
+        "b",
+        "99",
+        "5",
+        "6",
+        "7",
+        "8",
+        "12",
+        "B",
+        "é",
+    ]
     specs = []
     for n, run_id in enumerate(ids):
         spec = copy.deepcopy(template)
@@ -101,23 +146,38 @@ def _random_specs(seed: int) -> list:
         start = T(2024, 1, 1) + _dt.timedelta(hours=rng.randrange(48))
         status = rng.choice(["COMPLETED", "FAILED", "INTERRUPTED", "RUNNING", "RUNNING"])
         spec.update(
-            id=run_id, status=status, config=config, command=rng.choice(["train", "main", "x"]),
-            start_time=start, tags=rng.sample(["best", "bad", "z", "a"], rng.randrange(3)),
+            id=run_id,
+            status=status,
+            config=config,
+            command=rng.choice(["train", "main", "x"]),
+            start_time=start,
+            tags=rng.sample(["best", "bad", "z", "a"], rng.randrange(3)),
             stop_time=None if status == "RUNNING" else start + _dt.timedelta(hours=1),
-            heartbeat=(now + _dt.timedelta(minutes=10)) if status == "RUNNING" and rng.random()
-            < 0.5 else start + _dt.timedelta(minutes=30),
-            result=copy.deepcopy(rng.choice(_VALUES)), info={"k": copy.deepcopy(rng.choice(_VALUES))},
-            notes=rng.choice(["", "good run", "bad"]), fail_trace=["Traceback\n", "Boom\n"],
-            metrics={}, tables={}, artifacts={})
+            heartbeat=(now + _dt.timedelta(minutes=10))
+            if status == "RUNNING" and rng.random() < 0.5
+            else start + _dt.timedelta(minutes=30),
+            result=copy.deepcopy(rng.choice(_VALUES)),
+            info={"k": copy.deepcopy(rng.choice(_VALUES))},
+            notes=rng.choice(["", "good run", "bad"]),
+            fail_trace=["Traceback\n", "Boom\n"],
+            metrics={},
+            tables={},
+            artifacts={},
+        )
         spec["experiment"] = dict(spec["experiment"], name=rng.choice(["mnist", "cifar"]))
         spec["host"] = dict(spec["host"], hostname=rng.choice(["alpha", "beta", "ä"]))
         spec["meta"] = dict(spec["meta"], uid=f"u{n}", comment=rng.choice(["x", "yz"]))
         for name in ("acc", "loss"):
             if rng.random() < 0.75:
-                values = [rng.choice([0.1, 0.5, 0.9, 0.5, 2.0, -1.0, float("nan")])
-                          for _ in range(rng.randrange(1, 4))]
-                spec["metrics"][name] = {"steps": list(range(len(values))), "values": values,
-                                         "timestamps": [start] * len(values)}
+                values = [
+                    rng.choice([0.1, 0.5, 0.9, 0.5, 2.0, -1.0, float("nan")])
+                    for _ in range(rng.randrange(1, 4))
+                ]
+                spec["metrics"][name] = {
+                    "steps": list(range(len(values))),
+                    "values": values,
+                    "timestamps": [start] * len(values),
+                }
         specs.append(spec)
     return specs
 
@@ -141,14 +201,58 @@ def twin_stores(tmp_path_factory):
     full.close()
 
 
-_KEYS = ["id", "status", "experiment", "experiment.mainfile", "command", "start_time",
-         "stop_time", "heartbeat", "notes", "host.hostname", "config.a", "config.b", "config.c",
-         "config.nest.v", "config.nest", "config.missing", "info.k", "meta.comment", "result",
-         "metrics.acc", "metrics.loss.min", "metrics.loss.max", "metrics.acc.count", "tags"]
+_KEYS = [
+    "id",
+    "status",
+    "experiment",
+    "experiment.mainfile",
+    "command",
+    "start_time",
+    "stop_time",
+    "heartbeat",
+    "notes",
+    "host.hostname",
+    "config.a",
+    "config.b",
+    "config.c",
+    "config.nest.v",
+    "config.nest",
+    "config.missing",
+    "info.k",
+    "meta.comment",
+    "result",
+    "metrics.acc",
+    "metrics.loss.min",
+    "metrics.loss.max",
+    "metrics.acc.count",
+    "tags",
+]
 _TIME_KEYS = ("start_time", "stop_time", "heartbeat")
 _times = st.sampled_from([T(2024, 1, 1, 5), T(2024, 1, 2), T(2024, 1, 2, 12, 30), T(2030, 1, 1)])
-_scalars = st.sampled_from([0, 1, -2, 0.5, True, False, "a", "ä", "10", "", "COMPLETED", "DEAD",
-                            "mnist", "alpha", "best", "good", "x", "7", "abc", 0.9])
+_scalars = st.sampled_from(
+    [
+        0,
+        1,
+        -2,
+        0.5,
+        True,
+        False,
+        "a",
+        "ä",
+        "10",
+        "",
+        "COMPLETED",
+        "DEAD",
+        "mnist",
+        "alpha",
+        "best",
+        "good",
+        "x",
+        "7",
+        "abc",
+        0.9,
+    ]
+)
 _JSON_KEYS = [k for k in _KEYS if k.startswith(("config.", "info.", "result"))]
 
 
@@ -167,10 +271,12 @@ def _filters(draw: st.DrawFn) -> Filter:
 _queries = st.builds(
     Query,
     filters=st.lists(_filters(), max_size=3).map(tuple),
-    order=st.lists(st.builds(Order, st.sampled_from([k for k in _KEYS if k != "tags"]),
-                             st.booleans()), max_size=2).map(tuple),
+    order=st.lists(
+        st.builds(Order, st.sampled_from([k for k in _KEYS if k != "tags"]), st.booleans()), max_size=2
+    ).map(tuple),
     limit=st.one_of(st.none(), st.integers(-1, 6)),
-    offset=st.integers(0, 4))
+    offset=st.integers(0, 4),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -188,10 +294,14 @@ def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
     fast, full = twin_stores
     cases = []
     for key in _KEYS:
-        values = ([T(2024, 1, 1, 5), T(2024, 1, 2, 12, 30)] if key in _TIME_KEYS
-                  else [None, 1, 0.5, True, "a", "7", "10", "DEAD", "alpha"])
-        cases += [Query(filters=(Filter(key, op, v),)) for v in values
-                  for op in ("==", "!=", "<", ">=", "contains")]
+        values = (
+            [T(2024, 1, 1, 5), T(2024, 1, 2, 12, 30)]
+            if key in _TIME_KEYS
+            else [None, 1, 0.5, True, "a", "7", "10", "DEAD", "alpha"]
+        )
+        cases += [
+            Query(filters=(Filter(key, op, v),)) for v in values for op in ("==", "!=", "<", ">=", "contains")
+        ]
         cases.append(Query(filters=(Filter(key, "in", values[:3]),)))
         if key != "tags":
             cases += [Query(order=(Order(key, desc),), limit=4, offset=1) for desc in (False, True)]
@@ -223,9 +333,9 @@ def test_fresh_process_never_imports_sqlalchemy(tmp_path) -> None:
         "out = {'ids': [r.id for r in top], 'count': s.runs().where('status == COMPLETED').count(),\n"
         "       'best': s.best('loss', minimize=True).id, 'get': s.get('3').status,\n"
         "       'stats': s.stats, 'sqlalchemy': 'sqlalchemy' in sys.modules}\n"
-        "print(json.dumps(out))\n")
-    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True,
-                          check=True)
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
     out = json.loads(done.stdout)
     assert out["sqlalchemy"] is False
     assert out["stats"] == {"fast": 4, "full": 0}
@@ -260,13 +370,13 @@ def test_json_with_nan_goes_to_the_full_store(tmp_path) -> None:
     specs[1]["config"]["extra"] = float("inf")
     _fill(url, specs, tmp_path)
     fast, full = FastSqliteStore(url), SqlStore(url)
-    q = Query(filters=(parse_where("config.lr < 0.05"),), order=(Order("config.lr", True),),
-              limit=3)
+    q = Query(filters=(parse_where("config.lr < 0.05"),), order=(Order("config.lr", True),), limit=3)
     assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)] == ["10", "6", "2"]
     assert fast.stats["full"] == 1
     # queries that parse no JSON stay on the stdlib path
     assert fast.query(Query(filters=(parse_where("status == COMPLETED"),))) == full.query(
-        Query(filters=(parse_where("status == COMPLETED"),)))
+        Query(filters=(parse_where("status == COMPLETED"),))
+    )
     assert fast.stats == {"fast": 1, "full": 1}
     fast.close()
     full.close()
@@ -297,11 +407,20 @@ def test_other_operations_use_the_full_store(tmp_path) -> None:
     store.close()
 
 
-@pytest.mark.parametrize("url, path", [
-    ("sqlite:///runs.db", "runs.db"), ("sqlite:////abs/runs.db", "/abs/runs.db"),
-    ("sqlite+pysqlite:///a/b.db", "a/b.db"), ("sqlite://", None), ("sqlite:///:memory:", None),
-    ("sqlite:///runs.db?timeout=3", None), ("sqlite:///my%20runs.db", None),
-    ("sqlite+aiosqlite:///runs.db", None), ("postgresql://h/db", None)])
+@pytest.mark.parametrize(
+    "url, path",
+    [
+        ("sqlite:///runs.db", "runs.db"),
+        ("sqlite:////abs/runs.db", "/abs/runs.db"),
+        ("sqlite+pysqlite:///a/b.db", "a/b.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///runs.db?timeout=3", None),
+        ("sqlite:///my%20runs.db", None),
+        ("sqlite+aiosqlite:///runs.db", None),
+        ("postgresql://h/db", None),
+    ],
+)
 def test_sqlite_file(url: str, path) -> None:
     assert sqlite_file(url) == path
 

@@ -1,4 +1,5 @@
 """LogFileWriter records the log directories of real TensorBoard writers (tensorboardX, torch)."""
+
 import subprocess
 import sys
 import textwrap
@@ -52,15 +53,18 @@ def test_as_decorator_and_default_directory(tmp_path, monkeypatch):
 def test_without_a_run_it_says_so():
     from experimentkit.stflow import LogFileWriter
 
-    with pytest.raises(RuntimeError, match="LogFileWriter needs a running experiment"), \
-            LogFileWriter(_experiment()):
+    with (
+        pytest.raises(RuntimeError, match="LogFileWriter needs a running experiment"),
+        LogFileWriter(_experiment()),
+    ):
         pass
 
 
 def test_module_imported_inside_the_scope_is_patched(tmp_path):
     pytest.importorskip("tensorboardX")
     script = tmp_path / "exp.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import json, sys
         from experimentkit import Experiment
         from experimentkit.stflow import LogFileWriter
@@ -75,9 +79,11 @@ def test_module_imported_inside_the_scope_is_patched(tmp_path):
             print(json.dumps(_run.info["tensorflow"]["logdirs"]))
 
         ex.run()
-    """))
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "late")], capture_output=True,
-                          text=True, cwd=tmp_path)
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "late")], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert str(tmp_path / "late") in done.stdout
 

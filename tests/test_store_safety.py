@@ -1,6 +1,7 @@
 """The read side leaks nothing and loses nothing: no symlink out of the store is followed, concurrent
 tag/untag/note keep every update, ``--where`` and damaged SQLite files are one-line errors, and a
 typo'd store is never created."""
+
 from __future__ import annotations
 
 import json
@@ -21,18 +22,31 @@ REPO = str(Path(__file__).resolve().parents[1])
 
 def _script_run(tmp_path: Path, *args: str) -> None:
     script = tmp_path / "tiny.py"
-    script.write_text("from experimentkit import Experiment\nex = Experiment('tiny')\n"
-                      "@ex.automain\ndef main(_run):\n    print('hello')\n"
-                      "    _run.log_scalar('loss', 1.0)\n    return 1\n")
-    done = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO})
+    script.write_text(
+        "from experimentkit import Experiment\nex = Experiment('tiny')\n"
+        "@ex.automain\ndef main(_run):\n    print('hello')\n"
+        "    _run.log_scalar('loss', 1.0)\n    return 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert done.returncode == 0, done.stderr
 
 
 def _cli(tmp_path: Path, *args: str, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experimentkit", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +73,9 @@ def test_cout_linked_out_of_the_store_is_never_read(tmp_path):
     shown = _cli(tmp_path, "-S", "runs", "show", "1")
     assert "TOP SECRET" not in shown.stdout + shown.stderr
     assert shown.returncode == 2
-    assert shown.stderr.strip() == ("experimentkit: error: refusing the output of run '1': "
-                                    "cout.txt is a link out of the run directory")
+    assert shown.stderr.strip() == (
+        "experimentkit: error: refusing the output of run '1': cout.txt is a link out of the run directory"
+    )
 
 
 def test_run_directory_linked_in_from_outside_is_not_a_run(tmp_path):
@@ -124,8 +139,9 @@ HUGE = [
 
 @pytest.mark.parametrize("expr, expected", HUGE, ids=[f"expr{i}" for i in range(len(HUGE))])
 @pytest.mark.parametrize("kind", ["file", "sqlite"])
-def test_where_with_huge_or_odd_input_is_an_answer_or_a_one_line_error(file_store, tmp_path, kind,
-                                                                      expr, expected):
+def test_where_with_huge_or_odd_input_is_an_answer_or_a_one_line_error(
+    file_store, tmp_path, kind, expr, expected
+):
     if kind == "file":
         target = str(file_store / "runs")
     else:
@@ -162,11 +178,9 @@ def test_damaged_sqlite_files_are_one_line_errors_and_nothing_is_created(file_st
     (tmp_path / "empty.db").write_bytes(b"")
     expected = {
         "trunc.db": "experimentkit: error: cannot read the store 'sqlite:///trunc.db': "
-                    "DatabaseError: database disk image is malformed",
-        "garbage.db": "experimentkit: error: 'garbage.db' is not an SQLite database (wrong file, "
-                      "or damaged)",
-        "text.db": "experimentkit: error: 'text.db' is not an SQLite database (wrong file, or "
-                   "damaged)",
+        "DatabaseError: database disk image is malformed",
+        "garbage.db": "experimentkit: error: 'garbage.db' is not an SQLite database (wrong file, or damaged)",
+        "text.db": "experimentkit: error: 'text.db' is not an SQLite database (wrong file, or damaged)",
         "empty.db": "experimentkit: error: no SQLite run store at 'empty.db' (the file is empty)",
         "typo.db": "experimentkit: error: no SQLite run store at 'typo.db' (file not found)",
     }
@@ -191,11 +205,11 @@ def test_a_database_server_store_that_cannot_be_reached_is_one_line(tmp_path):
     typo = with_driver(base).set(database="no_such_db_h10").render_as_string(hide_password=False)
     done = _cli(tmp_path, "-S", typo, "ls")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"experimentkit: error: cannot read the store '{typo}': "
-                                  f"OperationalError: ")
+    assert done.stderr.startswith(f"experimentkit: error: cannot read the store '{typo}': OperationalError: ")
     assert 'database "no_such_db_h10" does not exist' in done.stderr
     assert done.stderr.count("\n") == 1
     refused = _cli(tmp_path, "-S", "postgresql+psycopg2://me:hunter2@127.0.0.1:1/x", "ls")
     assert refused.returncode == 2 and "hunter2" not in refused.stderr
-    assert refused.stderr.startswith("experimentkit: error: cannot read the store "
-                                     "'postgresql+psycopg2://me:***@127.0.0.1:1/x': ")
+    assert refused.stderr.startswith(
+        "experimentkit: error: cannot read the store 'postgresql+psycopg2://me:***@127.0.0.1:1/x': "
+    )

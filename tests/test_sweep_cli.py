@@ -1,6 +1,7 @@
 """Sweeps from the command line (``python train.py -M ...``, ``experimentkit sweep``), real
 processes and real stores: grids with a hard crash, bad input, fail-fast, resume after a kill,
 Ctrl-C, SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,16 @@ def script(tmp_path):
 
 def test_grid_with_a_hard_crash_finishes_the_others(script, tmp_path):
     store = str(tmp_path / "runs")
-    done = run_script(script, "-F", store, "-M", "with", "lr=0.1,0.01", "batch=32,64",
-                      "crash_at=64", "--jobs", "2")
+    done = run_script(
+        script, "-F", store, "-M", "with", "lr=0.1,0.01", "batch=32,64", "crash_at=64", "--jobs", "2"
+    )
     assert done.returncode == 1
     assert "Sweep 1 FAILED: 4 of 4 runs ran (2 COMPLETED, 2 FAILED)" in done.stderr
     assert "FAILED #1" in done.stderr and "FAILED #3" in done.stderr
     assert "exit code 3" in done.stderr
     runs = ls_json(store, "sweep == 1")
     assert len(runs) == 4
-    completed = sorted((r["config"]["lr"], r["config"]["batch"]) for r in runs
-                       if r["status"] == "COMPLETED")
+    completed = sorted((r["config"]["lr"], r["config"]["batch"]) for r in runs if r["status"] == "COMPLETED")
     assert completed == [(0.01, 32), (0.1, 32)]
     # the crashed runs could not record their end: the sweep recorded it for them
     crashed = [r for r in runs if r["config"]["batch"] == 64]
@@ -47,37 +48,41 @@ def test_grid_with_a_hard_crash_finishes_the_others(script, tmp_path):
 
 def test_named_configs_ranges_and_seeds_as_axes(script, tmp_path):
     store = str(tmp_path / "runs")
-    done = run_script(script, "-F", store, "--multirun", "with", "big,small", "seed=range(2)",
-                      "lr=logspace(-3,-1,3)")
+    done = run_script(
+        script, "-F", store, "--multirun", "with", "big,small", "seed=range(2)", "lr=logspace(-3,-1,3)"
+    )
     assert done.returncode == 0, done.stderr
     runs = ls_json(store)
     assert len(runs) == 2 * 2 * 3
-    assert {(r["config"]["batch"], r["config"]["seed"]) for r in runs} == {
-        (128, 0), (128, 1), (8, 0), (8, 1)}
+    assert {(r["config"]["batch"], r["config"]["seed"]) for r in runs} == {(128, 0), (128, 1), (8, 0), (8, 1)}
     assert sorted({r["config"]["lr"] for r in runs}) == [0.001, 0.01, 0.1]
 
 
 def test_list_literal_and_quoted_commas_stay_one_run(script, tmp_path):
     store = str(tmp_path / "runs")
-    done = run_script(script, "-F", store, "-M", "-f", "with", "lr=0.1,0.2", "tags=[1,2]",
-                      'name="a,b"')
+    done = run_script(script, "-F", store, "-M", "-f", "with", "lr=0.1,0.2", "tags=[1,2]", 'name="a,b"')
     assert done.returncode == 0, done.stderr
     runs = ls_json(store)
     assert len(runs) == 2
     assert all(r["config"]["tags"] == [1, 2] and r["config"]["name"] == "a,b" for r in runs)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["with", "lr=0.1,0.01", "bach=32,64"], "did you mean 'batch'"),
-    (["with", "lr=range(5,1)"], "the axis has no values"),
-    (["with", "lr=range(1,"], "cannot parse"),
-    (["with", "lr=0.1,,0.2"], "empty value between commas"),
-    (["with", "big,smal"], "did you mean 'small'"),
-    (["--launcher", "rayy", "with", "lr=1,2"], "unknown launcher 'rayy' \\(did you mean 'ray'\\?\\)"),
-    (["--launcher", "slurm", "--launcher-arg", "partitio=gpu", "with", "lr=1,2"],
-     "did you mean 'partition'"),
-    (["--jobs", "0", "with", "lr=1,2"], "--jobs must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["with", "lr=0.1,0.01", "bach=32,64"], "did you mean 'batch'"),
+        (["with", "lr=range(5,1)"], "the axis has no values"),
+        (["with", "lr=range(1,"], "cannot parse"),
+        (["with", "lr=0.1,,0.2"], "empty value between commas"),
+        (["with", "big,smal"], "did you mean 'small'"),
+        (["--launcher", "rayy", "with", "lr=1,2"], "unknown launcher 'rayy' \\(did you mean 'ray'\\?\\)"),
+        (
+            ["--launcher", "slurm", "--launcher-arg", "partitio=gpu", "with", "lr=1,2"],
+            "did you mean 'partition'",
+        ),
+        (["--jobs", "0", "with", "lr=1,2"], "--jobs must be at least 1"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_records_nothing(script, tmp_path, args, message):
     import re
 
@@ -94,16 +99,14 @@ def test_sweep_flags_without_a_sweep_and_m_is_still_mongo(script, tmp_path):
     done = run_script(script, "-F", str(tmp_path / "runs"), "--jobs", "2", "with", "lr=0.1")
     assert done.returncode == 2
     assert "--jobs applies to sweeps: add --multirun (-M)" in done.stderr
-    help_text = subprocess.run([sys.executable, script, "--help"], capture_output=True,
-                               text=True).stdout
+    help_text = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True).stdout
     assert "-m VALUE --mongo_db=VALUE" in help_text
     assert "-M --multirun" in help_text
 
 
 def test_fail_fast_stops_starting_runs(script, tmp_path):
     store = str(tmp_path / "runs")
-    done = run_script(script, "-F", store, "-M", "--fail-fast", "with", "batch=64,32,16",
-                      "fail_at=64")
+    done = run_script(script, "-F", store, "-M", "--fail-fast", "with", "batch=64,32,16", "fail_at=64")
     assert done.returncode == 1
     assert "1 of 3 runs ran" in done.stderr
     assert "ValueError: bad batch 64" in done.stderr
@@ -148,9 +151,26 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, s
     fifo = str(tmp_path / "started")
     os.mkfifo(fifo)
     process = subprocess.Popen(
-        [sys.executable, script, "-l", "WARNING", "-F", store, "-M", "--jobs", "2", "with",
-         "batch=1,2,3,4", f"block_file={block}", f"fifo={fifo}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
+        [
+            sys.executable,
+            script,
+            "-l",
+            "WARNING",
+            "-F",
+            store,
+            "-M",
+            "--jobs",
+            "2",
+            "with",
+            "batch=1,2,3,4",
+            f"block_file={block}",
+            f"fifo={fifo}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(tmp_path),
+    )
     # read-write, so the FIFO never reports end-of-file between the two runs' announcements;
     # reading blocks until both running runs have announced themselves
     with os.fdopen(os.open(fifo, os.O_RDWR), "r") as announcements:
@@ -167,8 +187,19 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, s
     unknown = run_script(script, "-F", store, "-M", "--resume")  # no sweep had this command line
     assert unknown.returncode == 2 and "no unfinished sweep with this command line" in unknown.stderr
     # the same command again with --resume continues sweep 1
-    resumed = run_script(script, "-F", store, "-M", "--jobs", "2", "with", "batch=1,2,3,4",
-                         f"block_file={block}", f"fifo={fifo}", "--resume")
+    resumed = run_script(
+        script,
+        "-F",
+        store,
+        "-M",
+        "--jobs",
+        "2",
+        "with",
+        "batch=1,2,3,4",
+        f"block_file={block}",
+        f"fifo={fifo}",
+        "--resume",
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert len(sweep_records(store)) == 1
     done = ls_json(store, "sweep == 1", "status == COMPLETED")
@@ -176,8 +207,7 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, s
 
 
 def test_unreachable_database_is_one_line_with_the_password_hidden(script, tmp_path):
-    done = run_script(script, "-s", "postgresql://user:secret@127.0.0.1:1/none", "-M", "with",
-                      "lr=1,2")
+    done = run_script(script, "-s", "postgresql://user:secret@127.0.0.1:1/none", "-M", "with", "lr=1,2")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "secret" not in done.stderr
     assert "postgresql://user:***@127.0.0.1:1/none" in done.stderr
@@ -200,7 +230,7 @@ def test_sweeps_sweep_show_and_plot(script, tmp_path):
     assert "6 COMPLETED" in lines[0]
     best_row = [line for line in lines if line.startswith("*")]
     assert len(best_row) == 1 and " 0.01 " in best_row[0]  # lr=0.01 maximises val.accuracy
-    table = lines[lines.index(next(x for x in lines if "index" in x)) + 1:]
+    table = lines[lines.index(next(x for x in lines if "index" in x)) + 1 :]
     assert table[0].startswith("*")  # sorted by the objective, best first
     wrong = cli(store, "sweep-show", "1", "--objective", "val.acuracy")
     assert wrong.returncode == 2 and "did you mean 'val.accuracy'" in wrong.stderr
@@ -215,9 +245,24 @@ def test_sweeps_sweep_show_and_plot(script, tmp_path):
 
 def test_experimentkit_sweep_command_runs_the_script(script, tmp_path):
     store = str(tmp_path / "runs")
-    done = subprocess.run([sys.executable, "-m", "experimentkit", "sweep", script, "-l", "WARNING",
-                           "-F", store, "with", "lr=0.1,0.2"], capture_output=True, text=True,
-                          cwd=str(tmp_path))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experimentkit",
+            "sweep",
+            script,
+            "-l",
+            "WARNING",
+            "-F",
+            store,
+            "with",
+            "lr=0.1,0.2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert len(ls_json(store, "sweep == 1")) == 2
 
@@ -246,8 +291,10 @@ def test_sqlite_store(script, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)],
+)
 def test_server_database_store_and_resume(script, tmp_path, kind):
     from dbutil import server_database
 
@@ -270,8 +317,10 @@ def test_progress_bar_on_a_terminal_only(script, tmp_path):
     pid, fd = pty.fork()
     if pid == 0:  # the child: the sweep, with a terminal as stdout/stderr
         os.chdir(str(tmp_path))
-        os.execv(sys.executable, [sys.executable, script, "-l", "ERROR", "-F", store, "-M",
-                                  "with", "batch=1,2,3", "fail_at=2"])
+        os.execv(
+            sys.executable,
+            [sys.executable, script, "-l", "ERROR", "-F", store, "-M", "with", "batch=1,2,3", "fail_at=2"],
+        )
     output = b""
     while True:
         try:

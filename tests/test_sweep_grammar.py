@@ -1,4 +1,5 @@
 """The sweep grammar of ``-M``/``--multirun``, spaces and their expansion (parser: hypothesis)."""
+
 from __future__ import annotations
 
 import math
@@ -33,16 +34,19 @@ def test_range_logspace_linspace_choice():
     assert parse_axis_value("choice([1,2],[3])") == [[1, 2], [3]]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("range(5,1)", "the axis has no values"),
-    ("range(a,3)", "'a' is not a number"),
-    ("range(1,", "cannot parse"),
-    ("logspace(-4,-1)", "start, stop and a positive whole count"),
-    ("range(1,5,0)", "step must not be zero"),
-    ("0.1,,0.2", "empty value between commas"),
-    ("0.1,", "empty value between commas"),
-    ("choice()", "choice\\(\\) needs values"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("range(5,1)", "the axis has no values"),
+        ("range(a,3)", "'a' is not a number"),
+        ("range(1,", "cannot parse"),
+        ("logspace(-4,-1)", "start, stop and a positive whole count"),
+        ("range(1,5,0)", "step must not be zero"),
+        ("0.1,,0.2", "empty value between commas"),
+        ("0.1,", "empty value between commas"),
+        ("choice()", "choice\\(\\) needs values"),
+    ],
+)
 def test_bad_axes_are_usage_errors(text, message):
     with pytest.raises(UsageError, match=message):
         parse_axis_value(text, "sweep 'x'")
@@ -64,8 +68,7 @@ def test_malformed_key_gets_the_single_update_message():
 
 
 def test_grid_expansion_is_the_cartesian_product_in_order():
-    tasks = space_from_words(["lr=0.1,0.01", "batch=32,64,128", "opt.momentum=0.9", "big,small"]
-                             ).expand()
+    tasks = space_from_words(["lr=0.1,0.01", "batch=32,64,128", "opt.momentum=0.9", "big,small"]).expand()
     assert len(tasks) == 12
     assert [t.index for t in tasks] == list(range(12))
     assert tasks[0].values == {"lr": 0.1, "batch": 32, "named_config": "big"}
@@ -76,14 +79,30 @@ def test_grid_expansion_is_the_cartesian_product_in_order():
 
 
 def test_random_space_is_seeded_and_within_bounds():
-    space = space_from_mapping({"lr": {"loguniform": [1e-4, 1e-1]}, "n": {"int": [1, 4]},
-                                "opt": {"choice": ["adam", "sgd"]}, "p": {"uniform": [0, 0.5]},
-                                "width": [8, 16]}, samples=5, seed=3)
+    space = space_from_mapping(
+        {
+            "lr": {"loguniform": [1e-4, 1e-1]},
+            "n": {"int": [1, 4]},
+            "opt": {"choice": ["adam", "sgd"]},
+            "p": {"uniform": [0, 0.5]},
+            "width": [8, 16],
+        },
+        samples=5,
+        seed=3,
+    )
     tasks = space.expand()
     assert len(tasks) == 10
-    again = space_from_mapping({"lr": {"loguniform": [1e-4, 1e-1]}, "n": {"int": [1, 4]},
-                                "opt": {"choice": ["adam", "sgd"]}, "p": {"uniform": [0, 0.5]},
-                                "width": [8, 16]}, samples=5, seed=3).expand()
+    again = space_from_mapping(
+        {
+            "lr": {"loguniform": [1e-4, 1e-1]},
+            "n": {"int": [1, 4]},
+            "opt": {"choice": ["adam", "sgd"]},
+            "p": {"uniform": [0, 0.5]},
+            "width": [8, 16],
+        },
+        samples=5,
+        seed=3,
+    ).expand()
     assert [t.values for t in tasks] == [t.values for t in again]
     for task in tasks:
         assert 1e-4 <= task.values["lr"] <= 1e-1
@@ -105,8 +124,10 @@ def test_random_without_samples_and_bad_distributions():
 
 def test_sweep_file_grid_and_random(tmp_path):
     path = tmp_path / "sweep.yaml"
-    path.write_text("grid:\n  batch: [32, 64]\n  n: 'range(2)'\nrandom:\n  lr: {loguniform: [0.001, 0.1]}\n"
-                    "samples: 3\nnamed_configs: [big, small]\n")
+    path.write_text(
+        "grid:\n  batch: [32, 64]\n  n: 'range(2)'\nrandom:\n  lr: {loguniform: [0.001, 0.1]}\n"
+        "samples: 3\nnamed_configs: [big, small]\n"
+    )
     tasks = load_sweep_file(str(path), Space()).expand()
     assert len(tasks) == 2 * 2 * 2 * 3
     assert {t.values["named_config"] for t in tasks} == {"big", "small"}
@@ -118,11 +139,14 @@ def test_sweep_file_grid_and_random(tmp_path):
 
 
 # ---- properties -----------------------------------------------------------------------------------
-_plain = st.one_of(st.integers(-10**6, 10**6),
-                   st.floats(allow_nan=False, allow_infinity=False, width=32),
-                   st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
-                       lambda s: s not in ("range", "choice", "logspace", "linspace")),
-                   st.lists(st.integers(-9, 9), max_size=3))
+_plain = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+        lambda s: s not in ("range", "choice", "logspace", "linspace")
+    ),
+    st.lists(st.integers(-9, 9), max_size=3),
+)
 
 
 @given(st.lists(_plain, min_size=2, max_size=6))

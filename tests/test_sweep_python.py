@@ -1,6 +1,7 @@
 """Sweeps and several runs from Python: ``ex.sweep`` on every launcher, runs in threads (own run,
 own record, own output), Optuna with n_jobs=2 and a pruner, joblib threads and processes,
 experiments sent to worker processes, Mongo sweep records."""
+
 from __future__ import annotations
 
 import contextvars
@@ -31,8 +32,8 @@ def make_experiment(observer, name="py"):
     @ex.main
     def main(x, fail, _run):
         for i in range(20):
-            ex.log_scalar("v", x)           # through the experiment: must find *this* run
-            _run.log_scalar("w", x * 10)    # through the run handle
+            ex.log_scalar("v", x)  # through the experiment: must find *this* run
+            _run.log_scalar("w", x * 10)  # through the run handle
             print(f"x={x} line {i}")
         if fail:
             raise RuntimeError(f"x={x} failed")
@@ -65,11 +66,14 @@ def test_sweep_local_processes_returns_the_runs(tmp_path):
     result = ex.sweep({"x": [1, 2, 3], "fail": [False]}, jobs=2)
     assert result.status == "COMPLETED" and len(result) == 3
     assert [(r.index, r.values, r.status, r.result) for r in result] == [
-        (0, {"x": 1, "fail": False}, "COMPLETED", 1), (1, {"x": 2, "fail": False}, "COMPLETED", 2),
-        (2, {"x": 3, "fail": False}, "COMPLETED", 3)]
+        (0, {"x": 1, "fail": False}, "COMPLETED", 1),
+        (1, {"x": 2, "fail": False}, "COMPLETED", 2),
+        (2, {"x": 3, "fail": False}, "COMPLETED", 3),
+    ]
     check_records(str(tmp_path / "runs"), [1, 2, 3])
     assert {r["id"] for r in ls_json(str(tmp_path / "runs"), f"sweep == {result.id}")} == {
-        r.run_id for r in result}
+        r.run_id for r in result
+    }
 
 
 def test_sweep_failure_and_fail_fast_from_python(tmp_path):
@@ -77,7 +81,9 @@ def test_sweep_failure_and_fail_fast_from_python(tmp_path):
     result = ex.sweep({"x": [1, 2], "fail": [True, False]})
     assert result.status == "FAILED"
     assert [(f.values["x"], f.error) for f in result.failed] == [
-        (1, "RuntimeError: x=1 failed"), (2, "RuntimeError: x=2 failed")]
+        (1, "RuntimeError: x=1 failed"),
+        (2, "RuntimeError: x=2 failed"),
+    ]
     stopped = ex.sweep({"x": [1, 2], "fail": [True]}, fail_fast=True)
     assert len(stopped) == 1 and stopped.status == "FAILED"
 
@@ -103,7 +109,8 @@ def test_user_threads_with_joblib_each_run_complete(tmp_path):
     joblib = pytest.importorskip("joblib")
     ex = make_experiment(FileStorageObserver(str(tmp_path / "runs")))
     results = joblib.Parallel(n_jobs=4, backend="threading")(
-        joblib.delayed(lambda x: ex.run(config_updates={"x": x}).result)(x) for x in range(1, 9))
+        joblib.delayed(lambda x: ex.run(config_updates={"x": x}).result)(x) for x in range(1, 9)
+    )
     assert results == list(range(1, 9))
     check_records(str(tmp_path / "runs"), list(range(1, 9)))
 
@@ -118,6 +125,7 @@ def test_a_plain_thread_inside_main_still_sees_the_run(tmp_path):
         def worker():
             seen.append(ex.current_run is _run)
             ex.log_scalar("from_thread", 1.0)
+
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
@@ -146,8 +154,7 @@ def test_concurrent_runs_threads_with_copied_context_log_to_their_own_run(tmp_pa
         helper.join()
         barrier.wait()
 
-    threads = [threading.Thread(target=ex.run, kwargs={"config_updates": {"x": x}})
-               for x in (1, 2)]
+    threads = [threading.Thread(target=ex.run, kwargs={"config_updates": {"x": x}}) for x in (1, 2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -162,8 +169,7 @@ def test_asyncio_tasks_see_their_own_run(tmp_path):
     ex = make_experiment(FileStorageObserver(str(tmp_path / "runs")))
 
     async def both():
-        return await asyncio.gather(*[asyncio.to_thread(ex.run, config_updates={"x": x})
-                                      for x in (1, 2, 3)])
+        return await asyncio.gather(*[asyncio.to_thread(ex.run, config_updates={"x": x}) for x in (1, 2, 3)])
 
     runs = asyncio.run(both())
     assert sorted(r.result for r in runs) == [1, 2, 3]
@@ -191,10 +197,15 @@ def test_optuna_two_threads_with_pruner_on_sqlite(tmp_path):
             _run.log_scalar("val.accuracy", accuracy)
         return accuracy
 
-    study = ex.optimize("val.accuracy", trials=8, direction="maximize",
-                        space={"lr": {"loguniform": [1e-3, 1.0]}, "width": [2, 8]}, n_jobs=2,
-                        storage=url,  # the study lives in the runs' own database
-                        pruner=optuna.pruners.ThresholdPruner(lower=0.15, n_warmup_steps=1))
+    study = ex.optimize(
+        "val.accuracy",
+        trials=8,
+        direction="maximize",
+        space={"lr": {"loguniform": [1e-3, 1.0]}, "width": [2, 8]},
+        n_jobs=2,
+        storage=url,  # the study lives in the runs' own database
+        pruner=optuna.pruners.ThresholdPruner(lower=0.15, n_warmup_steps=1),
+    )
     states = sorted(t.state.name for t in study.trials)
     assert len(states) == 8 and "FAIL" not in states
     with open_store(url) as store:
@@ -224,17 +235,36 @@ def test_optuna_from_the_command_line(tmp_path):
     store = str(tmp_path / "runs")
     spec = tmp_path / "space.yaml"
     spec.write_text("random:\n  lr: {loguniform: [0.001, 0.1]}\n")
-    done = subprocess.run([sys.executable, script, "-l", "WARNING", "-F", store, "--optuna", "4",
-                           "--sweep-file", str(spec), "--objective", "val.accuracy",
-                           "--direction", "max", "with", "batch=8,16"],
-                          capture_output=True, text=True, cwd=str(tmp_path))
+    done = subprocess.run(
+        [
+            sys.executable,
+            script,
+            "-l",
+            "WARNING",
+            "-F",
+            store,
+            "--optuna",
+            "4",
+            "--sweep-file",
+            str(spec),
+            "--objective",
+            "val.accuracy",
+            "--direction",
+            "max",
+            "with",
+            "batch=8,16",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert "best: val.accuracy=" in done.stderr
     runs = ls_json(store, "sweep == 1")
     assert len(runs) == 4 and all(r["config"]["batch"] in (8, 16) for r in runs)
 
 
-MAIN_SCRIPT = '''
+MAIN_SCRIPT = """
 import multiprocessing, sys
 from experimentkit import Experiment
 from experimentkit.observers import FileStorageObserver
@@ -262,7 +292,7 @@ if __name__ == "__main__":
         import joblib
         print(joblib.Parallel(n_jobs=2, backend="loky")(
             joblib.delayed(run_one)((ex, x)) for x in (1, 2, 3)))
-'''
+"""
 
 
 @pytest.mark.slow
@@ -273,8 +303,9 @@ def test_experiment_defined_in_main_travels_to_worker_processes(tmp_path, backen
     script = tmp_path / "in_main.py"
     script.write_text(MAIN_SCRIPT)
     store = str(tmp_path / "runs")
-    done = subprocess.run([sys.executable, str(script), store, backend], capture_output=True,
-                          text=True, cwd=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, str(script), store, backend], capture_output=True, text=True, cwd=str(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[2, 4, 6]"
     runs = ls_json(store)
@@ -307,7 +338,9 @@ def test_sweep_records_in_mongo(tmp_path):
     assert (first.id, second.id) == (1, 2)
     records = [json.loads(d["record"]) for d in client["sacred"]["sweeps"].find()]
     assert [(r["id"], r["status"], r["counts"]) for r in records] == [
-        (1, "COMPLETED", {"COMPLETED": 2}), (2, "COMPLETED", {"COMPLETED": 1})]
+        (1, "COMPLETED", {"COMPLETED": 2}),
+        (2, "COMPLETED", {"COMPLETED": 1}),
+    ]
     store = MongoStore(client=client, db_name="sacred")
     assert sorted(r.config["x"] for r in store.runs().where("sweep == 1").all()) == [1, 2]
 
@@ -339,15 +372,36 @@ def test_ray_launcher_local_with_a_crash(tmp_path):
     script = write_script(tmp_path)
     store = str(tmp_path / "runs")
     env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
-    done = subprocess.run([sys.executable, script, "-l", "WARNING", "-F", store, "-M",
-                           "--launcher", "ray", "--jobs", "2", "with", "batch=8,16,32",
-                           "crash_at=16"], capture_output=True, text=True, cwd=str(tmp_path),
-                          env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            script,
+            "-l",
+            "WARNING",
+            "-F",
+            store,
+            "-M",
+            "--launcher",
+            "ray",
+            "--jobs",
+            "2",
+            "with",
+            "batch=8,16,32",
+            "crash_at=16",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
+    )
     assert done.returncode == 1, done.stderr
     assert "3 of 3 runs ran (2 COMPLETED, 1 FAILED)" in done.stderr
     runs = ls_json(store, "sweep == 1")
     assert sorted((r["config"]["batch"], r["status"]) for r in runs) == [
-        (8, "COMPLETED"), (16, "FAILED"), (32, "COMPLETED")]  # the crashed one marked by the sweep
+        (8, "COMPLETED"),
+        (16, "FAILED"),
+        (32, "COMPLETED"),
+    ]  # the crashed one marked by the sweep
     assert sweep_records(store)[0]["launcher"] == "ray"
 
 
@@ -357,24 +411,50 @@ def test_submitit_local_executor(tmp_path):
     pytest.importorskip("submitit")
     script = write_script(tmp_path)
     store = str(tmp_path / "runs")
-    done = subprocess.run([sys.executable, script, "-l", "WARNING", "-F", store, "-M",
-                           "--launcher", "slurm", "--launcher-arg", "cluster=local",
-                           "--launcher-arg", f"folder={tmp_path / 'submitit'}",
-                           "--launcher-arg", "time=00:05:00", "--launcher-arg", "partition=gpu",
-                           "--jobs", "2", "with", "batch=8,16,32", "fail_at=16"],
-                          capture_output=True, text=True, cwd=str(tmp_path))
+    done = subprocess.run(
+        [
+            sys.executable,
+            script,
+            "-l",
+            "WARNING",
+            "-F",
+            store,
+            "-M",
+            "--launcher",
+            "slurm",
+            "--launcher-arg",
+            "cluster=local",
+            "--launcher-arg",
+            f"folder={tmp_path / 'submitit'}",
+            "--launcher-arg",
+            "time=00:05:00",
+            "--launcher-arg",
+            "partition=gpu",
+            "--jobs",
+            "2",
+            "with",
+            "batch=8,16,32",
+            "fail_at=16",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 1, done.stderr
     assert "3 of 3 runs ran (2 COMPLETED, 1 FAILED)" in done.stderr
     assert "ValueError: bad batch 16" in done.stderr
     runs = ls_json(store, "sweep == 1")
     assert sorted((r["config"]["batch"], r["status"]) for r in runs) == [
-        (8, "COMPLETED"), (16, "FAILED"), (32, "COMPLETED")]
+        (8, "COMPLETED"),
+        (16, "FAILED"),
+        (32, "COMPLETED"),
+    ]
     [record] = sweep_records(store)
     assert record["launcher"] == "slurm"
     assert record["launcher_options"]["partition"] == "gpu"
 
 
-RUN_HANDLE_SCRIPT = '''
+RUN_HANDLE_SCRIPT = """
 import os
 import joblib
 from experimentkit import Experiment
@@ -396,7 +476,7 @@ def main(_run):
     scores = joblib.Parallel(n_jobs=2, backend="loky")(
         joblib.delayed(evaluate)(_run, fold) for fold in range(4))
     return sum(scores)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -405,8 +485,13 @@ def test_a_run_handle_sent_to_worker_processes_logs_into_its_run(tmp_path):
     script = tmp_path / "handle.py"
     script.write_text(RUN_HANDLE_SCRIPT)
     store = str(tmp_path / "runs")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          cwd=str(tmp_path), env=dict(os.environ, HANDLE_STORE=store))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=dict(os.environ, HANDLE_STORE=store),
+    )
     assert done.returncode == 0, done.stderr
     with open_store(store) as opened:
         [run] = opened.runs().all()
@@ -478,8 +563,15 @@ def test_slurm_options_reach_submitit_and_no_slurm_is_one_line(tmp_path, monkeyp
         (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
-    launcher = get_launcher("slurm", jobs=2, partition="gpu", time="02:30:00", gpus_per_node=1,
-                            account="proj", folder=str(tmp_path / "logs"))
+    launcher = get_launcher(
+        "slurm",
+        jobs=2,
+        partition="gpu",
+        time="02:30:00",
+        gpus_per_node=1,
+        account="proj",
+        folder=str(tmp_path / "logs"),
+    )
     parameters = launcher.executor()._executor.parameters
     assert parameters["partition"] == "gpu" and parameters["account"] == "proj"
     assert parameters["gpus_per_node"] == 1 and parameters["time"] == 150

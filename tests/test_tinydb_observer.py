@@ -1,4 +1,5 @@
 """TinyDbObserver and TinyDbReader on a real directory, in Sacred's TinyDB + HashFS layout."""
+
 import datetime
 import json
 import os
@@ -97,15 +98,18 @@ def test_reader_refuses_missing_path(tmp_path):
 
 def test_command_line_flag(tmp_path):
     script = tmp_path / "exp.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from experimentkit import Experiment
         ex = Experiment("cli")
         @ex.automain
         def main():
             return 7
-    """))
-    done = subprocess.run([sys.executable, str(script), "-t", "db"], capture_output=True, text=True,
-                          cwd=tmp_path)
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), "-t", "db"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     doc = next(iter(json.loads((tmp_path / "db" / "metadata.json").read_text())["runs"].values()))
     assert doc["result"] == 7 and doc["status"] == "COMPLETED"
@@ -117,15 +121,31 @@ def test_replay_attaches_to_the_stored_run(tmp_path):
 
     t = datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
     obs = TinyDbObserver(str(tmp_path / "db"))
-    _id = obs.started_event(ex_info={"name": "x", "sources": [], "base_dir": "/"}, command="main",
-                            host_info={}, start_time=t, config={}, meta_info={"uid": "u1"}, _id=None)
+    _id = obs.started_event(
+        ex_info={"name": "x", "sources": [], "base_dir": "/"},
+        command="main",
+        host_info={},
+        start_time=t,
+        config={},
+        meta_info={"uid": "u1"},
+        _id=None,
+    )
     fresh = TinyDbObserver(**obs.replay_spec()["kwargs"])
     fresh.attach(_id)
     fresh.completed_event(stop_time=t, result=1)
     again = TinyDbObserver(str(tmp_path / "db"))
-    assert again.started_event(ex_info={"name": "x", "sources": [], "base_dir": "/"}, command="main",
-                               host_info={}, start_time=t, config={}, meta_info={"uid": "u1"},
-                               _id=None) == _id
+    assert (
+        again.started_event(
+            ex_info={"name": "x", "sources": [], "base_dir": "/"},
+            command="main",
+            host_info={},
+            start_time=t,
+            config={},
+            meta_info={"uid": "u1"},
+            _id=None,
+        )
+        == _id
+    )
     docs = list(json.loads((tmp_path / "db" / "metadata.json").read_text())["runs"].values())
     assert len(docs) == 1 and docs[0]["status"] == "COMPLETED"
     assert docs[0]["stop_time"] == "{TinyDate}2024-01-02T03:04:05.000006"

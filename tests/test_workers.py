@@ -1,4 +1,5 @@
 """Many processes, one run: worker processes log through a picklable ``run.handle()``."""
+
 import multiprocessing
 import os
 import pickle
@@ -42,8 +43,7 @@ def ddp_worker(rank, world_size, port, handle):
     import torch
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world_size)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     try:
         for step in range(3):
             value = torch.tensor(float(rank + step))
@@ -184,10 +184,22 @@ def test_torchrun_two_ranks_make_one_run(tmp_path, ranks):
     store = tmp_path / "runs"
     script.write_text(textwrap.dedent(TORCHRUN_SCRIPT.format(store=str(store), ranks=ranks)))
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-         f"--master_port={free_port()}", str(script), "-l", "WARNING"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        env=dict(os.environ, OMP_NUM_THREADS="1"))
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={free_port()}",
+            str(script),
+            "-l",
+            "WARNING",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = metrics_of_only_run(str(store))  # one run, not one per rank
     if ranks == "all":

@@ -4,6 +4,7 @@ Installed (``pip install -e examples/plugin_observer``), it adds ``-j FILE`` / `
 the command line of every experiment script, through the entry-point group
 ``experimentkit.observers``.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -36,8 +37,14 @@ class JsonLinesObserver(RunObserver):
             f.write(line + "\n")
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
-        self._write("started", command=command, start_time=start_time, config=config,
-                    experiment=ex_info.get("name"), _id=_id)
+        self._write(
+            "started",
+            command=command,
+            start_time=start_time,
+            config=config,
+            experiment=ex_info.get("name"),
+            _id=_id,
+        )
         return _id
 
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):

@@ -3,6 +3,7 @@
 File storage keeps artifacts as files, SQL as blobs and MongoDB in GridFS; this command is the one
 way to get one back whatever the backend.  Registered through ``main.COMMAND_MODULES``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,13 @@ def add_commands(command: object) -> None:
     p = command("artifact", "copy an artifact of a run out of the store (any backend)")
     p.add_argument("run")
     p.add_argument("name", help="the artifact's name (as 'show RUN' lists it)")
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="a file, or an existing directory to keep the name (default: ./NAME); "
-                        "'-' writes the bytes to stdout")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="a file, or an existing directory to keep the name (default: ./NAME); "
+        "'-' writes the bytes to stdout",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(handler=cmd_artifact)
 

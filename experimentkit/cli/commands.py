@@ -1,4 +1,5 @@
 """The ``experimentkit`` subcommands, each a function of the parsed arguments and an open store."""
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,9 @@ def _listing(args: argparse.Namespace, store: Any) -> list:
     return query.limit(args.limit).all()
 
 
-def _emit(fmt: str, headers: list, rows: list, json_data: Any, out: Any = None,
-          required: Sequence[str] = ()) -> None:
+def _emit(
+    fmt: str, headers: list, rows: list, json_data: Any, out: Any = None, required: Sequence[str] = ()
+) -> None:
     out = out or sys.stdout
     if fmt == "json":
         output.write_json(json_data, out)
@@ -108,8 +110,9 @@ def cmd_ls(args: argparse.Namespace, store: Any) -> int:
     else:
         columns = _columns(args, lambda: output.default_columns(records, sort_columns), store)
     required = output.required_columns(sort_columns) if not args.columns else columns
-    _emit(args.format, columns, _run_rows(records, columns), [r.to_dict() for r in records],
-          required=required)
+    _emit(
+        args.format, columns, _run_rows(records, columns), [r.to_dict() for r in records], required=required
+    )
     return 0
 
 
@@ -136,7 +139,7 @@ def cmd_rows(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_best(args: argparse.Namespace, store: Any) -> int:
-    name = args.metric[len("metrics."):] if args.metric.startswith("metrics.") else args.metric
+    name = args.metric[len("metrics.") :] if args.metric.startswith("metrics.") else args.metric
     minimize, note = store.goal_note(name, args.minimize)
     record = store.best(name, minimize=minimize, where=[parse_where(w) for w in args.where])
     print(note, file=sys.stderr)
@@ -152,9 +155,16 @@ def cmd_best(args: argparse.Namespace, store: Any) -> int:
 # ---- one run -------------------------------------------------------------------------------------
 def _full(record: Any) -> dict:
     data = record.to_dict()
-    data.update(experiment=record.experiment, host=record.host, meta=record.meta,
-                info=record.info, fail_trace=record.fail_trace, artifacts=record.artifacts,
-                metrics=record.metrics, tables=record.tables())
+    data.update(
+        experiment=record.experiment,
+        host=record.host,
+        meta=record.meta,
+        info=record.info,
+        fail_trace=record.fail_trace,
+        artifacts=record.artifacts,
+        metrics=record.metrics,
+        tables=record.tables(),
+    )
     return data
 
 
@@ -167,43 +177,68 @@ def cmd_show(args: argparse.Namespace, store: Any) -> int:
         return _damage_status(record)
     out = sys.stdout
     ex = record.experiment
-    lines = [f"run {record.id}  {ex.get('name', '')}  {record.status}"
-             + (f" (stored as {record.raw_status})" if record.raw_status != record.status else "")]
+    lines = [
+        f"run {record.id}  {ex.get('name', '')}  {record.status}"
+        + (f" (stored as {record.raw_status})" if record.raw_status != record.status else "")
+    ]
     if record.damaged:  # what could not be read, where; the rest is shown
         lines.append("damaged (shown: what could be read; nothing was changed):")
         lines += [f"  {note}" for note in record.damaged]
-    for label, value in (("command", record.command), ("started", record.start_time),
-                         ("stopped", record.stop_time), ("heartbeat", record.heartbeat),
-                         ("duration", record.duration), ("host", record.host.get("hostname")),
-                         ("result", record.result), ("tags", ", ".join(record.tags)),
-                         ("notes", record.notes), ("comment", record.meta.get("comment")),
-                         ("script", ex.get("mainfile")), ("base_dir", ex.get("base_dir"))):
+    for label, value in (
+        ("command", record.command),
+        ("started", record.start_time),
+        ("stopped", record.stop_time),
+        ("heartbeat", record.heartbeat),
+        ("duration", record.duration),
+        ("host", record.host.get("hostname")),
+        ("result", record.result),
+        ("tags", ", ".join(record.tags)),
+        ("notes", record.notes),
+        ("comment", record.meta.get("comment")),
+        ("script", ex.get("mainfile")),
+        ("base_dir", ex.get("base_dir")),
+    ):
         if value not in (None, "", []):
             text = value if label == "duration" else output.cell(value)
             lines.append(f"  {label + ':':<11}{text}")
     lines.append("config:")
-    lines += [f"  {k} = {json.dumps(v, default=str)}"
-              for k, v in sorted(output.flatten(record.config).items())]
+    lines += [
+        f"  {k} = {json.dumps(v, default=str)}" for k, v in sorted(output.flatten(record.config).items())
+    ]
     if record.metrics:
         lines.append("metrics:")
-        lines.append(output.render_table(
-            ["  name", "last", "min", "max", "count"],
-            [[f"  {n}", s.get("last"), s.get("min"), s.get("max"), s.get("count")]
-             for n, s in sorted(record.metrics.items())]))
-    for title, value in (("info", record.info), ("meta", {k: v for k, v in record.meta.items()
-                                                         if k != "options"})):
+        lines.append(
+            output.render_table(
+                ["  name", "last", "min", "max", "count"],
+                [
+                    [f"  {n}", s.get("last"), s.get("min"), s.get("max"), s.get("count")]
+                    for n, s in sorted(record.metrics.items())
+                ],
+            )
+        )
+    for title, value in (
+        ("info", record.info),
+        ("meta", {k: v for k, v in record.meta.items() if k != "options"}),
+    ):
         if value:
             lines.append(f"{title}:")
-            lines += [f"  {k} = {json.dumps(v, default=str)}"
-                      for k, v in sorted(output.flatten(value).items())]
-    for title, items in (("sources", [s[0] for s in ex.get("sources") or []]),
-                         ("dependencies", ex.get("dependencies") or []),
-                         ("repositories", [f"{r.get('url')} @ {r.get('commit')}"
-                                           + (" (dirty)" if r.get("dirty") else "")
-                                           for r in ex.get("repositories") or []]),
-                         ("artifacts", record.artifacts), ("tables", record.tables()),
-                         ("resources", [f"{r.get('path')} (md5 {r.get('md5') or 'unknown'})"
-                                        for r in record.resources])):
+            lines += [
+                f"  {k} = {json.dumps(v, default=str)}" for k, v in sorted(output.flatten(value).items())
+            ]
+    for title, items in (
+        ("sources", [s[0] for s in ex.get("sources") or []]),
+        ("dependencies", ex.get("dependencies") or []),
+        (
+            "repositories",
+            [
+                f"{r.get('url')} @ {r.get('commit')}" + (" (dirty)" if r.get("dirty") else "")
+                for r in ex.get("repositories") or []
+            ],
+        ),
+        ("artifacts", record.artifacts),
+        ("tables", record.tables()),
+        ("resources", [f"{r.get('path')} (md5 {r.get('md5') or 'unknown'})" for r in record.resources]),
+    ):
         if items:
             lines.append(f"{title}: " + ", ".join(map(str, items)))
     if record.fail_trace:
@@ -221,8 +256,7 @@ def _damage_status(record: Any) -> int:
     """Exit status 1 (and one line on stderr) when part of the run could not be read."""
     if not record.damaged:
         return 0
-    print(f"experimentkit: warning: run {record.id} is damaged: {'; '.join(record.damaged)}",
-          file=sys.stderr)
+    print(f"experimentkit: warning: run {record.id} is damaged: {'; '.join(record.damaged)}", file=sys.stderr)
     return 1
 
 
@@ -240,15 +274,19 @@ def cmd_compare(args: argparse.Namespace, store: Any) -> int:
     metrics = sorted({n for r in records for n in r.metrics})
     ids = [r.id for r in records]
     if args.format == "json":
-        output.write_json({
-            "runs": ids,
-            "config": {k: {r.id: f.get(k) for r, f in zip(records, flat)} for k in shown},
-            "metrics": {n: {r.id: r.metrics.get(n) for r in records} for n in metrics}},
-            sys.stdout)
+        output.write_json(
+            {
+                "runs": ids,
+                "config": {k: {r.id: f.get(k) for r, f in zip(records, flat)} for k in shown},
+                "metrics": {n: {r.id: r.metrics.get(n) for r in records} for n in metrics},
+            },
+            sys.stdout,
+        )
         return 0
     config_rows = [[f"config.{k}", *[f.get(k) for f in flat]] for k in shown]
-    metric_rows = [[f"metrics.{n}", *[(r.metrics.get(n) or {}).get("last") for r in records]]
-                   for n in metrics]
+    metric_rows = [
+        [f"metrics.{n}", *[(r.metrics.get(n) or {}).get("last") for r in records]] for n in metrics
+    ]
     headers = ["key", *[f"run {i}" for i in ids]]
     if args.format == "csv":
         output.write_csv(headers, config_rows + metric_rows, sys.stdout)
@@ -332,8 +370,7 @@ def _discard_journal(args: argparse.Namespace) -> int:
         folder = _default_dir(args.fallback_dir)
         candidate = os.path.join(folder, os.path.basename(path))
         if not os.path.exists(candidate):
-            names = [n for n in os.listdir(folder) if n.endswith(".jsonl")] \
-                if os.path.isdir(folder) else []
+            names = [n for n in os.listdir(folder) if n.endswith(".jsonl")] if os.path.isdir(folder) else []
             raise UsageError(f"no journal {path!r} in {folder}{suggest(path, names)}")
         path = candidate
     if not path.endswith(".jsonl"):
@@ -356,24 +393,35 @@ def _discard_journal(args: argparse.Namespace) -> int:
 def cmd_rerun(args: argparse.Namespace, store: Any) -> int:
     from .rerun import rerun
 
-    return rerun(store.get(args.run), python=args.python, dry_run=args.dry_run,
-                 store_target=getattr(args, "store_target", None))
+    return rerun(
+        store.get(args.run),
+        python=args.python,
+        dry_run=args.dry_run,
+        store_target=getattr(args, "store_target", None),
+    )
 
 
 def cmd_plot(args: argparse.Namespace, store: Any) -> int:
     from ..plotting import metric_figure, save_figure
 
-    name = args.metric[len("metrics."):] if args.metric.startswith("metrics.") else args.metric
+    name = args.metric[len("metrics.") :] if args.metric.startswith("metrics.") else args.metric
     if args.sweep is not None or args.kind == "params":
         from ..sweep.plots import plot_sweep_command
 
         return plot_sweep_command(args, store, name)
     notes: list = []
     also = [m.strip() for value in getattr(args, "also", []) for m in value.split(",") if m.strip()]
-    also = [m[len("metrics."):] if m.startswith("metrics.") else m for m in also]
-    fig = metric_figure(store, name, kind=args.kind, runs=args.runs,
-                        where=[parse_where(w) for w in args.where], minimize=args.minimize,
-                        notes=notes, also=also)
+    also = [m[len("metrics.") :] if m.startswith("metrics.") else m for m in also]
+    fig = metric_figure(
+        store,
+        name,
+        kind=args.kind,
+        runs=args.runs,
+        where=[parse_where(w) for w in args.where],
+        minimize=args.minimize,
+        notes=notes,
+        also=also,
+    )
     path = save_figure(fig, args.output)
     for note in notes:
         print(note, file=sys.stderr)
@@ -384,12 +432,27 @@ def cmd_plot(args: argparse.Namespace, store: Any) -> int:
 def cmd_serve(args: argparse.Namespace, target: str) -> int:
     from ..dashboard.server import serve
 
-    return serve(target, host=args.host, port=args.port, open_browser=args.open,
-                 token=args.token, allow_writes=args.allow_writes)
+    return serve(
+        target,
+        host=args.host,
+        port=args.port,
+        open_browser=args.open,
+        token=args.token,
+        allow_writes=args.allow_writes,
+    )
 
 
 _COMMANDS = {
-    "ls": cmd_ls, "show": cmd_show, "compare": cmd_compare, "best": cmd_best, "tag": cmd_tag,
-    "untag": cmd_untag, "note": cmd_note, "export": cmd_export, "rows": cmd_rows,
-    "delete": cmd_delete, "rerun": cmd_rerun, "plot": cmd_plot,
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "compare": cmd_compare,
+    "best": cmd_best,
+    "tag": cmd_tag,
+    "untag": cmd_untag,
+    "note": cmd_note,
+    "export": cmd_export,
+    "rows": cmd_rows,
+    "delete": cmd_delete,
+    "rerun": cmd_rerun,
+    "plot": cmd_plot,
 }

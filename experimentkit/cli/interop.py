@@ -2,6 +2,7 @@
 
 Argument parsing only; the work is in :mod:`experimentkit.interop` (imported by the handlers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,30 +15,46 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     p = command("export-tensorboard", "write runs' metrics and configs as TensorBoard event files")
     p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (default: every run matched)")
     p.add_argument("--logdir", required=True, metavar="DIR", help="TensorBoard logdir to write")
-    p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR",
-                   help="filter like 'experimentkit ls --where'")
+    p.add_argument(
+        "--where",
+        "-w",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="filter like 'experimentkit ls --where'",
+    )
     p.set_defaults(handler=_export_tensorboard)
 
     p = command("import-tensorboard", "record the scalars of TensorBoard logdirs as runs")
     p.add_argument("logdir", metavar="LOGDIR")
     p.add_argument("--experiment", metavar="NAME", help="experiment name (default: LOGDIR's name)")
-    p.add_argument("--no-attach", action="store_true",
-                   help="always make new runs, also for logdirs a recorded run wrote")
+    p.add_argument(
+        "--no-attach", action="store_true", help="always make new runs, also for logdirs a recorded run wrote"
+    )
     p.set_defaults(handler=_import_tensorboard)
 
     p = command("import-mlflow", "record the runs of an MLflow tracking store as runs")
-    p.add_argument("tracking_uri", metavar="TRACKING_URI",
-                   help="e.g. sqlite:///mlflow.db, ./mlruns or http://host:5000")
-    p.add_argument("--experiment", action="append", default=[], metavar="NAME",
-                   help="only this MLflow experiment (repeatable; default: all)")
+    p.add_argument(
+        "tracking_uri", metavar="TRACKING_URI", help="e.g. sqlite:///mlflow.db, ./mlruns or http://host:5000"
+    )
+    p.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this MLflow experiment (repeatable; default: all)",
+    )
     p.set_defaults(handler=_import_mlflow)
 
     p = command("export-mlflow", "write runs into an MLflow tracking store")
     p.add_argument("tracking_uri", metavar="TRACKING_URI")
     p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (default: every run matched)")
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
-    p.add_argument("--experiment", metavar="NAME",
-                   help="MLflow experiment to write to (default: each run's experiment name)")
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="MLflow experiment to write to (default: each run's experiment name)",
+    )
     p.set_defaults(handler=_export_mlflow)
 
 
@@ -68,12 +85,10 @@ def _export_tensorboard(args: argparse.Namespace, target: str) -> int:
 def _import_tensorboard(args: argparse.Namespace, target: str) -> int:
     from ..interop.tensorboard import import_logdir
 
-    outcomes = import_logdir(args.logdir, target, experiment=args.experiment,
-                             attach=not args.no_attach)
+    outcomes = import_logdir(args.logdir, target, experiment=args.experiment, attach=not args.no_attach)
     for outcome in outcomes:
         why = f" ({outcome.reason})" if outcome.reason else ""
-        print(f"{outcome.action} {outcome.directory}: run {outcome.run_id}, "
-              f"{outcome.points} points{why}")
+        print(f"{outcome.action} {outcome.directory}: run {outcome.run_id}, {outcome.points} points{why}")
     return 0
 
 
@@ -83,10 +98,14 @@ def _import_mlflow(args: argparse.Namespace, target: str) -> int:
     outcomes = import_mlflow(args.tracking_uri, target, experiments=args.experiment or None)
     for outcome in outcomes:
         why = f" ({outcome.reason})" if outcome.reason else ""
-        print(f"{outcome.action} mlflow run {outcome.source_id}: run {outcome.run_id}, "
-              f"{outcome.points} points{why}")
-    print(f"{sum(o.action == 'imported' for o in outcomes)} imported, "
-          f"{sum(o.action == 'skipped' for o in outcomes)} already there")
+        print(
+            f"{outcome.action} mlflow run {outcome.source_id}: run {outcome.run_id}, "
+            f"{outcome.points} points{why}"
+        )
+    print(
+        f"{sum(o.action == 'imported' for o in outcomes)} imported, "
+        f"{sum(o.action == 'skipped' for o in outcomes)} already there"
+    )
     return 0
 
 
@@ -95,10 +114,11 @@ def _export_mlflow(args: argparse.Namespace, target: str) -> int:
     from ..query import open_store
 
     with open_store(target) as store:
-        outcomes = export_mlflow(_selected(store, args), args.tracking_uri,
-                                 experiment=args.experiment)
+        outcomes = export_mlflow(_selected(store, args), args.tracking_uri, experiment=args.experiment)
     for outcome in outcomes:
         why = f" ({outcome.reason})" if outcome.reason else ""
-        print(f"{outcome.action} run {outcome.run_id}: mlflow run {outcome.source_id}, "
-              f"{outcome.points} points{why}")
+        print(
+            f"{outcome.action} run {outcome.run_id}: mlflow run {outcome.source_id}, "
+            f"{outcome.points} points{why}"
+        )
     return 0

@@ -4,6 +4,7 @@ Only argparse is imported at startup so that ``experimentkit --help`` stays fast
 imports what it needs.  Usage errors (bad expression, unknown key, missing store) are one line on
 stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,29 +51,47 @@ class _Parser(argparse.ArgumentParser):
             from ..errors import suggest
 
             word = match.group(1)
-            message = (f"unknown command '{word}'{suggest(word, self.commands)}; commands: "
-                       f"{', '.join(self.commands)}")
+            message = (
+                f"unknown command '{word}'{suggest(word, self.commands)}; commands: "
+                f"{', '.join(self.commands)}"
+            )
         else:
             message += f" (see '{self.prog} --help')"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _store_option(parser: argparse.ArgumentParser, default: object) -> None:
-    parser.add_argument("-S", "--store", default=default, metavar="PATH_OR_URL",
-                        help="the run store (default: $EXPERIMENTKIT_STORE, else ./runs)")
+    parser.add_argument(
+        "-S",
+        "--store",
+        default=default,
+        metavar="PATH_OR_URL",
+        help="the run store (default: $EXPERIMENTKIT_STORE, else ./runs)",
+    )
 
 
-def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str],
-                   default: str = "table") -> None:
+def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str], default: str = "table") -> None:
     parser.add_argument("--format", choices=choices, default=default, help="output format")
 
 
-def _listing_options(parser: argparse.ArgumentParser, formats: Sequence[str],
-                     default_format: str = "table") -> None:
-    parser.add_argument("--where", "-w", action="append", default=[], metavar="EXPR",
-                        help="filter, e.g. 'config.lr < 0.05' (repeat to combine with AND)")
-    parser.add_argument("--sort", action="append", default=[], metavar="KEY",
-                        help="sort key; --sort=-KEY sorts descending (repeatable)")
+def _listing_options(
+    parser: argparse.ArgumentParser, formats: Sequence[str], default_format: str = "table"
+) -> None:
+    parser.add_argument(
+        "--where",
+        "-w",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="filter, e.g. 'config.lr < 0.05' (repeat to combine with AND)",
+    )
+    parser.add_argument(
+        "--sort",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="sort key; --sort=-KEY sorts descending (repeatable)",
+    )
     parser.add_argument("--desc", action="store_true", help="sort descending")
     parser.add_argument("--limit", type=int, metavar="N", help="show at most N")
     parser.add_argument("--columns", metavar="KEY,...", help="comma-separated keys to show")
@@ -83,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; ``-S`` is accepted before and after the command."""
     from .. import __version__
 
-    parser = _Parser(prog="experimentkit", description=_DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="experimentkit", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"experimentkit {__version__}")
     _store_option(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -128,12 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p = command("sync", "replay fallback journals of undelivered events into their stores")
     p.add_argument("--fallback-dir", metavar="DIR", help="where the journals are")
-    p.add_argument("--force", action="store_true",
-                   help="also sync unfinished journals written on another host")
-    p.add_argument("--trust", action="append", default=[], metavar="MODULE:CALLABLE",
-                   help="also allow this replay factory (beyond built-ins and entry points)")
-    p.add_argument("--discard", metavar="JOURNAL",
-                   help="give up a journal: delete it and its undelivered events")
+    p.add_argument(
+        "--force", action="store_true", help="also sync unfinished journals written on another host"
+    )
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="MODULE:CALLABLE",
+        help="also allow this replay factory (beyond built-ins and entry points)",
+    )
+    p.add_argument(
+        "--discard", metavar="JOURNAL", help="give up a journal: delete it and its undelivered events"
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before --discard")
     p = command("rerun", "run a recorded run again with the same config, named configs and seed")
     p.add_argument("run")
@@ -144,21 +171,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE.png")
     p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="runs to plot")
     p.add_argument("--where", "-w", action="append", default=[], metavar="EXPR")
-    p.add_argument("--kind", choices=("curves", "best-so-far", "bars", "bars-multi", "params"),
-                   default="curves",
-                   help="params (with --sweep): the metric against each swept parameter; "
-                   "bars-multi: METRIC and the --also metrics side by side per run")
-    p.add_argument("--also", action="append", default=[], metavar="METRIC",
-                   help="another metric for --kind bars-multi (repeat or comma-separate)")
+    p.add_argument(
+        "--kind",
+        choices=("curves", "best-so-far", "bars", "bars-multi", "params"),
+        default="curves",
+        help="params (with --sweep): the metric against each swept parameter; "
+        "bars-multi: METRIC and the --also metrics side by side per run",
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="METRIC",
+        help="another metric for --kind bars-multi (repeat or comma-separate)",
+    )
     p.add_argument("--sweep", metavar="ID", help="plot the runs of this sweep")
     _goal_options(p)
     p = command("serve", "a web dashboard of the store (read-only unless --allow-writes)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
-    p.add_argument("--token", help="access token every request must carry (generated and printed "
-                   "when --host is not a loopback address)")
+    p.add_argument(
+        "--token",
+        help="access token every request must carry (generated and printed "
+        "when --host is not a loopback address)",
+    )
     p.add_argument("--allow-writes", action="store_true", help="let the pages edit tags and notes")
     for module in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{module}").add_commands(command)
@@ -170,10 +209,14 @@ def _goal_options(parser: argparse.ArgumentParser) -> None:
     """``--min``/``--max``: override the metric's direction (recorded by the runs, else implied
     by its name: loss, error ... are lower-is-better)."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--min", dest="minimize", action="store_const", const=True,
-                       help="lower is better (default: as recorded, else from the name)")
-    group.add_argument("--max", dest="minimize", action="store_const", const=False,
-                       help="higher is better")
+    group.add_argument(
+        "--min",
+        dest="minimize",
+        action="store_const",
+        const=True,
+        help="lower is better (default: as recorded, else from the name)",
+    )
+    group.add_argument("--max", dest="minimize", action="store_const", const=False, help="higher is better")
 
 
 def store_target(args: argparse.Namespace) -> str:
@@ -198,14 +241,16 @@ def _damaged_database(exc: BaseException) -> bool:
 
     cause = getattr(exc, "orig", None) or exc
     return isinstance(cause, sqlite3.DatabaseError) and not isinstance(
-        cause, (sqlite3.OperationalError, sqlite3.IntegrityError, sqlite3.ProgrammingError))
+        cause, (sqlite3.OperationalError, sqlite3.IntegrityError, sqlite3.ProgrammingError)
+    )
 
 
 def _unreachable_database(exc: BaseException) -> bool:
     """A database server that cannot be reached or refuses us (wrong host, port, password, database
     name), as SQLAlchemy reports it: the user's mistake or an outage, never a traceback."""
     return type(exc).__module__.startswith("sqlalchemy") and any(
-        cls.__name__ in ("OperationalError", "InterfaceError") for cls in type(exc).__mro__)
+        cls.__name__ in ("OperationalError", "InterfaceError") for cls in type(exc).__mro__
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -229,8 +274,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from ..redact import one_line, redact_text
 
         cause = getattr(exc, "orig", None) or exc
-        print(f"experimentkit: error: cannot read the store {redact_text(store_target(args))!r}: "
-              f"{one_line(cause)}", file=sys.stderr)
+        print(
+            f"experimentkit: error: cannot read the store {redact_text(store_target(args))!r}: "
+            f"{one_line(cause)}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,5 @@
 """Rendering runs and rows as terminal tables, JSON and CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,19 @@ from typing import IO, Any, Optional
 from ..query.base import parse_key
 from ..query.semantics import resolve
 
-__all__ = ["flatten", "cell", "render_table", "write_json", "write_csv", "run_value",
-           "default_columns", "required_columns", "all_columns", "human_float", "human_duration"]
+__all__ = [
+    "flatten",
+    "cell",
+    "render_table",
+    "write_json",
+    "write_csv",
+    "run_value",
+    "default_columns",
+    "required_columns",
+    "all_columns",
+    "human_float",
+    "human_duration",
+]
 
 _MAX_CELL = 28
 
@@ -89,11 +101,15 @@ def cell(value: Any) -> str:
 
 def _clip(text: str, width: int) -> str:
     text = text.replace("\n", " ")
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                 width: Optional[int] = None, required: Iterable[str] = ()) -> str:
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    width: Optional[int] = None,
+    required: Iterable[str] = (),
+) -> str:
     """Left-aligned columns separated by two spaces.  The first column and the ``required`` ones
     always stay; the others are kept from the left while they fit the terminal width, and a last
     line names the ones hidden.  Long cells are clipped."""
@@ -113,8 +129,10 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
         lines.append("  ".join(row[i].ljust(widths[i]) for i in order).rstrip())
     hidden = [h for i, h in enumerate(headers) if i not in kept]
     if hidden:
-        lines.append(f"({len(hidden)} more column{'s' if len(hidden) > 1 else ''} hidden: "
-                     f"{', '.join(hidden)}; widen the terminal, use --columns or --format csv)")
+        lines.append(
+            f"({len(hidden)} more column{'s' if len(hidden) > 1 else ''} hidden: "
+            f"{', '.join(hidden)}; widen the terminal, use --columns or --format csv)"
+        )
     return "\n".join(lines)
 
 
@@ -131,8 +149,18 @@ def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: IO[str
     writer = csv.writer(out)
     writer.writerow(headers)
     for row in rows:
-        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, _dt.datetime)
-                         else json.dumps(v) if isinstance(v, (dict, list)) else v for v in row])
+        writer.writerow(
+            [
+                ""
+                if v is None
+                else v.isoformat()
+                if isinstance(v, _dt.datetime)
+                else json.dumps(v)
+                if isinstance(v, (dict, list))
+                else v
+                for v in row
+            ]
+        )
 
 
 def _metric_names(records: Sequence[Any]) -> list:
@@ -146,8 +174,7 @@ def default_columns(records: Sequence[Any], sort_keys: Sequence[str] = ()) -> li
     columns = ["id", "experiment", "status", *sort_keys, "start_time", "duration"]
     flat = [flatten(r.config) for r in records]
     keys = sorted({k for f in flat for k in f} - {"seed"})
-    varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str)
-                                       for f in flat}) > 1]
+    varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) > 1]
     columns += [f"config.{k}" for k in varying]
     columns += [f"metrics.{name}" for name in _metric_names(records)]
     columns += ["tags"] + (["notes"] if any(r.notes for r in records) else [])
@@ -161,8 +188,7 @@ def required_columns(sort_keys: Sequence[str] = ()) -> list:
 
 def all_columns(records: Sequence[Any]) -> list:
     """Every column for CSV exports: identity, times, result, tags, all config entries, metrics."""
-    columns = ["id", "experiment", "status", "start_time", "stop_time", "host.hostname", "result",
-               "tags"]
+    columns = ["id", "experiment", "status", "start_time", "stop_time", "host.hostname", "result", "tags"]
     keys = sorted({k for r in records for k in flatten(r.config)})
     metrics = [f"metrics.{n}" for n in _metric_names(records)]
     return columns + [f"config.{k}" for k in keys] + metrics

@@ -1,5 +1,6 @@
 """``experimentkit report RUN [RUN ...] -o FILE.html``: a self-contained HTML file of one run or a
 comparison (the code is in ``experimentkit.dashboard.report``)."""
+
 from __future__ import annotations
 
 import argparse

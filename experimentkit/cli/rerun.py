@@ -6,6 +6,7 @@ options it was started with, ``-c "rerun of <id>"``, and the environment variabl
 warns about anything that makes the rerun differ from the record: changed source files, another
 git commit, other package versions.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,15 @@ __all__ = ["rerun", "rerun_command", "reproducibility_warnings", "RERUN_ENV"]
 RERUN_ENV = "EXPERIMENTKIT_RERUN_OF"
 _MD5 = re.compile(r"[0-9a-f]{32}")
 # options of the recorded command line that shape where and how the run is recorded
-_VALUE_OPTIONS = ("--file_storage", "--mongo_db", "--sql", "--name", "--capture",
-                  "--beat-interval", "--loglevel")
+_VALUE_OPTIONS = (
+    "--file_storage",
+    "--mongo_db",
+    "--sql",
+    "--name",
+    "--capture",
+    "--beat-interval",
+    "--loglevel",
+)
 _FLAG_OPTIONS = ("--force", "--enforce_clean")
 
 
@@ -48,9 +56,12 @@ def _store_option(store_target: str) -> Optional[tuple]:
     scheme = store_target.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme in ("mongodb",):
         return "--mongo_db", store_target
-    if scheme == "sqlite" and store_target.startswith("sqlite:///") \
-            and not store_target.startswith("sqlite:////"):
-        return "--sql", "sqlite:///" + os.path.abspath(store_target[len("sqlite:///"):])
+    if (
+        scheme == "sqlite"
+        and store_target.startswith("sqlite:///")
+        and not store_target.startswith("sqlite:////")
+    ):
+        return "--sql", "sqlite:///" + os.path.abspath(store_target[len("sqlite:///") :])
     return ("--sql", store_target) if scheme in _SQL_SCHEMES else None
 
 
@@ -74,14 +85,15 @@ def _with_password(url: Any, ask: bool) -> Any:
 
         password = getpass.getpass(f"Password for {match.group('head')}@... (empty: none): ")
     if not password:
-        return url[: match.start()] + match.group("head") + "@" + url[match.end():]
+        return url[: match.start()] + match.group("head") + "@" + url[match.end() :]
     from urllib.parse import quote
 
-    return f"{match.group('head')}:{quote(password, safe='')}@{url[match.end():]}"
+    return f"{match.group('head')}:{quote(password, safe='')}@{url[match.end() :]}"
 
 
-def rerun_command(record: Any, python: str = sys.executable, store_target: Any = None,
-                  ask_password: bool = False) -> list:
+def rerun_command(
+    record: Any, python: str = sys.executable, store_target: Any = None, ask_password: bool = False
+) -> list:
     """The argv that reruns ``record``; with ``store_target`` the new run goes to that store (by an
     absolute path, so the rerun does not depend on the working directory) instead of the recorded one
     of the same kind."""
@@ -133,20 +145,21 @@ def reproducibility_warnings(record: Any) -> list:
             warnings.append(f"package {name} is {current}, the run used {version}")
     for repo in ex.get("repositories") or []:
         try:
-            head = subprocess.run(["git", "-C", str(base), "rev-parse", "HEAD"], text=True,
-                                  capture_output=True, timeout=10).stdout.strip()
+            head = subprocess.run(
+                ["git", "-C", str(base), "rev-parse", "HEAD"], text=True, capture_output=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             head = ""
         if head and repo.get("commit") and head != repo["commit"]:
             warnings.append(f"git commit is {head[:10]}, the run used {repo['commit'][:10]}")
         if repo.get("dirty"):
-            warnings.append("the run was made from a dirty working tree; uncommitted changes "
-                            "may not be reproduced")
+            warnings.append(
+                "the run was made from a dirty working tree; uncommitted changes may not be reproduced"
+            )
     return warnings
 
 
-def rerun(record: Any, python: str = sys.executable, dry_run: bool = False,
-          store_target: Any = None) -> int:
+def rerun(record: Any, python: str = sys.executable, dry_run: bool = False, store_target: Any = None) -> int:
     """Warn, then run the script (or print the command); returns its exit status."""
     argv = rerun_command(record, python, store_target, ask_password=not dry_run)
     if not Path(argv[1]).is_file():

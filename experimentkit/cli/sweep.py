@@ -2,6 +2,7 @@
 
 Light at import time (argparse only); handlers import what they need.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ __all__ = ["add_commands"]
 def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = command("sweep", "run a script's sweep: python SCRIPT ARGS... --multirun")
     p.add_argument("script", help="the experiment script (it calls ex.run_commandline/automain)")
-    p.add_argument("args", nargs=argparse.REMAINDER,
-                   help="its arguments: with lr=0.1,0.01 -F runs --jobs 4 ...")
+    p.add_argument(
+        "args", nargs=argparse.REMAINDER, help="its arguments: with lr=0.1,0.01 -F runs --jobs 4 ..."
+    )
     p.add_argument("--python", default=sys.executable, help="the interpreter to use")
     p.set_defaults(handler=cmd_sweep)
     p = command("sweeps", "list the sweeps of the store")
@@ -23,10 +25,14 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     p.set_defaults(handler=cmd_sweeps)
     p = command("sweep-show", "a sweep's swept values against metrics, best run marked")
     p.add_argument("sweep", metavar="ID")
-    p.add_argument("--metrics", metavar="NAME,...",
-                   help="metrics to show (default: every metric the runs logged)")
-    p.add_argument("--objective", metavar="METRIC",
-                   help="sort by this metric (default: the sweep's objective, else the first)")
+    p.add_argument(
+        "--metrics", metavar="NAME,...", help="metrics to show (default: every metric the runs logged)"
+    )
+    p.add_argument(
+        "--objective",
+        metavar="METRIC",
+        help="sort by this metric (default: the sweep's objective, else the first)",
+    )
     p.add_argument("--min", action="store_true", help="lower is better")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.set_defaults(handler=cmd_sweep_show)
@@ -36,8 +42,11 @@ def cmd_sweep(args: argparse.Namespace, target: str) -> int:
     import subprocess
 
     words = list(args.args)
-    if not any(w in ("-M", "--multirun", "--optuna", "--resume") or
-               w.startswith(("--sweep-file", "--optuna=", "--resume=")) for w in words):
+    if not any(
+        w in ("-M", "--multirun", "--optuna", "--resume")
+        or w.startswith(("--sweep-file", "--optuna=", "--resume="))
+        for w in words
+    ):
         words.append("--multirun")
     return subprocess.call([args.python, args.script, *words])
 
@@ -50,8 +59,9 @@ def _open_book(target: str) -> Any:
     except ImportError as exc:
         from ..errors import UsageError
 
-        raise UsageError(f"reading sweeps of {target} needs {exc.name}: "
-                         f"pip install 'experimentkit[all]'") from None
+        raise UsageError(
+            f"reading sweeps of {target} needs {exc.name}: pip install 'experimentkit[all]'"
+        ) from None
 
 
 def cmd_sweeps(args: argparse.Namespace, target: str) -> int:
@@ -62,11 +72,21 @@ def cmd_sweeps(args: argparse.Namespace, target: str) -> int:
         records = book.records()
     finally:
         book.close()
-    headers = ["id", "status", "experiment", "launcher", "jobs", "runs", "counts", "start_time",
-               "stop_time"]
-    rows = [[r.get("id"), r.get("status"), r.get("experiment"), r.get("launcher"), r.get("jobs"),
-             r.get("total"), _counts_text(r.get("counts") or {}), r.get("start_time"),
-             r.get("stop_time")] for r in records]
+    headers = ["id", "status", "experiment", "launcher", "jobs", "runs", "counts", "start_time", "stop_time"]
+    rows = [
+        [
+            r.get("id"),
+            r.get("status"),
+            r.get("experiment"),
+            r.get("launcher"),
+            r.get("jobs"),
+            r.get("total"),
+            _counts_text(r.get("counts") or {}),
+            r.get("start_time"),
+            r.get("stop_time"),
+        ]
+        for r in records
+    ]
     if not records and args.format == "table":
         print(f"no sweeps in {book}")
         return 0
@@ -105,8 +125,15 @@ def sweep_rows(store: Any, record: dict, metrics: list, objective: str, minimize
         run = latest.get(task["index"])
         values = task.get("values") or {}
         metric_values = [(run.metrics.get(m) or {}).get("last") if run else None for m in metrics]
-        rows.append([task["index"], run.id if run else None, run.status if run else "NOT RUN",
-                     *[values.get(k) for k in value_keys], *metric_values])
+        rows.append(
+            [
+                task["index"],
+                run.id if run else None,
+                run.status if run else "NOT RUN",
+                *[values.get(k) for k in value_keys],
+                *metric_values,
+            ]
+        )
     best = None
     if objective:
         position = 3 + len(value_keys) + metrics.index(objective)
@@ -134,15 +161,16 @@ def cmd_sweep_show(args: argparse.Namespace, target: str) -> int:
     finally:
         book.close()
     metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
-    metrics = [m[len("metrics."):] if m.startswith("metrics.") else m for m in metrics]
+    metrics = [m[len("metrics.") :] if m.startswith("metrics.") else m for m in metrics]
     objective = args.objective or record.get("objective") or (metrics[0] if metrics else None)
     if objective and objective.startswith("metrics."):
-        objective = objective[len("metrics."):]
+        objective = objective[len("metrics.") :]
     minimize = args.min or record.get("direction") == "minimize"
     with open_store(target) as store:
         if objective is None:
-            names = sorted({n for r in store.runs().where(**{"meta.sweep.id": record["id"]}).all()
-                            for n in r.metrics})
+            names = sorted(
+                {n for r in store.runs().where(**{"meta.sweep.id": record["id"]}).all() for n in r.metrics}
+            )
             objective = names[0] if names else None
         if objective is not None:
             _check_metric(store, record["id"], objective)
@@ -152,9 +180,11 @@ def cmd_sweep_show(args: argparse.Namespace, target: str) -> int:
         _emit(args.format, ["best", *headers[1:]], rows, data)
         return 0
     direction = "lower" if minimize else "higher"
-    print(f"Sweep {record['id']} {record.get('status')} - {record.get('experiment')}, "
-          f"{record.get('total')} runs, launcher {record.get('launcher')}: "
-          f"{_counts_text(counts) or 'no runs recorded'}")
+    print(
+        f"Sweep {record['id']} {record.get('status')} - {record.get('experiment')}, "
+        f"{record.get('total')} runs, launcher {record.get('launcher')}: "
+        f"{_counts_text(counts) or 'no runs recorded'}"
+    )
     if objective:
         print(f"sorted by {objective} ({direction} is better); * = best run {best}")
     _emit("table", headers, rows, None)
@@ -164,8 +194,9 @@ def cmd_sweep_show(args: argparse.Namespace, target: str) -> int:
 def _check_metric(store: Any, sweep_id: Any, metric: str) -> None:
     from ..errors import UsageError, suggest
 
-    names = sorted({n for r in store.runs().where(**{"meta.sweep.id": sweep_id}).all()
-                    for n in r.metrics})
+    names = sorted({n for r in store.runs().where(**{"meta.sweep.id": sweep_id}).all() for n in r.metrics})
     if names and metric not in names:
-        raise UsageError(f"no run of sweep {sweep_id} logged the metric '{metric}'"
-                         f"{suggest(metric, names)}; they logged: {', '.join(names)}")
+        raise UsageError(
+            f"no run of sweep {sweep_id} logged the metric '{metric}'"
+            f"{suggest(metric, names)}; they logged: {', '.join(names)}"
+        )

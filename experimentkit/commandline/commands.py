@@ -5,6 +5,7 @@ They are ordinary captured functions: their parameters (``_run``, ``_config``, `
 ``config_filename``) are filled from the run, so they work from the command line and from
 ``ex.run()``.
 """
+
 from __future__ import annotations
 
 import pydoc
@@ -14,8 +15,7 @@ from typing import Any
 
 from .printing import format_config, format_dependencies, format_named_configs, to_plain, use_color
 
-__all__ = ["print_config", "print_dependencies", "save_config", "print_named_configs",
-           "help_for_command"]
+__all__ = ["print_config", "print_dependencies", "save_config", "print_named_configs", "help_for_command"]
 
 
 def print_config(_run: Any) -> None:

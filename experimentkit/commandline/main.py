@@ -5,6 +5,7 @@ Exit statuses (see docs/command-line.md): 0 success or help; 1 the command start
 (filtered traceback, or ``module.ExceptionName: message``, on stderr); 2 a usage error (one
 ``Error: ...`` line, nothing started; Sacred uses 1); 130 Ctrl-C; 143 SIGTERM.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,15 @@ from typing import Any, Optional, TextIO
 from ..errors import ConfigAddedError, SacredError, SacredInterrupt, UsageError
 from .parser import get_usage, normalize_argv, parse_commandline
 
-__all__ = ["run_commandline", "get_usage", "report_error", "EXIT_FAILURE", "EXIT_USAGE",
-           "EXIT_SIGINT", "EXIT_SIGTERM"]
+__all__ = [
+    "run_commandline",
+    "get_usage",
+    "report_error",
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -22,8 +30,9 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 
-def report_error(exc: BaseException, short_usage: str, stream: Optional[TextIO] = None,
-                 started: bool = False) -> int:
+def report_error(
+    exc: BaseException, short_usage: str, stream: Optional[TextIO] = None, started: bool = False
+) -> int:
     """Print ``exc`` the way its class asks (one line, usage, filtered trace); return the exit
     status.
 
@@ -72,8 +81,7 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
         from ..sweep.commandline import split_sweep_argv
 
         full_argv, (argv, sweep) = argv, split_sweep_argv(argv, options)
-        parsed = parse_commandline(ex, argv, options, internal_usage,
-                                   parse_updates=sweep is None)
+        parsed = parse_commandline(ex, argv, options, internal_usage, parse_updates=sweep is None)
         if not parsed.help:
             validate_options(parsed.options)
     except UsageError as exc:
@@ -86,6 +94,7 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
             print(long_usage.rstrip("\n") + "\n" + SWEEP_HELP)
         else:
             from .commands import help_for_command
+
             print(help_for_command(dict(ex.gather_commands())[parsed.command]))
         sys.exit(0)
 
@@ -99,8 +108,14 @@ def run_commandline(ex: Any, argv: Any = None) -> Any:
             _fail(report_error(exc, short_usage))
     previous_run = ex.current_run
     try:
-        return ex.run(parsed.command, parsed.config_updates, parsed.named_configs, info={},
-                      meta_info={}, options=parsed.options)
+        return ex.run(
+            parsed.command,
+            parsed.config_updates,
+            parsed.named_configs,
+            info={},
+            meta_info={},
+            options=parsed.options,
+        )
     except KeyboardInterrupt as exc:
         if debug:
             raise

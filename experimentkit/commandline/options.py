@@ -5,6 +5,7 @@ freshly built run before it starts; ``@cli_option`` only builds one.  Values are
 converters before any run exists (:func:`validate_options`) and again when applied, so a bad value
 such as ``-C foo`` is a one-line usage error and never a half-started run.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -15,10 +16,22 @@ from typing import Any, Callable, Optional
 from ..errors import UsageError, suggest
 
 __all__ = [
-    "CLIOption", "CommandLineOption", "cli_option", "default_options", "gather_options", "apply_options",
-    "validate_options", "default_option_values", "parse_mongo_db_arg", "parse_loglevel",
-    "parse_sql_url", "parse_file_storage",
-    "parse_beat_interval", "parse_capture_mode", "parse_priority", "CAPTURE_MODES",
+    "CLIOption",
+    "CommandLineOption",
+    "cli_option",
+    "default_options",
+    "gather_options",
+    "apply_options",
+    "validate_options",
+    "default_option_values",
+    "parse_mongo_db_arg",
+    "parse_loglevel",
+    "parse_sql_url",
+    "parse_file_storage",
+    "parse_beat_interval",
+    "parse_capture_mode",
+    "parse_priority",
+    "CAPTURE_MODES",
 ]
 
 CLIFunction = Callable[[Any, Any], None]
@@ -38,11 +51,11 @@ class CLIOption:
 
     def __init__(self, apply_function: CLIFunction, short_flag: str, long_flag: str, is_flag: bool):
         if not _SHORT_FLAG.match(short_flag or ""):
-            raise ValueError(f"Short flag malformed: {short_flag!r}. "
-                             f"A correct short flag looks like `-j`.")
+            raise ValueError(f"Short flag malformed: {short_flag!r}. A correct short flag looks like `-j`.")
         if not _LONG_FLAG.match(long_flag or ""):
-            raise ValueError(f"Long flag malformed: {long_flag!r}. A correct long flag looks like "
-                             f"`--my-pretty-flag`.")
+            raise ValueError(
+                f"Long flag malformed: {long_flag!r}. A correct long flag looks like `--my-pretty-flag`."
+            )
         self.apply_function = apply_function
         self.short_flag = short_flag
         self.long_flag = long_flag
@@ -83,12 +96,13 @@ class CLIOption:
         return inspect.getdoc(self.apply_function) or ""
 
 
-def cli_option(short_flag: str, long_flag: str,
-               is_flag: bool = False) -> Callable[[CLIFunction], CLIOption]:
+def cli_option(short_flag: str, long_flag: str, is_flag: bool = False) -> Callable[[CLIFunction], CLIOption]:
     """Decorator that turns ``f(value, run)`` into a :class:`CLIOption` (Sacred's
     ``cli_option``)."""
+
     def wrapper(function: CLIFunction) -> CLIOption:
         return CLIOption(function, short_flag, long_flag, is_flag)
+
     return wrapper
 
 
@@ -127,6 +141,7 @@ class CommandLineOption:
 
 # ---- value converters (shared by validation and application) -------------------------------------
 
+
 def parse_beat_interval(value: str) -> float:
     """Seconds between heartbeats: a positive number."""
     try:
@@ -141,8 +156,10 @@ def parse_beat_interval(value: str) -> float:
 def parse_capture_mode(value: str) -> str:
     """One of ``fd``, ``sys``, ``no``."""
     if value not in CAPTURE_MODES:
-        raise UsageError(f"Unknown capture mode {value!r}{suggest(value, CAPTURE_MODES)}. "
-                         f"Available options are: {', '.join(CAPTURE_MODES)}")
+        raise UsageError(
+            f"Unknown capture mode {value!r}{suggest(value, CAPTURE_MODES)}. "
+            f"Available options are: {', '.join(CAPTURE_MODES)}"
+        )
     return value
 
 
@@ -160,8 +177,10 @@ def parse_loglevel(value: Any) -> int:
     level = logging.getLevelName(text.upper())
     if isinstance(level, int):
         return level
-    raise UsageError(f"Unknown log level {text!r}{suggest(text.upper(), _LEVEL_NAMES)}. "
-                     f"Use a number (0-50) or one of {', '.join(_LEVEL_NAMES)}")
+    raise UsageError(
+        f"Unknown log level {text!r}{suggest(text.upper(), _LEVEL_NAMES)}. "
+        f"Use a number (0-50) or one of {', '.join(_LEVEL_NAMES)}"
+    )
 
 
 def parse_priority(value: str) -> float:
@@ -178,7 +197,8 @@ _HOST = rf"{_LABEL}(?:\.{_LABEL})*"
 _HOST_ONLY = re.compile(rf"(?P<host>{_HOST}):(?P<port>\d{{1,5}})$")
 _MONGO_SPEC = re.compile(
     rf"(?:(?P<host>{_HOST}):(?P<port>\d{{1,5}}):)?(?P<db_name>{_NAME})"
-    rf"(?:\.(?P<collection>{_NAME})(?::(?P<overwrite>\d{{1,12}}))?)?(?:!(?P<priority>-?\d+))?$")
+    rf"(?:\.(?P<collection>{_NAME})(?::(?P<overwrite>\d{{1,12}}))?)?(?:!(?P<priority>-?\d+))?$"
+)
 _MONGO_URL = re.compile(r"mongodb(?:\+srv)?://[^/?#]*(?:/(?P<db_name>[^/?#]*))?(?:[?#].*)?$")
 
 
@@ -200,9 +220,11 @@ def parse_mongo_db_arg(value: str) -> dict:
         return {"url": f"{host_only.group('host')}:{host_only.group('port')}"}
     spec = _MONGO_SPEC.match(text)
     if spec is None:
-        raise UsageError(f"--mongo_db must look like "
-                         f"[host:port:]db_name[.collection[:id]][!priority], host:port or "
-                         f"mongodb://..., not {text!r}")
+        raise UsageError(
+            f"--mongo_db must look like "
+            f"[host:port:]db_name[.collection[:id]][!priority], host:port or "
+            f"mongodb://..., not {text!r}"
+        )
     kwargs = {}
     if spec.group("host"):
         kwargs["url"] = f"{spec.group('host')}:{spec.group('port')}"
@@ -228,8 +250,10 @@ def parse_sql_url(value: str) -> str:
     text = str(value).strip()
     shown = redact_url(text)
     if "://" not in text:
-        raise UsageError(f"--sql needs a database URL such as sqlite:///runs.db or "
-                         f"postgresql://user@host/db, not {shown!r}")
+        raise UsageError(
+            f"--sql needs a database URL such as sqlite:///runs.db or "
+            f"postgresql://user@host/db, not {shown!r}"
+        )
     try:
         import sqlalchemy as sa
     except ImportError:
@@ -238,25 +262,31 @@ def parse_sql_url(value: str) -> str:
         url = sa.make_url(text)
         port = url.port
     except Exception as exc:  # ArgumentError, ValueError (port)
-        raise UsageError(f"--sql: cannot parse {shown!r} as a database URL "
-                         f"({type(exc).__name__})") from None
+        raise UsageError(f"--sql: cannot parse {shown!r} as a database URL ({type(exc).__name__})") from None
     _check_port("--sql", shown, port)
     try:
         url.get_dialect()
     except Exception:
-        raise UsageError(f"--sql: unknown database kind {url.drivername!r} in {shown!r} (e.g. "
-                         f"sqlite, postgresql, mysql+pymysql)") from None
+        raise UsageError(
+            f"--sql: unknown database kind {url.drivername!r} in {shown!r} (e.g. "
+            f"sqlite, postgresql, mysql+pymysql)"
+        ) from None
     database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
-            and not database.startswith("file:"):
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
         import os
 
         folder = os.path.dirname(os.path.abspath(database))
         if os.path.isdir(database):
             raise UsageError(f"--sql: {database!r} is a directory; give a database file")
         if not os.path.isdir(folder):
-            raise UsageError(f"--sql: the directory {os.path.dirname(database) or folder!r} of "
-                             f"{database!r} does not exist")
+            raise UsageError(
+                f"--sql: the directory {os.path.dirname(database) or folder!r} of {database!r} does not exist"
+            )
     return text
 
 
@@ -268,8 +298,7 @@ def parse_file_storage(value: str) -> str:
     if not text.strip():
         raise UsageError("--file_storage needs a non-empty value")
     if os.path.exists(text) and not os.path.isdir(text):
-        raise UsageError(f"--file_storage: {text!r} is a file; give a directory (it is created "
-                         f"if missing)")
+        raise UsageError(f"--file_storage: {text!r} is a file; give a directory (it is created if missing)")
     return text
 
 
@@ -288,8 +317,7 @@ def _check_mongo(value: str) -> dict:
         for host in netloc.split(","):
             name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
             if not name:
-                raise UsageError(f"--mongo_db: {shown!r} names no server "
-                                 f"(mongodb://host[:port]/db)")
+                raise UsageError(f"--mongo_db: {shown!r} names no server (mongodb://host[:port]/db)")
             if port and not port.isdigit():
                 raise UsageError(f"--mongo_db: the port {port!r} in {shown!r} is not a number")
             _check_port("--mongo_db", shown, port or None)
@@ -301,6 +329,7 @@ def _parse_text(flag: str) -> Callable[[Any], str]:
         if not str(value).strip():
             raise UsageError(f"{flag} needs a non-empty value")
         return str(value)
+
     return check
 
 
@@ -336,6 +365,7 @@ _CONVERTERS: dict = {
 
 
 # ---- the default options (sorted by function name in --help, as in Sacred) -----------------------
+
 
 @cli_option("-b", "--beat-interval")
 def beat_interval_option(args: str, run: Any) -> None:
@@ -494,8 +524,9 @@ def gcs_option(args: str, run: Any) -> None:
     The argument value should be `gs://<bucket>/path/to/exp`.
     """
     bucket, basedir = parse_gcs_arg(args)
-    run.observers.append(_build_observer("--gcs", "GoogleCloudStorageObserver", "gcs", bucket=bucket,
-                                         basedir=basedir))
+    run.observers.append(
+        _build_observer("--gcs", "GoogleCloudStorageObserver", "gcs", bucket=bucket, basedir=basedir)
+    )
 
 
 @cli_option("-t", "--tiny_db")
@@ -514,8 +545,9 @@ def _build_observer(flag: str, name: str, extra: str, **kwargs: Any) -> Any:
     try:
         return getattr(observers, name)(**kwargs)
     except ImportError as exc:
-        raise UsageError(f"{flag} needs the package {exc.name or exc}: "
-                         f"pip install 'experimentkit[{extra}]'") from None
+        raise UsageError(
+            f"{flag} needs the package {exc.name or exc}: pip install 'experimentkit[{extra}]'"
+        ) from None
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
 
@@ -553,10 +585,28 @@ def unobserved_option(args: bool, run: Any) -> None:
 
 
 _DEFAULTS = (
-    beat_interval_option, capture_option, comment_option, debug_option, enforce_clean_option,
-    file_storage_option, force_option, help_option, id_option, loglevel_option, mongo_db_option,
-    name_option, pdb_option, print_config_option, priority_option, queue_option, sql_option,
-    strict_observers_option, system_metrics_option, unobserved_option, s3_option, gcs_option,
+    beat_interval_option,
+    capture_option,
+    comment_option,
+    debug_option,
+    enforce_clean_option,
+    file_storage_option,
+    force_option,
+    help_option,
+    id_option,
+    loglevel_option,
+    mongo_db_option,
+    name_option,
+    pdb_option,
+    print_config_option,
+    priority_option,
+    queue_option,
+    sql_option,
+    strict_observers_option,
+    system_metrics_option,
+    unobserved_option,
+    s3_option,
+    gcs_option,
     tiny_db_option,
 )
 
@@ -574,17 +624,21 @@ def gather_options(ex: Any) -> list:
     """
     from .plugins import as_option, observer_plugin_options
 
-    builtin = sorted(default_options() + list(observer_plugin_options()),
-                     key=lambda option: option.get_name())
-    extra = [as_option(option, origin="additional_cli_options")
-             for option in (getattr(ex, "additional_cli_options", None) or ())]
+    builtin = sorted(
+        default_options() + list(observer_plugin_options()), key=lambda option: option.get_name()
+    )
+    extra = [
+        as_option(option, origin="additional_cli_options")
+        for option in (getattr(ex, "additional_cli_options", None) or ())
+    ]
     options = builtin + extra
     owner: dict = {}
     for option in options:
         for flag in option.get_flags():
             if flag in owner:
-                raise ValueError(f"The flag {flag} of {_describe(option)} is already used by "
-                                 f"{_describe(owner[flag])}")
+                raise ValueError(
+                    f"The flag {flag} of {_describe(option)} is already used by {_describe(owner[flag])}"
+                )
             owner[flag] = option
     return options
 

@@ -5,6 +5,7 @@ The usage text has Sacred's exact layout (docopt builds the parser from it).  Wh
 command line it only says "unmatched arguments"; :func:`diagnose` walks the words again to name the
 unknown option, the missing value or the stray word, with a close-match suggestion.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,17 @@ from typing import Any, Optional
 
 from ..errors import UsageError, suggest
 
-__all__ = ["format_usage", "printable_usage", "get_usage", "normalize_argv", "parse_commandline",
-           "get_config_updates", "parse_args",
-           "ParsedCommandLine", "diagnose"]
+__all__ = [
+    "format_usage",
+    "printable_usage",
+    "get_usage",
+    "normalize_argv",
+    "parse_commandline",
+    "get_config_updates",
+    "parse_args",
+    "ParsedCommandLine",
+    "diagnose",
+]
 
 USAGE_TEMPLATE = """Usage:
   {program_name} [(with UPDATE...)] [options]
@@ -50,8 +59,7 @@ def _first_doc_line(function: Any) -> str:
     return textwrap.dedent(getattr(function, "__doc__", None) or "").strip().split("\n")[0]
 
 
-def format_usage(program_name: str, description: Optional[str], commands: Any,
-                 options: Sequence) -> str:
+def format_usage(program_name: str, description: Optional[str], commands: Any, options: Sequence) -> str:
     """The full ``--help`` text (docopt-parsable): usage, description, options, arguments,
     commands."""
     option_lines = []
@@ -68,10 +76,15 @@ def format_usage(program_name: str, description: Optional[str], commands: Any,
         width = max([len(name) for name in commands] + [8])
         command_text = "\nCommands:\n" + "".join(
             f"  {name:{width}}  {_first_doc_line(function)}".rstrip() + "\n"
-            for name, function in commands.items())
+            for name, function in commands.items()
+        )
     return USAGE_TEMPLATE.format(
-        program_name=shlex.quote(program_name), description=(description or "").strip(),
-        options="".join(option_lines), arguments="".join(argument_lines), commands=command_text)
+        program_name=shlex.quote(program_name),
+        description=(description or "").strip(),
+        options="".join(option_lines),
+        arguments="".join(argument_lines),
+        commands=command_text,
+    )
 
 
 def printable_usage(usage: str) -> str:
@@ -88,8 +101,7 @@ def _program_name(ex: Any, program_name: Optional[str]) -> str:
         return name
 
 
-def get_usage(ex: Any, program_name: Optional[str] = None,
-              options: Optional[Sequence] = None) -> tuple:
+def get_usage(ex: Any, program_name: Optional[str] = None, options: Optional[Sequence] = None) -> tuple:
     """``(short_usage, long_usage, internal_usage)``; the internal one names the program ``dummy``.
 
     docopt cannot parse a program name with spaces, so parsing uses the internal text.
@@ -127,9 +139,13 @@ class ParsedCommandLine:
     help: bool = False
 
 
-def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] = None,
-                      internal_usage: Optional[str] = None,
-                      parse_updates: bool = True) -> ParsedCommandLine:
+def parse_commandline(
+    ex: Any,
+    argv: Sequence[str],
+    options: Optional[Sequence] = None,
+    internal_usage: Optional[str] = None,
+    parse_updates: bool = True,
+) -> ParsedCommandLine:
     """Parse ``argv`` (program name first) against the experiment's usage text.
 
     Raises ``UsageError`` (one line) for unknown options, stray words, unknown commands and
@@ -150,8 +166,9 @@ def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] 
         raise UsageError(diagnose(words, options, str(exc).split("\n", 1)[0])) from None
     command = args.get("COMMAND")
     if command == "with" and not args.get("with"):
-        raise UsageError("'with' needs at least one UPDATE after it, e.g. 'with lr=0.1' or "
-                         "'with NAMED_CONFIG'")
+        raise UsageError(
+            "'with' needs at least one UPDATE after it, e.g. 'with lr=0.1' or 'with NAMED_CONFIG'"
+        )
     help_requested = bool(args.get("help") or args.get("--help"))
     command = command or (None if help_requested else ex.default_command)
     if command is not None or not help_requested:
@@ -161,7 +178,8 @@ def parse_commandline(ex: Any, argv: Sequence[str], options: Optional[Sequence] 
     if not parse_updates:  # a sweep parses its UPDATE words with its own grammar
         return ParsedCommandLine(command, {}, [], args, help_requested)
     updates, named_configs = parse_with_args(
-        args.get("UPDATE") or [], strict=bool(SETTINGS.COMMAND_LINE.STRICT_PARSING))
+        args.get("UPDATE") or [], strict=bool(SETTINGS.COMMAND_LINE.STRICT_PARSING)
+    )
     return ParsedCommandLine(command, updates, list(named_configs), args, help_requested)
 
 
@@ -169,15 +187,18 @@ def check_command(ex: Any, command: Optional[str]) -> None:
     """Raise ``UsageError`` unless ``command`` is one of the experiment's commands."""
     commands = [name for name, _ in ex.gather_commands()]
     if command is None:
-        raise UsageError("No command found to be run. Specify a command or define a main function "
-                         f"(@ex.main or @ex.automain). Available commands are: "
-                         f"{', '.join(commands)}")
+        raise UsageError(
+            "No command found to be run. Specify a command or define a main function "
+            f"(@ex.main or @ex.automain). Available commands are: "
+            f"{', '.join(commands)}"
+        )
     if command not in commands:
         hint = suggest(command, commands)
         if not hint and ("=" in command or command.endswith((".json", ".yaml", ".yml", ".pickle"))):
             hint = f" (config updates go after 'with': with {command})"
-        raise UsageError(f'Command "{command}" not found. Available commands are: '
-                         f"{', '.join(commands)}{hint}")
+        raise UsageError(
+            f'Command "{command}" not found. Available commands are: {", ".join(commands)}{hint}'
+        )
 
 
 _NUMBER = re.compile(r"-\d")
@@ -252,8 +273,10 @@ def _diagnose_positional(words: list) -> Optional[str]:
         return f"unexpected argument {words[2]!r}: use 'help [COMMAND]'" if len(words) > 2 else None
     rest = words[1:] if words[0] != "with" else []
     if rest and rest[0] != "with":
-        return (f"unexpected argument {rest[0]!r}: config updates and named configs go after "
-                f"'with' (COMMAND with {rest[0]})")
+        return (
+            f"unexpected argument {rest[0]!r}: config updates and named configs go after "
+            f"'with' (COMMAND with {rest[0]})"
+        )
     return None
 
 
@@ -266,8 +289,9 @@ def get_config_updates(updates: Optional[Sequence[str]]) -> tuple:
     return updates_dict, list(named_configs)
 
 
-def parse_args(argv: Sequence[str], description: str = "", commands: Any = None,
-               print_help: bool = True) -> dict:
+def parse_args(
+    argv: Sequence[str], description: str = "", commands: Any = None, print_help: bool = True
+) -> dict:
     """The docopt dict (``COMMAND``, ``UPDATE``, ``with``, ``help``, every ``--flag``) for ``argv``
     (program name first), with the built-in options; for code written against Sacred's parser.
 

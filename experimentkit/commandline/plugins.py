@@ -7,6 +7,7 @@ observer to ``run.observers``).  Plugins are checked when loaded; a broken one r
 ``ObserverError`` that names the entry point and its module, instead of a confusing traceback in
 every script.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,14 @@ from typing import Any, Optional
 from ..errors import ObserverError
 from .options import CLIOption
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginOption", "as_option", "load_plugin",
-           "observer_plugin_options", "clear_plugin_cache"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginOption",
+    "as_option",
+    "load_plugin",
+    "observer_plugin_options",
+    "clear_plugin_cache",
+]
 
 ENTRY_POINT_GROUP = "experimentkit.observers"
 
@@ -33,8 +40,16 @@ _KEEP_CACHES = 16
 class PluginOption(CLIOption):
     """A :class:`CLIOption` wrapped around a duck-typed option object (plugin or legacy class)."""
 
-    def __init__(self, source: Any, short_flag: str, long_flag: str, arg: Optional[str],
-                 arg_description: Optional[str], description: str, origin: str):
+    def __init__(
+        self,
+        source: Any,
+        short_flag: str,
+        long_flag: str,
+        arg: Optional[str],
+        arg_description: Optional[str],
+        description: str,
+        origin: str,
+    ):
         super().__init__(source.apply, short_flag, long_flag, is_flag=arg is None)
         self.arg = arg
         self.arg_description = arg_description if arg is not None else None
@@ -61,20 +76,20 @@ def as_option(obj: Any, origin: str) -> CLIOption:
     else:
         missing = [name for name in _REQUIRED if not hasattr(obj, name)]
         if missing:
-            raise ValueError(f"{origin} is not a command-line option: it lacks "
-                             f"{', '.join(missing)} (needs {', '.join(_REQUIRED)} and "
-                             f"arg_description)")
+            raise ValueError(
+                f"{origin} is not a command-line option: it lacks "
+                f"{', '.join(missing)} (needs {', '.join(_REQUIRED)} and "
+                f"arg_description)"
+            )
         short_flag, long_flag = obj.short_flag, obj.long_flag
     if not callable(getattr(obj, "apply", None)):
         raise ValueError(f"{origin} has no callable apply(args, run)")
     arg = getattr(obj, "arg", None)
     if arg is not None and not (isinstance(arg, str) and arg.strip() and " " not in arg):
-        raise ValueError(f"{origin}: arg must be None (a flag) or one word such as 'FILE', "
-                         f"not {arg!r}")
+        raise ValueError(f"{origin}: arg must be None (a flag) or one word such as 'FILE', not {arg!r}")
     arg_description = getattr(obj, "arg_description", None) or ""
     try:
-        return PluginOption(obj, short_flag, long_flag, arg, arg_description, _description_of(obj),
-                            origin)
+        return PluginOption(obj, short_flag, long_flag, arg, arg_description, _description_of(obj), origin)
     except ValueError as exc:
         raise ValueError(f"{origin}: {exc}") from None
 
@@ -95,9 +110,11 @@ def load_plugin(entry_point: Any) -> CLIOption:
     try:
         obj = entry_point.load()
     except Exception as exc:
-        raise ObserverError(f"Cannot load {origin} from the entry-point group "
-                            f"{ENTRY_POINT_GROUP!r}: {type(exc).__name__}: {exc}",
-                            print_traceback=False) from exc
+        raise ObserverError(
+            f"Cannot load {origin} from the entry-point group "
+            f"{ENTRY_POINT_GROUP!r}: {type(exc).__name__}: {exc}",
+            print_traceback=False,
+        ) from exc
     try:
         option = as_option(obj, origin)
     except ValueError as exc:
@@ -117,8 +134,7 @@ def _entry_points() -> list:
     if cache is not None:
         try:
             with open(cache, encoding="utf-8") as f:
-                return [metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
-                        for name, value in json.load(f)]
+                return [metadata.EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in json.load(f)]
         except (OSError, ValueError, TypeError):
             pass
     found = metadata.entry_points()
@@ -144,8 +160,9 @@ def _cache_file() -> Optional[str]:
     for entry in sys.path:
         digest.update(b"\0" + os.fsencode(entry or "."))
         try:
-            names = sorted(e.name for e in os.scandir(entry or ".")
-                           if e.name.endswith((".dist-info", ".egg-info")))
+            names = sorted(
+                e.name for e in os.scandir(entry or ".") if e.name.endswith((".dist-info", ".egg-info"))
+            )
         except OSError:
             continue
         for name in names:
@@ -164,8 +181,11 @@ def _write_cache(path: str, entries: list) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(entries, f)
         os.replace(tmp, path)
-        old = sorted((e.stat().st_mtime, e.path) for e in os.scandir(os.path.dirname(path))
-                     if e.name.startswith("plugins-") and e.name.endswith(".json"))
+        old = sorted(
+            (e.stat().st_mtime, e.path)
+            for e in os.scandir(os.path.dirname(path))
+            if e.name.startswith("plugins-") and e.name.endswith(".json")
+        )
         for _, stale in old[:-_KEEP_CACHES]:  # one file per environment state: keep the newest
             os.unlink(stale)
     except OSError:

@@ -6,6 +6,7 @@ turns it off,
 ``FORCE_COLOR`` turns it on, otherwise it is on only when the stream is a terminal (Sacred always
 colours, which fills piped output and log files with escape codes).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,7 @@ import pprint
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional, TextIO
 
-__all__ = ["use_color", "format_config", "format_named_configs", "format_dependencies", "Palette",
-           "to_plain"]
+__all__ = ["use_color", "format_config", "format_named_configs", "format_dependencies", "Palette", "to_plain"]
 
 _PRINTER = pprint.PrettyPrinter()
 
@@ -24,10 +24,10 @@ class Palette:
 
     def __init__(self, color: bool):
         code = (lambda s: f"\x1b[{s}m") if color else (lambda s: "")
-        self.modified = code("34")      # blue
-        self.added = code("32")         # green
-        self.typechanged = code("31")   # red
-        self.doc = code("2")            # dim
+        self.modified = code("34")  # blue
+        self.added = code("32")  # green
+        self.typechanged = code("31")  # red
+        self.doc = code("2")  # dim
         self.dirty = code("31")
         self.end = code("0")
 
@@ -61,6 +61,7 @@ def to_plain(value: Any) -> Any:
 def _walk(config: Mapping, prefix: str = "") -> Iterator[tuple]:
     """``(dotted_path, key, value, is_subtree)``: ``__doc__`` first, then leaves, then sub-dicts,
     sorted."""
+
     def order(item: tuple) -> tuple:
         key, value = item
         if key == "__doc__":
@@ -93,8 +94,10 @@ def format_config(config: Mapping, modifications: Any = None, color: bool = Fals
     if signs:
         lines = ["Configuration (* modified, + added, ! typechanged, # doc):"]
     else:
-        lines = [f"Configuration ({p.modified}modified{p.end}, {p.added}added{p.end}, "
-                 f"{p.typechanged}typechanged{p.end}, {p.doc}doc{p.end}):"]
+        lines = [
+            f"Configuration ({p.modified}modified{p.end}, {p.added}added{p.end}, "
+            f"{p.typechanged}typechanged{p.end}, {p.doc}doc{p.end}):"
+        ]
     for path, key, value, is_subtree in _walk(config):
         indent = " " * (2 + 2 * path.count("."))
         if key == "__doc__":
@@ -121,7 +124,7 @@ def format_config(config: Mapping, modifications: Any = None, color: bool = Fals
         else:
             mark, sign = "", ""
         if signs and sign:
-            text = f"{indent[:-2]}{sign} {text[len(indent):]}"
+            text = f"{indent[:-2]}{sign} {text[len(indent) :]}"
         lines.append(f"{mark}{text}{p.end}" if mark else text)
     return "\n".join(lines)
 

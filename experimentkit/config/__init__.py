@@ -4,6 +4,7 @@ updates.
 Importing this package is cheap: numpy, PyYAML and jsonpickle are only imported when a value or a
 file needs them.
 """
+
 from __future__ import annotations
 
 from .dicts import ConfigDict, evaluate_scopes
@@ -33,12 +34,35 @@ from .validate import JSONPICKLE_TAGS, InvalidKeyError, check_storable, validate
 from .values import normalize, type_changed
 
 __all__ = [
-    "ConfigScope", "ConfigDict", "ConfigSummary", "evaluate_scopes", "DogmaticDict",
-    "load_config_file", "save_config_file", "is_config_file_name", "CONFIG_FILE_EXTENSIONS",
-    "ConfigFileError", "ConfigFileNotFoundError",
-    "make_read_only", "ReadOnlyDict", "ReadOnlyList",
-    "join_paths", "get_by_dotted_path", "set_by_dotted_path", "iterate_flattened", "iter_prefixes",
-    "recursive_update", "recursive_fill_in", "convert_to_nested_dict",
-    "validate_keys", "check_storable", "InvalidKeyError", "JSONPICKLE_TAGS",
-    "parse_update", "parse_value", "parse_with_args", "normalize", "type_changed",
+    "ConfigScope",
+    "ConfigDict",
+    "ConfigSummary",
+    "evaluate_scopes",
+    "DogmaticDict",
+    "load_config_file",
+    "save_config_file",
+    "is_config_file_name",
+    "CONFIG_FILE_EXTENSIONS",
+    "ConfigFileError",
+    "ConfigFileNotFoundError",
+    "make_read_only",
+    "ReadOnlyDict",
+    "ReadOnlyList",
+    "join_paths",
+    "get_by_dotted_path",
+    "set_by_dotted_path",
+    "iterate_flattened",
+    "iter_prefixes",
+    "recursive_update",
+    "recursive_fill_in",
+    "convert_to_nested_dict",
+    "validate_keys",
+    "check_storable",
+    "InvalidKeyError",
+    "JSONPICKLE_TAGS",
+    "parse_update",
+    "parse_value",
+    "parse_with_args",
+    "normalize",
+    "type_changed",
 ]

@@ -4,6 +4,7 @@ functions see.
 The code lives in :mod:`experimentkit.config.dogmatic` (fixed values while a scope runs),
 :mod:`~experimentkit.config.readonly` (read-only views) and :mod:`~experimentkit.config.values`.
 """
+
 from __future__ import annotations
 
 from .dogmatic import DogmaticDict, FixedList  # noqa: F401
@@ -13,5 +14,13 @@ from .values import values_differ as is_different  # noqa: F401
 
 DogmaticList = FixedList
 
-__all__ = ["DogmaticDict", "DogmaticList", "ReadOnlyDict", "ReadOnlyList", "make_read_only",
-           "type_changed", "is_different", "simplified_type"]
+__all__ = [
+    "DogmaticDict",
+    "DogmaticList",
+    "ReadOnlyDict",
+    "ReadOnlyList",
+    "make_read_only",
+    "type_changed",
+    "is_different",
+    "simplified_type",
+]

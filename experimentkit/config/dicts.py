@@ -1,4 +1,5 @@
 """``ConfigDict`` (a static config) and ``evaluate_scopes`` (several configs applied in order)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -37,8 +38,14 @@ class ConfigDict:
     def __repr__(self) -> str:
         return f"ConfigDict({self._conf!r})"
 
-    def __call__(self, fixed: Optional[Mapping] = None, preset: Optional[Mapping] = None,
-                 fallback: Optional[Mapping] = None, *, settings: Any = None) -> ConfigSummary:
+    def __call__(
+        self,
+        fixed: Optional[Mapping] = None,
+        preset: Optional[Mapping] = None,
+        fallback: Optional[Mapping] = None,
+        *,
+        settings: Any = None,
+    ) -> ConfigSummary:
         """The dict with ``fixed`` values winning and ``preset`` entries filled in where missing."""
         fixed, preset, fallback = fixed or {}, preset or {}, fallback or {}
         scope_locals = DogmaticDict({k: dogmatize(v) for k, v in fixed.items()}, protected=fallback)
@@ -47,9 +54,14 @@ class ConfigDict:
         return _summarize(scope_locals, preset, fallback, {}, settings)
 
 
-def evaluate_scopes(scopes: Iterable[Any], fixed: Optional[Mapping] = None,
-                    preset: Optional[Mapping] = None, fallback: Optional[Mapping] = None, *,
-                    settings: Any = None) -> ConfigSummary:
+def evaluate_scopes(
+    scopes: Iterable[Any],
+    fixed: Optional[Mapping] = None,
+    preset: Optional[Mapping] = None,
+    fallback: Optional[Mapping] = None,
+    *,
+    settings: Any = None,
+) -> ConfigSummary:
     """Evaluate config scopes/dicts in order, each seeing the previous results as its presets.
 
     Returns the merged config with a combined summary: a key counts as *added* only when the updates
@@ -66,7 +78,11 @@ def evaluate_scopes(scopes: Iterable[Any], fixed: Optional[Mapping] = None,
         evaluated = True
     if not evaluated:
         recursive_update(config, normalize(fixed))
-    return ConfigSummary(config, added=summary.added, modified=summary.modified,
-                         typechanged=summary.typechanged,
-                         ignored_fallbacks=summary.ignored_fallbacks,
-                         docs=summary.docs)
+    return ConfigSummary(
+        config,
+        added=summary.added,
+        modified=summary.modified,
+        typechanged=summary.typechanged,
+        ignored_fallbacks=summary.ignored_fallbacks,
+        docs=summary.docs,
+    )

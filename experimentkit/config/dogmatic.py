@@ -7,6 +7,7 @@ and keep their value whatever the body assigns; the container records which assi
 ingredient (``ignored_fallbacks``).  ``reveal()`` then adds the fixed keys nobody assigned and
 reports them as added.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,7 @@ __all__ = ["DogmaticDict", "FixedList", "dogmatize", "undogmatize"]
 
 
 class FixedList(list):
-    """A fixed list value: in-place changes made by the scope body are ignored, like reassignments.
-    """
+    """A fixed list value: in-place changes made by the scope body are ignored, like reassignments."""
 
     def _ignore(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -59,8 +59,12 @@ def undogmatize(value: Any) -> Any:
 class DogmaticDict(dict):
     """A dict whose ``fixed`` entries win over every assignment (see the module docstring)."""
 
-    def __init__(self, fixed: Optional[Mapping] = None, fallback: Optional[Mapping] = None,
-                 protected: Iterable[str] = ()):
+    def __init__(
+        self,
+        fixed: Optional[Mapping] = None,
+        fallback: Optional[Mapping] = None,
+        protected: Iterable[str] = (),
+    ):
         super().__init__()
         self.fixed: dict = dict(fixed or {})
         #: values readable by name but never part of the result (ingredient configs, ``_log``)
@@ -100,8 +104,7 @@ class DogmaticDict(dict):
         if isinstance(fixed, DogmaticDict) and isinstance(value, Mapping):
             for sub_key, sub_value in value.items():
                 fixed[sub_key] = sub_value
-            self.typechanged.update(
-                {join_paths(str(key), k): v for k, v in fixed.typechanged.items()})
+            self.typechanged.update({join_paths(str(key), k): v for k, v in fixed.typechanged.items()})
             self.modified |= {join_paths(str(key), k) for k in fixed.modified}
             value = undogmatize(dict(value))
             if values_differ(value, {k: undogmatize(v) for k, v in dict.items(fixed)}):

@@ -1,4 +1,5 @@
 """Loading and saving config files (.json, .yaml/.yml, .pickle)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,14 @@ from typing import Any
 
 from ..errors import ConfigFileError, ConfigFileNotFoundError, UsageError
 
-__all__ = ["ConfigFileError", "ConfigFileNotFoundError", "CONFIG_FILE_EXTENSIONS",
-           "load_config_file", "save_config_file", "is_config_file_name"]
+__all__ = [
+    "ConfigFileError",
+    "ConfigFileNotFoundError",
+    "CONFIG_FILE_EXTENSIONS",
+    "load_config_file",
+    "save_config_file",
+    "is_config_file_name",
+]
 
 CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
 
@@ -21,8 +28,10 @@ def is_config_file_name(name: str) -> bool:
 def _extension(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in CONFIG_FILE_EXTENSIONS:
-        raise ConfigFileError(f'Configuration file "{path}" has invalid or unsupported extension '
-                              f'"{ext}". Use .json, .yaml, .yml or .pickle')
+        raise ConfigFileError(
+            f'Configuration file "{path}" has invalid or unsupported extension '
+            f'"{ext}". Use .json, .yaml, .yml or .pickle'
+        )
     return ext
 
 
@@ -30,8 +39,7 @@ def _yaml() -> Any:
     try:
         import yaml
     except ImportError:
-        raise UsageError("Reading or writing .yaml config files needs PyYAML: pip install PyYAML") \
-            from None
+        raise UsageError("Reading or writing .yaml config files needs PyYAML: pip install PyYAML") from None
     return yaml
 
 
@@ -73,8 +81,10 @@ def load_config_file(path: str | os.PathLike, *, decode_jsonpickle: bool = False
     if data is None and ext in (".yaml", ".yml"):
         data = {}
     if not isinstance(data, dict):
-        raise ConfigFileError(f'Config file "{path}" must contain a mapping of config values at '
-                              f"the top level, not {type(data).__name__}")
+        raise ConfigFileError(
+            f'Config file "{path}" must contain a mapping of config values at '
+            f"the top level, not {type(data).__name__}"
+        )
     return data
 
 

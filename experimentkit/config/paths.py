@@ -1,15 +1,24 @@
 """Dotted-path helpers for nested config dicts (``"optimizer.lr"`` <-> ``{"optimizer": {"lr":
 ...}}``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
-    "join_paths", "get_by_dotted_path", "set_by_dotted_path", "iterate_flattened", "iter_prefixes",
-    "recursive_update", "convert_to_nested_dict", "iterate_flattened_separately", "PATHCHANGE",
-    "is_prefix", "rel_path",
+    "join_paths",
+    "get_by_dotted_path",
+    "set_by_dotted_path",
+    "iterate_flattened",
+    "iter_prefixes",
+    "recursive_update",
+    "convert_to_nested_dict",
+    "iterate_flattened_separately",
+    "PATHCHANGE",
+    "is_prefix",
+    "rel_path",
 ]
 
 PATHCHANGE = object()
@@ -55,8 +64,7 @@ def set_by_dotted_path(d: dict, path: str, value: Any) -> None:
 
 
 def iterate_flattened(d: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Yield ``(dotted_key, leaf)`` pairs in sorted key order; an empty dict is a leaf of its own.
-    """
+    """Yield ``(dotted_key, leaf)`` pairs in sorted key order; an empty dict is a leaf of its own."""
     for key in sorted(d, key=str):
         value = d[key]
         path = join_paths(prefix, key)
@@ -66,8 +74,10 @@ def iterate_flattened(d: Mapping, prefix: str = "") -> Iterator[tuple[str, Any]]
             yield path, value
 
 
-def iterate_flattened_separately(d: Mapping, manually_sorted_keys: Any = None,
-                                 ) -> Iterator[tuple[str, Any]]:
+def iterate_flattened_separately(
+    d: Mapping,
+    manually_sorted_keys: Any = None,
+) -> Iterator[tuple[str, Any]]:
     """Walk ``d`` as ``print_config`` shows it: keys in ``manually_sorted_keys`` first (in that order),
     then plain values, then sub-dicts (each sorted by key).
 
@@ -101,7 +111,7 @@ def rel_path(base: str, path: str) -> str:
     """``path`` relative to its ancestor ``base`` (``rel_path("a", "a.b.c") == "b.c"``)."""
     if not is_prefix(base, path):
         raise ValueError(f"{base!r} is not a prefix of {path!r}")
-    return path.strip(".")[len(base.strip(".")):].strip(".")
+    return path.strip(".")[len(base.strip(".")) :].strip(".")
 
 
 def iter_prefixes(path: str) -> Iterator[str]:

@@ -1,5 +1,5 @@
-"""Read-only views of a config, handed to captured functions so they cannot change it by accident.
-"""
+"""Read-only views of a config, handed to captured functions so they cannot change it by accident."""
+
 from __future__ import annotations
 
 from typing import Any, NoReturn
@@ -15,7 +15,8 @@ def _refuse(path: str, key: Any = None) -> NoReturn:
     raise ReadOnlyConfigError(
         f"The configuration is read-only in a captured function! {what[0].upper()}{what[1:]}. "
         f"Copy it first (copy.deepcopy) if you need a modified version.",
-        filter_traceback="always")
+        filter_traceback="always",
+    )
 
 
 class ReadOnlyDict(dict):
@@ -110,12 +111,17 @@ def make_read_only(obj: Any, path: str = "") -> Any:
     (``'optimizer.lr'``).  Other values are returned unchanged.
     """
     if isinstance(obj, dict):
-        return ReadOnlyDict({k: make_read_only(v, f"{path}.{k}" if path else str(k))
-                             for k, v in obj.items()}, path=path)
+        return ReadOnlyDict(
+            {k: make_read_only(v, f"{path}.{k}" if path else str(k)) for k, v in obj.items()}, path=path
+        )
     if isinstance(obj, list):
-        return ReadOnlyList((make_read_only(v, f"{path}.{i}" if path else str(i))
-                             for i, v in enumerate(obj)), path=path)
+        return ReadOnlyList(
+            (make_read_only(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(obj)), path=path
+        )
     if isinstance(obj, tuple):
-        return type(obj)(*(make_read_only(v, path) for v in obj)) if hasattr(obj, "_fields") \
+        return (
+            type(obj)(*(make_read_only(v, path) for v in obj))
+            if hasattr(obj, "_fields")
             else tuple(make_read_only(v, path) for v in obj)
+        )
     return obj

@@ -1,4 +1,5 @@
 """``ConfigScope``: turns the local variables of an ``@ex.config`` function into config entries."""
+
 from __future__ import annotations
 
 import copy
@@ -13,6 +14,7 @@ from .validate import validate_keys
 from .values import is_module, normalize
 
 __all__ = ["ConfigScope", "recursive_fill_in"]
+
 
 def recursive_fill_in(config: dict, preset: Mapping) -> None:
     """Add the entries of ``preset`` that ``config`` lacks, descending into dicts both have."""
@@ -55,14 +57,17 @@ class ConfigScope:
         import inspect
 
         signature = inspect.signature(func)
-        bad = [p.name for p in signature.parameters.values()
-               if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY)
-               or p.default is not p.empty]
+        bad = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY) or p.default is not p.empty
+        ]
         if bad:
             raise ConfigError(
                 f"config function '{func.__name__}' has unsupported parameter(s) {bad}: parameters "
                 f"name earlier config values or ingredients, so *args, **kwargs, keyword-only "
-                f"parameters and default values are not allowed")
+                f"parameters and default values are not allowed"
+            )
         self.func = func
         self.args: list[str] = list(signature.parameters)
         self.arg_spec = self.args
@@ -73,8 +78,10 @@ class ConfigScope:
         if self._source is not None:
             has_return, has_yield = contains_return(self._source.node)
             if has_yield:
-                raise ConfigError(f"config function '{self.__name__}' contains yield/await; a "
-                                  f"config scope must assign its entries (or return a dict)")
+                raise ConfigError(
+                    f"config function '{self.__name__}' contains yield/await; a "
+                    f"config scope must assign its entries (or return a dict)"
+                )
             if not has_return:
                 self._code = self._source.compile_body()
         self._docs: Optional[dict[str, str]] = None
@@ -88,12 +95,21 @@ class ConfigScope:
         if self._docs is None:
             from ..settings import SETTINGS
 
-            self._docs = (collect_docs(self._source, SETTINGS.CONFIG.IGNORED_COMMENTS)
-                          if self._source is not None else {})
+            self._docs = (
+                collect_docs(self._source, SETTINGS.CONFIG.IGNORED_COMMENTS)
+                if self._source is not None
+                else {}
+            )
         return self._docs
 
-    def __call__(self, fixed: Optional[Mapping] = None, preset: Optional[Mapping] = None,
-                 fallback: Optional[Mapping] = None, *, settings: Any = None) -> ConfigSummary:
+    def __call__(
+        self,
+        fixed: Optional[Mapping] = None,
+        preset: Optional[Mapping] = None,
+        fallback: Optional[Mapping] = None,
+        *,
+        settings: Any = None,
+    ) -> ConfigSummary:
         """Evaluate the scope: ``fixed`` values win, ``preset``/``fallback`` feed the parameters.
 
         Every preset value ends up in the result too (so evaluating scopes in a chain deep-merges
@@ -104,12 +120,12 @@ class ConfigScope:
         available = set(preset) | set(fallback)
         for name in self.args:
             if name not in available:
-                raise KeyError(f"'{name}' not in preset for ConfigScope. "
-                               f"Available options are: {available}")
+                raise KeyError(f"'{name}' not in preset for ConfigScope. Available options are: {available}")
             if name not in preset:
                 readable[name] = fallback[name]
-        scope_locals = DogmaticDict({k: dogmatize(v) for k, v in fixed.items()}, fallback=readable,
-                                    protected=fallback)
+        scope_locals = DogmaticDict(
+            {k: dogmatize(v) for k, v in fixed.items()}, fallback=readable, protected=fallback
+        )
         for name in self.args:
             if name in preset:
                 scope_locals[name] = _copy(preset[name])
@@ -137,10 +153,15 @@ class ConfigScope:
         result = self.func(**kwargs)
         if isinstance(result, Mapping):
             return result
-        reason = ("has no readable source" if self._source is None
-                  else "uses 'return', so it is called instead of having its body read")
-        raise ConfigError(f"config function '{self.__name__}' {reason}; make it return a dict of "
-                          f"config values (it returned {type(result).__name__})")
+        reason = (
+            "has no readable source"
+            if self._source is None
+            else "uses 'return', so it is called instead of having its body read"
+        )
+        raise ConfigError(
+            f"config function '{self.__name__}' {reason}; make it return a dict of "
+            f"config values (it returned {type(result).__name__})"
+        )
 
 
 def _copy(value: Any) -> Any:
@@ -150,8 +171,9 @@ def _copy(value: Any) -> Any:
         return value
 
 
-def _summarize(scope_locals: DogmaticDict, preset: Mapping, fallback: Mapping, docs: Mapping,
-               settings: Any) -> ConfigSummary:
+def _summarize(
+    scope_locals: DogmaticDict, preset: Mapping, fallback: Mapping, docs: Mapping, settings: Any
+) -> ConfigSummary:
     """Turn the evaluated locals into the final ``ConfigSummary`` (shared by scopes and dicts)."""
     added = scope_locals.reveal()
     if scope_locals.ignored_fallbacks:
@@ -163,9 +185,15 @@ def _summarize(scope_locals: DogmaticDict, preset: Mapping, fallback: Mapping, d
         for key in dict.fromkeys(scope_locals.ignored_fallbacks):
             log.warning('Ignored attempt to set value of "%s", because it is an ingredient.', key)
     recursive_fill_in(scope_locals, preset)
-    values = {key: normalize(undogmatize(value)) for key, value in dict.items(scope_locals)
-              if not is_module(value)}
+    values = {
+        key: normalize(undogmatize(value)) for key, value in dict.items(scope_locals) if not is_module(value)
+    }
     validate_keys(values, settings)
-    return ConfigSummary(values, added=added, modified=scope_locals.modified,
-                         typechanged=scope_locals.typechanged,
-                         ignored_fallbacks=scope_locals.ignored_fallbacks, docs=docs)
+    return ConfigSummary(
+        values,
+        added=added,
+        modified=scope_locals.modified,
+        typechanged=scope_locals.typechanged,
+        ignored_fallbacks=scope_locals.ignored_fallbacks,
+        docs=docs,
+    )

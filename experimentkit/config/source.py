@@ -1,4 +1,5 @@
 """Reading a config function's source: its body as code, and the comments documenting entries."""
+
 from __future__ import annotations
 
 import ast
@@ -68,15 +69,14 @@ def _read_comments(source: FunctionSource, raw_lines: list, first: int) -> None:
                 continue
             lineno = first + tok.start[0] - 1
             source.comments.setdefault(lineno, tok.string[1:].strip())
-            if not tok.line[:tok.start[1]].strip():
+            if not tok.line[: tok.start[1]].strip():
                 source.comment_only.add(lineno)
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass  # a partial tokenization still documents the entries seen so far
 
 
 def contains_return(node: ast.FunctionDef) -> tuple[bool, bool]:
-    """``(has_return, has_yield)`` for the body itself, not for functions or classes defined in it.
-    """
+    """``(has_return, has_yield)`` for the body itself, not for functions or classes defined in it."""
     has_return = has_yield = False
     todo: list[ast.AST] = list(node.body)
     while todo:

@@ -1,6 +1,7 @@
 """``ConfigSummary``: a config plus what the updates did to it (for print_config, warnings and
 checks).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -22,9 +23,16 @@ class ConfigSummary(dict):
     gathered from the scope's source.
     """
 
-    def __init__(self, values: Optional[Mapping] = None, *, added: Iterable[str] = (),
-                 modified: Iterable[str] = (), typechanged: Optional[Mapping[str, tuple]] = None,
-                 ignored_fallbacks: Iterable[str] = (), docs: Optional[Mapping[str, str]] = None):
+    def __init__(
+        self,
+        values: Optional[Mapping] = None,
+        *,
+        added: Iterable[str] = (),
+        modified: Iterable[str] = (),
+        typechanged: Optional[Mapping[str, tuple]] = None,
+        ignored_fallbacks: Iterable[str] = (),
+        docs: Optional[Mapping[str, str]] = None,
+    ):
         super().__init__(values or {})
         self.added: set[str] = set(added)
         self.modified: set[str] = set(modified)
@@ -73,15 +81,21 @@ class ConfigSummary(dict):
         self.modified -= self.added
 
     def __repr__(self) -> str:
-        return (f"ConfigSummary({dict.__repr__(self)}, added={sorted(self.added)}, "
-                f"modified={sorted(self.modified)}, typechanged={self.typechanged})")
+        return (
+            f"ConfigSummary({dict.__repr__(self)}, added={sorted(self.added)}, "
+            f"modified={sorted(self.modified)}, typechanged={self.typechanged})"
+        )
 
     def __reduce__(self) -> Any:  # pickles keep the bookkeeping
-        return (_rebuild, (dict(self), self.added, self.modified, self.typechanged,
-                           self.ignored_fallbacks, self.docs))
+        return (
+            _rebuild,
+            (dict(self), self.added, self.modified, self.typechanged, self.ignored_fallbacks, self.docs),
+        )
 
 
-def _rebuild(values: dict, added: set, modified: set, typechanged: dict, ignored: set,
-             docs: dict) -> ConfigSummary:
-    return ConfigSummary(values, added=added, modified=modified, typechanged=typechanged,
-                         ignored_fallbacks=ignored, docs=docs)
+def _rebuild(
+    values: dict, added: set, modified: set, typechanged: dict, ignored: set, docs: dict
+) -> ConfigSummary:
+    return ConfigSummary(
+        values, added=added, modified=modified, typechanged=typechanged, ignored_fallbacks=ignored, docs=docs
+    )

@@ -1,5 +1,5 @@
-"""Parsing ``with`` updates from the command line: ``KEY=VALUE`` assignments and named config names.
-"""
+"""Parsing ``with`` updates from the command line: ``KEY=VALUE`` assignments and named config names."""
+
 from __future__ import annotations
 
 import ast
@@ -48,19 +48,23 @@ def parse_value(text: str, update: str = "", *, strict: bool = False) -> Any:
             f"Malformed value in update '{update}': a value starting with {text[0]!r} must be a "
             f"complete Python literal (check brackets, commas and quotes, and quote strings inside "
             f"lists). Put the whole update in single quotes so the shell passes it unchanged, e.g. "
-            f"'layers=[64, 32]' or 'name=\"my run\"'")
+            f"'layers=[64, 32]' or 'name=\"my run\"'"
+        )
     if strict:
         raise UsageError(
             f"Malformed value in update '{update}': not a Python literal and strict parsing is on "
-            f"(SETTINGS.COMMAND_LINE.STRICT_PARSING); quote strings, e.g. 'model=\"resnet\"'")
+            f"(SETTINGS.COMMAND_LINE.STRICT_PARSING); quote strings, e.g. 'model=\"resnet\"'"
+        )
     return text
 
 
 def _check_key(key: str, update: str) -> None:
     parts = key.split(".")
     if not key or not all(_KEY_PART.match(p) for p in parts):
-        raise UsageError(f"Malformed update '{update}': expected KEY=VALUE, {_EXAMPLE} "
-                         f"(KEY is a name or a dotted path such as optimizer.lr)")
+        raise UsageError(
+            f"Malformed update '{update}': expected KEY=VALUE, {_EXAMPLE} "
+            f"(KEY is a name or a dotted path such as optimizer.lr)"
+        )
 
 
 def parse_update(text: str, *, strict: bool = False) -> tuple[str, Any]:

@@ -4,6 +4,7 @@ The code lives in :mod:`experimentkit.config.validate`, :mod:`~experimentkit.con
 :mod:`~experimentkit.config.scope`, :mod:`~experimentkit.config.dicts` and
 :mod:`~experimentkit.config.dogmatic`.
 """
+
 from __future__ import annotations
 
 from .dicts import evaluate_scopes as chain_evaluate_config_scopes  # noqa: F401
@@ -12,5 +13,11 @@ from .scope import recursive_fill_in  # noqa: F401
 from .validate import assert_is_valid_key  # noqa: F401
 from .values import normalize as normalize_numpy  # noqa: F401
 
-__all__ = ["assert_is_valid_key", "normalize_numpy", "recursive_fill_in",
-           "chain_evaluate_config_scopes", "dogmatize", "undogmatize"]
+__all__ = [
+    "assert_is_valid_key",
+    "normalize_numpy",
+    "recursive_fill_in",
+    "chain_evaluate_config_scopes",
+    "dogmatize",
+    "undogmatize",
+]

@@ -1,5 +1,5 @@
-"""Config key validation (Sacred's rules, driven by ``SETTINGS.CONFIG``) and the storability check.
-"""
+"""Config key validation (Sacred's rules, driven by ``SETTINGS.CONFIG``) and the storability check."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,11 +11,29 @@ from .values import is_numpy
 __all__ = ["InvalidKeyError", "JSONPICKLE_TAGS", "validate_keys", "check_storable", "assert_is_valid_key"]
 
 #: Keys that jsonpickle gives a meaning; configs using them would be decoded into objects when read.
-JSONPICKLE_TAGS = frozenset({
-    "py/bytes", "py/function", "py/id", "py/initargs", "py/iterator", "py/mod", "py/newargs",
-    "py/newargsex", "py/newobj", "py/object", "py/property", "py/reduce", "py/ref", "py/repr",
-    "py/seq", "py/set", "py/state", "py/tuple", "py/type",
-})
+JSONPICKLE_TAGS = frozenset(
+    {
+        "py/bytes",
+        "py/function",
+        "py/id",
+        "py/initargs",
+        "py/iterator",
+        "py/mod",
+        "py/newargs",
+        "py/newargsex",
+        "py/newobj",
+        "py/object",
+        "py/property",
+        "py/reduce",
+        "py/ref",
+        "py/repr",
+        "py/seq",
+        "py/set",
+        "py/state",
+        "py/tuple",
+        "py/type",
+    }
+)
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -30,19 +48,24 @@ def _settings(settings: Any) -> Any:
 
 def _check_key(key: Any, where: str, cfg: Any) -> None:
     suffix = f" (in '{where}')" if where else ""
-    if cfg.ENFORCE_KEYS_MONGO_COMPATIBLE and isinstance(key, str) and (
-            "." in key or key.startswith("$")):
-        raise InvalidKeyError(f'Invalid key "{key}". Config-keys cannot contain "." or start '
-                              f'with "$"{suffix}')
-    if cfg.ENFORCE_KEYS_JSONPICKLE_COMPATIBLE and isinstance(key, str) and (
-            key in JSONPICKLE_TAGS or key.startswith("json://")):
-        raise InvalidKeyError(f'Invalid key "{key}". Config-keys cannot be one of the reserved '
-                              f"jsonpickle tags: {sorted(JSONPICKLE_TAGS)}{suffix}")
+    if cfg.ENFORCE_KEYS_MONGO_COMPATIBLE and isinstance(key, str) and ("." in key or key.startswith("$")):
+        raise InvalidKeyError(
+            f'Invalid key "{key}". Config-keys cannot contain "." or start with "$"{suffix}'
+        )
+    if (
+        cfg.ENFORCE_KEYS_JSONPICKLE_COMPATIBLE
+        and isinstance(key, str)
+        and (key in JSONPICKLE_TAGS or key.startswith("json://"))
+    ):
+        raise InvalidKeyError(
+            f'Invalid key "{key}". Config-keys cannot be one of the reserved '
+            f"jsonpickle tags: {sorted(JSONPICKLE_TAGS)}{suffix}"
+        )
     if cfg.ENFORCE_STRING_KEYS and not isinstance(key, str):
-        raise InvalidKeyError(f'Invalid key "{key}". Config-keys have to be strings, but was '
-                              f"{type(key)}{suffix}")
-    if cfg.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS and not (isinstance(key, str)
-                                                         and key.isidentifier()):
+        raise InvalidKeyError(
+            f'Invalid key "{key}". Config-keys have to be strings, but was {type(key)}{suffix}'
+        )
+    if cfg.ENFORCE_VALID_PYTHON_IDENTIFIER_KEYS and not (isinstance(key, str) and key.isidentifier()):
         raise InvalidKeyError(f'Key "{key}" is not a valid python identifier{suffix}')
     if cfg.ENFORCE_KEYS_NO_EQUALS and isinstance(key, str) and "=" in key:
         raise InvalidKeyError(f'Invalid key "{key}". Config-keys cannot contain "="{suffix}')
@@ -93,7 +116,8 @@ def check_storable(config: Any, path: str = "") -> None:
             if not isinstance(key, _JSON_SCALARS):
                 raise UnstorableConfigError(
                     f"Config entry '{where}' has a key of type {_type_name(key)}, which cannot "
-                    f"be stored; use string keys instead")
+                    f"be stored; use string keys instead"
+                )
             check_storable(value, where)
         return
     if isinstance(config, (list, tuple, set, frozenset)):
@@ -103,7 +127,8 @@ def check_storable(config: Any, path: str = "") -> None:
     where = path or "<config>"
     raise UnstorableConfigError(
         f"Config entry '{where}' has type {_type_name(config)}, which cannot be stored; store a "
-        f"string/number instead, or build the object inside a captured function")
+        f"string/number instead, or build the object inside a captured function"
+    )
 
 
 def _type_name(value: Any) -> str:
@@ -111,4 +136,3 @@ def _type_name(value: Any) -> str:
     if cls.__module__ == "builtins":
         return cls.__qualname__
     return f"{cls.__module__}.{cls.__qualname__}"
-

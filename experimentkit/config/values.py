@@ -1,5 +1,5 @@
-"""Small value helpers shared by scopes, dicts and summaries (numpy-aware without importing numpy).
-"""
+"""Small value helpers shared by scopes, dicts and summaries (numpy-aware without importing numpy)."""
+
 from __future__ import annotations
 
 import numbers
@@ -60,8 +60,7 @@ def type_changed(old: Any, new: Any) -> bool:
 
 
 def values_differ(old: Any, new: Any) -> bool:
-    """``old != new`` that also works for numpy arrays (different shapes or any element differing).
-    """
+    """``old != new`` that also works for numpy arrays (different shapes or any element differing)."""
     if is_numpy(old) or is_numpy(new):
         import numpy
 

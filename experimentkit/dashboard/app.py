@@ -10,6 +10,7 @@ Answers are ``(status, headers, body)``; ``body`` is ``bytes``, except for an ar
 where it is the binary file object the store opened (the caller streams and closes it).  Every
 answer carries the security headers of :data:`SECURITY_HEADERS`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,17 +31,33 @@ from ..errors import QueryError, StoreError, UsageError, suggest
 from ..query import Filter, parse_key, parse_order, parse_row_where, parse_where
 from . import charts, pages
 
-__all__ = ["handle", "Response", "Settings", "SECURITY_HEADERS", "CSP", "PAGE_SIZE", "ROW_LIMIT",
-           "split_where", "content_type_for", "error_response", "inline_image_type", "find_run",
-           "compare_data", "progress_data", "source_diff"]
+__all__ = [
+    "handle",
+    "Response",
+    "Settings",
+    "SECURITY_HEADERS",
+    "CSP",
+    "PAGE_SIZE",
+    "ROW_LIMIT",
+    "split_where",
+    "content_type_for",
+    "error_response",
+    "inline_image_type",
+    "find_run",
+    "compare_data",
+    "progress_data",
+    "source_diff",
+]
 
 log = logging.getLogger(__name__)
 
 #: ``(status, [(header, value), ...], bytes or an open binary file)``
 Response = tuple
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", CSP),
@@ -82,9 +99,17 @@ class _Forbidden(Exception):
     """A write the dashboard refuses (read-only, bad CSRF token, foreign origin): 403."""
 
 
-def handle(store: Any, method: str, path: str, query: str = "", *,
-           form: Optional[Mapping[str, list]] = None, origin: Optional[str] = None,
-           host: Optional[str] = None, settings: Optional[Settings] = None) -> Response:
+def handle(
+    store: Any,
+    method: str,
+    path: str,
+    query: str = "",
+    *,
+    form: Optional[Mapping[str, list]] = None,
+    origin: Optional[str] = None,
+    host: Optional[str] = None,
+    settings: Optional[Settings] = None,
+) -> Response:
     """Answer one request.  ``path`` is the raw (percent-encoded) path, ``query`` the raw query
     string; for a POST, ``form`` is the parsed body, ``origin`` the Origin (or Referer) header and
     ``host`` the Host header.  Errors become one-line pages: 404 unknown, 400 bad input, 403 a
@@ -108,10 +133,8 @@ def handle(store: Any, method: str, path: str, query: str = "", *,
 
 
 # ---- plumbing ----------------------------------------------------------------------------------
-def _answer(status: int, body: bytes, content_type: str = _HTML,
-            extra: Union[list, tuple] = ()) -> Response:
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
-               *SECURITY_HEADERS, *extra]
+def _answer(status: int, body: bytes, content_type: str = _HTML, extra: Union[list, tuple] = ()) -> Response:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *SECURITY_HEADERS, *extra]
     return status, headers, body
 
 
@@ -172,8 +195,9 @@ def _parts(path: str) -> list:
 
 
 def _ids(params: Mapping[str, list]) -> list:
-    return list(dict.fromkeys(i.strip() for value in params.get("ids", [])
-                              for i in value.split(",") if i.strip()))
+    return list(
+        dict.fromkeys(i.strip() for value in params.get("ids", []) for i in value.split(",") if i.strip())
+    )
 
 
 def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings) -> Response:
@@ -200,8 +224,7 @@ def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings
 # ---- the run list -------------------------------------------------------------------------------
 def split_where(text: str) -> list:
     """The where field: expressions separated by newlines or ``&&`` (all must hold)."""
-    return [part.strip() for line in text.splitlines() for part in line.split("&&")
-            if part.strip()]
+    return [part.strip() for line in text.splitlines() for part in line.split("&&") if part.strip()]
 
 
 def _quick_filters(form: Mapping[str, str]) -> list:
@@ -209,8 +232,7 @@ def _quick_filters(form: Mapping[str, str]) -> list:
     filters = []
     if form["status"]:
         if form["status"] not in _STATUSES:
-            raise QueryError(f"unknown status '{form['status']}'"
-                             f"{suggest(form['status'], _STATUSES)}")
+            raise QueryError(f"unknown status '{form['status']}'{suggest(form['status'], _STATUSES)}")
         filters.append(Filter("status", "==", form["status"]))
     if form["tag"]:
         filters.append(Filter("tags", "contains", form["tag"]))
@@ -220,8 +242,10 @@ def _quick_filters(form: Mapping[str, str]) -> list:
 
 
 def _run_list(store: Any, params: Mapping[str, list]) -> Response:
-    form = {name: _param(params, name).strip() for name in
-            ("where", "sort", "columns", "status", "tag", "experiment", "page", "per")}
+    form = {
+        name: _param(params, name).strip()
+        for name in ("where", "sort", "columns", "status", "tag", "experiment", "page", "per")
+    }
     form["where"] = _param(params, "where")
     form["columns"] = ",".join(c for c in params.get("columns", []) if c.strip())
     form["ids"] = ",".join(_ids(params))  # the ticked runs, kept across pages and sorts
@@ -241,7 +265,7 @@ def _run_list(store: Any, params: Mapping[str, list]) -> Response:
             everything = query.all()
             timed = [r for r in everything if r.duration is not None]
             timed.sort(key=lambda r: r.duration, reverse=sort.startswith("-"))
-            records = (timed + [r for r in everything if r.duration is None])[start:start + per]
+            records = (timed + [r for r in everything if r.duration is None])[start : start + per]
         else:
             orders = [parse_order(s) for s in sort.split(",") if s.strip()]
             records = query.order_by(*orders).offset(start).limit(per).all()
@@ -256,8 +280,11 @@ def _run_list(store: Any, params: Mapping[str, list]) -> Response:
 def _default_columns(records: list) -> list:
     flat = [flatten(r.config) for r in records]
     keys = sorted({k for f in flat for k in f} - {"seed"})
-    varying = [f"config.{k}" for k in keys
-               if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) > 1]
+    varying = [
+        f"config.{k}"
+        for k in keys
+        if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat}) > 1
+    ]
     metrics = [f"metrics.{n}" for n in sorted({n for r in records for n in r.metrics})]
     return varying + metrics + ["notes"]
 
@@ -284,11 +311,28 @@ def _column_candidates(store: Any) -> list:
     catalogue, not only the runs on this page; refreshed every ``KEYS_FRESH_SECONDS``), then the
     fixed columns and the sweep."""
     config = _key_names(store, "config")[:CANDIDATE_LIMIT]
-    metrics = [f"{name}.{agg}" for name in _key_names(store, "metrics")[:CANDIDATE_LIMIT]
-               for agg in ("last", "min", "max")]
-    return config + metrics + ["result", "tags", "notes", "duration", "sweep", "sweep.index",
-                               "resources.path", "host.hostname", "command", "stop_time",
-                               "meta.comment"]
+    metrics = [
+        f"{name}.{agg}"
+        for name in _key_names(store, "metrics")[:CANDIDATE_LIMIT]
+        for agg in ("last", "min", "max")
+    ]
+    return (
+        config
+        + metrics
+        + [
+            "result",
+            "tags",
+            "notes",
+            "duration",
+            "sweep",
+            "sweep.index",
+            "resources.path",
+            "host.hostname",
+            "command",
+            "stop_time",
+            "meta.comment",
+        ]
+    )
 
 
 def _cell_value(record: Any, column: str) -> Any:
@@ -342,14 +386,16 @@ def _run(store: Any, run_id: str, params: Mapping[str, list], settings: Settings
     for name in record.tables():
         state = {"where": "", "sort": "", "page": "1"}
         if name == wanted:
-            state.update(where=_param(params, "where"), sort=_param(params, "sort").strip(),
-                         page=_param(params, "page", "1"))
+            state.update(
+                where=_param(params, "where"),
+                sort=_param(params, "sort").strip(),
+                page=_param(params, "page", "1"),
+            )
         tables[name] = _sample_rows(record, name, state)
     captured = record.captured_out() or ""
     clipped = len(captured) > OUTPUT_LIMIT
     previews = [_preview(store, record, name) for name in record.artifacts]
-    body = pages.run_page(record, chart_data, tables, captured[-OUTPUT_LIMIT:], clipped, previews,
-                          settings)
+    body = pages.run_page(record, chart_data, tables, captured[-OUTPUT_LIMIT:], clipped, previews, settings)
     return _answer(200, body)
 
 
@@ -363,8 +409,12 @@ def _sample_rows(record: Any, name: str, state: dict) -> dict:
         rows = record.rows(name, where=where, sort=sort, limit=page * ROW_LIMIT + 1)
     except QueryError as exc:
         return {**state, "rows": [], "more": False, "error": str(exc)}
-    return {**state, "rows": rows[(page - 1) * ROW_LIMIT:page * ROW_LIMIT],
-            "more": len(rows) > page * ROW_LIMIT, "error": None}
+    return {
+        **state,
+        "rows": rows[(page - 1) * ROW_LIMIT : page * ROW_LIMIT],
+        "more": len(rows) > page * ROW_LIMIT,
+        "error": None,
+    }
 
 
 def inline_image_type(name: str) -> Optional[str]:
@@ -379,10 +429,34 @@ def _preview(store: Any, record: Any, name: str) -> dict:
     lower = name.lower()
     if inline_image_type(name):
         return {"name": name, "kind": "image"}
-    kind = ("json" if lower.endswith(".json") else "csv" if lower.endswith((".csv", ".tsv"))
-            else "html" if lower.endswith((".html", ".htm")) else "text"
-            if lower.endswith((".txt", ".log", ".md", ".yaml", ".yml", ".py", ".cfg", ".ini",
-                               ".toml", ".svg", ".js", ".xml", ".out", ".err")) else "binary")
+    kind = (
+        "json"
+        if lower.endswith(".json")
+        else "csv"
+        if lower.endswith((".csv", ".tsv"))
+        else "html"
+        if lower.endswith((".html", ".htm"))
+        else "text"
+        if lower.endswith(
+            (
+                ".txt",
+                ".log",
+                ".md",
+                ".yaml",
+                ".yml",
+                ".py",
+                ".cfg",
+                ".ini",
+                ".toml",
+                ".svg",
+                ".js",
+                ".xml",
+                ".out",
+                ".err",
+            )
+        )
+        else "binary"
+    )
     if kind == "binary":
         return {"name": name, "kind": kind}
     try:
@@ -422,8 +496,11 @@ def _artifact(store: Any, run_id: str, name: str, inline: bool) -> Response:
     record = _record(store, run_id)
     stream: BinaryIO = _lookup(store.artifact, record.id, name)
     image = inline_image_type(name) if inline else None
-    headers = [("Content-Type", image or content_type_for(name)),
-               ("Content-Disposition", _disposition(name, inline=bool(image))), *SECURITY_HEADERS]
+    headers = [
+        ("Content-Type", image or content_type_for(name)),
+        ("Content-Disposition", _disposition(name, inline=bool(image))),
+        *SECURITY_HEADERS,
+    ]
     try:
         if stream.seekable():
             size = stream.seek(0, 2)
@@ -463,8 +540,9 @@ def source_diff(store: Any, old_id: str, new_id: str, relpath: str) -> dict:
     except StoreError as exc:
         out["error"] = str(exc).splitlines()[0] if str(exc) else "not available"
         return out
-    out["lines"] = list(difflib.unified_diff(old, new, f"run {old_id}: {relpath}",
-                                             f"run {new_id}: {relpath}", lineterm=""))
+    out["lines"] = list(
+        difflib.unified_diff(old, new, f"run {old_id}: {relpath}", f"run {new_id}: {relpath}", lineterm="")
+    )
     return out
 
 
@@ -472,14 +550,18 @@ def _live(store: Any, run_id: str) -> Response:
     """What a RUNNING run's page polls: status, metric charts and the end of the output."""
     record = _record(store, run_id)
     captured = record.captured_out() or ""
-    return _json({"status": record.status, "charts": _metric_charts([record], store),
-                  "output": captured[-OUTPUT_LIMIT:],
-                  "heartbeat": record.heartbeat.isoformat() if record.heartbeat else None})
+    return _json(
+        {
+            "status": record.status,
+            "charts": _metric_charts([record], store),
+            "output": captured[-OUTPUT_LIMIT:],
+            "heartbeat": record.heartbeat.isoformat() if record.heartbeat else None,
+        }
+    )
 
 
 # ---- several runs -------------------------------------------------------------------------------
-def compare_data(store: Any, ids: list, show_all: bool = False,
-                 diff: Optional[str] = None) -> dict:
+def compare_data(store: Any, ids: list, show_all: bool = False, diff: Optional[str] = None) -> dict:
     """Everything the compare page (and ``experimentkit report``) shows for ``ids``; ``diff``
     names a source file to diff between the first run and each other run."""
     records = [_record(store, run_id) for run_id in ids]
@@ -489,10 +571,15 @@ def compare_data(store: Any, ids: list, show_all: bool = False,
     def differs(values: list) -> bool:
         return len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
 
-    config_rows = [(f"config.{k}", [f.get(k) for f in flat]) for k in keys
-                   if show_all or differs([f.get(k) for f in flat])]
-    metric_rows = [(name, [(r.metrics.get(name) or {}).get("last") for r in records])
-                   for name in sorted({n for r in records for n in r.metrics})]
+    config_rows = [
+        (f"config.{k}", [f.get(k) for f in flat])
+        for k in keys
+        if show_all or differs([f.get(k) for f in flat])
+    ]
+    metric_rows = [
+        (name, [(r.metrics.get(name) or {}).get("last") for r in records])
+        for name in sorted({n for r in records for n in r.metrics})
+    ]
 
     def listing(record: Any, field_name: str) -> dict:
         out = {}
@@ -503,29 +590,42 @@ def compare_data(store: Any, ids: list, show_all: bool = False,
                 dep, _, version = str(item).partition("==")
                 out[dep] = version
             elif field_name == "repositories" and isinstance(item, Mapping):
-                out[str(item.get("url"))] = (f"{item.get('commit')}"
-                                             f"{' (dirty)' if item.get('dirty') else ''}")
+                out[str(item.get("url"))] = f"{item.get('commit')}{' (dirty)' if item.get('dirty') else ''}"
         return out
 
     other_rows = {}
     for field_name in ("dependencies", "repositories", "sources"):
         per_run = [listing(r, field_name) for r in records]
         names = sorted({n for p in per_run for n in p})
-        other_rows[field_name] = [(n, [p.get(n) for p in per_run]) for n in names
-                                  if show_all or differs([p.get(n) for p in per_run])]
-    numeric = [(k, values) for k, values in config_rows if k != "config.seed"
-               and sum(charts.number(v) is not None for v in values) >= 2]
-    results = [{"id": r.id, "href": pages.run_href(r.id),
-                "config": {k: charts.number(v[i]) for k, v in numeric},
-                "metrics": {n: charts.number((r.metrics.get(n) or {}).get("last"))
-                            for n, _ in metric_rows}} for i, r in enumerate(records)]
-    return {"records": records, "config_rows": config_rows, "metric_rows": metric_rows,
-            "other_rows": other_rows, "charts": _metric_charts(records, store),
-            "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows],
-                       "runs": results},
-            "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records],
-            "source_diffs": [source_diff(store, records[0].id, r.id, diff) for r in records[1:]]
-            if diff else []}
+        other_rows[field_name] = [
+            (n, [p.get(n) for p in per_run])
+            for n in names
+            if show_all or differs([p.get(n) for p in per_run])
+        ]
+    numeric = [
+        (k, values)
+        for k, values in config_rows
+        if k != "config.seed" and sum(charts.number(v) is not None for v in values) >= 2
+    ]
+    results = [
+        {
+            "id": r.id,
+            "href": pages.run_href(r.id),
+            "config": {k: charts.number(v[i]) for k, v in numeric},
+            "metrics": {n: charts.number((r.metrics.get(n) or {}).get("last")) for n, _ in metric_rows},
+        }
+        for i, r in enumerate(records)
+    ]
+    return {
+        "records": records,
+        "config_rows": config_rows,
+        "metric_rows": metric_rows,
+        "other_rows": other_rows,
+        "charts": _metric_charts(records, store),
+        "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows], "runs": results},
+        "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records],
+        "source_diffs": [source_diff(store, records[0].id, r.id, diff) for r in records[1:]] if diff else [],
+    }
 
 
 #: Most runs ``/compare?where=...`` takes (the first ones in id order).
@@ -540,8 +640,9 @@ def _compared_ids(store: Any, params: Mapping[str, list]) -> list:
         filters = [parse_where(w) for w in split_where(where)]
         ids = [r.id for r in store.runs().where(*filters).limit(COMPARE_LIMIT).all()]
     if len(ids) < 2:
-        raise QueryError("compare needs at least two runs, as in /compare?ids=1,2 or "
-                         "/compare?where=config.sweep+%3D%3D+3")
+        raise QueryError(
+            "compare needs at least two runs, as in /compare?ids=1,2 or /compare?where=config.sweep+%3D%3D+3"
+        )
     return ids
 
 
@@ -563,13 +664,14 @@ def _report(store: Any, params: Mapping[str, list]) -> Response:
         _record(store, run_id)  # unknown runs are 404
     body = render_report(store, ids, _flag(params, "all"))
     name = f"experimentkit-{'run-' + ids[0] if len(ids) == 1 else 'compare-' + '-'.join(ids[:5])}"
-    return _answer(200, body, "text/html; charset=utf-8",
-                   [("Content-Disposition", _disposition(f"{name}.html"))])
+    return _answer(
+        200, body, "text/html; charset=utf-8", [("Content-Disposition", _disposition(f"{name}.html"))]
+    )
 
 
 def _progress(store: Any, params: Mapping[str, list]) -> Response:
     metric = _param(params, "metric").strip()
-    metric = metric[len("metrics."):] if metric.startswith("metrics.") else metric
+    metric = metric[len("metrics.") :] if metric.startswith("metrics.") else metric
     minimize = _flag(params, "min")
     where = _param(params, "where")
     extra = [m.strip() for m in _param(params, "also").split(",") if m.strip()]
@@ -583,9 +685,17 @@ def _progress(store: Any, params: Mapping[str, list]) -> Response:
     names = sorted({n for r in records for n in r.metrics})
     for name in ([metric] if metric else []) + extra:
         if name not in names:
-            return _answer(400, pages.progress_page(
-                metric, minimize, where, names, {},
-                f"no run logged the metric '{name}'{suggest(name, names)}"))
+            return _answer(
+                400,
+                pages.progress_page(
+                    metric,
+                    minimize,
+                    where,
+                    names,
+                    {},
+                    f"no run logged the metric '{name}'{suggest(name, names)}",
+                ),
+            )
     metric = metric or (names[0] if names else "")
     data: dict = {}
     if metric:
@@ -606,14 +716,28 @@ def progress_data(records: list, metric: str, minimize: bool, extra: list) -> di
     best = charts.best_so_far([p[1] for p in points], minimize)
     ranked = sorted(points, key=lambda p: p[1], reverse=not minimize)
     shown = [metric] + [m for m in extra if m != metric]
-    bars = [{"id": r.id, "href": pages.run_href(r.id), "name": r.experiment_name,
-             "values": {m: charts.number((r.metrics.get(m) or {}).get("last")) for m in shown}}
-            for _, _, r in ranked]
-    return {"metric": metric, "minimize": minimize, "metrics": shown,
-            "timeline": {"time": [p[0] for p in points], "value": [p[1] for p in points],
-                         "best": best, "ids": [p[2].id for p in points],
-                         "hrefs": [pages.run_href(p[2].id) for p in points]},
-            "bars": bars}
+    bars = [
+        {
+            "id": r.id,
+            "href": pages.run_href(r.id),
+            "name": r.experiment_name,
+            "values": {m: charts.number((r.metrics.get(m) or {}).get("last")) for m in shown},
+        }
+        for _, _, r in ranked
+    ]
+    return {
+        "metric": metric,
+        "minimize": minimize,
+        "metrics": shown,
+        "timeline": {
+            "time": [p[0] for p in points],
+            "value": [p[1] for p in points],
+            "best": best,
+            "ids": [p[2].id for p in points],
+            "hrefs": [pages.run_href(p[2].id) for p in points],
+        },
+        "bars": bars,
+    }
 
 
 # ---- writes -------------------------------------------------------------------------------------
@@ -624,11 +748,16 @@ def _same_origin(origin: Optional[str], host: Optional[str]) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
-def _post(store: Any, path: str, form: Mapping[str, list], origin: Optional[str],
-          host: Optional[str], settings: Settings) -> Response:
+def _post(
+    store: Any,
+    path: str,
+    form: Mapping[str, list],
+    origin: Optional[str],
+    host: Optional[str],
+    settings: Settings,
+) -> Response:
     if not settings.allow_writes:
-        raise _Forbidden("this dashboard is read-only (start it with --allow-writes to edit tags "
-                         "and notes)")
+        raise _Forbidden("this dashboard is read-only (start it with --allow-writes to edit tags and notes)")
     if not _same_origin(origin, host):
         raise _Forbidden("refused: the request does not come from this dashboard's own pages")
     if not hmac.compare_digest(_param(form, "csrf"), settings.csrf):
@@ -648,4 +777,3 @@ def _post(store: Any, path: str, form: Mapping[str, list], origin: Optional[str]
         store.set_note(record.id, _param(form, "note"))
     target = pages.run_href(record.id)
     return 303, [("Location", target), ("Content-Length", "0"), *SECURITY_HEADERS], b""
-

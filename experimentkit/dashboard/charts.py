@@ -8,6 +8,7 @@ logged.  The browser side (``static/dashboard.js``) draws the JSON with uPlot.
 Values that are missing or not finite (None, NaN, inf) are left out; times are seconds since the
 epoch (UTC).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -69,8 +70,7 @@ def downsample(n: int, values: np.ndarray, buckets: int = BUCKETS) -> np.ndarray
     low_at = np.full(buckets, big)
     high_at = np.full(buckets, big)
     np.minimum.at(low_at, bucket_of[values == lows[bucket_of]], index[values == lows[bucket_of]])
-    np.minimum.at(high_at, bucket_of[values == highs[bucket_of]],
-                  index[values == highs[bucket_of]])
+    np.minimum.at(high_at, bucket_of[values == highs[bucket_of]], index[values == highs[bucket_of]])
     keep = np.concatenate([starts, ends, low_at[low_at != big], high_at[high_at != big]])
     return np.unique(keep)
 
@@ -79,20 +79,27 @@ def series_json(series: Any, buckets: int = BUCKETS) -> dict:
     """One ``MetricSeries`` as ``{"name", "count", "step", "time", "value"}`` lists, downsampled;
     ``count`` is the number of plottable points before downsampling."""
     values = _floats(series.values)
-    steps = _floats(series.steps) if len(series.steps) == len(values) else \
-        np.arange(len(values), dtype=float)
+    steps = _floats(series.steps) if len(series.steps) == len(values) else np.arange(len(values), dtype=float)
     finite = np.flatnonzero(np.isfinite(values) & np.isfinite(steps))
     keep = finite[downsample(len(finite), values[finite], buckets)]
     # Times are converted only for the points kept (turning 10^6 datetimes into floats is slow).
     stamps = series.timestamps
-    times = (_floats([stamps[i] for i in keep.tolist()]) if len(stamps) == len(values)
-             else np.full(len(keep), np.nan))
+    times = (
+        _floats([stamps[i] for i in keep.tolist()])
+        if len(stamps) == len(values)
+        else np.full(len(keep), np.nan)
+    )
 
     def out(array: np.ndarray) -> list:
         return [None if not math.isfinite(v) else round(v, 6) for v in array.tolist()]
 
-    return {"name": series.name, "count": len(finite), "step": out(steps[keep]),
-            "time": out(times), "value": [float(f"{v:.7g}") for v in values[keep].tolist()]}
+    return {
+        "name": series.name,
+        "count": len(finite),
+        "step": out(steps[keep]),
+        "time": out(times),
+        "value": [float(f"{v:.7g}") for v in values[keep].tolist()],
+    }
 
 
 def best_so_far(values: Sequence[float], minimize: bool = False) -> list:

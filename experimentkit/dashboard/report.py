@@ -4,6 +4,7 @@ The same pages the dashboard serves, rendered with :class:`pages.View` ``static=
 scripts (uPlot and the page script) are inlined, image artifacts become ``data:`` URIs, and the
 chart data is in the file, so it opens from disk or a mail attachment with no server.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,19 +43,28 @@ def render_report(store: Any, run_ids: Sequence[str], show_all: bool = False) ->
     view = pages.View(static=True, images=_images(store, records))
     if len(records) == 1:
         record = records[0]
-        tables = {name: app._sample_rows(record, name, {"where": "", "sort": "", "page": "1"})
-                  for name in record.tables()}
+        tables = {
+            name: app._sample_rows(record, name, {"where": "", "sort": "", "page": "1"})
+            for name in record.tables()
+        }
         captured = record.captured_out() or ""
         previews = [app._preview(store, record, name) for name in record.artifacts]
-        return pages.run_page(record, app._metric_charts([record], store), tables,
-                              captured[-app.OUTPUT_LIMIT:], len(captured) > app.OUTPUT_LIMIT,
-                              previews, view=view)
+        return pages.run_page(
+            record,
+            app._metric_charts([record], store),
+            tables,
+            captured[-app.OUTPUT_LIMIT :],
+            len(captured) > app.OUTPUT_LIMIT,
+            previews,
+            view=view,
+        )
     data = app.compare_data(store, [r.id for r in records], show_all)
     return pages.compare_page(data, show_all, ",".join(r.id for r in records), view=view)
 
 
-def write_report(store: Any, run_ids: Sequence[str], output: Union[str, os.PathLike],
-                 show_all: bool = False) -> Path:
+def write_report(
+    store: Any, run_ids: Sequence[str], output: Union[str, os.PathLike], show_all: bool = False
+) -> Path:
     """Write the report atomically (a temporary file renamed into place); returns its path."""
     body = render_report(store, run_ids, show_all)
     path = Path(output)

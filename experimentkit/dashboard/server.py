@@ -16,6 +16,7 @@ What this layer adds to the pages:
 * **Static files** (``/static/``: uPlot, the page script and styles) from the package directory,
   through Starlette's ``StaticFiles``, which refuses paths outside it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,17 @@ from urllib.parse import parse_qs, urlencode
 from ..errors import UsageError
 from . import app
 
-__all__ = ["DashboardApp", "build_app", "serve", "is_loopback", "reachable_addresses",
-           "DEFAULT_HOST", "DEFAULT_PORT", "STATIC_DIR", "TOKEN_COOKIE"]
+__all__ = [
+    "DashboardApp",
+    "build_app",
+    "serve",
+    "is_loopback",
+    "reachable_addresses",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "STATIC_DIR",
+    "TOKEN_COOKIE",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -99,9 +109,15 @@ class DashboardApp:
     """The ASGI application for the store at ``target`` (opened now, on the store's own thread, so
     a missing store fails here with its one-line ``StoreError``).  Close it with :meth:`close`."""
 
-    def __init__(self, target: str, *, local_only: bool = True, token: Optional[str] = None,
-                 settings: Optional[app.Settings] = None,
-                 open_store: Optional[Callable[[str], Any]] = None):
+    def __init__(
+        self,
+        target: str,
+        *,
+        local_only: bool = True,
+        token: Optional[str] = None,
+        settings: Optional[app.Settings] = None,
+        open_store: Optional[Callable[[str], Any]] = None,
+    ):
         if open_store is None:
             from ..query import open_store
         from starlette.applications import Starlette
@@ -118,10 +134,12 @@ class DashboardApp:
             self._worker.shutdown(wait=True)
             raise
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-        self.asgi = Starlette(routes=[
-            Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
-            Route("/{path:path}", self._endpoint, methods=methods),
-        ])
+        self.asgi = Starlette(
+            routes=[
+                Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+                Route("/{path:path}", self._endpoint, methods=methods),
+            ]
+        )
 
     def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` on the store's thread and return (or raise) its result."""
@@ -152,11 +170,15 @@ class DashboardApp:
     async def asgi_with_headers(self, scope: dict, receive: Callable, send: Callable) -> None:
         """The Starlette app, with the security headers added to answers that lack them (the
         static files)."""
+
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in app.SECURITY_HEADERS
-                         if k.lower().encode() not in present]
+                extra = [
+                    (k.lower().encode(), v.encode())
+                    for k, v in app.SECURITY_HEADERS
+                    if k.lower().encode() not in present
+                ]
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 
@@ -182,16 +204,20 @@ class DashboardApp:
         cookie = request.cookies.get(TOKEN_COOKIE, "")
         if any(c and hmac.compare_digest(c, self.token) for c in (bearer, cookie)):
             return None
-        return self._error(401, "this dashboard needs its access token: open the address with "
-                                "?token=... as printed when it started")
+        return self._error(
+            401,
+            "this dashboard needs its access token: open the address with "
+            "?token=... as printed when it started",
+        )
 
     @staticmethod
     def _error(status: int, message: str) -> Any:
         from starlette.responses import Response
 
         _, headers, body = app.error_response(status, message)
-        return Response(body, status_code=status, headers=dict(headers[1:]),
-                        media_type="text/html; charset=utf-8")
+        return Response(
+            body, status_code=status, headers=dict(headers[1:]), media_type="text/html; charset=utf-8"
+        )
 
     async def _endpoint(self, request: Any) -> Any:
         from starlette.responses import Response, StreamingResponse
@@ -205,9 +231,16 @@ class DashboardApp:
             form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         origin = request.headers.get("origin") or request.headers.get("referer")
         status, headers, body = await self._on_store(
-            app.handle, self.store, request.method, raw_path.decode("latin-1"),
-            request.url.query, form=form, origin=origin, host=request.headers.get("host"),
-            settings=self.settings)
+            app.handle,
+            self.store,
+            request.method,
+            raw_path.decode("latin-1"),
+            request.url.query,
+            form=form,
+            origin=origin,
+            host=request.headers.get("host"),
+            settings=self.settings,
+        )
         header_map = {k: v for k, v in headers if k.lower() not in ("content-length",)}
         if isinstance(body, bytes):
             return Response(body, status_code=status, headers=header_map)
@@ -225,15 +258,25 @@ class DashboardApp:
         return StreamingResponse(chunks(), status_code=status, headers=header_map)
 
 
-def build_app(target: str, host: str = DEFAULT_HOST, token: Optional[str] = None,
-              allow_writes: bool = False, **kwargs: Any) -> DashboardApp:
+def build_app(
+    target: str,
+    host: str = DEFAULT_HOST,
+    token: Optional[str] = None,
+    allow_writes: bool = False,
+    **kwargs: Any,
+) -> DashboardApp:
     """The application as ``serve`` runs it: a token is generated when ``host`` is not loopback
     and none was given."""
     local = is_loopback(host)
     if token is None and not local:
         token = secrets.token_urlsafe(18)
-    return DashboardApp(target, local_only=local, token=token or None,
-                        settings=app.Settings(allow_writes=allow_writes), **kwargs)
+    return DashboardApp(
+        target,
+        local_only=local,
+        token=token or None,
+        settings=app.Settings(allow_writes=allow_writes),
+        **kwargs,
+    )
 
 
 def _need_server_libraries() -> None:
@@ -241,13 +284,17 @@ def _need_server_libraries() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"the dashboard needs {exc.name}: pip install "
-                         "'experimentkit[dashboard]'") from None
+        raise UsageError(f"the dashboard needs {exc.name}: pip install 'experimentkit[dashboard]'") from None
 
 
-def serve(target: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          open_browser: bool = False, token: Optional[str] = None,
-          allow_writes: bool = False) -> int:
+def serve(
+    target: str,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    open_browser: bool = False,
+    token: Optional[str] = None,
+    allow_writes: bool = False,
+) -> int:
     """Run the dashboard until interrupted (``experimentkit serve``); returns the exit status."""
     _need_server_libraries()
     import uvicorn
@@ -266,11 +313,13 @@ def serve(target: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     suffix = f"?token={dashboard.token}" if dashboard.token else ""
     urls = [_url(a, port) + suffix for a in reachable_addresses(host)]
     if not dashboard.local_only:
-        print(f"warning: listening on {host}, not on a loopback address: anyone who can reach "
-              "this machine and has the token can read every run"
-              + (" and edit tags and notes" if allow_writes else ""), file=sys.stderr)
-    print(f"experimentkit dashboard for {dashboard.store} at {urls[0]}  (Ctrl-C stops it)",
-          flush=True)
+        print(
+            f"warning: listening on {host}, not on a loopback address: anyone who can reach "
+            "this machine and has the token can read every run"
+            + (" and edit tags and notes" if allow_writes else ""),
+            file=sys.stderr,
+        )
+    print(f"experimentkit dashboard for {dashboard.store} at {urls[0]}  (Ctrl-C stops it)", flush=True)
     for other in urls[1:]:
         print(f"  also at {other}", flush=True)
     if allow_writes:

@@ -7,6 +7,7 @@ thread, so every observer, the heartbeat, the journal and the final flush work a
 adapter logs into it from the training thread and ``finish(status)`` releases the main function
 (``COMPLETED``, ``FAILED`` or ``INTERRUPTED``).  A run still open at interpreter exit is completed.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -32,8 +33,13 @@ class _Finish(Exception):
 class BackgroundRun:
     """A run of a waiting main function on a daemon thread, driven by an adapter."""
 
-    def __init__(self, name: str, observers: Sequence[Any] = (), config: Optional[dict] = None,
-                 options: Optional[dict] = None):
+    def __init__(
+        self,
+        name: str,
+        observers: Sequence[Any] = (),
+        config: Optional[dict] = None,
+        options: Optional[dict] = None,
+    ):
         from ..experiment import Experiment
 
         experiment = Experiment(name, interactive=True)

@@ -7,6 +7,7 @@ standalone fit ends as COMPLETED at exit unless you call ``finish("failed")``). 
 Keras's names with the epoch as step (``loss``, ``val_loss``); batch metrics are ``batch.<name>``
 with the global batch number as step.  Works with any Keras 3 backend.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,8 +31,15 @@ class ExperimentkitCallback(keras.callbacks.Callback):
         log_summary: store ``model.summary()`` as ``info["model_summary"]``.
     """
 
-    def __init__(self, run: Any = None, name: str = "keras", observers: Sequence[Any] = (),
-                 config: Optional[dict] = None, log_batches: bool = True, log_summary: bool = True):
+    def __init__(
+        self,
+        run: Any = None,
+        name: str = "keras",
+        observers: Sequence[Any] = (),
+        config: Optional[dict] = None,
+        log_batches: bool = True,
+        log_summary: bool = True,
+    ):
         super().__init__()
         self.run = run if run is not None else active_run()
         self._standalone = (name, list(observers), config)
@@ -48,8 +56,9 @@ class ExperimentkitCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: Optional[dict] = None) -> None:
         run = self._run()
-        run.info["keras"] = plain_params({"params": dict(self.params or {}),
-                                          "backend": keras.backend.backend()})
+        run.info["keras"] = plain_params(
+            {"params": dict(self.params or {}), "backend": keras.backend.backend()}
+        )
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and hasattr(optimizer, "get_config"):
             run.info["keras"]["optimizer"] = plain_params(optimizer.get_config())
@@ -64,8 +73,7 @@ class ExperimentkitCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         if self.log_batches and logs:
-            self.run.log_metrics({f"batch.{key}": value for key, value in logs.items()},
-                                 step=self._batches)
+            self.run.log_metrics({f"batch.{key}": value for key, value in logs.items()}, step=self._batches)
         self._batches += 1
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:

@@ -8,6 +8,7 @@ config of a run is fixed when it starts); metrics keep Lightning's step; ``log_g
 nothing; checkpoints become artifacts when asked (``log_checkpoints=True``: the best and last at
 the end; ``"all"``: each one when saved).  Only rank 0 logs.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,9 +38,16 @@ class ExperimentkitLogger(Logger):
         prefix: put before every metric name (``"fold1"`` → ``fold1/loss``).
     """
 
-    def __init__(self, name: str = "lightning", observers: Sequence[Any] = (), run: Any = None,
-                 config: Optional[dict] = None, save_dir: Optional[str] = None,
-                 log_checkpoints: Union[bool, str] = False, prefix: str = ""):
+    def __init__(
+        self,
+        name: str = "lightning",
+        observers: Sequence[Any] = (),
+        run: Any = None,
+        config: Optional[dict] = None,
+        save_dir: Optional[str] = None,
+        log_checkpoints: Union[bool, str] = False,
+        prefix: str = "",
+    ):
         super().__init__()
         if log_checkpoints not in (False, True, "all"):
             raise ValueError(f"log_checkpoints must be False, True or 'all', not {log_checkpoints!r}")
@@ -118,10 +126,13 @@ class ExperimentkitLogger(Logger):
                 continue
             self._logged_checkpoints[path] = stamp
             score = score.item() if hasattr(score, "item") else score
-            metadata = {"checkpoint": True, "best": path == best, "score": score,
-                        "monitor": getattr(callback, "monitor", None)}
-            self.experiment.add_artifact(path, os.path.basename(path), metadata,
-                                         "application/octet-stream")
+            metadata = {
+                "checkpoint": True,
+                "best": path == best,
+                "score": score,
+                "monitor": getattr(callback, "monitor", None),
+            }
+            self.experiment.add_artifact(path, os.path.basename(path), metadata, "application/octet-stream")
 
     # ---- the end ------------------------------------------------------------------------------
     @rank_zero_only

@@ -1,4 +1,5 @@
 """Hyperparameters from frameworks (Namespaces, dataclasses, tensors, enums) as plain JSON values."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,10 @@ def plain_params(params: Any, depth: int = 0) -> Any:
     elif hasattr(params, "__dict__") and type(params).__name__ == "Namespace":
         params = vars(params)
     if isinstance(params, dict):
-        return {str(key).replace(".", "_").lstrip("$"): plain_params(value, depth + 1)
-                for key, value in params.items()}
+        return {
+            str(key).replace(".", "_").lstrip("$"): plain_params(value, depth + 1)
+            for key, value in params.items()
+        }
     if isinstance(params, (list, tuple, set, frozenset)):
         return [plain_params(value, depth + 1) for value in params]
     item = getattr(params, "item", None)

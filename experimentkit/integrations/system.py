@@ -14,6 +14,7 @@ Names (step = sample number): ``system.cpu.percent``, ``system.memory.percent``,
 ``system.gpu.<i>.utilization``, ``.memory_used_mb``, ``.memory_percent``, ``.temperature``,
 ``.power_w``.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,7 @@ class SystemMetrics:
         self._sampled = threading.Condition()
         self._last: Optional[tuple] = None
         self._gpus = _open_gpus()
-        self._thread = threading.Thread(target=self._loop, name="experimentkit-system-metrics",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="experimentkit-system-metrics", daemon=True)
 
     def start(self) -> SystemMetrics:
         self._psutil.cpu_percent(interval=None)  # the first reading of a percentage is 0: prime it
@@ -99,8 +99,10 @@ class SystemMetrics:
         if self._last is not None:
             then, last_disk, last_net = self._last
             elapsed = max(now - then, 1e-9)
-            for names, current, last in ((("disk.read_mb_s", "disk.write_mb_s"), disk, last_disk),
-                                         (("network.sent_mb_s", "network.recv_mb_s"), net, last_net)):
+            for names, current, last in (
+                (("disk.read_mb_s", "disk.write_mb_s"), disk, last_disk),
+                (("network.sent_mb_s", "network.recv_mb_s"), net, last_net),
+            ):
                 if current is not None and last is not None:
                     for name, a, b in zip(names, current, last):
                         values[name] = max(a - b, 0) / _MB / elapsed
@@ -126,8 +128,7 @@ def _open_gpus() -> list:
         import pynvml
 
         pynvml.nvmlInit()
-        return [(i, pynvml.nvmlDeviceGetHandleByIndex(i))
-                for i in range(pynvml.nvmlDeviceGetCount())]
+        return [(i, pynvml.nvmlDeviceGetHandleByIndex(i)) for i in range(pynvml.nvmlDeviceGetCount())]
     except Exception:  # ImportError, NVMLError (no driver, no device): no GPU metrics
         return []
 
@@ -140,7 +141,8 @@ def _gpu_values(index: int, handle: Any) -> dict:
         "utilization": lambda: pynvml.nvmlDeviceGetUtilizationRates(handle).gpu,
         "memory_used_mb": lambda: pynvml.nvmlDeviceGetMemoryInfo(handle).used / _MB,
         "memory_percent": lambda: (lambda m: 100.0 * m.used / m.total)(
-            pynvml.nvmlDeviceGetMemoryInfo(handle)),
+            pynvml.nvmlDeviceGetMemoryInfo(handle)
+        ),
         "temperature": lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
         "power_w": lambda: pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
     }

@@ -13,6 +13,7 @@ Nothing is imported to do this: writers of modules already imported are patched 
 entered, and modules imported inside the scope are patched as they load.  Patches are removed when
 the last active scope exits.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,11 @@ __all__ = ["LogFileWriter"]
 _TARGETS: dict = {
     "tensorboardX": [("SummaryWriter", "logdir")],
     "torch.utils.tensorboard": [("SummaryWriter", "log_dir")],
-    "tensorflow": [("summary.FileWriter", "logdir"), ("summary.create_file_writer", "logdir"),
-                   ("compat.v1.summary.FileWriter", "logdir")],
+    "tensorflow": [
+        ("summary.FileWriter", "logdir"),
+        ("summary.create_file_writer", "logdir"),
+        ("compat.v1.summary.FileWriter", "logdir"),
+    ],
 }
 
 _lock = threading.RLock()
@@ -186,8 +190,10 @@ class LogFileWriter(contextlib.ContextDecorator):
         global _hook
         run = getattr(self.experiment, "current_run", None)
         if run is None:
-            raise RuntimeError("LogFileWriter needs a running experiment: use it inside the main "
-                               "function or a captured function of a run")
+            raise RuntimeError(
+                "LogFileWriter needs a running experiment: use it inside the main "
+                "function or a captured function of a run"
+            )
         with _lock:
             self._runs.append(self.run)
             self.run = run

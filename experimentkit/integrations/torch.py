@@ -5,6 +5,7 @@ the others unobserved), and ``share_run(_run)`` — a collective call after
 ``init_process_group`` — gives every rank a handle that logs into rank 0's run.  The transport is
 :mod:`experimentkit.workers` (spool files on rank 0's machine).
 """
+
 from __future__ import annotations
 
 import os

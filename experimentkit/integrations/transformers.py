@@ -7,6 +7,7 @@ global step, the ``TrainingArguments`` as ``info["training_args"]`` and the mode
 whose config is the ``TrainingArguments``, and ends it at ``on_train_end``.  ``register()`` makes
 ``TrainingArguments(report_to="experimentkit")`` work too.  Only the main process logs.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -40,26 +41,26 @@ class ExperimentkitCallback(TrainerCallback):
         self._observers = list(observers)
         self._background: Optional[BackgroundRun] = None
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
-                       **kwargs: Any) -> None:
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
             return
         arguments = _arguments(args)
         if self.run is None:
-            self._background = BackgroundRun(self._name, self._observers,
-                                              {"training_args": arguments})
+            self._background = BackgroundRun(self._name, self._observers, {"training_args": arguments})
             self.run = self._background.run
         self.run.info["training_args"] = arguments
         config = getattr(model, "config", None)
         if config is not None and hasattr(config, "to_dict"):
             self.run.info["model_config"] = plain_params(config.to_dict())
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: Optional[dict] = None,
-               **kwargs: Any) -> None:
+    def on_log(self, args: Any, state: Any, control: Any, logs: Optional[dict] = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs or self.run is None:
             return
-        numbers_only = {key: value for key, value in logs.items()
-                        if isinstance(value, numbers.Number) or getattr(value, "ndim", None) == 0}
+        numbers_only = {
+            key: value
+            for key, value in logs.items()
+            if isinstance(value, numbers.Number) or getattr(value, "ndim", None) == 0
+        }
         self.run.log_metrics(numbers_only, step=state.global_step)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ artifacts              artifacts (paths kept, sub-directories included)
 Both directions are idempotent: an imported run remembers its MLflow run
 (``meta.imported_from``), an exported one carries the tag ``experimentkit.uid``.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,10 +42,20 @@ from .recording import (
 
 __all__ = ["import_mlflow", "export_mlflow", "Outcome", "typed_param"]
 
-_FROM_MLFLOW = {"FINISHED": "COMPLETED", "FAILED": "FAILED", "KILLED": "INTERRUPTED",
-                "RUNNING": "RUNNING", "SCHEDULED": "RUNNING"}
-_TO_MLFLOW = {"COMPLETED": "FINISHED", "FAILED": "FAILED", "INTERRUPTED": "KILLED",
-              "TIMEOUT": "KILLED", "DEAD": "FAILED"}
+_FROM_MLFLOW = {
+    "FINISHED": "COMPLETED",
+    "FAILED": "FAILED",
+    "KILLED": "INTERRUPTED",
+    "RUNNING": "RUNNING",
+    "SCHEDULED": "RUNNING",
+}
+_TO_MLFLOW = {
+    "COMPLETED": "FINISHED",
+    "FAILED": "FAILED",
+    "INTERRUPTED": "KILLED",
+    "TIMEOUT": "KILLED",
+    "DEAD": "FAILED",
+}
 _NOTE_TAG = "mlflow.note.content"
 _UID_TAG = "experimentkit.uid"
 _PARAM_LIMIT = 6000  # MLflow's limit on a param value's length
@@ -66,8 +77,7 @@ def _client(tracking_uri: str) -> Any:
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
-        raise UsageError("MLflow import/export needs MLflow: pip install 'experimentkit[mlflow]'") \
-            from None
+        raise UsageError("MLflow import/export needs MLflow: pip install 'experimentkit[mlflow]'") from None
     return MlflowClient(tracking_uri=tracking_uri)
 
 
@@ -103,8 +113,9 @@ def _experiments(client: Any, names: Optional[list]) -> list:
     for name in names:
         if name not in by_name:
             hint = suggest(name, list(by_name))
-            raise UsageError(f"no MLflow experiment named {name!r}{hint}; it has: "
-                             f"{', '.join(sorted(by_name)) or 'none'}")
+            raise UsageError(
+                f"no MLflow experiment named {name!r}{hint}; it has: {', '.join(sorted(by_name)) or 'none'}"
+            )
     return [by_name[name] for name in names]
 
 
@@ -165,21 +176,26 @@ def _read_run(client: Any, experiment: str, run: Any, source: str, folder: str) 
     """One MLflow run as a :class:`ForeignRun` (artifacts downloaded into ``folder``)."""
     metrics = {}
     for key in run.data.metrics:
-        history = sorted(client.get_metric_history(run.info.run_id, key),
-                         key=lambda m: (m.step, m.timestamp))
-        metrics[key] = ([m.step for m in history], [m.value for m in history],
-                        [m.timestamp / 1000.0 for m in history])
+        history = sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: (m.step, m.timestamp))
+        metrics[key] = (
+            [m.step for m in history],
+            [m.value for m in history],
+            [m.timestamp / 1000.0 for m in history],
+        )
     labels, user_tags = _tags(run.data.tags)
     return ForeignRun(
-        source=source, experiment=experiment,
+        source=source,
+        experiment=experiment,
         config=unflatten({k: typed_param(v) for k, v in run.data.params.items()}),
         start_time=to_datetime(run.info.start_time / 1000.0),
         stop_time=to_datetime(run.info.end_time / 1000.0) if run.info.end_time else None,
-        status=_FROM_MLFLOW.get(run.info.status, "COMPLETED"), metrics=metrics,
-        info={"mlflow": {"run_id": run.info.run_id, "run_name": run.info.run_name,
-                         "tags": user_tags}},
-        tags=labels, notes=run.data.tags.get(_NOTE_TAG, ""),
-        artifacts=_artifacts(client, run.info.run_id, folder))
+        status=_FROM_MLFLOW.get(run.info.status, "COMPLETED"),
+        metrics=metrics,
+        info={"mlflow": {"run_id": run.info.run_id, "run_name": run.info.run_name, "tags": user_tags}},
+        tags=labels,
+        notes=run.data.tags.get(_NOTE_TAG, ""),
+        artifacts=_artifacts(client, run.info.run_id, folder),
+    )
 
 
 def export_mlflow(records: list, tracking_uri: str, experiment: Optional[str] = None) -> list:
@@ -192,17 +208,16 @@ def export_mlflow(records: list, tracking_uri: str, experiment: Optional[str] = 
         uid = run.meta.get("uid") or f"{run.id}"
         origin = run.meta.get("imported_from")
         if isinstance(origin, str) and origin.startswith(f"mlflow:{safe}#"):
-            outcomes.append(Outcome("skipped", origin.rsplit("#", 1)[1], run.id, 0,
-                                    "it came from this MLflow store"))
+            outcomes.append(
+                Outcome("skipped", origin.rsplit("#", 1)[1], run.id, 0, "it came from this MLflow store")
+            )
             continue
         name = experiment or run.experiment_name or "Default"
         found = client.get_experiment_by_name(name)
         experiment_id = found.experiment_id if found else client.create_experiment(name)
-        existing = client.search_runs([experiment_id], f"tags.`{_UID_TAG}` = '{uid}'",
-                                      max_results=1)
+        existing = client.search_runs([experiment_id], f"tags.`{_UID_TAG}` = '{uid}'", max_results=1)
         if existing:
-            outcomes.append(Outcome("skipped", existing[0].info.run_id, run.id, 0,
-                                    "exported before"))
+            outcomes.append(Outcome("skipped", existing[0].info.run_id, run.id, 0, "exported before"))
             continue
         outcomes.append(_export_run(client, experiment_id, run, uid))
     return outcomes
@@ -211,24 +226,30 @@ def export_mlflow(records: list, tracking_uri: str, experiment: Optional[str] = 
 def _export_run(client: Any, experiment_id: str, run: Any, uid: str) -> Outcome:
     from mlflow.entities import Metric, Param, RunTag
 
-    tags = {_UID_TAG: str(uid), **{label.partition("=")[0]: label.partition("=")[2]
-                                   for label in run.tags}}
+    tags = {_UID_TAG: str(uid), **{label.partition("=")[0]: label.partition("=")[2] for label in run.tags}}
     if run.notes:
         tags[_NOTE_TAG] = run.notes
     start_ms = int(round(to_epoch(run.start_time) * 1000)) if run.start_time else None
-    created = client.create_run(experiment_id, start_time=start_ms,
-                                run_name=f"{run.id}_{run.experiment_name or 'run'}")
+    created = client.create_run(
+        experiment_id, start_time=start_ms, run_name=f"{run.id}_{run.experiment_name or 'run'}"
+    )
     mlflow_id = created.info.run_id
     params = [Param(key, str(value)[:_PARAM_LIMIT]) for key, value in flatten(run.config).items()]
     client.log_batch(mlflow_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
     points = 0
     for name in run.metric_names():
         series = run.metric(name)
-        batch = [Metric(name, float("nan") if value is None else float(value),
-                        int(round(to_epoch(moment) * 1000)), int(step))
-                 for step, value, moment in zip(series.steps, series.values, series.timestamps)]
+        batch = [
+            Metric(
+                name,
+                float("nan") if value is None else float(value),
+                int(round(to_epoch(moment) * 1000)),
+                int(step),
+            )
+            for step, value, moment in zip(series.steps, series.values, series.timestamps)
+        ]
         for begin in range(0, len(batch), _BATCH):
-            client.log_batch(mlflow_id, metrics=batch[begin:begin + _BATCH])
+            client.log_batch(mlflow_id, metrics=batch[begin : begin + _BATCH])
         points += len(batch)
     folder = tempfile.mkdtemp(prefix="experimentkit-mlflow-")
     try:

@@ -1,5 +1,6 @@
 """Run options of the interop package, kept apart so that loading them (every script start
 loads observer plugins) imports nothing heavy."""
+
 from __future__ import annotations
 
 from typing import Any

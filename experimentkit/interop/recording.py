@@ -6,6 +6,7 @@ exactly the layout that store's readers expect, on every backend.  ``meta.import
 where it came from; :func:`imported_sources` reads those back so that importing twice adds
 nothing.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -16,8 +17,18 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 
-__all__ = ["ForeignRun", "observer_for", "imported_sources", "record", "attach_metrics",
-           "to_datetime", "to_epoch", "flatten", "unflatten", "CHUNK"]
+__all__ = [
+    "ForeignRun",
+    "observer_for",
+    "imported_sources",
+    "record",
+    "attach_metrics",
+    "to_datetime",
+    "to_epoch",
+    "flatten",
+    "unflatten",
+    "CHUNK",
+]
 
 #: Points per ``log_metrics`` call, so one huge series never becomes one huge transaction.
 CHUNK = 50_000
@@ -100,7 +111,7 @@ def observer_for(target: str) -> Any:
     if scheme == "file":
         from ..observers import FileStorageObserver
 
-        path = target[len("file://"):] if match else target
+        path = target[len("file://") :] if match else target
         if os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"cannot write runs to '{path}': it is a file, not a directory")
         return FileStorageObserver(path)
@@ -113,8 +124,10 @@ def observer_for(target: str) -> Any:
 
         url, db_name, prefix = _split_mongo_url(target)
         return MongoObserver(url=url, db_name=db_name, collection_prefix=prefix)
-    raise UsageError(f"cannot write runs to '{target}': use a directory, sqlite:///, "
-                     f"postgresql://, mysql+pymysql:// or mongodb://")
+    raise UsageError(
+        f"cannot write runs to '{target}': use a directory, sqlite:///, "
+        f"postgresql://, mysql+pymysql:// or mongodb://"
+    )
 
 
 def imported_sources(target: str) -> dict:
@@ -128,17 +141,25 @@ def imported_sources(target: str) -> dict:
     except StoreError:
         return {}
     with store:
-        return {record.meta["imported_from"]: record.id for record in store.runs()
-                if isinstance(record.meta.get("imported_from"), str)}
+        return {
+            record.meta["imported_from"]: record.id
+            for record in store.runs()
+            if isinstance(record.meta.get("imported_from"), str)
+        }
 
 
 def _metric_batches(metrics: dict) -> Any:
     for name, (steps, values, stamps) in metrics.items():
         for start in range(0, len(values), CHUNK):
             stop = start + CHUNK
-            yield {name: {"name": name, "steps": list(steps[start:stop]),
-                          "values": list(values[start:stop]),
-                          "timestamps": [to_datetime(s) for s in stamps[start:stop]]}}
+            yield {
+                name: {
+                    "name": name,
+                    "steps": list(steps[start:stop]),
+                    "values": list(values[start:stop]),
+                    "timestamps": [to_datetime(s) for s in stamps[start:stop]],
+                }
+            }
 
 
 def record(target: str, run: ForeignRun) -> str:
@@ -146,13 +167,31 @@ def record(target: str, run: ForeignRun) -> str:
     if run.status not in _STATUS_EVENTS:
         raise ValueError(f"unknown status {run.status!r}; one of {', '.join(_STATUS_EVENTS)}")
     observer = observer_for(target)
-    ex_info: dict = {"name": run.experiment, "base_dir": "", "sources": [], "dependencies": [],
-               "repositories": [], "mainfile": None}
-    meta = {"command": run.command, "options": {}, "named_configs": [], "config_updates": {},
-            "uid": uuid.uuid4().hex, "imported_from": run.source}
-    run_id = observer.started_event(ex_info=ex_info, command=run.command, host_info=run.host,
-                                    start_time=run.start_time, config=run.config,
-                                    meta_info=meta, _id=None)
+    ex_info: dict = {
+        "name": run.experiment,
+        "base_dir": "",
+        "sources": [],
+        "dependencies": [],
+        "repositories": [],
+        "mainfile": None,
+    }
+    meta = {
+        "command": run.command,
+        "options": {},
+        "named_configs": [],
+        "config_updates": {},
+        "uid": uuid.uuid4().hex,
+        "imported_from": run.source,
+    }
+    run_id = observer.started_event(
+        ex_info=ex_info,
+        command=run.command,
+        host_info=run.host,
+        start_time=run.start_time,
+        config=run.config,
+        meta_info=meta,
+        _id=None,
+    )
     for batch in _metric_batches(run.metrics):
         observer.log_metrics(metrics_by_name=batch, info=run.info)
     for name, path in run.artifacts:

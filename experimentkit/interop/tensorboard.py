@@ -6,6 +6,7 @@ written the way TensorFlow 2 writes them, as rank-0 tensors of the ``scalars`` p
 float64, so a value read back is the value logged (TensorBoard's older ``simple_value`` is float32).
 The config goes in as TensorBoard hparams (flattened to dotted names), so the HParams tab shows it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,16 @@ from .recording import (
     unflatten,
 )
 
-__all__ = ["TensorBoardObserver", "EventRun", "read_logdir", "import_logdir", "export_runs",
-           "ImportOutcome", "run_dir_name", "FILE_SUFFIX"]
+__all__ = [
+    "TensorBoardObserver",
+    "EventRun",
+    "read_logdir",
+    "import_logdir",
+    "export_runs",
+    "ImportOutcome",
+    "run_dir_name",
+    "FILE_SUFFIX",
+]
 
 #: Suffix of the event files experimentkit writes; a new export replaces only these.
 FILE_SUFFIX = ".experimentkit"
@@ -42,8 +51,9 @@ def _require() -> None:
     try:
         import tensorboard  # noqa: F401
     except ImportError:
-        raise UsageError("TensorBoard support needs the tensorboard package: "
-                         "pip install 'experimentkit[tensorboard]'") from None
+        raise UsageError(
+            "TensorBoard support needs the tensorboard package: pip install 'experimentkit[tensorboard]'"
+        ) from None
 
 
 # ---- writing -------------------------------------------------------------------------------------
@@ -62,16 +72,19 @@ class _EventWriter:
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         self._event, self._summary = event_pb2, summary_pb2
-        self._scalar = functools.partial(tensor_pb2.TensorProto, dtype=types_pb2.DT_DOUBLE,
-                                         tensor_shape=tensor_shape_pb2.TensorShapeProto())
+        self._scalar = functools.partial(
+            tensor_pb2.TensorProto,
+            dtype=types_pb2.DT_DOUBLE,
+            tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+        )
         self._metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-            data_class=summary_pb2.DATA_CLASS_SCALAR)
+            data_class=summary_pb2.DATA_CLASS_SCALAR,
+        )
         self._described: set = set()
         self._writer = EventFileWriter(directory, filename_suffix=FILE_SUFFIX)
 
-    def scalars(self, tag: str, steps: Iterable[Any], values: Iterable[Any],
-                stamps: Iterable[float]) -> int:
+    def scalars(self, tag: str, steps: Iterable[Any], values: Iterable[Any], stamps: Iterable[float]) -> int:
         count = 0
         make = self._scalar
         for step, value, stamp in zip(steps, values, stamps):
@@ -80,10 +93,10 @@ class _EventWriter:
             if tag not in self._described:  # TensorBoard reads the plugin from the first event
                 self._described.add(tag)
                 meta = self._metadata
-            summary = self._summary.Summary(value=[self._summary.Summary.Value(
-                tag=tag, metadata=meta, tensor=make(double_val=[number]))])
-            self._writer.add_event(self._event.Event(wall_time=stamp, step=int(step),
-                                                     summary=summary))
+            summary = self._summary.Summary(
+                value=[self._summary.Summary.Value(tag=tag, metadata=meta, tensor=make(double_val=[number]))]
+            )
+            self._writer.add_event(self._event.Event(wall_time=stamp, step=int(step), summary=summary))
             count += 1
         return count
 
@@ -177,23 +190,34 @@ def read_logdir(logdir: str) -> list:
     if not os.path.isdir(logdir):
         raise UsageError(f"no TensorBoard logdir at '{logdir}' (not a directory)")
     runs = []
-    everything = {ea.SCALARS: 0, ea.TENSORS: 0, ea.IMAGES: 1, ea.AUDIO: 1, ea.HISTOGRAMS: 1,
-                  ea.COMPRESSED_HISTOGRAMS: 1}
+    everything = {
+        ea.SCALARS: 0,
+        ea.TENSORS: 0,
+        ea.IMAGES: 1,
+        ea.AUDIO: 1,
+        ea.HISTOGRAMS: 1,
+        ea.COMPRESSED_HISTOGRAMS: 1,
+    }
     for directory in _event_dirs(logdir):
         acc = ea.EventAccumulator(directory, size_guidance=everything)
         acc.Reload()
         run = EventRun(os.path.realpath(directory))
         for tag in acc.Tags()["scalars"]:
             events = acc.Scalars(tag)
-            run.scalars[tag] = ([e.step for e in events], [e.value for e in events],
-                                [e.wall_time for e in events])
+            run.scalars[tag] = (
+                [e.step for e in events],
+                [e.value for e in events],
+                [e.wall_time for e in events],
+            )
         for tag in acc.Tags()["tensors"]:
             if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
                 continue
             events = acc.Tensors(tag)
-            run.scalars[tag] = ([e.step for e in events],
-                                [tensor_util.make_ndarray(e.tensor_proto).item() for e in events],
-                                [e.wall_time for e in events])
+            run.scalars[tag] = (
+                [e.step for e in events],
+                [tensor_util.make_ndarray(e.tensor_proto).item() for e in events],
+                [e.wall_time for e in events],
+            )
         content = _plugin_content(acc, "hparams")
         start_info = content.get(hp_metadata.SESSION_START_INFO_TAG)
         if start_info is not None:
@@ -254,8 +278,7 @@ def _recorded_logdirs(target: str) -> dict:
     return found
 
 
-def import_logdir(logdir: str, target: str, experiment: Optional[str] = None,
-                  attach: bool = True) -> list:
+def import_logdir(logdir: str, target: str, experiment: Optional[str] = None, attach: bool = True) -> list:
     """Import every run directory of ``logdir`` into the store ``target``.
 
     A directory already imported is skipped (so importing twice adds nothing).  With ``attach``,
@@ -272,8 +295,7 @@ def import_logdir(logdir: str, target: str, experiment: Optional[str] = None,
     for run in runs:
         source = f"tensorboard:{run.directory}"
         if source in seen:
-            outcomes.append(ImportOutcome(run.directory, "skipped", seen[source], 0,
-                                          "imported before"))
+            outcomes.append(ImportOutcome(run.directory, "skipped", seen[source], 0, "imported before"))
             continue
         owner = owners.get(run.directory)
         if owner is not None:
@@ -282,16 +304,18 @@ def import_logdir(logdir: str, target: str, experiment: Optional[str] = None,
         relative = os.path.relpath(run.directory, root)
         name = relative if relative != "." else os.path.basename(root)
         first, last = run.span()
-        start = to_datetime(first) if first is not None else to_datetime(os.path.getmtime(
-            run.directory))
+        start = to_datetime(first) if first is not None else to_datetime(os.path.getmtime(run.directory))
         config = {"logdir": name, **unflatten(run.hparams)}
-        foreign = ForeignRun(source=source, experiment=experiment or os.path.basename(root),
-                             config=config, start_time=start,
-                             stop_time=to_datetime(last) if last is not None else start,
-                             metrics=run.scalars,
-                             info={"tensorflow": {"logdirs": [run.directory]}})
-        outcomes.append(ImportOutcome(run.directory, "imported", record(target, foreign),
-                                      run.points))
+        foreign = ForeignRun(
+            source=source,
+            experiment=experiment or os.path.basename(root),
+            config=config,
+            start_time=start,
+            stop_time=to_datetime(last) if last is not None else start,
+            metrics=run.scalars,
+            info={"tensorflow": {"logdirs": [run.directory]}},
+        )
+        outcomes.append(ImportOutcome(run.directory, "imported", record(target, foreign), run.points))
     return outcomes
 
 
@@ -302,11 +326,13 @@ def _attach(target: str, run_id: str, run: EventRun) -> ImportOutcome:
         have = set(store.get(run_id).metric_names())
     fresh = {tag: series for tag, series in run.scalars.items() if tag not in have}
     if not fresh:
-        return ImportOutcome(run.directory, "skipped", run_id, 0,
-                             "the recorded run already has these metrics")
+        return ImportOutcome(
+            run.directory, "skipped", run_id, 0, "the recorded run already has these metrics"
+        )
     attach_metrics(target, run_id, fresh)
-    return ImportOutcome(run.directory, "attached", run_id,
-                         sum(len(values) for _, values, _ in fresh.values()))
+    return ImportOutcome(
+        run.directory, "attached", run_id, sum(len(values) for _, values, _ in fresh.values())
+    )
 
 
 # ---- live mirror ---------------------------------------------------------------------------------
@@ -326,8 +352,16 @@ class TensorBoardObserver(RunObserver):
         self.directory: Optional[str] = None
         self._writer: Optional[_EventWriter] = None
 
-    def started_event(self, ex_info: dict, command: str, host_info: dict, start_time: Any,
-                      config: dict, meta_info: dict, _id: Any) -> Any:
+    def started_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        start_time: Any,
+        config: dict,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         label = _id if _id is not None else str(meta_info.get("uid", "run"))[:8]
         self.directory = os.path.join(self.logdir, run_dir_name(label, ex_info.get("name")))
         self._writer = _EventWriter(self.directory)
@@ -338,8 +372,12 @@ class TensorBoardObserver(RunObserver):
         if self._writer is None:
             return
         for name, columns in metrics_by_name.items():
-            self._writer.scalars(name, columns["steps"], columns["values"],
-                                 [to_epoch(moment) for moment in columns["timestamps"]])
+            self._writer.scalars(
+                name,
+                columns["steps"],
+                columns["values"],
+                [to_epoch(moment) for moment in columns["timestamps"]],
+            )
 
     def heartbeat_event(self, info: Any, captured_out: Any, beat_time: Any, result: Any) -> None:
         if self._writer is not None:

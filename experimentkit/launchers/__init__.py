@@ -7,6 +7,7 @@ are found by name in the entry-point group ``experimentkit.launchers`` (the buil
 one (joblib, Dask, Kubernetes jobs) without touching experimentkit.  Nothing here schedules: a
 launcher hands work to an existing engine (processes, Ray, submitit/SLURM).
 """
+
 from __future__ import annotations
 
 import abc
@@ -18,8 +19,15 @@ from typing import Any, Callable, Optional
 
 from ..errors import UsageError, suggest
 
-__all__ = ["Launcher", "Job", "ENTRY_POINT_GROUP", "BUILTIN_LAUNCHERS", "get_launcher",
-           "launcher_names", "interrupted_outcome"]
+__all__ = [
+    "Launcher",
+    "Job",
+    "ENTRY_POINT_GROUP",
+    "BUILTIN_LAUNCHERS",
+    "get_launcher",
+    "launcher_names",
+    "interrupted_outcome",
+]
 
 ENTRY_POINT_GROUP = "experimentkit.launchers"
 BUILTIN_LAUNCHERS = {
@@ -42,8 +50,14 @@ class Job:
 def interrupted_outcome(job: Job, status: str = "INTERRUPTED", error: str = "") -> dict:
     """The outcome of a job that ended without reporting (stopped, killed, lost): ``lost`` tells
     the sweep that the run may have a record it could not close."""
-    return {"index": job.index, "status": status, "run_id": None, "result": None, "error": error,
-            "lost": True}
+    return {
+        "index": job.index,
+        "status": status,
+        "run_id": None,
+        "result": None,
+        "error": error,
+        "lost": True,
+    }
 
 
 class Launcher(abc.ABC):
@@ -64,8 +78,10 @@ class Launcher(abc.ABC):
         for key in options:
             if key not in self.option_names:
                 accepted = ", ".join(self.option_names) or "none"
-                raise UsageError(f"launcher '{self.name}' has no option '{key}'"
-                                 f"{suggest(key, self.option_names)}; it accepts: {accepted}")
+                raise UsageError(
+                    f"launcher '{self.name}' has no option '{key}'"
+                    f"{suggest(key, self.option_names)}; it accepts: {accepted}"
+                )
         self.options = options
 
     def check(self) -> None:  # noqa: B027 - optional hook
@@ -78,8 +94,7 @@ class Launcher(abc.ABC):
         return False
 
     @abc.abstractmethod
-    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
-               stop: threading.Event) -> None:
+    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None], stop: threading.Event) -> None:
         """Run ``jobs`` (at most ``self.jobs`` at once), calling ``report(outcome)`` in the calling
         thread as each ends.  Start nothing new once ``stop`` is set.  On ``KeyboardInterrupt``,
         interrupt the running jobs, report them, and re-raise."""
@@ -87,8 +102,11 @@ class Launcher(abc.ABC):
 
 def _entry_points() -> dict:
     found = metadata.entry_points()
-    selected = found.select(group=ENTRY_POINT_GROUP) if hasattr(found, "select") else found.get(
-        ENTRY_POINT_GROUP, ())
+    selected = (
+        found.select(group=ENTRY_POINT_GROUP)
+        if hasattr(found, "select")
+        else found.get(ENTRY_POINT_GROUP, ())
+    )
     return {ep.name: ep for ep in selected}
 
 
@@ -111,8 +129,9 @@ def get_launcher(name: str, jobs: int = 1, **options: Any) -> Launcher:
             factory = getattr(importlib.import_module(module), attr)
         else:
             names = launcher_names()
-            raise UsageError(f"unknown launcher '{name}'{suggest(name, names)}; "
-                             f"available: {', '.join(names)}")
+            raise UsageError(
+                f"unknown launcher '{name}'{suggest(name, names)}; available: {', '.join(names)}"
+            )
     except UsageError:
         raise
     except Exception as exc:
@@ -129,5 +148,6 @@ def require(module: str, extra: str, launcher: str) -> Optional[Any]:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise UsageError(f"the {launcher} launcher needs {module}: "
-                         f"pip install 'experimentkit[{extra}]'") from None
+        raise UsageError(
+            f"the {launcher} launcher needs {module}: pip install 'experimentkit[{extra}]'"
+        ) from None

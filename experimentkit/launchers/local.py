@@ -6,6 +6,7 @@ experiment, defined anywhere, is simply inherited); elsewhere they are spawned a
 pickled.  Ctrl-C (or SIGTERM) in the sweep process is passed on to the running children, so their
 runs are recorded as INTERRUPTED, and nothing new starts.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -29,8 +30,13 @@ def _child(job: Job, sender: Any) -> None:
     try:
         sender.send(outcome)
     except Exception as exc:  # an unpicklable result: report the outcome without it
-        sender.send(dict(outcome, result=None, error=outcome.get("error") or
-                         f"result not sendable: {type(exc).__name__}"))
+        sender.send(
+            dict(
+                outcome,
+                result=None,
+                error=outcome.get("error") or f"result not sendable: {type(exc).__name__}",
+            )
+        )
     sender.close()
 
 
@@ -44,8 +50,7 @@ class LocalLauncher(Launcher):
 
     name = "local"
 
-    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
-               stop: threading.Event) -> None:
+    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None], stop: threading.Event) -> None:
         context = _context()
         running: dict = {}  # sentinel -> (job, process, receiver)
         pending = iter(jobs)
@@ -58,8 +63,12 @@ class LocalLauncher(Launcher):
                         exhausted = True
                         break
                     receiver, sender = context.Pipe(duplex=False)
-                    process = context.Process(target=_child, args=(job, sender), daemon=False,
-                                              name=f"experimentkit-sweep-{job.index}")
+                    process = context.Process(
+                        target=_child,
+                        args=(job, sender),
+                        daemon=False,
+                        name=f"experimentkit-sweep-{job.index}",
+                    )
                     process.start()
                     sender.close()
                     running[process.sentinel] = (job, process, receiver)
@@ -103,7 +112,7 @@ class LocalLauncher(Launcher):
                     signal_name = f" ({signal.Signals(-code).name})"
                 except ValueError:
                     pass
-            return interrupted_outcome(job, "FAILED",
-                                       f"the run's process ended with exit code {code}"
-                                       f"{signal_name} without reporting")
+            return interrupted_outcome(
+                job, "FAILED", f"the run's process ended with exit code {code}{signal_name} without reporting"
+            )
         return outcome

@@ -6,6 +6,7 @@ experiment reaches the workers by reference (see :mod:`experimentkit.pickling`),
 be readable there (same machine, shared file system, or ``runtime_env={"working_dir": ...}``).
 Ctrl-C cancels the running tasks (their runs are recorded as INTERRUPTED).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,12 @@ class RayLauncher(Launcher):
 
         if not ray.is_initialized():
             address = self.options.get("address") or os.environ.get("RAY_ADDRESS") or None
-            kwargs: dict = {"address": address, "ignore_reinit_error": True,
-                            "include_dashboard": False, "log_to_driver": True}
+            kwargs: dict = {
+                "address": address,
+                "ignore_reinit_error": True,
+                "include_dashboard": False,
+                "log_to_driver": True,
+            }
             if self.options.get("runtime_env"):
                 kwargs["runtime_env"] = self.options["runtime_env"]
             if address is None:
@@ -45,8 +50,7 @@ class RayLauncher(Launcher):
             ray.init(**kwargs)
         return ray
 
-    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
-               stop: threading.Event) -> None:
+    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None], stop: threading.Event) -> None:
         ray = self._init()
         # no silent retries: a retried run would be a second record of the same task
         resources = {"num_cpus": float(self.options.get("num_cpus", 1)), "max_retries": 0}
@@ -81,5 +85,4 @@ class RayLauncher(Launcher):
         except Exception as exc:
             status = "INTERRUPTED" if interrupted else "FAILED"
             text = str(exc).strip().splitlines()
-            return interrupted_outcome(job, status, f"{type(exc).__name__}: "
-                                       f"{text[0] if text else ''}")
+            return interrupted_outcome(job, status, f"{type(exc).__name__}: {text[0] if text else ''}")

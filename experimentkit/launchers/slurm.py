@@ -9,6 +9,7 @@ is missing rather than a silent local run).  The experiment
 reaches the job by reference (see :mod:`experimentkit.pickling`), so its file must be on a shared
 file system.  Ctrl-C cancels the submitted jobs.
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,16 +36,25 @@ def _minutes(value: Any) -> int:
     try:
         return int(float(text))
     except ValueError:
-        raise UsageError(f"slurm launcher: time must be minutes or HH:MM:SS, not {value!r}") \
-            from None
+        raise UsageError(f"slurm launcher: time must be minutes or HH:MM:SS, not {value!r}") from None
 
 
 class SlurmLauncher(Launcher):
     """SLURM jobs via submitit (``--jobs N`` submitted at once)."""
 
     name = "slurm"
-    option_names = ("partition", "time", "gpus_per_node", "cpus_per_task", "mem_gb", "account",
-                    "qos", "constraint", "folder", "cluster")
+    option_names = (
+        "partition",
+        "time",
+        "gpus_per_node",
+        "cpus_per_task",
+        "mem_gb",
+        "account",
+        "qos",
+        "constraint",
+        "folder",
+        "cluster",
+    )
 
     def check(self) -> None:
         import shutil
@@ -54,16 +64,19 @@ class SlurmLauncher(Launcher):
             _minutes(self.options["time"])
         cluster = self.options.get("cluster")
         if cluster in (None, "slurm") and shutil.which("srun") is None:
-            raise UsageError("the slurm launcher found no SLURM here (srun is not on PATH): run "
-                             "the sweep on a SLURM login node, or add --launcher-arg cluster=local "
-                             "to run the jobs as local processes through submitit")
+            raise UsageError(
+                "the slurm launcher found no SLURM here (srun is not on PATH): run "
+                "the sweep on a SLURM login node, or add --launcher-arg cluster=local "
+                "to run the jobs as local processes through submitit"
+            )
 
     def executor(self) -> Any:
         import submitit
 
         options = dict(self.options)
-        executor = submitit.AutoExecutor(folder=options.pop("folder", "submitit/%j"),
-                                         cluster=options.pop("cluster", None) or "slurm")
+        executor = submitit.AutoExecutor(
+            folder=options.pop("folder", "submitit/%j"), cluster=options.pop("cluster", None) or "slurm"
+        )
         parameters: dict = {}
         if "time" in options:
             parameters["timeout_min"] = _minutes(options.pop("time"))
@@ -75,8 +88,7 @@ class SlurmLauncher(Launcher):
         executor.update_parameters(**parameters)
         return executor
 
-    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
-               stop: threading.Event) -> None:
+    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None], stop: threading.Event) -> None:
         executor = self.executor()
         running: list = []
         pending = iter(jobs)
@@ -112,5 +124,4 @@ class SlurmLauncher(Launcher):
             return submitted.result()
         except Exception as exc:
             text = str(exc).strip().splitlines()
-            return interrupted_outcome(job, "FAILED", f"{type(exc).__name__}: "
-                                       f"{text[-1] if text else ''}")
+            return interrupted_outcome(job, "FAILED", f"{type(exc).__name__}: {text[-1] if text else ''}")

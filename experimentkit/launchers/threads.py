@@ -7,6 +7,7 @@ thread prints through ``sys.stdout``/``sys.stderr`` (C-level output is not captu
 thread cannot be interrupted).  A hard crash (``os._exit``, a segfault) takes every run down: use
 ``local`` for isolation.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -28,8 +29,7 @@ class ThreadLauncher(Launcher):
     def shares_process(self) -> bool:
         return True
 
-    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None],
-               stop: threading.Event) -> None:
+    def launch(self, jobs: Iterable[Job], report: Callable[[dict], None], stop: threading.Event) -> None:
         pending = iter(jobs)
         with concurrent.futures.ThreadPoolExecutor(self.jobs, "experimentkit-sweep") as pool:
             running: dict = {}

@@ -5,6 +5,7 @@ Sending errors propagate so the dispatcher retries a transient failure; a refuse
 wrong webhook or token) is an ``ObserverError`` naming the service, not the secret.  Neither observer
 offers ``replay_spec``: replaying would write the secret into the fallback journal.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,14 +31,19 @@ def post_json(url: str, payload: dict, service: str) -> Any:
     import requests
 
     try:
-        response = requests.post(url, data=json.dumps(payload), timeout=_TIMEOUT,
-                                 headers={"Content-type": "application/json", "Accept": "text/plain"})
+        response = requests.post(
+            url,
+            data=json.dumps(payload),
+            timeout=_TIMEOUT,
+            headers={"Content-type": "application/json", "Accept": "text/plain"},
+        )
     except requests.RequestException as exc:  # connection refused, timeout: retried by the dispatcher
-        raise ConnectionError(f"{service}: cannot reach {redact_url(url)}: "
-                              f"{type(exc).__name__}") from None
+        raise ConnectionError(f"{service}: cannot reach {redact_url(url)}: {type(exc).__name__}") from None
     if 400 <= response.status_code < 500:
-        raise ObserverError(f"{service} refused the message ({response.status_code}) at "
-                            f"{redact_url(url)}: check the webhook URL / token")
+        raise ObserverError(
+            f"{service} refused the message ({response.status_code}) at "
+            f"{redact_url(url)}: check the webhook URL / token"
+        )
     if response.status_code >= 500:
         raise ConnectionError(f"{service} answered {response.status_code} at {redact_url(url)}")
     return response
@@ -58,8 +64,14 @@ class NotifyingObserver(RunObserver):
         self.run: Optional[dict] = None
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
-        self.run = {"_id": _id, "config": config, "start_time": start_time, "experiment": ex_info,
-                    "command": command, "host_info": host_info}
+        self.run = {
+            "_id": _id,
+            "config": config,
+            "start_time": start_time,
+            "experiment": ex_info,
+            "command": command,
+            "host_info": host_info,
+        }
         if self.started_text is not None:
             self.send(self.get_started_text(), "started")
         return None
@@ -67,23 +79,30 @@ class NotifyingObserver(RunObserver):
     def completed_event(self, stop_time, result):
         if self.completed_text is None:
             return
-        self.run.update(result=result, stop_time=stop_time,
-                        elapsed_time=td_format(stop_time - self.run["start_time"]))
+        self.run.update(
+            result=result, stop_time=stop_time, elapsed_time=td_format(stop_time - self.run["start_time"])
+        )
         self.send(self.get_completed_text(), "completed")
 
     def interrupted_event(self, interrupt_time, status):
         if self.interrupted_text is None:
             return
-        self.run.update(status=status, interrupt_time=interrupt_time,
-                        elapsed_time=td_format(interrupt_time - self.run["start_time"]))
+        self.run.update(
+            status=status,
+            interrupt_time=interrupt_time,
+            elapsed_time=td_format(interrupt_time - self.run["start_time"]),
+        )
         self.send(self.get_interrupted_text(), "interrupted")
 
     def failed_event(self, fail_time, fail_trace):
         if self.failed_text is None:
             return
-        self.run.update(fail_trace=fail_trace, error=(fail_trace or [""])[-1].strip(),
-                        fail_time=fail_time,
-                        elapsed_time=td_format(fail_time - self.run["start_time"]))
+        self.run.update(
+            fail_trace=fail_trace,
+            error=(fail_trace or [""])[-1].strip(),
+            fail_time=fail_time,
+            elapsed_time=td_format(fail_time - self.run["start_time"]),
+        )
         self.send(self.get_failed_text(), "failed")
 
     def get_started_text(self) -> str:

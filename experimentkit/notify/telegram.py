@@ -5,6 +5,7 @@ Messages go through the Bot API's ``sendMessage`` over HTTPS (``api_url``, defau
 ``https://api.telegram.org``, so a local server can stand in); a ``bot`` object with
 ``send_message(chat_id=..., text=..., ...)`` (python-telegram-bot's ``Bot``) is used as given.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,12 +28,20 @@ class TelegramBot:
     def __repr__(self) -> str:
         return f"TelegramBot(api_url={self.api_url!r})"
 
-    def send_message(self, chat_id: Any, text: str, disable_notification: bool = False,
-                     parse_mode: str = "Markdown") -> Any:
+    def send_message(
+        self, chat_id: Any, text: str, disable_notification: bool = False, parse_mode: str = "Markdown"
+    ) -> Any:
         """POST ``sendMessage``."""
-        return post_json(f"{self.api_url}/bot{self._token}/sendMessage",
-                         {"chat_id": chat_id, "text": text, "disable_notification": disable_notification,
-                          "parse_mode": parse_mode}, "Telegram")
+        return post_json(
+            f"{self.api_url}/bot{self._token}/sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": text,
+                "disable_notification": disable_notification,
+                "parse_mode": parse_mode,
+            },
+            "Telegram",
+        )
 
 
 class TelegramObserver(NotifyingObserver):
@@ -46,8 +55,7 @@ class TelegramObserver(NotifyingObserver):
 
         d = dict(load_config_file(filename))
         if "token" not in d or "chat_id" not in d:
-            raise ValueError("Telegram configuration file must contain entries for 'token' and "
-                             "'chat_id'!")
+            raise ValueError("Telegram configuration file must contain entries for 'token' and 'chat_id'!")
         bot = TelegramBot(d.pop("token"), d.pop("api_url", "https://api.telegram.org"))
         texts = {k: d.pop(k) for k in _TEXTS if k in d}
         observer = cls(bot, **d)
@@ -55,25 +63,36 @@ class TelegramObserver(NotifyingObserver):
             setattr(observer, key, value)
         return observer
 
-    def __init__(self, bot: Any, chat_id: Any, silent_completion: bool = False,
-                 priority: int = DEFAULT_TELEGRAM_PRIORITY, **kwargs: Any):
+    def __init__(
+        self,
+        bot: Any,
+        chat_id: Any,
+        silent_completion: bool = False,
+        priority: int = DEFAULT_TELEGRAM_PRIORITY,
+        **kwargs: Any,
+    ):
         super().__init__()
         self.bot = TelegramBot(bot) if isinstance(bot, str) else bot
         self.chat_id = chat_id
         self.silent_completion = silent_completion
         self.priority = priority
-        self.started_text = ("\u267b *{experiment[name]}* started at _{start_time}_ on host "
-                             "`{host_info[hostname]}`")
-        self.completed_text = ("\u2705 *{experiment[name]}* completed after _{elapsed_time}_ "
-                               "with result=`{result}`")
+        self.started_text = (
+            "\u267b *{experiment[name]}* started at _{start_time}_ on host `{host_info[hostname]}`"
+        )
+        self.completed_text = (
+            "\u2705 *{experiment[name]}* completed after _{elapsed_time}_ with result=`{result}`"
+        )
         self.interrupted_text = "\u26a0 *{experiment[name]}* interrupted after _{elapsed_time}_"
-        self.failed_text = ("\u274c *{experiment[name]}* failed after _{elapsed_time}_ with "
-                            "`{error}`\n\nBacktrace:\n```{backtrace}```")
+        self.failed_text = (
+            "\u274c *{experiment[name]}* failed after _{elapsed_time}_ with "
+            "`{error}`\n\nBacktrace:\n```{backtrace}```"
+        )
 
     def __repr__(self) -> str:
         return f"TelegramObserver(chat_id={self.chat_id!r})"
 
     def send(self, text: str, event: str) -> None:
         quiet = event == "started" or (event == "completed" and self.silent_completion)
-        self.bot.send_message(chat_id=self.chat_id, text=text, disable_notification=quiet,
-                              parse_mode="Markdown")
+        self.bot.send_message(
+            chat_id=self.chat_id, text=text, disable_notification=quiet, parse_mode="Markdown"
+        )

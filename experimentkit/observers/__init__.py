@@ -1,4 +1,5 @@
 """Observers record runs.  Each backend is imported only when its class is first used."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,9 +8,19 @@ from typing import Any
 from .base import RunObserver
 
 __all__ = [
-    "RunObserver", "InMemoryObserver", "FileStorageObserver", "SqlObserver", "MongoObserver",
-    "QueuedMongoObserver", "QueueObserver", "S3Observer", "GoogleCloudStorageObserver", "TinyDbObserver",
-    "TinyDbReader", "SlackObserver", "TelegramObserver",
+    "RunObserver",
+    "InMemoryObserver",
+    "FileStorageObserver",
+    "SqlObserver",
+    "MongoObserver",
+    "QueuedMongoObserver",
+    "QueueObserver",
+    "S3Observer",
+    "GoogleCloudStorageObserver",
+    "TinyDbObserver",
+    "TinyDbReader",
+    "SlackObserver",
+    "TelegramObserver",
 ]
 
 _LAZY = {
@@ -28,8 +39,22 @@ _LAZY = {
 }
 
 # Sacred's observer modules (faces), importable as attributes: ``experimentkit.observers.mongo``.
-_SUBMODULES = frozenset({"base", "file_storage", "gcs_observer", "memory", "mongo", "queue", "s3_observer",
-                         "slack", "sql", "sql_bases", "telegram_obs", "tinydb_hashfs"})
+_SUBMODULES = frozenset(
+    {
+        "base",
+        "file_storage",
+        "gcs_observer",
+        "memory",
+        "mongo",
+        "queue",
+        "s3_observer",
+        "slack",
+        "sql",
+        "sql_bases",
+        "telegram_obs",
+        "tinydb_hashfs",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

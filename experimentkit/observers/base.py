@@ -4,6 +4,7 @@ The run calls each event with keyword arguments only, in descending ``priority``
 want their undelivered events replayed after an outage (``experimentkit sync``) implement
 ``replay_spec`` and ``attach``; see docs/observers.md.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.file_storage``.  The code lives in :mod:`experimentkit.backends.file`."""
+
 from __future__ import annotations
 
 from ..backends.file.observer import (  # noqa: F401 - re-exported under Sacred's module path

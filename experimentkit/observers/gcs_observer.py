@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.gcs_observer``.  The code lives in :mod:`experimentkit.backends.gcs`."""
+
 from __future__ import annotations
 
 from ..backends.gcs.observer import (  # noqa: F401 - re-exported under Sacred's module path

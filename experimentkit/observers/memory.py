@@ -195,9 +195,7 @@ class InMemoryObserver(RunObserver):
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         """Record an artifact (the file is not copied)."""
         with self._lock:
-            kwargs = dict(
-                name=name, filename=filename, metadata=metadata, content_type=content_type
-            )
+            kwargs = dict(name=name, filename=filename, metadata=metadata, content_type=content_type)
             self._record("artifact_event", kwargs)
             self._current.artifacts.append(_copy(kwargs))
 
@@ -206,9 +204,7 @@ class InMemoryObserver(RunObserver):
         with self._lock:
             self._record("log_metrics", dict(metrics_by_name=metrics_by_name, info=info))
             for name, group in metrics_by_name.items():
-                target = self._current.metrics.setdefault(
-                    name, {"steps": [], "values": [], "timestamps": []}
-                )
+                target = self._current.metrics.setdefault(name, {"steps": [], "values": [], "timestamps": []})
                 for key in target:
                     target[key].extend(group[key])
 

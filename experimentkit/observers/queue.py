@@ -43,9 +43,7 @@ class QueueObserver(RunObserver):
         self.interval = interval
         self.retry_interval = retry_interval
         self.max_retries = max_retries
-        self.join_timeout = (
-            retry_interval * (max_retries + 1) + 5 if join_timeout is None else join_timeout
-        )
+        self.join_timeout = retry_interval * (max_retries + 1) + 5 if join_timeout is None else join_timeout
         self._queue: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()

@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.s3_observer``.  The code lives in :mod:`experimentkit.backends.s3`."""
+
 from __future__ import annotations
 
 from ..backends.s3.observer import DEFAULT_S3_PRIORITY, S3Observer, s3_join  # noqa: F401

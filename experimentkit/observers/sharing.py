@@ -5,6 +5,7 @@ An observer object records one run at a time (it keeps that run's id, cursors an
 run of the process already uses one of its observers (runs in threads, asyncio tasks, Optuna with
 ``n_jobs``), it gets its own copy of that observer, writing to the same store.
 """
+
 from __future__ import annotations
 
 import copy

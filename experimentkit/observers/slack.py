@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.slack``.  The code lives in :mod:`experimentkit.notify.slack`."""
+
 from __future__ import annotations
 
 from ..notify.slack import DEFAULT_SLACK_PRIORITY, SlackObserver  # noqa: F401

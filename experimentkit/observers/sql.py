@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.sql``.  The code lives in :mod:`experimentkit.backends.sql`."""
+
 from __future__ import annotations
 
 from ..backends.sql.observer import DEFAULT_SQL_PRIORITY, SqlObserver  # noqa: F401

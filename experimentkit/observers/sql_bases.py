@@ -3,6 +3,7 @@
 The code lives in :mod:`experimentkit.backends.sql.orm` (the tables in
 :mod:`experimentkit.backends.sql.schema`).
 """
+
 from __future__ import annotations
 
 from ..backends.sql.orm import (  # noqa: F401 - re-exported under Sacred's module path
@@ -17,5 +18,4 @@ from ..backends.sql.orm import (  # noqa: F401 - re-exported under Sacred's modu
     Source,
 )
 
-__all__ = ["Base", "Host", "Experiment", "Run", "Source", "Resource", "Repository", "Dependency",
-           "Artifact"]
+__all__ = ["Base", "Host", "Experiment", "Run", "Source", "Resource", "Repository", "Dependency", "Artifact"]

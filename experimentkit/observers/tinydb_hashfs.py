@@ -1,4 +1,5 @@
 """Sacred's ``sacred.observers.tinydb_hashfs``.  The code lives in :mod:`experimentkit.backends.tinydb`."""
+
 from __future__ import annotations
 
 from ..backends.tinydb.observer import DEFAULT_TINYDB_PRIORITY, TinyDbObserver  # noqa: F401

@@ -17,6 +17,7 @@ Which store a target opens:
 Keyword arguments (``dead_after``, ``clock``) are passed to the store.  Backends are imported only
 here, when used.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -44,10 +45,23 @@ from .expr import parse_row_where, parse_where
 from .semantics import apply_in_python, apply_rows_in_python
 
 __all__ = [
-    "open_store", "Store", "RunRecord", "MetricSeries", "Filter", "Order", "Query", "RunQuery",
+    "open_store",
+    "Store",
+    "RunRecord",
+    "MetricSeries",
+    "Filter",
+    "Order",
+    "Query",
+    "RunQuery",
     "Key",
-    "parse_where", "parse_row_where", "parse_order", "parse_key", "apply_in_python",
-    "apply_rows_in_python", "DEFAULT_DEAD_AFTER", "ENTRY_POINT_GROUP",
+    "parse_where",
+    "parse_row_where",
+    "parse_order",
+    "parse_key",
+    "apply_in_python",
+    "apply_rows_in_python",
+    "DEFAULT_DEAD_AFTER",
+    "ENTRY_POINT_GROUP",
 ]
 
 ENTRY_POINT_GROUP = "experimentkit.stores"
@@ -71,8 +85,9 @@ def open_store(target: Union[str, os.PathLike], **kwargs: Any) -> Store:
     if scheme.split("+")[0] in _SQL_SCHEMES:
         _check_sqlite_file(text, scheme)
         if scheme in ("sqlite", "sqlite+pysqlite"):  # queries without importing SQLAlchemy
-            return _load("experimentkit.backends.sql.fast_sqlite:FastSqliteStore", "sql",
-                         text)(text, **kwargs)
+            return _load("experimentkit.backends.sql.fast_sqlite:FastSqliteStore", "sql", text)(
+                text, **kwargs
+            )
         return _load("experimentkit.backends.sql.store:SqlStore", "sql", text)(text, **kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
         url, db_name, prefix = _split_mongo_url(text)
@@ -83,8 +98,10 @@ def open_store(target: Union[str, os.PathLike], **kwargs: Any) -> Store:
 
 def _open_directory(path: str, kwargs: dict) -> Store:
     if not Path(path).is_dir():
-        raise StoreError(f"no run store at '{path}' (not a directory); give one with "
-                         f"-S PATH_OR_URL or the EXPERIMENTKIT_STORE environment variable")
+        raise StoreError(
+            f"no run store at '{path}' (not a directory); give one with "
+            f"-S PATH_OR_URL or the EXPERIMENTKIT_STORE environment variable"
+        )
     return _load("experimentkit.backends.file.store:FileStore", "file", path)(path, **kwargs)
 
 
@@ -126,10 +143,13 @@ def _load(spec: str, extra: str, target: str) -> Callable:
     except ImportError as exc:
         missing = getattr(exc, "name", None) or str(exc)
         if missing and (missing == module_name or module_name.startswith(missing + ".")):
-            raise StoreError(f"cannot open '{target}': this installation has no {extra} store "
-                             f"({module_name} is missing)") from None
-        raise StoreError(f"cannot open '{target}': the {extra} store needs '{missing}' "
-                         f"(pip install 'experimentkit[{extra}]')") from None
+            raise StoreError(
+                f"cannot open '{target}': this installation has no {extra} store ({module_name} is missing)"
+            ) from None
+        raise StoreError(
+            f"cannot open '{target}': the {extra} store needs '{missing}' "
+            f"(pip install 'experimentkit[{extra}]')"
+        ) from None
     return getattr(module, attr)
 
 
@@ -138,16 +158,21 @@ def _plugin_store(scheme: str, target: str, kwargs: dict) -> Store:
 
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
     if not found:
-        raise StoreError(f"unknown store scheme '{scheme}://' in '{target}'; use a directory, "
-                         f"sqlite:///, postgresql://, mysql+pymysql://, mongodb:// or a plugin "
-                         f"registered in the '{ENTRY_POINT_GROUP}' entry-point group")
+        raise StoreError(
+            f"unknown store scheme '{scheme}://' in '{target}'; use a directory, "
+            f"sqlite:///, postgresql://, mysql+pymysql://, mongodb:// or a plugin "
+            f"registered in the '{ENTRY_POINT_GROUP}' entry-point group"
+        )
     try:
         factory = found[0].load()
     except Exception as exc:
-        raise StoreError(f"the store plugin '{found[0].value}' for '{scheme}://' failed to load: "
-                         f"{exc}") from None
+        raise StoreError(
+            f"the store plugin '{found[0].value}' for '{scheme}://' failed to load: {exc}"
+        ) from None
     store = factory(target, **kwargs)
     if not isinstance(store, Store):
-        raise StoreError(f"the store plugin '{found[0].value}' for '{scheme}://' returned "
-                         f"{type(store).__name__}, not an experimentkit Store")
+        raise StoreError(
+            f"the store plugin '{found[0].value}' for '{scheme}://' returned "
+            f"{type(store).__name__}, not an experimentkit Store"
+        )
     return store

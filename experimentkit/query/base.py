@@ -39,6 +39,7 @@ Ordering
     JSON text); ids sort naturally (integer-looking ids numerically, before other ids); ties are
     broken by id ascending.  Without an order, runs come in id order.
 """
+
 from __future__ import annotations
 
 import abc
@@ -57,10 +58,29 @@ from typing import Any, BinaryIO, Callable, Optional, Union
 from ..errors import QueryError, StoreError, suggest
 
 __all__ = [
-    "RunRecord", "MetricSeries", "Key", "Filter", "Order", "Query", "RunQuery", "Store",
-    "parse_key", "parse_order", "KEY_ROOTS", "OPERATORS", "AGGREGATES", "TIME_KEYS",
-    "DEFAULT_DEAD_AFTER", "utcnow", "STATUSES", "CATALOGUED_ROOTS", "GOALS_INFO_KEY", "infer_goal",
-    "dotted_keys", "check_count", "resource_entries",
+    "RunRecord",
+    "MetricSeries",
+    "Key",
+    "Filter",
+    "Order",
+    "Query",
+    "RunQuery",
+    "Store",
+    "parse_key",
+    "parse_order",
+    "KEY_ROOTS",
+    "OPERATORS",
+    "AGGREGATES",
+    "TIME_KEYS",
+    "DEFAULT_DEAD_AFTER",
+    "utcnow",
+    "STATUSES",
+    "CATALOGUED_ROOTS",
+    "GOALS_INFO_KEY",
+    "infer_goal",
+    "dotted_keys",
+    "check_count",
+    "resource_entries",
 ]
 
 #: Every operator a filter may use.
@@ -86,13 +106,71 @@ CATALOGUED_ROOTS = ("config", "info", "meta", "metrics")
 #: (lists of metric names, so that no dotted name becomes a MongoDB field name).
 GOALS_INFO_KEY = "metric_goals"
 #: Words in a metric name that imply lower is better / higher is better.
-_LOWER_WORDS = ("loss", "losses", "error", "errors", "err", "mse", "mae", "rmse", "msle", "mape",
-                "smape", "nll", "perplexity", "ppl", "cer", "wer", "ter", "fid", "regret", "cost",
-                "latency", "distance", "dist", "risk", "brier", "logloss", "xent", "ce")
-_HIGHER_WORDS = ("acc", "accuracy", "precision", "prec", "recall", "f1", "fscore", "auc",
-                 "auroc", "auprc", "ap", "map", "iou", "miou", "dice", "bleu", "rouge", "meteor",
-                 "reward", "rewards", "return", "returns", "score", "r2", "psnr", "ssim", "top1",
-                 "top5", "hit", "hits", "ndcg", "mrr", "success")
+_LOWER_WORDS = (
+    "loss",
+    "losses",
+    "error",
+    "errors",
+    "err",
+    "mse",
+    "mae",
+    "rmse",
+    "msle",
+    "mape",
+    "smape",
+    "nll",
+    "perplexity",
+    "ppl",
+    "cer",
+    "wer",
+    "ter",
+    "fid",
+    "regret",
+    "cost",
+    "latency",
+    "distance",
+    "dist",
+    "risk",
+    "brier",
+    "logloss",
+    "xent",
+    "ce",
+)
+_HIGHER_WORDS = (
+    "acc",
+    "accuracy",
+    "precision",
+    "prec",
+    "recall",
+    "f1",
+    "fscore",
+    "auc",
+    "auroc",
+    "auprc",
+    "ap",
+    "map",
+    "iou",
+    "miou",
+    "dice",
+    "bleu",
+    "rouge",
+    "meteor",
+    "reward",
+    "rewards",
+    "return",
+    "returns",
+    "score",
+    "r2",
+    "psnr",
+    "ssim",
+    "top1",
+    "top5",
+    "hit",
+    "hits",
+    "ndcg",
+    "mrr",
+    "success",
+)
 
 
 def utcnow() -> _dt.datetime:
@@ -121,8 +199,7 @@ class MetricSeries:
         NaN / NaT), built by numpy from the columns (no Python loop over the points)."""
         import numpy as np
 
-        return (np.asarray(self.steps), np.array(self.values, dtype=float),
-                self._numpy_times(np))
+        return (np.asarray(self.steps), np.array(self.values, dtype=float), self._numpy_times(np))
 
     def _numpy_times(self, np: Any) -> Any:
         return np.array(self.timestamps, dtype="datetime64[us]")
@@ -131,8 +208,9 @@ class MetricSeries:
         """A pandas DataFrame with the columns ``step``, ``value``, ``timestamp`` (needs pandas)."""
         import pandas as pd
 
-        return pd.DataFrame({"step": self.steps, "value": self.values,
-                             "timestamp": pd.to_datetime(self.timestamps)})
+        return pd.DataFrame(
+            {"step": self.steps, "value": self.values, "timestamp": pd.to_datetime(self.timestamps)}
+        )
 
 
 class TextTimeSeries(MetricSeries):
@@ -157,8 +235,12 @@ class TextTimeSeries(MetricSeries):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MetricSeries):
             return NotImplemented
-        return ((self.name, self.steps, self.values, self.timestamps)
-                == (other.name, other.steps, other.values, other.timestamps))
+        return (self.name, self.steps, self.values, self.timestamps) == (
+            other.name,
+            other.steps,
+            other.values,
+            other.timestamps,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -224,8 +306,7 @@ class RunRecord:
     def __post_init__(self) -> None:
         # runs stored by older versions kept the password of a -s/-m URL: never show it
         options = self.meta.get("options") if isinstance(self.meta, dict) else None
-        if isinstance(options, dict) and any(isinstance(v, str) and "://" in v
-                                             for v in options.values()):
+        if isinstance(options, dict) and any(isinstance(v, str) and "://" in v for v in options.values()):
             from ..redact import redact_text
 
             self.meta = dict(self.meta, options={k: redact_text(v) for k, v in options.items()})
@@ -260,7 +341,7 @@ class RunRecord:
         import pandas as pd
 
         frames = []
-        for name in (self.metric_names() if names is None else names):
+        for name in self.metric_names() if names is None else names:
             frame = self.metric(name).to_frame()
             frame.insert(0, "metric", name)
             frames.append(frame)
@@ -277,24 +358,34 @@ class RunRecord:
         return self._store().copy_artifact(self.id, name, dest)
 
     def __repr__(self) -> str:
-        metrics = ", ".join(f"{name}={_short(s.get('last'))}"
-                            for name, s in sorted(self.metrics.items())[:4])
+        metrics = ", ".join(f"{name}={_short(s.get('last'))}" for name, s in sorted(self.metrics.items())[:4])
         more = ", ..." if len(self.metrics) > 4 else ""
-        return (f"<RunRecord {self.id} {self.experiment_name or ''} {self.status}"
-                + (f" {metrics}{more}" if metrics else "") + ">")
+        return (
+            f"<RunRecord {self.id} {self.experiment_name or ''} {self.status}"
+            + (f" {metrics}{more}" if metrics else "")
+            + ">"
+        )
 
     def _repr_html_(self) -> str:
         """A small table for notebooks: identity, config, last metric values, tags."""
         from html import escape
 
-        rows = [("id", self.id), ("experiment", self.experiment_name), ("status", self.status),
-                ("started", self.start_time), ("duration", self.duration),
-                ("tags", ", ".join(self.tags))]
+        rows = [
+            ("id", self.id),
+            ("experiment", self.experiment_name),
+            ("status", self.status),
+            ("started", self.start_time),
+            ("duration", self.duration),
+            ("tags", ", ".join(self.tags)),
+        ]
         rows += [(f"config.{k}", v) for k, v in sorted(_flat(self.config).items())]
         rows += [(f"metrics.{n}", s.get("last")) for n, s in sorted(self.metrics.items())]
-        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th>"
-                       f"<td style='text-align:left'>{escape(_short(v))}</td></tr>"
-                       for k, v in rows if v not in (None, ""))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(str(k))}</th>"
+            f"<td style='text-align:left'>{escape(_short(v))}</td></tr>"
+            for k, v in rows
+            if v not in (None, "")
+        )
         return f"<table class='experimentkit-run'>{body}</table>"
 
     def tables(self) -> list:
@@ -317,20 +408,34 @@ class RunRecord:
                 continue
             entry = stored.get(artifact) or {}
             metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
-            items.append({"name": metadata.get("name", parsed[0]),
-                          "step": metadata.get("step", parsed[1]),
-                          "kind": metadata.get("media"), "artifact": artifact,
-                          "content_type": entry.get("content_type"), "metadata": metadata})
+            items.append(
+                {
+                    "name": metadata.get("name", parsed[0]),
+                    "step": metadata.get("step", parsed[1]),
+                    "kind": metadata.get("media"),
+                    "artifact": artifact,
+                    "content_type": entry.get("content_type"),
+                    "metadata": metadata,
+                }
+            )
         if name is not None:
             known = sorted({item["name"] for item in items})
-            items = [item for item in items if item["name"] == name
-                     or safe_name(str(item["name"])) == safe_name(name)]
+            items = [
+                item
+                for item in items
+                if item["name"] == name or safe_name(str(item["name"])) == safe_name(name)
+            ]
             if not items:
                 raise StoreError(f"run {self.id} has no media '{name}'{suggest(name, known)}")
         return sorted(items, key=lambda item: (str(item["name"]), item["step"]))
 
-    def rows(self, table: str, where: Union[str, Filter, Sequence] = (),
-             sort: Union[str, Order, Sequence] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        table: str,
+        where: Union[str, Filter, Sequence] = (),
+        sort: Union[str, Order, Sequence] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         """Per-sample rows of ``table``; ``where``/``sort`` as strings (``"loss > 2"``, ``"-loss"``)
         or objects."""
         from .expr import parse_row_where
@@ -343,13 +448,21 @@ class RunRecord:
     def to_dict(self) -> dict:
         """A JSON-ready summary: what ``experimentkit ls --format json`` prints for a run."""
         return {
-            "id": self.id, "experiment": self.experiment.get("name"), "status": self.status,
-            "raw_status": self.raw_status, "command": self.command,
-            "start_time": _iso(self.start_time), "stop_time": _iso(self.stop_time),
-            "heartbeat": _iso(self.heartbeat), "host": self.host.get("hostname"),
-            "config": self.config, "result": self.result,
+            "id": self.id,
+            "experiment": self.experiment.get("name"),
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "command": self.command,
+            "start_time": _iso(self.start_time),
+            "stop_time": _iso(self.stop_time),
+            "heartbeat": _iso(self.heartbeat),
+            "host": self.host.get("hostname"),
+            "config": self.config,
+            "result": self.result,
             "metrics": {name: summary.get("last") for name, summary in self.metrics.items()},
-            "tags": list(self.tags), "notes": self.notes, "comment": self.meta.get("comment"),
+            "tags": list(self.tags),
+            "notes": self.notes,
+            "comment": self.meta.get("comment"),
             "resources": [dict(r) for r in self.resources],
             **({"damaged": list(self.damaged)} if self.damaged else {}),
         }
@@ -417,12 +530,12 @@ def parse_key(text: str) -> Key:
         return Key("meta", ("sweep", rest or "id"))
     if root not in KEY_ROOTS:
         hint = suggest(root, KEY_ROOTS + ("sweep",))
-        raise QueryError(f"unknown key '{text}'{hint}; keys start with one of: "
-                         + ", ".join(KEY_ROOTS + ("sweep",)))
+        raise QueryError(
+            f"unknown key '{text}'{hint}; keys start with one of: " + ", ".join(KEY_ROOTS + ("sweep",))
+        )
     if not rest:
         if root == "metrics":
-            raise QueryError("'metrics' needs a metric name, as in 'metrics.loss' or "
-                             "'metrics.loss.min'")
+            raise QueryError("'metrics' needs a metric name, as in 'metrics.loss' or 'metrics.loss.min'")
         return Key("experiment", ("name",)) if root == "experiment" else Key(root)
     if root in _SCALAR_ROOTS:
         raise QueryError(f"'{root}' has no fields, so '{text}' is not a key")
@@ -453,8 +566,10 @@ class Filter:
 
     def __post_init__(self) -> None:
         if self.op not in OPERATORS:
-            raise QueryError(f"unknown operator '{self.op}'{suggest(self.op, OPERATORS)}; "
-                             f"use one of: {' '.join(OPERATORS)}")
+            raise QueryError(
+                f"unknown operator '{self.op}'{suggest(self.op, OPERATORS)}; "
+                f"use one of: {' '.join(OPERATORS)}"
+            )
         parsed = self.parsed_key  # validates
         value = self.value
         if self.op == "in":
@@ -484,8 +599,9 @@ def _coerce(key: Key, value: Any) -> Any:
         try:
             parsed = _dt.datetime.fromisoformat(str(value))
         except ValueError:
-            raise QueryError(f"'{key.text}' needs a time like 2024-05-01 or 2024-05-01T12:30, "
-                             f"not {value!r}") from None
+            raise QueryError(
+                f"'{key.text}' needs a time like 2024-05-01 or 2024-05-01T12:30, not {value!r}"
+            ) from None
         return _coerce(key, parsed)
     if key.root == "id" and not isinstance(value, bool):
         return str(value)
@@ -565,8 +681,7 @@ def resource_entries(raw: Any) -> list:
         elif isinstance(item, (list, tuple)) and item:
             second = str(item[1]) if len(item) > 1 and item[1] is not None else ""
             found = _MD5.match(second) or _STORED_MD5.search(second)
-            md5 = None if not found else (found.group(1) if found.re is _STORED_MD5
-                                          else found.group(0))
+            md5 = None if not found else (found.group(1) if found.re is _STORED_MD5 else found.group(0))
             entry = {"path": item[0], "md5": md5}
         else:
             continue
@@ -592,7 +707,7 @@ def _present(record: RunRecord, key: Key) -> bool:
 def _suggest_key(root: str, rest: str, names: Sequence[str]) -> str:
     """A suggestion among full key texts, judged on the part after the root (the shared
     ``config.`` would make every key look close)."""
-    tails = {name[len(root) + 1:]: name for name in names if name.startswith(root + ".")}
+    tails = {name[len(root) + 1 :]: name for name in names if name.startswith(root + ".")}
     close = difflib.get_close_matches(rest, list(tails), n=1, cutoff=0.6)
     return f" (did you mean '{tails[close[0]]}'?)" if close else ""
 
@@ -676,21 +791,44 @@ class RunQuery:
 
         rows = []
         for run in self.all():
-            row = {"id": run.id, "experiment": run.experiment_name, "status": run.status,
-                   "start_time": run.start_time, "stop_time": run.stop_time,
-                   "duration": run.duration, "tags": list(run.tags), "notes": run.notes,
-                   "result": run.result}
+            row = {
+                "id": run.id,
+                "experiment": run.experiment_name,
+                "status": run.status,
+                "start_time": run.start_time,
+                "stop_time": run.stop_time,
+                "duration": run.duration,
+                "tags": list(run.tags),
+                "notes": run.notes,
+                "result": run.result,
+            }
             row.update({f"config.{k}": v for k, v in _flat(run.config).items()})
             for name, summary in run.metrics.items():
                 row[f"metrics.{name}"] = summary.get("last")
                 for agg in ("min", "max", "count"):
                     row[f"metrics.{name}.{agg}"] = summary.get(agg)
             rows.append(row)
-        columns = ["id", "experiment", "status", "start_time", "stop_time", "duration", "tags",
-                   "notes", "result"]
-        frame = pd.DataFrame(rows, columns=list(dict.fromkeys(
-            columns + sorted(k for r in rows for k in r if k.startswith("config."))
-            + sorted(k for r in rows for k in r if k.startswith("metrics.")))))
+        columns = [
+            "id",
+            "experiment",
+            "status",
+            "start_time",
+            "stop_time",
+            "duration",
+            "tags",
+            "notes",
+            "result",
+        ]
+        frame = pd.DataFrame(
+            rows,
+            columns=list(
+                dict.fromkeys(
+                    columns
+                    + sorted(k for r in rows for k in r if k.startswith("config."))
+                    + sorted(k for r in rows for k in r if k.startswith("metrics."))
+                )
+            ),
+        )
         for column in ("start_time", "stop_time"):
             frame[column] = pd.to_datetime(frame[column])
         frame["duration"] = pd.to_timedelta(frame["duration"])
@@ -724,8 +862,7 @@ class Store(abc.ABC):
     <store>``).
     """
 
-    def __init__(self, *, dead_after: float = DEFAULT_DEAD_AFTER,
-                 clock: Callable[[], _dt.datetime] = utcnow):
+    def __init__(self, *, dead_after: float = DEFAULT_DEAD_AFTER, clock: Callable[[], _dt.datetime] = utcnow):
         self.dead_after = float(dead_after)
         self.clock = clock
 
@@ -763,8 +900,11 @@ class Store(abc.ABC):
 
     def source_names(self, run_id: Any) -> list:
         """Paths (relative to the experiment's base_dir) of the run's source files, as recorded."""
-        return [str(entry[0]) for entry in self.get(run_id).experiment.get("sources") or []
-                if isinstance(entry, (list, tuple)) and entry]
+        return [
+            str(entry[0])
+            for entry in self.get(run_id).experiment.get("sources") or []
+            if isinstance(entry, (list, tuple)) and entry
+        ]
 
     def source(self, run_id: Any, relpath: str) -> bytes:
         """The stored content of one source file of the run (``relpath`` as listed by
@@ -774,8 +914,7 @@ class Store(abc.ABC):
         """
         names = self.source_names(run_id)
         if relpath not in names:
-            raise StoreError(f"run {run_id} has no source file '{relpath}'"
-                             f"{suggest(relpath, names)}")
+            raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
         raise StoreError(f"{self} keeps no copy of the source files")
 
     @abc.abstractmethod
@@ -783,8 +922,14 @@ class Store(abc.ABC):
         """Names of the per-sample tables (``_run.log_table``) of the run, sorted."""
 
     @abc.abstractmethod
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         """Rows (dicts) of a table, filtered/sorted/limited with the same operators and ordering
         rules as
         runs (filters and orders here have ``row=True``; a column a row lacks is ``None``).  Without
@@ -828,9 +973,13 @@ class Store(abc.ABC):
         backend."""
         return len(self.query(q.replace(limit=None, offset=0)))
 
-    def best(self, metric: str, minimize: Optional[bool] = None,
-             where: Union[str, Filter, Sequence] = (), aggregate: str = "last"
-             ) -> Optional[RunRecord]:
+    def best(
+        self,
+        metric: str,
+        minimize: Optional[bool] = None,
+        where: Union[str, Filter, Sequence] = (),
+        aggregate: str = "last",
+    ) -> Optional[RunRecord]:
         """The run with the best ``aggregate`` of ``metric`` among runs matching ``where`` (None if
         none logged it).  ``metric`` is the bare name (``val.accuracy``) or a ``metrics.`` key.
         ``minimize=None`` takes the metric's direction from :meth:`metric_goal`."""
@@ -874,14 +1023,16 @@ class Store(abc.ABC):
         for flt in q.filters:
             if flt.parsed_key.root != "status" or flt.op not in ("==", "!=", "in"):
                 continue
-            for value in (flt.value if flt.op == "in" else [flt.value]):
+            for value in flt.value if flt.op == "in" else [flt.value]:
                 if isinstance(value, str) and value not in STATUSES:
                     stored = self.statuses()
                     if value not in stored:
                         known = list(dict.fromkeys([*STATUSES, *stored]))
-                        raise QueryError(f"'{value}' is not a status"
-                                         f"{suggest(value.upper(), known)}; statuses: "
-                                         f"{', '.join(known)}")
+                        raise QueryError(
+                            f"'{value}' is not a status"
+                            f"{suggest(value.upper(), known)}; statuses: "
+                            f"{', '.join(known)}"
+                        )
 
     def unknown_key(self, key: Key) -> QueryError:
         """The error for a key no run has, with the closest keys the store does have."""
@@ -893,12 +1044,19 @@ class Store(abc.ABC):
         listing = ""
         if not hint:
             some = ", ".join(names[:8]) + (f" ... ({len(names)} in all)" if len(names) > 8 else "")
-            listing = (f"; {key.root} keys in the store: {some}" if names
-                       else f"; no run has any {key.root} keys")
+            listing = (
+                f"; {key.root} keys in the store: {some}" if names else f"; no run has any {key.root} keys"
+            )
         return QueryError(f"no run in {self} has the key '{shown}'{hint}{listing}")
 
-    def check_rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-                   order: Sequence[Order] = (), limit: Optional[int] = None) -> None:
+    def check_rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> None:
         """Refuse a row filter or sort on a column the table does not have, and a negative
         limit."""
         check_count("limit", limit)
@@ -908,8 +1066,10 @@ class Store(abc.ABC):
         columns = list(dict.fromkeys(k for row in self.rows(run_id, table) for k in row))
         for name in named:
             if name not in columns:
-                raise QueryError(f"table '{table}' of run {run_id} has no column '{name}'"
-                                 f"{suggest(name, columns)}; columns: {', '.join(columns)}")
+                raise QueryError(
+                    f"table '{table}' of run {run_id} has no column '{name}'"
+                    f"{suggest(name, columns)}; columns: {', '.join(columns)}"
+                )
 
     def metric_goal(self, metric: str) -> tuple:
         """``(goal, why)``: ``"min"`` or ``"max"`` for ``metric``, and where that came from.
@@ -918,10 +1078,14 @@ class Store(abc.ABC):
         ``log_scalar(..., goal=)``, kept in ``info["metric_goals"]``) wins; else a word of the name
         decides (loss, error, mse ... are lower-is-better; accuracy, f1, reward ... higher); else
         higher is better."""
-        latest = self.query(Query(filters=(Filter(f"metrics.{metric}.count", ">", 0),),
-                                  order=(Order("start_time", descending=True),), limit=1))
-        goals = latest[0].info.get(GOALS_INFO_KEY) if latest and isinstance(
-            latest[0].info, dict) else None
+        latest = self.query(
+            Query(
+                filters=(Filter(f"metrics.{metric}.count", ">", 0),),
+                order=(Order("start_time", descending=True),),
+                limit=1,
+            )
+        )
+        goals = latest[0].info.get(GOALS_INFO_KEY) if latest and isinstance(latest[0].info, dict) else None
         for goal in ("min", "max"):
             if isinstance(goals, dict) and metric in (goals.get(goal) or ()):
                 return goal, f"recorded by run {latest[0].id}"
@@ -934,12 +1098,15 @@ class Store(abc.ABC):
         """``(minimize, text)``: the direction to use (``minimize`` if given) and a line saying
         which one was used and why, as commands print it."""
         if minimize is not None:
-            return minimize, (f"{metric}: {'lower' if minimize else 'higher'} is better "
-                              f"({'--min' if minimize else '--max'})")
+            return minimize, (
+                f"{metric}: {'lower' if minimize else 'higher'} is better "
+                f"({'--min' if minimize else '--max'})"
+            )
         goal, why = self.metric_goal(metric)
         flip = "--max" if goal == "min" else "--min"
-        return goal == "min", (f"{metric}: {'lower' if goal == 'min' else 'higher'} is better "
-                               f"({why}; {flip} to override)")
+        return goal == "min", (
+            f"{metric}: {'lower' if goal == 'min' else 'higher'} is better ({why}; {flip} to override)"
+        )
 
     def copy_artifact(self, run_id: Any, name: str, dest: Union[str, Path]) -> Path:
         """Copy an artifact out; ``dest`` may be an existing directory (the artifact keeps its
@@ -951,16 +1118,19 @@ class Store(abc.ABC):
         if dest.is_dir() or wants_dir:
             dest = dest / Path(name).name
         if not dest.parent.is_dir():
-            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: the "
-                             f"directory {dest.parent} does not exist")
+            raise StoreError(
+                f"cannot copy artifact '{name}' of run {run_id} to {dest}: the "
+                f"directory {dest.parent} does not exist"
+            )
         tmp = dest.with_name(f".{dest.name}.part")
         try:
             with self.artifact(run_id, name) as src, open(tmp, "wb") as out:
                 shutil.copyfileobj(src, out)
             os.replace(tmp, dest)
         except OSError as exc:
-            raise StoreError(f"cannot copy artifact '{name}' of run {run_id} to {dest}: "
-                             f"{exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot copy artifact '{name}' of run {run_id} to {dest}: {exc.strerror or exc}"
+            ) from None
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -970,8 +1140,9 @@ class Store(abc.ABC):
         """A RUNNING run whose last sign of life is before this time is DEAD (for push-down)."""
         return self.clock() - _dt.timedelta(seconds=self.dead_after)
 
-    def effective_status(self, raw_status: str, heartbeat: Optional[_dt.datetime],
-                         start_time: Optional[_dt.datetime]) -> str:
+    def effective_status(
+        self, raw_status: str, heartbeat: Optional[_dt.datetime], start_time: Optional[_dt.datetime]
+    ) -> str:
         """``DEAD`` for a RUNNING run without a recent sign of life, else the stored status."""
         if raw_status != "RUNNING":
             return raw_status
@@ -987,6 +1158,7 @@ class Store(abc.ABC):
         # Sacred's jsonpickle forms (numpy arrays, tuples, dates ...) as plain values; nothing is
         # instantiated, unknown tagged objects stay the data they are.
         from ..serialize import safe_restore
+
         for name in ("config", "info", "result"):
             if name in fields:
                 fields[name] = safe_restore(fields[name])

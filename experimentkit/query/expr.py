@@ -4,6 +4,7 @@ Values are Python-like literals (numbers, quoted strings, True/False/None, lists
 ``()``, dicts in ``{}``); a bare word such as ``COMPLETED`` or ``2024-05-01`` is a string, also
 inside lists (``status in [COMPLETED, FAILED]``).  ``=`` is accepted for ``==``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,12 +17,22 @@ from .base import OPERATORS, Filter
 __all__ = ["parse_where", "parse_row_where", "parse_value", "format_value"]
 
 _SYMBOLS = "<>=!"
-_EXPR = re.compile(r"\s*(?P<key>[^\s<>=!]+)\s*(?:(?P<sym>[<>=!]+)|\s(?P<word>[A-Za-z_]+)(?=\s|$))"
-                   r"\s*(?P<value>.*?)\s*\Z", re.S)
+_EXPR = re.compile(
+    r"\s*(?P<key>[^\s<>=!]+)\s*(?:(?P<sym>[<>=!]+)|\s(?P<word>[A-Za-z_]+)(?=\s|$))"
+    r"\s*(?P<value>.*?)\s*\Z",
+    re.S,
+)
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\Z")
 _INT = re.compile(r"[-+]?\d+\Z")
-_KEYWORDS = {"True": True, "true": True, "False": False, "false": False,
-             "None": None, "none": None, "null": None}
+_KEYWORDS = {
+    "True": True,
+    "true": True,
+    "False": False,
+    "false": False,
+    "None": None,
+    "none": None,
+    "null": None,
+}
 _BARE_FORBIDDEN = set("'\"[](){},")
 _SWAPPED = {"=<": "<=", "=>": ">=", "=!": "!=", "<>": "!=", "===": "=="}
 
@@ -54,21 +65,25 @@ def _parse(text: str, row: bool) -> Filter:
     text = _shown(text)
     match = _EXPR.match(whole)
     if not match:
-        raise QueryError(f"cannot read '{text}': expected KEY OP VALUE, as in 'config.lr < 0.05' "
-                         f"(operators: {' '.join(OPERATORS)})")
+        raise QueryError(
+            f"cannot read '{text}': expected KEY OP VALUE, as in 'config.lr < 0.05' "
+            f"(operators: {' '.join(OPERATORS)})"
+        )
     op = match["sym"] or match["word"]
     if op == "=":
         op = "=="
     if op not in OPERATORS:
         hint = f" (did you mean '{_SWAPPED[op]}'?)" if op in _SWAPPED else suggest(op, OPERATORS)
-        raise QueryError(f"unknown operator '{_shown(op)}' in '{text}'{hint}; "
-                         f"use one of: {' '.join(OPERATORS)}")
+        raise QueryError(
+            f"unknown operator '{_shown(op)}' in '{text}'{hint}; use one of: {' '.join(OPERATORS)}"
+        )
     if not match["value"]:
         raise QueryError(f"'{text}' has no value after '{op}'")
     value = parse_value(match["value"])
     if op == "in" and not isinstance(value, list):
-        raise QueryError(f"'in' needs a list, as in '{_shown(match['key'])} in [a, b]', "
-                         f"not {_shown(match['value'])!r}")
+        raise QueryError(
+            f"'in' needs a list, as in '{_shown(match['key'])} in [a, b]', not {_shown(match['value'])!r}"
+        )
     return Filter(match["key"], op, value, row=row)
 
 
@@ -97,8 +112,7 @@ def parse_value(text: str) -> Any:
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             raise QueryError(f"unterminated or malformed string {_shown(text)}") from None
         if not isinstance(value, str):
-            raise QueryError(f"cannot read the value {_shown(text)}: quote a string once, as in "
-                             f"'abc'")
+            raise QueryError(f"cannot read the value {_shown(text)}: quote a string once, as in 'abc'")
         return value
     if text in _KEYWORDS:
         return _KEYWORDS[text]
@@ -109,8 +123,9 @@ def parse_value(text: str) -> Any:
                 return number
         return float(text)  # beyond 64 bits: a float (inf when beyond a double)
     if _BARE_FORBIDDEN & set(text):
-        raise QueryError(f"cannot read the value {_shown(text)!r}: quote strings that contain "
-                         f"quotes, brackets or commas")
+        raise QueryError(
+            f"cannot read the value {_shown(text)!r}: quote strings that contain quotes, brackets or commas"
+        )
     return text
 
 
@@ -147,9 +162,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
-        bare = (value and value == value.strip() and value not in _KEYWORDS
-                and not _NUMBER.match(value) and not (_BARE_FORBIDDEN & set(value))
-                and value[0] not in _SYMBOLS
-                and not set(value) & set(" \t\n\r\f\v"))
+        bare = (
+            value
+            and value == value.strip()
+            and value not in _KEYWORDS
+            and not _NUMBER.match(value)
+            and not (_BARE_FORBIDDEN & set(value))
+            and value[0] not in _SYMBOLS
+            and not set(value) & set(" \t\n\r\f\v")
+        )
         return value if bare else repr(value)
     return repr(value)

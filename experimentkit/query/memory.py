@@ -15,6 +15,7 @@ Every key but ``id`` is optional.  ``memory+json:///path/runs.json`` opens a JSO
 ``{"runs": [spec, ...]}`` (a fixture store for tests and demos); tags, notes and deletions are
 written back.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,7 @@ from .semantics import apply_in_python, apply_rows_in_python, id_sort_key
 
 __all__ = ["InMemoryStore", "summarize", "parse_time"]
 
-_RECORD_FIELDS = ("experiment", "command", "config", "info", "host", "meta", "result", "fail_trace",
-                  "notes")
+_RECORD_FIELDS = ("experiment", "command", "config", "info", "host", "meta", "result", "fail_trace", "notes")
 
 
 def parse_time(value: Any) -> Optional[_dt.datetime]:
@@ -48,15 +48,18 @@ def parse_time(value: Any) -> Optional[_dt.datetime]:
 def summarize(values: Sequence[Any]) -> dict:
     """``{"last", "min", "max", "count"}`` of a metric; min/max skip None and NaN."""
     numeric = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return {"last": values[-1] if values else None, "min": min(numeric, default=None),
-            "max": max(numeric, default=None), "count": len(values)}
+    return {
+        "last": values[-1] if values else None,
+        "min": min(numeric, default=None),
+        "max": max(numeric, default=None),
+        "count": len(values),
+    }
 
 
 class InMemoryStore(Store):
     """Runs held in memory as specs; optionally persisted to a JSON file (``path``)."""
 
-    def __init__(self, specs: Iterable[dict] = (), path: Optional[os.PathLike] = None,
-                 **kwargs: Any):
+    def __init__(self, specs: Iterable[dict] = (), path: Optional[os.PathLike] = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.path = Path(path) if path is not None else None
         self._specs: dict = {}
@@ -94,12 +97,18 @@ class InMemoryStore(Store):
         fields = {name: spec[name] for name in _RECORD_FIELDS if spec.get(name) is not None}
         for name in ("start_time", "stop_time", "heartbeat"):
             fields[name] = parse_time(spec.get(name))
-        metrics = {name: summarize(series.get("values", []))
-                   for name, series in (spec.get("metrics") or {}).items()}
-        return self.new_record(id=spec["id"], status=spec.get("status"),
-                               tags=list(spec.get("tags", [])),
-                               artifacts=list(spec.get("artifacts") or {}), metrics=metrics,
-                               resources=resource_entries(spec.get("resources")), **fields)
+        metrics = {
+            name: summarize(series.get("values", [])) for name, series in (spec.get("metrics") or {}).items()
+        }
+        return self.new_record(
+            id=spec["id"],
+            status=spec.get("status"),
+            tags=list(spec.get("tags", [])),
+            artifacts=list(spec.get("artifacts") or {}),
+            metrics=metrics,
+            resources=resource_entries(spec.get("resources")),
+            **fields,
+        )
 
     def query(self, q: Query) -> list:
         return apply_in_python((self._record(s) for s in self._specs.values()), q)
@@ -118,8 +127,12 @@ class InMemoryStore(Store):
         if name not in metrics:
             raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, metrics)}")
         series = metrics[name]
-        return MetricSeries(name, list(series.get("steps", [])), list(series.get("values", [])),
-                            [parse_time(t) for t in series.get("timestamps", [])])
+        return MetricSeries(
+            name,
+            list(series.get("steps", [])),
+            list(series.get("values", [])),
+            [parse_time(t) for t in series.get("timestamps", [])],
+        )
 
     def captured_out(self, run_id: Any) -> str:
         return self._spec(run_id).get("captured_out") or ""
@@ -129,15 +142,22 @@ class InMemoryStore(Store):
         if name not in artifacts:
             raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, artifacts)}")
         content = artifacts[name]
-        data = (base64.b64decode(content["base64"]) if isinstance(content, dict)
-                else str(content).encode("utf-8"))
+        data = (
+            base64.b64decode(content["base64"]) if isinstance(content, dict) else str(content).encode("utf-8")
+        )
         return io.BytesIO(data)
 
     def tables(self, run_id: Any) -> list:
         return sorted(self._spec(run_id).get("tables") or {})
 
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         tables = self._spec(run_id).get("tables") or {}
         if table not in tables:
             raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, tables)}")

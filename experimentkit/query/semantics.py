@@ -3,6 +3,7 @@
 Backends evaluate here whatever they could not push down, so one definition decides what a query
 means (see the rules in :mod:`experimentkit.query.base`).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -14,8 +15,7 @@ from typing import Any, Optional
 
 from .base import Filter, Key, Order, Query, RunRecord
 
-__all__ = ["resolve", "matches", "sort_key", "apply_in_python", "apply_rows_in_python",
-           "id_sort_key"]
+__all__ = ["resolve", "matches", "sort_key", "apply_in_python", "apply_rows_in_python", "id_sort_key"]
 
 _INT_ID = re.compile(r"-?\d+\Z")
 
@@ -70,8 +70,11 @@ def _ordered(a: Any, b: Any, is_id: bool) -> Optional[int]:
         a, b = id_sort_key(a), id_sort_key(b)
         if a[0] != b[0]:
             return None
-    elif not ((_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
-              or (isinstance(a, _dt.datetime) and isinstance(b, _dt.datetime))):
+    elif not (
+        (_is_number(a) and _is_number(b))
+        or (isinstance(a, str) and isinstance(b, str))
+        or (isinstance(a, _dt.datetime) and isinstance(b, _dt.datetime))
+    ):
         return None
     return (a > b) - (a < b)
 
@@ -102,8 +105,9 @@ def matches(value: Any, flt: Filter) -> bool:
         if flt.op == "!=":
             return not any(_equal(item, flt.value) for item in value)
         if flt.op == "contains":
-            return any(isinstance(item, str) and isinstance(flt.value, str) and flt.value in item
-                       for item in value)
+            return any(
+                isinstance(item, str) and isinstance(flt.value, str) and flt.value in item for item in value
+            )
         return any(_compare(flt.op, item, flt.value, False) for item in value)
     return _compare(flt.op, value, flt.value, flt.parsed_key.root == "id")
 
@@ -155,11 +159,18 @@ def _sort(items: list, orders: Sequence[Order], value_of: Any, tiebreak: Any) ->
             parsed = order.parsed_key
             parts.append(sort_key(value_of(item, parsed), order.descending, parsed.root == "id"))
         return (*parts, tiebreak(item))
+
     return sorted(items, key=key)
 
 
-def apply_in_python(records: Iterable[RunRecord], q: Query, *, filtered: Iterable[Filter] = (),
-                    ordered: bool = False, limited: bool = False) -> list:
+def apply_in_python(
+    records: Iterable[RunRecord],
+    q: Query,
+    *,
+    filtered: Iterable[Filter] = (),
+    ordered: bool = False,
+    limited: bool = False,
+) -> list:
     """Finish a query in Python.
 
     ``filtered``: the filters of ``q`` the backend already applied (they are skipped here);
@@ -170,8 +181,7 @@ def apply_in_python(records: Iterable[RunRecord], q: Query, *, filtered: Iterabl
     done = list(filtered)
     remaining = [f for f in q.filters if f not in done]
     if limited and (remaining or not ordered):
-        raise ValueError("a backend may only apply offset/limit after applying every filter "
-                         "and the order")
+        raise ValueError("a backend may only apply offset/limit after applying every filter and the order")
     result = [r for r in records if all(matches(resolve(r, f.parsed_key), f) for f in remaining)]
     if not ordered:
         result = _sort(result, q.order, resolve, lambda r: id_sort_key(r.id))
@@ -180,18 +190,26 @@ def apply_in_python(records: Iterable[RunRecord], q: Query, *, filtered: Iterabl
     return result
 
 
-def apply_rows_in_python(rows: Iterable[dict], where: Sequence[Filter] = (),
-                         order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+def apply_rows_in_python(
+    rows: Iterable[dict],
+    where: Sequence[Filter] = (),
+    order: Sequence[Order] = (),
+    limit: Optional[int] = None,
+) -> list:
     """The reference for ``Store.rows``: filter, stable sort (logging order breaks ties), limit."""
+
     def value_of(row: dict, key: Key) -> Any:
         return row.get(key.path[0])
 
-    indexed = [(i, row) for i, row in enumerate(rows)
-               if all(matches(row.get(f.parsed_key.path[0]), f) for f in where)]
+    indexed = [
+        (i, row)
+        for i, row in enumerate(rows)
+        if all(matches(row.get(f.parsed_key.path[0]), f) for f in where)
+    ]
     ordered = _sort(indexed, order, lambda item, key: value_of(item[1], key), lambda item: item[0])
     return _window([row for _, row in ordered], 0, limit)
 
 
 def _window(items: list, offset: int, limit: Optional[int]) -> list:
     offset = max(int(offset or 0), 0)
-    return items[offset:] if limit is None else items[offset:offset + max(int(limit), 0)]
+    return items[offset:] if limit is None else items[offset : offset + max(int(limit), 0)]

@@ -1,4 +1,5 @@
 """``Experiment.sweep``: a sweep from Python, recorded like one from the command line."""
+
 from __future__ import annotations
 
 import sys
@@ -11,11 +12,22 @@ from .space import space_from_mapping
 __all__ = ["sweep"]
 
 
-def sweep(ex: Any, space: Optional[Mapping] = None, *, named_configs: Any = None,
-          command: Optional[str] = None, launcher: Any = "local", jobs: int = 1,
-          samples: Optional[int] = None, seed: int = 0, options: Optional[dict] = None,
-          fail_fast: bool = False, resume: Optional[int] = None, progress: bool = False,
-          **launcher_options: Any) -> SweepResult:
+def sweep(
+    ex: Any,
+    space: Optional[Mapping] = None,
+    *,
+    named_configs: Any = None,
+    command: Optional[str] = None,
+    launcher: Any = "local",
+    jobs: int = 1,
+    samples: Optional[int] = None,
+    seed: int = 0,
+    options: Optional[dict] = None,
+    fail_fast: bool = False,
+    resume: Optional[int] = None,
+    progress: bool = False,
+    **launcher_options: Any,
+) -> SweepResult:
     """Run every point of ``space`` with ``ex``'s observers; return the :class:`SweepResult`.
 
     ``space`` maps config keys to a list (a grid axis), a grammar string (``"range(3)"``), a
@@ -37,7 +49,18 @@ def sweep(ex: Any, space: Optional[Mapping] = None, *, named_configs: Any = None
         tasks = tasks_from_record(record)
     else:
         tasks = built.expand()
-    return run_sweep(ex, tasks, command=command, options=dict(options or {}), space=built,
-                     launcher=launcher, jobs=jobs, launcher_options=launcher_options,
-                     fail_fast=fail_fast, command_line=list(sys.argv), books=books,
-                     resume=record, progress=progress)
+    return run_sweep(
+        ex,
+        tasks,
+        command=command,
+        options=dict(options or {}),
+        space=built,
+        launcher=launcher,
+        jobs=jobs,
+        launcher_options=launcher_options,
+        fail_fast=fail_fast,
+        command_line=list(sys.argv),
+        books=books,
+        resume=record,
+        progress=progress,
+    )

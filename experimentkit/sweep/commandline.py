@@ -4,6 +4,7 @@ They are taken out of ``argv`` before the Sacred grammar sees it (so ``--help`` 
 unchanged); a flag the experiment claims itself (``additional_cli_options``) is left alone.
 ``-M``/``--multirun`` turns the sweep grammar on (``-m`` stays Sacred's ``--mongo_db``).
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,13 +17,20 @@ __all__ = ["SweepFlags", "split_sweep_argv", "run_sweep_commandline", "SWEEP_HEL
 
 # flag -> (key, takes a value)
 _FLAGS = {
-    "--multirun": ("multirun", False), "-M": ("multirun", False),
-    "--sweep-file": ("sweep_file", True), "--samples": ("samples", True),
-    "--sweep-seed": ("sweep_seed", True), "--jobs": ("jobs", True),
-    "--launcher": ("launcher", True), "--launcher-arg": ("launcher_args", True),
-    "--fail-fast": ("fail_fast", False), "--resume": ("resume", None),
-    "--optuna": ("optuna", True), "--objective": ("objective", True),
-    "--direction": ("direction", True), "--no-progress": ("no_progress", False),
+    "--multirun": ("multirun", False),
+    "-M": ("multirun", False),
+    "--sweep-file": ("sweep_file", True),
+    "--samples": ("samples", True),
+    "--sweep-seed": ("sweep_seed", True),
+    "--jobs": ("jobs", True),
+    "--launcher": ("launcher", True),
+    "--launcher-arg": ("launcher_args", True),
+    "--fail-fast": ("fail_fast", False),
+    "--resume": ("resume", None),
+    "--optuna": ("optuna", True),
+    "--objective": ("objective", True),
+    "--direction": ("direction", True),
+    "--no-progress": ("no_progress", False),
 }
 _STARTS_SWEEP = ("multirun", "sweep_file", "resume", "optuna")
 
@@ -113,8 +121,9 @@ def split_sweep_argv(argv: list, options: Any = ()) -> tuple:
     if not flags.given:
         return argv, None
     if not flags.starts_sweep:
-        raise UsageError(f"{flags.given[0]} applies to sweeps: add --multirun (-M), "
-                         f"--sweep-file, --optuna or --resume")
+        raise UsageError(
+            f"{flags.given[0]} applies to sweeps: add --multirun (-M), --sweep-file, --optuna or --resume"
+        )
     return rest, flags
 
 
@@ -157,8 +166,7 @@ def run_sweep_commandline(ex: Any, parsed: Any, flags: SweepFlags, argv: list) -
     try:
         seed = int(flags.sweep_seed or 0)
     except ValueError:
-        raise UsageError(f"--sweep-seed must be a whole number, not {flags.sweep_seed!r}") \
-            from None
+        raise UsageError(f"--sweep-seed must be a whole number, not {flags.sweep_seed!r}") from None
     launcher_args = launcher_options(flags.launcher_args)
     if flags.optuna:
         from .optuna import optimize_commandline
@@ -174,17 +182,26 @@ def run_sweep_commandline(ex: Any, parsed: Any, flags: SweepFlags, argv: list) -
 
         found = books or books_for_observers(ex.observers)
         if not found:
-            raise UsageError("--resume reads the sweep record: give its store with -F DIR, "
-                             "-s URL or -m DB")
+            raise UsageError("--resume reads the sweep record: give its store with -F DIR, -s URL or -m DB")
         resume = _find_resume(found[0], flags.resume, argv)
         tasks = tasks_from_record(resume)
     else:
         tasks = space.expand()
-    result = run_sweep(ex, tasks, command=parsed.command, options=options, space=space,
-                       launcher=flags.launcher or "local", jobs=jobs,
-                       launcher_options=launcher_args, fail_fast=flags.fail_fast,
-                       command_line=list(argv), books=books, resume=resume,
-                       progress=not flags.no_progress)
+    result = run_sweep(
+        ex,
+        tasks,
+        command=parsed.command,
+        options=options,
+        space=space,
+        launcher=flags.launcher or "local",
+        jobs=jobs,
+        launcher_options=launcher_args,
+        fail_fast=flags.fail_fast,
+        command_line=list(argv),
+        books=books,
+        resume=resume,
+        progress=not flags.no_progress,
+    )
     print(summary(result, len(tasks)), file=sys.stderr)
     if result.status == "INTERRUPTED":
         return 130
@@ -195,11 +212,16 @@ def _find_resume(book: Any, wanted: Any, argv: list) -> dict:
     if wanted is not True:
         return book.get(wanted)
     wanted_line = [w for w in argv[1:] if w != "--resume"]
-    records = [r for r in book.records() if r.get("status") != "COMPLETED"
-               and (r.get("command_line") or [])[1:] == wanted_line]
+    records = [
+        r
+        for r in book.records()
+        if r.get("status") != "COMPLETED" and (r.get("command_line") or [])[1:] == wanted_line
+    ]
     if not records:
-        raise UsageError(f"no unfinished sweep with this command line in {book}; "
-                         f"give its id: --resume SWEEP_ID (experimentkit sweeps lists them)")
+        raise UsageError(
+            f"no unfinished sweep with this command line in {book}; "
+            f"give its id: --resume SWEEP_ID (experimentkit sweeps lists them)"
+        )
     return records[-1]
 
 
@@ -209,6 +231,8 @@ def check_direction(direction: Optional[str]) -> str:
     aliases = {"max": "maximize", "min": "minimize"}
     text = aliases.get(text, text)
     if text not in ("maximize", "minimize"):
-        raise UsageError(f"--direction must be maximize or minimize, not {direction!r}"
-                         f"{suggest(str(direction), ('maximize', 'minimize'))}")
+        raise UsageError(
+            f"--direction must be maximize or minimize, not {direction!r}"
+            f"{suggest(str(direction), ('maximize', 'minimize'))}"
+        )
     return text

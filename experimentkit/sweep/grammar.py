@@ -7,6 +7,7 @@ a comma at the *top level* - not inside quotes, brackets ``[]``, braces ``{}`` o
 ``linspace(...)`` and ``choice(...)`` spell an axis explicitly.  Every item of an axis is parsed
 exactly like a single update value (``experimentkit.config.updates.parse_value``).
 """
+
 from __future__ import annotations
 
 import math
@@ -91,16 +92,20 @@ def _function_axis(name: str, body: str, where: str) -> list:
     args = [a for a in split_top_level(body)] if body.strip() else []
     if name == "choice":
         if not args or any(not a.strip() for a in args):
-            raise UsageError(f"{where}: choice() needs values separated by commas, "
-                             f"e.g. choice(1,2)")
+            raise UsageError(f"{where}: choice() needs values separated by commas, e.g. choice(1,2)")
         return [parse_value(a, where, strict=_strict()) for a in args]
     numbers = [_number(a, where) for a in args]
     if name == "range":
         if not 1 <= len(numbers) <= 3:
-            raise UsageError(f"{where}: range() takes 1 to 3 numbers: range(stop), "
-                             f"range(start,stop) or range(start,stop,step)")
-        start, stop, step = (0, numbers[0], 1) if len(numbers) == 1 else (
-            numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1)
+            raise UsageError(
+                f"{where}: range() takes 1 to 3 numbers: range(stop), "
+                f"range(start,stop) or range(start,stop,step)"
+            )
+        start, stop, step = (
+            (0, numbers[0], 1)
+            if len(numbers) == 1
+            else (numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1)
+        )
         if step == 0:
             raise UsageError(f"{where}: range() step must not be zero")
         count = max(0, math.ceil((stop - start) / step))
@@ -109,12 +114,13 @@ def _function_axis(name: str, body: str, where: str) -> list:
             return [int(v) for v in values]
         return [round(v, 12) for v in values]
     if len(numbers) != 3 or numbers[2] != int(numbers[2]) or numbers[2] < 1:
-        raise UsageError(f"{where}: {name}() takes start, stop and a positive whole count, "
-                         f"e.g. {name}(-4,-1,4)")
+        raise UsageError(
+            f"{where}: {name}() takes start, stop and a positive whole count, e.g. {name}(-4,-1,4)"
+        )
     low, high, count = numbers[0], numbers[1], int(numbers[2])
     points = [low + (high - low) * k / (count - 1) for k in range(count)] if count > 1 else [low]
     if name == "logspace":
-        return [float(f"{10 ** p:.12g}") for p in points]
+        return [float(f"{10**p:.12g}") for p in points]
     return [float(f"{p:.12g}") for p in points]
 
 
@@ -129,8 +135,10 @@ def parse_axis_value(text: str, where: str = "") -> Optional[list]:
     where = where or f"sweep '{text}'"
     match = _FUNCTION.match(text)
     if match is None and _FUNCTION_START.match(text):
-        raise UsageError(f"{where}: cannot parse {text.strip()!r}; write e.g. range(1,5), "
-                         f"logspace(-4,-1,4), linspace(0,1,5) or choice(a,b)")
+        raise UsageError(
+            f"{where}: cannot parse {text.strip()!r}; write e.g. range(1,5), "
+            f"logspace(-4,-1,4), linspace(0,1,5) or choice(a,b)"
+        )
     if match:
         values = _function_axis(match.group(1), match.group(2), where)
     else:
@@ -170,8 +178,7 @@ def parse_sweep_words(words: list) -> list:
                 items.append(word)
                 continue
             if any(not name.strip() for name in names):
-                raise UsageError(f"sweep '{word}': empty named config between commas "
-                                 f"(write big,small)")
+                raise UsageError(f"sweep '{word}': empty named config between commas (write big,small)")
             items.append(Axis(None, tuple(name.strip() for name in names)))
     keys = [a.key for a in items if isinstance(a, Axis) and a.key is not None]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})

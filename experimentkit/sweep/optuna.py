@@ -7,6 +7,7 @@ bad trial: its run ends with the status PRUNED (not FAILED).  The objective valu
 last logged value (or the run's numeric result when it never logged it).  The trials form one
 sweep (``meta.sweep``); the study's storage may be the same SQL database as the runs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -43,8 +44,7 @@ def _suggest(trial: Any, key: str, spec: Any) -> Any:
             return trial.suggest_categorical(key, list(args))
         if kind == "int":
             return trial.suggest_int(key, int(args[0]), int(args[1]))
-        return trial.suggest_float(key, float(args[0]), float(args[1]),
-                                   log=kind == "loguniform")
+        return trial.suggest_float(key, float(args[0]), float(args[1]), log=kind == "loguniform")
     return spec  # a fixed value
 
 
@@ -67,7 +67,7 @@ def _first_point(space: Mapping) -> dict:
         if isinstance(spec, (list, tuple)):
             point[key] = spec[0]
         elif isinstance(spec, Mapping) and len(spec) == 1:
-            (kind, args), = spec.items()
+            ((kind, args),) = spec.items()
             args = list(args) if isinstance(args, (list, tuple)) else [args]
             point[key] = int(args[0]) if kind == "int" else args[0]
         else:
@@ -75,11 +75,24 @@ def _first_point(space: Mapping) -> dict:
     return point
 
 
-def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: str = "minimize",
-             *, n_jobs: int = 1, storage: Any = None, study_name: Optional[str] = None,
-             sampler: Any = None, pruner: Any = None, command: Optional[str] = None,
-             named_configs: Any = (), options: Optional[dict] = None,
-             command_line: Optional[list] = None, books: Optional[list] = None) -> Any:
+def optimize(
+    ex: Any,
+    objective: str,
+    trials: int,
+    space: Mapping,
+    direction: str = "minimize",
+    *,
+    n_jobs: int = 1,
+    storage: Any = None,
+    study_name: Optional[str] = None,
+    sampler: Any = None,
+    pruner: Any = None,
+    command: Optional[str] = None,
+    named_configs: Any = (),
+    options: Optional[dict] = None,
+    command_line: Optional[list] = None,
+    books: Optional[list] = None,
+) -> Any:
     """Run ``trials`` Optuna trials of ``ex``; returns the ``optuna.Study``.
 
     ``objective`` is a metric name (``val.accuracy``); ``space`` maps config keys to a list
@@ -95,7 +108,7 @@ def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: st
     direction = check_direction(direction)
     if int(trials) < 1:
         raise UsageError(f"--optuna needs at least 1 trial, not {trials}")
-    objective = objective[len("metrics."):] if objective.startswith("metrics.") else objective
+    objective = objective[len("metrics.") :] if objective.startswith("metrics.") else objective
     _check_space(space)
     options = dict(options or {})
     named = [named_configs] if isinstance(named_configs, str) else list(named_configs or ())
@@ -107,20 +120,35 @@ def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: st
     if not books:
         raise UsageError("a sweep records its runs: add an observer (-F DIR, -s URL or -m DB)")
     try:
-        study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
-                                    sampler=sampler, pruner=pruner, load_if_exists=True)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            direction=direction,
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise UsageError(f"cannot open the Optuna storage {_safe(storage)}: "
-                         f"{type(exc).__name__}: {first_line}") from None
+        raise UsageError(
+            f"cannot open the Optuna storage {_safe(storage)}: {type(exc).__name__}: {first_line}"
+        ) from None
     record = {
-        "experiment": ex.path, "command": command, "command_line": command_line or list(sys.argv),
-        "space": {"optuna": {k: v if not isinstance(v, tuple) else list(v)
-                             for k, v in space.items()}},
-        "tasks": [], "total": int(trials), "launcher": "optuna", "jobs": int(n_jobs),
+        "experiment": ex.path,
+        "command": command,
+        "command_line": command_line or list(sys.argv),
+        "space": {"optuna": {k: v if not isinstance(v, tuple) else list(v) for k, v in space.items()}},
+        "tasks": [],
+        "total": int(trials),
+        "launcher": "optuna",
+        "jobs": int(n_jobs),
         "launcher_options": {"study": study.study_name, "storage": _safe(storage)},
-        "status": "RUNNING", "start_time": utc_iso(), "stop_time": None, "counts": {},
-        "objective": objective, "direction": direction,
+        "status": "RUNNING",
+        "start_time": utc_iso(),
+        "stop_time": None,
+        "counts": {},
+        "objective": objective,
+        "direction": direction,
     }
     sweep_id = None
     for book in books:
@@ -135,9 +163,16 @@ def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: st
         updates: dict = {}
         for key, value in values.items():
             set_by_dotted_path(updates, key, value)
-        run = ex.resolve(command, updates, named, options=options, meta_info={
-            "sweep": {"id": sweep_id, "index": trial.number},
-            "optuna": {"study": study.study_name, "trial": trial.number}})
+        run = ex.resolve(
+            command,
+            updates,
+            named,
+            options=options,
+            meta_info={
+                "sweep": {"id": sweep_id, "index": trial.number},
+                "optuna": {"study": study.study_name, "trial": trial.number},
+            },
+        )
         if n_jobs != 1 and run.capture_mode != "no":
             run.capture_mode = "thread"
         last: list = []
@@ -168,8 +203,15 @@ def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: st
         finally:
             with lock:
                 counts[status] = counts.get(status, 0) + 1
-                tasks.append({"index": trial.number, "values": values, "updates": updates,
-                              "named_configs": named, "run_id": run._id})
+                tasks.append(
+                    {
+                        "index": trial.number,
+                        "values": values,
+                        "updates": updates,
+                        "named_configs": named,
+                        "run_id": run._id,
+                    }
+                )
                 for book in books:
                     _update(book, sweep_id, {"counts": dict(counts), "tasks": list(tasks)})
         if last:
@@ -186,8 +228,11 @@ def optimize(ex: Any, objective: str, trials: int, space: Mapping, direction: st
     if status == "COMPLETED" and counts.get("FAILED"):
         status = "FAILED"
     for book in books:
-        _update(book, sweep_id, {"status": status, "stop_time": utc_iso(), "counts": dict(counts),
-                                 "tasks": list(tasks)})
+        _update(
+            book,
+            sweep_id,
+            {"status": status, "stop_time": utc_iso(), "counts": dict(counts), "tasks": list(tasks)},
+        )
     if status == "INTERRUPTED":
         raise KeyboardInterrupt
     return study
@@ -207,8 +252,7 @@ def _update(book: Any, sweep_id: Any, changes: dict) -> None:
     _safe_update(book, sweep_id, changes)
 
 
-def optimize_commandline(ex: Any, parsed: Any, flags: Any, argv: list, jobs: int,
-                         launcher_args: dict) -> int:
+def optimize_commandline(ex: Any, parsed: Any, flags: Any, argv: list, jobs: int, launcher_args: dict) -> int:
     """``--optuna N``: the space from the ``with`` axes (categorical) and the sweep file's random
     dimensions; ``--launcher-arg storage=URL`` / ``study=NAME``."""
     from .records import books_for_options
@@ -218,8 +262,9 @@ def optimize_commandline(ex: Any, parsed: Any, flags: Any, argv: list, jobs: int
         raise UsageError("--optuna needs --objective=METRIC (and --direction=maximize|minimize)")
     unknown = set(launcher_args) - {"storage", "study"}
     if unknown:
-        raise UsageError(f"--optuna accepts --launcher-arg storage=URL and study=NAME, not "
-                         f"{sorted(unknown)[0]}")
+        raise UsageError(
+            f"--optuna accepts --launcher-arg storage=URL and study=NAME, not {sorted(unknown)[0]}"
+        )
     try:
         trials = int(flags.optuna)
     except ValueError:
@@ -250,11 +295,21 @@ def optimize_commandline(ex: Any, parsed: Any, flags: Any, argv: list, jobs: int
     options = dict(parsed.options)
     books = books_for_options(options) or None
     try:
-        study = optimize(ex, flags.objective, trials, space, flags.direction or "minimize",
-                         n_jobs=jobs, storage=launcher_args.get("storage"),
-                         study_name=launcher_args.get("study"), command=parsed.command,
-                         named_configs=named, options=options, command_line=list(argv),
-                         books=books)
+        study = optimize(
+            ex,
+            flags.objective,
+            trials,
+            space,
+            flags.direction or "minimize",
+            n_jobs=jobs,
+            storage=launcher_args.get("storage"),
+            study_name=launcher_args.get("study"),
+            command=parsed.command,
+            named_configs=named,
+            options=options,
+            command_line=list(argv),
+            books=books,
+        )
     except KeyboardInterrupt:
         print("Interrupted (Ctrl-C)", file=sys.stderr)
         return 130
@@ -266,6 +321,5 @@ def optimize_commandline(ex: Any, parsed: Any, flags: Any, argv: list, jobs: int
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     print(f"Sweep {sweep_id} (Optuna study {study.study_name}): {summary}", file=sys.stderr)
     if completed:
-        print(f"  best: {flags.objective}={study.best_value} with {study.best_params}",
-              file=sys.stderr)
+        print(f"  best: {flags.objective}={study.best_value} with {study.best_params}", file=sys.stderr)
     return 0 if not states.get("FAIL") else 1

@@ -4,6 +4,7 @@ swept parameter (one panel each) and a parallel-coordinates chart of all of them
 Kept apart from :mod:`experimentkit.plotting`; matplotlib is imported only here, when a plot is
 made.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,7 @@ def params_figure(rows: list, keys: list, metric: str) -> Any:
     cmap = matplotlib.colormaps["viridis"]
     for r in range(len(rows)):
         shade = (metrics[r] - low) / (high - low) if high > low else 0.5
-        ax.plot(range(len(dims)), [scaled[d][r] for d in range(len(dims))], color=cmap(shade),
-                alpha=0.8)
+        ax.plot(range(len(dims)), [scaled[d][r] for d in range(len(dims))], color=cmap(shade), alpha=0.8)
     ax.set_xticks(range(len(dims)), dims)
     ax.set_yticks([])
     ax.set_title(f"parallel coordinates (colour: {metric})")
@@ -98,8 +98,10 @@ def plot_sweep_command(args: Any, store: Any, metric: str) -> int:
     if not rows:
         from ..errors import suggest
 
-        raise UsageError(f"no run of sweep {record['id']} logged the metric '{metric}'"
-                         f"{suggest(metric, sorted(seen_metrics))}")
+        raise UsageError(
+            f"no run of sweep {record['id']} logged the metric '{metric}'"
+            f"{suggest(metric, sorted(seen_metrics))}"
+        )
     path = save_figure(params_figure(rows, keys, metric), args.output)
     print(f"wrote {path}")
     return 0

@@ -8,6 +8,7 @@ for Optuna, ``objective``/``direction``.  Each backend stores it in its own modu
 (``backends/<tech>/sweeps.py``) behind the small :class:`SweepBook` interface; each run of the
 sweep has ``meta.sweep = {"id": ..., "index": ...}``.
 """
+
 from __future__ import annotations
 
 import abc
@@ -17,8 +18,7 @@ from typing import Any, Optional
 
 from ..errors import StoreError, suggest
 
-__all__ = ["SweepBook", "books_for_options", "books_for_observers", "open_book", "utc_iso",
-           "unknown_sweep"]
+__all__ = ["SweepBook", "books_for_options", "books_for_observers", "open_book", "utc_iso", "unknown_sweep"]
 
 
 def utc_iso() -> str:
@@ -101,7 +101,7 @@ def books_for_observers(observers: list) -> list:
 
 
 def _prefix(runs_collection: str) -> str:
-    return runs_collection[:-len("runs")] if runs_collection.endswith("runs") else ""
+    return runs_collection[: -len("runs")] if runs_collection.endswith("runs") else ""
 
 
 def open_book(target: str) -> SweepBook:
@@ -130,10 +130,8 @@ def open_book(target: str) -> SweepBook:
     try:
         return SqlSweepBook(text, create=False)
     except ImportError:
-        raise StoreError("reading an SQL store needs SQLAlchemy: pip install "
-                         "'experimentkit[sql]'") from None
+        raise StoreError("reading an SQL store needs SQLAlchemy: pip install 'experimentkit[sql]'") from None
     except Exception as exc:  # a bad URL or driver: one line, the password hidden
         from ..backends.sql.observer import _safe_url
 
-        raise StoreError(f"cannot open the SQL store {_safe_url(text)}: "
-                         f"{type(exc).__name__}") from None
+        raise StoreError(f"cannot open the SQL store {_safe_url(text)}: {type(exc).__name__}") from None

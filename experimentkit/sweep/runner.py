@@ -6,6 +6,7 @@ suggestion), and only then create the sweep record and start runs.  Failed runs 
 sweep unless ``fail_fast``; Ctrl-C interrupts the running runs and marks the sweep INTERRUPTED;
 ``resume`` runs only the tasks without a COMPLETED run.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -81,8 +82,7 @@ def check_tasks(ex: Any, command: Optional[str], tasks: list, options: dict) -> 
         seen.add(shape)
         updates = dict(task.updates)
         updates.setdefault("seed", 0)  # no fresh seed needed just to check
-        resolve_config(ex, command or ex.default_command, updates, task.named_configs, force,
-                       logger=quiet)
+        resolve_config(ex, command or ex.default_command, updates, task.named_configs, force, logger=quiet)
 
 
 def _shape(updates: dict, prefix: str = "") -> tuple:
@@ -134,8 +134,9 @@ def _open_first_store(options: dict, observers: list) -> Any:
             from ..backends.mongo.store import MongoStore
 
             database = observer.runs.database
-            return MongoStore(client=database.client, db_name=database.name,
-                              prefix=observer.runs.name[:-len("runs")])
+            return MongoStore(
+                client=database.client, db_name=database.name, prefix=observer.runs.name[: -len("runs")]
+            )
     return None
 
 
@@ -152,13 +153,22 @@ class _Progress:
             import shutil
 
             size = shutil.get_terminal_size((100, 24))  # falls back where a tty reports 0x0
-            self.bar = tqdm(total=total, desc=f"sweep {sweep_id}", unit="run", file=sys.stderr,
-                            ncols=min(size.columns, 120), nrows=size.lines)
+            self.bar = tqdm(
+                total=total,
+                desc=f"sweep {sweep_id}",
+                unit="run",
+                file=sys.stderr,
+                ncols=min(size.columns, 120),
+                nrows=size.lines,
+            )
 
     def update(self, counts: Counter, running: int) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(running=running, failed=sum(
-                n for s, n in counts.items() if s not in ("COMPLETED", "PRUNED")), refresh=False)
+            self.bar.set_postfix(
+                running=running,
+                failed=sum(n for s, n in counts.items() if s not in ("COMPLETED", "PRUNED")),
+                refresh=False,
+            )
             self.bar.update(1)
 
     def close(self) -> None:
@@ -166,12 +176,23 @@ class _Progress:
             self.bar.close()
 
 
-def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: Optional[dict] = None,
-              space: Optional[Space] = None, launcher: Any = "local", jobs: int = 1,
-              launcher_options: Optional[dict] = None, fail_fast: bool = False,
-              command_line: Optional[list] = None, books: Optional[list] = None,
-              resume: Optional[dict] = None, progress: bool = True,
-              extra_record: Optional[dict] = None) -> SweepResult:
+def run_sweep(
+    ex: Any,
+    tasks: list,
+    *,
+    command: Optional[str] = None,
+    options: Optional[dict] = None,
+    space: Optional[Space] = None,
+    launcher: Any = "local",
+    jobs: int = 1,
+    launcher_options: Optional[dict] = None,
+    fail_fast: bool = False,
+    command_line: Optional[list] = None,
+    books: Optional[list] = None,
+    resume: Optional[dict] = None,
+    progress: bool = True,
+    extra_record: Optional[dict] = None,
+) -> SweepResult:
     """Run ``tasks`` as one sweep; see the module docstring for the order of checks."""
     from ..launchers import Launcher, get_launcher
     from .worker import make_job
@@ -190,10 +211,14 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         books = books_for_observers(ex.observers)
     if not books:
         if not ex.observers and not _plugin_observer_given(options):
-            raise UsageError("a sweep records its runs: give a store with -F DIR, -s URL or "
-                             "-m DB (or add an observer)")
-        print("experimentkit: warning: only file, SQL and MongoDB stores keep sweep records; "
-              "the runs are recorded without one", file=sys.stderr)
+            raise UsageError(
+                "a sweep records its runs: give a store with -F DIR, -s URL or -m DB (or add an observer)"
+            )
+        print(
+            "experimentkit: warning: only file, SQL and MongoDB stores keep sweep records; "
+            "the runs are recorded without one",
+            file=sys.stderr,
+        )
 
     todo = list(tasks)
     skipped = 0
@@ -203,18 +228,33 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
         todo = [t for t in tasks if t.index not in done]
         skipped = len(tasks) - len(todo)
         for book in books:
-            book.update(sweep_id, {"status": "RUNNING", "stop_time": None,
-                                   "resumed": list(resume.get("resumed", [])) + [utc_iso()]})
+            book.update(
+                sweep_id,
+                {
+                    "status": "RUNNING",
+                    "stop_time": None,
+                    "resumed": list(resume.get("resumed", [])) + [utc_iso()],
+                },
+            )
         counts: Counter = Counter({"COMPLETED": skipped})
     else:
         record = {
-            "experiment": ex.path, "command": command, "command_line": command_line,
+            "experiment": ex.path,
+            "command": command,
+            "command_line": command_line,
             "space": space.describe() if space is not None else None,
-            "tasks": [t.to_json() for t in tasks], "total": len(tasks),
-            "launcher": chosen.name, "jobs": chosen.jobs,
+            "tasks": [t.to_json() for t in tasks],
+            "total": len(tasks),
+            "launcher": chosen.name,
+            "jobs": chosen.jobs,
             "launcher_options": {k: str(v) for k, v in chosen.options.items()},
-            "status": "RUNNING", "start_time": utc_iso(), "stop_time": None, "counts": {},
-            "host": socket.gethostname(), "user": _user(), **(extra_record or {}),
+            "status": "RUNNING",
+            "start_time": utc_iso(),
+            "stop_time": None,
+            "counts": {},
+            "host": socket.gethostname(),
+            "user": _user(),
+            **(extra_record or {}),
         }
         sweep_id = None
         for book in books:
@@ -231,14 +271,19 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
     def jobs_iter():
         for task in todo:
             started[0] += 1
-            yield make_job(ex, command, task.to_json(), options, sweep_meta,
-                           chosen.shares_process)
+            yield make_job(ex, command, task.to_json(), options, sweep_meta, chosen.shares_process)
 
     def report(outcome: dict) -> None:
         task = by_index[outcome["index"]]
-        result = SweepOutcome(task.index, task.values, outcome["status"] or "FAILED",
-                              outcome.get("run_id"), outcome.get("result"),
-                              outcome.get("error") or "", bool(outcome.get("lost")))
+        result = SweepOutcome(
+            task.index,
+            task.values,
+            outcome["status"] or "FAILED",
+            outcome.get("run_id"),
+            outcome.get("result"),
+            outcome.get("error") or "",
+            bool(outcome.get("lost")),
+        )
         outcomes.append(result)
         counts[result.status] += 1
         running = started[0] - len(outcomes)
@@ -267,9 +312,16 @@ def run_sweep(ex: Any, tasks: list, *, command: Optional[str] = None, options: O
     _find_lost_run_ids(outcomes, options, ex.observers, sweep_id)
     _mark_crashed(outcomes, options, ex.observers)
     for book in books:
-        _safe_update(book, sweep_id, {"status": status, "stop_time": utc_iso(),
-                                      "counts": dict(counts),
-                                      "elapsed_seconds": round(time.monotonic() - begin, 3)})
+        _safe_update(
+            book,
+            sweep_id,
+            {
+                "status": status,
+                "stop_time": utc_iso(),
+                "counts": dict(counts),
+                "elapsed_seconds": round(time.monotonic() - begin, 3),
+            },
+        )
     return SweepResult(sweep_id, status, outcomes, skipped)
 
 
@@ -321,11 +373,13 @@ def _mark_crashed(outcomes: list, options: dict, observers: list) -> None:
             if observer is None:
                 return
             observer.attach(outcome.run_id)
-            observer.failed_event(fail_time=_utcnow(), fail_trace=[
-                f"experimentkit sweep: {outcome.error}\n"])
+            observer.failed_event(fail_time=_utcnow(), fail_trace=[f"experimentkit sweep: {outcome.error}\n"])
         except Exception as exc:
-            print(f"experimentkit: warning: could not mark run {outcome.run_id} FAILED: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            print(
+                f"experimentkit: warning: could not mark run {outcome.run_id} FAILED: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
 
 
 def _sigterm_as_interrupt() -> Any:
@@ -348,8 +402,11 @@ def _safe_update(book: Any, sweep_id: Any, changes: dict) -> None:
     try:
         book.update(sweep_id, changes)
     except Exception as exc:
-        print(f"experimentkit: warning: could not update sweep {sweep_id} in {book}: "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"experimentkit: warning: could not update sweep {sweep_id} in {book}: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
 
 
 def _user() -> str:
@@ -361,8 +418,9 @@ def _user() -> str:
 
 def describe_values(values: dict) -> str:
     """``lr=0.1 batch=64`` for summaries."""
-    return " ".join(f"{k}={v!r}" if isinstance(v, str) and k != "named_config" else f"{k}={v}"
-                    for k, v in values.items())
+    return " ".join(
+        f"{k}={v!r}" if isinstance(v, str) and k != "named_config" else f"{k}={v}" for k, v in values.items()
+    )
 
 
 def summary(result: SweepResult, total: int) -> str:
@@ -375,8 +433,7 @@ def summary(result: SweepResult, total: int) -> str:
     for outcome in result.failed:
         run = f"run {outcome.run_id}" if outcome.run_id else "no run recorded"
         error = f": {outcome.error}" if outcome.error else ""
-        lines.append(f"  {outcome.status} #{outcome.index} ({run}) "
-                     f"{describe_values(outcome.values)}{error}")
+        lines.append(f"  {outcome.status} #{outcome.index} ({run}) {describe_values(outcome.values)}{error}")
     if result.status == "INTERRUPTED" and result.id is not None:
         lines.append(f"  continue with --resume {result.id}")
     return "\n".join(lines)

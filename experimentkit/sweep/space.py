@@ -5,6 +5,7 @@ A space has grid axes (every combination, in order) and random dimensions (``cho
 the same space and seed always give the same tasks.  The expanded tasks are stored in the sweep
 record; ``--resume`` reads them back instead of expanding again.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,8 +19,7 @@ from typing import Any, Optional
 from ..errors import UsageError
 from .grammar import Axis, parse_axis_value
 
-__all__ = ["Task", "Space", "RANDOM_KINDS", "space_from_mapping", "load_sweep_file",
-           "space_from_words"]
+__all__ = ["Task", "Space", "RANDOM_KINDS", "space_from_mapping", "load_sweep_file", "space_from_words"]
 
 RANDOM_KINDS = ("choice", "uniform", "loguniform", "int")
 
@@ -35,13 +35,21 @@ class Task:
     named_configs: list
 
     def to_json(self) -> dict:
-        return {"index": self.index, "values": self.values, "updates": self.updates,
-                "named_configs": self.named_configs}
+        return {
+            "index": self.index,
+            "values": self.values,
+            "updates": self.updates,
+            "named_configs": self.named_configs,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping) -> Task:
-        return cls(int(data["index"]), dict(data.get("values") or {}),
-                   dict(data.get("updates") or {}), list(data.get("named_configs") or []))
+        return cls(
+            int(data["index"]),
+            dict(data.get("values") or {}),
+            dict(data.get("updates") or {}),
+            list(data.get("named_configs") or []),
+        )
 
 
 @dataclass
@@ -60,9 +68,12 @@ class Space:
 
     def describe(self) -> dict:
         """JSON-ready description stored in the sweep record."""
-        return {"grid": {axis.name: list(axis.values) for axis in self.axes},
-                "random": {key: {kind: list(args)} for key, (kind, args) in self.random.items()},
-                "samples": self.samples, "fixed": [i for i in self.items if isinstance(i, str)]}
+        return {
+            "grid": {axis.name: list(axis.values) for axis in self.axes},
+            "random": {key: {kind: list(args)} for key, (kind, args) in self.random.items()},
+            "samples": self.samples,
+            "fixed": [i for i in self.items if isinstance(i, str)],
+        }
 
     def swept_keys(self) -> list:
         """Config keys that vary (named-config axes excluded)."""
@@ -74,8 +85,9 @@ class Space:
         from ..config.paths import set_by_dotted_path
 
         if self.random and not self.samples:
-            raise UsageError("random dimensions need a number of samples: --samples N "
-                             "(or 'samples: N' in the sweep file)")
+            raise UsageError(
+                "random dimensions need a number of samples: --samples N (or 'samples: N' in the sweep file)"
+            )
         if self.samples is not None and self.samples < 1:
             raise UsageError(f"--samples must be a positive number, not {self.samples}")
         from ..settings import SETTINGS
@@ -142,21 +154,24 @@ def _sample(rng: random.Random, kind: str, args: tuple) -> Any:
 
 def _random_dimension(key: str, spec: Mapping) -> tuple:
     if len(spec) != 1:
-        raise UsageError(f"sweep '{key}': a random dimension is one of {', '.join(RANDOM_KINDS)} "
-                         f"with its arguments, e.g. {{loguniform: [1e-4, 1e-1]}}")
-    (kind, args), = spec.items()
+        raise UsageError(
+            f"sweep '{key}': a random dimension is one of {', '.join(RANDOM_KINDS)} "
+            f"with its arguments, e.g. {{loguniform: [1e-4, 1e-1]}}"
+        )
+    ((kind, args),) = spec.items()
     if kind not in RANDOM_KINDS:
         from ..errors import suggest
 
-        raise UsageError(f"sweep '{key}': unknown distribution {kind!r}{suggest(kind, RANDOM_KINDS)}"
-                         f"; use one of {', '.join(RANDOM_KINDS)}")
+        raise UsageError(
+            f"sweep '{key}': unknown distribution {kind!r}{suggest(kind, RANDOM_KINDS)}"
+            f"; use one of {', '.join(RANDOM_KINDS)}"
+        )
     args = tuple(args) if isinstance(args, (list, tuple)) else (args,)
     if kind == "choice":
         if not args:
             raise UsageError(f"sweep '{key}': choice needs at least one value")
         return kind, args
-    if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
-                                 for a in args):
+    if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
         raise UsageError(f"sweep '{key}': {kind} needs [low, high] numbers, not {list(args)}")
     low, high = args
     if low > high:
@@ -172,8 +187,9 @@ def _looks_random(kind: Any) -> bool:
     return bool(difflib.get_close_matches(str(kind), RANDOM_KINDS, n=1, cutoff=0.75))
 
 
-def space_from_mapping(space: Mapping, named_configs: Any = None, samples: Optional[int] = None,
-                       seed: int = 0) -> Space:
+def space_from_mapping(
+    space: Mapping, named_configs: Any = None, samples: Optional[int] = None, seed: int = 0
+) -> Space:
     """A space from Python: ``{"lr": [0.1, 0.01], "n": "range(3)", "p": {"uniform": [0, 1]}}``.
 
     A list is a grid axis (a list *value* must be nested: ``[[1, 2]]``), a string uses the
@@ -238,18 +254,23 @@ def load_sweep_file(path: str, space: Space) -> Space:
         if key not in allowed:
             from ..errors import suggest
 
-            raise UsageError(f"--sweep-file '{path}': unknown section {key!r}"
-                             f"{suggest(str(key), allowed)}; sections are {', '.join(allowed)}")
+            raise UsageError(
+                f"--sweep-file '{path}': unknown section {key!r}"
+                f"{suggest(str(key), allowed)}; sections are {', '.join(allowed)}"
+            )
     from_file = space_from_mapping(dict(data.get("fixed") or {}))
-    grid = space_from_mapping({k: (v if isinstance(v, (list, tuple, str)) else [v])
-                               for k, v in dict(data.get("grid") or {}).items()},
-                              data.get("named_configs"))
+    grid = space_from_mapping(
+        {
+            k: (v if isinstance(v, (list, tuple, str)) else [v])
+            for k, v in dict(data.get("grid") or {}).items()
+        },
+        data.get("named_configs"),
+    )
     items = list(space.items) + from_file.items + grid.items
     randoms = dict(space.random)
     for key, spec in dict(data.get("random") or {}).items():
         if not isinstance(spec, Mapping):
-            raise UsageError(f"--sweep-file '{path}': random '{key}' must look like "
-                             f"{{uniform: [0, 1]}}")
+            raise UsageError(f"--sweep-file '{path}': random '{key}' must look like {{uniform: [0, 1]}}")
         randoms[str(key)] = _random_dimension(str(key), spec)
     samples = space.samples if space.samples is not None else data.get("samples")
     seed = int(data.get("seed", space.seed) or 0)

@@ -3,6 +3,7 @@
 ``execute`` is a module-level function and the job is a ``functools.partial`` of it, so a job
 pickles whenever the experiment does (for spawned processes, Ray and submitit).
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,21 +23,25 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
-def execute(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict,
-            in_process: bool = False) -> dict:
+def execute(
+    ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict, in_process: bool = False
+) -> dict:
     """Run one task with ``ex`` here and now; never raises for a failed run.
 
     ``in_process``: other runs execute in this process at the same time (threads), so output is
     captured per thread (see ``experimentkit.output``).
     """
-    outcome = {"index": task["index"], "status": None, "run_id": None, "result": None,
-               "error": ""}
+    outcome = {"index": task["index"], "status": None, "run_id": None, "result": None, "error": ""}
     run = None
     options = dict(options, UPDATE=_words(task))  # this run's own updates, not the sweep's
     try:
-        run = ex.resolve(command, task["updates"], task["named_configs"],
-                         meta_info={"sweep": dict(sweep, index=task["index"])},
-                         options=options)
+        run = ex.resolve(
+            command,
+            task["updates"],
+            task["named_configs"],
+            meta_info={"sweep": dict(sweep, index=task["index"])},
+            options=options,
+        )
         if in_process and run.capture_mode != "no":
             run.capture_mode = "thread"
         run()
@@ -69,10 +74,10 @@ def _words(task: dict) -> list:
     return list(task["named_configs"]) + updates
 
 
-def make_job(ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict,
-             in_process: bool = False) -> Any:
+def make_job(
+    ex: Any, command: Optional[str], task: dict, options: dict, sweep: dict, in_process: bool = False
+) -> Any:
     """A :class:`~experimentkit.launchers.Job` running ``task``."""
     from ..launchers import Job
 
-    return Job(task["index"], functools.partial(execute, ex, command, task, options, sweep,
-                                                in_process))
+    return Job(task["index"], functools.partial(execute, ex, command, task, options, sweep, in_process))

@@ -22,6 +22,7 @@ Change detection, cheapest first:
 Reading a run directory is ordered so that a final status implies complete files (run.json is read
 first; the observers write it last).  Stored data is decoded as plain JSON only.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -67,7 +68,7 @@ _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
 _TABLES = ("runs", "docs", "sigs", "metrics", "loose")
 _INT_PART = re.compile(r"-?\d+\Z")
-_INT64 = 2 ** 63
+_INT64 = 2**63
 _SCHEMA = """
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, id_int INTEGER, status TEXT NOT NULL, command TEXT, notes TEXT NOT NULL,
@@ -131,16 +132,24 @@ def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
     # Sacred's jsonpickle forms as plain values, so that indexed queries (info.acc > 0.9) see numbers
     config, info = safe_restore(config), safe_restore(info)
     return {
-        "id": run_id, "status": entry.get("status") or "RUNNING",
-        "experiment": entry.get("experiment") or {}, "command": entry.get("command"),
+        "id": run_id,
+        "status": entry.get("status") or "RUNNING",
+        "experiment": entry.get("experiment") or {},
+        "command": entry.get("command"),
         "config": config if isinstance(config, dict) else {},
         "info": info if isinstance(info, dict) else {},
-        "host": entry.get("host") or {}, "meta": entry.get("meta") or {},
-        "start_time": _time(entry.get("start_time")), "stop_time": _time(entry.get("stop_time")),
-        "heartbeat": _time(entry.get("heartbeat")), "result": safe_restore(entry.get("result")),
-        "fail_trace": entry.get("fail_trace"), "tags": list(notes.get("tags") or []),
-        "notes": str(notes.get("notes") or ""), "artifacts": list(entry.get("artifacts") or []),
-        "metrics": summaries, "damaged": damaged,
+        "host": entry.get("host") or {},
+        "meta": entry.get("meta") or {},
+        "start_time": _time(entry.get("start_time")),
+        "stop_time": _time(entry.get("stop_time")),
+        "heartbeat": _time(entry.get("heartbeat")),
+        "result": safe_restore(entry.get("result")),
+        "fail_trace": entry.get("fail_trace"),
+        "tags": list(notes.get("tags") or []),
+        "notes": str(notes.get("notes") or ""),
+        "artifacts": list(entry.get("artifacts") or []),
+        "metrics": summaries,
+        "damaged": damaged,
         "resources": resource_entries(entry.get("resources")),
     }
 
@@ -179,8 +188,12 @@ def _summarize_run_metrics(run_dir: str, damaged: Optional[list] = None) -> dict
         try:
             summaries[name] = summarize(values)
         except TypeError:  # values of mixed types have no min/max
-            summaries[name] = {"last": values[-1] if values else None, "min": None, "max": None,
-                               "count": len(values)}
+            summaries[name] = {
+                "last": values[-1] if values else None,
+                "min": None,
+                "max": None,
+                "count": len(values),
+            }
     return summaries
 
 
@@ -250,14 +263,12 @@ class RunIndex:
         """Open (creating or rebuilding) the index; None when ``path`` cannot be written."""
         if path != ":memory:":
             folder = os.path.dirname(os.path.abspath(path))
-            if not os.access(folder, os.W_OK) or (os.path.exists(path)
-                                                  and not os.access(path, os.W_OK)):
+            if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
                 return None
         for attempt in range(2):
             conn = None
             try:
-                conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
                 if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")  # another process may be building it too
                     if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
@@ -291,8 +302,7 @@ class RunIndex:
         dropped."""
         now_ns = time.time_ns()
         racy_after = now_ns - int(RACY_SECONDS * 1e9)
-        known = {row[0]: row[1:] for row in
-                 self.conn.execute("SELECT id, dir_sig, file_sig, live FROM sigs")}
+        known = {row[0]: row[1:] for row in self.conn.execute("SELECT id, dir_sig, file_sig, live FROM sigs")}
         changed = []
         seen = set()
         try:
@@ -376,11 +386,24 @@ class RunIndex:
         tags, _ = _strict_json(doc["tags"])
         self.conn.execute(
             "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run_id, id_int, doc["status"], doc["command"], doc["notes"], doc["start_time"],
-             doc["stop_time"], doc["heartbeat"], tags, *json_values))
+            (
+                run_id,
+                id_int,
+                doc["status"],
+                doc["command"],
+                doc["notes"],
+                doc["start_time"],
+                doc["stop_time"],
+                doc["heartbeat"],
+                tags,
+                *json_values,
+            ),
+        )
         self.conn.execute("INSERT INTO docs VALUES (?,?)", (run_id, json.dumps(doc)))
-        self.conn.execute("INSERT INTO sigs VALUES (?,?,?,?)",
-                          (run_id, dir_sig, file_sig, int(doc["status"] in LIVE_STATUSES)))
+        self.conn.execute(
+            "INSERT INTO sigs VALUES (?,?,?,?)",
+            (run_id, dir_sig, file_sig, int(doc["status"] in LIVE_STATUSES)),
+        )
         rows = []
         for name, summary in doc["metrics"].items():
             cells = [_typed(summary.get(agg)) for agg in ("last", "min", "max")]
@@ -410,17 +433,18 @@ class RunIndex:
         if limited and (q.limit is not None or q.offset):
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if q.limit is None else max(int(q.limit), 0), max(int(q.offset or 0), 0)]
-        return {"sql": sql, "params": params, "filtered": done, "ordered": ordered,
-                "limited": limited}
+        return {"sql": sql, "params": params, "filtered": done, "ordered": ordered, "limited": limited}
 
     def select(self, q: Query, cutoff: _dt.datetime) -> tuple:
         """Run what SQL can of ``q`` (ids first, then only those documents): ``(docs, filters
         applied, ordered, limited)`` for ``apply_in_python``."""
         plan = self.plan(q, cutoff)
         ids = [row[0] for row in self.conn.execute(plan["sql"], plan["params"])]
-        found = dict(self.conn.execute(
-            "SELECT id, doc FROM docs WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),)))
+        found = dict(
+            self.conn.execute(
+                "SELECT id, doc FROM docs WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            )
+        )
         docs = [json.loads(found[run_id]) for run_id in ids]
         return docs, plan["filtered"], plan["ordered"], plan["limited"]
 
@@ -445,10 +469,10 @@ class RunIndex:
     def key_names(self, root: str) -> list:
         """Every key under ``root`` some indexed run has (for suggestions)."""
         if root == "metrics":
-            return sorted(f"metrics.{row[0]}"
-                          for row in self.conn.execute("SELECT DISTINCT name FROM metrics"))
-        docs = (json.loads(row[0]) for row in self.conn.execute(f"SELECT {root} FROM runs")
-                if row[0])
+            return sorted(
+                f"metrics.{row[0]}" for row in self.conn.execute("SELECT DISTINCT name FROM metrics")
+            )
+        docs = (json.loads(row[0]) for row in self.conn.execute(f"SELECT {root} FROM runs") if row[0])
         return sorted(dotted_keys(docs, root))
 
     def statuses(self) -> list:
@@ -462,8 +486,10 @@ class RunIndex:
 # translating filters and orders to SQL (the rules are those of experimentkit.query.semantics)
 # --------------------------------------------------------------------------------------------------
 _NUMERIC = "('integer','real')"
-_RANK = ("CASE {t} WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'true' THEN 0 WHEN 'false' "
-         "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END")
+_RANK = (
+    "CASE {t} WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'true' THEN 0 WHEN 'false' "
+    "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END"
+)
 _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -492,8 +518,10 @@ class _Plan:
         self.params: list = []
 
     def joins(self) -> str:
-        return "".join(f" LEFT JOIN metrics {alias} ON {alias}.run_id = r.id AND {alias}.name = ?"
-                       for alias in self.metric_aliases.values())
+        return "".join(
+            f" LEFT JOIN metrics {alias} ON {alias}.run_id = r.id AND {alias}.name = ?"
+            for alias in self.metric_aliases.values()
+        )
 
     def cell(self, key: Key) -> Optional[_Cell]:
         root = key.root
@@ -501,9 +529,12 @@ class _Plan:
             return None
         if root == "status":
             alive = "COALESCE(r.heartbeat, r.start_time)"
-            return _Cell("'text'", f"(CASE WHEN r.status = 'RUNNING' AND ({alive} IS NULL OR "
-                                   f"{alive} < {_literal(self.cutoff)}) THEN 'DEAD' "
-                                   f"ELSE r.status END)")
+            return _Cell(
+                "'text'",
+                f"(CASE WHEN r.status = 'RUNNING' AND ({alive} IS NULL OR "
+                f"{alive} < {_literal(self.cutoff)}) THEN 'DEAD' "
+                f"ELSE r.status END)",
+            )
         if root in _TEXT_COLUMNS or root in _TIME_COLUMNS:
             kind = "'time'" if root in _TIME_COLUMNS else "'text'"
             return _Cell(f"(CASE WHEN r.{root} IS NULL THEN 'null' ELSE {kind} END)", f"r.{root}")
@@ -517,15 +548,21 @@ class _Plan:
                 self.join_params.append(name)
             agg = key.aggregate
             if agg == "count":
-                return _Cell(f"(CASE WHEN {alias}.count IS NULL THEN 'null' ELSE 'integer' END)",
-                             f"{alias}.count", scalar_only=True)
+                return _Cell(
+                    f"(CASE WHEN {alias}.count IS NULL THEN 'null' ELSE 'integer' END)",
+                    f"{alias}.count",
+                    scalar_only=True,
+                )
             return _Cell(f"COALESCE({alias}.{agg}_t, 'null')", f"{alias}.{agg}", scalar_only=True)
         if root in _JSON_COLUMNS:
             if any(_INT_PART.match(p) or '"' in p or "\\" in p for p in key.path):
                 return None  # list indexes and odd labels: leave them to Python
             path = _literal("$" + "".join(f'."{p}"' for p in key.path))
-            return _Cell(f"COALESCE(json_type(r.{root}, {path}), 'null')",
-                         f"json_extract(r.{root}, {path})", (f"r.{root}", path))
+            return _Cell(
+                f"COALESCE(json_type(r.{root}, {path}), 'null')",
+                f"json_extract(r.{root}, {path})",
+                (f"r.{root}", path),
+            )
         return None
 
     # ---- filters --------------------------------------------------------------------------------
@@ -569,14 +606,12 @@ class _Plan:
             direction = " DESC" if order.descending else ""
             key = order.parsed_key
             if key.root == "id":
-                terms += [f"(r.id_int IS NULL){direction}", f"r.id_int{direction}",
-                          f"r.id{direction}"]
+                terms += [f"(r.id_int IS NULL){direction}", f"r.id_int{direction}", f"r.id{direction}"]
                 continue
             cell = self.cell(key)
             if cell is None:
                 return None
-            terms += [f"({cell.t} = 'null')", _RANK.format(t=cell.t) + direction,
-                      cell.v + direction]
+            terms += [f"({cell.t} = 'null')", _RANK.format(t=cell.t) + direction, cell.v + direction]
         return ", ".join(terms + ["(r.id_int IS NULL)", "r.id_int", "r.id"])
 
 
@@ -623,8 +658,7 @@ def _ordered(cell: _Cell, op: str, value: Any, params: list) -> Optional[str]:
 
 def _elements(cell: _Cell, condition: str) -> str:
     column, path = cell.each
-    return (f"({cell.t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je "
-            f"WHERE {condition}))")
+    return f"({cell.t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je WHERE {condition}))"
 
 
 def _contains(cell: _Cell, value: Any, params: list) -> Optional[str]:
@@ -656,8 +690,7 @@ def _in(cell: _Cell, values: Any, params: list) -> Optional[str]:
     element_params: list = []
     elements = [_equals("je.type", "je.value", value, element_params) for value in values]
     params += element_params + scalar_params
-    return (f"({_elements(cell, ' OR '.join(elements))} OR "
-            f"({cell.t} != 'array' AND {scalar_sql}))")
+    return f"({_elements(cell, ' OR '.join(elements))} OR ({cell.t} != 'array' AND {scalar_sql}))"
 
 
 def _id_filter(op: str, value: Any, params: list) -> Optional[str]:

@@ -12,6 +12,7 @@ Differences from Sacred's observer, all invisible to readers of the Sacred layou
 
 See docs/storage-file.md for the layout and schema.py for the file names and line formats.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,14 +75,23 @@ class FileStorageObserver(RunObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> FileStorageObserver:
         """Deprecated Sacred spelling of ``FileStorageObserver(...)``, kept so old scripts run."""
-        warnings.warn("FileStorageObserver.create(...) is deprecated; "
-                      "use FileStorageObserver(...).", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "FileStorageObserver.create(...) is deprecated; use FileStorageObserver(...).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls(*args, **kwargs)
 
-    def __init__(self, basedir: PathType, resource_dir: Optional[PathType] = None,
-                 source_dir: Optional[PathType] = None, template: Optional[PathType] = None,
-                 priority: int = DEFAULT_FILE_STORAGE_PRIORITY, copy_artifacts: bool = True,
-                 copy_sources: bool = True):
+    def __init__(
+        self,
+        basedir: PathType,
+        resource_dir: Optional[PathType] = None,
+        source_dir: Optional[PathType] = None,
+        template: Optional[PathType] = None,
+        priority: int = DEFAULT_FILE_STORAGE_PRIORITY,
+        copy_artifacts: bool = True,
+        copy_sources: bool = True,
+    ):
         base = Path(basedir)
         if template is not None:
             if not os.path.exists(template):
@@ -121,34 +131,68 @@ class FileStorageObserver(RunObserver):
         return hash(os.path.abspath(self.basedir))
 
     # ---- run lifecycle --------------------------------------------------------------------------
-    def queued_event(self, ex_info: dict, command: str, host_info: dict, queue_time: _dt.datetime,
-                     config: dict, meta_info: dict, _id: Any) -> Any:
+    def queued_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        queue_time: _dt.datetime,
+        config: dict,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """Create the run directory with status QUEUED; sources are copied into it (as Sacred)."""
         with self._new_run_dir(_id) as run_id:
             if self.copy_sources:
                 for relpath, _md5 in ex_info.get("sources", []):
                     source = os.path.join(ex_info.get("base_dir") or "", relpath)
                     _copy_atomic(source, os.path.join(self.dir, os.path.basename(relpath)))
-            self._start_entry({"experiment": dict(ex_info), "command": command,
-                               "host": dict(host_info), "meta": meta_info, "status": "QUEUED"},
-                              config)
+            self._start_entry(
+                {
+                    "experiment": dict(ex_info),
+                    "command": command,
+                    "host": dict(host_info),
+                    "meta": meta_info,
+                    "status": "QUEUED",
+                },
+                config,
+            )
         return run_id
 
-    def started_event(self, ex_info: dict, command: str, host_info: dict, start_time: _dt.datetime,
-                      config: dict, meta_info: dict, _id: Any) -> Any:
+    def started_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        start_time: _dt.datetime,
+        config: dict,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """Store the sources, claim an id, write run.json (RUNNING), config.json and cout.txt."""
         experiment = dict(ex_info)
         experiment["sources"] = self._save_sources(ex_info)
         with self._new_run_dir(_id) as run_id:
             _write_atomic(os.path.join(self.dir, COUT_FILE), b"")
-            self._start_entry({"experiment": experiment, "command": command,
-                               "host": dict(host_info), "start_time": start_time.isoformat(),
-                               "meta": meta_info, "status": "RUNNING", "resources": [],
-                               "artifacts": [], "heartbeat": None}, config)
+            self._start_entry(
+                {
+                    "experiment": experiment,
+                    "command": command,
+                    "host": dict(host_info),
+                    "start_time": start_time.isoformat(),
+                    "meta": meta_info,
+                    "status": "RUNNING",
+                    "resources": [],
+                    "artifacts": [],
+                    "heartbeat": None,
+                },
+                config,
+            )
         return run_id
 
-    def heartbeat_event(self, info: dict, captured_out: Optional[str], beat_time: _dt.datetime,
-                        result: Any) -> None:
+    def heartbeat_event(
+        self, info: dict, captured_out: Optional[str], beat_time: _dt.datetime, result: Any
+    ) -> None:
         """Append the new output, refresh run.json (heartbeat, result) and info.json."""
         self.info = info
         self._save_cout(captured_out)
@@ -184,32 +228,44 @@ class FileStorageObserver(RunObserver):
             self.run_entry["resources"].append(entry)
             self._save_json(RUN_FILE, self.run_entry)
 
-    def artifact_event(self, name: str, filename: str, metadata: Any = None,
-                       content_type: Optional[str] = None) -> None:
+    def artifact_event(
+        self, name: str, filename: str, metadata: Any = None, content_type: Optional[str] = None
+    ) -> None:
         """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
         parts = check_artifact_name(name)
         dest = os.path.join(self.dir, *parts)
         if len(parts) > 1:  # folders inside the run directory, never through a symlink out of it
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             if not _is_within(os.path.dirname(dest), self.dir):
-                raise ValueError(f"Cannot store the artifact {name!r}: its folder leads out of "
-                                 f"the run directory")
+                raise ValueError(
+                    f"Cannot store the artifact {name!r}: its folder leads out of the run directory"
+                )
         if not (os.path.exists(dest) and os.path.samefile(filename, dest)):
             _copy_atomic(filename, dest)
         if name not in self.run_entry["artifacts"]:
             self.run_entry["artifacts"].append(name)
-        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {"content_type": content_type,
-                                                                  "metadata": metadata}
+        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {
+            "content_type": content_type,
+            "metadata": metadata,
+        }
         self._save_json(RUN_FILE, self.run_entry)
 
     def log_metrics(self, metrics_by_name: dict, info: dict) -> None:
         """Append the new points to the metric log (the cost does not depend on older points)."""
-        batch = [(name, _column_items(series["steps"]), _column_items(series["values"]),
-                  _stamp_items(series["timestamps"])) for name, series in metrics_by_name.items()]
+        batch = [
+            (
+                name,
+                _column_items(series["steps"]),
+                _column_items(series["values"]),
+                _stamp_items(series["timestamps"]),
+            )
+            for name, series in metrics_by_name.items()
+        ]
         if not batch:
             return
-        data = "".join(metrics_log_line(name, *(items for items, _ in columns))
-                       for name, *columns in batch).encode("utf-8")
+        data = "".join(
+            metrics_log_line(name, *(items for items, _ in columns)) for name, *columns in batch
+        ).encode("utf-8")
         _append(os.path.join(self.dir, METRICS_LOG), data)
         self._keep_items(batch, len(data))
         self._summarize(metrics_by_name)
@@ -229,13 +285,18 @@ class FileStorageObserver(RunObserver):
     # ---- replay ---------------------------------------------------------------------------------
     def replay_spec(self) -> dict:
         """How to rebuild this observer in another process (absolute paths: the cwd may differ)."""
-        return {"factory": "experimentkit.backends.file.observer:FileStorageObserver",
-                "kwargs": {"basedir": os.path.abspath(self.basedir),
-                           "resource_dir": os.path.abspath(self.resource_dir),
-                           "source_dir": os.path.abspath(self.source_dir),
-                           "template": os.path.abspath(self.template) if self.template else None,
-                           "priority": self.priority, "copy_artifacts": self.copy_artifacts,
-                           "copy_sources": self.copy_sources}}
+        return {
+            "factory": "experimentkit.backends.file.observer:FileStorageObserver",
+            "kwargs": {
+                "basedir": os.path.abspath(self.basedir),
+                "resource_dir": os.path.abspath(self.resource_dir),
+                "source_dir": os.path.abspath(self.source_dir),
+                "template": os.path.abspath(self.template) if self.template else None,
+                "priority": self.priority,
+                "copy_artifacts": self.copy_artifacts,
+                "copy_sources": self.copy_sources,
+            },
+        }
 
     def attach(self, _id: Any) -> None:
         """Re-open the existing run ``_id`` so later events extend it (cursors from the files)."""
@@ -244,8 +305,7 @@ class FileStorageObserver(RunObserver):
             with open(os.path.join(run_dir, RUN_FILE), encoding="utf-8") as f:
                 self.run_entry = json.load(f)
         except FileNotFoundError:
-            raise FileNotFoundError(
-                f"Cannot attach to run {_id!r}: {run_dir} has no {RUN_FILE}") from None
+            raise FileNotFoundError(f"Cannot attach to run {_id!r}: {run_dir} has no {RUN_FILE}") from None
         self.dir = run_dir
         self.config = _load_json(os.path.join(run_dir, CONFIG_FILE), None)
         self.info = _load_json(os.path.join(run_dir, INFO_FILE), {})
@@ -290,8 +350,10 @@ class FileStorageObserver(RunObserver):
                 continue
             self.dir = run_dir
             return str(candidate)
-        raise FileExistsError(f"Could not claim a run directory in {self.basedir} after "
-                              f"{_MAX_ID_ATTEMPTS} attempts (ids up to {candidate} are taken).")
+        raise FileExistsError(
+            f"Could not claim a run directory in {self.basedir} after "
+            f"{_MAX_ID_ATTEMPTS} attempts (ids up to {candidate} are taken)."
+        )
 
     def _start_entry(self, entry: dict, config: Any) -> None:
         """Reset per-run state; write config.json, then run.json (which marks a complete start)."""
@@ -325,7 +387,7 @@ class FileStorageObserver(RunObserver):
         """Append what was printed since the last beat (captured output only ever grows)."""
         if not captured_out or len(captured_out) <= self._cout_cursor:
             return
-        new = captured_out[self._cout_cursor:]
+        new = captured_out[self._cout_cursor :]
         _append(os.path.join(self.dir, COUT_FILE), new.encode("utf-8", errors="replace"))
         self._cout_cursor = len(captured_out)
 
@@ -368,8 +430,10 @@ class FileStorageObserver(RunObserver):
         if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
             tmp = _temp_name(path)
             try:
-                with tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir, \
-                        open(tmp, "xb") as out:
+                with (
+                    tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir,
+                    open(tmp, "xb") as out,
+                ):
                     done = write_metrics_json_streaming(log, out, spool_dir)
                 if done:
                     os.replace(tmp, path)
@@ -394,7 +458,8 @@ class FileStorageObserver(RunObserver):
         self._log_size += size
         self._kept_chars += size
         if self._kept_chars > MAX_KEPT_METRIC_CHARS or not all(
-                splits for _, *columns in batch for _, splits in columns):
+            splits for _, *columns in batch for _, splits in columns
+        ):
             self._kept_items = None
             return
         for name, *columns in batch:
@@ -437,7 +502,8 @@ class FileStorageObserver(RunObserver):
         with open(os.path.join(self.dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
             cout = f.read()
         report = Template(filename=str(self.template)).render(
-            run=self.run_entry, config=self.config, info=self.info, cout=cout, savedir=self.dir)
+            run=self.run_entry, config=self.config, info=self.info, cout=cout, savedir=self.dir
+        )
         report_path = os.path.join(self.dir, "report" + self.template.suffix)
         _write_atomic(report_path, report.encode("utf-8"))
 
@@ -459,8 +525,7 @@ def _stamp_items(stamps: Any) -> tuple:
     if set(map(type, stamps)) == {_dt.datetime}:
         items = iso_items(stamps)
         return items, items.count(",") == len(stamps) - 1
-    return _column_items([t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t
-                          for t in stamps])
+    return _column_items([t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t for t in stamps])
 
 
 def _file_size(path: str) -> int:
@@ -548,8 +613,7 @@ def _load_json(path: str, default: Any) -> Any:
 
 def _max_numeric_id(basedir: str) -> int:
     with os.scandir(basedir) as entries:
-        ids = [int(e.name) for e in entries
-               if e.name.isascii() and e.name.isdigit() and e.is_dir()]
+        ids = [int(e.name) for e in entries if e.name.isascii() and e.name.isdigit() and e.is_dir()]
     return max(ids, default=0)
 
 

@@ -15,6 +15,7 @@ Everything but ``metrics.jsonl``, ``cout.txt`` and the tables is replaced atomic
 grow by whole appended lines (cout: chunks), so a reader never sees a half-written JSON document.
 Files whose name starts with ``.`` are temporary files of an interrupted write: ignore them.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -29,14 +30,39 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 __all__ = [
-    "RUN_FILE", "CONFIG_FILE", "INFO_FILE", "COUT_FILE", "METRICS_FILE", "METRICS_LOG",
-    "TABLES_DIR", "TABLE_SUFFIX", "SOURCES_DIR", "RESOURCES_DIR", "RESERVED_NAMES",
-    "ARTIFACT_META_KEY", "LIVE_STATUSES", "check_name", "check_artifact_name", "metrics_log_lines",
+    "RUN_FILE",
+    "CONFIG_FILE",
+    "INFO_FILE",
+    "COUT_FILE",
+    "METRICS_FILE",
+    "METRICS_LOG",
+    "TABLES_DIR",
+    "TABLE_SUFFIX",
+    "SOURCES_DIR",
+    "RESOURCES_DIR",
+    "RESERVED_NAMES",
+    "ARTIFACT_META_KEY",
+    "LIVE_STATUSES",
+    "check_name",
+    "check_artifact_name",
+    "metrics_log_lines",
     "read_metrics_log",
-    "read_jsonl", "load_run_metrics", "ANNOTATIONS_FILE", "read_json", "json_items",
-    "splits_at_commas", "json_problem", "iso_items", "metrics_log_line", "metrics_json_text",
-    "metrics_json_from_items", "read_metric_series", "METRICS_SUMMARY", "add_to_summary",
-    "read_metric_summaries", "write_metrics_json_streaming",
+    "read_jsonl",
+    "load_run_metrics",
+    "ANNOTATIONS_FILE",
+    "read_json",
+    "json_items",
+    "splits_at_commas",
+    "json_problem",
+    "iso_items",
+    "metrics_log_line",
+    "metrics_json_text",
+    "metrics_json_from_items",
+    "read_metric_series",
+    "METRICS_SUMMARY",
+    "add_to_summary",
+    "read_metric_summaries",
+    "write_metrics_json_streaming",
 ]
 
 RUN_FILE = "run.json"
@@ -60,8 +86,19 @@ METRICS_SUMMARY = "metrics_summary.json"
 #: (Sacred drops both).
 ARTIFACT_META_KEY = "artifact_meta"
 #: Names an artifact may not take because the store itself writes them.
-RESERVED_NAMES = frozenset({RUN_FILE, CONFIG_FILE, COUT_FILE, METRICS_FILE, INFO_FILE, METRICS_LOG,
-                            TABLES_DIR, ANNOTATIONS_FILE, METRICS_SUMMARY})
+RESERVED_NAMES = frozenset(
+    {
+        RUN_FILE,
+        CONFIG_FILE,
+        COUT_FILE,
+        METRICS_FILE,
+        INFO_FILE,
+        METRICS_LOG,
+        TABLES_DIR,
+        ANNOTATIONS_FILE,
+        METRICS_SUMMARY,
+    }
+)
 #: Statuses of runs that have not ended; any other status (COMPLETED, FAILED, INTERRUPTED, or the
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
@@ -85,8 +122,10 @@ def check_name(kind: str, name: Any) -> str:
         raise ValueError(f"Invalid {kind} name {name!r}: expected a non-empty string.")
     seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
     if name in (".", "..") or any(sep in name for sep in seps) or "\0" in name:
-        raise ValueError(f"Invalid {kind} name {name!r}: it must be a plain file name without "
-                         f"path separators and not '.' or '..'.")
+        raise ValueError(
+            f"Invalid {kind} name {name!r}: it must be a plain file name without "
+            f"path separators and not '.' or '..'."
+        )
     return name
 
 
@@ -102,11 +141,15 @@ def check_artifact_name(name: Any) -> list:
         try:
             check_name("artifact", part)
         except ValueError:
-            raise ValueError(f"Invalid artifact name {name!r}: '/'-separated parts must be plain "
-                             f"file names, not empty, '.' or '..'.") from None
+            raise ValueError(
+                f"Invalid artifact name {name!r}: '/'-separated parts must be plain "
+                f"file names, not empty, '.' or '..'."
+            ) from None
     if parts[0] in RESERVED_NAMES:  # FileExistsError, as Sacred's file observer raises
-        raise FileExistsError(f"Invalid artifact name {name!r}: the file store uses the name "
-                         f"{parts[0]!r} itself (reserved: {', '.join(sorted(RESERVED_NAMES))}).")
+        raise FileExistsError(
+            f"Invalid artifact name {name!r}: the file store uses the name "
+            f"{parts[0]!r} itself (reserved: {', '.join(sorted(RESERVED_NAMES))})."
+        )
     return parts
 
 
@@ -146,14 +189,16 @@ def iso_items(stamps: list) -> str:
 
 
 def _naive_ascending(stamps: list) -> bool:
-    return (set(map(_TZINFO, stamps)) == {None}
-            and all(map(operator.le, stamps, itertools.islice(stamps, 1, None))))
+    return set(map(_TZINFO, stamps)) == {None} and all(
+        map(operator.le, stamps, itertools.islice(stamps, 1, None))
+    )
 
 
 def metrics_log_line(name: str, steps: str, values: str, timestamps: str) -> str:
     """One metric log line from its columns' ``json_items`` (the bytes ``metrics_log_lines`` makes)."""
-    return (f'{{"name":{json.dumps(name)},"steps":[{steps}],"values":[{values}],'
-            f'"timestamps":[{timestamps}]}}\n')
+    return (
+        f'{{"name":{json.dumps(name)},"steps":[{steps}],"values":[{values}],"timestamps":[{timestamps}]}}\n'
+    )
 
 
 def metrics_log_lines(metrics: Iterable[tuple]) -> str:
@@ -164,7 +209,8 @@ def metrics_log_lines(metrics: Iterable[tuple]) -> str:
     """
     return "".join(
         metrics_log_line(name, json_items(steps), json_items(values), json_items(timestamps))
-        for name, steps, values, timestamps in metrics)
+        for name, steps, values, timestamps in metrics
+    )
 
 
 def metrics_json_text(metrics: dict) -> str:
@@ -173,15 +219,23 @@ def metrics_json_text(metrics: dict) -> str:
     The standard library lays out indented JSON with its pure-Python encoder (~1.3 s for 10^6
     points); here each column is encoded by the C encoder and its line breaks are inserted after.
     """
-    return _layout_series({name: {key: _column_parts(column) for key, column in series.items()}
-                           for name, series in metrics.items()})
+    return _layout_series(
+        {
+            name: {key: _column_parts(column) for key, column in series.items()}
+            for name, series in metrics.items()
+        }
+    )
 
 
 def metrics_json_from_items(items_by_name: dict) -> str:
     """metrics.json text from ``{name: {key: [json_items chunk, ...]}}`` whose chunks all passed
     ``splits_at_commas``: what the file observer kept of the log lines it wrote itself."""
-    return _layout_series({name: {key: _indented_list(chunks) for key, chunks in series.items()}
-                           for name, series in items_by_name.items()})
+    return _layout_series(
+        {
+            name: {key: _indented_list(chunks) for key, chunks in series.items()}
+            for name, series in items_by_name.items()
+        }
+    )
 
 
 def _column_parts(column: Any) -> list:
@@ -269,7 +323,7 @@ def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_di
             return True
         out.write(b"{")
         for i, name in enumerate(sorted(names)):
-            out.write(f'{"," if i else ""}\n  {json.dumps(name)}: {{'.encode())
+            out.write(f"{',' if i else ''}\n  {json.dumps(name)}: {{".encode())
             for j, key in enumerate(_METRIC_COLUMNS):
                 out.write(f'{"," if j else ""}\n    "{key}": '.encode())
                 spool = spools.get((name, key))
@@ -298,10 +352,10 @@ def _split_log_line(raw: bytes) -> tuple:
     """
     marks = raw.find(b',"steps":['), raw.find(b'],"values":['), raw.find(b'],"timestamps":[')
     if raw.startswith(b'{"name":"') and raw.endswith(b"]}\n") and -1 < marks[0] < marks[1] < marks[2]:
-        name = json.loads(raw[8:marks[0]])
-        steps = raw[marks[0] + 10:marks[1]]
-        values = raw[marks[1] + 12:marks[2]]
-        stamps = raw[marks[2] + 16:-3]
+        name = json.loads(raw[8 : marks[0]])
+        steps = raw[marks[0] + 10 : marks[1]]
+        values = raw[marks[1] + 12 : marks[2]]
+        stamps = raw[marks[2] + 16 : -3]
         if all(_commas_separate(c) for c in (steps, values, stamps)):
             return name, (steps, stamps, values)
     entry = json.loads(raw)
@@ -347,8 +401,7 @@ def read_jsonl(path: str | os.PathLike, damaged: Optional[list] = None) -> list:
         except ValueError as e:
             note = f"{os.path.basename(os.fspath(path))}: line {number} is not valid JSON ({e})"
             if damaged is None:
-                raise ValueError(f"{os.fspath(path)}: line {number} is not valid JSON ({e})") \
-                    from None
+                raise ValueError(f"{os.fspath(path)}: line {number} is not valid JSON ({e})") from None
             damaged.append(note)
     return out
 
@@ -359,12 +412,14 @@ def read_metrics_log(path: str | os.PathLike, damaged: Optional[list] = None) ->
     :func:`read_jsonl`)."""
     out: dict = {}
     for number, entry in enumerate(read_jsonl(path, damaged), start=1):
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and all(
-                isinstance(entry.get(k), list) for k in ("steps", "values", "timestamps"))):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and all(isinstance(entry.get(k), list) for k in ("steps", "values", "timestamps"))
+        ):
             if damaged is None:
                 raise ValueError(f"{os.fspath(path)}: entry {number} is not a metric batch")
-            damaged.append(f"{os.path.basename(os.fspath(path))}: entry {number} is not a metric "
-                           f"batch")
+            damaged.append(f"{os.path.basename(os.fspath(path))}: entry {number} is not a metric batch")
             continue
         series = out.get(entry["name"])
         if series is None:
@@ -390,8 +445,11 @@ def read_metric_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]
         series = load_run_metrics(run_dir).get(name)
         if series is None:
             return None
-        return (list(series.get("steps") or []), list(series.get("values") or []),
-                list(series.get("timestamps") or []))
+        return (
+            list(series.get("steps") or []),
+            list(series.get("values") or []),
+            list(series.get("timestamps") or []),
+        )
     ours = ('{"name":' + json.dumps(name) + ",").encode("utf-8")
     steps: list = []
     values: list = []

@@ -7,6 +7,7 @@ and per-sample rows are read from the run directory.  Tags and notes live in
 ``<run>/experimentkit.json``, replaced atomically, so run.json stays as Sacred's tools wrote it.
 Nothing read is unpickled or jsonpickle-decoded.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,7 @@ class FileStore(Store):
     happens anyway when the directory is read-only).
     """
 
-    def __init__(self, path: Union[str, os.PathLike], *, index_path: Optional[str] = None,
-                 **kwargs: Any):
+    def __init__(self, path: Union[str, os.PathLike], *, index_path: Optional[str] = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.path = os.path.abspath(os.fspath(path))
         if not os.path.isdir(self.path):
@@ -110,9 +110,12 @@ class FileStore(Store):
         and whether the order (``order_in_sql``) and the limit (``limit_in_sql``) are done in SQL."""
         self._index.refresh()
         plan = self._index.plan(q, self.dead_cutoff())
-        return {"sql": plan["sql"], "in_python": [f for f in q.filters
-                                                  if f not in plan["filtered"]],
-                "order_in_sql": plan["ordered"], "limit_in_sql": plan["limited"]}
+        return {
+            "sql": plan["sql"],
+            "in_python": [f for f in q.filters if f not in plan["filtered"]],
+            "order_in_sql": plan["ordered"],
+            "limit_in_sql": plan["limited"],
+        }
 
     def count(self, q: Optional[Query] = None) -> int:
         q = Query() if q is None else q
@@ -124,19 +127,33 @@ class FileStore(Store):
         name, run_dir = self._run_dir(run_id)
         doc = read_run_dir(run_dir, name)
         if doc is None:
-            raise StoreError(f"run '{run_id}' in {self} cannot be read right now (its run.json is "
-                             f"being written); try again")
+            raise StoreError(
+                f"run '{run_id}' in {self} cannot be read right now (its run.json is "
+                f"being written); try again"
+            )
         return self._record(doc)
 
     def _record(self, doc: dict) -> RunRecord:
         fields = {name: parse_time(doc[name]) for name in _TIME_FIELDS}
         return self.new_record(
-            id=doc["id"], status=doc["status"], experiment=doc["experiment"],
-            command=doc["command"], config=doc["config"], info=doc["info"], host=doc["host"],
-            meta=doc["meta"], result=doc["result"], fail_trace=doc["fail_trace"],
-            tags=doc["tags"], notes=doc["notes"], artifacts=doc["artifacts"],
-            metrics=doc["metrics"], damaged=list(doc.get("damaged") or []),
-            resources=doc.get("resources") or [], **fields)
+            id=doc["id"],
+            status=doc["status"],
+            experiment=doc["experiment"],
+            command=doc["command"],
+            config=doc["config"],
+            info=doc["info"],
+            host=doc["host"],
+            meta=doc["meta"],
+            result=doc["result"],
+            fail_trace=doc["fail_trace"],
+            tags=doc["tags"],
+            notes=doc["notes"],
+            artifacts=doc["artifacts"],
+            metrics=doc["metrics"],
+            damaged=list(doc.get("damaged") or []),
+            resources=doc.get("resources") or [],
+            **fields,
+        )
 
     def _run_dir(self, run_id: Any) -> tuple:
         """(name, directory) of a stored run; names that could leave the base directory are
@@ -183,8 +200,9 @@ class FileStore(Store):
         _, run_dir = self._run_dir(run_id)
         cout = os.path.realpath(os.path.join(run_dir, COUT_FILE))
         if not _inside(cout, os.path.realpath(run_dir)):
-            raise StoreError(f"refusing the output of run '{run_id}': {COUT_FILE} is a link out "
-                             f"of the run directory")
+            raise StoreError(
+                f"refusing the output of run '{run_id}': {COUT_FILE} is a link out of the run directory"
+            )
         try:
             with open(cout, encoding="utf-8", errors="replace") as f:
                 return f.read()
@@ -199,39 +217,40 @@ class FileStore(Store):
         if name not in listed:
             raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, listed)}")
         target = os.path.realpath(os.path.join(run_dir, name))
-        if not (_inside(target, os.path.realpath(run_dir))
-                and _inside(target, os.path.realpath(self.path))):
-            raise StoreError(f"refusing artifact '{name}' of run {run_id}: it points outside the "
-                             f"run directory")
+        if not (_inside(target, os.path.realpath(run_dir)) and _inside(target, os.path.realpath(self.path))):
+            raise StoreError(
+                f"refusing artifact '{name}' of run {run_id}: it points outside the run directory"
+            )
         try:
             return open(target, "rb")
         except (FileNotFoundError, IsADirectoryError):
-            raise StoreError(f"artifact '{name}' of run {run_id} is listed but its file is "
-                             f"missing") from None
+            raise StoreError(f"artifact '{name}' of run {run_id} is listed but its file is missing") from None
 
     def source(self, run_id: Any, relpath: str) -> bytes:
         """A copied source file (``_sources/<stem>_<md5><ext>``); a recorded path that resolves
         outside the store (sources not copied, ``..``, a symlink out) is refused, never read."""
         _, run_dir = self._run_dir(run_id)
         experiment = (read_json(os.path.join(run_dir, RUN_FILE), {}) or {}).get("experiment")
-        entries = [e for e in (experiment or {}).get("sources") or []
-                   if isinstance(e, (list, tuple)) and len(e) > 1]
+        entries = [
+            e for e in (experiment or {}).get("sources") or [] if isinstance(e, (list, tuple)) and len(e) > 1
+        ]
         stored = [str(e[1]) for e in entries if str(e[0]) == relpath]
         if not stored:
             names = [str(e[0]) for e in entries]
-            raise StoreError(f"run {run_id} has no source file '{relpath}'"
-                             f"{suggest(relpath, names)}")
+            raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
         base = os.path.realpath(self.path)
         target = os.path.realpath(os.path.join(base, stored[0]))
         if os.path.isabs(stored[0]) or not _inside(target, base):
-            raise StoreError(f"source file '{relpath}' of run {run_id} is not kept in the store "
-                             f"(recorded as {stored[0]})")
+            raise StoreError(
+                f"source file '{relpath}' of run {run_id} is not kept in the store (recorded as {stored[0]})"
+            )
         try:
             with open(target, "rb") as f:
                 return f.read()
         except OSError as exc:
-            raise StoreError(f"cannot read source file '{relpath}' of run {run_id}: "
-                             f"{exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot read source file '{relpath}' of run {run_id}: {exc.strerror or exc}"
+            ) from None
 
     def artifact_metadata(self, run_id: Any) -> dict:
         _, run_dir = self._run_dir(run_id)
@@ -244,11 +263,18 @@ class FileStore(Store):
             names = os.listdir(os.path.join(run_dir, TABLES_DIR))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(n[:-len(TABLE_SUFFIX)] for n in names
-                      if n.endswith(TABLE_SUFFIX) and not n.startswith("."))
+        return sorted(
+            n[: -len(TABLE_SUFFIX)] for n in names if n.endswith(TABLE_SUFFIX) and not n.startswith(".")
+        )
 
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         known = self.tables(run_id)
         if table not in known:
             raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, known)}")
@@ -303,8 +329,7 @@ class FileStore(Store):
 
     def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
         with self._annotating(run_id) as (_, data):
-            data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags)
-                             if t not in data["tags"]]
+            data["tags"] += [t for t in dict.fromkeys(str(t) for t in tags) if t not in data["tags"]]
         return list(data["tags"])
 
     def remove_tags(self, run_id: Any, tags: Iterable[str]) -> list:
@@ -330,4 +355,3 @@ class FileStore(Store):
 
 def _inside(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip(os.sep) + os.sep)
-

@@ -3,6 +3,7 @@
 Run directories are numeric, so the ``_sweeps`` directory is never taken for a run.  A new id is
 claimed by creating its file exclusively, which is safe between concurrent sweeps.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ Runs go to ``gs://<bucket>/<basedir>/<id>/`` in the file store's layout (see
 observer is built; credentials come from Google's usual places.  The bucket must exist (as in Sacred).
 ``STORAGE_EMULATOR_HOST`` points the client at an emulator.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,9 +34,15 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
 
     VERSION = "GoogleCloudStorageObserver-0.1.0"
 
-    def __init__(self, bucket: str, basedir: str, resource_dir: Optional[str] = None,
-                 source_dir: Optional[str] = None, priority: int = DEFAULT_GCS_PRIORITY,
-                 client: Any = None):
+    def __init__(
+        self,
+        bucket: str,
+        basedir: str,
+        resource_dir: Optional[str] = None,
+        source_dir: Optional[str] = None,
+        priority: int = DEFAULT_GCS_PRIORITY,
+        client: Any = None,
+    ):
         super().__init__(bucket, basedir, resource_dir, source_dir, priority)
         if client is None:
             from google.auth.exceptions import DefaultCredentialsError
@@ -44,8 +51,10 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
             try:
                 client = storage.Client()
             except DefaultCredentialsError:
-                raise ValueError("No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS "
-                                 "or run 'gcloud auth application-default login'") from None
+                raise ValueError(
+                    "No Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS "
+                    "or run 'gcloud auth application-default login'"
+                ) from None
         self.client = client
         self._bucket = client.bucket(bucket)
 
@@ -54,20 +63,28 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
 
     def replay_spec(self) -> dict:
         """Rebuild in another process (``experimentkit sync``); credentials are not part of it."""
-        return {"factory": "experimentkit.backends.gcs.observer:GoogleCloudStorageObserver",
-                "kwargs": {"bucket": self.bucket, "basedir": self.basedir,
-                           "resource_dir": self.resource_dir, "source_dir": self.source_dir,
-                           "priority": self.priority}}
+        return {
+            "factory": "experimentkit.backends.gcs.observer:GoogleCloudStorageObserver",
+            "kwargs": {
+                "bucket": self.bucket,
+                "basedir": self.basedir,
+                "resource_dir": self.resource_dir,
+                "source_dir": self.source_dir,
+                "priority": self.priority,
+            },
+        }
 
     # ---- primitives ------------------------------------------------------------------------------
     def _prepare(self) -> None:
         if not self._bucket.exists():
-            raise ValueError(f"The bucket {self.bucket!r} does not exist in Google Cloud Storage: "
-                             f"create it first")
+            raise ValueError(
+                f"The bucket {self.bucket!r} does not exist in Google Cloud Storage: create it first"
+            )
 
     def _put(self, key: str, data: bytes, content_type: Optional[str] = None) -> None:
-        self._bucket.blob(key).upload_from_string(data, content_type=content_type or
-                                                  "application/octet-stream")
+        self._bucket.blob(key).upload_from_string(
+            data, content_type=content_type or "application/octet-stream"
+        )
 
     def _get(self, key: str) -> Optional[bytes]:
         blob = self._bucket.blob(key)
@@ -81,4 +98,4 @@ class GoogleCloudStorageObserver(ObjectStoreObserver):
         blobs = self.client.list_blobs(self.bucket, prefix=prefix, delimiter="/")
         for _ in blobs:  # the prefixes are known only after the pages were read
             pass
-        return [p[len(prefix):].strip("/") for p in blobs.prefixes]
+        return [p[len(prefix) :].strip("/") for p in blobs.prefixes]

@@ -12,6 +12,7 @@ What it does differently from Sacred's:
 * A server that cannot be reached is a one-line ``ObserverError`` naming the URL within ~3 s.
 * Resources are uploaded to GridFS too, and ``log_table`` rows go to a ``tables`` collection.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,6 +43,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def _reports_connection_errors(method: _F) -> _F:
     """Turn pymongo's long connection errors into one line that names the server."""
+
     @functools.wraps(method)
     def wrapper(self: MongoObserver, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -52,6 +54,7 @@ def _reports_connection_errors(method: _F) -> _F:
             if _is_connection_failure(exc):
                 raise ObserverError(self._unreachable(exc)) from exc
             raise
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -73,26 +76,40 @@ class MongoObserver(RunObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> MongoObserver:
         """Sacred's deprecated spelling of the constructor."""
-        warnings.warn("MongoObserver.create(...) is deprecated. "
-                      "Please use MongoObserver(...) instead.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "MongoObserver.create(...) is deprecated. Please use MongoObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls(*args, **kwargs)
 
-    def __init__(self, url: Optional[str] = None, db_name: str = "sacred",
-                 collection: str = "runs", collection_prefix: str = "", overwrite: Any = None,
-                 priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None,
-                 failure_dir: Optional[str] = None,
-                 captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        db_name: str = "sacred",
+        collection: str = "runs",
+        collection_prefix: str = "",
+        overwrite: Any = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+        client: Any = None,
+        failure_dir: Optional[str] = None,
+        captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET,
+        **kwargs: Any,
+    ) -> None:
         if client is not None:
             if not _is_client(client):
-                raise ValueError("client needs to be a pymongo.MongoClient (or a mongomock "
-                                 f"MongoClient), but is {type(client)} instead")
+                raise ValueError(
+                    "client needs to be a pymongo.MongoClient (or a mongomock "
+                    f"MongoClient), but is {type(client)} instead"
+                )
             if url is not None:
                 raise ValueError("Cannot pass both a client and a url.")
         if collection != "runs":
-            warnings.warn('Argument "collection" is deprecated. '
-                          'Please use "collection_prefix" instead.', DeprecationWarning,
-                          stacklevel=2)
+            warnings.warn(
+                'Argument "collection" is deprecated. Please use "collection_prefix" instead.',
+                DeprecationWarning,
+                stacklevel=2,
+            )
         names = schema.collection_names(collection, collection_prefix)
         spec: Optional[dict] = None
         if client is None:
@@ -109,16 +126,30 @@ class MongoObserver(RunObserver):
                 spec_kwargs["failure_dir"] = failure_dir
             spec = {"factory": _FACTORY, "kwargs": spec_kwargs}
         database = client[db_name]
-        self._setup(database[names["runs"]], _gridfs(database), overwrite=overwrite,
-                    metrics=database[names["metrics"]], tables=database[names["tables"]],
-                    failure_dir=failure_dir, priority=priority, budget=captured_out_budget,
-                    where=_display_url(url, client))
+        self._setup(
+            database[names["runs"]],
+            _gridfs(database),
+            overwrite=overwrite,
+            metrics=database[names["metrics"]],
+            tables=database[names["tables"]],
+            failure_dir=failure_dir,
+            priority=priority,
+            budget=captured_out_budget,
+            where=_display_url(url, client),
+        )
         self._spec = spec
 
     @classmethod
-    def create_from(cls, runs: Any, fs: Any, overwrite: Any = None, metrics_collection: Any = None,
-                    failure_dir: Optional[str] = None, priority: int = DEFAULT_MONGO_PRIORITY,
-                    captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET) -> MongoObserver:
+    def create_from(
+        cls,
+        runs: Any,
+        fs: Any,
+        overwrite: Any = None,
+        metrics_collection: Any = None,
+        failure_dir: Optional[str] = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+        captured_out_budget: int = schema.DEFAULT_CAPTURED_OUT_BUDGET,
+    ) -> MongoObserver:
         """Build from existing collections and a GridFS (tests, dependency injection).
 
         Without ``metrics_collection`` the metrics go to the collection named after the runs
@@ -129,15 +160,33 @@ class MongoObserver(RunObserver):
         database = runs.database
         if metrics_collection is None:
             metrics_collection = database[derived["metrics"]]
-        self._setup(runs, fs, overwrite=overwrite, metrics=metrics_collection,
-                    tables=database[derived["tables"]], failure_dir=failure_dir,
-                    priority=priority, budget=captured_out_budget,
-                    where=_display_url(None, database.client))
+        self._setup(
+            runs,
+            fs,
+            overwrite=overwrite,
+            metrics=metrics_collection,
+            tables=database[derived["tables"]],
+            failure_dir=failure_dir,
+            priority=priority,
+            budget=captured_out_budget,
+            where=_display_url(None, database.client),
+        )
         self._spec = None
         return self
 
-    def _setup(self, runs: Any, fs: Any, *, overwrite: Any, metrics: Any, tables: Any,
-               failure_dir: Optional[str], priority: int, budget: int, where: str) -> None:
+    def _setup(
+        self,
+        runs: Any,
+        fs: Any,
+        *,
+        overwrite: Any,
+        metrics: Any,
+        tables: Any,
+        failure_dir: Optional[str],
+        priority: int,
+        budget: int,
+        where: str,
+    ) -> None:
         self.runs = runs
         self.fs = fs
         self.metrics = metrics
@@ -153,23 +202,31 @@ class MongoObserver(RunObserver):
     def _reset(self, run_id: Any) -> None:
         """Forget the previous run (one observer may record several runs in turn)."""
         self._run_id = run_id
-        self._entry: dict = {}          # what the document holds, for the failure_dir fallback
-        self._last_out = ""             # newest captured_out seen (the document may hold a prefix)
-        self._cursor = 0                # characters of output stored (document + spill)
-        self._doc_bytes = 0             # UTF-8 bytes of output inside the document
+        self._entry: dict = {}  # what the document holds, for the failure_dir fallback
+        self._last_out = ""  # newest captured_out seen (the document may hold a prefix)
+        self._cursor = 0  # characters of output stored (document + spill)
+        self._doc_bytes = 0  # UTF-8 bytes of output inside the document
         self._spilled = False
         self._metric_counts: dict = {}  # name -> points stored
-        self._metric_ids: dict = {}     # name -> str(ObjectId), in first-stored order
+        self._metric_ids: dict = {}  # name -> str(ObjectId), in first-stored order
         # name -> signature of the last batch appended: a log_metrics retried after it stored some
         # names but failed on a later one must not append those names' points twice
         self._last_batches: dict = {}
-        self._table_counts: dict = {}   # table name -> rows stored
+        self._table_counts: dict = {}  # table name -> rows stored
         self._last_artifact: Optional[tuple] = None
 
     # ---- opening events ---------------------------------------------------------------------
     @_reports_connection_errors
-    def queued_event(self, ex_info: dict, command: str, host_info: dict, queue_time: Any,
-                     config: Any, meta_info: dict, _id: Any) -> Any:
+    def queued_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        queue_time: Any,
+        config: Any,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """Insert a ``QUEUED`` run document (Sacred's shape) and return its id."""
         if self.overwrite is not None:
             raise RuntimeError("Can't overwrite with QUEUED run.")
@@ -179,8 +236,12 @@ class MongoObserver(RunObserver):
             self.attach(existing["_id"])
             return existing["_id"]
         doc = {
-            "experiment": self._experiment(ex_info), "command": command, "host": dict(host_info),
-            "config": flatten(config), "meta": meta_info, "status": "QUEUED",
+            "experiment": self._experiment(ex_info),
+            "command": command,
+            "host": dict(host_info),
+            "config": flatten(config),
+            "meta": meta_info,
+            "status": "QUEUED",
         }
         run_id = self._insert(schema.bson_safe(doc), _id)
         self._reset(run_id)
@@ -188,8 +249,16 @@ class MongoObserver(RunObserver):
         return run_id
 
     @_reports_connection_errors
-    def started_event(self, ex_info: dict, command: str, host_info: dict, start_time: Any,
-                      config: Any, meta_info: dict, _id: Any) -> Any:
+    def started_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        start_time: Any,
+        config: Any,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """Insert the run document (or fill in the queued/overwritten one); return its id.
 
         A started_event replayed for a run already stored (same ``meta.uid``) returns the stored
@@ -206,10 +275,20 @@ class MongoObserver(RunObserver):
         if target is not None and _id is not None and _id != target["_id"]:
             raise RuntimeError("Cannot specify both _id and overwrite for MongoObserver.")
         doc = {
-            "experiment": self._experiment(ex_info), "format": self.VERSION, "command": command,
-            "host": dict(host_info), "start_time": start_time, "config": flatten(config),
-            "meta": meta_info, "status": "RUNNING", "resources": [], "artifacts": [],
-            "captured_out": "", "captured_out_length": 0, "info": {}, "heartbeat": None,
+            "experiment": self._experiment(ex_info),
+            "format": self.VERSION,
+            "command": command,
+            "host": dict(host_info),
+            "start_time": start_time,
+            "config": flatten(config),
+            "meta": meta_info,
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "captured_out": "",
+            "captured_out_length": 0,
+            "info": {},
+            "heartbeat": None,
         }
         safe = schema.bson_safe(doc)
         if target is None:
@@ -251,8 +330,9 @@ class MongoObserver(RunObserver):
             try:
                 self.runs.insert_one(dict(doc, _id=_id))
             except DuplicateKeyError as exc:
-                raise ObserverError(f"A run with _id={_id!r} already exists in "
-                                    f"{self.runs.full_name}") from exc
+                raise ObserverError(
+                    f"A run with _id={_id!r} already exists in {self.runs.full_name}"
+                ) from exc
             return _id
         numeric = {"_id": {"$type": "number"}}
         for _ in range(100):
@@ -273,8 +353,9 @@ class MongoObserver(RunObserver):
         for relpath, _md5 in ex_info.get("sources", []):
             path = os.path.join(base_dir, relpath)
             if not os.path.isfile(path):
-                warnings.warn(f"MongoObserver: source file {path} is gone; not stored",
-                              RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"MongoObserver: source file {path} is gone; not stored", RuntimeWarning, stacklevel=3
+                )
                 continue
             sources.append([relpath, self._store_file(path)[1]])
         experiment["sources"] = sources
@@ -292,12 +373,14 @@ class MongoObserver(RunObserver):
 
     # ---- run events -------------------------------------------------------------------------
     @_reports_connection_errors
-    def heartbeat_event(self, info: Any, captured_out: Optional[str], beat_time: Any,
-                        result: Any) -> None:
+    def heartbeat_event(self, info: Any, captured_out: Optional[str], beat_time: Any, result: Any) -> None:
         """Set heartbeat, info and result and append the new output, in one update."""
         self._require_run()
-        fields = {"heartbeat": beat_time, "info": self._stored_info(info),
-                  "result": schema.bson_safe(sacred_flatten(result))}
+        fields = {
+            "heartbeat": beat_time,
+            "info": self._stored_info(info),
+            "result": schema.bson_safe(sacred_flatten(result)),
+        }
         self._entry.update(fields)
         text = captured_out or ""
         if len(text) >= len(self._last_out):
@@ -305,7 +388,7 @@ class MongoObserver(RunObserver):
         self._write_beat(fields, text, resynced=False)
 
     def _write_beat(self, fields: dict, text: str, resynced: bool) -> None:
-        new = text[self._cursor:]
+        new = text[self._cursor :]
         if not new:
             self._update_run({"$set": fields})
             return
@@ -314,12 +397,12 @@ class MongoObserver(RunObserver):
         stage: dict = {key: {"$literal": value} for key, value in fields.items()}
         stage["captured_out_length"] = len(text)
         if head:
-            stage["captured_out"] = {"$concat": [{"$ifNull": ["$captured_out", ""]},
-                                                 {"$literal": head}]}
+            stage["captured_out"] = {"$concat": [{"$ifNull": ["$captured_out", ""]}, {"$literal": head}]}
         if tail:
             spill_id = self._spill(tail, self._cursor + len(head))
             stage["captured_out_spill"] = {
-                "$concatArrays": [{"$ifNull": ["$captured_out_spill", []]}, [spill_id]]}
+                "$concatArrays": [{"$ifNull": ["$captured_out_spill", []]}, [spill_id]]
+            }
             stage["captured_out_truncated"] = True
         # None matches documents written by Sacred, which have no captured_out_length yet.
         guard = {"_id": self._run_id, "captured_out_length": {"$in": [self._cursor, None]}}
@@ -327,8 +410,10 @@ class MongoObserver(RunObserver):
         if done.matched_count == 0:
             # An earlier attempt whose reply was lost may have stored part of this output.
             if resynced:
-                raise ObserverError(f"Run {self._run_id!r} in {self.runs.full_name} changed "
-                                    "underneath the observer; cannot append its output")
+                raise ObserverError(
+                    f"Run {self._run_id!r} in {self.runs.full_name} changed "
+                    "underneath the observer; cannot append its output"
+                )
             self._resync_output()
             self._write_beat(fields, text, resynced=True)
             return
@@ -344,7 +429,7 @@ class MongoObserver(RunObserver):
         if len(data) <= room:
             return new, ""
         head = data[:room].decode("utf-8", "ignore")
-        return head, new[len(head):]
+        return head, new[len(head) :]
 
     def _spill(self, text: str, offset: int) -> Any:
         """Store output that does not fit in the document as a GridFS file; warn once per run."""
@@ -353,15 +438,21 @@ class MongoObserver(RunObserver):
             warnings.warn(
                 f"MongoObserver: run {self._run_id!r} printed more than "
                 f"{self.captured_out_budget} bytes; the rest of its output is stored in GridFS "
-                "(see captured_out_spill in the run document)", RuntimeWarning, stacklevel=2)
-        return self.fs.put(text.encode("utf-8"),
-                           filename=schema.spill_filename(self.runs.name, self._run_id, offset),
-                           content_type="text/plain; charset=utf-8",
-                           metadata={"run_id": self._run_id, "offset": offset})
+                "(see captured_out_spill in the run document)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return self.fs.put(
+            text.encode("utf-8"),
+            filename=schema.spill_filename(self.runs.name, self._run_id, offset),
+            content_type="text/plain; charset=utf-8",
+            metadata={"run_id": self._run_id, "offset": offset},
+        )
 
     def _resync_output(self) -> None:
-        doc = self.runs.find_one({"_id": self._run_id}, {
-            "captured_out": 1, "captured_out_length": 1, "captured_out_truncated": 1})
+        doc = self.runs.find_one(
+            {"_id": self._run_id}, {"captured_out": 1, "captured_out_length": 1, "captured_out_truncated": 1}
+        )
         if doc is None:
             raise ObserverError(f"Run {self._run_id!r} no longer exists in {self.runs.full_name}")
         stored = doc.get("captured_out") or ""
@@ -373,15 +464,19 @@ class MongoObserver(RunObserver):
         """``info`` as stored: flattened, with ``metrics`` naming this run's metric documents."""
         stored = schema.bson_safe(sacred_flatten(dict(info or {})))
         if self._metric_ids:
-            stored["metrics"] = [{"name": name, "id": oid}
-                                 for name, oid in self._metric_ids.items()]
+            stored["metrics"] = [{"name": name, "id": oid} for name, oid in self._metric_ids.items()]
         return stored
 
     @_reports_connection_errors
     def completed_event(self, stop_time: Any, result: Any) -> None:
         """Final update: ``COMPLETED`` with the result."""
-        self._final({"stop_time": stop_time, "result": schema.bson_safe(sacred_flatten(result)),
-                     "status": "COMPLETED"})
+        self._final(
+            {
+                "stop_time": stop_time,
+                "result": schema.bson_safe(sacred_flatten(result)),
+                "status": "COMPLETED",
+            }
+        )
 
     @_reports_connection_errors
     def interrupted_event(self, interrupt_time: Any, status: str) -> None:
@@ -402,13 +497,12 @@ class MongoObserver(RunObserver):
         except Exception as exc:
             if not self.failure_dir:
                 raise
-            reason = (self._unreachable(exc) if _is_connection_failure(exc)
-                      else f"{type(exc).__name__}: {exc}")
+            reason = self._unreachable(exc) if _is_connection_failure(exc) else f"{type(exc).__name__}: {exc}"
             path = self._save_locally()
-            print(f"Warning: saving to MongoDB failed! Stored experiment entry in {path}",
-                  file=sys.stderr)
-            raise ObserverError(f"Saving to MongoDB failed ({reason}); "
-                                f"stored the run entry in {path}") from exc
+            print(f"Warning: saving to MongoDB failed! Stored experiment entry in {path}", file=sys.stderr)
+            raise ObserverError(
+                f"Saving to MongoDB failed ({reason}); stored the run entry in {path}"
+            ) from exc
 
     def _save_locally(self) -> str:
         """Write the run entry as JSON to ``failure_dir`` (one file per run, replaced whole)."""
@@ -436,8 +530,9 @@ class MongoObserver(RunObserver):
             resources.append([filename, md5])
 
     @_reports_connection_errors
-    def artifact_event(self, name: str, filename: str, metadata: Any = None,
-                       content_type: Optional[str] = None) -> None:
+    def artifact_event(
+        self, name: str, filename: str, metadata: Any = None, content_type: Optional[str] = None
+    ) -> None:
         """Upload the file as ``artifact://<runs>/<id>/<name>`` and append ``{name, file_id}``."""
         self._require_run()
         stat = os.stat(filename)
@@ -449,12 +544,17 @@ class MongoObserver(RunObserver):
                 content_type = mimetypes.guess_type(filename)[0]
             gridfs_name = schema.artifact_filename(self.runs.name, self._run_id, name)
             with open(filename, "rb") as fh:
-                file_id = self.fs.put(fh, filename=gridfs_name, content_type=content_type,
-                                      metadata=schema.bson_safe(flatten(metadata)))
+                file_id = self.fs.put(
+                    fh,
+                    filename=gridfs_name,
+                    content_type=content_type,
+                    metadata=schema.bson_safe(flatten(metadata)),
+                )
             self._last_artifact = (key, file_id)
         entry = {"name": name, "file_id": file_id}
-        self.runs.update_one({"_id": self._run_id, "artifacts.file_id": {"$ne": file_id}},
-                             {"$push": {"artifacts": entry}})
+        self.runs.update_one(
+            {"_id": self._run_id, "artifacts.file_id": {"$ne": file_id}}, {"$push": {"artifacts": entry}}
+        )
         artifacts = self._entry.setdefault("artifacts", [])
         if entry not in artifacts:
             artifacts.append(entry)
@@ -471,8 +571,9 @@ class MongoObserver(RunObserver):
         self._require_run()
         self._ensure_metric_index()
         for name, group in metrics_by_name.items():
-            self._push_metric(name, list(group["steps"]), flatten(list(group["values"])),
-                              list(group["timestamps"]))
+            self._push_metric(
+                name, list(group["steps"]), flatten(list(group["values"])), list(group["timestamps"])
+            )
 
     def _ensure_metric_index(self) -> None:
         """One document per (run, metric, bucket).  A store made before buckets has a unique
@@ -490,8 +591,7 @@ class MongoObserver(RunObserver):
                     self.metrics.drop_index(index["name"])
         except OperationFailure:  # no rights: buckets beyond the first will be refused
             pass
-        self._ensure_index(self.metrics, [("run_id", 1), ("name", 1), ("bucket", 1)],
-                           unique=True)
+        self._ensure_index(self.metrics, [("run_id", 1), ("name", 1), ("bucket", 1)], unique=True)
         self._indexed.add(marker)
 
     def _bucket_query(self, name: str, bucket: int) -> dict:
@@ -510,9 +610,13 @@ class MongoObserver(RunObserver):
         while steps:
             bucket, used = divmod(stored, cap)
             take = min(cap - used, len(steps))
-            update: dict = {"$push": {"steps": {"$each": steps[:take]},
-                                      "values": {"$each": values[:take]},
-                                      "timestamps": {"$each": timestamps[:take]}}}
+            update: dict = {
+                "$push": {
+                    "steps": {"$each": steps[:take]},
+                    "values": {"$each": values[:take]},
+                    "timestamps": {"$each": timestamps[:take]},
+                }
+            }
             # an upsert takes the equality fields of the query: bucket 0 gets no ``bucket``
             query = dict(self._bucket_query(name, bucket), steps={"$size": used})
             try:
@@ -531,8 +635,10 @@ class MongoObserver(RunObserver):
             now = self._load_metric(name)
             skip = now - stored
             if retried or not 0 < skip <= len(steps):
-                raise ObserverError(f"Metric {name!r} of run {self._run_id!r} changed underneath "
-                                    "the observer; cannot append to it")
+                raise ObserverError(
+                    f"Metric {name!r} of run {self._run_id!r} changed underneath "
+                    "the observer; cannot append to it"
+                )
             retried = True
             steps, values, timestamps = steps[skip:], values[skip:], timestamps[skip:]
             stored = now
@@ -541,10 +647,12 @@ class MongoObserver(RunObserver):
     def _load_metric(self, name: str) -> int:
         """Points of ``name`` stored in all its buckets (also remembers bucket 0's id)."""
         total = 0
-        for found in self.metrics.aggregate([
-            {"$match": {"run_id": self._run_id, "name": name}},
-            {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}},
-        ]):
+        for found in self.metrics.aggregate(
+            [
+                {"$match": {"run_id": self._run_id, "name": name}},
+                {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}},
+            ]
+        ):
             total += found["count"]
             if not found.get("bucket"):
                 self._metric_ids.setdefault(name, str(found["_id"]))
@@ -561,14 +669,22 @@ class MongoObserver(RunObserver):
             return
         self._ensure_index(self.tables, [("run_id", 1), ("table", 1), ("index", 1)], unique=True)
         start = self._table_counts.get(name, 0)
-        docs = [{"run_id": self._run_id, "table": name, "index": start + i,
-                 "row": schema.bson_safe(flatten(dict(row)))} for i, row in enumerate(rows)]
+        docs = [
+            {
+                "run_id": self._run_id,
+                "table": name,
+                "index": start + i,
+                "row": schema.bson_safe(flatten(dict(row))),
+            }
+            for i, row in enumerate(rows)
+        ]
         try:
             self.tables.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             details = exc.details or {}
             if details.get("writeConcernErrors") or any(
-                    err.get("code") != _DUPLICATE_KEY for err in details.get("writeErrors", [])):
+                err.get("code") != _DUPLICATE_KEY for err in details.get("writeErrors", [])
+            ):
                 raise
         self._table_counts[name] = start + len(rows)
 
@@ -594,15 +710,16 @@ class MongoObserver(RunObserver):
         self._cursor = int(doc.get("captured_out_length", len(self._last_out)))
         self._doc_bytes = len(self._last_out.encode("utf-8"))
         self._spilled = bool(doc.get("captured_out_truncated"))
-        counts = [{"$match": {"run_id": _id}},
-                  {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}}]
+        counts = [
+            {"$match": {"run_id": _id}},
+            {"$project": {"name": 1, "bucket": 1, "count": {"$size": "$steps"}}},
+        ]
         for found in self.metrics.aggregate(counts):
             name = found["name"]
             if not found.get("bucket"):
                 self._metric_ids[name] = str(found["_id"])
             self._metric_counts[name] = self._metric_counts.get(name, 0) + found["count"]
-        lasts = [{"$match": {"run_id": _id}},
-                 {"$group": {"_id": "$table", "last": {"$max": "$index"}}}]
+        lasts = [{"$match": {"run_id": _id}}, {"$group": {"_id": "$table", "last": {"$max": "$index"}}}]
         for found in self.tables.aggregate(lasts):
             self._table_counts[found["_id"]] = found["last"] + 1
 
@@ -629,8 +746,11 @@ class MongoObserver(RunObserver):
         try:
             collection.create_index(keys, **options)
         except OperationFailure as exc:
-            warnings.warn(f"MongoObserver: could not create index {keys} on "
-                          f"{collection.full_name}: {exc}", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"MongoObserver: could not create index {keys} on {collection.full_name}: {exc}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self._indexed.add(marker)
 
     def _unreachable(self, exc: BaseException) -> str:
@@ -658,20 +778,44 @@ class QueuedMongoObserver(QueueObserver):
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> QueuedMongoObserver:
         """Sacred's deprecated spelling of the constructor."""
-        warnings.warn("QueuedMongoObserver.create(...) is deprecated. "
-                      "Please use QueuedMongoObserver(...) instead.", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn(
+            "QueuedMongoObserver.create(...) is deprecated. Please use QueuedMongoObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls(*args, **kwargs)
 
-    def __init__(self, interval: float = 20.0, retry_interval: float = 10.0,
-                 url: Optional[str] = None, db_name: str = "sacred", collection: str = "runs",
-                 overwrite: Any = None, priority: int = DEFAULT_MONGO_PRIORITY, client: Any = None, *,
-                 max_retries: int = 3, join_timeout: Optional[float] = None,
-                 **kwargs: Any) -> None:
-        covered = MongoObserver(url=url, db_name=db_name, collection=collection,
-                                overwrite=overwrite, priority=priority, client=client, **kwargs)
-        super().__init__(covered, interval=interval, retry_interval=retry_interval,
-                         max_retries=max_retries, join_timeout=join_timeout)
+    def __init__(
+        self,
+        interval: float = 20.0,
+        retry_interval: float = 10.0,
+        url: Optional[str] = None,
+        db_name: str = "sacred",
+        collection: str = "runs",
+        overwrite: Any = None,
+        priority: int = DEFAULT_MONGO_PRIORITY,
+        client: Any = None,
+        *,
+        max_retries: int = 3,
+        join_timeout: Optional[float] = None,
+        **kwargs: Any,
+    ) -> None:
+        covered = MongoObserver(
+            url=url,
+            db_name=db_name,
+            collection=collection,
+            overwrite=overwrite,
+            priority=priority,
+            client=client,
+            **kwargs,
+        )
+        super().__init__(
+            covered,
+            interval=interval,
+            retry_interval=retry_interval,
+            max_retries=max_retries,
+            join_timeout=join_timeout,
+        )
 
 
 # ---- module helpers -------------------------------------------------------------------------
@@ -702,7 +846,7 @@ def _gridfs(database: Any) -> Any:
 def _sibling_names(runs_name: str) -> dict:
     """Metrics/tables collections that go with a runs collection (``p_runs`` -> ``p_metrics``)."""
     is_default = runs_name == "runs" or runs_name.endswith("_runs")
-    prefix = runs_name[:-len("runs")] if is_default else ""
+    prefix = runs_name[: -len("runs")] if is_default else ""
     return {"metrics": f"{prefix}metrics", "tables": f"{prefix}tables"}
 
 

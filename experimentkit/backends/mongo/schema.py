@@ -4,6 +4,7 @@ It is Sacred 0.8's layout (so Omniboard, incense and Sacred's own readers keep w
 few additive fields: ``captured_out_length``, ``captured_out_truncated``, ``captured_out_spill``
 in the run document, and a ``tables`` collection.  docs/storage-mongo.md describes it in full.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,9 +29,16 @@ __all__ = [
 FORMAT = "MongoObserver-0.7.0"
 
 #: Collection names that would clash with GridFS or other tools sharing the database.
-RESERVED_COLLECTIONS = frozenset({
-    "fs.files", "fs.chunks", "_properties", "system.indexes", "search_space", "search_spaces",
-})
+RESERVED_COLLECTIONS = frozenset(
+    {
+        "fs.files",
+        "fs.chunks",
+        "_properties",
+        "system.indexes",
+        "search_space",
+        "search_spaces",
+    }
+)
 
 #: Bytes of captured output kept inside a run document; the rest goes to GridFS.  MongoDB refuses
 #: documents above 16 MiB, and config, info and the rest of the document need room too.

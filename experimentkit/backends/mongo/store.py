@@ -17,6 +17,7 @@ for "the N rows with the lowest/highest column" over a numeric column the sort a
 happen in MongoDB.  Tags and notes are Omniboard's ``omniboard.tags`` / ``omniboard.notes``.
 Nothing is ever unpickled; artifacts are GridFS file objects.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -62,6 +63,7 @@ _IN_LIMIT = 5000
 
 def _reports_connection_errors(method: _F) -> _F:
     """Turn pymongo's long connection errors into one line naming the server."""
+
     @functools.wraps(method)
     def wrapper(self: MongoStore, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -74,6 +76,7 @@ def _reports_connection_errors(method: _F) -> _F:
                 reason = str(exc).split(", Timeout:")[0].splitlines()[0][:300]
                 raise StoreError(f"Cannot reach MongoDB at {self._where}: {reason}") from exc
             raise
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -87,9 +90,17 @@ class MongoStore(Store):
     """
 
     @_reports_connection_errors
-    def __init__(self, url: Optional[str] = None, *, db_name: str = "sacred", prefix: str = "",
-                 client: Any = None, dead_after: float = DEFAULT_DEAD_AFTER,
-                 clock: Callable[[], _dt.datetime] = utcnow, **client_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        *,
+        db_name: str = "sacred",
+        prefix: str = "",
+        client: Any = None,
+        dead_after: float = DEFAULT_DEAD_AFTER,
+        clock: Callable[[], _dt.datetime] = utcnow,
+        **client_kwargs: Any,
+    ) -> None:
         super().__init__(dead_after=dead_after, clock=clock)
         if client is not None and url is not None:
             raise ValueError("Cannot pass both a client and a url.")
@@ -116,9 +127,11 @@ class MongoStore(Store):
         existing = database.list_collection_names()
         if names["runs"] not in existing:
             candidates = [name for name in existing if name.endswith("runs")]
-            raise StoreError(f"no run store in MongoDB database '{db_name}' at {self._where} "
-                             f"(no collection '{names['runs']}')"
-                             f"{suggest(names['runs'], candidates)}")
+            raise StoreError(
+                f"no run store in MongoDB database '{db_name}' at {self._where} "
+                f"(no collection '{names['runs']}')"
+                f"{suggest(names['runs'], candidates)}"
+            )
         self._runs = database[names["runs"]]
         self._metrics = database[names["metrics"]]
         self._tables = database[names["tables"]]
@@ -163,8 +176,7 @@ class MongoStore(Store):
         names = sorted({k.path[0] for k in keys if k.root == "metrics"})
         clauses = [c for c in (self._clause(f) for f in q.filters) if c is not None]
         summaries: dict = {}
-        metric_filters = [f for f in q.filters
-                          if f.parsed_key.root == "metrics" and not matches(None, f)]
+        metric_filters = [f for f in q.filters if f.parsed_key.root == "metrics" and not matches(None, f)]
         if metric_filters:
             # Runs lacking the metric cannot match these filters: select the runs from the
             # server-side summaries first, then fetch only those documents.
@@ -172,8 +184,11 @@ class MongoStore(Store):
             allowed = None
             for flt in metric_filters:
                 key = flt.parsed_key
-                ok = {str(raw): raw for raw, found in summaries.values()
-                      if matches((found.get(key.path[0]) or {}).get(key.aggregate), flt)}
+                ok = {
+                    str(raw): raw
+                    for raw, found in summaries.values()
+                    if matches((found.get(key.path[0]) or {}).get(key.aggregate), flt)
+                }
                 allowed = ok if allowed is None else {k: ok[k] for k in ok if k in allowed}
             clauses.append({"_id": {"$in": list((allowed or {}).values())}})
         match = {"$and": clauses} if clauses else {}
@@ -190,7 +205,8 @@ class MongoStore(Store):
         if key.root == "metrics":
             return self._metrics.find_one({"name": key.path[0]}, {"_id": 1}) is not None
         if key.root not in ("config", "info", "meta") or any(
-                _INT_ID.match(p) or p.startswith(("$", "@")) for p in key.path):
+            _INT_ID.match(p) or p.startswith(("$", "@")) for p in key.path
+        ):
             return True
         return self._runs.find_one({_field_path(key): {"$exists": True}}, {"_id": 1}) is not None
 
@@ -242,17 +258,38 @@ class MongoStore(Store):
             match["run_id"] = {"$in": list(run_ids)}
         if names is not None:
             match["name"] = {"$in": list(names)}
-        numbers = {"$filter": {"input": {"$ifNull": ["$values", []]}, "as": "v",
-                               "cond": {"$and": [{"$gte": ["$$v", -math.inf]},
-                                                 {"$lte": ["$$v", math.inf]}]}}}
+        numbers = {
+            "$filter": {
+                "input": {"$ifNull": ["$values", []]},
+                "as": "v",
+                "cond": {"$and": [{"$gte": ["$$v", -math.inf]}, {"$lte": ["$$v", math.inf]}]},
+            }
+        }
         pipeline = [
             {"$match": match},
-            {"$project": {"_id": 0, "run_id": 1, "name": 1, "bucket": 1,
-                          "last": {"$arrayElemAt": ["$values", -1]},
-                          "count": {"$size": {"$ifNull": ["$values", []]}}, "numbers": numbers}},
+            {
+                "$project": {
+                    "_id": 0,
+                    "run_id": 1,
+                    "name": 1,
+                    "bucket": 1,
+                    "last": {"$arrayElemAt": ["$values", -1]},
+                    "count": {"$size": {"$ifNull": ["$values", []]}},
+                    "numbers": numbers,
+                }
+            },
             # $min/$max of a nested expression is not understood by mongomock: a second stage.
-            {"$project": {"run_id": 1, "name": 1, "bucket": 1, "last": 1, "count": 1,
-                          "min": {"$min": "$numbers"}, "max": {"$max": "$numbers"}}},
+            {
+                "$project": {
+                    "run_id": 1,
+                    "name": 1,
+                    "bucket": 1,
+                    "last": 1,
+                    "count": 1,
+                    "min": {"$min": "$numbers"},
+                    "max": {"$max": "$numbers"},
+                }
+            },
         ]
         found: dict = {}
         # a metric may span several bucket documents (see MongoObserver.log_metrics): fold them
@@ -268,8 +305,7 @@ class MongoStore(Store):
 
     def _records(self, docs: list, summaries: dict, resolve_sources: bool = True) -> list:
         md5s = self._source_md5s(docs) if resolve_sources else {}
-        return [self._record(doc, summaries.get(str(doc["_id"]), (None, {}))[1], md5s)
-                for doc in docs]
+        return [self._record(doc, summaries.get(str(doc["_id"]), (None, {}))[1], md5s) for doc in docs]
 
     def _record(self, doc: dict, metrics: dict, md5s: dict) -> RunRecord:
         omniboard = doc.get("omniboard") if isinstance(doc.get("omniboard"), dict) else {}
@@ -281,24 +317,37 @@ class MongoStore(Store):
         info = _plain(doc.get("info") or {})
         if isinstance(info, dict) and _is_metric_index(info.get("metrics")):
             info.pop("metrics")  # the observer's own bookkeeping, not user info
-        fields = {name: _plain(doc[name]) for name in ("command", "result", "fail_trace")
-                  if doc.get(name) is not None}
+        fields = {
+            name: _plain(doc[name])
+            for name in ("command", "result", "fail_trace")
+            if doc.get(name) is not None
+        }
         for name in ("config", "host", "meta"):
             fields[name] = _plain(doc.get(name) or {})
         for name in TIME_KEYS:
             fields[name] = _time(doc.get(name))
         artifacts = [a.get("name") for a in doc.get("artifacts") or [] if isinstance(a, dict)]
         return self.new_record(
-            id=doc["_id"], status=doc.get("status"), experiment=experiment, info=info,
+            id=doc["_id"],
+            status=doc.get("status"),
+            experiment=experiment,
+            info=info,
             tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
-            notes=str(omniboard.get("notes") or ""), artifacts=list(dict.fromkeys(artifacts)),
-            metrics=dict(metrics), resources=resource_entries(_plain(doc.get("resources"))),
-            **fields)
+            notes=str(omniboard.get("notes") or ""),
+            artifacts=list(dict.fromkeys(artifacts)),
+            metrics=dict(metrics),
+            resources=resource_entries(_plain(doc.get("resources"))),
+            **fields,
+        )
 
     def _source_md5s(self, docs: list) -> dict:
         """GridFS id → md5 of the stored sources (Sacred with pymongo 4 stores none)."""
-        ids = [entry[1] for doc in docs for entry in (doc.get("experiment") or {}).get("sources")
-               or [] if isinstance(entry, (list, tuple)) and len(entry) > 1]
+        ids = [
+            entry[1]
+            for doc in docs
+            for entry in (doc.get("experiment") or {}).get("sources") or []
+            if isinstance(entry, (list, tuple)) and len(entry) > 1
+        ]
         if not ids:
             return {}
         found = self._files.find({"_id": {"$in": ids}}, {"md5": 1, "metadata.md5": 1})
@@ -330,20 +379,25 @@ class MongoStore(Store):
     @_reports_connection_errors
     def metric(self, run_id: Any, name: str) -> MetricSeries:
         raw = self._raw_id(run_id)
-        docs = sorted(self._metrics.find({"run_id": raw, "name": name}),
-                      key=lambda d: d.get("bucket") or 0)  # bucket documents, in order
+        docs = sorted(
+            self._metrics.find({"run_id": raw, "name": name}), key=lambda d: d.get("bucket") or 0
+        )  # bucket documents, in order
         if not docs:
             names = self._metrics.distinct("name", {"run_id": raw})
             raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, names)}")
-        return MetricSeries(name, [s for d in docs for s in d.get("steps") or []],
-                            [v for d in docs for v in d.get("values") or []],
-                            [_time(t) for d in docs for t in d.get("timestamps") or []])
+        return MetricSeries(
+            name,
+            [s for d in docs for s in d.get("steps") or []],
+            [v for d in docs for v in d.get("values") or []],
+            [_time(t) for d in docs for t in d.get("timestamps") or []],
+        )
 
     @_reports_connection_errors
     def captured_out(self, run_id: Any) -> str:
         """``captured_out`` followed by the parts spilled to GridFS, in order."""
-        doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}},
-                                  {"captured_out": 1, "captured_out_spill": 1})
+        doc = self._runs.find_one(
+            {"_id": {"$in": _raw_ids(run_id)}}, {"captured_out": 1, "captured_out_spill": 1}
+        )
         if doc is None:
             raise self._unknown(run_id)
         parts = [doc.get("captured_out") or ""]
@@ -353,8 +407,11 @@ class MongoStore(Store):
             except Exception as exc:
                 if type(exc).__name__ != "NoFile":
                     raise
-                warnings.warn(f"run {run_id}: a part of the captured output ({file_id}) is "
-                              "missing from GridFS", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"run {run_id}: a part of the captured output ({file_id}) is missing from GridFS",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return "".join(parts)
 
     @_reports_connection_errors
@@ -363,8 +420,11 @@ class MongoStore(Store):
         doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}}, {"experiment.sources": 1})
         if doc is None:
             raise self._unknown(run_id)
-        entries = [e for e in (doc.get("experiment") or {}).get("sources") or []
-                   if isinstance(e, (list, tuple)) and len(e) > 1]
+        entries = [
+            e
+            for e in (doc.get("experiment") or {}).get("sources") or []
+            if isinstance(e, (list, tuple)) and len(e) > 1
+        ]
         for entry in entries:
             if str(entry[0]) == relpath:
                 try:
@@ -372,8 +432,9 @@ class MongoStore(Store):
                 except Exception as exc:
                     if type(exc).__name__ != "NoFile":
                         raise
-                    raise StoreError(f"source file '{relpath}' of run {run_id} is missing from "
-                                     f"GridFS") from None
+                    raise StoreError(
+                        f"source file '{relpath}' of run {run_id} is missing from GridFS"
+                    ) from None
         names = [str(e[0]) for e in entries]
         raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
 
@@ -392,28 +453,44 @@ class MongoStore(Store):
         except Exception as exc:
             if type(exc).__name__ != "NoFile":
                 raise
-            raise StoreError(f"the artifact '{name}' of run {run_id} is missing from GridFS "
-                             f"({found[-1]})") from None
+            raise StoreError(
+                f"the artifact '{name}' of run {run_id} is missing from GridFS ({found[-1]})"
+            ) from None
 
     @_reports_connection_errors
     def artifact_metadata(self, run_id: Any) -> dict:
         doc = self._runs.find_one({"_id": {"$in": _raw_ids(run_id)}}, {"artifacts": 1})
         if doc is None:
             raise self._unknown(run_id)
-        names = {a["file_id"]: a.get("name") for a in doc.get("artifacts") or []
-                 if isinstance(a, dict) and "file_id" in a}
-        found = self._files.find({"_id": {"$in": list(names)}},
-                                 {"metadata": 1, "contentType": 1, "content_type": 1})
-        return {names[f["_id"]]: {"content_type": f.get("contentType") or f.get("content_type"),
-                                  "metadata": f.get("metadata")} for f in found}
+        names = {
+            a["file_id"]: a.get("name")
+            for a in doc.get("artifacts") or []
+            if isinstance(a, dict) and "file_id" in a
+        }
+        found = self._files.find(
+            {"_id": {"$in": list(names)}}, {"metadata": 1, "contentType": 1, "content_type": 1}
+        )
+        return {
+            names[f["_id"]]: {
+                "content_type": f.get("contentType") or f.get("content_type"),
+                "metadata": f.get("metadata"),
+            }
+            for f in found
+        }
 
     @_reports_connection_errors
     def tables(self, run_id: Any) -> list:
         return sorted(self._tables.distinct("table", {"run_id": self._raw_id(run_id)}))
 
     @_reports_connection_errors
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         raw = self._raw_id(run_id)
         if self._tables.find_one({"run_id": raw, "table": table}, {"_id": 1}) is None:
             names = self._tables.distinct("table", {"run_id": raw})
@@ -428,28 +505,33 @@ class MongoStore(Store):
         if limit is not None and len(order) == 1 and self._numeric_column(clauses, order[0]):
             return self._top_rows(clauses, order[0], where, limit)
         docs = self._tables.find({"$and": clauses}, {"row": 1, "_id": 0}).sort("index", 1)
-        return apply_rows_in_python([_plain(d.get("row") or {}) for d in docs], where, order,
-                                    limit)
+        return apply_rows_in_python([_plain(d.get("row") or {}) for d in docs], where, order, limit)
 
     def _numeric_column(self, clauses: list, order: Order) -> bool:
         """Whether every candidate row holds a number (or nothing) in the sort column, so that
         MongoDB's sort gives the reference order."""
         path = _row_path(order.key)
         # ($type matches array elements, so arrays of numbers are looked for separately.)
-        odd = {"$or": [{path: {"$exists": True, "$ne": None, "$not": {"$type": "number"}}},
-                       {path: {"$type": "array"}}, {path: math.nan}]}
+        odd = {
+            "$or": [
+                {path: {"$exists": True, "$ne": None, "$not": {"$type": "number"}}},
+                {path: {"$type": "array"}},
+                {path: math.nan},
+            ]
+        }
         return self._tables.find_one({"$and": [*clauses, odd]}, {"_id": 1}) is None
 
     def _top_rows(self, clauses: list, order: Order, where: Sequence[Filter], limit: int) -> list:
         """The first ``limit`` rows in ``order`` (numbers sorted by the server, ties in logging
         order, rows without a value last), checked against ``where`` as they stream in."""
         path = _row_path(order.key)
-        numbered = self._tables.find({"$and": [*clauses, {path: {"$type": "number"}}]},
-                                     {"row": 1, "_id": 0})
+        numbered = self._tables.find({"$and": [*clauses, {path: {"$type": "number"}}]}, {"row": 1, "_id": 0})
         missing = self._tables.find({"$and": [*clauses, {path: None}]}, {"row": 1, "_id": 0})
         found: list = []
-        for cursor in (numbered.sort([(path, -1 if order.descending else 1), ("index", 1)]),
-                       missing.sort("index", 1)):
+        for cursor in (
+            numbered.sort([(path, -1 if order.descending else 1), ("index", 1)]),
+            missing.sort("index", 1),
+        ):
             for doc in cursor.batch_size(max(limit, 10)):
                 row = _plain(doc.get("row") or {})
                 if all(matches(row.get(f.key), f) for f in where):
@@ -467,7 +549,9 @@ class MongoStore(Store):
         doc = self._runs.find_one_and_update(
             {"_id": self._raw_id(run_id)},
             {"$addToSet": {schema.OMNIBOARD_TAGS: {"$each": new}}},
-            projection={"omniboard": 1}, return_document=ReturnDocument.AFTER)
+            projection={"omniboard": 1},
+            return_document=ReturnDocument.AFTER,
+        )
         return list((doc or {}).get("omniboard", {}).get("tags") or [])
 
     @_reports_connection_errors
@@ -477,13 +561,14 @@ class MongoStore(Store):
         doc = self._runs.find_one_and_update(
             {"_id": self._raw_id(run_id)},
             {"$pullAll": {schema.OMNIBOARD_TAGS: [str(t) for t in tags]}},
-            projection={"omniboard": 1}, return_document=ReturnDocument.AFTER)
+            projection={"omniboard": 1},
+            return_document=ReturnDocument.AFTER,
+        )
         return list((doc or {}).get("omniboard", {}).get("tags") or [])
 
     @_reports_connection_errors
     def set_note(self, run_id: Any, text: str) -> None:
-        self._runs.update_one({"_id": self._raw_id(run_id)},
-                              {"$set": {schema.OMNIBOARD_NOTES: str(text)}})
+        self._runs.update_one({"_id": self._raw_id(run_id)}, {"$set": {schema.OMNIBOARD_NOTES: str(text)}})
 
     @_reports_connection_errors
     def delete(self, run_ids: Iterable[Any]) -> list:
@@ -576,6 +661,7 @@ def _positive_clause(path: str, op: str, value: Any) -> Optional[dict]:
 
 def _status_clause(op: str, value: Any) -> Optional[dict]:
     """Stored status for an effective-status filter (DEAD and RUNNING are stored as RUNNING)."""
+
     def stored(status: Any) -> list:
         return ["RUNNING", None] if status in ("RUNNING", "DEAD") else [status]
 
@@ -607,8 +693,7 @@ def _raw_ids(run_id: Any) -> list:
 def _plain(value: Any) -> Any:
     """Stored BSON → plain values: keys unescaped, ObjectIds as text, times naive UTC."""
     if isinstance(value, dict):
-        return {schema.unescape_key(k) if isinstance(k, str) else k: _plain(v)
-                for k, v in value.items()}
+        return {schema.unescape_key(k) if isinstance(k, str) else k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, (str, int, float)) or value is None:
@@ -638,20 +723,26 @@ def _source(entry: Any, md5s: dict) -> Any:
 
 def _fold_summaries(first: dict, then: dict) -> dict:
     """The summary of a metric from those of two consecutive bucket documents."""
+
     def pick(agg: Callable, a: Any, b: Any) -> Any:
         values = [v for v in (a, b) if v is not None]
         return agg(values) if values else None
 
-    return {"last": then["last"] if then.get("count") else first.get("last"),
-            "min": pick(min, first.get("min"), then.get("min")),
-            "max": pick(max, first.get("max"), then.get("max")),
-            "count": (first.get("count") or 0) + (then.get("count") or 0)}
+    return {
+        "last": then["last"] if then.get("count") else first.get("last"),
+        "min": pick(min, first.get("min"), then.get("min")),
+        "max": pick(max, first.get("max"), then.get("max")),
+        "count": (first.get("count") or 0) + (then.get("count") or 0),
+    }
 
 
 def _is_metric_index(value: Any) -> bool:
     """Whether ``info.metrics`` is the observer's ``[{name, id}]`` list."""
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, dict) and set(v) == {"name", "id"} for v in value)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and set(v) == {"name", "id"} for v in value)
+    )
 
 
 def _display_url(url: Optional[str]) -> str:

@@ -4,6 +4,7 @@ integer, allocated as the highest plus one, retried on a duplicate key).
 The record itself is kept as JSON text in ``record`` (swept keys are dotted, which MongoDB field
 names must not be), with ``status`` and ``start_time`` beside it for queries.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,10 +61,14 @@ class MongoSweepBook(SweepBook):
                 candidate = int(sweep_id)
             try:
                 with _errors(str(self)):
-                    self.collection.insert_one({
-                        "_id": candidate, "status": record.get("status"),
-                        "start_time": record.get("start_time"),
-                        "record": json.dumps(dict(record, id=candidate), default=str)})
+                    self.collection.insert_one(
+                        {
+                            "_id": candidate,
+                            "status": record.get("status"),
+                            "start_time": record.get("start_time"),
+                            "record": json.dumps(dict(record, id=candidate), default=str),
+                        }
+                    )
                 return candidate
             except DuplicateKeyError:
                 if sweep_id is not None:
@@ -73,8 +78,10 @@ class MongoSweepBook(SweepBook):
         with _errors(str(self)):
             doc = self.collection.find_one({"_id": int(sweep_id)})
             record = dict(json.loads(doc["record"]), **changes)
-            self.collection.update_one({"_id": int(sweep_id)}, {"$set": {
-                "status": record.get("status"), "record": json.dumps(record, default=str)}})
+            self.collection.update_one(
+                {"_id": int(sweep_id)},
+                {"$set": {"status": record.get("status"), "record": json.dumps(record, default=str)}},
+            )
 
     def records(self) -> list:
         with _errors(str(self)):

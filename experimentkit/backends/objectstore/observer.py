@@ -11,6 +11,7 @@ Objects cannot be appended to, so every write replaces a whole object (atomicall
 part), ``metrics.json`` all points so far.  A subclass supplies four primitives over its client.
 Errors propagate, so the run's dispatcher retries the event and journals it if the store stays down.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -63,11 +64,19 @@ class ObjectStoreObserver(RunObserver):
 
     priority = 20
 
-    def __init__(self, bucket: str, basedir: str, resource_dir: Optional[str] = None,
-                 source_dir: Optional[str] = None, priority: int = 20):
+    def __init__(
+        self,
+        bucket: str,
+        basedir: str,
+        resource_dir: Optional[str] = None,
+        source_dir: Optional[str] = None,
+        priority: int = 20,
+    ):
         if not is_valid_bucket(bucket):
-            raise ValueError(f"Your chosen bucket name {bucket!r} doesn't follow the bucket naming "
-                             f"rules (3-63 characters of a-z, 0-9, '.', '-')")
+            raise ValueError(
+                f"Your chosen bucket name {bucket!r} doesn't follow the bucket naming "
+                f"rules (3-63 characters of a-z, 0-9, '.', '-')"
+            )
         self.bucket = bucket
         self.basedir = basedir.strip("/")
         self.resource_dir = resource_dir or join_key(self.basedir, "_resources")
@@ -103,9 +112,13 @@ class ObjectStoreObserver(RunObserver):
     # ---- events ----------------------------------------------------------------------------------
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
         _id = self._claim_run_dir(_id)
-        self.run_entry = {"experiment": dict(ex_info, sources=self._save_sources(ex_info)),
-                          "command": command, "host": dict(host_info), "meta": meta_info,
-                          "status": "QUEUED"}
+        self.run_entry = {
+            "experiment": dict(ex_info, sources=self._save_sources(ex_info)),
+            "command": command,
+            "host": dict(host_info),
+            "meta": meta_info,
+            "status": "QUEUED",
+        }
         self.config, self.info = config, {}
         self._save_json("config.json", config)
         self._save_json("run.json", self.run_entry)
@@ -113,10 +126,17 @@ class ObjectStoreObserver(RunObserver):
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         _id = self._claim_run_dir(_id)
-        self.run_entry = {"experiment": dict(ex_info, sources=self._save_sources(ex_info)),
-                          "command": command, "host": dict(host_info), "start_time": start_time,
-                          "meta": meta_info, "status": "RUNNING", "resources": [], "artifacts": [],
-                          "heartbeat": None}
+        self.run_entry = {
+            "experiment": dict(ex_info, sources=self._save_sources(ex_info)),
+            "command": command,
+            "host": dict(host_info),
+            "start_time": start_time,
+            "meta": meta_info,
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "heartbeat": None,
+        }
         self.config, self.info, self.cout = config, {}, ""
         self.saved_metrics, self.tables = {}, {}
         self._save_json("config.json", config)
@@ -155,8 +175,10 @@ class ObjectStoreObserver(RunObserver):
 
     def artifact_event(self, name, filename, metadata=None, content_type=None):
         if name in _RESERVED:
-            raise FileExistsError(f"Cannot store the artifact {name!r}: the store uses that name "
-                                  f"itself (reserved: {', '.join(sorted(_RESERVED))}).")
+            raise FileExistsError(
+                f"Cannot store the artifact {name!r}: the store uses that name "
+                f"itself (reserved: {', '.join(sorted(_RESERVED))})."
+            )
         with open(filename, "rb") as f:
             self._put(join_key(self.dir, name), f.read(), content_type)
         if name not in self.run_entry["artifacts"]:
@@ -169,21 +191,27 @@ class ObjectStoreObserver(RunObserver):
     def log_metrics(self, metrics_by_name, info):
         if not metrics_by_name:
             return
-        merged = {name: {key: list(series[key]) for key in ("steps", "values", "timestamps")}
-                  for name, series in self.saved_metrics.items()}
+        merged = {
+            name: {key: list(series[key]) for key in ("steps", "values", "timestamps")}
+            for name, series in self.saved_metrics.items()
+        }
         for name, new in metrics_by_name.items():
             series = merged.setdefault(name, {"steps": [], "values": [], "timestamps": []})
             series["steps"] += list(new["steps"])
             series["values"] += list(new["values"])
-            series["timestamps"] += [t.isoformat() if isinstance(t, _dt.datetime) else t
-                                     for t in new["timestamps"]]
+            series["timestamps"] += [
+                t.isoformat() if isinstance(t, _dt.datetime) else t for t in new["timestamps"]
+            ]
         self._save_json("metrics.json", merged)
         self.saved_metrics = merged  # only once stored: a failed put is retried with the same batch
 
     def log_table(self, name: str, rows: list) -> None:
         lines = self.tables.get(name, []) + [json.dumps(flatten(row), sort_keys=True) for row in rows]
-        self._put(join_key(self.dir, "tables", f"{name}.jsonl"),
-                  "".join(line + "\n" for line in lines).encode("utf-8"), "application/x-ndjson")
+        self._put(
+            join_key(self.dir, "tables", f"{name}.jsonl"),
+            "".join(line + "\n" for line in lines).encode("utf-8"),
+            "application/x-ndjson",
+        )
         self.tables[name] = lines
 
     def attach(self, _id: Any) -> None:
@@ -191,8 +219,7 @@ class ObjectStoreObserver(RunObserver):
         self.dir = join_key(self.basedir, str(_id))
         raw = self._get(join_key(self.dir, "run.json"))
         if raw is None:
-            raise FileNotFoundError(f"Cannot attach to run {_id!r}: {self._where(self.dir)} has no "
-                                    f"run.json")
+            raise FileNotFoundError(f"Cannot attach to run {_id!r}: {self._where(self.dir)} has no run.json")
         self.run_entry = json.loads(raw)
         self.config = json.loads(self._get(join_key(self.dir, "config.json")) or b"null")
         self.info = json.loads(self._get(join_key(self.dir, "info.json")) or b"{}")
@@ -240,8 +267,7 @@ class ObjectStoreObserver(RunObserver):
         return saved
 
     def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and self.bucket == other.bucket
-                and self.basedir == other.basedir)
+        return type(other) is type(self) and self.bucket == other.bucket and self.basedir == other.basedir
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.bucket, self.basedir))

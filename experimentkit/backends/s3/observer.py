@@ -6,6 +6,7 @@ credentials come from boto3's usual places (environment, ``~/.aws``), never from
 nothing secret is stored in a replay journal.  ``endpoint_url`` (or ``AWS_ENDPOINT_URL``) points it at
 an S3-compatible server (MinIO, a test server).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,19 +35,29 @@ class S3Observer(ObjectStoreObserver):
 
     VERSION = "S3Observer-0.1.0"
 
-    def __init__(self, bucket: str, basedir: str, resource_dir: Optional[str] = None,
-                 source_dir: Optional[str] = None, priority: int = DEFAULT_S3_PRIORITY,
-                 region: Optional[str] = None, endpoint_url: Optional[str] = None):
+    def __init__(
+        self,
+        bucket: str,
+        basedir: str,
+        resource_dir: Optional[str] = None,
+        source_dir: Optional[str] = None,
+        priority: int = DEFAULT_S3_PRIORITY,
+        region: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+    ):
         super().__init__(bucket, basedir, resource_dir, source_dir, priority)
         import boto3
 
         session = boto3.session.Session()
         self.region = region or session.region_name
         if self.region is None:
-            raise ValueError("You must either pass in an AWS region name, or have a region name "
-                             "specified in your AWS config file")
-        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or \
-            os.environ.get("AWS_ENDPOINT_URL")
+            raise ValueError(
+                "You must either pass in an AWS region name, or have a region name "
+                "specified in your AWS config file"
+            )
+        self.endpoint_url = (
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        )
         self.s3 = session.client("s3", region_name=self.region, endpoint_url=self.endpoint_url)
         self._bucket_ready = False
 
@@ -55,11 +66,18 @@ class S3Observer(ObjectStoreObserver):
 
     def replay_spec(self) -> dict:
         """Rebuild in another process (``experimentkit sync``); credentials are not part of it."""
-        return {"factory": "experimentkit.backends.s3.observer:S3Observer",
-                "kwargs": {"bucket": self.bucket, "basedir": self.basedir,
-                           "resource_dir": self.resource_dir, "source_dir": self.source_dir,
-                           "priority": self.priority, "region": self.region,
-                           "endpoint_url": _redact(self.endpoint_url)}}
+        return {
+            "factory": "experimentkit.backends.s3.observer:S3Observer",
+            "kwargs": {
+                "bucket": self.bucket,
+                "basedir": self.basedir,
+                "resource_dir": self.resource_dir,
+                "source_dir": self.source_dir,
+                "priority": self.priority,
+                "region": self.region,
+                "endpoint_url": _redact(self.endpoint_url),
+            },
+        }
 
     # ---- primitives ------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -99,8 +117,9 @@ class S3Observer(ObjectStoreObserver):
         prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         names = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            names += [p["Prefix"][len(prefix):].strip("/") for p in page.get("CommonPrefixes", ())]
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        ):
+            names += [p["Prefix"][len(prefix) :].strip("/") for p in page.get("CommonPrefixes", ())]
         return names
 
 

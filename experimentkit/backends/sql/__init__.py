@@ -3,6 +3,7 @@
 ``observer`` writes runs, ``schema`` is the table layout shared with the read side, ``migrations``
 creates or upgrades it.  Nothing here imports SQLAlchemy until a name below is used.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ multi-row statements), in chunks of ``CHUNK`` rows so that no single buffer grow
 Rows are exactly what the SQLAlchemy path stored (same text for SQLite times, NULL for values that
 are not finite numbers and steps that are not integers).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -40,8 +41,7 @@ def metric_columns(steps: list, values: list, stamps: list) -> tuple:
     return steps, values, stamps
 
 
-def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: list,
-                       stamps: list) -> None:
+def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: list, stamps: list) -> None:
     """Append the points (columns from ``metric_columns``) to ``metric`` inside ``conn``'s
     transaction (a SQLAlchemy ``Connection``)."""
     dialect = conn.dialect.name
@@ -54,12 +54,15 @@ def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: l
                 cursor.copy_expert(_COPY, io.StringIO(_copy_text(run_id, name, s, v, t)))
             elif dialect == "sqlite":
                 times = sqlite_time_texts(t)
-                cursor.executemany(_INSERT.format("?"), zip(
-                    itertools.repeat(run_id), itertools.repeat(name), s, v, times))
+                cursor.executemany(
+                    _INSERT.format("?"), zip(itertools.repeat(run_id), itertools.repeat(name), s, v, times)
+                )
             else:
                 marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                cursor.executemany(_INSERT.format(marker), list(zip(
-                    itertools.repeat(run_id), itertools.repeat(name), s, v, t)))
+                cursor.executemany(
+                    _INSERT.format(marker),
+                    list(zip(itertools.repeat(run_id), itertools.repeat(name), s, v, t)),
+                )
     finally:
         cursor.close()
 
@@ -87,11 +90,16 @@ def _copy_text(run_id: str, name: str, steps: list, values: list, stamps: list) 
     """Rows in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL)."""
     prefix = f"{_copy_escape(run_id)}\t{_copy_escape(name)}\t"
     if None in steps or None in values or None in stamps:
-        return "".join(f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n"
-                       for s, v, t in zip(steps, values, sqlite_time_texts(stamps)))
+        return "".join(
+            f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n"
+            for s, v, t in zip(steps, values, sqlite_time_texts(stamps))
+        )
     times = sqlite_time_texts(stamps)
-    return (prefix + "%d\t%r\t%s\n") * len(steps) % tuple(
-        itertools.chain.from_iterable(zip(steps, values, times)))
+    return (
+        (prefix + "%d\t%r\t%s\n")
+        * len(steps)
+        % tuple(itertools.chain.from_iterable(zip(steps, values, times)))
+    )
 
 
 def _naive_utc(stamp: Any) -> Optional[_dt.datetime]:
@@ -105,8 +113,7 @@ def _null(value: Any, text: Any = repr) -> str:
 
 
 def _copy_escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _all_finite(values: list) -> bool:

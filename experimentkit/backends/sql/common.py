@@ -4,6 +4,7 @@ path (``fast_sqlite``) so that both build the very same records from the same st
 Importing this module costs nothing beyond the standard library: the fast path must not load
 SQLAlchemy.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ from typing import Any, Optional
 
 from ...query.base import RunRecord, Store
 
-__all__ = ["SCHEMA_VERSION", "INT_TEXT", "HOST_COLUMNS", "EXPERIMENT_COLUMNS", "loads",
-           "chunks", "record_from_row"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "INT_TEXT",
+    "HOST_COLUMNS",
+    "EXPERIMENT_COLUMNS",
+    "loads",
+    "chunks",
+    "record_from_row",
+]
 
 SCHEMA_VERSION = 4
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
@@ -36,11 +44,18 @@ def chunks(items: Sequence[Any]) -> Iterable[list]:
     """``items`` in lists short enough for one ``IN (...)``."""
     items = list(items)
     for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+        yield items[start : start + _CHUNK]
 
 
-def record_from_row(store: Store, row: Mapping[str, Any], experiment: dict, metrics: dict,
-                    tags: list, artifacts: list, resources: Sequence[Any] = ()) -> RunRecord:
+def record_from_row(
+    store: Store,
+    row: Mapping[str, Any],
+    experiment: dict,
+    metrics: dict,
+    tags: list,
+    artifacts: list,
+    resources: Sequence[Any] = (),
+) -> RunRecord:
     """A ``RunRecord`` from one row of the run/experiment/host join (times already datetimes).
 
     ``row`` has the run columns plus ``ex_*`` and ``h_*`` (the experiment and host columns).
@@ -57,17 +72,30 @@ def record_from_row(store: Store, row: Mapping[str, Any], experiment: dict, metr
     result = loads(row["result_json"], None) if row["result_json"] is not None else row["result"]
     trace = row["fail_trace"]
     return store.new_record(
-        id=row["run_id"], status=row["status"], command=row["command"],
-        experiment=experiment, config=loads(row["config"], {}), info=loads(row["info"], {}),
-        host=host, meta=meta, start_time=row["start_time"], stop_time=row["stop_time"],
-        heartbeat=row["heartbeat"], result=result,
-        fail_trace=trace.splitlines(keepends=True) if trace else None, tags=tags,
-        notes=row["note"] or "", artifacts=artifacts, metrics=metrics,
-        resources=[{"path": path, "md5": md5} for path, md5 in resources])
+        id=row["run_id"],
+        status=row["status"],
+        command=row["command"],
+        experiment=experiment,
+        config=loads(row["config"], {}),
+        info=loads(row["info"], {}),
+        host=host,
+        meta=meta,
+        start_time=row["start_time"],
+        stop_time=row["stop_time"],
+        heartbeat=row["heartbeat"],
+        result=result,
+        fail_trace=trace.splitlines(keepends=True) if trace else None,
+        tags=tags,
+        notes=row["note"] or "",
+        artifacts=artifacts,
+        metrics=metrics,
+        resources=[{"path": path, "md5": md5} for path, md5 in resources],
+    )
 
 
-def plan_query(q: Any, *, operand: Any, condition: Any, tags_condition: Any, order_terms: Any,
-               id_terms: Any) -> tuple:
+def plan_query(
+    q: Any, *, operand: Any, condition: Any, tags_condition: Any, order_terms: Any, id_terms: Any
+) -> tuple:
     """Split a query into what SQL answers and what Python must finish, for both SQL read paths.
 
     Returns (pushed (filter, condition) pairs, ORDER BY terms or None when an order key cannot be

@@ -19,6 +19,7 @@ this path does not take goes to a full ``SqlStore`` made on first need (importin
   rejects stored JSON (NaN/Infinity: the full store evaluates JSON in Python);
 * any other ``sqlite3`` error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,18 +60,44 @@ __all__ = ["FastSqliteStore", "sqlite_file"]
 
 _COLUMNS = (operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2))
 
-_RUN_COLUMNS = ("run_id", "status", "command", "comment", "priority", "start_time", "stop_time",
-                "heartbeat", "fail_trace", "config", "info", "meta", "host_info", "result",
-                "result_json", "note", "experiment_id")
-_JOINED_COLUMNS = ("experiment.name AS ex_name", "experiment.base_dir AS ex_base_dir",
-                   "experiment.mainfile AS ex_mainfile", "host.hostname AS h_hostname",
-                   "host.cpu AS h_cpu", "host.os AS h_os", "host.os_info AS h_os_info",
-                   "host.python_version AS h_python_version")
-_FROM = (" FROM run LEFT OUTER JOIN experiment ON run.experiment_id = experiment.experiment_id"
-         " LEFT OUTER JOIN host ON run.host_id = host.host_id")
-_JSON_KINDS = ("CASE {} WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' WHEN 'true' THEN 'b'"
-               " WHEN 'false' THEN 'b' WHEN 'text' THEN 's' WHEN 'null' THEN 'z'"
-               " WHEN 'array' THEN 'o' WHEN 'object' THEN 'o' END")
+_RUN_COLUMNS = (
+    "run_id",
+    "status",
+    "command",
+    "comment",
+    "priority",
+    "start_time",
+    "stop_time",
+    "heartbeat",
+    "fail_trace",
+    "config",
+    "info",
+    "meta",
+    "host_info",
+    "result",
+    "result_json",
+    "note",
+    "experiment_id",
+)
+_JOINED_COLUMNS = (
+    "experiment.name AS ex_name",
+    "experiment.base_dir AS ex_base_dir",
+    "experiment.mainfile AS ex_mainfile",
+    "host.hostname AS h_hostname",
+    "host.cpu AS h_cpu",
+    "host.os AS h_os",
+    "host.os_info AS h_os_info",
+    "host.python_version AS h_python_version",
+)
+_FROM = (
+    " FROM run LEFT OUTER JOIN experiment ON run.experiment_id = experiment.experiment_id"
+    " LEFT OUTER JOIN host ON run.host_id = host.host_id"
+)
+_JSON_KINDS = (
+    "CASE {} WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' WHEN 'true' THEN 'b'"
+    " WHEN 'false' THEN 'b' WHEN 'text' THEN 's' WHEN 'null' THEN 'z'"
+    " WHEN 'array' THEN 'o' WHEN 'object' THEN 'o' END"
+)
 _COMPARE = ("<", "<=", ">", ">=")
 _FALSE = "0"
 
@@ -93,8 +120,10 @@ def sqlite_file(url: str) -> Optional[str]:
 
 def _time_text(value: _dt.datetime) -> str:
     """A datetime as SQLAlchemy stores it in SQLite (so that text comparison orders times)."""
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
-            f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}")
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -161,18 +190,29 @@ class _Translator:
         if root == "host" and path and path[0] != "os":
             return self.json_operand("run.host_info", path, null_is_suspect=True)
         if root in ("config", "info", "meta") and path:
-            return self.json_operand(f"run.{root}", path, null_is_suspect=root == "meta",
-                                     tagged_is_suspect=root != "meta")
+            return self.json_operand(
+                f"run.{root}", path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
+            )
         if root == "result":
-            return self.json_operand("run.result_json", path, tagged_is_suspect=True,
-                                     numeric_fallback=None if path else "run.result")
+            return self.json_operand(
+                "run.result_json",
+                path,
+                tagged_is_suspect=True,
+                numeric_fallback=None if path else "run.result",
+            )
         if root == "metrics":
             value = self.metric_expr(path[0], key.aggregate)
             return _Operand(present=f"{value} IS NOT NULL", num=value, onum=value)
         return None
 
-    def json_operand(self, column: str, path: Sequence[str], numeric_fallback: Optional[str] = None,
-                     null_is_suspect: bool = False, tagged_is_suspect: bool = False) -> Optional[_Operand]:
+    def json_operand(
+        self,
+        column: str,
+        path: Sequence[str],
+        numeric_fallback: Optional[str] = None,
+        null_is_suspect: bool = False,
+        tagged_is_suspect: bool = False,
+    ) -> Optional[_Operand]:
         if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in path):
             return None
         json_path = self.param("$" + "".join(f'."{p}"' for p in path))
@@ -181,34 +221,41 @@ class _Translator:
         kind = _JSON_KINDS.format(raw_type)
         number = as_text
         if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
-            kind = (f"CASE WHEN {column} IS NULL THEN CASE WHEN {numeric_fallback} IS NOT NULL"
-                    f" THEN 'n' END ELSE {kind} END")
+            kind = (
+                f"CASE WHEN {column} IS NULL THEN CASE WHEN {numeric_fallback} IS NOT NULL"
+                f" THEN 'n' END ELSE {kind} END"
+            )
             number = f"CASE WHEN {column} IS NULL THEN {numeric_fallback} ELSE {number} END"
         boolean = f"CASE WHEN {kind} = 'b' THEN CASE WHEN {as_text} = 1 THEN 1 ELSE 0 END END"
         num = f"CASE WHEN {kind} = 'n' THEN {number} END"
         return _Operand(
-            present=f"({kind} IS NOT NULL AND {kind} != 'z')", num=num,
-            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END", boolean=boolean,
+            present=f"({kind} IS NOT NULL AND {kind} != 'z')",
+            num=num,
+            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END",
+            boolean=boolean,
             rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
-                 f" WHEN {kind} = 'o' THEN 3 END",
+            f" WHEN {kind} = 'o' THEN 3 END",
             onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
-            other=f"{kind} = 'o'", suspect=_suspect(column, null_is_suspect, tagged_is_suspect),
+            other=f"{kind} = 'o'",
+            suspect=_suspect(column, null_is_suspect, tagged_is_suspect),
             fast_num=number if numeric_fallback is None else None,
-            num_check=f"{raw_type} IN ('integer', 'real')")
+            num_check=f"{raw_type} IN ('integer', 'real')",
+        )
 
     def status_expr(self) -> str:
         """The effective status (DEAD for a RUNNING run without a recent sign of life)."""
         alive = "coalesce(run.heartbeat, run.start_time)"
         status = "coalesce(run.status, 'RUNNING')"
         cutoff = self.param(self.dead_cutoff)
-        return (f"CASE WHEN ({status} = 'RUNNING' AND ({alive} IS NULL OR {alive} < {cutoff}))"
-                f" THEN 'DEAD' ELSE {status} END")
+        return (
+            f"CASE WHEN ({status} = 'RUNNING' AND ({alive} IS NULL OR {alive} < {cutoff}))"
+            f" THEN 'DEAD' ELSE {status} END"
+        )
 
     def metric_expr(self, name: str, aggregate: str) -> str:
         where = f"m.run_id = run.run_id AND m.name = {self.param(name)}"
         if aggregate == "last":
-            return (f"(SELECT m.value FROM metric AS m WHERE {where}"
-                    f" ORDER BY m.metric_id DESC LIMIT 1)")
+            return f"(SELECT m.value FROM metric AS m WHERE {where} ORDER BY m.metric_id DESC LIMIT 1)"
         if aggregate == "count":
             return f"nullif((SELECT count(*) FROM metric AS m WHERE {where}), 0)"
         return f"(SELECT {aggregate}(m.value) FROM metric AS m WHERE {where})"
@@ -221,8 +268,7 @@ class _Translator:
         if not names:
             return _FALSE
         listed = ", ".join(self.param(name) for name in names)
-        return (f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = run.run_id"
-                f" AND tag.tag IN ({listed}))")
+        return f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = run.run_id AND tag.tag IN ({listed}))"
 
     # ---- conditions -------------------------------------------------------------------------------
     def equal(self, op: _Operand, value: Any) -> Optional[str]:
@@ -230,8 +276,7 @@ class _Translator:
         if value is None:
             return f"NOT ({op.present})"
         if isinstance(value, bool):
-            return _FALSE if op.boolean is None else _coalesce(
-                f"({op.boolean}) = {self.param(int(value))}")
+            return _FALSE if op.boolean is None else _coalesce(f"({op.boolean}) = {self.param(int(value))}")
         if _is_number(value):
             if op.fast_num is not None:
                 return _coalesce(f"({op.fast_num}) = {self.param(value)} AND {op.num_check}")
@@ -266,29 +311,29 @@ class _Translator:
         if op.is_id:
             is_int = _is_int_text(op.txt)
             if INT_TEXT.match(value) and len(value) <= 18:
-                return (f"({is_int}) AND CAST({op.txt} AS BIGINT) {flt.op}"
-                        f" {self.param(int(value))}")
+                return f"({is_int}) AND CAST({op.txt} AS BIGINT) {flt.op} {self.param(int(value))}"
             return f"NOT ({is_int}) AND {op.txt} {flt.op} {self.param(value)}"
         if _is_number(value):
             if op.fast_num is not None:
-                return _coalesce(f"({op.fast_num}) {flt.op} {self.param(value)}"
-                                 f" AND {op.num_check}")
-            return _FALSE if op.num is None else _coalesce(
-                f"({op.num}) {flt.op} {self.param(value)}")
+                return _coalesce(f"({op.fast_num}) {flt.op} {self.param(value)} AND {op.num_check}")
+            return _FALSE if op.num is None else _coalesce(f"({op.num}) {flt.op} {self.param(value)}")
         if isinstance(value, str):
-            return _FALSE if op.txt is None else _coalesce(
-                f"({op.txt}) {flt.op} {self.param(value)}")
+            return _FALSE if op.txt is None else _coalesce(f"({op.txt}) {flt.op} {self.param(value)}")
         if isinstance(value, _dt.datetime):
-            return _FALSE if op.time is None else _coalesce(
-                f"{op.time} {flt.op} {self.param(value)}")
+            return _FALSE if op.time is None else _coalesce(f"{op.time} {flt.op} {self.param(value)}")
         return _FALSE
 
     # ---- a whole query ----------------------------------------------------------------------------
     def plan(self, q: Query) -> tuple:
         """See ``common.plan_query``."""
-        return plan_query(q, operand=self.operand, condition=self.condition,
-                          tags_condition=self.tags_condition, order_terms=_order_terms,
-                          id_terms=lambda: _id_terms("run.run_id"))
+        return plan_query(
+            q,
+            operand=self.operand,
+            condition=self.condition,
+            tags_condition=self.tags_condition,
+            order_terms=_order_terms,
+            id_terms=lambda: _id_terms("run.run_id"),
+        )
 
 
 def _is_int_text(expr: str) -> str:
@@ -303,8 +348,7 @@ def _order_terms(op: _Operand, descending: bool) -> list:
         return _id_terms(op.txt, descending)
     direction = " DESC" if descending else " ASC"
     exprs = [op.rank] if op.rank is not None else []
-    exprs += [e for e in (op.onum if op.onum is not None else op.num, op.txt, op.time)
-              if e is not None]
+    exprs += [e for e in (op.onum if op.onum is not None else op.num, op.txt, op.time) if e is not None]
     # The first term is NULL exactly when the value is missing (JSON null has no rank).
     terms = [f"{e}{direction}" for e in exprs]
     return [terms[0] + " NULLS LAST"] + terms[1:]
@@ -314,9 +358,11 @@ def _id_terms(run_id: str, descending: bool = False) -> list:
     """Natural id order: integer-looking ids numerically, before the others (as text)."""
     is_int = _is_int_text(run_id)
     direction = " DESC" if descending else " ASC"
-    return [f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
-            f"CASE WHEN {is_int} THEN CAST({run_id} AS BIGINT) END{direction}",
-            f"{run_id}{direction}"]
+    return [
+        f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
+        f"CASE WHEN {is_int} THEN CAST({run_id} AS BIGINT) END{direction}",
+        f"{run_id}{direction}",
+    ]
 
 
 def _select(extra: Sequence[str] = ()) -> str:
@@ -347,8 +393,9 @@ class FastSqliteStore(Store):
     counts the ``query``/``count``/``get`` calls each path answered: ``{"fast": n, "full": m}``.
     """
 
-    def __init__(self, url: str, *, dead_after: float = DEFAULT_DEAD_AFTER,
-                 clock: Callable[[], _dt.datetime] = utcnow):
+    def __init__(
+        self, url: str, *, dead_after: float = DEFAULT_DEAD_AFTER, clock: Callable[[], _dt.datetime] = utcnow
+    ):
         super().__init__(dead_after=dead_after, clock=clock)
         self.url = url
         self.path = sqlite_file(url)
@@ -440,12 +487,14 @@ class FastSqliteStore(Store):
                 window = f" LIMIT {limit} OFFSET {max(int(q.offset or 0), 0)}"
                 rows = _fetch(conn, _select(flags) + where + order + window, tr.params)
                 if not any(row[f"_other{i}"] for row in rows for i in range(len(others))):
-                    return apply_in_python(self._records(conn, rows), q, filtered=q.filters,
-                                           ordered=True, limited=True)
+                    return apply_in_python(
+                        self._records(conn, rows), q, filtered=q.filters, ordered=True, limited=True
+                    )
             rows = _fetch(conn, _select() + where + order, tr.params)
             records = self._records(conn, rows)
-        return apply_in_python(records, q, filtered=[f for f, _ in pushed],
-                               ordered=terms is not None and not others)
+        return apply_in_python(
+            records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
+        )
 
     def _count(self, q: Query) -> int:
         with self._connect() as conn:
@@ -475,71 +524,99 @@ class FastSqliteStore(Store):
         for chunk in chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for run_id, name, n, lo, hi, value in conn.execute(
-                    "SELECT g.run_id, g.name, g.n, g.lo, g.hi, last.value FROM"
-                    " (SELECT run_id, name, count(*) AS n, min(value) AS lo, max(value) AS hi,"
-                    " max(metric_id) AS last_id FROM metric"
-                    f" WHERE run_id IN ({marks}) GROUP BY run_id, name) AS g"
-                    " JOIN metric AS last ON last.metric_id = g.last_id", chunk):
-                metrics.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi,
-                                                        "count": int(n)}
+                "SELECT g.run_id, g.name, g.n, g.lo, g.hi, last.value FROM"
+                " (SELECT run_id, name, count(*) AS n, min(value) AS lo, max(value) AS hi,"
+                " max(metric_id) AS last_id FROM metric"
+                f" WHERE run_id IN ({marks}) GROUP BY run_id, name) AS g"
+                " JOIN metric AS last ON last.metric_id = g.last_id",
+                chunk,
+            ):
+                metrics.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi, "count": int(n)}
             for run_id, name in conn.execute(
-                    f"SELECT run_id, tag FROM tag WHERE run_id IN ({marks}) ORDER BY run_id,"
-                    " CASE WHEN seq IS NULL THEN 0 ELSE 1 END, seq, tag", chunk):
+                f"SELECT run_id, tag FROM tag WHERE run_id IN ({marks}) ORDER BY run_id,"
+                " CASE WHEN seq IS NULL THEN 0 ELSE 1 END, seq, tag",
+                chunk,
+            ):
                 tags.setdefault(run_id, []).append(name)
             for run_id, name in conn.execute(
-                    f"SELECT run_id, filename FROM artifact WHERE run_id IN ({marks})"
-                    " ORDER BY artifact_id", chunk):
+                f"SELECT run_id, filename FROM artifact WHERE run_id IN ({marks}) ORDER BY artifact_id", chunk
+            ):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
             for run_id, path, md5 in conn.execute(
-                    "SELECT l.run_id, r.filename, r.md5sum FROM runs_resources AS l JOIN resource"
-                    f" AS r ON r.resource_id = l.resource_id WHERE l.run_id IN ({marks})"
-                    " ORDER BY l.run_id, r.resource_id", chunk):
+                "SELECT l.run_id, r.filename, r.md5sum FROM runs_resources AS l JOIN resource"
+                f" AS r ON r.resource_id = l.resource_id WHERE l.run_id IN ({marks})"
+                " ORDER BY l.run_id, r.resource_id",
+                chunk,
+            ):
                 resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
-        return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
-                                metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                                artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
-                for row in rows]
+        return [
+            record_from_row(
+                self,
+                row,
+                experiments.get(row["experiment_id"], {}),
+                metrics.get(row["run_id"], {}),
+                tags.get(row["run_id"], []),
+                artifacts.get(row["run_id"], []),
+                resources.get(row["run_id"], ()),
+            )
+            for row in rows
+        ]
 
     def _experiment_infos(self, conn: sqlite3.Connection, rows: list) -> dict:
         """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""
-        missing = {row["experiment_id"] for row in rows
-                   if row["experiment_id"] is not None
-                   and row["experiment_id"] not in self._experiments}
+        missing = {
+            row["experiment_id"]
+            for row in rows
+            if row["experiment_id"] is not None and row["experiment_id"] not in self._experiments
+        }
         for row in rows:
             if row["experiment_id"] in missing:
                 self._experiments[row["experiment_id"]] = {
-                    "name": row["ex_name"], "base_dir": row["ex_base_dir"],
-                    "mainfile": row["ex_mainfile"], "sources": [], "dependencies": [],
-                    "repositories": []}
+                    "name": row["ex_name"],
+                    "base_dir": row["ex_base_dir"],
+                    "mainfile": row["ex_mainfile"],
+                    "sources": [],
+                    "dependencies": [],
+                    "repositories": [],
+                }
         if missing:
             wanted = sorted(missing)
             marks = ", ".join("?" * len(wanted))
             for exp_id, filename, md5 in conn.execute(
-                    "SELECT es.experiment_id, source.filename, source.md5sum"
-                    " FROM experiments_sources AS es"
-                    " JOIN source ON source.source_id = es.source_id"
-                    f" WHERE es.experiment_id IN ({marks}) ORDER BY source.filename", wanted):
+                "SELECT es.experiment_id, source.filename, source.md5sum"
+                " FROM experiments_sources AS es"
+                " JOIN source ON source.source_id = es.source_id"
+                f" WHERE es.experiment_id IN ({marks}) ORDER BY source.filename",
+                wanted,
+            ):
                 self._experiments[exp_id]["sources"].append([filename, md5])
             for exp_id, name, version in conn.execute(
-                    "SELECT ed.experiment_id, dependency.name, dependency.version"
-                    " FROM experiments_dependencies AS ed"
-                    " JOIN dependency ON dependency.dependency_id = ed.dependency_id"
-                    f" WHERE ed.experiment_id IN ({marks}) ORDER BY dependency.name", wanted):
-                self._experiments[exp_id]["dependencies"].append(
-                    f"{name}=={version}" if version else name)
+                "SELECT ed.experiment_id, dependency.name, dependency.version"
+                " FROM experiments_dependencies AS ed"
+                " JOIN dependency ON dependency.dependency_id = ed.dependency_id"
+                f" WHERE ed.experiment_id IN ({marks}) ORDER BY dependency.name",
+                wanted,
+            ):
+                self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
             for exp_id, url, commit, dirty in conn.execute(
-                    "SELECT er.experiment_id, repository.url, repository.\"commit\","
-                    " repository.dirty FROM experiments_repositories AS er"
-                    " JOIN repository ON repository.repository_id = er.repository_id"
-                    f" WHERE er.experiment_id IN ({marks})", wanted):
+                'SELECT er.experiment_id, repository.url, repository."commit",'
+                " repository.dirty FROM experiments_repositories AS er"
+                " JOIN repository ON repository.repository_id = er.repository_id"
+                f" WHERE er.experiment_id IN ({marks})",
+                wanted,
+            ):
                 self._experiments[exp_id]["repositories"].append(
-                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)})
+                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)}
+                )
         wanted_ids = {row["experiment_id"] for row in rows}
-        return {exp_id: json.loads(json.dumps(info)) for exp_id, info in self._experiments.items()
-                if exp_id in wanted_ids}
+        return {
+            exp_id: json.loads(json.dumps(info))
+            for exp_id, info in self._experiments.items()
+            if exp_id in wanted_ids
+        }
 
     # ---- everything else: the full store ---------------------------------------------------------
     def metric_names(self, run_id: Any) -> list:
@@ -552,8 +629,10 @@ class FastSqliteStore(Store):
 
     def _metric(self, run_id: Any, name: str) -> MetricSeries:
         with self._connect() as conn:
-            rows = conn.execute("SELECT step, value, timestamp FROM metric WHERE run_id = ?"
-                                " AND name = ? ORDER BY metric_id", (str(run_id), name)).fetchall()
+            rows = conn.execute(
+                "SELECT step, value, timestamp FROM metric WHERE run_id = ? AND name = ? ORDER BY metric_id",
+                (str(run_id), name),
+            ).fetchall()
         if not rows:
             raise _Fallback
         return TextTimeSeries(name, *(list(map(get, rows)) for get in _COLUMNS))
@@ -573,8 +652,14 @@ class FastSqliteStore(Store):
     def tables(self, run_id: Any) -> list:
         return self.full.tables(run_id)
 
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         return self.full.rows(run_id, table, where=where, order=order, limit=limit)
 
     def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
@@ -600,14 +685,16 @@ def _has_key(conn: sqlite3.Connection, key: Key, runs: str, metrics: str) -> boo
         return found.fetchone() is not None
     if root not in ("config", "info", "meta"):
         return True
-    if root == "meta" and key.path[0] in ("command", "comment", "priority") and conn.execute(
-            f"SELECT 1 FROM {runs} WHERE meta IS NULL LIMIT 1").fetchone() is not None:
+    if (
+        root == "meta"
+        and key.path[0] in ("command", "comment", "priority")
+        and conn.execute(f"SELECT 1 FROM {runs} WHERE meta IS NULL LIMIT 1").fetchone() is not None
+    ):
         return True  # Sacred-era rows keep these in columns
     if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in key.path):
         return True  # a list index or an odd label: let the query decide
     path = "$" + "".join(f'."{p}"' for p in key.path)
-    found = conn.execute(f"SELECT 1 FROM {runs} WHERE json_type({root}, ?) IS NOT NULL LIMIT 1",
-                         (path,))
+    found = conn.execute(f"SELECT 1 FROM {runs} WHERE json_type({root}, ?) IS NOT NULL LIMIT 1", (path,))
     return found.fetchone() is not None
 
 

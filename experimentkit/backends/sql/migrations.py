@@ -10,6 +10,7 @@ written by older code keeps its meaning.  Concurrent callers (many runs starting
 one fresh database) are serialised with a database lock on PostgreSQL and MySQL,
 and retried on SQLite.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,7 @@ _LOCK_NAME = "experimentkit_schema"
 _PG_LOCK_KEY = 0x656B5F73716C  # any fixed 64-bit number; "ek_sql"
 
 
-def host_key(cpu: object, hostname: object, os_name: object, os_info: object,
-             python_version: object) -> str:
+def host_key(cpu: object, hostname: object, os_name: object, os_info: object, python_version: object) -> str:
     """The dedup key of a ``host`` row (also computed for Sacred-era rows when upgrading)."""
     return _md5_of([cpu, hostname, os_name, os_info, python_version])
 
@@ -105,8 +105,10 @@ def _apply(conn: sa.Connection) -> int:
         conn.execute(s.schema_version.insert().values(version=s.SCHEMA_VERSION))
         return s.SCHEMA_VERSION
     if version > s.SCHEMA_VERSION:
-        raise StoreError(f"the SQL database has schema version {version}, newer than this "
-                         f"experimentkit understands ({s.SCHEMA_VERSION}); upgrade experimentkit")
+        raise StoreError(
+            f"the SQL database has schema version {version}, newer than this "
+            f"experimentkit understands ({s.SCHEMA_VERSION}); upgrade experimentkit"
+        )
     while version < s.SCHEMA_VERSION:
         _STEPS[version](conn)
         version += 1
@@ -124,8 +126,7 @@ def _write_version(conn: sa.Connection, version: int) -> None:
 # Columns whose Sacred type is too small (VARCHAR(16..64), MySQL's 64 KB TEXT/BLOB, FLOAT, the
 # status ENUM without QUEUED).  run.run_id is left alone: other tables' foreign keys point at it.
 _WIDENED = {
-    "run": ("command", "status", "result", "comment", "fail_trace", "captured_out", "config",
-            "info"),
+    "run": ("command", "status", "result", "comment", "fail_trace", "captured_out", "config", "info"),
     "experiment": ("name", "base_dir"),
     "host": ("cpu", "hostname", "os", "os_info", "python_version"),
     "source": ("filename", "content"),
@@ -163,8 +164,9 @@ def _sacred_to_v1(conn: sa.Connection) -> None:
 def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column) -> None:
     prep = conn.dialect.identifier_preparer
     ddl = column.type.compile(dialect=conn.dialect)
-    conn.execute(sa.text(f"ALTER TABLE {prep.format_table(table)} ADD COLUMN "
-                         f"{prep.format_column(column)} {ddl}"))
+    conn.execute(
+        sa.text(f"ALTER TABLE {prep.format_table(table)} ADD COLUMN {prep.format_column(column)} {ddl}")
+    )
 
 
 def _widen(conn: sa.Connection) -> None:
@@ -194,8 +196,7 @@ def _fill_keys(conn: sa.Connection) -> None:
     """Compute the dedup keys of Sacred-era hosts and repositories, so new runs reuse those rows."""
     h, r = s.host, s.repository
     for row in conn.execute(sa.select(h).where(h.c.md5sum.is_(None))).mappings().all():
-        key = host_key(row["cpu"], row["hostname"], row["os"], row["os_info"],
-                       row["python_version"])
+        key = host_key(row["cpu"], row["hostname"], row["os"], row["os_info"], row["python_version"])
         conn.execute(h.update().where(h.c.host_id == row["host_id"]).values(md5sum=key))
     for row in conn.execute(sa.select(r).where(r.c.md5sum.is_(None))).mappings().all():
         key = repository_key(row["url"], row["commit"], row["dirty"])
@@ -207,13 +208,22 @@ def _create_index(conn: sa.Connection, index: sa.Index) -> None:
     cols = list(index.columns)
     unique = index.unique
     if unique:
-        dup = (sa.select(*cols).where(sa.and_(*[c.is_not(None) for c in cols]))
-               .group_by(*cols).having(sa.func.count() > 1).limit(1))
+        dup = (
+            sa.select(*cols)
+            .where(sa.and_(*[c.is_not(None) for c in cols]))
+            .group_by(*cols)
+            .having(sa.func.count() > 1)
+            .limit(1)
+        )
         unique = conn.execute(dup).first() is None
     prep = conn.dialect.identifier_preparer
     names = ", ".join(prep.format_column(c) for c in cols)
-    conn.execute(sa.text(f"CREATE {'UNIQUE ' if unique else ''}INDEX {prep.quote(index.name)} "
-                         f"ON {prep.format_table(index.table)} ({names})"))
+    conn.execute(
+        sa.text(
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {prep.quote(index.name)} "
+            f"ON {prep.format_table(index.table)} ({names})"
+        )
+    )
 
 
 # ---- step 1 -> 2: tag.seq ------------------------------------------------------------------------
@@ -259,9 +269,14 @@ def _metric_without_foreign_key(conn: sa.Connection) -> None:
     drop = "FOREIGN KEY" if conn.dialect.name in ("mysql", "mariadb") else "CONSTRAINT"
     for fk in sa.inspect(conn).get_foreign_keys(s.metric.name):
         if fk.get("name") and fk["referred_table"] == s.run.name:
-            conn.execute(sa.text(f"ALTER TABLE {prep.format_table(s.metric)} "
-                                 f"DROP {drop} {prep.quote(fk['name'])}"))
+            conn.execute(
+                sa.text(f"ALTER TABLE {prep.format_table(s.metric)} DROP {drop} {prep.quote(fk['name'])}")
+            )
 
 
 _STEPS: dict[int, Callable[[sa.Connection], None]] = {
-    0: _sacred_to_v1, 1: _tag_order, 2: _metric_last_index, 3: _metric_without_foreign_key}
+    0: _sacred_to_v1,
+    1: _tag_order,
+    2: _metric_last_index,
+    3: _metric_without_foreign_key,
+}

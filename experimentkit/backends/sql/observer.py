@@ -14,6 +14,7 @@ appending events are therefore made idempotent (see ``_in_doubt``): the call aft
 the first after ``attach``, compares what it is about to append with what is stored and skips the
 leading part that is already there; the output append is conditional on the stored length.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,13 +70,17 @@ class SqlObserver(RunObserver):
     @classmethod
     def create(cls, url: Any, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
         """Sacred's deprecated spelling of the constructor."""
-        warnings.warn("SqlObserver.create(...) is deprecated. Please use SqlObserver(...) instead.",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "SqlObserver.create(...) is deprecated. Please use SqlObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls(url, echo, priority)
 
     @classmethod
-    def create_from(cls, engine: Any, session: Any = None,
-                    priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
+    def create_from(
+        cls, engine: Any, session: Any = None, priority: int = DEFAULT_SQL_PRIORITY
+    ) -> SqlObserver:
         """Use an existing SQLAlchemy engine (``session``: for Sacred compatibility, unused)."""
         observer = cls(engine.url.render_as_string(hide_password=False), priority=priority)
         observer._engine = engine
@@ -160,27 +165,47 @@ class SqlObserver(RunObserver):
     # ---- opening events --------------------------------------------------------------------------
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
         """Store a QUEUED run; returns its id."""
-        return self._open("QUEUED", ex_info, command, host_info, config, meta_info, _id,
-                          {"queue_time": queue_time})
+        return self._open(
+            "QUEUED", ex_info, command, host_info, config, meta_info, _id, {"queue_time": queue_time}
+        )
 
     def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         """Store a RUNNING run (or find the one with this ``meta_info["uid"]``); returns its id."""
-        return self._open("RUNNING", ex_info, command, host_info, config, meta_info, _id,
-                          {"start_time": start_time, "heartbeat": start_time,
-                           "queue_time": (meta_info or {}).get("queue_time")})
+        return self._open(
+            "RUNNING",
+            ex_info,
+            command,
+            host_info,
+            config,
+            meta_info,
+            _id,
+            {
+                "start_time": start_time,
+                "heartbeat": start_time,
+                "queue_time": (meta_info or {}).get("queue_time"),
+            },
+        )
 
     def _open(self, status, ex_info, command, host_info, config, meta_info, _id, times) -> Any:
         from . import schema as s
 
         meta_info = meta_info or {}
         values = {
-            "uid": meta_info.get("uid"), "command": _clip(s.run, "command", command),
-            "priority": meta_info.get("priority"), "comment": meta_info.get("comment"),
-            "captured_out": "", "config": _to_json(config), "info": "{}", "status": status,
-            "meta": _to_json(meta_info), "host_info": _to_json(host_info), **times,
+            "uid": meta_info.get("uid"),
+            "command": _clip(s.run, "command", command),
+            "priority": meta_info.get("priority"),
+            "comment": meta_info.get("comment"),
+            "captured_out": "",
+            "config": _to_json(config),
+            "info": "{}",
+            "status": status,
+            "meta": _to_json(meta_info),
+            "host_info": _to_json(host_info),
+            **times,
         }
         run_id, out_len, created = self._transaction(
-            lambda conn: _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags")))
+            lambda conn: _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags"))
+        )
         self.run_id, self._out_len = run_id, out_len
         self._reset_counts(complete=created)
         return _id if _id is not None and str(_id) == run_id else _public_id(run_id)
@@ -229,9 +254,11 @@ class SqlObserver(RunObserver):
         from .bulk import insert_metric_rows, metric_columns
 
         run_id = self._require_run()
-        points = {name: metric_columns(list(group["steps"]), list(group["values"]),
-                                       list(group["timestamps"]))
-                  for name, group in metrics_by_name.items() if len(group["steps"])}
+        points = {
+            name: metric_columns(list(group["steps"]), list(group["values"]), list(group["timestamps"]))
+            for name, group in metrics_by_name.items()
+            if len(group["steps"])
+        }
         if not points:
             return
 
@@ -242,8 +269,7 @@ class SqlObserver(RunObserver):
                     batch = list(zip(steps, values, stamps))
                     skip = self._stored_metric_prefix(conn, run_id, name, batch)
                 if skip < len(steps):
-                    insert_metric_rows(conn, run_id, name, steps[skip:], values[skip:],
-                                       stamps[skip:])
+                    insert_metric_rows(conn, run_id, name, steps[skip:], values[skip:], stamps[skip:])
 
         self._transaction(work)
         for name, (steps, _, _) in points.items():
@@ -259,13 +285,16 @@ class SqlObserver(RunObserver):
         scope = (m.run_id == run_id, m.name == name)
         believed = self._believed("metric", name)
         if believed is not None:
-            stored = conn.execute(sa.select(sa.func.count()).select_from(metric)
-                                  .where(*scope)).scalar()
+            stored = conn.execute(sa.select(sa.func.count()).select_from(metric).where(*scope)).scalar()
             return min(max(stored - believed, 0), len(batch))
         # Attached: no count to compare with, so match the stored tail against the batch (points
         # carry microsecond timestamps, so equal neighbours are not taken for one another).
-        tail = conn.execute(sa.select(m.step, m.value, m.timestamp).where(*scope)
-                            .order_by(m.metric_id.desc()).limit(len(batch))).all()
+        tail = conn.execute(
+            sa.select(m.step, m.value, m.timestamp)
+            .where(*scope)
+            .order_by(m.metric_id.desc())
+            .limit(len(batch))
+        ).all()
         return _overlap([tuple(row) for row in reversed(tail)], batch, _same_point)
 
     def log_table(self, name: str, rows: list) -> None:
@@ -293,14 +322,22 @@ class SqlObserver(RunObserver):
                 # Rows appeared since this observer last heard back: the head of this batch if
                 # they equal it.  (Without a count, e.g. attached with no journal, nothing is
                 # skipped: equal rows cannot be told apart, and a duplicate beats a loss.)
-                tail = conn.execute(sa.select(tr.data).where(*scope).order_by(tr.row_index.desc())
-                                    .limit(min(stored - believed, len(datas)))).all()
+                tail = conn.execute(
+                    sa.select(tr.data)
+                    .where(*scope)
+                    .order_by(tr.row_index.desc())
+                    .limit(min(stored - believed, len(datas)))
+                ).all()
                 skip = _overlap([row[0] for row in reversed(tail)], datas, str.__eq__)
             fresh = datas[skip:]
             if fresh:
-                conn.execute(table_row.insert(), [
-                    {"run_id": run_id, "name": name, "row_index": stored + i, "data": data}
-                    for i, data in enumerate(fresh)])
+                conn.execute(
+                    table_row.insert(),
+                    [
+                        {"run_id": run_id, "name": name, "row_index": stored + i, "data": data}
+                        for i, data in enumerate(fresh)
+                    ],
+                )
             return stored + len(fresh)
 
         self._counts["table"][name] = self._transaction(work)
@@ -323,11 +360,13 @@ class SqlObserver(RunObserver):
         name = _clip(resource, "filename", filename)
 
         def work(conn):
-            resource_id = _get_or_create(conn, resource, {"filename": name, "md5sum": md5},
-                                         {"content": content})
+            resource_id = _get_or_create(
+                conn, resource, {"filename": name, "md5sum": md5}, {"content": content}
+            )
             link = runs_resources.c
-            linked = conn.execute(sa.select(link.resource_id).where(
-                link.run_id == run_id, link.resource_id == resource_id)).first()
+            linked = conn.execute(
+                sa.select(link.resource_id).where(link.run_id == run_id, link.resource_id == resource_id)
+            ).first()
             if linked is None:
                 conn.execute(runs_resources.insert().values(run_id=run_id, resource_id=resource_id))
 
@@ -342,7 +381,9 @@ class SqlObserver(RunObserver):
             content = fh.read()
         stored_name = _clip(artifact, "filename", name)
         values = {
-            "run_id": run_id, "filename": stored_name, "content": content,
+            "run_id": run_id,
+            "filename": stored_name,
+            "content": content,
             "content_type": content_type or mimetypes.guess_type(name)[0],
             "metadata": None if metadata is None else _to_json(metadata),
             "md5sum": hashlib.md5(content).hexdigest(),
@@ -373,8 +414,9 @@ class SqlObserver(RunObserver):
         from .schema import run
 
         run_id = self._require_run()
-        self._transaction(lambda conn: conn.execute(
-            run.update().where(run.c.run_id == run_id).values(**values)))
+        self._transaction(
+            lambda conn: conn.execute(run.update().where(run.c.run_id == run_id).values(**values))
+        )
 
     def join(self):
         """Release the pooled connections of an engine this observer created (events reconnect)."""
@@ -392,18 +434,21 @@ class SqlObserver(RunObserver):
         if not isinstance(url, str):
             url = url.render_as_string(hide_password=False)
         if not self._counts["table"]:
-            return {"factory": "experimentkit.backends.sql.observer:SqlObserver",
-                    "kwargs": {"url": url}}
-        return {"factory": "experimentkit.backends.sql.observer:SqlObserver.for_replay",
-                "kwargs": {"url": url, "table_rows": dict(self._counts["table"]),
-                           "all_tables": self._complete["table"]}}
+            return {"factory": "experimentkit.backends.sql.observer:SqlObserver", "kwargs": {"url": url}}
+        return {
+            "factory": "experimentkit.backends.sql.observer:SqlObserver.for_replay",
+            "kwargs": {
+                "url": url,
+                "table_rows": dict(self._counts["table"]),
+                "all_tables": self._complete["table"],
+            },
+        }
 
     def attach(self, _id: Any) -> None:
         """Continue the stored run ``_id``: later events update it, output goes after its end."""
         found = self._transaction(lambda conn: _find_run(conn, "run_id", str(_id)))
         if found is None:
-            raise ObserverError(f"SqlObserver cannot attach: no run with id {_id!r} in "
-                                f"{_safe_url(self.url)}")
+            raise ObserverError(f"SqlObserver cannot attach: no run with id {_id!r} in {_safe_url(self.url)}")
         self.run_id, self._out_len = found
         # The first replayed event may have been committed by the process that journaled it.
         self._reset_counts(complete=False)
@@ -445,9 +490,11 @@ def _with_installed_driver(url: Any) -> Any:
     """``postgresql://`` and ``mysql://`` name no driver: pick an installed one."""
     if "+" in url.drivername:
         return url
-    choices = {"postgresql": [("psycopg", "psycopg"), ("psycopg2", "psycopg2")],
-               "mysql": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")],
-               "mariadb": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")]}.get(url.drivername, [])
+    choices = {
+        "postgresql": [("psycopg", "psycopg"), ("psycopg2", "psycopg2")],
+        "mysql": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")],
+        "mariadb": [("MySQLdb", "mysqldb"), ("pymysql", "pymysql")],
+    }.get(url.drivername, [])
     for module, driver in choices:
         if importlib.util.find_spec(module) is not None:
             return url.set(drivername=f"{url.drivername}+{driver}")
@@ -530,9 +577,11 @@ def _find_run(conn: Any, column: str, value: str) -> Optional[tuple]:
 
     from .schema import run
 
-    row = conn.execute(sa.select(run.c.run_id,
-                                 sa.func.coalesce(_char_length(conn, run.c.captured_out), 0))
-                       .where(run.c[column] == value)).first()
+    row = conn.execute(
+        sa.select(run.c.run_id, sa.func.coalesce(_char_length(conn, run.c.captured_out), 0)).where(
+            run.c[column] == value
+        )
+    ).first()
     return None if row is None else (row[0], int(row[1]))
 
 
@@ -544,7 +593,7 @@ def _stored_out_len(conn: Any, run_id: str) -> int:
 def _overlap(tail: list, batch: list, same: Callable[[Any, Any], bool]) -> int:
     """The largest n such that the last n items of ``tail`` are the first n of ``batch``."""
     for n in range(min(len(tail), len(batch)), 0, -1):
-        if all(same(a, b) for a, b in zip(tail[len(tail) - n:], batch)):
+        if all(same(a, b) for a, b in zip(tail[len(tail) - n :], batch)):
             return n
     return 0
 
@@ -572,8 +621,7 @@ def _get_or_create(conn: Any, table: Any, key: dict, extra: Optional[dict] = Non
     return conn.execute(table.insert().values(**key, **(extra or {}))).inserted_primary_key[0]
 
 
-def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: Any,
-                tags: Any) -> tuple:
+def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: Any, tags: Any) -> tuple:
     """Insert the run (or find the one with this uid); returns ``(run_id, output length, created)``."""
     import sqlalchemy as sa
 
@@ -587,9 +635,12 @@ def _create_run(conn: Any, ex_info: dict, host_info: dict, values: dict, _id: An
         taken = conn.execute(sa.select(s.run.c.id).where(s.run.c.run_id == str(_id))).first()
         if taken is not None:
             raise PermanentObserverError(f"a run with id {_id!r} already exists in this SQL database")
-    values = dict(values, experiment_id=_experiment_id(conn, ex_info or {}),
-                  host_id=_host_id(conn, host_info or {}),
-                  run_id=None if _id is None else str(_id))
+    values = dict(
+        values,
+        experiment_id=_experiment_id(conn, ex_info or {}),
+        host_id=_host_id(conn, host_info or {}),
+        run_id=None if _id is None else str(_id),
+    )
     pk = conn.execute(s.run.insert().values(**values)).inserted_primary_key[0]
     if _id is None:
         # The public id is str(pk) unless a run was stored under that id by hand (``-i``): then take
@@ -611,38 +662,53 @@ def _experiment_id(conn: Any, ex_info: dict) -> int:
     from . import schema as s
 
     canonical = json.dumps(json.loads(_to_json(ex_info)), sort_keys=True)
-    key = {"name": _clip(s.experiment, "name", ex_info.get("name")),
-           "md5sum": hashlib.md5(canonical.encode("utf-8")).hexdigest()}
+    key = {
+        "name": _clip(s.experiment, "name", ex_info.get("name")),
+        "md5sum": hashlib.md5(canonical.encode("utf-8")).hexdigest(),
+    }
     e = s.experiment.c
-    found = conn.execute(sa.select(e.experiment_id)
-                         .where(e.name == key["name"], e.md5sum == key["md5sum"])
-                         .order_by(e.experiment_id).limit(1)).scalar()
+    found = conn.execute(
+        sa.select(e.experiment_id)
+        .where(e.name == key["name"], e.md5sum == key["md5sum"])
+        .order_by(e.experiment_id)
+        .limit(1)
+    ).scalar()
     if found is not None:
         return found
-    exp_id = conn.execute(s.experiment.insert().values(
-        **key, base_dir=_clip(s.experiment, "base_dir", ex_info.get("base_dir")),
-        mainfile=_clip(s.experiment, "mainfile", ex_info.get("mainfile")))).inserted_primary_key[0]
+    exp_id = conn.execute(
+        s.experiment.insert().values(
+            **key,
+            base_dir=_clip(s.experiment, "base_dir", ex_info.get("base_dir")),
+            mainfile=_clip(s.experiment, "mainfile", ex_info.get("mainfile")),
+        )
+    ).inserted_primary_key[0]
     base_dir = ex_info.get("base_dir") or ""
     links = []
     for relpath, md5 in sorted((str(p), str(m)) for p, m in ex_info.get("sources") or ()):
         key = {"filename": _clip(s.source, "filename", relpath), "md5sum": md5}
-        source_id = _get_or_create(conn, s.source, key,
-                                   {"content": _read_text(os.path.join(base_dir, relpath))})
+        source_id = _get_or_create(
+            conn, s.source, key, {"content": _read_text(os.path.join(base_dir, relpath))}
+        )
         links.append((s.experiments_sources, {"source_id": source_id}))
     for dep in sorted(set(ex_info.get("dependencies") or ())):
         name, _, version = str(dep).partition("==")
-        key = {"name": _clip(s.dependency, "name", name),
-               "version": _clip(s.dependency, "version", version)}
+        key = {"name": _clip(s.dependency, "name", name), "version": _clip(s.dependency, "version", version)}
         dep_id = _get_or_create(conn, s.dependency, key)
         links.append((s.experiments_dependencies, {"dependency_id": dep_id}))
     from .migrations import repository_key
 
     for repo in ex_info.get("repositories") or ():
         url, commit, dirty = repo.get("url"), repo.get("commit"), repo.get("dirty")
-        repo_id = _get_or_create(conn, s.repository, {"md5sum": repository_key(url, commit, dirty)},
-                                 {"url": _clip(s.repository, "url", url),
-                                  "commit": _clip(s.repository, "commit", commit),
-                                  "dirty": None if dirty is None else bool(dirty)})
+        repo_id = _get_or_create(
+            conn,
+            s.repository,
+            {"md5sum": repository_key(url, commit, dirty)},
+            {
+                "url": _clip(s.repository, "url", url),
+                "commit": _clip(s.repository, "commit", commit),
+                "dirty": None if dirty is None else bool(dirty),
+            },
+        )
         links.append((s.experiments_repositories, {"repository_id": repo_id}))
     seen = set()
     for table, row in links:
@@ -658,9 +724,13 @@ def _host_id(conn: Any, host_info: dict) -> int:
     from .migrations import host_key
 
     os_parts = list(host_info.get("os") or [None, None]) + [None, None]
-    cols = {"cpu": host_info.get("cpu"), "hostname": host_info.get("hostname"),
-            "os": os_parts[0], "os_info": os_parts[1],
-            "python_version": host_info.get("python_version")}
+    cols = {
+        "cpu": host_info.get("cpu"),
+        "hostname": host_info.get("hostname"),
+        "os": os_parts[0],
+        "os_info": os_parts[1],
+        "python_version": host_info.get("python_version"),
+    }
     cols = {k: _clip(s.host, k, None if v is None else str(v)) for k, v in cols.items()}
     return _get_or_create(conn, s.host, {"md5sum": host_key(*cols.values())}, cols)
 

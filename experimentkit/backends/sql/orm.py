@@ -5,6 +5,7 @@ The tables are :mod:`.schema`'s (Sacred's names and columns plus ours); the clas
 them imperatively, so there is one definition of the layout.  ``to_json()`` gives each row in the shape
 Sacred's classes give it.  The observer and the store do not use these classes.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,18 @@ from sqlalchemy import orm
 
 from . import schema
 
-__all__ = ["Base", "Host", "Experiment", "Run", "Source", "Resource", "Repository", "Dependency",
-           "Artifact", "Metric"]
+__all__ = [
+    "Base",
+    "Host",
+    "Experiment",
+    "Run",
+    "Source",
+    "Resource",
+    "Repository",
+    "Dependency",
+    "Artifact",
+    "Metric",
+]
 
 mapper_registry = orm.registry(metadata=schema.metadata)
 
@@ -76,17 +87,24 @@ class Host(Base):
     """A machine runs executed on."""
 
     def to_json(self) -> dict:
-        return {"cpu": self.cpu, "hostname": self.hostname, "os": [self.os, self.os_info],
-                "python_version": self.python_version}
+        return {
+            "cpu": self.cpu,
+            "hostname": self.hostname,
+            "os": [self.os, self.os_info],
+            "python_version": self.python_version,
+        }
 
 
 class Experiment(Base):
     """An experiment (name plus sources, dependencies and repositories)."""
 
     def to_json(self) -> dict:
-        out = {"name": self.name, "base_dir": self.base_dir,
-               "sources": [s.to_json() for s in self.sources],
-               "dependencies": [d.to_json() for d in self.dependencies]}
+        out = {
+            "name": self.name,
+            "base_dir": self.base_dir,
+            "sources": [s.to_json() for s in self.sources],
+            "dependencies": [d.to_json() for d in self.dependencies],
+        }
         if self.repositories:
             out["repositories"] = [r.to_json() for r in self.repositories]
         if self.mainfile:
@@ -108,14 +126,21 @@ class Run(Base):
         from .observer import _public_id
 
         return {
-            "_id": _public_id(self.run_id), "command": self.command, "start_time": self.start_time,
-            "heartbeat": self.heartbeat, "stop_time": self.stop_time, "queue_time": self.queue_time,
-            "status": self.status, "result": self.result, "meta": _loads(self.meta),
+            "_id": _public_id(self.run_id),
+            "command": self.command,
+            "start_time": self.start_time,
+            "heartbeat": self.heartbeat,
+            "stop_time": self.stop_time,
+            "queue_time": self.queue_time,
+            "status": self.status,
+            "result": self.result,
+            "meta": _loads(self.meta),
             "resources": [r.to_json() for r in self.resources],
             "artifacts": [a.to_json() for a in self.artifacts],
             "host": self.host.to_json() if self.host is not None else None,
             "experiment": self.experiment.to_json() if self.experiment is not None else None,
-            "config": _loads(self.config), "captured_out": self.captured_out,
+            "config": _loads(self.config),
+            "captured_out": self.captured_out,
             "fail_trace": self.fail_trace,
         }
 
@@ -127,21 +152,37 @@ mapper_registry.map_imperatively(Resource, schema.resource)
 mapper_registry.map_imperatively(Artifact, schema.artifact)
 mapper_registry.map_imperatively(Host, schema.host)
 mapper_registry.map_imperatively(Metric, schema.metric)
-mapper_registry.map_imperatively(Experiment, schema.experiment, properties={
-    "sources": orm.relationship(Source, secondary=schema.experiments_sources, viewonly=True),
-    "dependencies": orm.relationship(Dependency, secondary=schema.experiments_dependencies,
-                                     viewonly=True),
-    "repositories": orm.relationship(Repository, secondary=schema.experiments_repositories,
-                                     viewonly=True),
-})
-mapper_registry.map_imperatively(Run, schema.run, properties={
-    "host": orm.relationship(Host, viewonly=True),
-    "experiment": orm.relationship(Experiment, viewonly=True),
-    "resources": orm.relationship(Resource, secondary=schema.runs_resources, viewonly=True),
-    "artifacts": orm.relationship(Artifact, viewonly=True,
-                                  primaryjoin=schema.run.c.run_id == schema.artifact.c.run_id,
-                                  order_by=schema.artifact.c.artifact_id),
-    "metrics": orm.relationship(Metric, viewonly=True,
-                                primaryjoin=schema.run.c.run_id == orm.foreign(schema.metric.c.run_id),
-                                order_by=schema.metric.c.metric_id),
-})
+mapper_registry.map_imperatively(
+    Experiment,
+    schema.experiment,
+    properties={
+        "sources": orm.relationship(Source, secondary=schema.experiments_sources, viewonly=True),
+        "dependencies": orm.relationship(
+            Dependency, secondary=schema.experiments_dependencies, viewonly=True
+        ),
+        "repositories": orm.relationship(
+            Repository, secondary=schema.experiments_repositories, viewonly=True
+        ),
+    },
+)
+mapper_registry.map_imperatively(
+    Run,
+    schema.run,
+    properties={
+        "host": orm.relationship(Host, viewonly=True),
+        "experiment": orm.relationship(Experiment, viewonly=True),
+        "resources": orm.relationship(Resource, secondary=schema.runs_resources, viewonly=True),
+        "artifacts": orm.relationship(
+            Artifact,
+            viewonly=True,
+            primaryjoin=schema.run.c.run_id == schema.artifact.c.run_id,
+            order_by=schema.artifact.c.artifact_id,
+        ),
+        "metrics": orm.relationship(
+            Metric,
+            viewonly=True,
+            primaryjoin=schema.run.c.run_id == orm.foreign(schema.metric.c.run_id),
+            order_by=schema.metric.c.metric_id,
+        ),
+    },
+)

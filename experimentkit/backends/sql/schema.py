@@ -11,6 +11,7 @@ Portability notes (SQLite, PostgreSQL, MariaDB/MySQL):
   with the same index names (see ``migrations.py``).
 * Indexed strings stay short enough for MySQL's 3072-byte key limit in utf8mb4.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -19,10 +20,26 @@ from sqlalchemy.dialects import mysql
 from .common import SCHEMA_VERSION  # defined without SQLAlchemy, for the stdlib SQLite read path
 
 __all__ = [
-    "SCHEMA_VERSION", "metadata", "experiment", "host", "source", "dependency", "repository",
-    "resource", "run", "artifact", "experiments_sources", "experiments_repositories",
-    "experiments_dependencies", "runs_resources", "metric", "table_row", "tag", "schema_version",
-    "RUN_STATUSES", "column_length",
+    "SCHEMA_VERSION",
+    "metadata",
+    "experiment",
+    "host",
+    "source",
+    "dependency",
+    "repository",
+    "resource",
+    "run",
+    "artifact",
+    "experiments_sources",
+    "experiments_repositories",
+    "experiments_dependencies",
+    "runs_resources",
+    "metric",
+    "table_row",
+    "tag",
+    "schema_version",
+    "RUN_STATUSES",
+    "column_length",
 ]
 
 
@@ -42,7 +59,8 @@ _TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 metadata = sa.MetaData()
 
 experiment = sa.Table(
-    "experiment", metadata,
+    "experiment",
+    metadata,
     sa.Column("experiment_id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(255)),
     sa.Column("md5sum", sa.String(32)),  # md5 of the canonical JSON of ex_info
@@ -53,7 +71,8 @@ experiment = sa.Table(
 )
 
 host = sa.Table(
-    "host", metadata,
+    "host",
+    metadata,
     sa.Column("host_id", sa.Integer, primary_key=True),
     sa.Column("cpu", sa.String(255)),
     sa.Column("hostname", sa.String(255)),
@@ -66,7 +85,8 @@ host = sa.Table(
 )
 
 source = sa.Table(
-    "source", metadata,
+    "source",
+    metadata,
     sa.Column("source_id", sa.Integer, primary_key=True),
     sa.Column("filename", sa.String(512)),
     sa.Column("md5sum", sa.String(32)),
@@ -76,7 +96,8 @@ source = sa.Table(
 )
 
 dependency = sa.Table(
-    "dependency", metadata,
+    "dependency",
+    metadata,
     sa.Column("dependency_id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(255)),
     sa.Column("version", sa.String(128)),
@@ -85,7 +106,8 @@ dependency = sa.Table(
 )
 
 repository = sa.Table(
-    "repository", metadata,
+    "repository",
+    metadata,
     sa.Column("repository_id", sa.Integer, primary_key=True),
     sa.Column("url", sa.String(2048)),
     sa.Column("commit", sa.String(64)),
@@ -96,7 +118,8 @@ repository = sa.Table(
 )
 
 resource = sa.Table(
-    "resource", metadata,
+    "resource",
+    metadata,
     sa.Column("resource_id", sa.Integer, primary_key=True),
     sa.Column("filename", sa.String(512)),
     sa.Column("md5sum", sa.String(32)),
@@ -106,7 +129,8 @@ resource = sa.Table(
 )
 
 run = sa.Table(
-    "run", metadata,
+    "run",
+    metadata,
     # Surrogate key allocated by the database (safe under concurrency); AUTOINCREMENT on SQLite so
     # ids are never reused after a delete.
     sa.Column("id", sa.Integer, primary_key=True),
@@ -142,7 +166,8 @@ run = sa.Table(
 )
 
 artifact = sa.Table(
-    "artifact", metadata,
+    "artifact",
+    metadata,
     sa.Column("artifact_id", sa.Integer, primary_key=True),
     sa.Column("filename", sa.String(512)),  # the artifact's name (Sacred's column name)
     sa.Column("content", LongBlob),
@@ -158,7 +183,8 @@ artifact = sa.Table(
 def _association(name: str, left: tuple, right: tuple) -> sa.Table:
     """A many-to-many table with Sacred's column names and a composite primary key."""
     return sa.Table(
-        name, metadata,
+        name,
+        metadata,
         sa.Column(left[0], left[1], sa.ForeignKey(left[2]), primary_key=True),
         sa.Column(right[0], right[1], sa.ForeignKey(right[2]), primary_key=True),
         **_TABLE_ARGS,
@@ -166,20 +192,27 @@ def _association(name: str, left: tuple, right: tuple) -> sa.Table:
 
 
 experiments_sources = _association(
-    "experiments_sources", ("experiment_id", sa.Integer, "experiment.experiment_id"),
-    ("source_id", sa.Integer, "source.source_id"))
+    "experiments_sources",
+    ("experiment_id", sa.Integer, "experiment.experiment_id"),
+    ("source_id", sa.Integer, "source.source_id"),
+)
 experiments_repositories = _association(
-    "experiments_repositories", ("experiment_id", sa.Integer, "experiment.experiment_id"),
-    ("repository_id", sa.Integer, "repository.repository_id"))
+    "experiments_repositories",
+    ("experiment_id", sa.Integer, "experiment.experiment_id"),
+    ("repository_id", sa.Integer, "repository.repository_id"),
+)
 experiments_dependencies = _association(
-    "experiments_dependencies", ("experiment_id", sa.Integer, "experiment.experiment_id"),
-    ("dependency_id", sa.Integer, "dependency.dependency_id"))
+    "experiments_dependencies",
+    ("experiment_id", sa.Integer, "experiment.experiment_id"),
+    ("dependency_id", sa.Integer, "dependency.dependency_id"),
+)
 runs_resources = _association(
-    "runs_resources", ("run_id", RUN_ID, "run.run_id"),
-    ("resource_id", sa.Integer, "resource.resource_id"))
+    "runs_resources", ("run_id", RUN_ID, "run.run_id"), ("resource_id", sa.Integer, "resource.resource_id")
+)
 
 metric = sa.Table(
-    "metric", metadata,
+    "metric",
+    metadata,
     sa.Column("metric_id", BigId, primary_key=True),
     # No foreign key from version 4 on: checked per row, it cost more than the rest of a bulk load.
     sa.Column("run_id", RUN_ID, nullable=False),
@@ -196,7 +229,8 @@ metric = sa.Table(
 )
 
 table_row = sa.Table(
-    "table_row", metadata,
+    "table_row",
+    metadata,
     sa.Column("table_row_id", BigId, primary_key=True),
     sa.Column("run_id", RUN_ID, sa.ForeignKey("run.run_id"), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
@@ -207,7 +241,8 @@ table_row = sa.Table(
 )
 
 tag = sa.Table(
-    "tag", metadata,
+    "tag",
+    metadata,
     sa.Column("run_id", RUN_ID, sa.ForeignKey("run.run_id"), primary_key=True),
     sa.Column("tag", sa.String(255), primary_key=True),
     # Order of addition from the read side (version 2); NULL for tags the observer wrote, which
@@ -218,7 +253,8 @@ tag = sa.Table(
 )
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("version", sa.Integer, nullable=False),
     **_TABLE_ARGS,
 )

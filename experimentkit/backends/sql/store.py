@@ -17,6 +17,7 @@ Two cases fall back to Python at run time, so answers never depend on what SQL c
 A metric's ``last`` value is the last point logged (highest ``metric_id``), as in the reference.
 SQLAlchemy is imported when this module is, i.e. only when an SQL store is opened.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -128,8 +129,14 @@ class _Sql:
             return sa.or_(*[sa.func.strpos(column, word) > 0 for word in _SUSPECT_WORDS])
         return sa.or_(*[sa.func.instr(column, word) > 0 for word in _SUSPECT_WORDS])
 
-    def json_operand(self, column: Any, path: Sequence[str], numeric_fallback: Any = None,
-                     null_is_suspect: bool = False, tagged_is_suspect: bool = False) -> Optional[_Operand]:
+    def json_operand(
+        self,
+        column: Any,
+        path: Sequence[str],
+        numeric_fallback: Any = None,
+        null_is_suspect: bool = False,
+        tagged_is_suspect: bool = False,
+    ) -> Optional[_Operand]:
         """The value at ``path`` in the JSON text ``column`` (None when the path is not
         expressible: a part that may be a list index or needs escaping).  ``null_is_suspect``:
         a NULL column means "ask Python" (Sacred-era rows rebuilt from other columns)."""
@@ -150,45 +157,67 @@ class _Sql:
             doc = sa.cast(column, postgresql.JSONB)
             node = sa.func.jsonb_extract_path(doc, *path) if path else doc
             raw_type = sa.func.jsonb_typeof(node)
-            kinds = {"number": "n", "boolean": "b", "string": "s", "null": "z", "array": "o",
-                     "object": "o"}
-            as_text = (sa.func.jsonb_extract_path_text(doc, *path) if path
-                       else node.op("#>>")(sa.literal_column("'{}'")))
+            kinds = {"number": "n", "boolean": "b", "string": "s", "null": "z", "array": "o", "object": "o"}
+            as_text = (
+                sa.func.jsonb_extract_path_text(doc, *path)
+                if path
+                else node.op("#>>")(sa.literal_column("'{}'"))
+            )
             number = sa.cast(as_text, sa.Float)
         elif self.mysql:
             json_path = "$" + "".join(f'."{p}"' for p in path)
             node = sa.func.json_extract(column, json_path)
             raw_type = sa.func.json_type(node)
-            kinds = {"INTEGER": "n", "UNSIGNED INTEGER": "n", "DOUBLE": "n", "DECIMAL": "n",
-                     "BOOLEAN": "b", "STRING": "s", "NULL": "z", "ARRAY": "o", "OBJECT": "o"}
+            kinds = {
+                "INTEGER": "n",
+                "UNSIGNED INTEGER": "n",
+                "DOUBLE": "n",
+                "DECIMAL": "n",
+                "BOOLEAN": "b",
+                "STRING": "s",
+                "NULL": "z",
+                "ARRAY": "o",
+                "OBJECT": "o",
+            }
             as_text = sa.func.json_unquote(node)
             number = sa.type_coerce(as_text, sa.Float) + sa.literal_column("0e0")
         else:
             json_path = "$" + "".join(f'."{p}"' for p in path)
             raw_type = sa.func.json_type(column, json_path)
-            kinds = {"integer": "n", "real": "n", "true": "b", "false": "b", "text": "s",
-                     "null": "z", "array": "o", "object": "o"}
+            kinds = {
+                "integer": "n",
+                "real": "n",
+                "true": "b",
+                "false": "b",
+                "text": "s",
+                "null": "z",
+                "array": "o",
+                "object": "o",
+            }
             as_text = sa.func.json_extract(column, json_path)
             number = as_text
         kind = sa.case(kinds, value=raw_type)
         if self.mysql:
             kind = sa.case((sa.not_(self.suspect(column)), kind))
         if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
-            kind = sa.case((column.is_(None),
-                            sa.case((numeric_fallback.is_not(None), "n"))), else_=kind)
+            kind = sa.case((column.is_(None), sa.case((numeric_fallback.is_not(None), "n"))), else_=kind)
             number = sa.case((column.is_(None), numeric_fallback), else_=number)
         is_true = as_text == (1 if self.dialect == "sqlite" else "true")
         boolean = sa.case((kind == "b", sa.case((is_true, 1), else_=0)))
         num = sa.case((kind == "n", sa.type_coerce(number, sa.Float)))
         return _Operand(
             present=sa.and_(kind.is_not(None), kind != "z"),
-            num=num, txt=sa.case((kind == "s", sa.type_coerce(as_text, sa.String))),
-            boolean=boolean, rank=sa.case((kind.in_(["n", "b"]), 0), (kind == "s", 1),
-                                          (kind == "o", 3)),
+            num=num,
+            txt=sa.case((kind == "s", sa.type_coerce(as_text, sa.String))),
+            boolean=boolean,
+            rank=sa.case((kind.in_(["n", "b"]), 0), (kind == "s", 1), (kind == "o", 3)),
             onum=sa.case((kind == "n", num), (kind == "b", boolean)),
-            other=kind == "o", suspect=suspect, is_json=True,
+            other=kind == "o",
+            suspect=suspect,
+            is_json=True,
             fast_num=number if self.dialect == "sqlite" and numeric_fallback is None else None,
-            num_check=raw_type.in_(["integer", "real"]))
+            num_check=raw_type.in_(["integer", "real"]),
+        )
 
     def is_int_text(self, expr: Any) -> Any:
         """SQL true when ``expr`` looks like an integer (``-?[0-9]+``, 18 digits at most)."""
@@ -210,8 +239,7 @@ def _equal(op: _Operand, value: Any) -> Any:
     if value is None:
         return sa.not_(op.present)
     if isinstance(value, bool):
-        return sa.false() if op.boolean is None else sa.func.coalesce(op.boolean == int(value),
-                                                                      False)
+        return sa.false() if op.boolean is None else sa.func.coalesce(op.boolean == int(value), False)
     if _is_number(value):
         if op.fast_num is not None:
             return sa.func.coalesce(sa.and_(op.fast_num == value, op.num_check), False)
@@ -223,8 +251,12 @@ def _equal(op: _Operand, value: Any) -> Any:
     return None
 
 
-_COMPARE: dict = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-                  ">=": lambda a, b: a >= b}
+_COMPARE: dict = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 def _condition(sql: _Sql, op: _Operand, flt: Filter) -> Any:
@@ -249,10 +281,8 @@ def _condition(sql: _Sql, op: _Operand, flt: Filter) -> Any:
         return sa.false()
     if op.is_id:
         if _INT_TEXT.match(value) and len(value) <= 18:
-            return sa.and_(sql.is_int_text(op.txt),
-                           compare(sa.cast(op.txt, sa.BigInteger), int(value)))
-        return sa.and_(sa.not_(sql.is_int_text(op.txt)),
-                       compare(sql.text(op.txt), sql.text_value(value)))
+            return sa.and_(sql.is_int_text(op.txt), compare(sa.cast(op.txt, sa.BigInteger), int(value)))
+        return sa.and_(sa.not_(sql.is_int_text(op.txt)), compare(sql.text(op.txt), sql.text_value(value)))
     if _is_number(value):
         if op.fast_num is not None:
             return sa.func.coalesce(sa.and_(compare(op.fast_num, value), op.num_check), False)
@@ -268,6 +298,7 @@ def _condition(sql: _Sql, op: _Operand, flt: Filter) -> Any:
 
 def _order_terms(sql: _Sql, op: _Operand, descending: bool) -> list:
     """ORDER BY terms giving the reference order: missing last, then by rank, then by value."""
+
     def direction(expr: Any) -> Any:
         return expr.desc() if descending else expr.asc()
 
@@ -304,8 +335,14 @@ class SqlStore(Store):
     database writes to it.
     """
 
-    def __init__(self, url: Any, *, dead_after: float = DEFAULT_DEAD_AFTER,
-                 clock: Callable[[], _dt.datetime] = utcnow, engine: Any = None):
+    def __init__(
+        self,
+        url: Any,
+        *,
+        dead_after: float = DEFAULT_DEAD_AFTER,
+        clock: Callable[[], _dt.datetime] = utcnow,
+        engine: Any = None,
+    ):
         super().__init__(dead_after=dead_after, clock=clock)
         from .migrations import upgrade
         from .observer import _create_engine, _safe_url
@@ -350,11 +387,13 @@ class SqlStore(Store):
         if root == "host" and path and path[0] != "os":
             return sql.json_operand(run.host_info, path, null_is_suspect=True)
         if root in ("config", "info", "meta") and path:
-            return sql.json_operand(run[root], path, null_is_suspect=root == "meta",
-                                    tagged_is_suspect=root != "meta")
+            return sql.json_operand(
+                run[root], path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
+            )
         if root == "result":
-            return sql.json_operand(run.result_json, path, tagged_is_suspect=True,
-                                    numeric_fallback=None if path else run.result)
+            return sql.json_operand(
+                run.result_json, path, tagged_is_suspect=True, numeric_fallback=None if path else run.result
+            )
         if root == "metrics":
             value = self._metric_expr(path[0], key.aggregate)
             return _Operand(present=value.is_not(None), num=value, onum=value)
@@ -365,16 +404,18 @@ class SqlStore(Store):
         run = s.run.c
         alive = sa.func.coalesce(run.heartbeat, run.start_time)
         status = sa.func.coalesce(run.status, "RUNNING")
-        dead = sa.and_(status == "RUNNING",
-                       sa.or_(alive.is_(None), alive < sa.literal(self.dead_cutoff(), s.Timestamp)))
+        dead = sa.and_(
+            status == "RUNNING", sa.or_(alive.is_(None), alive < sa.literal(self.dead_cutoff(), s.Timestamp))
+        )
         return sa.case((dead, "DEAD"), else_=status)
 
     def _metric_expr(self, name: str, aggregate: str) -> Any:
         m = s.metric.alias("m")
         where = (m.c.run_id == s.run.c.run_id, m.c.name == name)
         if aggregate == "last":
-            return (sa.select(m.c.value).where(*where).order_by(m.c.metric_id.desc()).limit(1)
-                    .scalar_subquery())
+            return (
+                sa.select(m.c.value).where(*where).order_by(m.c.metric_id.desc()).limit(1).scalar_subquery()
+            )
         if aggregate == "count":
             return sa.func.nullif(sa.select(sa.func.count()).where(*where).scalar_subquery(), 0)
         func = sa.func.min if aggregate == "min" else sa.func.max
@@ -394,28 +435,39 @@ class SqlStore(Store):
     def _base_select(self) -> Any:
         r, e, h = s.run.c, s.experiment.c, s.host.c
         columns = [c for c in s.run.c if c.name != "captured_out"]
-        return (sa.select(*columns, e.name.label("ex_name"), e.base_dir.label("ex_base_dir"),
-                          e.mainfile.label("ex_mainfile"), h.hostname.label("h_hostname"),
-                          h.cpu.label("h_cpu"), h.os.label("h_os"), h.os_info.label("h_os_info"),
-                          h.python_version.label("h_python_version"))
-                .select_from(s.run.outerjoin(s.experiment, r.experiment_id == e.experiment_id)
-                             .outerjoin(s.host, r.host_id == h.host_id)))
+        return sa.select(
+            *columns,
+            e.name.label("ex_name"),
+            e.base_dir.label("ex_base_dir"),
+            e.mainfile.label("ex_mainfile"),
+            h.hostname.label("h_hostname"),
+            h.cpu.label("h_cpu"),
+            h.os.label("h_os"),
+            h.os_info.label("h_os_info"),
+            h.python_version.label("h_python_version"),
+        ).select_from(
+            s.run.outerjoin(s.experiment, r.experiment_id == e.experiment_id).outerjoin(
+                s.host, r.host_id == h.host_id
+            )
+        )
 
     def _plan(self, q: Query) -> tuple:
         """See ``common.plan_query``."""
-        return plan_query(q, operand=self._operand,
-                          condition=lambda op, flt: _condition(self._sql, op, flt),
-                          tags_condition=self._tags_condition,
-                          order_terms=lambda op, desc: _order_terms(self._sql, op, desc),
-                          id_terms=lambda: _id_terms(self._sql, s.run.c.run_id))
+        return plan_query(
+            q,
+            operand=self._operand,
+            condition=lambda op, flt: _condition(self._sql, op, flt),
+            tags_condition=self._tags_condition,
+            order_terms=lambda op, desc: _order_terms(self._sql, op, desc),
+            id_terms=lambda: _id_terms(self._sql, s.run.c.run_id),
+        )
 
     def _has_suspect_json(self, conn: Any, suspects: list) -> bool:
         """Whether any run has JSON the query's SQL cannot read (one scan, stops at the first)."""
         if not suspects:
             return False
         unique = list({str(c.compile(dialect=self.engine.dialect)): c for c in suspects}.values())
-        found = conn.execute(sa.select(sa.literal(1)).select_from(s.run)
-                             .where(sa.or_(*unique)).limit(1))
+        found = conn.execute(sa.select(sa.literal(1)).select_from(s.run).where(sa.or_(*unique)).limit(1))
         return found.first() is not None
 
     def query(self, q: Query) -> list:
@@ -444,12 +496,12 @@ class SqlStore(Store):
                 rows = conn.execute(limited).mappings().all()
                 if not any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     records = self._records(conn, rows)
-                    return apply_in_python(records, q, filtered=q.filters, ordered=True,
-                                           limited=True)
+                    return apply_in_python(records, q, filtered=q.filters, ordered=True, limited=True)
             rows = conn.execute(stmt).mappings().all()
             records = self._records(conn, rows)
-        return apply_in_python(records, q, filtered=[f for f, _ in pushed],
-                               ordered=terms is not None and not others)
+        return apply_in_python(
+            records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
+        )
 
     def _without_json(self, q: Query) -> list:
         pushed = []
@@ -484,9 +536,12 @@ class SqlStore(Store):
                     stmt = sa.select(m.run_id).where(m.name == key.path[0]).limit(1)
                     return conn.execute(stmt).first() is not None
                 column = s.run.c[root]
-                if root == "meta" and key.path[0] in ("command", "comment", "priority") and \
-                        conn.execute(sa.select(s.run.c.run_id).where(column.is_(None))
-                                     .limit(1)).first() is not None:
+                if (
+                    root == "meta"
+                    and key.path[0] in ("command", "comment", "priority")
+                    and conn.execute(sa.select(s.run.c.run_id).where(column.is_(None)).limit(1)).first()
+                    is not None
+                ):
                     return True  # Sacred-era rows keep these in columns
                 op = self._sql.json_operand(column, key.path)
                 if op is None:
@@ -506,8 +561,9 @@ class SqlStore(Store):
 
     def statuses(self) -> list:
         with self.engine.connect() as conn:
-            return sorted(str(v) for v in conn.execute(sa.select(s.run.c.status).distinct())
-                          .scalars() if v is not None)
+            return sorted(
+                str(v) for v in conn.execute(sa.select(s.run.c.status).distinct()).scalars() if v is not None
+            )
 
     def get(self, run_id: Any) -> RunRecord:
         with self.engine.connect() as conn:
@@ -525,8 +581,9 @@ class SqlStore(Store):
         artifacts: dict = {}
         a = s.artifact.c
         for chunk in _chunks(ids):
-            for run_id, name in conn.execute(sa.select(a.run_id, a.filename)
-                                             .where(a.run_id.in_(chunk)).order_by(a.artifact_id)):
+            for run_id, name in conn.execute(
+                sa.select(a.run_id, a.filename).where(a.run_id.in_(chunk)).order_by(a.artifact_id)
+            ):
                 names = artifacts.setdefault(run_id, [])
                 if name not in names:
                     names.append(name)
@@ -534,79 +591,113 @@ class SqlStore(Store):
         link, res = s.runs_resources.c, s.resource.c
         for chunk in _chunks(ids):
             for run_id, path, md5 in conn.execute(
-                    sa.select(link.run_id, res.filename, res.md5sum)
-                    .join_from(s.runs_resources, s.resource).where(link.run_id.in_(chunk))
-                    .order_by(link.run_id, res.resource_id)):
+                sa.select(link.run_id, res.filename, res.md5sum)
+                .join_from(s.runs_resources, s.resource)
+                .where(link.run_id.in_(chunk))
+                .order_by(link.run_id, res.resource_id)
+            ):
                 resources.setdefault(run_id, []).append((path, md5))
         experiments = self._experiment_infos(conn, rows)
-        return [record_from_row(self, row, experiments.get(row["experiment_id"], {}),
-                             metrics.get(row["run_id"], {}), tags.get(row["run_id"], []),
-                             artifacts.get(row["run_id"], []), resources.get(row["run_id"], ()))
-                for row in rows]
+        return [
+            record_from_row(
+                self,
+                row,
+                experiments.get(row["experiment_id"], {}),
+                metrics.get(row["run_id"], {}),
+                tags.get(row["run_id"], []),
+                artifacts.get(row["run_id"], []),
+                resources.get(row["run_id"], ()),
+            )
+            for row in rows
+        ]
 
     def _metric_summaries(self, conn: Any, ids: list) -> dict:
         """{run_id: {name: {last, min, max, count}}} in one grouped query per chunk of ids."""
         m = s.metric.c
-        grouped = (sa.select(m.run_id, m.name, sa.func.count().label("n"),
-                             sa.func.min(m.value).label("lo"), sa.func.max(m.value).label("hi"),
-                             sa.func.max(m.metric_id).label("last_id"))
-                   .group_by(m.run_id, m.name))
+        grouped = sa.select(
+            m.run_id,
+            m.name,
+            sa.func.count().label("n"),
+            sa.func.min(m.value).label("lo"),
+            sa.func.max(m.value).label("hi"),
+            sa.func.max(m.metric_id).label("last_id"),
+        ).group_by(m.run_id, m.name)
         found: dict = {}
         for chunk in _chunks(ids):
             g = grouped.where(m.run_id.in_(chunk)).subquery()
             last = s.metric.alias("last")
-            stmt = (sa.select(g.c.run_id, g.c.name, g.c.n, g.c.lo, g.c.hi, last.c.value)
-                    .join_from(g, last, last.c.metric_id == g.c.last_id))
+            stmt = sa.select(g.c.run_id, g.c.name, g.c.n, g.c.lo, g.c.hi, last.c.value).join_from(
+                g, last, last.c.metric_id == g.c.last_id
+            )
             for run_id, name, n, lo, hi, value in conn.execute(stmt):
-                found.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi,
-                                                      "count": int(n)}
+                found.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi, "count": int(n)}
         return found
 
     def _tags_of(self, conn: Any, ids: list) -> dict:
         t = s.tag.c
         found: dict = {}
         for chunk in _chunks(ids):
-            stmt = (sa.select(t.run_id, t.tag).where(t.run_id.in_(chunk))
-                    .order_by(t.run_id, sa.case((t.seq.is_(None), 0), else_=1), t.seq, t.tag))
+            stmt = (
+                sa.select(t.run_id, t.tag)
+                .where(t.run_id.in_(chunk))
+                .order_by(t.run_id, sa.case((t.seq.is_(None), 0), else_=1), t.seq, t.tag)
+            )
             for run_id, name in conn.execute(stmt):
                 found.setdefault(run_id, []).append(name)
         return found
 
     def _experiment_infos(self, conn: Any, rows: Sequence[Any]) -> dict:
         """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""
-        missing = {row["experiment_id"] for row in rows
-                   if row["experiment_id"] is not None and row["experiment_id"] not in self._experiments}
+        missing = {
+            row["experiment_id"]
+            for row in rows
+            if row["experiment_id"] is not None and row["experiment_id"] not in self._experiments
+        }
         for row in rows:
             if row["experiment_id"] in missing:
                 self._experiments[row["experiment_id"]] = {
-                    "name": row["ex_name"], "base_dir": row["ex_base_dir"],
-                    "mainfile": row["ex_mainfile"], "sources": [], "dependencies": [],
-                    "repositories": []}
+                    "name": row["ex_name"],
+                    "base_dir": row["ex_base_dir"],
+                    "mainfile": row["ex_mainfile"],
+                    "sources": [],
+                    "dependencies": [],
+                    "repositories": [],
+                }
         if missing:
             for exp_id, filename, md5 in conn.execute(
-                    sa.select(s.experiments_sources.c.experiment_id, s.source.c.filename,
-                              s.source.c.md5sum)
-                    .join_from(s.experiments_sources, s.source)
-                    .where(s.experiments_sources.c.experiment_id.in_(missing))
-                    .order_by(s.source.c.filename)):
+                sa.select(s.experiments_sources.c.experiment_id, s.source.c.filename, s.source.c.md5sum)
+                .join_from(s.experiments_sources, s.source)
+                .where(s.experiments_sources.c.experiment_id.in_(missing))
+                .order_by(s.source.c.filename)
+            ):
                 self._experiments[exp_id]["sources"].append([filename, md5])
             for exp_id, name, version in conn.execute(
-                    sa.select(s.experiments_dependencies.c.experiment_id, s.dependency.c.name,
-                              s.dependency.c.version)
-                    .join_from(s.experiments_dependencies, s.dependency)
-                    .where(s.experiments_dependencies.c.experiment_id.in_(missing))
-                    .order_by(s.dependency.c.name)):
-                self._experiments[exp_id]["dependencies"].append(
-                    f"{name}=={version}" if version else name)
+                sa.select(
+                    s.experiments_dependencies.c.experiment_id, s.dependency.c.name, s.dependency.c.version
+                )
+                .join_from(s.experiments_dependencies, s.dependency)
+                .where(s.experiments_dependencies.c.experiment_id.in_(missing))
+                .order_by(s.dependency.c.name)
+            ):
+                self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
             for exp_id, url, commit, dirty in conn.execute(
-                    sa.select(s.experiments_repositories.c.experiment_id, s.repository.c.url,
-                              s.repository.c.commit, s.repository.c.dirty)
-                    .join_from(s.experiments_repositories, s.repository)
-                    .where(s.experiments_repositories.c.experiment_id.in_(missing))):
+                sa.select(
+                    s.experiments_repositories.c.experiment_id,
+                    s.repository.c.url,
+                    s.repository.c.commit,
+                    s.repository.c.dirty,
+                )
+                .join_from(s.experiments_repositories, s.repository)
+                .where(s.experiments_repositories.c.experiment_id.in_(missing))
+            ):
                 self._experiments[exp_id]["repositories"].append(
-                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)})
-        return {exp_id: json.loads(json.dumps(info)) for exp_id, info in self._experiments.items()
-                if exp_id in {row["experiment_id"] for row in rows}}
+                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)}
+                )
+        return {
+            exp_id: json.loads(json.dumps(info))
+            for exp_id, info in self._experiments.items()
+            if exp_id in {row["experiment_id"] for row in rows}
+        }
 
     # ---- one run's details ----------------------------------------------------------------------
     def _require(self, conn: Any, run_id: Any) -> str:
@@ -620,22 +711,23 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             m = s.metric.c
-            return list(conn.execute(sa.select(m.name).where(m.run_id == text).distinct()
-                                     .order_by(m.name)).scalars())
+            return list(
+                conn.execute(sa.select(m.name).where(m.run_id == text).distinct().order_by(m.name)).scalars()
+            )
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             m = s.metric.c
-            points = conn.execute(sa.select(m.step, m.value, m.timestamp)
-                                  .where(m.run_id == text, m.name == name)
-                                  .order_by(m.metric_id)).all()
+            points = conn.execute(
+                sa.select(m.step, m.value, m.timestamp)
+                .where(m.run_id == text, m.name == name)
+                .order_by(m.metric_id)
+            ).all()
             if not points:
                 names = conn.execute(sa.select(m.name).where(m.run_id == text).distinct())
-                raise StoreError(f"run {run_id} has no metric '{name}'"
-                                 f"{suggest(name, list(names.scalars()))}")
-        return MetricSeries(name, [p[0] for p in points], [p[1] for p in points],
-                            [p[2] for p in points])
+                raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, list(names.scalars()))}")
+        return MetricSeries(name, [p[0] for p in points], [p[1] for p in points], [p[2] for p in points])
 
     def captured_out(self, run_id: Any) -> str:
         with self.engine.connect() as conn:
@@ -647,12 +739,15 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             a = s.artifact.c
-            row = conn.execute(sa.select(a.content).where(a.run_id == text, a.filename == name)
-                               .order_by(a.artifact_id.desc()).limit(1)).first()
+            row = conn.execute(
+                sa.select(a.content)
+                .where(a.run_id == text, a.filename == name)
+                .order_by(a.artifact_id.desc())
+                .limit(1)
+            ).first()
             if row is None:
                 names = conn.execute(sa.select(a.filename).where(a.run_id == text)).scalars()
-                raise StoreError(f"run {run_id} has no artifact '{name}'"
-                                 f"{suggest(name, list(names))}")
+                raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, list(names))}")
         return io.BytesIO(bytes(row[0] or b""))
 
     def source(self, run_id: Any, relpath: str) -> bytes:
@@ -660,17 +755,17 @@ class SqlStore(Store):
         src, link = s.source.c, s.experiments_sources.c
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
-            exp_id = conn.execute(sa.select(s.run.c.experiment_id)
-                                  .where(s.run.c.run_id == text)).scalar()
-            found = conn.execute(sa.select(src.filename, src.content)
-                                 .join_from(s.experiments_sources, s.source)
-                                 .where(link.experiment_id == exp_id)
-                                 .order_by(src.filename)).all()
+            exp_id = conn.execute(sa.select(s.run.c.experiment_id).where(s.run.c.run_id == text)).scalar()
+            found = conn.execute(
+                sa.select(src.filename, src.content)
+                .join_from(s.experiments_sources, s.source)
+                .where(link.experiment_id == exp_id)
+                .order_by(src.filename)
+            ).all()
         for filename, content in found:
             if filename == relpath:
                 if content is None:
-                    raise StoreError(f"{self} keeps no content for source file '{relpath}' of "
-                                     f"run {run_id}")
+                    raise StoreError(f"{self} keeps no content for source file '{relpath}' of run {run_id}")
                 return content.encode("utf-8") if isinstance(content, str) else bytes(content)
         names = [filename for filename, _ in found]
         raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
@@ -679,31 +774,45 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             a = s.artifact.c
-            found = conn.execute(sa.select(a.filename, a.content_type, a.metadata)
-                                 .where(a.run_id == text).order_by(a.artifact_id)).all()
-        return {name: {"content_type": content_type,
-                       "metadata": _loads(metadata, None)}
-                for name, content_type, metadata in found}
+            found = conn.execute(
+                sa.select(a.filename, a.content_type, a.metadata)
+                .where(a.run_id == text)
+                .order_by(a.artifact_id)
+            ).all()
+        return {
+            name: {"content_type": content_type, "metadata": _loads(metadata, None)}
+            for name, content_type, metadata in found
+        }
 
     def tables(self, run_id: Any) -> list:
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             t = s.table_row.c
-            return list(conn.execute(sa.select(t.name).where(t.run_id == text).distinct()
-                                     .order_by(t.name)).scalars())
+            return list(
+                conn.execute(sa.select(t.name).where(t.run_id == text).distinct().order_by(t.name)).scalars()
+            )
 
-    def rows(self, run_id: Any, table: str, where: Sequence[Filter] = (),
-             order: Sequence[Order] = (), limit: Optional[int] = None) -> list:
+    def rows(
+        self,
+        run_id: Any,
+        table: str,
+        where: Sequence[Filter] = (),
+        order: Sequence[Order] = (),
+        limit: Optional[int] = None,
+    ) -> list:
         t = s.table_row.c
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             scope = (t.run_id == text, t.name == table)
             if conn.execute(sa.select(t.row_index).where(*scope).limit(1)).first() is None:
                 names = conn.execute(sa.select(t.name).where(t.run_id == text).distinct())
-                raise StoreError(f"run {run_id} has no table '{table}'"
-                                 f"{suggest(table, list(names.scalars()))}")
-            suspect = conn.execute(sa.select(t.row_index).where(*scope, self._sql.suspect(t.data))
-                                   .limit(1)).first() is not None
+                raise StoreError(
+                    f"run {run_id} has no table '{table}'{suggest(table, list(names.scalars()))}"
+                )
+            suspect = (
+                conn.execute(sa.select(t.row_index).where(*scope, self._sql.suspect(t.data)).limit(1)).first()
+                is not None
+            )
             conds, terms = [], []
             if not suspect:
                 for flt in where:
@@ -714,8 +823,9 @@ class SqlStore(Store):
                 for o in order:
                     op = self._sql.json_operand(t.data, o.parsed_key.path)
                     terms.append(None if op is None else (op, o.descending))
-            exact = (not suspect and all(c is not None for c in conds)
-                     and all(term is not None for term in terms))
+            exact = (
+                not suspect and all(c is not None for c in conds) and all(term is not None for term in terms)
+            )
             stmt = sa.select(t.data, t.row_index).where(*scope)
             if exact:
                 stmt = stmt.where(*conds)
@@ -724,8 +834,9 @@ class SqlStore(Store):
                     stmt = stmt.order_by(*_order_terms(self._sql, op, descending))
                 stmt = stmt.order_by(t.row_index)
                 if limit is not None:
-                    stmt = stmt.add_columns(*[o.label(f"_other{i}")
-                                              for i, o in enumerate(others)]).limit(max(limit, 0))
+                    stmt = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)]).limit(
+                        max(limit, 0)
+                    )
                     found = conn.execute(stmt).mappings().all()
                     if not any(r[f"_other{i}"] for r in found for i in range(len(others))):
                         return [_loads(r["data"], {}) for r in found]
@@ -772,4 +883,3 @@ class SqlStore(Store):
                     conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
                 conn.execute(s.run.delete().where(s.run.c.run_id.in_(chunk)))
         return ids
-

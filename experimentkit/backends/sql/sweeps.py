@@ -3,6 +3,7 @@
 The table has its own ``MetaData`` and is created on first use (``CREATE TABLE IF NOT EXISTS``), so
 databases written before sweeps existed need no migration.  SQLAlchemy is imported on first use.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,12 +23,14 @@ def _table() -> Any:
 
     metadata = sa.MetaData()
     return sa.Table(
-        "sweep", metadata,
+        "sweep",
+        metadata,
         sa.Column("sweep_id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("status", sa.String(20)),
         sa.Column("start_time", sa.String(32)),
         sa.Column("record", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")),
-        mysql_engine="InnoDB", mysql_charset="utf8mb4",
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
     )
 
 
@@ -40,8 +43,9 @@ def _errors(where: str) -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        raise StoreError(f"{where}: {type(getattr(exc, 'orig', None) or exc).__name__}: "
-                         f"{detail[0] if detail else ''}") from None
+        raise StoreError(
+            f"{where}: {type(getattr(exc, 'orig', None) or exc).__name__}: {detail[0] if detail else ''}"
+        ) from None
 
 
 class SqlSweepBook(SweepBook):
@@ -62,16 +66,22 @@ class SqlSweepBook(SweepBook):
         return f"SQL store {self._where}"
 
     def create(self, record: dict, sweep_id: Optional[int] = None) -> int:
-        values: dict = {"status": record.get("status"), "start_time": record.get("start_time"),
-                        "record": json.dumps(record, default=str)}
+        values: dict = {
+            "status": record.get("status"),
+            "start_time": record.get("start_time"),
+            "record": json.dumps(record, default=str),
+        }
         if sweep_id is not None:
             values["sweep_id"] = int(sweep_id)
         with _errors(str(self)), self.engine.begin() as conn:
             result = conn.execute(self.table.insert().values(**values))
             new_id = int(sweep_id if sweep_id is not None else result.inserted_primary_key[0])
             full = dict(record, id=new_id)
-            conn.execute(self.table.update().where(self.table.c.sweep_id == new_id)
-                         .values(record=json.dumps(full, default=str)))
+            conn.execute(
+                self.table.update()
+                .where(self.table.c.sweep_id == new_id)
+                .values(record=json.dumps(full, default=str))
+            )
         return new_id
 
     def update(self, sweep_id: int, changes: dict) -> None:
@@ -79,8 +89,11 @@ class SqlSweepBook(SweepBook):
         with _errors(str(self)), self.engine.begin() as conn:
             row = conn.execute(table.select().where(table.c.sweep_id == int(sweep_id))).first()
             record = dict(json.loads(row.record), **changes)
-            conn.execute(table.update().where(table.c.sweep_id == int(sweep_id)).values(
-                status=record.get("status"), record=json.dumps(record, default=str)))
+            conn.execute(
+                table.update()
+                .where(table.c.sweep_id == int(sweep_id))
+                .values(status=record.get("status"), record=json.dumps(record, default=str))
+            )
 
     def records(self) -> list:
         import sqlalchemy as sa

@@ -5,6 +5,7 @@ One run document per run in ``<path>/metadata.json`` and file contents in ``<pat
 metric name), artifacts keep their content type and metadata, and the database file is replaced
 atomically, so a killed run never leaves a torn ``metadata.json``.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,20 +29,30 @@ class TinyDbObserver(RunObserver):
     @classmethod
     def create(cls, path: str = "./runs_db", overwrite: Any = None) -> TinyDbObserver:
         """Sacred's deprecated spelling of the constructor."""
-        warnings.warn("TinyDbObserver.create(...) is deprecated. Please use TinyDbObserver(...) "
-                      "instead.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "TinyDbObserver.create(...) is deprecated. Please use TinyDbObserver(...) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return cls(path, overwrite)
 
-    def __init__(self, path: str = "./runs_db", overwrite: Any = None,
-                 priority: int = DEFAULT_TINYDB_PRIORITY):
+    def __init__(
+        self, path: str = "./runs_db", overwrite: Any = None, priority: int = DEFAULT_TINYDB_PRIORITY
+    ):
         root = os.path.abspath(path)
         os.makedirs(root, exist_ok=True)
         fs = schema.open_files(root)
         self._setup(schema.open_db(root, fs), fs, overwrite, root, priority)
 
     @classmethod
-    def create_from(cls, db: Any, fs: Any, overwrite: Any = None, root: Optional[str] = None,
-                    priority: int = DEFAULT_TINYDB_PRIORITY) -> TinyDbObserver:
+    def create_from(
+        cls,
+        db: Any,
+        fs: Any,
+        overwrite: Any = None,
+        root: Optional[str] = None,
+        priority: int = DEFAULT_TINYDB_PRIORITY,
+    ) -> TinyDbObserver:
         """Use an existing TinyDB database and HashFS."""
         self = cls.__new__(cls)
         self._setup(db, fs, overwrite, root, priority)
@@ -65,8 +76,10 @@ class TinyDbObserver(RunObserver):
         """Rebuild in another process (``experimentkit sync``)."""
         if self.root is None:
             return None
-        return {"factory": "experimentkit.backends.tinydb.observer:TinyDbObserver",
-                "kwargs": {"path": self.root, "priority": self.priority}}
+        return {
+            "factory": "experimentkit.backends.tinydb.observer:TinyDbObserver",
+            "kwargs": {"path": self.root, "priority": self.priority},
+        }
 
     def attach(self, _id: Any) -> None:
         """Re-open the stored run ``_id``."""
@@ -88,9 +101,18 @@ class TinyDbObserver(RunObserver):
 
         entry = {
             "experiment": dict(ex_info, sources=self._save_sources(ex_info)),
-            "format": self.VERSION, "command": command, "host": dict(host_info),
-            "start_time": start_time, "config": config, "meta": meta_info, "status": "RUNNING",
-            "resources": [], "artifacts": [], "captured_out": "", "info": {}, "heartbeat": None,
+            "format": self.VERSION,
+            "command": command,
+            "host": dict(host_info),
+            "start_time": start_time,
+            "config": config,
+            "meta": meta_info,
+            "status": "RUNNING",
+            "resources": [],
+            "artifacts": [],
+            "captured_out": "",
+            "info": {},
+            "heartbeat": None,
             "_id": _id if _id is not None else uuid.uuid4().hex,
         }
         uid = (meta_info or {}).get("uid")
@@ -156,8 +178,7 @@ class TinyDbObserver(RunObserver):
     def _save_sources(self, ex_info: dict) -> list:
         saved = []
         for name, _md5 in ex_info.get("sources") or ():
-            path = os.path.expandvars(os.path.expanduser(os.path.join(ex_info.get("base_dir") or "",
-                                                                      name)))
+            path = os.path.expandvars(os.path.expanduser(os.path.join(ex_info.get("base_dir") or "", name)))
             file_id = self.fs.put(path).id
             saved.append([name, file_id, schema.StoredFile(self.fs, file_id)])
         return saved

@@ -4,6 +4,7 @@ Reading decodes only the known tags (dates, numpy arrays, file references); a fi
 :class:`~.schema.StoredFile` that opens the stored file read-only from the store's own HashFS folder
 when read.  Nothing is unpickled.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,16 +66,16 @@ class TinyDbReader:
         from tinydb import Query
 
         if query is not None or exp_name:
-            return self.search(query if query is not None else
-                               Query().experiment.name.search(exp_name))
+            return self.search(query if query is not None else Query().experiment.name.search(exp_name))
         if indices is None:
             raise ValueError("Must specify an experiment name, indices or pass custom query")
         indices = list(indices) if isinstance(indices, (list, tuple)) else [indices]
         entries = self.runs.all()
         for index in indices:
             if index >= len(entries):
-                raise ValueError(f"Index value ({index}) must be less than number of records "
-                                 f"({len(entries)})")
+                raise ValueError(
+                    f"Index value ({index}) must be less than number of records ({len(entries)})"
+                )
         return [self._decode(entries[i]) for i in indices]
 
     def fetch_files(self, exp_name: Any = None, query: Any = None, indices: Any = None) -> list:
@@ -82,11 +83,16 @@ class TinyDbReader:
         resources, artifacts)."""
         out = []
         for entry in self.fetch_metadata(exp_name, query, indices):
-            record = {"exp_name": entry["experiment"]["name"], "exp_id": entry["_id"],
-                      "date": entry["start_time"]}
-            for key, files in (("sources", {s[0]: s[2] for s in entry["experiment"]["sources"]}),
-                               ("resources", {r[0]: r[2] for r in entry["resources"]}),
-                               ("artifacts", {a[0]: a[3] for a in entry["artifacts"]})):
+            record = {
+                "exp_name": entry["experiment"]["name"],
+                "exp_id": entry["_id"],
+                "date": entry["start_time"],
+            }
+            for key, files in (
+                ("sources", {s[0]: s[2] for s in entry["experiment"]["sources"]}),
+                ("resources", {r[0]: r[2] for r in entry["resources"]}),
+                ("artifacts", {a[0]: a[3] for a in entry["artifacts"]}),
+            ):
                 if files:
                     record[key] = files
             out.append(record)
@@ -102,17 +108,23 @@ class TinyDbReader:
             minutes, secs = divmod(rest, 60)
             parameters = "\n".join(f"{k}: {v}" for k, v in sorted(entry["config"].items()))
             fields = {
-                "parameters": parameters, "result": repr(entry.get("result")),
+                "parameters": parameters,
+                "result": repr(entry.get("result")),
                 "dependencies": "\n".join(entry["experiment"].get("dependencies") or ()),
                 "resources": "\n".join(r[0] for r in entry["resources"]),
                 "sources": "\n".join(s[0] for s in entry["experiment"]["sources"]),
                 "artifacts": "\n".join(a[0] for a in entry["artifacts"]),
             }
             fields = {k: _indent(v) or "    None" for k, v in fields.items()}
-            reports.append(_REPORT.format(
-                exp_name=entry["experiment"]["name"], exp_id=entry["_id"],
-                start_date=start.strftime("%a %d %b %Y"),
-                duration=f"{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}", **fields))
+            reports.append(
+                _REPORT.format(
+                    exp_name=entry["experiment"]["name"],
+                    exp_id=entry["_id"],
+                    start_date=start.strftime("%a %d %b %Y"),
+                    duration=f"{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}",
+                    **fields,
+                )
+            )
         return reports
 
 

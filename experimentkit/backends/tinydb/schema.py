@@ -10,6 +10,7 @@ Values TinyDB's JSON cannot hold are tagged strings, as tinydb-serialization wri
 so documents read back hold datetimes, arrays and :class:`StoredFile` objects; the database file is
 replaced atomically on every write.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,20 @@ from typing import Any, Optional
 
 from ...serialize import flatten
 
-__all__ = ["DB_FILE", "FILES_DIR", "DATE_TAG", "FILE_TAG", "ARRAY_TAG", "encode", "decode",
-           "file_tag", "open_db", "open_files", "StoredFile", "TaggedJSONStorage"]
+__all__ = [
+    "DB_FILE",
+    "FILES_DIR",
+    "DATE_TAG",
+    "FILE_TAG",
+    "ARRAY_TAG",
+    "encode",
+    "decode",
+    "file_tag",
+    "open_db",
+    "open_files",
+    "StoredFile",
+    "TaggedJSONStorage",
+]
 
 DB_FILE = "metadata.json"
 FILES_DIR = "hashfs"
@@ -105,12 +118,12 @@ def decode(value: Any, fs: Any = None) -> Any:
         return [decode(v, fs) for v in value]
     if isinstance(value, str):
         if value.startswith(DATE_TAG):
-            return _dt.datetime.strptime(value[len(DATE_TAG):], _DATE_FORMAT)
+            return _dt.datetime.strptime(value[len(DATE_TAG) :], _DATE_FORMAT)
         if value.startswith(FILE_TAG):
-            file_id = json.loads(value[len(FILE_TAG):])
+            file_id = json.loads(value[len(FILE_TAG) :])
             return StoredFile(fs, file_id) if fs is not None else file_id
         if value.startswith(ARRAY_TAG):
-            items = json.loads(value[len(ARRAY_TAG):])
+            items = json.loads(value[len(ARRAY_TAG) :])
             try:
                 import numpy
             except ImportError:
@@ -164,5 +177,6 @@ def open_db(root: str, fs: Any = None) -> Any:
     """The TinyDB database of the store at ``root`` (file references resolve in ``fs``)."""
     from tinydb import TinyDB
 
-    return TinyDB(os.path.join(root, DB_FILE), storage=TaggedJSONStorage,
-                  fs=fs if fs is not None else open_files(root))
+    return TinyDB(
+        os.path.join(root, DB_FILE), storage=TaggedJSONStorage, fs=fs if fs is not None else open_files(root)
+    )
