@@ -254,7 +254,9 @@ def _export_run(client: Any, experiment_id: str, run: Any, uid: str) -> Outcome:
     folder = tempfile.mkdtemp(prefix="experimentkit-mlflow-")
     try:
         for name in run.artifacts:
-            local = run.copy_artifact(name, os.path.join(folder, name))
+            target = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)  # names may hold folders
+            local = run.copy_artifact(name, target)
             client.log_artifact(mlflow_id, str(local), os.path.dirname(name) or None)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
