@@ -1,5 +1,6 @@
 """Shared fixtures: database URLs from the environment, a fresh interpreter for import checks."""
 
+import logging
 import os
 import sys
 
@@ -35,3 +36,13 @@ def mysql_url():
 def python():
     """The interpreter running the tests, for subprocess runs of example scripts."""
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level_restored():
+    """``--loglevel`` sets the root logger's level for the whole process, as in Sacred; a test that
+    passes it must not hide the warnings later tests check for."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
