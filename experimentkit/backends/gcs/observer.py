@@ -9,11 +9,9 @@ observer is built; credentials come from Google's usual places.  The bucket must
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
-from ...errors import UsageError
-from ..objectstore.observer import ObjectStoreObserver, join_key
+from ..objectstore.observer import ObjectStoreObserver, join_key, parse_bucket_url
 
 __all__ = ["GoogleCloudStorageObserver", "DEFAULT_GCS_PRIORITY", "parse_gcs_url", "gcs_join"]
 
@@ -23,10 +21,7 @@ gcs_join = join_key
 
 def parse_gcs_url(value: str) -> tuple:
     """``(bucket, basedir)`` from ``gs://<bucket>/path/to/exp`` (the ``--gcs`` value)."""
-    match = re.fullmatch(r"gs://([^/]+)/(.+)", str(value).strip())
-    if match is None:
-        raise UsageError(f"--gcs must look like gs://<bucket>/path/to/exp, not {value!r}")
-    return match.group(1), match.group(2).strip("/")
+    return parse_bucket_url(value, "gs", "--gcs")
 
 
 class GoogleCloudStorageObserver(ObjectStoreObserver):

@@ -19,12 +19,13 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 from typing import Any, Optional
 
 from ...observers.base import RunObserver
 from ...serialize import flatten
 
-__all__ = ["ObjectStoreObserver", "join_key", "is_valid_bucket"]
+__all__ = ["ObjectStoreObserver", "join_key", "is_valid_bucket", "parse_bucket_url"]
 
 _MAX_ID_ATTEMPTS = 100
 _RESERVED = frozenset({"run.json", "config.json", "cout.txt", "info.json", "metrics.json"})
@@ -33,6 +34,16 @@ _RESERVED = frozenset({"run.json", "config.json", "cout.txt", "info.json", "metr
 def join_key(*parts: str) -> str:
     """Join key parts with ``/`` (never the OS separator), dropping empty parts and stray slashes."""
     return posixpath.join(*[p.strip("/") for p in parts if p and p.strip("/")])
+
+
+def parse_bucket_url(value: str, scheme: str, flag: str) -> tuple:
+    """``(bucket, basedir)`` from ``<scheme>://<bucket>/path/to/exp`` (the value of ``flag``)."""
+    from ...errors import UsageError
+
+    match = re.fullmatch(scheme + r"://([^/]+)/(.+)", str(value).strip())
+    if match is None:
+        raise UsageError(f"{flag} must look like {scheme}://<bucket>/path/to/exp, not {value!r}")
+    return match.group(1), match.group(2).strip("/")
 
 
 def is_valid_bucket(name: str) -> bool:

@@ -13,8 +13,7 @@ import os
 import re
 from typing import Optional
 
-from ...errors import UsageError
-from ..objectstore.observer import ObjectStoreObserver, join_key
+from ..objectstore.observer import ObjectStoreObserver, join_key, parse_bucket_url
 
 __all__ = ["S3Observer", "DEFAULT_S3_PRIORITY", "parse_s3_url", "s3_join"]
 
@@ -24,10 +23,7 @@ s3_join = join_key
 
 def parse_s3_url(value: str) -> tuple:
     """``(bucket, basedir)`` from ``s3://<bucket>/path/to/exp`` (the ``--s3`` value)."""
-    match = re.fullmatch(r"s3://([^/]+)/(.+)", str(value).strip())
-    if match is None:
-        raise UsageError(f"--s3 must look like s3://<bucket>/path/to/exp, not {value!r}")
-    return match.group(1), match.group(2).strip("/")
+    return parse_bucket_url(value, "s3", "--s3")
 
 
 class S3Observer(ObjectStoreObserver):
