@@ -268,7 +268,9 @@ def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path, 
         browser.find_element(By.ID, "compare-selected").click()
         # wait for the compare page itself (the click only starts the navigation)
         WebDriverWait(browser, 60).until(
-            lambda d: "/compare" in d.current_url and d.find_element(By.TAG_NAME, "h1").text == "Compare 2 runs"
+            lambda d: (
+                "/compare" in d.current_url and d.find_element(By.TAG_NAME, "h1").text == "Compare 2 runs"
+            )
         )
         heads = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table th a")][:2]
         assert sorted(heads) == ["run 1", "run 3"]
