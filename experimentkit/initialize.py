@@ -207,7 +207,8 @@ def resolve_config(
 
     explicit = _leaves(fixed_all, "")
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
-    mods.modified = {k for k in explicit if k in defined}
+    # a given seed counts as modified, as in Sacred: the seed entry always exists (generated)
+    mods.modified = {k for k in explicit if k in defined or k == "seed"}
     _check_suspicious(experiment, scaffolds, config, mods, force, logger, _leaves(updates, ""))
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
