@@ -1018,7 +1018,7 @@ def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: P
         _, _, page = text(store, "/", "per=5&columns=sweep&columns=config.only_in_2")
         header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
         assert 'data-key="sweep"' in header and 'data-key="config.only_in_2"' in header
-        assert page.count("<td>sw1</td>") == 3
+        assert page.count('<a class="sweep-link" href="/sweep/sw1">sw1</a>') == 3  # links to the sweep
 
 
 # ---- the several-metrics view as a PNG: experimentkit plot --kind bars-multi --------------------
@@ -1087,3 +1087,69 @@ def test_plot_bars_multi_command_writes_a_png(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "did you mean 'metrics.train.error'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x.png").exists()
+
+
+def _swept(observer: Any) -> Experiment:
+    ex = Experiment("swept", interactive=True)
+    ex.observers.append(observer)
+
+    @ex.config
+    def cfg():
+        lr = 0.1  # noqa: F841
+        opt = "adam"  # noqa: F841
+
+    @ex.main
+    def main(lr, opt, _run):
+        penalty = 0.0 if opt == "adam" else 0.05
+        _run.log_scalar("val.accuracy", 1.0 - abs(lr - 0.01) - penalty)
+        _run.log_scalar("loss", lr + penalty)
+        return lr
+
+    return ex
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, tmp_path: Path) -> None:
+    from experimentkit.observers import SqlObserver
+
+    if kind == "file":
+        target, observer = str(tmp_path / "runs"), FileStorageObserver(str(tmp_path / "runs"))
+    else:
+        target = f"sqlite:///{tmp_path / 'runs.db'}"
+        observer = SqlObserver(target)
+    ex = _swept(observer)
+    ex.run(config_updates={"lr": 0.5})  # a run outside any sweep
+    result = ex.sweep({"lr": [0.1, 0.01, 0.001], "opt": ["adam", XSS]}, launcher="threads", progress=False)
+    assert result.status == "COMPLETED" and len(result) == 6
+    best = next(r.run_id for r in result if r.values == {"lr": 0.01, "opt": "adam"})
+    with open_store(target) as store:
+        status, _, body = handle(store, "GET", "/sweeps")
+        text = body.decode()
+        assert status == 200 and '<a href="/sweep/1">1</a>' in text
+        assert "threads" in text and "6 COMPLETED" in text and XSS not in text
+        status, _, body = handle(store, "GET", "/sweep/1", "objective=val.accuracy")
+        text = body.decode()
+        assert status == 200 and "<h1>Sweep 1</h1>" in text
+        assert XSS not in text and XSS_ESCAPED in text
+        rows = re.findall(r"<tr( class=\"best\")?><td class=\"best-mark\">(.*?)</td>.*?/run/(\w+)\"", text)
+        assert len(rows) == 6 and rows[0] == (' class="best"', "★", best)  # sorted, best first
+        assert [r[1] for r in rows].count("★") == 1
+        params = json.loads(re.search(r'id="ek-params">(.*?)</script>', text).group(1))
+        assert params["keys"] == ["lr", "opt"] and params["best"] == best
+        assert params["categories"] == {"opt": ["adam", XSS]}  # words become labelled positions
+        assert sorted(r["config"]["opt"] for r in params["runs"]) == [0, 0, 0, 1, 1, 1]
+        assert len(params["runs"]) == 6 and '<canvas id="ek-parallel"' in text
+        # lower is better: the loss objective picks the smallest lr with adam as well
+        _, _, body = handle(store, "GET", "/sweep/1", "objective=loss&min=1")
+        assert re.search(
+            r'<tr class="best"><td class="best-mark">★</td><td class="num">\d+</td>'
+            r'<td class="num"><a href="/run/(\w+)"',
+            body.decode(),
+        ).group(1) == next(r.run_id for r in result if r.values == {"lr": 0.001, "opt": "adam"})
+        status, _, body = handle(store, "GET", "/sweep/1", "objective=val.acuracy")
+        assert status == 400 and "did you mean &#x27;val.accuracy&#x27;" in body.decode()
+        status, _, body = handle(store, "GET", "/sweep/9")
+        assert status == 404 and "no sweep &#x27;9&#x27;" in body.decode()
+        # the runs table's sweep column links to the sweep's page
+        _, _, body = handle(store, "GET", "/", "columns=sweep")
+        assert body.decode().count('class="sweep-link" href="/sweep/1"') == 6

@@ -285,3 +285,46 @@ def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path, 
         assert "test_dashboard_browser.py" in browser.find_element(By.TAG_NAME, "h1").text
         assert "def store_dir" in browser.find_element(By.ID, "source").text
         assert console_errors(browser) == []
+
+
+def test_sweep_page_from_the_runs_table_draws_the_parallel_coordinates(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from sweep_helpers import ls_json, run_script, write_script
+
+    base = tmp_path / "runs"
+    words = ["-M", "--jobs", "2", "with", "lr=logspace(-3,-1,5)", "big,small", "seed=range(2)"]
+    done = run_script(write_script(tmp_path), "-F", str(base), *words)
+    assert done.returncode == 0, done.stderr
+    runs = ls_json(str(base), "sweep == 1")
+    assert len(runs) == 20
+    # val.accuracy = 1 / (1 + |lr - 0.01| * batch): 1.0 at lr 0.01 (either batch, either seed)
+    best = {r["id"] for r in runs if r["config"]["lr"] == 0.01}
+    assert len(best) == 4
+    with dashboard(base) as url:
+        browser.get(url + "/?columns=sweep,config.lr,config.batch&sort=id")
+        browser.find_elements(By.CSS_SELECTOR, "a.sweep-link")[0].click()
+        WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("/sweep/1"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Sweep 1"
+        assert "loss: lower is better" in browser.find_element(By.ID, "objective-note").text  # the first
+        Select(browser.find_element(By.NAME, "objective")).select_by_value("val.accuracy")
+        browser.find_element(By.CSS_SELECTOR, "form.query button").click()
+        WebDriverWait(browser, 60).until(lambda d: "objective=val.accuracy" in d.current_url)
+        assert "val.accuracy: higher is better" in browser.find_element(By.ID, "objective-note").text
+        first = browser.find_element(By.CSS_SELECTOR, "#sweep-table tbody tr")
+        assert first.get_attribute("class") == "best" and first.text.startswith("★")
+        assert first.find_element(By.CSS_SELECTOR, "a").get_attribute("href").rsplit("/", 1)[1] in best
+        canvas = browser.find_element(By.ID, "ek-parallel")
+        assert canvas.get_attribute("data-lines") == "20"  # a line per run
+        inked = browser.execute_script(
+            "var c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "var n = 0; for (var i = 3; i < d.length; i += 4) if (d[i]) n++; return n;",
+            canvas,
+        )
+        assert inked > 5000, inked  # the axes, labels and 20 lines were drawn
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#ek-scatter .uplot")) == 3  # one per swept key
+        screenshot(browser, "sweep")
+        browser.get(url + "/sweeps")
+        assert "20 COMPLETED" in browser.find_element(By.ID, "sweeps").text
+        screenshot(browser, "sweeps")
+        assert console_errors(browser) == []
