@@ -478,6 +478,14 @@ def test_progress_views(store: Any) -> None:
     _, _, lower = text(store, "/progress", "metric=metrics.loss&min=1")
     assert "lower is better)" in lower
     assert [b["id"] for b in chart_data(lower, "ek-progress-data")["bars"]] == ["2", "1", "3"]
+    # without min, each metric's own direction: loss is lower-is-better by its name
+    _, _, auto = text(store, "/progress", "metric=loss")
+    assert "loss: lower is better (from the name &#x27;loss&#x27;)" in auto
+    assert chart_data(auto, "ek-progress-data")["minimize"] is True
+    assert '<option value="" selected>as the metric says</option>' in auto
+    _, _, higher = text(store, "/progress", "metric=loss&min=0")  # chosen on the page
+    assert chart_data(higher, "ek-progress-data")["minimize"] is False
+    assert [b["id"] for b in chart_data(higher, "ek-progress-data")["bars"]] == ["3", "1", "2"]
     status, _, page = text(store, "/progress", "metric=val.acuracy")
     assert status == 400 and "did you mean" in page
     _, _, picked = text(store, "/progress", "metric=val.accuracy&ids=1&ids=3")

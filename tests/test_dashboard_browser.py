@@ -89,28 +89,48 @@ def _ids(driver: Any) -> list:
     return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr td:nth-child(2) a")]
 
 
+def _wait_ids(driver: Any, expected: list) -> None:
+    """Wait until the runs table lists ``expected`` (a click only starts the navigation)."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: _ids(d) == expected
+        )
+    except TimeoutException:
+        assert _ids(driver) == expected
+
+
 def test_table_sort_filter_select_compare_and_hover(store_dir: Path, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     with dashboard(store_dir) as url:
         browser.get(url + "/")
         assert _ids(browser) == ["1", "2", "3", "4"]
         screenshot(browser, "table")
         browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
-        assert _ids(browser) == ["2", "3", "1", "4"] and "sort=config.lr" in browser.current_url
+        _wait_ids(browser, ["2", "3", "1", "4"])
+        assert "sort=config.lr" in browser.current_url
         browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
-        assert _ids(browser) == ["4", "1", "3", "2"] and "sort=-config.lr" in browser.current_url
+        _wait_ids(browser, ["4", "1", "3", "2"])
+        assert "sort=-config.lr" in browser.current_url
         where = browser.find_element(By.NAME, "where")
         where.send_keys("config.lr < 0.15")
         browser.find_element(By.ID, "apply-filter").click()
-        assert _ids(browser) == ["1", "3", "2"]  # the sort is kept in the URL with the filter
+        _wait_ids(browser, ["1", "3", "2"])  # the sort is kept in the URL with the filter
         assert "where=config.lr" in browser.current_url
         for box in browser.find_elements(By.CSS_SELECTOR, '#runs input[name="ids"]'):
             box.click()
         browser.find_element(By.ID, "compare-selected").click()
-        assert "/compare?" in browser.current_url
-        assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
+        WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: (
+                "/compare?" in d.current_url and d.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
+            )
+        )
         series = browser.execute_script(
             "return window.ekCharts.map(function (u) { return u.series.length - 1; })"
         )

@@ -677,7 +677,10 @@ def _report(store: Any, params: Mapping[str, list]) -> Response:
 def _progress(store: Any, params: Mapping[str, list]) -> Response:
     metric = _param(params, "metric").strip()
     metric = metric[len("metrics.") :] if metric.startswith("metrics.") else metric
-    minimize = _flag(params, "min")
+    asked = _param(params, "min").strip().lower()
+    # min=1 / min=0 choose; absent (or "auto"), the metric's own direction decides
+    chosen: Optional[bool] = None if asked in ("", "auto") else _flag(params, "min")
+    minimize = bool(chosen)
     where = _param(params, "where")
     extra = [m.strip() for m in _param(params, "also").split(",") if m.strip()]
     try:
@@ -703,9 +706,18 @@ def _progress(store: Any, params: Mapping[str, list]) -> Response:
             )
     metric = metric or (names[0] if names else "")
     data: dict = {}
+    note = ""
     if metric:
+        minimize, note = store.goal_note(metric, chosen)
+        note = re.sub(
+            r" \(--m(in|ax)\)$", " (chosen on this page)", re.sub(r"; --m(in|ax) to override", "", note)
+        )
         data = progress_data(records, metric, minimize, extra)
-    form = {"also": ",".join(extra)}
+    form = {
+        "also": ",".join(extra),
+        "direction": "" if chosen is None else ("1" if chosen else "0"),
+        "note": note,
+    }
     return _answer(200, pages.progress_page(metric, minimize, where, names, data, None, form))
 
 

@@ -848,8 +848,7 @@ def progress_page(
         "<h1>Is the project progressing?</h1>",
         '<form class="query" method="get" action="/progress">',
         f'<label>metric <select name="metric">{options}</select></label>',
-        f'<label><input type="checkbox" name="min" value="1"{" checked" if minimize else ""}>'
-        " lower is better</label>",
+        f'<label>better <select name="min">{_direction_options(form.get("direction", ""))}</select></label>',
         f'<label>also show <input name="also" value="{escape(form.get("also", ""))}" '
         'placeholder="train.loss,val.loss"></label>',
         f'<label>where <textarea name="where">{escape(where)}</textarea></label>',
@@ -861,6 +860,9 @@ def progress_page(
         timeline = data["timeline"]
         body += [
             f"<h2>Best {escape(metric)} so far ({'lower' if minimize else 'higher'} is better)</h2>",
+            f'<p class="muted" id="direction-note">{escape(form.get("note", ""))}</p>'
+            if form.get("note")
+            else "",
             f'<p class="muted">{len(timeline["time"])} runs logged {escape(metric)}; each '
             "dot is a run at the time it ended (click it to open the run), the line the best "
             "value reached so far.</p>",
@@ -912,6 +914,16 @@ def _command_line(record: Mapping[str, Any]) -> str:
     if isinstance(words, list) and words:
         return " ".join(str(w) for w in words)
     return str(record.get("experiment") or "")
+
+
+def _direction_options(asked: str) -> str:
+    """The choices of a "better" select: automatic (the metric's recorded goal, else its name),
+    higher or lower; ``asked`` is the ``min`` parameter ("" automatic, "0", "1")."""
+    choices = (("", "as the metric says"), ("0", "higher"), ("1", "lower"))
+    return "".join(
+        f'<option value="{value}"{" selected" if value == asked else ""}>{label}</option>'
+        for value, label in choices
+    )
 
 
 def sweeps_page(records: Sequence[Mapping[str, Any]], supported: bool = True) -> bytes:
@@ -978,12 +990,7 @@ def sweep_page(data: Mapping[str, Any]) -> bytes:
             f'<option value="{escape(m)}"{" selected" if m == objective else ""}>{escape(m)}</option>'
             for m in data["metrics"]
         )
-        asked = data.get("direction", "")
-        choices = (("", "as the metric says"), ("0", "higher"), ("1", "lower"))
-        directions = "".join(
-            f'<option value="{value}"{" selected" if value == asked else ""}>{label}</option>'
-            for value, label in choices
-        )
+        directions = _direction_options(data.get("direction", ""))
         body.append(
             f'<form class="query" method="get" action="{escape(sweep_href(sweep_id))}">'
             f'<label>objective <select name="objective">{options}</select></label>'
