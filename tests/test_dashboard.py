@@ -1161,3 +1161,33 @@ def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, t
         # the runs table's sweep column links to the sweep's page
         _, _, body = handle(store, "GET", "/", "columns=sweep")
         assert body.decode().count('class="sweep-link" href="/sweep/1"') == 6
+
+
+def test_compare_sets_text_artifacts_of_the_same_name_side_by_side(tmp_path: Path) -> None:
+    ex = Experiment("texts")
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.config
+    def cfg():
+        lr = 0.1  # noqa: F841
+
+    @ex.main
+    def main(lr, _run):
+        for name, content in (
+            ("scores.json", json.dumps({"lr": lr, "note": XSS})),
+            ("readme.txt", "same text"),
+            (f"only-{lr}.txt", "mine"),
+        ):
+            path = tmp_path / f"{lr}-{name}"
+            path.write_text(content, encoding="utf-8")
+            _run.add_artifact(str(path), name=name)
+
+    ex.run()
+    ex.run(config_updates={"lr": 0.01})
+    with open_store(str(tmp_path / "runs")) as opened:
+        status, _, page = text(opened, "/compare", "ids=1,2")
+    assert status == 200 and "<h2>Text artifacts side by side</h2>" in page
+    shared = re.findall(r'<h3 class="shared-artifact( differs)?">([^<]+)<span class="muted"> \((.*?)\)', page)
+    assert shared == [("", "readme.txt", "the same in every run"), (" differs", "scores.json", "differs")]
+    assert "&quot;lr&quot;: 0.01" in page and "&quot;lr&quot;: 0.1," in page  # both runs' JSON
+    assert XSS not in page and "only-0.1.txt" not in page  # escaped; a name only one run has is left out

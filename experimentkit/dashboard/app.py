@@ -629,8 +629,37 @@ def compare_data(store: Any, ids: list, show_all: bool = False, diff: Optional[s
         "charts": _metric_charts(records, store),
         "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows], "runs": results},
         "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records],
+        "texts": _shared_texts(store, records),
         "source_diffs": [source_diff(store, records[0].id, r.id, diff) for r in records[1:]] if diff else [],
     }
+
+
+#: Text artifacts are set side by side on the compare page for up to this many runs and names
+#: (each preview reads the start of a file from the store).
+SIDE_BY_SIDE_RUNS = 8
+SIDE_BY_SIDE_NAMES = 12
+
+
+def _shared_texts(store: Any, records: list) -> list:
+    """``[(name, [preview or None per run], differs)]`` for the text, JSON, CSV and HTML artifacts
+    that two or more of the runs have, in name order; empty for more than ``SIDE_BY_SIDE_RUNS``
+    runs."""
+    if len(records) > SIDE_BY_SIDE_RUNS:
+        return []
+    counts: dict = {}
+    for record in records:
+        for name in dict.fromkeys(record.artifacts):
+            if not inline_image_type(name):
+                counts[name] = counts.get(name, 0) + 1
+    out = []
+    for name in sorted(n for n, c in counts.items() if c >= 2):
+        previews = [_preview(store, r, name) if name in r.artifacts else None for r in records]
+        if any(p is not None and p["kind"] == "binary" for p in previews):
+            continue
+        out.append((name, previews, len({json.dumps(p, sort_keys=True) for p in previews}) > 1))
+        if len(out) == SIDE_BY_SIDE_NAMES:
+            break
+    return out
 
 
 #: Most runs ``/compare?where=...`` takes (the first ones in id order).

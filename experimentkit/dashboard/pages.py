@@ -827,6 +827,24 @@ def compare_page(
             for r, images in zip(records, data["images"])
         )
         body.append(f'<h2>Image artifacts</h2><div class="side-by-side">{cols}</div>')
+    if data.get("texts"):
+        body.append("<h2>Text artifacts side by side</h2>")
+        for name, previews, differs in data["texts"]:
+            note = " (differs)" if differs else " (the same in every run)"
+            cols = "".join(
+                f'<div class="side"><h3>run {escape(str(r.id))}</h3>'
+                + (
+                    artifact_preview(r, dict(p, name=name), view)
+                    if p is not None
+                    else '<p class="muted">no such artifact</p>'
+                )
+                + "</div>"
+                for r, p in zip(records, previews)
+            )
+            body.append(
+                f'<h3 class="shared-artifact{" differs" if differs else ""}">{escape(name)}'
+                f'<span class="muted">{note}</span></h3><div class="side-by-side texts">{cols}</div>'
+            )
     return page("compare", "".join(body), view)
 
 
