@@ -1158,9 +1158,18 @@ def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, t
         assert status == 400 and "did you mean &#x27;val.accuracy&#x27;" in body.decode()
         status, _, body = handle(store, "GET", "/sweep/9")
         assert status == 404 and "no sweep &#x27;9&#x27;" in body.decode()
-        # the runs table's sweep column links to the sweep's page
+        # the runs table's sweep column links to the sweep's page, and so does each run's page
         _, _, body = handle(store, "GET", "/", "columns=sweep")
         assert body.decode().count('class="sweep-link" href="/sweep/1"') == 6
+        _, _, body = handle(store, "GET", f"/run/{best}")
+        assert re.search(r'<a class="sweep-link" href="/sweep/1">sweep 1</a>, task #\d', body.decode())
+        # a finished sweep's page stays put; a RUNNING one reloads itself (no script needed)
+        assert 'http-equiv="refresh"' not in text
+        from experimentkit.sweep.records import book_for_store
+
+        book_for_store(store).update(1, {"status": "RUNNING"})
+        _, _, body = handle(store, "GET", "/sweep/1")
+        assert '<meta http-equiv="refresh" content="10">' in body.decode()
 
 
 def test_compare_sets_text_artifacts_of_the_same_name_side_by_side(tmp_path: Path) -> None:

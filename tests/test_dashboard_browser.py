@@ -186,6 +186,7 @@ def test_tag_edit_with_allow_writes_is_stored(store_dir: Path, browser: Any) -> 
         browser.find_element(By.ID, "tag-save").click()
         assert browser.current_url.endswith("/run/3")
         assert "promising" in browser.find_element(By.ID, "tags").text
+        screenshot(browser, "writes")
         assert console_errors(browser) == []
     with open_store(str(store_dir)) as store:
         assert "promising" in store.get("3").tags

@@ -160,8 +160,9 @@ def _sweep_cell(value: Any) -> str:
     return f'<td class="num"><a class="sweep-link" href="{escape(sweep_href(value))}">{esc(value)}</a></td>'
 
 
-def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> bytes:
-    """A whole document around ``body`` (``title`` is escaped here)."""
+def page(title: str, body: str, view: Optional[View] = None, live: str = "", refresh: int = 0) -> bytes:
+    """A whole document around ``body`` (``title`` is escaped here); ``refresh``: reload every
+    that many seconds (a meta refresh, no script)."""
     view = view or View()
     if view.static:
         styles = "".join(f"<style>{static_text(s)}</style>" for s in STYLES)
@@ -181,7 +182,8 @@ def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> 
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)} · experimentkit</title>"
-        '<link rel="icon" href="data:,">'
+        + (f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh and not view.static else "")
+        + '<link rel="icon" href="data:,">'
         f"{styles}"
         f"{scripts if not view.static else ''}</head><body>{nav}"
         f"<main{live_attr}>{body}</main>{scripts if view.static else ''}</body></html>\n"
@@ -409,6 +411,14 @@ def _summary(record: Any, view: View) -> str:
         ("notes", f'<span id="notes">{escape(record.notes or "")}</span>' + _note_form(record, view)),
         ("comment", esc(record.meta.get("comment"))),
     ]
+    sweep = record.meta.get("sweep") if isinstance(record.meta, Mapping) else None
+    if isinstance(sweep, Mapping) and sweep.get("id") is not None:
+        target = (
+            f'<a class="sweep-link" href="{escape(sweep_href(sweep["id"]))}">sweep {esc(sweep["id"])}</a>'
+            if not view.static
+            else f"sweep {esc(sweep['id'])}"
+        )
+        rows.insert(2, ("sweep", f"{target}, task #{esc(sweep.get('index'))}"))
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
@@ -934,6 +944,10 @@ def _command_line(record: Mapping[str, Any]) -> str:
     return str(record.get("experiment") or "")
 
 
+#: A RUNNING sweep's page reloads itself this often (seconds).
+SWEEP_REFRESH_SECONDS = 10
+
+
 def _direction_options(asked: str) -> str:
     """The choices of a "better" select: automatic (the metric's recorded goal, else its name),
     higher or lower; ``asked`` is the ``min`` parameter ("" automatic, "0", "1")."""
@@ -1057,4 +1071,11 @@ def sweep_page(data: Mapping[str, Any]) -> bytes:
             '<div class="charts" id="ek-scatter"></div>',
             json_block("ek-params", params),
         ]
-    return page(f"sweep {sweep_id}", "".join(body))
+    running = record.get("status") == "RUNNING"
+    if running:
+        body.insert(
+            1,
+            f'<p class="muted" id="sweep-refresh">running: this page reloads every {SWEEP_REFRESH_SECONDS} s '
+            "(a sweep whose process was killed stays RUNNING: resume it with --resume)</p>",
+        )
+    return page(f"sweep {sweep_id}", "".join(body), refresh=SWEEP_REFRESH_SECONDS if running else 0)
