@@ -1116,21 +1116,35 @@ def _swept(observer: Any) -> Experiment:
     return ex
 
 
-@pytest.mark.parametrize("kind", ["file", "sqlite"])
+@pytest.mark.parametrize("kind", ["file", "sqlite", "mongo"])
 def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, tmp_path: Path) -> None:
-    from experimentkit.observers import SqlObserver
+    from experimentkit.observers import MongoObserver, SqlObserver
 
+    client = None
     if kind == "file":
         target, observer = str(tmp_path / "runs"), FileStorageObserver(str(tmp_path / "runs"))
-    else:
+    elif kind == "sqlite":
         target = f"sqlite:///{tmp_path / 'runs.db'}"
         observer = SqlObserver(target)
+    else:
+        pytest.importorskip("mongomock")
+        import mongomock.gridfs
+
+        mongomock.gridfs.enable_gridfs_integration()
+        client = mongomock.MongoClient()
+        target, observer = "", MongoObserver(client=client)
     ex = _swept(observer)
     ex.run(config_updates={"lr": 0.5})  # a run outside any sweep
     result = ex.sweep({"lr": [0.1, 0.01, 0.001], "opt": ["adam", XSS]}, launcher="threads", progress=False)
     assert result.status == "COMPLETED" and len(result) == 6
     best = next(r.run_id for r in result if r.values == {"lr": 0.01, "opt": "adam"})
-    with open_store(target) as store:
+    if client is not None:
+        from experimentkit.backends.mongo.store import MongoStore
+
+        opened = MongoStore(client=client, db_name="sacred")
+    else:
+        opened = open_store(target)
+    with opened as store:
         status, _, body = handle(store, "GET", "/sweeps")
         text = body.decode()
         assert status == 200 and '<a href="/sweep/1">1</a>' in text
