@@ -1168,6 +1168,10 @@ def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, t
             r'<td class="num"><a href="/run/(\w+)"',
             body.decode(),
         ).group(1) == next(r.run_id for r in result if r.values == {"lr": 0.001, "opt": "adam"})
+        # the axes keep the sweep's order of values whatever the sort (here the worst first)
+        _, _, body = handle(store, "GET", "/sweep/1", "objective=loss&min=0")
+        flipped = json.loads(re.search(r'id="ek-params">(.*?)</script>', body.decode()).group(1))
+        assert flipped["categories"] == {"opt": ["adam", XSS]} and flipped["runs"][0]["config"]["opt"] == 1
         status, _, body = handle(store, "GET", "/sweep/1", "objective=val.acuracy")
         assert status == 400 and "did you mean &#x27;val.accuracy&#x27;" in body.decode()
         status, _, body = handle(store, "GET", "/sweep/9")

@@ -853,18 +853,19 @@ def sweep_data(
         "rows": rows,
         "best": best,
         "counts": counts,
-        "params": _sweep_params(keys, names, rows, best),
+        "params": _sweep_params(keys, names, rows, best, record.get("tasks") or []),
     }
 
 
-def _sweep_params(keys: list, metrics: list, rows: list, best: Any) -> dict:
+def _sweep_params(keys: list, metrics: list, rows: list, best: Any, tasks: list) -> dict:
     """The ``ek-params`` block of the sweep page: one entry per run that ran, numbers on every
     axis; words (named configs, strings, lists) become their position among the axis' distinct
-    values, whose labels are listed in ``categories`` so the chart can name them."""
+    values (in the sweep's task order, whatever the sort), whose labels are listed in
+    ``categories`` so the chart can name them."""
     categories: dict = {}
     positions: dict = {}
-    for at, key in enumerate(keys):
-        values = [row[4 + at] for row in rows if row[4 + at] is not None]
+    for key in keys:
+        values = [t["values"][key] for t in tasks if (t.get("values") or {}).get(key) is not None]
         if any(charts.number(v) is None for v in values):
             distinct = dict.fromkeys(json.dumps(v, sort_keys=True, default=str) for v in values)
             positions[key] = {text: i for i, text in enumerate(distinct)}
