@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -311,11 +313,17 @@ def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path, 
 def test_sweep_page_from_the_runs_table_draws_the_parallel_coordinates(tmp_path: Path, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
-    from sweep_helpers import ls_json, run_script, write_script
+    from sweep_helpers import ls_json, write_script
 
     base = tmp_path / "runs"
     words = ["-M", "--jobs", "2", "with", "lr=logspace(-3,-1,5)", "big,small", "seed=range(2)"]
-    done = run_script(write_script(tmp_path), "-F", str(base), *words)
+    write_script(tmp_path)
+    done = subprocess.run(  # relative paths: the command line shown on the page stays short
+        [sys.executable, "swept.py", "-l", "WARNING", "-F", "runs", *words],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     runs = ls_json(str(base), "sweep == 1")
     assert len(runs) == 20
