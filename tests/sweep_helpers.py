@@ -22,6 +22,7 @@ def cfg():
     kill_parent_at = -1 # batch value whose run SIGKILLs the sweep process (once: marker file)
     block_file = ""     # while this file exists, runs wait (announcing themselves on a FIFO)
     fifo = ""
+    die_on_sigint = False  # Ctrl-C ends the run's process at once (it cannot record its end)
 
 @ex.named_config
 def big():
@@ -32,7 +33,9 @@ def small():
     batch = 8
 
 @ex.automain
-def main(lr, batch, crash_at, fail_at, kill_parent_at, block_file, fifo, _run):
+def main(lr, batch, crash_at, fail_at, kill_parent_at, block_file, fifo, die_on_sigint, _run):
+    if die_on_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     for step in range(3):
         _run.log_scalar("loss", lr * batch / (step + 1))
         _run.log_scalar("val.accuracy", 1.0 / (1 + abs(lr - 0.01) * batch))

@@ -478,6 +478,14 @@ def test_progress_views(store: Any) -> None:
     _, _, lower = text(store, "/progress", "metric=metrics.loss&min=1")
     assert "lower is better)" in lower
     assert [b["id"] for b in chart_data(lower, "ek-progress-data")["bars"]] == ["2", "1", "3"]
+    # without min, each metric's own direction: loss is lower-is-better by its name
+    _, _, auto = text(store, "/progress", "metric=loss")
+    assert "loss: lower is better (from the name &#x27;loss&#x27;)" in auto
+    assert chart_data(auto, "ek-progress-data")["minimize"] is True
+    assert '<option value="" selected>as the metric says</option>' in auto
+    _, _, higher = text(store, "/progress", "metric=loss&min=0")  # chosen on the page
+    assert chart_data(higher, "ek-progress-data")["minimize"] is False
+    assert [b["id"] for b in chart_data(higher, "ek-progress-data")["bars"]] == ["3", "1", "2"]
     status, _, page = text(store, "/progress", "metric=val.acuracy")
     assert status == 400 and "did you mean" in page
     _, _, picked = text(store, "/progress", "metric=val.accuracy&ids=1&ids=3")
@@ -1018,7 +1026,7 @@ def test_column_chooser_offers_keys_of_the_whole_store_and_the_sweep(tmp_path: P
         _, _, page = text(store, "/", "per=5&columns=sweep&columns=config.only_in_2")
         header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
         assert 'data-key="sweep"' in header and 'data-key="config.only_in_2"' in header
-        assert page.count("<td>sw1</td>") == 3
+        assert page.count('<a class="sweep-link" href="/sweep/sw1">sw1</a>') == 3  # links to the sweep
 
 
 # ---- the several-metrics view as a PNG: experimentkit plot --kind bars-multi --------------------
@@ -1087,3 +1095,126 @@ def test_plot_bars_multi_command_writes_a_png(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "did you mean 'metrics.train.error'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x.png").exists()
+
+
+def _swept(observer: Any) -> Experiment:
+    ex = Experiment("swept", interactive=True)
+    ex.observers.append(observer)
+
+    @ex.config
+    def cfg():
+        lr = 0.1  # noqa: F841
+        opt = "adam"  # noqa: F841
+
+    @ex.main
+    def main(lr, opt, _run):
+        penalty = 0.0 if opt == "adam" else 0.05
+        _run.log_scalar("val.accuracy", 1.0 - abs(lr - 0.01) - penalty)
+        _run.log_scalar("loss", lr + penalty)
+        return lr
+
+    return ex
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite", "mongo"])
+def test_sweeps_list_and_sweep_page_with_best_run_and_parallel_data(kind: str, tmp_path: Path) -> None:
+    from experimentkit.observers import MongoObserver, SqlObserver
+
+    client = None
+    if kind == "file":
+        target, observer = str(tmp_path / "runs"), FileStorageObserver(str(tmp_path / "runs"))
+    elif kind == "sqlite":
+        target = f"sqlite:///{tmp_path / 'runs.db'}"
+        observer = SqlObserver(target)
+    else:
+        pytest.importorskip("mongomock")
+        import mongomock.gridfs
+
+        mongomock.gridfs.enable_gridfs_integration()
+        client = mongomock.MongoClient()
+        target, observer = "", MongoObserver(client=client)
+    ex = _swept(observer)
+    ex.run(config_updates={"lr": 0.5})  # a run outside any sweep
+    result = ex.sweep({"lr": [0.1, 0.01, 0.001], "opt": ["adam", XSS]}, launcher="threads", progress=False)
+    assert result.status == "COMPLETED" and len(result) == 6
+    best = next(r.run_id for r in result if r.values == {"lr": 0.01, "opt": "adam"})
+    if client is not None:
+        from experimentkit.backends.mongo.store import MongoStore
+
+        opened = MongoStore(client=client, db_name="sacred")
+    else:
+        opened = open_store(target)
+    with opened as store:
+        status, _, body = handle(store, "GET", "/sweeps")
+        text = body.decode()
+        assert status == 200 and '<a href="/sweep/1">1</a>' in text
+        assert "threads" in text and "6 COMPLETED" in text and XSS not in text
+        status, _, body = handle(store, "GET", "/sweep/1", "objective=val.accuracy")
+        text = body.decode()
+        assert status == 200 and "<h1>Sweep 1</h1>" in text
+        assert XSS not in text and XSS_ESCAPED in text
+        rows = re.findall(r"<tr( class=\"best\")?><td class=\"best-mark\">(.*?)</td>.*?/run/(\w+)\"", text)
+        assert len(rows) == 6 and rows[0] == (' class="best"', "★", best)  # sorted, best first
+        assert [r[1] for r in rows].count("★") == 1
+        params = json.loads(re.search(r'id="ek-params">(.*?)</script>', text).group(1))
+        assert params["keys"] == ["lr", "opt"] and params["best"] == best
+        assert params["categories"] == {"opt": ["adam", XSS]}  # words become labelled positions
+        assert sorted(r["config"]["opt"] for r in params["runs"]) == [0, 0, 0, 1, 1, 1]
+        assert len(params["runs"]) == 6 and '<canvas id="ek-parallel"' in text
+        # lower is better: the loss objective picks the smallest lr with adam as well
+        _, _, body = handle(store, "GET", "/sweep/1", "objective=loss&min=1")
+        assert re.search(
+            r'<tr class="best"><td class="best-mark">★</td><td class="num">\d+</td>'
+            r'<td class="num"><a href="/run/(\w+)"',
+            body.decode(),
+        ).group(1) == next(r.run_id for r in result if r.values == {"lr": 0.001, "opt": "adam"})
+        # the axes keep the sweep's order of values whatever the sort (here the worst first)
+        _, _, body = handle(store, "GET", "/sweep/1", "objective=loss&min=0")
+        flipped = json.loads(re.search(r'id="ek-params">(.*?)</script>', body.decode()).group(1))
+        assert flipped["categories"] == {"opt": ["adam", XSS]} and flipped["runs"][0]["config"]["opt"] == 1
+        status, _, body = handle(store, "GET", "/sweep/1", "objective=val.acuracy")
+        assert status == 400 and "did you mean &#x27;val.accuracy&#x27;" in body.decode()
+        status, _, body = handle(store, "GET", "/sweep/9")
+        assert status == 404 and "no sweep &#x27;9&#x27;" in body.decode()
+        # the runs table's sweep column links to the sweep's page, and so does each run's page
+        _, _, body = handle(store, "GET", "/", "columns=sweep")
+        assert body.decode().count('class="sweep-link" href="/sweep/1"') == 6
+        _, _, body = handle(store, "GET", f"/run/{best}")
+        assert re.search(r'<a class="sweep-link" href="/sweep/1">sweep 1</a>, task #\d', body.decode())
+        # a finished sweep's page stays put; a RUNNING one reloads itself (no script needed)
+        assert 'http-equiv="refresh"' not in text
+        from experimentkit.sweep.records import book_for_store
+
+        book_for_store(store).update(1, {"status": "RUNNING"})
+        _, _, body = handle(store, "GET", "/sweep/1")
+        assert '<meta http-equiv="refresh" content="10">' in body.decode()
+
+
+def test_compare_sets_text_artifacts_of_the_same_name_side_by_side(tmp_path: Path) -> None:
+    ex = Experiment("texts")
+    ex.observers.append(FileStorageObserver(str(tmp_path / "runs")))
+
+    @ex.config
+    def cfg():
+        lr = 0.1  # noqa: F841
+
+    @ex.main
+    def main(lr, _run):
+        for name, content in (
+            ("scores.json", json.dumps({"lr": lr, "note": XSS})),
+            ("readme.txt", "same text"),
+            (f"only-{lr}.txt", "mine"),
+        ):
+            path = tmp_path / f"{lr}-{name}"
+            path.write_text(content, encoding="utf-8")
+            _run.add_artifact(str(path), name=name)
+
+    ex.run()
+    ex.run(config_updates={"lr": 0.01})
+    with open_store(str(tmp_path / "runs")) as opened:
+        status, _, page = text(opened, "/compare", "ids=1,2")
+    assert status == 200 and "<h2>Text artifacts side by side</h2>" in page
+    shared = re.findall(r'<h3 class="shared-artifact( differs)?">([^<]+)<span class="muted"> \((.*?)\)', page)
+    assert shared == [("", "readme.txt", "the same in every run"), (" differs", "scores.json", "differs")]
+    assert "&quot;lr&quot;: 0.01" in page and "&quot;lr&quot;: 0.1," in page  # both runs' JSON
+    assert XSS not in page and "only-0.1.txt" not in page  # escaped; a name only one run has is left out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -89,28 +91,48 @@ def _ids(driver: Any) -> list:
     return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr td:nth-child(2) a")]
 
 
+def _wait_ids(driver: Any, expected: list) -> None:
+    """Wait until the runs table lists ``expected`` (a click only starts the navigation)."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: _ids(d) == expected
+        )
+    except TimeoutException:
+        assert _ids(driver) == expected
+
+
 def test_table_sort_filter_select_compare_and_hover(store_dir: Path, browser: Any) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     with dashboard(store_dir) as url:
         browser.get(url + "/")
         assert _ids(browser) == ["1", "2", "3", "4"]
         screenshot(browser, "table")
         browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
-        assert _ids(browser) == ["2", "3", "1", "4"] and "sort=config.lr" in browser.current_url
+        _wait_ids(browser, ["2", "3", "1", "4"])
+        assert "sort=config.lr" in browser.current_url
         browser.find_element(By.CSS_SELECTOR, 'th[data-key="config.lr"] a.sort').click()
-        assert _ids(browser) == ["4", "1", "3", "2"] and "sort=-config.lr" in browser.current_url
+        _wait_ids(browser, ["4", "1", "3", "2"])
+        assert "sort=-config.lr" in browser.current_url
         where = browser.find_element(By.NAME, "where")
         where.send_keys("config.lr < 0.15")
         browser.find_element(By.ID, "apply-filter").click()
-        assert _ids(browser) == ["1", "3", "2"]  # the sort is kept in the URL with the filter
+        _wait_ids(browser, ["1", "3", "2"])  # the sort is kept in the URL with the filter
         assert "where=config.lr" in browser.current_url
         for box in browser.find_elements(By.CSS_SELECTOR, '#runs input[name="ids"]'):
             box.click()
         browser.find_element(By.ID, "compare-selected").click()
-        assert "/compare?" in browser.current_url
-        assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
+        WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: (
+                "/compare?" in d.current_url and d.find_element(By.TAG_NAME, "h1").text == "Compare 3 runs"
+            )
+        )
         series = browser.execute_script(
             "return window.ekCharts.map(function (u) { return u.series.length - 1; })"
         )
@@ -166,6 +188,7 @@ def test_tag_edit_with_allow_writes_is_stored(store_dir: Path, browser: Any) -> 
         browser.find_element(By.ID, "tag-save").click()
         assert browser.current_url.endswith("/run/3")
         assert "promising" in browser.find_element(By.ID, "tags").text
+        screenshot(browser, "writes")
         assert console_errors(browser) == []
     with open_store(str(store_dir)) as store:
         assert "promising" in store.get("3").tags
@@ -284,4 +307,53 @@ def test_ticked_runs_stay_ticked_across_pages_and_are_compared(store_dir: Path, 
         WebDriverWait(browser, 60).until(lambda d: "/source/" in d.current_url)
         assert "test_dashboard_browser.py" in browser.find_element(By.TAG_NAME, "h1").text
         assert "def store_dir" in browser.find_element(By.ID, "source").text
+        assert console_errors(browser) == []
+
+
+def test_sweep_page_from_the_runs_table_draws_the_parallel_coordinates(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from sweep_helpers import ls_json, write_script
+
+    base = tmp_path / "runs"
+    words = ["-M", "--jobs", "2", "with", "lr=logspace(-3,-1,5)", "big,small", "seed=range(2)"]
+    write_script(tmp_path)
+    done = subprocess.run(  # relative paths: the command line shown on the page stays short
+        [sys.executable, "swept.py", "-l", "WARNING", "-F", "runs", *words],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    runs = ls_json(str(base), "sweep == 1")
+    assert len(runs) == 20
+    # val.accuracy = 1 / (1 + |lr - 0.01| * batch): 1.0 at lr 0.01 (either batch, either seed)
+    best = {r["id"] for r in runs if r["config"]["lr"] == 0.01}
+    assert len(best) == 4
+    with dashboard(base) as url:
+        browser.get(url + "/?columns=sweep,config.lr,config.batch&sort=id")
+        browser.find_elements(By.CSS_SELECTOR, "a.sweep-link")[0].click()
+        WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("/sweep/1"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Sweep 1"
+        assert "loss: lower is better" in browser.find_element(By.ID, "objective-note").text  # the first
+        Select(browser.find_element(By.NAME, "objective")).select_by_value("val.accuracy")
+        browser.find_element(By.CSS_SELECTOR, "form.query button").click()
+        WebDriverWait(browser, 60).until(lambda d: "objective=val.accuracy" in d.current_url)
+        assert "val.accuracy: higher is better" in browser.find_element(By.ID, "objective-note").text
+        first = browser.find_element(By.CSS_SELECTOR, "#sweep-table tbody tr")
+        assert first.get_attribute("class") == "best" and first.text.startswith("★")
+        assert first.find_element(By.CSS_SELECTOR, "a").get_attribute("href").rsplit("/", 1)[1] in best
+        canvas = browser.find_element(By.ID, "ek-parallel")
+        assert canvas.get_attribute("data-lines") == "20"  # a line per run
+        inked = browser.execute_script(
+            "var c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "var n = 0; for (var i = 3; i < d.length; i += 4) if (d[i]) n++; return n;",
+            canvas,
+        )
+        assert inked > 5000, inked  # the axes, labels and 20 lines were drawn
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#ek-scatter .uplot")) == 3  # one per swept key
+        screenshot(browser, "sweep")
+        browser.get(url + "/sweeps")
+        assert "20 COMPLETED" in browser.find_element(By.ID, "sweeps").text
+        screenshot(browser, "sweeps")
         assert console_errors(browser) == []

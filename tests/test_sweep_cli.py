@@ -4,6 +4,7 @@ Ctrl-C, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -123,16 +124,19 @@ def test_failed_runs_do_not_stop_the_sweep(script, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_after_the_sweep_process_is_killed(script, tmp_path):
-    store = str(tmp_path / "runs")
-    args = ["-F", store, "-M", "with", "batch=1,2,3,4,5", "kill_parent_at=3"]
-    first = run_script(script, *args)
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_resume_after_the_sweep_process_is_killed(script, tmp_path, backend):
+    if backend == "file":
+        store, option = str(tmp_path / "runs"), "-F"
+    else:
+        store, option = f"sqlite:///{tmp_path / 'runs.db'}", "-s"
+    first = run_script(script, option, store, "-M", "with", "batch=1,2,3,4,5", "kill_parent_at=3")
     assert first.returncode == -signal.SIGKILL
     [record] = sweep_records(store)
     assert record["status"] == "RUNNING"  # nobody could close it
     before = ls_json(store, "sweep == 1")
     assert sorted(r["config"]["batch"] for r in before if r["status"] == "COMPLETED") == [1, 2]
-    second = run_script(script, "-F", store, "-M", "--resume", "1")
+    second = run_script(script, option, store, "-M", "--resume", "1")
     assert second.returncode == 0, second.stderr
     assert "(2 already COMPLETED were skipped)" in second.stderr
     after = ls_json(store, "sweep == 1", "status == COMPLETED")
@@ -142,34 +146,56 @@ def test_resume_after_the_sweep_process_is_killed(script, tmp_path):
     assert record["status"] == "COMPLETED" and len(record["resumed"]) == 1
 
 
+def _launcher_args(launcher: str, tmp_path) -> list:
+    """The command-line words that choose ``launcher`` (the tests' local forms of Ray and SLURM)."""
+    if launcher == "ray":
+        pytest.importorskip("ray")
+        return ["--launcher", "ray"]
+    if launcher == "slurm":
+        pytest.importorskip("submitit")
+        return [
+            "--launcher",
+            "slurm",
+            "--launcher-arg",
+            "cluster=local",
+            "--launcher-arg",
+            f"folder={tmp_path / 'submitit'}",
+        ]
+    return []
+
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, signum):
+@pytest.mark.parametrize(
+    "launcher, signum",
+    [
+        ("local", signal.SIGINT),
+        ("local", signal.SIGTERM),
+        ("local-hard", signal.SIGINT),
+        pytest.param("ray", signal.SIGINT, marks=pytest.mark.ray),
+        pytest.param("slurm", signal.SIGINT, marks=pytest.mark.submitit),
+    ],
+)
+def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, launcher, signum):
     store = str(tmp_path / "runs")
     block = tmp_path / "block"
     block.write_text("")
     fifo = str(tmp_path / "started")
     os.mkfifo(fifo)
+    chosen = _launcher_args(launcher, tmp_path)
+    words = [*chosen, "--jobs", "2", "with", "batch=1,2,3,4", f"block_file={block}", f"fifo={fifo}"]
+    if launcher == "local-hard":  # the runs die of the signal: the sweep records their end
+        words.append("die_on_sigint=True")
+    env = dict(os.environ, **RAY_ENV)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            script,
-            "-l",
-            "WARNING",
-            "-F",
-            store,
-            "-M",
-            "--jobs",
-            "2",
-            "with",
-            "batch=1,2,3,4",
-            f"block_file={block}",
-            f"fifo={fifo}",
-        ],
+        [sys.executable, script, "-l", "WARNING", "-F", store, "-M", *words],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=str(tmp_path),
+        env=env,
     )
     # read-write, so the FIFO never reports end-of-file between the two runs' announcements;
     # reading blocks until both running runs have announced themselves
@@ -177,33 +203,24 @@ def test_ctrl_c_interrupts_running_runs_and_resume_continues(script, tmp_path, s
         seen = [announcements.readline(), announcements.readline()]
     assert all(line.strip() for line in seen)
     process.send_signal(signum)
-    out, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=300)
     assert process.returncode == 130, err
     assert "Sweep 1 INTERRUPTED" in err and "continue with --resume 1" in err
     runs = ls_json(store, "sweep == 1")
-    assert sorted(r["status"] for r in runs) == ["INTERRUPTED", "INTERRUPTED"]
-    assert sweep_records(store)[0]["status"] == "INTERRUPTED"
+    # the two running runs are recorded INTERRUPTED, and nothing started after the signal
+    assert sorted(r["status"] for r in runs) == ["INTERRUPTED", "INTERRUPTED"], err
+    [record] = sweep_records(store)
+    assert record["status"] == "INTERRUPTED" and record["counts"] == {"INTERRUPTED": 2}
     block.unlink()
     unknown = run_script(script, "-F", store, "-M", "--resume")  # no sweep had this command line
     assert unknown.returncode == 2 and "no unfinished sweep with this command line" in unknown.stderr
     # the same command again with --resume continues sweep 1
-    resumed = run_script(
-        script,
-        "-F",
-        store,
-        "-M",
-        "--jobs",
-        "2",
-        "with",
-        "batch=1,2,3,4",
-        f"block_file={block}",
-        f"fifo={fifo}",
-        "--resume",
-    )
+    resumed = run_script(script, "-F", store, "-M", *words, "--resume", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert len(sweep_records(store)) == 1
     done = ls_json(store, "sweep == 1", "status == COMPLETED")
     assert sorted(r["config"]["batch"] for r in done) == [1, 2, 3, 4]
+    assert sweep_records(store)[0]["status"] == "COMPLETED"
 
 
 def test_unreachable_database_is_one_line_with_the_password_hidden(script, tmp_path):
@@ -232,6 +249,14 @@ def test_sweeps_sweep_show_and_plot(script, tmp_path):
     assert len(best_row) == 1 and " 0.01 " in best_row[0]  # lr=0.01 maximises val.accuracy
     table = lines[lines.index(next(x for x in lines if "index" in x)) + 1 :]
     assert table[0].startswith("*")  # sorted by the objective, best first
+    alias = cli(store, "show", "--sweep", "1", "--objective", "val.accuracy")
+    assert alias.returncode == 0 and alias.stdout == show.stdout
+    as_json = cli(store, "show", "--sweep", "1", "--objective", "val.accuracy", "--format", "json")
+    assert as_json.returncode == 0 and [r["best"] for r in json.loads(as_json.stdout)].count("*") == 1
+    neither = cli(store, "show")
+    assert neither.returncode == 2 and "show needs a run id" in neither.stderr
+    both = cli(store, "show", "1", "--sweep", "1")
+    assert both.returncode == 2 and "not both" in both.stderr
     wrong = cli(store, "sweep-show", "1", "--objective", "val.acuracy")
     assert wrong.returncode == 2 and "did you mean 'val.accuracy'" in wrong.stderr
     missing = cli(store, "sweep-show", "9")

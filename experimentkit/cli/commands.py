@@ -27,9 +27,28 @@ def run(args: argparse.Namespace, target: str) -> int:
         return cmd_sync(args)
     if args.command == "serve":
         return cmd_serve(args, target)
+    if args.command == "show":
+        _check_show_target(args)
+        if args.sweep is not None:  # show --sweep ID is sweep-show ID
+            from .sweep import cmd_sweep_show
+
+            args.format = "table" if args.format == "text" else args.format
+            return cmd_sweep_show(args, target)
     args.store_target = target
     with open_store(target) as store:
         return _COMMANDS[args.command](args, store)
+
+
+def _check_show_target(args: argparse.Namespace) -> None:
+    """``show`` takes a run or ``--sweep ID``: exactly one of them."""
+    if args.sweep is not None and args.run is not None:
+        raise UsageError(
+            f"show takes a run or --sweep ID, not both (got run {args.run} and --sweep {args.sweep})"
+        )
+    if args.sweep is None and args.run is None:
+        raise UsageError("show needs a run id (experimentkit show 3) or --sweep ID")
+    if args.sweep is None and (args.metrics or args.objective or args.min):
+        raise UsageError("--metrics, --objective and --min apply to show --sweep ID")
 
 
 # ---- shared pieces -------------------------------------------------------------------------------

@@ -115,8 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     _listing_options(command("ls", "list runs as a table"), ("table", "json", "csv"))
-    p = command("show", "show everything recorded for a run")
-    p.add_argument("run")
+    p = command("show", "show everything recorded for a run (or, with --sweep ID, a sweep)")
+    p.add_argument("run", nargs="?")
+    p.add_argument("--sweep", metavar="ID", help="show this sweep instead: the same as sweep-show ID")
+    p.add_argument("--metrics", metavar="NAME,...", help="with --sweep: metrics to show")
+    p.add_argument("--objective", metavar="METRIC", help="with --sweep: sort by this metric")
+    p.add_argument("--min", action="store_true", help="with --sweep: lower is better")
     _format_option(p, ("text", "json"), "text")
     p = command("compare", "config differences and metrics of runs side by side")
     p.add_argument("runs", nargs="+", metavar="RUN")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Optional, Union
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from ..cli.output import flatten, run_value
+from ..cli.output import cell, flatten, run_value
 from ..errors import QueryError, StoreError, UsageError, suggest
 from ..query import Filter, parse_key, parse_order, parse_row_where, parse_where
 from . import charts, pages
@@ -47,6 +47,7 @@ __all__ = [
     "compare_data",
     "progress_data",
     "source_diff",
+    "sweep_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,10 @@ def _route(store: Any, path: str, params: Mapping[str, list], settings: Settings
         return _report(store, params)
     if parts == ["progress"]:
         return _progress(store, params)
+    if parts == ["sweeps"]:
+        return _sweeps(store)
+    if len(parts) == 2 and parts[0] == "sweep":
+        return _sweep(store, parts[1], params)
     if len(parts) == 2 and parts[0] == "run":
         return _run(store, parts[1], params, settings)
     if len(parts) == 4 and parts[0] == "run" and parts[2] == "source":
@@ -624,8 +629,37 @@ def compare_data(store: Any, ids: list, show_all: bool = False, diff: Optional[s
         "charts": _metric_charts(records, store),
         "params": {"keys": [k for k, _ in numeric], "metrics": [n for n, _ in metric_rows], "runs": results},
         "images": [[a for a in r.artifacts if inline_image_type(a)] for r in records],
+        "texts": _shared_texts(store, records),
         "source_diffs": [source_diff(store, records[0].id, r.id, diff) for r in records[1:]] if diff else [],
     }
+
+
+#: Text artifacts are set side by side on the compare page for up to this many runs and names
+#: (each preview reads the start of a file from the store).
+SIDE_BY_SIDE_RUNS = 8
+SIDE_BY_SIDE_NAMES = 12
+
+
+def _shared_texts(store: Any, records: list) -> list:
+    """``[(name, [preview or None per run], differs)]`` for the text, JSON, CSV and HTML artifacts
+    that two or more of the runs have, in name order; empty for more than ``SIDE_BY_SIDE_RUNS``
+    runs."""
+    if len(records) > SIDE_BY_SIDE_RUNS:
+        return []
+    counts: dict = {}
+    for record in records:
+        for name in dict.fromkeys(record.artifacts):
+            if not inline_image_type(name):
+                counts[name] = counts.get(name, 0) + 1
+    out = []
+    for name in sorted(n for n, c in counts.items() if c >= 2):
+        previews = [_preview(store, r, name) if name in r.artifacts else None for r in records]
+        if any(p is not None and p["kind"] == "binary" for p in previews):
+            continue
+        out.append((name, previews, len({json.dumps(p, sort_keys=True) for p in previews}) > 1))
+        if len(out) == SIDE_BY_SIDE_NAMES:
+            break
+    return out
 
 
 #: Most runs ``/compare?where=...`` takes (the first ones in id order).
@@ -672,7 +706,10 @@ def _report(store: Any, params: Mapping[str, list]) -> Response:
 def _progress(store: Any, params: Mapping[str, list]) -> Response:
     metric = _param(params, "metric").strip()
     metric = metric[len("metrics.") :] if metric.startswith("metrics.") else metric
-    minimize = _flag(params, "min")
+    asked = _param(params, "min").strip().lower()
+    # min=1 / min=0 choose; absent (or "auto"), the metric's own direction decides
+    chosen: Optional[bool] = None if asked in ("", "auto") else _flag(params, "min")
+    minimize = bool(chosen)
     where = _param(params, "where")
     extra = [m.strip() for m in _param(params, "also").split(",") if m.strip()]
     try:
@@ -698,9 +735,18 @@ def _progress(store: Any, params: Mapping[str, list]) -> Response:
             )
     metric = metric or (names[0] if names else "")
     data: dict = {}
+    note = ""
     if metric:
+        minimize, note = store.goal_note(metric, chosen)
+        note = re.sub(
+            r" \(--m(in|ax)\)$", " (chosen on this page)", re.sub(r"; --m(in|ax) to override", "", note)
+        )
         data = progress_data(records, metric, minimize, extra)
-    form = {"also": ",".join(extra)}
+    form = {
+        "also": ",".join(extra),
+        "direction": "" if chosen is None else ("1" if chosen else "0"),
+        "note": note,
+    }
     return _answer(200, pages.progress_page(metric, minimize, where, names, data, None, form))
 
 
@@ -738,6 +784,114 @@ def progress_data(records: list, metric: str, minimize: bool, extra: list) -> di
         },
         "bars": bars,
     }
+
+
+# ---- sweeps -------------------------------------------------------------------------------------
+def _sweep_book(store: Any) -> Any:
+    from ..sweep.records import book_for_store
+
+    return book_for_store(store)
+
+
+def _sweeps(store: Any) -> Response:
+    """Every sweep of the store, newest first."""
+    book = _sweep_book(store)
+    records = list(reversed(book.records())) if book is not None else []
+    return _answer(200, pages.sweeps_page(records, book is not None))
+
+
+def _sweep(store: Any, sweep_id: str, params: Mapping[str, list]) -> Response:
+    book = _sweep_book(store)
+    if book is None:
+        raise _NotFound(f"this store ({store}) keeps no sweep records")
+    record = _lookup(book.get, sweep_id)
+    objective = _param(params, "objective").strip()
+    objective = objective[len("metrics.") :] if objective.startswith("metrics.") else objective
+    direction = _param(params, "min").strip()
+    minimize: Optional[bool] = None if direction not in ("0", "1") else direction == "1"
+    data = sweep_data(store, record, objective or None, minimize)
+    data["direction"] = direction if minimize is not None else ""  # as asked: "" is automatic
+    return _answer(200, pages.sweep_page(data))
+
+
+def sweep_data(
+    store: Any, record: dict, objective: Optional[str] = None, minimize: Optional[bool] = None
+) -> dict:
+    """What the sweep page shows: the swept values against every metric (one row per task, the
+    latest run of each, sorted by ``objective``, best marked), counts by status, and the
+    parallel-coordinates data (categorical values as positions with their labels).  The
+    objective defaults to the sweep's own (Optuna), else the first metric; the direction to the
+    sweep's, else what the store knows of the metric (``Store.goal_note``)."""
+    from ..cli.sweep import sweep_rows
+
+    runs = store.runs().where(**{"meta.sweep.id": record["id"]}).all()
+    names = sorted({n for r in runs for n in r.metrics})
+    objective = objective or record.get("objective") or (names[0] if names else None)
+    if objective is not None and names and objective not in names:
+        raise QueryError(
+            f"no run of sweep {record['id']} logged the metric '{objective}'{suggest(objective, names)}"
+        )
+    note = ""
+    if minimize is None and record.get("direction") in ("minimize", "maximize"):
+        minimize = record["direction"] == "minimize"
+        note = f"{objective}: {'lower' if minimize else 'higher'} is better (the sweep's direction)"
+    if objective is not None and minimize is None:
+        minimize, note = store.goal_note(objective)
+        note = re.sub(r"; --m(in|ax) to override", "", note)
+    elif objective is not None and not note:
+        note = f"{objective}: {'lower' if minimize else 'higher'} is better"
+    headers, rows, best, counts = sweep_rows(store, record, names, objective, bool(minimize))
+    keys = list(dict.fromkeys(k for task in record.get("tasks") or [] for k in task.get("values") or {}))
+    names = headers[4 + len(keys) :]
+    return {
+        "record": record,
+        "objective": objective,
+        "minimize": bool(minimize),
+        "note": note,
+        "metrics": names,
+        "headers": headers,
+        "rows": rows,
+        "best": best,
+        "counts": counts,
+        "params": _sweep_params(keys, names, rows, best, record.get("tasks") or []),
+    }
+
+
+def _sweep_params(keys: list, metrics: list, rows: list, best: Any, tasks: list) -> dict:
+    """The ``ek-params`` block of the sweep page: one entry per run that ran, numbers on every
+    axis; words (named configs, strings, lists) become their position among the axis' distinct
+    values (in the sweep's task order, whatever the sort), whose labels are listed in
+    ``categories`` so the chart can name them."""
+    categories: dict = {}
+    positions: dict = {}
+    for key in keys:
+        values = [t["values"][key] for t in tasks if (t.get("values") or {}).get(key) is not None]
+        if any(charts.number(v) is None for v in values):
+            distinct = dict.fromkeys(json.dumps(v, sort_keys=True, default=str) for v in values)
+            positions[key] = {text: i for i, text in enumerate(distinct)}
+            categories[key] = [cell(json.loads(text)) for text in distinct]
+    runs = []
+    for row in rows:
+        if row[2] is None:  # a task that never ran
+            continue
+        config = {}
+        for at, key in enumerate(keys):
+            value = row[4 + at]
+            if key in positions:
+                config[key] = (
+                    None if value is None else positions[key][json.dumps(value, sort_keys=True, default=str)]
+                )
+            else:
+                config[key] = charts.number(value)
+        runs.append(
+            {
+                "id": row[2],
+                "href": pages.run_href(row[2]),
+                "config": config,
+                "metrics": {m: charts.number(row[4 + len(keys) + i]) for i, m in enumerate(metrics)},
+            }
+        )
+    return {"keys": keys, "metrics": metrics, "runs": runs, "categories": categories, "best": best}
 
 
 # ---- writes -------------------------------------------------------------------------------------

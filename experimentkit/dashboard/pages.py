@@ -41,6 +41,9 @@ __all__ = [
     "source_page",
     "source_href",
     "runs_where_href",
+    "sweep_href",
+    "sweeps_page",
+    "sweep_page",
 ]
 
 #: The static files every page loads (in this order).
@@ -90,6 +93,10 @@ def json_block(element_id: str, value: Any) -> str:
 
 def run_href(run_id: Any) -> str:
     return "/run/" + quote(str(run_id), safe="")
+
+
+def sweep_href(sweep_id: Any) -> str:
+    return "/sweep/" + quote(str(sweep_id), safe="")
 
 
 def source_href(run_id: Any, relpath: str) -> str:
@@ -146,8 +153,16 @@ def _value_cell(value: Any) -> str:
     return f"<td{_num_class(value)}>{esc(value)}</td>"
 
 
-def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> bytes:
-    """A whole document around ``body`` (``title`` is escaped here)."""
+def _sweep_cell(value: Any) -> str:
+    """The runs table's sweep column: a link to the sweep's page."""
+    if value is None or value == "":
+        return "<td></td>"
+    return f'<td class="num"><a class="sweep-link" href="{escape(sweep_href(value))}">{esc(value)}</a></td>'
+
+
+def page(title: str, body: str, view: Optional[View] = None, live: str = "", refresh: int = 0) -> bytes:
+    """A whole document around ``body`` (``title`` is escaped here); ``refresh``: reload every
+    that many seconds (a meta refresh, no script)."""
     view = view or View()
     if view.static:
         styles = "".join(f"<style>{static_text(s)}</style>" for s in STYLES)
@@ -159,7 +174,7 @@ def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> 
         styles = "".join(f'<link rel="stylesheet" href="/static/{s}">' for s in STYLES)
         scripts = "".join(f'<script src="/static/{s}" defer></script>' for s in SCRIPTS)
         nav = (
-            '<header><a href="/">runs</a><a href="/progress">progress</a>'
+            '<header><a href="/">runs</a><a href="/sweeps">sweeps</a><a href="/progress">progress</a>'
             + ('<span class="mode">writes allowed</span>' if view.writes else "")
             + "</header>"
         )
@@ -167,7 +182,8 @@ def page(title: str, body: str, view: Optional[View] = None, live: str = "") -> 
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)} · experimentkit</title>"
-        '<link rel="icon" href="data:,">'
+        + (f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh and not view.static else "")
+        + '<link rel="icon" href="data:,">'
         f"{styles}"
         f"{scripts if not view.static else ''}</head><body>{nav}"
         f"<main{live_attr}>{body}</main>{scripts if view.static else ''}</body></html>\n"
@@ -327,7 +343,7 @@ def run_list_page(
                 f'<td class="num">{_duration(record.duration)}</td>',
                 f"<td>{_tags(record.tags)}</td>",
             ]
-            cells += [_value_cell(v) for v in row]
+            cells += [_sweep_cell(v) if c == "sweep" else _value_cell(v) for c, v in zip(columns, row)]
             rows.append(f"<tr>{''.join(cells)}</tr>")
         body.append(
             '<form method="get" action="/compare" id="selection">'
@@ -395,6 +411,14 @@ def _summary(record: Any, view: View) -> str:
         ("notes", f'<span id="notes">{escape(record.notes or "")}</span>' + _note_form(record, view)),
         ("comment", esc(record.meta.get("comment"))),
     ]
+    sweep = record.meta.get("sweep") if isinstance(record.meta, Mapping) else None
+    if isinstance(sweep, Mapping) and sweep.get("id") is not None:
+        target = (
+            f'<a class="sweep-link" href="{escape(sweep_href(sweep["id"]))}">sweep {esc(sweep["id"])}</a>'
+            if not view.static
+            else f"sweep {esc(sweep['id'])}"
+        )
+        rows.insert(2, ("sweep", f"{target}, task #{esc(sweep.get('index'))}"))
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
@@ -813,6 +837,24 @@ def compare_page(
             for r, images in zip(records, data["images"])
         )
         body.append(f'<h2>Image artifacts</h2><div class="side-by-side">{cols}</div>')
+    if data.get("texts"):
+        body.append("<h2>Text artifacts side by side</h2>")
+        for name, previews, differs in data["texts"]:
+            note = " (differs)" if differs else " (the same in every run)"
+            cols = "".join(
+                f'<div class="side"><h3>run {escape(str(r.id))}</h3>'
+                + (
+                    artifact_preview(r, dict(p, name=name), view)
+                    if p is not None
+                    else '<p class="muted">no such artifact</p>'
+                )
+                + "</div>"
+                for r, p in zip(records, previews)
+            )
+            body.append(
+                f'<h3 class="shared-artifact{" differs" if differs else ""}">{escape(name)}'
+                f'<span class="muted">{note}</span></h3><div class="side-by-side texts">{cols}</div>'
+            )
     return page("compare", "".join(body), view)
 
 
@@ -834,8 +876,7 @@ def progress_page(
         "<h1>Is the project progressing?</h1>",
         '<form class="query" method="get" action="/progress">',
         f'<label>metric <select name="metric">{options}</select></label>',
-        f'<label><input type="checkbox" name="min" value="1"{" checked" if minimize else ""}>'
-        " lower is better</label>",
+        f'<label>better <select name="min">{_direction_options(form.get("direction", ""))}</select></label>',
         f'<label>also show <input name="also" value="{escape(form.get("also", ""))}" '
         'placeholder="train.loss,val.loss"></label>',
         f'<label>where <textarea name="where">{escape(where)}</textarea></label>',
@@ -847,6 +888,9 @@ def progress_page(
         timeline = data["timeline"]
         body += [
             f"<h2>Best {escape(metric)} so far ({'lower' if minimize else 'higher'} is better)</h2>",
+            f'<p class="muted" id="direction-note">{escape(form.get("note", ""))}</p>'
+            if form.get("note")
+            else "",
             f'<p class="muted">{len(timeline["time"])} runs logged {escape(metric)}; each '
             "dot is a run at the time it ended (click it to open the run), the line the best "
             "value reached so far.</p>",
@@ -883,3 +927,155 @@ def _bars(data: Mapping[str, Any]) -> str:
         )
     more = f'<p class="muted">first 500 of {len(data["bars"])} runs</p>' if len(data["bars"]) > 500 else ""
     return f'<p>{legend}</p><table class="bar-table">{"".join(rows)}</table>{more}'
+
+
+# ---- sweeps -------------------------------------------------------------------------------------
+def _counts(counts: Mapping[str, int]) -> str:
+    return " ".join(
+        f'<span class="status s-{escape(str(status))}">{int(n)} {escape(str(status))}</span>'
+        for status, n in sorted(counts.items())
+    )
+
+
+def _command_line(record: Mapping[str, Any]) -> str:
+    words = record.get("command_line") or []
+    if isinstance(words, list) and words:
+        return " ".join(str(w) for w in words)
+    return str(record.get("experiment") or "")
+
+
+#: A RUNNING sweep's page reloads itself this often (seconds).
+SWEEP_REFRESH_SECONDS = 10
+
+
+def _direction_options(asked: str) -> str:
+    """The choices of a "better" select: automatic (the metric's recorded goal, else its name),
+    higher or lower; ``asked`` is the ``min`` parameter ("" automatic, "0", "1")."""
+    choices = (("", "as the metric says"), ("0", "higher"), ("1", "lower"))
+    return "".join(
+        f'<option value="{value}"{" selected" if value == asked else ""}>{label}</option>'
+        for value, label in choices
+    )
+
+
+def sweeps_page(records: Sequence[Mapping[str, Any]], supported: bool = True) -> bytes:
+    """Every sweep of the store: id, command line, launcher, status, counts, start time."""
+    body = ["<h1>Sweeps</h1>"]
+    if not supported:
+        body.append('<p class="muted">this store keeps no sweep records</p>')
+    elif not records:
+        body.append(
+            '<p class="muted">no sweeps yet: <code>python train.py -F runs -M with lr=0.1,0.01</code> '
+            "starts one (docs/sweeps.md)</p>"
+        )
+    else:
+        rows = []
+        for r in records:
+            rows.append(
+                "<tr>"
+                f'<td class="num"><a href="{escape(sweep_href(r.get("id")))}">{esc(r.get("id"))}</a></td>'
+                f"<td><code>{escape(_command_line(r))}</code></td>"
+                f"<td>{esc(r.get('launcher'))} ×{esc(r.get('jobs'))}</td>"
+                f'<td><span class="status s-{esc(r.get("status"))}">{esc(r.get("status"))}</span></td>'
+                f'<td class="num">{esc(r.get("total"))}</td>'
+                f"<td>{_counts(r.get('counts') or {})}</td>"
+                f"<td>{esc(str(r.get('start_time') or '').replace('T', ' '))}</td>"
+                "</tr>"
+            )
+        body.append(
+            '<table id="sweeps"><thead><tr><th>id</th><th>command</th><th>launcher</th><th>status</th>'
+            "<th>runs</th><th>counts</th><th>started (UTC)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+    return page("sweeps", "".join(body))
+
+
+def sweep_page(data: Mapping[str, Any]) -> bytes:
+    """One sweep: what it is, the swept values against every metric sorted by the objective
+    (best run marked), and a parallel-coordinates chart over its runs."""
+    record = data["record"]
+    sweep_id = record.get("id")
+    objective = data["objective"]
+    facts = [
+        ("status", f'<span class="status s-{esc(record.get("status"))}">{esc(record.get("status"))}</span>'),
+        ("command", f"<code>{escape(_command_line(record))}</code>"),
+        ("experiment", esc(record.get("experiment"))),
+        ("launcher", f"{esc(record.get('launcher'))} (jobs {esc(record.get('jobs'))})"),
+        ("started", esc(str(record.get("start_time") or "").replace("T", " "))),
+        ("stopped", esc(str(record.get("stop_time") or "").replace("T", " "))),
+        ("runs", f"{esc(record.get('total'))} tasks: {_counts(data['counts']) or 'none ran'}"),
+    ]
+    if record.get("resumed"):
+        facts.append(("resumed", esc(", ".join(str(t) for t in record["resumed"]))))
+    where = f"sweep == {sweep_id}"
+    body = [
+        f"<h1>Sweep {esc(sweep_id)}</h1>",
+        '<table class="facts">'
+        + "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
+        + "</table>",
+        f'<p><a href="{escape(runs_where_href(where))}">its runs in the table</a> · '
+        f'<a href="/compare?{escape(urlencode({"where": where}))}">compare them</a> · '
+        f'<a href="/progress?{escape(urlencode({"where": where}))}">progress</a></p>',
+    ]
+    if data["metrics"]:
+        options = "".join(
+            f'<option value="{escape(m)}"{" selected" if m == objective else ""}>{escape(m)}</option>'
+            for m in data["metrics"]
+        )
+        directions = _direction_options(data.get("direction", ""))
+        body.append(
+            f'<form class="query" method="get" action="{escape(sweep_href(sweep_id))}">'
+            f'<label>objective <select name="objective">{options}</select></label>'
+            f'<label>better <select name="min">{directions}</select></label>'
+            '<button type="submit">sort</button></form>'
+        )
+        if data["note"]:
+            best = data["best"]
+            marked = f"; * = best run {escape(str(best))}" if best is not None else ""
+            body.append(f'<p class="muted" id="objective-note">{escape(data["note"])}{marked}</p>')
+    headers = data["headers"]
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    rows = []
+    for row in data["rows"]:
+        best_row = row[0] == "*"
+        cells = [
+            f'<td class="best-mark">{"★" if best_row else ""}</td>',
+            f'<td class="num">{esc(row[1])}</td>',
+        ]
+        run_id = row[2]
+        cells.append(
+            f'<td class="num"><a href="{escape(run_href(run_id))}">{esc(run_id)}</a></td>'
+            if run_id
+            else "<td></td>"
+        )
+        cells.append(f'<td><span class="status s-{esc(row[3])}">{esc(row[3])}</span></td>')
+        cells += [_value_cell(v) for v in row[4:]]
+        mark = ' class="best"' if best_row else ""
+        rows.append(f"<tr{mark}>{''.join(cells)}</tr>")
+    body.append(
+        f'<table id="sweep-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+    params = data["params"]
+    if params["keys"] and params["metrics"] and params["runs"]:
+        options = "".join(
+            f'<option value="{escape(m)}"{" selected" if m == objective else ""}>{escape(m)}</option>'
+            for m in params["metrics"]
+        )
+        body += [
+            "<h2>Parallel coordinates</h2>",
+            f'<p><label>metric <select id="ek-param-metric">{options}</select></label> '
+            '<span class="muted">one line per run, coloured by the metric (blue low, red high); '
+            "the best run in black</span></p>",
+            '<canvas id="ek-parallel" width="1000" height="340"></canvas>',
+            "<h2>Metric against each swept value</h2>",
+            '<div class="charts" id="ek-scatter"></div>',
+            json_block("ek-params", params),
+        ]
+    running = record.get("status") == "RUNNING"
+    if running:
+        body.insert(
+            1,
+            f'<p class="muted" id="sweep-refresh">running: this page reloads every {SWEEP_REFRESH_SECONDS} s '
+            "(a sweep whose process was killed stays RUNNING: resume it with --resume)</p>",
+        )
+    return page(f"sweep {sweep_id}", "".join(body), refresh=SWEEP_REFRESH_SECONDS if running else 0)

@@ -23,6 +23,8 @@ from . import Job, Launcher, interrupted_outcome, require
 __all__ = ["SlurmLauncher"]
 
 _POLL_SECONDS = 0.5  # submitit has no blocking wait for "any of these jobs"
+#: After Ctrl-C, how long the sweep waits for cancelled jobs to record their end.
+STOP_WAIT_SECONDS = 60.0
 
 
 def _minutes(value: Any) -> int:
@@ -114,9 +116,31 @@ class SlurmLauncher(Launcher):
                     submitted.cancel(check=False)
                 except Exception:
                     pass
-            for _submitted, job in running:
-                report(interrupted_outcome(job, "INTERRUPTED", "cancelled by Ctrl-C"))
+            self._wind_down(running, report)
             raise
+
+    @staticmethod
+    def _wind_down(running: list, report: Callable[[dict], None]) -> None:
+        """Wait (up to ``STOP_WAIT_SECONDS``) for the cancelled jobs to end, so that the outcome
+        each run recorded (INTERRUPTED, with its run id) is reported, not a guess made while the
+        run is still writing; a job still going after that is reported as cancelled."""
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        left = list(running)
+        while left and time.monotonic() < deadline:
+            try:
+                ended = [item for item in left if item[0].done()]
+                if not ended:
+                    time.sleep(_POLL_SECONDS)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                break
+            for submitted, job in ended:
+                left.remove((submitted, job))
+                outcome = SlurmLauncher._result(submitted, job)
+                if outcome.get("status") == "FAILED" and outcome.get("lost"):
+                    outcome = interrupted_outcome(job, "INTERRUPTED", "cancelled by Ctrl-C")
+                report(outcome)
+        for _submitted, job in left:
+            report(interrupted_outcome(job, "INTERRUPTED", "cancelled by Ctrl-C"))
 
     @staticmethod
     def _result(submitted: Any, job: Job) -> dict:

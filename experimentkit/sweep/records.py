@@ -18,7 +18,15 @@ from typing import Any, Optional
 
 from ..errors import StoreError, suggest
 
-__all__ = ["SweepBook", "books_for_options", "books_for_observers", "open_book", "utc_iso", "unknown_sweep"]
+__all__ = [
+    "SweepBook",
+    "books_for_options",
+    "books_for_observers",
+    "book_for_store",
+    "open_book",
+    "utc_iso",
+    "unknown_sweep",
+]
 
 
 def utc_iso() -> str:
@@ -135,3 +143,25 @@ def open_book(target: str) -> SweepBook:
         from ..backends.sql.observer import _safe_url
 
         raise StoreError(f"cannot open the SQL store {_safe_url(text)}: {type(exc).__name__}") from None
+
+
+def book_for_store(store: Any) -> Optional[SweepBook]:
+    """The book beside an open run store (file, SQL, MongoDB), sharing the store's connection
+    (so it needs no closing of its own: do not call its ``close``); None for stores that keep no
+    sweep records (memory, plugins)."""
+    kind = type(store).__name__
+    if kind == "FileStore":
+        from ..backends.file.sweeps import FileSweepBook
+
+        return FileSweepBook(store.path)
+    if kind in ("SqlStore", "FastSqliteStore"):
+        from ..backends.sql.sweeps import SqlSweepBook
+
+        return SqlSweepBook(store.url, engine=store.engine, create=False)
+    if kind == "MongoStore":
+        from ..backends.mongo import schema
+        from ..backends.mongo.sweeps import MongoSweepBook
+
+        runs = schema.collection_names("runs", store.prefix)["runs"]
+        return MongoSweepBook(store.client[store.db_name], _prefix(runs), str(store))
+    return None

@@ -327,7 +327,9 @@ def run_sweep(
 
 def _find_lost_run_ids(outcomes: list, options: dict, observers: list, sweep_id: Any) -> None:
     """A run whose process died without reporting still has a record: find its id by its index."""
-    lost = {o.index: o for o in outcomes if o.run_id is None and o.status == "FAILED" and o.lost}
+    lost = {
+        o.index: o for o in outcomes if o.run_id is None and o.status in ("FAILED", "INTERRUPTED") and o.lost
+    }
     if not lost:
         return
     try:
@@ -363,23 +365,52 @@ def _first_observer(options: dict, observers: list) -> Any:
 
 def _mark_crashed(outcomes: list, options: dict, observers: list) -> None:
     """A run whose process died (``os._exit``, a signal) could not record its end: record it as
-    FAILED with the exit code, so its record does not stay RUNNING until it counts as DEAD."""
+    FAILED with the exit code, so its record does not stay RUNNING until it counts as DEAD.  A run
+    stopped by Ctrl-C that did not get to record it (a worker cancelled hard) is recorded as
+    INTERRUPTED, when its record still says RUNNING."""
     from ..run import _utcnow
 
     crashed = [o for o in outcomes if o.run_id is not None and o.status == "FAILED" and o.lost]
-    for outcome in crashed:
+    stopped = [o for o in outcomes if o.run_id is not None and o.status == "INTERRUPTED" and o.lost]
+    if stopped:
+        stopped = _still_running(stopped, options, observers)
+    for outcome in crashed + stopped:
         try:
             observer = _first_observer(options, observers)
             if observer is None:
                 return
             observer.attach(outcome.run_id)
-            observer.failed_event(fail_time=_utcnow(), fail_trace=[f"experimentkit sweep: {outcome.error}\n"])
+            if outcome.status == "FAILED":
+                observer.failed_event(
+                    fail_time=_utcnow(), fail_trace=[f"experimentkit sweep: {outcome.error}\n"]
+                )
+            else:
+                observer.interrupted_event(interrupt_time=_utcnow(), status="INTERRUPTED")
         except Exception as exc:
             print(
-                f"experimentkit: warning: could not mark run {outcome.run_id} FAILED: "
+                f"experimentkit: warning: could not mark run {outcome.run_id} {outcome.status}: "
                 f"{type(exc).__name__}: {exc}",
                 file=sys.stderr,
             )
+
+
+def _still_running(outcomes: list, options: dict, observers: list) -> list:
+    """The outcomes whose run is stored as RUNNING (its process never wrote its end)."""
+    from ..query import Filter
+
+    try:
+        store = _open_first_store(options, observers)
+        if store is None:
+            return []
+        with store:
+            running = {
+                r.id
+                for r in store.runs().where(Filter("id", "in", [o.run_id for o in outcomes])).all()
+                if r.raw_status == "RUNNING"
+            }
+    except Exception:
+        return []
+    return [o for o in outcomes if o.run_id in running]
 
 
 def _sigterm_as_interrupt() -> Any:

@@ -150,6 +150,11 @@
     });
   }
 
+  function xRange(pts, key) {
+    var vs = pts.map(function (r) { return r.config[key]; });
+    return vs.length ? [Math.min.apply(null, vs), Math.max.apply(null, vs)] : [0, 0];
+  }
+
   function drawParams() {
     var data = readJSON("ek-params");
     var box = document.getElementById("ek-scatter");
@@ -170,11 +175,17 @@
         cap.textContent = metric + " vs " + key;
         fig.appendChild(cap);
         box.appendChild(fig);
+        var cats = (data.categories || {})[key];
+        var xAxis = cats ? {values: function (u, splits) {
+          return splits.map(function (v) { return v === Math.round(v) && cats[v] !== undefined ? cats[v] : ""; });
+        }} : {};
         var u = new uPlot({
           width: 360, height: 220,
-          series: [{label: key}, {label: metric, stroke: "#1f6feb",
+          series: [{label: key, value: cats ? function (u, v) { return v === null ? "" : cats[v]; } : undefined},
+                   {label: metric, stroke: "#1f6feb",
                    paths: function () { return null; }, points: {show: true, size: 8}}],
-          scales: {x: {time: false}}, legend: {live: true}
+          scales: {x: {time: false, distr: !cats && spansDecades(xRange(pts, key)) ? 3 : 1}},
+          axes: [xAxis, {}], legend: {live: true}
         }, [pts.map(function (r) { return r.config[key]; }),
             pts.map(function (r) { return r.metrics[metric]; })], fig);
         var label = document.createElement("p");
@@ -183,7 +194,8 @@
         u.over.addEventListener("mousemove", function () {
           var i = u.cursor.idx;
           label.textContent = i === null || i === undefined ? "" :
-            "run " + pts[i].id + ": " + key + " = " + pts[i].config[key] + ", " + metric +
+            "run " + pts[i].id + ": " + key + " = " + (cats ? cats[pts[i].config[key]] : pts[i].config[key]) +
+            ", " + metric +
             " = " + pts[i].metrics[metric];
         });
         u.over.addEventListener("click", function () {
@@ -198,30 +210,47 @@
     render();
   }
 
+  // Positive values over more than an order of magnitude read better on a log axis.
+  function spansDecades(range) {
+    return range[0] > 0 && isFinite(range[1]) && range[1] / range[0] >= 10;
+  }
+
   // Parallel coordinates on a canvas: one axis per numeric config key and the metric,
-  // one line per run coloured by the metric (blue low, red high).
+  // one line per run coloured by the metric (blue low, red high); a sweep's categorical axes
+  // (data.categories) are labelled by their values, and its best run (data.best) drawn in black.
   function parallel(canvas, data, metric) {
     if (!canvas) return;
     var axes = data.keys.concat([metric]);
+    var cats = data.categories || {};
     var ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, top = 30, bottom = H - 30;
     ctx.clearRect(0, 0, W, H);
     ctx.font = "11px system-ui, sans-serif";
     function value(run, axis, i) { return i === axes.length - 1 ? run.metrics[axis] : run.config[axis]; }
     var ranges = axes.map(function (axis, i) {
+      if (cats[axis] && i < axes.length - 1) return [0, cats[axis].length - 1];
       var vs = data.runs.map(function (r) { return value(r, axis, i); }).filter(function (v) { return v !== null; });
       return [Math.min.apply(null, vs), Math.max.apply(null, vs)];
     });
     var xs = axes.map(function (_, i) { return 60 + i * (W - 120) / Math.max(1, axes.length - 1); });
+    var logs = axes.map(function (axis, i) {  // swept values only: the metric stays linear
+      return i < axes.length - 1 && !cats[axis] && spansDecades(ranges[i]);
+    });
     function y(v, i) {
-      var r = ranges[i], span = r[1] - r[0];
-      return span ? bottom - (v - r[0]) / span * (bottom - top) : (top + bottom) / 2;
+      var r = ranges[i], lo = r[0], hi = r[1];
+      if (logs[i]) { v = Math.log10(v); lo = Math.log10(lo); hi = Math.log10(hi); }
+      var span = hi - lo;
+      return span ? bottom - (v - lo) / span * (bottom - top) : (top + bottom) / 2;
     }
     var mr = ranges[axes.length - 1];
-    data.runs.forEach(function (run) {
+    var order = data.runs.filter(function (r) { return r.id !== data.best; })
+      .concat(data.runs.filter(function (r) { return r.id === data.best; }));
+    order.forEach(function (run) {
       var m = run.metrics[metric];
       var f = m === null || mr[1] === mr[0] ? 0.5 : (m - mr[0]) / (mr[1] - mr[0]);
-      ctx.strokeStyle = "rgba(" + Math.round(255 * f) + ",60," + Math.round(255 * (1 - f)) + ",0.8)";
-      ctx.lineWidth = 1.5;
+      var isBest = data.best !== undefined && data.best !== null && run.id === data.best;
+      ctx.strokeStyle = isBest ? "#000" :
+        "rgba(" + Math.round(255 * f) + ",60," + Math.round(255 * (1 - f)) + ",0.8)";
+      ctx.lineWidth = isBest ? 3 : 1.5;
       ctx.beginPath();
       var started = false;
       axes.forEach(function (axis, i) {
@@ -238,9 +267,17 @@
       ctx.beginPath(); ctx.moveTo(xs[i], top); ctx.lineTo(xs[i], bottom); ctx.stroke();
       ctx.textAlign = "center";
       ctx.fillText(axis, xs[i], 14);
+      if (cats[axis] && i < axes.length - 1) {
+        ctx.textAlign = "left";
+        cats[axis].forEach(function (label, k) {
+          if (k >= ranges[i][0] && k <= ranges[i][1]) ctx.fillText(label, xs[i] + 4, y(k, i) + 4);
+        });
+        return;
+      }
       ctx.fillText(String(+ranges[i][1].toPrecision(4)), xs[i], top - 4);
-      ctx.fillText(String(+ranges[i][0].toPrecision(4)), xs[i], bottom + 14);
+      ctx.fillText(String(+ranges[i][0].toPrecision(4)) + (logs[i] ? " (log)" : ""), xs[i], bottom + 14);
     });
+    canvas.setAttribute("data-lines", String(order.length));
   }
 
   function live(redraws) {
