@@ -60,6 +60,7 @@ from ..errors import QueryError, StoreError, suggest
 __all__ = [
     "RunRecord",
     "MetricSeries",
+    "ColumnSeries",
     "Key",
     "Filter",
     "Order",
@@ -213,24 +214,41 @@ class MetricSeries:
         )
 
 
-class TextTimeSeries(MetricSeries):
-    """A ``MetricSeries`` whose timestamps stay the stored naive ISO-8601 texts until they are asked
-    for: ``to_numpy`` parses them in C, ``timestamps`` makes the datetimes on first use."""
+class ColumnSeries(MetricSeries):
+    """A ``MetricSeries`` whose columns may stay the stored JSON item text (``bytes``, see
+    :mod:`experimentkit.query.columns`) until they are asked for: ``to_numpy`` builds the arrays
+    from the text in C, and ``steps`` / ``values`` / ``timestamps`` decode it on first use (times
+    into naive-UTC datetimes).  A column given as a list is used as it is."""
 
-    def __init__(self, name: str, steps: list, values: list, time_texts: list):
-        self.name, self.steps, self.values = name, steps, values
-        self._texts = time_texts
-        self._times: Optional[list] = None
+    def __init__(self, name: str, steps: Any, values: Any, timestamps: Any):
+        self.name = name
+        self._columns = {"steps": steps, "values": values, "timestamps": timestamps}
 
-    @property  # type: ignore[override]
-    def timestamps(self) -> list:
-        if self._times is None:
-            self._times = [_naive_utc(text) for text in self._texts]
-        return self._times
+    def _column(self, key: str) -> list:
+        column = self._columns[key]
+        if isinstance(column, bytes):
+            from .columns import json_list
 
-    @timestamps.setter
-    def timestamps(self, value: list) -> None:
-        self._times = value
+            column = json_list(column)
+            if key == "timestamps":
+                column = [_naive_utc(text) for text in column]
+            self._columns[key] = column
+        return column
+
+    def _set(self, key: str, value: list) -> None:
+        self._columns[key] = value
+
+    steps = property(lambda self: self._column("steps"), lambda self, v: self._set("steps", v))  # type: ignore[assignment]
+    values = property(lambda self: self._column("values"), lambda self, v: self._set("values", v))  # type: ignore[assignment]
+    timestamps = property(  # type: ignore[assignment]
+        lambda self: self._column("timestamps"), lambda self, v: self._set("timestamps", v)
+    )
+
+    def __len__(self) -> int:
+        values = self._columns["values"]
+        if isinstance(values, bytes) and not any(c in values for c in (b'"', b"[", b"{")):
+            return values.count(b",") + 1 if values else 0  # commas only separate numbers
+        return len(self.values)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MetricSeries):
@@ -244,17 +262,30 @@ class TextTimeSeries(MetricSeries):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _numpy_times(self, np: Any) -> Any:
-        if self._times is None:
-            import warnings
+    def __repr__(self) -> str:
+        return f"ColumnSeries(name={self.name!r}, points={len(self)})"
 
-            try:  # naive ISO text, parsed in C; a time zone (a warning in numpy) takes the slow path
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error")
-                    return np.array(self._texts, dtype="datetime64[us]")
-            except (ValueError, TypeError, Warning):
-                pass
-        return super()._numpy_times(np)
+    def to_numpy(self) -> tuple:
+        import numpy as np
+
+        from .columns import float_column, int_column, time_column
+
+        steps, values, stamps = (self._columns[k] for k in ("steps", "values", "timestamps"))
+        return (
+            _or_else(steps, lambda: int_column(np, steps), lambda: np.asarray(self.steps)),
+            _or_else(values, lambda: float_column(np, values), lambda: np.array(self.values, dtype=float)),
+            _or_else(stamps, lambda: time_column(np, stamps), lambda: self._numpy_times(np)),
+        )
+
+
+def _or_else(column: Any, fast: Callable[[], Any], slow: Callable[[], Any]) -> Any:
+    """The array built from the stored text when the column is text in the plain form, else from
+    the decoded list."""
+    if isinstance(column, bytes):
+        built = fast()
+        if built is not None:
+            return built
+    return slow()
 
 
 def _naive_utc(text: Any) -> Optional[_dt.datetime]:
