@@ -225,3 +225,19 @@ def test_numpy_columns_refuse_what_they_do_not_parse_exactly():
         b'"2024-01-01T00:00:00.12345"',
     ):
         assert time_column(np, bad) is None, bad
+
+
+def test_the_run_page_chart_data_is_the_same_from_the_stored_text(tmp_path):
+    from experimentkit.dashboard import charts
+    from experimentkit.query.base import MetricSeries
+
+    obs = _start(tmp_path)
+    obs.completed_event(stop_time=T0, result=None)
+    store = open_store(str(tmp_path))
+    for name in SERIES:
+        stored = store.metric("1", name)
+        assert stored.parsed_columns()["timestamps"] is not None  # the C path is the one taken
+        from_text = charts.series_json(stored)
+        again = store.metric("1", name)
+        as_lists = MetricSeries(name, list(again.steps), list(again.values), list(again.timestamps))
+        assert from_text == charts.series_json(as_lists)

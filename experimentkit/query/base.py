@@ -268,24 +268,26 @@ class ColumnSeries(MetricSeries):
     def to_numpy(self) -> tuple:
         import numpy as np
 
-        from .columns import float_column, int_column, time_column
-
-        steps, values, stamps = (self._columns[k] for k in ("steps", "values", "timestamps"))
+        fast = self.parsed_columns()
         return (
-            _or_else(steps, lambda: int_column(np, steps), lambda: np.asarray(self.steps)),
-            _or_else(values, lambda: float_column(np, values), lambda: np.array(self.values, dtype=float)),
-            _or_else(stamps, lambda: time_column(np, stamps), lambda: self._numpy_times(np)),
+            fast["steps"] if fast["steps"] is not None else np.asarray(self.steps),
+            fast["values"] if fast["values"] is not None else np.array(self.values, dtype=float),
+            fast["timestamps"] if fast["timestamps"] is not None else self._numpy_times(np),
         )
 
+    def parsed_columns(self) -> dict:
+        """``{"steps", "values", "timestamps"}`` as numpy arrays (int64, float64 with JSON's
+        numbers only, datetime64[us]) for the columns still held as text in the plain form numpy
+        parses in C; None for the others (then the lists decide)."""
+        import numpy as np
 
-def _or_else(column: Any, fast: Callable[[], Any], slow: Callable[[], Any]) -> Any:
-    """The array built from the stored text when the column is text in the plain form, else from
-    the decoded list."""
-    if isinstance(column, bytes):
-        built = fast()
-        if built is not None:
-            return built
-    return slow()
+        from .columns import float_column, int_column, time_column
+
+        out: dict = {}
+        for key, parse in (("steps", int_column), ("values", float_column), ("timestamps", time_column)):
+            column = self._columns[key]
+            out[key] = parse(np, column) if isinstance(column, bytes) else None
+        return out
 
 
 def _naive_utc(text: Any) -> Optional[_dt.datetime]:
