@@ -11,6 +11,7 @@ form they parse (then the caller decodes the JSON, which is always right).
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Optional
 
 __all__ = ["json_list", "int_column", "float_column", "time_column"]
@@ -20,7 +21,6 @@ _DECIMAL_CHARS = b"0123456789,-."
 #: A decimal of at most this many digits is its digits as an integer divided by a power of ten,
 #: both exact in a double, so one IEEE division rounds it correctly (what ``float()`` gives).
 _EXACT_DIGITS = 15
-_TIME_CHARS = b'0123456789-:.T ",'  # no zone suffix, no words numpy would read ("now", "NaT")
 _TIME_LENGTHS = (19, 26)  # "YYYY-MM-DDTHH:MM:SS", and with ".ffffff"
 
 
@@ -98,35 +98,49 @@ def _short_decimals(np: Any, items: bytes) -> Optional[Any]:
 def time_column(np: Any, items: bytes) -> Optional[Any]:
     """``datetime64[us]`` array of a column of quoted naive ISO times (``T`` or a space between
     date and time, with or without 6 digits of microseconds), else None (time zones, other forms:
-    the caller parses them one by one).  Times of one width are cut by a reshape, others split."""
-    import warnings
+    the caller parses them one by one).
 
+    Times of one width are cut by a reshape and parsed by numpy; the few without a fraction
+    (``isoformat`` leaves out ``.000000``) get it back first, so the column has one width."""
     if not items:
         return np.empty(0, dtype="datetime64[us]")
     count = _count(items)
-    width, extra = divmod(len(items) + 1, count)
-    rows = None
-    if not extra and width - 3 in _TIME_LENGTHS:
-        rows = np.frombuffer(items + b",", dtype=np.uint8).reshape(count, width)
-        marks = [(0, '"'), (-2, '"'), (-1, ","), (5, "-"), (8, "-"), (14, ":"), (17, ":")]
-        if (
-            not all((rows[:, at] == ord(mark)).all() for at, mark in marks)
-            or not ((rows[:, 11] == ord("T")) | (rows[:, 11] == ord(" "))).all()
-        ):
-            rows = None  # not one time per row: split them
-    if rows is not None:  # numpy parses the digits (and refuses anything else in them)
-        texts = np.ascontiguousarray(rows[:, 1:-2]).view(f"S{width - 3}").ravel()
-    else:
-        if items.translate(None, _TIME_CHARS):
+    texts = _fixed_width(np, items, count)
+    if texts is None:
+        buf = np.frombuffer(items, dtype=np.uint8)
+        quotes = np.flatnonzero(buf == ord('"'))
+        if len(quotes) != 2 * count:
             return None
-        if items.count(b'"') != 2 * count or not (items.startswith(b'"') and items.endswith(b'"')):
+        ends = quotes[1::2]
+        lengths = ends - quotes[0::2] - 1
+        if not ((lengths == _TIME_LENGTHS[0]) | (lengths == _TIME_LENGTHS[1])).all():
             return None
-        texts = np.array(items[1:-1].split(b'","'))
-        if len(texts) != count or not np.isin(np.char.str_len(texts), _TIME_LENGTHS).all():
+        parts, start = [], 0
+        for end in ends[lengths == _TIME_LENGTHS[0]].tolist():
+            parts += (items[start:end], b".000000")
+            start = end
+        texts = _fixed_width(np, b"".join(parts) + items[start:], count)
+        if texts is None:
             return None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            warnings.simplefilter("error")  # a time zone is a warning in numpy: the slow path
             return texts.astype("datetime64[us]")
     except (ValueError, Warning):
         return None
+
+
+def _fixed_width(np: Any, items: bytes, count: int) -> Optional[Any]:
+    """The quoted times of ``items`` as a fixed-width ``S`` array when they all have one width
+    and the date and time separators in place, else None."""
+    width, extra = divmod(len(items) + 1, count)
+    if extra or width - 3 not in _TIME_LENGTHS:
+        return None
+    rows = np.frombuffer(items + b",", dtype=np.uint8).reshape(count, width)
+    marks = [(0, '"'), (-2, '"'), (-1, ","), (5, "-"), (8, "-"), (14, ":"), (17, ":")]
+    if not all((rows[:, at] == ord(mark)).all() for at, mark in marks):
+        return None
+    if not ((rows[:, 11] == ord("T")) | (rows[:, 11] == ord(" "))).all():
+        return None
+    # numpy parses the digits (and refuses anything else in them)
+    return np.ascontiguousarray(rows[:, 1:-2]).view(f"S{width - 3}").ravel()
