@@ -115,7 +115,8 @@ def time_column(np: Any, items: bytes) -> Optional[Any]:
         lengths = ends - quotes[0::2] - 1
         if not ((lengths == _TIME_LENGTHS[0]) | (lengths == _TIME_LENGTHS[1])).all():
             return None
-        parts, start = [], 0
+        parts: list = []
+        start = 0
         for end in ends[lengths == _TIME_LENGTHS[0]].tolist():
             parts += (items[start:end], b".000000")
             start = end
