@@ -52,7 +52,6 @@ __all__ = [
     "ANNOTATIONS_FILE",
     "read_json",
     "json_items",
-    "splits_at_commas",
     "json_problem",
     "iso_items",
     "metrics_log_line",
@@ -104,7 +103,6 @@ RESERVED_NAMES = frozenset(
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
 
-_SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float})
 _METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
 _MICROSECOND = operator.attrgetter("microsecond")
@@ -155,15 +153,6 @@ def check_artifact_name(name: Any) -> list:
 def json_items(values: list) -> str:
     """Compact JSON of a JSON-compatible list without its brackets (a column of a metric log line)."""
     return json.dumps(values, separators=(",", ":"))[1:-1]
-
-
-def splits_at_commas(values: list, items: str) -> bool:
-    """Whether ``items`` (``json_items(values)``) holds only scalars and commas only between them.
-
-    Such text can be laid out as metrics.json's indented list by a string replace; strings with
-    commas, lists or dicts inside a column need the JSON encoder's own layout.
-    """
-    return set(map(type, values)) <= _SCALAR_TYPES and items.count(",") == len(values) - 1
 
 
 def iso_items(stamps: list) -> str:
