@@ -55,7 +55,8 @@ def add_long_run_file(base: str, run_id: str, points: int) -> None:
     stamps = [(start + dt.timedelta(milliseconds=i)).isoformat() for i in range(points)]
     values = [1.0 / (1 + i * 1e-4) + (i % 97) * 1e-4 for i in range(points)]
     with open(os.path.join(folder, "metrics.json"), "w") as f:
-        json.dump({"loss": {"steps": list(range(points)), "values": values, "timestamps": stamps}}, f)
+        metrics = {"loss": {"steps": list(range(points)), "values": values, "timestamps": stamps}}
+        json.dump(metrics, f, sort_keys=True, separators=(",", ":"))  # the layout the observer writes
 
 
 def add_long_run_sql(url: str, run_id: str, points: int) -> None:

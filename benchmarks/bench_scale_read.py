@@ -10,8 +10,9 @@ processes, interleaved, medians over ``--repeat``:
 * Sacred's equivalent: ``json.load`` of the run's ``metrics.json`` (Sacred has no read API);
 
 each timed inside the child from before its first import, and as the whole process.  Also printed:
-bytes on disk per point (experimentkit's ``metrics.jsonl`` + ``metrics.json`` vs Sacred's
-``metrics.json``), and the growth exponent of the read time over ``--sizes``.  The stored point
+bytes on disk per point (experimentkit's metric files once the run ended: ``metrics.json``, plus
+``metrics.jsonl`` if it were still there, vs Sacred's ``metrics.json``), and the growth exponent of
+the read time over ``--sizes``.  The stored point
 counts are checked against the logged counts, and the runs must be COMPLETED.
 """
 

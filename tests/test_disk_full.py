@@ -91,10 +91,11 @@ def test_a_short_write_is_cut_back_and_the_retry_stores_every_point_once(small_d
     assert read_metrics_log(log)["loss"]["steps"] == list(range(100))
     filler.unlink()  # space returns: the dispatcher's retry sends the same batch again
     obs.log_metrics(batch(100, 2000), {})
+    assert read_metrics_log(log)["loss"]["steps"] == list(range(2100))
     obs.completed_event(stop_time=T0, result=1)
     steps = json.loads((Path(obs.dir) / "metrics.json").read_text())["loss"]["steps"]
     assert steps == list(range(2100))
-    assert read_metrics_log(log)["loss"]["steps"] == list(range(2100))
+    assert not log.exists()  # metrics.json is the one copy now
 
 
 def test_a_run_whose_disk_fills_up_and_empties_completes_with_every_point(small_disk, tmp_path):
@@ -165,6 +166,9 @@ def test_readers_skip_a_torn_line_and_say_where(tmp_path):
     ]
     obs.completed_event(stop_time=T0, result=1)  # the end is not blocked by the torn line
     assert json.loads((run_dir / "metrics.json").read_text())["loss"]["steps"] == list(range(15))
+    damaged = []  # the log stays, so that readers still say what could not be read
+    assert load_run_metrics(run_dir, damaged)["loss"]["steps"] == list(range(15))
+    assert damaged[0].startswith("metrics.jsonl: line 2 is not valid JSON")
 
 
 def _cli(cwd, *args):
@@ -179,7 +183,7 @@ def _cli(cwd, *args):
 
 
 def test_damaged_runs_are_marked_by_ls_and_named_by_show_and_never_changed(tmp_path):
-    for _ in range(4):
+    for i in range(4):
         obs = FileStorageObserver(tmp_path / "runs")
         obs.started_event(
             ex_info={"name": "e", "base_dir": "", "sources": []},
@@ -191,12 +195,13 @@ def test_damaged_runs_are_marked_by_ls_and_named_by_show_and_never_changed(tmp_p
             _id=None,
         )
         obs.log_metrics(batch(0, 10), {})
+        if i == 2:  # a line an older writer tore (the run's end keeps such a log)
+            with open(tmp_path / "runs" / "3" / "metrics.jsonl", "ab") as fh:
+                fh.write(b"garbage\n")
         obs.completed_event(stop_time=T0, result=1)
     runs = tmp_path / "runs"
     (runs / "1" / "run.json").write_text('{"status": "COMPL')
     (runs / "2" / "config.json").write_text('{"lr": \n 0.1,,}')
-    with open(runs / "3" / "metrics.jsonl", "ab") as fh:
-        fh.write(b"garbage\n")
     before = {
         p: p.read_bytes()
         for p in runs.rglob("*")

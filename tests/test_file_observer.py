@@ -288,7 +288,8 @@ def test_metrics_log_and_final_metrics_json(tmp_path, src):
     }
     text = (run_dir / "metrics.json").read_text()
     assert json.loads(text) == expected
-    assert text == json.dumps(expected, sort_keys=True, indent=2)
+    assert text == json.dumps(expected, sort_keys=True, separators=(",", ":"))
+    assert not (run_dir / "metrics.jsonl").exists()  # one copy of the points once the run ended
 
 
 def _io_counters() -> tuple:

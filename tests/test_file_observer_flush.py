@@ -1,9 +1,9 @@
 """The fast end-of-run metric flush: same bytes as the plain JSON encoder, on every path.
 
-metrics.json must stay byte-identical to ``json.dumps(metrics, sort_keys=True, indent=2)`` (Sacred's
-layout) and metrics.jsonl lines to ``json.dumps(line, separators=(",", ":"))``, whether metrics.json is
-built from the text the observer kept or from the log read back (after attach, a foreign append, a
-column that cannot be split at commas, or too much kept text).
+metrics.json must stay byte-identical to ``json.dumps(metrics, sort_keys=True, separators=(",", ":"))``
+(Sacred's shape, compact) and metrics.jsonl lines to ``json.dumps(line, separators=(",", ":"))``,
+whether metrics.json is built from the text the observer kept or from the log read back (after
+attach, a foreign append, or too much kept text); once the run has ended the log is gone.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from experimentkit.backends.file.schema import (
     json_items,
     metrics_json_text,
     metrics_log_lines,
-    read_jsonl,
 )
 from experimentkit.observers.base import RunObserver
 
@@ -95,23 +94,35 @@ def start(basedir: Path) -> FileStorageObserver:
     return obs
 
 
-def assert_metrics_json_is_reference(run_dir: Path) -> dict:
-    """metrics.json holds the log's points, with exactly the bytes of the standard encoder."""
-    expected: dict = {}
-    for entry in read_jsonl(run_dir / "metrics.jsonl"):
+def complete(obs: FileStorageObserver) -> str:
+    """End the run; return its metric log as it was (the end replaces it by metrics.json)."""
+    log = Path(obs.dir) / "metrics.jsonl"
+    text = log.read_text() if log.exists() else ""
+    obs.completed_event(stop_time=T0, result=None)
+    assert not log.exists()
+    return text
+
+
+def assert_metrics_json_is_reference(run_dir: Path, log_text: str = "") -> dict:
+    """metrics.json holds the points of ``log_text`` (when given), with exactly the bytes of the
+    standard encoder's compact layout, and the run keeps no second copy of them."""
+    text = (run_dir / "metrics.json").read_text()
+    expected: dict = {} if log_text else json.loads(text)
+    for line in filter(None, log_text.splitlines()):
+        entry = json.loads(line)
         series = expected.setdefault(entry["name"], {"steps": [], "values": [], "timestamps": []})
         for key in series:
             series[key] += entry[key]
-    text = (run_dir / "metrics.json").read_text()
-    assert text == json.dumps(expected, sort_keys=True, indent=2)
+    assert text == json.dumps(expected, sort_keys=True, separators=(",", ":"))
+    assert not (run_dir / "metrics.jsonl").exists()
     return expected
 
 
 # ---- the encoders -------------------------------------------------------------------------------
 @settings(max_examples=300, deadline=None)
 @given(metrics=metrics_dicts)
-def test_metrics_json_text_is_byte_identical_to_json_dumps_indent_2(metrics):
-    assert metrics_json_text(metrics) == json.dumps(metrics, sort_keys=True, indent=2)
+def test_metrics_json_text_is_byte_identical_to_compact_json_dumps(metrics):
+    assert metrics_json_text(metrics) == json.dumps(metrics, sort_keys=True, separators=(",", ":"))
 
 
 def test_metrics_json_text_special_values_and_empty_shapes():
@@ -136,7 +147,7 @@ def test_metrics_json_text_special_values_and_empty_shapes():
         "a": {"steps": [], "values": [[1, 2], {"z": 1, "a": [3]}], "timestamps": ["t"]},
         "c": {},
     }
-    assert metrics_json_text(metrics) == json.dumps(metrics, sort_keys=True, indent=2)
+    assert metrics_json_text(metrics) == json.dumps(metrics, sort_keys=True, separators=(",", ":"))
     assert metrics_json_text({}) == "{}"
 
 
@@ -188,8 +199,7 @@ def test_log_lines_and_metrics_json_match_the_standard_encoder(tmp_path_factory,
         obs.log_metrics(metrics_by_name=by_name, info={})
     run_dir = Path(obs.dir)
     assert _read_text(run_dir / "metrics.jsonl") == expected_log
-    obs.completed_event(stop_time=T0, result=None)
-    assert_metrics_json_is_reference(run_dir)
+    assert_metrics_json_is_reference(run_dir, complete(obs) or "\n")
 
 
 def test_metrics_log_lines_keeps_its_format():
@@ -212,8 +222,7 @@ def test_timestamps_that_are_not_datetimes_are_kept_as_before(tmp_path):
         },
         info={},
     )
-    obs.completed_event(stop_time=T0, result=None)
-    metrics = assert_metrics_json_is_reference(Path(obs.dir))
+    metrics = assert_metrics_json_is_reference(Path(obs.dir), complete(obs))
     assert metrics["m"]["timestamps"] == ["2024-01-02", "yesterday", 7]
 
 
@@ -226,8 +235,7 @@ def test_numpy_columns_are_converted(tmp_path):
         },
         info={},
     )
-    obs.completed_event(stop_time=T0, result=None)
-    metrics = assert_metrics_json_is_reference(Path(obs.dir))
+    metrics = assert_metrics_json_is_reference(Path(obs.dir), complete(obs))
     assert metrics["m"] == {
         "steps": [0, 1, 2],
         "values": [0.5, 1.0, 2.0],
@@ -252,8 +260,8 @@ def test_lines_appended_by_someone_else_reach_metrics_json(tmp_path):
     with open(Path(obs.dir) / "metrics.jsonl", "a") as f:  # e.g. a replay from another process
         f.write(reference_log_line("loss", [1], [0.5], ["2024-05-01T12:00:01"]))
     obs.log_metrics(metrics_by_name=one_point("loss", 2, 0.25), info={})
-    obs.completed_event(stop_time=T0, result=None)
-    assert assert_metrics_json_is_reference(Path(obs.dir))["loss"]["values"] == [1.0, 0.5, 0.25]
+    log = complete(obs)
+    assert assert_metrics_json_is_reference(Path(obs.dir), log)["loss"]["values"] == [1.0, 0.5, 0.25]
 
 
 def test_too_much_kept_text_falls_back_to_the_log(tmp_path, monkeypatch):
@@ -262,8 +270,7 @@ def test_too_much_kept_text_falls_back_to_the_log(tmp_path, monkeypatch):
     for step in range(10):
         obs.log_metrics(metrics_by_name=one_point("loss", step, step / 4), info={})
     assert obs._kept_items is None
-    obs.completed_event(stop_time=T0, result=None)
-    values = assert_metrics_json_is_reference(Path(obs.dir))["loss"]["values"]
+    values = assert_metrics_json_is_reference(Path(obs.dir), complete(obs))["loss"]["values"]
     assert values == [step / 4 for step in range(10)]
 
 
@@ -271,13 +278,18 @@ def test_late_batch_after_the_end_and_attach(tmp_path):
     obs = start(tmp_path)
     obs.log_metrics(metrics_by_name=one_point("a,b", 0, "x,y"), info={})
     obs.log_metrics(metrics_by_name=one_point("loss", 0, 1.0), info={})
-    obs.completed_event(stop_time=T0, result=None)
+    log = complete(obs)
     obs.log_metrics(metrics_by_name=one_point("loss", 1, 2.0), info={})  # replayed late
-    assert assert_metrics_json_is_reference(Path(obs.dir))["loss"]["values"] == [1.0, 2.0]
+    log += reference_log_line("loss", [1], [2.0], ["2024-05-01T12:00:01.000001"])
+    assert assert_metrics_json_is_reference(Path(obs.dir), log)["loss"]["values"] == [1.0, 2.0]
     other = FileStorageObserver(tmp_path)
     other.attach(Path(obs.dir).name)
     other.log_metrics(metrics_by_name=one_point("loss", 2, 3.0), info={})
-    assert assert_metrics_json_is_reference(Path(obs.dir))["loss"]["values"] == [1.0, 2.0, 3.0]
+    metrics = assert_metrics_json_is_reference(Path(obs.dir))
+    assert metrics["loss"]["values"] == [1.0, 2.0, 3.0]
+    assert metrics["a,b"]["values"] == ["x,y"]
+    other.completed_event(stop_time=T0, result=None)  # a re-sent end keeps every point
+    assert assert_metrics_json_is_reference(Path(obs.dir)) == metrics
 
 
 # ---- the run's side of the contract -------------------------------------------------------------

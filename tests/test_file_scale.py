@@ -59,13 +59,13 @@ def test_kept_summaries_equal_a_full_read(tmp_path):
 
 def test_summaries_are_ignored_once_the_log_changed_or_values_are_not_numbers(tmp_path):
     run_id, run_dir = _run(tmp_path, {"loss": [1.0, 2.0]})
-    with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:  # e.g. a replay from elsewhere
-        f.write(
-            json.dumps(
-                {"name": "loss", "steps": [2], "values": [-7.0], "timestamps": ["2024-01-01T00:00:00"]}
-            )
-            + "\n"
-        )
+    path = os.path.join(run_dir, "metrics.json")  # the one copy of an ended run's points
+    with open(path) as f:
+        metrics = json.load(f)
+    for key, value in (("steps", 2), ("values", -7.0), ("timestamps", "2024-01-01T00:00:00")):
+        metrics["loss"][key].append(value)
+    with open(path, "w") as f:  # e.g. rewritten by another tool
+        json.dump(metrics, f)
     assert open_store(str(tmp_path)).get(run_id).metrics["loss"] == {
         "last": -7.0,
         "min": -7.0,
@@ -101,8 +101,8 @@ def _streamed(tmp_path, log):
     spool.mkdir(exist_ok=True)
     out = tmp_path / "out.json"
     with open(out, "wb") as f:
-        done = write_metrics_json_streaming(log, f, str(spool))
-    return done, out.read_text()
+        write_metrics_json_streaming(log, f, str(spool))
+    return out.read_text()
 
 
 def test_streaming_metrics_json_has_the_bytes_of_the_in_memory_layout(tmp_path):
@@ -118,16 +118,15 @@ def test_streaming_metrics_json_has_the_bytes_of_the_in_memory_layout(tmp_path):
         {"name": "b\u00e9", "steps": [7], "values": ["text"], "timestamps": ["x"]},
     ]
     log = _log(tmp_path, entries)
-    done, text = _streamed(tmp_path, log)
-    assert done is True
+    text = _streamed(tmp_path, log)
     assert text == metrics_json_text(read_metrics_log(log))
     assert json.loads(text)["loss"]["steps"] == [0, 1, 2]
-    assert _streamed(tmp_path, _log(tmp_path, []))[1] == "{}"
+    assert _streamed(tmp_path, _log(tmp_path, [])) == "{}"
 
 
-def test_streaming_gives_way_when_a_column_holds_commas(tmp_path):
-    log = _log(tmp_path, [{"name": "m", "steps": [0], "values": ["a,b"], "timestamps": ["t"]}])
-    assert _streamed(tmp_path, log) == (False, "")
+def test_streaming_keeps_columns_that_hold_commas(tmp_path):
+    log = _log(tmp_path, [{"name": "m", "steps": [0], "values": ["a,b", [1, 2]], "timestamps": ["t"]}])
+    assert _streamed(tmp_path, log) == metrics_json_text(read_metrics_log(log))
 
 
 def test_a_run_whose_log_outgrows_the_kept_text_gets_a_complete_metrics_json(tmp_path, monkeypatch):
@@ -136,8 +135,10 @@ def test_a_run_whose_log_outgrows_the_kept_text_gets_a_complete_metrics_json(tmp
     run_id, run_dir = _run(tmp_path, {"loss": values, "acc": values[:3]})
     with open(os.path.join(run_dir, "metrics.json")) as f:
         text = f.read()
-    assert text == metrics_json_text(read_metrics_log(os.path.join(run_dir, "metrics.jsonl")))
+    assert text == metrics_json_text(json.loads(text))
     assert json.loads(text)["loss"]["values"] == values
+    assert json.loads(text)["acc"]["values"] == values[:3]
+    assert not os.path.exists(os.path.join(run_dir, "metrics.jsonl"))
     assert [p for p in os.listdir(run_dir) if p.startswith(".")] == []  # no spool or temp left
 
 
@@ -151,9 +152,8 @@ def test_streaming_cuts_the_observers_lines_and_parses_the_others_alike(tmp_path
     ]
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(lines))
-    done, text = _streamed(tmp_path, log)
-    assert done is True
+    text = _streamed(tmp_path, log)
     assert text == metrics_json_text(read_metrics_log(log))
     tricky = tmp_path / "tricky.jsonl"
     tricky.write_text('{"name":"m","steps":[0],"values":["a\\",\\""],"timestamps":["t"]}\n')
-    assert _streamed(tmp_path, tricky) == (False, "")
+    assert _streamed(tmp_path, tricky) == metrics_json_text(read_metrics_log(tricky))

@@ -78,17 +78,27 @@ def downsample(n: int, values: np.ndarray, buckets: int = BUCKETS) -> np.ndarray
 def series_json(series: Any, buckets: int = BUCKETS) -> dict:
     """One ``MetricSeries`` as ``{"name", "count", "step", "time", "value"}`` lists, downsampled;
     ``count`` is the number of plottable points before downsampling."""
-    values = _floats(series.values)
-    steps = _floats(series.steps) if len(series.steps) == len(values) else np.arange(len(values), dtype=float)
+    # A series that keeps its columns as stored text has them parsed in C (no list of 10^6 points)
+    parsed = series.parsed_columns() if hasattr(series, "parsed_columns") else {}
+    values = parsed.get("values")
+    values = _floats(series.values) if values is None else np.where(np.isfinite(values), values, np.nan)
+    steps = parsed.get("steps")
+    if steps is not None:
+        steps = steps.astype(float)
+    elif len(series.steps) == len(values):
+        steps = _floats(series.steps)
+    else:
+        steps = np.arange(len(values), dtype=float)
     finite = np.flatnonzero(np.isfinite(values) & np.isfinite(steps))
     keep = finite[downsample(len(finite), values[finite], buckets)]
     # Times are converted only for the points kept (turning 10^6 datetimes into floats is slow).
-    stamps = series.timestamps
-    times = (
-        _floats([stamps[i] for i in keep.tolist()])
-        if len(stamps) == len(values)
-        else np.full(len(keep), np.nan)
-    )
+    stamps = parsed.get("timestamps")
+    if stamps is not None and len(stamps) == len(values):
+        times = (stamps[keep] - np.datetime64(_EPOCH, "us")).astype(float) / 1e6
+    elif stamps is None and len(series.timestamps) == len(values):
+        times = _floats([series.timestamps[i] for i in keep.tolist()])
+    else:
+        times = np.full(len(keep), np.nan)
 
     def out(array: np.ndarray) -> list:
         return [None if not math.isfinite(v) else round(v, 6) for v in array.tolist()]

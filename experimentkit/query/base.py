@@ -60,6 +60,7 @@ from ..errors import QueryError, StoreError, suggest
 __all__ = [
     "RunRecord",
     "MetricSeries",
+    "ColumnSeries",
     "Key",
     "Filter",
     "Order",
@@ -213,24 +214,41 @@ class MetricSeries:
         )
 
 
-class TextTimeSeries(MetricSeries):
-    """A ``MetricSeries`` whose timestamps stay the stored naive ISO-8601 texts until they are asked
-    for: ``to_numpy`` parses them in C, ``timestamps`` makes the datetimes on first use."""
+class ColumnSeries(MetricSeries):
+    """A ``MetricSeries`` whose columns may stay the stored JSON item text (``bytes``, see
+    :mod:`experimentkit.query.columns`) until they are asked for: ``to_numpy`` builds the arrays
+    from the text in C, and ``steps`` / ``values`` / ``timestamps`` decode it on first use (times
+    into naive-UTC datetimes).  A column given as a list is used as it is."""
 
-    def __init__(self, name: str, steps: list, values: list, time_texts: list):
-        self.name, self.steps, self.values = name, steps, values
-        self._texts = time_texts
-        self._times: Optional[list] = None
+    def __init__(self, name: str, steps: Any, values: Any, timestamps: Any):
+        self.name = name
+        self._columns = {"steps": steps, "values": values, "timestamps": timestamps}
 
-    @property  # type: ignore[override]
-    def timestamps(self) -> list:
-        if self._times is None:
-            self._times = [_naive_utc(text) for text in self._texts]
-        return self._times
+    def _column(self, key: str) -> list:
+        column = self._columns[key]
+        if isinstance(column, bytes):
+            from .columns import json_list
 
-    @timestamps.setter
-    def timestamps(self, value: list) -> None:
-        self._times = value
+            column = json_list(column)
+            if key == "timestamps":
+                column = [_naive_utc(text) for text in column]
+            self._columns[key] = column
+        return column
+
+    def _set(self, key: str, value: list) -> None:
+        self._columns[key] = value
+
+    steps = property(lambda self: self._column("steps"), lambda self, v: self._set("steps", v))  # type: ignore[assignment]
+    values = property(lambda self: self._column("values"), lambda self, v: self._set("values", v))  # type: ignore[assignment]
+    timestamps = property(  # type: ignore[assignment]
+        lambda self: self._column("timestamps"), lambda self, v: self._set("timestamps", v)
+    )
+
+    def __len__(self) -> int:
+        values = self._columns["values"]
+        if isinstance(values, bytes) and not any(c in values for c in (b'"', b"[", b"{")):
+            return values.count(b",") + 1 if values else 0  # commas only separate numbers
+        return len(self.values)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MetricSeries):
@@ -244,17 +262,32 @@ class TextTimeSeries(MetricSeries):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _numpy_times(self, np: Any) -> Any:
-        if self._times is None:
-            import warnings
+    def __repr__(self) -> str:
+        return f"ColumnSeries(name={self.name!r}, points={len(self)})"
 
-            try:  # naive ISO text, parsed in C; a time zone (a warning in numpy) takes the slow path
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error")
-                    return np.array(self._texts, dtype="datetime64[us]")
-            except (ValueError, TypeError, Warning):
-                pass
-        return super()._numpy_times(np)
+    def to_numpy(self) -> tuple:
+        import numpy as np
+
+        fast = self.parsed_columns()
+        return (
+            fast["steps"] if fast["steps"] is not None else np.asarray(self.steps),
+            fast["values"] if fast["values"] is not None else np.array(self.values, dtype=float),
+            fast["timestamps"] if fast["timestamps"] is not None else self._numpy_times(np),
+        )
+
+    def parsed_columns(self) -> dict:
+        """``{"steps", "values", "timestamps"}`` as numpy arrays (int64, float64 with JSON's
+        numbers only, datetime64[us]) for the columns still held as text in the plain form numpy
+        parses in C; None for the others (then the lists decide)."""
+        import numpy as np
+
+        from .columns import float_column, int_column, time_column
+
+        out: dict = {}
+        for key, parse in (("steps", int_column), ("values", float_column), ("timestamps", time_column)):
+            column = self._columns[key]
+            out[key] = parse(np, column) if isinstance(column, bytes) else None
+        return out
 
 
 def _naive_utc(text: Any) -> Optional[_dt.datetime]:

@@ -4,8 +4,9 @@ Differences from Sacred's observer, all invisible to readers of the Sacred layou
 
 * every file is replaced atomically (temp file in the same directory + ``os.replace``) or grows by a
   single appended write of whole lines, so a killed run leaves valid JSON behind;
-* metric points are appended to ``metrics.jsonl`` at each ``log_metrics`` call, and ``metrics.json``
-  is written once from that log when the run ends: a heartbeat's cost does not grow with history;
+* metric points are appended to ``metrics.jsonl`` at each ``log_metrics`` call (a heartbeat's cost
+  does not grow with history); when the run ends, ``metrics.json`` is written once from that log,
+  compactly, and the log is removed, so an ended run keeps one copy of its points;
 * artifacts keep their ``content_type`` and ``metadata`` (``run.json["artifact_meta"]``);
 * ``log_table`` rows go to ``tables/<name>.jsonl``;
 * runs can be resumed by a fresh observer (``attach``) when undelivered events are replayed.
@@ -52,8 +53,9 @@ from .schema import (
     metrics_json_from_items,
     metrics_json_text,
     metrics_log_line,
+    metrics_log_lines,
+    read_json,
     read_metrics_log,
-    splits_at_commas,
     write_metrics_json_streaming,
 )
 
@@ -118,6 +120,7 @@ class FileStorageObserver(RunObserver):
         self._kept_items: Optional[dict] = None
         self._kept_chars = 0
         self._log_size = 0
+        self._log_damaged = False
 
     def __repr__(self) -> str:
         return f"FileStorageObserver({self.basedir!r})"
@@ -263,14 +266,16 @@ class FileStorageObserver(RunObserver):
         ]
         if not batch:
             return
-        data = "".join(
-            metrics_log_line(name, *(items for items, _ in columns)) for name, *columns in batch
-        ).encode("utf-8")
+        data = "".join(metrics_log_line(name, *columns) for name, *columns in batch).encode("utf-8")
+        if self._ended:  # a late (replayed) batch: back to the log the end replaced
+            self._seed_log()
         _append(os.path.join(self.dir, METRICS_LOG), data)
         self._keep_items(batch, len(data))
         self._summarize(metrics_by_name)
-        if self._ended:  # a late (replayed) batch after the end: keep metrics.json complete
+        if self._ended:  # keep metrics.json complete, and the one copy
             self._save_metrics_json()
+            self._save_summaries()
+            self._drop_log()
 
     def log_table(self, name: str, rows: list) -> None:
         """Append ``rows`` (flat dicts) as JSON lines to ``tables/<name>.jsonl``."""
@@ -317,6 +322,7 @@ class FileStorageObserver(RunObserver):
             self._cout_cursor = 0
         _drop_torn_tail(os.path.join(run_dir, METRICS_LOG))
         self._kept_items = None  # the log holds lines written by another observer
+        self._log_damaged = False
         self._summaries = None  # which this observer has not summarised
         self._ended = self.run_entry.get("status") not in LIVE_STATUSES
 
@@ -364,13 +370,15 @@ class FileStorageObserver(RunObserver):
         self._cout_cursor = 0
         self._ended = False
         self._kept_items, self._kept_chars, self._log_size = {}, 0, 0
+        self._log_damaged = False  # the log holds lines that could not be read
         self._summaries: Optional[dict] = {}
-        self._summaries_saved: Optional[int] = None  # the log size the saved summaries describe
+        self._summaries_saved: Optional[dict] = None  # the file sizes the saved summaries describe
         self._save_json(CONFIG_FILE, config)
         self._save_json(RUN_FILE, entry)
 
     def _finish(self, stop_time: _dt.datetime, status: str) -> None:
-        """Write metrics.json and info.json first, so that a final status implies complete files."""
+        """Write metrics.json and info.json first, so that a final status implies complete files;
+        then drop the metric log, which metrics.json now holds in full."""
         self._ended = True
         self.run_entry["stop_time"] = stop_time.isoformat()
         self.run_entry["status"] = status
@@ -378,6 +386,7 @@ class FileStorageObserver(RunObserver):
         self._save_summaries()
         self._save_info()
         self._save_json(RUN_FILE, self.run_entry)
+        self._drop_log()
         self._render_template()
 
     def _save_json(self, name: str, obj: Any) -> None:
@@ -412,19 +421,24 @@ class FileStorageObserver(RunObserver):
             self._summaries[name] = summary
 
     def _save_summaries(self) -> None:
-        """Write metrics_summary.json for the log as it is now (readers check its size)."""
-        if not self._summaries:
+        """Write metrics_summary.json for the log as it is now and, once the run has ended, for
+        metrics.json (readers check the size of whichever file holds the points)."""
+        if not self._summaries or self._log_damaged:  # they would not describe the log
             return
-        size = _file_size(os.path.join(self.dir, METRICS_LOG))
-        if size == self._summaries_saved:
+        sizes = {"log_size": _file_size(os.path.join(self.dir, METRICS_LOG))}
+        if self._ended:
+            sizes["json_size"] = _file_size(os.path.join(self.dir, METRICS_FILE))
+        if sizes == self._summaries_saved:
             return
-        text = json.dumps({"log_size": size, "metrics": self._summaries})
+        text = json.dumps({**sizes, "metrics": self._summaries})
         _write_atomic(os.path.join(self.dir, METRICS_SUMMARY), text.encode("utf-8"))
-        self._summaries_saved = size
+        self._summaries_saved = sizes
 
     def _save_metrics_json(self) -> None:
-        """Materialise Sacred's metrics.json (bytes of ``json.dumps(sort_keys=True, indent=2)``);
-        a log too big to hold is laid out streaming, in bounded memory."""
+        """Materialise Sacred's metrics.json (the bytes of ``json.dumps(sort_keys=True,
+        separators=(",", ":"))``); a log too big to hold is laid out streaming, in bounded
+        memory."""
+        self._seed_log()
         path = os.path.join(self.dir, METRICS_FILE)
         log = os.path.join(self.dir, METRICS_LOG)
         if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
@@ -434,13 +448,35 @@ class FileStorageObserver(RunObserver):
                     tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir,
                     open(tmp, "xb") as out,
                 ):
-                    done = write_metrics_json_streaming(log, out, spool_dir)
-                if done:
-                    os.replace(tmp, path)
-                    return
+                    write_metrics_json_streaming(log, out, spool_dir)
+                os.replace(tmp, path)
             finally:
                 _unlink_quietly(tmp)
+            return
         _write_atomic(path, self._metrics_json().encode("utf-8"))
+
+    def _seed_log(self) -> None:
+        """Rebuild the metric log from metrics.json when the run's end removed it and points come
+        again (a replayed batch, a re-sent end): later writes then extend every point, not only
+        the new ones."""
+        log = os.path.join(self.dir, METRICS_LOG)
+        if os.path.exists(log):
+            return
+        metrics = read_json(os.path.join(self.dir, METRICS_FILE))
+        if not metrics:
+            return
+        self._kept_items = None  # the log now holds points this observer did not keep
+        lines = metrics_log_lines(
+            (name, s.get("steps") or [], s.get("values") or [], s.get("timestamps") or [])
+            for name, s in sorted(metrics.items())
+        )
+        _write_atomic(log, lines.encode("utf-8"))
+
+    def _drop_log(self) -> None:
+        """Remove the metric log once metrics.json holds all of it (one copy of the points); a log
+        with lines that could not be read stays, for readers to report."""
+        if not self._log_damaged:
+            _unlink_quietly(os.path.join(self.dir, METRICS_LOG))
 
     def _metrics_json(self) -> str:
         """From the kept log text while the log holds only what this observer appended (checked by
@@ -449,24 +485,25 @@ class FileStorageObserver(RunObserver):
         if self._kept_items is not None and _file_size(log) == self._log_size:
             return metrics_json_from_items(self._kept_items)
         self._kept_items = None
-        return metrics_json_text(read_metrics_log(log, damaged=[]))  # what is readable
+        damaged: list = []
+        text = metrics_json_text(read_metrics_log(log, damaged))  # what is readable
+        self._log_damaged = bool(damaged)
+        return text
 
     def _keep_items(self, batch: list, size: int) -> None:
-        """Remember the columns just appended, while they can be laid out by a string replace."""
+        """Remember the columns just appended (their item text), up to ``MAX_KEPT_METRIC_CHARS``."""
         if self._kept_items is None:
             return
         self._log_size += size
         self._kept_chars += size
-        if self._kept_chars > MAX_KEPT_METRIC_CHARS or not all(
-            splits for _, *columns in batch for _, splits in columns
-        ):
+        if self._kept_chars > MAX_KEPT_METRIC_CHARS:
             self._kept_items = None
             return
         for name, *columns in batch:
             series = self._kept_items.get(name)
             if series is None:
                 series = self._kept_items[name] = {key: [] for key in _METRIC_KEYS}
-            for key, (items, _) in zip(_METRIC_KEYS, columns):
+            for key, items in zip(_METRIC_KEYS, columns):
                 if items:
                     series[key].append(items)
 
@@ -508,23 +545,21 @@ class FileStorageObserver(RunObserver):
         _write_atomic(report_path, report.encode("utf-8"))
 
 
-def _column_items(values: Any) -> tuple:
-    """``(json_items, splits_at_commas)`` of a column; ``flatten`` only if some item is not plain."""
+def _column_items(values: Any) -> str:
+    """``json_items`` of a column; ``flatten`` only if some item is not plain."""
     if type(values) is not list:
         values = list(values)
     if not set(map(type, values)) <= _PLAIN_TYPES:
         values = flatten(values)
-    items = json_items(values)
-    return items, splits_at_commas(values, items)
+    return json_items(values)
 
 
-def _stamp_items(stamps: Any) -> tuple:
+def _stamp_items(stamps: Any) -> str:
     """Like ``_column_items`` for timestamps, which are written as ``isoformat`` strings."""
     if type(stamps) is not list:
         stamps = list(stamps)
     if set(map(type, stamps)) == {_dt.datetime}:
-        items = iso_items(stamps)
-        return items, items.count(",") == len(stamps) - 1
+        return iso_items(stamps)
     return _column_items([t.isoformat() if isinstance(t, (_dt.datetime, _dt.date)) else t for t in stamps])
 
 

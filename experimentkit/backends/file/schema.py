@@ -52,7 +52,6 @@ __all__ = [
     "ANNOTATIONS_FILE",
     "read_json",
     "json_items",
-    "splits_at_commas",
     "json_problem",
     "iso_items",
     "metrics_log_line",
@@ -62,6 +61,7 @@ __all__ = [
     "METRICS_SUMMARY",
     "add_to_summary",
     "read_metric_summaries",
+    "metric_names_of",
     "write_metrics_json_streaming",
 ]
 
@@ -103,11 +103,8 @@ RESERVED_NAMES = frozenset(
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
 
-_SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
 _NUMBER_TYPES = frozenset({int, float})
 _METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
-_ITEM_BREAK = ",\n      "  # between the items of a column in metrics.json (indent 2, third level)
-_ITEM_BREAK_BYTES = _ITEM_BREAK.encode()
 _MICROSECOND = operator.attrgetter("microsecond")
 _TZINFO = operator.attrgetter("tzinfo")
 
@@ -158,15 +155,6 @@ def json_items(values: list) -> str:
     return json.dumps(values, separators=(",", ":"))[1:-1]
 
 
-def splits_at_commas(values: list, items: str) -> bool:
-    """Whether ``items`` (``json_items(values)``) holds only scalars and commas only between them.
-
-    Such text can be laid out as metrics.json's indented list by a string replace; strings with
-    commas, lists or dicts inside a column need the JSON encoder's own layout.
-    """
-    return set(map(type, values)) <= _SCALAR_TYPES and items.count(",") == len(values) - 1
-
-
 def iso_items(stamps: list) -> str:
     """``json_items([t.isoformat() for t in stamps])`` for a list of ``datetime.datetime`` objects.
 
@@ -214,84 +202,32 @@ def metrics_log_lines(metrics: Iterable[tuple]) -> str:
 
 
 def metrics_json_text(metrics: dict) -> str:
-    """``json.dumps(metrics, sort_keys=True, indent=2)`` for ``{name: {key: list}}``, faster.
-
-    The standard library lays out indented JSON with its pure-Python encoder (~1.3 s for 10^6
-    points); here each column is encoded by the C encoder and its line breaks are inserted after.
-    """
-    return _layout_series(
-        {
-            name: {key: _column_parts(column) for key, column in series.items()}
-            for name, series in metrics.items()
-        }
-    )
+    """metrics.json text for ``{name: {key: list}}``: Sacred's shape, laid out compactly
+    (``json.dumps(metrics, sort_keys=True, separators=(",", ":"))``, the C encoder's bytes), so the
+    one copy of the points a run keeps is smaller than Sacred's indented file and quick to cut."""
+    return json.dumps(metrics, sort_keys=True, separators=(",", ":"))
 
 
 def metrics_json_from_items(items_by_name: dict) -> str:
-    """metrics.json text from ``{name: {key: [json_items chunk, ...]}}`` whose chunks all passed
-    ``splits_at_commas``: what the file observer kept of the log lines it wrote itself."""
-    return _layout_series(
-        {
-            name: {key: _indented_list(chunks) for key, chunks in series.items()}
-            for name, series in items_by_name.items()
-        }
-    )
+    """metrics.json text from ``{name: {key: [json_items chunk, ...]}}`` (what the file observer
+    kept of the log lines it wrote): the chunks are joined, never decoded; every metric has the
+    three columns, empty when no point was kept."""
+    out = [
+        json.dumps(name)
+        + ":{"
+        + ",".join(f'"{key}":[{",".join(c for c in series.get(key) or [] if c)}]' for key in _METRIC_COLUMNS)
+        + "}"
+        for name, series in sorted(items_by_name.items())
+    ]
+    return "{" + ",".join(out) + "}"
 
 
-def _column_parts(column: Any) -> list:
-    """A column as ``json.dumps(..., sort_keys=True, indent=2)`` lays it out two levels deep."""
-    if type(column) is list:
-        items = json_items(column)
-        if splits_at_commas(column, items):
-            return _indented_list([items])
-    # Encoded JSON has no raw newline but the layout's, so re-indenting the lines nests the text.
-    return [json.dumps(column, sort_keys=True, indent=2).replace("\n", "\n    ")]
-
-
-def _indented_list(chunks: list) -> list:
-    """Text parts of the indented list holding the items of every chunk (``json_items`` text)."""
-    parts = ["[\n      "]
-    for chunk in chunks:
-        if chunk:
-            parts += (chunk.replace(",", _ITEM_BREAK), _ITEM_BREAK)
-    if len(parts) == 1:
-        return ["[]"]
-    parts[-1] = "\n    ]"
-    return parts
-
-
-def _layout_series(parts_by_name: dict) -> str:
-    """``{name: {key: text parts of the value}}`` as indent-2 JSON with sorted keys.
-
-    Built as one list of parts joined once: a 10^6-point column is ~70 MB of text, and every
-    concatenation of it would cost a copy.
-    """
-    if not parts_by_name:
-        return "{}"
-    out = ["{"]
-    for name, series in sorted(parts_by_name.items()):
-        out.append(f"\n  {json.dumps(name)}: ")
-        if series:
-            out.append("{")
-            for key, value in sorted(series.items()):
-                out.append(f"\n    {json.dumps(key)}: ")
-                out.extend(value)
-                out.append(",")
-            out[-1] = "\n  }"
-        else:
-            out.append("{}")
-        out.append(",")
-    out[-1] = "\n}"
-    return "".join(out)
-
-
-def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_dir: str) -> bool:
+def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_dir: str) -> None:
     """Write ``metrics_json_text(read_metrics_log(log_path))`` to the binary file ``out`` with
     memory bounded by the longest log line (not by the points), for logs too big to hold.
 
-    One pass spools each (metric, column) as laid-out text to its own file in ``spool_dir``; the
-    spools are then copied into place in sorted order.  Returns False, having written nothing,
-    when a column cannot be laid out by a string replace (then the caller reads the log whole).
+    One pass spools each (metric, column) as item text to its own file in ``spool_dir``; the
+    spools are then copied into place in sorted order.
     """
     spools: dict = {}
     opened: list = []
@@ -304,8 +240,6 @@ def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_di
                 if not raw.strip():
                     continue
                 name, columns = _split_log_line(raw)
-                if columns is None:
-                    return False
                 names.add(name)
                 for key, items in zip(_METRIC_COLUMNS, columns):
                     if not items:
@@ -316,39 +250,31 @@ def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_di
                         opened.append(spool)
                         spools[(name, key)] = spool
                     else:
-                        spool.write(_ITEM_BREAK_BYTES)
-                    spool.write(items.replace(b",", _ITEM_BREAK_BYTES))
-        if not names:
-            out.write(b"{}")
-            return True
+                        spool.write(b",")
+                    spool.write(items)
         out.write(b"{")
         for i, name in enumerate(sorted(names)):
-            out.write(f"{',' if i else ''}\n  {json.dumps(name)}: {{".encode())
+            out.write(f"{',' if i else ''}{json.dumps(name)}:{{".encode())
             for j, key in enumerate(_METRIC_COLUMNS):
-                out.write(f'{"," if j else ""}\n    "{key}": '.encode())
+                out.write(f'{"," if j else ""}"{key}":['.encode())
                 spool = spools.get((name, key))
-                if spool is None:
-                    out.write(b"[]")
-                    continue
-                out.write(b"[\n      ")
-                spool.seek(0)
-                shutil.copyfileobj(spool, out, 1 << 20)
-                out.write(b"\n    ]")
-            out.write(b"\n  }")
-        out.write(b"\n}")
-        return True
+                if spool is not None:
+                    spool.seek(0)
+                    shutil.copyfileobj(spool, out, 1 << 20)
+                out.write(b"]")
+            out.write(b"}")
+        out.write(b"}")
     finally:
         for spool in opened:
             spool.close()
 
 
 def _split_log_line(raw: bytes) -> tuple:
-    """``(name, (steps, timestamps, values) as json_items bytes)`` of a metric log line, or
-    ``(None, None)`` when a column cannot be laid out by a string replace.
+    """``(name, (steps, timestamps, values) as json_items bytes)`` of a metric log line.
 
     Lines in the observer's own format are cut at their column markers without parsing the points
-    (a column whose commas all separate items: numbers, or strings without commas); other lines
-    are parsed and re-encoded.
+    (when every comma of a column separates items: numbers, or strings without commas); other
+    lines are parsed and re-encoded.
     """
     marks = raw.find(b',"steps":['), raw.find(b'],"values":['), raw.find(b'],"timestamps":[')
     if raw.startswith(b'{"name":"') and raw.endswith(b"]}\n") and -1 < marks[0] < marks[1] < marks[2]:
@@ -359,14 +285,7 @@ def _split_log_line(raw: bytes) -> tuple:
         if all(_commas_separate(c) for c in (steps, values, stamps)):
             return name, (steps, stamps, values)
     entry = json.loads(raw)
-    columns = []
-    for key in _METRIC_COLUMNS:
-        column = entry[key]
-        items = json_items(column) if column else ""
-        if column and not splits_at_commas(column, items):
-            return None, None
-        columns.append(items.encode("utf-8"))
-    return entry["name"], tuple(columns)
+    return entry["name"], tuple(json_items(entry[key]).encode("utf-8") for key in _METRIC_COLUMNS)
 
 
 def _commas_separate(items: bytes) -> bool:
@@ -431,25 +350,22 @@ def read_metrics_log(path: str | os.PathLike, damaged: Optional[list] = None) ->
 
 
 def read_metric_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]:
-    """``(steps, values, timestamps)`` of one metric of a run directory (timestamps as stored: ISO
-    text), or None when the run has no such metric.
+    """``(steps, values, timestamps)`` of one metric of a run directory, or None when the run has
+    no such metric.  Each column is a list or its JSON item text (``bytes``, the form
+    ``query.base.ColumnSeries`` decodes on demand); timestamps are always text (ISO, as stored).
 
-    Lines of other metrics are recognised by their first bytes (``{"name":<name>,``, as the
-    observer writes them) and never parsed; lines written otherwise are parsed and checked.
+    A run that is going (or died) is read from its log: lines of other metrics are recognised by
+    their first bytes (``{"name":<name>,``, as the observer writes them) and never parsed; lines
+    written otherwise are parsed and checked.  An ended run is read from its metrics.json, whose
+    columns are cut out without decoding the points when the file has the compact layout the
+    observer writes (anything else is decoded whole).
     """
     log = os.path.join(run_dir, METRICS_LOG)
     try:
         with open(log, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        series = load_run_metrics(run_dir).get(name)
-        if series is None:
-            return None
-        return (
-            list(series.get("steps") or []),
-            list(series.get("values") or []),
-            list(series.get("timestamps") or []),
-        )
+        return _metrics_json_series(run_dir, name)
     ours = ('{"name":' + json.dumps(name) + ",").encode("utf-8")
     steps: list = []
     values: list = []
@@ -469,7 +385,87 @@ def read_metric_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]
         steps.extend(entry["steps"])
         values.extend(entry["values"])
         stamps.extend(entry["timestamps"])
-    return (steps, values, stamps) if found else None
+    return (steps, values, json_items(stamps).encode("utf-8")) if found else None
+
+
+def _metrics_json_series(run_dir: str | os.PathLike, name: str) -> Optional[tuple]:
+    """One metric of metrics.json: cut out of the compact layout, else from the decoded file."""
+    try:
+        with open(os.path.join(run_dir, METRICS_FILE), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    try:
+        columns = _compact_columns(data)
+    except ValueError:
+        columns = None
+    if columns is not None:
+        found = columns.get(name)
+        return None if found is None else tuple(found[key] for key in ("steps", "values", "timestamps"))
+    try:
+        metrics = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(json_problem(METRICS_FILE, exc)) from None
+    series = metrics.get(name) if isinstance(metrics, dict) else None
+    if not isinstance(series, dict):
+        return None
+    stamps = [t.isoformat() if isinstance(t, _dt.datetime) else t for t in series.get("timestamps") or []]
+    return (
+        list(series.get("steps") or []),
+        list(series.get("values") or []),
+        json_items(stamps).encode("utf-8"),
+    )
+
+
+_COMPACT_SERIES = (b':{"steps":[', b'],"timestamps":[', b'],"values":[')
+
+
+def _compact_columns(data: bytes) -> Optional[dict]:
+    """``{name: {key: JSON item text}}`` of a metrics.json in the observer's compact layout
+    (``{"name":{"steps":[...],"timestamps":[...],"values":[...]},...}``), or None for any other
+    text.  Only the metric names are decoded; a column is cut at the first ``]`` that is outside a
+    string, and is taken only when it holds no nested list, object or escape."""
+    if data == b"{}":
+        return {}
+    if not data.startswith(b'{"') or not data.endswith(b"]}}"):
+        return None
+    out: dict = {}
+    pos = 1
+    while True:
+        name, pos = _name_at(data, pos)
+        if name is None:
+            return None
+        series = {}
+        for key, mark in zip(("steps", "timestamps", "values"), _COMPACT_SERIES):
+            if not data.startswith(mark, pos):
+                return None
+            pos += len(mark)
+            end = data.find(b"]", pos)
+            items = data[pos:end]
+            if end < 0 or any(c in items for c in (b"[", b"{", b"\\")):
+                return None
+            if b'"' in items and items.count(b'"') % 2:  # the "]" was inside a string
+                return None
+            series[key] = items
+            pos = end
+        out[name] = series
+        if data.startswith(b"]},", pos):
+            pos += 3
+        elif pos + 3 == len(data):
+            return out
+        else:
+            return None
+
+
+def _name_at(data: bytes, pos: int) -> tuple:
+    """The JSON string (a metric name) starting at ``pos`` and the position after it."""
+    end = data.find(b'":', pos + 1)
+    while end > 0 and data[end - 1 : end] == b"\\":  # an escaped quote inside the name
+        end = data.find(b'":', end + 1)
+    if data[pos : pos + 1] != b'"' or end < 0:
+        return None, pos
+    name = json.loads(data[pos : end + 1])
+    return (name, end + 1) if isinstance(name, str) else (None, pos)
 
 
 def add_to_summary(summary: Optional[dict], values: list) -> Optional[dict]:
@@ -491,16 +487,43 @@ def add_to_summary(summary: Optional[dict], values: list) -> Optional[dict]:
 
 
 def read_metric_summaries(run_dir: str | os.PathLike) -> Optional[dict]:
-    """The summaries the observer kept, if they describe the metric log as it is now, else None."""
+    """The summaries the observer kept, if they describe the points as they are now (the log's
+    size while it exists; once the run's end has replaced it by metrics.json, that file's size),
+    else None."""
     try:
         kept = read_json(os.path.join(run_dir, METRICS_SUMMARY))
-        size = os.stat(os.path.join(run_dir, METRICS_LOG)).st_size
     except (OSError, ValueError):
         return None
-    if not isinstance(kept, dict) or kept.get("log_size") != size:
+    if not isinstance(kept, dict):
+        return None
+    try:
+        valid = kept.get("log_size") == os.stat(os.path.join(run_dir, METRICS_LOG)).st_size
+    except FileNotFoundError:
+        try:
+            valid = kept.get("json_size") == os.stat(os.path.join(run_dir, METRICS_FILE)).st_size
+        except OSError:
+            return None
+    except OSError:
         return None
     metrics = kept.get("metrics")
-    return metrics if isinstance(metrics, dict) else None
+    return metrics if valid and isinstance(metrics, dict) else None
+
+
+def metric_names_of(run_dir: str | os.PathLike) -> list:
+    """The sorted names of a run directory's metrics, without decoding its points when the kept
+    summaries or the compact metrics.json can tell."""
+    summaries = read_metric_summaries(run_dir)
+    if summaries is not None:
+        return sorted(summaries)
+    if not os.path.exists(os.path.join(run_dir, METRICS_LOG)):
+        try:
+            with open(os.path.join(run_dir, METRICS_FILE), "rb") as f:
+                columns = _compact_columns(f.read())
+        except (OSError, ValueError):
+            columns = None
+        if columns is not None:
+            return sorted(columns)
+    return sorted(load_run_metrics(run_dir, damaged=[]) or {})
 
 
 def load_run_metrics(run_dir: str | os.PathLike, damaged: Optional[list] = None) -> dict:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
 from ...errors import StoreError, suggest
-from ...query.base import Filter, Key, MetricSeries, Order, Query, RunRecord, Store, TextTimeSeries
+from ...query.base import ColumnSeries, Filter, Key, MetricSeries, Order, Query, RunRecord, Store
 from ...query.memory import parse_time
 from ...query.semantics import apply_in_python, apply_rows_in_python, id_sort_key
 from .index import RunIndex, is_run_name, read_run_dir
@@ -32,7 +32,7 @@ from .schema import (
     TABLE_SUFFIX,
     TABLES_DIR,
     check_name,
-    load_run_metrics,
+    metric_names_of,
     read_json,
     read_jsonl,
     read_metric_series,
@@ -177,24 +177,22 @@ class FileStore(Store):
             return []
 
     # ---- per-run data ---------------------------------------------------------------------------
-    def _metrics(self, run_id: Any) -> dict:
-        _, run_dir = self._run_dir(run_id)
-        return load_run_metrics(run_dir, damaged=[]) or {}  # damage is in the record
-
     def metric_names(self, run_id: Any) -> list:
-        return sorted(self._metrics(run_id))
+        _, run_dir = self._run_dir(run_id)
+        return metric_names_of(run_dir)  # damage is in the record
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
-        """One metric, reading only its own log lines; timestamps are parsed when first used."""
+        """One metric, reading only its own log lines (or its own part of metrics.json); the
+        columns are decoded when first used, and by numpy for ``to_numpy``."""
         _, run_dir = self._run_dir(run_id)
         try:
             columns = read_metric_series(run_dir, name)
         except ValueError as exc:
             raise StoreError(f"cannot read the metrics of run '{run_id}': {exc}") from None
         if columns is None:
-            metrics = self._metrics(run_id)
+            metrics = self.metric_names(run_id)
             raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, metrics)}")
-        return TextTimeSeries(name, *columns)
+        return ColumnSeries(name, *columns)
 
     def captured_out(self, run_id: Any) -> str:
         _, run_dir = self._run_dir(run_id)

@@ -33,6 +33,7 @@ from ...errors import StoreError, suggest
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
     MAX_SQL_IN_VALUES,
+    ColumnSeries,
     Filter,
     Key,
     MetricSeries,
@@ -716,18 +717,29 @@ class SqlStore(Store):
             )
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
+        """The points through the driver's own cursor (plain tuples: no SQLAlchemy row per point);
+        times the driver gives as text stay text until used (``ColumnSeries``)."""
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
-            m = s.metric.c
-            points = conn.execute(
-                sa.select(m.step, m.value, m.timestamp)
-                .where(m.run_id == text, m.name == name)
-                .order_by(m.metric_id)
-            ).all()
+            mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(
+                    "SELECT step, value, timestamp FROM metric"
+                    f" WHERE run_id = {mark} AND name = {mark} ORDER BY metric_id",
+                    (text, name),
+                )
+                points = cursor.fetchall()
+            finally:
+                cursor.close()
             if not points:
+                m = s.metric.c
                 names = conn.execute(sa.select(m.name).where(m.run_id == text).distinct())
                 raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, list(names.scalars()))}")
-        return MetricSeries(name, [p[0] for p in points], [p[1] for p in points], [p[2] for p in points])
+        steps, values, stamps = (list(column) for column in zip(*points))
+        if any(isinstance(stamp, str) for stamp in stamps):  # SQLite keeps ISO text
+            stamps = json.dumps(stamps)[1:-1].encode("utf-8")
+        return ColumnSeries(name, steps, values, stamps)
 
     def captured_out(self, run_id: Any) -> str:
         with self.engine.connect() as conn:
