@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -71,19 +72,40 @@ SCRIPT = textwrap.dedent("""
 
 
 class SlowProxy(Proxy):
-    """The proxy, able to hold every forwarded chunk back for ``delay`` seconds (a slow link)."""
+    """The proxy, able to hold every forwarded chunk back for ``delay`` seconds (a slow link), or
+    to drop only the server's replies (``replies_lost``: statements arrive and commit, the client
+    never hears back)."""
 
     delay = 0.0
+
+    def __init__(self, upstream: tuple):
+        super().__init__(upstream)
+        self.replies_lost = threading.Event()
+        self.lose_commit_of_points = threading.Event()  # armed: lose replies from the next
+        self._copying = False  # COMMIT of a transaction that copied metric points on
+
+    def _watch(self, data: bytes) -> None:
+        """Client to server: once armed, the COMMIT after a COPY of points goes through, and from
+        then on no reply comes back (the server stored the batch; the run cannot know)."""
+        if not self.lose_commit_of_points.is_set():
+            return
+        if b"COPY metric" in data:
+            self._copying = True
+        if self._copying and b"COMMIT" in data:
+            self.replies_lost.set()
 
     def _pump(self, src, dst) -> None:
         import contextlib
         import socket
 
         try:
+            reply = src.getpeername()[1] == self.upstream[1]
             while data := src.recv(65536):
+                if not reply:
+                    self._watch(data)
                 if self.delay:
                     time.sleep(self.delay)
-                if not self.stalled.is_set():
+                if not self.stalled.is_set() and not (reply and self.replies_lost.is_set()):
                     dst.sendall(data)
         except OSError:
             pass
@@ -218,17 +240,25 @@ def test_cut_at_a_high_point_rate(tmp_path, database, proxy):
     _assert_all_stored_once(engine)
 
 
-def test_stall_at_a_high_point_rate(tmp_path, database, proxy):
+@pytest.mark.parametrize("lost", ["both ways", "replies"])
+def test_stall_at_a_high_point_rate(tmp_path, database, proxy, lost):
+    """``both ways``: nothing forwarded.  ``replies``: a batch of points reaches the server and
+    commits, but neither that COMMIT's answer nor any later one comes back, so the journaled batch
+    is in doubt and sync must find it stored (and store only what is not)."""
     engine, url = database
     proxy.start()
     proc, out, gate, fallback = _start(tmp_path, url, proxy)
     _wait_for(tmp_path, proc, "at gate")
     _poll(lambda: _first_points_stored(engine), what="the first points in PostgreSQL")
-    proxy.stalled.set()  # nothing forwarded; a batch on its way may be committed, its reply lost
+    (proxy.stalled if lost == "both ways" else proxy.lose_commit_of_points).set()
     gate.touch()
     _finish(tmp_path, proc, out)
     assert len(_journals(fallback)) == 1
     proxy.stalled.clear()  # the run's connections ended with its process; new ones go through
+    if lost == "replies":
+        assert proxy.replies_lost.is_set()  # a batch was committed with its answer lost
+    proxy.replies_lost.clear()
+    proxy.lose_commit_of_points.clear()
     _sync_until_done(fallback)
     _assert_all_stored_once(engine)
 
