@@ -1,11 +1,17 @@
 """MongoDB metrics in bucket documents of bounded size (mongomock, with a lowered bucket size).
 
+Every test runs on mongomock and, when EXPERIMENTKIT_TEST_MONGO names a server
+(``mongodb://127.0.0.1:27017``), also on a fresh database of that server, dropped afterwards; there
+one more test logs beyond the 16 MiB document limit with the default bucket size.
+
 Sacred keeps one document per metric and ``$push``es every point into it, until MongoDB's 16 MiB
 document limit ends the run's recording.  Here point ``i`` goes to bucket ``i // cap``: bucket 0 is
 Sacred's document, later ones carry ``bucket: k``; readers put the buckets back together.
 """
 
 import datetime as dt
+import os
+import uuid
 
 import gridfs
 import mongomock
@@ -44,10 +50,29 @@ class LosingReplies:
         return result
 
 
-@pytest.fixture
-def db():
-    mongomock.gridfs.enable_gridfs_integration()
-    return mongomock.MongoClient()["sacred"]
+def _server_url() -> str:
+    url = os.environ.get("EXPERIMENTKIT_TEST_MONGO")
+    if not url:
+        pytest.skip("EXPERIMENTKIT_TEST_MONGO is not set: no MongoDB server to test against")
+    return url
+
+
+@pytest.fixture(params=["mongomock", pytest.param("server", marks=pytest.mark.mongo)])
+def db(request):
+    """The database the runs go to: mongomock's, or a fresh one on the real server."""
+    if request.param == "mongomock":
+        mongomock.gridfs.enable_gridfs_integration()
+        yield mongomock.MongoClient()["sacred"]
+        return
+    import pymongo
+
+    client = pymongo.MongoClient(_server_url(), serverSelectionTimeoutMS=5000)
+    name = f"experimentkit_buckets_{uuid.uuid4().hex[:12]}"
+    try:
+        yield client[name]
+    finally:
+        client.drop_database(name)
+        client.close()
 
 
 def observer(db, metrics=None):
@@ -103,7 +128,7 @@ def test_points_beyond_the_cap_go_to_further_buckets_and_read_back_whole(db):
     info = db.runs.find_one({"_id": run_id})["info"]
     assert {"name": "loss", "id": str(docs[0]["_id"])} in info["metrics"]
 
-    store = MongoStore(client=db.client, db_name="sacred")
+    store = MongoStore(client=db.client, db_name=db.name)
     series = store.metric(run_id, "loss")
     assert series.steps == list(range(47))  # logged = stored, 0 duplicated
     assert series.values == [float(s) for s in range(47)]
@@ -122,7 +147,7 @@ def test_a_lost_reply_at_a_bucket_boundary_duplicates_nothing(db):
     with pytest.raises(ObserverError):
         obs.log_metrics(batch(8, 6), info={})
     obs.log_metrics(batch(8, 9), info={})  # the dispatcher's retry, merged with the next batch
-    store = MongoStore(client=db.client, db_name="sacred")
+    store = MongoStore(client=db.client, db_name=db.name)
     assert store.metric(run_id, "loss").steps == list(range(17))
 
 
@@ -135,7 +160,7 @@ def test_attach_continues_in_the_right_bucket(db):
     again.log_metrics(batch(13, 12), info={})
     docs = sorted(db.metrics.find({"name": "loss"}), key=lambda d: d.get("bucket", 0))
     assert [len(d["steps"]) for d in docs] == [10, 10, 5]
-    store = MongoStore(client=db.client, db_name="sacred")
+    store = MongoStore(client=db.client, db_name=db.name)
     assert store.metric(run_id, "loss").steps == list(range(25))
 
 
@@ -149,5 +174,32 @@ def test_a_store_made_before_buckets_gets_its_metric_index_replaced(db):
         for ix in list(db.metrics.list_indexes())
     ]
     assert ["run_id", "name"] not in keys and ["run_id", "name", "bucket"] in keys
-    store = MongoStore(client=db.client, db_name="sacred")
+    store = MongoStore(client=db.client, db_name=db.name)
     assert store.metric(run_id, "loss").steps == list(range(25))
+
+
+@pytest.mark.mongo
+@pytest.mark.slow
+def test_a_metric_beyond_the_server_document_limit_is_stored_whole():
+    """450,000 points of one metric (Sacred's single document would pass 16 MiB at about 400,000)
+    with the default bucket size, on the real server, which refuses any document above 16 MiB."""
+    import pymongo
+
+    client = pymongo.MongoClient(_server_url(), serverSelectionTimeoutMS=5000)
+    name = f"experimentkit_buckets_{uuid.uuid4().hex[:12]}"
+    try:
+        db = client[name]
+        obs = MongoObserver.create_from(db["runs"], gridfs.GridFS(db), metrics_collection=db["metrics"])
+        run_id = start(obs)
+        logged = 0
+        for _ in range(5):
+            obs.log_metrics(batch(logged, 90_000), info={})
+            logged += 90_000
+        obs.completed_event(stop_time=T0, result=1)
+        assert db.metrics.count_documents({"run_id": run_id, "name": "loss"}) == 5  # buckets 0..4
+        series = MongoStore(client=client, db_name=name).metric(run_id, "loss")
+        assert series.steps == list(range(logged))  # logged = stored, 0 duplicated
+        assert db.runs.find_one({"_id": run_id})["status"] == "COMPLETED"
+    finally:
+        client.drop_database(name)
+        client.close()

@@ -305,9 +305,13 @@ class MongoStore(Store):
 
     def _records(self, docs: list, summaries: dict, resolve_sources: bool = True) -> list:
         md5s = self._source_md5s(docs) if resolve_sources else {}
-        return [self._record(doc, summaries.get(str(doc["_id"]), (None, {}))[1], md5s) for doc in docs]
+        # the light records of a first pass (resolve_sources=False) hold only some fields: no damage check
+        return [
+            self._record(doc, summaries.get(str(doc["_id"]), (None, {}))[1], md5s, check=resolve_sources)
+            for doc in docs
+        ]
 
-    def _record(self, doc: dict, metrics: dict, md5s: dict) -> RunRecord:
+    def _record(self, doc: dict, metrics: dict, md5s: dict, check: bool = True) -> RunRecord:
         omniboard = doc.get("omniboard") if isinstance(doc.get("omniboard"), dict) else {}
         tags = omniboard.get("tags") or []
         stored = doc.get("experiment") if isinstance(doc.get("experiment"), dict) else {}
@@ -327,9 +331,16 @@ class MongoStore(Store):
         for name in TIME_KEYS:
             fields[name] = _time(doc.get(name))
         artifacts = [a.get("name") for a in doc.get("artifacts") or [] if isinstance(a, dict)]
+        damaged = _damage_of(doc, metrics) if check else []
+        for name in ("config", "host", "meta"):
+            if not isinstance(fields[name], dict):
+                fields[name] = {}
+        if not isinstance(info, dict):
+            info = {}
         return self.new_record(
             id=doc["_id"],
             status=doc.get("status"),
+            damaged=damaged,
             experiment=experiment,
             info=info,
             tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
@@ -690,6 +701,35 @@ def _raw_ids(run_id: Any) -> list:
 
 
 # ---- conversion of stored values ----------------------------------------------------------------
+# What every run document of Sacred's layout has, with the BSON type readers rely on.
+_RUN_FIELDS = {"status": str, "experiment": dict, "config": dict, "host": dict, "meta": dict}
+
+
+def _damage_of(doc: dict, metrics: dict) -> list:
+    """What of a run document cannot be read as Sacred's layout: missing fields, fields of another
+    type, metric values that are not numbers (each left out; the rest of the run is read)."""
+    damaged = []
+    for name, kind in _RUN_FIELDS.items():
+        if name not in doc:
+            damaged.append(f"run {doc['_id']}: the document has no {name!r} field")
+        elif not isinstance(doc[name], kind):
+            damaged.append(
+                f"run {doc['_id']}: field {name!r} is a {type(doc[name]).__name__}, not a "
+                f"{'document' if kind is dict else 'string'}"
+            )
+    if "info" in doc and doc["info"] is not None and not isinstance(doc["info"], dict):
+        damaged.append(f"run {doc['_id']}: field 'info' is a {type(doc['info']).__name__}, not a document")
+    if doc.get("status") != "QUEUED" and not isinstance(doc.get("start_time"), _dt.datetime):
+        what = "no" if doc.get("start_time") is None else "no readable"
+        damaged.append(f"run {doc['_id']}: the document has {what} 'start_time'")
+    for name, summary in metrics.items():
+        last = summary.get("last")
+        if last is not None and (not isinstance(last, (int, float)) or isinstance(last, bool)):
+            damaged.append(f"metric {name!r}: stored values that are not numbers (last left out)")
+            summary["last"] = None
+    return damaged
+
+
 def _plain(value: Any) -> Any:
     """Stored BSON → plain values: keys unescaped, ObjectIds as text, times naive UTC."""
     if isinstance(value, dict):

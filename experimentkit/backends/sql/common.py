@@ -58,28 +58,46 @@ def record_from_row(
 ) -> RunRecord:
     """A ``RunRecord`` from one row of the run/experiment/host join (times already datetimes).
 
-    ``row`` has the run columns plus ``ex_*`` and ``h_*`` (the experiment and host columns).
+    ``row`` has the run columns plus ``ex_*`` and ``h_*`` (the experiment and host columns).  A
+    column whose JSON cannot be read, or a metric whose stored values are not numbers, is named in
+    ``record.damaged`` and left out; the rest of the run is read as usual (nothing is changed).
     """
+    damaged: list = []
+
+    def column(name: str, default: Any) -> Any:
+        try:
+            return loads(row[name], default)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno}: {exc.msg}"
+            damaged.append(f"run {row['run_id']}: column {name}: {where}")
+            return default
+
     if row["host_info"]:
-        host = loads(row["host_info"], {})
+        host = column("host_info", {})
     else:  # Sacred kept only these columns
         host = {k: row[f"h_{k}"] for k in HOST_COLUMNS if row[f"h_{k}"] is not None}
         if row["h_os"] is not None:
             host["os"] = [row["h_os"], row["h_os_info"]]
-    meta = loads(row["meta"], None)
+    meta = column("meta", None)
     if meta is None:
         meta = {k: row[k] for k in ("command", "comment", "priority") if row[k] is not None}
-    result = loads(row["result_json"], None) if row["result_json"] is not None else row["result"]
+    result = column("result_json", None) if row["result_json"] is not None else row["result"]
     trace = row["fail_trace"]
+    config, info = column("config", {}), column("info", {})
+    for name, value in (("config", config), ("info", info), ("host_info", host), ("meta", meta)):
+        if not isinstance(value, dict):
+            damaged.append(
+                f"run {row['run_id']}: column {name}: a JSON {type(value).__name__}, not an object"
+            )
     return store.new_record(
         id=row["run_id"],
         status=row["status"],
         command=row["command"],
         experiment=experiment,
-        config=loads(row["config"], {}),
-        info=loads(row["info"], {}),
-        host=host,
-        meta=meta,
+        config=config if isinstance(config, dict) else {},
+        info=info if isinstance(info, dict) else {},
+        host=host if isinstance(host, dict) else {},
+        meta=meta if isinstance(meta, dict) else {},
         start_time=row["start_time"],
         stop_time=row["stop_time"],
         heartbeat=row["heartbeat"],
@@ -88,9 +106,31 @@ def record_from_row(
         tags=tags,
         notes=row["note"] or "",
         artifacts=artifacts,
-        metrics=metrics,
+        metrics=_readable_metrics(metrics, damaged),
         resources=[{"path": path, "md5": md5} for path, md5 in resources],
+        damaged=damaged,
     )
+
+
+def _readable_metrics(metrics: dict, damaged: list) -> dict:
+    """The summaries with any value that is not a number left out (SQLite stores whatever it is
+    given in a REAL column: text sorts above every number, so ``max`` and ``last`` would show it)."""
+    readable = {}
+    for name, summary in metrics.items():
+        bad = [
+            agg
+            for agg in ("last", "min", "max")
+            if summary.get(agg) is not None and not _number(summary[agg])
+        ]
+        if bad:
+            damaged.append(f"metric {name!r}: stored values that are not numbers ({', '.join(bad)} left out)")
+            summary = {**summary, **dict.fromkeys(bad)}
+        readable[name] = summary
+    return readable
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def plan_query(

@@ -56,11 +56,11 @@ def stored_version(conn: sa.Connection) -> Optional[int]:
 def upgrade(engine: sa.Engine) -> int:
     """Create the tables or migrate them to ``SCHEMA_VERSION``; returns the version now stored.
 
-    Cheap when the database is already current (one query), so observers call it on first use.
+    Cheap when the database is already current (one query, no catalog reflection), so observers
+    call it on first use.
     """
-    with engine.connect() as conn:
-        if stored_version(conn) == s.SCHEMA_VERSION:
-            return s.SCHEMA_VERSION
+    if _current_version(engine) == s.SCHEMA_VERSION:
+        return s.SCHEMA_VERSION
     attempts = 5 if engine.dialect.name == "sqlite" else 1
     for attempt in range(attempts):
         try:
@@ -70,6 +70,17 @@ def upgrade(engine: sa.Engine) -> int:
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _current_version(engine: sa.Engine) -> Optional[int]:
+    """The version stored in ``schema_version`` in one query; None when that cannot be read (no
+    such table yet: the full check under the lock decides)."""
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(sa.select(sa.func.max(s.schema_version.c.version))).scalar()
+    except sa.exc.DBAPIError:
+        return None
+    return None if version is None else int(version)
 
 
 def _upgrade_locked(engine: sa.Engine) -> int:

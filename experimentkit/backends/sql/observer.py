@@ -24,8 +24,11 @@ import math
 import mimetypes
 import os
 import random
+import sys
+import threading
 import time
 import warnings
+import weakref
 from typing import Any, Callable, Optional
 
 from ...dependencies import get_digest
@@ -56,6 +59,12 @@ class SqlObserver(RunObserver):
         self._engine: Any = None
         self._owns_engine = True
         self._schema_ready = False
+        if "sqlalchemy" in sys.modules:  # (-s has loaded it to check the URL; else it waits)
+            # load the driver now rather than inside started_event, which the dispatcher times
+            try:
+                self._engine = _shared_engine(url, echo)
+            except Exception:  # noqa: BLE001 - the first event reports it, through the dispatcher
+                self._engine = None
         self._out_len = 0  # characters of captured_out already stored
         # What this observer believes is stored: points per metric name and rows per table name.
         # A name missing from ``_counts`` has 0 when ``_complete`` (a run this observer created),
@@ -112,13 +121,12 @@ class SqlObserver(RunObserver):
     # ---- engine and transactions -----------------------------------------------------------------
     @property
     def engine(self) -> Any:
-        """The SQLAlchemy engine (created on first use; the schema is created or upgraded then)."""
+        """The SQLAlchemy engine, one per URL in the process (see ``_shared_engine``); the schema is
+        created or upgraded on first use, once per engine."""
         if self._engine is None:
-            self._engine = _create_engine(self.url, self.echo)
+            self._engine = _shared_engine(self.url, self.echo)
         if not self._schema_ready:
-            from .migrations import upgrade
-
-            upgrade(self._engine)
+            _ensure_schema(self._engine)
             self._schema_ready = True
         return self._engine
 
@@ -133,6 +141,12 @@ class SqlObserver(RunObserver):
                     result = work(conn)
             except sa.exc.DBAPIError as exc:
                 self._in_doubt = True  # the commit may have reached the server
+                if _is_missing_table(exc) and attempt + 1 < _ATTEMPTS:
+                    # the store was dropped and made again since this process checked its schema
+                    _SCHEMA_CURRENT.discard(engine)
+                    self._schema_ready = False
+                    engine = self.engine
+                    continue
                 if attempt + 1 == _ATTEMPTS or not _is_write_conflict(exc):
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
@@ -459,6 +473,50 @@ class SqlObserver(RunObserver):
 
 
 # ---- helpers (module level so that transactions are plain functions of a connection) -------------
+# Runs of one process that write to one URL (threads, sweeps, notebooks, runs one after another)
+# share an engine: the driver is loaded, the dialect set up and the schema checked once per process,
+# not once per run.  ``join`` still closes the idle connections after each run.
+_ENGINES: dict = {}  # (URL text, echo) -> engine
+_ENGINES_LOCK = threading.Lock()
+_SCHEMA_CURRENT: weakref.WeakSet = weakref.WeakSet()  # engines whose schema this process made current
+_SCHEMA_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shared_engine(url: Any, echo: bool) -> Any:
+    """The process's engine for ``url`` (created on first use)."""
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get((text, bool(echo)))
+        if engine is None:
+            engine = _ENGINES[(text, bool(echo))] = _create_engine(url, echo)
+            _SCHEMA_LOCKS[engine] = threading.Lock()
+        return engine
+
+
+def _ensure_schema(engine: Any) -> None:
+    """Create or upgrade the schema once per engine: concurrent runs of the process wait for the
+    one that checks, instead of each checking (and, on a fresh store, queueing for the lock)."""
+    if engine in _SCHEMA_CURRENT:
+        return
+    with _ENGINES_LOCK:
+        lock = _SCHEMA_LOCKS.setdefault(engine, threading.Lock())
+    with lock:
+        if engine not in _SCHEMA_CURRENT:
+            from .migrations import upgrade
+
+            upgrade(engine)
+            _SCHEMA_CURRENT.add(engine)
+
+
+def _forget_engines_in_child() -> None:
+    """A forked child must not use the parent's pooled connections."""
+    for engine in list(_ENGINES.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
 def _create_engine(url: Any, echo: bool) -> Any:
     import sqlalchemy as sa
 
@@ -521,6 +579,17 @@ def _is_write_conflict(exc: Any) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] == 1213  # MySQL: deadlock found
+
+
+def _is_missing_table(exc: Any) -> bool:
+    """The statement names a table the database does not have (PostgreSQL, SQLite, MySQL)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "42P01":
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] == 1146:  # MySQL: table doesn't exist
+        return True
+    return "no such table" in str(orig)
 
 
 def _to_json(obj: Any) -> str:
