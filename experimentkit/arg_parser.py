@@ -12,5 +12,6 @@ from .commandline.parser import (  # noqa: F401 - re-exported under Sacred's mod
     parse_args,
     printable_usage,
 )
+from .config.updates import parse_value as _convert_value  # noqa: F401 - Sacred's private name
 
 __all__ = ["get_config_updates", "format_usage", "parse_args", "printable_usage"]

@@ -40,6 +40,9 @@ class CapturedFunction:
         self._defaults = {p.name: p.default for p in params if p.default is not p.empty}
         self.uses_randomness = "_seed" in self.arg_names or "_rnd" in self.arg_names
         self.unobserved = False
+        #: run, config, logger or rnd set on the function itself (Sacred code and tests set them);
+        #: they win over what the active run provides
+        self._given: dict[str, Any] = {}
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -58,35 +61,57 @@ class CapturedFunction:
     @property
     def run(self) -> Any:
         """The active run, or None."""
-        return current_run()
+        return self._given["run"] if "run" in self._given else current_run()
+
+    @run.setter
+    def run(self, value: Any) -> None:
+        self._given["run"] = value
 
     @property
-    def config(self) -> dict:
+    def config(self) -> Any:
         """This function's read-only view of the active run's config (``{}`` outside a run)."""
+        if "config" in self._given:
+            return self._given["config"]
         run = current_run()
         return run.config_view(self) if run is not None else {}
 
+    @config.setter
+    def config(self, value: Any) -> None:
+        self._given["config"] = value
+
     @property
-    def logger(self) -> logging.Logger:
+    def logger(self) -> Any:
         """The logger passed as ``_log``."""
+        if "logger" in self._given:
+            return self._given["logger"]
         run = current_run()
         root = getattr(run, "root_logger", None) or logging.getLogger()
         owner = getattr(self.ingredient, "config_path", "") or ""
         # as Sacred: an ingredient's functions log below the ingredient's path ("dataset.load")
         return root.getChild(f"{owner}.{self.__name__}" if owner else self.__name__)
 
+    @logger.setter
+    def logger(self, value: Any) -> None:
+        self._given["logger"] = value
+
     @property
     def rnd(self) -> Any:
         """This function's random generator in the active run (its seeds are drawn from it)."""
+        if "rnd" in self._given:
+            return self._given["rnd"]
         run = current_run()
         return run.seed_stream(self).rnd if run is not None else None
 
+    @rnd.setter
+    def rnd(self, value: Any) -> None:
+        self._given["rnd"] = value
+
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        run = current_run()
-        if run is None:
-            return self.__wrapped__(*args, **self._fill(args, kwargs, {}, run))
-        filled = self._fill(args, kwargs, run.config_view(self), run)
+        run = self.run
+        filled = self._fill(args, kwargs, self.config, run)
+        if run is None and "logger" not in self._given:
+            return self.__wrapped__(*args, **filled)
         logger = self.logger
         if not logger.isEnabledFor(logging.DEBUG):
             return self.__wrapped__(*args, **filled)
@@ -134,6 +159,10 @@ class CapturedFunction:
         return filled
 
     def _draw_seed(self, run: Any) -> int:
+        if "rnd" in self._given:
+            from .seeding import get_seed
+
+            return get_seed(self._given["rnd"])
         stream = run.seed_stream(self) if run is not None else None
         if stream is None:
             from .seeding import generate_seed

@@ -592,7 +592,9 @@ class Dispatcher:
                 exc,
             )
         take = getattr(slot.observer, "take_undelivered", None)
-        leftovers = take() if callable(take) else []
+        undelivered = take() if callable(take) else None
+        # only a real list counts (an observer answering every attribute, e.g. a mock, has no queue)
+        leftovers = undelivered if isinstance(undelivered, (list, tuple)) else []
         stuck = [] if self._settle(slot) is None else [slot.inflight[1]]
         if stuck:
             self.logger.warning(

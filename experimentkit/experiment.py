@@ -278,3 +278,11 @@ class Experiment(Ingredient):
         from .run import check_goal
 
         self.metric_goals[name] = check_goal(goal)
+
+
+def gather_command_line_options(filter_disabled: Optional[bool] = None) -> list:
+    """The built-in command-line options and those of installed observer plugins (Sacred's helper;
+    ``filter_disabled`` is accepted for Sacred code: every listed option is available)."""
+    from .commandline.options import gather_options
+
+    return gather_options(None)

@@ -419,10 +419,11 @@ def create_run(
         # a -s/-m URL is stored without its password (run.json, SQL rows, Mongo documents)
         "options": {key: strip_password(value) for key, value in (options or {}).items()},
         "named_configs": list(named_configs),
-        "config_updates": resolved.config_updates,
-        "uid": uuid.uuid4().hex,
-        **(meta_info or {}),
     }
+    if config_updates is not None:  # as Sacred: a plain ex.run() records no config_updates key
+        run.meta_info["config_updates"] = resolved.config_updates
+    run.meta_info["uid"] = uuid.uuid4().hex
+    run.meta_info.update(meta_info or {})
     rerun_of = os.environ.get("EXPERIMENTKIT_RERUN_OF")
     if rerun_of:
         run.meta_info["rerun_of"] = rerun_of

@@ -17,6 +17,8 @@ __all__ = [
     "optional_import",
     "module_exists",
     "modules_exist",
+    "parse_version",
+    "get_package_version",
     "module_is_in_cache",
     "get_tensorflow",
     "lazy_optional_attribute",
@@ -48,6 +50,20 @@ def modules_exist(*modnames: str) -> bool:
 def module_is_in_cache(modname: str) -> bool:
     """True if ``modname`` is already imported."""
     return modname in sys.modules
+
+
+def parse_version(version: str) -> Any:
+    """``version`` as a comparable ``packaging`` version."""
+    from packaging.version import parse
+
+    return parse(version)
+
+
+def get_package_version(name: str) -> Any:
+    """The installed version of distribution ``name``, comparable (``packaging``'s ``Version``)."""
+    from importlib.metadata import version
+
+    return parse_version(version(name))
 
 
 def get_tensorflow() -> Any:

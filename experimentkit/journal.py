@@ -56,7 +56,8 @@ def encode_value(value: Any) -> Any:
         return {"$tuple": [encode_value(v) for v in value]}
     if isinstance(value, (bytes, bytearray)):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if hasattr(value, "dtype") and hasattr(value, "tolist"):  # numpy scalars and arrays
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # numpy scalars and arrays
+        # (by module, not by duck typing: a mock or proxy answers every attribute and would recurse)
         return encode_value(value.tolist())
     return {"$repr": repr(value)}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Union
 
+from .commandline.options import convert_camel_case_to_snake_case, get_inheritors  # noqa: F401
 from .config.paths import (  # noqa: F401 - re-exported for Sacred users
     PATHCHANGE,
     convert_to_nested_dict,
@@ -36,7 +37,13 @@ from .errors import (  # noqa: F401 - re-exported for Sacred users
     SignatureError,
     TimeoutInterrupt,
 )
-from .installed import module_exists, modules_exist  # noqa: F401
+from .installed import (  # noqa: F401
+    get_package_version,
+    module_exists,
+    module_is_in_cache,
+    modules_exist,
+    parse_version,
+)
 from .output import apply_backspaces_and_linefeeds  # noqa: F401
 from .tracebacks import format_filtered_stacktrace, format_sacred_error  # noqa: F401
 
@@ -72,4 +79,9 @@ __all__ = [
     "format_sacred_error",
     "module_exists",
     "modules_exist",
+    "module_is_in_cache",
+    "get_package_version",
+    "parse_version",
+    "get_inheritors",
+    "convert_camel_case_to_snake_case",
 ]

@@ -18,6 +18,8 @@ from ..errors import UsageError, suggest
 __all__ = [
     "CLIOption",
     "CommandLineOption",
+    "convert_camel_case_to_snake_case",
+    "get_inheritors",
     "cli_option",
     "default_options",
     "gather_options",
@@ -106,6 +108,24 @@ def cli_option(short_flag: str, long_flag: str, is_flag: bool = False) -> Callab
     return wrapper
 
 
+def convert_camel_case_to_snake_case(name: str) -> str:
+    """``getHTTPResponseCode`` -> ``get_http_response_code`` (option flags from class names)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+
+
+def get_inheritors(cls: type) -> set[type]:
+    """Every direct and indirect subclass of ``cls`` (Sacred found its option classes this way)."""
+    found: set[type] = set()
+    pending: list[type] = [cls]
+    while pending:
+        subclasses: list[type] = pending.pop().__subclasses__()
+        for sub in subclasses:
+            if sub not in found:
+                found.add(sub)
+                pending.append(sub)
+    return found
+
+
 class CommandLineOption:
     """Sacred's older way to define an option: subclass it and override ``apply(cls, args, run)``.
 
@@ -122,7 +142,7 @@ class CommandLineOption:
     def get_flag(cls) -> str:
         """``--`` + the class name without ``Option``, in snake_case."""
         name = cls.__name__[:-6] if cls.__name__.endswith("Option") else cls.__name__
-        return "--" + re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+        return "--" + convert_camel_case_to_snake_case(name)
 
     @classmethod
     def get_short_flag(cls) -> str:

@@ -12,24 +12,72 @@ from __future__ import annotations
 import os
 import pprint
 from collections.abc import Iterator, Mapping
-from typing import Any, Optional, TextIO
+from typing import Any, NamedTuple, Optional, TextIO, Union
 
-__all__ = ["use_color", "format_config", "format_named_configs", "format_dependencies", "Palette", "to_plain"]
+__all__ = [
+    "use_color",
+    "format_config",
+    "format_named_configs",
+    "format_named_config",
+    "format_named_configs_colored",
+    "COLOR_MODIFIED",
+    "COLOR_ADDED",
+    "COLOR_TYPECHANGED",
+    "COLOR_DOC",
+    "COLOR_DIRTY",
+    "ENDC",
+    "format_dependencies",
+    "Palette",
+    "to_plain",
+    "ConfigEntry",
+    "PathEntry",
+    "iterate_marked",
+    "format_entry",
+]
 
 _PRINTER = pprint.PrettyPrinter()
+
+
+class ConfigEntry(NamedTuple):
+    """A config value as ``print_config`` shows it, with its marks."""
+
+    key: str
+    value: Any
+    added: bool
+    modified: bool
+    typechanged: Optional[tuple]
+    doc: Optional[str]
+
+
+class PathEntry(NamedTuple):
+    """The header line of a non-empty sub-dict, with its marks."""
+
+    key: str
+    added: bool
+    modified: bool
+    typechanged: Optional[tuple]
+    doc: Optional[str]
+
+
+#: the ANSI codes of the marks (Sacred's names)
+COLOR_MODIFIED = "\x1b[34m"  # blue
+COLOR_ADDED = "\x1b[32m"  # green
+COLOR_TYPECHANGED = "\x1b[31m"  # red
+COLOR_DOC = "\x1b[2m"  # dim
+COLOR_DIRTY = "\x1b[31m"
+ENDC = "\x1b[0m"
 
 
 class Palette:
     """ANSI codes of the marks, or empty strings when colour is off."""
 
     def __init__(self, color: bool):
-        code = (lambda s: f"\x1b[{s}m") if color else (lambda s: "")
-        self.modified = code("34")  # blue
-        self.added = code("32")  # green
-        self.typechanged = code("31")  # red
-        self.doc = code("2")  # dim
-        self.dirty = code("31")
-        self.end = code("0")
+        self.modified = COLOR_MODIFIED if color else ""
+        self.added = COLOR_ADDED if color else ""
+        self.typechanged = COLOR_TYPECHANGED if color else ""
+        self.doc = COLOR_DOC if color else ""
+        self.dirty = COLOR_DIRTY if color else ""
+        self.end = ENDC if color else ""
 
 
 def use_color(stream: Optional[TextIO] = None) -> bool:
@@ -77,20 +125,65 @@ def _walk(config: Mapping, prefix: str = "") -> Iterator[tuple]:
             yield path, key, value, False
 
 
-def format_config(config: Mapping, modifications: Any = None, color: bool = False) -> str:
-    """The config as an indented tree, marking modified, added and type-changed entries, with doc
-    comments.
+def iterate_marked(
+    config: Mapping, modifications: Any = None
+) -> Iterator[tuple[str, Union[ConfigEntry, PathEntry]]]:
+    """``(dotted_path, entry)`` for every line of ``print_config``, in its order.
 
     ``modifications`` has ``added`` and ``modified`` (sets of dotted keys), ``typechanged`` and
     ``docs`` (dicts keyed by dotted key), as ``Run.config_modifications``; ``None`` marks nothing.
     """
-    p = Palette(color)
     added = set(getattr(modifications, "added", ()) or ())
     modified = set(getattr(modifications, "modified", ()) or ())
     typechanged = dict(getattr(modifications, "typechanged", {}) or {})
     docs = dict(getattr(modifications, "docs", {}) or {})
+    for path, key, value, is_subtree in _walk(config):
+        marks = (path in added, path in modified, typechanged.get(path), docs.get(path))
+        yield path, PathEntry(str(key), *marks) if is_subtree else ConfigEntry(str(key), value, *marks)
+
+
+def format_entry(
+    indent: int, entry: Union[ConfigEntry, PathEntry], color: bool = True, signs: bool = False
+) -> str:
+    """One ``print_config`` line (or several, for a long value) indented by ``indent`` spaces.
+
+    With ``color`` a marked entry is coloured (type change over added over modified); with ``signs``
+    (no colour) the mark is a sign in the indent instead (``!``, ``+``, ``*``).
+    """
+    p = Palette(color)
+    pad = " " * indent
+    if entry.key == "__doc__" and isinstance(entry, ConfigEntry):
+        text = str(entry.value).replace("\n", "\n" + pad)
+        return f'{p.doc}{pad}"""{text}"""{p.end}'
+    if isinstance(entry, PathEntry):
+        text = f"{pad}{entry.key}:"
+    else:
+        head = f"{pad}{entry.key} = "
+        text = head + _PRINTER.pformat(to_plain(entry.value)).replace("\n", "\n" + " " * len(head))
+    if entry.doc:
+        last_line = text.rsplit("\n", 1)[-1]
+        gap = " " * (35 - len(last_line) + 2) if len(last_line) <= 35 else "    "
+        text += f"{gap}{p.doc}# {entry.doc}{p.end}"
+    if entry.typechanged:
+        mark, sign = p.typechanged, "!"
+    elif entry.added:
+        mark, sign = p.added, "+"
+    elif entry.modified:
+        mark, sign = p.modified, "*"
+    else:
+        return text
+    if signs:
+        return f"{pad[:-2]}{sign} {text[len(pad) :]}"
+    return f"{mark}{text}{p.end}"
+
+
+def format_config(config: Mapping, modifications: Any = None, color: bool = False) -> str:
+    """The config as an indented tree, marking modified, added and type-changed entries, with doc
+    comments (``modifications`` as for :func:`iterate_marked`)."""
+    p = Palette(color)
+    entries = list(iterate_marked(config, modifications))
     # Without colour (piped, NO_COLOR), marked entries get a sign in the indent instead.
-    signs = not color and bool(added or modified or typechanged)
+    signs = not color and any(e.added or e.modified or e.typechanged for _, e in entries)
     if signs:
         lines = ["Configuration (* modified, + added, ! typechanged, # doc):"]
     else:
@@ -98,34 +191,8 @@ def format_config(config: Mapping, modifications: Any = None, color: bool = Fals
             f"Configuration ({p.modified}modified{p.end}, {p.added}added{p.end}, "
             f"{p.typechanged}typechanged{p.end}, {p.doc}doc{p.end}):"
         ]
-    for path, key, value, is_subtree in _walk(config):
-        indent = " " * (2 + 2 * path.count("."))
-        if key == "__doc__":
-            text = str(value).replace("\n", "\n" + indent)
-            lines.append(f'{p.doc}{indent}"""{text}"""{p.end}')
-            continue
-        if is_subtree:
-            text = f"{indent}{key}:"
-        else:
-            head = f"{indent}{key} = "
-            text = head + _PRINTER.pformat(to_plain(value)).replace("\n", "\n" + " " * len(head))
-        doc = docs.get(path)
-        if doc:
-            comment = f"{p.doc}# {doc}{p.end}"
-            last_line = text.rsplit("\n", 1)[-1]
-            gap = " " * (35 - len(last_line) + 2) if len(last_line) <= 35 else "    "
-            text += gap + comment
-        if path in typechanged:
-            mark, sign = p.typechanged, "!"
-        elif path in added:
-            mark, sign = p.added, "+"
-        elif path in modified:
-            mark, sign = p.modified, "*"
-        else:
-            mark, sign = "", ""
-        if signs and sign:
-            text = f"{indent[:-2]}{sign} {text[len(indent) :]}"
-        lines.append(f"{mark}{text}{p.end}" if mark else text)
+    for path, entry in entries:
+        lines.append(format_entry(2 + 2 * path.count("."), entry, color, signs))
     return "\n".join(lines)
 
 
@@ -141,24 +208,35 @@ def _doc_of(named_config: Any) -> Optional[str]:
     return doc
 
 
+def format_named_config(indent: int, name: str, named_config: Any, color: bool = True) -> str:
+    """One named config's line: its name, then its docstring as a comment (or indented below when it
+    spans several lines)."""
+    p = Palette(color)
+    pad = " " * indent
+    line = pad + name
+    doc = _doc_of(named_config)
+    if doc and doc.strip():
+        if "\n" in doc.strip():
+            body = doc.replace("\n", "\n" + pad)
+            line += f'{p.doc}\n{pad}  """{body}"""{p.end}'
+        else:
+            line += f"{p.doc}   # {doc.strip()}{p.end}"
+    return line
+
+
 def format_named_configs(named_configs: Any, color: bool = False, indent: int = 2) -> str:
     """``Named Configurations (doc):`` then one line per name, with its docstring as a comment."""
     p = Palette(color)
-    pad = " " * indent
     lines = [f"Named Configurations ({p.doc}doc{p.end}):"]
-    for name, named_config in dict(named_configs).items():
-        line = pad + name
-        doc = _doc_of(named_config)
-        if doc and doc.strip():
-            if "\n" in doc.strip():
-                body = doc.replace("\n", "\n" + pad)
-                line += f'{p.doc}\n{pad}  """{body}"""{p.end}'
-            else:
-                line += f"{p.doc}   # {doc.strip()}{p.end}"
-        lines.append(line)
+    lines += [format_named_config(indent, name, nc, color) for name, nc in dict(named_configs).items()]
     if len(lines) == 1:
-        lines.append(pad + "No named configs")
+        lines.append(" " * indent + "No named configs")
     return "\n".join(lines)
+
+
+def format_named_configs_colored(named_configs: Any, indent: int = 2) -> str:
+    """:func:`format_named_configs` always coloured (Sacred's ``_format_named_configs``)."""
+    return format_named_configs(named_configs, color=True, indent=indent)
 
 
 def format_dependencies(experiment_info: Mapping, color: bool = False) -> str:

@@ -7,7 +7,7 @@ file needs them.
 
 from __future__ import annotations
 
-from .dicts import ConfigDict, evaluate_scopes
+from .dicts import ConfigDict, chain_evaluate_config_scopes, evaluate_scopes
 from .dogmatic import DogmaticDict
 from .files import (
     CONFIG_FILE_EXTENSIONS,
@@ -38,6 +38,7 @@ __all__ = [
     "ConfigDict",
     "ConfigSummary",
     "evaluate_scopes",
+    "chain_evaluate_config_scopes",
     "DogmaticDict",
     "load_config_file",
     "save_config_file",

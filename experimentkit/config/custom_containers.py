@@ -7,7 +7,7 @@ The code lives in :mod:`experimentkit.config.dogmatic` (fixed values while a sco
 
 from __future__ import annotations
 
-from .dogmatic import DogmaticDict, FixedList  # noqa: F401
+from .dogmatic import DogmaticDict, FixedList, fallback_dict  # noqa: F401
 from .readonly import ReadOnlyDict, ReadOnlyList, make_read_only  # noqa: F401
 from .values import simplified_type, type_changed  # noqa: F401
 from .values import values_differ as is_different  # noqa: F401
@@ -17,6 +17,7 @@ DogmaticList = FixedList
 __all__ = [
     "DogmaticDict",
     "DogmaticList",
+    "fallback_dict",
     "ReadOnlyDict",
     "ReadOnlyList",
     "make_read_only",

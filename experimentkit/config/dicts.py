@@ -51,7 +51,7 @@ class ConfigDict:
         scope_locals = DogmaticDict({k: dogmatize(v) for k, v in fixed.items()}, protected=fallback)
         for key, value in normalize(self._conf).items():
             scope_locals[key] = value
-        return _summarize(scope_locals, preset, fallback, {}, settings)
+        return _summarize(scope_locals, preset, fallback, {}, settings, drop_modules=False)
 
 
 def evaluate_scopes(
@@ -86,3 +86,14 @@ def evaluate_scopes(
         ignored_fallbacks=summary.ignored_fallbacks,
         docs=summary.docs,
     )
+
+
+def chain_evaluate_config_scopes(
+    scopes: Iterable[Any],
+    fixed: Optional[Mapping] = None,
+    preset: Optional[Mapping] = None,
+    fallback: Optional[Mapping] = None,
+) -> tuple[dict, ConfigSummary]:
+    """Sacred's form of :func:`evaluate_scopes`: the merged config as a plain dict, and its summary."""
+    summary = evaluate_scopes(scopes, fixed=fixed, preset=preset, fallback=fallback)
+    return dict(summary), summary

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from .paths import join_paths
 from .values import type_changed, values_differ
 
-__all__ = ["DogmaticDict", "FixedList", "dogmatize", "undogmatize"]
+__all__ = ["DogmaticDict", "FixedList", "dogmatize", "undogmatize", "fallback_dict"]
 
 
 class FixedList(list):
@@ -26,8 +26,19 @@ class FixedList(list):
     def _ignore(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    append = extend = insert = pop = remove = reverse = sort = clear = _ignore
+    append = extend = insert = remove = reverse = sort = clear = _ignore
     __setitem__ = __delitem__ = _ignore
+
+    def pop(self, *args: Any) -> Any:
+        """Refused (as in Sacred): the popped value would not exist in the final config."""
+        raise TypeError("Cannot pop from a fixed config list")
+
+    def revelation(self) -> set[str]:
+        """Reveal the fixed entries of the dicts inside this list (nothing is added to the list)."""
+        for item in self:
+            if isinstance(item, (DogmaticDict, FixedList)):
+                item.revelation()
+        return set()
 
     def __iadd__(self, other: Any) -> FixedList:
         return self
@@ -67,23 +78,40 @@ class DogmaticDict(dict):
     ):
         super().__init__()
         self.fixed: dict = dict(fixed or {})
-        #: values readable by name but never part of the result (ingredient configs, ``_log``)
-        self.fallback: Mapping = fallback or {}
         #: names whose assignment is ignored (all ingredient paths, even those not readable here)
-        self.protected: set = set(protected) | set(self.fallback)
+        self.protected: set = set(protected)
+        #: values readable by name but never part of the result (ingredient configs, ``_log``)
+        self.fallback = fallback or {}
         self.modified: set[str] = set()
         self.typechanged: dict[str, tuple[type, type]] = {}
         self.ignored_fallbacks: list[str] = []
 
+    @property
+    def fallback(self) -> Mapping:
+        """Values readable by name but never part of the result; a fixed dict under the same name
+        reads its missing entries from here."""
+        return self._fallback
+
+    @fallback.setter
+    def fallback(self, values: Mapping) -> None:
+        self._fallback = values
+        for key in set(self.fixed) & set(values):
+            fixed, given = self.fixed[key], values[key]
+            if isinstance(fixed, Mapping) and isinstance(given, Mapping):
+                if not isinstance(fixed, DogmaticDict):
+                    fixed = self.fixed[key] = DogmaticDict(fixed)
+                fixed.fallback = given
+
     def __getitem__(self, key: Any) -> Any:
+        # as in Sacred: a fixed value exists once the body assigns its key (or reveal() adds it)
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
-        if key in self.fixed:
+        if key in self.fixed and key in self.fallback:
             return self.fixed[key]
         return self.fallback[key]
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self.fixed or key in self.fallback
+        return dict.__contains__(self, key) or key in self.fallback
 
     def get(self, key: Any, default: Any = None) -> Any:
         """Like ``dict.get``, seeing fixed and fallback values too."""
@@ -116,6 +144,10 @@ class DogmaticDict(dict):
         if values_differ(value, undogmatize(fixed)):
             self.modified.add(str(key))
 
+    def __delitem__(self, key: Any) -> None:
+        if key not in self.fixed:  # a fixed entry stays, like an overridden assignment
+            dict.__delitem__(self, key)
+
     def setdefault(self, key: Any, default: Any = None) -> Any:
         """Like ``dict.setdefault``, honouring fixed values."""
         if key not in self:
@@ -139,4 +171,13 @@ class DogmaticDict(dict):
             value = dict.__getitem__(self, key)
             if isinstance(value, DogmaticDict):
                 added |= {join_paths(str(key), k) for k in value.reveal()}
+            elif isinstance(value, FixedList):
+                value.revelation()
         return added
+
+    revelation = reveal  # Sacred's name
+
+
+def fallback_dict(fallback: Mapping, **kwargs: Any) -> dict:
+    """A plain dict of ``fallback`` overridden by ``kwargs`` (Sacred's helper of that name)."""
+    return {**fallback, **kwargs}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from ..errors import ConfigFileError, ConfigFileNotFoundError, UsageError
 
@@ -15,6 +15,8 @@ __all__ = [
     "load_config_file",
     "save_config_file",
     "is_config_file_name",
+    "FileHandler",
+    "HANDLER_BY_EXT",
 ]
 
 CONFIG_FILE_EXTENSIONS = (".json", ".yaml", ".yml", ".pickle")
@@ -43,6 +45,56 @@ def _yaml() -> Any:
     return yaml
 
 
+class FileHandler(NamedTuple):
+    """How one config file format is read and written: ``load(file)``, ``dump(value, file)`` and the
+    file mode suffix (``"b"`` for binary formats)."""
+
+    load: Callable[[Any], Any]
+    dump: Callable[[Any, Any], None]
+    mode: str
+
+
+def _load_yaml(f: Any) -> Any:
+    return _yaml().safe_load(f)
+
+
+def _dump_yaml(value: Any, f: Any) -> None:
+    from ..serialize import flatten
+
+    _yaml().safe_dump(flatten(value), f, sort_keys=True)
+
+
+def _dump_json(value: Any, f: Any) -> None:
+    from ..serialize import flatten
+
+    json.dump(flatten(value), f, sort_keys=True, indent=2)
+
+
+def _load_pickle(f: Any) -> Any:
+    import pickle
+
+    return pickle.load(f)
+
+
+def _dump_pickle(value: Any, f: Any) -> None:
+    import pickle
+
+    from ..serialize import plain
+
+    pickle.dump(plain(value), f)
+
+
+_YAML = FileHandler(_load_yaml, _dump_yaml, "")
+
+#: the reader and writer of each config file extension (Sacred's ``HANDLER_BY_EXT``)
+HANDLER_BY_EXT = {
+    ".json": FileHandler(json.load, _dump_json, ""),
+    ".pickle": FileHandler(_load_pickle, _dump_pickle, "b"),
+    ".yaml": _YAML,
+    ".yml": _YAML,
+}
+
+
 def load_config_file(path: str | os.PathLike, *, decode_jsonpickle: bool = False) -> dict:
     """Read a config file into a dict.
 
@@ -57,21 +109,18 @@ def load_config_file(path: str | os.PathLike, *, decode_jsonpickle: bool = False
     ext = _extension(path)
     if not os.path.isfile(path):
         raise ConfigFileNotFoundError(f"Config file not found: {path!r}")
+    handler = HANDLER_BY_EXT[ext]
     try:
-        if ext == ".json":
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            if decode_jsonpickle:
-                import jsonpickle
-
-                data = jsonpickle.decode(json.dumps(data), keys=True)
-        elif ext == ".pickle":
+        if handler.mode == "b":
             with open(path, "rb") as f:
-                data = pickle.load(f)
+                data = handler.load(f)
         else:
-            yaml = _yaml()
             with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f)
+                data = handler.load(f)
+        if decode_jsonpickle and ext == ".json":
+            import jsonpickle
+
+            data = jsonpickle.decode(json.dumps(data), keys=True)
     except (ValueError, pickle.UnpicklingError, EOFError) as e:
         raise ConfigFileError(f'Config file "{path}" could not be read: {e}') from e
     except UsageError:
@@ -94,19 +143,20 @@ def save_config_file(config: Any, path: str | os.PathLike) -> None:
     JSON goes through ``serialize.flatten`` (sorted keys, indent 2) so numpy values and tuples are
     stored as plain JSON; YAML and pickle get plain dicts/lists (read-only views are unwrapped).
     """
-    import pickle
+    import io
     import tempfile
-
-    from ..serialize import flatten, plain
 
     path = os.fspath(path)
     ext = _extension(path)
-    if ext == ".json":
-        payload = (json.dumps(flatten(config), sort_keys=True, indent=2) + "\n").encode("utf-8")
-    elif ext == ".pickle":
-        payload = pickle.dumps(plain(config))
+    handler = HANDLER_BY_EXT[ext]
+    if handler.mode == "b":
+        binary = io.BytesIO()
+        handler.dump(config, binary)
+        payload = binary.getvalue()
     else:
-        payload = _yaml().safe_dump(flatten(config), sort_keys=True).encode("utf-8")
+        text = io.StringIO()
+        handler.dump(config, text)
+        payload = (text.getvalue().rstrip("\n") + "\n").encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
     try:

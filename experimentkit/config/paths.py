@@ -102,13 +102,16 @@ def iterate_flattened_separately(
 
 
 def is_prefix(pre_path: str, path: str) -> bool:
-    """True if the dotted path ``pre_path`` is ``path`` or one of its ancestors (``""`` is everyone's)."""
+    """True if the dotted path ``pre_path`` is an ancestor of ``path`` (``""`` is everyone's; a path is
+    not its own prefix, as in Sacred)."""
     pre = pre_path.strip(".")
-    return not pre or path.strip(".") == pre or path.strip(".").startswith(pre + ".")
+    return not pre or path.strip(".").startswith(pre + ".")
 
 
 def rel_path(base: str, path: str) -> str:
-    """``path`` relative to its ancestor ``base`` (``rel_path("a", "a.b.c") == "b.c"``)."""
+    """``path`` relative to ``base``, itself or an ancestor (``rel_path("a", "a.b.c") == "b.c"``)."""
+    if base.strip(".") == path.strip("."):
+        return ""
     if not is_prefix(base, path):
         raise ValueError(f"{base!r} is not a prefix of {path!r}")
     return path.strip(".")[len(base.strip(".")) :].strip(".")
@@ -134,8 +137,9 @@ def recursive_update(d: dict, u: Mapping) -> dict:
 
 
 def convert_to_nested_dict(dotted: Mapping[str, Any]) -> dict:
-    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}`` (later keys win on conflicts)."""
+    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}``; dotted keys inside nested dicts are
+    expanded too (``{"a": {"b.c": 1}}`` -> ``{"a": {"b": {"c": 1}}}``)."""
     nested: dict = {}
-    for path, value in dotted.items():
+    for path, value in iterate_flattened(dotted):
         set_by_dotted_path(nested, path, value)
     return nested

@@ -172,9 +172,18 @@ def _copy(value: Any) -> Any:
 
 
 def _summarize(
-    scope_locals: DogmaticDict, preset: Mapping, fallback: Mapping, docs: Mapping, settings: Any
+    scope_locals: DogmaticDict,
+    preset: Mapping,
+    fallback: Mapping,
+    docs: Mapping,
+    settings: Any,
+    drop_modules: bool = True,
 ) -> ConfigSummary:
-    """Turn the evaluated locals into the final ``ConfigSummary`` (shared by scopes and dicts)."""
+    """Turn the evaluated locals into the final ``ConfigSummary`` (shared by scopes and dicts).
+
+    Modules a scope body imports are dropped; a dict's module values were given on purpose and stay
+    (a run then refuses them by name, as values it cannot store).
+    """
     added = scope_locals.reveal()
     if scope_locals.ignored_fallbacks:
         import logging
@@ -186,7 +195,9 @@ def _summarize(
             log.warning('Ignored attempt to set value of "%s", because it is an ingredient.', key)
     recursive_fill_in(scope_locals, preset)
     values = {
-        key: normalize(undogmatize(value)) for key, value in dict.items(scope_locals) if not is_module(value)
+        key: normalize(undogmatize(value))
+        for key, value in dict.items(scope_locals)
+        if not (drop_modules and is_module(value))
     }
     validate_keys(values, settings)
     return ConfigSummary(

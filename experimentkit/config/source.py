@@ -7,7 +7,16 @@ import re
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-__all__ = ["FunctionSource", "read_function_source", "collect_docs", "contains_return"]
+__all__ = [
+    "FunctionSource",
+    "read_function_source",
+    "collect_docs",
+    "contains_return",
+    "get_function_body",
+    "dedent_function_body",
+    "dedent_line",
+    "is_empty_or_comment",
+]
 
 
 class FunctionSource:
@@ -148,3 +157,54 @@ def collect_docs(source: FunctionSource, ignored_patterns: Iterable[str]) -> dic
             for name in names:
                 docs[name] = doc
     return docs
+
+
+# -- Sacred's text view of a config function (``sacred.config.config_scope``) ---------------------------
+# experimentkit evaluates scopes from the parsed ``def`` above; these helpers give Sacred code the body
+# as text, dedented, as Sacred's ConfigScope worked with it.
+
+
+def get_function_body(func: Callable) -> tuple[str, int]:
+    """The text after the colon that ends ``func``'s ``def`` line(s), and the file line it starts on."""
+    import inspect
+    import io
+    import tokenize
+
+    lines, first = inspect.getsourcelines(func)
+    text = "".join(lines)
+    depth, seen_def = 0, False
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NAME and tok.string == "def" and depth == 0:
+            seen_def = True
+        elif tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif seen_def and depth == 0 and tok.type == tokenize.OP and tok.string == ":":
+            row, col = tok.end
+            head = "".join(lines[: row - 1]) + lines[row - 1][:col]
+            return text[len(head) :], first + row - 1
+    raise ValueError(f"no def found in the source of {func!r}")
+
+
+def is_empty_or_comment(line: str) -> bool:
+    """True for a blank line or one holding only a comment."""
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def dedent_line(line: str, indent: str) -> str:
+    """``line`` without the leading characters it shares with ``indent`` (at most ``len(indent)``)."""
+    shared = 0
+    while shared < min(len(line), len(indent)) and line[shared] == indent[shared]:
+        shared += 1
+    return line[shared:]
+
+
+def dedent_function_body(body: str) -> str:
+    """``body`` with the indentation of its first code line removed from every line (comments and
+    continuation lines may be indented less; they lose what they share)."""
+    lines = body.split("\n")
+    code = next((line for line in lines if not is_empty_or_comment(line)), "")
+    indent = code[: len(code) - len(code.lstrip())]
+    return "\n".join(dedent_line(line, indent) for line in lines)

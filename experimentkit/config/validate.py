@@ -8,7 +8,14 @@ from ..errors import InvalidKeyError, UnstorableConfigError
 from .paths import join_paths
 from .values import is_numpy
 
-__all__ = ["InvalidKeyError", "JSONPICKLE_TAGS", "validate_keys", "check_storable", "assert_is_valid_key"]
+__all__ = [
+    "InvalidKeyError",
+    "JSONPICKLE_TAGS",
+    "validate_keys",
+    "check_storable",
+    "assert_is_valid_key",
+    "normalize_or_die",
+]
 
 #: Keys that jsonpickle gives a meaning; configs using them would be decoded into objects when read.
 JSONPICKLE_TAGS = frozenset(
@@ -91,6 +98,15 @@ def validate_keys(config: Any, settings: Any = None, path: str = "") -> None:
     elif isinstance(config, (list, tuple)):
         for value in config:
             validate_keys(value, cfg, path)
+
+
+def normalize_or_die(value: Any, settings: Any = None) -> Any:
+    """``value`` with its keys checked (``InvalidKeyError``) and numpy scalars and tuples made plain
+    (Sacred's ``normalize_or_die``)."""
+    from .values import normalize
+
+    validate_keys(value, settings)
+    return normalize(value)
 
 
 def _storable_numpy(value: Any) -> bool:

@@ -6,9 +6,10 @@
 
 Values TinyDB's JSON cannot hold are tagged strings, as tinydb-serialization writes them:
 ``"{TinyDate}2024-01-02T03:04:05.000006"``, ``"{TinyFile}\\"<md5>\\""`` (a stored file),
-``"{TinyArray}[1, 2]"`` (a numpy array).  The storage tags values on write and untags them on read,
-so documents read back hold datetimes, arrays and :class:`StoredFile` objects; the database file is
-replaced atomically on every write.
+``"{TinyArray}[1, 2]"`` (a numpy array), ``"{TinyDataFrame}<json>"`` / ``"{TinySeries}<json>"``
+(pandas, in ``to_json`` form, as Sacred's serializers).  The storage tags values on write and untags
+them on read, so documents read back hold datetimes, arrays, pandas objects and :class:`StoredFile`
+objects; the database file is replaced atomically on every write.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ __all__ = [
     "open_files",
     "StoredFile",
     "TaggedJSONStorage",
+    "DataFrameSerializer",
+    "SeriesSerializer",
 ]
 
 DB_FILE = "metadata.json"
@@ -94,6 +97,40 @@ class StoredFile:
         return f"StoredFile({self.hash!r})"
 
 
+class DataFrameSerializer:
+    """A pandas ``DataFrame`` as the text after its tag (``to_json``), and back (Sacred's name)."""
+
+    TAG = "{TinyDataFrame}"
+    CLASS_NAME = "DataFrame"
+
+    def encode(self, obj: Any) -> str:
+        return obj.to_json()
+
+    def decode(self, text: str) -> Any:
+        import io
+
+        import pandas
+
+        return pandas.read_json(io.StringIO(text))
+
+
+class SeriesSerializer(DataFrameSerializer):
+    """A pandas ``Series`` as the text after its tag, and back (Sacred's name)."""
+
+    TAG = "{TinySeries}"
+    CLASS_NAME = "Series"
+
+    def decode(self, text: str) -> Any:
+        import io
+
+        import pandas
+
+        return pandas.read_json(io.StringIO(text), typ="series")
+
+
+_PANDAS = (DataFrameSerializer(), SeriesSerializer())
+
+
 def encode(value: Any) -> Any:
     """``value`` as TinyDB stores it: datetimes, numpy arrays and stored files tagged, the rest
     JSON-safe."""
@@ -107,6 +144,10 @@ def encode(value: Any) -> Any:
         return file_tag(value.hash)
     if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
         return ARRAY_TAG + json.dumps(flatten(value))
+    if type(value).__module__.startswith("pandas"):
+        for serializer in _PANDAS:
+            if type(value).__name__ == serializer.CLASS_NAME:
+                return serializer.TAG + serializer.encode(value)
     return flatten(value)
 
 
@@ -129,6 +170,9 @@ def decode(value: Any, fs: Any = None) -> Any:
             except ImportError:
                 return items
             return numpy.array(items)
+        for serializer in _PANDAS:
+            if value.startswith(serializer.TAG):
+                return serializer.decode(value[len(serializer.TAG) :])
     return value
 
 

@@ -338,11 +338,6 @@ def test_serialisation_of_numpy_ndarray(tmpdir):
 
 
 @pytest.mark.skipif(not opt.has_pandas, reason="needs pandas")
-@pytest.mark.xfail(
-    strict=True,
-    reason="not provided: pandas DataFrames/Series are not tagged in the TinyDB store (Sacred's "
-    "DataFrameSerializer/SeriesSerializer); store them with _run.log_table or as artifacts",
-)
 def test_serialisation_of_pandas_dataframe(tmpdir):
     import numpy as np
     import pandas as pd

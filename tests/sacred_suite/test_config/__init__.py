@@ -1,0 +1,1 @@
+"""Sacred 0.8.7's tests/test_config, ported (see ../conftest.py)."""
