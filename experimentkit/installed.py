@@ -53,7 +53,8 @@ def module_is_in_cache(modname: str) -> bool:
 
 
 def parse_version(version: str) -> Any:
-    """``version`` as a comparable ``packaging`` version."""
+    """``version`` as a comparable ``packaging`` version (Sacred's helper; needs the ``packaging``
+    distribution, which experimentkit itself does not require)."""
     from packaging.version import parse
 
     return parse(version)
