@@ -253,12 +253,10 @@ class _Translator:
         )
 
     def metric_expr(self, name: str, aggregate: str) -> str:
-        where = f"m.run_id = run.run_id AND m.name = {self.param(name)}"
-        if aggregate == "last":
-            return f"(SELECT m.value FROM metric AS m WHERE {where} ORDER BY m.metric_id DESC LIMIT 1)"
-        if aggregate == "count":
-            return f"nullif((SELECT count(*) FROM metric AS m WHERE {where}), 0)"
-        return f"(SELECT {aggregate}(m.value) FROM metric AS m WHERE {where})"
+        """One row of ``metric_summary`` per run, as ``SqlStore._metric_expr``."""
+        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(aggregate, "point_count")
+        where = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
+        return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {where})"
 
     def tags_condition(self, flt: Filter) -> Optional[str]:
         wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
@@ -461,11 +459,19 @@ class FastSqliteStore(Store):
 
     # ---- the key catalogue (not counted in ``stats``: it is not an answer) -----------------------
     def has_key(self, key: Key) -> bool:
+        """One lookup in the catalogue ``run_key``; a key it lacks goes to the full store, which
+        looks in the runs (and adds the key when found: this path never writes)."""
+        if key.root not in ("config", "info", "meta", "metrics"):
+            return True
+        name = key.path[0] if key.root == "metrics" else ".".join(key.path)
         try:
             with self._connect() as conn:
-                return _has_key(conn, key, "run", "metric")
+                found = conn.execute("SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, name))
+                if found.fetchone() is not None:
+                    return True
         except (_Fallback, sqlite3.Error):
-            return self.full.has_key(key)
+            pass
+        return self.full.has_key(key)
 
     def key_names(self, root: str) -> list:
         return self.full.key_names(root)
@@ -524,11 +530,8 @@ class FastSqliteStore(Store):
         for chunk in chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for run_id, name, n, lo, hi, value in conn.execute(
-                "SELECT g.run_id, g.name, g.n, g.lo, g.hi, last.value FROM"
-                " (SELECT run_id, name, count(*) AS n, min(value) AS lo, max(value) AS hi,"
-                " max(metric_id) AS last_id FROM metric"
-                f" WHERE run_id IN ({marks}) GROUP BY run_id, name) AS g"
-                " JOIN metric AS last ON last.metric_id = g.last_id",
+                "SELECT run_id, name, point_count, min_value, max_value, last_value"
+                f" FROM metric_summary WHERE run_id IN ({marks})",
                 chunk,
             ):
                 metrics.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi, "count": int(n)}
