@@ -61,12 +61,13 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
-_TABLES = ("runs", "docs", "sigs", "metrics", "loose")
+_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys")
+_CATALOGUED = ("config", "info", "meta")
 _INT_PART = re.compile(r"-?\d+\Z")
 _INT64 = 2**63
 _SCHEMA = """
@@ -83,6 +84,10 @@ CREATE TABLE metrics (
     max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
 CREATE TABLE loose (
     run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
+CREATE TABLE keys (
+    root TEXT NOT NULL, name TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (root, name, run_id)
+    ) WITHOUT ROWID;
+CREATE INDEX keys_run_id ON keys (run_id);
 """
 
 
@@ -369,7 +374,7 @@ class RunIndex:
 
     def _delete_rows(self, run_id: str) -> None:
         for table in _TABLES:
-            column = "run_id" if table in ("metrics", "loose") else "id"
+            column = "run_id" if table in ("metrics", "loose", "keys") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
 
     def _insert(self, doc: dict, dir_sig: str, file_sig: str) -> None:
@@ -412,6 +417,11 @@ class RunIndex:
             rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"]))
         self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
+        keys = [("metrics", name, run_id) for name in doc["metrics"]]
+        for root in _CATALOGUED:
+            cut = len(root) + 1
+            keys += [(root, name[cut:], run_id) for name in dotted_keys([doc[root]], root)]
+        self.conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?,?)", keys)
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their directories were deleted)."""
@@ -457,23 +467,22 @@ class RunIndex:
         sql = f"SELECT COUNT(*) FROM runs r{plan.joins()}{where}"
         return self.conn.execute(sql, plan.join_params + plan.params).fetchone()[0]
 
-    def has_key(self, key: Key) -> Optional[bool]:
-        """Whether some indexed run has ``key``, by one query that stops at the first run found
-        (None when the stored JSON is not strict and only Python can tell)."""
-        from ..sql.fast_sqlite import _has_key
-
-        if key.root in self._loose_columns():
-            return None
-        return _has_key(self.conn, key, "runs", "metrics")
+    def has_key(self, key: Key) -> bool:
+        """Whether some indexed run has ``key``: one lookup in the catalogue of every run's key
+        paths (``keys``, written with the run's row).  A path through a list (``config.layers.0``)
+        is not catalogued: it is left to the query, as a key some run has."""
+        if key.root not in ("metrics", *_CATALOGUED):
+            return True
+        name = key.path[0] if key.root == "metrics" else ".".join(key.path)
+        found = self.conn.execute("SELECT 1 FROM keys WHERE root = ? AND name = ? LIMIT 1", (key.root, name))
+        if found.fetchone() is not None:
+            return True
+        return key.root != "metrics" and any(_INT_PART.match(part) for part in key.path)
 
     def key_names(self, root: str) -> list:
         """Every key under ``root`` some indexed run has (for suggestions)."""
-        if root == "metrics":
-            return sorted(
-                f"metrics.{row[0]}" for row in self.conn.execute("SELECT DISTINCT name FROM metrics")
-            )
-        docs = (json.loads(row[0]) for row in self.conn.execute(f"SELECT {root} FROM runs") if row[0])
-        return sorted(dotted_keys(docs, root))
+        rows = self.conn.execute("SELECT DISTINCT name FROM keys WHERE root = ?", (root,))
+        return sorted(f"{root}.{row[0]}" for row in rows)
 
     def statuses(self) -> list:
         return sorted(row[0] for row in self.conn.execute("SELECT DISTINCT status FROM runs"))
