@@ -155,3 +155,57 @@ def test_key_missing_from_the_catalogue_is_found_in_the_runs(url) -> None:
     assert names == {("config", "lr"), ("metrics", "val.accuracy")}
     store.close()
     engine.dispose()
+
+
+def _sweep(url: str, count: int) -> None:
+    """``count`` runs: metric ``v`` with many ties (7 values), a few runs without it or with a
+    non-finite last point, and a filter key that keeps one run in five."""
+    obs = SqlObserver(url)
+    t0 = _dt.datetime(2024, 4, 1)
+    ex = {"name": "sweep", "base_dir": "/x", "sources": [], "dependencies": [], "repositories": []}
+    for i in range(count):
+        obs.started_event(
+            ex_info=ex,
+            command="main",
+            host_info={"hostname": "h"},
+            start_time=t0,
+            config={"i": i, "keep": i % 5 == 0},
+            meta_info={},
+            _id=None,
+        )
+        if i % 11:
+            last = float("nan") if i % 13 == 0 else (i % 7) / 10
+            obs.log_metrics({"v": {"steps": [0, 1], "values": [0.5, last], "timestamps": [t0, t0]}}, {})
+        obs.completed_event(stop_time=t0, result=None)
+    obs.join()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_top_k_read_from_the_best_runs_equals_the_full_ordering(kind, tmp_path) -> None:
+    """Top-k by a metric comes from the metric's best runs (a window that grows when the filter
+    rejects them); ties at the window's edge, missing and non-finite values, offsets and a
+    second order key give the same runs as ordering every run."""
+    from experimentkit.query import Query, parse_order, parse_where
+
+    with databases(kind, tmp_path) as dbs:
+        url = dbs.new()
+        _sweep(url, 400)
+        stores = [SqlStore(url)] + ([FastSqliteStore(url)] if kind == "sqlite" else [])
+        for store in stores:
+            for where in ((), ("config.keep == True",), ("config.i > 390",), ("config.i == 3",)):
+                for order in (("-metrics.v",), ("metrics.v",), ("-metrics.v", "-config.i")):
+                    for limit, offset in ((3, 0), (10, 5), (70, 0)):
+                        q = Query(
+                            filters=tuple(parse_where(w) for w in where),
+                            order=tuple(parse_order(o) for o in order),
+                            limit=limit,
+                            offset=offset,
+                        )
+                        every = [r.id for r in store.query(q.replace(limit=None, offset=0))]
+                        assert [r.id for r in store.query(q)] == every[offset : offset + limit], (
+                            where,
+                            order,
+                        )
+            if isinstance(store, FastSqliteStore):
+                assert store.stats["full"] == 0
+            store.close()

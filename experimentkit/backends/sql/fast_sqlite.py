@@ -483,10 +483,15 @@ class FastSqliteStore(Store):
         with self._connect() as conn:
             tr = _Translator(self.dead_cutoff())
             pushed, terms, others, suspects = tr.plan(q)
-            _refuse_suspects(conn, suspects, tr.params)
-            where = _where([cond for _, cond in pushed])
+            conditions = [cond for _, cond in pushed]
             order = " ORDER BY " + ", ".join(terms) if terms is not None else ""
             exact = len(pushed) == len(q.filters) and terms is not None
+            if exact and q.limit is not None and q.limit > 0:
+                found = self._top_by_summary(conn, q, tr, conditions, suspects, order, others)
+                if found is not None:
+                    return found
+            _refuse_suspects(conn, suspects, tr.params)
+            where = _where(conditions)
             if exact and (q.limit is not None or q.offset):
                 flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
                 limit = -1 if q.limit is None else max(int(q.limit), 0)
@@ -501,6 +506,65 @@ class FastSqliteStore(Store):
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
         )
+
+    def _top_by_summary(
+        self,
+        conn: sqlite3.Connection,
+        q: Query,
+        tr: _Translator,
+        conditions: list,
+        suspects: list,
+        order: str,
+        others: list,
+    ) -> Optional[list]:
+        """The first ``offset + limit`` runs of a query ordered first by a metric's last value,
+        read from the best runs of that metric instead of from every run; None when this does
+        not apply (the caller runs the plain query).
+
+        The index of ``metric_summary`` on ``(name, last_value)`` gives the k-th best value v.
+        Every run outside "value at least as good as v" sorts after every run inside (its value
+        is worse, or missing), so when the query restricted to the inside already fills the
+        window, its answer is the answer.  Otherwise k grows; once fewer than k runs have a value
+        the plain query runs.  Suspect JSON matters only inside the restricted set."""
+        if not q.order:
+            return None
+        first = q.order[0].parsed_key
+        if first.root != "metrics" or first.aggregate != "last":
+            return None
+        descending = q.order[0].descending
+        wanted = int(q.limit or 0) + max(int(q.offset or 0), 0)
+        name = first.path[0]
+        direction, better = ("DESC", ">=") if descending else ("ASC", "<=")
+        flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
+        window = f" LIMIT {int(q.limit or 0)} OFFSET {max(int(q.offset or 0), 0)}"
+        k = max(4 * wanted, 64)
+        while True:
+            bound = conn.execute(
+                "SELECT last_value FROM metric_summary WHERE name = ? AND last_value IS NOT NULL"
+                f" ORDER BY last_value {direction} LIMIT 1 OFFSET ?",
+                (name, k - 1),
+            ).fetchone()
+            if bound is None:
+                return None
+            params = dict(tr.params, _wname=name, _wbound=bound[0])
+            inside = (
+                "run.run_id IN (SELECT run_id FROM metric_summary"
+                f" WHERE name = :_wname AND last_value {better} :_wbound)"
+            )
+            if suspects:
+                unique = " OR ".join(dict.fromkeys(suspects))
+                if conn.execute(
+                    f"SELECT 1 FROM run WHERE {inside} AND ({unique}) LIMIT 1", params
+                ).fetchone():
+                    raise _Fallback
+            rows = _fetch(conn, _select(flags) + _where([*conditions, inside]) + order + window, params)
+            if len(rows) == int(q.limit or 0):
+                if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
+                    return None
+                return apply_in_python(
+                    self._records(conn, rows), q, filtered=q.filters, ordered=True, limited=True
+                )
+            k *= 8
 
     def _count(self, q: Query) -> int:
         with self._connect() as conn:

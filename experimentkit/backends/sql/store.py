@@ -481,6 +481,11 @@ class SqlStore(Store):
     def _query(self, q: Query, json_in_sql: bool) -> list:
         with self.engine.connect() as conn:
             pushed, terms, others, suspects = self._plan(q)
+            exact = len(pushed) == len(q.filters) and terms is not None
+            if json_in_sql and exact and q.limit is not None and q.limit > 0:
+                found = self._top_by_summary(conn, q, pushed, terms, others, suspects)
+                if found is not None:
+                    return found
             if not json_in_sql or self._has_suspect_json(conn, suspects):
                 # NaN/Infinity in JSON: keep only the filters that parse no JSON, finish in Python.
                 pushed, terms, others = self._without_json(q), None, []
@@ -501,6 +506,50 @@ class SqlStore(Store):
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
         )
+
+    def _top_by_summary(
+        self, conn: Any, q: Query, pushed: list, terms: list, others: list, suspects: list
+    ) -> Optional[list]:
+        """The first ``offset + limit`` runs of a query ordered first by a metric's last value,
+        read from that metric's best runs (index on ``metric_summary(name, last_value)``), not
+        from every run; None when this does not apply.  See ``FastSqliteStore._top_by_summary``
+        for why the answer is the same."""
+        if not q.order:
+            return None
+        first = q.order[0].parsed_key
+        if first.root != "metrics" or first.aggregate != "last":
+            return None
+        ms = s.metric_summary.c
+        value = ms.last_value
+        descending = q.order[0].descending
+        wanted = int(q.limit or 0) + max(int(q.offset or 0), 0)
+        k = max(4 * wanted, 64)
+        while True:
+            ranked = sa.select(value).where(ms.name == first.path[0], value.is_not(None))
+            ranked = ranked.order_by(value.desc() if descending else value.asc()).limit(1).offset(k - 1)
+            bound = conn.execute(ranked).first()
+            if bound is None:
+                return None
+            better = value >= bound[0] if descending else value <= bound[0]
+            # the ids themselves, not a subquery: PostgreSQL would hash-join the subquery and still
+            # evaluate the JSON filters of every run
+            ids = conn.execute(sa.select(ms.run_id).where(ms.name == first.path[0], better)).scalars().all()
+            if len(ids) > MAX_SQL_IN_VALUES:
+                return None
+            inside = s.run.c.run_id.in_(ids)
+            if suspects:
+                probe = sa.select(sa.literal(1)).select_from(s.run).where(inside, sa.or_(*suspects)).limit(1)
+                if conn.execute(probe).first() is not None:
+                    return None
+            stmt = self._base_select().where(*[cond for _, cond in pushed], inside).order_by(*terms)
+            stmt = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)])
+            rows = conn.execute(stmt.limit(q.limit).offset(q.offset or None)).mappings().all()
+            if len(rows) == q.limit:
+                if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
+                    return None
+                records = self._records(conn, rows)
+                return apply_in_python(records, q, filtered=q.filters, ordered=True, limited=True)
+            k *= 8
 
     def _without_json(self, q: Query) -> list:
         pushed = []
