@@ -84,10 +84,7 @@ CREATE TABLE metrics (
     max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
 CREATE TABLE loose (
     run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
-CREATE TABLE keys (
-    root TEXT NOT NULL, name TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (root, name, run_id)
-    ) WITHOUT ROWID;
-CREATE INDEX keys_run_id ON keys (run_id);
+CREATE TABLE keys (root TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
 """
 
 
@@ -257,6 +254,7 @@ class RunIndex:
 
     def __init__(self, basedir: str, index_path: Optional[str] = None):
         self.basedir = basedir
+        self._pending_keys: set = set()  # catalogue rows (root, name) of the runs being written
         path = index_path or os.path.join(basedir, INDEX_FILE)
         self.conn = self._connect(path)
         self.path = path if self.conn is not None else ":memory:"
@@ -364,9 +362,15 @@ class RunIndex:
         try:
             for run_id in dropped:
                 self._delete_rows(run_id)
+            self._pending_keys = set()
             for doc, dir_sig, file_sig in updates:
                 self._delete_rows(doc["id"])
                 self._insert(doc, dir_sig, file_sig)
+            if dropped:  # keys only the dropped runs had must go: recount from the runs left
+                conn.execute("DELETE FROM keys")
+                self._pending_keys = self._stored_keys()
+            conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?)", sorted(self._pending_keys))
+            self._pending_keys = set()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -374,7 +378,9 @@ class RunIndex:
 
     def _delete_rows(self, run_id: str) -> None:
         for table in _TABLES:
-            column = "run_id" if table in ("metrics", "loose", "keys") else "id"
+            if table == "keys":
+                continue  # the catalogue is shared by the runs; rebuilt when runs are dropped
+            column = "run_id" if table in ("metrics", "loose") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
 
     def _insert(self, doc: dict, dir_sig: str, file_sig: str) -> None:
@@ -417,11 +423,15 @@ class RunIndex:
             rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"]))
         self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
-        keys = [("metrics", name, run_id) for name in doc["metrics"]]
-        for root in _CATALOGUED:
-            cut = len(root) + 1
-            keys += [(root, name[cut:], run_id) for name in dotted_keys([doc[root]], root)]
-        self.conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?,?)", keys)
+        self._pending_keys |= _catalogue_rows(doc)
+
+    def _stored_keys(self) -> set:
+        """The catalogue rows of every indexed run (after runs were dropped)."""
+        rows = {("metrics", row[0]) for row in self.conn.execute("SELECT DISTINCT name FROM metrics")}
+        for texts in self.conn.execute("SELECT config, info, meta FROM runs"):
+            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
+            rows |= _catalogue_rows(dict(doc, metrics={}))
+        return rows
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their directories were deleted)."""
@@ -500,6 +510,15 @@ _RANK = (
     "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END"
 )
 _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _catalogue_rows(doc: dict) -> set:
+    """``(root, path)`` for a run's metric names and every key path of its config/info/meta."""
+    rows = {("metrics", name) for name in doc["metrics"]}
+    for root in _CATALOGUED:
+        cut = len(root) + 1
+        rows.update((root, name[cut:]) for name in dotted_keys([doc[root]], root))
+    return rows
 
 
 def _literal(text: str) -> str:
