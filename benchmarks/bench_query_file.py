@@ -2,10 +2,14 @@
 store with its index (cold = the first query builds the index, warm = it exists) beside
 ``mlflow.search_runs`` on the same data in an MLflow SQLite store.
 
-    python benchmarks/bench_query_file.py [--runs 10000] [--repeat 5] [--workdir DIR]
+    python benchmarks/bench_query_file.py [--runs 10000 [30000 ...]] [--scale] [--repeat 5]
+                                          [--workdir DIR] [--sacred-layout]
 
-The file store is written directly in Sacred's layout (run.json, config.json, metrics.json,
-info.json, cout.txt per run), as ``-F`` would leave it.  The MLflow store gets its schema and one
+The file store is written through ``FileStorageObserver`` (one started, log_metrics, heartbeat
+and completed event per run), or with ``--sacred-layout`` directly in Sacred's layout (run.json,
+config.json, metrics.json, info.json, cout.txt per run, faster to generate).  ``--scale`` (or
+several ``--runs`` values) measures each size and prints the growth exponent over R; the cold
+build of a store above 10,000 runs is measured once.  The MLflow store gets its schema and one
 template run from ``MlflowClient``; the other runs are inserted with SQL into the same tables,
 copying the template's column values (creating 10,000 runs through the client takes ~20 ms each).
 Each timing is a new interpreter; "query" is measured inside it (open the store + run the query,
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -130,6 +135,53 @@ def write_file_store(base: str, runs: list) -> None:
             f.write("training\n")
 
 
+def write_through_observer(base: str, runs: list) -> None:
+    """The same runs written by ``FileStorageObserver`` (the project's own write path: one
+    started, log_metrics, heartbeat and completed event per run)."""
+    import datetime as dt
+
+    from experimentkit.backends.file.observer import FileStorageObserver
+
+    os.makedirs(base)
+    ex_info = {
+        "name": "sweep",
+        "base_dir": "/src",
+        "mainfile": "train.py",
+        "dependencies": ["numpy==1.26.0"],
+        "repositories": [],
+        "sources": [],
+    }
+    host = {"hostname": "node1", "os": ["Linux", "Linux-6"], "python_version": "3.11.0", "cpu": "x86"}
+    for run in runs:
+        start = dt.datetime.fromtimestamp(run["start"], dt.timezone.utc).replace(tzinfo=None)
+        stamps = [start + dt.timedelta(seconds=k) for k in range(5)]
+        obs = FileStorageObserver(base)
+        meta = {
+            "command": "main",
+            "options": {},
+            "named_configs": [],
+            "config_updates": {"lr": run["config"]["lr"]},
+        }
+        obs.started_event(
+            ex_info=ex_info,
+            command="main",
+            host_info=host,
+            start_time=start,
+            config=run["config"],
+            meta_info=meta,
+            _id=None,
+        )
+        obs.log_metrics(
+            {
+                name: {"steps": list(range(5)), "values": run[name], "timestamps": stamps}
+                for name in ("val_acc", "loss")
+            },
+            {},
+        )
+        obs.heartbeat_event(info={}, captured_out="training\n", beat_time=stamps[-1], result=None)
+        obs.completed_event(stop_time=stamps[-1], result=run["val_acc"][-1])
+
+
 def write_mlflow_store(db_path: str, artifacts: str, runs: list) -> tuple:
     """An MLflow SQLite store holding ``runs``; returns (tracking uri, experiment id)."""
     from mlflow.entities import Metric, Param
@@ -200,21 +252,55 @@ def run_timed(cmd: list) -> tuple:
     return out["seconds"], wall, out["ids"]
 
 
+def growth(sizes: list, seconds: list) -> str:
+    """The exponent b of time ~ R**b between the smallest and the largest R measured."""
+    if len(sizes) < 2 or min(seconds) <= 0:
+        return "-"
+    return f"{math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0]):.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, nargs="+", default=[10_000], help="one or more store sizes R")
+    parser.add_argument(
+        "--scale", action="store_true", help="R = 10,000, 30,000 and 100,000, with the growth exponent"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", help="keep the generated stores here (default: a temp dir)")
+    parser.add_argument(
+        "--sacred-layout",
+        action="store_true",
+        help="write the run files directly in Sacred's layout (faster), not through FileStorageObserver",
+    )
     args = parser.parse_args()
+    sizes = [10_000, 30_000, 100_000] if args.scale else sorted(args.runs)
     work = args.workdir or tempfile.mkdtemp(prefix="bench_query_file_")
     os.makedirs(work, exist_ok=True)
-    base = os.path.join(work, "runs")
-    runs = make_runs(args.runs)
+    series: dict = {}
+    for n in sizes:
+        series_n = measure_size(work, n, args, with_mlflow=n == sizes[0])
+        for name, seconds in series_n.items():
+            series.setdefault(name, []).append(seconds)
+    if len(sizes) > 1:
+        print(f"\ngrowth exponent of the query time over R = {sizes} (time ~ R**b):\n")
+        print(table([[name, growth(sizes, secs)] for name, secs in series.items()], ["case", "b"]))
+    print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_size(work: str, n_runs: int, args: argparse.Namespace, with_mlflow: bool) -> dict:
+    """Fill (or reuse) a store of ``n_runs`` runs, print its table; returns median seconds per case."""
+    base = os.path.join(work, f"runs{n_runs}")
+    runs = make_runs(n_runs)
     t0 = time.perf_counter()
     if not os.path.isdir(base):
-        write_file_store(base, runs)
+        (write_file_store if args.sacred_layout else write_through_observer)(base, runs)
     t1 = time.perf_counter()
-    have_mlflow = subprocess.run([sys.executable, "-c", "import mlflow"], capture_output=True).returncode == 0
+    have_mlflow = (
+        with_mlflow
+        and subprocess.run([sys.executable, "-c", "import mlflow"], capture_output=True).returncode == 0
+    )
     mlflow_uri = exp = None
     if have_mlflow:
         db_path = os.path.join(work, "mlflow.db")
@@ -222,8 +308,9 @@ def main() -> None:
             os.unlink(db_path)
         mlflow_uri, exp = write_mlflow_store(db_path, os.path.join(work, "mlartifacts"), runs)
     t2 = time.perf_counter()
+    writer = "Sacred's layout written directly" if args.sacred_layout else "FileStorageObserver"
     print(
-        f"generated {args.runs} runs: file store {t1 - t0:.1f} s, "
+        f"generated {n_runs} runs: file store {t1 - t0:.1f} s ({writer}), "
         f"MLflow sqlite {t2 - t1:.1f} s (bulk insert)\n"
     )
 
@@ -238,15 +325,17 @@ def main() -> None:
         ),
     ]
     rows = []
+    medians: dict = {}
     for label, where, mlflow_filter in cases:
         cold, cold_wall, warm, warm_wall, ml, ml_wall = [], [], [], [], [], []
         expected = None
-        for _ in range(args.repeat):
-            if os.path.exists(index):
-                os.unlink(index)
-            seconds, wall, ids = run_timed(ek_script + [json.dumps(where)])
-            cold.append(seconds)
-            cold_wall.append(wall)
+        for attempt in range(args.repeat):
+            if attempt == 0 or n_runs <= 10_000:  # a cold build of a large store is measured once
+                if os.path.exists(index):
+                    os.unlink(index)
+                seconds, wall, ids = run_timed(ek_script + [json.dumps(where)])
+                cold.append(seconds)
+                cold_wall.append(wall)
             seconds, wall, ids = run_timed(ek_script + [json.dumps(where)])
             warm.append(seconds)
             warm_wall.append(wall)
@@ -260,6 +349,8 @@ def main() -> None:
                 ml.append(seconds)
                 ml_wall.append(wall)
         warm_ms = statistics.median(warm) * 1000
+        medians[f"{label}, cold"] = statistics.median(cold)
+        medians[f"{label}, warm"] = statistics.median(warm)
         rows.append(
             [
                 f"`{label}`",
@@ -288,15 +379,14 @@ def main() -> None:
                     f"{statistics.median(ml) * 1000 / warm_ms:.1f}×",
                 ]
             )
-        elif mlflow_filter is None:
+        elif mlflow_filter is None and with_mlflow:
             rows.append(["", "`mlflow.search_runs`", "n/a (params are strings: no `<`)", "", ""])
     print(
-        f"## top 10 of {args.runs} runs by the last `val_acc`, with a config filter "
+        f"## top 10 of {n_runs} runs by the last `val_acc`, with a config filter "
         f"(median of {args.repeat}, fresh process each)\n"
     )
     print(table(rows, ["filter", "backend", "query", "process", "ratio to warm file store"]))
-    if not args.workdir:
-        shutil.rmtree(work, ignore_errors=True)
+    return medians
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Top 10 of N stored runs by a final metric with a config filter, from a fresh process.
 
-    python benchmarks/bench_query_sql.py [--runs 10000] [--mlflow-runs 1000] [--repeat 5]
+    python benchmarks/bench_query_sql.py [--runs 10000 [30000 ...]] [--scale] [--mlflow-runs N] [--repeat 5]
+
+``--scale`` measures R = 10,000, 30,000 and 100,000 and prints the growth exponent of the query
+time over R (several ``--runs`` values do the same for chosen sizes).
 
 The query is ``open_store(url).runs().where("config.lr < 0.05")
 .order_by("-metrics.val.accuracy").limit(10).all()``.  The store is filled quickly by bulk inserts
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import random
 import statistics
@@ -73,10 +77,14 @@ print(json.dumps({"import": imported - start, "query": done - imported}))
 
 
 def fill(url: str, n_runs: int, seed: int = 0) -> None:
-    """Bulk-insert ``n_runs`` COMPLETED runs through the schema (not through observers: fast)."""
+    """Bulk-insert ``n_runs`` COMPLETED runs through the schema (not through observers: fast), a
+    chunk of runs per transaction, then derive the key catalogue and the metric summaries with
+    the project's own code (``catalogue.fill_from_stored``, what the upgrade to schema version 5
+    runs; the observer maintains the same rows as it writes)."""
 
     from experimentkit.backends.sql import migrations
     from experimentkit.backends.sql import schema as s
+    from experimentkit.backends.sql.catalogue import fill_from_stored
     from experimentkit.backends.sql.observer import _create_engine
 
     rng = random.Random(seed)
@@ -97,8 +105,9 @@ def fill(url: str, n_runs: int, seed: int = 0) -> None:
                 md5sum="1" * 32,
             )
         ).inserted_primary_key[0]
+    for lo in range(1, n_runs + 1, _FILL_CHUNK):
         runs, metrics = [], []
-        for i in range(1, n_runs + 1):
+        for i in range(lo, min(lo + _FILL_CHUNK, n_runs + 1)):
             start = t0 + dt.timedelta(minutes=i)
             config = {
                 "lr": round(10 ** rng.uniform(-4, 0), 6),
@@ -143,10 +152,21 @@ def fill(url: str, n_runs: int, seed: int = 0) -> None:
                             "timestamp": start + dt.timedelta(seconds=step),
                         }
                     )
-        conn.execute(s.run.insert(), runs)
-        for chunk in range(0, len(metrics), 50_000):
-            conn.execute(s.metric.insert(), metrics[chunk : chunk + 50_000])
+        with engine.begin() as conn:
+            conn.execute(s.run.insert(), runs)
+            conn.execute(s.metric.insert(), metrics)
+    with engine.begin() as conn:
+        fill_from_stored(conn)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa_text("ANALYZE"))
     engine.dispose()
+
+
+def sa_text(sql: str):
+    import sqlalchemy as sa
+
+    return sa.text(sql)
 
 
 def fill_mlflow(uri: str, n_runs: int, seed: int = 0) -> None:
@@ -184,6 +204,9 @@ def fill_mlflow(uri: str, n_runs: int, seed: int = 0) -> None:
             ]
         client.log_batch(run.info.run_id, metrics=points, params=params)
         client.set_terminated(run.info.run_id)
+
+
+_FILL_CHUNK = 2_000  # runs per transaction while filling (bounds the memory of a large fill)
 
 
 def child_env(tmp: str) -> dict:
@@ -224,48 +247,46 @@ def measure(name: str, code: str, target: str, repeat: int, env: dict) -> dict:
     return med
 
 
+def growth(sizes: list, seconds: list) -> str:
+    """The exponent b of time ~ R**b between the smallest and the largest R measured."""
+    if len(sizes) < 2 or min(seconds) <= 0:
+        return "-"
+    return f"{math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0]):.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, nargs="+", default=[10_000], help="one or more store sizes R")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="R = 10,000, 30,000 and 100,000 (minutes to fill), with the exponent",
+    )
     parser.add_argument("--mlflow-runs", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even when its URL is set")
     args = parser.parse_args()
+    sizes = [10_000, 30_000, 100_000] if args.scale else sorted(args.runs)
     results, tmp = {}, tempfile.mkdtemp(prefix="ek-bench-query-")
     env = child_env(tmp)
+    series: dict = {}  # backend -> query seconds per size
 
-    url = f"sqlite:///{os.path.join(tmp, 'runs.db')}"
-    t = time.perf_counter()
-    fill(url, args.runs)
-    print(f"filled SQLite with {args.runs} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    results[f"experimentkit, SQLite (stdlib path), {args.runs} runs"] = measure(
-        "sqlite", QUERY_STDLIB, url, args.repeat, env
-    )
-    results[f"experimentkit, SQLite via SQLAlchemy, {args.runs} runs"] = measure(
-        "sqlite-sqlalchemy", QUERY_SQLALCHEMY, url, args.repeat, env
-    )
-
-    pg = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
-    if pg:
-        import sqlalchemy as sa
-
-        name = f"ek_bench_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(
-            sa.make_url(pg).set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        try:
-            pg_url = sa.make_url(pg).set(database=name).render_as_string(hide_password=False)
-            t = time.perf_counter()
-            fill(pg_url, args.runs)
-            print(f"filled PostgreSQL in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-            results[f"experimentkit, PostgreSQL, {args.runs} runs"] = measure(
-                "postgres", QUERY, pg_url, args.repeat, env
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
+    pg = None if args.no_postgres else os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
+    for n in sizes:
+        url = f"sqlite:///{os.path.join(tmp, f'runs{n}.db')}"
+        t = time.perf_counter()
+        fill(url, n)
+        print(f"filled SQLite with {n} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        for label, code in (
+            ("SQLite (stdlib path)", QUERY_STDLIB),
+            ("SQLite via SQLAlchemy", QUERY_SQLALCHEMY),
+        ):
+            r = measure(f"{label} {n}", code, url, args.repeat, env)
+            results[f"experimentkit, {label}, {n} runs"] = r
+            series.setdefault(label, []).append(r["query"])
+        if pg:
+            results[f"experimentkit, PostgreSQL, {n} runs"] = r = measure_postgres(pg, n, args.repeat, env)
+            series.setdefault("PostgreSQL", []).append(r["query"])
 
     if args.mlflow_runs and have("mlflow"):
         uri = f"sqlite:///{os.path.join(tmp, 'mlflow.db')}"
@@ -301,6 +322,32 @@ def main() -> None:
             ],
         )
     )
+    if len(sizes) > 1:
+        print(f"\ngrowth exponent of the query time over R = {sizes} (time ~ R**b):")
+        print(table([[name, growth(sizes, secs)] for name, secs in series.items()], ["store", "b"]))
+    print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def measure_postgres(pg: str, n: int, repeat: int, env: dict) -> dict:
+    """Fill a fresh database ``ek_bench_<random>`` with ``n`` runs, measure, drop it."""
+    import sqlalchemy as sa
+
+    name = f"ek_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        sa.make_url(pg).set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        pg_url = sa.make_url(pg).set(database=name).render_as_string(hide_password=False)
+        t = time.perf_counter()
+        fill(pg_url, n)
+        print(f"filled PostgreSQL with {n} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        return measure(f"postgres {n}", QUERY, pg_url, repeat, env)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -472,6 +472,46 @@ class StoreConformance:
         finally:
             empty.close()
 
+    def test_key_null_in_every_run_is_a_key(self, make_store: Any) -> None:
+        specs = sample_runs()[:3]
+        for spec in specs:
+            spec["config"]["warmup"] = None
+            spec["info"] = {"schedule": {"kind": None}}
+        store = make_store(specs)
+        try:
+            assert _ids(store.runs().where("config.warmup == None").all()) == ["1", "2", "3"]
+            assert _ids(store.runs().order_by("info.schedule.kind").all()) == ["1", "2", "3"]
+            assert store.runs().where("config.warmup != None").count() == 0
+            with pytest.raises(QueryError, match=r"'config\.warmpu' \(did you mean 'config\.warmup'\?\)"):
+                store.runs().where("config.warmpu == 1").all()
+        finally:
+            store.close()
+
+    def test_key_catalogue_follows_writes_and_deletes(self, make_store: Any) -> None:
+        """Keys written at start (config, meta), per heartbeat (info) and per metric are known;
+        a key only deleted runs had is unknown again."""
+        specs = sample_runs()[:3]
+        specs[0]["config"]["only_one"] = {"inner": 1}
+        specs[0]["info"] = {"late": {"key": 2}}
+        specs[0]["metrics"]["rare.metric"] = _series([3.0], T(2024, 1, 1, 10))
+        store = make_store(specs)
+        try:
+            assert _ids(store.runs().where("config.only_one.inner == 1").all()) == ["1"]
+            assert _ids(store.runs().where("info.late.key == 2").all()) == ["1"]
+            assert _ids(store.runs().where("metrics.rare.metric > 1").all()) == ["1"]
+            assert _ids(store.runs().where("meta.uid == u2").all()) == ["2"]
+            store.delete(["1"])
+            for expr, shown in (
+                ("config.only_one.inner == 1", "config.only_one.inner"),
+                ("info.late.key == 2", "info.late.key"),
+                ("metrics.rare.metric > 1", "metrics.rare.metric"),
+            ):
+                with pytest.raises(QueryError, match=f"no run in .* has the key '{shown}'"):
+                    store.runs().where(expr).all()
+            assert _ids(store.runs().where("config.lr > 0").all()) == ["2", "3"]
+        finally:
+            store.close()
+
     def test_recorded_metric_goal_wins(self, make_store: Any) -> None:
         specs = sample_runs()
         specs[6]["info"] = {"metric_goals": {"max": ["loss"]}}  # run 7, the latest with 'loss'

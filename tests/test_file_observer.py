@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experimentkit.backends.file import observer as observer_module
-from experimentkit.backends.file.observer import FileStorageObserver
+from experimentkit.backends.file.observer import ID_COUNTER_FILE, FileStorageObserver
 from experimentkit.backends.file.schema import (
     load_run_metrics,
     metrics_log_lines,
@@ -452,7 +452,7 @@ def test_no_temporary_files_are_left(tmp_path, src):
     obs.log_metrics(metrics_by_name=metrics_batch("m", [0], [1.0]), info={})
     obs.heartbeat_event(info={"x": 1}, captured_out="out", beat_time=tick(1), result=None)
     obs.completed_event(stop_time=tick(2), result=None)
-    assert [p for p in tmp_path.rglob(".*")] == []
+    assert [p.name for p in tmp_path.rglob(".*")] == [ID_COUNTER_FILE]  # no temporary file
 
 
 def test_failed_replace_keeps_old_file_and_removes_temp(tmp_path, src, monkeypatch):
@@ -466,7 +466,7 @@ def test_failed_replace_keeps_old_file_and_removes_temp(tmp_path, src, monkeypat
     with pytest.raises(OSError, match="disk full"):
         obs.heartbeat_event(info={}, captured_out="", beat_time=tick(1), result=None)
     assert (tmp_path / run_id / "run.json").read_text() == before
-    assert [p for p in tmp_path.rglob(".*")] == []
+    assert [p.name for p in tmp_path.rglob(".*")] == [ID_COUNTER_FILE]  # no temporary file
 
 
 def test_failed_start_releases_the_run_dir_so_a_retry_is_clean(tmp_path, src, monkeypatch):
@@ -481,7 +481,7 @@ def test_failed_start_releases_the_run_dir_so_a_retry_is_clean(tmp_path, src, mo
     obs = FileStorageObserver(tmp_path / "runs")
     with pytest.raises(OSError, match="disk full"):
         obs.started_event(start_time=T0, _id=None, **event_kwargs(src))
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["_sources"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [ID_COUNTER_FILE, "_sources"]
     monkeypatch.setattr(observer_module.os, "replace", real_replace)
     assert obs.started_event(start_time=T0, _id=None, **event_kwargs(src)) == "1"
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from experimentkit import Experiment
+from experimentkit.backends.file.observer import ID_COUNTER_FILE
 from experimentkit.observers import FileStorageObserver
 
 
@@ -48,7 +49,7 @@ def test_completed_experiment_is_recorded(tmp_path):
     assert not (run_dir / "metrics.jsonl").exists()  # one copy of the points once the run ended
     assert "training with 0.25" in (run_dir / "cout.txt").read_text()
     assert json.loads((run_dir / "info.json").read_text()) == {"best": 0.5}
-    assert list(tmp_path.rglob(".*")) == []
+    assert [p.name for p in tmp_path.rglob(".*")] == [ID_COUNTER_FILE]  # no temporary file
 
 
 def test_failed_experiment_keeps_output_and_metrics(tmp_path):

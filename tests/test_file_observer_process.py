@@ -63,7 +63,7 @@ def test_fifty_concurrent_processes_get_distinct_ids_and_complete_records(tmp_pa
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0] * N_RUNS
-    run_dirs = sorted(p.name for p in basedir.iterdir() if not p.name.startswith("_"))
+    run_dirs = sorted(p.name for p in basedir.iterdir() if not p.name.startswith(("_", ".")))
     assert sorted(run_dirs, key=int) == [str(i) for i in range(1, N_RUNS + 1)]
     workers = set()
     for name in run_dirs:
@@ -74,7 +74,9 @@ def test_fifty_concurrent_processes_get_distinct_ids_and_complete_records(tmp_pa
         assert json.loads((basedir / name / "metrics.json").read_text())["w"]["values"] == [worker]
         workers.add(worker)
     assert workers == set(range(N_RUNS))
-    assert list(basedir.rglob(".*")) == []
+    # no temporary file is left behind; the id counter is the only dot file
+    assert [p.name for p in basedir.rglob(".*")] == [".experimentkit-next-id"]
+    assert (basedir / ".experimentkit-next-id").read_text() == f"{N_RUNS + 1}\n"
 
 
 CHILD = textwrap.dedent("""

@@ -61,12 +61,13 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
-_TABLES = ("runs", "docs", "sigs", "metrics", "loose")
+_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys")
+_CATALOGUED = ("config", "info", "meta")
 _INT_PART = re.compile(r"-?\d+\Z")
 _INT64 = 2**63
 _SCHEMA = """
@@ -83,6 +84,7 @@ CREATE TABLE metrics (
     max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
 CREATE TABLE loose (
     run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
+CREATE TABLE keys (root TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
 """
 
 
@@ -252,6 +254,7 @@ class RunIndex:
 
     def __init__(self, basedir: str, index_path: Optional[str] = None):
         self.basedir = basedir
+        self._pending_keys: set = set()  # catalogue rows (root, name) of the runs being written
         path = index_path or os.path.join(basedir, INDEX_FILE)
         self.conn = self._connect(path)
         self.path = path if self.conn is not None else ":memory:"
@@ -359,9 +362,15 @@ class RunIndex:
         try:
             for run_id in dropped:
                 self._delete_rows(run_id)
+            self._pending_keys = set()
             for doc, dir_sig, file_sig in updates:
                 self._delete_rows(doc["id"])
                 self._insert(doc, dir_sig, file_sig)
+            if dropped:  # keys only the dropped runs had must go: recount from the runs left
+                conn.execute("DELETE FROM keys")
+                self._pending_keys = self._stored_keys()
+            conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?)", sorted(self._pending_keys))
+            self._pending_keys = set()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -369,6 +378,8 @@ class RunIndex:
 
     def _delete_rows(self, run_id: str) -> None:
         for table in _TABLES:
+            if table == "keys":
+                continue  # the catalogue is shared by the runs; rebuilt when runs are dropped
             column = "run_id" if table in ("metrics", "loose") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
 
@@ -412,6 +423,15 @@ class RunIndex:
             rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"]))
         self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
+        self._pending_keys |= _catalogue_rows(doc)
+
+    def _stored_keys(self) -> set:
+        """The catalogue rows of every indexed run (after runs were dropped)."""
+        rows = {("metrics", row[0]) for row in self.conn.execute("SELECT DISTINCT name FROM metrics")}
+        for texts in self.conn.execute("SELECT config, info, meta FROM runs"):
+            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
+            rows |= _catalogue_rows(dict(doc, metrics={}))
+        return rows
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their directories were deleted)."""
@@ -457,23 +477,22 @@ class RunIndex:
         sql = f"SELECT COUNT(*) FROM runs r{plan.joins()}{where}"
         return self.conn.execute(sql, plan.join_params + plan.params).fetchone()[0]
 
-    def has_key(self, key: Key) -> Optional[bool]:
-        """Whether some indexed run has ``key``, by one query that stops at the first run found
-        (None when the stored JSON is not strict and only Python can tell)."""
-        from ..sql.fast_sqlite import _has_key
-
-        if key.root in self._loose_columns():
-            return None
-        return _has_key(self.conn, key, "runs", "metrics")
+    def has_key(self, key: Key) -> bool:
+        """Whether some indexed run has ``key``: one lookup in the catalogue of every run's key
+        paths (``keys``, written with the run's row).  A path through a list (``config.layers.0``)
+        is not catalogued: it is left to the query, as a key some run has."""
+        if key.root not in ("metrics", *_CATALOGUED):
+            return True
+        name = key.path[0] if key.root == "metrics" else ".".join(key.path)
+        found = self.conn.execute("SELECT 1 FROM keys WHERE root = ? AND name = ? LIMIT 1", (key.root, name))
+        if found.fetchone() is not None:
+            return True
+        return key.root != "metrics" and any(_INT_PART.match(part) for part in key.path)
 
     def key_names(self, root: str) -> list:
         """Every key under ``root`` some indexed run has (for suggestions)."""
-        if root == "metrics":
-            return sorted(
-                f"metrics.{row[0]}" for row in self.conn.execute("SELECT DISTINCT name FROM metrics")
-            )
-        docs = (json.loads(row[0]) for row in self.conn.execute(f"SELECT {root} FROM runs") if row[0])
-        return sorted(dotted_keys(docs, root))
+        rows = self.conn.execute("SELECT DISTINCT name FROM keys WHERE root = ?", (root,))
+        return sorted(f"{root}.{row[0]}" for row in rows)
 
     def statuses(self) -> list:
         return sorted(row[0] for row in self.conn.execute("SELECT DISTINCT status FROM runs"))
@@ -491,6 +510,15 @@ _RANK = (
     "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END"
 )
 _SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _catalogue_rows(doc: dict) -> set:
+    """``(root, path)`` for a run's metric names and every key path of its config/info/meta."""
+    rows = {("metrics", name) for name in doc["metrics"]}
+    for root in _CATALOGUED:
+        cut = len(root) + 1
+        rows.update((root, name[cut:]) for name in dotted_keys([doc[root]], root))
+    return rows
 
 
 def _literal(text: str) -> str:

@@ -64,6 +64,8 @@ __all__ = ["FileStorageObserver"]
 PathType = Union[str, os.PathLike]
 DEFAULT_FILE_STORAGE_PRIORITY = 20
 _MAX_ID_ATTEMPTS = 1000
+#: The run id counter of a base directory (a dot file: Sacred and the index skip it).
+ID_COUNTER_FILE = ".experimentkit-next-id"
 _PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
 _METRIC_KEYS = ("steps", "values", "timestamps")
 #: Most characters of metric-log text kept in memory to write metrics.json without reading the log
@@ -336,6 +338,10 @@ class FileStorageObserver(RunObserver):
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+            if _id is None:  # hand the number back unless another run took the next one since
+                with _IdCounter(os.path.join(self.basedir, ID_COUNTER_FILE)) as counter:
+                    if counter.read() == int(run_id) + 1:
+                        counter.write(int(run_id))
             raise
 
     def _make_run_dir(self, _id: Any) -> Any:
@@ -346,16 +352,22 @@ class FileStorageObserver(RunObserver):
             os.mkdir(run_dir)
             self.dir = run_dir
             return _id
-        candidate = _max_numeric_id(self.basedir) + 1
-        for _ in range(_MAX_ID_ATTEMPTS):
-            run_dir = os.path.join(self.basedir, str(candidate))
-            try:
-                os.mkdir(run_dir)
-            except FileExistsError:
-                candidate += 1
-                continue
-            self.dir = run_dir
-            return str(candidate)
+        with _IdCounter(os.path.join(self.basedir, ID_COUNTER_FILE)) as counter:
+            candidate = counter.read()
+            if candidate is None:
+                candidate = _max_numeric_id(self.basedir) + 1
+            for attempt in range(_MAX_ID_ATTEMPTS):
+                run_dir = os.path.join(self.basedir, str(candidate))
+                try:
+                    os.mkdir(run_dir)
+                except FileExistsError:
+                    # made by hand, by Sacred or by a writer without the counter: look at them all
+                    scanned = _max_numeric_id(self.basedir) + 1 if attempt == 0 else 0
+                    candidate = max(candidate + 1, scanned)
+                    continue
+                counter.write(candidate + 1)
+                self.dir = run_dir
+                return str(candidate)
         raise FileExistsError(
             f"Could not claim a run directory in {self.basedir} after "
             f"{_MAX_ID_ATTEMPTS} attempts (ids up to {candidate} are taken)."
@@ -644,6 +656,52 @@ def _load_json(path: str, default: Any) -> Any:
             return json.load(f)
     except FileNotFoundError:
         return default
+
+
+class _IdCounter:
+    """The next run id of a base directory, in a file held under an exclusive ``flock`` while a
+    run directory is claimed: starting a run costs one small read and write, not a listing of
+    every run.  The counter is only a hint: the directory is still claimed by an atomic
+    ``mkdir``, and a taken number (a directory made by hand, by Sacred, or a counter left
+    behind by a crash) sends the allocation back to scanning the directory.  Where ``flock`` is
+    not available (Windows, some network file systems) every allocation scans, as Sacred does."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd: Optional[int] = None
+
+    def __enter__(self) -> _IdCounter:
+        try:
+            import fcntl
+
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except (ImportError, OSError):
+            return self
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            return self
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+            self.fd = None
+
+    def read(self) -> Optional[int]:
+        """The stored next id, or None (no counter yet, unreadable, or no lock held)."""
+        if self.fd is None:
+            return None
+        text = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+
+    def write(self, next_id: int) -> None:
+        if self.fd is not None:
+            data = f"{next_id}\n".encode("ascii")
+            os.pwrite(self.fd, data, 0)
+            os.ftruncate(self.fd, len(data))
 
 
 def _max_numeric_id(basedir: str) -> int:

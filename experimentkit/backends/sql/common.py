@@ -24,7 +24,7 @@ __all__ = [
     "record_from_row",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
 
 INT_TEXT = re.compile(r"-?\d+\Z")

@@ -253,12 +253,10 @@ class _Translator:
         )
 
     def metric_expr(self, name: str, aggregate: str) -> str:
-        where = f"m.run_id = run.run_id AND m.name = {self.param(name)}"
-        if aggregate == "last":
-            return f"(SELECT m.value FROM metric AS m WHERE {where} ORDER BY m.metric_id DESC LIMIT 1)"
-        if aggregate == "count":
-            return f"nullif((SELECT count(*) FROM metric AS m WHERE {where}), 0)"
-        return f"(SELECT {aggregate}(m.value) FROM metric AS m WHERE {where})"
+        """One row of ``metric_summary`` per run, as ``SqlStore._metric_expr``."""
+        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(aggregate, "point_count")
+        where = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
+        return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {where})"
 
     def tags_condition(self, flt: Filter) -> Optional[str]:
         wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
@@ -461,11 +459,19 @@ class FastSqliteStore(Store):
 
     # ---- the key catalogue (not counted in ``stats``: it is not an answer) -----------------------
     def has_key(self, key: Key) -> bool:
+        """One lookup in the catalogue ``run_key``; a key it lacks goes to the full store, which
+        looks in the runs (and adds the key when found: this path never writes)."""
+        if key.root not in ("config", "info", "meta", "metrics"):
+            return True
+        name = key.path[0] if key.root == "metrics" else ".".join(key.path)
         try:
             with self._connect() as conn:
-                return _has_key(conn, key, "run", "metric")
+                found = conn.execute("SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, name))
+                if found.fetchone() is not None:
+                    return True
         except (_Fallback, sqlite3.Error):
-            return self.full.has_key(key)
+            pass
+        return self.full.has_key(key)
 
     def key_names(self, root: str) -> list:
         return self.full.key_names(root)
@@ -477,10 +483,15 @@ class FastSqliteStore(Store):
         with self._connect() as conn:
             tr = _Translator(self.dead_cutoff())
             pushed, terms, others, suspects = tr.plan(q)
-            _refuse_suspects(conn, suspects, tr.params)
-            where = _where([cond for _, cond in pushed])
+            conditions = [cond for _, cond in pushed]
             order = " ORDER BY " + ", ".join(terms) if terms is not None else ""
             exact = len(pushed) == len(q.filters) and terms is not None
+            if exact and q.limit is not None and q.limit > 0:
+                found = self._top_by_summary(conn, q, tr, conditions, suspects, order, others)
+                if found is not None:
+                    return found
+            _refuse_suspects(conn, suspects, tr.params)
+            where = _where(conditions)
             if exact and (q.limit is not None or q.offset):
                 flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
                 limit = -1 if q.limit is None else max(int(q.limit), 0)
@@ -495,6 +506,65 @@ class FastSqliteStore(Store):
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
         )
+
+    def _top_by_summary(
+        self,
+        conn: sqlite3.Connection,
+        q: Query,
+        tr: _Translator,
+        conditions: list,
+        suspects: list,
+        order: str,
+        others: list,
+    ) -> Optional[list]:
+        """The first ``offset + limit`` runs of a query ordered first by a metric's last value,
+        read from the best runs of that metric instead of from every run; None when this does
+        not apply (the caller runs the plain query).
+
+        The index of ``metric_summary`` on ``(name, last_value)`` gives the k-th best value v.
+        Every run outside "value at least as good as v" sorts after every run inside (its value
+        is worse, or missing), so when the query restricted to the inside already fills the
+        window, its answer is the answer.  Otherwise k grows; once fewer than k runs have a value
+        the plain query runs.  Suspect JSON matters only inside the restricted set."""
+        if not q.order:
+            return None
+        first = q.order[0].parsed_key
+        if first.root != "metrics" or first.aggregate != "last":
+            return None
+        descending = q.order[0].descending
+        wanted = int(q.limit or 0) + max(int(q.offset or 0), 0)
+        name = first.path[0]
+        direction, better = ("DESC", ">=") if descending else ("ASC", "<=")
+        flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
+        window = f" LIMIT {int(q.limit or 0)} OFFSET {max(int(q.offset or 0), 0)}"
+        k = max(4 * wanted, 64)
+        while True:
+            bound = conn.execute(
+                "SELECT last_value FROM metric_summary WHERE name = ? AND last_value IS NOT NULL"
+                f" ORDER BY last_value {direction} LIMIT 1 OFFSET ?",
+                (name, k - 1),
+            ).fetchone()
+            if bound is None:
+                return None
+            params = dict(tr.params, _wname=name, _wbound=bound[0])
+            inside = (
+                "run.run_id IN (SELECT run_id FROM metric_summary"
+                f" WHERE name = :_wname AND last_value {better} :_wbound)"
+            )
+            if suspects:
+                unique = " OR ".join(dict.fromkeys(suspects))
+                if conn.execute(
+                    f"SELECT 1 FROM run WHERE {inside} AND ({unique}) LIMIT 1", params
+                ).fetchone():
+                    raise _Fallback
+            rows = _fetch(conn, _select(flags) + _where([*conditions, inside]) + order + window, params)
+            if len(rows) == int(q.limit or 0):
+                if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
+                    return None
+                return apply_in_python(
+                    self._records(conn, rows), q, filtered=q.filters, ordered=True, limited=True
+                )
+            k *= 8
 
     def _count(self, q: Query) -> int:
         with self._connect() as conn:
@@ -524,11 +594,8 @@ class FastSqliteStore(Store):
         for chunk in chunks(ids):
             marks = ", ".join("?" * len(chunk))
             for run_id, name, n, lo, hi, value in conn.execute(
-                "SELECT g.run_id, g.name, g.n, g.lo, g.hi, last.value FROM"
-                " (SELECT run_id, name, count(*) AS n, min(value) AS lo, max(value) AS hi,"
-                " max(metric_id) AS last_id FROM metric"
-                f" WHERE run_id IN ({marks}) GROUP BY run_id, name) AS g"
-                " JOIN metric AS last ON last.metric_id = g.last_id",
+                "SELECT run_id, name, point_count, min_value, max_value, last_value"
+                f" FROM metric_summary WHERE run_id IN ({marks})",
                 chunk,
             ):
                 metrics.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi, "count": int(n)}

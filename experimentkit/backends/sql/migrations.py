@@ -3,7 +3,8 @@
 Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 the first
 experimentkit layout; 2 adds ``tag.seq`` (the order tags were added in); 3 replaces the metric
 index on ``(run_id, name)`` by one on ``(run_id, name, metric_id)``; 4 (``schema.SCHEMA_VERSION``)
-drops the foreign key of ``metric`` rows (see ``_metric_without_foreign_key``).  Each step in
+drops the foreign key of ``metric`` rows (see ``_metric_without_foreign_key``); 5 adds the key
+catalogue ``run_key`` and the per-run ``metric_summary``, filled from the stored rows.  Each step in
 ``_STEPS`` moves a database from version N to N+1 and otherwise only ever adds or widens (an index
 is dropped only once a wider one covers it), so data
 written by older code keeps its meaning.  Concurrent callers (many runs starting against
@@ -285,9 +286,21 @@ def _metric_without_foreign_key(conn: sa.Connection) -> None:
             )
 
 
+# ---- step 4 -> 5: key catalogue and metric summaries ---------------------------------------------
+def _catalogue_and_summaries(conn: sa.Connection) -> None:
+    """Create ``run_key`` and ``metric_summary`` and fill them from what is stored (step 0 -> 1
+    creates them from the current layout, empty, so they may exist already)."""
+    from .catalogue import fill_from_stored
+
+    for table in (s.run_key, s.metric_summary):
+        table.create(conn, checkfirst=True)
+    fill_from_stored(conn)
+
+
 _STEPS: dict[int, Callable[[sa.Connection], None]] = {
     0: _sacred_to_v1,
     1: _tag_order,
     2: _metric_last_index,
     3: _metric_without_foreign_key,
+    4: _catalogue_and_summaries,
 }

@@ -75,6 +75,10 @@ class SqlObserver(RunObserver):
         # True after a call that raised (its transaction may have committed) and after attach():
         # the next appending call reads what is stored first.  Normal calls never pay for that.
         self._in_doubt = False
+        # Catalogue rows (``schema.run_key``) this observer has written or seen stored, and the
+        # info text of the last heartbeat: only new keys cost a statement.
+        self._catalogued: set = set()
+        self._info_text: Optional[str] = None
 
     @classmethod
     def create(cls, url: Any, echo: bool = False, priority: int = DEFAULT_SQL_PRIORITY) -> SqlObserver:
@@ -202,6 +206,7 @@ class SqlObserver(RunObserver):
 
     def _open(self, status, ex_info, command, host_info, config, meta_info, _id, times) -> Any:
         from . import schema as s
+        from .catalogue import add_keys
 
         meta_info = meta_info or {}
         values = {
@@ -217,9 +222,15 @@ class SqlObserver(RunObserver):
             "host_info": _to_json(host_info),
             **times,
         }
-        run_id, out_len, created = self._transaction(
-            lambda conn: _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags"))
-        )
+        keys = _new_keys(self._catalogued, ("config", values["config"]), ("meta", values["meta"]))
+
+        def work(conn):
+            found = _create_run(conn, ex_info, host_info, values, _id, meta_info.get("tags"))
+            add_keys(conn, keys)
+            return found
+
+        run_id, out_len, created = self._transaction(work)
+        self._catalogued |= keys
         self.run_id, self._out_len = run_id, out_len
         self._reset_counts(complete=created)
         return _id if _id is not None and str(_id) == run_id else _public_id(run_id)
@@ -234,6 +245,7 @@ class SqlObserver(RunObserver):
         """
         import sqlalchemy as sa
 
+        from .catalogue import add_keys
         from .schema import run
 
         run_id = self._require_run()
@@ -241,8 +253,12 @@ class SqlObserver(RunObserver):
         values = {"heartbeat": beat_time, "info": _sacred_json(info), **_result_values(result)}
         text = sa.func.coalesce(run.c.captured_out, "")
         this_run = run.update().where(run.c.run_id == run_id)
+        keys: set = set()
+        if values["info"] != self._info_text:
+            keys = _new_keys(self._catalogued, ("info", values["info"]))
 
         def work(conn):
+            add_keys(conn, keys)
             believed = self._out_len
             new = captured_out[believed:]
             if not new:
@@ -258,6 +274,8 @@ class SqlObserver(RunObserver):
             return max(stored, len(captured_out))
 
         self._out_len = self._transaction(work)
+        self._catalogued |= keys
+        self._info_text = values["info"]
 
     def log_metrics(self, metrics_by_name, info):
         """Append the new points in one transaction, as tuples straight to the driver (``COPY`` on
@@ -266,6 +284,8 @@ class SqlObserver(RunObserver):
         In doubt, the leading points of each name that are stored already are left out.
         """
         from .bulk import insert_metric_rows, metric_columns
+        from .catalogue import add_keys, update_summary
+        from .schema import KEY_LENGTH
 
         run_id = self._require_run()
         points = {
@@ -275,8 +295,10 @@ class SqlObserver(RunObserver):
         }
         if not points:
             return
+        keys = {("metrics", name) for name in points if len(name) <= KEY_LENGTH} - self._catalogued
 
         def work(conn):
+            add_keys(conn, keys)
             for name, (steps, values, stamps) in points.items():
                 skip = 0
                 if self._in_doubt:
@@ -284,8 +306,10 @@ class SqlObserver(RunObserver):
                     skip = self._stored_metric_prefix(conn, run_id, name, batch)
                 if skip < len(steps):
                     insert_metric_rows(conn, run_id, name, steps[skip:], values[skip:], stamps[skip:])
+                    update_summary(conn, run_id, name, values[skip:])
 
         self._transaction(work)
+        self._catalogued |= keys
         for name, (steps, _, _) in points.items():
             self._grow("metric", name, len(steps))
 
@@ -590,6 +614,19 @@ def _is_missing_table(exc: Any) -> bool:
     if args and args[0] == 1146:  # MySQL: table doesn't exist
         return True
     return "no such table" in str(orig)
+
+
+def _new_keys(known: set, *documents: tuple) -> set:
+    """The catalogue rows of ``(root, JSON text as stored)`` documents not in ``known``."""
+    from .catalogue import catalogue_rows
+
+    rows: set = set()
+    for root, text in documents:
+        try:
+            rows |= catalogue_rows(root, json.loads(text))
+        except ValueError:  # not JSON Python reads back: the store looks such keys up in the runs
+            continue
+    return rows - known
 
 
 def _to_json(obj: Any) -> str:

@@ -38,6 +38,9 @@ __all__ = [
     "table_row",
     "tag",
     "schema_version",
+    "run_key",
+    "metric_summary",
+    "KEY_LENGTH",
     "RUN_STATUSES",
     "column_length",
 ]
@@ -249,6 +252,41 @@ tag = sa.Table(
     # come first, by name.
     sa.Column("seq", sa.Integer),
     sa.Index("ix_tag_tag", "tag"),
+    **_TABLE_ARGS,
+)
+
+#: The longest catalogued key (the part after its root); longer keys are looked up in the runs.
+KEY_LENGTH = 255
+# Compared byte for byte (MySQL's default collation would take ``LR`` for ``lr``).
+_KeyText = sa.String(KEY_LENGTH).with_variant(mysql.VARCHAR(KEY_LENGTH, collation="utf8mb4_bin"), *_MY)
+
+# Version 5: the key catalogue.  Every config/info/meta key path (``opt.lr``, inner ones too) and
+# metric name some run has written, one row per distinct key, added by the observer when it first
+# writes the key.  Lets a query check its keys with one index lookup instead of a scan of the runs.
+# A key missing here is looked up in the runs before it is called unknown (runs written by Sacred
+# or by hand), so the catalogue only ever saves work.
+run_key = sa.Table(
+    "run_key",
+    metadata,
+    sa.Column("root", sa.String(16), primary_key=True),  # config, info, meta or metrics
+    sa.Column("name", _KeyText, primary_key=True),
+    **_TABLE_ARGS,
+)
+
+# Version 5: one row per run and metric, updated in the transaction that appends the points, so
+# that filtering and sorting on ``metrics.<name>.last/min/max/count`` reads one row per run instead
+# of the run's points.  ``last_value`` is the value of the last point (highest ``metric_id``; NULL
+# when it is not a finite number), ``min_value``/``max_value`` skip NULLs.
+metric_summary = sa.Table(
+    "metric_summary",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("name", _KeyText, primary_key=True),
+    sa.Column("last_value", sa.Double),
+    sa.Column("min_value", sa.Double),
+    sa.Column("max_value", sa.Double),
+    sa.Column("point_count", sa.BigInteger, nullable=False),
+    sa.Index("ix_metric_summary_name_last_value", "name", "last_value"),
     **_TABLE_ARGS,
 )
 

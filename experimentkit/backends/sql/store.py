@@ -46,6 +46,7 @@ from ...query.base import (
 )
 from ...query.semantics import apply_in_python, apply_rows_in_python
 from . import schema as s
+from .catalogue import forget_runs
 from .common import EXPERIMENT_COLUMNS as _EXPERIMENT_COLUMNS
 from .common import HOST_COLUMNS as _HOST_COLUMNS
 from .common import INT_TEXT as _INT_TEXT
@@ -95,6 +96,7 @@ class _Operand:
     num_check: Any = None
     substring: bool = False
     is_id: bool = False
+    exists: Any = None  # the key is there, even with a JSON null (JSON operands only)
 
 
 class _Sql:
@@ -218,6 +220,7 @@ class _Sql:
             is_json=True,
             fast_num=number if self.dialect == "sqlite" and numeric_fallback is None else None,
             num_check=raw_type.in_(["integer", "real"]),
+            exists=raw_type.is_not(None),
         )
 
     def is_int_text(self, expr: Any) -> Any:
@@ -411,16 +414,12 @@ class SqlStore(Store):
         return sa.case((dead, "DEAD"), else_=status)
 
     def _metric_expr(self, name: str, aggregate: str) -> Any:
-        m = s.metric.alias("m")
-        where = (m.c.run_id == s.run.c.run_id, m.c.name == name)
-        if aggregate == "last":
-            return (
-                sa.select(m.c.value).where(*where).order_by(m.c.metric_id.desc()).limit(1).scalar_subquery()
-            )
-        if aggregate == "count":
-            return sa.func.nullif(sa.select(sa.func.count()).where(*where).scalar_subquery(), 0)
-        func = sa.func.min if aggregate == "min" else sa.func.max
-        return sa.select(func(m.c.value)).where(*where).scalar_subquery()
+        """The run's ``aggregate`` of metric ``name``: one row of ``metric_summary`` (kept by the
+        observer as points arrive), not a pass over the points."""
+        m = s.metric_summary.alias("ms")
+        column = {"last": m.c.last_value, "min": m.c.min_value, "max": m.c.max_value}.get(aggregate)
+        value = m.c.point_count if column is None else column
+        return sa.select(value).where(m.c.run_id == s.run.c.run_id, m.c.name == name).scalar_subquery()
 
     def _tags_condition(self, flt: Filter) -> Any:
         wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
@@ -483,6 +482,11 @@ class SqlStore(Store):
     def _query(self, q: Query, json_in_sql: bool) -> list:
         with self.engine.connect() as conn:
             pushed, terms, others, suspects = self._plan(q)
+            exact = len(pushed) == len(q.filters) and terms is not None
+            if json_in_sql and exact and q.limit is not None and q.limit > 0:
+                found = self._top_by_summary(conn, q, pushed, terms, others, suspects)
+                if found is not None:
+                    return found
             if not json_in_sql or self._has_suspect_json(conn, suspects):
                 # NaN/Infinity in JSON: keep only the filters that parse no JSON, finish in Python.
                 pushed, terms, others = self._without_json(q), None, []
@@ -503,6 +507,50 @@ class SqlStore(Store):
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
         )
+
+    def _top_by_summary(
+        self, conn: Any, q: Query, pushed: list, terms: list, others: list, suspects: list
+    ) -> Optional[list]:
+        """The first ``offset + limit`` runs of a query ordered first by a metric's last value,
+        read from that metric's best runs (index on ``metric_summary(name, last_value)``), not
+        from every run; None when this does not apply.  See ``FastSqliteStore._top_by_summary``
+        for why the answer is the same."""
+        if not q.order:
+            return None
+        first = q.order[0].parsed_key
+        if first.root != "metrics" or first.aggregate != "last":
+            return None
+        ms = s.metric_summary.c
+        value = ms.last_value
+        descending = q.order[0].descending
+        wanted = int(q.limit or 0) + max(int(q.offset or 0), 0)
+        k = max(4 * wanted, 64)
+        while True:
+            ranked = sa.select(value).where(ms.name == first.path[0], value.is_not(None))
+            ranked = ranked.order_by(value.desc() if descending else value.asc()).limit(1).offset(k - 1)
+            bound = conn.execute(ranked).first()
+            if bound is None:
+                return None
+            better = value >= bound[0] if descending else value <= bound[0]
+            # the ids themselves, not a subquery: PostgreSQL would hash-join the subquery and still
+            # evaluate the JSON filters of every run
+            ids = conn.execute(sa.select(ms.run_id).where(ms.name == first.path[0], better)).scalars().all()
+            if len(ids) > MAX_SQL_IN_VALUES:
+                return None
+            inside = s.run.c.run_id.in_(ids)
+            if suspects:
+                probe = sa.select(sa.literal(1)).select_from(s.run).where(inside, sa.or_(*suspects)).limit(1)
+                if conn.execute(probe).first() is not None:
+                    return None
+            stmt = self._base_select().where(*[cond for _, cond in pushed], inside).order_by(*terms)
+            stmt = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)])
+            rows = conn.execute(stmt.limit(q.limit).offset(q.offset or None)).mappings().all()
+            if len(rows) == q.limit:
+                if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
+                    return None
+                records = self._records(conn, rows)
+                return apply_in_python(records, q, filtered=q.filters, ordered=True, limited=True)
+            k *= 8
 
     def _without_json(self, q: Query) -> list:
         pushed = []
@@ -525,11 +573,37 @@ class SqlStore(Store):
                 raise
         return len(self.query(q.replace(limit=None, offset=0, order=())))
 
-    # ---- the key catalogue: existence queries that stop at the first run found -----------------
+    # ---- the key catalogue ------------------------------------------------------------------------
     def has_key(self, key: Key) -> bool:
+        """One lookup in ``run_key``; a key it lacks (runs written by Sacred or by hand, or a
+        catalogue emptied by ``delete``) is looked up in the runs and, when found, added."""
         root = key.root
         if root not in ("config", "info", "meta", "metrics"):
             return True
+        name = key.path[0] if root == "metrics" else ".".join(key.path)
+        k = s.run_key.c
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(k.root).where(k.root == root, k.name == name)).first() is not None:
+                return True
+        found = self._key_in_runs(key)
+        if found and len(name) <= s.KEY_LENGTH:
+            self._remember_key(root, name)
+        return found
+
+    def _remember_key(self, root: str, name: str) -> None:
+        """Add a key found in the runs to the catalogue; a store that may not write skips it."""
+        from .catalogue import add_keys
+
+        try:
+            with self.engine.begin() as conn:
+                add_keys(conn, [(root, name)])
+        except sa.exc.DBAPIError:
+            pass
+
+    def _key_in_runs(self, key: Key) -> bool:
+        """Whether some run has ``key``: a query that stops at the first run found (a key with a
+        JSON null counts, as in the reference)."""
+        root = key.root
         try:
             with self.engine.connect() as conn:
                 if root == "metrics":
@@ -547,7 +621,7 @@ class SqlStore(Store):
                 op = self._sql.json_operand(column, key.path)
                 if op is None:
                     return True  # a list index or an odd label: let the query decide
-                stmt = sa.select(s.run.c.run_id).where(op.present).limit(1)
+                stmt = sa.select(s.run.c.run_id).where(op.exists).limit(1)
                 return conn.execute(stmt).first() is not None
         except sa.exc.DBAPIError:  # JSON SQL cannot parse (NaN): ask Python
             return super().has_key(key)
@@ -613,24 +687,13 @@ class SqlStore(Store):
         ]
 
     def _metric_summaries(self, conn: Any, ids: list) -> dict:
-        """{run_id: {name: {last, min, max, count}}} in one grouped query per chunk of ids."""
-        m = s.metric.c
-        grouped = sa.select(
-            m.run_id,
-            m.name,
-            sa.func.count().label("n"),
-            sa.func.min(m.value).label("lo"),
-            sa.func.max(m.value).label("hi"),
-            sa.func.max(m.metric_id).label("last_id"),
-        ).group_by(m.run_id, m.name)
+        """{run_id: {name: {last, min, max, count}}} from ``metric_summary``, a chunk of ids at a
+        time."""
+        m = s.metric_summary.c
         found: dict = {}
         for chunk in _chunks(ids):
-            g = grouped.where(m.run_id.in_(chunk)).subquery()
-            last = s.metric.alias("last")
-            stmt = sa.select(g.c.run_id, g.c.name, g.c.n, g.c.lo, g.c.hi, last.c.value).join_from(
-                g, last, last.c.metric_id == g.c.last_id
-            )
-            for run_id, name, n, lo, hi, value in conn.execute(stmt):
+            stmt = sa.select(m.run_id, m.name, m.point_count, m.min_value, m.max_value, m.last_value)
+            for run_id, name, n, lo, hi, value in conn.execute(stmt.where(m.run_id.in_(chunk))):
                 found.setdefault(run_id, {})[name] = {"last": value, "min": lo, "max": hi, "count": int(n)}
         return found
 
@@ -894,4 +957,5 @@ class SqlStore(Store):
                 for table in (s.metric, s.table_row, s.tag, s.artifact, s.runs_resources):
                     conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
                 conn.execute(s.run.delete().where(s.run.c.run_id.in_(chunk)))
+            forget_runs(conn, ids)
         return ids
