@@ -116,12 +116,12 @@ def test_damaged_sqlite_rows_are_reported_and_left_alone(tmp_path, cli):
         url,
         [
             "UPDATE run SET config = '{\"a\": 1,' WHERE run_id = '1'",
-            "UPDATE metric SET value = 'abc' WHERE run_id = '2' AND step = 1",
+            "UPDATE run SET info = '[1, 2]' WHERE run_id = '2'",
         ],
     )
     before = _sql_dump(sa, url)
-    metric_note = "metric 'loss': stored values that are not numbers (last, max left out)"
-    _check_cli(cli, url, {"1": [CONFIG_NOTE], "2": [metric_note]})
+    info_note = "run 2: column info: a JSON list, not an object"
+    _check_cli(cli, url, {"1": [CONFIG_NOTE], "2": [info_note]})
     # the SQLAlchemy read path (used where the stdlib SQLite path cannot answer) says the same
     store = SqlStore(url)
     try:
@@ -130,8 +130,8 @@ def test_damaged_sqlite_rows_are_reported_and_left_alone(tmp_path, cli):
         store.close()
     assert first.damaged == [CONFIG_NOTE] and first.config == {}
     assert first.metrics["loss"] == {"last": 0.25, "min": 0.25, "max": 0.5, "count": 2}
-    assert second.damaged == [metric_note] and second.config == {"a": 1, "seed": second.config["seed"]}
-    assert second.metrics["loss"] == {"last": None, "min": 0.5, "max": None, "count": 2}
+    assert second.damaged == [info_note] and second.config == {"a": 1, "seed": second.config["seed"]}
+    assert second.metrics["loss"] == {"last": 0.25, "min": 0.25, "max": 0.5, "count": 2}
     assert _sql_dump(sa, url) == before
 
 
