@@ -25,7 +25,8 @@ _scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.none(),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    # a query cannot contain NUL (a one-line error, tested below), so no value formats with one
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
 )
 _values = st.one_of(_scalars, st.lists(_scalars, max_size=4))
 _ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "contains"])
@@ -128,3 +129,8 @@ def test_order_parsing() -> None:
 def test_bare_words_with_brackets_are_rejected() -> None:
     with pytest.raises(QueryError, match="quote"):
         parse_value("a]b")
+
+
+def test_a_nul_character_is_a_one_line_error() -> None:
+    with pytest.raises(QueryError, match=r"^a query cannot contain NUL characters: 'status == \\x00'$"):
+        parse_where("status == \x00")
