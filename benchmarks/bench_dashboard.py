@@ -61,6 +61,7 @@ def add_long_run_file(base: str, run_id: str, points: int) -> None:
 
 def add_long_run_sql(url: str, run_id: str, points: int) -> None:
     from experimentkit.backends.sql import schema as s
+    from experimentkit.backends.sql.catalogue import add_keys, update_summary
     from experimentkit.backends.sql.observer import _create_engine
 
     engine = _create_engine(url, False)
@@ -85,6 +86,10 @@ def add_long_run_sql(url: str, run_id: str, points: int) -> None:
                 batch = []
         if batch:
             conn.execute(s.metric.insert(), batch)
+        # what the observer keeps on write beside the points: the summary and the catalogue
+        values = [1.0 / (1 + i * 1e-4) + (i % 97) * 1e-4 for i in range(points)]
+        update_summary(conn, run_id, "loss", values)
+        add_keys(conn, [("metrics", "loss")])
     engine.dispose()
 
 
