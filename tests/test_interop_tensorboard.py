@@ -234,6 +234,58 @@ def test_tensorboard_option_mirrors_a_live_run(tmp_path):
         assert len(store.get("1").metric("loss")) == 300
 
 
+def test_tensorboard_setting_mirrors_every_run_and_the_option_overrides_it(tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text(
+        SCRIPT.replace(
+            "from experimentkit import Experiment",
+            "from experimentkit import SETTINGS, Experiment\nSETTINGS.TENSORBOARD_LOGDIR = 'tb'",
+        )
+    )
+
+    def run(*words):
+        done = subprocess.run(
+            [sys.executable, str(script), "-F", "runs", "-l", "ERROR", *words],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    run()
+    run("-T", "other")
+    assert os.listdir(tmp_path / "tb") == ["1_live"]
+    assert [s for s, _, _ in _read_back(tmp_path / "tb" / "1_live")["loss"]] == list(range(300))
+    assert os.listdir(tmp_path / "other") == ["2_live"]
+
+
+def test_tensorboard_setting_applies_to_ex_run(tmp_path, monkeypatch):
+    from experimentkit import SETTINGS
+
+    monkeypatch.setitem(SETTINGS, "TENSORBOARD_LOGDIR", str(tmp_path / "tb"))
+    ids = _record_runs(FileStorageObserver(str(tmp_path / "runs")), n_runs=1, points=3)
+    read = _read_back(tmp_path / "tb" / f"{ids[0]}_tbdemo")
+    assert [v for _, v, _ in read["train.loss"]] == [1.1, 0.6, 1 / 3 + 0.1]
+
+
+def test_tensorboard_logdir_setting_defaults_from_the_environment(tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), "-l", "ERROR"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, EXPERIMENTKIT_TENSORBOARD_LOGDIR=str(tmp_path / "team_tb")),
+    )
+    assert done.returncode == 0, done.stderr
+    (mirrored,) = os.listdir(tmp_path / "team_tb")  # no storing observer: named by the run's uid
+    assert mirrored.endswith("_live")
+    assert len(_read_back(tmp_path / "team_tb" / mirrored)["loss"]) == 300
+
+
 def test_cli_export_where_and_import(tmp_path, capsys):
     target = str(tmp_path / "runs")
     ids = _record_runs(FileStorageObserver(target), n_runs=2, points=3)
