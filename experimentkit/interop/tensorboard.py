@@ -230,7 +230,7 @@ def read_logdir(logdir: str) -> list:
                     )
         for tag in acc.Tags()["images"]:
             for e in acc.Images(tag):
-                if e.encoded_image_string.startswith(_PNG):
+                if _is_png(e.encoded_image_string):
                     run.media.append(("image", tag, e.step, e.wall_time, e.encoded_image_string))
         for tag in acc.Tags()["histograms"]:
             for e in acc.Histograms(tag):
@@ -248,10 +248,15 @@ def read_logdir(logdir: str) -> list:
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def _is_png(data: bytes) -> bool:
+    """A PNG with its header chunk (other formats, GIF videos among them, are not imported)."""
+    return data.startswith(_PNG) and len(data) > 25
+
+
 def _tensor_media(plugin: str, tag: str, step: int, wall: float, array: Any) -> list:
     """TensorFlow 2's image and histogram summaries, stored as tensors."""
     if plugin == "images":  # [width, height, encoded image, ...]: several images per step
-        pngs = [bytes(b) for b in array.reshape(-1)[2:] if bytes(b).startswith(_PNG)]
+        pngs = [bytes(b) for b in array.reshape(-1)[2:] if _is_png(bytes(b))]
         if len(pngs) == 1:
             return [("image", tag, step, wall, pngs[0])]
         return [("image", f"{tag}/{number}", step, wall, png) for number, png in enumerate(pngs)]
