@@ -98,9 +98,11 @@ def aim_convert(aim: str, logdir: str, repo: str) -> tuple:
     elapsed = time.perf_counter() - start
     if done.returncode != 0 or "failed to import" in done.stderr:
         raise RuntimeError(f"aim convert failed: {done.stderr[-2000:]}")
-    count = (  # read back with Aim's own SDK, in its environment
+    count = (  # read back with Aim's own SDK, in its environment (a read-only Run shows nothing
+        # of a run that aim convert left unfinalised, so each run is opened for writing)
         "import sys, aim; print(sum(len(m.values.values_list()) "
-        "for m in aim.Repo(sys.argv[1]).query_metrics('metric.name != \"\"').iter()))"
+        "for h in aim.Repo(sys.argv[1]).list_all_runs() "
+        "for m in aim.Run(run_hash=h, repo=sys.argv[1]).metrics() if not m.name.startswith('__system__')))"
     )
     python = os.path.join(os.path.dirname(aim), "python")
     read = subprocess.run([python, "-c", count, repo], check=True, capture_output=True, text=True)
