@@ -357,6 +357,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--no-lightning", action="store_true")
     parser.add_argument("--only-lightning", action="store_true")
+    parser.add_argument("--kinds", help="comma-separated trackers to run (default: all installed)")
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -374,6 +375,10 @@ def main() -> None:
         lightning_kinds = ["lightning", "lightning-experimentkit"]
         lightning_kinds += ["lightning-tensorboard"] if have("tensorboard") else []
         lightning_kinds += ["lightning-mlflow"] if have("mlflow") else []
+    if args.kinds:
+        wanted = args.kinds.split(",")
+        kinds = [k for k in kinds if k in wanted]
+        lightning_kinds = [k for k in lightning_kinds if k in wanted]
     samples: dict = {kind: [] for kind in kinds + lightning_kinds}
     root = tempfile.mkdtemp(prefix="bench_training_loop_")
     load = os.getloadavg()
