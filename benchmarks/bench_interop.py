@@ -1,6 +1,6 @@
 """Moving runs in and out: TensorBoard export/import and MLflow import beside the peers' own ways.
 
-    python benchmarks/bench_interop.py [--runs 100] [--points 10000] [--workdir DIR]
+    python benchmarks/bench_interop.py [--runs 100] [--points 10000] [--workdir DIR] [--aim PATH]
 
 One interleaved session on one machine, R runs x N points of one metric:
 
@@ -10,7 +10,9 @@ One interleaved session on one machine, R runs x N points of one metric:
   (whichever is installed; the usual way people write event files);
 * import: ``import_logdir`` of that logdir into a fresh file store, and ``import_mlflow`` of the same
   runs from an MLflow SQLite store, beside MLflow reading them back itself (``search_runs`` +
-  ``get_metric_history`` for every run), the least any MLflow-to-anything conversion must do.
+  ``get_metric_history`` for every run), the least any MLflow-to-anything conversion must do;
+* with ``--aim PATH`` (the ``aim`` command of a separate environment, which needs ``tensorflow``
+  for this), Aim's own ``aim convert tensorboard`` of the same logdir into a fresh Aim repository.
 
 After each step the points stored are counted and must equal the points logged.
 """
@@ -80,6 +82,33 @@ def replay_summary_writer(target: str, logdir: str) -> float:
     return time.perf_counter() - start
 
 
+def aim_convert(aim: str, logdir: str, repo: str) -> tuple:
+    """Seconds for ``aim convert tensorboard`` of ``logdir`` into a new repository ``repo``, and
+    the points Aim then holds."""
+    import subprocess
+
+    os.makedirs(repo, exist_ok=True)
+    subprocess.run([aim, "init", "--repo", repo], check=True, capture_output=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [aim, "convert", "--repo", repo, "tensorboard", "--logdir", logdir, "--no-cache"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0 or "failed to import" in done.stderr:
+        raise RuntimeError(f"aim convert failed: {done.stderr[-2000:]}")
+    count = (  # read back with Aim's own SDK, in its environment (a read-only Run shows nothing
+        # of a run that aim convert left unfinalised, so each run is opened for writing)
+        "import sys, aim; print(sum(len(m.values.values_list()) "
+        "for h in aim.Repo(sys.argv[1]).list_all_runs() "
+        "for m in aim.Run(run_hash=h, repo=sys.argv[1]).metrics() if not m.name.startswith('__system__')))"
+    )
+    python = os.path.join(os.path.dirname(aim), "python")
+    read = subprocess.run([python, "-c", count, repo], check=True, capture_output=True, text=True)
+    return elapsed, int(read.stdout.split()[-1])
+
+
 def mlflow_read_all(uri: str) -> tuple:
     from mlflow.tracking import MlflowClient
 
@@ -98,6 +127,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--workdir")
+    parser.add_argument("--aim", help="the aim command of an environment with aim and tensorflow")
     args = parser.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="bench-interop-")
     logged = args.runs * args.points
@@ -139,6 +169,16 @@ def main() -> None:
     imported = sum(o.points for o in import_logdir(logdir, back))
     tb_import = time.perf_counter() - t
     assert imported == logged == stored_points(back)
+    if args.aim:
+        peer, count = aim_convert(args.aim, logdir, os.path.join(work, "aim"))
+        rows.append(
+            [
+                "import from TensorBoard",
+                f"{tb_import:.2f}",
+                f"{peer:.2f} (aim convert tensorboard; Aim's SDK reads back {count} points)",
+                f"{tb_import / peer:.2f}x",
+            ]
+        )
 
     if have("mlflow"):
         uri = f"sqlite:///{os.path.join(work, 'mlflow.db')}"

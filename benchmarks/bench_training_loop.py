@@ -10,10 +10,12 @@ per epoch (validation loss and accuracy, learning rate).  Every measurement runs
 interpreter (this script with ``--child``), trackers interleaved within each repeat; medians.
 
 ``loop`` is the training loop alone: wall clock, process CPU time (which also counts the
-tracker's own threads and is less disturbed by other processes on a busy machine), and the time
-spent inside the tracking calls (measured around each call).  ``total`` adds the tracker's import,
-setup and final flush (from before the tracker is imported until its data is stored).  All are
-compared with the same loop without tracking.
+tracker's own threads and is less disturbed by other processes on a busy machine), the loop
+thread's own CPU time and how many times it blocked (voluntary context switches: waiting for the
+GIL, a lock or I/O; 0 means any wall clock beyond its CPU time was spent waiting for a core that
+other processes held), and the time spent inside the tracking calls (measured around each call).
+``total`` adds the tracker's import, setup and final flush (from before the tracker is imported
+until its data is stored).  All are compared with the same loop without tracking.
 
 With Lightning installed, the same model is also trained by ``lightning.Trainer`` with no logger,
 ``ExperimentkitLogger``, ``TensorBoardLogger`` and ``MLFlowLogger`` (logging every step).
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -35,6 +38,11 @@ BATCH = 32
 
 
 # ---- children --------------------------------------------------------------------------------------
+def _blocked() -> int:
+    """How many times this thread has blocked so far (voluntary context switches; Linux)."""
+    return resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)).ru_nvcsw
+
+
 def _data() -> tuple:
     import torch
     from sklearn.datasets import load_digits
@@ -156,6 +164,7 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
     log_batch, log_epoch = tracker.start()
     clock = time.perf_counter
     in_calls = 0.0
+    blocked_start, thread_start = _blocked(), time.thread_time()
     loop_start, cpu_start = clock(), time.process_time()
     step = 0
     for epoch in range(epochs):
@@ -181,11 +190,14 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
         log_epoch(epoch, values)
         in_calls += clock() - called
     loop_end, cpu_end = clock(), time.process_time()
+    thread_end, blocked_end = time.thread_time(), _blocked()
     tracker.finish()
     end = time.perf_counter()
     return {
         "loop": loop_end - loop_start,
         "loop_cpu": cpu_end - cpu_start,
+        "loop_thread_cpu": thread_end - thread_start,
+        "loop_blocked": blocked_end - blocked_start,
         "in_calls": in_calls,
         "total": end - begin,
         "steps": step,
@@ -260,15 +272,19 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
     )
     if logger:
         logger.experiment  # noqa: B018 - set the tracker up before the loop, as in child_loop
+    blocked_start, thread_start = _blocked(), time.thread_time()
     loop_start, cpu_start = time.perf_counter(), time.process_time()
     trainer.fit(Module(), train, val)
     loop_end, cpu_end = time.perf_counter(), time.process_time()
+    thread_end, blocked_end = time.thread_time(), _blocked()
     if finish is not None:
         finish()
     end = time.perf_counter()
     return {
         "loop": loop_end - loop_start,
         "loop_cpu": cpu_end - cpu_start,
+        "loop_thread_cpu": thread_end - thread_start,
+        "loop_blocked": blocked_end - blocked_start,
         "total": end - begin,
         "steps": trainer.global_step,
     }
@@ -287,10 +303,11 @@ def _report(title: str, samples: dict, base: str) -> None:
         return statistics.median(s[key] for s in runs)
 
     loop0, cpu0 = median(samples[base], "loop"), median(samples[base], "loop_cpu")
-    total0 = median(samples[base], "total")
+    total0, thread0 = median(samples[base], "total"), median(samples[base], "loop_thread_cpu")
     rows = []
     for kind, runs in samples.items():
         loop, cpu, total = median(runs, "loop"), median(runs, "loop_cpu"), median(runs, "total")
+        thread = median(runs, "loop_thread_cpu")
         calls = (
             f"{median(runs, 'in_calls') * 1e3:.1f} ms ({median(runs, 'in_calls') / cpu0:.2%})"
             if "in_calls" in runs[0]
@@ -302,6 +319,8 @@ def _report(title: str, samples: dict, base: str) -> None:
                 runs[0]["steps"],
                 f"{loop:.3f} s",
                 f"{(loop / loop0 - 1):+.1%}",
+                f"{thread:.3f} s ({thread / thread0 - 1:+.1%})",
+                max(s["loop_blocked"] for s in runs),
                 f"{cpu:.3f} s",
                 f"{(cpu / cpu0 - 1):+.1%}",
                 calls,
@@ -318,6 +337,8 @@ def _report(title: str, samples: dict, base: str) -> None:
                 "steps",
                 "loop (wall)",
                 "wall overhead",
+                "loop thread CPU (overhead)",
+                "loop thread blocked (most)",
                 "loop (process CPU)",
                 "CPU overhead",
                 "time inside the tracking calls (share of the loop)",
@@ -336,6 +357,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--no-lightning", action="store_true")
     parser.add_argument("--only-lightning", action="store_true")
+    parser.add_argument("--kinds", help="comma-separated trackers to run (default: all installed)")
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -353,6 +375,10 @@ def main() -> None:
         lightning_kinds = ["lightning", "lightning-experimentkit"]
         lightning_kinds += ["lightning-tensorboard"] if have("tensorboard") else []
         lightning_kinds += ["lightning-mlflow"] if have("mlflow") else []
+    if args.kinds:
+        wanted = args.kinds.split(",")
+        kinds = [k for k in kinds if k in wanted]
+        lightning_kinds = [k for k in lightning_kinds if k in wanted]
     samples: dict = {kind: [] for kind in kinds + lightning_kinds}
     root = tempfile.mkdtemp(prefix="bench_training_loop_")
     load = os.getloadavg()

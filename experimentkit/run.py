@@ -51,7 +51,7 @@ EARLY_FLUSH = 1_000_000
 #: Points waiting beyond which ``log_scalar`` waits for the heartbeat thread to catch up (memory
 #: stays bounded whatever a run logs; ~150 bytes a queued point).
 METRIC_BUDGET = 2 * EARLY_FLUSH
-_POLL = 0.05  # seconds between the heartbeat thread's looks at the queue
+_POLL = 0.05  # seconds: the longest wait for room before looking at the queue again
 _SCALARS = (int, float, str, bool, type(None))
 _NUMBERS = frozenset({int, float})
 _NAME = operator.itemgetter(0)
@@ -252,8 +252,8 @@ class Run:
         self._metrics.append(
             (metric_name, step, value, time.time() if timestamp is None else _epoch_seconds(timestamp))
         )
-        if len(self._metrics) > METRIC_BUDGET and self._streaming:
-            self._wait_for_room()
+        if len(self._metrics) > EARLY_FLUSH and self._streaming:
+            self._queue_full()
 
     def set_metric_goal(self, metric_name: str, goal: str) -> None:
         """Record that lower ("min") or higher ("max") values of the metric are better, so that
@@ -267,6 +267,15 @@ class Run:
                 goals[other] = [*names, metric_name]
             elif other != goal and metric_name in names:
                 goals[other] = [n for n in names if n != metric_name]
+
+    def _queue_full(self) -> None:
+        """Past ``EARLY_FLUSH`` points, wake the heartbeat thread to send them now; past the budget,
+        also wait for it.  (The thread sleeps until the next beat otherwise: a thread that woke up
+        to poll would take the GIL from the training loop many times a second.)"""
+        if len(self._metrics) > METRIC_BUDGET:
+            self._wait_for_room()
+        elif not self._wake.is_set():
+            self._wake.set()
 
     def _wait_for_room(self) -> None:
         """Back-pressure: block until the heartbeat thread has sent the queue below half the
@@ -631,7 +640,7 @@ class Run:
         next_beat = _monotonic() + self.beat_interval
         try:
             while True:
-                self._wake.wait(max(0.0, min(_POLL, next_beat - _monotonic())))
+                self._wake.wait(max(0.0, next_beat - _monotonic()))
                 self._wake.clear()
                 if self._beat_stop.is_set():
                     break

@@ -113,5 +113,7 @@ SETTINGS = Settings(
         "RESOURCE_COPY_LIMIT": 16 * 1024 * 1024,
         "SYSTEM_METRICS": False,  # sample system.* metrics in every run (as --system-metrics)
         "SYSTEM_METRICS_INTERVAL": 10.0,
+        # mirror every run's metrics live into this TensorBoard logdir (as --tensorboard DIR)
+        "TENSORBOARD_LOGDIR": os.environ.get("EXPERIMENTKIT_TENSORBOARD_LOGDIR") or None,
     }
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import os
 import subprocess
 import sys
@@ -201,6 +203,76 @@ def test_float32_simple_values_from_tensorflow_1_style_writers_import(tmp_path):
     assert (series.steps, series.values) == ([0, 1, 2], [0.0, 0.25, 0.5])
 
 
+def test_images_and_histograms_of_a_summary_writer_become_media_artifacts(tmp_path):
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    np = pytest.importorskip("numpy")
+    image_module = pytest.importorskip("PIL.Image")
+    pixels = [np.full((3, 4, 5), 40 * step, dtype=np.uint8) for step in range(2)]  # CHW
+    pixels[1][0, 1, 2] = 255
+    samples = np.arange(100, dtype=np.float64) / 10.0
+    writer = tb.SummaryWriter(str(tmp_path / "logs" / "run"))
+    for step in range(2):
+        writer.add_image("val/sample", pixels[step], step, walltime=BASE + step)
+        writer.add_histogram("weights", samples + step, step, walltime=BASE + step)
+    writer.add_scalar("loss", 0.5, 0, walltime=BASE)
+    writer.close()
+    (outcome,) = import_logdir(str(tmp_path / "logs"), str(tmp_path / "runs"))
+    assert (outcome.points, outcome.media) == (1, 4)
+    with open_store(str(tmp_path / "runs")) as store:
+        run = store.get(outcome.run_id)
+        images = run.media("val/sample")
+        assert [(i["step"], i["kind"], i["metadata"]["shape"]) for i in images] == [
+            (0, "image", [4, 5, 3]),
+            (1, "image", [4, 5, 3]),
+        ]
+        with run.open_artifact(images[1]["artifact"]) as f, image_module.open(f) as decoded:
+            assert (np.asarray(decoded) == pixels[1].transpose(1, 2, 0)).all()
+        histograms = run.media("weights")
+        assert [h["step"] for h in histograms] == [0, 1]
+        with run.open_artifact(histograms[1]["artifact"]) as f:
+            stored = json.load(f)
+    assert stored["num"] == sum(count for _, _, count in stored["buckets"]) == 100
+    assert (stored["min"], stored["max"]) == (1.0, 10.9)
+
+
+def test_tensorflow_2_style_image_and_histogram_tensors_import(tmp_path):
+    np = pytest.importorskip("numpy")
+    image_module = pytest.importorskip("PIL.Image")
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.plugins.histogram import summary_v2 as histogram_v2
+    from tensorboard.plugins.image import metadata as image_metadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util import tensor_util
+
+    pngs = []
+    for shade in (10, 200):
+        buffer = io.BytesIO()
+        image_module.new("L", (3, 2), shade).save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    images = summary_pb2.Summary.Value(
+        tag="gen",
+        metadata=image_metadata.create_summary_metadata("", ""),
+        tensor=tensor_util.make_tensor_proto(np.array([b"3", b"2", *pngs], dtype=object)),
+    )
+    histogram = histogram_v2.histogram_pb("h", np.array([0.0, 1.0, 1.0, 3.0]), buckets=3)
+    writer = EventFileWriter(str(tmp_path / "tf2" / "run"))
+    for step, summary in enumerate((summary_pb2.Summary(value=[images]), histogram)):
+        writer.add_event(event_pb2.Event(wall_time=BASE + step, step=step, summary=summary))
+    writer.close()
+    (outcome,) = import_logdir(str(tmp_path / "tf2"), str(tmp_path / "runs"))
+    with open_store(str(tmp_path / "runs")) as store:
+        run = store.get(outcome.run_id)
+        found = {(m["name"], m["step"]): m for m in run.media()}
+        assert sorted(found) == [("gen/0", 0), ("gen/1", 0), ("h", 1)]
+        with run.open_artifact(found["gen/1", 0]["artifact"]) as f:
+            assert f.read() == pngs[1]
+        assert found["gen/1", 0]["metadata"]["shape"] == [2, 3, 1]
+        with run.open_artifact(found["h", 1]["artifact"]) as f:
+            buckets = json.load(f)["buckets"]
+    assert [count for _, _, count in buckets] == [1.0, 2.0, 1.0]
+    assert (buckets[0][0], buckets[-1][1]) == (0.0, 3.0)
+
+
 SCRIPT = textwrap.dedent("""
     from experimentkit import Experiment
     ex = Experiment("live")
@@ -232,6 +304,58 @@ def test_tensorboard_option_mirrors_a_live_run(tmp_path):
     assert read["loss"][9][1] == 0.05
     with open_store(str(tmp_path / "runs")) as store:  # the file store got the same points
         assert len(store.get("1").metric("loss")) == 300
+
+
+def test_tensorboard_setting_mirrors_every_run_and_the_option_overrides_it(tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text(
+        SCRIPT.replace(
+            "from experimentkit import Experiment",
+            "from experimentkit import SETTINGS, Experiment\nSETTINGS.TENSORBOARD_LOGDIR = 'tb'",
+        )
+    )
+
+    def run(*words):
+        done = subprocess.run(
+            [sys.executable, str(script), "-F", "runs", "-l", "ERROR", *words],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    run()
+    run("-T", "other")
+    assert os.listdir(tmp_path / "tb") == ["1_live"]
+    assert [s for s, _, _ in _read_back(tmp_path / "tb" / "1_live")["loss"]] == list(range(300))
+    assert os.listdir(tmp_path / "other") == ["2_live"]
+
+
+def test_tensorboard_setting_applies_to_ex_run(tmp_path, monkeypatch):
+    from experimentkit import SETTINGS
+
+    monkeypatch.setitem(SETTINGS, "TENSORBOARD_LOGDIR", str(tmp_path / "tb"))
+    ids = _record_runs(FileStorageObserver(str(tmp_path / "runs")), n_runs=1, points=3)
+    read = _read_back(tmp_path / "tb" / f"{ids[0]}_tbdemo")
+    assert [v for _, v, _ in read["train.loss"]] == [1.1, 0.6, 1 / 3 + 0.1]
+
+
+def test_tensorboard_logdir_setting_defaults_from_the_environment(tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), "-l", "ERROR"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, EXPERIMENTKIT_TENSORBOARD_LOGDIR=str(tmp_path / "team_tb")),
+    )
+    assert done.returncode == 0, done.stderr
+    (mirrored,) = os.listdir(tmp_path / "team_tb")  # no storing observer: named by the run's uid
+    assert mirrored.endswith("_live")
+    assert len(_read_back(tmp_path / "team_tb" / mirrored)["loss"]) == 300
 
 
 def test_cli_export_where_and_import(tmp_path, capsys):

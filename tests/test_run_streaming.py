@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import pytest
@@ -101,3 +102,38 @@ def test_without_a_heartbeat_thread_the_final_flush_is_chunked_and_nothing_waits
     run()
     assert observer.points == 2_050
     assert observer.calls == [100] * 20 + [50]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads Linux's per-thread counters")
+def test_the_heartbeat_thread_sleeps_between_beats_instead_of_polling():
+    """A thread that wakes up to look at the queue takes the GIL from the training loop each time
+    (measured in benchmarks/bench_training_loop.py); between beats it should not wake at all."""
+    beats: list = []
+    beat = threading.Condition()
+
+    class _Beats(_Counting):
+        def heartbeat_event(self, info, captured_out, beat_time, result):
+            with beat:
+                beats.append(beat_time)
+                beat.notify_all()
+
+    def wake_ups() -> int:
+        (heartbeat,) = [t for t in threading.enumerate() if t.name == "experimentkit-heartbeat"]
+        with open(f"/proc/self/task/{heartbeat.native_id}/status", encoding="ascii") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(fields["voluntary_ctxt_switches"])
+
+    counted = {}
+
+    def main():
+        current_run().log_scalar("loss", 1.0)
+        with beat:
+            beat.wait_for(lambda: len(beats) >= 1)
+            counted["first"] = wake_ups()
+            beat.wait_for(lambda: len(beats) >= 3)
+            counted["third"] = wake_ups()
+
+    _run(main, _Beats(), beat_interval=1.0)()
+    # two beats, each one wake-up plus the observer calls it waits for (about 12 in all);
+    # polling every 50 ms added about 40
+    assert counted["third"] - counted["first"] < 30

@@ -88,7 +88,10 @@ def _import_tensorboard(args: argparse.Namespace, target: str) -> int:
     outcomes = import_logdir(args.logdir, target, experiment=args.experiment, attach=not args.no_attach)
     for outcome in outcomes:
         why = f" ({outcome.reason})" if outcome.reason else ""
-        print(f"{outcome.action} {outcome.directory}: run {outcome.run_id}, {outcome.points} points{why}")
+        media = f", {outcome.media} images/histograms" if outcome.media else ""
+        print(
+            f"{outcome.action} {outcome.directory}: run {outcome.run_id}, {outcome.points} points{media}{why}"
+        )
     return 0
 
 

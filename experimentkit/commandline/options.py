@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 from typing import Any, Callable, Optional
 
@@ -693,6 +694,8 @@ def apply_options(run: Any, options: dict, ex: Any) -> None:
 
     if SETTINGS.SYSTEM_METRICS and not options.get("--system-metrics"):
         options = dict(options, **{"--system-metrics": True})
+    if SETTINGS.TENSORBOARD_LOGDIR and not options.get("--tensorboard"):
+        options = dict(options, **{"--tensorboard": os.fspath(SETTINGS.TENSORBOARD_LOGDIR)})
     for option in gather_options(ex):
         value = options.get(option.get_flag(), False)
         if value:

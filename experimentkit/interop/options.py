@@ -10,7 +10,7 @@ __all__ = ["tensorboard_option"]
 
 class _TensorBoardOption:
     """Mirror the run's metrics into a TensorBoard logdir while it runs (``tensorboard --logdir
-    DIR`` shows them)."""
+    DIR`` shows them); ``SETTINGS.TENSORBOARD_LOGDIR`` sets it for every run."""
 
     short_flag = "-T"
     long_flag = "--tensorboard"

@@ -51,7 +51,8 @@ class ForeignRun:
     info: dict = field(default_factory=dict)
     tags: list = field(default_factory=list)
     notes: str = ""
-    artifacts: list = field(default_factory=list)  # [(name, path of a local file)]
+    #: ``[(name, path of a local file)]``, or ``(name, path, metadata, content type)``
+    artifacts: list = field(default_factory=list)
     result: Any = None
     host: dict = field(default_factory=dict)
     command: str = "main"
@@ -194,8 +195,13 @@ def record(target: str, run: ForeignRun) -> str:
     )
     for batch in _metric_batches(run.metrics):
         observer.log_metrics(metrics_by_name=batch, info=run.info)
-    for name, path in run.artifacts:
-        observer.artifact_event(name=name, filename=path)
+    for name, path, *described in run.artifacts:
+        if described:
+            observer.artifact_event(
+                name=name, filename=path, metadata=described[0], content_type=described[1]
+            )
+        else:
+            observer.artifact_event(name=name, filename=path)
     end = run.stop_time or run.start_time
     observer.heartbeat_event(info=run.info, captured_out="", beat_time=end, result=run.result)
     if run.status == "COMPLETED":

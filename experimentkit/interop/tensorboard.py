@@ -14,6 +14,7 @@ import glob
 import math
 import os
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -155,12 +156,15 @@ def export_runs(runs: Iterable[Any], logdir: str) -> list:
 # ---- reading -------------------------------------------------------------------------------------
 @dataclass
 class EventRun:
-    """The scalars and hparams of one directory of event files."""
+    """The scalars, hparams, images and histograms of one directory of event files."""
 
     directory: str  # absolute, real path
     #: ``{tag: (steps, values, wall times)}``
     scalars: dict = field(default_factory=dict)
     hparams: dict = field(default_factory=dict)
+    #: ``[(kind, tag, step, wall time, payload)]``: kind "image" with the PNG bytes, or "dict"
+    #: with a histogram as ``{"buckets": [[left, right, count], ...], ...}``
+    media: list = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -168,6 +172,7 @@ class EventRun:
 
     def span(self) -> tuple:
         stamps = [stamp for _, _, walls in self.scalars.values() for stamp in walls]
+        stamps += [wall for _, _, _, wall, _ in self.media]
         return (min(stamps), max(stamps)) if stamps else (None, None)
 
 
@@ -193,9 +198,9 @@ def read_logdir(logdir: str) -> list:
     everything = {
         ea.SCALARS: 0,
         ea.TENSORS: 0,
-        ea.IMAGES: 1,
+        ea.IMAGES: 0,
         ea.AUDIO: 1,
-        ea.HISTOGRAMS: 1,
+        ea.HISTOGRAMS: 0,
         ea.COMPRESSED_HISTOGRAMS: 1,
     }
     for directory in _event_dirs(logdir):
@@ -210,22 +215,97 @@ def read_logdir(logdir: str) -> list:
                 [e.wall_time for e in events],
             )
         for tag in acc.Tags()["tensors"]:
-            if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
-                continue
-            events = acc.Tensors(tag)
-            run.scalars[tag] = (
-                [e.step for e in events],
-                [tensor_util.make_ndarray(e.tensor_proto).item() for e in events],
-                [e.wall_time for e in events],
-            )
+            plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
+            if plugin == "scalars":
+                events = acc.Tensors(tag)
+                run.scalars[tag] = (
+                    [e.step for e in events],
+                    [tensor_util.make_ndarray(e.tensor_proto).item() for e in events],
+                    [e.wall_time for e in events],
+                )
+            elif plugin in ("images", "histograms"):
+                for e in acc.Tensors(tag):
+                    run.media += _tensor_media(
+                        plugin, tag, e.step, e.wall_time, tensor_util.make_ndarray(e.tensor_proto)
+                    )
+        for tag in acc.Tags()["images"]:
+            for e in acc.Images(tag):
+                if _is_png(e.encoded_image_string):
+                    run.media.append(("image", tag, e.step, e.wall_time, e.encoded_image_string))
+        for tag in acc.Tags()["histograms"]:
+            for e in acc.Histograms(tag):
+                run.media.append(("dict", tag, e.step, e.wall_time, _tf1_histogram(e.histogram_value)))
         content = _plugin_content(acc, "hparams")
         start_info = content.get(hp_metadata.SESSION_START_INFO_TAG)
         if start_info is not None:
             info = hp_metadata.parse_session_start_info_plugin_data(start_info)
             run.hparams = {name: _from_hparam(value) for name, value in info.hparams.items()}
-        if run.scalars or run.hparams:
+        if run.scalars or run.hparams or run.media:
             runs.append(run)
     return runs
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(data: bytes) -> bool:
+    """A PNG with its header chunk (other formats, GIF videos among them, are not imported)."""
+    return data.startswith(_PNG) and len(data) > 25
+
+
+def _tensor_media(plugin: str, tag: str, step: int, wall: float, array: Any) -> list:
+    """TensorFlow 2's image and histogram summaries, stored as tensors."""
+    if plugin == "images":  # [width, height, encoded image, ...]: several images per step
+        pngs = [bytes(b) for b in array.reshape(-1)[2:] if _is_png(bytes(b))]
+        if len(pngs) == 1:
+            return [("image", tag, step, wall, pngs[0])]
+        return [("image", f"{tag}/{number}", step, wall, png) for number, png in enumerate(pngs)]
+    rows = array.reshape(-1, 3).tolist() if array.size else []  # [[left, right, count], ...]
+    return [("dict", tag, step, wall, {"buckets": rows})]
+
+
+def _tf1_histogram(value: Any) -> dict:
+    """A ``HistogramProto`` (``torch.utils.tensorboard``, tensorboardX, TensorFlow 1) as buckets
+    ``[left, right, count]`` beside its summary statistics."""
+    limits, counts = list(value.bucket_limit), list(value.bucket)
+    lefts = [value.min, *limits[:-1]]
+    return {
+        "buckets": [[left, right, count] for left, right, count in zip(lefts, limits, counts)],
+        "min": value.min,
+        "max": value.max,
+        "num": value.num,
+        "sum": value.sum,
+        "sum_squares": value.sum_squares,
+    }
+
+
+def _media_artifacts(run: EventRun, directory: str) -> list:
+    """Write ``run``'s images and histograms into ``directory`` as the files ``log_image`` and
+    ``log_dict`` store; returns ``[(artifact name, path, metadata, content type)]``."""
+    from .. import media
+
+    artifacts: dict = {}  # the same tag and step written twice: the last one wins, as in TensorBoard
+    for number, (kind, tag, step, wall, payload) in enumerate(run.media):
+        name = media.artifact_name(kind, tag, step)
+        path = os.path.join(directory, f"{number}-{name}")
+        metadata: dict = {"media": kind, "name": tag, "step": int(step), "wall_time": wall}
+        if kind == "image":
+            with open(path, "wb") as f:
+                f.write(payload)
+            metadata["shape"] = _png_shape(payload)
+        else:
+            metadata["source"] = "tensorboard histogram"
+            metadata.update(media.encode("dict", payload, path))
+        artifacts.pop(name, None)
+        artifacts[name] = (name, path, metadata, media.KINDS[kind][1])
+    return list(artifacts.values())
+
+
+def _png_shape(png: bytes) -> list:
+    """``[height, width, channels]`` from a PNG header (as ``log_image`` records it)."""
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(png[25], 3)
+    return [height, width, channels]
 
 
 def _plugin_content(acc: Any, plugin: str) -> dict:
@@ -256,6 +336,7 @@ class ImportOutcome:
     run_id: Optional[str]
     points: int
     reason: str = ""
+    media: int = 0  # images and histograms stored as artifacts
 
 
 def _recorded_logdirs(target: str) -> dict:
@@ -306,16 +387,21 @@ def import_logdir(logdir: str, target: str, experiment: Optional[str] = None, at
         first, last = run.span()
         start = to_datetime(first) if first is not None else to_datetime(os.path.getmtime(run.directory))
         config = {"logdir": name, **unflatten(run.hparams)}
-        foreign = ForeignRun(
-            source=source,
-            experiment=experiment or os.path.basename(root),
-            config=config,
-            start_time=start,
-            stop_time=to_datetime(last) if last is not None else start,
-            metrics=run.scalars,
-            info={"tensorflow": {"logdirs": [run.directory]}},
+        with tempfile.TemporaryDirectory(prefix="experimentkit-import-") as scratch:
+            foreign = ForeignRun(
+                source=source,
+                experiment=experiment or os.path.basename(root),
+                config=config,
+                start_time=start,
+                stop_time=to_datetime(last) if last is not None else start,
+                metrics=run.scalars,
+                info={"tensorflow": {"logdirs": [run.directory]}},
+                artifacts=_media_artifacts(run, scratch),
+            )
+            run_id = record(target, foreign)
+        outcomes.append(
+            ImportOutcome(run.directory, "imported", run_id, run.points, media=len(foreign.artifacts))
         )
-        outcomes.append(ImportOutcome(run.directory, "imported", record(target, foreign), run.points))
     return outcomes
 
 
