@@ -30,7 +30,9 @@ def test_sacred_import_paths_exist():
     assert RunObserver.priority == 0 and Run.__name__ == "Run"
     with pytest.raises(SettingError, match="did you mean 'READ_ONLY_CONFIG'"):
         SETTINGS.CONFIG.READ_ONLY_CONFG = False
-    with pytest.raises(KeyError):  # Sacred users catch KeyError
+    with pytest.raises(
+        KeyError, match=r"Unknown setting: NO_SUCH_SETTING\. Possible keys are: "
+    ):  # Sacred users catch KeyError
         SETTINGS.NO_SUCH_SETTING
 
 
