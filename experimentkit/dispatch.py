@@ -308,6 +308,7 @@ class Dispatcher:
         try:
             self._call(slot, entry)
         except _Stuck as exc:  # in flight, not pending; journaled, as it may never be answered
+            assert slot.inflight is not None  # set by _call with the _Stuck
             slot.inflight = (slot.inflight[0], self._journaled(slot, event, kwargs))
             self._report_outage(slot, exc)
         except Exception as exc:
@@ -366,8 +367,9 @@ class Dispatcher:
     def _call(self, slot: _Slot, entry: tuple) -> None:
         """Deliver one event, giving up waiting after ``call_timeout`` (a backend that stops answering
         must not hang the run); a call that is still running stays in flight and is settled later."""
-        if self._settle(slot) is not None:
-            raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
+        busy = self._settle(slot)
+        if busy is not None:
+            raise ObserverError(f"still waiting for its earlier {busy[1][0]}")
         event, kwargs, _ = entry
         timeout = self.call_timeout
         late = False
@@ -566,10 +568,12 @@ class Dispatcher:
                     self._drop_journal(slot)
 
     def _drop_journal(self, slot: _Slot) -> None:
+        journal = slot.journal
+        assert journal is not None  # callers check
         try:
-            slot.journal.discard()
+            journal.discard()
         except OSError as exc:  # a journal whose events are all marked delivered is harmless
-            self.logger.warning("Could not remove the fallback journal %s (%s)", slot.journal.path, exc)
+            self.logger.warning("Could not remove the fallback journal %s (%s)", journal.path, exc)
         slot.journal = None
 
     # -- end of run --------------------------------------------------------------------------------
@@ -581,19 +585,21 @@ class Dispatcher:
         """
         if self._deadline is None:
             self.start_end_window()
+        deadline = self._deadline
+        assert deadline is not None
         self.retry()  # for a backend that never answered, this is its one last attempt
         waiting = [slot for slot in self.failing if self._worth_waiting(slot)]
-        if waiting and self._deadline - time.monotonic() > 0:
+        if waiting and deadline - time.monotonic() > 0:
             names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
                 "Waiting up to %.3gs for observer %s to recover",
-                self._deadline - time.monotonic(),
+                deadline - time.monotonic(),
                 names,
             )
             delay = 0.05
             while (
                 any(self._worth_waiting(slot) for slot in self.failing)
-                and (remaining := self._deadline - time.monotonic()) > 0
+                and (remaining := deadline - time.monotonic()) > 0
             ):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
@@ -621,7 +627,8 @@ class Dispatcher:
             )
         take = getattr(slot.observer, "take_undelivered", None)
         leftovers = take() if callable(take) else []
-        stuck = [] if self._settle(slot) is None else [slot.inflight[1]]
+        busy = self._settle(slot)
+        stuck = [] if busy is None else [busy[1]]
         if stuck:
             self.logger.warning(
                 "Observer '%s' never answered %s; journaling it (the backend may already hold part of it)",
@@ -710,7 +717,8 @@ class Dispatcher:
 def _target(observer: Any) -> str:
     """Where an observer writes, for messages: its URL (password hidden) or directory."""
     spec = _replay_spec(observer) or {}
-    kwargs = spec.get("kwargs") if isinstance(spec.get("kwargs"), dict) else {}
+    given = spec.get("kwargs")
+    kwargs: dict = given if isinstance(given, dict) else {}
     for key in ("url", "basedir"):
         if isinstance(kwargs.get(key), str):
             return redact_text(kwargs[key])
