@@ -96,3 +96,19 @@ def test_an_unregistered_factory_is_refused_and_never_imported():
         trust=["tests.test_sync_edges:Picky"],
     )
     assert type(observer).__name__ == "Picky" and observer.priority == 4
+
+
+def test_several_journals_are_synced_in_one_go_into_one_archive(tmp_path):
+    observers = [Flaky(), Flaky()]
+    for i, observer in enumerate(observers):
+        header = {"run_uid": f"u{i}", "observer": "Flaky", "replay_spec": observer.replay_spec()}
+        write_journal(str(tmp_path / f"u{i}-0-Flaky.jsonl"), header, [STARTED])
+    results = sync(str(tmp_path))
+    assert [(r.status, r.delivered) for r in results] == [("synced", 1), ("synced", 1)]
+    assert sorted(os.listdir(tmp_path / "synced")) == [
+        "u0-0-Flaky.jsonl",
+        "u0-0-Flaky.progress.json",
+        "u1-0-Flaky.jsonl",
+        "u1-0-Flaky.progress.json",
+    ]
+    assert [o.event_names for o in observers] == [["started_event"], ["started_event"]]
