@@ -34,13 +34,16 @@ def header(factory, name):
 
 
 class Picky(InMemoryObserver):
-    """Refuses tables and heartbeats for good (a value the backend cannot store)."""
+    """Refuses tables, heartbeats and artifacts for good (a value or file the backend cannot store)."""
 
     def log_table(self, name, rows):
         raise ValueError(f"table {name!r} has a column type it cannot store")
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
         raise TypeError("captured output is not text")
+
+    def artifact_event(self, name, filename, metadata=None, content_type=None):
+        raise FileNotFoundError(filename)
 
 
 class Refusing(InMemoryObserver):

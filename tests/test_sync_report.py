@@ -112,3 +112,55 @@ def test_several_journals_are_synced_in_one_go_into_one_archive(tmp_path):
         "u1-0-Flaky.progress.json",
     ]
     assert [o.event_names for o in observers] == [["started_event"], ["started_event"]]
+
+
+def test_discard_gives_a_journal_up_with_its_kept_files_and_progress(tmp_path):
+    from experimentkit.sync import discard
+
+    journal = tmp_path / "u-0-Flaky.jsonl"
+    spec = {"factory": "m:f", "kwargs": {"url": "postgresql://me:hunter2@db/exps"}}
+    write_journal(
+        str(journal), {"run_uid": "u1234567890", "observer": "Flaky", "replay_spec": spec}, [STARTED] * 3
+    )
+    (tmp_path / "u-0-Flaky.progress.json").write_text('{"delivered": 1}')
+    (tmp_path / "u-0-Flaky.files").mkdir()
+    (tmp_path / "u-0-Flaky.files" / "0-model.bin").write_bytes(b"w")
+    (tmp_path / "other.jsonl").write_text("")
+    result = discard(str(journal))
+    assert (result.journal, result.observer, result.run_uid, result.status) == (
+        str(journal),
+        "Flaky",
+        "u1234567890",
+        "discarded",
+    )
+    assert (result.remaining, result.backend) == (2, "postgresql://me:***@db/exps")
+    assert os.listdir(tmp_path) == ["other.jsonl"]
+
+
+def test_a_factory_registered_by_an_installed_package_is_called_without_trust(tmp_path, monkeypatch):
+    dist = tmp_path / "picky_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: picky-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[experimentkit.replay_factories]\npicky = tests.test_sync_edges : Picky\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    observer = build_observer({"factory": "tests.test_sync_edges:Picky", "kwargs": {"priority": 2}})
+    assert type(observer).__name__ == "Picky" and observer.priority == 2
+    with pytest.raises(
+        PermissionError, match=r"^refusing to call the replay factory 'tests.test_sync_edges:Refusing'"
+    ):
+        build_observer({"factory": "tests.test_sync_edges:Refusing"})
+
+
+def test_a_refused_artifact_is_named_in_the_report(tmp_path):
+    from tests.test_sync_edges import header
+
+    events = [
+        STARTED,
+        ("artifact_event", {"name": "model.bin", "filename": "/nowhere/model.bin", "metadata": None}),
+    ]
+    write_journal(str(tmp_path / "j.jsonl"), header("tests.test_sync_edges:Picky", "art"), events)
+    [result] = sync(str(tmp_path), trust=["tests.test_sync_edges:Picky"])
+    assert result.status == "synced"
+    assert result.skipped == ["artifact 'model.bin' (FileNotFoundError: /nowhere/model.bin)"]
