@@ -6,7 +6,7 @@ import pytest
 
 from experimentkit.errors import QueryError
 from experimentkit.query import Filter, parse_row_where, parse_where
-from experimentkit.query.expr import parse_value
+from experimentkit.query.expr import format_value, parse_value
 
 
 def test_an_escaped_quote_inside_a_quoted_list_item_does_not_end_it():
@@ -24,3 +24,10 @@ def test_row_filters_are_marked_as_row_filters():
     assert parse_row_where("label == 3") == Filter("label", "==", 3, row=True)
     assert parse_row_where("any_column_name >= 0.5").row is True
     assert parse_where("config.lr < 0.1").row is False
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x00b", "tab\there", "\x1b[1m", "nbsp\xa0"])
+def test_strings_with_control_characters_are_printed_quoted_and_parse_back(text):
+    # found by hypothesis: a bare NUL was printed as is and then refused by the parser
+    assert format_value(text) == repr(text)
+    assert parse_where(f"notes == {format_value(text)}") == Filter("notes", "==", text)
