@@ -649,3 +649,17 @@ def test_ctrl_c_before_the_call_thread_reaches_the_observer_cancels_the_call(tmp
     disp.retry()
     assert observer.event_names == ["started_event", "heartbeat_event"]
     assert observer.run.captured_out == "a" and files(tmp_path) == []
+
+
+def test_batches_merge_across_the_moment_the_journal_stops_taking_lines(tmp_path):
+    observer = Flaky()
+    fallback = tmp_path / "fb"
+    disp = dispatcher(observer, fallback)
+    start(disp)
+    observer.down = True
+    points(disp, 0)  # journaled
+    with files_cannot_grow_past(fallback / "uid1-0-Flaky.jsonl"):
+        points(disp, 1)  # in memory only, merged with the journaled batch
+    [journal] = disp.finish()
+    [(event, kwargs)] = read_journal(journal)[1]
+    assert event == "log_metrics" and kwargs["metrics_by_name"]["loss"]["steps"] == [0, 1]

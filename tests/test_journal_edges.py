@@ -76,3 +76,49 @@ def test_a_journal_named_without_a_directory_goes_in_the_current_one(tmp_path, m
     )
     assert os.listdir(tmp_path) == ["j.jsonl"]
     assert read_journal("j.jsonl")[1] == [("log_metrics", {"x": 1})]
+
+
+def journaling_dispatcher(tmp_path):
+    observer = Flaky()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_journal_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+    observer.down = True
+    return observer, disp
+
+
+def beat(disp, out):
+    disp.emit("heartbeat_event", info={}, captured_out=out, beat_time=T0, result=None)
+
+
+def test_heartbeats_are_journaled_as_what_is_new_with_consecutive_numbers(tmp_path):
+    import json
+
+    _, disp = journaling_dispatcher(tmp_path)
+    beat(disp, "epoch 1\n")
+    disp.emit("log_metrics", metrics_by_name=batch("loss", [0]), info={})
+    beat(disp, "epoch 1\nepoch 2\n")
+    beat(disp, "restarted\n")  # not a continuation: stored whole
+    with open(tmp_path / "u-0-Flaky.jsonl") as fh:
+        lines = [json.loads(line) for line in fh][1:]
+    assert [line["seq"] for line in lines] == [0, 1, 2, 3]
+    beats = [line for line in lines if line["event"] == "heartbeat_event"]
+    assert [b["kwargs"]["captured_out"] for b in beats] == ["epoch 1\n", "epoch 2\n", "restarted\n"]
+    assert [b.get("out_from") for b in beats] == [None, 8, None]
+    [(_, kwargs), (_, newest)] = read_journal(str(tmp_path / "u-0-Flaky.jsonl"))[1]
+    assert kwargs["metrics_by_name"]["loss"]["steps"] == [0] and newest["captured_out"] == "restarted\n"
+
+
+def test_a_recovery_without_artifacts_removes_the_journal_without_a_warning(tmp_path, caplog):
+    observer, disp = journaling_dispatcher(tmp_path)
+    beat(disp, "x")
+    observer.down = False
+    disp.retry()
+    assert os.listdir(tmp_path) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("Observer 'Flaky' failed (")
