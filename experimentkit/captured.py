@@ -26,6 +26,9 @@ SPECIAL_ARGS = ("_config", "_run", "_log", "_seed", "_rnd")
 class CapturedFunction:
     """A function whose missing arguments come from the configuration of the active run."""
 
+    __name__: str  # copied from the function by functools.update_wrapper
+    __qualname__: str
+
     def __init__(self, function: Callable, ingredient: Any = None, prefix: Optional[str] = None):
         functools.update_wrapper(self, function)
         self.__wrapped__ = function

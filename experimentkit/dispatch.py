@@ -142,12 +142,30 @@ class _ObserverCall(threading.Thread):
         self._kwargs = kwargs
         self.result: Any = None
         self.error: Optional[BaseException] = None
+        #: set when the method returned or raised; not ``is_alive()``, which Python 3.11 reports
+        #: wrongly after a KeyboardInterrupt in ``join()``
+        self.done = threading.Event()
+        self._gate = threading.Lock()
+        self._state = "new"  # then "running", or "cancelled" if the caller gave up before it ran
 
     def run(self) -> None:
+        with self._gate:
+            if self._state == "cancelled":
+                return
+            self._state = "running"
         try:
             self.result = self._method(**self._kwargs)
         except BaseException as exc:  # noqa: B036 - handed to the dispatcher, which decides
             self.error = exc
+        finally:
+            self.done.set()
+
+    def cancel(self) -> bool:
+        """Make sure the method never runs if it has not begun; False if it has (it is in flight)."""
+        with self._gate:
+            if self._state == "new":
+                self._state = "cancelled"
+            return self._state == "cancelled"
 
 
 _OPENING_EVENTS = ("started_event", "queued_event")
@@ -234,7 +252,7 @@ class Dispatcher:
                     interrupt = exc
                 if slot.opened and self.run_id is None:
                     self.run_id = slot.assigned_id
-                elif not slot.opened and not slot.disabled and not self.strict:
+                elif not slot.opened and not slot.disabled and not self.strict and interrupt is None:
                     self._report_unreachable(slot)
             if interrupt is not None:
                 raise interrupt
@@ -279,15 +297,18 @@ class Dispatcher:
                 raise interrupt
 
     def _send(self, slot: _Slot, event: str, kwargs: dict) -> None:
+        self._settle(slot)  # a late answer may have been a refusal to open the run
         if slot.disabled:
             slot.dropped += 1
             return
         if slot.pending:
             self._buffer(slot, event, kwargs)
             return
+        entry = (event, kwargs, None)
         try:
-            self._call(slot, (event, kwargs, None))
+            self._call(slot, entry)
         except _Stuck as exc:  # in flight, not pending; journaled, as it may never be answered
+            assert slot.inflight is not None  # set by _call with the _Stuck
             slot.inflight = (slot.inflight[0], self._journaled(slot, event, kwargs))
             self._report_outage(slot, exc)
         except Exception as exc:
@@ -296,8 +317,11 @@ class Dispatcher:
                 return
             self._buffer(slot, event, kwargs)
             self._report_outage(slot, exc)
-        except BaseException:
-            self._buffer(slot, event, kwargs)
+        except BaseException:  # Ctrl-C: keep the event (in flight or buffered), then stop
+            if slot.inflight is not None and slot.inflight[1] is entry:
+                slot.inflight = (slot.inflight[0], self._journaled(slot, event, kwargs))
+            else:
+                self._buffer(slot, event, kwargs)
             raise
 
     def _buffer(self, slot: _Slot, event: str, kwargs: dict) -> None:
@@ -343,8 +367,9 @@ class Dispatcher:
     def _call(self, slot: _Slot, entry: tuple) -> None:
         """Deliver one event, giving up waiting after ``call_timeout`` (a backend that stops answering
         must not hang the run); a call that is still running stays in flight and is settled later."""
-        if self._settle(slot) is not None:
-            raise ObserverError(f"still waiting for its earlier {slot.inflight[1][0]}")
+        busy = self._settle(slot)
+        if busy is not None:
+            raise ObserverError(f"still waiting for its earlier {busy[1][0]}")
         event, kwargs, _ = entry
         timeout = self.call_timeout
         late = False
@@ -357,16 +382,17 @@ class Dispatcher:
         method = getattr(slot.observer, event)
         call = _ObserverCall(method, _fit(method, kwargs))
         began = time.monotonic()
-        call.start()
         try:
-            call.join(timeout)
-        except BaseException:
-            slot.inflight = (call, entry)
-            raise _Stuck("interrupted while waiting") from None
+            call.start()
+            call.done.wait(timeout)
+        except BaseException:  # Ctrl-C: the run stops; a call that has begun is in flight
+            if not call.cancel():
+                slot.inflight = (call, entry)
+            raise
         finally:
             if late:
                 slot.grace -= time.monotonic() - began
-        if call.is_alive():
+        if not call.done.is_set():
             slot.inflight = (call, entry)
             raise _Stuck(f"no answer to {event} within {timeout:g}s")
         if call.error is not None:
@@ -388,7 +414,7 @@ class Dispatcher:
         if slot.inflight is None:
             return None
         call, entry = slot.inflight
-        if call.is_alive():
+        if not call.done.is_set():
             return slot.inflight
         slot.inflight = None
         if call.error is None:
@@ -426,6 +452,8 @@ class Dispatcher:
             what = f"log_table {kwargs.get('name')!r}"
         if event in _OPENING_EVENTS:
             slot.disabled = one_line(exc)
+            slot.last_error = exc if isinstance(exc, Exception) else slot.last_error
+            slot.pending = []  # for a run it does not have
             nxt = "it cannot record this run and gets no more events"
         else:
             nxt = "that event is dropped; later events go on"
@@ -516,12 +544,14 @@ class Dispatcher:
                     except Exception as exc:
                         if is_permanent(exc):
                             self._drop(slot, slot.pending.pop(0), exc)
-                            if slot.disabled:
-                                slot.pending = []
                             continue
                         if not isinstance(exc, _Late):
                             slot.last_error = exc
                         break
+                    except BaseException:  # noqa: B036 - Ctrl-C: re-raised; a begun call is in flight
+                        if slot.inflight is not None:
+                            slot.pending.pop(0)
+                        raise
                     slot.pending.pop(0)
                     delivered += 1
                 if not slot.pending and slot.inflight is None:
@@ -538,10 +568,12 @@ class Dispatcher:
                     self._drop_journal(slot)
 
     def _drop_journal(self, slot: _Slot) -> None:
+        journal = slot.journal
+        assert journal is not None  # callers check
         try:
-            slot.journal.discard()
+            journal.discard()
         except OSError as exc:  # a journal whose events are all marked delivered is harmless
-            self.logger.warning("Could not remove the fallback journal %s (%s)", slot.journal.path, exc)
+            self.logger.warning("Could not remove the fallback journal %s (%s)", journal.path, exc)
         slot.journal = None
 
     # -- end of run --------------------------------------------------------------------------------
@@ -553,19 +585,21 @@ class Dispatcher:
         """
         if self._deadline is None:
             self.start_end_window()
+        deadline = self._deadline
+        assert deadline is not None
         self.retry()  # for a backend that never answered, this is its one last attempt
         waiting = [slot for slot in self.failing if self._worth_waiting(slot)]
-        if waiting and self._deadline - time.monotonic() > 0:
+        if waiting and deadline - time.monotonic() > 0:
             names = ", ".join(f"'{slot.name}'" for slot in waiting)
             self.logger.warning(
                 "Waiting up to %.3gs for observer %s to recover",
-                self._deadline - time.monotonic(),
+                deadline - time.monotonic(),
                 names,
             )
             delay = 0.05
             while (
                 any(self._worth_waiting(slot) for slot in self.failing)
-                and (remaining := self._deadline - time.monotonic()) > 0
+                and (remaining := deadline - time.monotonic()) > 0
             ):
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, 2.0)
@@ -595,7 +629,8 @@ class Dispatcher:
         undelivered = take() if callable(take) else None
         # only a real list counts (an observer answering every attribute, e.g. a mock, has no queue)
         leftovers = undelivered if isinstance(undelivered, (list, tuple)) else []
-        stuck = [] if self._settle(slot) is None else [slot.inflight[1]]
+        busy = self._settle(slot)
+        stuck = [] if busy is None else [busy[1]]
         if stuck:
             self.logger.warning(
                 "Observer '%s' never answered %s; journaling it (the backend may already hold part of it)",
@@ -684,7 +719,8 @@ class Dispatcher:
 def _target(observer: Any) -> str:
     """Where an observer writes, for messages: its URL (password hidden) or directory."""
     spec = _replay_spec(observer) or {}
-    kwargs = spec.get("kwargs") if isinstance(spec.get("kwargs"), dict) else {}
+    given = spec.get("kwargs")
+    kwargs: dict = given if isinstance(given, dict) else {}
     for key in ("url", "basedir"):
         if isinstance(kwargs.get(key), str):
             return redact_text(kwargs[key])

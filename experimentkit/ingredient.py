@@ -11,6 +11,7 @@ import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Any, Callable, Optional
 
 from .captured import CapturedFunction, capture
@@ -261,7 +262,7 @@ class Ingredient:
 
 def _caller_globals_of_user() -> dict:
     """The globals of the first frame outside experimentkit (the user's module)."""
-    frame = sys._getframe(1)
+    frame: Optional[FrameType] = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("experimentkit"):
         frame = frame.f_back
     return frame.f_globals if frame is not None else {}

@@ -210,11 +210,11 @@ class _Journal:
         return seq, kwargs
 
     def close(self, sync: bool = False) -> None:
-        if self._fd is not None:
+        if self._fd >= 0:
             if sync:
                 os.fsync(self._fd)
             os.close(self._fd)
-            self._fd = None
+            self._fd = -1
 
     def discard(self) -> None:
         """Everything was delivered: the journal and its kept files go."""

@@ -408,6 +408,12 @@ class Run:
         observer with the next heartbeat)."""
         self.info.setdefault("dropped_events", []).append(note)
 
+    @property
+    def _live_dispatcher(self) -> Dispatcher:
+        """The dispatcher of this run, which exists from the moment the run is started."""
+        assert self._dispatcher is not None, "the run has not been started"
+        return self._dispatcher
+
     def _emit(self, event: str, **kwargs: Any) -> None:
         if self._dispatcher is not None and self._opened:
             self._dispatcher.emit(event, **kwargs)
@@ -473,7 +479,7 @@ class Run:
         command = self._command()
         self.run_logger.info("Queuing-up command '%s'", command)
         try:
-            self._id = self._dispatcher.open(
+            self._id = self._live_dispatcher.open(
                 "queued_event",
                 ex_info=self.experiment_info,
                 command=command,
@@ -483,7 +489,7 @@ class Run:
                 meta_info=self.meta_info,
             )
         finally:
-            self.fallback_journals = self._dispatcher.finish()
+            self.fallback_journals = self._live_dispatcher.finish()
         if self._id is None:
             self.run_logger.info("Queued")
         else:
@@ -507,8 +513,8 @@ class Run:
     def _execute_captured(self, args: tuple, others: list) -> Any:
         from .output import capture_output
 
-        dispatcher = self._dispatcher
-        mode = self.capture_mode
+        dispatcher = self._live_dispatcher
+        mode = self.capture_mode or "no"  # set by _run_observed
         if mode != "no" and (others or mode == "thread"):
             # another run of this process is active (threads, asyncio tasks): fd and sys capture
             # would mix their output, so each run captures what its own context prints
@@ -573,7 +579,7 @@ class Run:
         command = self._command()
         self.run_logger.info("Running command '%s'", command)
         self._opened = True
-        self._id = self._dispatcher.open(
+        self._id = self._live_dispatcher.open(
             "started_event",
             ex_info=self.experiment_info,
             command=command,
@@ -582,9 +588,9 @@ class Run:
             config=self.config,
             meta_info=self.meta_info,
         )
-        if self.strict_observers and self._dispatcher.unopened():
-            unopened = "; ".join(self._dispatcher.unopened())
-            self._dispatcher.abandon_unopened()
+        if self.strict_observers and self._live_dispatcher.unopened():
+            unopened = "; ".join(self._live_dispatcher.unopened())
+            self._live_dispatcher.abandon_unopened()
             raise ObserverUnreachableError(
                 f"Observer {unopened} cannot record this run; with --strict-observers the run does not start"
             )
@@ -612,7 +618,7 @@ class Run:
                     hook()
         finally:
             self._sigterm_armed = False
-            self._dispatcher.start_end_window()
+            self._live_dispatcher.start_end_window()
 
     def _stop(self) -> str:
         self.stop_time = _utcnow()
@@ -646,7 +652,7 @@ class Run:
                     break
                 try:
                     if _monotonic() >= next_beat:
-                        self._dispatcher.retry()
+                        self._live_dispatcher.retry()
                         self._beat()
                         next_beat = _monotonic() + self.beat_interval
                     elif len(self._metrics) > EARLY_FLUSH:
@@ -669,7 +675,7 @@ class Run:
     def _send_metrics(self, whole: bool) -> None:
         """Emit ``log_metrics`` in calls of at most ``METRIC_CHUNK`` points: every point queued on
         entry (``whole``), else only full chunks (the rest waits for the beat)."""
-        dispatcher = self._dispatcher
+        dispatcher = self._live_dispatcher
         pending = len(self._metrics)
         while pending >= (1 if whole else METRIC_CHUNK):
             count = min(pending, METRIC_CHUNK)
@@ -680,7 +686,7 @@ class Run:
 
     def _beat(self) -> None:
         """Send new metrics, new table rows and a heartbeat (the last call is the final flush)."""
-        dispatcher = self._dispatcher
+        dispatcher = self._live_dispatcher
         # Tables are drained before metrics, so every point logged before a table row is in this
         # beat's metrics (or an earlier one) and reaches observers no later than that row.
         tables = self._drain_tables()
@@ -735,7 +741,8 @@ class Run:
         }
 
     def _drain_tables(self) -> list:
-        queue, grouped = self._tables, {}
+        queue = self._tables
+        grouped: dict = {}
         for _ in range(len(queue)):
             name, rows = queue.popleft()
             grouped.setdefault(name, []).extend(rows)

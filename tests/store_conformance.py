@@ -607,7 +607,7 @@ class StoreConformance:
             assert f.read() == b"weights v2"
         copied = run.copy_artifact("model.txt", tmp_path)
         assert copied == tmp_path / "model.txt" and copied.read_bytes() == b"weights v2"
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"^run 2 has no artifact 'missing\.bin'"):
             run.open_artifact("missing.bin")
 
     def test_rows(self, store: Any) -> None:
@@ -618,7 +618,7 @@ class StoreConformance:
         assert [r["image"] for r in threes] == ["a.png", "c.png"]
         worst = store.rows("2", "predictions", order=[parse_order("pixel_accuracy", row=True)], limit=2)
         assert [r["image"] for r in worst] == ["d.png", "b.png"]
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"^run 2 has no table 'nope'"):
             store.rows("2", "nope")
 
     def test_per_sample_query_from_best_run(self, store: Any) -> None:
@@ -682,12 +682,12 @@ class StoreConformance:
         assert set(_ids(store.runs().where("tags contains check").all())) == {"3"}
 
     def test_delete(self, fresh_store: Any, reopen: Any) -> None:
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"^no run '999' in "):
             fresh_store.delete(["3", "999"])
         assert set(map(str, fresh_store.delete(["3", "2"]))) == {"2", "3"}
         store = reopen(fresh_store)
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"^no run '3' in "):
             store.get("3")
         assert _ids(store.runs().all()) == ["1", "4", "5", "6", "7", "10"]
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"^no run '2' in "):
             store.metric("2", "loss")

@@ -117,7 +117,7 @@ def test_bad_pickle(tmp_path):
     with pytest.raises(ConfigFileError, match="mapping"):
         load_config_file(path)
     path.write_bytes(b"garbage")
-    with pytest.raises(ConfigFileError):
+    with pytest.raises(ConfigFileError, match=r"^Config file \".*x\.pickle\" could not be read: "):
         load_config_file(path)
 
 
@@ -130,7 +130,10 @@ def test_empty_yaml_is_empty_config(tmp_path):
 def test_yaml_is_safe_loaded(tmp_path):
     path = tmp_path / "evil.yaml"
     path.write_text("a: !!python/object/apply:os.system ['echo hi']\n")
-    with pytest.raises(ConfigFileError):
+    with pytest.raises(
+        ConfigFileError,
+        match=r"^Config file \".*evil\.yaml\" could not be read: could not determine a constructor",
+    ):
         load_config_file(path)
 
 

@@ -74,12 +74,12 @@ def test_every_mutation_names_the_key(ro, mutate, key):
 
 def test_in_place_operators(ro):
     opt = ro["optimizer"]
-    with pytest.raises(ReadOnlyConfigError):
+    with pytest.raises(ReadOnlyConfigError, match=r"Cannot change 'optimizer\.x'"):
         opt |= {"x": 1}
     betas = ro["optimizer"]["betas"]
-    with pytest.raises(ReadOnlyConfigError):
+    with pytest.raises(ReadOnlyConfigError, match=r"Cannot change 'optimizer\.betas'"):
         betas += [1]
-    with pytest.raises(ReadOnlyConfigError):
+    with pytest.raises(ReadOnlyConfigError, match=r"Cannot change 'optimizer\.betas'"):
         betas *= 2
     assert ro == CONFIG
 

@@ -346,11 +346,14 @@ def test_config_dict():
 
 
 def test_config_dict_validates_keys_and_type():
-    with pytest.raises(InvalidKeyError):
+    with pytest.raises(InvalidKeyError, match=r"^Invalid key \"\$a\"\. Config-keys cannot contain"):
         ConfigDict({"$a": 1})
-    with pytest.raises(KeyError):
+    with pytest.raises(
+        KeyError,
+        match=r"Invalid key \"py/object\"\. Config-keys cannot be one of the reserved jsonpickle tags",
+    ):
         ConfigDict({"x": {"py/object": "os.system"}})
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^a config dict must be a dict, not list$"):
         ConfigDict([1, 2])  # type: ignore[arg-type]
 
 

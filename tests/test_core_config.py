@@ -82,7 +82,9 @@ def test_add_config_rejects_bad_input(tmp_path):
     ex = make_ex()
     with pytest.raises(ValueError, match="empty"):
         ex.add_config()
-    with pytest.raises(TypeError):
+    with pytest.raises(
+        TypeError, match=r"^Invalid argument type int: expected a dict or the path of a config file$"
+    ):
         ex.add_config(42)
     with pytest.raises(ValueError, match="unsupported extension"):
         ex.add_config(str(tmp_path / "x.cfg"))
@@ -237,9 +239,9 @@ def test_read_only_config_names_the_key():
     def main(optimizer, layers, _config):
         with pytest.raises(ReadOnlyConfigError, match="optimizer.lr"):
             optimizer["lr"] = 1
-        with pytest.raises(SacredError):
+        with pytest.raises(SacredError, match=r"Cannot change 'layers'"):
             layers.append(3)
-        with pytest.raises(ReadOnlyConfigError):
+        with pytest.raises(ReadOnlyConfigError, match=r"Cannot change 'new'"):
             _config["new"] = 1
         return "ok"
 

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 
 import pytest
 from hypothesis import example, given, settings
@@ -283,8 +283,14 @@ def test_a_call_that_outlives_its_timeout_is_journaled_until_it_answers(tmp_path
     fallback = tmp_path / "fb"
 
     class Slow(InMemoryObserver):
+        """Answers a heartbeat only once the test lets it (a backend busy for a while)."""
+
+        answer = threading.Event()
+        calls: list = []
+
         def heartbeat_event(self, **kwargs):
-            time.sleep(0.4)
+            self.calls.append(threading.current_thread())
+            assert self.answer.wait(30)
             return super().heartbeat_event(**kwargs)
 
     observer = Slow(name="slow-journal")
@@ -293,12 +299,13 @@ def test_a_call_that_outlives_its_timeout_is_journaled_until_it_answers(tmp_path
     beat(disp, "a")
     _, events = read_journal(str(fallback / "uid1-0-Slow.jsonl"))
     assert [e for e, _ in events] == ["heartbeat_event"]
-    time.sleep(0.6)
+    Slow.answer.set()
+    for call in Slow.calls:
+        call.join(30)
     disp.retry()
     assert journal_files(fallback) == [] and observer.run.captured_out == "a"
 
 
-# ---- sync and the writer -------------------------------------------------------------------------
 def killed_run_journal(fallback):
     """A journal as a SIGKILLed run leaves it: events not delivered, never finalized."""
     observer = Flaky()

@@ -101,5 +101,7 @@ def test_queries_and_annotations_on_a_sacred_store(sacred_store: Path) -> None:
     assert (sacred_store / "1" / "run.json").read_bytes() == before  # Sacred's file untouched
     assert [r.id for r in store.runs().where("tags contains sacred").all()] == ["1"]
     store.remove_tags("1", ["sacred"])
-    with pytest.raises(StoreError):
+    with pytest.raises(
+        StoreError, match=r"^run 1 has no metric 'val\.acc' \(did you mean 'val\.accuracy'\?\)$"
+    ):
         store.metric("1", "val.acc")

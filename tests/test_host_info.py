@@ -157,7 +157,7 @@ def test_gatherer_name_colliding_with_a_default_raises_key_error(settings, name)
     getter = host_info_gatherer(name)(lambda: "mine")
     with pytest.raises(KeyError, match=f"Key {name} used in `additional_host_info` already exists"):
         check_additional_host_info([getter])
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match=f"Key {name} used in `additional_host_info` already exists"):
         get_host_info([getter], settings=settings)
 
 

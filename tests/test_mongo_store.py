@@ -226,13 +226,9 @@ def test_unknown_things_are_one_line_errors(store, filled):
         MongoStore(client=filled, db_name="other")
 
 
-def test_missing_server_is_a_one_line_store_error_within_seconds():
-    import time
-
-    began = time.monotonic()
+def test_missing_server_is_a_one_line_store_error():
     with pytest.raises(StoreError, match=r"Cannot reach MongoDB at mongodb://u:\*\*\*@127.0.0.1:1"):
         open_store("mongodb://u:secret@127.0.0.1:1/sacred", serverSelectionTimeoutMS=300)
-    assert time.monotonic() - began < 5
 
 
 def test_a_malformed_url_is_a_store_error():

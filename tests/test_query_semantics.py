@@ -68,7 +68,9 @@ def test_apply_in_python_skips_pushed_filters_and_checks_limit_use() -> None:
     assert [r.id for r in apply_in_python(records, q)] == ["4"]
     pre_sorted = records[::-1]
     assert [r.id for r in apply_in_python(pre_sorted, q.replace(filters=()), ordered=True)] == ["5"]
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=r"^a backend may only apply offset/limit after applying every filter and the order$"
+    ):
         apply_in_python(records, q, limited=True, ordered=True)
 
 

@@ -8,6 +8,7 @@ want their undelivered events replayed after an outage (``experimentkit sync``) 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any, Optional
 
 __all__ = ["RunObserver", "td_format", "copy_resource"]
@@ -35,41 +36,61 @@ class RunObserver:
 
     priority = 0
 
-    def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
+    def queued_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        queue_time: datetime,
+        config: dict,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """A run was queued (``--queue``) instead of started.  Return its id."""
         return None
 
-    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+    def started_event(
+        self,
+        ex_info: dict,
+        command: str,
+        host_info: dict,
+        start_time: datetime,
+        config: dict,
+        meta_info: dict,
+        _id: Any,
+    ) -> Any:
         """A run started.  Return the id the observer gave it (or the ``_id`` passed in)."""
         return None
 
-    def heartbeat_event(self, info, captured_out, beat_time, result):
+    def heartbeat_event(self, info: dict, captured_out: str, beat_time: datetime, result: Any) -> None:
         """Periodic update; ``captured_out`` is the output so far (observers append only the new part)."""
 
-    def completed_event(self, stop_time, result):
+    def completed_event(self, stop_time: datetime, result: Any) -> None:
         """The main function returned ``result``."""
 
-    def interrupted_event(self, interrupt_time, status):
+    def interrupted_event(self, interrupt_time: datetime, status: str) -> None:
         """The run was stopped (Ctrl-C, SIGTERM, a ``SacredInterrupt``); ``status`` says how."""
 
-    def failed_event(self, fail_time, fail_trace):
+    def failed_event(self, fail_time: datetime, fail_trace: list) -> None:
         """The main function raised; ``fail_trace`` is a list of lines."""
 
-    def resource_event(self, filename, copy=None):
+    def resource_event(self, filename: str, copy: Optional[bool] = None) -> None:
         """The run opened the input file ``filename`` (an absolute path).  ``copy`` (an
         experimentkit extension, only passed to observers that accept it): keep a copy of the
         content (True) or only its md5 (False); None: decide with :func:`copy_resource`."""
 
-    def artifact_event(self, name, filename, metadata=None, content_type=None):
+    def artifact_event(
+        self, name: str, filename: str, metadata: Optional[dict] = None, content_type: Optional[str] = None
+    ) -> None:
         """The run produced the file ``filename``, to be stored as ``name``."""
 
-    def log_metrics(self, metrics_by_name, info):
+    def log_metrics(self, metrics_by_name: dict, info: dict) -> None:
         """New metric points since the last call: ``{name: {"steps", "values", "timestamps"}}``."""
 
     def log_table(self, name: str, rows: list) -> None:
         """New per-sample rows (a list of flat dicts) for the table ``name`` (experimentkit extension)."""
 
-    def join(self):
+    def join(self) -> None:
         """Called once at the very end; wait for background work to finish."""
 
     # ---- optional replay support -------------------------------------------------------------

@@ -440,7 +440,8 @@ class RunRecord:
             if parsed is None:
                 continue
             entry = stored.get(artifact) or {}
-            metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+            given = entry.get("metadata")
+            metadata: dict = given if isinstance(given, dict) else {}
             items.append(
                 {
                     "name": metadata.get("name", parsed[0]),

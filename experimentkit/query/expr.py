@@ -170,6 +170,7 @@ def format_value(value: Any) -> str:
             and not (_BARE_FORBIDDEN & set(value))
             and value[0] not in _SYMBOLS
             and not set(value) & set(" \t\n\r\f\v")
+            and value.isprintable()  # a control character (NUL above all) is written escaped
         )
         return value if bare else repr(value)
     return repr(value)

@@ -59,7 +59,7 @@ def summarize(values: Sequence[Any]) -> dict:
 class InMemoryStore(Store):
     """Runs held in memory as specs; optionally persisted to a JSON file (``path``)."""
 
-    def __init__(self, specs: Iterable[dict] = (), path: Optional[os.PathLike] = None, **kwargs: Any):
+    def __init__(self, specs: Iterable[dict] = (), path: str | os.PathLike | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.path = Path(path) if path is not None else None
         self._specs: dict = {}
@@ -67,7 +67,7 @@ class InMemoryStore(Store):
             self.add_run(spec)
 
     @classmethod
-    def from_json(cls, path: os.PathLike, **kwargs: Any) -> InMemoryStore:
+    def from_json(cls, path: str | os.PathLike, **kwargs: Any) -> InMemoryStore:
         """Load ``{"runs": [spec, ...]}`` from ``path``; annotations are saved back to it."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -124,6 +124,7 @@ def sort_key(value: Any, descending: bool = False, is_id: bool = False) -> tuple
     < anything else (as JSON text)."""
     if value is None:
         return (1,)
+    inner: Any
     if is_id:
         rank, inner = 0, id_sort_key(value)
     elif _is_number(value) or isinstance(value, bool):
