@@ -357,3 +357,58 @@ def test_sweep_page_from_the_runs_table_draws_the_parallel_coordinates(tmp_path:
         assert "20 COMPLETED" in browser.find_element(By.ID, "sweeps").text
         screenshot(browser, "sweeps")
         assert console_errors(browser) == []
+
+
+_TRAIN = """
+from experimentkit import Experiment
+
+ex = Experiment("diffed")
+
+
+@ex.config
+def cfg():
+    lr = 0.1
+
+
+@ex.automain
+def main(lr, _run):
+    for step in range(5):
+        _run.log_scalar("loss", LOSS)
+    return lr
+"""
+
+
+def test_source_diff_between_two_runs_and_the_static_report(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    script = tmp_path / "train.py"
+    for loss, lr in (("1.0 / (step + 1)", "0.1"), ("0.5 / (step + 1)", "0.2")):
+        script.write_text(_TRAIN.replace("LOSS", loss))
+        done = subprocess.run(
+            [sys.executable, "train.py", "-l", "WARNING", "-F", "runs", "with", f"lr={lr}"],
+            capture_output=True,
+            text=True,
+            cwd=str(tmp_path),
+        )
+        assert done.returncode == 0, done.stderr
+    with dashboard(tmp_path / "runs") as url:
+        browser.get(url + "/compare?ids=1,2&diff=train.py")
+        diff = browser.find_element(By.ID, "source-diff").text
+        assert '-        _run.log_scalar("loss", 1.0 / (step + 1))' in diff
+        assert '+        _run.log_scalar("loss", 0.5 / (step + 1))' in diff
+        assert browser.execute_script("return window.ekCharts.length") >= 1
+        screenshot(browser, "source-diff")
+        assert console_errors(browser) == []
+    report = tmp_path / "compare.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "report", "-S", "runs", "-o", str(report), "1", "2"],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    browser.get(report.as_uri())  # opened from disk: no server
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 2 runs"
+    assert browser.execute_script("return window.ekCharts.length") >= 1
+    screenshot(browser, "report")
+    assert console_errors(browser) == []
