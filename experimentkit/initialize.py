@@ -207,8 +207,10 @@ def resolve_config(
 
     explicit = _leaves(fixed_all, "")
     mods.added = {k for k in explicit if k not in defined and k != "seed"}
-    # a given seed counts as modified, as in Sacred: the seed entry always exists (generated)
-    mods.modified = {k for k in explicit if k in defined or k == "seed"}
+    # as in Sacred, a given seed counts as modified once any config function or dict exists (in
+    # the experiment or an ingredient); in a config-less experiment it is not marked
+    seed_defined = any(scaffold.configurations for scaffold in scaffolds) or bool(root_scopes)
+    mods.modified = {k for k in explicit if k in defined or (k == "seed" and seed_defined)}
     _check_suspicious(experiment, scaffolds, config, mods, force, logger, _leaves(updates, ""))
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)

@@ -178,3 +178,20 @@ def test_a_store_made_again_under_the_same_url_is_found_and_set_up(tmp_path, fal
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [("COMPLETED", 2.0)]
+
+
+def test_a_run_ending_does_not_reset_the_pool_under_a_concurrent_run(tmp_path):
+    """The engine is shared by the runs of a process: one run's ``join`` must not dispose of the
+    pool while another run still uses it (every dispose starts a new pool while the old
+    connections are still checked out, so 50 concurrent runs could open hundreds of connections:
+    PostgreSQL's "too many clients")."""
+    from experimentkit.observers import SqlObserver
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first, second = SqlObserver(url), SqlObserver(url)
+    assert first.engine is second.engine
+    pool = first.engine.pool
+    first.join()  # the second observer still uses the engine
+    assert second.engine.pool is pool
+    second.join()  # the last user: idle connections are released
+    assert second.engine.pool is not pool

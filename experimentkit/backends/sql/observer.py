@@ -58,6 +58,7 @@ class SqlObserver(RunObserver):
         self.run_id: Optional[str] = None  # the stored run.run_id of the current run
         self._engine: Any = None
         self._owns_engine = True
+        self._using_engine = False  # registered as a user of the shared engine (see join)
         self._schema_ready = False
         if "sqlalchemy" in sys.modules:  # (-s has loaded it to check the URL; else it waits)
             # load the driver now rather than inside started_event, which the dispatcher times
@@ -129,6 +130,10 @@ class SqlObserver(RunObserver):
         created or upgraded on first use, once per engine."""
         if self._engine is None:
             self._engine = _shared_engine(self.url, self.echo)
+        if self._owns_engine and not self._using_engine:
+            with _ENGINES_LOCK:
+                _engine_users(self._engine)[id(self)] = self
+            self._using_engine = True
         if not self._schema_ready:
             _ensure_schema(self._engine)
             self._schema_ready = True
@@ -457,8 +462,18 @@ class SqlObserver(RunObserver):
         )
 
     def join(self):
-        """Release the pooled connections of an engine this observer created (events reconnect)."""
-        if self._engine is not None and self._owns_engine:
+        """Release the pooled connections of the shared engine once no other observer of the
+        process is using it (events reconnect).  Disposing it under a concurrent run would give
+        every later checkout a fresh pool while the old connections are still out: 50 runs of a
+        process could open hundreds of connections."""
+        if self._engine is None or not self._owns_engine:
+            return
+        with _ENGINES_LOCK:
+            users = _engine_users(self._engine)
+            users.pop(id(self), None)
+            idle = not users
+        self._using_engine = False
+        if idle:
             self._engine.dispose()
 
     # ---- replay ----------------------------------------------------------------------------------
@@ -504,6 +519,7 @@ _ENGINES: dict = {}  # (URL text, echo) -> engine
 _ENGINES_LOCK = threading.Lock()
 _SCHEMA_CURRENT: weakref.WeakSet = weakref.WeakSet()  # engines whose schema this process made current
 _SCHEMA_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ENGINE_USERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> observers using it
 
 
 def _shared_engine(url: Any, echo: bool) -> Any:
@@ -515,6 +531,12 @@ def _shared_engine(url: Any, echo: bool) -> Any:
             engine = _ENGINES[(text, bool(echo))] = _create_engine(url, echo)
             _SCHEMA_LOCKS[engine] = threading.Lock()
         return engine
+
+
+def _engine_users(engine: Any) -> weakref.WeakValueDictionary:
+    """The observers currently using ``engine``, by identity (observers of one URL compare equal),
+    forgotten when they are collected."""
+    return _ENGINE_USERS.setdefault(engine, weakref.WeakValueDictionary())
 
 
 def _ensure_schema(engine: Any) -> None:
