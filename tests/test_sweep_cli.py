@@ -253,6 +253,10 @@ def test_sweeps_sweep_show_and_plot(script, tmp_path):
     assert alias.returncode == 0 and alias.stdout == show.stdout
     as_json = cli(store, "show", "--sweep", "1", "--objective", "val.accuracy", "--format", "json")
     assert as_json.returncode == 0 and [r["best"] for r in json.loads(as_json.stdout)].count("*") == 1
+    # a loss with no recorded direction: lower is better, from its name
+    by_loss = cli(store, "sweep-show", "1", "--objective", "loss")
+    assert by_loss.returncode == 0, by_loss.stderr
+    assert "sorted by loss (lower is better)" in by_loss.stdout
     neither = cli(store, "show")
     assert neither.returncode == 2 and "show needs a run id" in neither.stderr
     both = cli(store, "show", "1", "--sweep", "1")

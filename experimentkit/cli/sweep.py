@@ -174,6 +174,9 @@ def cmd_sweep_show(args: argparse.Namespace, target: str) -> int:
             objective = names[0] if names else None
         if objective is not None:
             _check_metric(store, record["id"], objective)
+            if not args.min and not record.get("direction"):
+                # the metric's own direction (recorded, else its name: a loss is lower-is-better)
+                minimize = store.metric_goal(objective)[0] == "min"
         headers, rows, best, counts = sweep_rows(store, record, metrics, objective, minimize)
     if args.format != "table":
         data = [dict(zip(["best", *headers[1:]], row)) for row in rows]
