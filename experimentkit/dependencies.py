@@ -360,7 +360,7 @@ def _installed_versions(top_level: str, root: Optional[str]) -> tuple[tuple[str,
         dists = _top_level_index(root, False).get(top_level) or _top_level_index(root, True).get(
             top_level, []
         )
-    found = {}
+    found: dict[str, str] = {}
     for dist in dists:
         fields = dist.metadata  # parsed on every access: read it once
         name, version = fields["Name"], fields["Version"]
@@ -420,6 +420,7 @@ def _modules_in_globals(globs: dict) -> Iterator[tuple[str, ModuleType]]:
     packages."""
     seen: set[str] = set()
     for value in list(globs.values()):
+        dotted: Any
         if isinstance(value, ModuleType):
             dotted = value.__name__
         else:

@@ -7,6 +7,7 @@ is skipped with a warning.  Users add their own facts with :func:`host_info_gath
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -222,7 +223,7 @@ def get_host_info(additional_host_info: Iterable[HostInfoGetter] = (), settings=
     check_additional_host_info(additional)
     info: dict = {}
     gatherers: list[tuple[str, Callable[[], Any]]] = [
-        (name, (lambda g=gather: g(settings))) for name, gather in _DEFAULT_GATHERERS.items()
+        (name, functools.partial(gather, settings)) for name, gather in _DEFAULT_GATHERERS.items()
     ]
     gatherers += list(host_info_gatherers.items())
     gatherers += [(getter.name, getter.get_info) for getter in additional]

@@ -70,6 +70,8 @@ def load_experiment(module_name: str, name: str, path: Optional[str]) -> Any:
         if directory not in sys.path:
             sys.path.insert(0, directory)  # the script's own imports (from dataset import ...)
         spec = importlib.util.spec_from_file_location(private, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path!r} as a Python module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[private] = module
         try:

@@ -90,12 +90,16 @@ def _value(record: Any, metric: str) -> Optional[float]:
     return summary.get("last")
 
 
+def _number(record: Any, metric: str) -> Optional[float]:
+    """The metric's last value when it is a real number (not a bool, not NaN): what can be ranked."""
+    value = _value(record, metric)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
+
+
 def _best_id(records: Iterable[Any], metric: str, minimize: bool) -> Optional[str]:
-    scored = [
-        (v, r.id)
-        for r in records
-        if isinstance(v := _value(r, metric), (int, float)) and not isinstance(v, bool) and v == v
-    ]
+    scored = [(v, r.id) for r in records if (v := _number(r, metric)) is not None]
     if not scored:
         return None
     return (min(scored) if minimize else max(scored, key=lambda p: p[0]))[1]
@@ -179,9 +183,8 @@ def bars_figure(
     and each bar labelled with its value; the best bar is highlighted."""
     from .cli.output import cell
 
-    pairs = [(r.id, _value(r, metric)) for r in records]
     pairs = sorted(
-        (p for p in pairs if isinstance(p[1], (int, float)) and p[1] == p[1]),
+        ((r.id, v) for r in records if (v := _number(r, metric)) is not None),
         key=lambda p: p[1],
         reverse=not minimize,
     )
@@ -223,15 +226,8 @@ def bars_multi_figure(
     from .cli.output import cell
 
     first = metrics[0]
-    ranked = sorted(
-        (
-            r
-            for r in records
-            if isinstance(_value(r, first), (int, float)) and _value(r, first) == _value(r, first)
-        ),
-        key=lambda r: _value(r, first),
-        reverse=not minimize,
-    )
+    scored = [(v, r) for r in records if (v := _number(r, first)) is not None]
+    ranked = [r for _, r in sorted(scored, key=lambda pair: pair[0], reverse=not minimize)]
     labels = labels or {}
     fig, ax = _figure()
     width = 0.8 / len(metrics)

@@ -162,7 +162,7 @@ def _restore_datetime(node: dict) -> Any:
     import base64
 
     kind = node["py/object"]
-    reduce = node.get("__reduce__")
+    reduce: Any = node.get("__reduce__")  # a malformed node fails inside the try
     try:
         state = reduce[1][0]
         if isinstance(state, dict):

@@ -10,11 +10,12 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 __all__ = ["add_commands"]
 
 
-def add_commands(command: object) -> None:
+def add_commands(command: Callable[..., Any]) -> None:
     p = command("artifact", "copy an artifact of a run out of the store (any backend)")
     p.add_argument("run")
     p.add_argument("name", help="the artifact's name (as 'show RUN' lists it)")

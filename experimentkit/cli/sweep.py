@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 __all__ = ["add_commands"]
 
@@ -99,7 +99,7 @@ def _counts_text(counts: dict) -> str:
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
-def sweep_rows(store: Any, record: dict, metrics: list, objective: str, minimize: bool) -> tuple:
+def sweep_rows(store: Any, record: dict, metrics: list, objective: Optional[str], minimize: bool) -> tuple:
     """``(headers, rows, best_run_id, counts)`` for a sweep: one row per task, sorted by the
     objective (missing last), the latest run of each task."""
     from collections import Counter

@@ -755,9 +755,9 @@ def progress_data(records: list, metric: str, minimize: bool, extra: list) -> di
     points = []
     for record in records:
         value = charts.number((record.metrics.get(metric) or {}).get("last"))
-        when = record.stop_time or record.heartbeat or record.start_time
+        when = charts.number(record.stop_time or record.heartbeat or record.start_time)
         if value is not None and when is not None:
-            points.append((charts.number(when), value, record))
+            points.append((when, value, record))
     points.sort(key=lambda p: p[0])
     best = charts.best_so_far([p[1] for p in points], minimize)
     ranked = sorted(points, key=lambda p: p[1], reverse=not minimize)

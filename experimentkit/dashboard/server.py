@@ -118,18 +118,18 @@ class DashboardApp:
         settings: Optional[app.Settings] = None,
         open_store: Optional[Callable[[str], Any]] = None,
     ):
-        if open_store is None:
-            from ..query import open_store
         from starlette.applications import Starlette
         from starlette.routing import Mount, Route
         from starlette.staticfiles import StaticFiles
+
+        from ..query import open_store as default_open_store
 
         self.local_only = local_only
         self.token = token
         self.settings = settings or app.Settings()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-store")
         try:
-            self.store = self.call(open_store, target)
+            self.store = self.call(open_store or default_open_store, target)
         except BaseException:
             self._worker.shutdown(wait=True)
             raise
@@ -171,7 +171,7 @@ class DashboardApp:
         """The Starlette app, with the security headers added to answers that lack them (the
         static files)."""
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [

@@ -49,6 +49,7 @@ class BackgroundRun:
         self._release = threading.Event()
         self._outcome: Optional[str] = None
         self._error: Optional[BaseException] = None
+        self.run: Any = None
         started = threading.Event()
 
         def waiting_main(_run: Any) -> None:
@@ -61,7 +62,6 @@ class BackgroundRun:
                 raise KeyboardInterrupt("the training framework stopped the run")
 
         experiment.main(waiting_main)
-        self.run: Any = None
         all_options = {"--capture": "no"}  # the root logger stays as the user set it
         all_options.update(options or {})
 
@@ -79,7 +79,7 @@ class BackgroundRun:
         if self.run is None:
             raise RuntimeError(f"could not start the run: {self._error!r}") from self._error
         ref = weakref.ref(self)
-        atexit.register(lambda: ref() is not None and ref().finish("success"))
+        atexit.register(_finish_if_alive, ref)
 
     @property
     def finished(self) -> bool:
@@ -92,3 +92,10 @@ class BackgroundRun:
             self._outcome = status if status in ("failed", "interrupted") else "success"
             self._release.set()
         self._thread.join()
+
+
+def _finish_if_alive(ref: weakref.ref) -> None:
+    """At interpreter exit, finish a background run the script left open (as a success)."""
+    background = ref()
+    if background is not None:
+        background.finish("success")

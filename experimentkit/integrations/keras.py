@@ -41,7 +41,7 @@ class ExperimentkitCallback(keras.callbacks.Callback):
         log_summary: bool = True,
     ):
         super().__init__()
-        self.run = run if run is not None else active_run()
+        self.run: Any = run if run is not None else active_run()
         self._standalone = (name, list(observers), config)
         self._background: Optional[BackgroundRun] = None
         self.log_batches = log_batches

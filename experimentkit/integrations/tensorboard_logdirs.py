@@ -66,7 +66,7 @@ def _record(logdir: Any) -> None:
     if logdir is None:
         return
     with _lock:
-        runs = []
+        runs: list[Any] = []
         for recorder in _active:
             run = recorder.run
             if run is not None and all(run is not r for r in runs):
@@ -75,7 +75,7 @@ def _record(logdir: Any) -> None:
         run.info.setdefault("tensorflow", {}).setdefault("logdirs", []).append(logdir)
 
 
-def _wrap_class(cls: type, param: str) -> Callable:
+def _wrap_class(cls: Any, param: str) -> Callable:
     original = cls.__init__
 
     @functools.wraps(original)
@@ -96,7 +96,7 @@ def _wrap_function(function: Callable, param: str) -> Callable:
     return create
 
 
-def _resolve(module: Any, path: str) -> tuple:
+def _resolve(module: Any, path: str) -> tuple[Any, str, Any] | None:
     """``(owner, attribute name, value)`` for a dotted attribute path, or None if missing."""
     *owners, name = path.split(".")
     owner = module
@@ -121,10 +121,11 @@ def _patch_module(module_name: str) -> None:
             continue
         owner, name, value = found
         if isinstance(value, type):
+            writer_class: Any = value  # its __init__ is replaced on the class itself
             key = (id(value), "__init__")
             if key not in _patched:
                 _patched[key] = (value, "__init__", value.__dict__.get("__init__"))
-                value.__init__ = _wrap_class(value, param)
+                writer_class.__init__ = _wrap_class(value, param)
         elif callable(value):
             key = (id(owner), name)
             if key not in _patched:

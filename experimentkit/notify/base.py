@@ -105,17 +105,24 @@ class NotifyingObserver(RunObserver):
         )
         self.send(self.get_failed_text(), "failed")
 
+    def _format(self, template: Optional[str], **extra: Any) -> str:
+        """The message for one event: its template filled from the run's fields (set at start)."""
+        if template is None or self.run is None:
+            raise ValueError("no message template, or the run has not started")
+        return template.format(**extra, **self.run)
+
     def get_started_text(self) -> str:
-        return self.started_text.format(**self.run)
+        return self._format(self.started_text)
 
     def get_completed_text(self) -> str:
-        return self.completed_text.format(**self.run)
+        return self._format(self.completed_text)
 
     def get_interrupted_text(self) -> str:
-        return self.interrupted_text.format(**self.run)
+        return self._format(self.interrupted_text)
 
     def get_failed_text(self) -> str:
-        return self.failed_text.format(backtrace="".join(self.run.get("fail_trace") or ()), **self.run)
+        trace = "".join((self.run or {}).get("fail_trace") or ())
+        return self._format(self.failed_text, backtrace=trace)
 
     def send(self, text: str, event: str) -> None:
         """Deliver one message (``event`` is ``started``/``completed``/``interrupted``/``failed``)."""

@@ -67,9 +67,9 @@ def unknown_sweep(sweep_id: Any, known: Any, where: Any) -> StoreError:
     return StoreError(f"no sweep '{sweep_id}' in {where}{hint}{listing}")
 
 
-def books_for_options(options: dict) -> list:
+def books_for_options(options: dict) -> list[SweepBook]:
     """Books for the stores named by ``-F``/``-s``/``-m`` on a command line (in that order)."""
-    books = []
+    books: list[SweepBook] = []
     if options.get("--file_storage"):
         from ..backends.file.sweeps import FileSweepBook
 
@@ -87,10 +87,10 @@ def books_for_options(options: dict) -> list:
     return books
 
 
-def books_for_observers(observers: list) -> list:
+def books_for_observers(observers: list) -> list[SweepBook]:
     """Books beside the stores of the experiment's observers (file, SQL, Mongo; others have
     none)."""
-    books = []
+    books: list[SweepBook] = []
     for observer in observers:
         kind = type(observer).__name__
         if kind == "FileStorageObserver":

@@ -86,7 +86,7 @@ def check_tasks(ex: Any, command: Optional[str], tasks: list, options: dict) -> 
 
 
 def _shape(updates: dict, prefix: str = "") -> tuple:
-    keys = []
+    keys: list[tuple[str, str]] = []
     for key, value in sorted(updates.items()):
         if isinstance(value, dict) and value:
             keys.extend(_shape(value, f"{prefix}{key}."))

@@ -94,7 +94,7 @@ class Space:
 
         strict = bool(SETTINGS.COMMAND_LINE.STRICT_PARSING)
         rng = random.Random(self.seed)
-        tasks = []
+        tasks: list[Any] = []
         grid = [axis.values for axis in self.axes]
         for combination in itertools.product(*grid):
             for _ in range(self.samples or 1) if self.random else range(1):
@@ -199,12 +199,13 @@ def space_from_mapping(
     randoms: dict = {}
     for key, spec in dict(space or {}).items():
         key = str(key)
+        swept = parse_axis_value(spec, f"sweep '{key}={spec}'") if isinstance(spec, str) else None
         if isinstance(spec, (list, tuple)):
             if not spec:
                 raise UsageError(f"sweep '{key}': the axis has no values")
             items.append(Axis(key, tuple(spec)))
-        elif isinstance(spec, str) and parse_axis_value(spec, f"sweep '{key}={spec}'") is not None:
-            items.append(Axis(key, tuple(parse_axis_value(spec, f"sweep '{key}={spec}'"))))
+        elif swept is not None:
+            items.append(Axis(key, tuple(swept)))
         elif isinstance(spec, Mapping) and len(spec) == 1 and next(iter(spec)) in RANDOM_KINDS:
             randoms[key] = _random_dimension(key, spec)
         elif isinstance(spec, Mapping) and len(spec) == 1 and _looks_random(next(iter(spec))):
@@ -221,6 +222,9 @@ def space_from_mapping(
 
 class _FixedUpdate(str):
     """A fixed ``key=value`` from Python, kept as the value itself (no text round trip)."""
+
+    key: str
+    value: Any
 
     def __new__(cls, key: str, value: Any) -> _FixedUpdate:
         self = super().__new__(cls, f"{key}={value!r}")

@@ -498,21 +498,21 @@ class MongoObserver(RunObserver):
             if not self.failure_dir:
                 raise
             reason = self._unreachable(exc) if _is_connection_failure(exc) else f"{type(exc).__name__}: {exc}"
-            path = self._save_locally()
+            path = self._save_locally(self.failure_dir)
             print(f"Warning: saving to MongoDB failed! Stored experiment entry in {path}", file=sys.stderr)
             raise ObserverError(
                 f"Saving to MongoDB failed ({reason}); stored the run entry in {path}"
             ) from exc
 
-    def _save_locally(self) -> str:
+    def _save_locally(self, failure_dir: str) -> str:
         """Write the run entry as JSON to ``failure_dir`` (one file per run, replaced whole)."""
-        os.makedirs(self.failure_dir, exist_ok=True)
+        os.makedirs(failure_dir, exist_ok=True)
         meta = self._entry.get("meta")
         uid = meta.get("uid") if isinstance(meta, dict) else None
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"sacred_mongo_fail_{self._run_id}_{uid or 'run'}")
-        path = os.path.join(self.failure_dir, stem + ".json")
+        path = os.path.join(failure_dir, stem + ".json")
         entry = dict(self._entry, captured_out=self._last_out)
-        fd, tmp = tempfile.mkstemp(dir=self.failure_dir, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=failure_dir, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(entry, fh, default=_json_default, indent=2, sort_keys=True)
         os.replace(tmp, path)

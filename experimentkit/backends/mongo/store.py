@@ -312,9 +312,9 @@ class MongoStore(Store):
         ]
 
     def _record(self, doc: dict, metrics: dict, md5s: dict, check: bool = True) -> RunRecord:
-        omniboard = doc.get("omniboard") if isinstance(doc.get("omniboard"), dict) else {}
+        omniboard: dict = doc["omniboard"] if isinstance(doc.get("omniboard"), dict) else {}
         tags = omniboard.get("tags") or []
-        stored = doc.get("experiment") if isinstance(doc.get("experiment"), dict) else {}
+        stored: dict = doc["experiment"] if isinstance(doc.get("experiment"), dict) else {}
         experiment = _plain(stored)
         if isinstance(stored.get("sources"), list):
             experiment["sources"] = [_source(entry, md5s) for entry in stored["sources"]]
@@ -457,7 +457,7 @@ class MongoStore(Store):
         entries = [a for a in doc.get("artifacts") or [] if isinstance(a, dict)]
         found = [a["file_id"] for a in entries if a.get("name") == name and "file_id" in a]
         if not found:
-            names = [a.get("name") for a in entries]
+            names = [str(a.get("name")) for a in entries]
             raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, names)}")
         try:
             return self._fs.get(found[-1])  # a name added twice: the newest

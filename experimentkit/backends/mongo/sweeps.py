@@ -43,7 +43,7 @@ class MongoSweepBook(SweepBook):
     def from_url(cls, url: Optional[str], db_name: str = "sacred", prefix: str = "") -> MongoSweepBook:
         import pymongo
 
-        client = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
+        client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
         return cls(client[db_name], prefix)
 
     def __str__(self) -> str:

@@ -219,7 +219,7 @@ class ObjectStoreObserver(RunObserver):
     def log_table(self, name: str, rows: list) -> None:
         lines = self.tables.get(name, []) + [json.dumps(flatten(row), sort_keys=True) for row in rows]
         self._put(
-            join_key(self.dir, "tables", f"{name}.jsonl"),
+            join_key(self._run_dir(), "tables", f"{name}.jsonl"),
             "".join(line + "\n" for line in lines).encode("utf-8"),
             "application/x-ndjson",
         )
@@ -258,8 +258,14 @@ class ObjectStoreObserver(RunObserver):
                 raise FileExistsError(f"run directory {self._where(run_dir)} already exists")
         raise FileExistsError(f"could not claim a new run directory under {self._where(self.basedir)}")
 
+    def _run_dir(self) -> str:
+        """The started run's key prefix; the events that write under it only come after a start."""
+        if self.dir is None:
+            raise RuntimeError("the run has not started: no run directory yet")
+        return self.dir
+
     def _save_json(self, name: str, obj: Any) -> None:
-        self._put(join_key(self.dir, name), _text(obj), "application/json")
+        self._put(join_key(self._run_dir(), name), _text(obj), "application/json")
 
     def _find_or_save(self, filename: str, store_dir: str) -> str:
         stem, ext = os.path.splitext(os.path.basename(filename))
