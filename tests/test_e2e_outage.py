@@ -141,8 +141,9 @@ class Proxy:
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
+            reply = src.getpeername()[1] == self.upstream[1]
             while data := src.recv(65536):
-                if not self.stalled.is_set():
+                if self._forward(data, reply):
                     dst.sendall(data)
         except OSError:
             pass
@@ -150,18 +151,28 @@ class Proxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def _forward(self, data: bytes, reply: bool) -> bool:
+        """Whether a chunk (``reply``: from the server) goes on; stalled, nothing does."""
+        return not self.stalled.is_set()
+
 
 # ---- databases and processes ---------------------------------------------------------------------
-@pytest.fixture
-def database():
+@contextlib.contextmanager
+def postgres_database(name: str):
     """A fresh PostgreSQL database: ``(engine, URL)``; dropped afterwards."""
-    with server_database("postgres", "ek_e2e_outage") as text:
+    with server_database("postgres", name) as text:
         url = sa.make_url(text)
         engine = sa.create_engine(with_driver(url))
         try:
             yield engine, url
         finally:
             engine.dispose()
+
+
+@pytest.fixture
+def database():
+    with postgres_database("ek_e2e_outage") as found:
+        yield found
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_outage import Proxy, _journals, _poll, _sync
+from tests.test_e2e_outage import Proxy, _journals, _poll, _sync, postgres_database
 
 sa = pytest.importorskip("sqlalchemy")
 
@@ -94,37 +94,18 @@ class SlowProxy(Proxy):
         if self._copying and b"COMMIT" in data:
             self.replies_lost.set()
 
-    def _pump(self, src, dst) -> None:
-        import contextlib
-        import socket
-
-        try:
-            reply = src.getpeername()[1] == self.upstream[1]
-            while data := src.recv(65536):
-                if not reply:
-                    self._watch(data)
-                if self.delay:
-                    time.sleep(self.delay)
-                if not self.stalled.is_set() and not (reply and self.replies_lost.is_set()):
-                    dst.sendall(data)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    def _forward(self, data: bytes, reply: bool) -> bool:
+        if not reply:
+            self._watch(data)
+        if self.delay:
+            time.sleep(self.delay)  # the slow link itself, not synchronisation
+        return super()._forward(data, reply) and not (reply and self.replies_lost.is_set())
 
 
 @pytest.fixture
 def database():
-    from tests.dbutil import server_database, with_driver
-
-    with server_database("postgres", "ek_e2e_rate") as text:
-        url = sa.make_url(text)
-        engine = sa.create_engine(with_driver(url))
-        try:
-            yield engine, url
-        finally:
-            engine.dispose()
+    with postgres_database("ek_e2e_rate") as found:
+        yield found
 
 
 @pytest.fixture
