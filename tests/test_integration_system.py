@@ -115,3 +115,70 @@ def test_command_line_flag(tmp_path):
         [sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     assert "-U --system-metrics" in helped.stdout
+
+
+NVML_STAND_IN = '''
+"""A stand-in for nvidia-ml-py's pynvml: two GPUs, the second without power readings (as many
+consumer cards), so the sampler's GPU path runs on a machine without NVIDIA hardware."""
+from types import SimpleNamespace
+
+NVML_TEMPERATURE_GPU = 0
+calls = []
+
+
+class NVMLError(Exception):
+    pass
+
+
+def nvmlInit():
+    calls.append("init")
+
+
+def nvmlDeviceGetCount():
+    return 2
+
+
+def nvmlDeviceGetHandleByIndex(i):
+    return {"index": i}
+
+
+def nvmlDeviceGetUtilizationRates(handle):
+    return SimpleNamespace(gpu=40 + handle["index"], memory=10)
+
+
+def nvmlDeviceGetMemoryInfo(handle):
+    return SimpleNamespace(used=512 * 2**20, total=2048 * 2**20, free=1536 * 2**20)
+
+
+def nvmlDeviceGetTemperature(handle, sensor):
+    assert sensor == NVML_TEMPERATURE_GPU
+    return 61
+
+
+def nvmlDeviceGetPowerUsage(handle):
+    if handle["index"] == 1:
+        raise NVMLError("Not Supported")
+    return 75_500  # milliwatts
+'''
+
+
+def test_gpus_that_nvml_reports_are_sampled_per_device(tmp_path, fast_interval, monkeypatch):
+    """Every GPU NVML lists gets utilisation, memory and temperature under system.gpu.<i>.*; a
+    reading a card does not support (power here) is left out for that card only."""
+    fake = tmp_path / "fake_nvml"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text(NVML_STAND_IN)
+    monkeypatch.syspath_prepend(str(fake))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    store = tmp_path / "store"
+    sampling_experiment(store, samples=2).run(options={"--system-metrics": True})
+    run = only_run(store)
+    names = set(run.metric_names())
+    assert run.metric("system.gpu.0.utilization").values[:2] == [40, 40]
+    assert run.metric("system.gpu.1.utilization").values[:2] == [41, 41]
+    assert run.metric("system.gpu.0.memory_used_mb").values[0] == 512
+    assert run.metric("system.gpu.1.memory_percent").values[0] == 25.0
+    assert run.metric("system.gpu.0.temperature").values[0] == 61
+    assert run.metric("system.gpu.0.power_w").values[0] == 75.5
+    assert "system.gpu.1.power_w" not in names
+    assert "init" in sys.modules["pynvml"].calls
