@@ -65,9 +65,13 @@ def human_float(value: float) -> str:
 
 
 def human_duration(value: _dt.timedelta) -> str:
-    """``2d 03h``, ``1h 02m``, ``3m 05s``, ``12.3s``, ``0.25s``."""
+    """``2d 03h``, ``1h 02m``, ``3m 05s``, ``12.3s``, ``0.25s``, ``7.5ms``, ``40µs``."""
     seconds = value.total_seconds()
     sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if seconds < 1e-3:
+        return f"{sign}{seconds * 1e6:.3g}µs"
+    if seconds < 0.1:
+        return f"{sign}{seconds * 1e3:.3g}ms"
     if seconds < 60:
         return f"{sign}{seconds:.3g}s"
     minutes, secs = divmod(int(round(seconds)), 60)
