@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .errors import ConfigAddedError, ConfigError, NamedConfigNotFoundError, UsageError, suggest
 from .redact import strip_password
@@ -253,7 +253,7 @@ def _check_suspicious(
     mods: Any,
     force: bool,
     logger: logging.Logger,
-    updated: set = frozenset(),
+    updated: Union[set, frozenset] = frozenset(),
 ) -> None:
     from .config import get_by_dotted_path, iter_prefixes
 

@@ -275,7 +275,16 @@ def _unwrap(name: str, wrapper: object, inner: object) -> None:
 # threads started without the run's context is not captured (the run's meta says so).
 _sink: contextvars.ContextVar = contextvars.ContextVar("experimentkit_output_sink", default=None)
 _router_lock = threading.Lock()
-_router_users = [0, None]  # open captures, saved (stdout, stderr)
+
+
+class _RouterState:
+    """How many captures are open, and the routers they installed on stdout/stderr."""
+
+    users = 0
+    routers: Optional[tuple[_Router, _Router]] = None
+
+
+_router_state = _RouterState()
 
 
 class _Router:
@@ -303,10 +312,10 @@ class _Router:
 @contextlib.contextmanager
 def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
     with _router_lock:
-        if _router_users[0] == 0:
-            _router_users[1] = _Router(sys.stdout), _Router(sys.stderr)
-            sys.stdout, sys.stderr = _router_users[1]
-        _router_users[0] += 1
+        if _router_state.users == 0:
+            _router_state.routers = _Router(sys.stdout), _Router(sys.stderr)
+            sys.stdout, sys.stderr = _router_state.routers
+        _router_state.users += 1
     token = _sink.set(out._append)
     try:
         yield out
@@ -316,9 +325,9 @@ def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
         except ValueError:
             _sink.set(None)
         with _router_lock:
-            _router_users[0] -= 1
-            if _router_users[0] == 0:
-                routers, _router_users[1] = _router_users[1], None
+            _router_state.users -= 1
+            if _router_state.users == 0 and _router_state.routers is not None:
+                routers, _router_state.routers = _router_state.routers, None
                 _unwrap("stdout", routers[0], routers[0]._stream)
                 _unwrap("stderr", routers[1], routers[1]._stream)
         out._close()

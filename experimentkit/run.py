@@ -161,6 +161,11 @@ _SNAPSHOTS: dict = {}  # type -> how _snapshot reads its values (found once per 
 class Run:
     """Represents and manages a single run of an experiment (Sacred's ``Run``)."""
 
+    # set by ``initialize.create_run``: what captured functions read their config and seeds from
+    config_view: Callable[[Any], Any]
+    seed_stream: Callable[[Any], Any]
+    numpy_legacy_api: bool
+
     def __init__(
         self,
         config: dict,

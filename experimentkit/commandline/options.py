@@ -65,6 +65,7 @@ class CLIOption:
         self.is_flag = is_flag
         self.arg: Optional[str] = None if is_flag else "VALUE"
         self.arg_description: Optional[str] = None if is_flag else ""
+        self.origin: Optional[str] = None  # where a plugin option came from (its entry point)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.apply_function(*args, **kwargs)
