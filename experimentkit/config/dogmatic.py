@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional
+from typing import Any, Optional, SupportsIndex
 
 from .paths import join_paths
 from .values import type_changed, values_differ
@@ -40,10 +40,10 @@ class FixedList(list):
                 item.revelation()
         return set()
 
-    def __iadd__(self, other: Any) -> FixedList:
-        return self
+    def __iadd__(self, other: Iterable[Any]) -> FixedList:  # type: ignore[override,misc]
+        return self  # a fixed list keeps its entries: += adds nothing
 
-    def __imul__(self, other: Any) -> FixedList:
+    def __imul__(self, other: SupportsIndex) -> FixedList:
         return self
 
 

@@ -55,7 +55,7 @@ class ReadOnlyDict(dict):
         keys = list(dict(*args, **kwargs))
         _refuse(self._path, keys[0] if keys else None)
 
-    def __ior__(self, other: Any) -> NoReturn:
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]  # refused: never returns
         self.update(other)
 
     def __copy__(self) -> dict:

@@ -57,7 +57,7 @@ def read_function_source(func: Callable) -> Optional[FunctionSource]:
         tree = ast.parse(("if 1:\n" + text) if wrapped else text)
     except SyntaxError:
         return None
-    stmts = tree.body[0].body if wrapped and tree.body else tree.body
+    stmts = tree.body[0].body if wrapped and tree.body and isinstance(tree.body[0], ast.If) else tree.body
     node = stmts[0] if stmts else None
     if not isinstance(node, ast.FunctionDef) or node.name != func.__name__:
         return None
