@@ -110,7 +110,9 @@ class CapturedFunction:
         self._given["rnd"] = value
 
     # -- calling ----------------------------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _captured_function(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function with its missing arguments filled in (``__call__``; the name is what an
+        unfiltered traceback shows for this frame, as Sacred's ``captured_function`` does)."""
         run = self.run
         filled = self._fill(args, kwargs, self.config, run)
         if run is None and "logger" not in self._given:
@@ -124,6 +126,8 @@ class CapturedFunction:
         result = self.__wrapped__(*args, **filled)
         logger.debug("Finished after %s.", datetime.timedelta(seconds=round(time.time() - start)))
         return result
+
+    __call__ = _captured_function
 
     def _fill(self, args: tuple, kwargs: dict, config: Any, run: Any) -> dict:
         name = self.__name__

@@ -36,6 +36,7 @@ from .journal import (
     write_journal,
     writer_alive,
 )
+from .observers.base import RunObserver
 from .redact import one_line, redact_text
 
 __all__ = [
@@ -131,6 +132,18 @@ def _fit(method: Callable, kwargs: dict) -> dict:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return kwargs
     return {k: v for k, v in kwargs.items() if k not in extra or k in params}
+
+
+def _for_observer(observer: Any, event: str, kwargs: dict) -> dict:
+    """An observer that does not derive from our ``RunObserver`` (a duck-typed Sacred observer, a
+    mock in Sacred's tests) gets ``meta_info`` exactly as Sacred gives it: without the run ``uid``,
+    which only our observers store (the journal keeps it, for ``experimentkit sync``)."""
+    meta = kwargs.get("meta_info")
+    if event not in _OPENING_EVENTS or not isinstance(meta, dict) or "uid" not in meta:
+        return kwargs
+    if isinstance(observer, RunObserver):
+        return kwargs
+    return dict(kwargs, meta_info={k: v for k, v in meta.items() if k != "uid"})
 
 
 class _ObserverCall(threading.Thread):
@@ -380,7 +393,7 @@ class Dispatcher:
                 raise _Late(f"the end-of-run window ({self.retry_seconds:g}s) is used up")
             timeout = min(timeout, slot.grace if late else remaining)
         method = getattr(slot.observer, event)
-        call = _ObserverCall(method, _fit(method, kwargs))
+        call = _ObserverCall(method, _fit(method, _for_observer(slot.observer, event, kwargs)))
         began = time.monotonic()
         try:
             call.start()
@@ -528,6 +541,17 @@ class Dispatcher:
         """The observers that have undelivered events."""
         with self._lock:  # settling may append a marker to a journal
             return [slot for slot in self.slots if self._settle(slot) is not None or slot.pending]
+
+    @property
+    def failed_observers(self) -> list:
+        """The observers that raised on some event of this run (the event was dropped, or is
+        buffered and journaled), in priority order."""
+        with self._lock:
+            return [
+                slot.observer
+                for slot in self.slots
+                if slot.dropped or slot.last_error is not None or slot.disabled or slot.pending
+            ]
 
     def retry(self) -> None:
         """Try once to deliver every failing observer's buffered events, oldest first."""

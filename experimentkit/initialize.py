@@ -114,8 +114,15 @@ def resolve_config(
     named_configs: Sequence[str] = (),
     force: bool = False,
     logger: Optional[logging.Logger] = None,
+    root_logger: Optional[logging.Logger] = None,
+    warn: bool = True,
 ) -> ResolvedConfig:
-    """Compute the final config of a run without running it (also used to skip duplicate runs)."""
+    """Compute the final config of a run without running it (also used to skip duplicate runs).
+
+    ``logger`` is the run's logger (config hooks, ``_log`` in scopes); warnings about added or
+    retyped entries come from ``root_logger`` or, for an ingredient's entries, its child named by the
+    ingredient's path, as Sacred's; ``warn=False`` keeps them silent (errors are still raised).
+    """
     from .config import (
         ConfigSummary,
         check_storable,
@@ -211,7 +218,9 @@ def resolve_config(
     # the experiment or an ingredient); in a config-less experiment it is not marked
     seed_defined = any(scaffold.configurations for scaffold in scaffolds) or bool(root_scopes)
     mods.modified = {k for k in explicit if k in defined or (k == "seed" and seed_defined)}
-    _check_suspicious(experiment, scaffolds, config, mods, force, logger, _leaves(updates, ""))
+    if not force:  # as Sacred: --force skips these checks and their warnings
+        root_logger = root_logger or logging.getLogger()
+        _check_suspicious(scaffolds, config, mods, root_logger, warn, _leaves(updates, ""))
     mods.ensure_coherence()  # as in Sacred, dicts enclosing a changed entry count as modified
     validate_keys(config, SETTINGS)
     check_storable(config)
@@ -246,47 +255,60 @@ def _captured_args(scaffolds: list) -> set:
     return names
 
 
+def _owner(key: str, paths: Sequence[str]) -> str:
+    """The path of the ingredient a dotted config key belongs to ("" for the experiment)."""
+    owners = [p for p in paths if p and key.startswith(p + ".")]
+    return max(owners, key=len) if owners else ""
+
+
 def _check_suspicious(
-    experiment: Any,
     scaffolds: list,
     config: dict,
     mods: Any,
-    force: bool,
-    logger: logging.Logger,
+    root_logger: logging.Logger,
+    warn: bool,
     updated: Union[set, frozenset] = frozenset(),
 ) -> None:
+    """Refuse added entries no captured function reads and suspicious type changes; warn about the
+    rest.  As Sacred, ingredient by ingredient (deepest first), each from its own logger and with
+    keys relative to it: ``WARNING - dataset - Added new config entry: "extra"``."""
     from .config import get_by_dotted_path, iter_prefixes
 
+    paths = [scaffold.config_path for scaffold in scaffolds]
     used = _captured_args(scaffolds)
-    for key in sorted(mods.added):
-        if key.rsplit(".", 1)[-1] == "__doc__":
-            # a named config's docstring; Sacred warns about it from the root logger
-            logging.getLogger().warning('Added new config entry: "%s"', key)
-        elif any(prefix in used for prefix in iter_prefixes(key)):
-            logger.warning('Added new config entry: "%s"', key)
-        elif not force:
-            known = sorted((_leaves(config, "") - mods.added) | used)
-            # Sacred's first sentence and its "Conflicting configuration values" lines
-            raise ConfigAddedError(
-                f'Added new config entry that is not used anywhere: "{key}"{suggest(key, known)}; '
-                f"check the spelling, or use --force (force=True) to add it anyway",
-                conflicting_configs=(key,),
-                config=config,
-            )
-    if force:
-        return
-    for key, (old, new) in sorted(mods.typechanged.items()):
-        if {old, new} <= {int, float, bool}:
-            continue  # numbers of another kind are fine (print_config still shows them in red)
-        old_name, new_name = getattr(old, "__name__", old), getattr(new, "__name__", new)
-        if key in updated and new is not type(None):
-            value = get_by_dotted_path(config, key)
-            raise ConfigError(
-                f'Config update {key}={value!r} changes the type of "{key}" from {old_name} to '
-                f"{new_name}{_type_hint(key, value, old)}; give a {old_name}, or pass -f/--force "
-                f"(force=True) to change the type anyway"
-            )
-        logger.warning('Changed type of config entry "%s" from %s to %s', key, old_name, new_name)
+    for path in paths:
+        log = root_logger.getChild(path) if path else root_logger
+        for key in sorted(k for k in mods.added if _owner(k, paths) == path):
+            is_doc = key.rsplit(".", 1)[-1] == "__doc__"  # a named config's docstring: only warned about
+            if not is_doc and not any(prefix in used for prefix in iter_prefixes(key)):
+                known = sorted((_leaves(config, "") - mods.added) | used)
+                # Sacred's first sentence and its "Conflicting configuration values" lines
+                raise ConfigAddedError(
+                    f'Added new config entry that is not used anywhere: "{key}"{suggest(key, known)}; '
+                    f"check the spelling, or use --force (force=True) to add it anyway",
+                    conflicting_configs=(key,),
+                    config=config,
+                )
+            if warn:
+                log.warning('Added new config entry: "%s"', relative_path(path, key))
+        for key, (old, new) in sorted(mods.typechanged.items()):
+            if _owner(key, paths) != path or {old, new} <= {int, float, bool}:
+                continue  # numbers of another kind are fine (print_config still shows them in red)
+            old_name, new_name = getattr(old, "__name__", old), getattr(new, "__name__", new)
+            if key in updated and new is not type(None):
+                value = get_by_dotted_path(config, key)
+                raise ConfigError(
+                    f'Config update {key}={value!r} changes the type of "{key}" from {old_name} to '
+                    f"{new_name}{_type_hint(key, value, old)}; give a {old_name}, or pass -f/--force "
+                    f"(force=True) to change the type anyway"
+                )
+            if warn:
+                log.warning(
+                    'Changed type of config entry "%s" from %s to %s',
+                    relative_path(path, key),
+                    old_name,
+                    new_name,
+                )
 
 
 def _type_hint(key: str, value: Any, old: type) -> str:
@@ -391,7 +413,9 @@ def create_run(
         from .commandline.options import parse_loglevel
 
         root_logger.setLevel(parse_loglevel(level))
-    resolved = resolve_config(experiment, command_name, config_updates, named_configs, force, run_logger)
+    resolved = resolve_config(
+        experiment, command_name, config_updates, named_configs, force, run_logger, root_logger
+    )
     scaffolds = _scaffolds(experiment)
     run = Run(
         config=resolved.config,

@@ -21,6 +21,7 @@ import hashlib
 import importlib.abc
 import random
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
@@ -187,20 +188,28 @@ class _SeedOnImport(importlib.abc.MetaPathFinder):
 
     def __init__(self, seed: int):
         self.seed = seed
+        # names being looked up by this finder: another finder that also asks the whole meta path
+        # (LogFileWriter's) would otherwise call back into this one for ever
+        self._asking = threading.local()
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Optional[Any]:
-        if fullname not in _SEEDED_MODULES:
+        asking = self._asking.__dict__.setdefault("names", set())
+        if fullname not in _SEEDED_MODULES or fullname in asking:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _SeedingLoader(
-                        spec.loader, functools.partial(_seed_module, fullname, seed=self.seed)
-                    )
-                return spec
+        asking.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _SeedingLoader(
+                            spec.loader, functools.partial(_seed_module, fullname, seed=self.seed)
+                        )
+                    return spec
+        finally:
+            asking.discard(fullname)
         return None
 
 

@@ -21,7 +21,9 @@ __all__ = [
     "INTERNAL_HEADER",
 ]
 
-FILTERED_HEADER = "Traceback (most recent calls WITHOUT experimentkit internals):\n"
+#: Sacred's heading, word for word: scripts and Sacred's own tests that read a failed run's output match
+#: on it.  The frames it leaves out are experimentkit's (the package that stands in for Sacred).
+FILTERED_HEADER = "Traceback (most recent calls WITHOUT Sacred internals):\n"
 INTERNAL_HEADER = "Exception originated from within experimentkit.\nTraceback (most recent calls):\n"
 _PYTHON_HEADER = "Traceback (most recent call last):\n"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -447,8 +447,43 @@ def test_modifications_report_added_modified_typechanged_and_parents(caplog):
     mods = run.config_modifications
     assert "opt.name" in mods.modified and "opt" in mods.modified
     assert mods.typechanged["lr"] == (float, str)
+    # as Sacred: --force skips the checks, and their warnings with them
+    assert [r.getMessage() for r in caplog.records] == []
+    assert run.config["__doc__"] == "Fast preset."
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        ex.resolve(named_configs=["fast"])
     # only Sacred's own warning about the named config's docstring, from the root logger
-    assert [(r.name, r.getMessage()) for r in caplog.records if "Added new" in r.getMessage()] == [
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
         ("root", 'Added new config entry: "__doc__"')
     ]
-    assert run.config["__doc__"] == "Fast preset."
+
+
+def test_added_entry_warnings_come_from_the_ingredients_logger_with_relative_keys(caplog):
+    """As Sacred's scaffolds: an ingredient's entries are warned about by its own logger."""
+    data = Ingredient("data")
+    data.add_config(path="x")
+
+    @data.capture
+    def load(path, extra=0):
+        return extra
+
+    @data.named_config
+    def big():
+        """Big data."""
+        extra = 3
+        path = 5
+
+    ex = make_ex(ingredients=[data])
+
+    @ex.main
+    def main():
+        return load()
+
+    with caplog.at_level(logging.WARNING):
+        ex.resolve(named_configs=["data.big"])
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("data", 'Added new config entry: "__doc__"'),
+        ("data", 'Added new config entry: "extra"'),
+        ("data", 'Changed type of config entry "path" from str to int'),
+    ]

@@ -269,7 +269,7 @@ def test_failed_run_has_filtered_trace_and_reraises(caplog):
     assert run.status == "FAILED" and run.stop_time is not None
     assert observer.event_names[-1] == "failed_event"
     trace = "".join(run.fail_trace)
-    assert trace.startswith("Traceback (most recent calls WITHOUT experimentkit internals):\n")
+    assert trace.startswith("Traceback (most recent calls WITHOUT Sacred internals):\n")
     assert "broken_main" in trace and "ValueError: boom" in trace
     assert "experimentkit/run.py" not in trace and "experimentkit" + os.sep not in trace
     assert observer.events[-1][1] == {"fail_time": run.stop_time, "fail_trace": run.fail_trace}

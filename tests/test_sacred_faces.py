@@ -168,7 +168,7 @@ def test_format_filtered_stacktrace_and_sacred_error():
         user_code()
     except ValueError:
         text = format_filtered_stacktrace()
-    assert text.startswith("Traceback (most recent calls WITHOUT experimentkit internals):")
+    assert text.startswith("Traceback (most recent calls WITHOUT Sacred internals):")
     assert "user_code" in text and text.endswith("ValueError: bad value")
     with pytest.raises(ValueError, match="Unknown value for filter_traceback: sometimes"):
         format_filtered_stacktrace("sometimes")

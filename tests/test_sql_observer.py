@@ -374,7 +374,7 @@ def test_attach_continues_run_and_output(url, tmp_path):
     )
     (run,) = _row(url, s.run, run_id=str(run_id))
     assert run["captured_out"] == "héllo\nworld\n"
-    assert run["status"] == "FAILED" and run["fail_trace"] == "Traceback:\n  boom\nValueError: x\n"
+    assert run["status"] == "FAILED" and run["fail_trace"] == "Traceback:\n  boom\nValueError: x"
     assert len(_row(url, s.metric, run_id=str(run_id))) == 1
     with pytest.raises(ObserverError, match="no run with id"):
         SqlObserver(url).attach("does-not-exist")

@@ -1,5 +1,7 @@
 """LogFileWriter records the log directories of real TensorBoard writers (tensorboardX, torch)."""
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -105,3 +107,94 @@ def test_torch_summary_writer_is_recorded(tmp_path):
         return _run.info["tensorflow"]["logdirs"]
 
     assert ex.run().result == [str(tmp_path / "torch")]
+
+
+def test_tensorflow_imported_inside_the_scope_of_a_run_is_seeded_and_patched(tmp_path):
+    """The run's seeding hook and LogFileWriter's import hook both watch ``tensorflow``; each asks the
+    whole meta path, so without a guard importing it inside the scope recursed until RecursionError.
+    A small package named ``tensorflow`` stands in for the real one (tested below where installed)."""
+    package = tmp_path / "lib" / "tensorflow"
+    (package / "summary").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from types import SimpleNamespace\n"
+        "from . import summary\n"
+        "seeds = []\n"
+        "random = SimpleNamespace(set_seed=seeds.append)\n"
+    )
+    (package / "summary" / "__init__.py").write_text(
+        "class _Writer:\n"
+        "    def close(self):\n"
+        "        pass\n"
+        "def create_file_writer(logdir, **kwargs):\n"
+        "    return _Writer()\n"
+    )
+    script = tmp_path / "exp.py"
+    script.write_text(
+        textwrap.dedent("""
+        import json, sys
+        from experimentkit import Experiment
+        from experimentkit.stflow import LogFileWriter
+        ex = Experiment("tb")
+
+        @ex.main
+        @LogFileWriter(ex)
+        def main(_run, _seed):
+            import tensorflow as tf
+            tf.summary.create_file_writer(sys.argv[1]).close()
+            seeded = tf.seeds == [_run.config["seed"]]
+            return {"logdirs": _run.info["tensorflow"]["logdirs"], "seeded": seeded}
+
+        print(json.dumps(ex.run().result))
+    """)
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "lib"), *sys.path]))
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "logs")], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"logdirs": [str(tmp_path / "logs")], "seeded": True}
+
+
+@pytest.mark.tensorflow
+@pytest.mark.slow
+def test_real_tensorflow_writers_are_recorded_as_sacred_records_them(tmp_path):
+    """TF2's ``tf.compat.v1.summary.FileWriter`` (what Sacred's LogFileWriter watches) and
+    ``tf.summary.create_file_writer``: the log directories land in ``info["tensorflow"]["logdirs"]``;
+    Sacred 0.8.7, where installed, records the same for the writers it knows."""
+    tf = pytest.importorskip("tensorflow")
+    from experimentkit.stflow import LogFileWriter
+
+    ex = _experiment()
+
+    def write(base):
+        with tf.Graph().as_default():  # the TF1 writer needs graph mode
+            tf.compat.v1.summary.FileWriter(str(base / "a")).close()
+            tf.compat.v1.summary.FileWriter(logdir=str(base / "b")).close()
+
+    @ex.main
+    def main(_run):
+        with LogFileWriter(ex):
+            write(tmp_path)
+            tf.summary.create_file_writer(str(tmp_path / "c")).close()
+        tf.summary.create_file_writer(str(tmp_path / "outside")).close()
+        return _run.info["tensorflow"]["logdirs"]
+
+    ours = ex.run().result
+    assert ours == [str(tmp_path / name) for name in ("a", "b", "c")]
+    assert all((tmp_path / name).is_dir() for name in ("a", "b", "c"))  # made by the real writers
+    assert any((tmp_path / "c").glob("events.out.tfevents.*"))
+
+    sacred = pytest.importorskip("sacred")
+    from sacred.stflow import LogFileWriter as SacredLogFileWriter
+
+    sacred_ex = sacred.Experiment("tb", save_git_info=False)
+
+    @sacred_ex.main
+    def sacred_main(_run):
+        with SacredLogFileWriter(sacred_ex):
+            write(tmp_path / "sacred")
+        return _run.info["tensorflow"]["logdirs"]
+
+    theirs = sacred_ex.run().result
+    assert [os.path.relpath(p, tmp_path / "sacred") for p in theirs] == ["a", "b"]
+    assert [os.path.relpath(p, tmp_path) for p in ours[:2]] == ["a", "b"]

@@ -146,17 +146,27 @@ def _unpatch_all() -> None:
 class _ImportHook(importlib.abc.MetaPathFinder):
     """Patches a target module right after it is imported inside an open scope."""
 
+    def __init__(self) -> None:
+        # names being looked up by this finder: another finder that also asks the whole meta path
+        # (the run's seeding hook) would otherwise call back into this one for ever
+        self._asking = threading.local()
+
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in _TARGETS:
+        asking = self._asking.__dict__.setdefault("names", set())
+        if fullname not in _TARGETS or fullname in asking:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader, fullname)
-                return spec
+        asking.add(fullname)
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _PatchingLoader(spec.loader, fullname)
+                    return spec
+        finally:
+            asking.discard(fullname)
         return None
 
 

@@ -72,7 +72,7 @@ def check_tasks(ex: Any, command: Optional[str], tasks: list, options: dict) -> 
 
     validate_options(options)
     quiet = logging.getLogger("experimentkit.sweep.check")
-    quiet.disabled = True  # each run warns about its own config when it starts
+    quiet.disabled = True  # each run warns about its own config when it starts (so warn=False below)
     seen = set()
     force = bool(options.get("--force"))
     for task in tasks:
@@ -82,7 +82,9 @@ def check_tasks(ex: Any, command: Optional[str], tasks: list, options: dict) -> 
         seen.add(shape)
         updates = dict(task.updates)
         updates.setdefault("seed", 0)  # no fresh seed needed just to check
-        resolve_config(ex, command or ex.default_command, updates, task.named_configs, force, logger=quiet)
+        resolve_config(
+            ex, command or ex.default_command, updates, task.named_configs, force, logger=quiet, warn=False
+        )
 
 
 def _shape(updates: dict, prefix: str = "") -> tuple:

@@ -103,7 +103,6 @@ def test_run_emits_events_if_failed(run):
     assert observer.failed_event.called
 
 
-@pytest.mark.xfail(strict=True, reason="deliberate: meta_info also holds experimentkit's run uid (meta_info['uid']), which rerun and sync use to recognise a run across stores")
 def test_run_started_event(run):
     observer = run.observers[0]
     run()
@@ -175,7 +174,6 @@ def test_run_observer_failure_on_startup_not_caught(run):
         run()
 
 
-@pytest.mark.xfail(strict=True, reason="deliberate: a failing observer is retried and then journaled for experimentkit sync instead of failing the run or being dropped (docs/nothing-lost.md)")
 def test_run_observer_error_in_heartbeat_is_caught(run):
     observer = run.observers[0]
     observer.heartbeat_event.side_effect = TypeError

@@ -237,6 +237,20 @@ class FileStorageObserver(RunObserver):
         self, name: str, filename: str, metadata: Any = None, content_type: Optional[str] = None
     ) -> None:
         """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
+        self.save_file(filename, name)
+        if name not in self.run_entry["artifacts"]:
+            self.run_entry["artifacts"].append(name)
+        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {
+            "content_type": content_type,
+            "metadata": metadata,
+        }
+        self._save_json(RUN_FILE, self.run_entry)
+
+    def save_file(self, filename: str, target_name: Optional[str] = None) -> None:
+        """Copy ``filename`` into the run directory as ``target_name`` (default: its basename),
+        without listing it as an artifact (Sacred's method, which subclasses call).  The store's own
+        files (``cout.txt``, ``run.json`` ...) are refused with ``FileExistsError``, as in Sacred."""
+        name = os.path.basename(filename) if target_name is None else target_name
         parts = check_artifact_name(name)
         dest = os.path.join(self.dir, *parts)
         if len(parts) > 1:  # folders inside the run directory, never through a symlink out of it
@@ -247,13 +261,6 @@ class FileStorageObserver(RunObserver):
                 )
         if not (os.path.exists(dest) and os.path.samefile(filename, dest)):
             _copy_atomic(filename, dest)
-        if name not in self.run_entry["artifacts"]:
-            self.run_entry["artifacts"].append(name)
-        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {
-            "content_type": content_type,
-            "metadata": metadata,
-        }
-        self._save_json(RUN_FILE, self.run_entry)
 
     def log_metrics(self, metrics_by_name: dict, info: dict) -> None:
         """Append the new points to the metric log (the cost does not depend on older points)."""

@@ -52,10 +52,22 @@ def _reports_connection_errors(method: _F) -> _F:
             raise
         except Exception as exc:
             if _is_connection_failure(exc):
-                raise ObserverError(self._unreachable(exc)) from exc
+                raise _unreachable_class()(self._unreachable(exc)) from exc
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1)
+def _unreachable_class() -> type:
+    """The error for a lost connection: an ``ObserverError`` (the dispatcher retries and journals the
+    event) that is also pymongo's ``ConnectionFailure``, which code written for Sacred catches."""
+    from pymongo.errors import ConnectionFailure
+
+    class MongoUnreachableError(ObserverError, ConnectionFailure):
+        pass
+
+    return MongoUnreachableError
 
 
 class MongoObserver(RunObserver):
@@ -285,8 +297,7 @@ class MongoObserver(RunObserver):
             "status": "RUNNING",
             "resources": [],
             "artifacts": [],
-            "captured_out": "",
-            "captured_out_length": 0,
+            "captured_out": "",  # captured_out_length comes with the first output (the same as 0)
             "info": {},
             "heartbeat": None,
         }

@@ -449,8 +449,14 @@ class SqlObserver(RunObserver):
         self._close({"stop_time": interrupt_time, "status": status})
 
     def failed_event(self, fail_time, fail_trace):
-        """Mark the run FAILED; the trace lines are stored as one text."""
-        trace = "".join(line if line.endswith("\n") else line + "\n" for line in fail_trace or [])
+        """Mark the run FAILED; the trace lines are stored as one text.  As Sacred, lines are joined
+        by a line break, but one is not doubled after a line that ends with it (as the lines of
+        ``traceback.format_exception`` do; Sacred doubles it)."""
+        lines = list(fail_trace or [])
+        trace = "".join(
+            line if line.endswith("\n") or i == len(lines) - 1 else line + "\n"
+            for i, line in enumerate(lines)
+        )
         self._close({"stop_time": fail_time, "status": "FAILED", "fail_trace": trace})
 
     def _close(self, values: dict) -> None:

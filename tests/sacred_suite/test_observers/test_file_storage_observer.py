@@ -411,9 +411,6 @@ def test_observer_equality(tmpdir):
     assert observer_1 != observer_2
 
 
-@pytest.mark.xfail(strict=True, reason="deliberate: save_file is an internal helper of Sacred's "
-                   "observer; experimentkit refuses reserved names in artifact_event instead "
-                   "(FileExistsError, tested below)")
 def test_blacklist_paths(tmpdir, dir_obs, sample_run):
     basedir, obs = dir_obs
     obs.started_event(**sample_run)
@@ -463,3 +460,17 @@ def test_blacklist_paths_through_artifact_event(tmpdir, dir_obs, sample_run):
     other_file.touch()
     with pytest.raises(FileExistsError, match="cout.txt"):
         obs.artifact_event("cout.txt", str(other_file))
+
+
+def test_save_file_copies_without_listing_an_artifact(tmpdir, dir_obs, sample_run):
+    """experimentkit's check of Sacred's save_file (not in Sacred's suite): the copy is in the run
+    directory, under its basename or the given name, and run.json lists no artifact for it."""
+    basedir, obs = dir_obs
+    _id = obs.started_event(**sample_run)
+    source = Path(str(tmpdir / "notes.txt"))
+    source.write_text("kept")
+    obs.save_file(str(source))
+    obs.save_file(str(source), "copy.txt")
+    run_dir = basedir.join(_id)
+    assert run_dir.join("notes.txt").read() == "kept" and run_dir.join("copy.txt").read() == "kept"
+    assert json.loads(run_dir.join("run.json").read())["artifacts"] == []

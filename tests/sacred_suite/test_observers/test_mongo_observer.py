@@ -128,14 +128,6 @@ def sample_run():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-    "deliberate: the run document also holds captured_out_length, the observer's "
-    "cursor for output that spills to GridFS past the 16 MB document limit "
-    "(docs/storage-mongo.md)"
-    ),
-)
 def test_mongo_observer_started_event_creates_run(mongo_obs, sample_run):
     sample_run["_id"] = None
     _id = mongo_obs.started_event(**sample_run)
@@ -194,13 +186,6 @@ def test_mongo_observer_heartbeat_event_updates_run(mongo_obs, sample_run):
     assert db_run["captured_out"] == outp
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-    "deliberate: a lost connection is raised as ObserverError naming the server, so "
-    "the dispatcher retries and journals the event"
-    ),
-)
 def test_mongo_observer_fails(failing_mongo_observer, sample_run):
     failing_mongo_observer.started_event(**sample_run)
 

@@ -67,13 +67,6 @@ def sample_run():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "deliberate: the run document also holds captured_out_length, the observer's cursor for "
-        "output that spills to GridFS past the 16 MB document limit (docs/storage-mongo.md)"
-    ),
-)
 def test_mongo_observer_started_event_creates_run(mongo_obs, sample_run):
     sample_run["_id"] = None
     _id = mongo_obs.started_event(**sample_run)

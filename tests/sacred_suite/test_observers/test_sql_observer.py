@@ -178,9 +178,6 @@ def test_sql_observer_interrupted_event_updates_run(sql_obs, sample_run, session
     assert db_run.status == "INTERRUPTED"
 
 
-@pytest.mark.xfail(strict=True, reason="deliberate: fail_trace is stored as the traceback text "
-                   "(each line ends with a newline, as traceback.format_exception gives them); "
-                   "Sacred joins the lines with '\\n', doubling the line breaks of real tracebacks")
 def test_sql_observer_failed_event_updates_run(sql_obs, sample_run, session):
     sql_obs.started_event(**sample_run)
     fail_trace = ["lots of errors and", "so", "on..."]
