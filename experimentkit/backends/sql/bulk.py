@@ -6,7 +6,8 @@ below what a training loop logs.  Here a batch's columns are checked at C speed 
 psycopg2, ``executemany`` elsewhere (sqlite3 loops in C; PyMySQL folds an INSERT's rows into
 multi-row statements), in chunks of ``CHUNK`` rows so that no single buffer grows with the batch.
 Rows are exactly what the SQLAlchemy path stored (same text for SQLite times, NULL for values that
-are not finite numbers and steps that are not integers).
+are not finite numbers and steps that are not integers).  Each chunk is also stored packed, as one
+``metric_block`` row (see ``schema.metric_block``), for readers of long series.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ import io
 import itertools
 import math
 import operator
+import sys
+from array import array
 from typing import Any, Optional
 
-__all__ = ["metric_columns", "insert_metric_rows", "CHUNK"]
+__all__ = ["metric_columns", "insert_metric_rows", "packed_block", "CHUNK"]
 
 CHUNK = 20_000  # rows per executemany / COPY buffer
 _INSERT = "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES ({0}, {0}, {0}, {0}, {0})"
+_BLOCK = (
+    "INSERT INTO metric_block (run_id, name, point_count, steps, vals, times)"
+    " VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
+)
+_EPOCH = _dt.datetime(1970, 1, 1)
+_ONE_US = _dt.timedelta(microseconds=1)
 _COPY = 'COPY metric (run_id, name, step, value, "timestamp") FROM STDIN'
 _NUMBERS = frozenset({int, float})
 _MICROSECOND = operator.attrgetter("microsecond")
@@ -45,6 +54,7 @@ def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: l
     """Append the points (columns from ``metric_columns``) to ``metric`` inside ``conn``'s
     transaction (a SQLAlchemy ``Connection``)."""
     dialect = conn.dialect.name
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         for lo in range(0, len(steps), CHUNK):
@@ -58,13 +68,51 @@ def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: l
                     _INSERT.format("?"), zip(itertools.repeat(run_id), itertools.repeat(name), s, v, times)
                 )
             else:
-                marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
                 cursor.executemany(
                     _INSERT.format(marker),
                     list(zip(itertools.repeat(run_id), itertools.repeat(name), s, v, t)),
                 )
+            block = packed_block(s, v, t)
+            if block is not None:
+                cursor.execute(_BLOCK.format(marker), (run_id, name, len(s), *block))
     finally:
         cursor.close()
+
+
+def packed_block(steps: list, values: list, stamps: list) -> Optional[tuple]:
+    """``(steps, vals, times)`` of one chunk (stored columns) as little-endian int64 / float64 /
+    int64 microseconds bytes; None when a step or a time is NULL or a step does not fit in 64 bits
+    (that chunk is kept only as rows, and readers of its metric use the rows).  Each column is
+    converted by one C-level pass; a NULL shows up as the TypeError of that pass."""
+    try:
+        packed = [array("q", steps), array("q", _micros(stamps))]
+    except (TypeError, AttributeError, OverflowError):
+        return None
+    try:
+        packed.insert(1, array("d", values))
+    except TypeError:  # NULL values: NaN in the block
+        packed.insert(1, array("d", [math.nan if x is None else x for x in values]))
+    if sys.byteorder == "big":
+        for column in packed:
+            column.byteswap()
+    return tuple(column.tobytes() for column in packed)
+
+
+def _micros(stamps: list) -> list:
+    """Naive datetimes as microseconds since 1970; sorted ones a second at a time (the second's
+    offset computed once, added to the points' microseconds by ``map``)."""
+    if not all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+        return [(s - _EPOCH) // _ONE_US for s in stamps]
+    micros = list(map(_MICROSECOND, stamps))
+    out: list = []
+    start, count = 0, len(stamps)
+    while start < count:
+        second = stamps[start]
+        end = bisect.bisect_right(stamps, second.replace(microsecond=999_999), start)
+        base = (second.replace(microsecond=0) - _EPOCH) // _ONE_US
+        out += map(operator.add, micros[start:end], itertools.repeat(base, end - start))
+        start = end
+    return out
 
 
 def sqlite_time_texts(stamps: list) -> list:
