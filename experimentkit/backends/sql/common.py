@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
@@ -274,7 +275,10 @@ def packed_series(name: str, row_count: int, blocks: Sequence[Sequence[Any]]) ->
 
     columns = []
     for index, dtype in ((1, "<i8"), (2, "<f8"), (3, "<i8")):
-        data = bytearray().join(block[index] for block in blocks)
+        if dtype == "<f8":
+            data = bytearray().join(block[index] for block in blocks)
+        else:  # steps and times are zlib-compressed (see ``bulk.packed_block``)
+            data = bytearray().join(zlib.decompress(block[index]) for block in blocks)
         if len(data) != 8 * row_count:
             return None
         columns.append(np.frombuffer(data, dtype=dtype).astype(dtype[1:], copy=False))

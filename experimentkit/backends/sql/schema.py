@@ -292,12 +292,12 @@ metric_summary = sa.Table(
 )
 
 # Version 6: each batch of points ``SqlObserver`` appends to a metric (up to ``bulk.CHUNK`` of them)
-# also as three packed little-endian columns: int64 steps, float64 values (NaN where ``metric.value``
-# is NULL), int64 microseconds since 1970 (naive UTC).  Reading a long series back is then a few
-# rows and ``numpy.frombuffer`` instead of a row (and a ``datetime``) per point.  The ``metric`` rows
-# stay the truth: a reader uses the blocks of a (run, metric) only while their point counts add up
-# to its rows (rows added or deleted some other way, or a batch with NULL steps or times, which has
-# no block, send it back to the rows).
+# also as three packed little-endian columns: int64 steps (zlib), float64 values (NaN where
+# ``metric.value`` is NULL), int64 microseconds since 1970, naive UTC (zlib).  Reading a long series
+# back is then a few rows and ``numpy.frombuffer`` instead of a row (and a ``datetime``) per point.
+# The ``metric`` rows stay the truth: a reader uses the blocks of a (run, metric) only while their
+# point counts add up to its rows (rows added or deleted some other way, or a batch with NULL steps
+# or times, which has no block, send it back to the rows).
 metric_block = sa.Table(
     "metric_block",
     metadata,
