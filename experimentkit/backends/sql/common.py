@@ -278,7 +278,10 @@ def packed_series(name: str, row_count: int, blocks: Sequence[Sequence[Any]]) ->
         if dtype == "<f8":
             data = bytearray().join(block[index] for block in blocks)
         else:  # steps and times are zlib-compressed (see ``bulk.packed_block``)
-            data = bytearray().join(zlib.decompress(block[index]) for block in blocks)
+            try:
+                data = bytearray().join(zlib.decompress(block[index]) for block in blocks)
+            except zlib.error:  # a damaged block: the rows decide
+                return None
         if len(data) != 8 * row_count:
             return None
         columns.append(np.frombuffer(data, dtype=dtype).astype(dtype[1:], copy=False))

@@ -377,9 +377,9 @@ def _where(conditions: Sequence[str]) -> str:
 
 
 def _parse_time(value: Any) -> Optional[_dt.datetime]:
-    """A stored time as SQLAlchemy reads it back from SQLite."""
-    if value is None:
-        return None
+    """A stored time as SQLAlchemy reads it back from SQLite (a server's driver gives datetimes)."""
+    if value is None or isinstance(value, _dt.datetime):
+        return value
     if not isinstance(value, str):
         raise _Fallback
     return _dt.datetime.fromisoformat(value)
