@@ -1,24 +1,29 @@
 """Reading one run's 10^6-point metric back, and the bytes it takes on disk, beside Sacred.
 
-    python benchmarks/bench_scale_read.py [--points 1000000] [--repeat 3] [--sizes 100000,1000000]
+    python benchmarks/bench_scale_read.py [--repeat 3] [--sizes 100000,1000000] [--postgres URL] [--mysql URL]
 
 Populates (through each framework's own observer, one run logging ``--points`` scalars): an
-experimentkit file store, an experimentkit SQLite database, a Sacred file store.  Then, in fresh
-processes, interleaved, medians over ``--repeat``:
+experimentkit file store, an experimentkit SQLite database, a Sacred file store, and, with
+``--postgres`` / ``--mysql`` (default: the EXPERIMENTKIT_TEST_POSTGRES / EXPERIMENTKIT_TEST_MYSQL
+URLs; ``--no-servers`` skips them), a database ``ek_bench_read_<random>`` on each server (dropped
+afterwards).  Then, in fresh processes, interleaved, medians over ``--repeat``:
 
-* experimentkit: ``open_store(target).get(id).metric("loss").to_numpy()`` (file store; SQLite);
+* experimentkit: ``open_store(target).get(id).metric("loss").to_numpy()`` (file store; SQLite;
+  PostgreSQL; MariaDB/MySQL);
 * Sacred's equivalent: ``json.load`` of the run's ``metrics.json`` (Sacred has no read API);
 
 each timed inside the child from before its first import, and as the whole process.  Also printed:
 bytes on disk per point (experimentkit's metric files once the run ended: ``metrics.json``, plus
 ``metrics.jsonl`` if it were still there, vs Sacred's ``metrics.json``), and the growth exponent of
 the read time over ``--sizes``.  The stored point
-counts are checked against the logged counts, and the runs must be COMPLETED.
+counts are checked against the logged counts, and the runs must be COMPLETED (a store where they are
+not is reported in the last table and left out of the timings).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import shutil
@@ -27,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from _common import have, table
@@ -45,7 +52,7 @@ def populate(framework: str, target: str, points: int) -> Any:
         from experimentkit import Experiment
         from experimentkit.observers import FileStorageObserver, SqlObserver
 
-        observer = SqlObserver(target) if target.startswith("sqlite") else FileStorageObserver(target)
+        observer = SqlObserver(target) if "://" in target else FileStorageObserver(target)
     ex = Experiment("bench_scale_read")
     ex.observers.append(observer)
 
@@ -96,22 +103,47 @@ def _stored_ok(target: str, run_id: Any, points: int) -> str:
     return f"{out[1]}/{points} {out[0]}" if out else "unreadable"
 
 
-def measure(points: int, repeat: int, workdir: str, with_sacred: bool) -> dict:
+@contextlib.contextmanager
+def server_database(base: str) -> Iterator[str]:
+    """A new empty database on the server of ``base`` (a SQLAlchemy URL), dropped afterwards."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(base)
+    drivers = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+    url = url.set(drivername=drivers.get(url.drivername, url.drivername))
+    name = f"ek_bench_read_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if url.drivername.startswith("postgresql") else ""
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        admin.dispose()
+
+
+def measure(points: int, repeat: int, workdir: str, with_sacred: bool, servers: dict) -> dict:
     ek_file = os.path.join(workdir, f"ek_{points}")
     ek_sqlite = "sqlite:///" + os.path.join(workdir, f"ek_{points}.db")
     sacred_dir = os.path.join(workdir, f"sacred_{points}")
     pop = [sys.executable, os.path.abspath(__file__), "--populate"]
     ids = {}
-    for framework, target in [("ek", ek_file), ("ek", ek_sqlite)] + (
+    ek_targets = {"file store": ek_file, "SQLite": ek_sqlite, **servers}
+    for framework, target in [("ek", t) for t in ek_targets.values()] + (
         [("sacred", sacred_dir)] if with_sacred else []
     ):
         done = subprocess.run(
             pop + [framework, target, str(points)], capture_output=True, text=True, check=True
         )
         ids[target] = done.stdout.strip().splitlines()[-1]
+    stored = {name: _stored_ok(target, ids[target], points) for name, target in ek_targets.items()}
+    # a run whose points are not all stored when run() returned is reported, not timed
     readers = {
-        "experimentkit, file store": ("ek", ek_file, ids[ek_file]),
-        "experimentkit, SQLite": ("ek", ek_sqlite, ids[ek_sqlite]),
+        f"experimentkit, {name}": ("ek", target, ids[target])
+        for name, target in ek_targets.items()
+        if stored[name] == f"{points}/{points} COMPLETED"
     }
     if with_sacred:
         readers["Sacred, json.load(metrics.json)"] = (
@@ -137,10 +169,7 @@ def measure(points: int, repeat: int, workdir: str, with_sacred: bool) -> dict:
     )
     if with_sacred:
         result["bytes"]["Sacred"] = os.path.getsize(os.path.join(sacred_dir, ids[sacred_dir], "metrics.json"))
-    result["stored"] = {
-        "file": _stored_ok(ek_file, ids[ek_file], points),
-        "sqlite": _stored_ok(ek_sqlite, ids[ek_sqlite], points),
-    }
+    result["stored"] = stored
     return result
 
 
@@ -148,6 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="points per run, comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"))
+    parser.add_argument("--mysql", default=os.environ.get("EXPERIMENTKIT_TEST_MYSQL"))
+    parser.add_argument("--no-servers", action="store_true", help="only the file store and SQLite")
     parser.add_argument("--populate", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.populate:
@@ -164,9 +196,12 @@ def main() -> None:
         bare_times.append(time.perf_counter() - start)
     bare = statistics.median(bare_times)
     results = []
+    bases = {} if args.no_servers else {"PostgreSQL": args.postgres, "MariaDB/MySQL": args.mysql}
     try:
-        for points in [int(s) for s in args.sizes.split(",")]:
-            results.append(measure(points, args.repeat, workdir, with_sacred))
+        with contextlib.ExitStack() as stack:
+            servers = {name: stack.enter_context(server_database(url)) for name, url in bases.items() if url}
+            for points in [int(s) for s in args.sizes.split(",")]:
+                results.append(measure(points, args.repeat, workdir, with_sacred, servers))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = []
@@ -199,13 +234,8 @@ def main() -> None:
     for res in results:
         for name, size in res["bytes"].items():
             rows.append([f"{res['points']:,}", name, f"{size / res['points']:.1f}"])
-        rows.append(
-            [
-                f"{res['points']:,}",
-                "stored / logged, status",
-                f"file {res['stored']['file']}; SQLite {res['stored']['sqlite']}",
-            ]
-        )
+        stored = "; ".join(f"{name} {ok}" for name, ok in res["stored"].items())
+        rows.append([f"{res['points']:,}", "stored / logged, status", stored])
     print(table(rows, ["points", "store", "bytes per point"]))
     print(f"load average at end: {os.getloadavg()}")
 

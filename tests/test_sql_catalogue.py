@@ -7,7 +7,10 @@ their URLs are set, PostgreSQL and MariaDB/MySQL."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -209,3 +212,74 @@ def test_top_k_read_from_the_best_runs_equals_the_full_ordering(kind, tmp_path) 
             if isinstance(store, FastSqliteStore):
                 assert store.stats["full"] == 0
             store.close()
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", url, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_catalogue_row_outliving_its_runs_is_corrected_and_the_key_refused(kind, tmp_path) -> None:
+    """Runs deleted by hand (``DELETE FROM run``) leave their keys in ``run_key``; a query on such
+    a key is still the one-line error with the closest name, from the command line and the API, and
+    the stale row is gone afterwards.  A key other runs still have stays, even when nothing
+    matches."""
+    with databases(kind, tmp_path) as dbs:
+        url = dbs.new()
+        fill(url, sample_runs(), tmp_path)
+        obs = SqlObserver(url)
+        t0 = _dt.datetime(2024, 4, 1)
+        gone = obs.started_event(
+            ex_info={"name": "gone"},
+            command="main",
+            host_info={},
+            start_time=t0,
+            config={"lrx": 1, "lr": 0.5},
+            meta_info={},
+            _id=None,
+        )
+        obs.log_metrics({"lossx": {"steps": [0], "values": [1.0], "timestamps": [t0]}}, {})
+        obs.completed_event(stop_time=t0, result=None)
+        obs.join()
+        engine = sa.create_engine(with_driver(url))
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM run WHERE run_id = :r"), {"r": str(gone)})
+            conn.execute(sa.text("DELETE FROM metric WHERE run_id = :r"), {"r": str(gone)})
+
+        done = _cli(url, "ls", "--where", "config.lrx == 1")
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "has the key 'config.lrx'" in lines[0] and "did you mean 'config.lr'" in lines[0]
+        with engine.connect() as conn:
+            left = set(conn.execute(sa.text("SELECT root, name FROM run_key")).all())
+        assert ("config", "lrx") not in left and ("config", "lr") in left
+
+        _relist(engine)  # the rows again, as the observer left them
+        for store in (FastSqliteStore(url), SqlStore(url)) if kind == "sqlite" else (SqlStore(url),):
+            with pytest.raises(QueryError, match=r"'config\.lrx'.*did you mean 'config\.lr'"):
+                store.runs().where("config.lrx != 1").all()
+            with pytest.raises(QueryError, match=r"'metrics\.lossx'"):
+                store.runs().where("metrics.lossx > 0").count()
+            with pytest.raises(QueryError, match=r"'config\.lrx'"):  # now from the runs, uncatalogued
+                store.runs().order_by("config.lrx").limit(3).all()
+            assert store.runs().where("config.lr == 123").all() == []
+            assert store.runs().where("config.lr == 123").count() == 0
+            store.close()
+            _relist(engine)
+        engine.dispose()
+
+
+def _relist(engine) -> None:
+    """Put the deleted run's catalogue rows back."""
+    with engine.begin() as conn:
+        for root, name in (("config", "lrx"), ("metrics", "lossx")):
+            row = {"root": root, "name": name}
+            conn.execute(sa.text("DELETE FROM run_key WHERE root = :root AND name = :name"), row)
+            conn.execute(sa.text("INSERT INTO run_key (root, name) VALUES (:root, :name)"), row)

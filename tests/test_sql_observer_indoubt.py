@@ -321,8 +321,8 @@ def test_attach_skips_only_what_is_stored(url):
 
 # ---- cost of the normal path ---------------------------------------------------------------------
 def test_normal_calls_do_not_read_back(tmp_path):
-    """Without a failure, log_metrics only INSERTs (one executemany) and UPDATEs the metric's
-    summary, and a heartbeat is one UPDATE.
+    """Without a failure, log_metrics only INSERTs (one executemany and the packed block) and
+    UPDATEs the metric's summary, and a heartbeat is one UPDATE.
 
     Metric rows go to the driver directly, so the statements are traced by sqlite3 itself."""
     obs = SqlObserver(f"sqlite:///{tmp_path / 'runs.sqlite'}")
@@ -340,8 +340,9 @@ def test_normal_calls_do_not_read_back(tmp_path):
     obs.heartbeat_event(**_beat("more output"))
     kinds = [stmt.split()[0].upper() for stmt in statements if stmt != "SELECT 1"]  # pool ping
     kinds = [kind for kind in kinds if kind in ("INSERT", "UPDATE", "SELECT")]
-    # the points, the run's summary of "loss", then one UPDATE per heartbeat
-    assert kinds == ["INSERT"] * 49 + ["UPDATE"] + ["UPDATE", "UPDATE"]
+    # the points, their packed block, the run's summary of "loss", then one UPDATE per heartbeat
+    assert kinds == ["INSERT"] * 50 + ["UPDATE"] + ["UPDATE", "UPDATE"]
+    assert [s for s in statements if "metric_block" in s][0].startswith("INSERT INTO metric_block")
     assert len(_stored(f"sqlite:///{tmp_path / 'runs.sqlite'}", obs.run_id)[0]) == 50
     obs.join()
 

@@ -88,6 +88,10 @@ def open_store(target: Union[str, os.PathLike], **kwargs: Any) -> Store:
             return _load("experimentkit.backends.sql.fast_sqlite:FastSqliteStore", "sql", text)(
                 text, **kwargs
             )
+        if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):  # get/metric without it
+            return _load("experimentkit.backends.sql.fast_server:FastPostgresStore", "sql", text)(
+                text, **kwargs
+            )
         return _load("experimentkit.backends.sql.store:SqlStore", "sql", text)(text, **kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
         url, db_name, prefix = _split_mongo_url(text)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
-from ...query.base import RunRecord, Store
+from ...query.base import CATALOGUED_ROOTS, Key, MetricSeries, Query, RunRecord, Store, _present
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -22,9 +23,14 @@ __all__ = [
     "loads",
     "chunks",
     "record_from_row",
+    "catalogue_name",
+    "keys_to_confirm",
+    "BLOCKS_SQL",
+    "PackedSeries",
+    "packed_series",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
 
 INT_TEXT = re.compile(r"-?\d+\Z")
@@ -133,6 +139,30 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def catalogue_name(key: Key) -> Optional[str]:
+    """The ``run_key.name`` of a key the catalogue covers (``opt.lr``, a metric's name), else None."""
+    if key.root not in CATALOGUED_ROOTS or not key.path:
+        return None
+    return key.path[0] if key.root == "metrics" else ".".join(key.path)
+
+
+def keys_to_confirm(q: Query, answer: Sequence[RunRecord]) -> list:
+    """The catalogued keys of ``q`` that no run of its answer has.
+
+    The catalogue only grows as runs are written, so it can name a key whose runs were deleted by
+    hand (``DELETE FROM run``): ``check_query`` then accepts a query on a key no run has.  Such a
+    query's answer shows it: every run it returns lacks the key (an order puts runs without the key
+    last, so a top-k answer lacking it means no matching run has it).  These keys, and only these,
+    are worth the look in the runs that tells a stale catalogue row from a key that is merely rare.
+    """
+    keys = [f.parsed_key for f in q.filters if not f.row] + [o.parsed_key for o in q.order if not o.row]
+    return [
+        key
+        for key in dict.fromkeys(keys)
+        if catalogue_name(key) is not None and not any(_present(record, key) for record in answer)
+    ]
+
+
 def plan_query(
     q: Any, *, operand: Any, condition: Any, tags_condition: Any, order_terms: Any, id_terms: Any
 ) -> tuple:
@@ -175,3 +205,84 @@ def plan_query(
     if terms is not None:
         terms += id_terms()
     return pushed, terms, others, suspects
+
+
+BLOCKS_SQL = (
+    "SELECT point_count, steps, vals, times FROM metric_block"
+    " WHERE run_id = {0} AND name = {0} ORDER BY block_id"
+)
+"""A series' packed blocks in writing order (``{0}``: the driver's parameter marker)."""
+
+
+class PackedSeries(MetricSeries):
+    """A series read from its ``metric_block`` rows: numpy arrays from the stored bytes (no Python
+    object per point); the lists ``steps``/``values``/``timestamps`` are built on first use, as the
+    rows would give them (``None`` for a NULL value, naive-UTC ``datetime`` times)."""
+
+    def __init__(self, name: str, steps: Any, values: Any, times: Any):
+        self.name = name
+        self._arrays = {"steps": steps, "values": values, "timestamps": times}
+        self._lists: dict = {}
+
+    def _list(self, key: str) -> list:
+        if key not in self._lists:
+            items = self._arrays[key].tolist()  # datetime64[us] gives datetimes
+            if key == "values":
+                items = [None if v != v else v for v in items]  # NaN marks a NULL value
+            self._lists[key] = items
+        return self._lists[key]
+
+    def _set(self, key: str, value: list) -> None:
+        self._lists[key] = value
+
+    steps = property(lambda self: self._list("steps"), lambda self, v: self._set("steps", v))  # type: ignore[assignment]
+    values = property(lambda self: self._list("values"), lambda self, v: self._set("values", v))  # type: ignore[assignment]
+    timestamps = property(  # type: ignore[assignment]
+        lambda self: self._list("timestamps"), lambda self, v: self._set("timestamps", v)
+    )
+
+    def __len__(self) -> int:
+        return len(self._arrays["values"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricSeries):
+            return NotImplemented
+        mine = (self.name, self.steps, self.values, self.timestamps)
+        return mine == (other.name, other.steps, other.values, other.timestamps)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PackedSeries(name={self.name!r}, points={len(self)})"
+
+    def parsed_columns(self) -> dict:
+        """The three columns as numpy arrays (what ``ColumnSeries.parsed_columns`` gives)."""
+        return dict(self._arrays)
+
+    def to_numpy(self) -> tuple:
+        """``(steps, values, timestamps)``: int64, float64 (NaN for NULL), datetime64[us]."""
+        a = self._arrays
+        return a["steps"], a["values"], a["timestamps"]
+
+
+def packed_series(name: str, row_count: int, blocks: Sequence[Sequence[Any]]) -> Optional[PackedSeries]:
+    """The series from its blocks ``(point_count, steps, vals, times)`` (in writing order), or None
+    unless they hold exactly the ``row_count`` points its ``metric`` rows hold (rows added or
+    deleted other than by the observer: the rows are the truth)."""
+    if not row_count or sum(int(block[0]) for block in blocks) != row_count:
+        return None
+    import numpy as np
+
+    columns = []
+    for index, dtype in ((1, "<i8"), (2, "<f8"), (3, "<i8")):
+        if dtype == "<f8":
+            data = bytearray().join(block[index] for block in blocks)
+        else:  # steps and times are zlib-compressed (see ``bulk.packed_block``)
+            try:
+                data = bytearray().join(zlib.decompress(block[index]) for block in blocks)
+            except zlib.error:  # a damaged block: the rows decide
+                return None
+        if len(data) != 8 * row_count:
+            return None
+        columns.append(np.frombuffer(data, dtype=dtype).astype(dtype[1:], copy=False))
+    return PackedSeries(name, columns[0], columns[1], columns[2].view("datetime64[us]"))

@@ -47,11 +47,15 @@ from ...query.base import (
 )
 from ...query.semantics import apply_in_python
 from .common import (
+    BLOCKS_SQL,
     EXPERIMENT_COLUMNS,
     HOST_COLUMNS,
     INT_TEXT,
     SCHEMA_VERSION,
+    catalogue_name,
     chunks,
+    keys_to_confirm,
+    packed_series,
     plan_query,
     record_from_row,
 )
@@ -373,9 +377,9 @@ def _where(conditions: Sequence[str]) -> str:
 
 
 def _parse_time(value: Any) -> Optional[_dt.datetime]:
-    """A stored time as SQLAlchemy reads it back from SQLite."""
-    if value is None:
-        return None
+    """A stored time as SQLAlchemy reads it back from SQLite (a server's driver gives datetimes)."""
+    if value is None or isinstance(value, _dt.datetime):
+        return value
     if not isinstance(value, str):
         raise _Fallback
     return _dt.datetime.fromisoformat(value)
@@ -449,10 +453,35 @@ class FastSqliteStore(Store):
         return answer
 
     def query(self, q: Query) -> list:
-        return self._fast(lambda: self._query(q), lambda full: full.query(q))
+        return self._fast(lambda: self._confirmed(q, self._query(q)), lambda full: full.query(q))
 
     def count(self, q: Query = Query()) -> int:  # noqa: B008 - the base class's signature
-        return self._fast(lambda: self._count(q), lambda full: full.count(q))
+        def work() -> int:
+            found = self._count(q)
+            if found == 0:
+                self._confirmed(q.replace(order=()), [])
+            return found
+
+        return self._fast(work, lambda full: full.count(q))
+
+    def _confirmed(self, q: Query, answer: list) -> list:
+        """``answer``, once the catalogued keys it shows no sign of are found in the runs; a stale
+        catalogue row (runs deleted by hand) goes to the full store, which deletes it and refuses
+        the query (see ``SqlStore.confirm_keys``)."""
+        keys = keys_to_confirm(q, answer)
+        if keys:
+            with self._connect() as conn:
+                stale = [
+                    key
+                    for key in keys
+                    if conn.execute(
+                        "SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, catalogue_name(key))
+                    ).fetchone()
+                    and not _has_key(conn, key, "run", "metric")
+                ]
+            if stale:
+                self.full.confirm_keys(stale)
+        return answer
 
     def get(self, run_id: Any) -> RunRecord:
         return self._fast(lambda: self._get(run_id), lambda full: full.get(run_id))
@@ -461,9 +490,9 @@ class FastSqliteStore(Store):
     def has_key(self, key: Key) -> bool:
         """One lookup in the catalogue ``run_key``; a key it lacks goes to the full store, which
         looks in the runs (and adds the key when found: this path never writes)."""
-        if key.root not in ("config", "info", "meta", "metrics"):
+        name = catalogue_name(key)
+        if name is None:
             return True
-        name = key.path[0] if key.root == "metrics" else ".".join(key.path)
         try:
             with self._connect() as conn:
                 found = conn.execute("SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, name))
@@ -690,7 +719,8 @@ class FastSqliteStore(Store):
         return self.full.metric_names(run_id)
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
-        """The points as columns: values fetched as one column, steps and times as one JSON text
+        """The points from their packed blocks when these hold all of them (``common.packed_series``),
+        else as columns: values fetched as one column, steps and times as one JSON text
         each (built by SQLite, parsed by numpy in ``to_numpy``), in one read transaction.  A run or
         metric that is not there goes to the full store, which names the alternatives."""
         return self._fast(lambda: self._metric(run_id, name), lambda full: full.metric(run_id, name))
@@ -699,7 +729,13 @@ class FastSqliteStore(Store):
         points = "FROM metric WHERE run_id = ? AND name = ? ORDER BY metric_id"
         args = (str(run_id), name)
         with self._connect() as conn:
-            conn.execute("BEGIN")  # both statements see the same points, even while a run writes
+            conn.execute("BEGIN")  # the statements see the same points, even while a run writes
+            count = conn.execute("SELECT count(*) FROM metric WHERE run_id = ? AND name = ?", args)
+            blocks = conn.execute(BLOCKS_SQL.format("?"), args).fetchall()
+            packed = packed_series(name, count.fetchone()[0], blocks)
+            if packed is not None:
+                conn.rollback()
+                return packed
             values = conn.execute(f"SELECT value {points}", args).fetchall()
             if not values:
                 raise _Fallback

@@ -2,9 +2,10 @@
 
 Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` table); 1 the first
 experimentkit layout; 2 adds ``tag.seq`` (the order tags were added in); 3 replaces the metric
-index on ``(run_id, name)`` by one on ``(run_id, name, metric_id)``; 4 (``schema.SCHEMA_VERSION``)
-drops the foreign key of ``metric`` rows (see ``_metric_without_foreign_key``); 5 adds the key
-catalogue ``run_key`` and the per-run ``metric_summary``, filled from the stored rows.  Each step in
+index on ``(run_id, name)`` by one on ``(run_id, name, metric_id)``; 4 drops the foreign key of
+``metric`` rows (see ``_metric_without_foreign_key``); 5 adds the key catalogue ``run_key`` and the
+per-run ``metric_summary``, filled from the stored rows; 6 (``schema.SCHEMA_VERSION``) adds
+``metric_block``, the packed copy of newly written points.  Each step in
 ``_STEPS`` moves a database from version N to N+1 and otherwise only ever adds or widens (an index
 is dropped only once a wider one covers it), so data
 written by older code keeps its meaning.  Concurrent callers (many runs starting against
@@ -297,10 +298,17 @@ def _catalogue_and_summaries(conn: sa.Connection) -> None:
     fill_from_stored(conn)
 
 
+# ---- step 5 -> 6: packed metric blocks --------------------------------------------------------------
+def _metric_blocks(conn: sa.Connection) -> None:
+    """Create ``metric_block``, empty: the metrics stored before it are read from their rows."""
+    s.metric_block.create(conn, checkfirst=True)
+
+
 _STEPS: dict[int, Callable[[sa.Connection], None]] = {
     0: _sacred_to_v1,
     1: _tag_order,
     2: _metric_last_index,
     3: _metric_without_foreign_key,
     4: _catalogue_and_summaries,
+    5: _metric_blocks,
 }

@@ -40,6 +40,7 @@ __all__ = [
     "schema_version",
     "run_key",
     "metric_summary",
+    "metric_block",
     "KEY_LENGTH",
     "RUN_STATUSES",
     "column_length",
@@ -287,6 +288,27 @@ metric_summary = sa.Table(
     sa.Column("max_value", sa.Double),
     sa.Column("point_count", sa.BigInteger, nullable=False),
     sa.Index("ix_metric_summary_name_last_value", "name", "last_value"),
+    **_TABLE_ARGS,
+)
+
+# Version 6: each batch of points ``SqlObserver`` appends to a metric (up to ``bulk.CHUNK`` of them)
+# also as three packed little-endian columns: int64 steps (zlib), float64 values (NaN where
+# ``metric.value`` is NULL), int64 microseconds since 1970, naive UTC (zlib).  Reading a long series
+# back is then a few rows and ``numpy.frombuffer`` instead of a row (and a ``datetime``) per point.
+# The ``metric`` rows stay the truth: a reader uses the blocks of a (run, metric) only while their
+# point counts add up to its rows (rows added or deleted some other way, or a batch with NULL steps
+# or times, which has no block, send it back to the rows).
+metric_block = sa.Table(
+    "metric_block",
+    metadata,
+    sa.Column("block_id", BigId, primary_key=True),
+    sa.Column("run_id", RUN_ID, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("point_count", sa.Integer, nullable=False),
+    sa.Column("steps", LongBlob, nullable=False),
+    sa.Column("vals", LongBlob, nullable=False),
+    sa.Column("times", LongBlob, nullable=False),
+    sa.Index("ix_metric_block_run_id_name_block_id", "run_id", "name", "block_id"),
     **_TABLE_ARGS,
 )
 

@@ -47,12 +47,19 @@ from ...query.base import (
 from ...query.semantics import apply_in_python, apply_rows_in_python
 from . import schema as s
 from .catalogue import forget_runs
+from .common import (
+    BLOCKS_SQL,
+    catalogue_name,
+    keys_to_confirm,
+    packed_series,
+    plan_query,
+    record_from_row,
+)
 from .common import EXPERIMENT_COLUMNS as _EXPERIMENT_COLUMNS
 from .common import HOST_COLUMNS as _HOST_COLUMNS
 from .common import INT_TEXT as _INT_TEXT
 from .common import chunks as _chunks
 from .common import loads as _loads
-from .common import plan_query, record_from_row
 
 __all__ = ["SqlStore"]
 
@@ -472,12 +479,33 @@ class SqlStore(Store):
 
     def query(self, q: Query) -> list:
         try:
-            return self._query(q, json_in_sql=True)
+            answer = self._query(q, json_in_sql=True)
         except sa.exc.DBAPIError:
             # SQLite and PostgreSQL refuse JSON holding NaN/Infinity: do the JSON part in Python.
             if self._sql.mysql:
                 raise
-            return self._query(q, json_in_sql=False)
+            answer = self._query(q, json_in_sql=False)
+        self.confirm_keys(keys_to_confirm(q, answer))
+        return answer
+
+    def confirm_keys(self, keys: Sequence[Key]) -> None:
+        """Check in the runs the catalogued ``keys`` an answer gave no sign of (``common.
+        keys_to_confirm``); a catalogue row whose key no run has any more is deleted, and the
+        query is refused as it would have been with the catalogue right."""
+        for key in keys:
+            name = catalogue_name(key)
+            k = s.run_key.c
+            with self.engine.connect() as conn:
+                listed = conn.execute(sa.select(k.root).where(k.root == key.root, k.name == name)).first()
+            if listed is None or self._key_in_runs(key):
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(s.run_key.delete().where(k.root == key.root, k.name == name))
+            except sa.exc.DBAPIError:
+                pass  # a store that may not write: the runs were checked, the answer stands
+            if self.count() > 0:
+                raise self.unknown_key(key)
 
     def _query(self, q: Query, json_in_sql: bool) -> list:
         with self.engine.connect() as conn:
@@ -567,7 +595,10 @@ class SqlStore(Store):
                 if len(pushed) == len(q.filters) and not self._has_suspect_json(conn, suspects):
                     inner = self._base_select().where(*[cond for _, cond in pushed]).subquery()
                     stmt = sa.select(sa.func.count()).select_from(inner)
-                    return int(conn.execute(stmt).scalar())
+                    found = int(conn.execute(stmt).scalar())
+                    if found == 0:
+                        self.confirm_keys(keys_to_confirm(q.replace(order=()), []))
+                    return found
         except sa.exc.DBAPIError:
             if self._sql.mysql:
                 raise
@@ -577,10 +608,9 @@ class SqlStore(Store):
     def has_key(self, key: Key) -> bool:
         """One lookup in ``run_key``; a key it lacks (runs written by Sacred or by hand, or a
         catalogue emptied by ``delete``) is looked up in the runs and, when found, added."""
-        root = key.root
-        if root not in ("config", "info", "meta", "metrics"):
+        root, name = key.root, catalogue_name(key)
+        if name is None:
             return True
-        name = key.path[0] if root == "metrics" else ".".join(key.path)
         k = s.run_key.c
         with self.engine.connect() as conn:
             if conn.execute(sa.select(k.root).where(k.root == root, k.name == name)).first() is not None:
@@ -780,13 +810,23 @@ class SqlStore(Store):
             )
 
     def metric(self, run_id: Any, name: str) -> MetricSeries:
-        """The points through the driver's own cursor (plain tuples: no SQLAlchemy row per point);
-        times the driver gives as text stay text until used (``ColumnSeries``)."""
+        """The points from their packed blocks when these hold all of them (``common.packed_series``),
+        else through the driver's own cursor (plain tuples: no SQLAlchemy row per point); times the
+        driver gives as text stay text until used (``ColumnSeries``).  One transaction: the count
+        and the blocks (or the rows) describe the same points."""
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
             cursor = conn.connection.dbapi_connection.cursor()
             try:
+                cursor.execute(
+                    f"SELECT count(*) FROM metric WHERE run_id = {mark} AND name = {mark}", (text, name)
+                )
+                count = cursor.fetchone()[0]
+                cursor.execute(BLOCKS_SQL.format(mark), (text, name))
+                packed = packed_series(name, count, cursor.fetchall())
+                if packed is not None:
+                    return packed
                 cursor.execute(
                     "SELECT step, value, timestamp FROM metric"
                     f" WHERE run_id = {mark} AND name = {mark} ORDER BY metric_id",
@@ -954,7 +994,7 @@ class SqlStore(Store):
         with self.engine.begin() as conn:
             ids = [self._require(conn, run_id) for run_id in run_ids]
             for chunk in _chunks(ids):
-                for table in (s.metric, s.table_row, s.tag, s.artifact, s.runs_resources):
+                for table in (s.metric, s.metric_block, s.table_row, s.tag, s.artifact, s.runs_resources):
                     conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
                 conn.execute(s.run.delete().where(s.run.c.run_id.in_(chunk)))
             forget_runs(conn, ids)
