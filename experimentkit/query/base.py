@@ -991,6 +991,11 @@ class Store(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing open
         """Release connections and file handles."""
 
+    def sweep_book(self) -> Any:
+        """Where this store keeps sweep records (a ``sweep.records.SweepBook`` sharing the store's
+        connection: do not close it), or None for stores that keep none (memory, plugins)."""
+        return None
+
     # ---- shared behaviour ------------------------------------------------------------------------
     def __enter__(self) -> Store:
         return self

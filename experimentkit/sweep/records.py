@@ -88,28 +88,15 @@ def books_for_options(options: dict) -> list[SweepBook]:
 
 
 def books_for_observers(observers: list) -> list[SweepBook]:
-    """Books beside the stores of the experiment's observers (file, SQL, Mongo; others have
-    none)."""
+    """Books beside the stores of the experiment's observers: those that say where they keep
+    sweep records (file, SQL, MongoDB); others have none."""
     books: list[SweepBook] = []
     for observer in observers:
-        kind = type(observer).__name__
-        if kind == "FileStorageObserver":
-            from ..backends.file.sweeps import FileSweepBook
-
-            books.append(FileSweepBook(observer.basedir))
-        elif kind == "SqlObserver":
-            from ..backends.sql.sweeps import SqlSweepBook
-
-            books.append(SqlSweepBook(observer.url))
-        elif kind == "MongoObserver":
-            from ..backends.mongo.sweeps import MongoSweepBook
-
-            books.append(MongoSweepBook(observer.runs.database, _prefix(observer.runs.name)))
+        where = getattr(observer, "sweep_book", None)
+        book = where() if callable(where) else None
+        if book is not None:
+            books.append(book)
     return books
-
-
-def _prefix(runs_collection: str) -> str:
-    return runs_collection[: -len("runs")] if runs_collection.endswith("runs") else ""
 
 
 def open_book(target: str) -> SweepBook:
@@ -148,20 +135,5 @@ def open_book(target: str) -> SweepBook:
 def book_for_store(store: Any) -> Optional[SweepBook]:
     """The book beside an open run store (file, SQL, MongoDB), sharing the store's connection
     (so it needs no closing of its own: do not call its ``close``); None for stores that keep no
-    sweep records (memory, plugins)."""
-    kind = type(store).__name__
-    if kind == "FileStore":
-        from ..backends.file.sweeps import FileSweepBook
-
-        return FileSweepBook(store.path)
-    if kind in ("SqlStore", "FastSqliteStore"):
-        from ..backends.sql.sweeps import SqlSweepBook
-
-        return SqlSweepBook(store.url, engine=store.engine, create=False)
-    if kind == "MongoStore":
-        from ..backends.mongo import schema
-        from ..backends.mongo.sweeps import MongoSweepBook
-
-        runs = schema.collection_names("runs", store.prefix)["runs"]
-        return MongoSweepBook(store.client[store.db_name], _prefix(runs), str(store))
-    return None
+    sweep records (memory, plugins).  Each store class says where its book is."""
+    return store.sweep_book()

@@ -136,6 +136,12 @@ class FileStorageObserver(RunObserver):
         return hash(os.path.abspath(self.basedir))
 
     # ---- run lifecycle --------------------------------------------------------------------------
+    def sweep_book(self) -> Any:
+        """Sweep records beside the runs (``sweeps/`` in the same directory)."""
+        from .sweeps import FileSweepBook
+
+        return FileSweepBook(self.basedir)
+
     def queued_event(
         self,
         ex_info: dict,

@@ -70,6 +70,11 @@ class FileStore(Store):
     def close(self) -> None:
         self._index.close()
 
+    def sweep_book(self) -> Any:
+        from .sweeps import FileSweepBook
+
+        return FileSweepBook(self.path)
+
     def refresh(self) -> dict:
         """Update the index from the directories now (queries do this themselves); returns
         ``{"read": runs re-read, "dropped": runs gone, "runs": runs present}``."""

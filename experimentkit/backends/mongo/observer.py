@@ -229,6 +229,13 @@ class MongoObserver(RunObserver):
 
     # ---- opening events ---------------------------------------------------------------------
     @_reports_connection_errors
+    def sweep_book(self) -> Any:
+        """Sweep records beside the runs (a ``sweeps`` collection with the runs' prefix)."""
+        from .sweeps import MongoSweepBook
+
+        name = self.runs.name
+        return MongoSweepBook(self.runs.database, name[: -len("runs")] if name.endswith("runs") else "")
+
     def queued_event(
         self,
         ex_info: dict,

@@ -147,6 +147,14 @@ class MongoStore(Store):
         if self._owns_client:
             self.client.close()
 
+    def sweep_book(self) -> Any:
+        from . import schema
+        from .sweeps import MongoSweepBook
+
+        runs = schema.collection_names("runs", self.prefix)["runs"]
+        prefix = runs[: -len("runs")] if runs.endswith("runs") else ""
+        return MongoSweepBook(self.client[self.db_name], prefix, str(self))
+
     # ---- queries --------------------------------------------------------------------------------
     @_reports_connection_errors
     def query(self, q: Query) -> list:

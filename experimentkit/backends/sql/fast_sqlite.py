@@ -427,6 +427,9 @@ class FastSqliteStore(Store):
         if self._full is not None:
             self._full.close()
 
+    def sweep_book(self) -> Any:
+        return self.full.sweep_book()
+
     # ---- the stdlib path ----------------------------------------------------------------------
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

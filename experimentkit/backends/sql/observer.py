@@ -186,6 +186,12 @@ class SqlObserver(RunObserver):
         return self.run_id
 
     # ---- opening events --------------------------------------------------------------------------
+    def sweep_book(self) -> Any:
+        """Sweep records beside the runs (a ``sweep`` table in the same database)."""
+        from .sweeps import SqlSweepBook
+
+        return SqlSweepBook(self.url)
+
     def queued_event(self, ex_info, command, host_info, queue_time, config, meta_info, _id):
         """Store a QUEUED run; returns its id."""
         return self._open(

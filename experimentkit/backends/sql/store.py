@@ -373,6 +373,11 @@ class SqlStore(Store):
         if self._owns_engine:
             self.engine.dispose()
 
+    def sweep_book(self) -> Any:
+        from .sweeps import SqlSweepBook
+
+        return SqlSweepBook(self.url, engine=self.engine, create=False)
+
     # ---- key -> SQL ----------------------------------------------------------------------------
     def _operand(self, key: Key) -> Optional[_Operand]:
         """The SQL view of a run key, or None when only Python can evaluate it."""
