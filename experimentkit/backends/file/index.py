@@ -4,20 +4,27 @@ Parsing thousands of ``run.json``/``config.json``/metric files for every ``exper
 what makes file storage slow to query, so :class:`RunIndex` keeps, per run, the listing fields,
 the JSON documents (queried with SQLite's ``json_extract``) and a last/min/max/count summary per
 metric, in ``<basedir>/.experimentkit-index.sqlite`` (in memory when that file cannot be
-written).  The files stay the truth: before each query :meth:`RunIndex.refresh` scans the base
-directory and re-reads only the run directories that changed.
+written).  The files stay the truth: before each query :meth:`RunIndex.refresh` re-reads the run
+directories that may have changed, found without a ``stat`` per run:
 
-Change detection, cheapest first:
-
-* every run directory is ``stat``-ed; its inode and mtime change whenever a file in it is created,
-  removed or atomically replaced (every write experimentkit makes but appends, and every
-  annotation), so an unchanged directory of a *finished* run is not opened at all;
-* runs the index holds as QUEUED/RUNNING also have ``run.json``, ``info.json``, ``metrics.json``
-  and ``metrics.jsonl`` stat-ed (inode, mtime_ns, size): the metric log grows by appends and
-  Sacred rewrites its files in place, neither of which touches the directory;
+* the base directory's inode and mtime change whenever a run directory is made, removed or renamed
+  (by any writer: our observer, Sacred's, a shell).  Only then is the base listed -- names, entry
+  types and inodes come with the listing -- and new, removed and replaced run directories found;
+* runs the index holds as QUEUED/RUNNING, not readable yet, or written too recently to trust
+  ("watched" runs) have their directory and ``run.json``, ``info.json``, ``metrics.json``,
+  ``metrics.jsonl`` stat-ed (inode, mtime_ns, size) at every refresh: the metric log grows by
+  appends and Sacred rewrites its files in place, neither of which touches the base directory;
+* a run that has ended is no longer watched.  Writers that change it afterwards (our observer when
+  a replay reaches an ended run, tags and notes) append its id to the change journal
+  ``<basedir>/.experimentkit-changes`` after the write; the index reads the journal from the offset
+  it reached last time and re-reads the runs named there.  A removed, replaced or shortened journal
+  makes the next refresh re-read every run;
 * a signature containing an mtime from the last :data:`RACY_SECONDS` is not trusted (file times
-  tick coarsely, so a write in the same tick could go unnoticed): such a run is re-read at the next
-  refresh as well.
+  tick coarsely, so a write in the same tick could go unnoticed): the base is listed again, the run
+  re-read, at the next refresh.
+
+Each source is looked at before any run is read, so a change made while reading is seen next time.
+Hand edits of an ended run's files are seen by ``refresh(full=True)`` (re-reads every run).
 
 Reading a run directory is ordered so that a final status implies complete files (run.json is read
 first; the observers write it last).  Stored data is decoded as plain JSON only.
@@ -41,6 +48,7 @@ from ...query.semantics import id_sort_key
 from ...serialize import safe_restore
 from .schema import (
     ANNOTATIONS_FILE,
+    CHANGES_FILE,
     CONFIG_FILE,
     INFO_FILE,
     LIVE_STATUSES,
@@ -61,12 +69,16 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 4
+_SCHEMA_VERSION = 5
+#: Runs read and written per transaction while refreshing (bounds a cold build's memory).
+_CHUNK = 2000
+#: What ``_read_runs`` gives for a directory without run.json: a run still starting, no rows.
+_STARTING = "starting"
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
-_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys")
+_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys", "state")
 _CATALOGUED = ("config", "info", "meta")
 _INT_PART = re.compile(r"-?\d+\Z")
 _INT64 = 2**63
@@ -77,8 +89,10 @@ CREATE TABLE runs (
     config TEXT, result TEXT, info TEXT, meta TEXT, host TEXT, experiment TEXT);
 CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE sigs (
-    id TEXT PRIMARY KEY, dir_sig TEXT NOT NULL, file_sig TEXT NOT NULL, live INTEGER NOT NULL
+    id TEXT PRIMARY KEY, ino INTEGER, dir_sig TEXT NOT NULL, file_sig TEXT NOT NULL, watch INTEGER NOT NULL
     ) WITHOUT ROWID;
+CREATE INDEX sigs_watch ON sigs (watch) WHERE watch = 1;
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE metrics (
     run_id TEXT NOT NULL, name TEXT NOT NULL, last_t TEXT NOT NULL, last, min_t TEXT NOT NULL, min,
     max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
@@ -216,6 +230,78 @@ def _file_sig(run_dir: str, newest: list) -> str:
     return "|".join(parts)
 
 
+def _dir_sig(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_mtime_ns}"
+
+
+def _base_sig(basedir: str, racy_after: int) -> str:
+    """The base directory's (inode, mtime): it changes when a run directory is made, removed or
+    renamed.  "racy" when recent: a change in the same clock tick would leave it unchanged."""
+    try:
+        st = os.stat(basedir)
+    except OSError:
+        return "-"
+    return "racy" if st.st_mtime_ns >= racy_after else _dir_sig(st)
+
+
+def _list_runs(basedir: str) -> dict:
+    """``{name: inode}`` of the run directories, from the directory listing alone (the entry
+    type and inode come with the names: no ``stat`` per run, except for symbolic links)."""
+    runs = {}
+    try:
+        entries = os.scandir(basedir)
+    except FileNotFoundError:
+        return runs
+    real_base = None
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not is_run_name(name):
+                continue
+            try:
+                if not entry.is_dir():
+                    continue
+                if entry.is_symlink():  # a run directory linked in: only from inside
+                    real_base = real_base or os.path.realpath(basedir) + os.sep
+                    if not os.path.realpath(entry.path).startswith(real_base):
+                        continue
+                runs[name] = entry.inode()
+            except OSError:
+                continue
+    return runs
+
+
+def _journal_tail(basedir: str, state: dict) -> Optional[tuple]:
+    """``(run names, journal state)``: the runs named in the change journal since the offset in
+    ``state``; None when the journal was removed, replaced or cut since (what it said is lost)."""
+    seen_ino = state.get("journal_ino")
+    offset = int(state.get("journal_offset") or 0)
+    try:
+        with open(os.path.join(basedir, CHANGES_FILE), "rb") as f:
+            st = os.fstat(f.fileno())
+            ino = str(st.st_ino)
+            if seen_ino not in (None, "0", ino) or st.st_size < offset:
+                return None
+            if seen_ino != ino:
+                offset = 0
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        if seen_ino not in (None, "0"):
+            return None
+        return [], {"journal_ino": "0", "journal_offset": "0"}
+    end = data.rfind(b"\n") + 1  # a line being appended is read next time
+    names = []
+    for line in data[:end].splitlines():
+        try:
+            name = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(name, str):
+            names.append(name)
+    return names, {"journal_ino": ino, "journal_offset": str(offset + end)}
+
+
 def _strict_json(value: Any) -> tuple:
     """(JSON text SQLite can parse, whether the value had NaN/Infinity, which SQL cannot see)."""
     try:
@@ -272,6 +358,8 @@ class RunIndex:
             conn = None
             try:
                 conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+                if path != ":memory:":  # a rollback journal that is kept, not created and deleted at
+                    conn.execute("PRAGMA journal_mode = PERSIST")  # each write: the base stays unchanged
                 if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")  # another process may be building it too
                     if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
@@ -300,90 +388,121 @@ class RunIndex:
         self.conn.close()
 
     # ---- keeping the index fresh ---------------------------------------------------------------
-    def refresh(self) -> dict:
-        """Bring the index in step with the directory; returns counts of runs re-read and
-        dropped."""
-        now_ns = time.time_ns()
-        racy_after = now_ns - int(RACY_SECONDS * 1e9)
-        known = {row[0]: row[1:] for row in self.conn.execute("SELECT id, dir_sig, file_sig, live FROM sigs")}
-        changed = []
-        seen = set()
-        try:
-            entries = os.scandir(self.basedir)
-        except FileNotFoundError:
-            entries = iter(())
-        real_base = None
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if not is_run_name(name):
-                    continue
-                try:
-                    if not entry.is_dir():
-                        continue
-                    if entry.is_symlink():  # a run directory linked in: only from inside
-                        real_base = real_base or os.path.realpath(self.basedir) + os.sep
-                        if not os.path.realpath(entry.path).startswith(real_base):
-                            continue
-                    st = entry.stat()
-                except OSError:
-                    continue
-                seen.add(name)
-                dir_sig = f"{st.st_ino}:{st.st_mtime_ns}"
-                row = known.get(name)
-                if row is not None and row[0] == dir_sig and not row[2]:
-                    continue
-                newest = [st.st_mtime_ns]
-                file_sig = _file_sig(entry.path, newest)
-                if row is not None and row[0] == dir_sig and row[1] == file_sig:
-                    continue
-                if newest[0] >= racy_after:
-                    dir_sig = "racy"
-                changed.append((name, entry.path, dir_sig, file_sig))
-        dropped = [run_id for run_id in known if run_id not in seen]
-        updates = []
-        for name, path, dir_sig, file_sig in changed:
-            doc = read_run_dir(path, name)
-            if doc is None:
-                if name in known:
-                    if not os.path.exists(os.path.join(path, RUN_FILE)):
-                        dropped.append(name)
-                    else:  # caught mid-rewrite: keep the old row, look again next time
-                        self.conn.execute("UPDATE sigs SET dir_sig = 'racy' WHERE id = ?", (name,))
+    def refresh(self, full: bool = False) -> dict:
+        """Bring the index in step with the directory (see the module docstring); ``full`` re-reads
+        every run directory, which also catches hand edits of ended runs.  Returns how many runs
+        were re-read and dropped."""
+        racy_after = time.time_ns() - int(RACY_SECONDS * 1e9)
+        state = dict(self.conn.execute("SELECT key, value FROM state"))
+        # what the journal, the listing and the watched runs say, each looked at before any run
+        # is read, so that a change made while reading shows up at the next refresh
+        journal = _journal_tail(self.basedir, state)
+        if journal is None:  # the journal was removed or cut: what it said since is unknown
+            full, journal = True, _journal_tail(self.basedir, {})
+        names, journal_state = journal
+        base_sig = _base_sig(self.basedir, racy_after)
+        candidates: dict = {}  # run name -> inode from the listing (None: not listed)
+        dropped: list = []
+        if full or state.get("base") != base_sig or base_sig == "racy":
+            known = dict(self.conn.execute("SELECT id, ino FROM sigs"))
+            listing = _list_runs(self.basedir)
+            candidates = {n: ino for n, ino in listing.items() if full or known.get(n, -1) != ino}
+            dropped = [n for n in known if n not in listing]
+        gone = set(dropped)
+        watched = self.conn.execute("SELECT id, dir_sig, file_sig FROM sigs WHERE watch = 1")
+        for name, dir_sig, file_sig in watched.fetchall():
+            if name in candidates or name in gone:
                 continue
-            updates.append((doc, dir_sig, file_sig))
-        if updates or dropped:
-            self._write(updates, dropped)
-        return {"read": len(updates), "dropped": len(dropped), "runs": len(seen)}
+            try:
+                current = _dir_sig(os.stat(os.path.join(self.basedir, name)))
+            except OSError:
+                current = None
+            if current != dir_sig or _file_sig(os.path.join(self.basedir, name), [0]) != file_sig:
+                candidates[name] = None
+        for name in names:
+            if name not in candidates and name not in gone and is_run_name(name) and os.sep not in name:
+                candidates[name] = None
+        todo = list(candidates.items())
+        read = 0
+        new_state = {"base": base_sig, **journal_state}
+        for start in range(0, len(todo), _CHUNK):  # in chunks: a cold build holds few documents
+            rows, lost = self._read_runs(todo[start : start + _CHUNK], racy_after)
+            read += sum(1 for row in rows if isinstance(row[4], dict))
+            dropped += lost
+            if start + _CHUNK < len(todo):
+                self._write(rows, lost)
+            else:
+                self._write(rows, dropped, new_state)
+        if not todo and (dropped or any(state.get(k) != v for k, v in new_state.items())):
+            self._write([], dropped, new_state)
+        return {"read": read, "dropped": len(dropped)}
 
-    def _write(self, updates: list, dropped: Iterable[str]) -> None:
+    def _read_runs(self, chunk: list, racy_after: int) -> tuple:
+        """Read the runs named in ``chunk`` ((name, listed inode)): rows for ``_write`` and the
+        names whose directory is gone."""
+        rows, lost = [], []
+        for name, ino in chunk:
+            path = os.path.join(self.basedir, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                lost.append(name)
+                continue
+            newest = [st.st_mtime_ns]
+            file_sig = _file_sig(path, newest)
+            dir_sig = _dir_sig(st) if newest[0] < racy_after else "racy"
+            doc: Any = read_run_dir(path, name)
+            if doc is None:  # still starting, or caught mid-rewrite (the old rows stay): look again
+                doc, dir_sig = (None if os.path.exists(os.path.join(path, RUN_FILE)) else _STARTING), "racy"
+            rows.append((name, ino, dir_sig, file_sig, doc))
+        return rows, lost
+
+    def _write(self, rows: list, dropped: Iterable[str], state: Optional[dict] = None) -> None:
+        """Store re-read runs (``(name, ino, dir_sig, file_sig, doc)``; doc None: caught
+        mid-rewrite, the old rows stay; ``_STARTING``: no run.json, no rows), drop runs, save the
+        refresh's ``state``."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            dropped = list(dropped)
             for run_id in dropped:
                 self._delete_rows(run_id)
+                conn.execute("DELETE FROM sigs WHERE id = ?", (run_id,))
             self._pending_keys = set()
-            for doc, dir_sig, file_sig in updates:
-                self._delete_rows(doc["id"])
-                self._insert(doc, dir_sig, file_sig)
+            for name, ino, dir_sig, file_sig, doc in rows:
+                if ino is None:  # not listed this time: keep the inode the last listing saw
+                    found = conn.execute("SELECT ino FROM sigs WHERE id = ?", (name,)).fetchone()
+                    ino = found[0] if found else None
+                conn.execute("DELETE FROM sigs WHERE id = ?", (name,))
+                watch = not isinstance(doc, dict) or dir_sig == "racy" or doc["status"] in LIVE_STATUSES
+                row = (name, ino, dir_sig, file_sig, int(watch))
+                conn.execute("INSERT INTO sigs VALUES (?,?,?,?,?)", row)
+                if doc is not None:
+                    self._delete_rows(name)
+                if isinstance(doc, dict):
+                    self._insert(doc)
             if dropped:  # keys only the dropped runs had must go: recount from the runs left
                 conn.execute("DELETE FROM keys")
                 self._pending_keys = self._stored_keys()
             conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?)", sorted(self._pending_keys))
             self._pending_keys = set()
+            if state is not None:
+                conn.executemany("INSERT OR REPLACE INTO state VALUES (?,?)", sorted(state.items()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
+    def run_dirs(self) -> int:
+        """How many run directories the index knows (including runs still starting)."""
+        return self.conn.execute("SELECT COUNT(*) FROM sigs").fetchone()[0]
+
     def _delete_rows(self, run_id: str) -> None:
-        for table in _TABLES:
-            if table == "keys":
-                continue  # the catalogue is shared by the runs; rebuilt when runs are dropped
+        for table in ("runs", "docs", "metrics", "loose"):
             column = "run_id" if table in ("metrics", "loose") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
 
-    def _insert(self, doc: dict, dir_sig: str, file_sig: str) -> None:
+    def _insert(self, doc: dict) -> None:
         run_id = doc["id"]
         id_key = id_sort_key(run_id)
         id_int = id_key[1] if id_key[0] == 0 and -_INT64 <= id_key[1] < _INT64 else None
@@ -411,10 +530,6 @@ class RunIndex:
             ),
         )
         self.conn.execute("INSERT INTO docs VALUES (?,?)", (run_id, json.dumps(doc)))
-        self.conn.execute(
-            "INSERT INTO sigs VALUES (?,?,?,?)",
-            (run_id, dir_sig, file_sig, int(doc["status"] in LIVE_STATUSES)),
-        )
         rows = []
         for name, summary in doc["metrics"].items():
             cells = [_typed(summary.get(agg)) for agg in ("last", "min", "max")]
