@@ -258,3 +258,27 @@ def test_a_warm_query_makes_as_many_file_calls_for_60_runs_as_for_15(
     assert calls[0] == calls[1]
     assert calls[0]["scandir"] == 0 and calls[0]["DirEntry.stat"] == 0  # the base is not listed
     assert calls[0]["stat"] <= 2 + 5 * live  # the base and the watched runs' files
+
+
+def test_top_k_by_a_metric_matches_the_full_ordering(tmp_path: Path) -> None:
+    """The index walk of a top-k (limit + order by one metric) gives the rows of the full order:
+    mixed value types, NaN, missing metrics, ties, both directions, offsets, filters."""
+    values: list = [0.5, 3, float("nan"), "high", True, 0.5, None, -1, 2.5, "low", 7, 0.5]
+    specs = []
+    for i, value in enumerate(values, start=1):
+        spec = _spec(str(i), lr=0.01 if i % 3 else 0.3)
+        if value is None:
+            spec["metrics"] = {}
+        else:
+            points = {"steps": [0, 1], "values": [i, value], "timestamps": [T(2024, 1, 1)] * 2}
+            spec["metrics"] = {"m": points}
+        specs.append(spec)
+    base = tmp_path / "runs"
+    _write(base, specs, tmp_path)
+    store = FileStore(base)
+    for order in ("-metrics.m", "metrics.m", "metrics.m.max", "-metrics.m.min"):
+        for where in ((), ("config.lr < 0.1",), ("config.optimizer == adam", "metrics.m.count >= 2")):
+            full = [r.id for r in store.runs().where(*where).order_by(order).all()]
+            for offset, limit in ((0, 3), (2, 4), (0, 20), (5, 0)):
+                runs = store.runs().where(*where).order_by(order).offset(offset).limit(limit).all()
+                assert [r.id for r in runs] == full[offset : offset + limit], (order, where, offset)
