@@ -282,3 +282,17 @@ def test_top_k_by_a_metric_matches_the_full_ordering(tmp_path: Path) -> None:
             for offset, limit in ((0, 3), (2, 4), (0, 20), (5, 0)):
                 runs = store.runs().where(*where).order_by(order).offset(offset).limit(limit).all()
                 assert [r.id for r in runs] == full[offset : offset + limit], (order, where, offset)
+
+
+def test_a_directory_without_run_json_is_watched_without_rewriting_the_index(tmp_path: Path) -> None:
+    base, store = _aged_store(tmp_path, 2)
+    (base / "3").mkdir()  # a run still starting (or a folder that is no run at all)
+    (base / "3" / "config.json").write_text('{"lr": 0.2}')
+    _age(base)
+    assert _ids(store) == ["1", "2"]
+    index = base / ".experimentkit-index.sqlite"
+    before = index.stat().st_mtime_ns
+    assert _ids(store) == ["1", "2"] and store.refresh() == {"read": 0, "dropped": 0, "runs": 3}
+    assert index.stat().st_mtime_ns == before  # nothing re-read, nothing written
+    (base / "3" / "run.json").write_text(json.dumps({"status": "RUNNING"}))  # as Sacred: in place
+    assert _ids(store, "config.lr == 0.2") == ["3"]

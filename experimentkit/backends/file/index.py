@@ -459,8 +459,10 @@ class RunIndex:
             file_sig = _file_sig(path, newest)
             dir_sig = _dir_sig(st) if newest[0] < racy_after else "racy"
             doc: Any = read_run_dir(path, name)
-            if doc is None:  # still starting, or caught mid-rewrite (the old rows stay): look again
-                doc, dir_sig = (None if os.path.exists(os.path.join(path, RUN_FILE)) else _STARTING), "racy"
+            if doc is None and not os.path.exists(os.path.join(path, RUN_FILE)):
+                doc = _STARTING  # no run yet (or not a run, e.g. _sweeps): watched by its signature
+            elif doc is None:  # caught mid-rewrite: the old rows stay, read again next time
+                dir_sig = "racy"
             rows.append((name, ino, dir_sig, file_sig, doc))
         return rows, lost
 
