@@ -23,6 +23,7 @@ from store_conformance import emit_events, sample_runs
 from experimentkit.backends.file.observer import FileStorageObserver
 from experimentkit.backends.file.schema import CHANGES_FILE
 from experimentkit.backends.file.store import FileStore
+from experimentkit.errors import QueryError
 
 T = _dt.datetime
 INDEX_PREFIX = ".experimentkit-index"
@@ -111,10 +112,18 @@ def test_a_run_written_by_sacreds_own_observer_is_seen(tmp_path: Path) -> None:
 
 
 def test_a_run_deleted_or_replaced_by_hand(tmp_path: Path) -> None:
-    base, store = _aged_store(tmp_path, 4)
+    base = tmp_path / "runs"
+    specs = [_spec(str(i)) for i in range(1, 5)]
+    specs[1]["config"]["rare"] = 1  # a key only run 2 has
+    _write(base, specs, tmp_path)
+    _age(base)
+    store = FileStore(base)
+    assert _ids(store, "config.rare == 1") == ["2"]
     shutil.rmtree(base / "2")
     assert _ids(store) == ["1", "3", "4"]
     assert store.count() == 3
+    with pytest.raises(QueryError, match="config.rare"):  # the key went with its last run
+        store.runs().where("config.rare == 1").all()
     # run 3 replaced by another directory of the same name (a new inode in the listing)
     shutil.move(str(base / "3"), str(tmp_path / "old3"))
     other = tmp_path / "other"

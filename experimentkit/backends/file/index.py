@@ -39,6 +39,7 @@ import os
 import re
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -69,7 +70,7 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 6
+_SCHEMA_VERSION = 7
 #: The sort rank of a metric aggregate's type (``_RANK``), kept beside it (``<agg>_r``) so that a
 #: top-k by a metric walks the ``(name, <agg>_r, <agg>)`` index; NULL for a null aggregate.
 _RANK_OF = {"integer": 0, "real": 0, "true": 0, "false": 0, "nan": 0, "text": 1, "other": 3}
@@ -107,7 +108,8 @@ CREATE INDEX metrics_min ON metrics (name, min_r, min);
 CREATE INDEX metrics_max ON metrics (name, max_r, max);
 CREATE TABLE loose (
     run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
-CREATE TABLE keys (root TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
+CREATE TABLE keys (
+    root TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
 """
 
 
@@ -349,7 +351,7 @@ class RunIndex:
 
     def __init__(self, basedir: str, index_path: Optional[str] = None):
         self.basedir = basedir
-        self._pending_keys: set = set()  # catalogue rows (root, name) of the runs being written
+        self._key_counts: Counter = Counter()  # how many more runs have each (root, name) key
         path = index_path or os.path.join(basedir, INDEX_FILE)
         self.conn = self._connect(path)
         self.path = path if self.conn is not None else ":memory:"
@@ -475,12 +477,12 @@ class RunIndex:
         refresh's ``state``."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._key_counts = Counter()
         try:
             dropped = list(dropped)
             for run_id in dropped:
                 self._delete_rows(run_id)
                 conn.execute("DELETE FROM sigs WHERE id = ?", (run_id,))
-            self._pending_keys = set()
             for name, ino, dir_sig, file_sig, doc in rows:
                 if ino is None:  # not listed this time: keep the inode the last listing saw
                     found = conn.execute("SELECT ino FROM sigs WHERE id = ?", (name,)).fetchone()
@@ -493,11 +495,14 @@ class RunIndex:
                     self._delete_rows(name)
                 if isinstance(doc, dict):
                     self._insert(doc)
-            if dropped:  # keys only the dropped runs had must go: recount from the runs left
-                conn.execute("DELETE FROM keys")
-                self._pending_keys = self._stored_keys()
-            conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?)", sorted(self._pending_keys))
-            self._pending_keys = set()
+            deltas = sorted((root, name, n) for (root, name), n in self._key_counts.items() if n)
+            conn.executemany(
+                "INSERT INTO keys VALUES (?,?,?) ON CONFLICT (root, name) DO UPDATE SET n = n + excluded.n",
+                deltas,
+            )
+            if any(n < 0 for *_, n in deltas):  # keys no run has any more
+                conn.execute("DELETE FROM keys WHERE n <= 0")
+            self._key_counts = Counter()
             if state is not None:
                 conn.executemany("INSERT OR REPLACE INTO state VALUES (?,?)", sorted(state.items()))
             conn.execute("COMMIT")
@@ -510,6 +515,12 @@ class RunIndex:
         return self.conn.execute("SELECT COUNT(*) FROM sigs").fetchone()[0]
 
     def _delete_rows(self, run_id: str) -> None:
+        """Remove a run's rows, and count its keys out of the catalogue (a key goes with its last run)."""
+        texts = self.conn.execute("SELECT config, info, meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if texts is not None:
+            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
+            names = self.conn.execute("SELECT name FROM metrics WHERE run_id = ?", (run_id,))
+            self._key_counts.subtract(_catalogue_rows(dict(doc, metrics={row[0]: None for row in names})))
         for table in ("runs", "docs", "metrics", "loose"):
             column = "run_id" if table in ("metrics", "loose") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
@@ -551,15 +562,7 @@ class RunIndex:
             rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"], *ranks))
         self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
-        self._pending_keys |= _catalogue_rows(doc)
-
-    def _stored_keys(self) -> set:
-        """The catalogue rows of every indexed run (after runs were dropped)."""
-        rows = {("metrics", row[0]) for row in self.conn.execute("SELECT DISTINCT name FROM metrics")}
-        for texts in self.conn.execute("SELECT config, info, meta FROM runs"):
-            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
-            rows |= _catalogue_rows(dict(doc, metrics={}))
-        return rows
+        self._key_counts.update(_catalogue_rows(doc))
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their directories were deleted)."""
