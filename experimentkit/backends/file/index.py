@@ -4,20 +4,27 @@ Parsing thousands of ``run.json``/``config.json``/metric files for every ``exper
 what makes file storage slow to query, so :class:`RunIndex` keeps, per run, the listing fields,
 the JSON documents (queried with SQLite's ``json_extract``) and a last/min/max/count summary per
 metric, in ``<basedir>/.experimentkit-index.sqlite`` (in memory when that file cannot be
-written).  The files stay the truth: before each query :meth:`RunIndex.refresh` scans the base
-directory and re-reads only the run directories that changed.
+written).  The files stay the truth: before each query :meth:`RunIndex.refresh` re-reads the run
+directories that may have changed, found without a ``stat`` per run:
 
-Change detection, cheapest first:
-
-* every run directory is ``stat``-ed; its inode and mtime change whenever a file in it is created,
-  removed or atomically replaced (every write experimentkit makes but appends, and every
-  annotation), so an unchanged directory of a *finished* run is not opened at all;
-* runs the index holds as QUEUED/RUNNING also have ``run.json``, ``info.json``, ``metrics.json``
-  and ``metrics.jsonl`` stat-ed (inode, mtime_ns, size): the metric log grows by appends and
-  Sacred rewrites its files in place, neither of which touches the directory;
+* the base directory's inode and mtime change whenever a run directory is made, removed or renamed
+  (by any writer: our observer, Sacred's, a shell).  Only then is the base listed -- names, entry
+  types and inodes come with the listing -- and new, removed and replaced run directories found;
+* runs the index holds as QUEUED/RUNNING, not readable yet, or written too recently to trust
+  ("watched" runs) have their directory and ``run.json``, ``info.json``, ``metrics.json``,
+  ``metrics.jsonl`` stat-ed (inode, mtime_ns, size) at every refresh: the metric log grows by
+  appends and Sacred rewrites its files in place, neither of which touches the base directory;
+* a run that has ended is no longer watched.  Writers that change it afterwards (our observer when
+  a replay reaches an ended run, tags and notes) append its id to the change journal
+  ``<basedir>/.experimentkit-changes`` after the write; the index reads the journal from the offset
+  it reached last time and re-reads the runs named there.  A removed, replaced or shortened journal
+  makes the next refresh re-read every run;
 * a signature containing an mtime from the last :data:`RACY_SECONDS` is not trusted (file times
-  tick coarsely, so a write in the same tick could go unnoticed): such a run is re-read at the next
-  refresh as well.
+  tick coarsely, so a write in the same tick could go unnoticed): the base is listed again, the run
+  re-read, at the next refresh.
+
+Each source is looked at before any run is read, so a change made while reading is seen next time.
+Hand edits of an ended run's files are seen by ``refresh(full=True)`` (re-reads every run).
 
 Reading a run directory is ordered so that a final status implies complete files (run.json is read
 first; the observers write it last).  Stored data is decoded as plain JSON only.
@@ -32,6 +39,7 @@ import os
 import re
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -41,6 +49,7 @@ from ...query.semantics import id_sort_key
 from ...serialize import safe_restore
 from .schema import (
     ANNOTATIONS_FILE,
+    CHANGES_FILE,
     CONFIG_FILE,
     INFO_FILE,
     LIVE_STATUSES,
@@ -61,12 +70,21 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 4
+_SCHEMA_VERSION = 7
+#: The sort rank of a metric aggregate's type (``_RANK``), kept beside it (``<agg>_r``) so that a
+#: top-k by a metric walks the ``(name, <agg>_r, <agg>)`` index; NULL for a null aggregate.
+_RANK_OF = {"integer": 0, "real": 0, "true": 0, "false": 0, "nan": 0, "text": 1, "other": 3}
+#: Runs read and written per transaction while refreshing (bounds a cold build's memory).
+_CHUNK = 2000
+#: SQLite's page cache for the index (KiB): a cold build of 100,000 runs stays out of the disk.
+_CACHE_KIB = 65536
+#: What ``_read_runs`` gives for a directory without run.json: a run still starting, no rows.
+_STARTING = "starting"
 _LIVE_FILES = (RUN_FILE, INFO_FILE, METRICS_FILE, METRICS_LOG)
 _JSON_COLUMNS = ("config", "result", "info", "meta", "host", "experiment")  # small ones first
 _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
-_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys")
+_TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys", "state")
 _CATALOGUED = ("config", "info", "meta")
 _INT_PART = re.compile(r"-?\d+\Z")
 _INT64 = 2**63
@@ -77,14 +95,21 @@ CREATE TABLE runs (
     config TEXT, result TEXT, info TEXT, meta TEXT, host TEXT, experiment TEXT);
 CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE sigs (
-    id TEXT PRIMARY KEY, dir_sig TEXT NOT NULL, file_sig TEXT NOT NULL, live INTEGER NOT NULL
+    id TEXT PRIMARY KEY, ino INTEGER, dir_sig TEXT NOT NULL, file_sig TEXT NOT NULL, watch INTEGER NOT NULL
     ) WITHOUT ROWID;
+CREATE INDEX sigs_watch ON sigs (watch) WHERE watch = 1;
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE metrics (
     run_id TEXT NOT NULL, name TEXT NOT NULL, last_t TEXT NOT NULL, last, min_t TEXT NOT NULL, min,
-    max_t TEXT NOT NULL, max, count INTEGER NOT NULL, PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+    max_t TEXT NOT NULL, max, count INTEGER NOT NULL, last_r INTEGER, min_r INTEGER, max_r INTEGER,
+    PRIMARY KEY (run_id, name)) WITHOUT ROWID;
+CREATE INDEX metrics_last ON metrics (name, last_r, last);
+CREATE INDEX metrics_min ON metrics (name, min_r, min);
+CREATE INDEX metrics_max ON metrics (name, max_r, max);
 CREATE TABLE loose (
     run_id TEXT NOT NULL, col TEXT NOT NULL, PRIMARY KEY (run_id, col)) WITHOUT ROWID;
-CREATE TABLE keys (root TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
+CREATE TABLE keys (
+    root TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (root, name)) WITHOUT ROWID;
 """
 
 
@@ -216,6 +241,78 @@ def _file_sig(run_dir: str, newest: list) -> str:
     return "|".join(parts)
 
 
+def _dir_sig(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_mtime_ns}"
+
+
+def _base_sig(basedir: str, racy_after: int) -> str:
+    """The base directory's (inode, mtime): it changes when a run directory is made, removed or
+    renamed.  "racy" when recent: a change in the same clock tick would leave it unchanged."""
+    try:
+        st = os.stat(basedir)
+    except OSError:
+        return "-"
+    return "racy" if st.st_mtime_ns >= racy_after else _dir_sig(st)
+
+
+def _list_runs(basedir: str) -> dict:
+    """``{name: inode}`` of the run directories, from the directory listing alone (the entry
+    type and inode come with the names: no ``stat`` per run, except for symbolic links)."""
+    runs = {}
+    try:
+        entries = os.scandir(basedir)
+    except FileNotFoundError:
+        return runs
+    real_base = None
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not is_run_name(name):
+                continue
+            try:
+                if not entry.is_dir():
+                    continue
+                if entry.is_symlink():  # a run directory linked in: only from inside
+                    real_base = real_base or os.path.realpath(basedir) + os.sep
+                    if not os.path.realpath(entry.path).startswith(real_base):
+                        continue
+                runs[name] = entry.inode()
+            except OSError:
+                continue
+    return runs
+
+
+def _journal_tail(basedir: str, state: dict) -> Optional[tuple]:
+    """``(run names, journal state)``: the runs named in the change journal since the offset in
+    ``state``; None when the journal was removed, replaced or cut since (what it said is lost)."""
+    seen_ino = state.get("journal_ino")
+    offset = int(state.get("journal_offset") or 0)
+    try:
+        with open(os.path.join(basedir, CHANGES_FILE), "rb") as f:
+            st = os.fstat(f.fileno())
+            ino = str(st.st_ino)
+            if seen_ino not in (None, "0", ino) or st.st_size < offset:
+                return None
+            if seen_ino != ino:
+                offset = 0
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        if seen_ino not in (None, "0"):
+            return None
+        return [], {"journal_ino": "0", "journal_offset": "0"}
+    end = data.rfind(b"\n") + 1  # a line being appended is read next time
+    names = []
+    for line in data[:end].splitlines():
+        try:
+            name = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(name, str):
+            names.append(name)
+    return names, {"journal_ino": ino, "journal_offset": str(offset + end)}
+
+
 def _strict_json(value: Any) -> tuple:
     """(JSON text SQLite can parse, whether the value had NaN/Infinity, which SQL cannot see)."""
     try:
@@ -254,7 +351,7 @@ class RunIndex:
 
     def __init__(self, basedir: str, index_path: Optional[str] = None):
         self.basedir = basedir
-        self._pending_keys: set = set()  # catalogue rows (root, name) of the runs being written
+        self._key_counts: Counter = Counter()  # how many more runs have each (root, name) key
         path = index_path or os.path.join(basedir, INDEX_FILE)
         self.conn = self._connect(path)
         self.path = path if self.conn is not None else ":memory:"
@@ -272,6 +369,9 @@ class RunIndex:
             conn = None
             try:
                 conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+                if path != ":memory:":  # a rollback journal that is kept, not created and deleted at
+                    conn.execute("PRAGMA journal_mode = PERSIST")  # each write: the base stays unchanged
+                conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
                 if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")  # another process may be building it too
                     if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
@@ -300,90 +400,132 @@ class RunIndex:
         self.conn.close()
 
     # ---- keeping the index fresh ---------------------------------------------------------------
-    def refresh(self) -> dict:
-        """Bring the index in step with the directory; returns counts of runs re-read and
-        dropped."""
-        now_ns = time.time_ns()
-        racy_after = now_ns - int(RACY_SECONDS * 1e9)
-        known = {row[0]: row[1:] for row in self.conn.execute("SELECT id, dir_sig, file_sig, live FROM sigs")}
-        changed = []
-        seen = set()
-        try:
-            entries = os.scandir(self.basedir)
-        except FileNotFoundError:
-            entries = iter(())
-        real_base = None
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if not is_run_name(name):
-                    continue
-                try:
-                    if not entry.is_dir():
-                        continue
-                    if entry.is_symlink():  # a run directory linked in: only from inside
-                        real_base = real_base or os.path.realpath(self.basedir) + os.sep
-                        if not os.path.realpath(entry.path).startswith(real_base):
-                            continue
-                    st = entry.stat()
-                except OSError:
-                    continue
-                seen.add(name)
-                dir_sig = f"{st.st_ino}:{st.st_mtime_ns}"
-                row = known.get(name)
-                if row is not None and row[0] == dir_sig and not row[2]:
-                    continue
-                newest = [st.st_mtime_ns]
-                file_sig = _file_sig(entry.path, newest)
-                if row is not None and row[0] == dir_sig and row[1] == file_sig:
-                    continue
-                if newest[0] >= racy_after:
-                    dir_sig = "racy"
-                changed.append((name, entry.path, dir_sig, file_sig))
-        dropped = [run_id for run_id in known if run_id not in seen]
-        updates = []
-        for name, path, dir_sig, file_sig in changed:
-            doc = read_run_dir(path, name)
-            if doc is None:
-                if name in known:
-                    if not os.path.exists(os.path.join(path, RUN_FILE)):
-                        dropped.append(name)
-                    else:  # caught mid-rewrite: keep the old row, look again next time
-                        self.conn.execute("UPDATE sigs SET dir_sig = 'racy' WHERE id = ?", (name,))
+    def refresh(self, full: bool = False) -> dict:
+        """Bring the index in step with the directory (see the module docstring); ``full`` re-reads
+        every run directory, which also catches hand edits of ended runs.  Returns how many runs
+        were re-read and dropped."""
+        racy_after = time.time_ns() - int(RACY_SECONDS * 1e9)
+        state = dict(self.conn.execute("SELECT key, value FROM state"))
+        # what the journal, the listing and the watched runs say, each looked at before any run
+        # is read, so that a change made while reading shows up at the next refresh
+        journal = _journal_tail(self.basedir, state)
+        if journal is None:  # the journal was removed or cut: what it said since is unknown
+            full, journal = True, _journal_tail(self.basedir, {})
+        names, journal_state = journal
+        base_sig = _base_sig(self.basedir, racy_after)
+        candidates: dict = {}  # run name -> inode from the listing (None: not listed)
+        dropped: list = []
+        if full or state.get("base") != base_sig or base_sig == "racy":
+            known = dict(self.conn.execute("SELECT id, ino FROM sigs"))
+            listing = _list_runs(self.basedir)
+            candidates = {n: ino for n, ino in listing.items() if full or known.get(n, -1) != ino}
+            dropped = [n for n in known if n not in listing]
+        gone = set(dropped)
+        watched = self.conn.execute("SELECT id, dir_sig, file_sig FROM sigs WHERE watch = 1")
+        for name, dir_sig, file_sig in watched.fetchall():
+            if name in candidates or name in gone:
                 continue
-            updates.append((doc, dir_sig, file_sig))
-        if updates or dropped:
-            self._write(updates, dropped)
-        return {"read": len(updates), "dropped": len(dropped), "runs": len(seen)}
+            try:
+                current = _dir_sig(os.stat(os.path.join(self.basedir, name)))
+            except OSError:
+                current = None
+            if current != dir_sig or _file_sig(os.path.join(self.basedir, name), [0]) != file_sig:
+                candidates[name] = None
+        for name in names:
+            if name not in candidates and name not in gone and is_run_name(name) and os.sep not in name:
+                candidates[name] = None
+        todo = sorted(candidates.items())  # in key order: the tables' B-trees grow at one end
+        read = 0
+        new_state = {"base": base_sig, **journal_state}
+        for start in range(0, len(todo), _CHUNK):  # in chunks: a cold build holds few documents
+            rows, lost = self._read_runs(todo[start : start + _CHUNK], racy_after)
+            read += sum(1 for row in rows if isinstance(row[4], dict))
+            dropped += lost
+            if start + _CHUNK < len(todo):
+                self._write(rows, lost)
+            else:
+                self._write(rows, dropped, new_state)
+        if not todo and (dropped or any(state.get(k) != v for k, v in new_state.items())):
+            self._write([], dropped, new_state)
+        return {"read": read, "dropped": len(dropped)}
 
-    def _write(self, updates: list, dropped: Iterable[str]) -> None:
+    def _read_runs(self, chunk: list, racy_after: int) -> tuple:
+        """Read the runs named in ``chunk`` ((name, listed inode)): rows for ``_write`` and the
+        names whose directory is gone."""
+        rows, lost = [], []
+        for name, ino in chunk:
+            path = os.path.join(self.basedir, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                lost.append(name)
+                continue
+            newest = [st.st_mtime_ns]
+            file_sig = _file_sig(path, newest)
+            dir_sig = _dir_sig(st) if newest[0] < racy_after else "racy"
+            doc: Any = read_run_dir(path, name)
+            if doc is None and not os.path.exists(os.path.join(path, RUN_FILE)):
+                doc = _STARTING  # no run yet (or not a run, e.g. _sweeps): watched by its signature
+            elif doc is None:  # caught mid-rewrite: the old rows stay, read again next time
+                dir_sig = "racy"
+            rows.append((name, ino, dir_sig, file_sig, doc))
+        return rows, lost
+
+    def _write(self, rows: list, dropped: Iterable[str], state: Optional[dict] = None) -> None:
+        """Store re-read runs (``(name, ino, dir_sig, file_sig, doc)``; doc None: caught
+        mid-rewrite, the old rows stay; ``_STARTING``: no run.json, no rows), drop runs, save the
+        refresh's ``state``."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._key_counts = Counter()
         try:
+            dropped = list(dropped)
             for run_id in dropped:
                 self._delete_rows(run_id)
-            self._pending_keys = set()
-            for doc, dir_sig, file_sig in updates:
-                self._delete_rows(doc["id"])
-                self._insert(doc, dir_sig, file_sig)
-            if dropped:  # keys only the dropped runs had must go: recount from the runs left
-                conn.execute("DELETE FROM keys")
-                self._pending_keys = self._stored_keys()
-            conn.executemany("INSERT OR IGNORE INTO keys VALUES (?,?)", sorted(self._pending_keys))
-            self._pending_keys = set()
+                conn.execute("DELETE FROM sigs WHERE id = ?", (run_id,))
+            for name, ino, dir_sig, file_sig, doc in rows:
+                if ino is None:  # not listed this time: keep the inode the last listing saw
+                    found = conn.execute("SELECT ino FROM sigs WHERE id = ?", (name,)).fetchone()
+                    ino = found[0] if found else None
+                conn.execute("DELETE FROM sigs WHERE id = ?", (name,))
+                watch = not isinstance(doc, dict) or dir_sig == "racy" or doc["status"] in LIVE_STATUSES
+                row = (name, ino, dir_sig, file_sig, int(watch))
+                conn.execute("INSERT INTO sigs VALUES (?,?,?,?,?)", row)
+                if doc is not None:
+                    self._delete_rows(name)
+                if isinstance(doc, dict):
+                    self._insert(doc)
+            deltas = sorted((root, name, n) for (root, name), n in self._key_counts.items() if n)
+            conn.executemany(
+                "INSERT INTO keys VALUES (?,?,?) ON CONFLICT (root, name) DO UPDATE SET n = n + excluded.n",
+                deltas,
+            )
+            if any(n < 0 for *_, n in deltas):  # keys no run has any more
+                conn.execute("DELETE FROM keys WHERE n <= 0")
+            self._key_counts = Counter()
+            if state is not None:
+                conn.executemany("INSERT OR REPLACE INTO state VALUES (?,?)", sorted(state.items()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
+    def run_dirs(self) -> int:
+        """How many run directories the index knows (including runs still starting)."""
+        return self.conn.execute("SELECT COUNT(*) FROM sigs").fetchone()[0]
+
     def _delete_rows(self, run_id: str) -> None:
-        for table in _TABLES:
-            if table == "keys":
-                continue  # the catalogue is shared by the runs; rebuilt when runs are dropped
+        """Remove a run's rows, and count its keys out of the catalogue (a key goes with its last run)."""
+        texts = self.conn.execute("SELECT config, info, meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if texts is not None:
+            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
+            names = self.conn.execute("SELECT name FROM metrics WHERE run_id = ?", (run_id,))
+            self._key_counts.subtract(_catalogue_rows(dict(doc, metrics={row[0]: None for row in names})))
+        for table in ("runs", "docs", "metrics", "loose"):
             column = "run_id" if table in ("metrics", "loose") else "id"
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
 
-    def _insert(self, doc: dict, dir_sig: str, file_sig: str) -> None:
+    def _insert(self, doc: dict) -> None:
         run_id = doc["id"]
         id_key = id_sort_key(run_id)
         id_int = id_key[1] if id_key[0] == 0 and -_INT64 <= id_key[1] < _INT64 else None
@@ -411,27 +553,16 @@ class RunIndex:
             ),
         )
         self.conn.execute("INSERT INTO docs VALUES (?,?)", (run_id, json.dumps(doc)))
-        self.conn.execute(
-            "INSERT INTO sigs VALUES (?,?,?,?)",
-            (run_id, dir_sig, file_sig, int(doc["status"] in LIVE_STATUSES)),
-        )
         rows = []
         for name, summary in doc["metrics"].items():
             cells = [_typed(summary.get(agg)) for agg in ("last", "min", "max")]
             if any(t == "other" for t, _ in cells):
                 loose.add("metrics")
-            rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"]))
-        self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            ranks = [_RANK_OF.get(t) for t, _ in cells]
+            rows.append((run_id, name, *(x for cell in cells for x in cell), summary["count"], *ranks))
+        self.conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO loose VALUES (?,?)", [(run_id, c) for c in loose])
-        self._pending_keys |= _catalogue_rows(doc)
-
-    def _stored_keys(self) -> set:
-        """The catalogue rows of every indexed run (after runs were dropped)."""
-        rows = {("metrics", row[0]) for row in self.conn.execute("SELECT DISTINCT name FROM metrics")}
-        for texts in self.conn.execute("SELECT config, info, meta FROM runs"):
-            doc = {root: json.loads(text) if text else {} for root, text in zip(_CATALOGUED, texts)}
-            rows |= _catalogue_rows(dict(doc, metrics={}))
-        return rows
+        self._key_counts.update(_catalogue_rows(doc))
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their directories were deleted)."""
@@ -459,7 +590,9 @@ class RunIndex:
         """Run what SQL can of ``q`` (ids first, then only those documents): ``(docs, filters
         applied, ordered, limited)`` for ``apply_in_python``."""
         plan = self.plan(q, cutoff)
-        ids = [row[0] for row in self.conn.execute(plan["sql"], plan["params"])]
+        ids = self._top_by_metric(q, cutoff) if plan["limited"] else None
+        if ids is None:
+            ids = [row[0] for row in self.conn.execute(plan["sql"], plan["params"])]
         found = dict(
             self.conn.execute(
                 "SELECT id, doc FROM docs WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
@@ -467,6 +600,45 @@ class RunIndex:
         )
         docs = [json.loads(found[run_id]) for run_id in ids]
         return docs, plan["filtered"], plan["ordered"], plan["limited"]
+
+    def _top_by_metric(self, q: Query, cutoff: _dt.datetime) -> Optional[list]:
+        """The ids of a top-k ordered by one metric aggregate (``-metrics.acc``), walking that
+        metric's ``(name, rank, value)`` index from the best end and testing the filters on each
+        run until k pass, instead of sorting every run; the same order as ``plan``'s ORDER BY
+        (non-null values by type rank then value, then runs without a value, ties by id).  None
+        when ``q`` is not such a query."""
+        if len(q.order) != 1 or q.limit is None:
+            return None
+        key = q.order[0].parsed_key
+        if key.root != "metrics" or key.aggregate not in ("last", "min", "max"):
+            return None
+        plan = _Plan(self._loose_columns(), _iso(cutoff))
+        if "metrics" in plan.loose:
+            return None
+        where, done = plan.where(q.filters)
+        if len(done) != len(q.filters):
+            return None
+        agg, direction = key.aggregate, " DESC" if q.order[0].descending else ""
+        cond = where.replace(" WHERE ", " AND ", 1)
+        wanted = max(int(q.limit), 0) + max(int(q.offset or 0), 0)
+        ids = [
+            row[0]
+            for row in self.conn.execute(
+                f"SELECT r.id FROM metrics o CROSS JOIN runs r{plan.joins()} WHERE o.name = ? "
+                f"AND o.{agg}_r IS NOT NULL AND r.id = o.run_id{cond} ORDER BY o.{agg}_r{direction}, "
+                f"o.{agg}{direction}, (r.id_int IS NULL), r.id_int, r.id LIMIT ?",
+                [*plan.join_params, key.path[0], *plan.params, wanted],
+            )
+        ]
+        if len(ids) < wanted:  # then the runs where the metric is missing or null, by id
+            rest = self.conn.execute(
+                f"SELECT r.id FROM runs r LEFT JOIN metrics o ON o.run_id = r.id AND o.name = ?"
+                f"{plan.joins()} WHERE o.{agg}_r IS NULL{cond} "
+                f"ORDER BY (r.id_int IS NULL), r.id_int, r.id LIMIT ?",
+                [key.path[0], *plan.join_params, *plan.params, wanted - len(ids)],
+            )
+            ids += [row[0] for row in rest]
+        return ids[max(int(q.offset or 0), 0) :]
 
     def count(self, filters: Sequence[Filter], cutoff: _dt.datetime) -> Optional[int]:
         """How many runs match, or None when some filter cannot be evaluated in SQL."""

@@ -54,6 +54,7 @@ from .schema import (
     metrics_json_text,
     metrics_log_line,
     metrics_log_lines,
+    note_change,
     read_json,
     read_metrics_log,
     write_metrics_json_streaming,
@@ -212,6 +213,7 @@ class FileStorageObserver(RunObserver):
         self._save_json(RUN_FILE, self.run_entry)
         self._save_info()
         self._save_summaries()
+        self._note_if_ended()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         """Mark the run COMPLETED with its result."""
@@ -238,6 +240,7 @@ class FileStorageObserver(RunObserver):
         if entry not in self.run_entry["resources"]:
             self.run_entry["resources"].append(entry)
             self._save_json(RUN_FILE, self.run_entry)
+            self._note_if_ended()
 
     def artifact_event(
         self, name: str, filename: str, metadata: Any = None, content_type: Optional[str] = None
@@ -251,6 +254,7 @@ class FileStorageObserver(RunObserver):
             "metadata": metadata,
         }
         self._save_json(RUN_FILE, self.run_entry)
+        self._note_if_ended()
 
     def save_file(self, filename: str, target_name: Optional[str] = None) -> None:
         """Copy ``filename`` into the run directory as ``target_name`` (default: its basename),
@@ -291,6 +295,7 @@ class FileStorageObserver(RunObserver):
             self._save_metrics_json()
             self._save_summaries()
             self._drop_log()
+            self._note_if_ended()
 
     def log_table(self, name: str, rows: list) -> None:
         """Append ``rows`` (flat dicts) as JSON lines to ``tables/<name>.jsonl``."""
@@ -404,6 +409,7 @@ class FileStorageObserver(RunObserver):
     def _finish(self, stop_time: _dt.datetime, status: str) -> None:
         """Write metrics.json and info.json first, so that a final status implies complete files;
         then drop the metric log, which metrics.json now holds in full."""
+        ended_before = self._ended  # a re-sent end (replay): indexes no longer watch this run
         self._ended = True
         self.run_entry["stop_time"] = stop_time.isoformat()
         self.run_entry["status"] = status
@@ -413,6 +419,14 @@ class FileStorageObserver(RunObserver):
         self._save_json(RUN_FILE, self.run_entry)
         self._drop_log()
         self._render_template()
+        if ended_before:
+            self._note_if_ended()
+
+    def _note_if_ended(self) -> None:
+        """After a write to a run that had ended: a query index stops looking at a run once it
+        ended, so the change is announced in the store's journal (``note_change``)."""
+        if self._ended:
+            note_change(self.basedir, os.path.basename(self.dir))
 
     def _save_json(self, name: str, obj: Any) -> None:
         _write_atomic(os.path.join(self.dir, name), dumps(obj).encode("utf-8"))

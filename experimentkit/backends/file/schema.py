@@ -63,6 +63,8 @@ __all__ = [
     "read_metric_summaries",
     "metric_names_of",
     "write_metrics_json_streaming",
+    "CHANGES_FILE",
+    "note_change",
 ]
 
 RUN_FILE = "run.json"
@@ -102,6 +104,10 @@ RESERVED_NAMES = frozenset(
 #: Statuses of runs that have not ended; any other status (COMPLETED, FAILED, INTERRUPTED, or the
 #: STATUS of a custom interrupt) is final.  RUNNING with a stale heartbeat means the process died.
 LIVE_STATUSES = frozenset({"QUEUED", "RUNNING"})
+#: The base directory's change journal: one run id per line, appended after a write that a reader
+#: could not see otherwise (a change to an ended run, an annotation).  A dot file: Sacred and the
+#: index skip it.  See docs/storage-file.md, "How queries stay fresh".
+CHANGES_FILE = ".experimentkit-changes"
 
 _NUMBER_TYPES = frozenset({int, float})
 _METRIC_COLUMNS = ("steps", "timestamps", "values")  # metrics.json's keys, sorted
@@ -572,3 +578,15 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     except FileNotFoundError:
         return default
     return json.loads(data)
+
+
+def note_change(basedir: str | os.PathLike, run_id: str) -> None:
+    """Tell the query index that run ``run_id`` changed: append its id as a JSON string line to the
+    journal (one write on
+    an ``O_APPEND`` descriptor, a whole line, so concurrent writers never interleave).  Called
+    *after* the change, so an index that reads the line reads the changed files."""
+    fd = os.open(os.path.join(basedir, CHANGES_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(str(run_id)) + "\n").encode())
+    finally:
+        os.close(fd)

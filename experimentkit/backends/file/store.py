@@ -33,6 +33,7 @@ from .schema import (
     TABLES_DIR,
     check_name,
     metric_names_of,
+    note_change,
     read_json,
     read_jsonl,
     read_metric_series,
@@ -75,10 +76,12 @@ class FileStore(Store):
 
         return FileSweepBook(self.path)
 
-    def refresh(self) -> dict:
+    def refresh(self, full: bool = False) -> dict:
         """Update the index from the directories now (queries do this themselves); returns
-        ``{"read": runs re-read, "dropped": runs gone, "runs": runs present}``."""
-        return self._index.refresh()
+        ``{"read": runs re-read, "dropped": runs gone, "runs": run directories present}``.
+        ``full=True`` re-reads every run directory: the way to make the index see hand edits of
+        ended runs (docs/storage-file.md, "How queries stay fresh")."""
+        return dict(self._index.refresh(full), runs=self._index.run_dirs())
 
     # ---- queries --------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -327,6 +330,7 @@ class FileStore(Store):
             data = self._annotations(run_dir)
             yield run_dir, data
             self._save_annotations(run_dir, data)
+            note_change(self.path, os.path.basename(run_dir))  # the index no longer watches ended runs
         finally:
             os.close(fd)  # releases the lock
 
