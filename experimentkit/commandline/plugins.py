@@ -181,13 +181,15 @@ def _cache_file() -> Optional[str]:
         return None
     digest = hashlib.sha1(ENTRY_POINT_GROUP.encode())
     for entry in sys.path:
-        digest.update(b"\0" + os.fsencode(entry or "."))
         try:
             names = sorted(
                 e.name for e in os.scandir(entry or ".") if e.name.endswith((".dist-info", ".egg-info"))
             )
-        except OSError:
+        except OSError:  # a zip, or missing: its path stands for it
+            digest.update(b"\0" + os.fsencode(entry or "."))
             continue
+        if names:  # a directory without distributions (a script's own) does not change the key
+            digest.update(b"\0" + os.fsencode(entry or "."))
         for name in names:
             try:
                 stamp = os.stat(os.path.join(entry or ".", name, "entry_points.txt")).st_mtime_ns
