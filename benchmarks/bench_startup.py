@@ -40,29 +40,30 @@ MLFLOW_TRIVIAL = (
 PHASES = """\
 import sys, time
 clock = time.perf_counter
-marks = [clock()]
+marks, cpu = [clock()], [time.process_time()]
 sys.getswitchinterval()
 from {module} import Experiment
 from {module}.observers import FileStorageObserver
-marks.append(clock())
+marks.append(clock()); cpu.append(time.process_time())
 sys.getswitchinterval()
 ex = Experiment("t")
 ex.observers.append(FileStorageObserver(sys.argv[1]))
 @ex.main
 def main():
     return 1
-marks.append(clock())
+marks.append(clock()); cpu.append(time.process_time())
 sys.getswitchinterval()
 ex.run(options={{"--loglevel": "WARNING"}})
-marks.append(clock())
+marks.append(clock()); cpu.append(time.process_time())
 sys.getswitchinterval()
-print(marks[1] - marks[0], marks[2] - marks[1], marks[3] - marks[2])
+print(*[b - a for a, b in zip(marks, marks[1:])], *[b - a for a, b in zip(cpu, cpu[1:])])
 """
 PHASE_NAMES = ("import", "construct", "run")
 
 
 def phase_times(frameworks: list, repeat: int) -> dict:
-    """Median seconds of each phase per framework, fresh interpreters, interleaved."""
+    """Median seconds of each phase per framework (wall clock, then process CPU time), fresh
+    interpreters, interleaved."""
     scripts = {m: write_script(PHASES.format(module=m)) for m in frameworks}
     samples: dict = {m: [] for m in frameworks}
     for _ in range(repeat):
@@ -75,8 +76,8 @@ def phase_times(frameworks: list, repeat: int) -> dict:
                 check=True,
             )
             shutil.rmtree(store, ignore_errors=True)
-            samples[m].append([float(x) for x in done.stdout.split()[-3:]])
-    return {m: [statistics.median(s[i] for s in samples[m]) for i in range(3)] for m in frameworks}
+            samples[m].append([float(x) for x in done.stdout.split()[-6:]])
+    return {m: [statistics.median(s[i] for s in samples[m]) for i in range(6)] for m in frameworks}
 
 
 def phase_instructions(framework: str) -> list:
@@ -122,14 +123,17 @@ def phase_report(frameworks: list, repeat: int, callgrind: bool) -> None:
     rows = []
     for i, phase in enumerate(PHASE_NAMES):
         row = [phase]
-        for m in frameworks:
-            ratio = f" ({times[m][i] / times['sacred'][i]:.2f}×)" if "sacred" in times else ""
-            row.append(f"{times[m][i] * 1000:.1f} ms{ratio}")
+        for offset in (0, 3):
+            for m in frameworks:
+                j = i + offset
+                ratio = f" ({times[m][j] / times['sacred'][j]:.2f}×)" if "sacred" in times else ""
+                row.append(f"{times[m][j] * 1000:.1f} ms{ratio}")
         for m in counts:
             ratio = f" ({counts[m][i] / counts['sacred'][i]:.2f}×)" if "sacred" in counts else ""
             row.append(f"{counts[m][i] / 1e6:,.0f} M{ratio}")
         rows.append(row)
-    headers = ["phase"] + [f"{m} wall" for m in frameworks] + [f"{m} instructions" for m in counts]
+    headers = ["phase"] + [f"{m} wall" for m in frameworks] + [f"{m} CPU" for m in frameworks]
+    headers += [f"{m} instructions" for m in counts]
     print(f"\n## phases of a trivial run, in process ({env_note}; ratio to Sacred)\n")
     print(table(rows, headers))
 
@@ -138,8 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--callgrind", action="store_true", help="also count instructions per phase")
+    parser.add_argument("--phases-only", action="store_true", help="only the per-phase table")
     args = parser.parse_args()
     frameworks = ["experimentkit"] + [m for m in ("sacred", "mlflow") if have(m)]
+    if args.phases_only:
+        phase_report([m for m in frameworks if m != "mlflow"], args.repeat, args.callgrind)
+        return
 
     imports = {"bare": [sys.executable, "-c", "pass"]}
     statements = {
