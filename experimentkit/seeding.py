@@ -197,7 +197,7 @@ class _SeedOnImport:
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
-            spec = finder.find_spec(fullname, path, target)
+            spec: Any = finder.find_spec(fullname, path, target)  # its loader gets wrapped
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     spec.loader = _SeedingLoader(
