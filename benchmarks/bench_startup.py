@@ -1,12 +1,22 @@
-"""Import time and a trivial run (whole process), experimentkit beside Sacred and MLflow.
+"""Import time and a trivial run (whole process), experimentkit beside Sacred and MLflow, and the
+phases of a run beside Sacred's.
 
-python benchmarks/bench_startup.py [--repeat 7]
+python benchmarks/bench_startup.py [--repeat 7] [--callgrind]
+
+Phases (one fresh interpreter per sample, frameworks interleaved, medians): ``import`` of
+``Experiment`` and ``FileStorageObserver``; ``construct``, an ``Experiment`` with a file observer
+and a main function; ``run``, ``ex.run()`` of that trivial main.  ``--callgrind`` also counts the
+instructions of each phase under valgrind (deterministic where the wall clock of a shared machine
+is not), dumping counters at a marker call between phases.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -25,11 +35,119 @@ MLFLOW_TRIVIAL = (
 )
 
 
+#: One trivial run split in phases; ``sys.getswitchinterval()`` marks the boundaries for callgrind
+#: (``--dump-before=sys_getswitchinterval``), and nothing else here calls it.
+PHASES = """\
+import sys, time
+clock = time.perf_counter
+marks, cpu = [clock()], [time.process_time()]
+sys.getswitchinterval()
+from {module} import Experiment
+from {module}.observers import FileStorageObserver
+marks.append(clock()); cpu.append(time.process_time())
+sys.getswitchinterval()
+ex = Experiment("t")
+ex.observers.append(FileStorageObserver(sys.argv[1]))
+@ex.main
+def main():
+    return 1
+marks.append(clock()); cpu.append(time.process_time())
+sys.getswitchinterval()
+ex.run(options={{"--loglevel": "WARNING"}})
+marks.append(clock()); cpu.append(time.process_time())
+sys.getswitchinterval()
+print(*[b - a for a, b in zip(marks, marks[1:])], *[b - a for a, b in zip(cpu, cpu[1:])])
+"""
+PHASE_NAMES = ("import", "construct", "run")
+
+
+def phase_times(frameworks: list, repeat: int) -> dict:
+    """Median seconds of each phase per framework (wall clock, then process CPU time), fresh
+    interpreters, interleaved."""
+    scripts = {m: write_script(PHASES.format(module=m)) for m in frameworks}
+    samples: dict = {m: [] for m in frameworks}
+    for _ in range(repeat):
+        for m in frameworks:
+            store = tempfile.mkdtemp()
+            done = subprocess.run(
+                [sys.executable, "-W", "ignore", scripts[m], store],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            shutil.rmtree(store, ignore_errors=True)
+            samples[m].append([float(x) for x in done.stdout.split()[-6:]])
+    return {m: [statistics.median(s[i] for s in samples[m]) for i in range(6)] for m in frameworks}
+
+
+def phase_instructions(framework: str) -> list:
+    """Instructions executed in each phase (all threads), counted by callgrind."""
+    work = tempfile.mkdtemp()
+    script = write_script(PHASES.format(module=framework))
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--dump-before=sys_getswitchinterval",
+            f"--callgrind-out-file={work}/cg.%p",
+            sys.executable,
+            "-W",
+            "ignore",
+            script,
+            os.path.join(work, "store"),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    parts: dict = {}
+    for name in os.listdir(work):
+        if name.startswith("cg."):
+            fields = {}
+            with open(os.path.join(work, name), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    if line.startswith(("part:", "summary:")):
+                        key, _, value = line.partition(":")
+                        fields[key] = int(value)
+                    if len(fields) == 2:
+                        break
+            parts[fields["part"]] = parts.get(fields["part"], 0) + fields["summary"]
+    shutil.rmtree(work, ignore_errors=True)
+    return [parts.get(i, 0) for i in (2, 3, 4)]  # part 1: the interpreter's own start
+
+
+def phase_report(frameworks: list, repeat: int, callgrind: bool) -> None:
+    """Per-phase table, each framework's phase beside Sacred's."""
+    env_note = "bytecode cached" if not os.environ.get("PYTHONDONTWRITEBYTECODE") else "no bytecode cache"
+    times = phase_times(frameworks, repeat)
+    counts = {m: phase_instructions(m) for m in frameworks} if callgrind else {}
+    rows = []
+    for i, phase in enumerate(PHASE_NAMES):
+        row = [phase]
+        for offset in (0, 3):
+            for m in frameworks:
+                j = i + offset
+                ratio = f" ({times[m][j] / times['sacred'][j]:.2f}×)" if "sacred" in times else ""
+                row.append(f"{times[m][j] * 1000:.1f} ms{ratio}")
+        for m in counts:
+            ratio = f" ({counts[m][i] / counts['sacred'][i]:.2f}×)" if "sacred" in counts else ""
+            row.append(f"{counts[m][i] / 1e6:,.0f} M{ratio}")
+        rows.append(row)
+    headers = ["phase"] + [f"{m} wall" for m in frameworks] + [f"{m} CPU" for m in frameworks]
+    headers += [f"{m} instructions" for m in counts]
+    print(f"\n## phases of a trivial run, in process ({env_note}; ratio to Sacred)\n")
+    print(table(rows, headers))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--callgrind", action="store_true", help="also count instructions per phase")
+    parser.add_argument("--phases-only", action="store_true", help="only the per-phase table")
     args = parser.parse_args()
     frameworks = ["experimentkit"] + [m for m in ("sacred", "mlflow") if have(m)]
+    if args.phases_only:
+        phase_report([m for m in frameworks if m != "mlflow"], args.repeat, args.callgrind)
+        return
 
     imports = {"bare": [sys.executable, "-c", "pass"]}
     statements = {
@@ -62,6 +180,7 @@ def main() -> None:
     rows = [[m, f"{times[m] * 1000:.0f} ms", f"{times[m] / times['experimentkit']:.1f}×"] for m in frameworks]
     print("\n## trivial run, file store, whole process\n")
     print(table(rows, ["framework", "wall time", "ratio to experimentkit"]))
+    phase_report([m for m in frameworks if m != "mlflow"], args.repeat, args.callgrind)
     print(f"\nAdapters and frameworks loaded by `import experimentkit`: {adapter_modules_loaded()}")
 
 

@@ -1,7 +1,8 @@
 """Cost of tracking a real PyTorch training loop: none, experimentkit, TensorBoard, MLflow, Lightning.
 
     python benchmarks/bench_training_loop.py [--quick] [--repeat 3] [--epochs 20]
-                                             [--no-lightning | --only-lightning]
+                                             [--no-lightning | --only-lightning] [--kinds K,...]
+                                             [--pin CPU] [--callgrind]
 
 A tiny MLP (64-64-10) on scikit-learn's digits (1,797 images, shipped with scikit-learn), CPU, one
 thread, batches of 32 (47 per epoch over 1,500 training images): one scalar per batch (the
@@ -19,6 +20,14 @@ until its data is stored).  All are compared with the same loop without tracking
 
 With Lightning installed, the same model is also trained by ``lightning.Trainer`` with no logger,
 ``ExperimentkitLogger``, ``TensorBoardLogger`` and ``MLFlowLogger`` (logging every step).
+
+Every child runs on one CPU (``--pin``; the tracker's threads share it with the loop), trackers in
+a shuffled order within each repeat; besides the medians, each tracker's overhead is taken per
+repeat against the untracked run of the same repeat and reported as the median of those paired
+ratios with a 95% bootstrap interval, so a <2% claim shows whether the noise allows it.
+``--callgrind`` runs each child once under valgrind instead and counts the instructions executed
+between two marker calls around the loop, per thread (the loop thread; the tracker's other
+threads), deterministic where wall clocks on a shared machine are not.
 """
 
 from __future__ import annotations
@@ -26,8 +35,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -151,6 +163,12 @@ class _Tracker:
             self.finish_run()
 
 
+def _mark() -> None:
+    """Loop start/end marker for ``--callgrind``: a C function nothing else here calls, which
+    callgrind is told to dump its counters before (``--dump-before=sys_getswitchinterval``)."""
+    sys.getswitchinterval()
+
+
 def child_loop(kind: str, epochs: int, store: str) -> dict:
     import torch
 
@@ -164,6 +182,7 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
     log_batch, log_epoch = tracker.start()
     clock = time.perf_counter
     in_calls = 0.0
+    _mark()
     blocked_start, thread_start = _blocked(), time.thread_time()
     loop_start, cpu_start = clock(), time.process_time()
     step = 0
@@ -191,6 +210,7 @@ def child_loop(kind: str, epochs: int, store: str) -> dict:
         in_calls += clock() - called
     loop_end, cpu_end = clock(), time.process_time()
     thread_end, blocked_end = time.thread_time(), _blocked()
+    _mark()
     tracker.finish()
     end = time.perf_counter()
     return {
@@ -272,11 +292,14 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
     )
     if logger:
         logger.experiment  # noqa: B018 - set the tracker up before the loop, as in child_loop
+    module = Module()
+    _mark()
     blocked_start, thread_start = _blocked(), time.thread_time()
     loop_start, cpu_start = time.perf_counter(), time.process_time()
-    trainer.fit(Module(), train, val)
+    trainer.fit(module, train, val)
     loop_end, cpu_end = time.perf_counter(), time.process_time()
     thread_end, blocked_end = time.thread_time(), _blocked()
+    _mark()
     if finish is not None:
         finish()
     end = time.perf_counter()
@@ -291,6 +314,8 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
 
 
 def child_main(spec: dict, out: str) -> None:
+    if spec.get("cpu") is not None:  # pinned: the loop and the tracker's threads share one core
+        os.sched_setaffinity(0, {spec["cpu"]})
     function = child_lightning if spec["kind"].startswith("lightning") else child_loop
     result = function(spec["kind"], spec["epochs"], spec["store"])
     with open(out, "w", encoding="utf-8") as f:
@@ -350,6 +375,126 @@ def _report(title: str, samples: dict, base: str) -> None:
     print()
 
 
+def _bootstrap(values: list, draws: int = 2000) -> tuple:
+    """95% bootstrap interval of the median of ``values`` (resampling the repeats)."""
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]
+
+
+def _paired_report(title: str, samples: dict, base: str, keys: tuple = ("loop", "loop_thread_cpu")) -> None:
+    """Overhead per repeat against the untracked run of the same repeat (adjacent in time, so they
+    share the machine's load), then the median of those ratios with its bootstrap interval."""
+    rows = []
+    for kind, runs in samples.items():
+        if kind == base:
+            continue
+        row: list = [kind, len(runs)]
+        for key in keys:
+            ratios = [run[key] / plain[key] - 1 for run, plain in zip(runs, samples[base])]
+            low, high = _bootstrap(ratios)
+            row.append(f"{statistics.median(ratios):+.2%} [{low:+.2%}, {high:+.2%}]")
+        if "in_calls" in runs[0]:
+            shares = [run["in_calls"] / plain["loop_thread_cpu"] for run, plain in zip(runs, samples[base])]
+            low, high = _bootstrap(shares)
+            row.append(f"{statistics.median(shares):.2%} [{low:.2%}, {high:.2%}]")
+        else:
+            row.append("–")
+        rows.append(row)
+    print(f"## {title}: paired overhead, median [95% bootstrap interval]\n")
+    headers = [
+        "tracker",
+        "repeats",
+        "loop wall clock",
+        "loop thread CPU",
+        "inside the tracking calls / loop CPU",
+    ]
+    print(table(rows, headers[: 2 + len(keys)] + headers[-1:]))
+    print()
+
+
+# ---- instruction counts (valgrind's callgrind) -------------------------------------------------
+def _callgrind_child(spec: dict, workdir: str) -> dict:
+    """Run one child under callgrind, dumping at the two loop markers; return instruction counts.
+
+    A marker dumps only the thread that calls it, so the loop thread's counts are split in parts
+    (1: imports and setup, 2: the loop, 3: finish and exit) while the tracker's other threads
+    (run, heartbeat, writer threads) are counted over the whole process, in ``others``."""
+    prefix = os.path.join(workdir, spec["kind"])
+    fd, out = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--dump-before=sys_getswitchinterval",
+        "--separate-threads=yes",
+        f"--callgrind-out-file={prefix}.%p",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        json.dumps(spec),
+        out,
+    ]
+    done = subprocess.run(command, capture_output=True, timeout=7200)
+    os.unlink(out)
+    if done.returncode != 0:
+        raise RuntimeError(f"callgrind child {spec} failed:\n{done.stderr.decode()[-3000:]}")
+    counts: dict = {}
+    for name in os.listdir(workdir):
+        if not name.startswith(spec["kind"] + "."):
+            continue
+        fields = {}
+        with open(os.path.join(workdir, name), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("part:", "thread:", "summary:")):
+                    key, _, value = line.partition(":")
+                    fields[key] = int(value)
+                if len(fields) == 3:
+                    break
+        os.unlink(os.path.join(workdir, name))
+        if "part" not in fields:  # the process's base file, holding no counts of its own
+            continue
+        part = {1: "setup", 2: "loop", 3: "finish"}.get(fields["part"])
+        if part is None:
+            raise RuntimeError(f"{spec['kind']}: a dump beyond the two loop markers ({name})")
+        key = f"{part}_main" if fields["thread"] == 1 else "others"
+        counts[key] = counts.get(key, 0) + fields["summary"]
+    print(f"{spec['kind']}: {counts}", file=sys.stderr, flush=True)
+    return counts
+
+
+def _callgrind_report(counts: dict, base: str, batches: int) -> None:
+    plain = counts[base]["loop_main"]
+    rows = []
+    for kind, c in counts.items():
+        loop = c["loop_main"]
+        rows.append(
+            [
+                kind,
+                f"{loop / 1e6:,.1f} M",
+                f"{loop / plain - 1:+.2%}",
+                f"{(loop - plain) / batches:,.0f}",
+                f"{c.get('others', 0) / 1e6:,.1f} M",
+                f"{c.get('finish_main', 0) / 1e6:,.1f} M",
+            ]
+        )
+    print("## Instructions executed (callgrind)\n")
+    print(
+        table(
+            rows,
+            [
+                "tracker",
+                "loop thread, during the loop",
+                "overhead",
+                "extra per batch",
+                "other threads, whole process",
+                "loop thread after the loop (finish, exit)",
+            ],
+        )
+    )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 epochs, one repeat")
@@ -358,6 +503,18 @@ def main() -> None:
     parser.add_argument("--no-lightning", action="store_true")
     parser.add_argument("--only-lightning", action="store_true")
     parser.add_argument("--kinds", help="comma-separated trackers to run (default: all installed)")
+    parser.add_argument(
+        "--pin",
+        type=int,
+        default=-1,
+        metavar="CPU",
+        help="run every child on this one CPU (default: the last one allowed; -2: do not pin)",
+    )
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count instructions under valgrind instead of timing (deterministic; ~50x slower)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -379,27 +536,44 @@ def main() -> None:
         wanted = args.kinds.split(",")
         kinds = [k for k in kinds if k in wanted]
         lightning_kinds = [k for k in lightning_kinds if k in wanted]
-    samples: dict = {kind: [] for kind in kinds + lightning_kinds}
+    cpu = {-1: sorted(os.sched_getaffinity(0))[-1], -2: None}.get(args.pin, args.pin)
     root = tempfile.mkdtemp(prefix="bench_training_loop_")
     load = os.getloadavg()
+    if args.callgrind:
+        print(f"{args.epochs} epochs × 47 batches under callgrind; load average {load[0]:.1f}.\n")
+        for group, base in ((kinds, "none"), (lightning_kinds, "lightning")):
+            if group:
+                counts = {
+                    kind: _callgrind_child(
+                        {"kind": kind, "epochs": args.epochs, "store": os.path.join(root, kind), "cpu": cpu},
+                        root,
+                    )
+                    for kind in group
+                }
+                _callgrind_report(counts, base, args.epochs * 47)
+        print(f"Stores left in {root}.")
+        return
+    samples: dict = {kind: [] for kind in kinds + lightning_kinds}
     print(
-        f"{args.epochs} epochs × 47 batches, {args.repeat} repeat(s), medians; "
+        f"{args.epochs} epochs × 47 batches, {args.repeat} repeat(s) in shuffled order, "
+        f"{'pinned to CPU ' + str(cpu) if cpu is not None else 'not pinned'}; "
         f"load average {load[0]:.1f} at the start.\n"
     )
+    order = random.Random(1)
     for repeat in range(args.repeat):
-        for kind in kinds + lightning_kinds:
+        shuffled = kinds + lightning_kinds
+        order.shuffle(shuffled)
+        for kind in shuffled:
             store = os.path.join(root, f"{kind}-{repeat}")
-            samples[kind].append(
-                run_script_child(__file__, {"kind": kind, "epochs": args.epochs, "store": store})
-            )
-    if kinds:
-        _report(
-            "PyTorch loop, one scalar per batch and three per epoch", {k: samples[k] for k in kinds}, "none"
-        )
-    if lightning_kinds:
-        _report(
-            "lightning.Trainer, logging every step", {k: samples[k] for k in lightning_kinds}, "lightning"
-        )
+            spec = {"kind": kind, "epochs": args.epochs, "store": store, "cpu": cpu}
+            samples[kind].append(run_script_child(__file__, spec))
+    for group, base, title in (
+        (kinds, "none", "PyTorch loop, one scalar per batch and three per epoch"),
+        (lightning_kinds, "lightning", "lightning.Trainer, logging every step"),
+    ):
+        if group:
+            _report(title, {k: samples[k] for k in group}, base)
+            _paired_report(title, {k: samples[k] for k in group}, base)
     load = os.getloadavg()
     print(f"Load average at the end: {load[0]:.1f}. Stores left in {root}.")
 

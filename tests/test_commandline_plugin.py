@@ -156,3 +156,28 @@ def test_plugin_discovery_is_cached_and_notices_a_removed_plugin(plugin_site, tm
     for dist in site.glob("experimentkit_jsonl-*.dist-info"):
         shutil.rmtree(dist)
     assert "--jsonl=FILE" not in run("--help").stdout
+
+
+def test_scripts_in_different_directories_share_one_plugin_cache(plugin_site, tmp_path):
+    """A script's own directory (first on sys.path) holds no distributions, so running from a new
+    directory reads the cache instead of discovering the plugins again (~0.3 s)."""
+    cache = tmp_path / "cache"
+    for name in ("one", "two"):
+        directory = tmp_path / name
+        directory.mkdir()
+        (directory / "train.py").write_text(SCRIPT)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(plugin_site), str(ROOT)]),
+            EXPERIMENTKIT_CACHE_DIR=str(cache),
+        )
+        result = subprocess.run(
+            [sys.executable, "train.py", "--help"],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "--jsonl=FILE" in result.stdout, result.stderr
+    assert len(list(cache.glob("plugins-*.json"))) == 1

@@ -356,3 +356,72 @@ def test_enforce_clean():
             ]
         )
     assert str(info.value) == ('EnforceClean: Uncommited changes in the "git@host:exp.git" repository.')
+
+
+# ------------------------------------------------------------------ versions read from dist-info
+
+VERSIONS_MAIN = """
+    import json
+    import sys
+
+    import moon_pkg
+    from experimentkit import dependencies as deps
+
+    _, _, packages = deps.gather_sources_and_dependencies(globals(), None, False)
+    print(json.dumps({"dependencies": deps.dependencies_json(packages),
+                      "metadata_imported": "importlib.metadata" in sys.modules}))
+"""
+
+
+def _dist_info(site, directory, name, version):
+    write(site / directory / "METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nBody\n")
+
+
+def test_versions_come_from_the_first_dist_info_on_the_path_without_importlib_metadata(tmp_path):
+    """The distribution's own spelling of its name and the first entry on sys.path win, as with
+    ``importlib.metadata.distribution``, and that module (and ``email``) is not imported."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    write(first / "moon_pkg.py", "")
+    _dist_info(first, "Moon.Pkg-2.0.dist-info", "Moon.Pkg", "2.0")
+    _dist_info(second, "moon_pkg-1.0.dist-info", "moon_pkg", "1.0")
+    write(tmp_path / "main.py", VERSIONS_MAIN)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(first), str(second), REPO]))
+    proc = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "Moon.Pkg==2.0" in result["dependencies"]
+    assert not any(d.startswith("moon_pkg==") for d in result["dependencies"])
+    assert result["metadata_imported"] is False
+
+
+def test_an_egg_info_first_on_the_path_is_left_to_importlib_metadata(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    write(first / "moon_pkg.py", "")
+    write(first / "moon_pkg.egg-info" / "PKG-INFO", "Metadata-Version: 1.1\nName: moon-pkg\nVersion: 3.0\n")
+    _dist_info(second, "moon_pkg-1.0.dist-info", "moon_pkg", "1.0")
+    write(tmp_path / "main.py", VERSIONS_MAIN)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(first), str(second), REPO]))
+    proc = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "moon-pkg==3.0" in json.loads(proc.stdout)["dependencies"]
+
+
+def test_every_installed_distribution_reads_as_importlib_metadata_reads_it():
+    from importlib import metadata
+
+    from experimentkit.dependencies import _dist_info_version
+
+    direct = 0
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        for spelling in {name, name.lower(), name.replace("-", "_"), name.replace("_", "-")}:
+            found = _dist_info_version(spelling)
+            if found is not None:
+                direct += 1
+                first = metadata.distribution(spelling)
+                assert found == (first.metadata["Name"], first.metadata["Version"]), spelling
+    assert direct > 10  # the fast path is the one taken here

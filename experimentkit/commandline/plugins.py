@@ -16,7 +16,6 @@ import inspect
 import json
 import os
 import sys
-from importlib import metadata
 from typing import Any, Optional
 
 from ..errors import ObserverError
@@ -123,20 +122,44 @@ def load_plugin(entry_point: Any) -> CLIOption:
     return option
 
 
+class _CachedEntryPoint:
+    """An entry point read back from the cache: the ``name``, ``value`` and ``load()`` that
+    ``load_plugin`` uses, without importing ``importlib.metadata``."""
+
+    def __init__(self, name: str, value: str):
+        self.name = name
+        self.value = value
+
+    def load(self) -> Any:
+        """Import ``module:attr.path`` (extras in brackets ignored), as ``EntryPoint.load`` does."""
+        import importlib
+
+        module, _, attrs = self.value.split("[", 1)[0].partition(":")
+        obj = importlib.import_module(module.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
 def _entry_points() -> list:
     """The group's entry points; remembered on disk per state of the installed distributions.
 
     ``importlib.metadata`` reads every distribution's metadata (0.15-0.45 s with ~150 installed);
     the cache is keyed by the path entries and the mtime of each ``entry_points.txt`` found by one
     ``scandir`` per path entry (~2 ms), so installing, removing or editing a plugin is noticed.
+    ``importlib.metadata`` itself (and the ``email`` package under it, ~20 ms) is imported only
+    when the cache is stale.
     """
     cache = _cache_file()
     if cache is not None:
         try:
             with open(cache, encoding="utf-8") as f:
-                return [metadata.EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in json.load(f)]
+                listed = json.load(f)
+            return [_CachedEntryPoint(str(name), str(value)) for name, value in listed]
         except (OSError, ValueError, TypeError):
             pass
+    from importlib import metadata
+
     found = metadata.entry_points()
     if hasattr(found, "select"):
         eps = list(found.select(group=ENTRY_POINT_GROUP))
@@ -158,13 +181,15 @@ def _cache_file() -> Optional[str]:
         return None
     digest = hashlib.sha1(ENTRY_POINT_GROUP.encode())
     for entry in sys.path:
-        digest.update(b"\0" + os.fsencode(entry or "."))
         try:
             names = sorted(
                 e.name for e in os.scandir(entry or ".") if e.name.endswith((".dist-info", ".egg-info"))
             )
-        except OSError:
+        except OSError:  # a zip, or missing: its path stands for it
+            digest.update(b"\0" + os.fsencode(entry or "."))
             continue
+        if names:  # a directory without distributions (a script's own) does not change the key
+            digest.update(b"\0" + os.fsencode(entry or "."))
         for name in names:
             try:
                 stamp = os.stat(os.path.join(entry or ".", name, "entry_points.txt")).st_mtime_ns
