@@ -367,7 +367,10 @@ VERSIONS_MAIN = """
     import moon_pkg
     from experimentkit import dependencies as deps
 
-    _, _, packages = deps.gather_sources_and_dependencies(globals(), None, False)
+    # only moon_pkg: experimentkit itself may sit in a checkout holding an experimentkit.egg-info
+    # (left by `pip install -e`), which is rightly left to importlib.metadata
+    scope = {"moon_pkg": moon_pkg, "json": json, "__file__": __file__}
+    _, _, packages = deps.gather_sources_and_dependencies(scope, None, False)
     print(json.dumps({"dependencies": deps.dependencies_json(packages),
                       "metadata_imported": "importlib.metadata" in sys.modules}))
 """
