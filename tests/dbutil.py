@@ -41,3 +41,29 @@ def server_database(kind: str, prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
         admin.dispose()
+
+
+def sql_url_fixtures(prefix: str) -> tuple:
+    """``(_servers, url)`` fixtures for a test module: ``url`` is parametrised over a fresh SQLite
+    file, then a PostgreSQL and a MariaDB database made once per module (skipped without a server).
+    Bind both names in the module: ``_servers, url = sql_url_fixtures("ek_x")``."""
+
+    @pytest.fixture(scope="module")
+    def _servers():
+        with contextlib.ExitStack() as stack:
+            made: dict = {}
+
+            def get(kind):
+                if kind not in made:
+                    made[kind] = stack.enter_context(server_database(kind, prefix))
+                return made[kind]
+
+            yield get
+
+    @pytest.fixture(params=["sqlite", "postgres", "mysql"])
+    def url(request, tmp_path, _servers):
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / 'runs.sqlite'}"
+        return _servers(request.param)
+
+    return _servers, url

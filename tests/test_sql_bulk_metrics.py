@@ -4,7 +4,6 @@ step, naive-UTC times with microseconds, any metric name (COPY escaping), every 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 
@@ -17,29 +16,12 @@ from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.bulk import CHUNK, sqlite_time_texts  # noqa: E402
 from experimentkit.observers import SqlObserver  # noqa: E402
 from experimentkit.query import open_store  # noqa: E402
-from tests.dbutil import server_database, with_driver  # noqa: E402
+from tests.dbutil import sql_url_fixtures, with_driver  # noqa: E402
 
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 
 
-@pytest.fixture(scope="module")
-def _servers():
-    with contextlib.ExitStack() as stack:
-        made: dict = {}
-
-        def get(kind):
-            if kind not in made:
-                made[kind] = stack.enter_context(server_database(kind, "ek_bulk"))
-            return made[kind]
-
-        yield get
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request, tmp_path, _servers):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    return _servers(request.param)
+_servers, url = sql_url_fixtures("ek_bulk")
 
 
 def _start(obs):

@@ -10,7 +10,6 @@ EXPERIMENTKIT_TEST_POSTGRES / EXPERIMENTKIT_TEST_MYSQL are set (a fresh database
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -24,35 +23,15 @@ from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.dispatch import Dispatcher  # noqa: E402
 from experimentkit.sync import sync  # noqa: E402
-from tests.dbutil import server_database, with_driver  # noqa: E402
+from tests.dbutil import sql_url_fixtures, with_driver  # noqa: E402
 
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 HOST = {"hostname": "box", "os": ["Linux", "Linux-6"], "python_version": "3.11.2", "cpu": "x"}
 
 
 # ---- databases -----------------------------------------------------------------------------------
-def _server_database(kind: str):
-    return server_database(kind, "ek_indoubt")
 
-
-@pytest.fixture(scope="module")
-def _servers():
-    with contextlib.ExitStack() as stack:
-        made: dict = {}
-
-        def get(kind):
-            if kind not in made:
-                made[kind] = stack.enter_context(_server_database(kind))
-            return made[kind]
-
-        yield get
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request, tmp_path, _servers):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.sqlite'}"
-    return _servers(request.param)
+_servers, url = sql_url_fixtures("ek_indoubt")
 
 
 def _count(url, table, run_id, **where):
