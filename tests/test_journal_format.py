@@ -57,7 +57,7 @@ def round_trip(tmp_path, value):
         True,
         None,
     ],
-    ids=repr,
+    ids=lambda value: type(value).__name__,
 )
 def test_every_tagged_type_is_read_back_as_itself(tmp_path, value):
     back = round_trip(tmp_path, value)
