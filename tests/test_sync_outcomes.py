@@ -109,3 +109,25 @@ def test_a_sync_resumed_after_a_skip_and_a_failure_replays_only_the_rest(tmp_pat
         ("attach", 42),  # the second sync extends the run the first one opened
         "log_metrics",
     ]
+
+
+class Namespace:
+    """A factory reached through an attribute path (``module:Outer.Inner``)."""
+
+    Resumable = Resumable
+
+
+def test_a_run_opened_before_the_outage_is_attached_by_its_assigned_id(tmp_path):
+    metrics = {"loss": {"name": "loss", "steps": [3], "values": [0.5], "timestamps": [T0]}}
+    factory = "tests.test_sync_outcomes:Namespace.Resumable"
+    header = {"run_uid": "u", "observer": "R", "replay_spec": {"factory": factory}}
+    path = tmp_path / "j.jsonl"
+    write_journal(str(path), header, [("log_metrics", {"metrics_by_name": metrics, "info": {}})])
+    with open(path, "a") as fh:  # the markers a run writes once the observer had opened it
+        fh.write(json.dumps({"opened": True, "assigned_id": 7}) + "\n")
+    built = importlib.import_module("tests.test_sync_outcomes").Resumable
+    built.calls[:] = []
+    built.failures[:] = []
+    [result] = sync(str(tmp_path), trust=[factory])
+    assert (result.status, result.delivered, result.run_id) == ("synced", 1, 7)
+    assert built.calls == [("attach", 7), "log_metrics"]
