@@ -1,0 +1,76 @@
+"""The file observer's metrics writer, found missing by mutation testing: the running summaries,
+columns given as tuples or ranges, dates among timestamps, and the log's file mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+
+from experimentkit.backends.file.observer import FileStorageObserver
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
+
+
+def started(tmp_path):
+    observer = FileStorageObserver(str(tmp_path / "runs"))
+    ex_info = {"name": "e", "base_dir": str(tmp_path), "sources": [], "dependencies": [], "repositories": []}
+    observer.started_event(
+        ex_info=ex_info,
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={},
+        meta_info={},
+        _id=None,
+    )
+    return observer
+
+
+def series(steps, values, stamps):
+    return {"steps": steps, "values": values, "timestamps": stamps}
+
+
+def test_the_summary_follows_every_batch(tmp_path):
+    observer = started(tmp_path)
+    observer.log_metrics({"loss": series([0, 1], [3.0, 1.0], [T0, T0])}, info={})
+    observer.log_metrics({"loss": series([2], [2.0], [T0]), "acc": series([0], [0.5], [T0])}, info={})
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    summary = json.loads((tmp_path / "runs" / "1" / "metrics_summary.json").read_text())
+    assert summary["metrics"] == {
+        "loss": {"last": 2.0, "min": 1.0, "max": 3.0, "count": 3},
+        "acc": {"last": 0.5, "min": 0.5, "max": 0.5, "count": 1},
+    }
+    assert summary["log_size"] == os.path.getsize(tmp_path / "runs" / "1" / "metrics.jsonl")
+
+
+def test_values_that_are_not_numbers_leave_no_summary(tmp_path):
+    observer = started(tmp_path)
+    observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    observer.log_metrics({"note": series([0], ["text"], [T0])}, info={})
+    observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    assert not (tmp_path / "runs" / "1" / "metrics_summary.json").exists()
+
+
+def test_tuples_ranges_and_dates_are_written_like_lists_and_datetimes(tmp_path):
+    observer = started(tmp_path)
+    day = dt.date(2024, 5, 2)
+    observer.log_metrics({"loss": series(range(2), (0.5, 0.25), (T0, day))}, info={})
+    observer.completed_event(stop_time=T0, result=None)
+    stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
+    assert stored == {
+        "loss": {"steps": [0, 1], "values": [0.5, 0.25], "timestamps": [T0.isoformat(), day.isoformat()]}
+    }
+
+
+def test_the_metric_log_gets_the_ordinary_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        observer = started(tmp_path)
+        observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    finally:
+        os.umask(umask)
+    mode = stat.S_IMODE(os.stat(tmp_path / "runs" / "1" / "metrics.jsonl").st_mode)
+    assert mode == 0o644  # 0o666 less the umask: not executable, readable by others like metrics.json
