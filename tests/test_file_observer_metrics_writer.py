@@ -74,3 +74,15 @@ def test_the_metric_log_gets_the_ordinary_file_mode(tmp_path):
         os.umask(umask)
     mode = stat.S_IMODE(os.stat(tmp_path / "runs" / "1" / "metrics.jsonl").st_mode)
     assert mode == 0o644  # 0o666 less the umask: not executable, readable by others like metrics.json
+
+
+def test_after_the_end_the_summary_describes_metrics_json(tmp_path):
+    observer = started(tmp_path)
+    observer.log_metrics({"loss": series([0, 1], [3.0, 1.0], [T0, T0])}, info={})
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    observer.completed_event(stop_time=T0, result=None)
+    run_dir = tmp_path / "runs" / "1"
+    summary = json.loads((run_dir / "metrics_summary.json").read_text())
+    assert summary["json_size"] == os.path.getsize(run_dir / "metrics.json") > 0
+    assert summary["metrics"]["loss"] == {"last": 1.0, "min": 1.0, "max": 3.0, "count": 2}
+    assert not (run_dir / "metrics.jsonl").exists()  # metrics.json is the one copy now
