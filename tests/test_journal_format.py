@@ -83,6 +83,7 @@ def test_objects_without_a_tag_come_back_as_their_repr_even_when_they_have_tolis
 
 def test_the_tags_on_disk_are_the_documented_ones():
     # a journal outlives the process that wrote it: these spellings are the file format
+    assert encode_value(0.5) == 0.5 and encode_value(2) == 2  # plain JSON numbers, no tag
     assert encode_value((1,)) == {"$tuple": [1]}
     assert encode_value(b"\xff") == {"$bytes": "/w=="}
     assert encode_value(math.inf) == {"$float": "inf"}
