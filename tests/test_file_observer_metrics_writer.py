@@ -8,6 +8,8 @@ import json
 import os
 import stat
 
+import pytest
+
 from experimentkit.backends.file.observer import FileStorageObserver
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
@@ -86,3 +88,31 @@ def test_after_the_end_the_summary_describes_metrics_json(tmp_path):
     assert summary["json_size"] == os.path.getsize(run_dir / "metrics.json") > 0
     assert summary["metrics"]["loss"] == {"last": 1.0, "min": 1.0, "max": 3.0, "count": 2}
     assert not (run_dir / "metrics.jsonl").exists()  # metrics.json is the one copy now
+
+
+def test_a_write_cut_short_by_a_full_disk_leaves_the_log_as_it_was(tmp_path):
+    # a file-size limit makes the kernel take part of the batch and then refuse the rest (EFBIG), as
+    # a filling disk does; SIGXFSZ is ignored so the refusal is an error, not the end of the process
+    import errno
+    import resource
+    import signal
+
+    observer = started(tmp_path)
+    observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    log = tmp_path / "runs" / "1" / "metrics.jsonl"
+    before = log.read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 10, hard))
+    try:
+        with pytest.raises(OSError) as refused:
+            observer.log_metrics({"loss": series([1, 2, 3], [0.5, 0.25, 0.125], [T0] * 3)}, info={})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert refused.value.errno == errno.EFBIG
+    assert log.read_bytes() == before  # cut back: the retry starts on a fresh line
+    observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})
+    observer.completed_event(stop_time=T0, result=None)
+    stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
+    assert stored["loss"]["steps"] == [0, 1]
