@@ -83,3 +83,56 @@ def test_a_replay_spec_that_changed_during_the_outage_is_written_to_the_journal(
     disp.retry()
     header, events = read_journal(str(tmp_path / "u-0-Flaky.jsonl"))
     assert header["replay_spec"] == changed and [e for e, _ in events] == ["heartbeat_event"]
+
+
+class Refusing(Flaky):
+    """Refuses tables for good once ``refuse`` is set; says where it writes by a URL with a password."""
+
+    refuse = False
+
+    def replay_spec(self):
+        return {"factory": "x:y", "kwargs": {"url": "postgresql://me:s3cret@db.example/exps"}}
+
+    def log_table(self, **kwargs):
+        if self.refuse:
+            raise ValueError("column 'img' has a type it cannot store")
+        return super().log_table(**kwargs)
+
+
+def refused_messages(caplog):
+    return [r.getMessage() for r in caplog.records if "cannot store" in r.getMessage()]
+
+
+def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, caplog):
+    observer = Refusing()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    observer.refuse = True
+    disp.emit("log_table", name="t", rows=[{"img": object()}])
+    [message] = refused_messages(caplog)
+    assert "postgresql://me:***@db.example/exps" in message and "s3cret" not in message
+    assert "ValueError: column 'img' has a type it cannot store" in message
+
+
+def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, caplog):
+    observer = Refusing()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    observer.down = True
+    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    observer.down, observer.refuse = False, True
+    disp.retry()
+    [message] = refused_messages(caplog)
+    assert "ValueError: column 'img' has a type it cannot store" in message
