@@ -7,7 +7,7 @@ import math
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experimentkit.context import current_run
@@ -330,6 +330,7 @@ values = st.recursive(
 )
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # speed is not the test
 @given(values)
 def test_encoding_round_trips_through_json(value):
     text = json.dumps(encode_value(value), allow_nan=False)

@@ -221,13 +221,18 @@ def test_sigkilled_run_reads_as_dead_once_its_heartbeat_is_stale(killed):
     from experimentkit.query import open_store
 
     backend, _ = killed
+    from experimentkit.query.base import utcnow
+
     try:
-        store = open_store(backend.store_target, dead_after=0.5)
+        # an injected clock an hour ahead instead of sleeping past dead_after
+        store = open_store(
+            backend.store_target, dead_after=0.5, clock=lambda: utcnow() + dt.timedelta(hours=1)
+        )
     except StoreError as exc:
         if "no file store" in str(exc) or "no sql store" in str(exc):
             pytest.skip(f"the {backend.kind} read-side store is not available yet: {exc}")
         raise
-    time.sleep(0.6)
+    assert open_store(backend.store_target, dead_after=3600).get("1").status == "RUNNING"  # fresh beat
     run = store.get("1")
     assert run.status == "DEAD" and run.raw_status == "RUNNING"
     assert run.heartbeat is not None

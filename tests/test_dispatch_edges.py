@@ -1,0 +1,138 @@
+"""Dispatcher details found missing by mutation testing: a driver error wrapping a permanent one, the
+call thread being a daemon (a hung backend must not keep the process alive at exit), and a replay
+spec that changed during an outage reaching the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import pytest
+
+from experimentkit.dispatch import Dispatcher, is_permanent
+from experimentkit.journal import read_journal
+from experimentkit.observers.memory import InMemoryObserver
+from tests.test_dispatch_support import Flaky
+
+T0 = dt.datetime(2024, 1, 1)
+STARTED = dict(ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+
+
+def test_a_driver_error_is_permanent_exactly_when_the_error_it_wraps_is():
+    sa = pytest.importorskip("sqlalchemy")
+    refused = sa.exc.StatementError("INSERT", "INSERT ...", {}, ValueError("NaN in a JSON column"))
+    unreachable = sa.exc.StatementError("INSERT", "INSERT ...", {}, ConnectionError("reset"))
+    assert is_permanent(refused) is True
+    assert is_permanent(unreachable) is False
+
+
+class Blocking(InMemoryObserver):
+    """Holds ``log_table`` until ``release`` is set."""
+
+    def __init__(self):
+        super().__init__(name="blocking")
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def log_table(self, name, rows):
+        self.entered.set()
+        self.release.wait()
+        return super().log_table(name=name, rows=rows)
+
+
+def test_the_observer_call_runs_in_a_daemon_thread(tmp_path):
+    observer = Blocking()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    caller = threading.Thread(target=disp.emit, kwargs=dict(event="log_table", name="t", rows=[{"i": 0}]))
+    caller.start()
+    try:
+        assert observer.entered.wait(60), "the observer call never started"
+        calls = [t for t in threading.enumerate() if t.name == "experimentkit-observer-call" and t.is_alive()]
+        assert calls and all(t.daemon for t in calls)
+    finally:
+        observer.release.set()
+        caller.join(60)
+    assert observer.run.tables["t"] == [{"i": 0}]
+
+
+def test_a_replay_spec_that_changed_during_the_outage_is_written_to_the_journal(tmp_path):
+    observer = Flaky()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    observer.down = True
+    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    disp.emit("heartbeat_event", info={}, captured_out="", beat_time=T0, result=None)
+    changed = {"factory": "experimentkit.observers.memory:lookup", "kwargs": {"name": "moved"}}
+    observer.replay_spec = lambda: changed  # e.g. row counts the backend confirmed since
+    observer.down = False
+    observer.failures = {"heartbeat_event": 10**6}  # the journal stays: the beat is not delivered
+    disp.retry()
+    header, events = read_journal(str(tmp_path / "u-0-Flaky.jsonl"))
+    assert header["replay_spec"] == changed and [e for e, _ in events] == ["heartbeat_event"]
+
+
+class Refusing(Flaky):
+    """Refuses tables for good once ``refuse`` is set; says where it writes by a URL with a password."""
+
+    refuse = False
+
+    def replay_spec(self):
+        return {"factory": "x:y", "kwargs": {"url": "postgresql://me:s3cret@db.example/exps"}}
+
+    def log_table(self, **kwargs):
+        if self.refuse:
+            raise ValueError("column 'img' has a type it cannot store")
+        return super().log_table(**kwargs)
+
+
+def refused_messages(caplog):
+    return [r.getMessage() for r in caplog.records if "cannot store" in r.getMessage()]
+
+
+def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, caplog):
+    observer = Refusing()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    observer.refuse = True
+    disp.emit("log_table", name="t", rows=[{"img": object()}])
+    [message] = refused_messages(caplog)
+    assert "postgresql://me:***@db.example/exps" in message and "s3cret" not in message
+    assert "ValueError: column 'img' has a type it cannot store" in message
+
+
+def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, caplog):
+    observer = Refusing()
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("test_dispatch_edges"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **STARTED)
+    observer.down = True
+    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    observer.down, observer.refuse = False, True
+    disp.retry()
+    [message] = refused_messages(caplog)
+    assert "ValueError: column 'img' has a type it cannot store" in message
