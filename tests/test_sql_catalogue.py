@@ -261,6 +261,15 @@ def test_catalogue_row_outliving_its_runs_is_corrected_and_the_key_refused(kind,
             left = set(conn.execute(sa.text("SELECT root, name FROM run_key")).all())
         assert ("config", "lrx") not in left and ("config", "lr") in left
 
+        _relist(engine)
+        for command in ("ls", "export"):  # a column no listed run has: checked, then refused
+            done = _cli(url, command, "--columns", "id,config.lrx,metrics.loss")
+            assert done.returncode == 2, (command, done.stdout, done.stderr)
+            assert done.stderr.count("\n") == 1 and "did you mean 'config.lr'" in done.stderr
+            _relist(engine)
+        shown = _cli(url, "ls", "--columns", "id,config.lr")  # a key the runs have: listed
+        assert shown.returncode == 0 and "config.lr" in shown.stdout, shown.stderr
+
         _relist(engine)  # the rows again, as the observer left them
         for store in (FastSqliteStore(url), SqlStore(url)) if kind == "sqlite" else (SqlStore(url),):
             with pytest.raises(QueryError, match=r"'config\.lrx'.*did you mean 'config\.lr'"):

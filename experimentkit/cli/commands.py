@@ -79,6 +79,14 @@ def _columns(args: argparse.Namespace, fallback: Callable[[], list], store: Any 
     return columns
 
 
+def _confirm_columns(args: argparse.Namespace, store: Any, records: Sequence[Any], columns: list) -> None:
+    """A ``--columns`` key that no listed run has may be a stale catalogue entry (runs deleted by
+    hand): the store checks, and refuses it as it refuses a key it never had."""
+    if args.columns:
+        keys = [parse_key(c) for c in columns if c not in ("id", "duration")]
+        store.confirm_keys(store.absent_keys(keys, records))
+
+
 def _sort_columns(args: argparse.Namespace) -> list:
     """The sort keys as ``ls`` columns (``metrics.loss`` for the last value)."""
     columns = []
@@ -129,6 +137,7 @@ def cmd_ls(args: argparse.Namespace, store: Any) -> int:
     else:
         columns = _columns(args, lambda: output.default_columns(records, sort_columns), store)
     required = output.required_columns(sort_columns) if not args.columns else columns
+    _confirm_columns(args, store, records, columns)
     _emit(
         args.format, columns, _run_rows(records, columns), [r.to_dict() for r in records], required=required
     )
@@ -138,6 +147,7 @@ def cmd_ls(args: argparse.Namespace, store: Any) -> int:
 def cmd_export(args: argparse.Namespace, store: Any) -> int:
     records = _listing(args, store)
     columns = _columns(args, lambda: output.all_columns(records), store)
+    _confirm_columns(args, store, records, columns)
     data = [r.to_dict() for r in records]
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:

@@ -1036,6 +1036,19 @@ class Store(abc.ABC):
         scans the records."""
         return any(_present(record, key) for record in self.query(Query()))
 
+    def confirm_keys(self, keys: Sequence[Key]) -> None:  # noqa: B027 - optional hook
+        """Check keys that an answer (a page of ``ls --columns``, a query) showed no sign of, for a
+        store whose key knowledge can go stale; raise ``unknown_key`` for one no run has.  Stores whose
+        ``has_key`` looks in the runs (or keeps exact counts) have nothing to check."""
+
+    def absent_keys(self, keys: Sequence[Key], answer: Sequence[RunRecord]) -> list:
+        """The ``keys`` under ``CATALOGUED_ROOTS`` that no run of ``answer`` has (see ``confirm_keys``)."""
+        return [
+            key
+            for key in dict.fromkeys(keys)
+            if key.root in CATALOGUED_ROOTS and key.path and not any(_present(r, key) for r in answer)
+        ]
+
     def key_names(self, root: str) -> list:
         """Every key under ``root`` (one of ``CATALOGUED_ROOTS``) that some run has, sorted, as key
         text (``config.opt.lr``, ``metrics.val.loss``).  Used for suggestions, on the error path."""

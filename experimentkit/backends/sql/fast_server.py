@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
@@ -116,3 +116,7 @@ class FastPostgresStore(FastSqliteStore):
 
     def has_key(self, key: Key) -> bool:
         return self.full.has_key(key)
+
+    def confirm_keys(self, keys: Sequence[Key]) -> None:
+        if keys:
+            self.full.confirm_keys(keys)

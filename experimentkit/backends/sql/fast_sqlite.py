@@ -471,8 +471,15 @@ class FastSqliteStore(Store):
         """``answer``, once the catalogued keys it shows no sign of are found in the runs; a stale
         catalogue row (runs deleted by hand) goes to the full store, which deletes it and refuses
         the query (see ``SqlStore.confirm_keys``)."""
-        keys = keys_to_confirm(q, answer)
-        if keys:
+        self.confirm_keys(keys_to_confirm(q, answer))
+        return answer
+
+    def confirm_keys(self, keys: Sequence[Key]) -> None:
+        """Catalogued ``keys`` that no run has any more go to the full store, which deletes their
+        catalogue rows and refuses them (``SqlStore.confirm_keys``); the look itself is stdlib SQL."""
+        if not keys:
+            return
+        try:
             with self._connect() as conn:
                 stale = [
                     key
@@ -482,9 +489,10 @@ class FastSqliteStore(Store):
                     ).fetchone()
                     and not _has_key(conn, key, "run", "metric")
                 ]
-            if stale:
-                self.full.confirm_keys(stale)
-        return answer
+        except (_Fallback, sqlite3.Error):
+            stale = list(keys)  # the full store looks again
+        if stale:
+            self.full.confirm_keys(stale)
 
     def get(self, run_id: Any) -> RunRecord:
         return self._fast(lambda: self._get(run_id), lambda full: full.get(run_id))
