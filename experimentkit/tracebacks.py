@@ -35,7 +35,9 @@ def _is_internal(filename: str) -> bool:
 
 def _chain(te: traceback.TracebackException) -> list:
     """Every TracebackException in the cause/context chain, each once."""
-    seen, todo, out = set(), [te], []
+    seen: set[int] = set()
+    todo: list[Optional[traceback.TracebackException]] = [te]
+    out: list[traceback.TracebackException] = []
     while todo:
         item = todo.pop()
         if item is None or id(item) in seen:

@@ -324,7 +324,7 @@ class FileStore(Store):
             try:
                 import fcntl
             except ImportError:  # no flock on this platform: last writer wins, as before
-                fcntl = None
+                fcntl = None  # type: ignore[assignment]  # checked below
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             data = self._annotations(run_dir)

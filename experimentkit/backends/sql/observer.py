@@ -635,7 +635,7 @@ def _is_write_conflict(exc: Any) -> bool:
     orig = getattr(exc, "orig", None)
     if getattr(orig, "pgcode", None) in ("40001", "40P01"):
         return True
-    args = getattr(orig, "args", ())
+    args: Any = getattr(orig, "args", ())
     return bool(args) and args[0] == 1213  # MySQL: deadlock found
 
 
