@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 __all__ = ["current_run", "activate", "active_runs", "own_run", "running_runs"]
@@ -47,11 +47,15 @@ def active_runs() -> list:
 
 
 @contextlib.contextmanager
-def running_runs(run: Any) -> Iterator[list]:
+def running_runs(run: Any, on_start: Optional[Callable[[list], None]] = None) -> Iterator[list]:
     """Register ``run`` as running for the block; yields the other runs already running (checked
-    and registered at once, so two runs starting together each see the other)."""
+    and registered at once, so two runs starting together each see the other).  ``on_start`` is
+    called with them under the same lock, so a decision it records (the capture mode) is visible
+    to every run that starts after it."""
     with _running_lock:
         others = list(_running)
+        if on_start is not None:
+            on_start(others)
         _running.append(run)
     try:
         yield others

@@ -18,6 +18,7 @@ capture stops.
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import contextvars
 import os
@@ -240,22 +241,35 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+# Every capture that replaces or restores sys.stdout/sys.stderr does it under this lock: runs in
+# threads start and end in any order, and an unlocked read-then-assign of sys.stdout in one thread
+# can drop the wrapper another thread installed in between (its run then loses what it prints).
+_streams_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _capture_sys(out: CapturedOutput) -> Iterator[CapturedOutput]:
-    saved = sys.stdout, sys.stderr
-    tees = _Tee(saved[0], out._append), _Tee(saved[1], out._append)
-    sys.stdout, sys.stderr = tees
+    with _streams_lock:
+        tees = _Tee(sys.stdout, out._append), _Tee(sys.stderr, out._append)
+        sys.stdout, sys.stderr = tees
     try:
         yield out
     finally:
-        _unwrap("stdout", tees[0], saved[0])
-        _unwrap("stderr", tees[1], saved[1])
+        with _streams_lock:
+            _unwrap("stdout", tees[0])
+            _unwrap("stderr", tees[1])
         out._close()
 
 
-def _unwrap(name: str, wrapper: object, inner: object) -> None:
+def _unwrap(name: str, wrapper: _Tee | _Router) -> None:
     """Take ``wrapper`` out of ``sys.<name>``, also when another capture wrapped it meanwhile (runs
-    in threads end in any order): the outer wrapper then writes to ``inner`` directly."""
+    in threads end in any order): the outer wrapper then writes to what ``wrapper`` wrote to.  That
+    is ``wrapper._stream`` now, not the stream it wrapped at the start, which may be a capture that
+    has ended since.  Called with ``_streams_lock`` held."""
+    inner = wrapper._stream
+    _retired.append(wrapper)
+    if isinstance(wrapper, _Tee):
+        wrapper._sink = _discard  # the run has ended: do not keep its captured text alive
     current = getattr(sys, name)
     if current is wrapper:
         setattr(sys, name, inner)
@@ -268,13 +282,23 @@ def _unwrap(name: str, wrapper: object, inner: object) -> None:
         node = node._stream
 
 
+def _discard(text: str) -> None:
+    """The sink of a wrapper whose capture has ended."""
+
+
+# CPython 3.11's print() holds sys.stdout by a borrowed reference between writing the text and
+# the newline; if another thread takes the wrapper out meanwhile and drops its last reference,
+# print writes through freed memory (a segfault, seen with runs ending together in threads).
+# Retired wrappers are therefore kept alive for a while, their sinks detached.
+_retired: collections.deque = collections.deque(maxlen=256)
+
+
 # ---- "thread": several runs capturing at once in one process ---------------------------------------
 # One router stands in for sys.stdout/sys.stderr while any such capture is open; it writes through
 # and hands the text to the capture of the run active in the writing context (a ContextVar), so
 # each run gets only what its own thread or task printed.  Output of C code, subprocesses and
 # threads started without the run's context is not captured (the run's meta says so).
 _sink: contextvars.ContextVar = contextvars.ContextVar("experimentkit_output_sink", default=None)
-_router_lock = threading.Lock()
 
 
 class _RouterState:
@@ -311,7 +335,7 @@ class _Router:
 
 @contextlib.contextmanager
 def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
-    with _router_lock:
+    with _streams_lock:
         if _router_state.users == 0:
             _router_state.routers = _Router(sys.stdout), _Router(sys.stderr)
             sys.stdout, sys.stderr = _router_state.routers
@@ -324,12 +348,12 @@ def _capture_routed(out: CapturedOutput) -> Iterator[CapturedOutput]:
             _sink.reset(token)
         except ValueError:
             _sink.set(None)
-        with _router_lock:
+        with _streams_lock:
             _router_state.users -= 1
             if _router_state.users == 0 and _router_state.routers is not None:
                 routers, _router_state.routers = _router_state.routers, None
-                _unwrap("stdout", routers[0], routers[0]._stream)
-                _unwrap("stderr", routers[1], routers[1]._stream)
+                _unwrap("stdout", routers[0])
+                _unwrap("stderr", routers[1])
         out._close()
 
 
@@ -418,12 +442,12 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
     readers: list[_PipeReader] = []
     # Python streams that do not write to fds 1/2 (pytest's capture, some notebook kernels) bypass the
     # pipes; tee those at the Python level so their output is captured too.
-    saved_streams = sys.stdout, sys.stderr
     tees: dict = {}
-    if not _writes_to_fd(sys.stdout, 1):
-        sys.stdout = tees["stdout"] = _Tee(sys.stdout, out._append)
-    if not _writes_to_fd(sys.stderr, 2):
-        sys.stderr = tees["stderr"] = _Tee(sys.stderr, out._append)
+    with _streams_lock:
+        if not _writes_to_fd(sys.stdout, 1):
+            sys.stdout = tees["stdout"] = _Tee(sys.stdout, out._append)
+        if not _writes_to_fd(sys.stderr, 2):
+            sys.stderr = tees["stderr"] = _Tee(sys.stderr, out._append)
     try:
         for fd in (1, 2):
             read_fd, write_fd = os.pipe()
@@ -435,8 +459,9 @@ def _capture_fd(filter: Optional[Callable[[str], str]]) -> Iterator[CapturedOutp
         yield out
     finally:
         _flush_std()
-        for name, tee in tees.items():
-            _unwrap(name, tee, saved_streams[0 if name == "stdout" else 1])
+        with _streams_lock:
+            for name, tee in tees.items():
+                _unwrap(name, tee)
         for fd, original in saved.items():  # restore first: nothing below may leave fds redirected
             os.dup2(original, fd)
             os.close(original)

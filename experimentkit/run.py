@@ -518,13 +518,12 @@ class Run:
             yield
 
     def _execute(self, args: tuple) -> Any:
-        with running_runs(self) as others:
-            return self._execute_captured(args, others)
+        with running_runs(self, self._choose_capture):
+            return self._execute_captured(args)
 
-    def _execute_captured(self, args: tuple, others: list) -> Any:
-        from .output import capture_output
-
-        dispatcher = self._live_dispatcher
+    def _choose_capture(self, others: list) -> None:
+        """Pick this run's capture mode, knowing the runs already running in this process (called
+        under the lock that registers runs, so a run starting next sees the mode chosen here)."""
         mode = self.capture_mode or "no"  # set by _run_observed
         if mode != "no" and (others or mode == "thread"):
             # another run of this process is active (threads, asyncio tasks): fd and sys capture
@@ -542,6 +541,12 @@ class Run:
                         "other runs of its process printed meanwhile"
                     )
         self._capture = mode
+
+    def _execute_captured(self, args: tuple) -> Any:
+        from .output import capture_output
+
+        dispatcher = self._live_dispatcher
+        mode = self._capture or "no"
         try:
             try:
                 with capture_output(mode, self.captured_out_filter) as output:

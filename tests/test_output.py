@@ -6,6 +6,7 @@ fd-mode tests run in a child interpreter, because they redirect the process's re
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experimentkit import output
+from experimentkit import Experiment, output
 from experimentkit.errors import UsageError
 from experimentkit.output import (
     CapturedOutput,
@@ -384,3 +385,48 @@ def test_fd_mode_restores_descriptors_when_the_body_raises(tmp_path, exception):
     assert proc.returncode != 0
     assert data["final"] == "before the error\n"  # the finally block asserted fd 1 was restored
     assert proc.stdout.decode().endswith("after the capture\n")
+
+
+@pytest.mark.parametrize("first_mode", ["sys", "fd"])
+def test_runs_starting_and_ending_together_in_threads_keep_every_line(first_mode):
+    """Runs started from threads at the same moment, over and over: one captures in ``first_mode``
+    (it started alone), the others in thread mode; each run's captured output holds every line it
+    printed.  Thread switches are forced every microsecond so that installing and removing the
+    stream wrappers interleave (an unlocked swap loses a run's first lines or all of them)."""
+    import threading
+
+    ex = Experiment("together", interactive=True)
+
+    @ex.config
+    def cfg():
+        x = 0
+
+    @ex.main
+    def main(x):
+        for i in range(5):
+            print(f"x={x} line {i}")
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for round_ in range(40):
+            barrier = threading.Barrier(3)
+            runs: dict = {}
+
+            def start(x, barrier=barrier, runs=runs):
+                barrier.wait()
+                runs[x] = ex.run(config_updates={"x": x}, options={"--capture": first_mode})
+
+            threads = [threading.Thread(target=start, args=(x,)) for x in (1, 2, 3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            for x, run in runs.items():
+                # print() writes the text and its newline separately, so in the run whose capture
+                # is shared, another thread's line can land between them: look for the texts
+                own = [i for rx, i in re.findall(r"x=(\d) line (\d)", run.captured_out) if rx == str(x)]
+                assert own == [str(i) for i in range(5)], (round_, x, run.captured_out)
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert not isinstance(sys.stdout, (output._Tee, output._Router))
