@@ -124,6 +124,10 @@ class FileStorageObserver(RunObserver):
         self._kept_chars = 0
         self._log_size = 0
         self._log_damaged = False
+        # The metrics' summaries (None: not kept, readers summarise the log) and the file sizes the
+        # saved ones describe.
+        self._summaries: Optional[dict] = None
+        self._summaries_saved: Optional[dict] = None
 
     def __repr__(self) -> str:
         return f"FileStorageObserver({self.basedir!r})"
@@ -158,7 +162,7 @@ class FileStorageObserver(RunObserver):
             if self.copy_sources:
                 for relpath, _md5 in ex_info.get("sources", []):
                     source = os.path.join(ex_info.get("base_dir") or "", relpath)
-                    _copy_atomic(source, os.path.join(self.dir, os.path.basename(relpath)))
+                    _copy_atomic(source, self._path(os.path.basename(relpath)))
             self._start_entry(
                 {
                     "experiment": dict(ex_info),
@@ -185,7 +189,7 @@ class FileStorageObserver(RunObserver):
         experiment = dict(ex_info)
         experiment["sources"] = self._save_sources(ex_info)
         with self._new_run_dir(_id) as run_id:
-            _write_atomic(os.path.join(self.dir, COUT_FILE), b"")
+            _write_atomic(self._path(COUT_FILE), b"")
             self._start_entry(
                 {
                     "experiment": experiment,
@@ -208,16 +212,16 @@ class FileStorageObserver(RunObserver):
         """Append the new output, refresh run.json (heartbeat, result) and info.json."""
         self.info = info
         self._save_cout(captured_out)
-        self.run_entry["heartbeat"] = beat_time.isoformat()
-        self.run_entry["result"] = sacred_flatten(result)
-        self._save_json(RUN_FILE, self.run_entry)
+        self._entry["heartbeat"] = beat_time.isoformat()
+        self._entry["result"] = sacred_flatten(result)
+        self._save_json(RUN_FILE, self._entry)
         self._save_info()
         self._save_summaries()
         self._note_if_ended()
 
     def completed_event(self, stop_time: _dt.datetime, result: Any) -> None:
         """Mark the run COMPLETED with its result."""
-        self.run_entry["result"] = sacred_flatten(result)
+        self._entry["result"] = sacred_flatten(result)
         self._finish(stop_time, "COMPLETED")
 
     def interrupted_event(self, interrupt_time: _dt.datetime, status: str) -> None:
@@ -226,7 +230,7 @@ class FileStorageObserver(RunObserver):
 
     def failed_event(self, fail_time: _dt.datetime, fail_trace: list) -> None:
         """Mark the run FAILED and keep the traceback lines."""
-        self.run_entry["fail_trace"] = fail_trace
+        self._entry["fail_trace"] = fail_trace
         self._finish(fail_time, "FAILED")
 
     # ---- files produced and consumed by the run -------------------------------------------------
@@ -237,9 +241,9 @@ class FileStorageObserver(RunObserver):
             entry = [filename, str(self._find_or_save(filename, self.resource_dir))]
         else:
             entry = [filename, _md5(filename)]
-        if entry not in self.run_entry["resources"]:
-            self.run_entry["resources"].append(entry)
-            self._save_json(RUN_FILE, self.run_entry)
+        if entry not in self._entry["resources"]:
+            self._entry["resources"].append(entry)
+            self._save_json(RUN_FILE, self._entry)
             self._note_if_ended()
 
     def artifact_event(
@@ -247,13 +251,13 @@ class FileStorageObserver(RunObserver):
     ) -> None:
         """Copy ``filename`` to ``<run dir>/<name>``; record its content type and metadata too."""
         self.save_file(filename, name)
-        if name not in self.run_entry["artifacts"]:
-            self.run_entry["artifacts"].append(name)
-        self.run_entry.setdefault(ARTIFACT_META_KEY, {})[name] = {
+        if name not in self._entry["artifacts"]:
+            self._entry["artifacts"].append(name)
+        self._entry.setdefault(ARTIFACT_META_KEY, {})[name] = {
             "content_type": content_type,
             "metadata": metadata,
         }
-        self._save_json(RUN_FILE, self.run_entry)
+        self._save_json(RUN_FILE, self._entry)
         self._note_if_ended()
 
     def save_file(self, filename: str, target_name: Optional[str] = None) -> None:
@@ -262,10 +266,10 @@ class FileStorageObserver(RunObserver):
         files (``cout.txt``, ``run.json`` ...) are refused with ``FileExistsError``, as in Sacred."""
         name = os.path.basename(filename) if target_name is None else target_name
         parts = check_artifact_name(name)
-        dest = os.path.join(self.dir, *parts)
+        dest = self._path(*parts)
         if len(parts) > 1:  # folders inside the run directory, never through a symlink out of it
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            if not _is_within(os.path.dirname(dest), self.dir):
+            if not _is_within(os.path.dirname(dest), self._path()):
                 raise ValueError(
                     f"Cannot store the artifact {name!r}: its folder leads out of the run directory"
                 )
@@ -288,7 +292,7 @@ class FileStorageObserver(RunObserver):
         data = "".join(metrics_log_line(name, *columns) for name, *columns in batch).encode("utf-8")
         if self._ended:  # a late (replayed) batch: back to the log the end replaced
             self._seed_log()
-        _append(os.path.join(self.dir, METRICS_LOG), data)
+        _append(self._path(METRICS_LOG), data)
         self._keep_items(batch, len(data))
         self._summarize(metrics_by_name)
         if self._ended:  # keep metrics.json complete, and the one copy
@@ -302,7 +306,7 @@ class FileStorageObserver(RunObserver):
         check_name("table", name)
         if not rows:
             return
-        folder = os.path.join(self.dir, TABLES_DIR)
+        folder = self._path(TABLES_DIR)
         os.makedirs(folder, exist_ok=True)
         text = "".join(json.dumps(flatten(row), separators=(",", ":")) + "\n" for row in rows)
         _append(os.path.join(folder, name + TABLE_SUFFIX), text.encode("utf-8"))
@@ -347,6 +351,17 @@ class FileStorageObserver(RunObserver):
         self._ended = self.run_entry.get("status") not in LIVE_STATUSES
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _path(self, *parts: str) -> str:
+        """A path in the run directory, which every event after the run's opening one has."""
+        assert self.dir is not None
+        return os.path.join(self.dir, *parts)
+
+    @property
+    def _entry(self) -> dict:
+        """``run_entry``, set by the opening event (or ``attach``) before any other event."""
+        assert self.run_entry is not None
+        return self.run_entry
+
     @contextlib.contextmanager
     def _new_run_dir(self, _id: Any) -> Iterator[Any]:
         """Claim a run directory and remove it again if the event fails, so a retry starts clean."""
@@ -354,7 +369,7 @@ class FileStorageObserver(RunObserver):
         try:
             yield run_id
         except BaseException:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self._path(), ignore_errors=True)
             self.dir = None
             if _id is None:  # hand the number back unless another run took the next one since
                 with _IdCounter(os.path.join(self.basedir, ID_COUNTER_FILE)) as counter:
@@ -401,8 +416,8 @@ class FileStorageObserver(RunObserver):
         self._ended = False
         self._kept_items, self._kept_chars, self._log_size = {}, 0, 0
         self._log_damaged = False  # the log holds lines that could not be read
-        self._summaries: Optional[dict] = {}
-        self._summaries_saved: Optional[dict] = None  # the file sizes the saved summaries describe
+        self._summaries = {}
+        self._summaries_saved = None
         self._save_json(CONFIG_FILE, config)
         self._save_json(RUN_FILE, entry)
 
@@ -411,12 +426,12 @@ class FileStorageObserver(RunObserver):
         then drop the metric log, which metrics.json now holds in full."""
         ended_before = self._ended  # a re-sent end (replay): indexes no longer watch this run
         self._ended = True
-        self.run_entry["stop_time"] = stop_time.isoformat()
-        self.run_entry["status"] = status
+        self._entry["stop_time"] = stop_time.isoformat()
+        self._entry["status"] = status
         self._save_metrics_json()
         self._save_summaries()
         self._save_info()
-        self._save_json(RUN_FILE, self.run_entry)
+        self._save_json(RUN_FILE, self._entry)
         self._drop_log()
         self._render_template()
         if ended_before:
@@ -426,17 +441,17 @@ class FileStorageObserver(RunObserver):
         """After a write to a run that had ended: a query index stops looking at a run once it
         ended, so the change is announced in the store's journal (``note_change``)."""
         if self._ended:
-            note_change(self.basedir, os.path.basename(self.dir))
+            note_change(self.basedir, os.path.basename(self._path()))
 
     def _save_json(self, name: str, obj: Any) -> None:
-        _write_atomic(os.path.join(self.dir, name), dumps(obj).encode("utf-8"))
+        _write_atomic(self._path(name), dumps(obj).encode("utf-8"))
 
     def _save_cout(self, captured_out: Optional[str]) -> None:
         """Append what was printed since the last beat (captured output only ever grows)."""
         if not captured_out or len(captured_out) <= self._cout_cursor:
             return
         new = captured_out[self._cout_cursor :]
-        _append(os.path.join(self.dir, COUT_FILE), new.encode("utf-8", errors="replace"))
+        _append(self._path(COUT_FILE), new.encode("utf-8", errors="replace"))
         self._cout_cursor = len(captured_out)
 
     def _save_info(self) -> None:
@@ -444,7 +459,7 @@ class FileStorageObserver(RunObserver):
             return
         text = dumps(sacred_flatten(self.info))
         if text != self._info_text:
-            _write_atomic(os.path.join(self.dir, INFO_FILE), text.encode("utf-8"))
+            _write_atomic(self._path(INFO_FILE), text.encode("utf-8"))
             self._info_text = text
 
     def _summarize(self, metrics_by_name: dict) -> None:
@@ -464,13 +479,13 @@ class FileStorageObserver(RunObserver):
         metrics.json (readers check the size of whichever file holds the points)."""
         if not self._summaries or self._log_damaged:  # they would not describe the log
             return
-        sizes = {"log_size": _file_size(os.path.join(self.dir, METRICS_LOG))}
+        sizes = {"log_size": _file_size(self._path(METRICS_LOG))}
         if self._ended:
-            sizes["json_size"] = _file_size(os.path.join(self.dir, METRICS_FILE))
+            sizes["json_size"] = _file_size(self._path(METRICS_FILE))
         if sizes == self._summaries_saved:
             return
         text = json.dumps({**sizes, "metrics": self._summaries})
-        _write_atomic(os.path.join(self.dir, METRICS_SUMMARY), text.encode("utf-8"))
+        _write_atomic(self._path(METRICS_SUMMARY), text.encode("utf-8"))
         self._summaries_saved = sizes
 
     def _save_metrics_json(self) -> None:
@@ -478,8 +493,8 @@ class FileStorageObserver(RunObserver):
         separators=(",", ":"))``); a log too big to hold is laid out streaming, in bounded
         memory."""
         self._seed_log()
-        path = os.path.join(self.dir, METRICS_FILE)
-        log = os.path.join(self.dir, METRICS_LOG)
+        path = self._path(METRICS_FILE)
+        log = self._path(METRICS_LOG)
         if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
             tmp = _temp_name(path)
             try:
@@ -498,10 +513,10 @@ class FileStorageObserver(RunObserver):
         """Rebuild the metric log from metrics.json when the run's end removed it and points come
         again (a replayed batch, a re-sent end): later writes then extend every point, not only
         the new ones."""
-        log = os.path.join(self.dir, METRICS_LOG)
+        log = self._path(METRICS_LOG)
         if os.path.exists(log):
             return
-        metrics = read_json(os.path.join(self.dir, METRICS_FILE))
+        metrics = read_json(self._path(METRICS_FILE))
         if not metrics:
             return
         self._kept_items = None  # the log now holds points this observer did not keep
@@ -515,12 +530,12 @@ class FileStorageObserver(RunObserver):
         """Remove the metric log once metrics.json holds all of it (one copy of the points); a log
         with lines that could not be read stays, for readers to report."""
         if not self._log_damaged:
-            _unlink_quietly(os.path.join(self.dir, METRICS_LOG))
+            _unlink_quietly(self._path(METRICS_LOG))
 
     def _metrics_json(self) -> str:
         """From the kept log text while the log holds only what this observer appended (checked by
         its size: a replay from another process appends too); else by reading the log once."""
-        log = os.path.join(self.dir, METRICS_LOG)
+        log = self._path(METRICS_LOG)
         if self._kept_items is not None and _file_size(log) == self._log_size:
             return metrics_json_from_items(self._kept_items)
         self._kept_items = None
@@ -575,12 +590,12 @@ class FileStorageObserver(RunObserver):
             from mako.template import Template
         except ImportError:
             return
-        with open(os.path.join(self.dir, COUT_FILE), encoding="utf-8", errors="replace") as f:
+        with open(self._path(COUT_FILE), encoding="utf-8", errors="replace") as f:
             cout = f.read()
         report = Template(filename=str(self.template)).render(
             run=self.run_entry, config=self.config, info=self.info, cout=cout, savedir=self.dir
         )
-        report_path = os.path.join(self.dir, "report" + self.template.suffix)
+        report_path = self._path("report" + self.template.suffix)
         _write_atomic(report_path, report.encode("utf-8"))
 
 

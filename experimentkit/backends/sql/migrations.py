@@ -171,7 +171,7 @@ def _sacred_to_v1(conn: sa.Connection) -> None:
         for index in table.indexes:
             # Sacred declared run.run_id UNIQUE already.
             if index.name not in present and index.name != "ux_run_run_id":
-                _create_index(conn, index)
+                _create_index(conn, table, index)
 
 
 def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column) -> None:
@@ -216,8 +216,9 @@ def _fill_keys(conn: sa.Connection) -> None:
         conn.execute(r.update().where(r.c.repository_id == row["repository_id"]).values(md5sum=key))
 
 
-def _create_index(conn: sa.Connection, index: sa.Index) -> None:
-    """Create ``index``; a unique one over Sacred-era duplicates becomes a plain index instead."""
+def _create_index(conn: sa.Connection, table: sa.Table, index: sa.Index) -> None:
+    """Create ``index`` on ``table``; a unique one over Sacred-era duplicates becomes a plain index
+    instead."""
     cols = list(index.columns)
     unique = index.unique
     if unique:
@@ -233,8 +234,8 @@ def _create_index(conn: sa.Connection, index: sa.Index) -> None:
     names = ", ".join(prep.format_column(c) for c in cols)
     conn.execute(
         sa.text(
-            f"CREATE {'UNIQUE ' if unique else ''}INDEX {prep.quote(index.name)} "
-            f"ON {prep.format_table(index.table)} ({names})"
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {prep.format_index(index)} "
+            f"ON {prep.format_table(table)} ({names})"
         )
     )
 
@@ -260,7 +261,7 @@ def _metric_last_index(conn: sa.Connection) -> None:
     present = {ix["name"] for ix in sa.inspect(conn).get_indexes(s.metric.name)}
     for index in s.metric.indexes:
         if index.name not in present:
-            _create_index(conn, index)
+            _create_index(conn, s.metric, index)
     if _OLD_METRIC_INDEX in present:
         prep = conn.dialect.identifier_preparer
         on = f" ON {prep.format_table(s.metric)}" if conn.dialect.name in ("mysql", "mariadb") else ""
@@ -281,10 +282,9 @@ def _metric_without_foreign_key(conn: sa.Connection) -> None:
     prep = conn.dialect.identifier_preparer
     drop = "FOREIGN KEY" if conn.dialect.name in ("mysql", "mariadb") else "CONSTRAINT"
     for fk in sa.inspect(conn).get_foreign_keys(s.metric.name):
-        if fk.get("name") and fk["referred_table"] == s.run.name:
-            conn.execute(
-                sa.text(f"ALTER TABLE {prep.format_table(s.metric)} DROP {drop} {prep.quote(fk['name'])}")
-            )
+        name = fk.get("name")
+        if name and fk["referred_table"] == s.run.name:
+            conn.execute(sa.text(f"ALTER TABLE {prep.format_table(s.metric)} DROP {drop} {prep.quote(name)}"))
 
 
 # ---- step 4 -> 5: key catalogue and metric summaries ---------------------------------------------

@@ -9,6 +9,7 @@ Sacred's classes give it.  The observer and the store do not use these classes.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import orm
@@ -32,7 +33,10 @@ mapper_registry = orm.registry(metadata=schema.metadata)
 
 
 class Base:
-    """Common base of the mapped classes; ``Base.metadata`` holds every table of the store."""
+    """Common base of the mapped classes; ``Base.metadata`` holds every table of the store.
+
+    Each class declares (annotations only) the columns and relationships the mapping below gives it,
+    so code using them is type-checked."""
 
     metadata = schema.metadata
     registry = mapper_registry
@@ -51,12 +55,18 @@ def _loads(text: Any) -> Any:
 class Source(Base):
     """A source file of an experiment (content as text, deduplicated by name and md5)."""
 
+    filename: str | None
+    md5sum: str | None
+
     def to_json(self) -> list:
         return [self.filename, self.md5sum]
 
 
 class Dependency(Base):
     """A package an experiment imported, with its version."""
+
+    name: str | None
+    version: str | None
 
     def to_json(self) -> str:
         return f"{self.name}=={self.version}"
@@ -65,12 +75,19 @@ class Dependency(Base):
 class Repository(Base):
     """A version-control state of an experiment's sources."""
 
+    url: str | None
+    commit: str | None
+    dirty: bool | None
+
     def to_json(self) -> dict:
         return {"url": self.url, "commit": self.commit, "dirty": self.dirty}
 
 
 class Resource(Base):
     """An input file a run opened (content as bytes, deduplicated by name and md5)."""
+
+    filename: str | None
+    md5sum: str | None
 
     def to_json(self) -> dict:
         return {"filename": self.filename, "md5sum": self.md5sum}
@@ -79,12 +96,21 @@ class Resource(Base):
 class Artifact(Base):
     """A file a run produced; ``filename`` is its name in the run."""
 
+    artifact_id: int
+    filename: str | None
+
     def to_json(self) -> dict:
         return {"_id": self.artifact_id, "filename": self.filename}
 
 
 class Host(Base):
     """A machine runs executed on."""
+
+    cpu: str | None
+    hostname: str | None
+    os: str | None
+    os_info: str | None
+    python_version: str | None
 
     def to_json(self) -> dict:
         return {
@@ -98,8 +124,15 @@ class Host(Base):
 class Experiment(Base):
     """An experiment (name plus sources, dependencies and repositories)."""
 
+    name: str | None
+    base_dir: str | None
+    mainfile: str | None
+    sources: list[Source]
+    dependencies: list[Dependency]
+    repositories: list[Repository]
+
     def to_json(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "base_dir": self.base_dir,
             "sources": [s.to_json() for s in self.sources],
@@ -115,12 +148,35 @@ class Experiment(Base):
 class Metric(Base):
     """One logged metric point (experimentkit stores metrics in SQL; Sacred did not)."""
 
+    name: str
+    step: int | None
+    value: float | None
+    timestamp: datetime | None
+
     def to_json(self) -> dict:
         return {"name": self.name, "step": self.step, "value": self.value, "timestamp": self.timestamp}
 
 
 class Run(Base):
     """A run; ``config``, ``info`` and ``meta`` columns hold JSON text."""
+
+    run_id: str  # never NULL: the observer (and Sacred's) writes it with the row
+    command: str | None
+    start_time: datetime | None
+    heartbeat: datetime | None
+    stop_time: datetime | None
+    queue_time: datetime | None
+    status: str | None
+    result: float | None
+    meta: str | None
+    config: str | None
+    captured_out: str | None
+    fail_trace: str | None
+    resources: list[Resource]
+    artifacts: list[Artifact]
+    metrics: list[Metric]
+    host: Host | None
+    experiment: Experiment | None
 
     def to_json(self) -> dict:
         from .observer import _public_id

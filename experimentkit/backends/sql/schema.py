@@ -14,6 +14,8 @@ Portability notes (SQLite, PostgreSQL, MariaDB/MySQL):
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -58,7 +60,8 @@ Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), *_MY)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 RUN_ID = sa.String(64)
-_TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+# Any: spread into sa.Table(**kw), whose named keywords are bools and lists, not str.
+_TABLE_ARGS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 metadata = sa.MetaData()
 
