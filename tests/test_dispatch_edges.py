@@ -4,19 +4,14 @@ spec that changed during an outage reaching the journal."""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 import threading
 
 import pytest
 
-from experimentkit.dispatch import Dispatcher, is_permanent
+from experimentkit.dispatch import is_permanent
 from experimentkit.journal import read_journal
 from experimentkit.observers.memory import InMemoryObserver
-from tests.test_dispatch_support import Flaky
-
-T0 = dt.datetime(2024, 1, 1)
-STARTED = dict(ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+from tests.test_dispatch_support import T0, Flaky, opened_dispatcher
 
 
 def test_a_driver_error_is_permanent_exactly_when_the_error_it_wraps_is():
@@ -43,14 +38,7 @@ class Blocking(InMemoryObserver):
 
 def test_the_observer_call_runs_in_a_daemon_thread(tmp_path):
     observer = Blocking()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_dispatch_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", **STARTED)
+    disp = opened_dispatcher(observer, tmp_path)
     caller = threading.Thread(target=disp.emit, kwargs=dict(event="log_table", name="t", rows=[{"i": 0}]))
     caller.start()
     try:
@@ -65,14 +53,7 @@ def test_the_observer_call_runs_in_a_daemon_thread(tmp_path):
 
 def test_a_replay_spec_that_changed_during_the_outage_is_written_to_the_journal(tmp_path):
     observer = Flaky()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_dispatch_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", **STARTED)
+    disp = opened_dispatcher(observer, tmp_path)
     observer.down = True
     disp.emit("log_table", name="t", rows=[{"i": 0}])
     disp.emit("heartbeat_event", info={}, captured_out="", beat_time=T0, result=None)
@@ -105,14 +86,7 @@ def refused_messages(caplog):
 
 def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, caplog):
     observer = Refusing()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_dispatch_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", **STARTED)
+    disp = opened_dispatcher(observer, tmp_path)
     observer.refuse = True
     disp.emit("log_table", name="t", rows=[{"img": object()}])
     [message] = refused_messages(caplog)
@@ -122,14 +96,7 @@ def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, capl
 
 def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, caplog):
     observer = Refusing()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_dispatch_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", **STARTED)
+    disp = opened_dispatcher(observer, tmp_path)
     observer.down = True
     disp.emit("log_table", name="t", rows=[{"i": 0}])
     observer.down, observer.refuse = False, True

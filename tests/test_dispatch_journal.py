@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from experimentkit.dispatch import Dispatcher, read_journal
 from experimentkit.observers.memory import InMemoryObserver
 from experimentkit.sync import sync
-from tests.test_dispatch_support import Flaky
+from tests.test_dispatch_support import Flaky, metric_batch
 
 T0 = dt.datetime(2024, 1, 1)
 HEADER = {
@@ -39,17 +39,6 @@ HEADER = {
 def write_lines(path, records, tail=""):
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + tail)
     return str(path)
-
-
-def metrics(name, steps):
-    return {
-        name: {
-            "name": name,
-            "steps": list(steps),
-            "values": [float(s) for s in steps],
-            "timestamps": [T0] * len(steps),
-        }
-    }
 
 
 def metrics_line(seq, steps):
@@ -196,7 +185,7 @@ def test_nothing_is_written_while_the_observer_is_healthy(tmp_path):
     disp = dispatcher(observer, tmp_path / "fb")
     start(disp)
     for i in range(5):
-        disp.emit("log_metrics", metrics_by_name=metrics("loss", [i]), info={})
+        disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [i]), info={})
         beat(disp, "x" * i)
     assert not (tmp_path / "fb").exists()
     disp.emit("completed_event", stop_time=T0, result=1)
@@ -209,7 +198,7 @@ def test_journal_appears_with_the_first_failure_and_goes_when_the_observer_recov
     disp = dispatcher(observer, fallback)
     start(disp)
     observer.down = True
-    disp.emit("log_metrics", metrics_by_name=metrics("loss", [0, 1]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [0, 1]), info={})
     [name] = journal_files(fallback)
     assert name == "uid1-0-Flaky.jsonl"
     header, events = read_journal(str(fallback / name))
@@ -218,7 +207,7 @@ def test_journal_appears_with_the_first_failure_and_goes_when_the_observer_recov
     assert header["finalized"] is False and header["replay_spec"] == observer.replay_spec()
     assert [e for e, _ in events] == ["log_metrics"]
     beat(disp, "out\n")
-    disp.emit("log_metrics", metrics_by_name=metrics("loss", [2]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [2]), info={})
     _, events = read_journal(str(fallback / name))
     assert [e for e, _ in events] == ["log_metrics", "heartbeat_event", "log_metrics"]
     observer.down = False
@@ -234,9 +223,9 @@ def test_partial_delivery_is_marked_and_the_rest_stays(tmp_path):
     observer = Flaky(down=True)
     disp = dispatcher(observer, fallback)
     start(disp)  # journaled: the backend never saw the run
-    disp.emit("log_metrics", metrics_by_name=metrics("loss", [0]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [0]), info={})
     disp.emit("log_table", name="t", rows=[{"i": 0}])
-    disp.emit("log_metrics", metrics_by_name=metrics("loss", [1]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [1]), info={})
     [path] = [str(fallback / n) for n in journal_files(fallback)]
     assert read_journal(path)[0]["opened"] is False
     observer.down = False
@@ -312,7 +301,7 @@ def killed_run_journal(fallback):
     disp = dispatcher(observer, fallback)
     start(disp)
     observer.down = True
-    disp.emit("log_metrics", metrics_by_name=metrics("loss", [0, 1]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [0, 1]), info={})
     beat(disp, "out\n")
     disp.slots[0].journal.close()  # no finish(): the process "dies" here
     return observer, str(fallback / "uid1-0-Flaky.jsonl")
@@ -418,7 +407,7 @@ def test_stored_plus_journal_is_every_event_once_at_every_moment(actions):
         step, row, out = 0, 0, ""
         for action in actions:
             if action == "metrics":
-                disp.emit("log_metrics", metrics_by_name=metrics("loss", [step]), info={})
+                disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [step]), info={})
                 step += 1
             elif action == "table":
                 disp.emit("log_table", name="t", rows=[{"i": row}])

@@ -1,8 +1,15 @@
-"""Observers that fail on demand, shared by the dispatch and sync tests."""
+"""Observers that fail on demand, and a dispatcher with a run opened on them, shared by the
+dispatch, journal and sync tests."""
 
+import datetime as dt
 import itertools
+import logging
 
+from experimentkit.dispatch import Dispatcher
 from experimentkit.observers.memory import InMemoryObserver
+
+T0 = dt.datetime(2024, 1, 1)
+STARTED = dict(ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
 
 EVENTS = (
     "queued_event",
@@ -53,3 +60,30 @@ def _wrap(event):
 
 for _event in EVENTS:
     setattr(Flaky, _event, _wrap(_event))
+
+
+def opened_dispatcher(observer, fallback_dir, **kwargs) -> Dispatcher:
+    """A dispatcher for one run (uid ``u``) on ``observer``, its journals in ``fallback_dir``, that
+    retries at once (``retry_seconds=0``), with the run opened (``started_event``)."""
+    disp = Dispatcher(
+        [observer],
+        logger=logging.getLogger("tests.dispatch"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(fallback_dir),
+        **kwargs,
+    )
+    disp.open("started_event", **STARTED)
+    return disp
+
+
+def metric_batch(name, steps, stamp=T0):
+    """``metrics_by_name`` for one metric: the given steps, each step's value as a float."""
+    return {
+        name: {
+            "name": name,
+            "steps": list(steps),
+            "values": [float(s) for s in steps],
+            "timestamps": [stamp] * len(steps),
+        }
+    }

@@ -3,7 +3,6 @@ touching the caller's lists, a zombie writer, a journal written in the current d
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import subprocess
@@ -11,41 +10,22 @@ import sys
 import threading
 import time
 
-from experimentkit.dispatch import Dispatcher
 from experimentkit.journal import process_identity, read_journal, write_journal, writer_alive
-from tests.test_dispatch_support import Flaky
-
-T0 = dt.datetime(2024, 1, 1)
-
-
-def batch(name, steps):
-    return {
-        name: {
-            "name": name,
-            "steps": list(steps),
-            "values": [float(s) for s in steps],
-            "timestamps": [T0] * len(steps),
-        }
-    }
+from tests.test_dispatch_support import T0, Flaky, metric_batch, opened_dispatcher
 
 
 def test_buffered_batches_merge_new_names_and_leave_the_callers_dicts_alone(tmp_path):
     observer = Flaky()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_journal_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+    disp = opened_dispatcher(observer, tmp_path)
     observer.down = True
-    first, second = batch("loss", [0, 1]), {**batch("loss", [2]), **batch("acc", [0])}
+    first, second = metric_batch("loss", [0, 1]), {**metric_batch("loss", [2]), **metric_batch("acc", [0])}
     disp.emit("log_metrics", metrics_by_name=first, info={})
     disp.emit("log_metrics", metrics_by_name=second, info={})
-    assert first == batch("loss", [0, 1]) and second["acc"] == batch("acc", [0])["acc"]  # not extended
+    assert (
+        first == metric_batch("loss", [0, 1]) and second["acc"] == metric_batch("acc", [0])["acc"]
+    )  # not extended
     [(event, kwargs)] = read_journal(str(tmp_path / "u-0-Flaky.jsonl"))[1]
-    assert kwargs["metrics_by_name"] == {**batch("loss", [0, 1, 2]), **batch("acc", [0])}
+    assert kwargs["metrics_by_name"] == {**metric_batch("loss", [0, 1, 2]), **metric_batch("acc", [0])}
     observer.down = False
     disp.retry()
     assert observer.run.metrics["loss"]["steps"] == [0, 1, 2] and observer.run.metrics["acc"]["steps"] == [0]
@@ -80,14 +60,7 @@ def test_a_journal_named_without_a_directory_goes_in_the_current_one(tmp_path, m
 
 def journaling_dispatcher(tmp_path):
     observer = Flaky()
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_journal_edges"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path),
-    )
-    disp.open("started_event", ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+    disp = opened_dispatcher(observer, tmp_path)
     observer.down = True
     return observer, disp
 
@@ -101,7 +74,7 @@ def test_heartbeats_are_journaled_as_what_is_new_with_consecutive_numbers(tmp_pa
 
     _, disp = journaling_dispatcher(tmp_path)
     beat(disp, "epoch 1\n")
-    disp.emit("log_metrics", metrics_by_name=batch("loss", [0]), info={})
+    disp.emit("log_metrics", metrics_by_name=metric_batch("loss", [0]), info={})
     beat(disp, "epoch 1\nepoch 2\n")
     beat(disp, "restarted\n")  # not a continuation: stored whole
     with open(tmp_path / "u-0-Flaky.jsonl") as fh:

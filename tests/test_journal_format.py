@@ -7,7 +7,6 @@ from __future__ import annotations
 import array
 import datetime as dt
 import json
-import logging
 import math
 import os
 import signal
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from experimentkit.dispatch import Dispatcher
 from experimentkit.journal import (
     decode_value,
     encode_value,
@@ -26,7 +24,7 @@ from experimentkit.journal import (
     write_journal,
     writer_alive,
 )
-from tests.test_dispatch_support import Flaky
+from tests.test_dispatch_support import Flaky, opened_dispatcher
 
 T0 = dt.datetime(2024, 1, 1, 12, 30, 15, 250)
 HEADER = {"run_uid": "u", "observer": "X", "replay_spec": None}
@@ -121,14 +119,7 @@ def test_a_journal_written_earlier_is_read_with_its_tags(tmp_path):
 
 def outage(tmp_path, **flaky):
     observer = Flaky(**flaky)
-    disp = Dispatcher(
-        [observer],
-        logger=logging.getLogger("test_journal_format"),
-        run_uid="u",
-        retry_seconds=0,
-        fallback_dir=str(tmp_path / "fallback"),
-    )
-    disp.open("started_event", ex_info={}, command="m", host_info={}, start_time=T0, config={}, meta_info={})
+    disp = opened_dispatcher(observer, tmp_path / "fallback")
     observer.down = True
     return observer, disp
 
