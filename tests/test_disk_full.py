@@ -24,6 +24,7 @@ from experimentkit.context import current_run
 from experimentkit.observers import FileStorageObserver
 from experimentkit.query import open_store
 from experimentkit.testing import make_run
+from tests.file_observer_support import started_file_observer
 
 REPO = str(Path(__file__).resolve().parents[1])
 T0 = dt.datetime(2026, 1, 1)
@@ -64,22 +65,8 @@ def batch(start, count):
     }
 
 
-def started(disk):
-    obs = FileStorageObserver(disk / "runs")
-    obs.started_event(
-        ex_info={"name": "e", "base_dir": "", "sources": []},
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id=None,
-    )
-    return obs
-
-
 def test_a_short_write_is_cut_back_and_the_retry_stores_every_point_once(small_disk):
-    obs = started(small_disk)
+    obs = started_file_observer(small_disk / "runs", T0)
     obs.log_metrics(batch(0, 100), {})
     log = Path(obs.dir) / "metrics.jsonl"
     size = log.stat().st_size

@@ -30,8 +30,7 @@ from experimentkit.backends.file.schema import (
     metrics_log_lines,
 )
 from experimentkit.observers.base import RunObserver
-
-T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
+from tests.file_observer_support import T0, started_file_observer
 
 # ---- strategies ---------------------------------------------------------------------------------
 floats = st.floats(allow_nan=True, allow_infinity=True)
@@ -78,20 +77,6 @@ def reference_log_line(name, steps, values, stamps) -> str:
 
 def _read_text(path: Path) -> str:
     return path.read_text() if path.exists() else ""
-
-
-def start(basedir: Path) -> FileStorageObserver:
-    obs = FileStorageObserver(basedir)
-    obs.started_event(
-        ex_info={"name": "demo", "base_dir": str(basedir), "sources": []},
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id=None,
-    )
-    return obs
 
 
 def complete(obs: FileStorageObserver) -> str:
@@ -181,7 +166,7 @@ batch = st.dictionaries(st.sampled_from(["loss", "acc", "a,b"]), st.lists(point,
 @settings(max_examples=60, deadline=None)
 @given(batches=st.lists(batch, max_size=5))
 def test_log_lines_and_metrics_json_match_the_standard_encoder(tmp_path_factory, batches):
-    obs = start(tmp_path_factory.mktemp("runs"))
+    obs = started_file_observer(tmp_path_factory.mktemp("runs"))
     expected_log = ""
     for metrics in batches:
         by_name = {}
@@ -211,7 +196,7 @@ def test_metrics_log_lines_keeps_its_format():
 
 
 def test_timestamps_that_are_not_datetimes_are_kept_as_before(tmp_path):
-    obs = start(tmp_path)
+    obs = started_file_observer(tmp_path)
     obs.log_metrics(
         metrics_by_name={
             "m": {
@@ -228,7 +213,7 @@ def test_timestamps_that_are_not_datetimes_are_kept_as_before(tmp_path):
 
 def test_numpy_columns_are_converted(tmp_path):
     np = pytest.importorskip("numpy")
-    obs = start(tmp_path)
+    obs = started_file_observer(tmp_path)
     obs.log_metrics(
         metrics_by_name={
             "m": {"steps": np.arange(3), "values": np.array([0.5, 1, 2]), "timestamps": [T0] * 3}
@@ -255,7 +240,7 @@ def one_point(name: str, step: int, value) -> dict:
 
 
 def test_lines_appended_by_someone_else_reach_metrics_json(tmp_path):
-    obs = start(tmp_path)
+    obs = started_file_observer(tmp_path)
     obs.log_metrics(metrics_by_name=one_point("loss", 0, 1.0), info={})
     with open(Path(obs.dir) / "metrics.jsonl", "a") as f:  # e.g. a replay from another process
         f.write(reference_log_line("loss", [1], [0.5], ["2024-05-01T12:00:01"]))
@@ -266,7 +251,7 @@ def test_lines_appended_by_someone_else_reach_metrics_json(tmp_path):
 
 def test_too_much_kept_text_falls_back_to_the_log(tmp_path, monkeypatch):
     monkeypatch.setattr(observer_module, "MAX_KEPT_METRIC_CHARS", 200)
-    obs = start(tmp_path)
+    obs = started_file_observer(tmp_path)
     for step in range(10):
         obs.log_metrics(metrics_by_name=one_point("loss", step, step / 4), info={})
     assert obs._kept_items is None
@@ -275,7 +260,7 @@ def test_too_much_kept_text_falls_back_to_the_log(tmp_path, monkeypatch):
 
 
 def test_late_batch_after_the_end_and_attach(tmp_path):
-    obs = start(tmp_path)
+    obs = started_file_observer(tmp_path)
     obs.log_metrics(metrics_by_name=one_point("a,b", 0, "x,y"), info={})
     obs.log_metrics(metrics_by_name=one_point("loss", 0, 1.0), info={})
     log = complete(obs)

@@ -10,32 +10,11 @@ import stat
 
 import pytest
 
-from experimentkit.backends.file.observer import FileStorageObserver
-
-T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
-
-
-def started(tmp_path):
-    observer = FileStorageObserver(str(tmp_path / "runs"))
-    ex_info = {"name": "e", "base_dir": str(tmp_path), "sources": [], "dependencies": [], "repositories": []}
-    observer.started_event(
-        ex_info=ex_info,
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id=None,
-    )
-    return observer
-
-
-def series(steps, values, stamps):
-    return {"steps": steps, "values": values, "timestamps": stamps}
+from tests.file_observer_support import T0, series, started_file_observer
 
 
 def test_the_summary_follows_every_batch(tmp_path):
-    observer = started(tmp_path)
+    observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0, 1], [3.0, 1.0], [T0, T0])}, info={})
     observer.log_metrics({"loss": series([2], [2.0], [T0]), "acc": series([0], [0.5], [T0])}, info={})
     observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
@@ -48,7 +27,7 @@ def test_the_summary_follows_every_batch(tmp_path):
 
 
 def test_values_that_are_not_numbers_leave_no_summary(tmp_path):
-    observer = started(tmp_path)
+    observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
     observer.log_metrics({"note": series([0], ["text"], [T0])}, info={})
     observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})
@@ -57,7 +36,7 @@ def test_values_that_are_not_numbers_leave_no_summary(tmp_path):
 
 
 def test_tuples_ranges_and_dates_are_written_like_lists_and_datetimes(tmp_path):
-    observer = started(tmp_path)
+    observer = started_file_observer(tmp_path / "runs")
     day = dt.date(2024, 5, 2)
     observer.log_metrics({"loss": series(range(2), (0.5, 0.25), (T0, day))}, info={})
     observer.completed_event(stop_time=T0, result=None)
@@ -70,7 +49,7 @@ def test_tuples_ranges_and_dates_are_written_like_lists_and_datetimes(tmp_path):
 def test_the_metric_log_gets_the_ordinary_file_mode(tmp_path):
     umask = os.umask(0o022)
     try:
-        observer = started(tmp_path)
+        observer = started_file_observer(tmp_path / "runs")
         observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
     finally:
         os.umask(umask)
@@ -79,7 +58,7 @@ def test_the_metric_log_gets_the_ordinary_file_mode(tmp_path):
 
 
 def test_after_the_end_the_summary_describes_metrics_json(tmp_path):
-    observer = started(tmp_path)
+    observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0, 1], [3.0, 1.0], [T0, T0])}, info={})
     observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
     observer.completed_event(stop_time=T0, result=None)
@@ -97,7 +76,7 @@ def test_a_write_cut_short_by_a_full_disk_leaves_the_log_as_it_was(tmp_path):
     import resource
     import signal
 
-    observer = started(tmp_path)
+    observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
     log = tmp_path / "runs" / "1" / "metrics.jsonl"
     before = log.read_bytes()

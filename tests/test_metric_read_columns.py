@@ -19,8 +19,8 @@ from experimentkit.errors import StoreError
 from experimentkit.observers import FileStorageObserver, SqlObserver
 from experimentkit.query import open_store
 from experimentkit.query.columns import float_column, int_column, time_column
+from tests.file_observer_support import T0, started_file_observer
 
-T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
 SERIES = {
     # repr-style decimals of every length, and the forms the decimal fast path must leave alone
     "loss": [0.5, -0.0, 1.0, 2.675, 0.1 + 0.2, 123456789012.345, 1e-05, 1e16, -3.25, 7.0],
@@ -35,16 +35,7 @@ def _stamps(n: int) -> list:
 
 
 def _start(base) -> FileStorageObserver:
-    obs = FileStorageObserver(base)
-    obs.started_event(
-        ex_info={"name": "e", "base_dir": "", "sources": []},
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id=None,
-    )
+    obs = started_file_observer(base)
     for name, values in SERIES.items():  # two batches each, interleaved with the other metrics
         stamps = _stamps(len(values))
         for part in (slice(0, 3), slice(3, None)):
@@ -109,16 +100,7 @@ def test_summaries_describe_the_metrics_json_that_replaced_the_log(tmp_path):
     kept = read_metric_summaries(obs.dir)
     assert kept is None  # "mixed" holds text: nothing is kept, readers summarise the file
     base = tmp_path / "numbers"
-    numbers = FileStorageObserver(base)
-    numbers.started_event(
-        ex_info={"name": "e", "base_dir": "", "sources": []},
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id=None,
-    )
+    numbers = started_file_observer(base)
     numbers.log_metrics(
         {"x": {"name": "x", "steps": [0, 1], "values": [1.5, 0.5], "timestamps": [T0] * 2}}, {}
     )
