@@ -1,5 +1,6 @@
 """The file observer's metrics writer, found missing by mutation testing: the running summaries,
-columns given as tuples or ranges, dates among timestamps, and the log's file mode."""
+columns given as tuples or ranges, dates among timestamps, the log's file mode, a damaged or torn
+log, attaching, and a log too big to hold (streamed)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import datetime as dt
 import json
 import os
 import stat
+import tempfile
 
 import pytest
 
+from experimentkit.backends.file import observer as observer_module
+from experimentkit.backends.file.observer import FileStorageObserver
 from tests.file_observer_support import T0, series, started_file_observer
 
 
@@ -95,3 +99,84 @@ def test_a_write_cut_short_by_a_full_disk_leaves_the_log_as_it_was(tmp_path):
     observer.completed_event(stop_time=T0, result=None)
     stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
     assert stored["loss"]["steps"] == [0, 1]
+
+
+# ---- a damaged log, attach, big logs -------------------------------------------------------------
+def append_damaged_line(observer):
+    """What a writer killed part-way and then continued by another leaves: a line that is not JSON."""
+    with open(os.path.join(observer.dir, "metrics.jsonl"), "a") as fh:
+        fh.write('{"name": "loss", "steps": [2], garbage\n')
+
+
+@pytest.fixture(params=["held", "streamed"])
+def log_path(request, monkeypatch):
+    """metrics.json built from the log read whole ("held"), or streamed as for a log too big to hold
+    (the bound lowered to a few bytes)."""
+    if request.param == "streamed":
+        monkeypatch.setattr(observer_module, "MAX_KEPT_METRIC_CHARS", 50)
+    return request.param
+
+
+def test_a_damaged_line_is_skipped_and_the_log_kept_for_readers_to_report(tmp_path, log_path):
+    observer = started_file_observer(tmp_path / "runs")
+    observer.log_metrics({"loss": series([0, 1], [1.0, 0.5], [T0, T0])}, info={})
+    append_damaged_line(observer)
+    observer.log_metrics({"loss": series([3], [0.25], [T0])}, info={})
+    observer.completed_event(stop_time=T0, result=None)
+    run_dir = tmp_path / "runs" / "1"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "COMPLETED"
+    stored = json.loads((run_dir / "metrics.json").read_text())
+    assert stored["loss"]["steps"] == [0, 1, 3] and stored["loss"]["values"] == [1.0, 0.5, 0.25]
+    assert b"garbage" in (run_dir / "metrics.jsonl").read_bytes()  # kept: readers report it
+    assert not (run_dir / "metrics_summary.json").exists()  # a summary would not describe the log
+
+
+def test_a_late_batch_after_the_end_of_a_run_with_a_damaged_log_is_stored(tmp_path, log_path):
+    observer = started_file_observer(tmp_path / "runs")
+    observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    append_damaged_line(observer)
+    observer.completed_event(stop_time=T0, result=None)
+    observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})  # replayed after the end
+    stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
+    assert stored["loss"]["steps"] == [0, 1]
+
+
+def test_a_big_log_is_spooled_beside_the_run_not_in_the_system_temp_dir(tmp_path, monkeypatch):
+    # the system temp dir may be small (a tmpfs) or gone; the run's own disk has room for its points
+    monkeypatch.setattr(observer_module, "MAX_KEPT_METRIC_CHARS", 50)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    observer = started_file_observer(tmp_path / "runs")
+    for step in range(3):
+        observer.log_metrics({"loss": series([step], [step / 2], [T0])}, info={})
+    observer.completed_event(stop_time=T0, result=None)
+    run_dir = tmp_path / "runs" / "1"
+    assert json.loads((run_dir / "metrics.json").read_text())["loss"]["values"] == [0.0, 0.5, 1.0]
+    assert sorted(os.listdir(run_dir)) == [
+        "config.json",
+        "cout.txt",
+        "metrics.json",
+        "metrics_summary.json",
+        "run.json",
+    ]
+
+
+def test_a_run_without_metrics_ended_by_an_attached_observer_gets_an_empty_metrics_json(tmp_path):
+    started_file_observer(tmp_path / "runs")
+    other = FileStorageObserver(str(tmp_path / "runs"))
+    other.attach("1")
+    other.completed_event(stop_time=T0, result=None)
+    assert (tmp_path / "runs" / "1" / "metrics.json").read_text() == "{}"
+
+
+def test_attach_cuts_only_the_torn_tail_of_the_log(tmp_path):
+    observer = started_file_observer(tmp_path / "runs")
+    observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})
+    with open(os.path.join(observer.dir, "metrics.jsonl"), "a") as fh:
+        fh.write('{"name":"loss","steps":[2')  # the writer was killed mid-line
+    other = FileStorageObserver(str(tmp_path / "runs"))
+    other.attach("1")
+    other.log_metrics({"loss": series([2], [0.25], [T0])}, info={})
+    other.completed_event(stop_time=T0, result=None)
+    stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
+    assert stored["loss"]["steps"] == [0, 1, 2] and stored["loss"]["values"] == [1.0, 0.5, 0.25]

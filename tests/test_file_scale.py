@@ -8,6 +8,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 
 from experimentkit import Experiment
 from experimentkit.backends.file import observer as file_observer
@@ -157,3 +158,23 @@ def test_streaming_cuts_the_observers_lines_and_parses_the_others_alike(tmp_path
     tricky = tmp_path / "tricky.jsonl"
     tricky.write_text('{"name":"m","steps":[0],"values":["a\\",\\""],"timestamps":["t"]}\n')
     assert _streamed(tmp_path, tricky) == metrics_json_text(read_metrics_log(tricky))
+
+
+def test_streaming_skips_and_reports_damaged_lines_as_the_in_memory_read_does(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    log.write_text(
+        '{"name":"m","steps":[0],"values":[1.5],"timestamps":["t"]}\n'
+        '{"name": "m", "steps": [1], garbage\n'  # not JSON
+        '{"name": 5, "steps": [], "values": [], "timestamps": []}\n'  # JSON, not a metric batch
+        '{"name":"m","steps":[2],"values":[0.5],"timestamps":["u"]}\n'
+    )
+    damaged, held_damaged = [], []
+    out = tmp_path / "out.json"
+    with open(out, "wb") as f:
+        write_metrics_json_streaming(log, f, str(tmp_path), damaged)
+    assert out.read_text() == metrics_json_text(read_metrics_log(log, held_damaged))
+    assert len(damaged) == len(held_damaged) == 2
+    assert damaged[0].startswith("metrics.jsonl: line 2: not valid JSON (")
+    assert damaged[1] == "metrics.jsonl: line 3: not a metric batch"
+    with pytest.raises(ValueError, match=r"metrics\.jsonl: line 2: not valid JSON"):
+        _streamed(tmp_path, log)  # no list to report into: refused, as read_metrics_log does

@@ -497,15 +497,17 @@ class FileStorageObserver(RunObserver):
         log = self._path(METRICS_LOG)
         if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
             tmp = _temp_name(path)
+            damaged: list = []
             try:
                 with (
                     tempfile.TemporaryDirectory(dir=self.dir, prefix=".spool") as spool_dir,
                     open(tmp, "xb") as out,
                 ):
-                    write_metrics_json_streaming(log, out, spool_dir)
+                    write_metrics_json_streaming(log, out, spool_dir, damaged)
                 os.replace(tmp, path)
             finally:
                 _unlink_quietly(tmp)
+            self._log_damaged = bool(damaged)
             return
         _write_atomic(path, self._metrics_json().encode("utf-8"))
 

@@ -228,24 +228,34 @@ def metrics_json_from_items(items_by_name: dict) -> str:
     return "{" + ",".join(out) + "}"
 
 
-def write_metrics_json_streaming(log_path: str | os.PathLike, out: Any, spool_dir: str) -> None:
-    """Write ``metrics_json_text(read_metrics_log(log_path))`` to the binary file ``out`` with
-    memory bounded by the longest log line (not by the points), for logs too big to hold.
+def write_metrics_json_streaming(
+    log_path: str | os.PathLike, out: Any, spool_dir: str, damaged: Optional[list] = None
+) -> None:
+    """Write ``metrics_json_text(read_metrics_log(log_path, damaged))`` to the binary file ``out``
+    with memory bounded by the longest log line (not by the points), for logs too big to hold.
 
     One pass spools each (metric, column) as item text to its own file in ``spool_dir``; the
-    spools are then copied into place in sorted order.
+    spools are then copied into place in sorted order.  A line that is not a metric batch is
+    skipped and described in ``damaged`` (else it raises ValueError), as ``read_metrics_log`` does:
+    a big log with one bad line still gives its run an end.
     """
     spools: dict = {}
     opened: list = []
     names = set()
     try:
         with open(log_path, "rb") as log:
-            for raw in log:
+            for number, raw in enumerate(log, start=1):
                 if not raw.endswith(b"\n"):  # the remains of a killed write
                     break
                 if not raw.strip():
                     continue
-                name, columns = _split_log_line(raw)
+                try:
+                    name, columns = _split_log_line(raw)
+                except ValueError as e:
+                    if damaged is None:
+                        raise ValueError(f"{os.fspath(log_path)}: line {number}: {e}") from None
+                    damaged.append(f"{os.path.basename(os.fspath(log_path))}: line {number}: {e}")
+                    continue
                 names.add(name)
                 for key, items in zip(_METRIC_COLUMNS, columns):
                     if not items:
@@ -290,7 +300,16 @@ def _split_log_line(raw: bytes) -> tuple:
         stamps = raw[marks[2] + 16 : -3]
         if all(_commas_separate(c) for c in (steps, values, stamps)):
             return name, (steps, stamps, values)
-    entry = json.loads(raw)
+    try:
+        entry = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"not valid JSON ({e})") from None
+    if not (
+        isinstance(entry, dict)
+        and isinstance(entry.get("name"), str)
+        and all(isinstance(entry.get(k), list) for k in _METRIC_COLUMNS)
+    ):
+        raise ValueError("not a metric batch")
     return entry["name"], tuple(json_items(entry[key]).encode("utf-8") for key in _METRIC_COLUMNS)
 
 
