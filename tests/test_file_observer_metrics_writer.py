@@ -180,3 +180,30 @@ def test_attach_cuts_only_the_torn_tail_of_the_log(tmp_path):
     other.completed_event(stop_time=T0, result=None)
     stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
     assert stored["loss"]["steps"] == [0, 1, 2] and stored["loss"]["values"] == [1.0, 0.5, 0.25]
+
+
+def test_the_end_builds_metrics_json_from_the_kept_text_up_to_the_bound_without_reading_the_log(
+    tmp_path, monkeypatch
+):
+    # the text kept of every batch appended, up to MAX_KEPT_METRIC_CHARS: the end costs no read of
+    # the points (set here to exactly what three batches append)
+    batches = [{"loss": series([step], [step / 2], [T0])} for step in range(3)]
+    measure = started_file_observer(tmp_path / "measure")
+    for batch in batches:
+        measure.log_metrics(batch, info={})
+    monkeypatch.setattr(
+        observer_module,
+        "MAX_KEPT_METRIC_CHARS",
+        os.path.getsize(tmp_path / "measure" / "1" / "metrics.jsonl"),
+    )
+
+    def read_back(*args, **kwargs):
+        raise AssertionError("the end read the metric log back")
+
+    monkeypatch.setattr(observer_module, "read_metrics_log", read_back)
+    observer = started_file_observer(tmp_path / "runs")
+    for batch in batches:
+        observer.log_metrics(batch, info={})
+    observer.completed_event(stop_time=T0, result=None)
+    stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
+    assert stored["loss"]["values"] == [0.0, 0.5, 1.0]
