@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 
 import pytest
 
@@ -207,3 +208,61 @@ def test_the_end_builds_metrics_json_from_the_kept_text_up_to_the_bound_without_
     observer.completed_event(stop_time=T0, result=None)
     stored = json.loads((tmp_path / "runs" / "1" / "metrics.json").read_text())
     assert stored["loss"]["values"] == [0.0, 0.5, 1.0]
+
+
+def test_a_heartbeat_without_new_points_does_not_rewrite_the_summary(tmp_path):
+    observer = started_file_observer(tmp_path / "runs")
+    observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
+    summary = tmp_path / "runs" / "1" / "metrics_summary.json"
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    written = os.stat(summary).st_ino  # each write replaces the file: a new inode
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    assert os.stat(summary).st_ino == written
+    observer.log_metrics({"loss": series([1], [0.5], [T0])}, info={})
+    observer.heartbeat_event(info={}, captured_out="", beat_time=T0, result=None)
+    assert os.stat(summary).st_ino != written
+    assert json.loads(summary.read_text())["metrics"]["loss"]["count"] == 2
+
+
+def test_an_append_the_kernel_cuts_short_is_finished_with_the_rest(tmp_path):
+    # a signal that arrives while a write waits for room returns the part written so far (here: a
+    # full pipe, the one place a short write can be made on demand; a filling disk does it too)
+    fcntl = pytest.importorskip("fcntl")
+    import signal
+    import termios
+    import threading
+
+    fifo = str(tmp_path / "metrics.jsonl")
+    os.mkfifo(fifo)
+    data = b"".join(b'{"name":"loss","steps":[%d]}\n' % i for i in range(40_000))  # > a pipe's room
+    main = threading.get_ident()
+    received, problems = [], []
+
+    def reader():
+        fd = os.open(fifo, os.O_RDONLY)
+        try:
+            room = fcntl.fcntl(fd, 1032)  # F_GETPIPE_SZ
+            deadline = time.monotonic() + 60
+            while int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4), "little") < room:
+                if time.monotonic() > deadline:
+                    problems.append("the pipe never filled")
+                    break
+                time.sleep(0.001)
+            signal.pthread_kill(main, signal.SIGUSR1)  # the writer waits for room: cut its write short
+            size = 0
+            while size <= len(data) and (chunk := os.read(fd, min(1 << 16, len(data) + 1 - size))):
+                received.append(chunk)  # a byte more than was sent ends the reading: the writer fails
+                size += len(chunk)
+        finally:
+            os.close(fd)
+
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)  # a handler: the write is interrupted
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        observer_module._append(fifo, data)
+    finally:
+        thread.join(60)
+        signal.signal(signal.SIGUSR1, previous)
+    assert problems == []
+    assert b"".join(received) == data  # every byte once, in order
