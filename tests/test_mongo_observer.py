@@ -283,6 +283,41 @@ def test_queued_then_started_fills_the_queued_document(client, db, workdir):
         )
 
 
+def test_a_replayed_queued_event_returns_the_queued_run(client, db, workdir):
+    obs = MongoObserver(client=client)
+    queue = dict(
+        ex_info=ex_info(workdir),
+        command="main",
+        host_info=HOST,
+        queue_time=T0,
+        config={"a": 1},
+        meta_info={"command": "main", "uid": "q1", "queue_time": T0},
+        _id=None,
+    )
+    run_id = obs.queued_event(**queue)
+    assert MongoObserver(client=client).queued_event(**queue) == run_id  # e.g. from a journal
+    assert db.runs.count_documents({}) == 1
+
+
+def test_a_source_file_gone_before_the_run_starts_is_warned_about_and_left_out(client, db, workdir):
+    (workdir / "lib" / "util.py").unlink()
+    with pytest.warns(RuntimeWarning, match=r"source file .*util\.py is gone; not stored"):
+        run_id = start(MongoObserver(client=client), workdir)
+    assert [relpath for relpath, _ in db.runs.find_one({"_id": run_id})["experiment"]["sources"]] == [
+        "train.py"
+    ]
+
+
+def test_the_observers_sweep_book_is_the_one_its_store_reads(client, workdir):
+    from experimentkit.backends.mongo.store import MongoStore
+
+    obs = MongoObserver(client=client, collection_prefix="exp")
+    start(obs, workdir)
+    sweep_id = obs.sweep_book().create({"status": "RUNNING", "grid": {"lr": [1, 2]}})
+    [record] = MongoStore(client=client, prefix="exp").sweep_book().records()
+    assert record["id"] == sweep_id and record["grid"] == {"lr": [1, 2]}
+
+
 def test_overwrite_of_a_missing_run_fails(client, workdir):
     with pytest.raises(RuntimeError, match="Couldn't find run to overwrite with _id='7'"):
         start(MongoObserver(client=client, overwrite=7), workdir)
