@@ -21,10 +21,14 @@ class Slow(InMemoryObserver):
 
 
 class Frozen(InMemoryObserver):
-    """Never answers ``heartbeat_event`` (a server that stops replying without closing the socket)."""
+    """Never answers ``heartbeat_event`` (a server that stops replying without closing the socket)
+    until ``release`` is set.  Its state is the instance's: a second run of the test in the same
+    process (mutmut runs the tests more than once in one interpreter) starts frozen again."""
 
-    release = threading.Event()
-    calls: list = []
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.release = threading.Event()
+        self.calls: list = []
 
     def heartbeat_event(self, **kwargs):
         self.calls.append(threading.current_thread())
@@ -66,8 +70,8 @@ def test_frozen_backend_does_not_hang_the_run_and_is_journaled(tmp_path):
     try:
         run()
         # the run returned while the frozen call was still waiting: it did not wait for it
-        assert [call.is_alive() for call in Frozen.calls] == [True]
+        assert [call.is_alive() for call in frozen.calls] == [True]
     finally:
-        Frozen.release.set()
+        frozen.release.set()
     assert run.status == "COMPLETED" and healthy.run.status == "COMPLETED"
     assert len(run.fallback_journals) == 1
