@@ -1,17 +1,19 @@
 """Dispatcher details found missing by mutation testing: a driver error wrapping a permanent one, the
-call thread being a daemon (a hung backend must not keep the process alive at exit), and a replay
-spec that changed during an outage reaching the journal."""
+call thread being a daemon (a hung backend must not keep the process alive at exit), a replay
+spec that changed during an outage reaching the journal, what the warnings name (the dropped table or
+artifact, the recovered observer's count), and the run uid kept from duck-typed observers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 
-from experimentkit.dispatch import is_permanent
+from experimentkit.dispatch import Dispatcher, is_permanent
 from experimentkit.journal import read_journal
 from experimentkit.observers.memory import InMemoryObserver
-from tests.test_dispatch_support import T0, Flaky, opened_dispatcher
+from tests.test_dispatch_support import STARTED, T0, Flaky, opened_dispatcher
 
 
 def test_a_driver_error_is_permanent_exactly_when_the_error_it_wraps_is():
@@ -90,7 +92,8 @@ def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, capl
     observer.refuse = True
     disp.emit("log_table", name="t", rows=[{"img": object()}])
     [message] = refused_messages(caplog)
-    assert "postgresql://me:***@db.example/exps" in message and "s3cret" not in message
+    assert "cannot store log_table 't' in postgresql://me:***@db.example/exps" in message
+    assert "s3cret" not in message
     assert "ValueError: column 'img' has a type it cannot store" in message
 
 
@@ -103,3 +106,63 @@ def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, cap
     disp.retry()
     [message] = refused_messages(caplog)
     assert "ValueError: column 'img' has a type it cannot store" in message
+
+
+class RefusingArtifacts(Refusing):
+    def artifact_event(self, **kwargs):
+        raise ValueError("the bucket refuses this content type")
+
+
+def test_a_dropped_artifact_is_named_in_the_warning(tmp_path, caplog):
+    disp = opened_dispatcher(RefusingArtifacts(), tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    disp.emit(
+        "artifact_event",
+        name="model.pt",
+        filename=str(tmp_path / "model.pt"),
+        metadata=None,
+        content_type=None,
+    )
+    [message] = [r.getMessage() for r in caplog.records if "refuses this content type" in r.getMessage()]
+    assert "cannot store artifact 'model.pt' in" in message
+
+
+def test_a_recovered_observer_is_reported_with_the_count_it_delivered(tmp_path, caplog):
+    observer = Flaky()
+    disp = opened_dispatcher(observer, tmp_path)
+    observer.down = True
+    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    disp.emit("log_table", name="u", rows=[{"i": 1}])  # another table: not merged with the first
+    observer.down = False
+    caplog.set_level(logging.INFO)
+    disp.retry()
+    assert "Observer 'Flaky' recovered; delivered 2 buffered events" in [
+        r.getMessage() for r in caplog.records
+    ]
+
+
+class DuckTyped:
+    """A Sacred-style observer that does not derive from ``RunObserver``."""
+
+    priority = 0
+
+    def __init__(self):
+        self.meta_info = None
+
+    def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+        self.meta_info = meta_info
+        return "1"
+
+
+def test_only_our_own_observers_get_the_run_uid_in_meta_info(tmp_path):
+    duck, ours = DuckTyped(), InMemoryObserver()
+    disp = Dispatcher(
+        [duck, ours],
+        logger=logging.getLogger("tests.dispatch"),
+        run_uid="u",
+        retry_seconds=0,
+        fallback_dir=str(tmp_path),
+    )
+    disp.open("started_event", **dict(STARTED, meta_info={"command": "m", "uid": "u"}))
+    assert duck.meta_info == {"command": "m"}  # exactly as Sacred gives it
+    assert ours.run.meta["uid"] == "u"  # kept, for experimentkit sync
