@@ -97,11 +97,17 @@ def test_an_event_refused_for_good_is_reported_with_where_and_why(tmp_path, capl
     assert "ValueError: column 'img' has a type it cannot store" in message
 
 
-def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, caplog):
-    observer = Refusing()
+def buffered_table(observer, tmp_path):
+    """A dispatcher on ``observer`` that went down and buffered one ``log_table`` event."""
     disp = opened_dispatcher(observer, tmp_path)
     observer.down = True
     disp.emit("log_table", name="t", rows=[{"i": 0}])
+    return disp
+
+
+def test_an_event_refused_for_good_on_a_retry_is_reported_with_why(tmp_path, caplog):
+    observer = Refusing()
+    disp = buffered_table(observer, tmp_path)
     observer.down, observer.refuse = False, True
     disp.retry()
     [message] = refused_messages(caplog)
@@ -129,9 +135,7 @@ def test_a_dropped_artifact_is_named_in_the_warning(tmp_path, caplog):
 
 def test_a_recovered_observer_is_reported_with_the_count_it_delivered(tmp_path, caplog):
     observer = Flaky()
-    disp = opened_dispatcher(observer, tmp_path)
-    observer.down = True
-    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    disp = buffered_table(observer, tmp_path)
     disp.emit("log_table", name="u", rows=[{"i": 1}])  # another table: not merged with the first
     observer.down = False
     caplog.set_level(logging.INFO)
