@@ -110,7 +110,7 @@ def append_damaged_line(observer):
 
 
 @pytest.fixture(params=["held", "streamed"])
-def log_path(request, monkeypatch):
+def end_path(request, monkeypatch):
     """metrics.json built from the log read whole ("held"), or streamed as for a log too big to hold
     (the bound lowered to a few bytes)."""
     if request.param == "streamed":
@@ -118,7 +118,7 @@ def log_path(request, monkeypatch):
     return request.param
 
 
-def test_a_damaged_line_is_skipped_and_the_log_kept_for_readers_to_report(tmp_path, log_path):
+def test_a_damaged_line_is_skipped_and_the_log_kept_for_readers_to_report(tmp_path, end_path):
     observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0, 1], [1.0, 0.5], [T0, T0])}, info={})
     append_damaged_line(observer)
@@ -132,7 +132,7 @@ def test_a_damaged_line_is_skipped_and_the_log_kept_for_readers_to_report(tmp_pa
     assert not (run_dir / "metrics_summary.json").exists()  # a summary would not describe the log
 
 
-def test_a_late_batch_after_the_end_of_a_run_with_a_damaged_log_is_stored(tmp_path, log_path):
+def test_a_late_batch_after_the_end_of_a_run_with_a_damaged_log_is_stored(tmp_path, end_path):
     observer = started_file_observer(tmp_path / "runs")
     observer.log_metrics({"loss": series([0], [1.0], [T0])}, info={})
     append_damaged_line(observer)
