@@ -1,7 +1,8 @@
 """Dispatcher details found missing by mutation testing: a driver error wrapping a permanent one, the
 call thread being a daemon (a hung backend must not keep the process alive at exit), a replay
 spec that changed during an outage reaching the journal, what the warnings name (the dropped table or
-artifact, the recovered observer's count), and the run uid kept from duck-typed observers."""
+artifact, the recovered observer's count, the journal of one that did not recover), and the run uid
+kept from duck-typed observers."""
 
 from __future__ import annotations
 
@@ -170,3 +171,19 @@ def test_only_our_own_observers_get_the_run_uid_in_meta_info(tmp_path):
     disp.open("started_event", **dict(STARTED, meta_info={"command": "m", "uid": "u"}))
     assert duck.meta_info == {"command": "m"}  # exactly as Sacred gives it
     assert ours.run.meta["uid"] == "u"  # kept, for experimentkit sync
+
+
+@pytest.mark.parametrize("replayable", [True, False], ids=["replayable", "not-replayable"])
+def test_an_observer_that_did_not_recover_is_reported_with_its_journal_and_what_to_do(
+    tmp_path, caplog, replayable
+):
+    disp = buffered_table(Flaky(replayable=replayable), tmp_path)
+    [journal] = disp.finish()
+    assert journal == str(tmp_path / "u-0-Flaky.jsonl")
+    then = (
+        "Run 'experimentkit sync' to deliver them once it is reachable again."
+        if replayable
+        else "Flaky has no replay_spec(), so 'experimentkit sync' cannot replay them automatically."
+    )
+    expected = f"Observer 'Flaky' did not recover; its 1 undelivered events are saved in {journal}. {then}"
+    assert expected in [r.getMessage() for r in caplog.records]
