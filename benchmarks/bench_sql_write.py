@@ -6,7 +6,8 @@
 Two measurements per backend, each in a fresh subprocess, interleaved within each repeat:
 
 * **observer**: ``SqlObserver.log_metrics`` called directly with ``--batch`` points per call (the
-  size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time.
+  size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time, and the
+  writing process's CPU time a row (the server's work is not in it).
 * **run**: an ``Experiment`` with a ``SqlObserver`` whose main function logs ``--points`` scalars in
   a plain loop; reported: the loop, last ``log_scalar`` → ``run()`` returned, the rows stored and
   the run's status when ``run()`` returned (must be all points and COMPLETED).
@@ -92,7 +93,7 @@ def child_observer(url: str, points: int, batch: int) -> dict:
         _id=None,
     )
     base = time.time()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     done = 0
     while done < points:
         n = min(batch, points - done)
@@ -109,11 +110,17 @@ def child_observer(url: str, points: int, batch: int) -> dict:
             {},
         )
         done += n
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     obs.completed_event(stop_time=dt.datetime.utcnow(), result=None)
     obs.join()
     count, status = _stored(url, run_id)
-    return {"seconds": elapsed, "rows_per_s": points / elapsed, "stored": count, "status": status}
+    return {
+        "seconds": elapsed,
+        "rows_per_s": points / elapsed,
+        "cpu_us": cpu / points * 1e6,
+        "stored": count,
+        "status": status,
+    }
 
 
 def child_run(url: str, points: int) -> dict:
@@ -247,9 +254,10 @@ def main() -> None:
                 else "MLflow MlflowClient.log_batch (1,000 per call)"
             )
             n = args.points if job == "observer" else args.mlflow_points
-            rows.append(
-                [kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", f"{med('seconds'):.2f} s", stored]
-            )
+            seconds = f"{med('seconds'):.2f} s"
+            if job == "observer":  # the writer's own CPU a row: what the load of the machine leaves alone
+                seconds += f", client CPU {med('cpu_us'):.1f} µs/row"
+            rows.append([kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", seconds, stored])
     print(table(rows, ["backend", "what", "points", "rows/s (median)", "time", "stored/status"]))
     obs = {
         k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items() if j == "observer"
