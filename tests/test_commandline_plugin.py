@@ -181,3 +181,33 @@ def test_scripts_in_different_directories_share_one_plugin_cache(plugin_site, tm
         )
         assert "--jsonl=FILE" in result.stdout, result.stderr
     assert len(list(cache.glob("plugins-*.json"))) == 1
+
+
+def test_plugin_cache_notices_an_entry_points_file_edited_in_place(plugin_site, tmp_path):
+    """Editing ``entry_points.txt`` (same distributions, same directory listing) changes the cache
+    key through the file's mtime, so the edited entry points are read again."""
+    site = tmp_path / "site"
+    shutil.copytree(plugin_site, site)
+    cache = tmp_path / "cache"
+    (tmp_path / "train.py").write_text(SCRIPT)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), EXPERIMENTKIT_CACHE_DIR=str(cache)
+    )
+
+    def help_text():
+        return subprocess.run(
+            [sys.executable, "train.py", "--help"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+
+    assert "--jsonl=FILE" in help_text()
+    assert "--jsonl=FILE" in help_text()  # from the cache
+    (entry_points,) = site.glob("experimentkit_jsonl-*.dist-info/entry_points.txt")
+    before = entry_points.stat().st_mtime_ns
+    entry_points.write_text("[experimentkit.observers]\n")
+    os.utime(entry_points, ns=(before + 10**9, before + 10**9))
+    assert "--jsonl=FILE" not in help_text()
