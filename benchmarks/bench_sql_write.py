@@ -1,11 +1,13 @@
-"""Metric writes through ``SqlObserver`` (SQLite, PostgreSQL) beside MLflow's ``log_batch``.
+"""Metric writes through ``SqlObserver`` (SQLite, PostgreSQL, MariaDB) beside MLflow's ``log_batch``.
 
-    python benchmarks/bench_sql_write.py [--points 1000000] [--repeat 3] [--postgres URL] [--quick]
+    python benchmarks/bench_sql_write.py [--points 1000000] [--repeat 3] [--postgres URL]
+        [--mysql URL] [--quick]
 
 Two measurements per backend, each in a fresh subprocess, interleaved within each repeat:
 
 * **observer**: ``SqlObserver.log_metrics`` called directly with ``--batch`` points per call (the
-  size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time.
+  size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time, and the
+  writing process's CPU time a row (the server's work is not in it).
 * **run**: an ``Experiment`` with a ``SqlObserver`` whose main function logs ``--points`` scalars in
   a plain loop; reported: the loop, last ``log_scalar`` → ``run()`` returned, the rows stored and
   the run's status when ``run()`` returned (must be all points and COMPLETED).
@@ -29,19 +31,38 @@ from typing import Any
 from _common import have, run_script_child, table
 
 
-def _fresh_url(kind: str, workdir: str, postgres: str, tag: str) -> str:
+def _fresh_url(kind: str, workdir: str, servers: dict, tag: str) -> str:
+    """A new empty database: a file, or one made on the server (dropped by ``_drop_databases``)."""
     if kind == "sqlite":
         return "sqlite:///" + os.path.join(workdir, f"{tag}.db")
     import sqlalchemy as sa
 
-    base = sa.make_url(postgres).set(drivername="postgresql+psycopg2")
+    base = sa.make_url(servers[kind])
+    if "+" not in base.drivername:
+        base = base.set(drivername=base.drivername + _DRIVERS[kind])
     name = f"bench_{tag}_{os.getpid()}"
+    quoted, charset = (f"`{name}`", " CHARACTER SET utf8mb4") if kind == "mysql" else (f'"{name}"', "")
     engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+        conn.exec_driver_sql(f"CREATE DATABASE {quoted}{charset}")
     engine.dispose()
+    _MADE.append((base, quoted))
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+_DRIVERS = {"postgresql": "+psycopg2", "mysql": "+pymysql"}
+_MADE: list = []  # (server URL, quoted database name) of the databases made
+
+
+def _drop_databases() -> None:
+    import sqlalchemy as sa
+
+    for base, quoted in _MADE:
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+        engine.dispose()
 
 
 def _stored(url: str, run_id: Any) -> tuple:
@@ -72,7 +93,7 @@ def child_observer(url: str, points: int, batch: int) -> dict:
         _id=None,
     )
     base = time.time()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     done = 0
     while done < points:
         n = min(batch, points - done)
@@ -89,11 +110,17 @@ def child_observer(url: str, points: int, batch: int) -> dict:
             {},
         )
         done += n
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     obs.completed_event(stop_time=dt.datetime.utcnow(), result=None)
     obs.join()
     count, status = _stored(url, run_id)
-    return {"seconds": elapsed, "rows_per_s": points / elapsed, "stored": count, "status": status}
+    return {
+        "seconds": elapsed,
+        "rows_per_s": points / elapsed,
+        "cpu_us": cpu / points * 1e6,
+        "stored": count,
+        "status": status,
+    }
 
 
 def child_run(url: str, points: int) -> dict:
@@ -169,6 +196,10 @@ def main() -> None:
         default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"),
         help="server URL (a fresh database is created per measurement)",
     )
+    parser.add_argument(
+        "--mysql", default=os.environ.get("EXPERIMENTKIT_TEST_MYSQL"), help="MariaDB/MySQL URL"
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out")
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -176,8 +207,9 @@ def main() -> None:
         return
     if args.quick:
         args.points, args.repeat = 200_000, 1
-    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
-    with_mlflow = have("mlflow")
+    servers = {"postgresql": args.postgres, "mysql": args.mysql}
+    kinds = ["sqlite"] + [kind for kind, url in servers.items() if url]
+    with_mlflow = have("mlflow") and not args.no_mlflow
     workdir = tempfile.mkdtemp(prefix="bench_sql_write_")
     samples: dict = {}
     print(f"load average at start: {os.getloadavg()}")
@@ -191,13 +223,12 @@ def main() -> None:
                 if with_mlflow:
                     jobs.append(("mlflow", {"points": args.mlflow_points}))
                 for job, spec in jobs:
-                    url = _fresh_url(kind, workdir, args.postgres, f"{job}{rep}")
-                    if job == "mlflow" and kind == "postgresql":
-                        url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+                    url = _fresh_url(kind, workdir, servers, f"{job}{rep}")
                     result = run_script_child(__file__, dict(spec, kind=job, url=url))
                     samples.setdefault((kind, job), []).append(result)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        _drop_databases()
     rows = []
     for (kind, job), results in samples.items():
 
@@ -223,9 +254,10 @@ def main() -> None:
                 else "MLflow MlflowClient.log_batch (1,000 per call)"
             )
             n = args.points if job == "observer" else args.mlflow_points
-            rows.append(
-                [kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", f"{med('seconds'):.2f} s", stored]
-            )
+            seconds = f"{med('seconds'):.2f} s"
+            if job == "observer":  # the writer's own CPU a row: what the load of the machine leaves alone
+                seconds += f", client CPU {med('cpu_us'):.1f} µs/row"
+            rows.append([kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", seconds, stored])
     print(table(rows, ["backend", "what", "points", "rows/s (median)", "time", "stored/status"]))
     obs = {
         k: statistics.median(r["rows_per_s"] for r in v) for (k, j), v in samples.items() if j == "observer"

@@ -5,8 +5,9 @@ Importing this package is cheap: the classes below are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from .lazy import lazy_attribute
 
 __version__ = "0.1.0"
 
@@ -61,14 +62,7 @@ _SUBMODULES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        if name in _SUBMODULES:
-            return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
-        raise AttributeError(f"module 'experimentkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _LAZY, name, _SUBMODULES)
 
 
 def __dir__() -> list:

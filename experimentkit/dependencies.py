@@ -35,7 +35,9 @@ __all__ = [
     "Source",
     "SourceNotFoundError",
     "dependencies_json",
+    "distribution_names",
     "enforce_clean",
+    "forget_distributions",
     "gather_sources_and_dependencies",
     "get_digest",
     "get_git_info",
@@ -359,18 +361,33 @@ def _normalized(name: str) -> str:
 
 
 @functools.cache
-def _dist_info_dirs(entry: str) -> dict[str, str]:
-    """Normalized distribution name → its ``*.dist-info``/``*.egg-info`` path in one sys.path
-    directory (first one listed wins, as in ``importlib.metadata``)."""
-    found: dict[str, str] = {}
+def distribution_names(entry: str) -> Optional[tuple[str, ...]]:
+    """The sorted ``*.dist-info``/``*.egg-info`` names in one sys.path entry (None when it cannot
+    be listed: a zip, a missing directory), listed once per process for the dependency versions and
+    the plugin cache key alike (``clear_plugin_cache`` forgets them)."""
     try:
-        names = sorted(os.listdir(entry or "."))
+        names = os.listdir(entry or ".")
     except OSError:
-        return found
-    for name in names:
-        if name.endswith((".dist-info", ".egg-info")):
-            found.setdefault(_normalized(name.rsplit(".", 1)[0].split("-", 1)[0]), os.path.join(entry, name))
+        return None
+    return tuple(sorted(name for name in names if name.endswith((".dist-info", ".egg-info"))))
+
+
+@functools.cache
+def _dist_info_dirs(entry: str) -> dict[str, str]:
+    """Normalized distribution name → its ``*.dist-info``/``*.egg-info`` directory name in one
+    sys.path directory (first one listed wins, as in ``importlib.metadata``)."""
+    found: dict[str, str] = {}
+    for name in distribution_names(entry) or ():
+        found.setdefault(_normalized(name.rsplit(".", 1)[0].split("-", 1)[0]), name)
     return found
+
+
+def forget_distributions() -> None:
+    """Forget what was listed and read of the installed distributions (after installing or
+    removing one in a running process)."""
+    distribution_names.cache_clear()
+    _dist_info_dirs.cache_clear()
+    _installed_versions.cache_clear()
 
 
 def _dist_info_version(name: str) -> Optional[tuple[str, str]]:
@@ -388,11 +405,12 @@ def _dist_info_version(name: str) -> Optional[tuple[str, str]]:
             if os.path.exists(entry):
                 return None  # a zip or egg file: leave it to importlib.metadata
             continue
-        where = _dist_info_dirs(entry).get(key)
-        if where is None:
+        found = _dist_info_dirs(entry).get(key)
+        if found is None:
             continue
-        if not where.endswith(".dist-info"):
+        if not found.endswith(".dist-info"):
             return None
+        where = os.path.join(entry, found)
         fields: dict[str, str] = {}
         try:
             with open(os.path.join(where, "METADATA"), encoding="utf-8") as f:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -396,7 +395,7 @@ def create_run(
 ) -> Any:
     """Resolve the config and build a ``Run`` of ``command_name``, not yet started."""
     from .host_info import get_host_info
-    from .run import Run
+    from .run import Run, new_uid
     from .settings import SETTINGS
 
     commands = dict(experiment.gather_commands())
@@ -448,7 +447,7 @@ def create_run(
     }
     if config_updates is not None:  # as Sacred: a plain ex.run() records no config_updates key
         run.meta_info["config_updates"] = resolved.config_updates
-    run.meta_info["uid"] = uuid.uuid4().hex
+    run.meta_info["uid"] = new_uid()
     run.meta_info.update(meta_info or {})
     rerun_of = os.environ.get("EXPERIMENTKIT_RERUN_OF")
     if rerun_of:

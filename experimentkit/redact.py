@@ -7,22 +7,28 @@ and would otherwise reach ``run.json`` (``meta.options``), database rows, the da
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 __all__ = ["redact_url", "redact_text", "strip_password", "url_password", "one_line"]
 
-# scheme://user:password@  (the password may hold anything but '@' and whitespace; the last '@'
-# before the host ends it, as URL parsers do)
-_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<pw>[^\s/?#]*)@")
 _MASK = "***"
+
+
+@functools.cache
+def _userinfo() -> re.Pattern:
+    """scheme://user:password@  (the password may hold anything but '@' and whitespace; the last
+    '@' before the host ends it, as URL parsers do); compiled on first use, not at every run's start
+    (~0.8 M instructions)."""
+    return re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<pw>[^\s/?#]*)@")
 
 
 def redact_text(text: Any) -> Any:
     """``text`` with the password of every URL in it replaced by ``***`` (non-strings unchanged)."""
     if not isinstance(text, str) or "://" not in text:
         return text
-    return _USERINFO.sub(lambda m: f"{m.group('head')}:{_MASK}@", text)
+    return _userinfo().sub(lambda m: f"{m.group('head')}:{_MASK}@", text)
 
 
 def redact_url(url: Any) -> Any:
@@ -34,12 +40,12 @@ def strip_password(url: Any) -> Any:
     """The URL without its password at all (for what is stored: ``user@host`` stays)."""
     if not isinstance(url, str) or "://" not in url:
         return url
-    return _USERINFO.sub(lambda m: f"{m.group('head')}@", url)
+    return _userinfo().sub(lambda m: f"{m.group('head')}@", url)
 
 
 def url_password(url: str) -> str:
     """The password in ``url`` ("" if none)."""
-    match = _USERINFO.search(url or "")
+    match = _userinfo().search(url or "")
     return match.group("pw") if match else ""
 
 

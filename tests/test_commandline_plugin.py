@@ -128,25 +128,26 @@ def test_a_broken_installed_plugin_is_named_in_one_line(tmp_path):
     ]
 
 
+def _run_cached(site, cache, workdir, *args):
+    """The test script with ``site`` on its path and ``cache`` as the plugin cache directory."""
+    (workdir / "train.py").write_text(SCRIPT)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), EXPERIMENTKIT_CACHE_DIR=str(cache)
+    )
+    return subprocess.run(
+        [sys.executable, "train.py", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_plugin_discovery_is_cached_and_notices_a_removed_plugin(plugin_site, tmp_path):
     """The second process reads the discovered entry points from the cache; deleting the plugin's
     distribution changes the cache key, so its flag disappears."""
     site = tmp_path / "site"
     shutil.copytree(plugin_site, site)
     cache = tmp_path / "cache"
-    env_extra = {"EXPERIMENTKIT_CACHE_DIR": str(cache)}
 
     def run(*args):
-        (tmp_path / "train.py").write_text(SCRIPT)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]), **env_extra)
-        return subprocess.run(
-            [sys.executable, "train.py", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return _run_cached(site, cache, tmp_path, *args)
 
     assert "--jsonl=FILE" in run("--help").stdout
     cached = list(cache.glob("plugins-*.json"))
@@ -181,3 +182,22 @@ def test_scripts_in_different_directories_share_one_plugin_cache(plugin_site, tm
         )
         assert "--jsonl=FILE" in result.stdout, result.stderr
     assert len(list(cache.glob("plugins-*.json"))) == 1
+
+
+def test_plugin_cache_notices_an_entry_points_file_edited_in_place(plugin_site, tmp_path):
+    """Editing ``entry_points.txt`` (same distributions, same directory listing) changes the cache
+    key through the file's mtime, so the edited entry points are read again."""
+    site = tmp_path / "site"
+    shutil.copytree(plugin_site, site)
+    cache = tmp_path / "cache"
+
+    def help_text():
+        return _run_cached(site, cache, tmp_path, "--help").stdout
+
+    assert "--jsonl=FILE" in help_text()
+    assert "--jsonl=FILE" in help_text()  # from the cache
+    (entry_points,) = site.glob("experimentkit_jsonl-*.dist-info/entry_points.txt")
+    before = entry_points.stat().st_mtime_ns
+    entry_points.write_text("[experimentkit.observers]\n")
+    os.utime(entry_points, ns=(before + 10**9, before + 10**9))
+    assert "--jsonl=FILE" not in help_text()

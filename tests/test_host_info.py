@@ -163,3 +163,42 @@ def test_gatherer_name_colliding_with_a_default_raises_key_error(settings, name)
 
 def test_uses_global_settings_by_default(no_nvidia_smi):
     assert get_host_info()["hostname"] == platform.node()
+
+
+_STOCK = "import json, platform; print(json.dumps([platform.system(), platform.platform()]))"
+_OURS = (
+    "import json, sys; from experimentkit.host_info import get_host_info; "
+    "info = get_host_info(); print(json.dumps(info['os'])); print('subprocess' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, "echo fakecpu-9000", "echo unknown", "exit 3"],
+    ids=["real uname", "a processor name", "unknown", "failing"],
+)
+def test_os_is_platforms_own_text_without_importing_subprocess(tmp_path, answer):
+    """``os`` is what ``platform.platform()`` gives in a fresh interpreter (Sacred's value), with
+    ``uname -p`` (which ``platform`` runs for the processor) answered without ``subprocess``."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if answer is not None:
+        fake = tmp_path / "uname"
+        fake.write_text(f'#!/bin/sh\nif [ "$1" = "-p" ]; then {answer}; fi\nexec /bin/uname "$@"\n')
+        fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+        env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+
+    def python(code):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.splitlines()
+
+    stock = json.loads(python(_STOCK)[0])
+    ours, imported = python(_OURS)
+    assert json.loads(ours) == stock
+    assert imported == "False"
+    if answer == "echo fakecpu-9000":
+        assert "fakecpu-9000" in stock[1]  # the fake was used by both

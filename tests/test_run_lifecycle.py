@@ -410,3 +410,20 @@ def test_sigterm_ends_the_run_as_interrupted_in_a_real_process(tmp_path):
     assert summary["x"] == [0, 1, 2]
     assert "ready" in summary["out"]
     assert "Aborted after" in err
+
+
+def test_each_run_gets_a_random_version_4_uuid_as_its_uid():
+    """The uid is what ``uuid.uuid4().hex`` gives (made without importing ``uuid``)."""
+    import uuid
+
+    from experimentkit import Experiment
+
+    uids = []
+    for _ in range(3):
+        ex = Experiment("uid")
+        ex.main(lambda: None)
+        uids.append(ex.run(options={"--loglevel": "WARNING"}).meta_info["uid"])
+    for uid in uids:
+        parsed = uuid.UUID(hex=uid)
+        assert parsed.hex == uid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert len(set(uids)) == 3

@@ -16,7 +16,8 @@ from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.bulk import CHUNK, sqlite_time_texts  # noqa: E402
 from experimentkit.observers import SqlObserver  # noqa: E402
 from experimentkit.query import open_store  # noqa: E402
-from tests.dbutil import sql_url_fixtures, with_driver  # noqa: E402
+from experimentkit.run import METRIC_CHUNK  # noqa: E402
+from tests.dbutil import server_database, sql_url_fixtures, with_driver  # noqa: E402
 
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 
@@ -120,3 +121,67 @@ def test_a_run_logging_many_points_is_complete_when_run_returns(url):
         record = store.get(run._id)
         assert record.status == "COMPLETED"
         assert len(record.metric("loss")) == n
+
+
+def _stored_blocks(url, run_id, name):
+    engine = sa.create_engine(with_driver(url))
+    try:
+        with engine.connect() as conn:
+            b = s.metric_block.c
+            stmt = sa.select(sa.func.sum(b.point_count)).where(b.run_id == str(run_id), b.name == name)
+            return conn.execute(stmt).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_a_run_logging_many_points_on_mariadb_is_complete_when_run_returns(mysql_url):
+    # several log_metrics calls (METRIC_CHUNK), several chunks per call (CHUNK) and several
+    # multi-row statements per chunk, every one written by the text path
+    n = 2 * METRIC_CHUNK + CHUNK + 123
+    with server_database("mysql", "ek_bulkrun") as url:
+        ex = Experiment("bulk_run_mariadb")
+        ex.observers.append(SqlObserver(url))
+
+        @ex.main
+        def main(_run):
+            for i in range(n):
+                _run.log_scalar("loss", i * 0.25 - 1e-7 * i)
+
+        run = ex.run(options={"--loglevel": "WARNING"})
+        with open_store(url) as store:
+            record = store.get(run._id)
+            assert record.status == "COMPLETED"
+            series = record.metric("loss")
+            assert list(series.steps) == list(range(n))
+            assert list(series.values) == [i * 0.25 - 1e-7 * i for i in range(n)]
+        rows = _rows(url, run._id, "loss")
+        assert len(rows) == n
+        assert [r[1] for r in rows] == [i * 0.25 - 1e-7 * i for i in range(n)]
+        assert all(a[2] <= b[2] for a, b in zip(rows, rows[1:]))
+        assert _stored_blocks(url, run._id, "loss") == n
+
+
+def test_names_are_escaped_for_the_servers_sql_mode_on_mariadb(mysql_url):
+    # with NO_BACKSLASH_ESCAPES a backslash is an ordinary character and only quotes are doubled:
+    # the names must be escaped by the connection, not by a fixed rule
+    names = ["it's", "a\\'b", "back\\slash\\", 'q"uote']
+    for mode in ("NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES"):
+        with server_database("mysql", "ek_bulkmode") as url:
+            mode_url = str(sa.make_url(url).update_query_dict({"init_command": f"SET sql_mode='{mode}'"}))
+            obs = SqlObserver(mode_url)
+            run_id = _start(obs)
+            stamps = [T0 + dt.timedelta(microseconds=i) for i in range(3)]
+            obs.log_metrics(
+                {
+                    name: {"steps": [0, 1, 2], "values": [1.0, None, 3.5], "timestamps": stamps}
+                    for name in names
+                },
+                info={},
+            )
+            obs.join()
+            for name in names:
+                assert _rows(url, run_id, name) == [
+                    (0, 1.0, stamps[0]),
+                    (1, None, stamps[1]),
+                    (2, 3.5, stamps[2]),
+                ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 import types
 from typing import Any
 
 __all__ = ["normalize", "is_numpy", "simplified_type", "type_changed", "values_differ", "is_module"]
+
+_PLAIN = (int, float, dict, list, str, type(None))  # exact types that are their own simplified type
 
 
 def is_numpy(value: Any) -> bool:
@@ -38,6 +39,10 @@ def simplified_type(value: Any) -> type:
     """
     if isinstance(value, bool) or (is_numpy(value) and type(value).__name__.startswith("bool")):
         return bool
+    if type(value) in _PLAIN:
+        return type(value)
+    import numbers  # its ABCs cost ~2.8 M instructions to import: only for other number types
+
     if isinstance(value, numbers.Integral):
         return int
     if isinstance(value, numbers.Real):
