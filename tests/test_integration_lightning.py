@@ -152,6 +152,7 @@ def test_ranks_other_than_zero_start_no_run_and_log_nothing(tmp_path, monkeypatc
     logger.log_metrics({"loss": 1.0}, step=0)
     logger.finalize("success")
     logger.finish()
+    assert logger.version is None
     assert list(tmp_path.iterdir()) == []  # no run was started
     monkeypatch.setattr(rank_zero_only, "rank", 0)
     logger.log_metrics({"loss": 2.0}, step=1)
