@@ -27,7 +27,10 @@ repeat against the untracked run of the same repeat and reported as the median o
 ratios with a 95% bootstrap interval, so a <2% claim shows whether the noise allows it.
 ``--callgrind`` runs each child once under valgrind instead and counts the instructions executed
 between two marker calls around the loop, per thread (the loop thread; the tracker's other
-threads), deterministic where wall clocks on a shared machine are not.
+threads), deterministic where wall clocks on a shared machine are not.  Only the loop is
+instrumented (a small C library, compiled with gcc against valgrind's headers, turns callgrind's
+instrumentation on at the first marker and off at the second), so imports and setup run several
+times faster than under full instrumentation.
 """
 
 from __future__ import annotations
@@ -163,10 +166,28 @@ class _Tracker:
             self.finish_run()
 
 
+_TOGGLE: Any = None  # under --callgrind: the C library that turns callgrind's instrumentation on/off
+_MARKS = [0]
+
+_TOGGLE_SOURCE = """
+#include <valgrind/callgrind.h>
+void instrumentation_on(void) { CALLGRIND_START_INSTRUMENTATION; }
+void instrumentation_off(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+
+
 def _mark() -> None:
     """Loop start/end marker for ``--callgrind``: a C function nothing else here calls, which
-    callgrind is told to dump its counters before (``--dump-before=sys_getswitchinterval``)."""
+    callgrind is told to dump its counters before (``--dump-before=sys_getswitchinterval``).
+
+    Instrumentation is on only between the two markers (imports and setup run uninstrumented,
+    several times faster on a loaded machine), so every thread is counted during the loop only."""
+    if _TOGGLE is not None and _MARKS[0] == 0:
+        _TOGGLE.instrumentation_on()
     sys.getswitchinterval()
+    if _TOGGLE is not None and _MARKS[0] == 1:
+        _TOGGLE.instrumentation_off()
+    _MARKS[0] += 1
 
 
 def child_loop(kind: str, epochs: int, store: str) -> dict:
@@ -314,6 +335,11 @@ def child_lightning(kind: str, epochs: int, store: str) -> dict:
 
 
 def child_main(spec: dict, out: str) -> None:
+    global _TOGGLE
+    if spec.get("toggle"):
+        import ctypes
+
+        _TOGGLE = ctypes.CDLL(spec["toggle"])
     if spec.get("cpu") is not None:  # pinned: the loop and the tracker's threads share one core
         os.sched_setaffinity(0, {spec["cpu"]})
     function = child_lightning if spec["kind"].startswith("lightning") else child_loop
@@ -414,12 +440,24 @@ def _paired_report(title: str, samples: dict, base: str, keys: tuple = ("loop", 
 
 
 # ---- instruction counts (valgrind's callgrind) -------------------------------------------------
-def _callgrind_child(spec: dict, workdir: str) -> dict:
-    """Run one child under callgrind, dumping at the two loop markers; return instruction counts.
+def _toggle_library(workdir: str) -> str:
+    """Compile the two callgrind client requests into a shared library (needs gcc and valgrind's
+    headers) for the children to load with ctypes."""
+    source, library = os.path.join(workdir, "toggle.c"), os.path.join(workdir, "libtoggle.so")
+    with open(source, "w", encoding="utf-8") as f:
+        f.write(_TOGGLE_SOURCE)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", library, source], check=True)
+    return library
 
-    A marker dumps only the thread that calls it, so the loop thread's counts are split in parts
-    (1: imports and setup, 2: the loop, 3: finish and exit) while the tracker's other threads
-    (run, heartbeat, writer threads) are counted over the whole process, in ``others``."""
+
+def _callgrind_child(spec: dict, workdir: str) -> dict:
+    """Run one child under callgrind, instrumented between the two loop markers only; return
+    instruction counts.
+
+    A marker dumps only the thread that calls it, so the loop thread's counts are in ``loop_main``
+    and the tracker's other threads (run, heartbeat, writer threads) are summed in ``others``;
+    both cover the loop alone (instrumentation is off before the first marker and after the
+    second)."""
     prefix = os.path.join(workdir, spec["kind"])
     fd, out = tempfile.mkstemp(suffix=".json")
     os.close(fd)
@@ -428,6 +466,7 @@ def _callgrind_child(spec: dict, workdir: str) -> dict:
         "--tool=callgrind",
         "--dump-before=sys_getswitchinterval",
         "--separate-threads=yes",
+        "--instr-atstart=no",
         f"--callgrind-out-file={prefix}.%p",
         sys.executable,
         os.path.abspath(__file__),
@@ -445,20 +484,19 @@ def _callgrind_child(spec: dict, workdir: str) -> dict:
             continue
         fields = {}
         with open(os.path.join(workdir, name), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith(("part:", "thread:", "summary:")):
-                    key, _, value = line.partition(":")
+            for line in f:  # "totals:" (this file's cost) is the last line; "summary:" is not
+                if line.startswith(("part:", "thread:", "totals:")):  # reliable once instrumentation
+                    key, _, value = line.partition(":")  # was switched off (it read 0 or wrapped)
                     fields[key] = int(value)
-                if len(fields) == 3:
-                    break
         os.unlink(os.path.join(workdir, name))
         if "part" not in fields:  # the process's base file, holding no counts of its own
             continue
-        part = {1: "setup", 2: "loop", 3: "finish"}.get(fields["part"])
-        if part is None:
+        if fields["part"] not in (1, 2, 3):
             raise RuntimeError(f"{spec['kind']}: a dump beyond the two loop markers ({name})")
-        key = f"{part}_main" if fields["thread"] == 1 else "others"
-        counts[key] = counts.get(key, 0) + fields["summary"]
+        if fields["thread"] != 1:
+            counts["others"] = counts.get("others", 0) + fields["totals"]
+        elif fields["part"] == 2:  # the loop thread between the markers
+            counts["loop_main"] = fields["totals"]
     print(f"{spec['kind']}: {counts}", file=sys.stderr, flush=True)
     return counts
 
@@ -475,7 +513,7 @@ def _callgrind_report(counts: dict, base: str, batches: int) -> None:
                 f"{loop / plain - 1:+.2%}",
                 f"{(loop - plain) / batches:,.0f}",
                 f"{c.get('others', 0) / 1e6:,.1f} M",
-                f"{c.get('finish_main', 0) / 1e6:,.1f} M",
+                f"{(loop + c.get('others', 0)) / (plain + counts[base].get('others', 0)) - 1:+.2%}",
             ]
         )
     print("## Instructions executed (callgrind)\n")
@@ -487,8 +525,8 @@ def _callgrind_report(counts: dict, base: str, batches: int) -> None:
                 "loop thread, during the loop",
                 "overhead",
                 "extra per batch",
-                "other threads, whole process",
-                "loop thread after the loop (finish, exit)",
+                "tracker's other threads, during the loop",
+                "all threads: overhead",
             ],
         )
     )
@@ -541,11 +579,18 @@ def main() -> None:
     load = os.getloadavg()
     if args.callgrind:
         print(f"{args.epochs} epochs × 47 batches under callgrind; load average {load[0]:.1f}.\n")
+        toggle = _toggle_library(root)
         for group, base in ((kinds, "none"), (lightning_kinds, "lightning")):
             if group:
                 counts = {
                     kind: _callgrind_child(
-                        {"kind": kind, "epochs": args.epochs, "store": os.path.join(root, kind), "cpu": cpu},
+                        {
+                            "kind": kind,
+                            "epochs": args.epochs,
+                            "store": os.path.join(root, kind),
+                            "cpu": cpu,
+                            "toggle": toggle,
+                        },
                         root,
                     )
                     for kind in group

@@ -126,3 +126,35 @@ def test_all_checkpoints_are_stored_when_asked(tmp_path):
     ex.run()
     run = only_run(tmp_path / "runs")
     assert sorted(run.artifacts) == ["epoch=0.ckpt", "epoch=1.ckpt", "epoch=2.ckpt"]
+
+
+def test_checkpoints_go_under_save_dir_name_and_run_id(tmp_path):
+    logger = ExperimentkitLogger(
+        "saved", observers=[FileStorageObserver(str(tmp_path / "runs"))], save_dir=tmp_path / "lit"
+    )
+    fit(logger, tmp_path / "work")
+    logger.finish()
+    run = only_run(tmp_path / "runs")
+    assert logger.save_dir == str(tmp_path / "lit")
+    assert [p.name for p in (tmp_path / "lit" / "saved" / run.id / "checkpoints").iterdir()] == [
+        "epoch=1-step=8.ckpt"
+    ]
+    assert not (tmp_path / "work" / "saved").exists()
+
+
+def test_ranks_other_than_zero_start_no_run_and_log_nothing(tmp_path, monkeypatch):
+    """What Lightning calls on rank 1 of a DDP job: the logger neither starts a run nor logs."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    logger = ExperimentkitLogger("rank1", observers=[FileStorageObserver(str(tmp_path))])
+    logger.log_hyperparams({"lr": 0.1})
+    logger.log_metrics({"loss": 1.0}, step=0)
+    logger.finalize("success")
+    logger.finish()
+    assert logger.version is None
+    assert list(tmp_path.iterdir()) == []  # no run was started
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    logger.log_metrics({"loss": 2.0}, step=1)
+    logger.finish()
+    assert only_run(tmp_path).metric("loss").values == [2.0]

@@ -3,6 +3,7 @@ figures, texts, dicts) stored as artifacts and listed per step by ``RunRecord.me
 
 import json
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -83,14 +84,15 @@ def test_cpu_tensors_are_stored_with_their_value_at_the_call(tmp_path):
         assert run.metric("count").values == [1, 2, 3, 4, 5]
 
 
-def test_accelerator_tensors_are_copied_at_the_call_and_read_at_the_heartbeat():
-    """A stand-in for a CUDA tensor: no ``.item()`` at the call (that would sync), a copy instead."""
-    from experimentkit.run import _plain, _snapshot
+def test_accelerator_tensors_are_copied_at_the_call_and_not_read_in_the_loop(tmp_path):
+    """A stand-in for a CUDA tensor (no GPU here): reading it (``.item()``) would make the training
+    loop wait for the device, so ``log_scalar`` queues a copy on the device instead; the copy is
+    read after the loop (heartbeat or final flush) and holds the value at the call."""
+    reads = []
 
     class FakeCudaTensor:
         __module__ = "torch"
         is_cpu = False
-        items = 0
 
         def __init__(self, value):
             self.value = value
@@ -102,14 +104,27 @@ def test_accelerator_tensors_are_copied_at_the_call_and_read_at_the_heartbeat():
             return FakeCudaTensor(self.value)
 
         def item(self):
-            FakeCudaTensor.items += 1
+            reads.append((threading.get_ident(), state["in_loop"]))
             return self.value
 
-    tensor = FakeCudaTensor(1.0)
-    copy = _snapshot("loss", tensor)
-    tensor.value = 99.0
-    assert FakeCudaTensor.items == 0 and copy is not tensor
-    assert _plain(copy) == 1.0
+    state = {"in_loop": False}
+
+    def main(_run):
+        loss = FakeCudaTensor(0.0)
+        state["in_loop"] = True
+        for i in range(1, 6):
+            loss.value = float(i)  # the same tensor, changed in place after each call
+            _run.log_scalar("loss", loss)
+            _run.log_metrics({"twice": FakeCudaTensor(2.0 * i)}, step=i)
+        state["in_loop"] = False
+        state["loop_thread"] = threading.get_ident()
+
+    run_experiment(main, FileStorageObserver(str(tmp_path)))
+    assert (state["loop_thread"], True) not in reads and len(reads) == 10
+    with open_store(str(tmp_path)) as store:
+        run = store.get(1)
+        assert run.metric("loss").values == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert run.metric("twice").values == [2.0, 4.0, 6.0, 8.0, 10.0]
 
 
 def test_multi_element_values_fail_at_the_call_with_numpys_message(tmp_path):

@@ -78,7 +78,10 @@ class ExperimentkitLogger(Logger):
 
     @property
     def version(self) -> Any:
-        """The run's id (as stored by its first observer)."""
+        """The run's id (as stored by its first observer); ``None`` on ranks other than 0, which
+        have no run (as Lightning's ``MLFlowLogger``)."""
+        if getattr(rank_zero_only, "rank", 0) > 0:
+            return None
         return self.experiment._id
 
     @property
