@@ -289,9 +289,8 @@ def test_same_answers_as_sqlstore(twin_stores, q: Query) -> None:
     assert fast.stats["full"] == before, "the stdlib path handed the query to SqlStore"
 
 
-def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
-    """A sweep (hypothesis above samples combinations; this covers each single case)."""
-    fast, full = twin_stores
+def sweep_cases() -> list:
+    """Each key with each operator and order alone (hypothesis samples combinations)."""
     cases = []
     for key in _KEYS:
         values = (
@@ -305,9 +304,17 @@ def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
         cases.append(Query(filters=(Filter(key, "in", values[:3]),)))
         if key != "tags":
             cases += [Query(order=(Order(key, desc),), limit=4, offset=1) for desc in (False, True)]
-    for q in cases:
+    return cases
+
+
+def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
+    fast, full = twin_stores
+    for q in sweep_cases():
         assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)], q
     assert fast.stats["full"] == 0
+    for root in ("config", "info", "meta", "metrics"):
+        assert fast.key_names(root) == full.key_names(root)
+    assert fast.statuses() == full.statuses() and fast._full is None  # answered by the stdlib path
 
 
 def test_records_equal_sqlstore_records(twin_stores) -> None:

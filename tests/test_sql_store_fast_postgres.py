@@ -1,10 +1,13 @@
-"""FastPostgresStore (``open_store("postgresql://...")``): ``get`` and ``metric`` answered over
-psycopg2 alone give the records and series ``SqlStore`` gives, a fresh process reads a run's metric
-without importing SQLAlchemy, and queries, URLs with parameters and older layouts go to the full
-store.  Needs the PostgreSQL test server (EXPERIMENTKIT_TEST_POSTGRES)."""
+"""FastPostgresStore (``open_store("postgresql://...")``): the shared conformance cases answered
+over psycopg2 alone (the query compiler's PostgreSQL dialect), the same answers as ``SqlStore`` on
+random queries over random runs, the records and series ``SqlStore`` gives, a fresh process that
+queries and reads a run's metric without importing SQLAlchemy, and URLs with parameters, older
+layouts and JSON PostgreSQL refuses going to the full store.  Needs the PostgreSQL test server
+(EXPERIMENTKIT_TEST_POSTGRES)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,14 +18,52 @@ sa = pytest.importorskip("sqlalchemy")
 pytest.importorskip("psycopg2")
 np = pytest.importorskip("numpy")
 
-from store_conformance import sample_runs  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from store_conformance import StoreConformance, sample_runs  # noqa: E402
 
 from experimentkit.backends.sql.fast_server import FastPostgresStore, postgres_params  # noqa: E402
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import StoreError  # noqa: E402
-from experimentkit.query import open_store  # noqa: E402
+from experimentkit.query import Order, Query, open_store, parse_where  # noqa: E402
 from tests.dbutil import server_database, with_driver  # noqa: E402
-from tests.test_sql_store_fast import _fill, _random_specs  # noqa: E402
+from tests.test_sql_store_fast import _READ_TESTS, _fill, _queries, _random_specs, sweep_cases  # noqa: E402
+
+
+class TestFastPostgresConformance(StoreConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def make_store(cls, tmp_path_factory):
+        tmp = tmp_path_factory.mktemp("fastpg-conformance")
+        with contextlib.ExitStack() as stack:
+            opened = []
+
+            def make(specs, **store_kwargs):
+                url = stack.enter_context(server_database("postgres", "ek_fastpgc"))
+                _fill(url, specs, tmp)
+                store = open_store(url, **store_kwargs)
+                assert isinstance(store, FastPostgresStore)
+                opened.append(store)
+                return store
+
+            yield make
+            for store in opened:
+                store.close()
+
+    @pytest.fixture
+    def reopen(self):
+        return lambda store: open_store(store.url)
+
+    @pytest.fixture(autouse=True)
+    def _answered_fast(self, request):
+        """The read-only cases must be answered over psycopg2, never by the full store."""
+        if not request.node.name.startswith(_READ_TESTS):
+            yield
+            return
+        store = request.getfixturevalue("store")
+        before = dict(store.stats)
+        yield
+        assert store.stats["full"] == before["full"]
+        assert store.stats["fast"] > before["fast"]
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +109,30 @@ def test_records_and_series_equal_sqlstore(twins) -> None:
         fast.get("nope")
     with pytest.raises(StoreError, match="no metric 'accc'.*'acc'"):
         fast.get(next(s["id"] for s in specs if "acc" in s["metrics"])).metric("accc")
-    # queries are the full store's
-    assert [r.id for r in fast.runs().where("config.a != 1").all()] == [
-        r.id for r in full.runs().where("config.a != 1").all()
-    ]
 
 
-def test_fresh_process_reads_a_metric_without_sqlalchemy(tmp_path) -> None:
+@settings(max_examples=100, deadline=None)
+@given(q=_queries)
+def test_same_answers_as_sqlstore(twins, q: Query) -> None:
+    fast, full, _ = twins
+    before = fast.stats["full"]
+    assert fast.query(q) == full.query(q)
+    assert fast.count(q) == full.count(q)
+    assert fast.stats["full"] == before, "the psycopg2 path handed the query to SqlStore"
+
+
+def test_every_key_operator_and_order_as_sqlstore(twins) -> None:
+    fast, full, _ = twins
+    before = fast.stats["full"]
+    for q in sweep_cases():
+        assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)], q
+    assert fast.stats["full"] == before
+    for root in ("config", "info", "meta", "metrics"):
+        assert fast.key_names(root) == full.key_names(root)
+    assert fast.statuses() == full.statuses()
+
+
+def test_fresh_process_queries_and_reads_a_metric_without_sqlalchemy(tmp_path) -> None:
     with server_database("postgres", "ek_fastpg") as url:
         _fill(url, sample_runs(), tmp_path)
         code = (
@@ -82,12 +140,16 @@ def test_fresh_process_reads_a_metric_without_sqlalchemy(tmp_path) -> None:
             "from experimentkit.query import open_store\n"
             "s = open_store(sys.argv[1])\n"
             "steps, values, times = s.get('2').metric('val.accuracy').to_numpy()\n"
-            "print(json.dumps({'values': values.tolist(), 'stats': s.stats,\n"
+            "top = s.runs().where('config.lr < 0.05').order_by('-metrics.val.accuracy').limit(3).all()\n"
+            "n = s.runs().where('status == COMPLETED').count()\n"
+            "print(json.dumps({'values': values.tolist(), 'stats': s.stats, 'n': n,\n"
+            "                  'top': [r.id for r in top], 'best': s.best('loss', minimize=True).id,\n"
             "                  'sqlalchemy': 'sqlalchemy' in sys.modules}))\n"
         )
         done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
         out = json.loads(done.stdout)
-        assert out["sqlalchemy"] is False and out["stats"] == {"fast": 2, "full": 0}
+        assert out["sqlalchemy"] is False and out["stats"] == {"fast": 5, "full": 0}
+        assert out["top"] == ["2", "3", "6"] and out["n"] == 3 and out["best"] == "2"
         assert out["values"] == SqlStore(url).metric("2", "val.accuracy").values
 
 
@@ -111,3 +173,19 @@ def test_urls_with_parameters_and_older_layouts_go_to_the_full_store(tmp_path) -
         assert store.get("2").status == "COMPLETED" and store.stats == {"fast": 0, "full": 1}
         assert store.get("3").status == "FAILED" and store.stats == {"fast": 1, "full": 1}  # upgraded
         store.close()
+
+
+def test_json_postgresql_refuses_goes_to_the_full_store(tmp_path) -> None:
+    with server_database("postgres", "ek_fastpg") as url:
+        specs = sample_runs()
+        specs[0]["config"]["lr"] = float("nan")
+        _fill(url, specs, tmp_path)
+        fast, full = open_store(url), SqlStore(url)
+        q = Query(filters=(parse_where("config.lr < 0.05"),), order=(Order("config.lr", True),), limit=3)
+        assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)] == ["10", "6", "2"]
+        assert fast.stats == {"fast": 0, "full": 1}
+        # queries that parse no JSON stay on the psycopg2 path
+        q = Query(filters=(parse_where("status == COMPLETED"),))
+        assert fast.query(q) == full.query(q) and fast.stats == {"fast": 1, "full": 1}
+        fast.close()
+        full.close()

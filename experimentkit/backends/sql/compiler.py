@@ -337,7 +337,9 @@ class QueryCompiler:
     def metric_expr(self, name: str, aggregate: Optional[str]) -> str:
         """The run's ``aggregate`` of metric ``name``: one row of ``metric_summary`` (kept by the
         observer as points arrive), not a pass over the points."""
-        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(aggregate, "point_count")
+        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(
+            aggregate or "count", "point_count"
+        )
         cond = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
         return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {cond})"
 

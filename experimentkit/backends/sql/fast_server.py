@@ -1,31 +1,30 @@
-"""``FastPostgresStore``: one run (``get``) and its metric series (``metric``) read from PostgreSQL
-with psycopg2 alone.
+"""``FastPostgresStore``: queries, counts, key checks, runs (``get``) and metric series
+(``metric``) read from PostgreSQL with psycopg2 alone.
 
-Why: importing SQLAlchemy and setting up its PostgreSQL engine costs ~0.5-1 s, more than reading a
-10^6-point series from its packed blocks (~0.3 s).  ``open_store("postgresql://...")`` returns this
-store: ``get`` and ``metric`` send the stdlib SQLite path's
-plain SQL (``fast_sqlite``: no JSON functions in it, so it means the same on PostgreSQL) over a
-read-only psycopg2 connection and build the same records.  Queries, counts and key checks (the
-query SQL is SQLite's) and everything else go to the full ``SqlStore``, made on first need; so does any case
-this path does not take (a URL with parameters or another driver, no psycopg2, a database not at
-the current schema version, any driver error).
+Why: importing SQLAlchemy and setting up its PostgreSQL engine costs ~0.5-1 s, several times a
+top-10 query on the server (~20-40 ms) or reading a 10^6-point series from its packed blocks
+(~0.3 s).  ``open_store("postgresql://...")`` returns this store: it is the stdlib SQLite path
+(``fast_sqlite``) over a read-only psycopg2 connection, with the query compiler's PostgreSQL
+dialect (``compiler.POSTGRESQL``: ``jsonb`` functions, text ordered ``COLLATE "C"``, psycopg2
+parameters), so it builds the same records and answers as ``SqlStore``.  Everything else, and any
+case this path does not take (a URL with parameters or another driver, no psycopg2, a database not
+at the current schema version, JSON PostgreSQL refuses such as NaN, any driver error), goes to the
+full ``SqlStore``, made on first need.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Iterator, Sequence
-from typing import Any, Callable, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
-from ...query.base import Key, Query
+from ...query.base import MAX_SQL_IN_VALUES
 from .common import SCHEMA_VERSION
+from .compiler import POSTGRESQL, Dialect, QueryCompiler
 from .fast_sqlite import FastSqliteStore, _Fallback
 
 __all__ = ["FastPostgresStore", "postgres_params"]
-
-_NAMED = re.compile(r":([A-Za-z_]\w*)")
 
 
 def postgres_params(url: str) -> Optional[dict]:
@@ -49,8 +48,8 @@ def postgres_params(url: str) -> Optional[dict]:
 
 
 class _Connection:
-    """A psycopg2 connection answering ``execute`` as ``sqlite3`` does (``?`` and ``:name``
-    parameters), so that the stdlib path's code runs on it unchanged."""
+    """A psycopg2 connection answering ``execute`` as ``sqlite3`` does: ``?`` parameters in a
+    sequence, or the compiler's named ones (already in psycopg2's style) in a dict."""
 
     def __init__(self, raw: Any):
         self.raw = raw
@@ -59,8 +58,7 @@ class _Connection:
         cursor = self.raw.cursor()
         if sql == "BEGIN":  # psycopg2 opens the transaction with the first statement
             return cursor
-        sql = _NAMED.sub(r"%(\1)s", sql) if isinstance(params, dict) else sql.replace("?", "%s")
-        cursor.execute(sql, params)
+        cursor.execute(sql if isinstance(params, dict) else sql.replace("?", "%s"), params)
         return cursor
 
     def rollback(self) -> None:
@@ -68,8 +66,10 @@ class _Connection:
 
 
 class FastPostgresStore(FastSqliteStore):
-    """The runs of a PostgreSQL database written by ``SqlObserver``; ``get`` and ``metric`` without
-    SQLAlchemy (see the module docstring).  Same results as ``SqlStore(url)``."""
+    """The runs of a PostgreSQL database written by ``SqlObserver``, read without SQLAlchemy
+    (see the module docstring).  Same results as ``SqlStore(url)``."""
+
+    dialect: Dialect = POSTGRESQL
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)
@@ -94,29 +94,20 @@ class FastPostgresStore(FastSqliteStore):
         finally:
             raw.close()
 
-    def _fast(self, work: Callable[[], Any], fallback: Callable[[Any], Any]) -> Any:
+    def _errors(self) -> tuple:
         try:
             import psycopg2
         except ImportError:
-            return fallback(self.full)
-        try:
-            answer = work()
-        except (_Fallback, psycopg2.Error):
-            self.stats["full"] += 1
-            return fallback(self.full)
-        self.stats["fast"] += 1
-        return answer
+            return ()
+        return (psycopg2.Error,)
 
-    # the query translation is SQLite's: queries, counts and key checks are the full store's
-    def query(self, q: Query) -> list:
-        return self.full.query(q)
-
-    def count(self, q: Query = Query()) -> int:  # noqa: B008 - the base class's signature
-        return self.full.count(q)
-
-    def has_key(self, key: Key) -> bool:
-        return self.full.has_key(key)
-
-    def confirm_keys(self, keys: Sequence[Key]) -> None:
-        if keys:
-            self.full.confirm_keys(keys)
+    def _best_runs(self, conn: Any, tr: QueryCompiler, name: str, better: str, bound: Any) -> Optional[str]:
+        """The ids themselves, not a subquery: PostgreSQL would hash-join the subquery and still
+        evaluate the JSON filters of every run.  None (the plain query) when they are too many."""
+        found = conn.execute(
+            f"SELECT run_id FROM metric_summary WHERE name = ? AND last_value {better} ?", (name, bound)
+        ).fetchall()
+        if len(found) > MAX_SQL_IN_VALUES:
+            return None
+        ids = ", ".join(tr.param(run_id) for (run_id,) in found)
+        return f"run.run_id IN ({ids})" if ids else self.dialect.false
