@@ -13,9 +13,10 @@ after one warm-up run) and reports the query time inside the
 process (open_store + query, imports excluded) and the process's whole wall time minus that of a
 bare ``python -c pass``.  On SQLite it is measured twice: through ``open_store`` (the stdlib
 ``sqlite3`` path of ``FastSqliteStore``, which must answer without importing SQLAlchemy) and
-through ``SqlStore`` (SQLAlchemy), the path of the server databases.  PostgreSQL is measured
-when EXPERIMENTKIT_TEST_POSTGRES is set (a database ``ek_bench_<random>`` is created and
-dropped).  MLflow's ``search_runs`` (filter
+through ``SqlStore`` (SQLAlchemy).  PostgreSQL is measured when EXPERIMENTKIT_TEST_POSTGRES is
+set (a database ``ek_bench_<random>`` is created and dropped), also twice: through ``open_store``
+(``FastPostgresStore``: the query compiler's PostgreSQL dialect over psycopg2, which must answer
+without importing SQLAlchemy) and through ``SqlStore``.  MLflow's ``search_runs`` (filter
 ``params.lr < 0.05`` is not possible on string params, so it filters on a metric of the same
 value) runs on an MLflow SQLite store filled through its client; that is slow, so it holds
 ``--mlflow-runs`` runs.
@@ -52,12 +53,12 @@ print(json.dumps({"import": imported - start, "query": done - imported,
                   "best": runs[0].metrics["val.accuracy"]["last"]}))
 """
 _OPEN_STORE = "from experimentkit.query import open_store"
-QUERY = _QUERY.replace("OPEN", _OPEN_STORE).replace("CHECK", "")
-# SQLite through open_store: the stdlib path must answer alone, without importing SQLAlchemy.
+# Through open_store (SQLite: the stdlib path; PostgreSQL: psycopg2): the fast path must answer
+# alone, without importing SQLAlchemy.
 QUERY_STDLIB = _QUERY.replace("OPEN", _OPEN_STORE).replace(
     "CHECK", 'assert store.stats == {"fast": 1, "full": 0} and "sqlalchemy" not in sys.modules'
 )
-# The same query through SqlStore (SQLAlchemy), the path of the server databases.
+# The same query through SqlStore (SQLAlchemy).
 QUERY_SQLALCHEMY = _QUERY.replace(
     "OPEN", "from experimentkit.backends.sql.store import SqlStore as open_store"
 ).replace("CHECK", "")
@@ -285,8 +286,9 @@ def main() -> None:
             results[f"experimentkit, {label}, {n} runs"] = r
             series.setdefault(label, []).append(r["query"])
         if pg:
-            results[f"experimentkit, PostgreSQL, {n} runs"] = r = measure_postgres(pg, n, args.repeat, env)
-            series.setdefault("PostgreSQL", []).append(r["query"])
+            for label, r in measure_postgres(pg, n, args.repeat, env).items():
+                results[f"experimentkit, {label}, {n} runs"] = r
+                series.setdefault(label, []).append(r["query"])
 
     if args.mlflow_runs and have("mlflow"):
         uri = f"sqlite:///{os.path.join(tmp, 'mlflow.db')}"
@@ -329,7 +331,7 @@ def main() -> None:
 
 
 def measure_postgres(pg: str, n: int, repeat: int, env: dict) -> dict:
-    """Fill a fresh database ``ek_bench_<random>`` with ``n`` runs, measure, drop it."""
+    """Fill a fresh database ``ek_bench_<random>`` with ``n`` runs, measure both paths, drop it."""
     import sqlalchemy as sa
 
     name = f"ek_bench_{uuid.uuid4().hex[:10]}"
@@ -343,7 +345,13 @@ def measure_postgres(pg: str, n: int, repeat: int, env: dict) -> dict:
         t = time.perf_counter()
         fill(pg_url, n)
         print(f"filled PostgreSQL with {n} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        return measure(f"postgres {n}", QUERY, pg_url, repeat, env)
+        return {
+            label: measure(f"{label} {n}", code, pg_url, repeat, env)
+            for label, code in (
+                ("PostgreSQL (psycopg2 path)", QUERY_STDLIB),
+                ("PostgreSQL via SQLAlchemy", QUERY_SQLALCHEMY),
+            )
+        }
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

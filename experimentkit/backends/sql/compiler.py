@@ -21,9 +21,10 @@ from typing import Any, Optional
 from ...query.base import TIME_KEYS, Filter, Key, Query
 from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT, plan_query
 
-__all__ = ["Dialect", "SQLITE", "POSTGRESQL", "Operand", "QueryCompiler", "select_runs", "where"]
+__all__ = ["Dialect", "SQLITE", "POSTGRESQL", "MYSQL", "Operand", "QueryCompiler", "select_runs", "where"]
 
 _COMPARE = ("<", "<=", ">", ">=")
+_JSONPICKLE = "'\"py/'"  # SQL text of the mark of Sacred's jsonpickle forms
 
 _RUN_COLUMNS = (
     "run_id",
@@ -89,7 +90,7 @@ class Dialect:
 
     ``json_kinds``: the database's JSON type names mapped to the compiler's kinds (``n`` number,
     ``b`` bool, ``s`` string, ``z`` null, ``o`` list or object); ``json_true``: what the extracted
-    text of a JSON ``true`` equals; ``collate``: the suffix that orders text by code point.
+    text of a JSON ``true`` equals; ``number_types``: the JSON type names of numbers.
     """
 
     name: str
@@ -97,24 +98,43 @@ class Dialect:
     true: str
     json_kinds: tuple
     json_true: str
-    collate: str
     number_types: tuple
+
+    @property
+    def mysql(self) -> bool:
+        return self.name == "mysql"
 
     def placeholder(self, name: str) -> str:
         return ":" + name if self.name == "sqlite" else f"%({name})s"
 
+    def quote(self, name: str) -> str:
+        """An identifier that is a reserved word (``commit``)."""
+        return f"`{name}`" if self.mysql else f'"{name}"'
+
     def text(self, expr: str) -> str:
         """``expr`` compared and ordered by code point, as Python compares strings."""
-        return f"({expr}){self.collate}"
+        if self.mysql:
+            return f"CAST({expr} AS BINARY)"
+        return f'({expr}) COLLATE "C"' if self.name == "postgresql" else f"({expr})"
+
+    def position(self, expr: str, value: str) -> str:
+        """Where ``value`` starts in ``expr`` (0: nowhere)."""
+        return f"strpos({expr}, {value})" if self.name == "postgresql" else f"instr({expr}, {value})"
 
     def contains(self, expr: str, value: str) -> str:
-        position = "instr({}, {})" if self.name == "sqlite" else "strpos({}, {})"
-        return position.format(expr, value) + " > 0"
+        """``value`` is a substring of ``expr``, compared by code point."""
+        if self.mysql:
+            return f"{self.position(self.text(expr), self.text(value))} > 0"
+        return f"{self.position(expr, value)} > 0"
+
+    def bigint(self, expr: str) -> str:
+        return f"CAST({expr} AS {'SIGNED' if self.mysql else 'BIGINT'})"
 
     def is_int_text(self, expr: str) -> str:
         """SQL true when ``expr`` looks like an integer (``-?[0-9]+``, 18 digits at most)."""
-        if self.name == "postgresql":
-            return f"{expr} ~ '^-?[0-9]+$' AND length({expr}) <= 18"
+        if self.name != "sqlite":
+            match = "REGEXP" if self.mysql else "~"
+            return f"{expr} {match} '^-?[0-9]+$' AND length({expr}) <= 18"
         digits = f"CASE WHEN {expr} LIKE '-%' THEN substr({expr}, 2) ELSE {expr} END"
         return f"({digits}) != '' AND ({digits}) NOT GLOB '*[^0-9]*' AND length({expr}) <= 18"
 
@@ -130,8 +150,19 @@ class Dialect:
                 node, text = doc, f"({doc} #>> '{{}}')"
             return f"jsonb_typeof({node})", text, f"CAST({text} AS FLOAT)"
         json_path = param("$" + "".join(f'."{p}"' for p in path))
+        if self.mysql:
+            node = f"json_extract({column}, {json_path})"
+            return f"json_type({node})", f"json_unquote({node})", f"(json_unquote({node}) + 0e0)"
         text = f"json_extract({column}, {json_path})"
         return f"json_type({column}, {json_path})", text, text
+
+    def json_suspect(self, column: str) -> Optional[str]:
+        """Rows whose JSON text may hold NaN/Infinity, on MariaDB/MySQL, which read JSON they
+        cannot parse as NULL (silently): such rows are kept from its JSON functions and sent to
+        Python.  SQLite and PostgreSQL raise instead (the stores then ask Python)."""
+        if not self.mysql:
+            return None
+        return " OR ".join(f"{self.position(column, repr(word))} > 0" for word in ("NaN", "Infinity"))
 
     def param_value(self, value: Any) -> Any:
         """A value as the driver must be given it (SQLite keeps times as SQLAlchemy's text)."""
@@ -142,8 +173,15 @@ class Dialect:
     def window(self, limit: Optional[int], offset: int) -> str:
         """``LIMIT``/``OFFSET`` (no limit: all rows)."""
         if limit is None:
-            return f" LIMIT {-1 if self.name == 'sqlite' else 'ALL'} OFFSET {offset}"
-        return f" LIMIT {limit} OFFSET {offset}"
+            limit = {"sqlite": -1, "mysql": 18446744073709551615}.get(self.name)
+        return f" LIMIT {'ALL' if limit is None else limit} OFFSET {offset}"
+
+    def missing_last(self, present: str, terms: list) -> list:
+        """ORDER BY ``terms`` with the rows whose value is missing last (the first term is NULL
+        exactly for those; MySQL has no ``NULLS LAST``: a flag sorts first)."""
+        if self.mysql:
+            return [f"CASE WHEN {present} THEN 0 ELSE 1 END ASC", *terms]
+        return [terms[0] + " NULLS LAST", *terms[1:]]
 
 
 SQLITE = Dialect(
@@ -161,7 +199,6 @@ SQLITE = Dialect(
         ("object", "o"),
     ),
     json_true="1",
-    collate="",
     number_types=("integer", "real"),
 )
 POSTGRESQL = Dialect(
@@ -177,8 +214,25 @@ POSTGRESQL = Dialect(
         ("object", "o"),
     ),
     json_true="'true'",
-    collate=' COLLATE "C"',
     number_types=("number",),
+)
+MYSQL = Dialect(
+    name="mysql",
+    false="false",
+    true="true",
+    json_kinds=(
+        ("INTEGER", "n"),
+        ("UNSIGNED INTEGER", "n"),
+        ("DOUBLE", "n"),
+        ("DECIMAL", "n"),
+        ("BOOLEAN", "b"),
+        ("STRING", "s"),
+        ("NULL", "z"),
+        ("ARRAY", "o"),
+        ("OBJECT", "o"),
+    ),
+    json_true="'true'",
+    number_types=("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL"),
 )
 
 
@@ -292,6 +346,9 @@ class QueryCompiler:
         d = self.dialect
         raw_type, as_text, number = d.json_parts(column, path, self.param)
         kind = "CASE {} {} END".format(raw_type, " ".join(f"WHEN '{t}' THEN '{k}'" for t, k in d.json_kinds))
+        unreadable = d.json_suspect(column)
+        if unreadable is not None:
+            kind = f"CASE WHEN NOT ({unreadable}) THEN {kind} END"
         if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
             kind = (
                 f"CASE WHEN {column} IS NULL THEN CASE WHEN {numeric_fallback} IS NOT NULL"
@@ -310,18 +367,19 @@ class QueryCompiler:
             f" WHEN {kind} = 'o' THEN 3 END",
             onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
             other=f"{kind} = 'o'",
-            suspect=self.suspect(column, null_is_suspect, tagged_is_suspect),
+            suspect=self.suspect(column, null_is_suspect, tagged_is_suspect, unreadable),
             fast_num=number if d.name == "sqlite" and numeric_fallback is None else None,
             num_check=f"{raw_type} IN ({types})",
             exists=f"{raw_type} IS NOT NULL",
         )
 
-    def suspect(self, column: str, null: bool, tagged: bool) -> Optional[str]:
-        """Rows only Python may read: a NULL column (Sacred-era rows), or values in Sacred's
-        jsonpickle form (``{"py/object": "numpy.float64", "value": 0.9}``), which only
-        ``safe_restore`` turns into numbers."""
-        tag = self.dialect.contains(column, "'\"py/'")
-        checks = ([f"{column} IS NULL"] if null else []) + ([tag] if tagged else [])
+    def suspect(self, column: str, null: bool, tagged: bool, unreadable: Optional[str]) -> Optional[str]:
+        """Rows only Python may read: JSON the database cannot read (``unreadable``), a NULL
+        column (Sacred-era rows), or values in Sacred's jsonpickle form (``{"py/object":
+        "numpy.float64", "value": 0.9}``), which only ``safe_restore`` turns into numbers."""
+        tag = f"{self.dialect.position(column, _JSONPICKLE)} > 0"
+        checks = [unreadable] if unreadable else []
+        checks += ([f"{column} IS NULL"] if null else []) + ([tag] if tagged else [])
         return " OR ".join(checks) or None
 
     def status_expr(self) -> str:
@@ -398,7 +456,7 @@ class QueryCompiler:
         if op.is_id and op.txt is not None:
             is_int = d.is_int_text(op.txt)
             if INT_TEXT.match(value) and len(value) <= 18:
-                number = f"CASE WHEN {is_int} THEN CAST({op.txt} AS BIGINT) END"
+                number = f"CASE WHEN {is_int} THEN {d.bigint(op.txt)} END"
                 return f"({is_int}) AND {number} {flt.op} {self.param(int(value))}"
             return f"NOT ({is_int}) AND {d.text(op.txt)} {flt.op} {d.text(self.param(value))}"
         if _is_number(value):
@@ -424,8 +482,7 @@ class QueryCompiler:
             if expr is not None:
                 exprs.append(self.dialect.text(expr) if expr is op.txt else expr)
         # The first term is NULL exactly when the value is missing (JSON null has no rank).
-        terms = [f"{e}{direction}" for e in exprs]
-        return [terms[0] + " NULLS LAST"] + terms[1:]
+        return self.dialect.missing_last(op.present, [f"{e}{direction}" for e in exprs])
 
     def id_terms(self, run_id: str = "run.run_id", descending: bool = False) -> list:
         """Natural id order: integer-looking ids numerically, before the others (as text)."""
@@ -433,7 +490,7 @@ class QueryCompiler:
         direction = " DESC" if descending else " ASC"
         return [
             f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
-            f"CASE WHEN {is_int} THEN CAST({run_id} AS BIGINT) END{direction}",
+            f"CASE WHEN {is_int} THEN {self.dialect.bigint(run_id)} END{direction}",
             f"{self.dialect.text(run_id)}{direction}",
         ]
 

@@ -1,41 +1,57 @@
-"""``FastPostgresStore``: queries, counts, key checks, runs (``get``) and metric series
-(``metric``) read from PostgreSQL with psycopg2 alone.
+"""``FastPostgresStore`` and ``FastMysqlStore``: queries, counts, key checks, runs (``get``) and
+metric series (``metric``) read from PostgreSQL with psycopg2, from MariaDB/MySQL with PyMySQL.
 
 Why: importing SQLAlchemy and setting up its PostgreSQL engine costs ~0.5-1 s, several times a
 top-10 query on the server (~20-40 ms) or reading a 10^6-point series from its packed blocks
 (~0.3 s).  ``open_store("postgresql://...")`` returns this store: it is the stdlib SQLite path
 (``fast_sqlite``) over a read-only psycopg2 connection, with the query compiler's PostgreSQL
 dialect (``compiler.POSTGRESQL``: ``jsonb`` functions, text ordered ``COLLATE "C"``, psycopg2
-parameters), so it builds the same records and answers as ``SqlStore``.  Everything else, and any
-case this path does not take (a URL with parameters or another driver, no psycopg2, a database not
-at the current schema version, JSON PostgreSQL refuses such as NaN, any driver error), goes to the
-full ``SqlStore``, made on first need.
+parameters), so it builds the same records and answers as ``SqlStore``.  ``open_store("mysql://
+...")`` (or ``mariadb://``) returns ``FastMysqlStore``, the same over PyMySQL with the MySQL
+dialect (``json_extract``/``json_type``, text compared as ``BINARY``, no ``NULLS LAST``).
+Everything else, and any case this path does not take (a URL with parameters or another driver, no
+driver installed, a database not at the current schema version, JSON the database refuses or
+cannot read such as NaN, any driver error), goes to the full ``SqlStore``, made on first need.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 from ...query.base import MAX_SQL_IN_VALUES
 from .common import SCHEMA_VERSION
-from .compiler import POSTGRESQL, Dialect, QueryCompiler
+from .compiler import MYSQL, POSTGRESQL, Dialect, QueryCompiler
 from .fast_sqlite import FastSqliteStore, _Fallback
 
-__all__ = ["FastPostgresStore", "postgres_params"]
+__all__ = ["FastPostgresStore", "FastMysqlStore", "postgres_params", "mysql_params"]
 
 
 def postgres_params(url: str) -> Optional[dict]:
     """psycopg2 ``connect`` arguments of a plain ``postgresql://user:pass@host:port/db`` URL (or
     ``postgresql+psycopg2://``), None for anything else (URL parameters, other drivers)."""
+    params = _server_params(url, ("postgresql", "postgres", "postgresql+psycopg2"))
+    if params is not None:
+        params["dbname"] = params.pop("database")
+    return params
+
+
+def mysql_params(url: str) -> Optional[dict]:
+    """PyMySQL ``connect`` arguments of a plain ``mysql://user:pass@host:port/db`` URL (or
+    ``mysql+pymysql://``, ``mariadb://``), None for anything else (URL parameters, other drivers)."""
+    return _server_params(url, ("mysql", "mysql+pymysql", "mariadb", "mariadb+pymysql"))
+
+
+def _server_params(url: str, schemes: tuple) -> Optional[dict]:
     parts = urlsplit(str(url))
-    if parts.scheme.lower() not in ("postgresql", "postgres", "postgresql+psycopg2"):
+    if parts.scheme.lower() not in schemes:
         return None
     if parts.query or parts.fragment or not parts.path.strip("/"):
         return None
-    params: dict = {"dbname": unquote(parts.path.lstrip("/"))}
+    params: dict = {"database": unquote(parts.path.lstrip("/"))}
     for key, value in (
         ("host", parts.hostname),
         ("port", parts.port),
@@ -65,28 +81,39 @@ class _Connection:
         self.raw.rollback()
 
 
-class FastPostgresStore(FastSqliteStore):
-    """The runs of a PostgreSQL database written by ``SqlObserver``, read without SQLAlchemy
-    (see the module docstring).  Same results as ``SqlStore(url)``."""
+class _ServerStore(FastSqliteStore):
+    """The stdlib SQLite path over a server's DBAPI driver: the subclasses name the driver, the
+    connection arguments and the compiler's dialect."""
 
-    dialect: Dialect = POSTGRESQL
+    driver = ""
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)
-        self._params = postgres_params(url)
+        self._params = self.connect_params(url)
+
+    @staticmethod
+    def connect_params(url: str) -> Optional[dict]:
+        """The driver's ``connect`` arguments, None for a URL this path does not take."""
+        raise NotImplementedError
+
+    def _driver(self) -> Any:
+        try:
+            return importlib.import_module(self.driver)
+        except ImportError:
+            return None
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        """A new read-only connection of the driver."""
+        return driver.connect(**params)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Any]:  # type: ignore[override]
         """A read-only connection to a database at the current layout, else ``_Fallback``."""
-        if self._params is None:
+        driver, params = self._driver(), self._params
+        if params is None or driver is None:
             raise _Fallback
+        raw = self._open(driver, params)
         try:
-            import psycopg2
-        except ImportError:
-            raise _Fallback from None
-        raw = psycopg2.connect(**self._params)
-        try:
-            raw.set_session(readonly=True)
             conn = _Connection(raw)
             if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] != SCHEMA_VERSION:
                 raise _Fallback
@@ -95,11 +122,8 @@ class FastPostgresStore(FastSqliteStore):
             raw.close()
 
     def _errors(self) -> tuple:
-        try:
-            import psycopg2
-        except ImportError:
-            return ()
-        return (psycopg2.Error,)
+        driver = self._driver()
+        return () if driver is None else (driver.Error,)
 
     def _best_runs(self, conn: Any, tr: QueryCompiler, name: str, better: str, bound: Any) -> Optional[str]:
         """The ids themselves, not a subquery: PostgreSQL would hash-join the subquery and still
@@ -111,3 +135,35 @@ class FastPostgresStore(FastSqliteStore):
             return None
         ids = ", ".join(tr.param(run_id) for (run_id,) in found)
         return f"run.run_id IN ({ids})" if ids else self.dialect.false
+
+
+class FastPostgresStore(_ServerStore):
+    """The runs of a PostgreSQL database written by ``SqlObserver``, read with psycopg2 (see the
+    module docstring).  Same results as ``SqlStore(url)``."""
+
+    dialect: Dialect = POSTGRESQL
+    driver = "psycopg2"
+    connect_params = staticmethod(postgres_params)
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        raw = driver.connect(**params)
+        raw.set_session(readonly=True)
+        return raw
+
+
+class FastMysqlStore(_ServerStore):
+    """The runs of a MariaDB/MySQL database written by ``SqlObserver``, read with PyMySQL (see
+    the module docstring).  Same results as ``SqlStore(url)``."""
+
+    dialect: Dialect = MYSQL
+    driver = "pymysql"
+    connect_params = staticmethod(mysql_params)
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        raw = driver.connect(**params, charset="utf8mb4")
+        try:
+            raw.cursor().execute("SET SESSION TRANSACTION READ ONLY")
+        except driver.Error:
+            raw.close()
+            raise
+        return raw

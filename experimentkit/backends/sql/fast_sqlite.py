@@ -466,7 +466,8 @@ class FastSqliteStore(Store):
             ):
                 self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
             for exp_id, url, commit, dirty in conn.execute(
-                'SELECT er.experiment_id, repository.url, repository."commit",'
+                "SELECT er.experiment_id, repository.url, repository."
+                f"{self.dialect.quote('commit')},"
                 " repository.dirty FROM experiments_repositories AS er"
                 " JOIN repository ON repository.repository_id = er.repository_id"
                 f" WHERE er.experiment_id IN ({marks})",

@@ -1,9 +1,10 @@
-"""FastPostgresStore (``open_store("postgresql://...")``): the shared conformance cases answered
-over psycopg2 alone (the query compiler's PostgreSQL dialect), the same answers as ``SqlStore`` on
-random queries over random runs, the records and series ``SqlStore`` gives, a fresh process that
-queries and reads a run's metric without importing SQLAlchemy, and URLs with parameters, older
-layouts and JSON PostgreSQL refuses going to the full store.  Needs the PostgreSQL test server
-(EXPERIMENTKIT_TEST_POSTGRES)."""
+"""FastPostgresStore (``open_store("postgresql://...")``, psycopg2) and FastMysqlStore
+(``open_store("mysql+pymysql://...")``, PyMySQL): the shared conformance cases answered over the
+DBAPI driver alone (the query compiler's PostgreSQL and MySQL dialects), the same answers as
+``SqlStore`` on random queries over random runs, the records and series ``SqlStore`` gives, a fresh
+process that queries and reads a run's metric without importing SQLAlchemy, and URLs with
+parameters, older layouts and JSON the database refuses going to the full store.  Needs the test
+servers (EXPERIMENTKIT_TEST_POSTGRES, EXPERIMENTKIT_TEST_MYSQL); each kind is skipped without its."""
 
 from __future__ import annotations
 
@@ -15,33 +16,47 @@ import sys
 import pytest
 
 sa = pytest.importorskip("sqlalchemy")
-pytest.importorskip("psycopg2")
 np = pytest.importorskip("numpy")
 
 from hypothesis import given, settings  # noqa: E402
 from store_conformance import StoreConformance, sample_runs  # noqa: E402
 
-from experimentkit.backends.sql.fast_server import FastPostgresStore, postgres_params  # noqa: E402
+from experimentkit.backends.sql.fast_server import (  # noqa: E402
+    FastMysqlStore,
+    FastPostgresStore,
+    mysql_params,
+    postgres_params,
+)
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import StoreError  # noqa: E402
 from experimentkit.query import Order, Query, open_store, parse_where  # noqa: E402
 from tests.dbutil import server_database, with_driver  # noqa: E402
 from tests.test_sql_store_fast import _READ_TESTS, _fill, _queries, _random_specs, sweep_cases  # noqa: E402
 
+STORES = {"postgres": FastPostgresStore, "mysql": FastMysqlStore}
+DRIVERS = {"postgres": "psycopg2", "mysql": "pymysql"}
 
-class TestFastPostgresConformance(StoreConformance):
+
+def _driver(kind: str) -> None:
+    pytest.importorskip(DRIVERS[kind])
+
+
+class _FastServerConformance(StoreConformance):
+    kind = "postgres"
+
     @pytest.fixture(scope="class")
     @classmethod
     def make_store(cls, tmp_path_factory):
-        tmp = tmp_path_factory.mktemp("fastpg-conformance")
+        _driver(cls.kind)
+        tmp = tmp_path_factory.mktemp(f"fast-{cls.kind}-conformance")
         with contextlib.ExitStack() as stack:
             opened = []
 
             def make(specs, **store_kwargs):
-                url = stack.enter_context(server_database("postgres", "ek_fastpgc"))
+                url = stack.enter_context(server_database(cls.kind, "ek_fastsrvc"))
                 _fill(url, specs, tmp)
                 store = open_store(url, **store_kwargs)
-                assert isinstance(store, FastPostgresStore)
+                assert isinstance(store, STORES[cls.kind])
                 opened.append(store)
                 return store
 
@@ -55,7 +70,7 @@ class TestFastPostgresConformance(StoreConformance):
 
     @pytest.fixture(autouse=True)
     def _answered_fast(self, request):
-        """The read-only cases must be answered over psycopg2, never by the full store."""
+        """The read-only cases must be answered over the driver, never by the full store."""
         if not request.node.name.startswith(_READ_TESTS):
             yield
             return
@@ -66,12 +81,23 @@ class TestFastPostgresConformance(StoreConformance):
         assert store.stats["fast"] > before["fast"]
 
 
-@pytest.fixture(scope="module")
-def twins(tmp_path_factory):
-    """(FastPostgresStore, SqlStore, specs) over the same random runs on the server."""
-    tmp = tmp_path_factory.mktemp("fast-pg")
-    with server_database("postgres", "ek_fastpg") as url:
+class TestFastPostgresConformance(_FastServerConformance):
+    kind = "postgres"
+
+
+class TestFastMysqlConformance(_FastServerConformance):
+    kind = "mysql"
+
+
+@pytest.fixture(scope="module", params=["postgres", "mysql"])
+def twins(request, tmp_path_factory):
+    """(fast store, SqlStore, specs) over the same random runs on each server."""
+    _driver(request.param)
+    tmp = tmp_path_factory.mktemp(f"fast-{request.param}")
+    with server_database(request.param, "ek_fastsrv") as url:
         specs = _random_specs(7)
+        if request.param == "mysql":  # its run ids compare case-insensitively: "B" is taken by "b"
+            specs = [spec for spec in specs if spec["id"] != "B"]
         _fill(url, specs, tmp)
         full = SqlStore(url)
         for spec in specs:
@@ -80,7 +106,7 @@ def twins(tmp_path_factory):
             if spec["notes"]:
                 full.set_note(spec["id"], spec["notes"])
         fast = open_store(url)
-        assert isinstance(fast, FastPostgresStore)
+        assert isinstance(fast, STORES[request.param])
         yield fast, full, specs
         fast.close()
         full.close()
@@ -118,7 +144,7 @@ def test_same_answers_as_sqlstore(twins, q: Query) -> None:
     before = fast.stats["full"]
     assert fast.query(q) == full.query(q)
     assert fast.count(q) == full.count(q)
-    assert fast.stats["full"] == before, "the psycopg2 path handed the query to SqlStore"
+    assert fast.stats["full"] == before, "the driver path handed the query to SqlStore"
 
 
 def test_every_key_operator_and_order_as_sqlstore(twins) -> None:
@@ -132,8 +158,10 @@ def test_every_key_operator_and_order_as_sqlstore(twins) -> None:
     assert fast.statuses() == full.statuses()
 
 
-def test_fresh_process_queries_and_reads_a_metric_without_sqlalchemy(tmp_path) -> None:
-    with server_database("postgres", "ek_fastpg") as url:
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_fresh_process_queries_and_reads_a_metric_without_sqlalchemy(tmp_path, kind) -> None:
+    _driver(kind)
+    with server_database(kind, "ek_fastsrv") as url:
         _fill(url, sample_runs(), tmp_path)
         code = (
             "import json, sys\n"
@@ -153,7 +181,7 @@ def test_fresh_process_queries_and_reads_a_metric_without_sqlalchemy(tmp_path) -
         assert out["values"] == SqlStore(url).metric("2", "val.accuracy").values
 
 
-def test_urls_with_parameters_and_older_layouts_go_to_the_full_store(tmp_path) -> None:
+def test_urls_this_path_does_not_take() -> None:
     assert postgres_params("postgresql://u:p%40ss@h:5433/db") == {
         "dbname": "db",
         "host": "h",
@@ -163,7 +191,15 @@ def test_urls_with_parameters_and_older_layouts_go_to_the_full_store(tmp_path) -
     }
     for other in ("postgresql://h/db?sslmode=require", "postgresql+psycopg://h/db", "postgresql://h/"):
         assert postgres_params(other) is None
-    with server_database("postgres", "ek_fastpg") as url:
+    assert mysql_params("mariadb+pymysql://root@h/db") == {"database": "db", "host": "h", "user": "root"}
+    for other in ("mysql+mysqldb://h/db", "mysql://h/db?charset=utf8", "postgresql://h/db"):
+        assert mysql_params(other) is None
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_older_layouts_go_to_the_full_store(tmp_path, kind) -> None:
+    _driver(kind)
+    with server_database(kind, "ek_fastsrv") as url:
         _fill(url, sample_runs(), tmp_path)
         engine = sa.create_engine(with_driver(url))
         with engine.begin() as conn:
@@ -175,8 +211,10 @@ def test_urls_with_parameters_and_older_layouts_go_to_the_full_store(tmp_path) -
         store.close()
 
 
-def test_json_postgresql_refuses_goes_to_the_full_store(tmp_path) -> None:
-    with server_database("postgres", "ek_fastpg") as url:
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_json_the_database_cannot_read_goes_to_the_full_store(tmp_path, kind) -> None:
+    _driver(kind)
+    with server_database(kind, "ek_fastsrv") as url:
         specs = sample_runs()
         specs[0]["config"]["lr"] = float("nan")
         _fill(url, specs, tmp_path)
@@ -184,7 +222,7 @@ def test_json_postgresql_refuses_goes_to_the_full_store(tmp_path) -> None:
         q = Query(filters=(parse_where("config.lr < 0.05"),), order=(Order("config.lr", True),), limit=3)
         assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)] == ["10", "6", "2"]
         assert fast.stats == {"fast": 0, "full": 1}
-        # queries that parse no JSON stay on the psycopg2 path
+        # queries that parse no JSON stay on the driver path
         q = Query(filters=(parse_where("status == COMPLETED"),))
         assert fast.query(q) == full.query(q) and fast.stats == {"fast": 1, "full": 1}
         fast.close()
