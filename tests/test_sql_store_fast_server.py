@@ -19,7 +19,7 @@ sa = pytest.importorskip("sqlalchemy")
 np = pytest.importorskip("numpy")
 
 from hypothesis import given, settings  # noqa: E402
-from store_conformance import StoreConformance, sample_runs  # noqa: E402
+from store_conformance import sample_runs  # noqa: E402
 
 from experimentkit.backends.sql.fast_server import (  # noqa: E402
     FastMysqlStore,
@@ -31,7 +31,14 @@ from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import StoreError  # noqa: E402
 from experimentkit.query import Order, Query, open_store, parse_where  # noqa: E402
 from tests.dbutil import server_database, with_driver  # noqa: E402
-from tests.test_sql_store_fast import _READ_TESTS, _fill, _queries, _random_specs, sweep_cases  # noqa: E402
+from tests.test_sql_store_fast import (  # noqa: E402
+    FastConformance,
+    _fill,
+    _queries,
+    _random_specs,
+    fill_twin,
+    sweep_cases,
+)
 
 STORES = {"postgres": FastPostgresStore, "mysql": FastMysqlStore}
 DRIVERS = {"postgres": "psycopg2", "mysql": "pymysql"}
@@ -41,52 +48,21 @@ def _driver(kind: str) -> None:
     pytest.importorskip(DRIVERS[kind])
 
 
-class _FastServerConformance(StoreConformance):
+class _FastServerConformance(FastConformance):
     kind = "postgres"
 
-    @pytest.fixture(scope="class")
     @classmethod
-    def make_store(cls, tmp_path_factory):
+    def new_url(cls, stack: contextlib.ExitStack, tmp) -> str:
         _driver(cls.kind)
-        tmp = tmp_path_factory.mktemp(f"fast-{cls.kind}-conformance")
-        with contextlib.ExitStack() as stack:
-            opened = []
-
-            def make(specs, **store_kwargs):
-                url = stack.enter_context(server_database(cls.kind, "ek_fastsrvc"))
-                _fill(url, specs, tmp)
-                store = open_store(url, **store_kwargs)
-                assert isinstance(store, STORES[cls.kind])
-                opened.append(store)
-                return store
-
-            yield make
-            for store in opened:
-                store.close()
-
-    @pytest.fixture
-    def reopen(self):
-        return lambda store: open_store(store.url)
-
-    @pytest.fixture(autouse=True)
-    def _answered_fast(self, request):
-        """The read-only cases must be answered over the driver, never by the full store."""
-        if not request.node.name.startswith(_READ_TESTS):
-            yield
-            return
-        store = request.getfixturevalue("store")
-        before = dict(store.stats)
-        yield
-        assert store.stats["full"] == before["full"]
-        assert store.stats["fast"] > before["fast"]
+        return stack.enter_context(server_database(cls.kind, "ek_fastsrvc"))
 
 
 class TestFastPostgresConformance(_FastServerConformance):
-    kind = "postgres"
+    kind, store_class = "postgres", FastPostgresStore
 
 
 class TestFastMysqlConformance(_FastServerConformance):
-    kind = "mysql"
+    kind, store_class = "mysql", FastMysqlStore
 
 
 @pytest.fixture(scope="module", params=["postgres", "mysql"])
@@ -98,13 +74,7 @@ def twins(request, tmp_path_factory):
         specs = _random_specs(7)
         if request.param == "mysql":  # its run ids compare case-insensitively: "B" is taken by "b"
             specs = [spec for spec in specs if spec["id"] != "B"]
-        _fill(url, specs, tmp)
-        full = SqlStore(url)
-        for spec in specs:
-            if spec["tags"]:
-                full.add_tags(spec["id"], spec["tags"])
-            if spec["notes"]:
-                full.set_note(spec["id"], spec["notes"])
+        full = fill_twin(url, specs, tmp)
         fast = open_store(url)
         assert isinstance(fast, STORES[request.param])
         yield fast, full, specs

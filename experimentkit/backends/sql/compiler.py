@@ -241,7 +241,7 @@ MYSQL = Dialect(
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class Operand:
-    """The SQL view of one key.
+    """The SQL view of one key: SQL text here, SQLAlchemy expressions in ``SqlStore``.
 
     ``present``: the value is not None.  ``num``/``txt``/``time``/``boolean`` are the value when it
     is a number (bools excluded) / string / datetime / bool (1 or 0), else NULL (None: never of that
@@ -252,23 +252,24 @@ class Operand:
     ``fast_num`` (SQLite) is the raw extracted value, a number only when ``num_check`` holds:
     comparing it first parses the JSON once for the rows the comparison rejects.  ``substring``
     allows ``contains`` as a substring test (text-only operands); ``exists``: the key is there,
-    even with a JSON null (JSON operands only).
+    even with a JSON null (JSON operands only, ``is_json``).
     """
 
-    present: str
-    num: Optional[str] = None
-    txt: Optional[str] = None
-    time: Optional[str] = None
-    boolean: Optional[str] = None
-    rank: Optional[str] = None
-    onum: Optional[str] = None
-    other: Optional[str] = None
-    suspect: Optional[str] = None
-    fast_num: Optional[str] = None
-    num_check: Optional[str] = None
+    present: Any
+    num: Any = None
+    txt: Any = None
+    time: Any = None
+    boolean: Any = None
+    rank: Any = None
+    onum: Any = None
+    other: Any = None
+    suspect: Any = None
+    is_json: bool = False
+    fast_num: Any = None
+    num_check: Any = None
     substring: bool = False
     is_id: bool = False
-    exists: Optional[str] = None
+    exists: Any = None
 
 
 def _is_number(value: Any) -> bool:
@@ -277,7 +278,8 @@ def _is_number(value: Any) -> bool:
 
 class QueryCompiler:
     """Turns filters and orders into SQL text of one dialect; values become parameters in
-    ``params`` (named, in the dialect's parameter style).  One compiler per statement."""
+    ``params`` (named, in the dialect's parameter style).  One compiler per query: the statements
+    that answer it share ``params``."""
 
     def __init__(self, dialect: Dialect, dead_cutoff: _dt.datetime):
         self.dialect = dialect
@@ -368,6 +370,7 @@ class QueryCompiler:
             onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
             other=f"{kind} = 'o'",
             suspect=self.suspect(column, null_is_suspect, tagged_is_suspect, unreadable),
+            is_json=True,
             fast_num=number if d.name == "sqlite" and numeric_fallback is None else None,
             num_check=f"{raw_type} IN ({types})",
             exists=f"{raw_type} IS NOT NULL",

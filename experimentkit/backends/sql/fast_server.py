@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
@@ -64,15 +65,16 @@ def _server_params(url: str, schemes: tuple) -> Optional[dict]:
 
 
 class _Connection:
-    """A psycopg2 connection answering ``execute`` as ``sqlite3`` does: ``?`` parameters in a
-    sequence, or the compiler's named ones (already in psycopg2's style) in a dict."""
+    """A DBAPI connection (psycopg2, PyMySQL) answering ``execute`` as ``sqlite3`` does: ``?``
+    parameters in a sequence, or the compiler's named ones (already in the driver's ``%(name)s``
+    style) in a dict."""
 
     def __init__(self, raw: Any):
         self.raw = raw
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         cursor = self.raw.cursor()
-        if sql == "BEGIN":  # psycopg2 opens the transaction with the first statement
+        if sql == "BEGIN":  # both drivers open the transaction with the first statement
             return cursor
         cursor.execute(sql if isinstance(params, dict) else sql.replace("?", "%s"), params)
         return cursor
@@ -90,6 +92,12 @@ class _ServerStore(FastSqliteStore):
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)
         self._params = self.connect_params(url)
+        # One connection per thread, kept open between calls: a server connection costs a round
+        # trip and a backend process, more than a top-10 query.  Each use ends its transaction,
+        # so the next one sees runs written since.
+        self._local = threading.local()
+        self._opened: list = []
+        self._lock = threading.Lock()
 
     @staticmethod
     def connect_params(url: str) -> Optional[dict]:
@@ -112,14 +120,37 @@ class _ServerStore(FastSqliteStore):
         driver, params = self._driver(), self._params
         if params is None or driver is None:
             raise _Fallback
-        raw = self._open(driver, params)
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = self._local.raw = self._open(driver, params)
+            with self._lock:
+                self._opened.append(raw)
         try:
             conn = _Connection(raw)
             if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] != SCHEMA_VERSION:
                 raise _Fallback
             yield conn
-        finally:
+        except BaseException:
+            self._local.raw = None  # it may be broken: the next call opens another
+            self._close(raw)
+            raise
+        raw.rollback()
+
+    def _close(self, raw: Any) -> None:
+        with self._lock:
+            if raw in self._opened:
+                self._opened.remove(raw)
+        with contextlib.suppress(Exception):
             raw.close()
+
+    def close(self) -> None:
+        """Close the connections this store opened (in every thread), and the full store."""
+        with self._lock:
+            opened = list(self._opened)
+        for raw in opened:
+            self._close(raw)
+        self._local = threading.local()
+        super().close()
 
     def _errors(self) -> tuple:
         driver = self._driver()
