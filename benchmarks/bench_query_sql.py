@@ -1,6 +1,7 @@
 """Top 10 of N stored runs by a final metric with a config filter, from a fresh process.
 
-    python benchmarks/bench_query_sql.py [--runs 10000 [30000 ...]] [--scale] [--mlflow-runs N] [--repeat 5]
+    python benchmarks/bench_query_sql.py [--runs 10000 [30000 ...]] [--scale] [--mlflow-runs N]
+        [--repeat 5] [--skip postgres mysql]
 
 ``--scale`` measures R = 10,000, 30,000 and 100,000 and prints the growth exponent of the query
 time over R (several ``--runs`` values do the same for chosen sizes).
@@ -13,9 +14,11 @@ after one warm-up run) and reports the query time inside the
 process (open_store + query, imports excluded) and the process's whole wall time minus that of a
 bare ``python -c pass``.  On SQLite it is measured twice: through ``open_store`` (the stdlib
 ``sqlite3`` path of ``FastSqliteStore``, which must answer without importing SQLAlchemy) and
-through ``SqlStore`` (SQLAlchemy), the path of the server databases.  PostgreSQL is measured
-when EXPERIMENTKIT_TEST_POSTGRES is set (a database ``ek_bench_<random>`` is created and
-dropped).  MLflow's ``search_runs`` (filter
+through ``SqlStore`` (SQLAlchemy).  PostgreSQL is measured when EXPERIMENTKIT_TEST_POSTGRES is
+set and MariaDB when EXPERIMENTKIT_TEST_MYSQL is (a database ``ek_bench_<random>`` is created and
+dropped), also twice: through ``open_store`` (``FastPostgresStore``/``FastMysqlStore``: the query
+compiler's dialect over psycopg2/PyMySQL, which must answer without importing SQLAlchemy) and
+through ``SqlStore``.  MLflow's ``search_runs`` (filter
 ``params.lr < 0.05`` is not possible on string params, so it filters on a metric of the same
 value) runs on an MLflow SQLite store filled through its client; that is slow, so it holds
 ``--mlflow-runs`` runs.
@@ -52,12 +55,12 @@ print(json.dumps({"import": imported - start, "query": done - imported,
                   "best": runs[0].metrics["val.accuracy"]["last"]}))
 """
 _OPEN_STORE = "from experimentkit.query import open_store"
-QUERY = _QUERY.replace("OPEN", _OPEN_STORE).replace("CHECK", "")
-# SQLite through open_store: the stdlib path must answer alone, without importing SQLAlchemy.
+# Through open_store (SQLite: the stdlib path; PostgreSQL: psycopg2): the fast path must answer
+# alone, without importing SQLAlchemy.
 QUERY_STDLIB = _QUERY.replace("OPEN", _OPEN_STORE).replace(
     "CHECK", 'assert store.stats == {"fast": 1, "full": 0} and "sqlalchemy" not in sys.modules'
 )
-# The same query through SqlStore (SQLAlchemy), the path of the server databases.
+# The same query through SqlStore (SQLAlchemy).
 QUERY_SQLALCHEMY = _QUERY.replace(
     "OPEN", "from experimentkit.backends.sql.store import SqlStore as open_store"
 ).replace("CHECK", "")
@@ -264,14 +267,20 @@ def main() -> None:
     )
     parser.add_argument("--mlflow-runs", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even when its URL is set")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["postgres", "mysql"], help="servers to skip even when set"
+    )
     args = parser.parse_args()
     sizes = [10_000, 30_000, 100_000] if args.scale else sorted(args.runs)
     results, tmp = {}, tempfile.mkdtemp(prefix="ek-bench-query-")
     env = child_env(tmp)
     series: dict = {}  # backend -> query seconds per size
 
-    pg = None if args.no_postgres else os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
+    servers = {
+        kind: os.environ.get(f"EXPERIMENTKIT_TEST_{kind.upper()}")
+        for kind in ("postgres", "mysql")
+        if kind not in args.skip
+    }
     for n in sizes:
         url = f"sqlite:///{os.path.join(tmp, f'runs{n}.db')}"
         t = time.perf_counter()
@@ -284,9 +293,12 @@ def main() -> None:
             r = measure(f"{label} {n}", code, url, args.repeat, env)
             results[f"experimentkit, {label}, {n} runs"] = r
             series.setdefault(label, []).append(r["query"])
-        if pg:
-            results[f"experimentkit, PostgreSQL, {n} runs"] = r = measure_postgres(pg, n, args.repeat, env)
-            series.setdefault("PostgreSQL", []).append(r["query"])
+        for kind, base in servers.items():
+            if not base:
+                continue
+            for label, r in measure_server(kind, base, n, args.repeat, env).items():
+                results[f"experimentkit, {label}, {n} runs"] = r
+                series.setdefault(label, []).append(r["query"])
 
     if args.mlflow_runs and have("mlflow"):
         uri = f"sqlite:///{os.path.join(tmp, 'mlflow.db')}"
@@ -328,26 +340,36 @@ def main() -> None:
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-def measure_postgres(pg: str, n: int, repeat: int, env: dict) -> dict:
-    """Fill a fresh database ``ek_bench_<random>`` with ``n`` runs, measure, drop it."""
+def measure_server(kind: str, base: str, n: int, repeat: int, env: dict) -> dict:
+    """Fill a fresh database ``ek_bench_<random>`` on the ``kind`` server (``postgres`` or
+    ``mysql``) with ``n`` runs, measure both paths, drop it."""
     import sqlalchemy as sa
 
     name = f"ek_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        sa.make_url(pg).set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
-    )
+    label = {"postgres": "PostgreSQL", "mysql": "MariaDB"}[kind]
+    driver = {"postgres": "postgresql+psycopg2", "mysql": "mysql+pymysql"}[kind]
+    admin = sa.create_engine(sa.make_url(base).set(drivername=driver), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        conn.execute(
+            sa.text(f"CREATE DATABASE {name}" + (" CHARACTER SET utf8mb4" if kind == "mysql" else ""))
+        )
     try:
-        pg_url = sa.make_url(pg).set(database=name).render_as_string(hide_password=False)
+        url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
         t = time.perf_counter()
-        fill(pg_url, n)
-        print(f"filled PostgreSQL with {n} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        return measure(f"postgres {n}", QUERY, pg_url, repeat, env)
+        fill(url, n)
+        print(f"filled {label} with {n} runs in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        return {
+            f"{label} ({path})": measure(f"{label} ({path}) {n}", code, url, repeat, env)
+            for path, code in ((DRIVER_PATHS[kind], QUERY_STDLIB), ("via SQLAlchemy", QUERY_SQLALCHEMY))
+        }
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            force = " WITH (FORCE)" if kind == "postgres" else ""
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
         admin.dispose()
+
+
+DRIVER_PATHS = {"postgres": "psycopg2 path", "mysql": "PyMySQL path"}
 
 
 if __name__ == "__main__":

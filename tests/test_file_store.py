@@ -279,6 +279,13 @@ def test_common_queries_run_in_sql(twin_stores: Any) -> None:
     )
     plan = store.explain(q)
     assert plan["in_python"] == [] and plan["order_in_sql"] and plan["limit_in_sql"]
+    assert plan["top_k"] == (
+        "walks the index metrics(last) of 'acc' from the highest value, testing the filters on each"
+        " run until 10 pass"
+    )
+    # no limit, or a second sort key: the ORDER BY of ``sql`` sorts every matching run
+    assert store.explain(q.replace(limit=None))["top_k"] is None
+    assert store.explain(q.replace(order=(*q.order, parse_order("config.lr"))))["top_k"] is None
     # info holds NaN in some runs: SQL cannot read those documents, so Python filters info keys
     assert store.explain(Query(filters=(parse_where("info.n == 1"),)))["in_python"]
 

@@ -5,6 +5,7 @@ import in a fresh process, and the cases that must go to the full store.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import json
@@ -12,6 +13,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -47,24 +49,35 @@ def _fill(url: str, specs: list, workdir) -> None:
         emit_events(SqlObserver(url), spec, workdir)
 
 
-class TestFastSqliteConformance(StoreConformance):
+class FastConformance(StoreConformance):
+    """The shared cases on a store ``open_store`` returns (``store_class``), over databases from
+    ``new_url``; the read-only cases must be answered without the full store."""
+
+    store_class: type = FastSqliteStore
+
+    @classmethod
+    def new_url(cls, stack: contextlib.ExitStack, tmp) -> str:
+        """A new empty database (``stack`` drops it at the end)."""
+        return f"sqlite:///{tmp / f'runs{uuid.uuid4().hex[:8]}.sqlite'}"
+
     @pytest.fixture(scope="class")
     @classmethod
     def make_store(cls, tmp_path_factory):
-        tmp = tmp_path_factory.mktemp("fastsqlite")
-        opened = []
+        tmp = tmp_path_factory.mktemp(f"fast-{cls.__name__}")
+        with contextlib.ExitStack() as stack:
+            opened = []
 
-        def make(specs, **store_kwargs):
-            url = f"sqlite:///{tmp / f'runs{len(opened)}.sqlite'}"
-            _fill(url, specs, tmp)
-            store = open_store(url, **store_kwargs)
-            assert isinstance(store, FastSqliteStore)
-            opened.append(store)
-            return store
+            def make(specs, **store_kwargs):
+                url = cls.new_url(stack, tmp)
+                _fill(url, specs, tmp)
+                store = open_store(url, **store_kwargs)
+                assert isinstance(store, cls.store_class)
+                opened.append(store)
+                return store
 
-        yield make
-        for store in opened:
-            store.close()
+            yield make
+            for store in opened:
+                store.close()
 
     @pytest.fixture
     def reopen(self):
@@ -72,7 +85,7 @@ class TestFastSqliteConformance(StoreConformance):
 
     @pytest.fixture(autouse=True)
     def _answered_fast(self, request):
-        """The read-only cases must be answered by the stdlib path, never the full store."""
+        """The read-only cases must be answered by the fast path, never the full store."""
         if not request.node.name.startswith(_READ_TESTS):
             yield
             return
@@ -81,6 +94,10 @@ class TestFastSqliteConformance(StoreConformance):
         yield
         assert store.stats["full"] == before["full"]
         assert store.stats["fast"] > before["fast"]
+
+
+class TestFastSqliteConformance(FastConformance):
+    store_class = FastSqliteStore
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,12 +199,8 @@ def _random_specs(seed: int) -> list:
     return specs
 
 
-@pytest.fixture(scope="module")
-def twin_stores(tmp_path_factory):
-    """(FastSqliteStore, SqlStore) over the same random runs."""
-    tmp = tmp_path_factory.mktemp("fast-twins")
-    url = f"sqlite:///{tmp / 'twins.sqlite'}"
-    specs = _random_specs(7)
+def fill_twin(url: str, specs: list, tmp) -> SqlStore:
+    """The runs of ``specs`` written to ``url``, with their tags and notes; the full store on it."""
     _fill(url, specs, tmp)
     full = SqlStore(url)
     for spec in specs:
@@ -195,6 +208,15 @@ def twin_stores(tmp_path_factory):
             full.add_tags(spec["id"], spec["tags"])
         if spec["notes"]:
             full.set_note(spec["id"], spec["notes"])
+    return full
+
+
+@pytest.fixture(scope="module")
+def twin_stores(tmp_path_factory):
+    """(FastSqliteStore, SqlStore) over the same random runs."""
+    tmp = tmp_path_factory.mktemp("fast-twins")
+    url = f"sqlite:///{tmp / 'twins.sqlite'}"
+    full = fill_twin(url, _random_specs(7), tmp)
     fast = FastSqliteStore(url)
     yield fast, full
     fast.close()
@@ -289,9 +311,8 @@ def test_same_answers_as_sqlstore(twin_stores, q: Query) -> None:
     assert fast.stats["full"] == before, "the stdlib path handed the query to SqlStore"
 
 
-def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
-    """A sweep (hypothesis above samples combinations; this covers each single case)."""
-    fast, full = twin_stores
+def sweep_cases() -> list:
+    """Each key with each operator and order alone (hypothesis samples combinations)."""
     cases = []
     for key in _KEYS:
         values = (
@@ -305,9 +326,17 @@ def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
         cases.append(Query(filters=(Filter(key, "in", values[:3]),)))
         if key != "tags":
             cases += [Query(order=(Order(key, desc),), limit=4, offset=1) for desc in (False, True)]
-    for q in cases:
+    return cases
+
+
+def test_every_key_operator_and_order_as_sqlstore(twin_stores) -> None:
+    fast, full = twin_stores
+    for q in sweep_cases():
         assert [r.id for r in fast.query(q)] == [r.id for r in full.query(q)], q
     assert fast.stats["full"] == 0
+    for root in ("config", "info", "meta", "metrics"):
+        assert fast.key_names(root) == full.key_names(root)
+    assert fast.statuses() == full.statuses() and fast._full is None  # answered by the stdlib path
 
 
 def test_records_equal_sqlstore_records(twin_stores) -> None:

@@ -6,7 +6,9 @@ Which store a target opens:
 * a directory path (or ``file://``): ``experimentkit.backends.file.store:FileStore(path)``;
 * ``sqlite:///x.db``: ``experimentkit.backends.sql.fast_sqlite:FastSqliteStore(url)`` (queries
   through the stdlib ``sqlite3``, everything else through a ``SqlStore`` made on first need);
-* ``postgresql://``, ``mysql+pymysql://`` ...: ``experimentkit.backends.sql.store:SqlStore(url)``;
+* ``postgresql://`` (``+psycopg2``): ``experimentkit.backends.sql.fast_server:FastPostgresStore``,
+  ``mysql://``, ``mariadb://`` (``+pymysql``): ``...fast_server:FastMysqlStore`` (the same over the
+  DBAPI driver alone); other SQL URLs: ``experimentkit.backends.sql.store:SqlStore(url)``;
 * ``mongodb://host/DB?prefix=P`` or ``mongodb+srv://``:
   ``experimentkit.backends.mongo.store:MongoStore(url, db_name=DB or "sacred", prefix=P or "")``
   (``url`` without the database and the ``prefix`` parameter);
@@ -88,10 +90,12 @@ def open_store(target: Union[str, os.PathLike], **kwargs: Any) -> Store:
             return _load("experimentkit.backends.sql.fast_sqlite:FastSqliteStore", "sql", text)(
                 text, **kwargs
             )
-        if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):  # get/metric without it
+        if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):  # without it too
             return _load("experimentkit.backends.sql.fast_server:FastPostgresStore", "sql", text)(
                 text, **kwargs
             )
+        if scheme in ("mysql", "mysql+pymysql", "mariadb", "mariadb+pymysql"):
+            return _load("experimentkit.backends.sql.fast_server:FastMysqlStore", "sql", text)(text, **kwargs)
         return _load("experimentkit.backends.sql.store:SqlStore", "sql", text)(text, **kwargs)
     if scheme in ("mongodb", "mongodb+srv"):
         url, db_name, prefix = _split_mongo_url(text)

@@ -607,17 +607,10 @@ class RunIndex:
         run until k pass, instead of sorting every run; the same order as ``plan``'s ORDER BY
         (non-null values by type rank then value, then runs without a value, ties by id).  None
         when ``q`` is not such a query."""
-        if len(q.order) != 1 or q.limit is None:
+        walk = self._walk(q, cutoff)
+        if walk is None:
             return None
-        key = q.order[0].parsed_key
-        if key.root != "metrics" or key.aggregate not in ("last", "min", "max"):
-            return None
-        plan = _Plan(self._loose_columns(), _iso(cutoff))
-        if "metrics" in plan.loose:
-            return None
-        where, done = plan.where(q.filters)
-        if len(done) != len(q.filters):
-            return None
+        key, plan, where = walk
         agg, direction = key.aggregate, " DESC" if q.order[0].descending else ""
         cond = where.replace(" WHERE ", " AND ", 1)
         wanted = max(int(q.limit), 0) + max(int(q.offset or 0), 0)
@@ -639,6 +632,32 @@ class RunIndex:
             )
             ids += [row[0] for row in rest]
         return ids[max(int(q.offset or 0), 0) :]
+
+    def _walk(self, q: Query, cutoff: _dt.datetime) -> Optional[tuple]:
+        """``(metric key, plan, WHERE)`` when ``_top_by_metric`` answers ``q``, else None."""
+        if len(q.order) != 1 or q.limit is None:
+            return None
+        key = q.order[0].parsed_key
+        if key.root != "metrics" or key.aggregate not in ("last", "min", "max"):
+            return None
+        plan = _Plan(self._loose_columns(), _iso(cutoff))
+        if "metrics" in plan.loose:
+            return None
+        where, done = plan.where(q.filters)
+        return (key, plan, where) if len(done) == len(q.filters) else None
+
+    def top_walk(self, q: Query, cutoff: _dt.datetime) -> Optional[str]:
+        """How a top-k query is answered by walking a metric's summary index (for ``explain``),
+        or None when the plain query runs."""
+        walk = self._walk(q, cutoff)
+        if walk is None or not self.plan(q, cutoff)["limited"]:
+            return None
+        key, agg = walk[0], walk[0].aggregate
+        end = "highest" if q.order[0].descending else "lowest"
+        return (
+            f"walks the index metrics({agg}) of {key.path[0]!r} from the {end} value, "
+            f"testing the filters on each run until {int(q.limit or 0) + max(int(q.offset or 0), 0)} pass"
+        )
 
     def count(self, filters: Sequence[Filter], cutoff: _dt.datetime) -> Optional[int]:
         """How many runs match, or None when some filter cannot be evaluated in SQL."""

@@ -115,14 +115,18 @@ class FileStore(Store):
 
     def explain(self, q: Query) -> dict:
         """How ``q`` would run: ``sql`` on the index, the filters left to Python (``in_python``),
-        and whether the order (``order_in_sql``) and the limit (``limit_in_sql``) are done in SQL."""
+        whether the order (``order_in_sql``) and the limit (``limit_in_sql``) are done in SQL, and
+        ``top_k``: how a top-k ordered by one metric walks that metric's summary index instead of
+        sorting every run (None when ``sql`` runs as it is)."""
         self._index.refresh()
-        plan = self._index.plan(q, self.dead_cutoff())
+        cutoff = self.dead_cutoff()
+        plan = self._index.plan(q, cutoff)
         return {
             "sql": plan["sql"],
             "in_python": [f for f in q.filters if f not in plan["filtered"]],
             "order_in_sql": plan["ordered"],
             "limit_in_sql": plan["limited"],
+            "top_k": self._index.top_walk(q, cutoff),
         }
 
     def count(self, q: Optional[Query] = None) -> int:

@@ -1,42 +1,58 @@
-"""``FastPostgresStore``: one run (``get``) and its metric series (``metric``) read from PostgreSQL
-with psycopg2 alone.
+"""``FastPostgresStore`` and ``FastMysqlStore``: queries, counts, key checks, runs (``get``) and
+metric series (``metric``) read from PostgreSQL with psycopg2, from MariaDB/MySQL with PyMySQL.
 
-Why: importing SQLAlchemy and setting up its PostgreSQL engine costs ~0.5-1 s, more than reading a
-10^6-point series from its packed blocks (~0.3 s).  ``open_store("postgresql://...")`` returns this
-store: ``get`` and ``metric`` send the stdlib SQLite path's
-plain SQL (``fast_sqlite``: no JSON functions in it, so it means the same on PostgreSQL) over a
-read-only psycopg2 connection and build the same records.  Queries, counts and key checks (the
-query SQL is SQLite's) and everything else go to the full ``SqlStore``, made on first need; so does any case
-this path does not take (a URL with parameters or another driver, no psycopg2, a database not at
-the current schema version, any driver error).
+Why: importing SQLAlchemy and setting up its PostgreSQL engine costs ~0.5-1 s, several times a
+top-10 query on the server (~20-40 ms) or reading a 10^6-point series from its packed blocks
+(~0.3 s).  ``open_store("postgresql://...")`` returns this store: it is the stdlib SQLite path
+(``fast_sqlite``) over a read-only psycopg2 connection, with the query compiler's PostgreSQL
+dialect (``compiler.POSTGRESQL``: ``jsonb`` functions, text ordered ``COLLATE "C"``, psycopg2
+parameters), so it builds the same records and answers as ``SqlStore``.  ``open_store("mysql://
+...")`` (or ``mariadb://``) returns ``FastMysqlStore``, the same over PyMySQL with the MySQL
+dialect (``json_extract``/``json_type``, text compared as ``BINARY``, no ``NULLS LAST``).
+Everything else, and any case this path does not take (a URL with parameters or another driver, no
+driver installed, a database not at the current schema version, JSON the database refuses or
+cannot read such as NaN, any driver error), goes to the full ``SqlStore``, made on first need.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Iterator, Sequence
-from typing import Any, Callable, Optional
+import importlib
+import threading
+from collections.abc import Iterator
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
-from ...query.base import Key, Query
+from ...query.base import MAX_SQL_IN_VALUES
 from .common import SCHEMA_VERSION
+from .compiler import MYSQL, POSTGRESQL, Dialect, QueryCompiler
 from .fast_sqlite import FastSqliteStore, _Fallback
 
-__all__ = ["FastPostgresStore", "postgres_params"]
-
-_NAMED = re.compile(r":([A-Za-z_]\w*)")
+__all__ = ["FastPostgresStore", "FastMysqlStore", "postgres_params", "mysql_params"]
 
 
 def postgres_params(url: str) -> Optional[dict]:
     """psycopg2 ``connect`` arguments of a plain ``postgresql://user:pass@host:port/db`` URL (or
     ``postgresql+psycopg2://``), None for anything else (URL parameters, other drivers)."""
+    params = _server_params(url, ("postgresql", "postgres", "postgresql+psycopg2"))
+    if params is not None:
+        params["dbname"] = params.pop("database")
+    return params
+
+
+def mysql_params(url: str) -> Optional[dict]:
+    """PyMySQL ``connect`` arguments of a plain ``mysql://user:pass@host:port/db`` URL (or
+    ``mysql+pymysql://``, ``mariadb://``), None for anything else (URL parameters, other drivers)."""
+    return _server_params(url, ("mysql", "mysql+pymysql", "mariadb", "mariadb+pymysql"))
+
+
+def _server_params(url: str, schemes: tuple) -> Optional[dict]:
     parts = urlsplit(str(url))
-    if parts.scheme.lower() not in ("postgresql", "postgres", "postgresql+psycopg2"):
+    if parts.scheme.lower() not in schemes:
         return None
     if parts.query or parts.fragment or not parts.path.strip("/"):
         return None
-    params: dict = {"dbname": unquote(parts.path.lstrip("/"))}
+    params: dict = {"database": unquote(parts.path.lstrip("/"))}
     for key, value in (
         ("host", parts.hostname),
         ("port", parts.port),
@@ -49,74 +65,136 @@ def postgres_params(url: str) -> Optional[dict]:
 
 
 class _Connection:
-    """A psycopg2 connection answering ``execute`` as ``sqlite3`` does (``?`` and ``:name``
-    parameters), so that the stdlib path's code runs on it unchanged."""
+    """A DBAPI connection (psycopg2, PyMySQL) answering ``execute`` as ``sqlite3`` does: ``?``
+    parameters in a sequence, or the compiler's named ones (already in the driver's ``%(name)s``
+    style) in a dict."""
 
     def __init__(self, raw: Any):
         self.raw = raw
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         cursor = self.raw.cursor()
-        if sql == "BEGIN":  # psycopg2 opens the transaction with the first statement
+        if sql == "BEGIN":  # both drivers open the transaction with the first statement
             return cursor
-        sql = _NAMED.sub(r"%(\1)s", sql) if isinstance(params, dict) else sql.replace("?", "%s")
-        cursor.execute(sql, params)
+        cursor.execute(sql if isinstance(params, dict) else sql.replace("?", "%s"), params)
         return cursor
 
     def rollback(self) -> None:
         self.raw.rollback()
 
 
-class FastPostgresStore(FastSqliteStore):
-    """The runs of a PostgreSQL database written by ``SqlObserver``; ``get`` and ``metric`` without
-    SQLAlchemy (see the module docstring).  Same results as ``SqlStore(url)``."""
+class _ServerStore(FastSqliteStore):
+    """The stdlib SQLite path over a server's DBAPI driver: the subclasses name the driver, the
+    connection arguments and the compiler's dialect."""
+
+    driver = ""
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)
-        self._params = postgres_params(url)
+        self._params = self.connect_params(url)
+        # One connection per thread, kept open between calls: a server connection costs a round
+        # trip and a backend process, more than a top-10 query.  Each use ends its transaction,
+        # so the next one sees runs written since.
+        self._local = threading.local()
+        self._opened: list = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def connect_params(url: str) -> Optional[dict]:
+        """The driver's ``connect`` arguments, None for a URL this path does not take."""
+        raise NotImplementedError
+
+    def _driver(self) -> Any:
+        try:
+            return importlib.import_module(self.driver)
+        except ImportError:
+            return None
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        """A new read-only connection of the driver."""
+        return driver.connect(**params)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Any]:  # type: ignore[override]
         """A read-only connection to a database at the current layout, else ``_Fallback``."""
-        if self._params is None:
+        driver, params = self._driver(), self._params
+        if params is None or driver is None:
             raise _Fallback
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = self._local.raw = self._open(driver, params)
+            with self._lock:
+                self._opened.append(raw)
         try:
-            import psycopg2
-        except ImportError:
-            raise _Fallback from None
-        raw = psycopg2.connect(**self._params)
-        try:
-            raw.set_session(readonly=True)
             conn = _Connection(raw)
             if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] != SCHEMA_VERSION:
                 raise _Fallback
             yield conn
-        finally:
+        except BaseException:
+            self._local.raw = None  # it may be broken: the next call opens another
+            self._close(raw)
+            raise
+        raw.rollback()
+
+    def _close(self, raw: Any) -> None:
+        with self._lock:
+            if raw in self._opened:
+                self._opened.remove(raw)
+        with contextlib.suppress(Exception):
             raw.close()
 
-    def _fast(self, work: Callable[[], Any], fallback: Callable[[Any], Any]) -> Any:
+    def close(self) -> None:
+        """Close the connections this store opened (in every thread), and the full store."""
+        with self._lock:
+            opened = list(self._opened)
+        for raw in opened:
+            self._close(raw)
+        self._local = threading.local()
+        super().close()
+
+    def _errors(self) -> tuple:
+        driver = self._driver()
+        return () if driver is None else (driver.Error,)
+
+    def _best_runs(self, conn: Any, tr: QueryCompiler, name: str, better: str, bound: Any) -> Optional[str]:
+        """The ids themselves, not a subquery: PostgreSQL would hash-join the subquery and still
+        evaluate the JSON filters of every run.  None (the plain query) when they are too many."""
+        found = conn.execute(
+            f"SELECT run_id FROM metric_summary WHERE name = ? AND last_value {better} ?", (name, bound)
+        ).fetchall()
+        if len(found) > MAX_SQL_IN_VALUES:
+            return None
+        ids = ", ".join(tr.param(run_id) for (run_id,) in found)
+        return f"run.run_id IN ({ids})" if ids else self.dialect.false
+
+
+class FastPostgresStore(_ServerStore):
+    """The runs of a PostgreSQL database written by ``SqlObserver``, read with psycopg2 (see the
+    module docstring).  Same results as ``SqlStore(url)``."""
+
+    dialect: Dialect = POSTGRESQL
+    driver = "psycopg2"
+    connect_params = staticmethod(postgres_params)
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        raw = driver.connect(**params)
+        raw.set_session(readonly=True)
+        return raw
+
+
+class FastMysqlStore(_ServerStore):
+    """The runs of a MariaDB/MySQL database written by ``SqlObserver``, read with PyMySQL (see
+    the module docstring).  Same results as ``SqlStore(url)``."""
+
+    dialect: Dialect = MYSQL
+    driver = "pymysql"
+    connect_params = staticmethod(mysql_params)
+
+    def _open(self, driver: Any, params: dict) -> Any:
+        raw = driver.connect(**params, charset="utf8mb4")
         try:
-            import psycopg2
-        except ImportError:
-            return fallback(self.full)
-        try:
-            answer = work()
-        except (_Fallback, psycopg2.Error):
-            self.stats["full"] += 1
-            return fallback(self.full)
-        self.stats["fast"] += 1
-        return answer
-
-    # the query translation is SQLite's: queries, counts and key checks are the full store's
-    def query(self, q: Query) -> list:
-        return self.full.query(q)
-
-    def count(self, q: Query = Query()) -> int:  # noqa: B008 - the base class's signature
-        return self.full.count(q)
-
-    def has_key(self, key: Key) -> bool:
-        return self.full.has_key(key)
-
-    def confirm_keys(self, keys: Sequence[Key]) -> None:
-        if keys:
-            self.full.confirm_keys(keys)
+            raw.cursor().execute("SET SESSION TRANSACTION READ ONLY")
+        except driver.Error:
+            raw.close()
+            raise
+        return raw

@@ -2,12 +2,12 @@
 
 Why: importing SQLAlchemy and creating an engine costs about 0.3 s, several times the whole budget
 of "top 10 runs from a fresh process".  ``open_store("sqlite:///...")`` returns this store.  Its
-``query``/``count``/``get`` send, over a read-only ``sqlite3`` connection, the SQL that ``SqlStore``
-generates for SQLite (mirrored here as text: the same ``WHERE`` conditions with JSON type checks,
-the same ``ORDER BY`` with type ranks, missing-last and the natural-id tie-break, the same
-``LIMIT``/``OFFSET`` and the same finishing in Python), and build records with the shared
-``common.record_from_row``.  Keep the two translations in step: ``tests/test_sql_store_fast.py``
-compares them on random queries.
+``query``/``count``/``get`` and key checks send, over a read-only ``sqlite3`` connection, the SQL
+that :mod:`.compiler` makes of the query (the ``WHERE`` conditions with JSON type checks, the
+``ORDER BY`` with type ranks, missing-last and the natural-id tie-break, ``LIMIT``/``OFFSET``) and
+finish as ``SqlStore`` does, building records with the shared ``common.record_from_row``.
+``tests/test_sql_store_fast.py`` compares the answers with ``SqlStore``'s on random queries.
+``FastPostgresStore`` (``fast_server``) is this store over psycopg2 with the PostgreSQL dialect.
 
 Everything else (metric series, artifacts, per-sample rows, tags, notes, deletion) and every case
 this path does not take goes to a full ``SqlStore`` made on first need (importing SQLAlchemy):
@@ -28,7 +28,6 @@ import json
 import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Optional
 
@@ -43,67 +42,25 @@ from ...query.base import (
     Query,
     RunRecord,
     Store,
+    dotted_keys,
     utcnow,
 )
 from ...query.semantics import apply_in_python
 from .common import (
     BLOCKS_SQL,
-    EXPERIMENT_COLUMNS,
-    HOST_COLUMNS,
-    INT_TEXT,
     SCHEMA_VERSION,
     catalogue_name,
     chunks,
     keys_to_confirm,
+    loads,
     packed_series,
-    plan_query,
     record_from_row,
 )
+from .compiler import FROM_RUNS, SQLITE, Dialect, QueryCompiler, select_runs, where
 
 __all__ = ["FastSqliteStore", "sqlite_file"]
 
 _FIRST = operator.itemgetter(0)
-
-_RUN_COLUMNS = (
-    "run_id",
-    "status",
-    "command",
-    "comment",
-    "priority",
-    "start_time",
-    "stop_time",
-    "heartbeat",
-    "fail_trace",
-    "config",
-    "info",
-    "meta",
-    "host_info",
-    "result",
-    "result_json",
-    "note",
-    "experiment_id",
-)
-_JOINED_COLUMNS = (
-    "experiment.name AS ex_name",
-    "experiment.base_dir AS ex_base_dir",
-    "experiment.mainfile AS ex_mainfile",
-    "host.hostname AS h_hostname",
-    "host.cpu AS h_cpu",
-    "host.os AS h_os",
-    "host.os_info AS h_os_info",
-    "host.python_version AS h_python_version",
-)
-_FROM = (
-    " FROM run LEFT OUTER JOIN experiment ON run.experiment_id = experiment.experiment_id"
-    " LEFT OUTER JOIN host ON run.host_id = host.host_id"
-)
-_JSON_KINDS = (
-    "CASE {} WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' WHEN 'true' THEN 'b'"
-    " WHEN 'false' THEN 'b' WHEN 'text' THEN 's' WHEN 'null' THEN 'z'"
-    " WHEN 'array' THEN 'o' WHEN 'object' THEN 'o' END"
-)
-_COMPARE = ("<", "<=", ">", ">=")
-_FALSE = "0"
 
 
 class _Fallback(Exception):
@@ -120,260 +77,6 @@ def sqlite_file(url: str) -> Optional[str]:
     if not path or path == ":memory:" or "?" in path or "%" in path:
         return None
     return path
-
-
-def _time_text(value: _dt.datetime) -> str:
-    """A datetime as SQLAlchemy stores it in SQLite (so that text comparison orders times)."""
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _coalesce(expr: str) -> str:
-    return f"coalesce({expr}, 0)"
-
-
-# --------------------------------------------------------------------------------------------------
-# translation (mirrors store.py's _Operand/_equal/_condition/_order_terms for the SQLite dialect)
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class _Operand:
-    """SQL text for one key; the fields mean what they mean in ``store._Operand``."""
-
-    present: str
-    num: Optional[str] = None
-    txt: Optional[str] = None
-    time: Optional[str] = None
-    boolean: Optional[str] = None
-    rank: Optional[str] = None
-    onum: Optional[str] = None
-    other: Optional[str] = None
-    suspect: Optional[str] = None
-    fast_num: Optional[str] = None
-    num_check: Optional[str] = None
-    substring: bool = False
-    is_id: bool = False
-
-
-class _Translator:
-    """Turns filters and orders into SQL text; values become named parameters in ``params``."""
-
-    def __init__(self, dead_cutoff: _dt.datetime):
-        self.params: dict = {}
-        self.dead_cutoff = dead_cutoff
-
-    def param(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = _time_text(value) if isinstance(value, _dt.datetime) else value
-        return ":" + name
-
-    # ---- key -> operand ---------------------------------------------------------------------------
-    def operand(self, key: Key) -> Optional[_Operand]:
-        root, path = key.root, key.path
-        if root == "id":
-            return _Operand(present="1", txt="run.run_id", is_id=True)
-        if root == "status":
-            return _Operand(present="1", txt=self.status_expr(), substring=True)
-        if root == "command":
-            return _Operand(present="run.command IS NOT NULL", txt="run.command", substring=True)
-        if root in TIME_KEYS:
-            return _Operand(present=f"run.{root} IS NOT NULL", time=f"run.{root}")
-        if root == "notes":
-            return _Operand(present="1", txt="coalesce(run.note, '')", substring=True)
-        if root == "experiment" and len(path) == 1 and path[0] in EXPERIMENT_COLUMNS:
-            column = f"experiment.{path[0]}"
-            return _Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
-        if root == "host" and len(path) == 1 and path[0] in HOST_COLUMNS:
-            column = f"host.{path[0]}"
-            return _Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
-        if root == "host" and path and path[0] != "os":
-            return self.json_operand("run.host_info", path, null_is_suspect=True)
-        if root in ("config", "info", "meta") and path:
-            return self.json_operand(
-                f"run.{root}", path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
-            )
-        if root == "result":
-            return self.json_operand(
-                "run.result_json",
-                path,
-                tagged_is_suspect=True,
-                numeric_fallback=None if path else "run.result",
-            )
-        if root == "metrics":
-            value = self.metric_expr(path[0], key.aggregate)
-            return _Operand(present=f"{value} IS NOT NULL", num=value, onum=value)
-        return None
-
-    def json_operand(
-        self,
-        column: str,
-        path: Sequence[str],
-        numeric_fallback: Optional[str] = None,
-        null_is_suspect: bool = False,
-        tagged_is_suspect: bool = False,
-    ) -> Optional[_Operand]:
-        if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in path):
-            return None
-        json_path = self.param("$" + "".join(f'."{p}"' for p in path))
-        raw_type = f"json_type({column}, {json_path})"
-        as_text = f"json_extract({column}, {json_path})"
-        kind = _JSON_KINDS.format(raw_type)
-        number = as_text
-        if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
-            kind = (
-                f"CASE WHEN {column} IS NULL THEN CASE WHEN {numeric_fallback} IS NOT NULL"
-                f" THEN 'n' END ELSE {kind} END"
-            )
-            number = f"CASE WHEN {column} IS NULL THEN {numeric_fallback} ELSE {number} END"
-        boolean = f"CASE WHEN {kind} = 'b' THEN CASE WHEN {as_text} = 1 THEN 1 ELSE 0 END END"
-        num = f"CASE WHEN {kind} = 'n' THEN {number} END"
-        return _Operand(
-            present=f"({kind} IS NOT NULL AND {kind} != 'z')",
-            num=num,
-            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END",
-            boolean=boolean,
-            rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
-            f" WHEN {kind} = 'o' THEN 3 END",
-            onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
-            other=f"{kind} = 'o'",
-            suspect=_suspect(column, null_is_suspect, tagged_is_suspect),
-            fast_num=number if numeric_fallback is None else None,
-            num_check=f"{raw_type} IN ('integer', 'real')",
-        )
-
-    def status_expr(self) -> str:
-        """The effective status (DEAD for a RUNNING run without a recent sign of life)."""
-        alive = "coalesce(run.heartbeat, run.start_time)"
-        status = "coalesce(run.status, 'RUNNING')"
-        cutoff = self.param(self.dead_cutoff)
-        return (
-            f"CASE WHEN ({status} = 'RUNNING' AND ({alive} IS NULL OR {alive} < {cutoff}))"
-            f" THEN 'DEAD' ELSE {status} END"
-        )
-
-    def metric_expr(self, name: str, aggregate: str) -> str:
-        """One row of ``metric_summary`` per run, as ``SqlStore._metric_expr``."""
-        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(aggregate, "point_count")
-        where = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
-        return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {where})"
-
-    def tags_condition(self, flt: Filter) -> Optional[str]:
-        wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
-        if wanted is None:
-            return None
-        names = [w for w in wanted if isinstance(w, str)]
-        if not names:
-            return _FALSE
-        listed = ", ".join(self.param(name) for name in names)
-        return f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = run.run_id AND tag.tag IN ({listed}))"
-
-    # ---- conditions -------------------------------------------------------------------------------
-    def equal(self, op: _Operand, value: Any) -> Optional[str]:
-        """True exactly when the key's value equals ``value`` (never NULL); None: Python decides."""
-        if value is None:
-            return f"NOT ({op.present})"
-        if isinstance(value, bool):
-            return _FALSE if op.boolean is None else _coalesce(f"({op.boolean}) = {self.param(int(value))}")
-        if _is_number(value):
-            if op.fast_num is not None:
-                return _coalesce(f"({op.fast_num}) = {self.param(value)} AND {op.num_check}")
-            return _FALSE if op.num is None else _coalesce(f"({op.num}) = {self.param(value)}")
-        if isinstance(value, str):
-            return _FALSE if op.txt is None else _coalesce(f"({op.txt}) = {self.param(value)}")
-        if isinstance(value, _dt.datetime):
-            return _FALSE if op.time is None else _coalesce(f"{op.time} = {self.param(value)}")
-        return None
-
-    def condition(self, op: _Operand, flt: Filter) -> Optional[str]:
-        value = flt.value
-        if flt.op == "==":
-            return self.equal(op, value)
-        if flt.op == "!=":
-            eq = self.equal(op, value)
-            return None if eq is None else f"NOT ({eq})"
-        if flt.op == "in":
-            if op.other is not None:  # a list value matches when any element does: Python
-                return None
-            parts = [self.equal(op, v) for v in value]
-            if any(p is None for p in parts):
-                return None
-            return " OR ".join([_FALSE] + [f"({p})" for p in parts])
-        if flt.op == "contains":
-            if op.substring and isinstance(value, str):
-                return _coalesce(f"instr({op.txt}, {self.param(value)}) > 0")
-            return None if op.other is not None else _FALSE
-        assert flt.op in _COMPARE, flt.op
-        if value is None or isinstance(value, bool):
-            return _FALSE
-        if op.is_id:
-            is_int = _is_int_text(op.txt)
-            if INT_TEXT.match(value) and len(value) <= 18:
-                return f"({is_int}) AND CAST({op.txt} AS BIGINT) {flt.op} {self.param(int(value))}"
-            return f"NOT ({is_int}) AND {op.txt} {flt.op} {self.param(value)}"
-        if _is_number(value):
-            if op.fast_num is not None:
-                return _coalesce(f"({op.fast_num}) {flt.op} {self.param(value)} AND {op.num_check}")
-            return _FALSE if op.num is None else _coalesce(f"({op.num}) {flt.op} {self.param(value)}")
-        if isinstance(value, str):
-            return _FALSE if op.txt is None else _coalesce(f"({op.txt}) {flt.op} {self.param(value)}")
-        if isinstance(value, _dt.datetime):
-            return _FALSE if op.time is None else _coalesce(f"{op.time} {flt.op} {self.param(value)}")
-        return _FALSE
-
-    # ---- a whole query ----------------------------------------------------------------------------
-    def plan(self, q: Query) -> tuple:
-        """See ``common.plan_query``."""
-        return plan_query(
-            q,
-            operand=self.operand,
-            condition=self.condition,
-            tags_condition=self.tags_condition,
-            order_terms=_order_terms,
-            id_terms=lambda: _id_terms("run.run_id"),
-        )
-
-
-def _is_int_text(expr: str) -> str:
-    """SQL true when ``expr`` looks like an integer (``-?[0-9]+``, 18 digits at most)."""
-    digits = f"CASE WHEN {expr} LIKE '-%' THEN substr({expr}, 2) ELSE {expr} END"
-    return f"({digits}) != '' AND ({digits}) NOT GLOB '*[^0-9]*' AND length({expr}) <= 18"
-
-
-def _order_terms(op: _Operand, descending: bool) -> list:
-    """ORDER BY terms giving the reference order: missing last, then by rank, then by value."""
-    if op.is_id:
-        return _id_terms(op.txt, descending)
-    direction = " DESC" if descending else " ASC"
-    exprs = [op.rank] if op.rank is not None else []
-    exprs += [e for e in (op.onum if op.onum is not None else op.num, op.txt, op.time) if e is not None]
-    # The first term is NULL exactly when the value is missing (JSON null has no rank).
-    terms = [f"{e}{direction}" for e in exprs]
-    return [terms[0] + " NULLS LAST"] + terms[1:]
-
-
-def _id_terms(run_id: str, descending: bool = False) -> list:
-    """Natural id order: integer-looking ids numerically, before the others (as text)."""
-    is_int = _is_int_text(run_id)
-    direction = " DESC" if descending else " ASC"
-    return [
-        f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
-        f"CASE WHEN {is_int} THEN CAST({run_id} AS BIGINT) END{direction}",
-        f"{run_id}{direction}",
-    ]
-
-
-def _select(extra: Sequence[str] = ()) -> str:
-    columns = [f"run.{c}" for c in _RUN_COLUMNS] + list(_JOINED_COLUMNS) + list(extra)
-    return "SELECT " + ", ".join(columns) + _FROM
-
-
-def _where(conditions: Sequence[str]) -> str:
-    return " WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else ""
 
 
 def _parse_time(value: Any) -> Optional[_dt.datetime]:
@@ -394,6 +97,9 @@ class FastSqliteStore(Store):
     Same results as ``SqlStore(url)`` (see the module docstring for what goes to it).  ``stats``
     counts the ``query``/``count``/``get`` calls each path answered: ``{"fast": n, "full": m}``.
     """
+
+    dialect: Dialect = SQLITE
+    """The SQL dialect the query compiler writes for this store's connections."""
 
     def __init__(
         self, url: str, *, dead_after: float = DEFAULT_DEAD_AFTER, clock: Callable[[], _dt.datetime] = utcnow
@@ -446,13 +152,21 @@ class FastSqliteStore(Store):
         finally:
             conn.close()
 
-    def _fast(self, work: Callable[[], Any], fallback: Callable[[Any], Any]) -> Any:
+    def _errors(self) -> tuple:
+        """The driver's error classes: any of them sends the call to the full store."""
+        return (sqlite3.Error,)
+
+    def _fast(self, work: Callable[[], Any], fallback: Callable[[Any], Any], counted: bool = True) -> Any:
+        """``work()``, or ``fallback(full store)`` when this path cannot answer; ``counted``: the
+        call is an answer counted in ``stats`` (key checks are not)."""
         try:
             answer = work()
-        except (_Fallback, sqlite3.Error):
-            self.stats["full"] += 1
+        except (_Fallback, *self._errors()):
+            if counted:
+                self.stats["full"] += 1
             return fallback(self.full)
-        self.stats["fast"] += 1
+        if counted:
+            self.stats["fast"] += 1
         return answer
 
     def query(self, q: Query) -> list:
@@ -487,9 +201,9 @@ class FastSqliteStore(Store):
                     if conn.execute(
                         "SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, catalogue_name(key))
                     ).fetchone()
-                    and not _has_key(conn, key, "run", "metric")
+                    and not self._key_in_runs(conn, key)
                 ]
-        except (_Fallback, sqlite3.Error):
+        except (_Fallback, *self._errors()):
             stale = list(keys)  # the full store looks again
         if stale:
             self.full.confirm_keys(stale)
@@ -509,19 +223,56 @@ class FastSqliteStore(Store):
                 found = conn.execute("SELECT 1 FROM run_key WHERE root = ? AND name = ?", (key.root, name))
                 if found.fetchone() is not None:
                     return True
-        except (_Fallback, sqlite3.Error):
+        except (_Fallback, *self._errors()):
             pass
         return self.full.has_key(key)
 
+    def _key_in_runs(self, conn: Any, key: Key) -> bool:
+        """Whether some run has ``key`` (its JSON columns ``config``/``info``/``meta``) or some
+        point names the metric: one query that stops at the first row found."""
+        root = key.root
+        if root == "metrics":
+            found = conn.execute("SELECT 1 FROM metric WHERE name = ? LIMIT 1", (key.path[0],))
+            return found.fetchone() is not None
+        if root not in ("config", "info", "meta"):
+            return True
+        if (
+            root == "meta"
+            and key.path[0] in ("command", "comment", "priority")
+            and conn.execute("SELECT 1 FROM run WHERE meta IS NULL LIMIT 1").fetchone() is not None
+        ):
+            return True  # Sacred-era rows keep these in columns
+        compiler = QueryCompiler(self.dialect, self.dead_cutoff())
+        exists = compiler.key_exists(key)
+        if exists is None:
+            return True  # a list index or an odd label: let the query decide
+        found = conn.execute(f"SELECT 1 FROM run WHERE {exists} LIMIT 1", compiler.params)
+        return found.fetchone() is not None
+
     def key_names(self, root: str) -> list:
-        return self.full.key_names(root)
+        return self._fast(lambda: self._key_names(root), lambda full: full.key_names(root), counted=False)
+
+    def _key_names(self, root: str) -> list:
+        with self._connect() as conn:
+            if root == "metrics":
+                names = conn.execute("SELECT DISTINCT name FROM metric").fetchall()
+                return sorted(f"metrics.{name}" for (name,) in names)
+            if root not in ("config", "info", "meta", "host_info"):
+                raise _Fallback
+            docs = conn.execute(f"SELECT {root} FROM run").fetchall()
+        return sorted(dotted_keys((loads(d, {}) for (d,) in docs), root))
 
     def statuses(self) -> list:
-        return self.full.statuses()
+        return self._fast(self._statuses, lambda full: full.statuses(), counted=False)
+
+    def _statuses(self) -> list:
+        with self._connect() as conn:
+            found = conn.execute("SELECT DISTINCT status FROM run").fetchall()
+        return sorted(str(status) for (status,) in found if status is not None)
 
     def _query(self, q: Query) -> list:
         with self._connect() as conn:
-            tr = _Translator(self.dead_cutoff())
+            tr = QueryCompiler(self.dialect, self.dead_cutoff())
             pushed, terms, others, suspects = tr.plan(q)
             conditions = [cond for _, cond in pushed]
             order = " ORDER BY " + ", ".join(terms) if terms is not None else ""
@@ -531,17 +282,17 @@ class FastSqliteStore(Store):
                 if found is not None:
                     return found
             _refuse_suspects(conn, suspects, tr.params)
-            where = _where(conditions)
+            cond = where(conditions)
             if exact and (q.limit is not None or q.offset):
                 flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
-                limit = -1 if q.limit is None else max(int(q.limit), 0)
-                window = f" LIMIT {limit} OFFSET {max(int(q.offset or 0), 0)}"
-                rows = _fetch(conn, _select(flags) + where + order + window, tr.params)
+                limit = None if q.limit is None else max(int(q.limit), 0)
+                window = self.dialect.window(limit, max(int(q.offset or 0), 0))
+                rows = _fetch(conn, select_runs(flags) + cond + order + window, tr.params)
                 if not any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     return apply_in_python(
                         self._records(conn, rows), q, filtered=q.filters, ordered=True, limited=True
                     )
-            rows = _fetch(conn, _select() + where + order, tr.params)
+            rows = _fetch(conn, select_runs() + cond + order, tr.params)
             records = self._records(conn, rows)
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
@@ -549,9 +300,9 @@ class FastSqliteStore(Store):
 
     def _top_by_summary(
         self,
-        conn: sqlite3.Connection,
+        conn: Any,
         q: Query,
-        tr: _Translator,
+        tr: QueryCompiler,
         conditions: list,
         suspects: list,
         order: str,
@@ -576,7 +327,7 @@ class FastSqliteStore(Store):
         name = first.path[0]
         direction, better = ("DESC", ">=") if descending else ("ASC", "<=")
         flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
-        window = f" LIMIT {int(q.limit or 0)} OFFSET {max(int(q.offset or 0), 0)}"
+        window = self.dialect.window(int(q.limit or 0), max(int(q.offset or 0), 0))
         k = max(4 * wanted, 64)
         while True:
             bound = conn.execute(
@@ -586,18 +337,16 @@ class FastSqliteStore(Store):
             ).fetchone()
             if bound is None:
                 return None
-            params = dict(tr.params, _wname=name, _wbound=bound[0])
-            inside = (
-                "run.run_id IN (SELECT run_id FROM metric_summary"
-                f" WHERE name = :_wname AND last_value {better} :_wbound)"
-            )
+            inside = self._best_runs(conn, tr, name, better, bound[0])
+            if inside is None:
+                return None
             if suspects:
                 unique = " OR ".join(dict.fromkeys(suspects))
                 if conn.execute(
-                    f"SELECT 1 FROM run WHERE {inside} AND ({unique}) LIMIT 1", params
+                    f"SELECT 1 FROM run WHERE {inside} AND ({unique}) LIMIT 1", tr.params
                 ).fetchone():
                     raise _Fallback
-            rows = _fetch(conn, _select(flags) + _where([*conditions, inside]) + order + window, params)
+            rows = _fetch(conn, select_runs(flags) + where([*conditions, inside]) + order + window, tr.params)
             if len(rows) == int(q.limit or 0):
                 if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     return None
@@ -606,19 +355,27 @@ class FastSqliteStore(Store):
                 )
             k *= 8
 
+    def _best_runs(self, conn: Any, tr: QueryCompiler, name: str, better: str, bound: Any) -> Optional[str]:
+        """The condition "the run's last value of metric ``name`` is ``better`` than ``bound``":
+        a subquery SQLite answers from the summary index."""
+        return (
+            "run.run_id IN (SELECT run_id FROM metric_summary"
+            f" WHERE name = {tr.param(name)} AND last_value {better} {tr.param(bound)})"
+        )
+
     def _count(self, q: Query) -> int:
         with self._connect() as conn:
-            tr = _Translator(self.dead_cutoff())
+            tr = QueryCompiler(self.dialect, self.dead_cutoff())
             pushed, _, _, suspects = tr.plan(q.replace(order=()))
             _refuse_suspects(conn, suspects, tr.params)
             if len(pushed) == len(q.filters):
-                sql = "SELECT count(*)" + _FROM + _where([cond for _, cond in pushed])
+                sql = "SELECT count(*)" + FROM_RUNS + where([cond for _, cond in pushed])
                 return int(conn.execute(sql, tr.params).fetchone()[0])
         return len(self._query(q.replace(limit=None, offset=0, order=())))
 
     def _get(self, run_id: Any) -> RunRecord:
         with self._connect() as conn:
-            rows = _fetch(conn, _select() + " WHERE run.run_id = :id", {"id": str(run_id)})
+            rows = _fetch(conn, select_runs() + " WHERE run.run_id = ?", (str(run_id),))
             records = self._records(conn, rows)
         if not records:
             raise self.unknown_run(run_id)
@@ -709,7 +466,8 @@ class FastSqliteStore(Store):
             ):
                 self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
             for exp_id, url, commit, dirty in conn.execute(
-                'SELECT er.experiment_id, repository.url, repository."commit",'
+                "SELECT er.experiment_id, repository.url, repository."
+                f"{self.dialect.quote('commit')},"
                 " repository.dirty FROM experiments_repositories AS er"
                 " JOIN repository ON repository.repository_id = er.repository_id"
                 f" WHERE er.experiment_id IN ({marks})",
@@ -794,36 +552,6 @@ class FastSqliteStore(Store):
 
     def delete(self, run_ids: Iterable[Any]) -> list:
         return self.full.delete(run_ids)
-
-
-def _has_key(conn: sqlite3.Connection, key: Key, runs: str, metrics: str) -> bool:
-    """Whether some row of the ``runs`` table has ``key`` (its JSON columns ``config``/``info``/
-    ``meta``) or some row of ``metrics`` names the metric: one query that stops at the first row
-    found.  Shared with the file store's index, whose tables have the same columns."""
-    root = key.root
-    if root == "metrics":
-        found = conn.execute(f"SELECT 1 FROM {metrics} WHERE name = ? LIMIT 1", (key.path[0],))
-        return found.fetchone() is not None
-    if root not in ("config", "info", "meta"):
-        return True
-    if (
-        root == "meta"
-        and key.path[0] in ("command", "comment", "priority")
-        and conn.execute(f"SELECT 1 FROM {runs} WHERE meta IS NULL LIMIT 1").fetchone() is not None
-    ):
-        return True  # Sacred-era rows keep these in columns
-    if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in key.path):
-        return True  # a list index or an odd label: let the query decide
-    path = "$" + "".join(f'."{p}"' for p in key.path)
-    found = conn.execute(f"SELECT 1 FROM {runs} WHERE json_type({root}, ?) IS NOT NULL LIMIT 1", (path,))
-    return found.fetchone() is not None
-
-
-def _suspect(column: str, null: bool, tagged: bool) -> Optional[str]:
-    """Rows only Python may read: a NULL column (Sacred-era rows), or values in Sacred's jsonpickle form
-    (``{"py/object": "numpy.float64", "value": 0.9}``), which only ``safe_restore`` turns into numbers."""
-    checks = ([f"{column} IS NULL"] if null else []) + ([f"instr({column}, '\"py/') > 0"] if tagged else [])
-    return " OR ".join(checks) or None
 
 
 def _refuse_suspects(conn: sqlite3.Connection, suspects: list, params: dict) -> None:

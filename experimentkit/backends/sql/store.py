@@ -24,7 +24,6 @@ import datetime as _dt
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Optional
 
 import sqlalchemy as sa
@@ -60,6 +59,7 @@ from .common import HOST_COLUMNS as _HOST_COLUMNS
 from .common import INT_TEXT as _INT_TEXT
 from .common import chunks as _chunks
 from .common import loads as _loads
+from .compiler import Operand as _Operand
 
 __all__ = ["SqlStore"]
 
@@ -73,39 +73,6 @@ def _is_number(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------------
 # operands: a key's value as SQL expressions, one per type
 # --------------------------------------------------------------------------------------------------
-@dataclass
-class _Operand:
-    """The SQL view of one key.
-
-    ``present``: the value is not None.  ``num``/``txt``/``time``/``boolean`` are the value when it
-    is a number (bools excluded) / string / datetime / bool (1 or 0), else NULL (None: never of that
-    type).  ``rank`` is the sort rank (0 numbers and bools, 1 strings, 3 lists and objects; None
-    when the operand has a single type) and ``onum`` the number used to sort rank 0.  ``other``
-    flags lists and objects (which only Python can sort).  ``suspect`` is true for rows whose JSON
-    SQL must not parse (or, for a JSON column Sacred did not write, has no value to read);
-    ``fast_num`` (SQLite) is the raw extracted value, a number only when ``num_check`` holds:
-    comparing it first parses the JSON once for the rows the comparison rejects.  ``substring``
-    allows ``contains`` as a
-    substring test (text-only operands).
-    """
-
-    present: Any
-    num: Any = None
-    txt: Any = None
-    time: Any = None
-    boolean: Any = None
-    rank: Any = None
-    onum: Any = None
-    other: Any = None
-    suspect: Any = None
-    is_json: bool = False
-    fast_num: Any = None
-    num_check: Any = None
-    substring: bool = False
-    is_id: bool = False
-    exists: Any = None  # the key is there, even with a JSON null (JSON operands only)
-
-
 class _Sql:
     """Dialect-specific SQL building blocks."""
 

@@ -1,0 +1,516 @@
+"""The query compiler of the SQL layout: filters and orders of a :class:`Query` as SQL text and
+parameters, in the SQLite and PostgreSQL dialects.
+
+Why one compiler: the semantics of :mod:`experimentkit.query.semantics` (JSON type checks, type
+ranks, missing-last, the natural-id tie-break, text ordered by code point) are subtle, and every
+copy of their translation drifts.  The stdlib SQLite path (``fast_sqlite``) and the psycopg2
+path (``fast_server``) send what this module compiles; a dialect differs only in the building
+blocks (how JSON is read, how text is collated, what "false" is, the parameter style).
+
+Importing this module costs nothing beyond the standard library: the fast paths must not load
+SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ...query.base import TIME_KEYS, Filter, Key, Query
+from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT, plan_query
+
+__all__ = ["Dialect", "SQLITE", "POSTGRESQL", "MYSQL", "Operand", "QueryCompiler", "select_runs", "where"]
+
+_COMPARE = ("<", "<=", ">", ">=")
+_JSONPICKLE = "'\"py/'"  # SQL text of the mark of Sacred's jsonpickle forms
+
+_RUN_COLUMNS = (
+    "run_id",
+    "status",
+    "command",
+    "comment",
+    "priority",
+    "start_time",
+    "stop_time",
+    "heartbeat",
+    "fail_trace",
+    "config",
+    "info",
+    "meta",
+    "host_info",
+    "result",
+    "result_json",
+    "note",
+    "experiment_id",
+)
+_JOINED_COLUMNS = (
+    "experiment.name AS ex_name",
+    "experiment.base_dir AS ex_base_dir",
+    "experiment.mainfile AS ex_mainfile",
+    "host.hostname AS h_hostname",
+    "host.cpu AS h_cpu",
+    "host.os AS h_os",
+    "host.os_info AS h_os_info",
+    "host.python_version AS h_python_version",
+)
+FROM_RUNS = (
+    " FROM run LEFT OUTER JOIN experiment ON run.experiment_id = experiment.experiment_id"
+    " LEFT OUTER JOIN host ON run.host_id = host.host_id"
+)
+"""The run/experiment/host join every run query reads (``common.record_from_row``'s row)."""
+
+
+def select_runs(extra: Sequence[str] = ()) -> str:
+    """``SELECT`` of the columns ``record_from_row`` reads, plus ``extra`` ones, from the join."""
+    columns = [f"run.{c}" for c in _RUN_COLUMNS] + list(_JOINED_COLUMNS) + list(extra)
+    return "SELECT " + ", ".join(columns) + FROM_RUNS
+
+
+def where(conditions: Sequence[str]) -> str:
+    """`` WHERE`` joining ``conditions`` with AND ("" when there are none)."""
+    return " WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else ""
+
+
+def _sqlite_time(value: _dt.datetime) -> str:
+    """A datetime as SQLAlchemy stores it in SQLite (so that text comparison orders times)."""
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# dialects
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dialect:
+    """The building blocks in which the SQL databases differ.
+
+    ``json_kinds``: the database's JSON type names mapped to the compiler's kinds (``n`` number,
+    ``b`` bool, ``s`` string, ``z`` null, ``o`` list or object); ``json_true``: what the extracted
+    text of a JSON ``true`` equals; ``number_types``: the JSON type names of numbers.
+    """
+
+    name: str
+    false: str
+    true: str
+    json_kinds: tuple
+    json_true: str
+    number_types: tuple
+
+    @property
+    def mysql(self) -> bool:
+        return self.name == "mysql"
+
+    def placeholder(self, name: str) -> str:
+        return ":" + name if self.name == "sqlite" else f"%({name})s"
+
+    def quote(self, name: str) -> str:
+        """An identifier that is a reserved word (``commit``)."""
+        return f"`{name}`" if self.mysql else f'"{name}"'
+
+    def text(self, expr: str) -> str:
+        """``expr`` compared and ordered by code point, as Python compares strings."""
+        if self.mysql:
+            return f"CAST({expr} AS BINARY)"
+        return f'({expr}) COLLATE "C"' if self.name == "postgresql" else f"({expr})"
+
+    def position(self, expr: str, value: str) -> str:
+        """Where ``value`` starts in ``expr`` (0: nowhere)."""
+        return f"strpos({expr}, {value})" if self.name == "postgresql" else f"instr({expr}, {value})"
+
+    def contains(self, expr: str, value: str) -> str:
+        """``value`` is a substring of ``expr``, compared by code point."""
+        if self.mysql:
+            return f"{self.position(self.text(expr), self.text(value))} > 0"
+        return f"{self.position(expr, value)} > 0"
+
+    def bigint(self, expr: str) -> str:
+        return f"CAST({expr} AS {'SIGNED' if self.mysql else 'BIGINT'})"
+
+    def is_int_text(self, expr: str) -> str:
+        """SQL true when ``expr`` looks like an integer (``-?[0-9]+``, 18 digits at most)."""
+        if self.name != "sqlite":
+            match = "REGEXP" if self.mysql else "~"
+            return f"{expr} {match} '^-?[0-9]+$' AND length({expr}) <= 18"
+        digits = f"CASE WHEN {expr} LIKE '-%' THEN substr({expr}, 2) ELSE {expr} END"
+        return f"({digits}) != '' AND ({digits}) NOT GLOB '*[^0-9]*' AND length({expr}) <= 18"
+
+    def json_parts(self, column: str, path: Sequence[str], param: Any) -> tuple:
+        """(raw type, value as SQL text, value as a number) of ``path`` in the JSON ``column``."""
+        if self.name == "postgresql":
+            doc = f"CAST({column} AS JSONB)"
+            if path:
+                labels = ", ".join(param(p) for p in path)
+                node = f"jsonb_extract_path({doc}, {labels})"
+                text = f"jsonb_extract_path_text({doc}, {labels})"
+            else:
+                node, text = doc, f"({doc} #>> '{{}}')"
+            return f"jsonb_typeof({node})", text, f"CAST({text} AS FLOAT)"
+        json_path = param("$" + "".join(f'."{p}"' for p in path))
+        if self.mysql:
+            node = f"json_extract({column}, {json_path})"
+            return f"json_type({node})", f"json_unquote({node})", f"(json_unquote({node}) + 0e0)"
+        text = f"json_extract({column}, {json_path})"
+        return f"json_type({column}, {json_path})", text, text
+
+    def json_suspect(self, column: str) -> Optional[str]:
+        """Rows whose JSON text may hold NaN/Infinity, on MariaDB/MySQL, which read JSON they
+        cannot parse as NULL (silently): such rows are kept from its JSON functions and sent to
+        Python.  SQLite and PostgreSQL raise instead (the stores then ask Python)."""
+        if not self.mysql:
+            return None
+        return " OR ".join(f"{self.position(column, repr(word))} > 0" for word in ("NaN", "Infinity"))
+
+    def param_value(self, value: Any) -> Any:
+        """A value as the driver must be given it (SQLite keeps times as SQLAlchemy's text)."""
+        if self.name == "sqlite" and isinstance(value, _dt.datetime):
+            return _sqlite_time(value)
+        return value
+
+    def window(self, limit: Optional[int], offset: int) -> str:
+        """``LIMIT``/``OFFSET`` (no limit: all rows)."""
+        if limit is None:
+            limit = {"sqlite": -1, "mysql": 18446744073709551615}.get(self.name)
+        return f" LIMIT {'ALL' if limit is None else limit} OFFSET {offset}"
+
+    def missing_last(self, present: str, terms: list) -> list:
+        """ORDER BY ``terms`` with the rows whose value is missing last (the first term is NULL
+        exactly for those; MySQL has no ``NULLS LAST``: a flag sorts first)."""
+        if self.mysql:
+            return [f"CASE WHEN {present} THEN 0 ELSE 1 END ASC", *terms]
+        return [terms[0] + " NULLS LAST", *terms[1:]]
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    false="0",
+    true="1",
+    json_kinds=(
+        ("integer", "n"),
+        ("real", "n"),
+        ("true", "b"),
+        ("false", "b"),
+        ("text", "s"),
+        ("null", "z"),
+        ("array", "o"),
+        ("object", "o"),
+    ),
+    json_true="1",
+    number_types=("integer", "real"),
+)
+POSTGRESQL = Dialect(
+    name="postgresql",
+    false="false",
+    true="true",
+    json_kinds=(
+        ("number", "n"),
+        ("boolean", "b"),
+        ("string", "s"),
+        ("null", "z"),
+        ("array", "o"),
+        ("object", "o"),
+    ),
+    json_true="'true'",
+    number_types=("number",),
+)
+MYSQL = Dialect(
+    name="mysql",
+    false="false",
+    true="true",
+    json_kinds=(
+        ("INTEGER", "n"),
+        ("UNSIGNED INTEGER", "n"),
+        ("DOUBLE", "n"),
+        ("DECIMAL", "n"),
+        ("BOOLEAN", "b"),
+        ("STRING", "s"),
+        ("NULL", "z"),
+        ("ARRAY", "o"),
+        ("OBJECT", "o"),
+    ),
+    json_true="'true'",
+    number_types=("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL"),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# operands: a key's value as SQL text, one expression per type
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Operand:
+    """The SQL view of one key: SQL text here, SQLAlchemy expressions in ``SqlStore``.
+
+    ``present``: the value is not None.  ``num``/``txt``/``time``/``boolean`` are the value when it
+    is a number (bools excluded) / string / datetime / bool (1 or 0), else NULL (None: never of that
+    type).  ``rank`` is the sort rank (0 numbers and bools, 1 strings, 3 lists and objects; None
+    when the operand has a single type) and ``onum`` the number used to sort rank 0.  ``other``
+    flags lists and objects (which only Python can sort).  ``suspect`` is true for rows whose JSON
+    SQL must not parse (or, for a JSON column Sacred did not write, has no value to read);
+    ``fast_num`` (SQLite) is the raw extracted value, a number only when ``num_check`` holds:
+    comparing it first parses the JSON once for the rows the comparison rejects.  ``substring``
+    allows ``contains`` as a substring test (text-only operands); ``exists``: the key is there,
+    even with a JSON null (JSON operands only, ``is_json``).
+    """
+
+    present: Any
+    num: Any = None
+    txt: Any = None
+    time: Any = None
+    boolean: Any = None
+    rank: Any = None
+    onum: Any = None
+    other: Any = None
+    suspect: Any = None
+    is_json: bool = False
+    fast_num: Any = None
+    num_check: Any = None
+    substring: bool = False
+    is_id: bool = False
+    exists: Any = None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class QueryCompiler:
+    """Turns filters and orders into SQL text of one dialect; values become parameters in
+    ``params`` (named, in the dialect's parameter style).  One compiler per query: the statements
+    that answer it share ``params``."""
+
+    def __init__(self, dialect: Dialect, dead_cutoff: _dt.datetime):
+        self.dialect = dialect
+        self.params: dict = {}
+        self.dead_cutoff = dead_cutoff
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = self.dialect.param_value(value)
+        return self.dialect.placeholder(name)
+
+    def _coalesce(self, expr: str) -> str:
+        return f"coalesce({expr}, {self.dialect.false})"
+
+    # ---- key -> operand ---------------------------------------------------------------------------
+    def operand(self, key: Key) -> Optional[Operand]:
+        """The SQL view of a run key, or None when only Python can evaluate it."""
+        root, path, true = key.root, key.path, self.dialect.true
+        if root == "id":
+            return Operand(present=true, txt="run.run_id", is_id=True)
+        if root == "status":
+            return Operand(present=true, txt=self.status_expr(), substring=True)
+        if root == "command":
+            return Operand(present="run.command IS NOT NULL", txt="run.command", substring=True)
+        if root in TIME_KEYS:
+            return Operand(present=f"run.{root} IS NOT NULL", time=f"run.{root}")
+        if root == "notes":
+            return Operand(present=true, txt="coalesce(run.note, '')", substring=True)
+        if root == "experiment" and len(path) == 1 and path[0] in EXPERIMENT_COLUMNS:
+            column = f"experiment.{path[0]}"
+            return Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
+        if root == "host" and len(path) == 1 and path[0] in HOST_COLUMNS:
+            column = f"host.{path[0]}"
+            return Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
+        if root == "host" and path and path[0] != "os":
+            return self.json_operand("run.host_info", path, null_is_suspect=True)
+        if root in ("config", "info", "meta") and path:
+            return self.json_operand(
+                f"run.{root}", path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
+            )
+        if root == "result":
+            return self.json_operand(
+                "run.result_json",
+                path,
+                tagged_is_suspect=True,
+                numeric_fallback=None if path else "run.result",
+            )
+        if root == "metrics":
+            value = self.metric_expr(path[0], key.aggregate)
+            return Operand(present=f"{value} IS NOT NULL", num=value, onum=value)
+        return None
+
+    def json_operand(
+        self,
+        column: str,
+        path: Sequence[str],
+        numeric_fallback: Optional[str] = None,
+        null_is_suspect: bool = False,
+        tagged_is_suspect: bool = False,
+    ) -> Optional[Operand]:
+        """The value at ``path`` in the JSON text ``column`` (None when the path is not
+        expressible: a part that may be a list index or needs escaping).  ``null_is_suspect``:
+        a NULL column means "ask Python" (Sacred-era rows rebuilt from other columns)."""
+        if any(INT_TEXT.match(p) or '"' in p or "\\" in p for p in path):
+            return None
+        d = self.dialect
+        raw_type, as_text, number = d.json_parts(column, path, self.param)
+        kind = "CASE {} {} END".format(raw_type, " ".join(f"WHEN '{t}' THEN '{k}'" for t, k in d.json_kinds))
+        unreadable = d.json_suspect(column)
+        if unreadable is not None:
+            kind = f"CASE WHEN NOT ({unreadable}) THEN {kind} END"
+        if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
+            kind = (
+                f"CASE WHEN {column} IS NULL THEN CASE WHEN {numeric_fallback} IS NOT NULL"
+                f" THEN 'n' END ELSE {kind} END"
+            )
+            number = f"CASE WHEN {column} IS NULL THEN {numeric_fallback} ELSE {number} END"
+        boolean = f"CASE WHEN {kind} = 'b' THEN CASE WHEN {as_text} = {d.json_true} THEN 1 ELSE 0 END END"
+        num = f"CASE WHEN {kind} = 'n' THEN {number} END"
+        types = ", ".join(f"'{t}'" for t in d.number_types)
+        return Operand(
+            present=f"({kind} IS NOT NULL AND {kind} != 'z')",
+            num=num,
+            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END",
+            boolean=boolean,
+            rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
+            f" WHEN {kind} = 'o' THEN 3 END",
+            onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
+            other=f"{kind} = 'o'",
+            suspect=self.suspect(column, null_is_suspect, tagged_is_suspect, unreadable),
+            is_json=True,
+            fast_num=number if d.name == "sqlite" and numeric_fallback is None else None,
+            num_check=f"{raw_type} IN ({types})",
+            exists=f"{raw_type} IS NOT NULL",
+        )
+
+    def suspect(self, column: str, null: bool, tagged: bool, unreadable: Optional[str]) -> Optional[str]:
+        """Rows only Python may read: JSON the database cannot read (``unreadable``), a NULL
+        column (Sacred-era rows), or values in Sacred's jsonpickle form (``{"py/object":
+        "numpy.float64", "value": 0.9}``), which only ``safe_restore`` turns into numbers."""
+        tag = f"{self.dialect.position(column, _JSONPICKLE)} > 0"
+        checks = [unreadable] if unreadable else []
+        checks += ([f"{column} IS NULL"] if null else []) + ([tag] if tagged else [])
+        return " OR ".join(checks) or None
+
+    def status_expr(self) -> str:
+        """The effective status (DEAD for a RUNNING run without a recent sign of life)."""
+        alive = "coalesce(run.heartbeat, run.start_time)"
+        status = "coalesce(run.status, 'RUNNING')"
+        cutoff = self.param(self.dead_cutoff)
+        return (
+            f"CASE WHEN ({status} = 'RUNNING' AND ({alive} IS NULL OR {alive} < {cutoff}))"
+            f" THEN 'DEAD' ELSE {status} END"
+        )
+
+    def metric_expr(self, name: str, aggregate: Optional[str]) -> str:
+        """The run's ``aggregate`` of metric ``name``: one row of ``metric_summary`` (kept by the
+        observer as points arrive), not a pass over the points."""
+        column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(
+            aggregate or "count", "point_count"
+        )
+        cond = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
+        return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {cond})"
+
+    def tags_condition(self, flt: Filter) -> Optional[str]:
+        wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
+        if wanted is None:
+            return None
+        names = [w for w in wanted if isinstance(w, str)]
+        if not names:
+            return self.dialect.false
+        listed = ", ".join(self.param(name) for name in names)
+        return f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = run.run_id AND tag.tag IN ({listed}))"
+
+    # ---- conditions -------------------------------------------------------------------------------
+    def equal(self, op: Operand, value: Any) -> Optional[str]:
+        """True exactly when the key's value equals ``value`` (never NULL); None: Python decides."""
+        false = self.dialect.false
+        if value is None:
+            return f"NOT ({op.present})"
+        if isinstance(value, bool):
+            if op.boolean is None:
+                return false
+            return self._coalesce(f"({op.boolean}) = {self.param(int(value))}")
+        if _is_number(value):
+            if op.fast_num is not None:
+                return self._coalesce(f"({op.fast_num}) = {self.param(value)} AND {op.num_check}")
+            return false if op.num is None else self._coalesce(f"({op.num}) = {self.param(value)}")
+        if isinstance(value, str):
+            return false if op.txt is None else self._coalesce(f"({op.txt}) = {self.param(value)}")
+        if isinstance(value, _dt.datetime):
+            return false if op.time is None else self._coalesce(f"{op.time} = {self.param(value)}")
+        return None
+
+    def condition(self, op: Operand, flt: Filter) -> Optional[str]:
+        """The SQL condition of a filter on ``op``, or None when only Python can decide it."""
+        value, d = flt.value, self.dialect
+        if flt.op == "==":
+            return self.equal(op, value)
+        if flt.op == "!=":
+            eq = self.equal(op, value)
+            return None if eq is None else f"NOT ({eq})"
+        if flt.op == "in":
+            if op.other is not None:  # a list value matches when any element does: Python
+                return None
+            parts = [self.equal(op, v) for v in value]
+            if any(p is None for p in parts):
+                return None
+            return " OR ".join([d.false] + [f"({p})" for p in parts])
+        if flt.op == "contains":
+            if op.substring and isinstance(value, str) and op.txt is not None:
+                return self._coalesce(d.contains(op.txt, self.param(value)))
+            return None if op.other is not None else d.false
+        assert flt.op in _COMPARE, flt.op
+        if value is None or isinstance(value, bool):
+            return d.false
+        if op.is_id and op.txt is not None:
+            is_int = d.is_int_text(op.txt)
+            if INT_TEXT.match(value) and len(value) <= 18:
+                number = f"CASE WHEN {is_int} THEN {d.bigint(op.txt)} END"
+                return f"({is_int}) AND {number} {flt.op} {self.param(int(value))}"
+            return f"NOT ({is_int}) AND {d.text(op.txt)} {flt.op} {d.text(self.param(value))}"
+        if _is_number(value):
+            if op.fast_num is not None:
+                return self._coalesce(f"({op.fast_num}) {flt.op} {self.param(value)} AND {op.num_check}")
+            return d.false if op.num is None else self._coalesce(f"({op.num}) {flt.op} {self.param(value)}")
+        if isinstance(value, str):
+            if op.txt is None:
+                return d.false
+            return self._coalesce(f"{d.text(op.txt)} {flt.op} {d.text(self.param(value))}")
+        if isinstance(value, _dt.datetime):
+            return d.false if op.time is None else self._coalesce(f"{op.time} {flt.op} {self.param(value)}")
+        return d.false
+
+    # ---- orders -----------------------------------------------------------------------------------
+    def order_terms(self, op: Operand, descending: bool) -> list:
+        """ORDER BY terms giving the reference order: missing last, then by rank, then by value."""
+        if op.is_id and op.txt is not None:
+            return self.id_terms(op.txt, descending)
+        direction = " DESC" if descending else " ASC"
+        exprs = [op.rank] if op.rank is not None else []
+        for expr in (op.onum if op.onum is not None else op.num, op.txt, op.time):
+            if expr is not None:
+                exprs.append(self.dialect.text(expr) if expr is op.txt else expr)
+        # The first term is NULL exactly when the value is missing (JSON null has no rank).
+        return self.dialect.missing_last(op.present, [f"{e}{direction}" for e in exprs])
+
+    def id_terms(self, run_id: str = "run.run_id", descending: bool = False) -> list:
+        """Natural id order: integer-looking ids numerically, before the others (as text)."""
+        is_int = self.dialect.is_int_text(run_id)
+        direction = " DESC" if descending else " ASC"
+        return [
+            f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
+            f"CASE WHEN {is_int} THEN {self.dialect.bigint(run_id)} END{direction}",
+            f"{self.dialect.text(run_id)}{direction}",
+        ]
+
+    # ---- a whole query ----------------------------------------------------------------------------
+    def plan(self, q: Query) -> tuple:
+        """See ``common.plan_query``."""
+        return plan_query(
+            q,
+            operand=self.operand,
+            condition=self.condition,
+            tags_condition=self.tags_condition,
+            order_terms=self.order_terms,
+            id_terms=self.id_terms,
+        )
+
+    def key_exists(self, key: Key) -> Optional[str]:
+        """A condition on ``run`` true where the run has the JSON ``key`` (a JSON null counts, as
+        in the reference), or None when the path is not expressible (a list index, an odd label)."""
+        op = self.json_operand(f"run.{key.root}", key.path)
+        return None if op is None else op.exists
