@@ -163,6 +163,7 @@ def _serve(command: str, work: Path) -> None:
         proc.wait(timeout=60)
 
 
+@pytest.mark.timeout(1200)  # a hang guard: the tour runs a sweep and a server, minutes under load
 def test_readme_runs_top_to_bottom(workdir: Path) -> None:
     parts = readme_parts()
     # 1. "Try it": everything after the environment setup
