@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -52,6 +53,47 @@ def ddp_worker(rank, world_size, port, handle):
             handle.log_scalar("reduced", value, step=step)
     finally:
         dist.destroy_process_group()
+
+
+class FakeCudaTensor:
+    """A stand-in for a CUDA tensor (no GPU here): ``item()`` is where a real one makes the caller
+    wait for the device; it notes whether the worker's training loop was running then."""
+
+    __module__ = "torch"
+    is_cpu = False
+    reads: list = []
+    in_loop = False
+
+    def __init__(self, value):
+        self.value = value
+
+    def detach(self):
+        return self
+
+    def clone(self):
+        return FakeCudaTensor(self.value)
+
+    def item(self):
+        FakeCudaTensor.reads.append(FakeCudaTensor.in_loop and threading.get_ident() == LOOP_THREAD[0])
+        return self.value
+
+
+LOOP_THREAD: list = [None]
+
+
+def log_device_tensors(handle, report):
+    """Log tensors changed in place after each call, and plain numbers between them; exit without
+    closing the handle (the exit hooks must write what is deferred)."""
+    LOOP_THREAD[0] = threading.get_ident()
+    FakeCudaTensor.in_loop = True
+    loss = FakeCudaTensor(0.0)
+    for i in range(1, 6):
+        loss.value = float(i)
+        handle.log_scalar("loss", loss, rank=1)
+        handle.log_scalar("lr", 0.1 * i, rank=1)
+    FakeCudaTensor.in_loop = False
+    with open(report, "w") as f:
+        f.write(str(sum(FakeCudaTensor.reads)))  # reads on the loop thread during the loop
 
 
 def free_port():
@@ -208,3 +250,26 @@ def test_torchrun_two_ranks_make_one_run(tmp_path, ranks):
     else:
         assert sorted(metrics) == ["loss"]
         assert metrics["loss"].values == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4])
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_does_not_read_accelerator_tensors_in_its_loop_and_loses_none_at_exit(tmp_path, method):
+    """On a worker rank, reading a GPU tensor at each log_scalar would stall the loop: its copy is
+    read later by a thread of the worker, or at the worker's exit, and holds the value at the call."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    context = multiprocessing.get_context(method)
+    report = tmp_path / "reads-in-loop"
+
+    def main(_run):
+        worker = context.Process(target=log_device_tensors, args=(_run.handle(), str(report)))
+        worker.start()
+        worker.join()
+        assert worker.exitcode == 0
+
+    run_experiment(main, str(tmp_path / "runs"))
+    assert report.read_text() == "0"
+    metrics = metrics_of_only_run(str(tmp_path / "runs"))
+    assert metrics["loss.rank1"].values == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert metrics["loss.rank1"].steps == [0, 1, 2, 3, 4]
+    assert metrics["lr.rank1"].values == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
