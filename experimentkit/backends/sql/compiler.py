@@ -1,10 +1,10 @@
 """The query compiler of the SQL layout: filters and orders of a :class:`Query` as SQL text and
-parameters, in the SQLite and PostgreSQL dialects.
+parameters, in the SQLite, PostgreSQL and MySQL/MariaDB dialects.
 
 Why one compiler: the semantics of :mod:`experimentkit.query.semantics` (JSON type checks, type
 ranks, missing-last, the natural-id tie-break, text ordered by code point) are subtle, and every
-copy of their translation drifts.  The stdlib SQLite path (``fast_sqlite``) and the psycopg2
-path (``fast_server``) send what this module compiles; a dialect differs only in the building
+copy of their translation drifts.  The stdlib SQLite path (``fast_sqlite``) and the psycopg2 and
+PyMySQL paths (``fast_server``) send what this module compiles; a dialect differs only in the building
 blocks (how JSON is read, how text is collated, what "false" is, the parameter style).
 
 Importing this module costs nothing beyond the standard library: the fast paths must not load
