@@ -131,10 +131,14 @@ def parse_value(text: str) -> Any:
 
 def _split_items(inner: str, whole: str) -> list:
     """Split at top-level commas, respecting quotes and nested brackets."""
-    items, depth, quote, start = [], 0, "", 0
+    items, depth, quote, start, escaped = [], 0, "", 0, False
     for i, char in enumerate(inner):
-        if quote:
-            if char == quote and inner[i - 1] != "\\":
+        if quote:  # a backslash escapes the next character, itself included ('a\\' ends at the quote)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
                 quote = ""
         elif char in "'\"":
             quote = char
