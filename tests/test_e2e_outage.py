@@ -352,9 +352,10 @@ def test_backend_cut_mid_run_completes_journals_and_syncs_exactly_once(tmp_path,
     script.open_gate("b")
     assert script.finish() == 0, script.output
 
-    # the user's run completed, and the warning names the observer and the journal
+    # the user's run completed, and the warning names the observer and the journal: it failed at
+    # once, or (a loaded machine) a call to it was still pending when the call timeout ran out
     [journal] = _journals(script.fallback)
-    assert "Observer 'SqlObserver' failed" in script.stderr
+    assert re.search(r"Observer 'SqlObserver' (failed|has not answered)", script.stderr), script.stderr
     assert "Observer 'SqlObserver' did not recover" in script.stderr
     assert str(journal) in script.stderr and "experimentkit sync" in script.stderr
     assert "Completed after" in script.stderr
