@@ -12,6 +12,7 @@ from experimentkit import Experiment
 from experimentkit.errors import StoreError
 from experimentkit.observers import FileStorageObserver
 from experimentkit.query import open_store
+from tests.device_support import FakeCudaTensor
 
 
 def run_experiment(main, observer):
@@ -90,32 +91,18 @@ def test_accelerator_tensors_are_copied_at_the_call_and_not_read_in_the_loop(tmp
     read after the loop (heartbeat or final flush) and holds the value at the call."""
     reads = []
 
-    class FakeCudaTensor:
-        __module__ = "torch"
-        is_cpu = False
-
-        def __init__(self, value):
-            self.value = value
-
-        def detach(self):
-            return self
-
-        def clone(self):
-            return FakeCudaTensor(self.value)
-
-        def item(self):
-            reads.append((threading.get_ident(), state["in_loop"]))
-            return self.value
+    def note_read():
+        reads.append((threading.get_ident(), state["in_loop"]))
 
     state = {"in_loop": False}
 
     def main(_run):
-        loss = FakeCudaTensor(0.0)
+        loss = FakeCudaTensor(0.0, note_read)
         state["in_loop"] = True
         for i in range(1, 6):
             loss.value = float(i)  # the same tensor, changed in place after each call
             _run.log_scalar("loss", loss)
-            _run.log_metrics({"twice": FakeCudaTensor(2.0 * i)}, step=i)
+            _run.log_metrics({"twice": FakeCudaTensor(2.0 * i, note_read)}, step=i)
         state["in_loop"] = False
         state["loop_thread"] = threading.get_ident()
 

@@ -13,6 +13,7 @@ import pytest
 from experimentkit import Experiment
 from experimentkit.observers import FileStorageObserver
 from experimentkit.query import open_store
+from tests.device_support import FakeCudaTensor
 
 
 def run_experiment(main, store):
@@ -55,45 +56,28 @@ def ddp_worker(rank, world_size, port, handle):
         dist.destroy_process_group()
 
 
-class FakeCudaTensor:
-    """A stand-in for a CUDA tensor (no GPU here): ``item()`` is where a real one makes the caller
-    wait for the device; it notes whether the worker's training loop was running then."""
-
-    __module__ = "torch"
-    is_cpu = False
-    reads: list = []
-    in_loop = False
-
-    def __init__(self, value):
-        self.value = value
-
-    def detach(self):
-        return self
-
-    def clone(self):
-        return FakeCudaTensor(self.value)
-
-    def item(self):
-        FakeCudaTensor.reads.append(FakeCudaTensor.in_loop and threading.get_ident() == LOOP_THREAD[0])
-        return self.value
-
-
 LOOP_THREAD: list = [None]
+IN_LOOP = [False]
+READS: list = []  # per read of a device tensor: was it on the loop thread during the loop
+
+
+def _note_read() -> None:
+    READS.append(IN_LOOP[0] and threading.get_ident() == LOOP_THREAD[0])
 
 
 def log_device_tensors(handle, report):
     """Log tensors changed in place after each call, and plain numbers between them; exit without
     closing the handle (the exit hooks must write what is deferred)."""
     LOOP_THREAD[0] = threading.get_ident()
-    FakeCudaTensor.in_loop = True
-    loss = FakeCudaTensor(0.0)
+    IN_LOOP[0] = True
+    loss = FakeCudaTensor(0.0, _note_read)
     for i in range(1, 6):
         loss.value = float(i)
         handle.log_scalar("loss", loss, rank=1)
         handle.log_scalar("lr", 0.1 * i, rank=1)
-    FakeCudaTensor.in_loop = False
+    IN_LOOP[0] = False
     with open(report, "w") as f:
-        f.write(str(sum(FakeCudaTensor.reads)))  # reads on the loop thread during the loop
+        f.write(str(sum(READS)))  # reads on the loop thread during the loop
 
 
 def free_port():
