@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import os
+import re
 import signal
 import sqlite3
 import subprocess
