@@ -52,6 +52,21 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
+def suggest_known(word: str, candidates: Iterable[str], plural: str, shown: int = 8) -> str:
+    """Like :func:`suggest`, but when no name is close say which names exist (or that there are
+    none): a run's metrics, artifacts or tables are few, and "no such name" alone leaves the user
+    guessing."""
+    names = sorted({str(c) for c in candidates})
+    hint = suggest(word, names)
+    if hint:
+        return hint
+    if not names:
+        return f" (it has no {plural})"
+    listed = ", ".join(names[:shown])
+    more = f", ... {len(names)} in all" if len(names) > shown else ""
+    return f" (it has: {listed}{more})"
+
+
 class SacredError(Exception):
     """Base of every error experimentkit raises deliberately (named as in Sacred)."""
 

@@ -613,7 +613,10 @@ class StoreConformance:
             assert f.read() == b"weights v2"
         copied = run.copy_artifact("model.txt", tmp_path)
         assert copied == tmp_path / "model.txt" and copied.read_bytes() == b"weights v2"
-        with pytest.raises(StoreError, match=r"^run 2 has no artifact 'missing\.bin'"):
+        # no name close: the names that exist are the answer
+        with pytest.raises(
+            StoreError, match=r"^run 2 has no artifact 'missing\.bin' \(it has: model\.txt\)$"
+        ):
             run.open_artifact("missing.bin")
 
     def test_rows(self, store: Any) -> None:
@@ -624,8 +627,10 @@ class StoreConformance:
         assert [r["image"] for r in threes] == ["a.png", "c.png"]
         worst = store.rows("2", "predictions", order=[parse_order("pixel_accuracy", row=True)], limit=2)
         assert [r["image"] for r in worst] == ["d.png", "b.png"]
-        with pytest.raises(StoreError, match=r"^run 2 has no table 'nope'"):
+        with pytest.raises(StoreError, match=r"^run 2 has no table 'nope' \(it has: predictions\)$"):
             store.rows("2", "nope")
+        with pytest.raises(StoreError, match=r"^run 1 has no table 'predictions' \(it has no tables\)$"):
+            store.rows("1", "predictions")
 
     def test_per_sample_query_from_best_run(self, store: Any) -> None:
         best = store.best("val.accuracy")

@@ -48,3 +48,16 @@ def test_moved_exceptions_keep_their_old_import_paths():
     assert IgnoreHostInfo is errors.IgnoreHostInfo
     assert UnknownCaptureModeError is errors.UnknownCaptureModeError
     assert str(errors.UnknownCaptureModeError("bad mode 'x'")) == "bad mode 'x'"
+
+
+def test_a_name_with_none_close_is_answered_with_the_names_that_exist():
+    assert (
+        errors.suggest_known("val.acc", ["val.accuracy", "loss"], "metrics")
+        == " (did you mean 'val.accuracy'?)"
+    )
+    assert errors.suggest_known("nope", ["b.png", "a.png", "a.png"], "artifacts") == " (it has: a.png, b.png)"
+    assert errors.suggest_known("nope", [], "tables") == " (it has no tables)"
+    many = [f"table{i:02d}" for i in range(10)]
+    assert errors.suggest_known("x", many, "tables") == (
+        " (it has: table00, table01, table02, table03, table04, table05, table06, table07, ... 10 in all)"
+    )

@@ -55,7 +55,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Optional, Union
 
-from ..errors import QueryError, StoreError, suggest
+from ..errors import QueryError, StoreError, suggest, suggest_known
 
 __all__ = [
     "RunRecord",
@@ -460,7 +460,7 @@ class RunRecord:
                 if item["name"] == name or safe_name(str(item["name"])) == safe_name(name)
             ]
             if not items:
-                raise StoreError(f"run {self.id} has no media '{name}'{suggest(name, known)}")
+                raise StoreError(f"run {self.id} has no media '{name}'{suggest_known(name, known, 'media')}")
         return sorted(items, key=lambda item: (str(item["name"]), item["step"]))
 
     def rows(
@@ -948,7 +948,8 @@ class Store(abc.ABC):
         """
         names = self.source_names(run_id)
         if relpath not in names:
-            raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+            hint = suggest_known(relpath, names, "source files")
+            raise StoreError(f"run {run_id} has no source file '{relpath}'{hint}")
         raise StoreError(f"{self} keeps no copy of the source files")
 
     @abc.abstractmethod

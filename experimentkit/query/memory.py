@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
-from ..errors import StoreError, suggest
+from ..errors import StoreError, suggest_known
 from .base import Filter, MetricSeries, Order, Query, RunRecord, Store, resource_entries
 from .semantics import apply_in_python, apply_rows_in_python, id_sort_key
 
@@ -125,7 +125,7 @@ class InMemoryStore(Store):
     def metric(self, run_id: Any, name: str) -> MetricSeries:
         metrics = self._spec(run_id).get("metrics") or {}
         if name not in metrics:
-            raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, metrics)}")
+            raise StoreError(f"run {run_id} has no metric '{name}'{suggest_known(name, metrics, 'metrics')}")
         series = metrics[name]
         return MetricSeries(
             name,
@@ -140,7 +140,8 @@ class InMemoryStore(Store):
     def artifact(self, run_id: Any, name: str) -> BinaryIO:
         artifacts = self._spec(run_id).get("artifacts") or {}
         if name not in artifacts:
-            raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, artifacts)}")
+            hint = suggest_known(name, artifacts, "artifacts")
+            raise StoreError(f"run {run_id} has no artifact '{name}'{hint}")
         content = artifacts[name]
         data = (
             base64.b64decode(content["base64"]) if isinstance(content, dict) else str(content).encode("utf-8")
@@ -160,7 +161,7 @@ class InMemoryStore(Store):
     ) -> list:
         tables = self._spec(run_id).get("tables") or {}
         if table not in tables:
-            raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, tables)}")
+            raise StoreError(f"run {run_id} has no table '{table}'{suggest_known(table, tables, 'tables')}")
         return apply_rows_in_python(tables[table], where, order, limit)
 
     # ---- annotating -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Optional, Union
 
-from ...errors import StoreError, suggest
+from ...errors import StoreError, suggest_known
 from ...query.base import ColumnSeries, Filter, Key, MetricSeries, Order, Query, RunRecord, Store
 from ...query.memory import parse_time
 from ...query.semantics import apply_in_python, apply_rows_in_python, id_sort_key
@@ -203,7 +203,7 @@ class FileStore(Store):
             raise StoreError(f"cannot read the metrics of run '{run_id}': {exc}") from None
         if columns is None:
             metrics = self.metric_names(run_id)
-            raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, metrics)}")
+            raise StoreError(f"run {run_id} has no metric '{name}'{suggest_known(name, metrics, 'metrics')}")
         return ColumnSeries(name, *columns)
 
     def captured_out(self, run_id: Any) -> str:
@@ -225,7 +225,8 @@ class FileStore(Store):
         _, run_dir = self._run_dir(run_id)
         listed = (read_json(os.path.join(run_dir, RUN_FILE), {}) or {}).get("artifacts") or []
         if name not in listed:
-            raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, listed)}")
+            hint = suggest_known(name, listed, "artifacts")
+            raise StoreError(f"run {run_id} has no artifact '{name}'{hint}")
         target = os.path.realpath(os.path.join(run_dir, name))
         if not (_inside(target, os.path.realpath(run_dir)) and _inside(target, os.path.realpath(self.path))):
             raise StoreError(
@@ -247,7 +248,8 @@ class FileStore(Store):
         stored = [str(e[1]) for e in entries if str(e[0]) == relpath]
         if not stored:
             names = [str(e[0]) for e in entries]
-            raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+            hint = suggest_known(relpath, names, "source files")
+            raise StoreError(f"run {run_id} has no source file '{relpath}'{hint}")
         base = os.path.realpath(self.path)
         target = os.path.realpath(os.path.join(base, stored[0]))
         if os.path.isabs(stored[0]) or not _inside(target, base):
@@ -287,7 +289,7 @@ class FileStore(Store):
     ) -> list:
         known = self.tables(run_id)
         if table not in known:
-            raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, known)}")
+            raise StoreError(f"run {run_id} has no table '{table}'{suggest_known(table, known, 'tables')}")
         _, run_dir = self._run_dir(run_id)
         path = os.path.join(run_dir, TABLES_DIR, table + TABLE_SUFFIX)
         damaged: list = []

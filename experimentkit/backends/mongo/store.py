@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO, Callable, Optional, TypeVar
 
-from ...errors import StoreError, suggest
+from ...errors import StoreError, suggest, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
     TIME_KEYS,
@@ -403,7 +403,7 @@ class MongoStore(Store):
         )  # bucket documents, in order
         if not docs:
             names = self._metrics.distinct("name", {"run_id": raw})
-            raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, names)}")
+            raise StoreError(f"run {run_id} has no metric '{name}'{suggest_known(name, names, 'metrics')}")
         return MetricSeries(
             name,
             [s for d in docs for s in d.get("steps") or []],
@@ -455,7 +455,8 @@ class MongoStore(Store):
                         f"source file '{relpath}' of run {run_id} is missing from GridFS"
                     ) from None
         names = [str(e[0]) for e in entries]
-        raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+        hint = suggest_known(relpath, names, "source files")
+        raise StoreError(f"run {run_id} has no source file '{relpath}'{hint}")
 
     @_reports_connection_errors
     def artifact(self, run_id: Any, name: str) -> BinaryIO:
@@ -466,7 +467,8 @@ class MongoStore(Store):
         found = [a["file_id"] for a in entries if a.get("name") == name and "file_id" in a]
         if not found:
             names = [str(a.get("name")) for a in entries]
-            raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, names)}")
+            hint = suggest_known(name, names, "artifacts")
+            raise StoreError(f"run {run_id} has no artifact '{name}'{hint}")
         try:
             return self._fs.get(found[-1])  # a name added twice: the newest
         except Exception as exc:
@@ -513,7 +515,7 @@ class MongoStore(Store):
         raw = self._raw_id(run_id)
         if self._tables.find_one({"run_id": raw, "table": table}, {"_id": 1}) is None:
             names = self._tables.distinct("table", {"run_id": raw})
-            raise StoreError(f"run {run_id} has no table '{table}'{suggest(table, names)}")
+            raise StoreError(f"run {run_id} has no table '{table}'{suggest_known(table, names, 'tables')}")
         clauses = [{"run_id": raw}, {"table": table}]
         for flt in where:
             clause = _positive_clause(_row_path(flt.key), flt.op, flt.value)

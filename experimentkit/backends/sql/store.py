@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Callable, Optional
 
 import sqlalchemy as sa
 
-from ...errors import StoreError, suggest
+from ...errors import StoreError, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
     MAX_SQL_IN_VALUES,
@@ -810,7 +810,8 @@ class SqlStore(Store):
             if not points:
                 m = s.metric.c
                 names = conn.execute(sa.select(m.name).where(m.run_id == text).distinct())
-                raise StoreError(f"run {run_id} has no metric '{name}'{suggest(name, list(names.scalars()))}")
+                hint = suggest_known(name, list(names.scalars()), "metrics")
+                raise StoreError(f"run {run_id} has no metric '{name}'{hint}")
         steps, values, stamps = (list(column) for column in zip(*points))
         if any(isinstance(stamp, str) for stamp in stamps):  # SQLite keeps ISO text
             stamps = json.dumps(stamps)[1:-1].encode("utf-8")
@@ -834,7 +835,8 @@ class SqlStore(Store):
             ).first()
             if row is None:
                 names = conn.execute(sa.select(a.filename).where(a.run_id == text)).scalars()
-                raise StoreError(f"run {run_id} has no artifact '{name}'{suggest(name, list(names))}")
+                hint = suggest_known(name, list(names), "artifacts")
+                raise StoreError(f"run {run_id} has no artifact '{name}'{hint}")
         return io.BytesIO(bytes(row[0] or b""))
 
     def source(self, run_id: Any, relpath: str) -> bytes:
@@ -855,7 +857,8 @@ class SqlStore(Store):
                     raise StoreError(f"{self} keeps no content for source file '{relpath}' of run {run_id}")
                 return content.encode("utf-8") if isinstance(content, str) else bytes(content)
         names = [filename for filename, _ in found]
-        raise StoreError(f"run {run_id} has no source file '{relpath}'{suggest(relpath, names)}")
+        hint = suggest_known(relpath, names, "source files")
+        raise StoreError(f"run {run_id} has no source file '{relpath}'{hint}")
 
     def artifact_metadata(self, run_id: Any) -> dict:
         with self.engine.connect() as conn:
@@ -893,9 +896,8 @@ class SqlStore(Store):
             scope = (t.run_id == text, t.name == table)
             if conn.execute(sa.select(t.row_index).where(*scope).limit(1)).first() is None:
                 names = conn.execute(sa.select(t.name).where(t.run_id == text).distinct())
-                raise StoreError(
-                    f"run {run_id} has no table '{table}'{suggest(table, list(names.scalars()))}"
-                )
+                hint = suggest_known(table, list(names.scalars()), "tables")
+                raise StoreError(f"run {run_id} has no table '{table}'{hint}")
             suspect = (
                 conn.execute(sa.select(t.row_index).where(*scope, self._sql.suspect(t.data)).limit(1)).first()
                 is not None
