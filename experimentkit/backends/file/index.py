@@ -41,7 +41,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
@@ -118,16 +118,17 @@ def is_run_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and name not in (SOURCES_DIR, RESOURCES_DIR)
 
 
-def _iso(value: Optional[_dt.datetime]) -> Optional[str]:
+def _iso(value: _dt.datetime) -> str:
     """One fixed text form for times, so that SQL compares them as text correctly."""
-    return value.isoformat(timespec="microseconds") if value is not None else None
+    return value.isoformat(timespec="microseconds")
 
 
 def _time(value: Any) -> Optional[str]:
     try:
-        return _iso(parse_time(value)) if isinstance(value, str) else None
+        parsed = parse_time(value) if isinstance(value, str) else None
     except ValueError:
         return None
+    return None if parsed is None else _iso(parsed)
 
 
 def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
@@ -255,10 +256,10 @@ def _base_sig(basedir: str, racy_after: int) -> str:
     return "racy" if st.st_mtime_ns >= racy_after else _dir_sig(st)
 
 
-def _list_runs(basedir: str) -> dict:
+def _list_runs(basedir: str) -> dict[str, int]:
     """``{name: inode}`` of the run directories, from the directory listing alone (the entry
     type and inode come with the names: no ``stat`` per run, except for symbolic links)."""
-    runs = {}
+    runs: dict[str, int] = {}
     try:
         entries = os.scandir(basedir)
     except FileNotFoundError:
@@ -282,25 +283,30 @@ def _list_runs(basedir: str) -> dict:
     return runs
 
 
-def _journal_tail(basedir: str, state: dict) -> Optional[tuple]:
-    """``(run names, journal state)``: the runs named in the change journal since the offset in
-    ``state``; None when the journal was removed, replaced or cut since (what it said is lost)."""
+class _JournalTail(NamedTuple):
+    """What the change journal says since a refresh's journal state."""
+
+    names: list[str]  # the runs named there
+    state: dict[str, str]  # where the next refresh reads on
+    cut: bool  # the journal was removed, replaced or cut since: what it said is lost
+
+
+def _journal_tail(basedir: str, state: dict[str, str]) -> _JournalTail:
+    """The runs named in the change journal since the offset in ``state`` (from its start when
+    the journal was removed, replaced or cut since)."""
     seen_ino = state.get("journal_ino")
     offset = int(state.get("journal_offset") or 0)
     try:
         with open(os.path.join(basedir, CHANGES_FILE), "rb") as f:
             st = os.fstat(f.fileno())
             ino = str(st.st_ino)
-            if seen_ino not in (None, "0", ino) or st.st_size < offset:
-                return None
-            if seen_ino != ino:
+            cut = seen_ino not in (None, "0", ino) or st.st_size < offset
+            if cut or seen_ino != ino:
                 offset = 0
             f.seek(offset)
             data = f.read()
     except FileNotFoundError:
-        if seen_ino not in (None, "0"):
-            return None
-        return [], {"journal_ino": "0", "journal_offset": "0"}
+        return _JournalTail([], {"journal_ino": "0", "journal_offset": "0"}, seen_ino not in (None, "0"))
     end = data.rfind(b"\n") + 1  # a line being appended is read next time
     names = []
     for line in data[:end].splitlines():
@@ -310,7 +316,7 @@ def _journal_tail(basedir: str, state: dict) -> Optional[tuple]:
             continue
         if isinstance(name, str):
             names.append(name)
-    return names, {"journal_ino": ino, "journal_offset": str(offset + end)}
+    return _JournalTail(names, {"journal_ino": ino, "journal_offset": str(offset + end)}, cut)
 
 
 def _strict_json(value: Any) -> tuple:
@@ -353,10 +359,13 @@ class RunIndex:
         self.basedir = basedir
         self._key_counts: Counter = Counter()  # how many more runs have each (root, name) key
         path = index_path or os.path.join(basedir, INDEX_FILE)
-        self.conn = self._connect(path)
-        self.path = path if self.conn is not None else ":memory:"
-        if self.conn is None:
-            self.conn = self._connect(":memory:")
+        conn = self._connect(path)
+        if conn is None:  # the index cannot be written there: kept in memory
+            path, conn = ":memory:", self._connect(":memory:")
+        if conn is None:
+            raise sqlite3.DatabaseError("cannot open an in-memory SQLite database")
+        self.path = path
+        self.conn: sqlite3.Connection = conn
 
     @staticmethod
     def _connect(path: str) -> Optional[sqlite3.Connection]:
@@ -408,10 +417,8 @@ class RunIndex:
         state = dict(self.conn.execute("SELECT key, value FROM state"))
         # what the journal, the listing and the watched runs say, each looked at before any run
         # is read, so that a change made while reading shows up at the next refresh
-        journal = _journal_tail(self.basedir, state)
-        if journal is None:  # the journal was removed or cut: what it said since is unknown
-            full, journal = True, _journal_tail(self.basedir, {})
-        names, journal_state = journal
+        names, journal_state, cut = _journal_tail(self.basedir, state)
+        full = full or cut  # the journal was removed or cut: what it said since is unknown
         base_sig = _base_sig(self.basedir, racy_after)
         candidates: dict = {}  # run name -> inode from the listing (None: not listed)
         dropped: list = []
@@ -578,7 +585,7 @@ class RunIndex:
         sql = f"SELECT r.id FROM runs r{plan.joins()}{where}"
         params = plan.join_params + plan.params
         ordered = order is not None
-        if ordered:
+        if order is not None:
             sql += " ORDER BY " + order
         limited = ordered and len(done) == len(q.filters)
         if limited and (q.limit is not None or q.offset):
@@ -610,10 +617,10 @@ class RunIndex:
         walk = self._walk(q, cutoff)
         if walk is None:
             return None
-        key, plan, where = walk
+        key, plan, where, limit = walk
         agg, direction = key.aggregate, " DESC" if q.order[0].descending else ""
         cond = where.replace(" WHERE ", " AND ", 1)
-        wanted = max(int(q.limit), 0) + max(int(q.offset or 0), 0)
+        wanted = max(int(limit), 0) + max(int(q.offset or 0), 0)
         ids = [
             row[0]
             for row in self.conn.execute(
@@ -633,8 +640,8 @@ class RunIndex:
             ids += [row[0] for row in rest]
         return ids[max(int(q.offset or 0), 0) :]
 
-    def _walk(self, q: Query, cutoff: _dt.datetime) -> Optional[tuple]:
-        """``(metric key, plan, WHERE)`` when ``_top_by_metric`` answers ``q``, else None."""
+    def _walk(self, q: Query, cutoff: _dt.datetime) -> Optional[_Walk]:
+        """How ``_top_by_metric`` answers ``q``, or None when it does not."""
         if len(q.order) != 1 or q.limit is None:
             return None
         key = q.order[0].parsed_key
@@ -644,7 +651,7 @@ class RunIndex:
         if "metrics" in plan.loose:
             return None
         where, done = plan.where(q.filters)
-        return (key, plan, where) if len(done) == len(q.filters) else None
+        return _Walk(key, plan, where, q.limit) if len(done) == len(q.filters) else None
 
     def top_walk(self, q: Query, cutoff: _dt.datetime) -> Optional[str]:
         """How a top-k query is answered by walking a metric's summary index (for ``explain``),
@@ -652,7 +659,7 @@ class RunIndex:
         walk = self._walk(q, cutoff)
         if walk is None or not self.plan(q, cutoff)["limited"]:
             return None
-        key, agg = walk[0], walk[0].aggregate
+        key, agg = walk.key, walk.key.aggregate
         end = "highest" if q.order[0].descending else "lowest"
         return (
             f"walks the index metrics({agg}) of {key.path[0]!r} from the {end} value, "
@@ -724,12 +731,12 @@ class _Cell:
     """How a key reads in SQL: ``t`` its type (json_type names, plus 'time' and 'nan'), ``v`` its
     value, ``each`` the (json column, path) to enumerate list elements, when it can be a list."""
 
-    def __init__(self, t: str, v: str, each: Optional[tuple] = None, scalar_only: bool = False):
+    def __init__(self, t: str, v: str, each: Optional[tuple[str, str]] = None, scalar_only: bool = False):
         self.t, self.v, self.each, self.scalar_only = t, v, each, scalar_only
 
 
 class _Plan:
-    def __init__(self, loose: set, cutoff: Optional[str]):
+    def __init__(self, loose: set, cutoff: str):
         self.loose = loose
         self.cutoff = cutoff
         self.metric_aliases: dict = {}
@@ -834,6 +841,15 @@ class _Plan:
         return ", ".join(terms + ["(r.id_int IS NULL)", "r.id_int", "r.id"])
 
 
+class _Walk(NamedTuple):
+    """A top-k by one metric aggregate as ``RunIndex._top_by_metric`` walks it."""
+
+    key: Key  # the metric aggregate ordered by
+    plan: _Plan  # the filters' joins and parameters
+    where: str  # the filters' WHERE clause ("" without filters)
+    limit: int  # the query's limit (k before the offset)
+
+
 def _equals(t: str, v: str, value: Any, params: list) -> Optional[str]:
     """SQL true exactly when the cell equals ``value`` by the shared rules (never NULL)."""
     if value is None:
@@ -875,9 +891,11 @@ def _ordered(cell: _Cell, op: str, value: Any, params: list) -> Optional[str]:
     return "0" if isinstance(value, (list, dict, tuple)) else None
 
 
-def _elements(cell: _Cell, condition: str) -> str:
-    column, path = cell.each
-    return f"({cell.t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je WHERE {condition}))"
+def _elements(t: str, each: tuple[str, str], condition: str) -> str:
+    """SQL true when the cell (type ``t``, elements ``each``) is a list with an element meeting
+    ``condition``."""
+    column, path = each
+    return f"({t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je WHERE {condition}))"
 
 
 def _contains(cell: _Cell, value: Any, params: list) -> Optional[str]:
@@ -887,7 +905,7 @@ def _contains(cell: _Cell, value: Any, params: list) -> Optional[str]:
         condition = _equals("je.type", "je.value", value, inner)
         if condition is None:
             return None
-        parts.append(_elements(cell, condition))
+        parts.append(_elements(cell.t, cell.each, condition))
         params += inner
     if isinstance(value, str):
         parts.append(f"({cell.t} = 'text' AND instr({cell.v}, ?) > 0)")
@@ -899,17 +917,31 @@ def _in(cell: _Cell, values: Any, params: list) -> Optional[str]:
     if not values:
         return "0"
     scalar_params: list = []
-    scalars = [_equals(cell.t, cell.v, value, scalar_params) for value in values]
-    if any(s is None for s in scalars):
+    scalars = _each_equals(cell.t, cell.v, values, scalar_params)
+    if scalars is None:
         return None
     scalar_sql = "(" + " OR ".join(scalars) + ")"
     if cell.each is None:
         params += scalar_params
         return scalar_sql
     element_params: list = []
-    elements = [_equals("je.type", "je.value", value, element_params) for value in values]
+    elements = _each_equals("je.type", "je.value", values, element_params)
+    if elements is None:
+        return None
     params += element_params + scalar_params
-    return f"({_elements(cell, ' OR '.join(elements))} OR ({cell.t} != 'array' AND {scalar_sql}))"
+    condition = " OR ".join(elements)
+    return f"({_elements(cell.t, cell.each, condition)} OR ({cell.t} != 'array' AND {scalar_sql}))"
+
+
+def _each_equals(t: str, v: str, values: Iterable[Any], params: list) -> Optional[list[str]]:
+    """``_equals`` for each of ``values``; None when one of them cannot be said in SQL."""
+    clauses = []
+    for value in values:
+        sql = _equals(t, v, value, params)
+        if sql is None:
+            return None
+        clauses.append(sql)
+    return clauses
 
 
 def _id_filter(op: str, value: Any, params: list) -> Optional[str]:

@@ -27,9 +27,9 @@ import datetime as _dt
 import json
 import operator
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional, Union
 
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
@@ -562,7 +562,7 @@ def _refuse_suspects(conn: sqlite3.Connection, suspects: list, params: dict) -> 
             raise _Fallback
 
 
-def _fetch(conn: sqlite3.Connection, sql: str, params: dict) -> list:
+def _fetch(conn: sqlite3.Connection, sql: str, params: Union[Sequence[Any], Mapping[str, Any]]) -> list:
     """Rows as dicts, times parsed as SQLAlchemy does."""
     cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]

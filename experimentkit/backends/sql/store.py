@@ -24,7 +24,7 @@ import datetime as _dt
 import io
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional, Union
 
 import sqlalchemy as sa
 
@@ -128,6 +128,7 @@ class _Sql:
             position = sa.func.strpos if self.pg else sa.func.instr
             checks.append(position(column, '"py/') > 0)
         suspect = sa.or_(*checks) if checks else None
+        number: sa.ColumnElement[Any]  # the value read as a number (where it is one)
         if self.pg:
             from sqlalchemy.dialects import postgresql
 
@@ -377,7 +378,7 @@ class SqlStore(Store):
             return sql.json_operand(
                 run.result_json, path, tagged_is_suspect=True, numeric_fallback=None if path else run.result
             )
-        if root == "metrics":
+        if root == "metrics" and key.aggregate is not None:
             value = self._metric_expr(path[0], key.aggregate)
             return _Operand(present=value.is_not(None), num=value, onum=value)
         return None
@@ -813,9 +814,10 @@ class SqlStore(Store):
                 hint = suggest_known(name, list(names.scalars()), "metrics")
                 raise StoreError(f"run {run_id} has no metric '{name}'{hint}")
         steps, values, stamps = (list(column) for column in zip(*points))
-        if any(isinstance(stamp, str) for stamp in stamps):  # SQLite keeps ISO text
-            stamps = json.dumps(stamps)[1:-1].encode("utf-8")
-        return ColumnSeries(name, steps, values, stamps)
+        timestamps: Union[list, bytes] = stamps
+        if any(isinstance(stamp, str) for stamp in stamps):  # SQLite keeps ISO text: decoded on first use
+            timestamps = json.dumps(stamps)[1:-1].encode("utf-8")
+        return ColumnSeries(name, steps, values, timestamps)
 
     def captured_out(self, run_id: Any) -> str:
         with self.engine.connect() as conn:
@@ -902,21 +904,10 @@ class SqlStore(Store):
                 conn.execute(sa.select(t.row_index).where(*scope, self._sql.suspect(t.data)).limit(1)).first()
                 is not None
             )
-            conds, terms = [], []
-            if not suspect:
-                for flt in where:
-                    op = self._sql.json_operand(t.data, flt.parsed_key.path)
-                    if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
-                        op = None  # Python decides it
-                    conds.append(None if op is None else _condition(self._sql, op, flt))
-                for o in order:
-                    op = self._sql.json_operand(t.data, o.parsed_key.path)
-                    terms.append(None if op is None else (op, o.descending))
-            exact = (
-                not suspect and all(c is not None for c in conds) and all(term is not None for term in terms)
-            )
+            translated = None if suspect else self._row_sql(t.data, where, order)
             stmt = sa.select(t.data, t.row_index).where(*scope)
-            if exact:
+            if translated is not None:
+                conds, terms = translated
                 stmt = stmt.where(*conds)
                 others = [op.other for op, _ in terms]
                 for op, descending in terms:
@@ -934,6 +925,28 @@ class SqlStore(Store):
                     return [_loads(r[0], {}) for r in conn.execute(stmt)]
             data = [_loads(r[0], {}) for r in conn.execute(stmt.order_by(t.row_index))]
         return apply_rows_in_python(data, where, order, limit)
+
+    def _row_sql(
+        self, data: Any, where: Sequence[Filter], order: Sequence[Order]
+    ) -> Optional[tuple[list[Any], list[tuple[_Operand, bool]]]]:
+        """``where`` as SQL conditions and ``order`` as (operand, descending) on the JSON rows
+        ``data``; None when some filter or order can only be decided in Python."""
+        conds = []
+        for flt in where:
+            if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+                return None  # Python decides it
+            op = self._sql.json_operand(data, flt.parsed_key.path)
+            cond = None if op is None else _condition(self._sql, op, flt)
+            if cond is None:
+                return None
+            conds.append(cond)
+        terms = []
+        for o in order:
+            op = self._sql.json_operand(data, o.parsed_key.path)
+            if op is None:
+                return None
+            terms.append((op, o.descending))
+        return conds, terms
 
     # ---- annotating -----------------------------------------------------------------------------
     def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
