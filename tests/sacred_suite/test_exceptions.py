@@ -1,8 +1,7 @@
 # ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_exceptions.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
-# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that
-# need a module face added on another branch are marked ``skip(reason="needs h9a face: <name>")``.
+# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md).
 
 import re
 
@@ -17,12 +16,7 @@ from experimentkit.utils import (
     SacredError,
 )
 
-try:
-    from experimentkit.utils import format_filtered_stacktrace, format_sacred_error
-except ImportError:  # the face comes from branch h9a
-    format_filtered_stacktrace = format_sacred_error = None
-needs_format_face = pytest.mark.skipif(
-    format_sacred_error is None, reason="needs h9a face: experimentkit.utils.format_sacred_error")
+from experimentkit.utils import format_filtered_stacktrace, format_sacred_error
 
 """Global Docstring"""
 
@@ -71,7 +65,6 @@ def test_named_config_not_found_raises():
         ex.run(named_configs=("not_there",))
 
 
-@needs_format_face
 def test_format_filtered_stacktrace_true():
     ex = Experiment("exp")
 
@@ -94,7 +87,6 @@ def test_format_filtered_stacktrace_true():
         assert "WITHOUT Sacred internals" in st
 
 
-@needs_format_face
 def test_format_filtered_stacktrace_false():
     ex = Experiment("exp")
 
@@ -109,7 +101,6 @@ def test_format_filtered_stacktrace_false():
         assert "captured_function" in st
 
 
-@needs_format_face
 @pytest.mark.parametrize(
     "print_traceback,filter_traceback,print_usage,expected",
     [
@@ -155,7 +146,6 @@ def test_format_sacred_error(print_traceback, filter_traceback, print_usage, exp
         assert re.match(expected, st, re.MULTILINE)
 
 
-@needs_format_face
 def test_chained_error():
     try:
         try:

@@ -1,19 +1,13 @@
 # ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_host_info.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
-# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that
-# need a module face added on another branch are marked ``skip(reason="needs h9a face: <name>")``.
+# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md).
 
 import pytest
 
 from experimentkit.host_info import get_host_info
 
-try:
-    from experimentkit.host_info import host_info_getter, host_info_gatherers
-except ImportError:  # the face comes from branch h9a
-    host_info_getter = host_info_gatherers = None
-needs_getter_face = pytest.mark.skipif(
-    host_info_getter is None, reason="needs h9a face: experimentkit.host_info.host_info_getter")
+from experimentkit.host_info import host_info_getter, host_info_gatherers
 
 
 def test_get_host_info(monkeypatch: pytest.MonkeyPatch):
@@ -27,7 +21,6 @@ def test_get_host_info(monkeypatch: pytest.MonkeyPatch):
     assert isinstance(host_info["python_version"], str)
 
 
-@needs_getter_face
 def test_host_info_decorator():
     try:
         assert "greeting" not in host_info_gatherers
@@ -43,7 +36,6 @@ def test_host_info_decorator():
         del host_info_gatherers["greeting"]
 
 
-@needs_getter_face
 def test_host_info_decorator_with_name():
     try:
         assert "foo" not in host_info_gatherers
@@ -60,7 +52,6 @@ def test_host_info_decorator_with_name():
         del host_info_gatherers["foo"]
 
 
-@needs_getter_face
 def test_host_info_decorator_depreciation_warning():
     try:
         assert "foo" not in host_info_gatherers

@@ -1,8 +1,7 @@
 # ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_ingredients.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
-# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that
-# need a module face added on another branch are marked ``skip(reason="needs h9a face: <name>")``.
+# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md).
 """global docstring"""
 
 import os
@@ -14,10 +13,7 @@ from experimentkit.dependencies import Source, PackageDependency
 from experimentkit.experiment import Experiment
 from experimentkit.ingredient import Ingredient
 from experimentkit.utils import CircularDependencyError
-try:
-    from experimentkit.serializer import json
-except ImportError:  # the face comes from branch h9a; Sacred's ``serializer.json`` is jsonpickle
-    import jsonpickle as json
+from experimentkit.serializer import json
 
 
 @pytest.fixture

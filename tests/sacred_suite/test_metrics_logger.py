@@ -1,16 +1,12 @@
 # ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_metrics_logger.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
-# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that
-# need a module face added on another branch are marked ``skip(reason="needs h9a face: <name>")``.
+# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md).
 
 import datetime
 import pytest
 from experimentkit import Experiment
-try:
-    from experimentkit.metrics_logger import ScalarMetricLogEntry, linearize_metrics
-except ImportError:  # the face comes from branch h9a; the code lives in experimentkit.metrics
-    from experimentkit.metrics import ScalarMetricLogEntry, linearize_metrics
+from experimentkit.metrics_logger import ScalarMetricLogEntry, linearize_metrics
 
 
 @pytest.fixture()

@@ -1,8 +1,7 @@
 # ruff: noqa  (Sacred's code, kept as Sacred wrote it)
 # Ported from Sacred 0.8.7 (IDSIA/sacred, tag 0.8.7, tests/test_settings.py; MIT licence, sdist on PyPI):
 # Sacred's own test of its public API, with imports renamed from ``sacred`` to ``experimentkit``.
-# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md); tests that
-# need a module face added on another branch are marked ``skip(reason="needs h9a face: <name>")``.
+# Tests that fail deliberately are marked xfail with the reason (see docs/sacred-differences.md).
 import copy
 from experimentkit import SETTINGS as DEFAULT_SETTINGS
 
