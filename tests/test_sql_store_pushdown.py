@@ -19,6 +19,7 @@ from experimentkit.backends.sql import migrations  # noqa: E402
 from experimentkit.backends.sql import schema as s  # noqa: E402
 from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
+from experimentkit.errors import StoreError  # noqa: E402
 from experimentkit.query import open_store  # noqa: E402
 from experimentkit.query.memory import InMemoryStore  # noqa: E402
 
@@ -105,7 +106,7 @@ def test_common_query_is_one_limited_sql_statement(make):
     found = store.runs().where("config.lr < 0.05").order_by("-metrics.val.accuracy").limit(2).all()
     assert _ids(found) == ["6", "4"]
     assert found[0].metrics["val.accuracy"]["last"] == pytest.approx(0.3)
-    main = [st for st in statements if st.startswith("SELECT run.id")]
+    main = [st for st in statements if st.startswith("SELECT run.run_id")]
     assert len(main) == 1 and "LIMIT" in main[0].upper() and "WHERE" in main[0].upper()
     assert "metric" in main[0] and ("json" in main[0].lower())
     # nothing selects runs without a limit, and only the two returned runs get their metrics
@@ -249,3 +250,9 @@ def test_sacred_era_rows_without_json_columns(tmp_path):
     assert _ids(store.runs().where("host.hostname == old", "meta.comment == c").all()) == ["1", "2", "3"]
     store.close()
     engine.dispose()
+
+
+def test_a_dialect_the_compiler_lacks_is_refused_before_anything_is_written():
+    engine = sa.create_mock_engine("mssql://h/db", executor=lambda *args, **kw: pytest.fail("wrote SQL"))
+    with pytest.raises(StoreError, match="no mssql dialect"):
+        SqlStore("mssql://h/db", engine=engine)

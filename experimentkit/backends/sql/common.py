@@ -163,50 +163,6 @@ def keys_to_confirm(q: Query, answer: Sequence[RunRecord]) -> list:
     ]
 
 
-def plan_query(
-    q: Any, *, operand: Any, condition: Any, tags_condition: Any, order_terms: Any, id_terms: Any
-) -> tuple:
-    """Split a query into what SQL answers and what Python must finish, for both SQL read paths.
-
-    Returns (pushed (filter, condition) pairs, ORDER BY terms or None when an order key cannot be
-    translated, list/object flags of the order keys, conditions marking rows whose JSON only Python may
-    read).  The callbacks build dialect-specific expressions (SQLAlchemy Core or SQLite text).
-    """
-    from ...query.base import MAX_SQL_IN_VALUES
-
-    pushed, suspects = [], []
-    for flt in q.filters:
-        if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
-            continue  # Python decides it
-        key = flt.parsed_key
-        if key.root == "tags":
-            cond = tags_condition(flt)
-            if cond is not None:
-                pushed.append((flt, cond))
-            continue
-        op = operand(key)
-        cond = None if op is None else condition(op, flt)
-        if cond is not None:
-            pushed.append((flt, cond))
-            if op.suspect is not None:
-                suspects.append(op.suspect)
-    terms: Optional[list] = []
-    others = []
-    for order in q.order:
-        op = operand(order.parsed_key)
-        if op is None:
-            terms = None
-            break
-        terms += order_terms(op, order.descending)
-        if op.suspect is not None:
-            suspects.append(op.suspect)
-        if op.other is not None:
-            others.append(op.other)
-    if terms is not None:
-        terms += id_terms()
-    return pushed, terms, others, suspects
-
-
 BLOCKS_SQL = (
     "SELECT point_count, steps, vals, times FROM metric_block"
     " WHERE run_id = {0} AND name = {0} ORDER BY block_id"

@@ -3,9 +3,10 @@ parameters, in the SQLite, PostgreSQL and MySQL/MariaDB dialects.
 
 Why one compiler: the semantics of :mod:`experimentkit.query.semantics` (JSON type checks, type
 ranks, missing-last, the natural-id tie-break, text ordered by code point) are subtle, and every
-copy of their translation drifts.  The stdlib SQLite path (``fast_sqlite``) and the psycopg2 and
-PyMySQL paths (``fast_server``) send what this module compiles; a dialect differs only in the building
-blocks (how JSON is read, how text is collated, what "false" is, the parameter style).
+copy of their translation drifts.  ``SqlStore`` (through SQLAlchemy's connection), the stdlib SQLite
+path (``fast_sqlite``) and the psycopg2 and PyMySQL paths (``fast_server``) send what this module
+compiles; a dialect differs only in the building blocks (how JSON is read, how text is collated,
+what "false" is, the parameter style).
 
 Importing this module costs nothing beyond the standard library: the fast paths must not load
 SQLAlchemy.
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ...query.base import TIME_KEYS, Filter, Key, Query
-from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT, plan_query
+from ...query.base import MAX_SQL_IN_VALUES, TIME_KEYS, Filter, Key, Query
+from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT
 
 __all__ = ["Dialect", "SQLITE", "POSTGRESQL", "MYSQL", "Operand", "QueryCompiler", "select_runs", "where"]
 
@@ -156,13 +157,16 @@ class Dialect:
         text = f"json_extract({column}, {json_path})"
         return f"json_type({column}, {json_path})", text, text
 
-    def json_suspect(self, column: str) -> Optional[str]:
-        """Rows whose JSON text may hold NaN/Infinity, on MariaDB/MySQL, which read JSON they
-        cannot parse as NULL (silently): such rows are kept from its JSON functions and sent to
-        Python.  SQLite and PostgreSQL raise instead (the stores then ask Python)."""
-        if not self.mysql:
-            return None
+    def unparsable(self, column: str) -> str:
+        """Rows whose JSON text may hold NaN/Infinity, which Python's ``json`` writes and reads
+        but SQL JSON functions do not."""
         return " OR ".join(f"{self.position(column, repr(word))} > 0" for word in ("NaN", "Infinity"))
+
+    def json_suspect(self, column: str) -> Optional[str]:
+        """``unparsable`` rows on MariaDB/MySQL, which read JSON they cannot parse as NULL
+        (silently): such rows are kept from its JSON functions and sent to Python.  SQLite and
+        PostgreSQL raise instead (the stores then ask Python)."""
+        return self.unparsable(column) if self.mysql else None
 
     def param_value(self, value: Any) -> Any:
         """A value as the driver must be given it (SQLite keeps times as SQLAlchemy's text)."""
@@ -241,7 +245,7 @@ MYSQL = Dialect(
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class Operand:
-    """The SQL view of one key: SQL text here, SQLAlchemy expressions in ``SqlStore``.
+    """The SQL view of one key, as SQL text.
 
     ``present``: the value is not None.  ``num``/``txt``/``time``/``boolean`` are the value when it
     is a number (bools excluded) / string / datetime / bool (1 or 0), else NULL (None: never of that
@@ -499,15 +503,40 @@ class QueryCompiler:
 
     # ---- a whole query ----------------------------------------------------------------------------
     def plan(self, q: Query) -> tuple:
-        """See ``common.plan_query``."""
-        return plan_query(
-            q,
-            operand=self.operand,
-            condition=self.condition,
-            tags_condition=self.tags_condition,
-            order_terms=self.order_terms,
-            id_terms=self.id_terms,
-        )
+        """Split a query into what SQL answers and what Python must finish.
+
+        Returns (pushed (filter, condition) pairs, ORDER BY terms or None when an order key cannot
+        be translated, list/object flags of the order keys, conditions marking rows whose JSON only
+        Python may read).  A filter left out is decided by Python over the candidates.
+        """
+        pushed, suspects = [], []
+        for flt in q.filters:
+            if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
+                continue  # Python decides it
+            key = flt.parsed_key
+            if key.root == "tags":
+                cond = self.tags_condition(flt)
+                if cond is not None:
+                    pushed.append((flt, cond))
+                continue
+            op = self.operand(key)
+            cond = None if op is None else self.condition(op, flt)
+            if op is not None and cond is not None:
+                pushed.append((flt, cond))
+                if op.suspect is not None:
+                    suspects.append(op.suspect)
+        terms: list = []
+        others: list = []
+        for order in q.order:
+            op = self.operand(order.parsed_key)
+            if op is None:
+                return pushed, None, others, suspects
+            terms += self.order_terms(op, order.descending)
+            if op.suspect is not None:
+                suspects.append(op.suspect)
+            if op.other is not None:
+                others.append(op.other)
+        return pushed, terms + self.id_terms(), others, suspects
 
     def key_exists(self, key: Key) -> Optional[str]:
         """A condition on ``run`` true where the run has the JSON ``key`` (a JSON null counts, as

@@ -1,10 +1,13 @@
 """``SqlStore``: the read side of the SQL layout (SQLite, PostgreSQL, MariaDB/MySQL).
 
-Queries are translated to one SQL statement wherever the semantics of
+Queries are translated by the query compiler (:mod:`.compiler`, the one translation every SQL read
+path sends, in the engine's dialect) to one SQL statement wherever the semantics of
 :mod:`experimentkit.query.semantics` can be reproduced exactly: filters become ``WHERE``, orders
 ``ORDER BY`` (with the documented type ranks, missing-last and the natural-id tie-break), and limit
-and offset ``LIMIT``/``OFFSET``.  What cannot be translated (list equality, ``contains`` on JSON
-values, keys such as ``experiment.sources``) is left to ``apply_in_python`` over the candidates.
+and offset ``LIMIT``/``OFFSET``.  The text goes to the driver through SQLAlchemy's
+``exec_driver_sql`` (the compiler writes each driver's parameter style).  What cannot be translated
+(list equality, ``contains`` on JSON values, keys such as ``experiment.sources``) is left to
+``apply_in_python`` over the candidates.
 
 Two cases fall back to Python at run time, so answers never depend on what SQL could see:
 
@@ -32,6 +35,7 @@ from ...errors import StoreError, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
     MAX_SQL_IN_VALUES,
+    TIME_KEYS,
     ColumnSeries,
     Filter,
     Key,
@@ -51,257 +55,25 @@ from .common import (
     catalogue_name,
     keys_to_confirm,
     packed_series,
-    plan_query,
     record_from_row,
 )
-from .common import EXPERIMENT_COLUMNS as _EXPERIMENT_COLUMNS
-from .common import HOST_COLUMNS as _HOST_COLUMNS
-from .common import INT_TEXT as _INT_TEXT
 from .common import chunks as _chunks
 from .common import loads as _loads
-from .compiler import Operand as _Operand
+from .compiler import FROM_RUNS, MYSQL, POSTGRESQL, SQLITE, Dialect, QueryCompiler, select_runs
+from .compiler import where as _where
 
 __all__ = ["SqlStore"]
 
-_SUSPECT_WORDS = ("NaN", "Infinity")  # JSON Python writes but SQL JSON functions reject
+_DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mysql": MYSQL, "mariadb": MYSQL}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# --------------------------------------------------------------------------------------------------
-# operands: a key's value as SQL expressions, one per type
-# --------------------------------------------------------------------------------------------------
-class _Sql:
-    """Dialect-specific SQL building blocks."""
-
-    def __init__(self, dialect: str):
-        self.dialect = dialect
-        self.mysql = dialect in ("mysql", "mariadb")
-        self.pg = dialect == "postgresql"
-
-    # ---- text compared by code point (as Python does) --------------------------------------------
-    def text(self, expr: Any) -> Any:
-        if self.mysql:
-            from sqlalchemy.dialects import mysql
-
-            return sa.cast(expr, mysql.BINARY())
-        if self.pg:
-            return expr.collate("C")
-        return expr
-
-    def text_value(self, value: str) -> Any:
-        return self.text(sa.literal(value, sa.String))
-
-    def contains_text(self, expr: Any, value: str) -> Any:
-        if self.pg:
-            return sa.func.strpos(expr, value) > 0
-        return sa.func.instr(self.text(expr), self.text_value(value)) > 0
-
-    # ---- JSON -----------------------------------------------------------------------------------
-    def suspect(self, column: Any) -> Any:
-        """True where the JSON text may hold NaN/Infinity, which SQL JSON functions reject."""
-        if self.pg:
-            return sa.or_(*[sa.func.strpos(column, word) > 0 for word in _SUSPECT_WORDS])
-        return sa.or_(*[sa.func.instr(column, word) > 0 for word in _SUSPECT_WORDS])
-
-    def json_operand(
-        self,
-        column: Any,
-        path: Sequence[str],
-        numeric_fallback: Any = None,
-        null_is_suspect: bool = False,
-        tagged_is_suspect: bool = False,
-    ) -> Optional[_Operand]:
-        """The value at ``path`` in the JSON text ``column`` (None when the path is not
-        expressible: a part that may be a list index or needs escaping).  ``null_is_suspect``:
-        a NULL column means "ask Python" (Sacred-era rows rebuilt from other columns)."""
-        if any(_INT_TEXT.match(p) or '"' in p or "\\" in p for p in path):
-            return None
-        # MariaDB reads JSON it cannot parse as NULL (silently): such rows are kept from its JSON
-        # functions and sent to Python.  SQLite and PostgreSQL raise instead (see ``query``).
-        checks = [self.suspect(column)] if self.mysql else []
-        if null_is_suspect:
-            checks.append(column.is_(None))
-        if tagged_is_suspect:  # Sacred's jsonpickle forms: only safe_restore reads them as numbers
-            position = sa.func.strpos if self.pg else sa.func.instr
-            checks.append(position(column, '"py/') > 0)
-        suspect = sa.or_(*checks) if checks else None
-        number: sa.ColumnElement[Any]  # the value read as a number (where it is one)
-        if self.pg:
-            from sqlalchemy.dialects import postgresql
-
-            doc = sa.cast(column, postgresql.JSONB)
-            node = sa.func.jsonb_extract_path(doc, *path) if path else doc
-            raw_type = sa.func.jsonb_typeof(node)
-            kinds = {"number": "n", "boolean": "b", "string": "s", "null": "z", "array": "o", "object": "o"}
-            as_text = (
-                sa.func.jsonb_extract_path_text(doc, *path)
-                if path
-                else node.op("#>>")(sa.literal_column("'{}'"))
-            )
-            number = sa.cast(as_text, sa.Float)
-        elif self.mysql:
-            json_path = "$" + "".join(f'."{p}"' for p in path)
-            node = sa.func.json_extract(column, json_path)
-            raw_type = sa.func.json_type(node)
-            kinds = {
-                "INTEGER": "n",
-                "UNSIGNED INTEGER": "n",
-                "DOUBLE": "n",
-                "DECIMAL": "n",
-                "BOOLEAN": "b",
-                "STRING": "s",
-                "NULL": "z",
-                "ARRAY": "o",
-                "OBJECT": "o",
-            }
-            as_text = sa.func.json_unquote(node)
-            number = sa.type_coerce(as_text, sa.Float) + sa.literal_column("0e0")
-        else:
-            json_path = "$" + "".join(f'."{p}"' for p in path)
-            raw_type = sa.func.json_type(column, json_path)
-            kinds = {
-                "integer": "n",
-                "real": "n",
-                "true": "b",
-                "false": "b",
-                "text": "s",
-                "null": "z",
-                "array": "o",
-                "object": "o",
-            }
-            as_text = sa.func.json_extract(column, json_path)
-            number = as_text
-        kind = sa.case(kinds, value=raw_type)
-        if self.mysql:
-            kind = sa.case((sa.not_(self.suspect(column)), kind))
-        if numeric_fallback is not None:  # Sacred-era rows: no JSON, only the numeric column
-            kind = sa.case((column.is_(None), sa.case((numeric_fallback.is_not(None), "n"))), else_=kind)
-            number = sa.case((column.is_(None), numeric_fallback), else_=number)
-        is_true = as_text == (1 if self.dialect == "sqlite" else "true")
-        boolean = sa.case((kind == "b", sa.case((is_true, 1), else_=0)))
-        num = sa.case((kind == "n", sa.type_coerce(number, sa.Float)))
-        return _Operand(
-            present=sa.and_(kind.is_not(None), kind != "z"),
-            num=num,
-            txt=sa.case((kind == "s", sa.type_coerce(as_text, sa.String))),
-            boolean=boolean,
-            rank=sa.case((kind.in_(["n", "b"]), 0), (kind == "s", 1), (kind == "o", 3)),
-            onum=sa.case((kind == "n", num), (kind == "b", boolean)),
-            other=kind == "o",
-            suspect=suspect,
-            is_json=True,
-            fast_num=number if self.dialect == "sqlite" and numeric_fallback is None else None,
-            num_check=raw_type.in_(["integer", "real"]),
-            exists=raw_type.is_not(None),
-        )
-
-    def is_int_text(self, expr: Any) -> Any:
-        """SQL true when ``expr`` looks like an integer (``-?[0-9]+``, 18 digits at most)."""
-        short = sa.func.length(expr) <= 18
-        if self.pg:
-            return sa.and_(expr.op("~")("^-?[0-9]+$"), short)
-        if self.mysql:
-            return sa.and_(expr.op("REGEXP")("^-?[0-9]+$"), short)
-        digits = sa.case((expr.like("-%"), sa.func.substr(expr, 2)), else_=expr)
-        return sa.and_(digits != "", digits.op("NOT GLOB")("*[^0-9]*"), short)
-
-
-# --------------------------------------------------------------------------------------------------
-# translating filters and orders
-# --------------------------------------------------------------------------------------------------
-def _equal(op: _Operand, value: Any) -> Any:
-    """SQL that is true exactly when the key's value equals ``value`` (never NULL); None when it
-    cannot be said in SQL."""
-    if value is None:
-        return sa.not_(op.present)
-    if isinstance(value, bool):
-        return sa.false() if op.boolean is None else sa.func.coalesce(op.boolean == int(value), False)
-    if _is_number(value):
-        if op.fast_num is not None:
-            return sa.func.coalesce(sa.and_(op.fast_num == value, op.num_check), False)
-        return sa.false() if op.num is None else sa.func.coalesce(op.num == value, False)
-    if isinstance(value, str):
-        return sa.false() if op.txt is None else sa.func.coalesce(op.txt == value, False)
-    if isinstance(value, _dt.datetime):
-        return sa.false() if op.time is None else sa.func.coalesce(op.time == value, False)
-    return None
-
-
-_COMPARE: dict = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _condition(sql: _Sql, op: _Operand, flt: Filter) -> Any:
-    """The SQL condition of a filter on ``op``, or None when only Python can decide it."""
-    value = flt.value
-    if flt.op == "==":
-        return _equal(op, value)
-    if flt.op == "!=":
-        eq = _equal(op, value)
-        return None if eq is None else sa.not_(eq)
-    if flt.op == "in":
-        if op.other is not None:  # a list value matches when any element does: Python
-            return None
-        parts = [_equal(op, v) for v in value]
-        return None if any(p is None for p in parts) else sa.or_(sa.false(), *parts)
-    if flt.op == "contains":
-        if op.substring and isinstance(value, str):
-            return sa.func.coalesce(sql.contains_text(op.txt, value), False)
-        return None if op.other is not None else sa.false()
-    compare = _COMPARE[flt.op]
-    if value is None or isinstance(value, bool):
-        return sa.false()
-    if op.is_id:
-        if _INT_TEXT.match(value) and len(value) <= 18:
-            return sa.and_(sql.is_int_text(op.txt), compare(sa.cast(op.txt, sa.BigInteger), int(value)))
-        return sa.and_(sa.not_(sql.is_int_text(op.txt)), compare(sql.text(op.txt), sql.text_value(value)))
-    if _is_number(value):
-        if op.fast_num is not None:
-            return sa.func.coalesce(sa.and_(compare(op.fast_num, value), op.num_check), False)
-        return sa.false() if op.num is None else sa.func.coalesce(compare(op.num, value), False)
-    if isinstance(value, str):
-        if op.txt is None:
-            return sa.false()
-        return sa.func.coalesce(compare(sql.text(op.txt), sql.text_value(value)), False)
-    if isinstance(value, _dt.datetime):
-        return sa.false() if op.time is None else sa.func.coalesce(compare(op.time, value), False)
-    return sa.false()
-
-
-def _order_terms(sql: _Sql, op: _Operand, descending: bool) -> list:
-    """ORDER BY terms giving the reference order: missing last, then by rank, then by value."""
-
-    def direction(expr: Any) -> Any:
-        return expr.desc() if descending else expr.asc()
-
-    if op.is_id:
-        return _id_terms(sql, op.txt, descending)
-    terms = []
-    if op.rank is not None:
-        terms.append(direction(op.rank))
-    for expr in (op.onum if op.onum is not None else op.num, op.txt, op.time):
-        if expr is not None:
-            terms.append(direction(sql.text(expr) if expr is op.txt else expr))
-    if sql.mysql:  # no NULLS LAST: sort on a "missing" flag first
-        return [sa.case((op.present, 0), else_=1).asc()] + terms
-    # The first term is NULL exactly when the value is missing (JSON null has no rank).
-    return [terms[0].nulls_last()] + terms[1:]
-
-
-def _id_terms(sql: _Sql, run_id: Any, descending: bool = False) -> list:
-    """Natural id order: integer-looking ids numerically, before the others (as text)."""
-    is_int = sql.is_int_text(run_id)
-    rank = sa.case((is_int, 0), else_=1)
-    number = sa.case((is_int, sa.cast(run_id, sa.BigInteger)))
-    terms = [rank, number, sql.text(run_id)]
-    return [t.desc() if descending else t.asc() for t in terms]
+def _parse_times(row: dict) -> dict:
+    """``row`` with its run times as datetimes: text SQL gets SQLite's stored text back (SQLAlchemy's
+    typed columns parsed it; the servers' drivers give datetimes)."""
+    for column in TIME_KEYS:
+        if isinstance(row[column], str):
+            row[column] = _dt.datetime.fromisoformat(row[column])
+    return row
 
 
 # --------------------------------------------------------------------------------------------------
@@ -330,8 +102,12 @@ class SqlStore(Store):
         self._label = _safe_url(url)
         self._owns_engine = engine is None
         self.engine = engine if engine is not None else _create_engine(url, False)
+        name = self.engine.dialect.name
+        if name not in _DIALECTS:  # refused before the upgrade writes to a database it cannot read
+            self.close()
+            raise StoreError(f"{self._label}: the query compiler has no {name} dialect")
+        self.dialect: Dialect = _DIALECTS[name]
         upgrade(self.engine)
-        self._sql = _Sql(self.engine.dialect.name)
         self._experiments: dict = {}  # experiment_id -> dict (rows are immutable once written)
 
     def __str__(self) -> str:
@@ -346,73 +122,8 @@ class SqlStore(Store):
 
         return SqlSweepBook(self.url, engine=self.engine, create=False)
 
-    # ---- key -> SQL ----------------------------------------------------------------------------
-    def _operand(self, key: Key) -> Optional[_Operand]:
-        """The SQL view of a run key, or None when only Python can evaluate it."""
-        run, sql = s.run.c, self._sql
-        root, path = key.root, key.path
-        if root == "id":
-            return _Operand(present=sa.true(), txt=run.run_id, is_id=True)
-        if root == "status":
-            return _Operand(present=sa.true(), txt=self._status_expr(), substring=True)
-        if root == "command":
-            return _Operand(present=run.command.is_not(None), txt=run.command, substring=True)
-        if root in ("start_time", "stop_time", "heartbeat"):
-            return _Operand(present=run[root].is_not(None), time=run[root])
-        if root == "notes":
-            text = sa.func.coalesce(run.note, "")
-            return _Operand(present=sa.true(), txt=text, substring=True)
-        if root == "experiment" and len(path) == 1 and path[0] in _EXPERIMENT_COLUMNS:
-            column = s.experiment.c[path[0]]
-            return _Operand(present=column.is_not(None), txt=column, substring=True)
-        if root == "host" and len(path) == 1 and path[0] in _HOST_COLUMNS:
-            column = s.host.c[path[0]]
-            return _Operand(present=column.is_not(None), txt=column, substring=True)
-        if root == "host" and path and path[0] != "os":
-            return sql.json_operand(run.host_info, path, null_is_suspect=True)
-        if root in ("config", "info", "meta") and path:
-            return sql.json_operand(
-                run[root], path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
-            )
-        if root == "result":
-            return sql.json_operand(
-                run.result_json, path, tagged_is_suspect=True, numeric_fallback=None if path else run.result
-            )
-        if root == "metrics" and key.aggregate is not None:
-            value = self._metric_expr(path[0], key.aggregate)
-            return _Operand(present=value.is_not(None), num=value, onum=value)
-        return None
-
-    def _status_expr(self) -> Any:
-        """The effective status (DEAD for a RUNNING run without a recent sign of life)."""
-        run = s.run.c
-        alive = sa.func.coalesce(run.heartbeat, run.start_time)
-        status = sa.func.coalesce(run.status, "RUNNING")
-        dead = sa.and_(
-            status == "RUNNING", sa.or_(alive.is_(None), alive < sa.literal(self.dead_cutoff(), s.Timestamp))
-        )
-        return sa.case((dead, "DEAD"), else_=status)
-
-    def _metric_expr(self, name: str, aggregate: str) -> Any:
-        """The run's ``aggregate`` of metric ``name``: one row of ``metric_summary`` (kept by the
-        observer as points arrive), not a pass over the points."""
-        m = s.metric_summary.alias("ms")
-        column = {"last": m.c.last_value, "min": m.c.min_value, "max": m.c.max_value}.get(aggregate)
-        value = m.c.point_count if column is None else column
-        return sa.select(value).where(m.c.run_id == s.run.c.run_id, m.c.name == name).scalar_subquery()
-
-    def _tags_condition(self, flt: Filter) -> Any:
-        wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
-        if wanted is None:
-            return None
-        names = [w for w in wanted if isinstance(w, str)]
-        if not names:
-            return sa.false()
-        t = s.tag.c
-        return sa.exists().where(t.run_id == s.run.c.run_id, t.tag.in_(names))
-
-    # ---- queries --------------------------------------------------------------------------------
     def _base_select(self) -> Any:
+        """The run join for ``get`` (queries send ``compiler.select_runs``)."""
         r, e, h = s.run.c, s.experiment.c, s.host.c
         columns = [c for c in s.run.c if c.name != "captured_out"]
         return sa.select(
@@ -431,31 +142,27 @@ class SqlStore(Store):
             )
         )
 
-    def _plan(self, q: Query) -> tuple:
-        """See ``common.plan_query``."""
-        return plan_query(
-            q,
-            operand=self._operand,
-            condition=lambda op, flt: _condition(self._sql, op, flt),
-            tags_condition=self._tags_condition,
-            order_terms=lambda op, desc: _order_terms(self._sql, op, desc),
-            id_terms=lambda: _id_terms(self._sql, s.run.c.run_id),
-        )
+    # ---- queries: SQL text from the query compiler -------------------------------------------------
+    def _compiler(self) -> QueryCompiler:
+        return QueryCompiler(self.dialect, self.dead_cutoff())
 
-    def _has_suspect_json(self, conn: Any, suspects: list) -> bool:
+    def _fetch(self, conn: Any, sql: str, params: dict) -> list:
+        """Rows of the run join as dicts (the driver's parameter style is the compiler's)."""
+        return [_parse_times(dict(row)) for row in conn.exec_driver_sql(sql, params).mappings()]
+
+    def _has_suspect_json(self, conn: Any, suspects: list, params: dict) -> bool:
         """Whether any run has JSON the query's SQL cannot read (one scan, stops at the first)."""
         if not suspects:
             return False
-        unique = list({str(c.compile(dialect=self.engine.dialect)): c for c in suspects}.values())
-        found = conn.execute(sa.select(sa.literal(1)).select_from(s.run).where(sa.or_(*unique)).limit(1))
-        return found.first() is not None
+        unique = " OR ".join(dict.fromkeys(suspects))
+        return conn.exec_driver_sql(f"SELECT 1 FROM run WHERE {unique} LIMIT 1", params).first() is not None
 
     def query(self, q: Query) -> list:
         try:
             answer = self._query(q, json_in_sql=True)
         except sa.exc.DBAPIError:
             # SQLite and PostgreSQL refuse JSON holding NaN/Infinity: do the JSON part in Python.
-            if self._sql.mysql:
+            if self.dialect.mysql:
                 raise
             answer = self._query(q, json_in_sql=False)
         self.confirm_keys(keys_to_confirm(q, answer))
@@ -481,36 +188,43 @@ class SqlStore(Store):
                 raise self.unknown_key(key)
 
     def _query(self, q: Query, json_in_sql: bool) -> list:
+        tr = self._compiler()
         with self.engine.connect() as conn:
-            pushed, terms, others, suspects = self._plan(q)
+            pushed, terms, others, suspects = tr.plan(q)
             exact = len(pushed) == len(q.filters) and terms is not None
             if json_in_sql and exact and q.limit is not None and q.limit > 0:
-                found = self._top_by_summary(conn, q, pushed, terms, others, suspects)
+                found = self._top_by_summary(conn, q, tr, pushed, terms, others, suspects)
                 if found is not None:
                     return found
-            if not json_in_sql or self._has_suspect_json(conn, suspects):
+            if not json_in_sql or self._has_suspect_json(conn, suspects, tr.params):
                 # NaN/Infinity in JSON: keep only the filters that parse no JSON, finish in Python.
-                pushed, terms, others = self._without_json(q), None, []
-            stmt = self._base_select().where(*[cond for _, cond in pushed])
+                pushed, terms, others = self._without_json(tr, q), None, []
+            cond = _where([c for _, c in pushed])
+            order = "" if terms is None else " ORDER BY " + ", ".join(terms)
             exact = len(pushed) == len(q.filters) and terms is not None
-            if terms is not None:
-                stmt = stmt.order_by(*terms)
             if exact and (q.limit is not None or q.offset):
-                limited = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)])
+                flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
                 limit = None if q.limit is None else max(q.limit, 0)  # as apply_in_python
-                limited = limited.limit(limit).offset(q.offset or None)
-                rows = conn.execute(limited).mappings().all()
+                window = self.dialect.window(limit, max(q.offset or 0, 0))
+                rows = self._fetch(conn, select_runs(flags) + cond + order + window, tr.params)
                 if not any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     records = self._records(conn, rows)
                     return apply_in_python(records, q, filtered=q.filters, ordered=True, limited=True)
-            rows = conn.execute(stmt).mappings().all()
+            rows = self._fetch(conn, select_runs() + cond + order, tr.params)
             records = self._records(conn, rows)
         return apply_in_python(
             records, q, filtered=[f for f, _ in pushed], ordered=terms is not None and not others
         )
 
     def _top_by_summary(
-        self, conn: Any, q: Query, pushed: list, terms: list, others: list, suspects: list
+        self,
+        conn: Any,
+        q: Query,
+        tr: QueryCompiler,
+        pushed: list,
+        terms: list,
+        others: list,
+        suspects: list,
     ) -> Optional[list]:
         """The first ``offset + limit`` runs of a query ordered first by a metric's last value,
         read from that metric's best runs (index on ``metric_summary(name, last_value)``), not
@@ -525,6 +239,9 @@ class SqlStore(Store):
         value = ms.last_value
         descending = q.order[0].descending
         wanted = int(q.limit or 0) + max(int(q.offset or 0), 0)
+        flags = [f"{o} AS _other{i}" for i, o in enumerate(others)]
+        order = " ORDER BY " + ", ".join(terms)
+        window = self.dialect.window(int(q.limit or 0), max(int(q.offset or 0), 0))
         k = max(4 * wanted, 64)
         while True:
             ranked = sa.select(value).where(ms.name == first.path[0], value.is_not(None))
@@ -538,14 +255,14 @@ class SqlStore(Store):
             ids = conn.execute(sa.select(ms.run_id).where(ms.name == first.path[0], better)).scalars().all()
             if len(ids) > MAX_SQL_IN_VALUES:
                 return None
-            inside = s.run.c.run_id.in_(ids)
-            if suspects:
-                probe = sa.select(sa.literal(1)).select_from(s.run).where(inside, sa.or_(*suspects)).limit(1)
-                if conn.execute(probe).first() is not None:
-                    return None
-            stmt = self._base_select().where(*[cond for _, cond in pushed], inside).order_by(*terms)
-            stmt = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)])
-            rows = conn.execute(stmt.limit(q.limit).offset(q.offset or None)).mappings().all()
+            listed = ", ".join(tr.param(run_id) for run_id in ids)
+            inside = f"run.run_id IN ({listed})" if ids else self.dialect.false
+            if suspects and self._has_suspect_json(
+                conn, [f"({inside}) AND ({' OR '.join(suspects)})"], tr.params
+            ):
+                return None
+            conditions = _where([*[c for _, c in pushed], inside])
+            rows = self._fetch(conn, select_runs(flags) + conditions + order + window, tr.params)
             if len(rows) == q.limit:
                 if any(row[f"_other{i}"] for row in rows for i in range(len(others))):
                     return None
@@ -553,27 +270,28 @@ class SqlStore(Store):
                 return apply_in_python(records, q, filtered=q.filters, ordered=True, limited=True)
             k *= 8
 
-    def _without_json(self, q: Query) -> list:
+    def _without_json(self, tr: QueryCompiler, q: Query) -> list:
+        """The pushed filters of ``q`` that parse no JSON."""
         pushed = []
-        for flt, cond in self._plan(q.replace(order=()))[0]:
-            op = None if flt.parsed_key.root == "tags" else self._operand(flt.parsed_key)
+        for flt, cond in tr.plan(q.replace(order=()))[0]:
+            op = None if flt.parsed_key.root == "tags" else tr.operand(flt.parsed_key)
             if op is None or not op.is_json:
                 pushed.append((flt, cond))
         return pushed
 
     def count(self, q: Query = Query()) -> int:  # noqa: B008 - the base class's signature
         try:
+            tr = self._compiler()
             with self.engine.connect() as conn:
-                pushed, _, _, suspects = self._plan(q.replace(order=()))
-                if len(pushed) == len(q.filters) and not self._has_suspect_json(conn, suspects):
-                    inner = self._base_select().where(*[cond for _, cond in pushed]).subquery()
-                    stmt = sa.select(sa.func.count()).select_from(inner)
-                    found = int(conn.execute(stmt).scalar())
+                pushed, _, _, suspects = tr.plan(q.replace(order=()))
+                if len(pushed) == len(q.filters) and not self._has_suspect_json(conn, suspects, tr.params):
+                    sql = "SELECT count(*)" + FROM_RUNS + _where([c for _, c in pushed])
+                    found = int(conn.exec_driver_sql(sql, tr.params).scalar())
                     if found == 0:
                         self.confirm_keys(keys_to_confirm(q.replace(order=()), []))
                     return found
         except sa.exc.DBAPIError:
-            if self._sql.mysql:
+            if self.dialect.mysql:
                 raise
         return len(self.query(q.replace(limit=None, offset=0, order=())))
 
@@ -621,11 +339,12 @@ class SqlStore(Store):
                     is not None
                 ):
                     return True  # Sacred-era rows keep these in columns
-                op = self._sql.json_operand(column, key.path)
-                if op is None:
+                tr = self._compiler()
+                exists = tr.key_exists(key)
+                if exists is None:
                     return True  # a list index or an odd label: let the query decide
-                stmt = sa.select(s.run.c.run_id).where(op.exists).limit(1)
-                return conn.execute(stmt).first() is not None
+                found = conn.exec_driver_sql(f"SELECT 1 FROM run WHERE {exists} LIMIT 1", tr.params)
+                return found.first() is not None
         except sa.exc.DBAPIError:  # JSON SQL cannot parse (NaN): ask Python
             return super().has_key(key)
 
@@ -900,53 +619,53 @@ class SqlStore(Store):
                 names = conn.execute(sa.select(t.name).where(t.run_id == text).distinct())
                 hint = suggest_known(table, list(names.scalars()), "tables")
                 raise StoreError(f"run {run_id} has no table '{table}'{hint}")
-            suspect = (
-                conn.execute(sa.select(t.row_index).where(*scope, self._sql.suspect(t.data)).limit(1)).first()
-                is not None
-            )
-            translated = None if suspect else self._row_sql(t.data, where, order)
-            stmt = sa.select(t.data, t.row_index).where(*scope)
+            tr = self._compiler()
+            scope_sql = [f"table_row.run_id = {tr.param(text)}", f"table_row.name = {tr.param(table)}"]
+            unparsable = _where([*scope_sql, self.dialect.unparsable("table_row.data")])
+            suspect = conn.exec_driver_sql(f"SELECT 1 FROM table_row{unparsable} LIMIT 1", tr.params).first()
+            translated = None if suspect is not None else self._row_sql(tr, where, order)
+            columns, cond = "SELECT table_row.data, table_row.row_index", _where(scope_sql)
             if translated is not None:
-                conds, terms = translated
-                stmt = stmt.where(*conds)
-                others = [op.other for op, _ in terms]
-                for op, descending in terms:
-                    stmt = stmt.order_by(*_order_terms(self._sql, op, descending))
-                stmt = stmt.order_by(t.row_index)
-                if limit is not None:
-                    stmt = stmt.add_columns(*[o.label(f"_other{i}") for i, o in enumerate(others)]).limit(
-                        max(limit, 0)
-                    )
-                    found = conn.execute(stmt).mappings().all()
-                    if not any(r[f"_other{i}"] for r in found for i in range(len(others))):
-                        return [_loads(r["data"], {}) for r in found]
-                    stmt = sa.select(t.data, t.row_index).where(*scope, *conds)
-                else:
-                    return [_loads(r[0], {}) for r in conn.execute(stmt)]
-            data = [_loads(r[0], {}) for r in conn.execute(stmt.order_by(t.row_index))]
+                conds, terms, others = translated
+                cond = _where([*scope_sql, *conds])
+                order_by = " ORDER BY " + ", ".join([*terms, "table_row.row_index ASC"])
+                if limit is None:
+                    found = conn.exec_driver_sql(f"{columns} FROM table_row{cond}{order_by}", tr.params)
+                    return [_loads(r[0], {}) for r in found]
+                flags = "".join(f", {o} AS _other{i}" for i, o in enumerate(others))
+                window = self.dialect.window(max(limit, 0), 0)
+                sql = f"{columns}{flags} FROM table_row{cond}{order_by}{window}"
+                rows = conn.exec_driver_sql(sql, tr.params).mappings().all()
+                if not any(r[f"_other{i}"] for r in rows for i in range(len(others))):
+                    return [_loads(r["data"], {}) for r in rows]
+            sql = f"{columns} FROM table_row{cond} ORDER BY table_row.row_index"
+            data = [_loads(r[0], {}) for r in conn.exec_driver_sql(sql, tr.params)]
         return apply_rows_in_python(data, where, order, limit)
 
     def _row_sql(
-        self, data: Any, where: Sequence[Filter], order: Sequence[Order]
-    ) -> Optional[tuple[list[Any], list[tuple[_Operand, bool]]]]:
-        """``where`` as SQL conditions and ``order`` as (operand, descending) on the JSON rows
-        ``data``; None when some filter or order can only be decided in Python."""
+        self, tr: QueryCompiler, where: Sequence[Filter], order: Sequence[Order]
+    ) -> Optional[tuple[list[str], list[str], list[str]]]:
+        """``where`` as SQL conditions, ``order`` as ORDER BY terms and the list/object flags of
+        its keys, on the JSON rows ``table_row.data``; None when some filter or order can only be
+        decided in Python."""
         conds = []
         for flt in where:
             if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
                 return None  # Python decides it
-            op = self._sql.json_operand(data, flt.parsed_key.path)
-            cond = None if op is None else _condition(self._sql, op, flt)
+            op = tr.json_operand("table_row.data", flt.parsed_key.path)
+            cond = None if op is None else tr.condition(op, flt)
             if cond is None:
                 return None
             conds.append(cond)
-        terms = []
+        terms: list[str] = []
+        others = []
         for o in order:
-            op = self._sql.json_operand(data, o.parsed_key.path)
+            op = tr.json_operand("table_row.data", o.parsed_key.path)
             if op is None:
                 return None
-            terms.append((op, o.descending))
-        return conds, terms
+            terms += tr.order_terms(op, o.descending)
+            others.append(op.other)
+        return conds, terms, others
 
     # ---- annotating -----------------------------------------------------------------------------
     def add_tags(self, run_id: Any, tags: Iterable[str]) -> list:
