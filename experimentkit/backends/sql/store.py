@@ -150,12 +150,13 @@ class SqlStore(Store):
         """Rows of the run join as dicts (the driver's parameter style is the compiler's)."""
         return [_parse_times(dict(row)) for row in conn.exec_driver_sql(sql, params).mappings()]
 
-    def _has_suspect_json(self, conn: Any, suspects: list, params: dict) -> bool:
-        """Whether any run has JSON the query's SQL cannot read (one scan, stops at the first)."""
+    def _has_suspect_json(self, conn: Any, suspects: list, params: dict, among: Optional[str] = None) -> bool:
+        """Whether any run (of those ``among`` selects) has JSON the query's SQL cannot read (one
+        scan, stops at the first)."""
         if not suspects:
             return False
-        unique = " OR ".join(dict.fromkeys(suspects))
-        return conn.exec_driver_sql(f"SELECT 1 FROM run WHERE {unique} LIMIT 1", params).first() is not None
+        scope = _where(([among] if among else []) + [" OR ".join(dict.fromkeys(suspects))])
+        return conn.exec_driver_sql(f"SELECT 1 FROM run{scope} LIMIT 1", params).first() is not None
 
     def query(self, q: Query) -> list:
         try:
@@ -257,9 +258,7 @@ class SqlStore(Store):
                 return None
             listed = ", ".join(tr.param(run_id) for run_id in ids)
             inside = f"run.run_id IN ({listed})" if ids else self.dialect.false
-            if suspects and self._has_suspect_json(
-                conn, [f"({inside}) AND ({' OR '.join(suspects)})"], tr.params
-            ):
+            if self._has_suspect_json(conn, suspects, tr.params, among=inside):
                 return None
             conditions = _where([*[c for _, c in pushed], inside])
             rows = self._fetch(conn, select_runs(flags) + conditions + order + window, tr.params)
