@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ import experimentkit.dispatch as dispatch
 from experimentkit.dispatch import Dispatcher, decode_value, is_permanent, process_identity, read_journal
 from experimentkit.observers.memory import InMemoryObserver
 from experimentkit.settings import SETTINGS
-from tests.test_dispatch_faults import files_cannot_grow_past
+from tests.test_dispatch_faults import InterruptedWhileDelivering, files_cannot_grow_past
 from tests.test_dispatch_support import STARTED, T0, Flaky, opened_dispatcher
 
 LOGGER = "tests.dispatch"
@@ -50,7 +51,9 @@ class Remote(Flaky):
 
 
 class Slow(Remote):
-    """Holds ``held`` (an event name) until ``release`` is set."""
+    """Holds ``held`` (an event name) until ``release`` is set, then raises ``error`` if set."""
+
+    error = None
 
     def __init__(self, held, **kwargs):
         super().__init__(**kwargs)
@@ -63,6 +66,8 @@ class Slow(Remote):
         if event == self.held:
             self.release.wait(60)
             self.returned.set()
+            if self.error is not None:
+                raise self.error
 
 
 class Refusing(Remote):
@@ -650,3 +655,128 @@ def test_an_observer_without_a_target_is_named_by_the_start_of_its_repr(tmp_path
         "Observer 'LongRepr' failed (ConnectionError: backend unreachable (heartbeat_event)) writing to "
         f"{start}; buffering its events and retrying"
     ]
+
+
+# ---- calls that outlive their timeout ------------------------------------------------------------
+def join_observer_calls() -> None:
+    """Wait for every observer call thread to end (their observers were released)."""
+    for thread in threading.enumerate():
+        if thread.name == "experimentkit-observer-call":
+            thread.join(60)
+
+
+def test_a_call_that_times_out_and_the_events_behind_it_are_reported(tmp_path, caplog):
+    observer = Slow("heartbeat_event")
+    disp = opened_dispatcher(observer, tmp_path, call_timeout=0.05)
+    try:
+        beat(disp, "a")
+        beat(disp, "b")
+    finally:
+        observer.release.set()
+    assert said(caplog) == [
+        f"Observer 'Slow' failed (_Stuck: no answer to heartbeat_event within 0.05s) writing to {URL}; "
+        "buffering its events and retrying",
+        f"Observer 'Slow' failed (ObserverError: still waiting for its earlier heartbeat_event) writing to "
+        f"{URL}; buffering its events and retrying",
+    ]
+    join_observer_calls()
+    disp.retry()
+    assert observer.run.captured_out == "b" and disp.finish() == []
+
+
+class SlowToOpen(Slow):
+    """Answers ``started_event`` late, with its own id or with ``error``."""
+
+    def started_event(self, **kwargs):
+        self._maybe_fail("started_event")
+        super().started_event(**kwargs)
+        return "slow-id"
+
+
+def test_a_late_answer_to_the_opening_event_is_the_run_id_the_journal_keeps(tmp_path):
+    observer = SlowToOpen("started_event")
+    disp = new_dispatcher([observer], tmp_path, call_timeout=0.05)
+    try:
+        assert disp.open("started_event", **STARTED) is None
+        beat(disp, "a")  # behind the opening: buffered
+    finally:
+        observer.release.set()
+    join_observer_calls()
+    observer.down = True
+    disp.retry()  # the run was opened late; the beat fails
+    header, events = read_journal(str(tmp_path / "u-0-SlowToOpen.jsonl"))
+    assert header["opened"] is True and decode_value(header["assigned_id"]) == "slow-id"
+    assert [e for e, _ in events] == ["heartbeat_event"]
+    assert disp.unopened() == []
+
+
+def test_a_late_refusal_to_open_the_run_is_the_reason_given(tmp_path):
+    observer = SlowToOpen("started_event")
+    observer.error = ConnectionError("connection reset")
+    disp = new_dispatcher([observer], tmp_path, call_timeout=0.05)
+    try:
+        disp.open("started_event", **STARTED)
+    finally:
+        observer.release.set()
+    join_observer_calls()
+    assert disp.failing  # the late answer is accounted for
+    assert disp.unopened() == [f"'SlowToOpen' ({URL}) (ConnectionError: connection reset)"]
+
+
+def test_an_event_in_flight_when_ctrl_c_arrives_is_journaled_whole(tmp_path):
+    observer = InterruptedWhileDelivering("artifact_event", "waiting")
+    disp = opened_dispatcher(observer, tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            disp.emit(
+                "artifact_event",
+                name="a.txt",
+                filename=str(tmp_path / "a.txt"),
+                metadata=None,
+                content_type=None,
+            )
+        [(event, kwargs)] = read_journal(str(tmp_path / "u-0-InterruptedWhileDelivering.jsonl"))[1]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        observer.release.set()
+    assert event == "artifact_event" and kwargs["name"] == "a.txt"
+    join_observer_calls()
+    assert disp.finish() == [] and [a["name"] for a in observer.run.artifacts] == ["a.txt"]
+
+
+def test_an_event_that_fails_after_its_timeout_is_retried_before_the_events_behind_it(tmp_path):
+    observer = Slow("heartbeat_event")
+    observer.error = ConnectionError("reset")
+    disp = opened_dispatcher(observer, tmp_path, call_timeout=0.05)
+    try:
+        beat(disp, "a")  # in flight
+        disp.emit("log_table", name="t", rows=[])  # buffered behind it
+    finally:
+        observer.release.set()
+    join_observer_calls()
+    observer.error = None
+    disp.retry()
+    assert observer.attempts == ["started_event", "heartbeat_event", "heartbeat_event", "log_table"]
+    assert observer.run.captured_out == "a" and disp.finish() == []
+
+
+class Unhurried(Remote):
+    """Takes a twentieth of a second for every table, like a backend across the ocean."""
+
+    def log_table(self, **kwargs):
+        threading.Event().wait(0.05)
+        return super().log_table(**kwargs)
+
+
+def test_a_call_in_the_end_of_run_window_may_take_the_window_not_just_the_last_attempt(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr(dispatch, "LAST_ATTEMPT_SECONDS", 0.0)  # no time after the window
+    observer = Unhurried()
+    disp = new_dispatcher([observer], tmp_path, retry_seconds=600, call_timeout=60)
+    disp.open("started_event", **STARTED)
+    disp.start_end_window()
+    disp.emit("log_table", name="t", rows=[{"i": 0}])
+    assert observer.run.tables["t"] == [{"i": 0}] and said(caplog) == []
