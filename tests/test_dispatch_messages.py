@@ -71,16 +71,16 @@ class Slow(Remote):
 
 
 class Refusing(Remote):
-    """Refuses ``refused`` (an event name) for good."""
+    """Refuses ``refused`` (an event name) for good, once it is up."""
 
     def __init__(self, refused, **kwargs):
         super().__init__(**kwargs)
         self.refused = refused
 
     def _maybe_fail(self, event):
+        super()._maybe_fail(event)
         if event == self.refused:
             raise ValueError(f"cannot take {event}")
-        super()._maybe_fail(event)
 
 
 # ---- an observer that cannot open the run --------------------------------------------------------
@@ -165,7 +165,7 @@ def test_an_observer_refusing_the_run_gets_no_more_events_and_says_so(tmp_path, 
         "started_event); it cannot record this run and gets no more events"
     ]
     assert notes == ["Refusing: started_event dropped (ValueError: cannot take started_event)"]
-    assert observer.attempts == []  # the heartbeat never reached it
+    assert observer.attempts == ["started_event"]  # the heartbeat never reached it
     assert disp.unopened() == [f"'Refusing' ({URL}) (ValueError: cannot take started_event)"]
     assert disp.failed_observers == [observer]
     assert disp.finish() == [] and os.listdir(tmp_path) == []
