@@ -1,8 +1,9 @@
 """What the dispatcher tells the user, word for word, and what it leaves for ``experimentkit sync``:
 every warning about an observer (unreachable, slow, failing, refusing an event, too slow for the
 end of the run, never answering, not recovered, journal lost), the journal's header keys and name,
-the kept copies of artifacts, the order of observers and the defaults of the call timeout.  Found
-missing by mutation testing: the paths were tested, their text was not."""
+the kept copies of artifacts; then what mutation testing found untested around them: retries across
+observers, calls that outlive their timeout, the order of observers, ``copy=`` and the defaults of
+the call timeout."""
 
 from __future__ import annotations
 
