@@ -584,9 +584,10 @@ class Dispatcher:
                         slot.name,
                         delivered,
                     )
+            for slot in self.slots:
+                # also an opening answered late: settling it took the observer off ``failing``
                 if slot.opened and self.run_id is None:
                     self.run_id = slot.assigned_id
-            for slot in self.slots:
                 if slot.journal is not None and not slot.pending and slot.inflight is None:
                     self._drop_journal(slot)
 

@@ -711,6 +711,20 @@ def test_a_late_answer_to_the_opening_event_is_the_run_id_the_journal_keeps(tmp_
     assert disp.unopened() == []
 
 
+def test_a_late_answer_to_the_opening_event_alone_gives_the_run_its_id(tmp_path):
+    """Nothing behind the opening: settling the late answer takes the observer off the failing
+    list, and the id it answered is still the run's."""
+    observer = SlowToOpen("started_event")
+    disp = new_dispatcher([observer], tmp_path, call_timeout=0.05)
+    try:
+        assert disp.open("started_event", **STARTED) is None
+    finally:
+        observer.release.set()
+    join_observer_calls()
+    disp.retry()
+    assert disp.run_id == "slow-id" and disp.unopened() == []
+
+
 def test_a_late_refusal_to_open_the_run_is_the_reason_given(tmp_path):
     observer = SlowToOpen("started_event")
     observer.error = ConnectionError("connection reset")
