@@ -48,6 +48,7 @@ from . import schema as s
 from .catalogue import forget_runs
 from .common import (
     BLOCKS_SQL,
+    HINT_IDS,
     catalogue_name,
     keys_to_confirm,
     packed_series,
@@ -211,9 +212,10 @@ class _Sql:
 # --------------------------------------------------------------------------------------------------
 # translating filters and orders
 # --------------------------------------------------------------------------------------------------
-def _equal(op: _Operand, value: Any) -> Any:
+def _equal(sql: _Sql, op: _Operand, value: Any) -> Any:
     """SQL that is true exactly when the key's value equals ``value`` (never NULL); None when it
-    cannot be said in SQL."""
+    cannot be said in SQL.  Text is compared by code point (MySQL: the value as ``BINARY``, so that
+    JSON text, whose collation ignores trailing spaces, is exact too; column indexes stay usable)."""
     if value is None:
         return sa.not_(op.present)
     if isinstance(value, bool):
@@ -223,7 +225,8 @@ def _equal(op: _Operand, value: Any) -> Any:
             return sa.func.coalesce(sa.and_(op.fast_num == value, op.num_check), False)
         return sa.false() if op.num is None else sa.func.coalesce(op.num == value, False)
     if isinstance(value, str):
-        return sa.false() if op.txt is None else sa.func.coalesce(op.txt == value, False)
+        wanted = sql.text_value(value) if sql.mysql else value
+        return sa.false() if op.txt is None else sa.func.coalesce(op.txt == wanted, False)
     if isinstance(value, _dt.datetime):
         return sa.false() if op.time is None else sa.func.coalesce(op.time == value, False)
     return None
@@ -241,14 +244,14 @@ def _condition(sql: _Sql, op: _Operand, flt: Filter) -> Any:
     """The SQL condition of a filter on ``op``, or None when only Python can decide it."""
     value = flt.value
     if flt.op == "==":
-        return _equal(op, value)
+        return _equal(sql, op, value)
     if flt.op == "!=":
-        eq = _equal(op, value)
+        eq = _equal(sql, op, value)
         return None if eq is None else sa.not_(eq)
     if flt.op == "in":
         if op.other is not None:  # a list value matches when any element does: Python
             return None
-        parts = [_equal(op, v) for v in value]
+        parts = [_equal(sql, op, v) for v in value]
         return None if any(p is None for p in parts) else sa.or_(sa.false(), *parts)
     if flt.op == "contains":
         if op.substring and isinstance(value, str):
@@ -646,9 +649,14 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             rows = conn.execute(self._base_select().where(s.run.c.run_id == str(run_id)))
             records = self._records(conn, rows.mappings().all())
-        if not records:
-            raise self.unknown_run(run_id)
+            if not records:
+                raise self._unknown(conn, run_id)
         return records[0]
+
+    def _unknown(self, conn: Any, run_id: Any) -> StoreError:
+        """The unknown-run error, naming the closest of the first ``HINT_IDS`` stored ids."""
+        known = conn.execute(sa.select(s.run.c.run_id).limit(HINT_IDS)).scalars().all()
+        return self.unknown_run(run_id, known)
 
     # ---- building records -----------------------------------------------------------------------
     def _records(self, conn: Any, rows: Sequence[Any]) -> list:
@@ -770,7 +778,7 @@ class SqlStore(Store):
         text = str(run_id)
         found = conn.execute(sa.select(s.run.c.run_id).where(s.run.c.run_id == text)).first()
         if found is None:
-            raise self.unknown_run(run_id)
+            raise self._unknown(conn, run_id)
         return text
 
     def metric_names(self, run_id: Any) -> list:
