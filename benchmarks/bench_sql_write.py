@@ -1,7 +1,7 @@
 """Metric writes through ``SqlObserver`` (SQLite, PostgreSQL, MariaDB) beside MLflow's ``log_batch``.
 
     python benchmarks/bench_sql_write.py [--points 1000000] [--repeat 3] [--postgres URL]
-        [--mysql URL] [--quick]
+        [--mysql URL] [--quick] [--only sqlite postgresql mysql]
 
 Two measurements per backend, each in a fresh subprocess, interleaved within each repeat:
 
@@ -200,6 +200,9 @@ def main() -> None:
         "--mysql", default=os.environ.get("EXPERIMENTKIT_TEST_MYSQL"), help="MariaDB/MySQL URL"
     )
     parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out")
+    parser.add_argument(
+        "--only", nargs="+", choices=["sqlite", "postgresql", "mysql"], help="measure only these backends"
+    )
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -209,6 +212,8 @@ def main() -> None:
         args.points, args.repeat = 200_000, 1
     servers = {"postgresql": args.postgres, "mysql": args.mysql}
     kinds = ["sqlite"] + [kind for kind, url in servers.items() if url]
+    if args.only:
+        kinds = [kind for kind in kinds if kind in args.only]
     with_mlflow = have("mlflow") and not args.no_mlflow
     workdir = tempfile.mkdtemp(prefix="bench_sql_write_")
     samples: dict = {}

@@ -1,4 +1,5 @@
-"""Metric points written through the bulk path (COPY on PostgreSQL, executemany elsewhere) are stored
+"""Metric points written through the bulk path (COPY on PostgreSQL, LOAD DATA LOCAL INFILE or INSERT
+texts on MariaDB, executemany elsewhere) are stored
 exactly as the row-by-row path stored them: NULL for what is not a finite number or an integer
 step, naive-UTC times with microseconds, any metric name (COPY escaping), every point once."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 
 import pytest
 
@@ -147,7 +149,9 @@ def test_a_run_logging_many_points_on_mariadb_is_complete_when_run_returns(mysql
             for i in range(n):
                 _run.log_scalar("loss", i * 0.25 - 1e-7 * i)
 
+        loads = _server_loads()
         run = ex.run(options={"--loglevel": "WARNING"})
+        assert _server_loads() > loads  # LOAD DATA LOCAL INFILE wrote the rows
         with open_store(url) as store:
             record = store.get(run._id)
             assert record.status == "COMPLETED"
@@ -159,6 +163,29 @@ def test_a_run_logging_many_points_on_mariadb_is_complete_when_run_returns(mysql
         assert [r[1] for r in rows] == [i * 0.25 - 1e-7 * i for i in range(n)]
         assert all(a[2] <= b[2] for a, b in zip(rows, rows[1:]))
         assert _stored_blocks(url, run._id, "loss") == n
+
+
+def _server_loads() -> int:
+    """The server's count of LOAD DATA statements (any session's: it only grows)."""
+    engine = sa.create_engine(with_driver(os.environ["EXPERIMENTKIT_TEST_MYSQL"]))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Com_load'")).one()[1])
+    finally:
+        engine.dispose()
+
+
+def test_without_local_infile_the_rows_go_as_insert_texts(mysql_url):
+    """``?local_infile=0``: the server refuses LOAD DATA LOCAL, the chunk goes as INSERT texts."""
+    with server_database("mysql", "ek_bulknoload") as url:
+        obs = SqlObserver(str(sa.make_url(url).update_query_dict({"local_infile": "0"})))
+        run_id = _start(obs)
+        n = CHUNK + 5
+        stamps = [T0 + dt.timedelta(microseconds=i) for i in range(n)]
+        values = [None if i % 7 == 0 else i / 4 for i in range(n)]
+        obs.log_metrics({"loss": {"steps": list(range(n)), "values": values, "timestamps": stamps}}, info={})
+        obs.join()
+        assert _rows(url, run_id, "loss") == list(zip(range(n), values, stamps))
 
 
 def test_names_are_escaped_for_the_servers_sql_mode_on_mariadb(mysql_url):

@@ -9,9 +9,13 @@ servers (EXPERIMENTKIT_TEST_POSTGRES, EXPERIMENTKIT_TEST_MYSQL); each kind is sk
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
+import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,7 +34,7 @@ from experimentkit.backends.sql.fast_server import (  # noqa: E402
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import StoreError  # noqa: E402
 from experimentkit.query import Order, Query, open_store, parse_where  # noqa: E402
-from tests.dbutil import server_database, with_driver  # noqa: E402
+from tests.dbutil import ENV, server_database, with_driver  # noqa: E402
 from tests.test_sql_store_fast import (  # noqa: E402
     FastConformance,
     _fill,
@@ -72,8 +76,6 @@ def twins(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"fast-{request.param}")
     with server_database(request.param, "ek_fastsrv") as url:
         specs = _random_specs(7)
-        if request.param == "mysql":  # its run ids compare case-insensitively: "B" is taken by "b"
-            specs = [spec for spec in specs if spec["id"] != "B"]
         full = fill_twin(url, specs, tmp)
         fast = open_store(url)
         assert isinstance(fast, STORES[request.param])
@@ -197,3 +199,43 @@ def test_json_the_database_cannot_read_goes_to_the_full_store(tmp_path, kind) ->
         assert fast.query(q) == full.query(q) and fast.stats == {"fast": 1, "full": 1}
         fast.close()
         full.close()
+
+
+def _server_connections(kind: str, url: str) -> int:
+    """Connections to the database of ``url`` the server has open, counted from another one."""
+    name = sa.make_url(url).database
+    if kind == "postgres":
+        sql, base = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", postgres_params
+    else:
+        sql, base = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = %s", mysql_params
+    params = base(os.environ[ENV[kind]])
+    assert params is not None
+    driver = importlib.import_module(DRIVERS[kind])
+    with contextlib.closing(driver.connect(**params)) as admin:
+        cursor = admin.cursor()
+        cursor.execute(sql, (name,))
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_many_reading_threads_leave_few_connections_and_close_ends_them(tmp_path, kind) -> None:
+    """A thread pool reading (a dashboard) does not leave one idle connection per thread."""
+    _driver(kind)
+    with server_database(kind, "ek_fastpool") as url:
+        _fill(url, sample_runs()[:2], tmp_path)
+        before = _server_connections(kind, url)  # the observers' own pools
+        store = open_store(url)
+        threads = 3 * store.POOL_SIZE
+        together = threading.Barrier(threads)
+
+        def read(_: int) -> str:
+            together.wait()  # every read on its own thread
+            return store.get("1").status
+
+        with ThreadPoolExecutor(threads) as pool:
+            assert list(pool.map(read, range(threads))) == ["COMPLETED"] * threads
+            # the pool's threads are alive and idle here
+            assert before < _server_connections(kind, url) <= before + store.POOL_SIZE
+        assert store.query(Query()) and store.stats["full"] == 0
+        store.close()
+        assert _server_connections(kind, url) == before

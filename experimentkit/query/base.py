@@ -1219,6 +1219,9 @@ class Store(abc.ABC):
         return RunRecord(status=status, raw_status=raw, store=self, **fields)
 
     def unknown_run(self, run_id: Any, known: Iterable[Any] = ()) -> StoreError:
-        """The error for an unknown run id (with a suggestion among ``known`` when given)."""
-        hint = suggest(str(run_id), [str(k) for k in known])
+        """The error for an unknown run id (with a suggestion among ``known`` when given: first
+        one differing only in case, the slip ids that compare by case invite)."""
+        texts = [str(k) for k in known]
+        same = [text for text in texts if text.casefold() == str(run_id).casefold()]
+        hint = f" (did you mean '{same[0]}'?)" if same else suggest(str(run_id), texts)
         return StoreError(f"no run '{run_id}' in {self}{hint}")

@@ -433,7 +433,10 @@ class QueryCompiler:
                 return self._coalesce(f"({op.fast_num}) = {self.param(value)} AND {op.num_check}")
             return false if op.num is None else self._coalesce(f"({op.num}) = {self.param(value)}")
         if isinstance(value, str):
-            return false if op.txt is None else self._coalesce(f"({op.txt}) = {self.param(value)}")
+            # MySQL: the value as BINARY, so that JSON text (a collation ignoring trailing spaces)
+            # compares exactly too; a column's index stays usable
+            wanted = self.dialect.text(self.param(value)) if self.dialect.mysql else self.param(value)
+            return false if op.txt is None else self._coalesce(f"({op.txt}) = {wanted}")
         if isinstance(value, _dt.datetime):
             return false if op.time is None else self._coalesce(f"{op.time} = {self.param(value)}")
         return None

@@ -88,14 +88,18 @@ class _ServerStore(FastSqliteStore):
     connection arguments and the compiler's dialect."""
 
     driver = ""
+    POOL_SIZE = 4
+    """Idle connections kept between calls (more are open only while that many calls run)."""
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(url, **kwargs)
         self._params = self.connect_params(url)
-        # One connection per thread, kept open between calls: a server connection costs a round
-        # trip and a backend process, more than a top-10 query.  Each use ends its transaction,
+        # Connections kept open between calls, at most POOL_SIZE of them: a server connection costs
+        # a round trip and a backend process, more than a top-10 query, but one per thread would
+        # pile up idle in a dashboard's thread pool.  A call takes an idle one (or opens one) and
+        # gives it back; beyond POOL_SIZE idle ones it is closed.  Each use ends its transaction,
         # so the next one sees runs written since.
-        self._local = threading.local()
+        self._idle: list = []
         self._opened: list = []
         self._lock = threading.Lock()
 
@@ -120,9 +124,10 @@ class _ServerStore(FastSqliteStore):
         driver, params = self._driver(), self._params
         if params is None or driver is None:
             raise _Fallback
-        raw = getattr(self._local, "raw", None)
+        with self._lock:
+            raw = self._idle.pop() if self._idle else None
         if raw is None:
-            raw = self._local.raw = self._open(driver, params)
+            raw = self._open(driver, params)
             with self._lock:
                 self._opened.append(raw)
         try:
@@ -130,11 +135,16 @@ class _ServerStore(FastSqliteStore):
             if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] != SCHEMA_VERSION:
                 raise _Fallback
             yield conn
+            raw.rollback()
         except BaseException:
-            self._local.raw = None  # it may be broken: the next call opens another
-            self._close(raw)
+            self._close(raw)  # it may be broken: the next call opens another
             raise
-        raw.rollback()
+        with self._lock:
+            kept = raw in self._opened and len(self._idle) < self.POOL_SIZE  # not closed meanwhile
+            if kept:
+                self._idle.append(raw)
+        if not kept:
+            self._close(raw)
 
     def _close(self, raw: Any) -> None:
         with self._lock:
@@ -147,9 +157,9 @@ class _ServerStore(FastSqliteStore):
         """Close the connections this store opened (in every thread), and the full store."""
         with self._lock:
             opened = list(self._opened)
+            self._idle.clear()
         for raw in opened:
             self._close(raw)
-        self._local = threading.local()
         super().close()
 
     def _errors(self) -> tuple:

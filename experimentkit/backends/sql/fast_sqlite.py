@@ -48,6 +48,7 @@ from ...query.base import (
 from ...query.semantics import apply_in_python
 from .common import (
     BLOCKS_SQL,
+    HINT_IDS,
     SCHEMA_VERSION,
     catalogue_name,
     chunks,
@@ -377,8 +378,10 @@ class FastSqliteStore(Store):
         with self._connect() as conn:
             rows = _fetch(conn, select_runs() + " WHERE run.run_id = ?", (str(run_id),))
             records = self._records(conn, rows)
+            # an unknown id's error names the closest of the first HINT_IDS stored ids
+            known = [] if records else conn.execute(f"SELECT run_id FROM run LIMIT {HINT_IDS}").fetchall()
         if not records:
-            raise self.unknown_run(run_id)
+            raise self.unknown_run(run_id, [k for (k,) in known])
         return records[0]
 
     # ---- building records (as SqlStore._records) -------------------------------------------------

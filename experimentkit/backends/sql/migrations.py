@@ -4,8 +4,9 @@ Versions: 0 is Sacred 0.8's layout (a ``run`` table and no ``schema_version`` ta
 experimentkit layout; 2 adds ``tag.seq`` (the order tags were added in); 3 replaces the metric
 index on ``(run_id, name)`` by one on ``(run_id, name, metric_id)``; 4 drops the foreign key of
 ``metric`` rows (see ``_metric_without_foreign_key``); 5 adds the key catalogue ``run_key`` and the
-per-run ``metric_summary``, filled from the stored rows; 6 (``schema.SCHEMA_VERSION``) adds
-``metric_block``, the packed copy of newly written points.  Each step in
+per-run ``metric_summary``, filled from the stored rows; 6 adds ``metric_block``, the packed copy
+of newly written points; 7 (``schema.SCHEMA_VERSION``) gives MariaDB/MySQL text columns a binary
+collation (see ``_binary_collation``).  Each step in
 ``_STEPS`` moves a database from version N to N+1 and otherwise only ever adds or widens (an index
 is dropped only once a wider one covers it), so data
 written by older code keeps its meaning.  Concurrent callers (many runs starting against
@@ -114,7 +115,7 @@ def _upgrade_locked(engine: sa.Engine) -> int:
 def _apply(conn: sa.Connection) -> int:
     version = stored_version(conn)
     if version is None:
-        s.metadata.create_all(conn)
+        _create_tables(conn)
         conn.execute(s.schema_version.insert().values(version=s.SCHEMA_VERSION))
         return s.SCHEMA_VERSION
     if version > s.SCHEMA_VERSION:
@@ -304,6 +305,111 @@ def _metric_blocks(conn: sa.Connection) -> None:
     s.metric_block.create(conn, checkfirst=True)
 
 
+# ---- step 6 -> 7: text compared by code point on MariaDB/MySQL ------------------------------------
+def binary_collation(conn: sa.Connection, charset: str) -> str:
+    """The collation of ``charset`` that compares by code point without padding: ``_nopad_bin``
+    (MariaDB), else ``_0900_bin`` (MySQL 8), else ``_bin`` (which ignores trailing spaces)."""
+    names = set(
+        conn.execute(
+            sa.text("SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE CHARACTER_SET_NAME = :c"),
+            {"c": charset},
+        ).scalars()
+    )
+    for suffix in ("_nopad_bin", "_0900_bin"):
+        if charset + suffix in names:
+            return charset + suffix
+    return charset + "_bin"
+
+
+def _create_tables(conn: sa.Connection) -> None:
+    """Create the layout's tables (those missing) with their current definition: on MariaDB/MySQL
+    with the binary collation of step 6 -> 7 as the table default, so a new database needs no
+    ``ALTER``."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        s.metadata.create_all(conn)
+        return
+    collation = binary_collation(conn, "utf8mb4")
+    existing = set(sa.inspect(conn).get_table_names())
+    for table in s.metadata.sorted_tables:
+        if table.name in existing:
+            continue
+        create = str(sa.schema.CreateTable(table).compile(dialect=conn.dialect)).rstrip()
+        conn.execute(sa.DDL(f"{create} COLLATE={collation}"))
+        for index in table.indexes:
+            conn.execute(sa.schema.CreateIndex(index))
+
+
+def _binary_collation(conn: sa.Connection) -> None:
+    """MariaDB/MySQL: every text column of the layout (and each table's default) gets the binary
+    collation of its character set (``binary_collation``), keeping its type and character set.
+
+    Why: the servers' default collations (``utf8mb4_general_ci``) compare ignoring case, so run
+    "abc" was found as "ABC", ``status == "completed"`` matched, and two runs or tags differing only
+    in case could not both be stored (the unique indexes).  With the collation on the columns,
+    ``=``, ``IN``, joins and unique indexes compare as PostgreSQL and SQLite do, and the indexes
+    stay usable (a ``BINARY`` cast on the column would not).  The foreign keys on ``run.run_id``
+    are dropped and made again around the change (the server refuses to change a referenced
+    column's collation).  Each table is rebuilt: minutes for ~10^8 metric rows.
+    """
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return
+    prep = conn.dialect.identifier_preparer
+    columns = conn.execute(
+        sa.text(
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, COLLATION_NAME"
+            " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME IS NOT NULL"
+        )
+    ).all()
+    tables = conn.execute(
+        sa.text(
+            "SELECT t.TABLE_NAME, c.CHARACTER_SET_NAME, t.TABLE_COLLATION FROM information_schema.TABLES AS t"
+            " JOIN information_schema.COLLATIONS AS c ON c.COLLATION_NAME = t.TABLE_COLLATION"
+            " WHERE t.TABLE_SCHEMA = DATABASE()"
+        )
+    ).all()
+    targets: dict = {}
+    changes: dict = {}
+    for table, column, column_type, nullable, charset, collation in columns:
+        if table not in s.metadata.tables or column not in s.metadata.tables[table].c:
+            continue  # not the layout's: left as it is
+        target = targets.setdefault(charset, binary_collation(conn, charset))
+        if collation != target:
+            null = " NOT NULL" if nullable == "NO" else ""
+            changes.setdefault(table, []).append(
+                f"MODIFY {prep.quote(column)} {column_type} CHARACTER SET {charset} COLLATE {target}{null}"
+            )
+    for table, charset, collation in tables:
+        if table in s.metadata.tables:
+            target = targets.setdefault(charset, binary_collation(conn, charset))
+            if collation != target:
+                changes.setdefault(table, []).append(f"DEFAULT CHARACTER SET {charset} COLLATE {target}")
+    inspector = sa.inspect(conn)
+    keys = [
+        (table, prep.quote(fk["name"]), fk)
+        for table in changes
+        for fk in inspector.get_foreign_keys(table)
+        if fk["name"] and fk["referred_table"] == s.run.name
+    ]
+    for table, name, _ in keys:
+        conn.execute(sa.DDL(f"ALTER TABLE {prep.quote(table)} DROP FOREIGN KEY {name}"))
+    for table, clauses in changes.items():
+        conn.execute(sa.DDL(f"ALTER TABLE {prep.quote(table)} {', '.join(clauses)}"))
+    for table, name, fk in keys:
+        local = ", ".join(prep.quote(c) for c in fk["constrained_columns"])
+        remote = ", ".join(prep.quote(c) for c in fk["referred_columns"])
+        rules = "".join(
+            f" ON {event.upper()} {fk['options'][event]}"
+            for event in ("ondelete", "onupdate")
+            if fk.get("options", {}).get(event)
+        )
+        conn.execute(
+            sa.DDL(
+                f"ALTER TABLE {prep.quote(table)} ADD CONSTRAINT {name} FOREIGN KEY ({local})"
+                f" REFERENCES {prep.quote(fk['referred_table'])} ({remote}){rules}"
+            )
+        )
+
+
 _STEPS: dict[int, Callable[[sa.Connection], None]] = {
     0: _sacred_to_v1,
     1: _tag_order,
@@ -311,4 +417,5 @@ _STEPS: dict[int, Callable[[sa.Connection], None]] = {
     3: _metric_without_foreign_key,
     4: _catalogue_and_summaries,
     5: _metric_blocks,
+    6: _binary_collation,
 }

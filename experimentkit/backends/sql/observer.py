@@ -585,10 +585,24 @@ def _create_engine(url: Any, echo: bool) -> Any:
         connect_args["timeout"] = 30  # wait for other writers instead of failing with "locked"
     elif backend in ("postgresql", "mysql", "mariadb") and "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT
+    if (
+        backend in ("mysql", "mariadb")
+        and url.get_driver_name() == "pymysql"
+        and "local_infile" not in url.query
+    ):
+        connect_args["local_infile"] = True  # for bulk.py's LOAD DATA, allowed only while it runs
     engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_wal)
+    if connect_args.get("local_infile"):
+        sa.event.listen(engine, "connect", _no_local_files)
     return engine
+
+
+def _no_local_files(dbapi_connection: Any, _record: Any) -> None:
+    """PyMySQL sends any file the server asks for while ``local_infile`` is on: the connection
+    asks the server for the capability, and ``bulk._load_data`` turns it on for its statement."""
+    dbapi_connection._local_infile = False
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:

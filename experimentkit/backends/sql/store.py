@@ -52,6 +52,7 @@ from . import schema as s
 from .catalogue import forget_runs
 from .common import (
     BLOCKS_SQL,
+    HINT_IDS,
     catalogue_name,
     keys_to_confirm,
     packed_series,
@@ -365,9 +366,14 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             rows = conn.execute(self._base_select().where(s.run.c.run_id == str(run_id)))
             records = self._records(conn, rows.mappings().all())
-        if not records:
-            raise self.unknown_run(run_id)
+            if not records:
+                raise self._unknown(conn, run_id)
         return records[0]
+
+    def _unknown(self, conn: Any, run_id: Any) -> StoreError:
+        """The unknown-run error, naming the closest of the first ``HINT_IDS`` stored ids."""
+        known = conn.execute(sa.select(s.run.c.run_id).limit(HINT_IDS)).scalars().all()
+        return self.unknown_run(run_id, known)
 
     # ---- building records -----------------------------------------------------------------------
     def _records(self, conn: Any, rows: Sequence[Any]) -> list:
@@ -489,7 +495,7 @@ class SqlStore(Store):
         text = str(run_id)
         found = conn.execute(sa.select(s.run.c.run_id).where(s.run.c.run_id == text)).first()
         if found is None:
-            raise self.unknown_run(run_id)
+            raise self._unknown(conn, run_id)
         return text
 
     def metric_names(self, run_id: Any) -> list:
