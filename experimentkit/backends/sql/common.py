@@ -31,7 +31,7 @@ __all__ = [
     "packed_series",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
 
 INT_TEXT = re.compile(r"-?\d+\Z")

@@ -61,6 +61,11 @@ from .compiler import FROM_RUNS, SQLITE, Dialect, QueryCompiler, select_runs, wh
 
 __all__ = ["FastSqliteStore", "sqlite_file"]
 
+# Which metrics exist: a summary row per run and metric (indexed by name), of a run still stored (a
+# run deleted by hand leaves its summaries behind).
+_METRIC_OF_A_RUN = "SELECT 1 FROM metric_summary AS ms JOIN run ON run.run_id = ms.run_id WHERE ms.name = ?"
+_METRIC_NAMES = "SELECT DISTINCT ms.name FROM metric_summary AS ms JOIN run ON run.run_id = ms.run_id"
+
 _FIRST = operator.itemgetter(0)
 
 
@@ -233,7 +238,7 @@ class FastSqliteStore(Store):
         point names the metric: one query that stops at the first row found."""
         root = key.root
         if root == "metrics":
-            found = conn.execute("SELECT 1 FROM metric WHERE name = ? LIMIT 1", (key.path[0],))
+            found = conn.execute(_METRIC_OF_A_RUN + " LIMIT 1", (key.path[0],))
             return found.fetchone() is not None
         if root not in ("config", "info", "meta"):
             return True
@@ -256,7 +261,7 @@ class FastSqliteStore(Store):
     def _key_names(self, root: str) -> list:
         with self._connect() as conn:
             if root == "metrics":
-                names = conn.execute("SELECT DISTINCT name FROM metric").fetchall()
+                names = conn.execute(_METRIC_NAMES).fetchall()
                 return sorted(f"metrics.{name}" for (name,) in names)
             if root not in ("config", "info", "meta", "host_info"):
                 raise _Fallback

@@ -231,7 +231,8 @@ metric = sa.Table(
     # per run and name) from the index alone, and the count of a series' points the observer
     # reads after an in-doubt commit.
     sa.Index("ix_metric_run_id_name_metric_id", "run_id", "name", "metric_id"),
-    sa.Index("ix_metric_name", "name"),
+    # Version 8 dropped the index on ``name`` alone: which metrics exist is read from
+    # ``metric_summary`` (indexed by name), and each point paid for the extra B-tree insert.
     **_TABLE_ARGS,
 )
 

@@ -68,6 +68,12 @@ __all__ = ["SqlStore"]
 _DIALECTS = {"sqlite": SQLITE, "postgresql": POSTGRESQL, "mysql": MYSQL, "mariadb": MYSQL}
 
 
+def _with_stored_run(stmt: Any) -> Any:
+    """``stmt`` over ``metric_summary`` kept to runs still stored (a run deleted by hand leaves
+    its summaries behind)."""
+    return stmt.join_from(s.metric_summary, s.run, s.run.c.run_id == s.metric_summary.c.run_id)
+
+
 def _parse_times(row: dict) -> dict:
     """``row`` with its run times as datetimes: text SQL gets SQLite's stored text back (SQLAlchemy's
     typed columns parsed it; the servers' drivers give datetimes)."""
@@ -327,9 +333,9 @@ class SqlStore(Store):
         root = key.root
         try:
             with self.engine.connect() as conn:
-                if root == "metrics":
-                    m = s.metric.c
-                    stmt = sa.select(m.run_id).where(m.name == key.path[0]).limit(1)
+                if root == "metrics":  # a summary row per run and metric, indexed by name
+                    m = s.metric_summary.c
+                    stmt = _with_stored_run(sa.select(m.run_id).where(m.name == key.path[0])).limit(1)
                     return conn.execute(stmt).first() is not None
                 column = s.run.c[root]
                 if (
@@ -351,7 +357,8 @@ class SqlStore(Store):
     def key_names(self, root: str) -> list:
         with self.engine.connect() as conn:
             if root == "metrics":
-                names = conn.execute(sa.select(s.metric.c.name).distinct()).scalars()
+                stmt = _with_stored_run(sa.select(s.metric_summary.c.name).distinct())
+                names = conn.execute(stmt).scalars()
                 return sorted(f"metrics.{name}" for name in names)
             docs = conn.execute(sa.select(s.run.c[root])).scalars()
             return sorted(dotted_keys((_loads(d, {}) for d in docs), root))
