@@ -19,6 +19,7 @@ from experimentkit.errors import StoreError
 from experimentkit.observers import FileStorageObserver, SqlObserver
 from experimentkit.query import open_store
 from experimentkit.query.columns import float_column, int_column, time_column
+from tests.dbutil import server_database
 from tests.file_observer_support import T0, started_file_observer
 
 SERIES = {
@@ -164,27 +165,26 @@ def test_sqlite_reads_the_same_points_on_both_paths(tmp_path):
 
 @pytest.mark.postgres
 def test_postgres_metric_read_through_the_driver_cursor():
-    url = os.environ.get("EXPERIMENTKIT_TEST_POSTGRES")
-    if not url:
-        pytest.skip("EXPERIMENTKIT_TEST_POSTGRES is not set")
-    ex = Experiment("cols_pg")
-    ex.observers.append(SqlObserver(url))
+    # a database of its own: the server's base database may be at another schema version (a second
+    # copy of the suite, or another checkout, running beside this one)
+    with server_database("postgres", "ek_cols") as url:
+        ex = Experiment("cols_pg")
+        ex.observers.append(SqlObserver(url))
 
-    @ex.main
-    def main(_run):
-        for i in range(20):
-            _run.log_scalar("loss", i / 4)
+        @ex.main
+        def main(_run):
+            for i in range(20):
+                _run.log_scalar("loss", i / 4)
 
-    run = ex.run(options={"--loglevel": "ERROR"})
-    store = open_store(url)
-    try:
-        series = store.metric(run._id, "loss")
-        assert series.values == [i / 4 for i in range(20)] and series.steps == list(range(20))
-        steps, values, stamps = series.to_numpy()
-        assert values.tolist() == series.values and stamps.tolist() == series.timestamps
-        store.delete([run._id])
-    finally:
-        store.close()
+        run = ex.run(options={"--loglevel": "ERROR"})
+        store = open_store(url)
+        try:
+            series = store.metric(run._id, "loss")
+            assert series.values == [i / 4 for i in range(20)] and series.steps == list(range(20))
+            steps, values, stamps = series.to_numpy()
+            assert values.tolist() == series.values and stamps.tolist() == series.timestamps
+        finally:
+            store.close()
 
 
 def test_numpy_columns_refuse_what_they_do_not_parse_exactly():
