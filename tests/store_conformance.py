@@ -679,8 +679,11 @@ class StoreConformance:
         assert not missing.parent.exists()
 
     def test_unknown_run(self, store: Any) -> None:
-        with pytest.raises(StoreError, match="no run"):
+        # no id is close to '999': the error names the ids there are, in natural order
+        with pytest.raises(StoreError, match=r"^no run '999' in .* \(it has runs 1, 2, 3, 4, 5, 6, 7, 10\)$"):
             store.get("999")
+        with pytest.raises(StoreError, match=r"^no run '77' in .* \(did you mean '7'\?\)$"):
+            store.get("77")
 
     # ---- annotations and deletion ----------------------------------------------------------------
     def test_tags_and_notes(self, fresh_store: Any, reopen: Any) -> None:

@@ -887,6 +887,30 @@ class RunQuery:
 # --------------------------------------------------------------------------------------------------
 # the store interface
 # --------------------------------------------------------------------------------------------------
+_INT_ID = re.compile(r"-?\d+\Z")
+HINT_IDS = 10_000
+"""Stored ids an unknown-run error looks through for the closest one (the error stays cheap)."""
+#: How many ids an unknown-id error names when none is close to the one asked for.
+_IDS_SHOWN = 8
+
+
+def id_sort_key(run_id: Any) -> tuple:
+    """Natural id order: integer-looking ids numerically, before any other ids (as text)."""
+    text = str(run_id)
+    return (0, int(text), "") if _INT_ID.match(text) else (1, 0, text)
+
+
+def _id_listing(ids: Sequence[str]) -> str:
+    """ " (it has runs 1, 2, 4)" for an unknown-id error: the ids (in natural order), or the first and
+    last ones of many, or that there are none."""
+    if not ids:
+        return " (it has no runs)"
+    if len(ids) <= _IDS_SHOWN:
+        return f" (it has runs {', '.join(ids)})"
+    half = _IDS_SHOWN // 2
+    return f" (it has runs {', '.join(ids[:half])}, ..., {', '.join(ids[-half:])}; {len(ids)} in all)"
+
+
 class Store(abc.ABC):
     """A readable (and annotatable) collection of runs.  Subclasses implement the abstract methods.
 
@@ -1218,10 +1242,18 @@ class Store(abc.ABC):
         status = self.effective_status(raw, fields.get("heartbeat"), fields.get("start_time"))
         return RunRecord(status=status, raw_status=raw, store=self, **fields)
 
-    def unknown_run(self, run_id: Any, known: Iterable[Any] = ()) -> StoreError:
-        """The error for an unknown run id (with a suggestion among ``known`` when given: first
-        one differing only in case, the slip ids that compare by case invite)."""
-        texts = [str(k) for k in known]
+    def unknown_run(
+        self, run_id: Any, known: Optional[Iterable[Any]] = None, complete: bool = True
+    ) -> StoreError:
+        """The error for an unknown run id.  With the stored ids ``known`` it suggests one: first
+        one differing only in case (the slip ids that compare by case invite), else the closest;
+        when none is close and ``known`` is every stored id (``complete``), it names the ids there
+        are, so that "no run '99'" is not a dead end."""
+        if known is None:
+            return StoreError(f"no run '{run_id}' in {self}")
+        texts = sorted({str(k) for k in known}, key=id_sort_key)
         same = [text for text in texts if text.casefold() == str(run_id).casefold()]
         hint = f" (did you mean '{same[0]}'?)" if same else suggest(str(run_id), texts)
+        if not hint and complete:
+            hint = _id_listing(texts)
         return StoreError(f"no run '{run_id}' in {self}{hint}")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from .base import Filter, Key, Order, Query, RunRecord
+from .base import Filter, Key, Order, Query, RunRecord, id_sort_key
 
 __all__ = ["resolve", "matches", "sort_key", "apply_in_python", "apply_rows_in_python", "id_sort_key"]
 
@@ -110,12 +110,6 @@ def matches(value: Any, flt: Filter) -> bool:
             )
         return any(_compare(flt.op, item, flt.value, False) for item in value)
     return _compare(flt.op, value, flt.value, flt.parsed_key.root == "id")
-
-
-def id_sort_key(run_id: Any) -> tuple:
-    """Natural id order: integer-looking ids numerically, before any other ids (as text)."""
-    text = str(run_id)
-    return (0, int(text), "") if _INT_ID.match(text) else (1, 0, text)
 
 
 def sort_key(value: Any, descending: bool = False, is_id: bool = False) -> tuple:

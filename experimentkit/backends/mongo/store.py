@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, Callable, Optional, TypeVar
 from ...errors import StoreError, suggest, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
+    HINT_IDS,
     TIME_KEYS,
     Filter,
     Key,
@@ -387,8 +388,8 @@ class MongoStore(Store):
         return doc["_id"]
 
     def _unknown(self, run_id: Any) -> StoreError:
-        known = [doc["_id"] for doc in self._runs.find({}, {"_id": 1}).limit(10000)]
-        return self.unknown_run(run_id, known)
+        known = [doc["_id"] for doc in self._runs.find({}, {"_id": 1}).limit(HINT_IDS)]
+        return self.unknown_run(run_id, known, complete=len(known) < HINT_IDS)
 
     # ---- run contents ---------------------------------------------------------------------------
     @_reports_connection_errors

@@ -18,7 +18,6 @@ from ...query.base import CATALOGUED_ROOTS, Key, MetricSeries, Query, RunRecord,
 __all__ = [
     "SCHEMA_VERSION",
     "INT_TEXT",
-    "HINT_IDS",
     "HOST_COLUMNS",
     "EXPERIMENT_COLUMNS",
     "loads",
@@ -38,8 +37,6 @@ INT_TEXT = re.compile(r"-?\d+\Z")
 HOST_COLUMNS = ("hostname", "cpu", "python_version")
 EXPERIMENT_COLUMNS = ("name", "base_dir", "mainfile")
 _CHUNK = 500  # ids per IN (...) list
-HINT_IDS = 10_000
-"""Stored ids an unknown-run error looks through for the closest one (the error stays cheap)."""
 
 
 def loads(text: Optional[str], default: Any) -> Any:

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO, Callable, Optional, Union
 
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
+    HINT_IDS,
     TIME_KEYS,
     ColumnSeries,
     Filter,
@@ -48,7 +49,6 @@ from ...query.base import (
 from ...query.semantics import apply_in_python
 from .common import (
     BLOCKS_SQL,
-    HINT_IDS,
     SCHEMA_VERSION,
     catalogue_name,
     chunks,
@@ -386,7 +386,7 @@ class FastSqliteStore(Store):
             # an unknown id's error names the closest of the first HINT_IDS stored ids
             known = [] if records else conn.execute(f"SELECT run_id FROM run LIMIT {HINT_IDS}").fetchall()
         if not records:
-            raise self.unknown_run(run_id, [k for (k,) in known])
+            raise self.unknown_run(run_id, [k for (k,) in known], complete=len(known) < HINT_IDS)
         return records[0]
 
     # ---- building records (as SqlStore._records) -------------------------------------------------

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from ...errors import StoreError, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
+    HINT_IDS,
     MAX_SQL_IN_VALUES,
     TIME_KEYS,
     ColumnSeries,
@@ -52,7 +53,6 @@ from . import schema as s
 from .catalogue import forget_runs
 from .common import (
     BLOCKS_SQL,
-    HINT_IDS,
     catalogue_name,
     keys_to_confirm,
     packed_series,
@@ -380,7 +380,7 @@ class SqlStore(Store):
     def _unknown(self, conn: Any, run_id: Any) -> StoreError:
         """The unknown-run error, naming the closest of the first ``HINT_IDS`` stored ids."""
         known = conn.execute(sa.select(s.run.c.run_id).limit(HINT_IDS)).scalars().all()
-        return self.unknown_run(run_id, known)
+        return self.unknown_run(run_id, known, complete=len(known) < HINT_IDS)
 
     # ---- building records -----------------------------------------------------------------------
     def _records(self, conn: Any, rows: Sequence[Any]) -> list:
