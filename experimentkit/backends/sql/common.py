@@ -11,9 +11,12 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ...query.base import CATALOGUED_ROOTS, Key, MetricSeries, Query, RunRecord, Store, _present
+
+if TYPE_CHECKING:
+    from .compiler import Dialect
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -23,6 +26,7 @@ __all__ = [
     "loads",
     "chunks",
     "record_from_row",
+    "experiment_infos",
     "catalogue_name",
     "keys_to_confirm",
     "BLOCKS_SQL",
@@ -116,6 +120,59 @@ def record_from_row(
         resources=[{"path": path, "md5": md5} for path, md5 in resources],
         damaged=damaged,
     )
+
+
+def experiment_infos(
+    cache: dict,
+    rows: Sequence[Any],
+    dialect: Dialect,
+    execute: Callable[[str, dict], Iterable[Sequence[Any]]],
+) -> dict:
+    """{experiment_id: ex_info-like dict} of the experiments of ``rows`` (run rows with the
+    ``ex_*`` columns), read once per store: ``cache`` keeps them, experiment rows never change.
+    ``execute(sql, params)`` runs SQL text with named parameters in ``dialect``'s style."""
+    missing = {
+        r["experiment_id"] for r in rows if r["experiment_id"] is not None and r["experiment_id"] not in cache
+    }
+    for row in rows:
+        if row["experiment_id"] in missing:
+            cache[row["experiment_id"]] = {
+                "name": row["ex_name"],
+                "base_dir": row["ex_base_dir"],
+                "mainfile": row["ex_mainfile"],
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+            }
+    for chunk in chunks(sorted(missing)):
+        params = {f"e{i}": exp_id for i, exp_id in enumerate(chunk)}
+        listed = ", ".join(dialect.placeholder(name) for name in params)
+        for exp_id, filename, md5 in execute(
+            "SELECT es.experiment_id, source.filename, source.md5sum FROM experiments_sources AS es"
+            " JOIN source ON source.source_id = es.source_id"
+            f" WHERE es.experiment_id IN ({listed}) ORDER BY source.filename",
+            params,
+        ):
+            cache[exp_id]["sources"].append([filename, md5])
+        for exp_id, name, version in execute(
+            "SELECT ed.experiment_id, dependency.name, dependency.version FROM experiments_dependencies AS ed"
+            " JOIN dependency ON dependency.dependency_id = ed.dependency_id"
+            f" WHERE ed.experiment_id IN ({listed}) ORDER BY dependency.name",
+            params,
+        ):
+            cache[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
+        for exp_id, url, commit, dirty in execute(
+            f"SELECT er.experiment_id, repository.url, repository.{dialect.quote('commit')}, repository.dirty"
+            " FROM experiments_repositories AS er"
+            " JOIN repository ON repository.repository_id = er.repository_id"
+            f" WHERE er.experiment_id IN ({listed})",
+            params,
+        ):
+            cache[exp_id]["repositories"].append(
+                {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)}
+            )
+    wanted = {row["experiment_id"] for row in rows}
+    return {exp_id: json.loads(json.dumps(info)) for exp_id, info in cache.items() if exp_id in wanted}
 
 
 def _readable_metrics(metrics: dict, damaged: list) -> dict:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,6 +51,7 @@ from .common import (
     SCHEMA_VERSION,
     catalogue_name,
     chunks,
+    experiment_infos,
     keys_to_confirm,
     loads,
     packed_series,
@@ -423,7 +423,7 @@ class FastSqliteStore(Store):
                 chunk,
             ):
                 resources.setdefault(run_id, []).append((path, md5))
-        experiments = self._experiment_infos(conn, rows)
+        experiments = experiment_infos(self._experiments, rows, self.dialect, conn.execute)
         return [
             record_from_row(
                 self,
@@ -436,60 +436,6 @@ class FastSqliteStore(Store):
             )
             for row in rows
         ]
-
-    def _experiment_infos(self, conn: sqlite3.Connection, rows: list) -> dict:
-        """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""
-        missing = {
-            row["experiment_id"]
-            for row in rows
-            if row["experiment_id"] is not None and row["experiment_id"] not in self._experiments
-        }
-        for row in rows:
-            if row["experiment_id"] in missing:
-                self._experiments[row["experiment_id"]] = {
-                    "name": row["ex_name"],
-                    "base_dir": row["ex_base_dir"],
-                    "mainfile": row["ex_mainfile"],
-                    "sources": [],
-                    "dependencies": [],
-                    "repositories": [],
-                }
-        if missing:
-            wanted = sorted(missing)
-            marks = ", ".join("?" * len(wanted))
-            for exp_id, filename, md5 in conn.execute(
-                "SELECT es.experiment_id, source.filename, source.md5sum"
-                " FROM experiments_sources AS es"
-                " JOIN source ON source.source_id = es.source_id"
-                f" WHERE es.experiment_id IN ({marks}) ORDER BY source.filename",
-                wanted,
-            ):
-                self._experiments[exp_id]["sources"].append([filename, md5])
-            for exp_id, name, version in conn.execute(
-                "SELECT ed.experiment_id, dependency.name, dependency.version"
-                " FROM experiments_dependencies AS ed"
-                " JOIN dependency ON dependency.dependency_id = ed.dependency_id"
-                f" WHERE ed.experiment_id IN ({marks}) ORDER BY dependency.name",
-                wanted,
-            ):
-                self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
-            for exp_id, url, commit, dirty in conn.execute(
-                "SELECT er.experiment_id, repository.url, repository."
-                f"{self.dialect.quote('commit')},"
-                " repository.dirty FROM experiments_repositories AS er"
-                " JOIN repository ON repository.repository_id = er.repository_id"
-                f" WHERE er.experiment_id IN ({marks})",
-                wanted,
-            ):
-                self._experiments[exp_id]["repositories"].append(
-                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)}
-                )
-        wanted_ids = {row["experiment_id"] for row in rows}
-        return {
-            exp_id: json.loads(json.dumps(info))
-            for exp_id, info in self._experiments.items()
-            if exp_id in wanted_ids
-        }
 
     # ---- everything else: the full store ---------------------------------------------------------
     def metric_names(self, run_id: Any) -> list:

@@ -54,6 +54,7 @@ from .catalogue import forget_runs
 from .common import (
     BLOCKS_SQL,
     catalogue_name,
+    experiment_infos,
     keys_to_confirm,
     packed_series,
     record_from_row,
@@ -406,7 +407,7 @@ class SqlStore(Store):
                 .order_by(link.run_id, res.resource_id)
             ):
                 resources.setdefault(run_id, []).append((path, md5))
-        experiments = self._experiment_infos(conn, rows)
+        experiments = experiment_infos(self._experiments, rows, self.dialect, conn.exec_driver_sql)
         return [
             record_from_row(
                 self,
@@ -443,59 +444,6 @@ class SqlStore(Store):
             for run_id, name in conn.execute(stmt):
                 found.setdefault(run_id, []).append(name)
         return found
-
-    def _experiment_infos(self, conn: Any, rows: Sequence[Any]) -> dict:
-        """{experiment_id: ex_info-like dict}, cached: experiment rows never change."""
-        missing = {
-            row["experiment_id"]
-            for row in rows
-            if row["experiment_id"] is not None and row["experiment_id"] not in self._experiments
-        }
-        for row in rows:
-            if row["experiment_id"] in missing:
-                self._experiments[row["experiment_id"]] = {
-                    "name": row["ex_name"],
-                    "base_dir": row["ex_base_dir"],
-                    "mainfile": row["ex_mainfile"],
-                    "sources": [],
-                    "dependencies": [],
-                    "repositories": [],
-                }
-        if missing:
-            for exp_id, filename, md5 in conn.execute(
-                sa.select(s.experiments_sources.c.experiment_id, s.source.c.filename, s.source.c.md5sum)
-                .join_from(s.experiments_sources, s.source)
-                .where(s.experiments_sources.c.experiment_id.in_(missing))
-                .order_by(s.source.c.filename)
-            ):
-                self._experiments[exp_id]["sources"].append([filename, md5])
-            for exp_id, name, version in conn.execute(
-                sa.select(
-                    s.experiments_dependencies.c.experiment_id, s.dependency.c.name, s.dependency.c.version
-                )
-                .join_from(s.experiments_dependencies, s.dependency)
-                .where(s.experiments_dependencies.c.experiment_id.in_(missing))
-                .order_by(s.dependency.c.name)
-            ):
-                self._experiments[exp_id]["dependencies"].append(f"{name}=={version}" if version else name)
-            for exp_id, url, commit, dirty in conn.execute(
-                sa.select(
-                    s.experiments_repositories.c.experiment_id,
-                    s.repository.c.url,
-                    s.repository.c.commit,
-                    s.repository.c.dirty,
-                )
-                .join_from(s.experiments_repositories, s.repository)
-                .where(s.experiments_repositories.c.experiment_id.in_(missing))
-            ):
-                self._experiments[exp_id]["repositories"].append(
-                    {"url": url, "commit": commit, "dirty": None if dirty is None else bool(dirty)}
-                )
-        return {
-            exp_id: json.loads(json.dumps(info))
-            for exp_id, info in self._experiments.items()
-            if exp_id in {row["experiment_id"] for row in rows}
-        }
 
     # ---- one run's details ----------------------------------------------------------------------
     def _require(self, conn: Any, run_id: Any) -> str:
