@@ -212,14 +212,6 @@ def fill_mlflow(uri: str, n_runs: int, seed: int = 0) -> None:
 _FILL_CHUNK = 2_000  # runs per transaction while filling (bounds the memory of a large fill)
 
 
-def child_env(tmp: str) -> dict:
-    """The environment of the measured interpreters: compiled modules cached (in ``tmp``, not the
-    source tree), as for an installed package, even when PYTHONDONTWRITEBYTECODE is set here."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
-    return env
-
-
 def child(code: str, target: str, env: dict) -> dict:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, target], capture_output=True, text=True, env=env)
@@ -273,7 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [10_000, 30_000, 100_000] if args.scale else sorted(args.runs)
     results, tmp = {}, tempfile.mkdtemp(prefix="ek-bench-query-")
-    env = child_env(tmp)
+    env = dict(os.environ)  # compiled modules cached: see _common._bytecode_as_installed
     series: dict = {}  # backend -> query seconds per size
 
     servers = {

@@ -117,7 +117,6 @@ def phase_instructions(framework: str) -> list:
 
 def phase_report(frameworks: list, repeat: int, callgrind: bool) -> None:
     """Per-phase table, each framework's phase beside Sacred's."""
-    env_note = "bytecode cached" if not os.environ.get("PYTHONDONTWRITEBYTECODE") else "no bytecode cache"
     times = phase_times(frameworks, repeat)
     counts = {m: phase_instructions(m) for m in frameworks} if callgrind else {}
     rows = []
@@ -134,7 +133,7 @@ def phase_report(frameworks: list, repeat: int, callgrind: bool) -> None:
         rows.append(row)
     headers = ["phase"] + [f"{m} wall" for m in frameworks] + [f"{m} CPU" for m in frameworks]
     headers += [f"{m} instructions" for m in counts]
-    print(f"\n## phases of a trivial run, in process ({env_note}; ratio to Sacred)\n")
+    print("\n## phases of a trivial run, in process (bytecode cached; ratio to Sacred)\n")
     print(table(rows, headers))
 
 
