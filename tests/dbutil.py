@@ -6,6 +6,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,19 @@ def sql_url_fixtures(prefix: str) -> tuple:
         return _servers(request.param)
 
     return _servers, url
+
+
+def fresh_sql_url_fixture(prefix: str) -> Any:
+    """A ``url`` fixture parametrised over an empty database of each kind made for each test (a
+    SQLite file, a PostgreSQL and a MariaDB database; skipped without a server), for tests whose
+    runs must not meet another test's.  Bind it in the module: ``url = fresh_sql_url_fixture("ek_x")``."""
+
+    @pytest.fixture(params=["sqlite", "postgres", "mysql"])
+    def url(request, tmp_path):
+        if request.param == "sqlite":
+            yield f"sqlite:///{tmp_path / 'runs.sqlite'}"
+            return
+        with server_database(request.param, prefix) as made:
+            yield made
+
+    return url

@@ -23,20 +23,13 @@ from experimentkit.backends.sql.observer import SqlObserver  # noqa: E402
 from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import ObserverError, StoreError  # noqa: E402
 from experimentkit.query import Query, open_store, parse_where  # noqa: E402
-from tests.dbutil import server_database, with_driver  # noqa: E402
+from tests.dbutil import fresh_sql_url_fixture, server_database, with_driver  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = _dt.datetime(2024, 3, 1, 12)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request, tmp_path):
-    """An empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'runs.sqlite'}"
-        return
-    with server_database(request.param, "ek_case") as made:
-        yield made
+url = fresh_sql_url_fixture("ek_case")
 
 
 def _write(url: str, tmp_path, run_id: str, **extra) -> None:

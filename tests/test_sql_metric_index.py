@@ -15,16 +15,9 @@ from experimentkit.backends.sql.store import SqlStore  # noqa: E402
 from experimentkit.errors import QueryError, StoreError  # noqa: E402
 from experimentkit.observers import SqlObserver  # noqa: E402
 from experimentkit.query import open_store  # noqa: E402
-from tests.dbutil import server_database, with_driver  # noqa: E402
+from tests.dbutil import fresh_sql_url_fixture, with_driver  # noqa: E402
 
-
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'runs.sqlite'}"
-        return
-    with server_database(request.param, "ek_mindex") as made:
-        yield made
+url = fresh_sql_url_fixture("ek_mindex")
 
 
 def _log_loss(url: str) -> None:
