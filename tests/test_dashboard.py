@@ -725,6 +725,26 @@ def test_missing_store_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.stderr.startswith("experimentkit: error: no run store") and "Traceback" not in (proc.stderr)
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_that_is_not_one_is_a_one_line_error(store_dir: Path, port: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "experimentkit", "-S", str(store_dir), "serve", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"argument --port: a port is a number from 0 to 65535, not '{port}'" in proc.stderr
+
+
+def test_serve_refuses_a_port_out_of_range_in_one_line(store_dir: Path) -> None:
+    from experimentkit.dashboard.server import serve
+    from experimentkit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^cannot listen on 127\.0\.0\.1:70000: .*0-65535"):
+        serve(str(store_dir), port=70000)
+
+
 def test_serve_without_the_dashboard_extra_says_what_to_install(store_dir: Path) -> None:
     code = (
         "import sys; sys.modules['starlette'] = None; "

@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
     )
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     p.add_argument(
         "--token",
@@ -207,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__package__}.{module}").add_commands(command)
     parser.commands = list(sub.choices)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port number, refused by argparse in one line when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return port
 
 
 def _goal_options(parser: argparse.ArgumentParser) -> None:

@@ -305,9 +305,10 @@ def serve(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
     port = sock.getsockname()[1]
     dashboard = build_app(target, host, token, allow_writes)
     suffix = f"?token={dashboard.token}" if dashboard.token else ""
