@@ -77,6 +77,10 @@ def _free_port() -> int:
             "Error: --file_storage: 'afile' is a file; give a directory (it is created if missing)",
         ),
         (
+            ["-F", "afile/runs"],
+            "Error: --file_storage: 'afile/runs' cannot be made: '{cwd}/afile' is a file, not a directory",
+        ),
+        (
             ["-s", "sqlite:///nonexistent_dir/runs.db"],
             "Error: --sql: the directory 'nonexistent_dir' of 'nonexistent_dir/runs.db' does not exist",
         ),
@@ -103,7 +107,7 @@ def test_a_store_option_known_wrong_is_one_line_and_exit_2_before_main(tmp_path,
     (tmp_path / "afile").write_text("not a directory")
     done = _run(tmp_path, *args)
     assert done.returncode == 2
-    assert done.stderr.strip() == message
+    assert done.stderr.strip() == message.format(cwd=os.path.realpath(tmp_path))
     assert "MAIN RAN" not in done.stdout
     assert not (tmp_path / "fallback").exists()
     assert not (tmp_path / "nonexistent_dir").exists()

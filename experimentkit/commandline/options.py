@@ -323,6 +323,11 @@ def parse_file_storage(value: str) -> str:
         raise UsageError("--file_storage needs a non-empty value")
     if os.path.exists(text) and not os.path.isdir(text):
         raise UsageError(f"--file_storage: {text!r} is a file; give a directory (it is created if missing)")
+    parent = os.path.dirname(os.path.abspath(text))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):  # the directory could never be made under a file
+        raise UsageError(f"--file_storage: {text!r} cannot be made: {parent!r} is a file, not a directory")
     return text
 
 
