@@ -660,6 +660,11 @@ class StoreConformance:
         assert list(long.columns) == ["run", "metric", "step", "value", "timestamp"]
         assert list(long["run"]) == ["1"] * 3 + ["2"] * 3
         assert list(long["value"]) == [1.0, 0.5, 0.3, 0.9, 0.2, 0.25]
+        with pytest.raises(
+            QueryError, match=r"^no run in .* has the key 'metrics.los' \(did you mean 'metrics.loss'\?\)"
+        ):
+            store.runs().metrics_frame(["los"])  # a typo is not an empty frame
+        assert store.runs().where("id == 4").metrics_frame(["val.accuracy"]).empty  # run 4 did not log it
         run = store.get("2")
         assert repr(run) == "<RunRecord 2 mnist COMPLETED loss=0.25, val.accuracy=0.9>"
         html = run._repr_html_()

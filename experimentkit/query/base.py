@@ -873,6 +873,9 @@ class RunQuery:
         ``metric``, ``step``, ``value``, ``timestamp``.  Needs pandas."""
         import pandas as pd
 
+        if names is not None:
+            names = list(names)
+            self._check_metric_names(names)
         frames = []
         for run in self.all():
             wanted = [n for n in names if n in run.metrics] if names is not None else None
@@ -882,6 +885,13 @@ class RunQuery:
         if not frames:
             return pd.DataFrame(columns=["run", "metric", "step", "value", "timestamp"])
         return pd.concat(frames, ignore_index=True)
+
+    def _check_metric_names(self, names: Sequence[str]) -> None:
+        """A metric no run of the store logged is a mistake (a typo), not an empty frame."""
+        for name in names:
+            key = Key("metrics", (str(name),), "last")
+            if not self.store.has_key(key) and self.store.count() > 0:
+                raise self.store.unknown_key(key)
 
 
 # --------------------------------------------------------------------------------------------------
