@@ -102,6 +102,7 @@ def test_time_values_become_datetimes() -> None:
         ("start_time > yesterday", "needs a time"),
         ("status.x == 1", "has no fields"),
         ("metrics < 1", "needs a metric name"),
+        ("lr < 0.1", "(a config value is 'config.lr')"),
     ],
 )
 def test_errors_are_one_line_with_hints(text: str, fragment: str) -> None:

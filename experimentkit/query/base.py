@@ -565,7 +565,9 @@ def parse_key(text: str) -> Key:
     if root not in KEY_ROOTS:
         hint = suggest(root, KEY_ROOTS + ("sweep",))
         raise QueryError(
-            f"unknown key '{text}'{hint}; keys start with one of: " + ", ".join(KEY_ROOTS + ("sweep",))
+            f"unknown key '{text}'{hint}; keys start with one of: "
+            + ", ".join(KEY_ROOTS + ("sweep",))
+            + ("" if rest else f" (a config value is 'config.{text}')")
         )
     if not rest:
         if root == "metrics":
