@@ -284,17 +284,17 @@ class Experiment(Ingredient):
 
 
 def _prepare_runs() -> None:
-    """Import what every run uses and load the observer plugins' options now, when an experiment
-    is defined (Sacred's import and ``Experiment()`` do the same), so that ``run()`` pays only for
-    the run itself.  A plugin that cannot be loaded raises its ``ObserverError`` when a run
-    gathers the options, as before: a failed load is not remembered."""
+    """Import what every run uses and gather the built-in and observer plugins' options now, when
+    an experiment is defined (Sacred's import and ``Experiment()`` do the same), so that ``run()``
+    pays only for the run itself.  A plugin that cannot be loaded, or two options claiming one
+    flag, still raise when a run gathers its options, as before: failures are not remembered."""
     from . import initialize, run, seeding  # noqa: F401
-    from .commandline.plugins import observer_plugin_options
+    from .commandline.options import gather_options
     from .config import readonly  # noqa: F401
     from .observers import sharing  # noqa: F401
 
-    with contextlib.suppress(ObserverError):
-        observer_plugin_options()
+    with contextlib.suppress(ObserverError, ValueError):
+        gather_options(None)
 
 
 def gather_command_line_options(filter_disabled: Optional[bool] = None) -> list:
