@@ -636,10 +636,9 @@ def gather_sources_and_dependencies(
     if base_dir is None:
         base_dir = os.path.dirname(main.filename) if main is not None else os.getcwd()
 
-    module_iterators = _MODULE_ITERATORS
     sources: set[Source] = set()
-    if source_strategy in module_iterators:
-        modules = module_iterators[source_strategy](globs)
+    if source_strategy in _MODULE_ITERATORS:
+        modules = _MODULE_ITERATORS[source_strategy](globs)
         sources = {_make_source(path, git_lookup) for path in _local_module_files(modules, base_dir)}
     elif source_strategy == "dir":
         sources = {_make_source(path, git_lookup) for path in _python_files(base_dir)}
@@ -648,8 +647,8 @@ def gather_sources_and_dependencies(
         sources.add(main)
 
     dependencies: set[PackageDependency] = set()
-    if dependency_strategy in module_iterators:
-        dependencies = _dependencies_from_modules(module_iterators[dependency_strategy](globs), base_dir)
+    if dependency_strategy in _MODULE_ITERATORS:
+        dependencies = _dependencies_from_modules(_MODULE_ITERATORS[dependency_strategy](globs), base_dir)
     elif dependency_strategy == "pkg":
         dependencies = _all_installed()
     if "numpy" in sys.modules:

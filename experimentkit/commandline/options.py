@@ -8,7 +8,6 @@ such as ``-C foo`` is a one-line usage error and never a half-started run.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import os
@@ -658,14 +657,21 @@ def gather_options(ex: Any) -> list:
     return builtin + extra
 
 
-@functools.lru_cache(maxsize=1)
+#: ``(plugins, builtin, owners)`` of the last ``_builtin_options`` call, read and replaced whole
+_last_builtin: list = [None]
+
+
 def _builtin_options(plugins: tuple) -> tuple[list, dict]:
     """The defaults and the plugins' options sorted, with the option owning each flag: the same
-    for every run of the process (a run gathers its options three times)."""
-    builtin = sorted(default_options() + list(plugins), key=lambda option: option.get_name())
-    owners: dict = {}
-    _check_flags(builtin, owners)
-    return builtin, owners
+    for every run of the process while ``observer_plugin_options()`` returns the same tuple (a run
+    gathers its options three times).  Compared by identity: an option class may be unhashable."""
+    last = _last_builtin[0]
+    if last is None or last[0] is not plugins:
+        builtin = sorted(default_options() + list(plugins), key=lambda option: option.get_name())
+        owners: dict = {}
+        _check_flags(builtin, owners)
+        last = _last_builtin[0] = (plugins, builtin, owners)
+    return last[1], last[2]
 
 
 def _check_flags(options: list, owners: dict) -> None:
