@@ -43,6 +43,7 @@ __all__ = [
     "get_git_info",
     "is_local_source",
     "is_valid_version",
+    "prepare_discovery",
     "repositories_json",
     "sources_json",
 ]
@@ -343,8 +344,12 @@ def _top_level_index(root: Optional[str], from_records: bool) -> dict[str, list]
 def _install_root(module: Optional[ModuleType]) -> Optional[str]:
     """The directory holding a top-level module or package (its sys.path entry), if any."""
     filename = _module_file(module) if module is not None else None
-    if filename is None:
-        return None
+    return None if filename is None else _root_of(filename)
+
+
+@functools.cache
+def _root_of(filename: str) -> str:
+    """``_install_root`` of a module file, once per process (a loaded module's file stays put)."""
     root = os.path.dirname(os.path.realpath(filename))
     if os.path.basename(filename).split(".", 1)[0] == "__init__":
         root = os.path.dirname(root)
@@ -388,6 +393,8 @@ def forget_distributions() -> None:
     distribution_names.cache_clear()
     _dist_info_dirs.cache_clear()
     _installed_versions.cache_clear()
+    _root_of.cache_clear()
+    _is_local_module.cache_clear()
 
 
 def _dist_info_version(name: str) -> Optional[tuple[str, str]]:
@@ -497,6 +504,13 @@ def is_local_source(filename: str, modname: str, base_dir: str) -> bool:
     return absolute_parts[-len(mod_parts) :] == mod_parts
 
 
+@functools.cache
+def _is_local_module(filename: str, modname: str, base_dir: str) -> bool:
+    """``is_local_source``, answered once per process: its two ``realpath`` calls (an ``lstat`` per
+    path component) were most of a run's source discovery, and a loaded module's file stays put."""
+    return is_local_source(filename, modname, base_dir)
+
+
 def _modules_in_globals(globs: dict) -> Iterator[tuple[str, ModuleType]]:
     """Modules referred to by the globals (modules, or objects defined in one), with all parent
     packages."""
@@ -534,15 +548,14 @@ def _module_file(module: ModuleType) -> Optional[str]:
     return os.path.abspath(filename) if isinstance(filename, str) and filename else None
 
 
-def _sources_from_modules(
-    modules: Iterable[tuple[str, ModuleType]], base_dir: str, git_lookup: _GitLookup
-) -> set[Source]:
-    sources: set[Source] = set()
+def _local_module_files(modules: Iterable[tuple[str, ModuleType]], base_dir: str) -> list[str]:
+    """The files of the modules that are local sources below ``base_dir``."""
+    found = []
     for name, module in modules:
         filename = _module_file(module)
-        if filename and os.path.isfile(filename) and is_local_source(filename, name, base_dir):
-            sources.add(_make_source(filename, git_lookup))
-    return sources
+        if filename and _is_local_module(filename, name, base_dir) and os.path.isfile(filename):
+            found.append(filename)
+    return found
 
 
 def _python_files(base_dir: str) -> Iterator[str]:
@@ -562,7 +575,7 @@ def _dependencies_from_modules(
         if "." in name or name.startswith("_") or name in _STDLIB:
             continue
         filename = _module_file(module)
-        if filename and is_local_source(filename, name, base_dir):
+        if filename and _is_local_module(filename, name, base_dir):
             continue
         dependencies.update(_dependencies_of(name, module))
     return dependencies
@@ -584,6 +597,12 @@ def _all_installed() -> set[PackageDependency]:
 def _check_strategy(setting: str, value: str, options: tuple[str, ...]) -> None:
     if value not in options:
         raise SettingError(f"Unknown {setting} strategy {value!r}. Available options are {sorted(options)}")
+
+
+_MODULE_ITERATORS: dict[str, Callable[[dict], Iterable[tuple[str, ModuleType]]]] = {
+    "imported": _modules_in_globals,
+    "sys": _all_modules,
+}
 
 
 def gather_sources_and_dependencies(
@@ -617,14 +636,10 @@ def gather_sources_and_dependencies(
     if base_dir is None:
         base_dir = os.path.dirname(main.filename) if main is not None else os.getcwd()
 
-    module_iterators: dict[str, Callable[[dict], Iterable[tuple[str, ModuleType]]]] = {
-        "imported": _modules_in_globals,
-        "sys": _all_modules,
-    }
     sources: set[Source] = set()
-    if source_strategy in module_iterators:
-        modules = module_iterators[source_strategy](globs)
-        sources = _sources_from_modules(modules, base_dir, git_lookup)
+    if source_strategy in _MODULE_ITERATORS:
+        modules = _MODULE_ITERATORS[source_strategy](globs)
+        sources = {_make_source(path, git_lookup) for path in _local_module_files(modules, base_dir)}
     elif source_strategy == "dir":
         sources = {_make_source(path, git_lookup) for path in _python_files(base_dir)}
     if main is not None:
@@ -632,13 +647,29 @@ def gather_sources_and_dependencies(
         sources.add(main)
 
     dependencies: set[PackageDependency] = set()
-    if dependency_strategy in module_iterators:
-        dependencies = _dependencies_from_modules(module_iterators[dependency_strategy](globs), base_dir)
+    if dependency_strategy in _MODULE_ITERATORS:
+        dependencies = _dependencies_from_modules(_MODULE_ITERATORS[dependency_strategy](globs), base_dir)
     elif dependency_strategy == "pkg":
         dependencies = _all_installed()
     if "numpy" in sys.modules:
         dependencies.update(_dependencies_of("numpy", sys.modules["numpy"]))
     return (main.filename if main is not None else None), sources, dependencies
+
+
+def prepare_discovery(globs: dict, base_dir: str, settings: Any) -> None:
+    """Answer, when an experiment or ingredient is defined (where Sacred gathers its sources),
+    which of the modules ``globs`` refers to are local sources and which installed packages (and
+    versions) the others are.  The run's own ``gather_sources_and_dependencies`` reuses those
+    answers and still hashes the sources, asks git and sees modules imported since; nothing is
+    stored here, and a strategy that is not (yet) valid is left to the run to report."""
+    source_strategy = settings.DISCOVER_SOURCES
+    if source_strategy in _MODULE_ITERATORS:
+        _local_module_files(_MODULE_ITERATORS[source_strategy](globs), base_dir)
+    dependency_strategy = settings.DISCOVER_DEPENDENCIES
+    if dependency_strategy in _MODULE_ITERATORS:
+        _dependencies_from_modules(_MODULE_ITERATORS[dependency_strategy](globs), base_dir)
+    if "numpy" in sys.modules:
+        _dependencies_of("numpy", sys.modules["numpy"])
 
 
 # ---------------------------------------------------------------------------- experiment_info parts

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
+from .errors import ObserverError
 from .ingredient import Ingredient, _caller_globals_of_user
 
 __all__ = ["Experiment"]
@@ -75,6 +77,7 @@ class Experiment(Ingredient):
             builtin.print_named_configs,
         ):
             self.command(function, unobserved=True)
+        _prepare_runs()
 
     def __reduce__(self) -> tuple:
         """Pickled by reference (module, name, file), so worker processes can receive it."""
@@ -278,6 +281,20 @@ class Experiment(Ingredient):
         from .run import check_goal
 
         self.metric_goals[name] = check_goal(goal)
+
+
+def _prepare_runs() -> None:
+    """Import what every run uses and gather the built-in and observer plugins' options now, when
+    an experiment is defined (Sacred's import and ``Experiment()`` do the same), so that ``run()``
+    pays only for the run itself.  A plugin that cannot be loaded, or two options claiming one
+    flag, still raise when a run gathers its options, as before: failures are not remembered."""
+    from . import initialize, run, seeding  # noqa: F401
+    from .commandline.options import gather_options
+    from .config import readonly  # noqa: F401
+    from .observers import sharing  # noqa: F401
+
+    with contextlib.suppress(ObserverError, ValueError):
+        gather_options(None)
 
 
 def gather_command_line_options(filter_disabled: Optional[bool] = None) -> list:

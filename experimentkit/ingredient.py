@@ -62,6 +62,10 @@ class Ingredient:
         if base_dir is None:
             base_dir = os.path.dirname(self.mainfile) if self.mainfile else os.getcwd()
         self.base_dir = os.path.abspath(base_dir)
+        from .dependencies import prepare_discovery
+        from .settings import SETTINGS
+
+        prepare_discovery(globs, self.base_dir, SETTINGS)
 
     # -- configuration ----------------------------------------------------------------------------
     def config(self, function: Callable) -> Any:

@@ -255,6 +255,54 @@ def test_other_dependency_strategies(project_results):
     assert any(d.startswith("hypothesis==") for d in everything)
 
 
+LATE = """
+    import json
+    import sys
+
+    from experimentkit import Experiment
+    from experimentkit.settings import SETTINGS
+
+    ex = Experiment("late")
+    import helper  # imported after the experiment was built
+
+    @ex.main
+    def main():
+        return helper.VALUE
+
+    def recorded():
+        info = ex.run(options={"--loglevel": "ERROR"}).experiment_info
+        return {"sources": dict(info["sources"]), "dependencies": info["dependencies"]}
+
+    first = recorded()
+    with open("helper.py", "a") as f:
+        f.write("# edited between two runs\\n")
+    second = recorded()
+    SETTINGS.DISCOVER_SOURCES = "none"  # changed after the experiment was built
+    third = recorded()
+    print(json.dumps([first, second, third]))
+"""
+
+
+def test_a_run_records_the_sources_of_its_own_start(tmp_path):
+    """A module imported after ``Experiment()``, a source edited between two runs and a setting
+    changed after the experiment was built are all seen by the next run."""
+    write(tmp_path / "main.py", LATE)
+    write(tmp_path / "helper.py", "VALUE = 1\n")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second, third = json.loads(proc.stdout)
+    assert sorted(first["sources"]) == ["helper.py", "main.py"]
+    assert first["sources"]["helper.py"] != second["sources"]["helper.py"]
+    assert second["sources"]["helper.py"] == get_digest(str(tmp_path / "helper.py"))
+    assert second["sources"]["main.py"] == first["sources"]["main.py"]
+    assert list(third["sources"]) == ["main.py"]
+    assert any(d.startswith("experimentkit==") for d in first["dependencies"])
+    assert first["dependencies"] == second["dependencies"] == third["dependencies"]
+
+
 def test_no_main_file_uses_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     main, sources, _ = gather_sources_and_dependencies({"__name__": "__main__"}, None, False)

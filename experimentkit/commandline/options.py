@@ -653,23 +653,42 @@ def gather_options(ex: Any) -> list:
     """
     from .plugins import as_option, observer_plugin_options
 
-    builtin = sorted(
-        default_options() + list(observer_plugin_options()), key=lambda option: option.get_name()
-    )
+    builtin, owners = _builtin_options(observer_plugin_options())
     extra = [
         as_option(option, origin="additional_cli_options")
         for option in (getattr(ex, "additional_cli_options", None) or ())
     ]
-    options = builtin + extra
-    owner: dict = {}
+    _check_flags(extra, dict(owners))
+    return builtin + extra
+
+
+#: ``(plugins, builtin, owners)`` of the last ``_builtin_options`` call, read and replaced whole
+_last_builtin: list = [None]
+
+
+def _builtin_options(plugins: tuple) -> tuple[list, dict]:
+    """The defaults and the plugins' options sorted, with the option owning each flag: the same
+    for every run of the process while ``observer_plugin_options()`` returns the same tuple (a run
+    gathers its options three times).  Compared by identity: an option class may be unhashable."""
+    last = _last_builtin[0]
+    if last is None or last[0] is not plugins:
+        builtin = sorted(default_options() + list(plugins), key=lambda option: option.get_name())
+        owners: dict = {}
+        _check_flags(builtin, owners)
+        last = _last_builtin[0] = (plugins, builtin, owners)
+    return last[1], last[2]
+
+
+def _check_flags(options: list, owners: dict) -> None:
+    """Record in ``owners`` the option owning each flag; ``ValueError`` naming both options when
+    two claim the same flag."""
     for option in options:
         for flag in option.get_flags():
-            if flag in owner:
+            if flag in owners:
                 raise ValueError(
-                    f"The flag {flag} of {_describe(option)} is already used by {_describe(owner[flag])}"
+                    f"The flag {flag} of {_describe(option)} is already used by {_describe(owners[flag])}"
                 )
-            owner[flag] = option
-    return options
+            owners[flag] = option
 
 
 def _describe(option: CLIOption) -> str:
