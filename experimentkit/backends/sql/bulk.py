@@ -178,7 +178,7 @@ def _copy_text(run_id: str, name: str, steps: list, values: list, times: list) -
             f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n" for s, v, t in zip(steps, values, times)
         )
     return (
-        (prefix + "%d\t%r\t%s\n")
+        (prefix.replace("%", "%%") + "%d\t%r\t%s\n")
         * len(steps)
         % tuple(itertools.chain.from_iterable(zip(steps, values, times)))
     )
@@ -197,7 +197,11 @@ def _mysql_inserts(cursor: Any, run_id: str, name: str, steps: list, values: lis
     for lo in range(0, len(steps), per):
         s, v, t = steps[lo : lo + per], values[lo : lo + per], times[lo : lo + per]
         if plain:
-            rows = (prefix + "%d,%r,'%s'),") * len(s) % tuple(itertools.chain.from_iterable(zip(s, v, t)))
+            rows = (
+                (prefix.replace("%", "%%") + "%d,%r,'%s'),")
+                * len(s)
+                % tuple(itertools.chain.from_iterable(zip(s, v, t)))
+            )
         else:
             rows = "".join(
                 f"{prefix}{_null(a, str, 'NULL')},{_null(b, repr, 'NULL')},{_null(c, _quoted, 'NULL')}),"
