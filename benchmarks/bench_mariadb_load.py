@@ -1,7 +1,7 @@
 """The server's CPU a metric row costs on MariaDB/MySQL, by the form the rows are sent in.
 
     python benchmarks/bench_mariadb_load.py --mysql mysql+pymysql://root@127.0.0.1:3306/test
-        [--points 1000000] [--repeat 3] [--variants five set binary insert]
+        [--points 1000000] [--repeat 3] [--variants five set binary insert rc noindex]
 
 The server must run on this machine: its CPU time is read from ``/proc/<pid>/stat`` (the pid from
 ``@@pid_file``) around each load, so it also counts whatever other clients made it do meanwhile
@@ -14,12 +14,15 @@ one metric in chunks of ``bulk.CHUNK``, one transaction each, into a fresh datab
 * ``set``: three fields a row, the run id and name as ``SET`` literals of the statement (now).
 * ``binary``: ``set`` with the file read as ``CHARACTER SET binary`` (no character set checks).
 * ``insert``: multi-row ``INSERT`` texts (the path without ``local_infile``).
+* ``rc``: ``five`` in ``READ COMMITTED`` transactions (the server's default is ``REPEATABLE READ``).
+* ``noindex``: ``five`` without ``metric``'s secondary index (attribution only: readers need it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import statistics
@@ -28,7 +31,7 @@ import time
 
 from _common import run_script_child, table
 
-VARIANTS = ("five", "set", "binary", "insert")
+VARIANTS = ("five", "set", "binary", "insert", "rc", "noindex")
 _FIELDS = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A'"
 
 
@@ -36,6 +39,15 @@ def _server_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
+def _text(prefix: str, steps: list, values: list, times: list) -> str:
+    """COPY's tab-separated rows (no NULLs here), as ``bulk`` writes them."""
+    return (
+        (prefix + "%d\t%r\t%s\n")
+        * len(steps)
+        % tuple(itertools.chain.from_iterable(zip(steps, values, times)))
+    )
 
 
 def child(url: str, variant: str, points: int) -> dict:
@@ -64,6 +76,10 @@ def child(url: str, variant: str, points: int) -> dict:
         database=u.database, local_infile=True, charset="utf8mb4",
     )  # fmt: skip
     cur = conn.cursor()
+    if variant == "rc":
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    if variant == "noindex":
+        cur.execute("DROP INDEX ix_metric_run_id_name_metric_id ON metric")
     cur.execute("SELECT @@pid_file")
     with open(cur.fetchone()[0], encoding="ascii") as f:
         pid = int(f.readline())
@@ -80,13 +96,14 @@ def child(url: str, variant: str, points: int) -> dict:
         if variant == "insert":
             statements = bulk._mysql_inserts(cur, run_id, name, steps, values, texts)
         else:
-            prefix = f"{run_id}\t{name}\t" if variant == "five" else ""
+            five = variant not in ("set", "binary")
+            prefix = f"{run_id}\t{name}\t" if five else ""
             with tempfile.NamedTemporaryFile("wb", suffix=".tsv", delete=False) as data:
-                data.write(bulk._tab_rows(prefix, steps, values, texts).encode())
+                data.write(_text(prefix, steps, values, texts).encode())
             charset = "binary" if variant == "binary" else "utf8mb4"
             columns = (
                 "(run_id, name, step, value, `timestamp`)"
-                if variant == "five"
+                if five
                 else f"(step, value, `timestamp`) SET run_id = {lit(run_id)}, name = {lit(name)}"
             )
             statements = [
