@@ -10,8 +10,9 @@ one metric in chunks of ``bulk.CHUNK``, one transaction each, into a fresh datab
 ``SqlObserver`` (its schema: ``metric``'s primary key and ``(run_id, name, metric_id)`` index):
 
 * ``five``: ``LOAD DATA LOCAL INFILE`` of five tab-separated fields a row (run id, name, step,
-  value, time), as the observer sent them before session 7.
-* ``set``: three fields a row, the run id and name as ``SET`` literals of the statement (now).
+  value, time), as the observer sends them.
+* ``set``: three fields a row, the run id and name as ``SET`` literals of the statement (measured
+  in session 7 without a gain, not adopted).
 * ``binary``: ``set`` with the file read as ``CHARACTER SET binary`` (no character set checks).
 * ``insert``: multi-row ``INSERT`` texts (the path without ``local_infile``).
 * ``rc``: ``five`` in ``READ COMMITTED`` transactions (the server's default is ``REPEATABLE READ``).
