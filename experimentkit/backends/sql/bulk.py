@@ -200,11 +200,7 @@ def _sqlite_rows(cursor: Any, run_id: str, name: str, steps: list, values: list,
 def _copy_text(run_id: str, name: str, steps: list, values: list, times: list) -> str:
     """Rows in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL); ``times`` as
     ``time_columns`` gives them."""
-    return _tab_rows(f"{_copy_escape(run_id)}\t{_copy_escape(name)}\t", steps, values, times)
-
-
-def _tab_rows(prefix: str, steps: list, values: list, times: list) -> str:
-    """Tab-separated lines of ``prefix`` and each point's step, value and time (``\\N``: NULL)."""
+    prefix = f"{_copy_escape(run_id)}\t{_copy_escape(name)}\t"
     if None in steps or None in values or None in times:
         return "".join(
             f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n" for s, v, t in zip(steps, values, times)
