@@ -252,3 +252,17 @@ def test_batches_of_any_size_store_each_point_once_in_order(url):
         record = store.get(run_id)
         for name in names:
             assert list(record.metric(name).steps) == [p[0] for p in logged[name]]
+
+
+def test_nulls_inside_a_batch_of_several_statements_are_stored_as_nulls(url):
+    # more points than one SQLite statement appends, with NULL steps, values and times among them
+    obs = SqlObserver(url)
+    run_id = _start(obs)
+    n = 450
+    steps = [None if i % 7 == 3 else i for i in range(n)]
+    values = [float("nan") if i % 5 == 1 else i / 8 for i in range(n)]
+    stamps = [None if i % 11 == 4 else T0 + dt.timedelta(microseconds=i) for i in range(n)]
+    obs.log_metrics({"loss": {"steps": steps, "values": values, "timestamps": stamps}}, info={})
+    obs.join()
+    expected = [(s, None if v != v else v, t) for s, v, t in zip(steps, values, stamps)]
+    assert _rows(url, run_id, "loss") == expected
