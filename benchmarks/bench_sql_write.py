@@ -7,7 +7,11 @@ Two measurements per backend, each in a fresh subprocess, interleaved within eac
 
 * **observer**: ``SqlObserver.log_metrics`` called directly with ``--batch`` points per call (the
   size of one beat's chunk) until ``--points`` are stored; rows/s = points / total time, and the
-  writing process's CPU time a row (the server's work is not in it).
+  writing process's CPU time a row (the server's work is not in it; it includes making the
+  points' ``datetime`` objects, ~0.3 µs a row).  For a server on this machine also the server's
+  CPU time a row (``/proc/<pid>/stat`` of MariaDB's process or PostgreSQL's postmaster, whose
+  exited backends count as its children), read around the whole child: it includes whatever
+  other clients made the server do meanwhile.
 * **run**: an ``Experiment`` with a ``SqlObserver`` whose main function logs ``--points`` scalars in
   a plain loop; reported: the loop, last ``log_scalar`` → ``run()`` returned, the rows stored and
   the run's status when ``run()`` returned (must be all points and COMPLETED).
@@ -63,6 +67,40 @@ def _drop_databases() -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
         engine.dispose()
+
+
+def _server_pid(kind: str, url: str) -> Any:
+    """The local server's process id (MariaDB's one process; PostgreSQL's postmaster, whose
+    exited backends' CPU the kernel adds to its children's time), or None (SQLite, not local)."""
+    if kind == "sqlite":
+        return None
+    import sqlalchemy as sa
+
+    query = "SELECT @@pid_file" if kind == "mysql" else "SHOW data_directory"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            where = conn.exec_driver_sql(query).scalar()
+        path = where if kind == "mysql" else os.path.join(where, "postmaster.pid")
+        with open(path, encoding="ascii") as f:
+            return int(f.readline())
+    except (OSError, ValueError, sa.exc.DBAPIError):
+        return None
+    finally:
+        engine.dispose()
+
+
+def _server_cpu(pid: Any) -> Any:
+    """Seconds of CPU the server process and its exited children have used (None: unknown)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the command: state is field 3, utime..cstime are fields 14-17 (1-based)
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _stored(url: str, run_id: Any) -> tuple:
@@ -229,7 +267,12 @@ def main() -> None:
                     jobs.append(("mlflow", {"points": args.mlflow_points}))
                 for job, spec in jobs:
                     url = _fresh_url(kind, workdir, servers, f"{job}{rep}")
+                    pid = _server_pid(kind, url)
+                    before = _server_cpu(pid)
                     result = run_script_child(__file__, dict(spec, kind=job, url=url))
+                    after = _server_cpu(pid)
+                    if before is not None and after is not None and job == "observer":
+                        result["server_cpu_us"] = (after - before) / args.points * 1e6
                     samples.setdefault((kind, job), []).append(result)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -262,6 +305,8 @@ def main() -> None:
             seconds = f"{med('seconds'):.2f} s"
             if job == "observer":  # the writer's own CPU a row: what the load of the machine leaves alone
                 seconds += f", client CPU {med('cpu_us'):.1f} µs/row"
+                if all("server_cpu_us" in r for r in results):  # every client's work on the server
+                    seconds += f", server CPU {med('server_cpu_us'):.1f} µs/row"
             rows.append([kind, label, f"{n:,}", f"{med('rows_per_s'):,.0f}", seconds, stored])
     print(table(rows, ["backend", "what", "points", "rows/s (median)", "time", "stored/status"]))
     obs = {

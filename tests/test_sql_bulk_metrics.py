@@ -183,9 +183,10 @@ def test_without_local_infile_the_rows_go_as_insert_texts(mysql_url):
         n = CHUNK + 5
         stamps = [T0 + dt.timedelta(microseconds=i) for i in range(n)]
         values = [None if i % 7 == 0 else i / 4 for i in range(n)]
-        obs.log_metrics({"loss": {"steps": list(range(n)), "values": values, "timestamps": stamps}}, info={})
+        name = "loss 100%s"  # a format character in the text the rows are written into
+        obs.log_metrics({name: {"steps": list(range(n)), "values": values, "timestamps": stamps}}, info={})
         obs.join()
-        assert _rows(url, run_id, "loss") == list(zip(range(n), values, stamps))
+        assert _rows(url, run_id, name) == list(zip(range(n), values, stamps))
 
 
 def test_names_are_escaped_for_the_servers_sql_mode_on_mariadb(mysql_url):
@@ -212,3 +213,56 @@ def test_names_are_escaped_for_the_servers_sql_mode_on_mariadb(mysql_url):
                     (1, None, stamps[1]),
                     (2, 3.5, stamps[2]),
                 ]
+
+
+def test_batches_of_any_size_store_each_point_once_in_order(url):
+    # sizes on both sides of the rows one statement appends (SQLite: a few hundred) and of a chunk,
+    # two names interleaved, a run id and a name with quotes, backslashes and format characters
+    obs = SqlObserver(url)
+    run_id = obs.started_event(
+        ex_info={"name": "bulk"},
+        command="main",
+        host_info={},
+        start_time=T0,
+        config={},
+        meta_info={},
+        _id="it's 50%s {0}\\",
+    )
+    names = ["loss", "q'%s {1}\\n"]
+    logged: dict = {name: [] for name in names}
+    step = 0
+    for size in (1, 199, 200, 201, 399, 400, 401, 601, CHUNK - 1, CHUNK + 1, 3):
+        for name in names:
+            points = [
+                (step + i, (step + i) / 7, T0 + dt.timedelta(microseconds=step + i)) for i in range(size)
+            ]
+            obs.log_metrics(
+                {name: {k: list(c) for k, c in zip(("steps", "values", "timestamps"), zip(*points))}},
+                info={},
+            )
+            logged[name] += points
+            step += size
+    obs.join()
+    for name in names:
+        rows = _rows(url, run_id, name)
+        assert len(rows) == len(logged[name])
+        assert rows == logged[name]
+        assert _stored_blocks(url, run_id, name) == len(logged[name])
+    with open_store(url) as store:
+        record = store.get(run_id)
+        for name in names:
+            assert list(record.metric(name).steps) == [p[0] for p in logged[name]]
+
+
+def test_nulls_inside_a_batch_of_several_statements_are_stored_as_nulls(url):
+    # more points than one SQLite statement appends, with NULL steps, values and times among them
+    obs = SqlObserver(url)
+    run_id = _start(obs)
+    n = 450
+    steps = [None if i % 7 == 3 else i for i in range(n)]
+    values = [float("nan") if i % 5 == 1 else i / 8 for i in range(n)]
+    stamps = [None if i % 11 == 4 else T0 + dt.timedelta(microseconds=i) for i in range(n)]
+    obs.log_metrics({"loss": {"steps": steps, "values": values, "timestamps": stamps}}, info={})
+    obs.join()
+    expected = [(s, None if v != v else v, t) for s, v, t in zip(steps, values, stamps)]
+    assert _rows(url, run_id, "loss") == expected

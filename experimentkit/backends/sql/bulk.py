@@ -5,8 +5,9 @@ below what a training loop logs.  Here a batch's columns are checked at C speed 
 ...))``, one ``sum`` for finiteness) and handed to the driver: ``COPY ... FROM STDIN`` on
 psycopg2, ``LOAD DATA LOCAL INFILE`` of the same text from a temporary file with PyMySQL on
 MySQL/MariaDB, else multi-row ``INSERT`` texts written whole (PyMySQL's ``executemany`` escaped
-each value in Python), ``executemany`` of tuples elsewhere (sqlite3 loops in C), in chunks
-of ``CHUNK`` rows so that no single buffer grows with the batch.
+each value in Python), multi-row ``INSERT`` statements of bound parameters on SQLite,
+``executemany`` of tuples elsewhere, in chunks of ``CHUNK`` rows so that no single buffer grows
+with the batch.
 Rows are exactly what the SQLAlchemy path stored (same text for SQLite times, NULL for values that
 are not finite numbers and steps that are not integers).  Each chunk is also stored packed, as one
 ``metric_block`` row (see ``schema.metric_block``), for readers of long series.
@@ -41,6 +42,12 @@ _INSERT = "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES ({0}
 _BLOCK = (
     "INSERT INTO metric_block (run_id, name, point_count, steps, vals, times)"
     " VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
+)
+# SQLite: one statement appends ``_SQLITE_ROWS`` rows, the run id and name bound once (?1, ?2) and
+# three values a row; 2 + 3 * 200 parameters stay within the 999 of SQLite before 3.32
+_SQLITE_ROWS = 200
+_SQLITE_MANY = "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES " + ",".join(
+    f"(?1, ?2, ?{3 + 3 * i}, ?{4 + 3 * i}, ?{5 + 3 * i})" for i in range(_SQLITE_ROWS)
 )
 _MYSQL_INSERT = "INSERT INTO metric (run_id, name, step, value, `timestamp`) VALUES "
 _MYSQL_STATEMENT = 1_000_000  # bytes; far below max_allowed_packet's defaults (4-64 MB)
@@ -89,9 +96,7 @@ def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: l
             if copy:
                 cursor.copy_expert(_COPY, io.StringIO(_copy_text(run_id, name, s, v, texts)))
             elif dialect == "sqlite":
-                cursor.executemany(
-                    _INSERT.format("?"), zip(itertools.repeat(run_id), itertools.repeat(name), s, v, texts)
-                )
+                _sqlite_rows(cursor, run_id, name, s, v, texts)
             elif dialect in ("mysql", "mariadb") and hasattr(cursor, "mogrify"):
                 # a chunk with a block has 64-bit steps and times, all given: LOAD DATA can take it
                 if not (block is not None and _load_data(cursor, run_id, name, s, v, t, texts)):
@@ -169,6 +174,29 @@ def sqlite_time_texts(stamps: list) -> list:
     return time_columns(stamps)[0]
 
 
+def _sqlite_rows(cursor: Any, run_id: str, name: str, steps: list, values: list, times: list) -> None:
+    """Append rows to ``metric`` on SQLite, ``_SQLITE_ROWS`` to a statement (the rest one each).
+
+    Why: each step of a statement opens the table's and the index's B-tree cursors and seeks to
+    their ends, and sqlite3 binds each of its parameters with a Python call; a row per statement
+    (``executemany`` of 5-tuples) cost ~1.5 µs of the writer's CPU a row, 200 rows a statement
+    ~0.56 µs (``benchmarks/bench_sqlite_write_parts.py``, 10^6 points).
+    The rows of a multi-row ``VALUES`` are inserted in their order, so ``metric_id`` still
+    follows the points."""
+    full = len(steps) - len(steps) % _SQLITE_ROWS
+    if full:
+        flat = list(itertools.chain.from_iterable(zip(steps[:full], values[:full], times[:full])))
+        per = 3 * _SQLITE_ROWS
+        cursor.executemany(
+            _SQLITE_MANY, ([run_id, name, *flat[i : i + per]] for i in range(0, len(flat), per))
+        )
+    if full < len(steps):
+        rest = zip(
+            itertools.repeat(run_id), itertools.repeat(name), steps[full:], values[full:], times[full:]
+        )
+        cursor.executemany(_INSERT.format("?"), rest)
+
+
 def _copy_text(run_id: str, name: str, steps: list, values: list, times: list) -> str:
     """Rows in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL); ``times`` as
     ``time_columns`` gives them."""
@@ -178,7 +206,7 @@ def _copy_text(run_id: str, name: str, steps: list, values: list, times: list) -
             f"{prefix}{_null(s)}\t{_null(v)}\t{_null(t, str)}\n" for s, v, t in zip(steps, values, times)
         )
     return (
-        (prefix + "%d\t%r\t%s\n")
+        (prefix.replace("%", "%%") + "%d\t%r\t%s\n")
         * len(steps)
         % tuple(itertools.chain.from_iterable(zip(steps, values, times)))
     )
@@ -197,7 +225,11 @@ def _mysql_inserts(cursor: Any, run_id: str, name: str, steps: list, values: lis
     for lo in range(0, len(steps), per):
         s, v, t = steps[lo : lo + per], values[lo : lo + per], times[lo : lo + per]
         if plain:
-            rows = (prefix + "%d,%r,'%s'),") * len(s) % tuple(itertools.chain.from_iterable(zip(s, v, t)))
+            rows = (
+                (prefix.replace("%", "%%") + "%d,%r,'%s'),")
+                * len(s)
+                % tuple(itertools.chain.from_iterable(zip(s, v, t)))
+            )
         else:
             rows = "".join(
                 f"{prefix}{_null(a, str, 'NULL')},{_null(b, repr, 'NULL')},{_null(c, _quoted, 'NULL')}),"
