@@ -4,7 +4,10 @@ Parsing thousands of ``run.json``/``config.json``/metric files for every ``exper
 what makes file storage slow to query, so :class:`RunIndex` keeps, per run, the listing fields,
 the JSON documents (queried with SQLite's ``json_extract``) and a last/min/max/count summary per
 metric, in ``<basedir>/.experimentkit-index.sqlite`` (in memory when that file cannot be
-written).  The files stay the truth: before each query :meth:`RunIndex.refresh` re-reads the run
+written).  Queries are compiled by the SQL stores' query compiler (``backends/sql/compiler.py``,
+the ``SQLITE`` dialect over this index's tables: ``_LAYOUT``), so the semantics have one SQL
+translation; only the top-k walk of a metric's summary index is written here.  The files stay the
+truth: before each query :meth:`RunIndex.refresh` re-reads the run
 directories that may have changed, found without a ``stat`` per run:
 
 * the base directory's inode and mtime change whenever a run directory is made, removed or renamed
@@ -616,10 +619,11 @@ class RunIndex:
     def select(self, q: Query, cutoff: _dt.datetime) -> tuple:
         """Run what SQL can of ``q`` (ids first, then only those documents): ``(docs, filters
         applied, ordered, limited)`` for ``apply_in_python``."""
-        plan = self.plan(q, cutoff)
-        ordered, limited = plan["ordered"], plan["limited"]
-        ids = self._top_by_metric(q, cutoff) if limited else None
+        ids = self._top_by_metric(q, cutoff)  # a walk applies every filter, the order, the window
+        filtered, ordered, limited = list(q.filters), True, True
         if ids is None:
+            plan = self.plan(q, cutoff)
+            filtered, ordered, limited = plan["filtered"], plan["ordered"], plan["limited"]
             rows = self.conn.execute(plan["sql"], plan["params"]).fetchall()
             if plan["others"] and any(any(row[1:]) for row in rows):  # Python orders lists, objects
                 ordered = limited = False
@@ -633,7 +637,7 @@ class RunIndex:
             )
         )
         docs = [json.loads(found[run_id]) for run_id in ids]
-        return docs, plan["filtered"], ordered, limited
+        return docs, filtered, ordered, limited
 
     def _top_by_metric(self, q: Query, cutoff: _dt.datetime) -> Optional[list]:
         """The ids of a top-k ordered by one metric aggregate (``-metrics.acc``), walking that
@@ -683,7 +687,7 @@ class RunIndex:
         """How a top-k query is answered by walking a metric's summary index (for ``explain``),
         or None when the plain query runs."""
         walk = self._walk(q, cutoff)
-        if walk is None or not self.plan(q, cutoff)["limited"]:
+        if walk is None:
             return None
         key, agg = walk.key, walk.key.aggregate
         end = "highest" if q.order[0].descending else "lowest"

@@ -4,9 +4,10 @@ parameters, in the SQLite, PostgreSQL and MySQL/MariaDB dialects.
 Why one compiler: the semantics of :mod:`experimentkit.query.semantics` (JSON type checks, type
 ranks, missing-last, the natural-id tie-break, text ordered by code point) are subtle, and every
 copy of their translation drifts.  ``SqlStore`` (through SQLAlchemy's connection), the stdlib SQLite
-path (``fast_sqlite``) and the psycopg2 and PyMySQL paths (``fast_server``) send what this module
-compiles; a dialect differs only in the building blocks (how JSON is read, how text is collated,
-what "false" is, the parameter style).
+path (``fast_sqlite``), the psycopg2 and PyMySQL paths (``fast_server``) and the file store's SQLite
+index (``backends/file/index.py``) send what this module compiles; a dialect differs only in the
+building blocks (how JSON is read, how text is collated, what "false" is, the parameter style), a
+:class:`Layout` only in where the tables keep each key (the SQL stores' tables, the index's).
 
 Importing this module costs nothing beyond the standard library: the fast paths must not load
 SQLAlchemy.
@@ -17,8 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ...query.base import MAX_SQL_IN_VALUES, TIME_KEYS, Filter, Key, Query
 from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT
@@ -110,8 +110,7 @@ def sqlite_time(value: _dt.datetime) -> str:
 # --------------------------------------------------------------------------------------------------
 # dialects
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     """The building blocks in which the SQL databases differ.
 
     ``json_kinds``: the database's JSON type names mapped to the compiler's kinds (``n`` number,
@@ -278,8 +277,7 @@ MYSQL = Dialect(
 # --------------------------------------------------------------------------------------------------
 # layouts: where the tables keep each key of a run
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JsonRoot:
+class JsonRoot(NamedTuple):
     """A key root kept as JSON text in one column.
 
     ``whole``: the root alone (no path) is the whole document; ``numeric_fallback``: a column
@@ -295,8 +293,7 @@ class JsonRoot:
     tagged_is_suspect: bool = False
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """Where a run's keys are kept: the tables the compiler writes SQL against.
 
     Two layouts share the compiler: the SQL stores' tables (:data:`SQL_LAYOUT`) and the file
@@ -356,7 +353,6 @@ SQL_LAYOUT = Layout(
 # --------------------------------------------------------------------------------------------------
 # operands: a key's value as SQL text, one expression per type
 # --------------------------------------------------------------------------------------------------
-@dataclass
 class Operand:
     """The SQL view of one key, as SQL text.
 
@@ -374,22 +370,47 @@ class Operand:
     operand of one element).
     """
 
-    present: Any
-    num: Any = None
-    txt: Any = None
-    time: Any = None
-    boolean: Any = None
-    rank: Any = None
-    onum: Any = None
-    other: Any = None
-    suspect: Any = None
-    is_json: bool = False
-    fast_num: Any = None
-    num_check: Any = None
-    substring: bool = False
-    is_id: bool = False
-    exists: Any = None
-    elements: Optional[tuple] = None
+    # a plain class, not a dataclass: the file store imports this module for every query process
+    __slots__ = (
+        "present",
+        "num",
+        "txt",
+        "time",
+        "boolean",
+        "rank",
+        "onum",
+        "other",
+        "suspect",
+        "is_json",
+        "fast_num",
+        "num_check",
+        "substring",
+        "is_id",
+        "exists",
+        "elements",
+    )
+
+    def __init__(
+        self,
+        present: Any,
+        num: Any = None,
+        txt: Any = None,
+        time: Any = None,
+        boolean: Any = None,
+        rank: Any = None,
+        onum: Any = None,
+        other: Any = None,
+        substring: bool = False,
+        is_id: bool = False,
+    ):
+        self.present, self.num, self.txt, self.time, self.boolean = present, num, txt, time, boolean
+        self.rank, self.onum, self.other, self.substring, self.is_id = rank, onum, other, substring, is_id
+        self.suspect: Any = None
+        self.is_json = False
+        self.fast_num: Any = None
+        self.num_check: Any = None
+        self.exists: Any = None
+        self.elements: Optional[tuple] = None
 
 
 def _is_number(value: Any) -> bool:
