@@ -183,13 +183,29 @@ class Dialect(NamedTuple):
 
     def elements(self, column: str, path: Sequence[str], param: Any) -> Optional[tuple]:
         """How SQL reads the elements of a list at ``path`` in the JSON ``column``: (the table
-        of its elements, true when the value is a list, an element's raw type, its value), or
-        None when Python matches list elements (only SQLite's ``json_each`` is used so far)."""
+        of its elements, true when the value is a list, an element's raw type, its value as text,
+        as a number), or None when Python matches list elements (MySQL/MariaDB)."""
+        if self.name == "postgresql":
+            doc = f"CAST({column} AS JSONB)"
+            node = f"jsonb_extract_path({doc}, {', '.join(param(p) for p in path)})" if path else doc
+            is_list = f"jsonb_typeof({node}) = 'array'"
+            # a value that is no list gives no elements (jsonb_array_elements would raise)
+            source = (
+                f"jsonb_array_elements(CASE WHEN {is_list} THEN {node} ELSE CAST('[]' AS JSONB) END) AS je"
+            )
+            text = "(je.value #>> '{}')"
+            return (
+                source,
+                f"coalesce({is_list}, false)",
+                "jsonb_typeof(je.value)",
+                text,
+                f"CAST({text} AS FLOAT)",
+            )
         if self.name != "sqlite":
             return None
         json_path = param("$" + "".join(f'."{p}"' for p in path))
         is_list = f"coalesce(json_type({column}, {json_path}) = 'array', 0)"
-        return f"json_each({column}, {json_path}) AS je", is_list, "je.type", "je.value"
+        return f"json_each({column}, {json_path}) AS je", is_list, "je.type", "je.value", "je.value"
 
     def unparsable(self, column: str) -> str:
         """Rows whose JSON text may hold NaN/Infinity, which Python's ``json`` writes and reads
@@ -550,9 +566,10 @@ class QueryCompiler:
         op.exists = f"{raw_type} IS NOT NULL"
         elements = d.elements(column, path, self.param)
         if elements is not None:
-            source, is_list, element_type, element = elements
-            item = self.typed(element_type, d.json_kinds, element, element)
-            item.fast_num, item.num_check = element, f"{element_type} IN ({types})"
+            source, is_list, element_type, element_text, element_number = elements
+            item = self.typed(element_type, d.json_kinds, element_text, element_number)
+            if d.name == "sqlite":
+                item.fast_num, item.num_check = element_number, f"{element_type} IN ({types})"
             op.elements = (source, is_list, item)
         return op
 
