@@ -626,10 +626,10 @@ class RunIndex:
             filtered, ordered, limited = plan["filtered"], plan["ordered"], plan["limited"]
             rows = self.conn.execute(plan["sql"], plan["params"]).fetchall()
             if plan["others"] and any(any(row[1:]) for row in rows):  # Python orders lists, objects
-                ordered = limited = False
-                if q.limit is not None or q.offset:  # every match, not the SQL window
+                if limited and (q.limit is not None or q.offset):  # every match, not the SQL window
                     every = self.plan(q.replace(order=(), limit=None, offset=0), cutoff)
                     rows = self.conn.execute(every["sql"], every["params"]).fetchall()
+                ordered = limited = False
             ids = [row[0] for row in rows]
         found = dict(
             self.conn.execute(
