@@ -691,11 +691,11 @@ class QueryCompiler:
                 return None
             return " OR ".join(f"({f})" for f in found) if found else d.false
         assert flt.op in _COMPARE, flt.op
+        if op.is_id and not isinstance(value, str):
+            return None  # the reference compares the value's text with the ids (``id > True``)
         if value is None or isinstance(value, bool):
             return d.false
         if op.is_id and op.txt is not None:
-            if not isinstance(value, str):
-                return None
             is_int, number, fits = self._id_number(op.txt)
             if INT_TEXT.match(value) and fits(value):
                 return f"({is_int}) AND {number} {flt.op} {self.param(int(value))}"
