@@ -311,6 +311,34 @@ def test_same_answers_as_sqlstore(twin_stores, q: Query) -> None:
     assert fast.stats["full"] == before, "the stdlib path handed the query to SqlStore"
 
 
+def element_cases() -> list:
+    """``contains`` and ``in`` on JSON keys holding lists, objects and strings (matched in SQL
+    element by element where the dialect can)."""
+    keys = [k for k in _KEYS if k.startswith(("config.", "info.", "result"))] + ["tags"]
+    values: list = [1, 2, "a", "", True, None, 0.5, "b", "abc"]
+    cases = [Query(filters=(Filter(key, "contains", v),)) for key in keys for v in values]
+    cases += [
+        Query(filters=(Filter(key, "in", [v, w]),)) for key in keys for v in values[:5] for w in (2, "a")
+    ]
+    return cases + [Query(filters=(Filter(key, "in", []),)) for key in keys]
+
+
+def reference_ids(specs: list, q: Query) -> list:
+    """The ids ``q`` selects by the reference semantics (``InMemoryStore``), in query order."""
+    from experimentkit.query.memory import InMemoryStore
+
+    return [r.id for r in InMemoryStore(json.loads(json.dumps(specs, default=str))).query(q)]
+
+
+def test_list_elements_as_the_reference(twin_stores) -> None:
+    fast, _ = twin_stores
+    specs = _random_specs(7)
+    before = fast.stats["full"]
+    for q in element_cases():
+        assert [r.id for r in fast.query(q)] == reference_ids(specs, q), q
+    assert fast.stats["full"] == before, "the stdlib path handed the query to SqlStore"
+
+
 def sweep_cases() -> list:
     """Each key with each operator and order alone (hypothesis samples combinations)."""
     cases = []

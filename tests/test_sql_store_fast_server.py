@@ -41,7 +41,9 @@ from tests.test_sql_store_fast import (  # noqa: E402
     _fill,
     _queries,
     _random_specs,
+    element_cases,
     fill_twin,
+    reference_ids,
     sweep_cases,
 )
 
@@ -129,6 +131,15 @@ def test_every_key_operator_and_order_as_sqlstore(twins) -> None:
     for root in ("config", "info", "meta", "metrics"):
         assert fast.key_names(root) == full.key_names(root)
     assert fast.statuses() == full.statuses()
+
+
+def test_list_elements_as_the_reference(twins) -> None:
+    """PostgreSQL matches list elements in SQL, MySQL/MariaDB in Python: the same answers."""
+    fast, _, specs = twins
+    before = fast.stats["full"]
+    for q in element_cases():
+        assert [r.id for r in fast.query(q)] == reference_ids(specs, q), q
+    assert fast.stats["full"] == before
 
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])

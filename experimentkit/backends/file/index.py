@@ -4,7 +4,10 @@ Parsing thousands of ``run.json``/``config.json``/metric files for every ``exper
 what makes file storage slow to query, so :class:`RunIndex` keeps, per run, the listing fields,
 the JSON documents (queried with SQLite's ``json_extract``) and a last/min/max/count summary per
 metric, in ``<basedir>/.experimentkit-index.sqlite`` (in memory when that file cannot be
-written).  The files stay the truth: before each query :meth:`RunIndex.refresh` re-reads the run
+written).  Queries are compiled by the SQL stores' query compiler (``backends/sql/compiler.py``,
+the ``SQLITE`` dialect over this index's tables: ``_LAYOUT``), so the semantics have one SQL
+translation; only the top-k walk of a metric's summary index is written here.  The files stay the
+truth: before each query :meth:`RunIndex.refresh` re-reads the run
 directories that may have changed, found without a ``stat`` per run:
 
 * the base directory's inode and mtime change whenever a run directory is made, removed or renamed
@@ -43,10 +46,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Optional
 
-from ...query.base import MAX_SQL_IN_VALUES, Filter, Key, Order, Query, dotted_keys, resource_entries
+from ...query.base import Filter, Key, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from ...serialize import safe_restore
+from ..sql.compiler import SQLITE, JsonRoot, Layout, QueryCompiler, sqlite_time, where
 from .schema import (
     ANNOTATIONS_FILE,
     CHANGES_FILE,
@@ -70,7 +74,7 @@ __all__ = ["RunIndex", "INDEX_FILE", "read_run_dir", "RACY_SECONDS", "is_run_nam
 INDEX_FILE = ".experimentkit-index.sqlite"
 #: A recorded mtime this close to the scan time may hide a write made in the same clock tick.
 RACY_SECONDS = 2.0
-_SCHEMA_VERSION = 7
+_SCHEMA_VERSION = 8  # 8: times as SQLAlchemy's SQLite text, for the query compiler
 #: The sort rank of a metric aggregate's type (``_RANK``), kept beside it (``<agg>_r``) so that a
 #: top-k by a metric walks the ``(name, <agg>_r, <agg>)`` index; NULL for a null aggregate.
 _RANK_OF = {"integer": 0, "real": 0, "true": 0, "false": 0, "nan": 0, "text": 1, "other": 3}
@@ -129,6 +133,13 @@ def _time(value: Any) -> Optional[str]:
     except ValueError:
         return None
     return None if parsed is None else _iso(parsed)
+
+
+def _sql_time(text: Optional[str]) -> Optional[str]:
+    """A document's time as the index keeps it: the text SQLAlchemy keeps in SQLite, which the
+    query compiler's parameters compare with."""
+    parsed = parse_time(text)
+    return None if parsed is None else sqlite_time(parsed)
 
 
 def read_run_dir(run_dir: str, run_id: str) -> Optional[dict]:
@@ -552,9 +563,7 @@ class RunIndex:
                 doc["status"],
                 doc["command"],
                 doc["notes"],
-                doc["start_time"],
-                doc["stop_time"],
-                doc["heartbeat"],
+                *(_sql_time(doc[column]) for column in _TIME_COLUMNS),
                 tags,
                 *json_values,
             ),
@@ -575,67 +584,89 @@ class RunIndex:
         """Drop runs from the index (their directories were deleted)."""
         self._write([], list(run_ids))
 
-    # ---- querying ------------------------------------------------------------------------------
+    # ---- querying: SQL from the query compiler (backends/sql/compiler.py) over ``_LAYOUT`` -----
+    def _compile(self, q: Query, cutoff: _dt.datetime) -> _Compiled:
+        """``q`` compiled over the index's tables; keys of a root some run holds only partly
+        (NaN, a metric value that is a list: the ``loose`` table) are left to Python."""
+        tr = QueryCompiler(SQLITE, cutoff, _LAYOUT, python_roots=self._loose_columns())
+        pushed, terms, others, _ = tr.plan(q)  # SQLite parses every JSON text the index keeps
+        return _Compiled(tr, [f for f, _ in pushed], [c for _, c in pushed], terms, others)
+
     def plan(self, q: Query, cutoff: _dt.datetime) -> dict:
         """The SQL for ``q`` and what it covers: ``sql``, ``params``, ``filtered`` (the filters
-        it applies), ``ordered`` and ``limited`` (as ``apply_in_python`` takes them)."""
-        plan = _Plan(self._loose_columns(), _iso(cutoff))
-        where, done = plan.where(q.filters)
-        order = plan.order_by(q.order)
-        sql = f"SELECT r.id FROM runs r{plan.joins()}{where}"
-        params = plan.join_params + plan.params
-        ordered = order is not None
-        if order is not None:
-            sql += " ORDER BY " + order
-        limited = ordered and len(done) == len(q.filters)
+        it applies), ``ordered`` and ``limited`` (as ``apply_in_python`` takes them, unless a
+        list or object value turns up among the rows: then Python orders), and ``others``
+        (how many of the selected columns flag such values)."""
+        c = self._compile(q, cutoff)
+        flags = "".join(f", {o}" for o in c.others)
+        sql = f"SELECT r.id{flags} FROM runs r{c.compiler.join_sql()}{where(c.conditions)}"
+        ordered = c.terms is not None
+        if c.terms is not None:
+            sql += " ORDER BY " + ", ".join(c.terms)
+        limited = ordered and len(c.filtered) == len(q.filters)
         if limited and (q.limit is not None or q.offset):
-            sql += " LIMIT ? OFFSET ?"
-            params += [-1 if q.limit is None else max(int(q.limit), 0), max(int(q.offset or 0), 0)]
-        return {"sql": sql, "params": params, "filtered": done, "ordered": ordered, "limited": limited}
+            limit = None if q.limit is None else max(int(q.limit), 0)
+            sql += SQLITE.window(limit, max(int(q.offset or 0), 0))
+        return {
+            "sql": sql,
+            "params": c.compiler.params,
+            "filtered": c.filtered,
+            "ordered": ordered,
+            "limited": limited,
+            "others": len(c.others),
+        }
 
     def select(self, q: Query, cutoff: _dt.datetime) -> tuple:
         """Run what SQL can of ``q`` (ids first, then only those documents): ``(docs, filters
         applied, ordered, limited)`` for ``apply_in_python``."""
-        plan = self.plan(q, cutoff)
-        ids = self._top_by_metric(q, cutoff) if plan["limited"] else None
+        ids = self._top_by_metric(q, cutoff)  # a walk applies every filter, the order, the window
+        filtered, ordered, limited = list(q.filters), True, True
         if ids is None:
-            ids = [row[0] for row in self.conn.execute(plan["sql"], plan["params"])]
+            plan = self.plan(q, cutoff)
+            filtered, ordered, limited = plan["filtered"], plan["ordered"], plan["limited"]
+            rows = self.conn.execute(plan["sql"], plan["params"]).fetchall()
+            if plan["others"] and any(any(row[1:]) for row in rows):  # Python orders lists, objects
+                if limited and (q.limit is not None or q.offset):  # every match, not the SQL window
+                    every = self.plan(q.replace(order=(), limit=None, offset=0), cutoff)
+                    rows = self.conn.execute(every["sql"], every["params"]).fetchall()
+                ordered = limited = False
+            ids = [row[0] for row in rows]
         found = dict(
             self.conn.execute(
                 "SELECT id, doc FROM docs WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
             )
         )
         docs = [json.loads(found[run_id]) for run_id in ids]
-        return docs, plan["filtered"], plan["ordered"], plan["limited"]
+        return docs, filtered, ordered, limited
 
     def _top_by_metric(self, q: Query, cutoff: _dt.datetime) -> Optional[list]:
         """The ids of a top-k ordered by one metric aggregate (``-metrics.acc``), walking that
         metric's ``(name, rank, value)`` index from the best end and testing the filters on each
-        run until k pass, instead of sorting every run; the same order as ``plan``'s ORDER BY
+        run until k pass, instead of sorting every run; the same order as the compiler's ORDER BY
         (non-null values by type rank then value, then runs without a value, ties by id).  None
         when ``q`` is not such a query."""
         walk = self._walk(q, cutoff)
         if walk is None:
             return None
-        key, plan, where, limit = walk
+        key, tr, conditions, limit = walk
         agg, direction = key.aggregate, " DESC" if q.order[0].descending else ""
-        cond = where.replace(" WHERE ", " AND ", 1)
+        cond = "".join(f" AND ({c})" for c in conditions)
         wanted = max(int(limit), 0) + max(int(q.offset or 0), 0)
+        name, ties = tr.param(key.path[0]), ", ".join(tr.id_terms())
         ids = [
             row[0]
             for row in self.conn.execute(
-                f"SELECT r.id FROM metrics o CROSS JOIN runs r{plan.joins()} WHERE o.name = ? "
+                f"SELECT r.id FROM metrics o CROSS JOIN runs r{tr.join_sql()} WHERE o.name = {name} "
                 f"AND o.{agg}_r IS NOT NULL AND r.id = o.run_id{cond} ORDER BY o.{agg}_r{direction}, "
-                f"o.{agg}{direction}, (r.id_int IS NULL), r.id_int, r.id LIMIT ?",
-                [*plan.join_params, key.path[0], *plan.params, wanted],
+                f"o.{agg}{direction}, {ties} LIMIT {wanted}",
+                tr.params,
             )
         ]
         if len(ids) < wanted:  # then the runs where the metric is missing or null, by id
             rest = self.conn.execute(
-                f"SELECT r.id FROM runs r LEFT JOIN metrics o ON o.run_id = r.id AND o.name = ?"
-                f"{plan.joins()} WHERE o.{agg}_r IS NULL{cond} "
-                f"ORDER BY (r.id_int IS NULL), r.id_int, r.id LIMIT ?",
-                [key.path[0], *plan.join_params, *plan.params, wanted - len(ids)],
+                f"SELECT r.id FROM runs r LEFT JOIN metrics o ON o.run_id = r.id AND o.name = {name}"
+                f"{tr.join_sql()} WHERE o.{agg}_r IS NULL{cond} ORDER BY {ties} LIMIT {wanted - len(ids)}",
+                tr.params,
             )
             ids += [row[0] for row in rest]
         return ids[max(int(q.offset or 0), 0) :]
@@ -647,17 +678,16 @@ class RunIndex:
         key = q.order[0].parsed_key
         if key.root != "metrics" or key.aggregate not in ("last", "min", "max"):
             return None
-        plan = _Plan(self._loose_columns(), _iso(cutoff))
-        if "metrics" in plan.loose:
+        c = self._compile(q.replace(order=()), cutoff)
+        if "metrics" in c.compiler.python_roots or len(c.filtered) != len(q.filters):
             return None
-        where, done = plan.where(q.filters)
-        return _Walk(key, plan, where, q.limit) if len(done) == len(q.filters) else None
+        return _Walk(key, c.compiler, c.conditions, q.limit)
 
     def top_walk(self, q: Query, cutoff: _dt.datetime) -> Optional[str]:
         """How a top-k query is answered by walking a metric's summary index (for ``explain``),
         or None when the plain query runs."""
         walk = self._walk(q, cutoff)
-        if walk is None or not self.plan(q, cutoff)["limited"]:
+        if walk is None:
             return None
         key, agg = walk.key, walk.key.aggregate
         end = "highest" if q.order[0].descending else "lowest"
@@ -668,12 +698,11 @@ class RunIndex:
 
     def count(self, filters: Sequence[Filter], cutoff: _dt.datetime) -> Optional[int]:
         """How many runs match, or None when some filter cannot be evaluated in SQL."""
-        plan = _Plan(self._loose_columns(), _iso(cutoff))
-        where, done = plan.where(filters)
-        if len(done) != len(filters):
+        c = self._compile(Query(filters=tuple(filters)), cutoff)
+        if len(c.filtered) != len(filters):
             return None
-        sql = f"SELECT COUNT(*) FROM runs r{plan.joins()}{where}"
-        return self.conn.execute(sql, plan.join_params + plan.params).fetchone()[0]
+        sql = f"SELECT COUNT(*) FROM runs r{c.compiler.join_sql()}{where(c.conditions)}"
+        return self.conn.execute(sql, c.compiler.params).fetchone()[0]
 
     def has_key(self, key: Key) -> bool:
         """Whether some indexed run has ``key``: one lookup in the catalogue of every run's key
@@ -700,14 +729,25 @@ class RunIndex:
 
 
 # --------------------------------------------------------------------------------------------------
-# translating filters and orders to SQL (the rules are those of experimentkit.query.semantics)
+# what the query compiler reads
 # --------------------------------------------------------------------------------------------------
-_NUMERIC = "('integer','real')"
-_RANK = (
-    "CASE {t} WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'true' THEN 0 WHEN 'false' "
-    "THEN 0 WHEN 'nan' THEN 0 WHEN 'text' THEN 1 WHEN 'time' THEN 2 ELSE 3 END"
+#: Where the index keeps each key of a run, for the query compiler: times as SQLAlchemy's SQLite
+#: text (``sqlite_time``), ``id_int`` the integer of an integer-looking id, the JSON documents
+#: whole (``experiment`` and ``host`` too), tags as a JSON list, and each metric aggregate with its
+#: JSON type beside it (``<agg>_t``; text, bools, NaN are values too).
+_LAYOUT = Layout(
+    run_id="r.id",
+    status="r.status",
+    heartbeat="r.heartbeat",
+    start_time="r.start_time",
+    text=(("command", "r.command"), ("notes", "r.notes")),
+    times=tuple((column, f"r.{column}") for column in _TIME_COLUMNS),
+    json=tuple((column, JsonRoot(f"r.{column}", whole=True)) for column in _JSON_COLUMNS),
+    id_number="r.id_int",
+    typed_metrics=True,
+    metric_table="metrics",
+    tags_json="r.tags",
 )
-_SQL_OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 def _catalogue_rows(doc: dict) -> set:
@@ -719,256 +759,20 @@ def _catalogue_rows(doc: dict) -> set:
     return rows
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+class _Compiled(NamedTuple):
+    """A query as the compiler gives it for the index."""
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class _Cell:
-    """How a key reads in SQL: ``t`` its type (json_type names, plus 'time' and 'nan'), ``v`` its
-    value, ``each`` the (json column, path) to enumerate list elements, when it can be a list."""
-
-    def __init__(self, t: str, v: str, each: Optional[tuple[str, str]] = None, scalar_only: bool = False):
-        self.t, self.v, self.each, self.scalar_only = t, v, each, scalar_only
-
-
-class _Plan:
-    def __init__(self, loose: set, cutoff: str):
-        self.loose = loose
-        self.cutoff = cutoff
-        self.metric_aliases: dict = {}
-        self.join_params: list = []
-        self.params: list = []
-
-    def joins(self) -> str:
-        return "".join(
-            f" LEFT JOIN metrics {alias} ON {alias}.run_id = r.id AND {alias}.name = ?"
-            for alias in self.metric_aliases.values()
-        )
-
-    def cell(self, key: Key) -> Optional[_Cell]:
-        root = key.root
-        if root in self.loose:
-            return None
-        if root == "status":
-            alive = "COALESCE(r.heartbeat, r.start_time)"
-            return _Cell(
-                "'text'",
-                f"(CASE WHEN r.status = 'RUNNING' AND ({alive} IS NULL OR "
-                f"{alive} < {_literal(self.cutoff)}) THEN 'DEAD' "
-                f"ELSE r.status END)",
-            )
-        if root in _TEXT_COLUMNS or root in _TIME_COLUMNS:
-            kind = "'time'" if root in _TIME_COLUMNS else "'text'"
-            return _Cell(f"(CASE WHEN r.{root} IS NULL THEN 'null' ELSE {kind} END)", f"r.{root}")
-        if root == "tags":
-            return _Cell("'array'", "r.tags", ("r.tags", "'$'"))
-        if root == "metrics":
-            name = key.path[0]
-            alias = self.metric_aliases.get(name)
-            if alias is None:
-                alias = self.metric_aliases[name] = f"m{len(self.metric_aliases)}"
-                self.join_params.append(name)
-            agg = key.aggregate
-            if agg == "count":
-                return _Cell(
-                    f"(CASE WHEN {alias}.count IS NULL THEN 'null' ELSE 'integer' END)",
-                    f"{alias}.count",
-                    scalar_only=True,
-                )
-            return _Cell(f"COALESCE({alias}.{agg}_t, 'null')", f"{alias}.{agg}", scalar_only=True)
-        if root in _JSON_COLUMNS:
-            if any(_INT_PART.match(p) or '"' in p or "\\" in p for p in key.path):
-                return None  # list indexes and odd labels: leave them to Python
-            path = _literal("$" + "".join(f'."{p}"' for p in key.path))
-            return _Cell(
-                f"COALESCE(json_type(r.{root}, {path}), 'null')",
-                f"json_extract(r.{root}, {path})",
-                (f"r.{root}", path),
-            )
-        return None
-
-    # ---- filters --------------------------------------------------------------------------------
-    def where(self, filters: Sequence[Filter]) -> tuple:
-        clauses, done = [], []
-        for flt in filters:
-            params: list = []
-            sql = self._filter(flt, params)
-            if sql is None:
-                continue
-            clauses.append(sql)
-            self.params += params
-            done.append(flt)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), done
-
-    def _filter(self, flt: Filter, params: list) -> Optional[str]:
-        if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
-            return None  # Python decides it
-        key = flt.parsed_key
-        if key.root == "id":
-            return _id_filter(flt.op, flt.value, params)
-        cell = self.cell(key)
-        if cell is None:
-            return None
-        op, value = flt.op, flt.value
-        if op in ("==", "!="):
-            sql = _equals(cell.t, cell.v, value, params)
-            return None if sql is None else (sql if op == "==" else f"NOT {sql}")
-        if op in _SQL_OPS:
-            return _ordered(cell, op, value, params)
-        if cell.scalar_only:
-            return None
-        if op == "contains":
-            return _contains(cell, value, params)
-        return _in(cell, value, params)
-
-    # ---- ordering -------------------------------------------------------------------------------
-    def order_by(self, orders: Sequence[Order]) -> Optional[str]:
-        terms = []
-        for order in orders:
-            direction = " DESC" if order.descending else ""
-            key = order.parsed_key
-            if key.root == "id":
-                terms += [f"(r.id_int IS NULL){direction}", f"r.id_int{direction}", f"r.id{direction}"]
-                continue
-            cell = self.cell(key)
-            if cell is None:
-                return None
-            terms += [f"({cell.t} = 'null')", _RANK.format(t=cell.t) + direction, cell.v + direction]
-        return ", ".join(terms + ["(r.id_int IS NULL)", "r.id_int", "r.id"])
+    compiler: QueryCompiler  # its parameters and joins
+    filtered: list  # the filters SQL applies
+    conditions: list  # their conditions
+    terms: Optional[list]  # ORDER BY terms (None: Python orders)
+    others: list  # SQL true where an order key's value is a list or object
 
 
 class _Walk(NamedTuple):
     """A top-k by one metric aggregate as ``RunIndex._top_by_metric`` walks it."""
 
     key: Key  # the metric aggregate ordered by
-    plan: _Plan  # the filters' joins and parameters
-    where: str  # the filters' WHERE clause ("" without filters)
+    compiler: QueryCompiler  # the filters' joins and parameters
+    conditions: list  # the filters' conditions
     limit: int  # the query's limit (k before the offset)
-
-
-def _equals(t: str, v: str, value: Any, params: list) -> Optional[str]:
-    """SQL true exactly when the cell equals ``value`` by the shared rules (never NULL)."""
-    if value is None:
-        return f"({t} = 'null')"
-    if isinstance(value, bool):
-        return f"({t} = '{'true' if value else 'false'}')"
-    if _is_number(value):
-        if isinstance(value, float) and math.isnan(value):
-            return "0"
-        if isinstance(value, int) and not -_INT64 <= value < _INT64:
-            return None
-        params.append(value)
-        return f"({t} IN {_NUMERIC} AND {v} = ?)"
-    if isinstance(value, str):
-        params.append(value)
-        return f"({t} = 'text' AND {v} = ?)"
-    if isinstance(value, _dt.datetime):
-        params.append(_iso(value))
-        return f"({t} = 'time' AND {v} = ?)"
-    return None
-
-
-def _ordered(cell: _Cell, op: str, value: Any, params: list) -> Optional[str]:
-    if value is None or isinstance(value, bool):
-        return "0"
-    if _is_number(value):
-        if isinstance(value, float) and math.isnan(value):
-            return "0"
-        if isinstance(value, int) and not -_INT64 <= value < _INT64:
-            return None
-        params.append(value)
-        return f"({cell.t} IN {_NUMERIC} AND {cell.v} {_SQL_OPS[op]} ?)"
-    if isinstance(value, str):
-        params.append(value)
-        return f"({cell.t} = 'text' AND {cell.v} {_SQL_OPS[op]} ?)"
-    if isinstance(value, _dt.datetime):
-        params.append(_iso(value))
-        return f"({cell.t} = 'time' AND {cell.v} {_SQL_OPS[op]} ?)"
-    return "0" if isinstance(value, (list, dict, tuple)) else None
-
-
-def _elements(t: str, each: tuple[str, str], condition: str) -> str:
-    """SQL true when the cell (type ``t``, elements ``each``) is a list with an element meeting
-    ``condition``."""
-    column, path = each
-    return f"({t} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, {path}) je WHERE {condition}))"
-
-
-def _contains(cell: _Cell, value: Any, params: list) -> Optional[str]:
-    parts = []
-    if cell.each is not None:
-        inner: list = []
-        condition = _equals("je.type", "je.value", value, inner)
-        if condition is None:
-            return None
-        parts.append(_elements(cell.t, cell.each, condition))
-        params += inner
-    if isinstance(value, str):
-        parts.append(f"({cell.t} = 'text' AND instr({cell.v}, ?) > 0)")
-        params.append(value)
-    return "(" + " OR ".join(parts) + ")" if parts else "0"
-
-
-def _in(cell: _Cell, values: Any, params: list) -> Optional[str]:
-    if not values:
-        return "0"
-    scalar_params: list = []
-    scalars = _each_equals(cell.t, cell.v, values, scalar_params)
-    if scalars is None:
-        return None
-    scalar_sql = "(" + " OR ".join(scalars) + ")"
-    if cell.each is None:
-        params += scalar_params
-        return scalar_sql
-    element_params: list = []
-    elements = _each_equals("je.type", "je.value", values, element_params)
-    if elements is None:
-        return None
-    params += element_params + scalar_params
-    condition = " OR ".join(elements)
-    return f"({_elements(cell.t, cell.each, condition)} OR ({cell.t} != 'array' AND {scalar_sql}))"
-
-
-def _each_equals(t: str, v: str, values: Iterable[Any], params: list) -> Optional[list[str]]:
-    """``_equals`` for each of ``values``; None when one of them cannot be said in SQL."""
-    clauses = []
-    for value in values:
-        sql = _equals(t, v, value, params)
-        if sql is None:
-            return None
-        clauses.append(sql)
-    return clauses
-
-
-def _id_filter(op: str, value: Any, params: list) -> Optional[str]:
-    """Ids compare as text, but ordering between two integer-looking ids is numeric."""
-    if op in ("==", "!="):
-        if not isinstance(value, str):
-            return "0" if op == "==" else "1"
-        params.append(value)
-        return f"(r.id {'=' if op == '==' else '!='} ?)"
-    if op == "contains":
-        if not isinstance(value, str):
-            return "0"
-        params.append(value)
-        return "(instr(r.id, ?) > 0)"
-    if op == "in":
-        texts = [v for v in value if isinstance(v, str)]
-        if len(texts) != len(value):
-            return None
-        params += texts
-        return f"(r.id IN ({','.join('?' * len(texts))}))" if texts else "0"
-    if not isinstance(value, str):
-        return None
-    kind, number, text = id_sort_key(value)
-    if kind == 0:
-        if not -_INT64 <= number < _INT64:
-            return None
-        params.append(number)
-        return f"(r.id_int IS NOT NULL AND r.id_int {_SQL_OPS[op]} ?)"
-    params.append(text)
-    return f"(r.id_int IS NULL AND r.id {_SQL_OPS[op]} ?)"

@@ -4,9 +4,10 @@ parameters, in the SQLite, PostgreSQL and MySQL/MariaDB dialects.
 Why one compiler: the semantics of :mod:`experimentkit.query.semantics` (JSON type checks, type
 ranks, missing-last, the natural-id tie-break, text ordered by code point) are subtle, and every
 copy of their translation drifts.  ``SqlStore`` (through SQLAlchemy's connection), the stdlib SQLite
-path (``fast_sqlite``) and the psycopg2 and PyMySQL paths (``fast_server``) send what this module
-compiles; a dialect differs only in the building blocks (how JSON is read, how text is collated,
-what "false" is, the parameter style).
+path (``fast_sqlite``), the psycopg2 and PyMySQL paths (``fast_server``) and the file store's SQLite
+index (``backends/file/index.py``) send what this module compiles; a dialect differs only in the
+building blocks (how JSON is read, how text is collated, what "false" is, the parameter style), a
+:class:`Layout` only in where the tables keep each key (the SQL stores' tables, the index's).
 
 Importing this module costs nothing beyond the standard library: the fast paths must not load
 SQLAlchemy.
@@ -15,17 +16,41 @@ SQLAlchemy.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+import math
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple, Optional
 
 from ...query.base import MAX_SQL_IN_VALUES, TIME_KEYS, Filter, Key, Query
 from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT
 
-__all__ = ["Dialect", "SQLITE", "POSTGRESQL", "MYSQL", "Operand", "QueryCompiler", "select_runs", "where"]
+__all__ = [
+    "Dialect",
+    "SQLITE",
+    "POSTGRESQL",
+    "MYSQL",
+    "JsonRoot",
+    "Layout",
+    "SQL_LAYOUT",
+    "Operand",
+    "QueryCompiler",
+    "select_runs",
+    "where",
+    "sqlite_time",
+]
 
 _COMPARE = ("<", "<=", ">", ">=")
 _JSONPICKLE = "'\"py/'"  # SQL text of the mark of Sacred's jsonpickle forms
+_INT64 = 2**63
+#: The aggregate types of a typed metric table (NaN is a number without a value; "null": None).
+_METRIC_KINDS = (
+    ("integer", "n"),
+    ("real", "n"),
+    ("nan", "n"),
+    ("true", "b"),
+    ("false", "b"),
+    ("text", "s"),
+    ("other", "o"),
+)
 
 _RUN_COLUMNS = (
     "run_id",
@@ -74,7 +99,7 @@ def where(conditions: Sequence[str]) -> str:
     return " WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else ""
 
 
-def _sqlite_time(value: _dt.datetime) -> str:
+def sqlite_time(value: _dt.datetime) -> str:
     """A datetime as SQLAlchemy stores it in SQLite (so that text comparison orders times)."""
     return (
         f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
@@ -85,8 +110,7 @@ def _sqlite_time(value: _dt.datetime) -> str:
 # --------------------------------------------------------------------------------------------------
 # dialects
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     """The building blocks in which the SQL databases differ.
 
     ``json_kinds``: the database's JSON type names mapped to the compiler's kinds (``n`` number,
@@ -157,6 +181,32 @@ class Dialect:
         text = f"json_extract({column}, {json_path})"
         return f"json_type({column}, {json_path})", text, text
 
+    def elements(self, column: str, path: Sequence[str], param: Any) -> Optional[tuple]:
+        """How SQL reads the elements of a list at ``path`` in the JSON ``column``: (the table
+        of its elements, true when the value is a list, an element's raw type, its value as text,
+        as a number), or None when Python matches list elements (MySQL/MariaDB)."""
+        if self.name == "postgresql":
+            doc = f"CAST({column} AS JSONB)"
+            node = f"jsonb_extract_path({doc}, {', '.join(param(p) for p in path)})" if path else doc
+            is_list = f"jsonb_typeof({node}) = 'array'"
+            # a value that is no list gives no elements (jsonb_array_elements would raise)
+            source = (
+                f"jsonb_array_elements(CASE WHEN {is_list} THEN {node} ELSE CAST('[]' AS JSONB) END) AS je"
+            )
+            text = "(je.value #>> '{}')"
+            return (
+                source,
+                f"coalesce({is_list}, false)",
+                "jsonb_typeof(je.value)",
+                text,
+                f"CAST({text} AS FLOAT)",
+            )
+        if self.name != "sqlite":
+            return None
+        json_path = param("$" + "".join(f'."{p}"' for p in path))
+        is_list = f"coalesce(json_type({column}, {json_path}) = 'array', 0)"
+        return f"json_each({column}, {json_path}) AS je", is_list, "je.type", "je.value", "je.value"
+
     def unparsable(self, column: str) -> str:
         """Rows whose JSON text may hold NaN/Infinity, which Python's ``json`` writes and reads
         but SQL JSON functions do not."""
@@ -171,7 +221,7 @@ class Dialect:
     def param_value(self, value: Any) -> Any:
         """A value as the driver must be given it (SQLite keeps times as SQLAlchemy's text)."""
         if self.name == "sqlite" and isinstance(value, _dt.datetime):
-            return _sqlite_time(value)
+            return sqlite_time(value)
         return value
 
     def window(self, limit: Optional[int], offset: int) -> str:
@@ -241,9 +291,84 @@ MYSQL = Dialect(
 
 
 # --------------------------------------------------------------------------------------------------
+# layouts: where the tables keep each key of a run
+# --------------------------------------------------------------------------------------------------
+class JsonRoot(NamedTuple):
+    """A key root kept as JSON text in one column.
+
+    ``whole``: the root alone (no path) is the whole document; ``numeric_fallback``: a column
+    holding the value for rows without JSON (Sacred-era results); ``null_is_suspect``: a NULL
+    column means "ask Python" (Sacred-era rows rebuilt from other columns); ``tagged_is_suspect``:
+    values in Sacred's jsonpickle forms may be stored (only Python restores them).
+    """
+
+    column: str
+    whole: bool = False
+    numeric_fallback: Optional[str] = None
+    null_is_suspect: bool = False
+    tagged_is_suspect: bool = False
+
+
+class Layout(NamedTuple):
+    """Where a run's keys are kept: the tables the compiler writes SQL against.
+
+    Two layouts share the compiler: the SQL stores' tables (:data:`SQL_LAYOUT`) and the file
+    store's SQLite index (``backends.file.index``).  ``run_id``/``status``/``heartbeat``/
+    ``start_time`` are columns of the run row; ``id_number`` a column holding the integer of an
+    integer-looking id (NULL otherwise; None: derived from the text); ``text``/``times`` map a
+    root to a text/time expression; ``columns`` a root to (table, columns) of fixed columns
+    (``experiment.name``); ``json`` a root to its :class:`JsonRoot`; ``python_paths`` are
+    (root, first part) pairs only Python reads.  Metrics come from one ``metric_summary`` row of
+    floats per run and name (``typed_metrics`` False), or from a ``metric_table`` joined once per
+    name whose aggregates carry their JSON type (``<agg>_t``: integer, real, true, false, nan,
+    text, other, null) beside the value.  Tags are rows of a ``tag`` table, or (``tags_json``)
+    a JSON list in a column.
+    """
+
+    run_id: str
+    status: str
+    heartbeat: str
+    start_time: str
+    text: tuple
+    times: tuple
+    json: tuple
+    columns: tuple = ()
+    python_paths: tuple = ()
+    id_number: Optional[str] = None
+    typed_metrics: bool = False
+    metric_table: str = "metric_summary"
+    tags_json: Optional[str] = None
+
+    def json_root(self, root: str) -> Optional[JsonRoot]:
+        return dict(self.json).get(root)
+
+
+SQL_LAYOUT = Layout(
+    run_id="run.run_id",
+    status="run.status",
+    heartbeat="run.heartbeat",
+    start_time="run.start_time",
+    text=(("command", "run.command"), ("notes", "coalesce(run.note, '')")),
+    times=tuple((key, f"run.{key}") for key in TIME_KEYS),
+    json=(
+        ("host", JsonRoot("run.host_info", null_is_suspect=True)),
+        ("config", JsonRoot("run.config", tagged_is_suspect=True)),
+        ("info", JsonRoot("run.info", tagged_is_suspect=True)),
+        ("meta", JsonRoot("run.meta", null_is_suspect=True)),
+        (
+            "result",
+            JsonRoot("run.result_json", whole=True, numeric_fallback="run.result", tagged_is_suspect=True),
+        ),
+    ),
+    columns=(("experiment", ("experiment", EXPERIMENT_COLUMNS)), ("host", ("host", HOST_COLUMNS))),
+    python_paths=(("host", "os"),),
+)
+"""The SQL stores' tables (``schema.py``): the run joined with its experiment and host."""
+
+
+# --------------------------------------------------------------------------------------------------
 # operands: a key's value as SQL text, one expression per type
 # --------------------------------------------------------------------------------------------------
-@dataclass
 class Operand:
     """The SQL view of one key, as SQL text.
 
@@ -255,45 +380,93 @@ class Operand:
     SQL must not parse (or, for a JSON column Sacred did not write, has no value to read);
     ``fast_num`` (SQLite) is the raw extracted value, a number only when ``num_check`` holds:
     comparing it first parses the JSON once for the rows the comparison rejects.  ``substring``
-    allows ``contains`` as a substring test (text-only operands); ``exists``: the key is there,
-    even with a JSON null (JSON operands only, ``is_json``).
+    allows ``contains`` as a substring test; ``exists``: the key is there, even with a JSON null
+    (JSON operands only, ``is_json``).  ``elements`` (a list's elements are matched in SQL by
+    ``contains`` and ``in``): (the table of its elements, true when the value is a list, the
+    operand of one element).
     """
 
-    present: Any
-    num: Any = None
-    txt: Any = None
-    time: Any = None
-    boolean: Any = None
-    rank: Any = None
-    onum: Any = None
-    other: Any = None
-    suspect: Any = None
-    is_json: bool = False
-    fast_num: Any = None
-    num_check: Any = None
-    substring: bool = False
-    is_id: bool = False
-    exists: Any = None
+    # a plain class, not a dataclass: the file store imports this module for every query process
+    __slots__ = (
+        "present",
+        "num",
+        "txt",
+        "time",
+        "boolean",
+        "rank",
+        "onum",
+        "other",
+        "suspect",
+        "is_json",
+        "fast_num",
+        "num_check",
+        "substring",
+        "is_id",
+        "exists",
+        "elements",
+    )
+
+    def __init__(
+        self,
+        present: Any,
+        num: Any = None,
+        txt: Any = None,
+        time: Any = None,
+        boolean: Any = None,
+        rank: Any = None,
+        onum: Any = None,
+        other: Any = None,
+        substring: bool = False,
+        is_id: bool = False,
+    ):
+        self.present, self.num, self.txt, self.time, self.boolean = present, num, txt, time, boolean
+        self.rank, self.onum, self.other, self.substring, self.is_id = rank, onum, other, substring, is_id
+        self.suspect: Any = None
+        self.is_json = False
+        self.fast_num: Any = None
+        self.num_check: Any = None
+        self.exists: Any = None
+        self.elements: Optional[tuple] = None
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class QueryCompiler:
-    """Turns filters and orders into SQL text of one dialect; values become parameters in
-    ``params`` (named, in the dialect's parameter style).  One compiler per query: the statements
-    that answer it share ``params``."""
+def _fits(value: Any) -> bool:
+    """Whether SQL takes the number as a parameter as it is (SQLite binds 64-bit integers)."""
+    return not isinstance(value, int) or -_INT64 <= value < _INT64
 
-    def __init__(self, dialect: Dialect, dead_cutoff: _dt.datetime):
+
+class QueryCompiler:
+    """Turns filters and orders into SQL text of one dialect over one layout; values become
+    parameters in ``params`` (named, in the dialect's parameter style).  One compiler per query:
+    the statements that answer it share ``params`` and ``joins``.  ``python_roots``: roots
+    whose stored copy is incomplete (only Python reads them)."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        dead_cutoff: _dt.datetime,
+        layout: Layout = SQL_LAYOUT,
+        python_roots: Collection[str] = (),
+    ):
         self.dialect = dialect
+        self.layout = layout
         self.params: dict = {}
         self.dead_cutoff = dead_cutoff
+        self.python_roots = frozenset(python_roots)
+        self.joins: list = []  # LEFT JOINs the conditions and terms read (``join_sql``)
+        self._metric_aliases: dict = {}
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
         self.params[name] = self.dialect.param_value(value)
         return self.dialect.placeholder(name)
+
+    def join_sql(self) -> str:
+        """The joins to write after the run table (typed metrics are joined once per name)."""
+        return "".join(self.joins)
 
     def _coalesce(self, expr: str) -> str:
         return f"coalesce({expr}, {self.dialect.false})"
@@ -301,40 +474,63 @@ class QueryCompiler:
     # ---- key -> operand ---------------------------------------------------------------------------
     def operand(self, key: Key) -> Optional[Operand]:
         """The SQL view of a run key, or None when only Python can evaluate it."""
-        root, path, true = key.root, key.path, self.dialect.true
+        root, path, true, lay = key.root, key.path, self.dialect.true, self.layout
+        if root in self.python_roots or (path and (root, path[0]) in lay.python_paths):
+            return None
         if root == "id":
-            return Operand(present=true, txt="run.run_id", is_id=True)
+            return Operand(present=true, txt=lay.run_id, is_id=True, substring=True)
         if root == "status":
             return Operand(present=true, txt=self.status_expr(), substring=True)
-        if root == "command":
-            return Operand(present="run.command IS NOT NULL", txt="run.command", substring=True)
-        if root in TIME_KEYS:
-            return Operand(present=f"run.{root} IS NOT NULL", time=f"run.{root}")
-        if root == "notes":
-            return Operand(present=true, txt="coalesce(run.note, '')", substring=True)
-        if root == "experiment" and len(path) == 1 and path[0] in EXPERIMENT_COLUMNS:
-            column = f"experiment.{path[0]}"
+        text = dict(lay.text).get(root)
+        if text is not None:
+            return Operand(present=f"{text} IS NOT NULL", txt=text, substring=True)
+        time = dict(lay.times).get(root)
+        if time is not None:
+            return Operand(present=f"{time} IS NOT NULL", time=time)
+        table, names = dict(lay.columns).get(root, ("", ()))
+        if len(path) == 1 and path[0] in names:
+            column = f"{table}.{path[0]}"
             return Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
-        if root == "host" and len(path) == 1 and path[0] in HOST_COLUMNS:
-            column = f"host.{path[0]}"
-            return Operand(present=f"{column} IS NOT NULL", txt=column, substring=True)
-        if root == "host" and path and path[0] != "os":
-            return self.json_operand("run.host_info", path, null_is_suspect=True)
-        if root in ("config", "info", "meta") and path:
+        json_root = lay.json_root(root)
+        if json_root is not None and (path or json_root.whole):
             return self.json_operand(
-                f"run.{root}", path, null_is_suspect=root == "meta", tagged_is_suspect=root != "meta"
-            )
-        if root == "result":
-            return self.json_operand(
-                "run.result_json",
+                json_root.column,
                 path,
-                tagged_is_suspect=True,
-                numeric_fallback=None if path else "run.result",
+                numeric_fallback=json_root.numeric_fallback,
+                null_is_suspect=json_root.null_is_suspect,
+                tagged_is_suspect=json_root.tagged_is_suspect,
             )
+        if root == "tags" and lay.tags_json is not None:
+            return self.json_operand(lay.tags_json, ())
         if root == "metrics":
+            if lay.typed_metrics:
+                return self.typed_metric(path[0], key.aggregate)
             value = self.metric_expr(path[0], key.aggregate)
             return Operand(present=f"{value} IS NOT NULL", num=value, onum=value)
         return None
+
+    def typed(self, raw_type: str, kinds: Sequence[tuple], as_text: str, number: str) -> Operand:
+        """The operand of a value of several types: ``raw_type`` names its type, ``kinds`` maps
+        those names to the compiler's kinds (see :class:`Dialect`), ``as_text``/``number`` are
+        the value as text / as a number."""
+        kind = "CASE {} {} END".format(raw_type, " ".join(f"WHEN '{t}' THEN '{k}'" for t, k in kinds))
+        return self._typed(kind, as_text, number)
+
+    def _typed(self, kind: str, as_text: str, number: str) -> Operand:
+        d = self.dialect
+        boolean = f"CASE WHEN {kind} = 'b' THEN CASE WHEN {as_text} = {d.json_true} THEN 1 ELSE 0 END END"
+        num = f"CASE WHEN {kind} = 'n' THEN {number} END"
+        return Operand(
+            present=f"({kind} IS NOT NULL AND {kind} != 'z')",
+            num=num,
+            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END",
+            boolean=boolean,
+            rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
+            f" WHEN {kind} = 'o' THEN 3 END",
+            onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
+            other=f"{kind} = 'o'",
+            substring=True,
+        )
 
     def json_operand(
         self,
@@ -361,24 +557,39 @@ class QueryCompiler:
                 f" THEN 'n' END ELSE {kind} END"
             )
             number = f"CASE WHEN {column} IS NULL THEN {numeric_fallback} ELSE {number} END"
-        boolean = f"CASE WHEN {kind} = 'b' THEN CASE WHEN {as_text} = {d.json_true} THEN 1 ELSE 0 END END"
-        num = f"CASE WHEN {kind} = 'n' THEN {number} END"
+        op = self._typed(kind, as_text, number)
         types = ", ".join(f"'{t}'" for t in d.number_types)
-        return Operand(
-            present=f"({kind} IS NOT NULL AND {kind} != 'z')",
-            num=num,
-            txt=f"CASE WHEN {kind} = 's' THEN {as_text} END",
-            boolean=boolean,
-            rank=f"CASE WHEN {kind} IN ('n', 'b') THEN 0 WHEN {kind} = 's' THEN 1"
-            f" WHEN {kind} = 'o' THEN 3 END",
-            onum=f"CASE WHEN {kind} = 'n' THEN {num} WHEN {kind} = 'b' THEN {boolean} END",
-            other=f"{kind} = 'o'",
-            suspect=self.suspect(column, null_is_suspect, tagged_is_suspect, unreadable),
-            is_json=True,
-            fast_num=number if d.name == "sqlite" and numeric_fallback is None else None,
-            num_check=f"{raw_type} IN ({types})",
-            exists=f"{raw_type} IS NOT NULL",
-        )
+        op.suspect = self.suspect(column, null_is_suspect, tagged_is_suspect, unreadable)
+        op.is_json = True
+        op.fast_num = number if d.name == "sqlite" and numeric_fallback is None else None
+        op.num_check = f"{raw_type} IN ({types})"
+        op.exists = f"{raw_type} IS NOT NULL"
+        elements = d.elements(column, path, self.param)
+        if elements is not None:
+            source, is_list, element_type, element_text, element_number = elements
+            item = self.typed(element_type, d.json_kinds, element_text, element_number)
+            if d.name == "sqlite":
+                item.fast_num, item.num_check = element_number, f"{element_type} IN ({types})"
+            op.elements = (source, is_list, item)
+        return op
+
+    def typed_metric(self, name: str, aggregate: Optional[str]) -> Operand:
+        """The run's ``aggregate`` of metric ``name`` from a typed metric table (see
+        :class:`Layout`), joined once per name."""
+        alias = self._metric_aliases.get(name)
+        if alias is None:
+            alias = self._metric_aliases[name] = f"m{len(self._metric_aliases)}"
+            self.joins.append(
+                f" LEFT JOIN {self.layout.metric_table} AS {alias} ON {alias}.run_id = {self.layout.run_id}"
+                f" AND {alias}.name = {self.param(name)}"
+            )
+        if aggregate not in ("last", "min", "max"):
+            count = f"{alias}.count"
+            return Operand(present=f"{count} IS NOT NULL", num=count, onum=count)
+        raw_type, value = f"{alias}.{aggregate}_t", f"{alias}.{aggregate}"
+        op = self.typed(raw_type, _METRIC_KINDS, value, value)
+        op.fast_num, op.num_check = value, f"{raw_type} IN ('integer', 'real')"
+        return op
 
     def suspect(self, column: str, null: bool, tagged: bool, unreadable: Optional[str]) -> Optional[str]:
         """Rows only Python may read: JSON the database cannot read (``unreadable``), a NULL
@@ -391,8 +602,9 @@ class QueryCompiler:
 
     def status_expr(self) -> str:
         """The effective status (DEAD for a RUNNING run without a recent sign of life)."""
-        alive = "coalesce(run.heartbeat, run.start_time)"
-        status = "coalesce(run.status, 'RUNNING')"
+        lay = self.layout
+        alive = f"coalesce({lay.heartbeat}, {lay.start_time})"
+        status = f"coalesce({lay.status}, 'RUNNING')"
         cutoff = self.param(self.dead_cutoff)
         return (
             f"CASE WHEN ({status} = 'RUNNING' AND ({alive} IS NULL OR {alive} < {cutoff}))"
@@ -405,8 +617,8 @@ class QueryCompiler:
         column = {"last": "last_value", "min": "min_value", "max": "max_value"}.get(
             aggregate or "count", "point_count"
         )
-        cond = f"ms.run_id = run.run_id AND ms.name = {self.param(name)}"
-        return f"(SELECT ms.{column} FROM metric_summary AS ms WHERE {cond})"
+        cond = f"ms.run_id = {self.layout.run_id} AND ms.name = {self.param(name)}"
+        return f"(SELECT ms.{column} FROM {self.layout.metric_table} AS ms WHERE {cond})"
 
     def tags_condition(self, flt: Filter) -> Optional[str]:
         wanted = [flt.value] if flt.op == "contains" else (flt.value if flt.op == "in" else None)
@@ -416,7 +628,7 @@ class QueryCompiler:
         if not names:
             return self.dialect.false
         listed = ", ".join(self.param(name) for name in names)
-        return f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = run.run_id AND tag.tag IN ({listed}))"
+        return f"EXISTS (SELECT 1 FROM tag WHERE tag.run_id = {self.layout.run_id} AND tag.tag IN ({listed}))"
 
     # ---- conditions -------------------------------------------------------------------------------
     def equal(self, op: Operand, value: Any) -> Optional[str]:
@@ -429,6 +641,10 @@ class QueryCompiler:
                 return false
             return self._coalesce(f"({op.boolean}) = {self.param(int(value))}")
         if _is_number(value):
+            if isinstance(value, float) and math.isnan(value):
+                return false  # NaN equals nothing
+            if not _fits(value):
+                return None
             if op.fast_num is not None:
                 return self._coalesce(f"({op.fast_num}) = {self.param(value)} AND {op.num_check}")
             return false if op.num is None else self._coalesce(f"({op.num}) = {self.param(value)}")
@@ -450,26 +666,45 @@ class QueryCompiler:
             eq = self.equal(op, value)
             return None if eq is None else f"NOT ({eq})"
         if flt.op == "in":
-            if op.other is not None:  # a list value matches when any element does: Python
+            if op.other is not None and op.elements is None:  # a list matches when an element does
                 return None
             parts = [self.equal(op, v) for v in value]
             if any(p is None for p in parts):
                 return None
-            return " OR ".join([d.false] + [f"({p})" for p in parts])
+            scalar = " OR ".join([d.false] + [f"({p})" for p in parts])
+            if op.elements is None or not value:
+                return scalar
+            inner = [self.equal(op.elements[2], v) for v in value]
+            if any(p is None for p in inner):
+                return None
+            return f"({scalar}) OR {self._any_element(op, ' OR '.join(f'({p})' for p in inner))}"
         if flt.op == "contains":
+            found = []
             if op.substring and isinstance(value, str) and op.txt is not None:
-                return self._coalesce(d.contains(op.txt, self.param(value)))
-            return None if op.other is not None else d.false
+                found.append(self._coalesce(d.contains(op.txt, self.param(value))))
+            if op.elements is not None:
+                match = self.equal(op.elements[2], value)
+                if match is None:
+                    return None
+                found.append(self._any_element(op, match))
+            elif op.other is not None:
+                return None
+            return " OR ".join(f"({f})" for f in found) if found else d.false
         assert flt.op in _COMPARE, flt.op
+        if op.is_id and not isinstance(value, str):
+            return None  # the reference compares the value's text with the ids (``id > True``)
         if value is None or isinstance(value, bool):
             return d.false
         if op.is_id and op.txt is not None:
-            is_int = d.is_int_text(op.txt)
-            if INT_TEXT.match(value) and len(value) <= 18:
-                number = f"CASE WHEN {is_int} THEN {d.bigint(op.txt)} END"
+            is_int, number, fits = self._id_number(op.txt)
+            if INT_TEXT.match(value) and fits(value):
                 return f"({is_int}) AND {number} {flt.op} {self.param(int(value))}"
+            if INT_TEXT.match(value) and self.layout.id_number is not None:
+                return None
             return f"NOT ({is_int}) AND {d.text(op.txt)} {flt.op} {d.text(self.param(value))}"
         if _is_number(value):
+            if not _fits(value) or (isinstance(value, float) and math.isnan(value)):
+                return None  # Python decides (what SQL binds and compares differs)
             if op.fast_num is not None:
                 return self._coalesce(f"({op.fast_num}) {flt.op} {self.param(value)} AND {op.num_check}")
             return d.false if op.num is None else self._coalesce(f"({op.num}) {flt.op} {self.param(value)}")
@@ -480,6 +715,24 @@ class QueryCompiler:
         if isinstance(value, _dt.datetime):
             return d.false if op.time is None else self._coalesce(f"{op.time} {flt.op} {self.param(value)}")
         return d.false
+
+    def _any_element(self, op: Operand, condition: str) -> str:
+        """True when ``op`` is a list with an element meeting ``condition`` (never NULL)."""
+        assert op.elements is not None
+        source, is_list, _ = op.elements
+        return f"{is_list} AND EXISTS (SELECT 1 FROM {source} WHERE {condition})"
+
+    def _id_number(self, run_id: str) -> tuple:
+        """(true when the id looks like an integer, that integer, which integer texts it holds)."""
+        if self.layout.id_number is not None and run_id == self.layout.run_id:
+            column = self.layout.id_number
+            return f"{column} IS NOT NULL", column, lambda text: -_INT64 <= int(text) < _INT64
+        is_int = self.dialect.is_int_text(run_id)
+        return (
+            is_int,
+            f"CASE WHEN {is_int} THEN {self.dialect.bigint(run_id)} END",
+            lambda text: len(text) <= 18,
+        )
 
     # ---- orders -----------------------------------------------------------------------------------
     def order_terms(self, op: Operand, descending: bool) -> list:
@@ -494,15 +747,16 @@ class QueryCompiler:
         # The first term is NULL exactly when the value is missing (JSON null has no rank).
         return self.dialect.missing_last(op.present, [f"{e}{direction}" for e in exprs])
 
-    def id_terms(self, run_id: str = "run.run_id", descending: bool = False) -> list:
+    def id_terms(self, run_id: Optional[str] = None, descending: bool = False) -> list:
         """Natural id order: integer-looking ids numerically, before the others (as text)."""
-        is_int = self.dialect.is_int_text(run_id)
+        run_id = run_id or self.layout.run_id
+        is_int, number, _ = self._id_number(run_id)
         direction = " DESC" if descending else " ASC"
-        return [
-            f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}",
-            f"CASE WHEN {is_int} THEN {self.dialect.bigint(run_id)} END{direction}",
-            f"{self.dialect.text(run_id)}{direction}",
-        ]
+        if self.layout.id_number is not None and run_id == self.layout.run_id:
+            first = f"{number} IS NULL{direction}"
+        else:
+            first = f"CASE WHEN {is_int} THEN 0 ELSE 1 END{direction}"
+        return [first, f"{number}{direction}", f"{self.dialect.text(run_id)}{direction}"]
 
     # ---- a whole query ----------------------------------------------------------------------------
     def plan(self, q: Query) -> tuple:
@@ -517,7 +771,7 @@ class QueryCompiler:
             if flt.op == "in" and len(flt.value) > MAX_SQL_IN_VALUES:
                 continue  # Python decides it
             key = flt.parsed_key
-            if key.root == "tags":
+            if key.root == "tags" and self.layout.tags_json is None:
                 cond = self.tags_condition(flt)
                 if cond is not None:
                     pushed.append((flt, cond))
@@ -544,5 +798,6 @@ class QueryCompiler:
     def key_exists(self, key: Key) -> Optional[str]:
         """A condition on ``run`` true where the run has the JSON ``key`` (a JSON null counts, as
         in the reference), or None when the path is not expressible (a list index, an odd label)."""
-        op = self.json_operand(f"run.{key.root}", key.path)
+        json_root = self.layout.json_root(key.root)
+        op = None if json_root is None else self.json_operand(json_root.column, key.path)
         return None if op is None else op.exists
