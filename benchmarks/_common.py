@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -89,3 +89,40 @@ def run_script_child(script: str, spec: dict) -> dict:
             return json.load(f)
     finally:
         os.unlink(out)
+
+
+def answer_child(child_arg: Optional[list], child: Callable[..., dict]) -> bool:
+    """In a ``--child SPEC OUT`` process (``run_script_child``): run ``child(**SPEC)`` and write its
+    JSON answer to OUT.  False in the parent process (no ``--child``)."""
+    import json
+
+    if not child_arg:
+        return False
+    spec = json.loads(child_arg[0])
+    with open(child_arg[1], "w", encoding="utf-8") as f:
+        json.dump(child(**spec), f)
+    return True
+
+
+def open_bench_run(observer: Any) -> str:
+    """Start a run on ``observer`` directly, without an ``Experiment`` (the events' minimal
+    arguments): for measuring what an observer's writes cost on their own.  Returns the run id."""
+    import datetime as dt
+
+    return str(
+        observer.started_event(
+            ex_info={
+                "name": "bench",
+                "base_dir": "/tmp",
+                "sources": [],
+                "dependencies": [],
+                "repositories": [],
+            },
+            command="main",
+            host_info={},
+            start_time=dt.datetime.utcnow(),
+            config={},
+            meta_info={},
+            _id=None,
+        )
+    )

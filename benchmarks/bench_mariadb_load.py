@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import os
 import statistics
 import tempfile
 import time
 
-from _common import run_script_child, table
+from _common import answer_child, open_bench_run, run_script_child, table
 
 VARIANTS = ("five", "set", "binary", "insert", "rc", "noindex")
 _FIELDS = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A'"
@@ -59,17 +58,7 @@ def child(url: str, variant: str, points: int) -> dict:
     from experimentkit.observers import SqlObserver
 
     obs = SqlObserver(url)
-    run_id = str(
-        obs.started_event(
-            ex_info={"name": "bench"},
-            command="main",
-            host_info={},
-            start_time=dt.datetime.utcnow(),
-            config={},
-            meta_info={},
-            _id=None,
-        )
-    )
+    run_id = open_bench_run(obs)
     obs.engine.dispose()
     u = sa.make_url(url)
     conn = pymysql.connect(
@@ -159,10 +148,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        spec = json.loads(args.child[0])
-        with open(args.child[1], "w", encoding="utf-8") as f:
-            json.dump(child(**spec), f)
+    if answer_child(args.child, child):
         return
     if not args.mysql:
         parser.error("--mysql URL (or EXPERIMENTKIT_TEST_MYSQL) is needed")

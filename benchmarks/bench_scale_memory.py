@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from _common import have, run_script_child, table
+from _common import answer_child, have, run_script_child, table
 
 
 def child(framework: str, points: int, store: str) -> dict:
@@ -88,10 +88,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        spec = json.loads(args.child[0])
-        with open(args.child[1], "w", encoding="utf-8") as f:
-            json.dump(child(**spec), f)
+    if answer_child(args.child, child):
         return
     sizes = [args.points] + ([10_000_000] if args.big else [])
     frameworks = ["experimentkit"] + (["experimentkit+sqlite"] if args.sql else [])

@@ -32,7 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-from _common import have, run_script_child, table
+from _common import have, open_bench_run, run_script_child, table
 
 
 def _fresh_url(kind: str, workdir: str, servers: dict, tag: str) -> str:
@@ -121,15 +121,7 @@ def child_observer(url: str, points: int, batch: int) -> dict:
     from experimentkit.observers import SqlObserver
 
     obs = SqlObserver(url)
-    run_id = obs.started_event(
-        ex_info={"name": "bench", "base_dir": "/tmp", "sources": [], "dependencies": [], "repositories": []},
-        command="main",
-        host_info={},
-        start_time=dt.datetime.utcnow(),
-        config={},
-        meta_info={},
-        _id=None,
-    )
+    run_id = open_bench_run(obs)
     base = time.time()
     start, cpu = time.perf_counter(), time.process_time()
     done = 0

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import os
 import shutil
 import sqlite3
@@ -38,7 +37,7 @@ import statistics
 import tempfile
 import time
 
-from _common import run_script_child, table
+from _common import answer_child, open_bench_run, run_script_child, table
 
 VARIANTS = ("base", "noindex", "cache", "wal", "page16k", "multirow", "all")
 STEPS = ("columns", "times", "pack", "rows", "block", "summary", "commit")
@@ -53,20 +52,12 @@ def _database(path: str, page_size: int) -> str:
             conn.execute(f"PRAGMA page_size={page_size}")
             conn.execute("VACUUM")
     obs = SqlObserver("sqlite:///" + path)
-    run_id = obs.started_event(
-        ex_info={"name": "bench", "base_dir": "/tmp", "sources": [], "dependencies": [], "repositories": []},
-        command="main",
-        host_info={},
-        start_time=dt.datetime.utcnow(),
-        config={},
-        meta_info={},
-        _id=None,
-    )
+    run_id = open_bench_run(obs)
     obs.log_metrics(
         {"loss": {"name": "loss", "steps": [0], "values": [0.0], "timestamps": [dt.datetime.utcnow()]}}, {}
     )
     obs.engine.dispose()
-    return str(run_id)
+    return run_id
 
 
 def child(path: str, variant: str, points: int, batch: int, per_statement: int) -> dict:
@@ -168,10 +159,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        spec = json.loads(args.child[0])
-        with open(args.child[1], "w", encoding="utf-8") as f:
-            json.dump(child(**spec), f)
+    if answer_child(args.child, child):
         return
     workdir = tempfile.mkdtemp(prefix="bench_sqlite_parts_")
     samples: dict = {}
