@@ -27,7 +27,7 @@ T0 = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
 _servers, url = sql_url_fixtures("ek_bulk")
 
 
-def _start(obs):
+def _start(obs, _id=None):
     return obs.started_event(
         ex_info={"name": "bulk"},
         command="main",
@@ -35,7 +35,7 @@ def _start(obs):
         start_time=T0,
         config={},
         meta_info={},
-        _id=None,
+        _id=_id,
     )
 
 
@@ -219,15 +219,7 @@ def test_batches_of_any_size_store_each_point_once_in_order(url):
     # sizes on both sides of the rows one statement appends (SQLite: a few hundred) and of a chunk,
     # two names interleaved, a run id and a name with quotes, backslashes and format characters
     obs = SqlObserver(url)
-    run_id = obs.started_event(
-        ex_info={"name": "bulk"},
-        command="main",
-        host_info={},
-        start_time=T0,
-        config={},
-        meta_info={},
-        _id="it's 50%s {0}\\",
-    )
+    run_id = _start(obs, "it's 50%s {0}\\")
     names = ["loss", "q'%s {1}\\n"]
     logged: dict = {name: [] for name in names}
     step = 0
