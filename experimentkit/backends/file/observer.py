@@ -21,7 +21,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import warnings
@@ -57,6 +56,8 @@ from .schema import (
     note_change,
     read_json,
     read_metrics_log,
+    temp_name,
+    write_atomic,
     write_metrics_json_streaming,
 )
 
@@ -189,7 +190,7 @@ class FileStorageObserver(RunObserver):
         experiment = dict(ex_info)
         experiment["sources"] = self._save_sources(ex_info)
         with self._new_run_dir(_id) as run_id:
-            _write_atomic(self._path(COUT_FILE), b"")
+            write_atomic(self._path(COUT_FILE), b"")
             self._start_entry(
                 {
                     "experiment": experiment,
@@ -444,7 +445,7 @@ class FileStorageObserver(RunObserver):
             note_change(self.basedir, os.path.basename(self._path()))
 
     def _save_json(self, name: str, obj: Any) -> None:
-        _write_atomic(self._path(name), dumps(obj).encode("utf-8"))
+        write_atomic(self._path(name), dumps(obj).encode("utf-8"))
 
     def _save_cout(self, captured_out: Optional[str]) -> None:
         """Append what was printed since the last beat (captured output only ever grows)."""
@@ -459,7 +460,7 @@ class FileStorageObserver(RunObserver):
             return
         text = dumps(sacred_flatten(self.info))
         if text != self._info_text:
-            _write_atomic(self._path(INFO_FILE), text.encode("utf-8"))
+            write_atomic(self._path(INFO_FILE), text.encode("utf-8"))
             self._info_text = text
 
     def _summarize(self, metrics_by_name: dict) -> None:
@@ -485,7 +486,7 @@ class FileStorageObserver(RunObserver):
         if sizes == self._summaries_saved:
             return
         text = json.dumps({**sizes, "metrics": self._summaries})
-        _write_atomic(self._path(METRICS_SUMMARY), text.encode("utf-8"))
+        write_atomic(self._path(METRICS_SUMMARY), text.encode("utf-8"))
         self._summaries_saved = sizes
 
     def _save_metrics_json(self) -> None:
@@ -496,7 +497,7 @@ class FileStorageObserver(RunObserver):
         path = self._path(METRICS_FILE)
         log = self._path(METRICS_LOG)
         if self._kept_items is None and _file_size(log) > MAX_KEPT_METRIC_CHARS:
-            tmp = _temp_name(path)
+            tmp = temp_name(path)
             damaged: list = []
             try:
                 with (
@@ -509,7 +510,7 @@ class FileStorageObserver(RunObserver):
                 _unlink_quietly(tmp)
             self._log_damaged = bool(damaged)
             return
-        _write_atomic(path, self._metrics_json().encode("utf-8"))
+        write_atomic(path, self._metrics_json().encode("utf-8"))
 
     def _seed_log(self) -> None:
         """Rebuild the metric log from metrics.json when the run's end removed it and points come
@@ -526,7 +527,7 @@ class FileStorageObserver(RunObserver):
             (name, s.get("steps") or [], s.get("values") or [], s.get("timestamps") or [])
             for name, s in sorted(metrics.items())
         )
-        _write_atomic(log, lines.encode("utf-8"))
+        write_atomic(log, lines.encode("utf-8"))
 
     def _drop_log(self) -> None:
         """Remove the metric log once metrics.json holds all of it (one copy of the points); a log
@@ -598,7 +599,7 @@ class FileStorageObserver(RunObserver):
             run=self.run_entry, config=self.config, info=self.info, cout=cout, savedir=self.dir
         )
         report_path = self._path("report" + self.template.suffix)
-        _write_atomic(report_path, report.encode("utf-8"))
+        write_atomic(report_path, report.encode("utf-8"))
 
 
 def _column_items(values: Any) -> str:
@@ -626,26 +627,8 @@ def _file_size(path: str) -> int:
         return 0
 
 
-def _temp_name(path: str) -> str:
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data``: readers see the old or the new file, never a partial one."""
-    tmp = _temp_name(path)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
 def _copy_atomic(source: str, dest: str) -> None:
-    tmp = _temp_name(dest)
+    tmp = temp_name(dest)
     try:
         shutil.copyfile(source, tmp)
         os.replace(tmp, dest)

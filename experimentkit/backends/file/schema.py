@@ -19,6 +19,7 @@ Files whose name starts with ``.`` are temporary files of an interrupted write: 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as _dt
 import itertools
 import json
@@ -65,6 +66,8 @@ __all__ = [
     "write_metrics_json_streaming",
     "CHANGES_FILE",
     "note_change",
+    "temp_name",
+    "write_atomic",
 ]
 
 RUN_FILE = "run.json"
@@ -609,3 +612,25 @@ def note_change(basedir: str | os.PathLike, run_id: str) -> None:
         os.write(fd, (json.dumps(str(run_id)) + "\n").encode())
     finally:
         os.close(fd)
+
+
+def temp_name(path: str) -> str:
+    """A hidden temporary beside ``path``, named for the writing process (``.<name>.<pid>.<hex>.tmp``):
+    readers skip dot files, and a temporary left by a killed writer says whose it was.
+    ``os.urandom``, not ``secrets``: importing secrets (hmac, hashlib) costs a query process ~3 ms."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data``: readers see the old or the new file, never a partial one."""
+    tmp = temp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

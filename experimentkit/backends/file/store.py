@@ -36,6 +36,7 @@ from .schema import (
     read_json,
     read_jsonl,
     read_metric_series,
+    write_atomic,
 )
 
 __all__ = ["FileStore"]
@@ -308,17 +309,8 @@ class FileStore(Store):
 
     def _save_annotations(self, run_dir: str, data: dict) -> None:
         """Replace experimentkit.json atomically (temp file + rename, as the observer writes)."""
-        path = os.path.join(run_dir, ANNOTATIONS_FILE)
-        # os.urandom, not secrets: importing secrets (hmac, hashlib) costs a query process ~3 ms
-        tmp = os.path.join(run_dir, f".{ANNOTATIONS_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(data, indent=2, sort_keys=True)
+        write_atomic(os.path.join(run_dir, ANNOTATIONS_FILE), text.encode("utf-8"))
 
     @contextlib.contextmanager
     def _annotating(self, run_id: Any) -> Iterator[tuple]:
