@@ -82,6 +82,9 @@ __all__ = [
     "dotted_keys",
     "check_count",
     "resource_entries",
+    "id_sort_key",
+    "INT_TEXT",
+    "HINT_IDS",
 ]
 
 #: Every operator a filter may use.
@@ -899,7 +902,8 @@ class RunQuery:
 # --------------------------------------------------------------------------------------------------
 # the store interface
 # --------------------------------------------------------------------------------------------------
-_INT_ID = re.compile(r"-?\d+\Z")
+INT_TEXT = re.compile(r"-?\d+\Z")
+"""An integer as text: a run id that sorts as a number, a key part that may be a list index."""
 HINT_IDS = 10_000
 """Stored ids an unknown-run error looks through for the closest one (the error stays cheap)."""
 #: How many ids an unknown-id error names when none is close to the one asked for.
@@ -909,7 +913,7 @@ _IDS_SHOWN = 8
 def id_sort_key(run_id: Any) -> tuple:
     """Natural id order: integer-looking ids numerically, before any other ids (as text)."""
     text = str(run_id)
-    return (0, int(text), "") if _INT_ID.match(text) else (1, 0, text)
+    return (0, int(text), "") if INT_TEXT.match(text) else (1, 0, text)
 
 
 def _id_listing(ids: Sequence[str]) -> str:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import numbers
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from .base import Filter, Key, Order, Query, RunRecord, id_sort_key
+from .base import INT_TEXT, Filter, Key, Order, Query, RunRecord, id_sort_key
 
 __all__ = ["resolve", "matches", "sort_key", "apply_in_python", "apply_rows_in_python", "id_sort_key"]
-
-_INT_ID = re.compile(r"-?\d+\Z")
 
 
 def resolve(record: RunRecord, key: Key) -> Any:
@@ -37,7 +34,7 @@ def _dig(value: Any, path: Sequence[str]) -> Any:
     for part in path:
         if isinstance(value, dict):
             value = value.get(part)
-        elif isinstance(value, list) and _INT_ID.match(part) and 0 <= int(part) < len(value):
+        elif isinstance(value, list) and INT_TEXT.match(part) and 0 <= int(part) < len(value):
             value = value[int(part)]
         else:
             return None

@@ -39,14 +39,13 @@ import datetime as _dt
 import json
 import math
 import os
-import re
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Optional
 
-from ...query.base import Filter, Key, Query, dotted_keys, resource_entries
+from ...query.base import INT_TEXT, Filter, Key, Query, dotted_keys, resource_entries
 from ...query.memory import parse_time, summarize
 from ...query.semantics import id_sort_key
 from ...serialize import safe_restore
@@ -90,7 +89,6 @@ _TEXT_COLUMNS = ("command", "notes")
 _TIME_COLUMNS = ("start_time", "stop_time", "heartbeat")
 _TABLES = ("runs", "docs", "sigs", "metrics", "loose", "keys", "state")
 _CATALOGUED = ("config", "info", "meta")
-_INT_PART = re.compile(r"-?\d+\Z")
 _INT64 = 2**63
 _SCHEMA = """
 CREATE TABLE runs (
@@ -714,7 +712,7 @@ class RunIndex:
         found = self.conn.execute("SELECT 1 FROM keys WHERE root = ? AND name = ? LIMIT 1", (key.root, name))
         if found.fetchone() is not None:
             return True
-        return key.root != "metrics" and any(_INT_PART.match(part) for part in key.path)
+        return key.root != "metrics" and any(INT_TEXT.match(part) for part in key.path)
 
     def key_names(self, root: str) -> list:
         """Every key under ``root`` some indexed run has (for suggestions)."""

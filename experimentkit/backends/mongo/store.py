@@ -33,6 +33,7 @@ from ...errors import StoreError, suggest, suggest_known
 from ...query.base import (
     DEFAULT_DEAD_AFTER,
     HINT_IDS,
+    INT_TEXT,
     TIME_KEYS,
     Filter,
     Key,
@@ -51,7 +52,6 @@ from . import schema
 __all__ = ["MongoStore"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_INT_ID = re.compile(r"-?\d+\Z")
 _RANGE_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _INT64 = (-(2**63), 2**63 - 1)
 #: Fields every listing needs: the id and what decides DEAD.
@@ -214,7 +214,7 @@ class MongoStore(Store):
         if key.root == "metrics":
             return self._metrics.find_one({"name": key.path[0]}, {"_id": 1}) is not None
         if key.root not in ("config", "info", "meta") or any(
-            _INT_ID.match(p) or p.startswith(("$", "@")) for p in key.path
+            INT_TEXT.match(p) or p.startswith(("$", "@")) for p in key.path
         ):
             return True
         return self._runs.find_one({_field_path(key): {"$exists": True}}, {"_id": 1}) is not None
@@ -641,7 +641,7 @@ def _projection(keys: list) -> dict:
             continue
         parts = [key.root]
         for part in key.path:
-            if _INT_ID.match(part) or part.startswith(("$", "@")) or "," in part:
+            if INT_TEXT.match(part) or part.startswith(("$", "@")) or "," in part:
                 break
             parts.append(part)
         paths.add(".".join(parts))
@@ -704,7 +704,7 @@ def _raw_ids(run_id: Any) -> list:
         return [run_id]
     text = str(run_id)
     found: list = [text]
-    if _INT_ID.match(text) and _INT64[0] <= int(text) <= _INT64[1]:
+    if INT_TEXT.match(text) and _INT64[0] <= int(text) <= _INT64[1]:
         found.append(int(text))
     if ObjectId.is_valid(text):
         found.append(ObjectId(text))

@@ -8,7 +8,6 @@ SQLAlchemy.
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
-    "INT_TEXT",
     "HOST_COLUMNS",
     "EXPERIMENT_COLUMNS",
     "loads",
@@ -37,7 +35,6 @@ __all__ = [
 SCHEMA_VERSION = 8
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
 
-INT_TEXT = re.compile(r"-?\d+\Z")
 HOST_COLUMNS = ("hostname", "cpu", "python_version")
 EXPERIMENT_COLUMNS = ("name", "base_dir", "mainfile")
 _CHUNK = 500  # ids per IN (...) list

@@ -20,8 +20,8 @@ import math
 from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple, Optional
 
-from ...query.base import MAX_SQL_IN_VALUES, TIME_KEYS, Filter, Key, Query
-from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS, INT_TEXT
+from ...query.base import INT_TEXT, MAX_SQL_IN_VALUES, TIME_KEYS, Filter, Key, Query
+from .common import EXPERIMENT_COLUMNS, HOST_COLUMNS
 
 __all__ = [
     "Dialect",
