@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from experimentkit import Experiment
 from experimentkit.backends.file.schema import metric_names_of, read_metric_summaries
@@ -223,3 +225,68 @@ def test_the_run_page_chart_data_is_the_same_from_the_stored_text(tmp_path):
         again = store.metric("1", name)
         as_lists = MetricSeries(name, list(again.steps), list(again.values), list(again.timestamps))
         assert from_text == charts.series_json(as_lists)
+
+
+def _bits(array) -> list:
+    return np.asarray(array, dtype=float).view(np.uint64).tolist()
+
+
+def _as_stored(values: list) -> bytes:
+    return json.dumps(values, separators=(",", ":"))[1:-1].encode()
+
+
+_ANY_DOUBLE = st.floats(allow_nan=False) | st.floats(min_value=-1e6, max_value=1e6) | st.floats(width=32)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ANY_DOUBLE | st.integers(-(2**60), 2**60), min_size=1, max_size=60))
+def test_float_column_is_bit_for_bit_what_json_reads(values):
+    """Every double (and integer) as Python writes it is read back to the same bits as ``float()``
+    of its text: the digit-and-power division, its long double step and the ones read one by one."""
+    items = _as_stored(values)
+    assert _bits(float_column(np, items)) == _bits([float(v) for v in json.loads(b"[" + items + b"]")])
+
+
+def test_float_column_reads_realistic_losses_and_the_halfway_quotients_exactly():
+    rng = np.random.default_rng(7)
+    losses = (np.exp(-np.arange(20_000) / 3_000) + rng.random(20_000) * 1e-2).tolist()
+    losses += [float(np.float32(v)) for v in rng.random(2_000)] + [1.5e-05, -2.5e-07, float("nan")]
+    items = _as_stored(losses)
+    assert _bits(float_column(np, items)) == _bits(losses)
+    # decimals whose 64-bit quotient lies exactly halfway between two doubles (where rounding
+    # that quotient again would be wrong), powers of ten beyond a double's exact ones, integers
+    # beyond 2**53
+    texts = ["8775.5201438860704", "0.2513591700177846", "0.017980015562522789", "7.4592478524708139"]
+    texts += ["0.00000000000000000000001", "0.000000000000000000000000123", "9007199254740993"]
+    parsed = float_column(np, ",".join(texts).encode())
+    assert _bits(parsed) == _bits([float(t) for t in texts])
+
+
+def test_float_column_leaves_what_is_not_a_plain_number_list_to_json():
+    for bad in (b"1,,2", b"1.5,-", b"1-2", b"1..2", b"1,true", b"1,2e999999"):
+        out = float_column(np, bad)
+        try:
+            expected = [float(v) for v in json.loads(b"[" + bad + b"]")]
+        except (ValueError, TypeError, OverflowError):
+            expected = None
+        assert (out is None) or (expected is not None and _bits(out) == _bits(expected)), bad
+
+
+def test_a_long_time_column_is_parsed_in_its_own_thread_to_the_same_answer(monkeypatch):
+    from experimentkit.query import base
+
+    stamps = [dt.datetime(2026, 1, 1) + dt.timedelta(microseconds=7 * i) for i in range(40_000)]
+    text = json.dumps([t.isoformat() for t in stamps])[1:-1].replace(", ", ",").encode()
+    series = base.ColumnSeries("t", b"1", b"1.5", text)
+    started: list = []
+    real = base.threading.Thread
+
+    def counting(*args, **kwargs):
+        started.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base.threading, "Thread", counting)
+    threaded = series.parsed_columns()["timestamps"]
+    assert started and threaded.tolist() == stamps
+    monkeypatch.setattr(base, "_THREAD_BYTES", len(text) + 1)
+    assert base.ColumnSeries("t", b"1", b"1.5", text).parsed_columns()["timestamps"].tolist() == stamps

@@ -49,6 +49,7 @@ import difflib
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -281,16 +282,44 @@ class ColumnSeries(MetricSeries):
     def parsed_columns(self) -> dict:
         """``{"steps", "values", "timestamps"}`` as numpy arrays (int64, float64 with JSON's
         numbers only, datetime64[us]) for the columns still held as text in the plain form numpy
-        parses in C; None for the others (then the lists decide)."""
+        parses in C; None for the others (then the lists decide).
+
+        A long time column is parsed in a second thread while this one reads the numbers: numpy
+        lets go of the GIL while it converts the times, so two cores share the work."""
         import numpy as np
 
         from .columns import float_column, int_column, time_column
 
-        out: dict = {}
-        for key, parse in (("steps", int_column), ("values", float_column), ("timestamps", time_column)):
-            column = self._columns[key]
-            out[key] = parse(np, column) if isinstance(column, bytes) else None
+        times = self._columns["timestamps"]
+        out: dict = {"timestamps": None}
+        failed: list = []
+
+        def parse_times() -> None:
+            try:
+                out["timestamps"] = time_column(np, times)
+            except BaseException as exc:  # handed to the caller's thread below
+                failed.append(exc)
+
+        worker = threading.Thread(target=parse_times) if isinstance(times, bytes) else None
+        if worker is not None and len(times) >= _THREAD_BYTES:
+            worker.start()
+        elif worker is not None:
+            parse_times()
+            worker = None
+        try:
+            for key, parse in (("steps", int_column), ("values", float_column)):
+                column = self._columns[key]
+                out[key] = parse(np, column) if isinstance(column, bytes) else None
+        finally:
+            if worker is not None:
+                worker.join()
+        if failed:
+            raise failed[0]
         return out
+
+
+#: Time columns of at least this many bytes (about 10,000 times) are parsed in their own thread.
+_THREAD_BYTES = 300_000
 
 
 def _naive_utc(text: Any) -> Optional[_dt.datetime]:

@@ -11,16 +11,13 @@ form they parse (then the caller decodes the JSON, which is always right).
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from typing import Any, Optional
 
 __all__ = ["json_list", "int_column", "float_column", "time_column"]
 
 _INT_CHARS = b"0123456789,-"
-_DECIMAL_CHARS = b"0123456789,-."
-#: A decimal of at most this many digits is its digits as an integer divided by a power of ten,
-#: both exact in a double, so one IEEE division rounds it correctly (what ``float()`` gives).
-_EXACT_DIGITS = 15
 _TIME_LENGTHS = (19, 26)  # "YYYY-MM-DDTHH:MM:SS", and with ".ffffff"
 
 
@@ -50,15 +47,19 @@ def int_column(np: Any, items: bytes) -> Optional[Any]:
 
 def float_column(np: Any, items: bytes) -> Optional[Any]:
     """``float64`` array of a column of JSON numbers (NaN/Infinity as Python writes them), else
-    None (``null``, strings, booleans ... take the JSON path)."""
+    None (``null``, strings, booleans ... take the JSON path).
+
+    Each number is read as its digits (an integer) and a power of ten, and divided in C: exactly
+    ``float()``'s result, as ``_decimals`` explains.  Numbers in exponent form, NaN and Infinity are
+    read one by one when they are few; otherwise, and where the division cannot be made exact,
+    numpy's own parser reads the column."""
     if not items:
         return np.empty(0, dtype=float)
     if b'"' in items:
         return None
-    if not items.translate(None, _DECIMAL_CHARS):
-        out = _short_decimals(np, items)
-        if out is not None:
-            return out
+    out = _decimals(np, items)
+    if out is not None:
+        return out
     try:
         out = np.fromstring(items, dtype=float, sep=",")
     except ValueError:
@@ -66,33 +67,115 @@ def float_column(np: Any, items: bytes) -> Optional[Any]:
     return out if len(out) == _count(items) else None
 
 
-def _short_decimals(np: Any, items: bytes) -> Optional[Any]:
-    """Numbers written as ``-?digits.digits`` with at most ``_EXACT_DIGITS`` digits (what ``repr``
-    gives for most logged floats), parsed as integers and scaled: several times quicker than
-    parsing each as a float.  None when some item does not have that form."""
+#: Powers of ten exact in a double (5**22 < 2**53): an integer below 2**53 divided by one of them
+#: is rounded once, so the quotient is the correctly rounded value of the decimal.
+_EXACT_POWER = 22
+_SAFE_INTEGER = 2**53
+#: With an 80-bit ``long double`` (64-bit significand) the integers of up to 18 digits and the
+#: powers up to 10**27 are exact, and a quotient rounded to 64 bits rounds to the same double as
+#: the exact one unless it lies exactly halfway between two doubles: its 11 extra bits are then
+#: 10000000000, and such numbers (about one in 2,000) are read by ``float()``.
+_LONG_POWER = 27
+_MAX_WHOLE = 10**18
+_HALFWAY = 0x400
+_PLAIN = bytes(range(48, 58)) + b",-."  # digits, comma, minus, dot
+
+
+def _long_double_ok(np: Any) -> bool:
+    """Whether numpy's ``longdouble`` is the x87 80-bit format stored in 16 bytes, little-endian
+    (Linux and macOS on x86-64), whose significand ``_decimals`` reads from the low 8 bytes."""
+    info = np.finfo(np.longdouble)
+    return bool(info.nmant == 63 and np.dtype(np.longdouble).itemsize == 16 and sys.byteorder == "little")
+
+
+def _decimals(np: Any, items: bytes) -> Optional[Any]:
+    """The numbers of ``items`` (see ``float_column``), or None when numpy's parser should read
+    them (many exponents, more than 18 digits, no exact division on this machine)."""
     buf = np.frombuffer(items, dtype=np.uint8)
     commas = np.flatnonzero(buf == ord(","))
-    dots = np.flatnonzero(buf == ord("."))
-    if len(dots) != len(commas) + 1:
-        return None  # not one dot per item (integers among them: the general parser)
+    count = len(commas) + 1
     starts = np.concatenate(([0], commas + 1))
     ends = np.concatenate((commas, [len(buf)]))
-    negative = buf[np.minimum(starts, len(buf) - 1)] == ord("-")
-    # each dot inside its own item, with a digit on both sides ("-.5", "5." are not JSON)
-    if not ((dots > starts + negative) & (dots < ends - 1)).all():
+    if (ends <= starts).any():
+        return None  # an empty item
+    singles: dict = {}
+    if items.translate(None, _PLAIN):  # exponents, NaN, Infinity, or not numbers at all
+        shifted = buf - np.uint8(ord(","))  # the plain bytes become 0, 1, 2 and 4 .. 13
+        odd = np.unique(np.searchsorted(commas, np.flatnonzero((shifted > 13) | (shifted == 3))))
+        if len(odd) > count // 16:
+            return None
+        editable = bytearray(items)
+        for index in odd.tolist():
+            start, end = int(starts[index]), int(ends[index])
+            try:
+                value = json.loads(items[start:end])
+            except ValueError:
+                return None
+            if type(value) not in (int, float) or end - start < 3:
+                return None  # true, false: the JSON path decides
+            try:
+                singles[index] = float(value)
+            except OverflowError:
+                return None
+            editable[start:end] = b"0." + b"0" * (end - start - 2)  # a stand-in of one width
+        items = bytes(editable)
+        buf = np.frombuffer(items, dtype=np.uint8)
+    dots = np.flatnonzero(buf == ord("."))
+    if len(dots) == count:
+        owner = np.arange(count)  # one dot per item if each lies inside its own (checked below)
+    else:
+        owner = np.searchsorted(commas, dots)
+        if (np.diff(owner) == 0).any():
+            return None  # two dots in one item
+    negative = buf[starts] == ord("-")
+    if np.count_nonzero(negative) != items.count(b"-"):
+        return None  # a minus that does not start its item
+    # each dot inside its item with a digit on both sides ("-.5", "5." are not JSON)
+    if not ((dots > starts[owner] + negative[owner]) & (dots < ends[owner] - 1)).all():
         return None
-    scale = ends - dots - 1
-    if (ends - starts - negative - 1 > _EXACT_DIGITS).any():
-        return None
+    if (ends - starts == negative).any():
+        return None  # a lone minus
+    scale = np.zeros(count, dtype=np.intp)
+    scale[owner] = ends[owner] - dots - 1
     try:
-        whole = np.fromstring(items.replace(b".", b""), dtype=np.int64, sep=",")
+        whole = np.fromstring(items.replace(b".", b"") if len(dots) else items, dtype=np.int64, sep=",")
     except ValueError:
         return None
-    if len(whole) != len(starts):
+    if len(whole) != count:
         return None
-    out = np.abs(whole) / (10.0 ** np.arange(_EXACT_DIGITS + 1))[scale]
-    out[negative] *= -1  # also -0.0
+    whole = np.abs(whole)
+    if len(whole) and (whole.max() >= _MAX_WHOLE or scale.max() > _LONG_POWER):
+        return None  # a clamped (too long) integer, or a power a long double cannot hold exactly
+    hard = (whole > _SAFE_INTEGER) | (scale > _EXACT_POWER)
+    out = whole / _powers(np, float)[np.minimum(scale, _EXACT_POWER)]
+    if hard.any():
+        if not _long_double_ok(np):
+            return None
+        picked = np.flatnonzero(hard)
+        quotient = whole[picked].astype(np.longdouble) / _powers(np, np.longdouble)[scale[picked]]
+        out[picked] = quotient.astype(float)
+        significand = quotient.view(np.uint64)[0::2]
+        for index in picked[(significand & 0x7FF) == _HALFWAY].tolist():
+            out[index] = float(items[starts[index] : ends[index]])
+    np.negative(out, out=out, where=negative)  # also -0.0
+    for index, value in singles.items():
+        out[index] = value
     return out
+
+
+_POWERS: dict = {}
+
+
+def _powers(np: Any, dtype: Any) -> Any:
+    """10**0 .. 10**27 in ``dtype``, each exact while it fits the significand (built by
+    multiplying by ten, which is exact for those)."""
+    key = np.dtype(dtype).name
+    if key not in _POWERS:
+        powers = np.ones(_LONG_POWER + 1, dtype=dtype)
+        for k in range(1, _LONG_POWER + 1):
+            powers[k] = powers[k - 1] * dtype(10)
+        _POWERS[key] = powers
+    return _POWERS[key]
 
 
 def time_column(np: Any, items: bytes) -> Optional[Any]:
