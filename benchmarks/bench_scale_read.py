@@ -1,8 +1,12 @@
 """Reading one run's 10^6-point metric back, and the bytes it takes on disk, beside Sacred.
 
-    python benchmarks/bench_scale_read.py [--repeat 3] [--sizes 100000,1000000] [--postgres URL] [--mysql URL]
+    python benchmarks/bench_scale_read.py [--repeat 3] [--sizes 100000,1000000] [--values losses|halves]
+                                          [--postgres URL] [--mysql URL]
 
-Populates (through each framework's own observer, one run logging ``--points`` scalars): an
+Populates (through each framework's own observer, one run logging ``--points`` scalars: with
+``--values losses``, the default, a noisy decaying loss whose values print with 16-17 digits as
+a training loop's floats do; with ``--values halves``, ``i * 0.5``, short decimals that every
+parser reads fastest): an
 experimentkit file store, an experimentkit SQLite database, a Sacred file store, and, with
 ``--postgres`` / ``--mysql`` (default: the EXPERIMENTKIT_TEST_POSTGRES / EXPERIMENTKIT_TEST_MYSQL
 URLs; ``--no-servers`` skips them), a database ``ek_bench_read_<random>`` on each server (dropped
@@ -26,6 +30,7 @@ import argparse
 import contextlib
 import math
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -41,7 +46,15 @@ from _common import have, table
 BARE = [sys.executable, "-c", "pass"]
 
 
-def populate(framework: str, target: str, points: int) -> Any:
+def values_of(kind: str, points: int) -> list:
+    """The logged values: ``losses`` (full-precision floats, seeded) or ``halves`` (``i * 0.5``)."""
+    if kind == "halves":
+        return [i * 0.5 for i in range(points)]
+    rng = random.Random(13)
+    return [math.exp(-5 * i / points) + 0.01 * rng.random() for i in range(points)]
+
+
+def populate(framework: str, target: str, points: int, kind: str) -> Any:
     """One run logging ``points`` scalars; returns its id."""
     if framework == "sacred":
         from sacred import Experiment
@@ -56,10 +69,12 @@ def populate(framework: str, target: str, points: int) -> Any:
     ex = Experiment("bench_scale_read")
     ex.observers.append(observer)
 
+    values = values_of(kind, points)
+
     @ex.main
     def main(_run: Any) -> None:
-        for i in range(points):
-            _run.log_scalar("loss", i * 0.5)
+        for value in values:
+            _run.log_scalar("loss", value)
 
     run = ex.run(options={"--loglevel": "ERROR"})
     return run._id
@@ -124,7 +139,7 @@ def server_database(base: str) -> Iterator[str]:
         admin.dispose()
 
 
-def measure(points: int, repeat: int, workdir: str, with_sacred: bool, servers: dict) -> dict:
+def measure(points: int, repeat: int, workdir: str, with_sacred: bool, servers: dict, kind: str) -> dict:
     ek_file = os.path.join(workdir, f"ek_{points}")
     ek_sqlite = "sqlite:///" + os.path.join(workdir, f"ek_{points}.db")
     sacred_dir = os.path.join(workdir, f"sacred_{points}")
@@ -135,7 +150,7 @@ def measure(points: int, repeat: int, workdir: str, with_sacred: bool, servers: 
         [("sacred", sacred_dir)] if with_sacred else []
     ):
         done = subprocess.run(
-            pop + [framework, target, str(points)], capture_output=True, text=True, check=True
+            pop + [framework, target, str(points), kind], capture_output=True, text=True, check=True
         )
         ids[target] = done.stdout.strip().splitlines()[-1]
     stored = {name: _stored_ok(target, ids[target], points) for name, target in ek_targets.items()}
@@ -153,8 +168,8 @@ def measure(points: int, repeat: int, workdir: str, with_sacred: bool, servers: 
         )
     samples: dict = {name: [] for name in readers}
     for _ in range(repeat):
-        for name, (kind, target, run_id) in readers.items():
-            samples[name].append(read_once(kind, target=target, run_id=run_id, points=points))
+        for name, (reader, target, run_id) in readers.items():
+            samples[name].append(read_once(reader, target=target, run_id=run_id, points=points))
     result = {"points": points, "read": {}, "bytes": {}, "stored": {}}
     for name, values in samples.items():
         result["read"][name] = (
@@ -180,15 +195,16 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("EXPERIMENTKIT_TEST_POSTGRES"))
     parser.add_argument("--mysql", default=os.environ.get("EXPERIMENTKIT_TEST_MYSQL"))
     parser.add_argument("--no-servers", action="store_true", help="only the file store and SQLite")
-    parser.add_argument("--populate", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--values", choices=("losses", "halves"), default="losses", help="what is logged")
+    parser.add_argument("--populate", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.populate:
-        framework, target, points = args.populate
-        print(populate(framework, target, int(points)))
+        framework, target, points, kind = args.populate
+        print(populate(framework, target, int(points), kind))
         return
     with_sacred = have("sacred")
     workdir = tempfile.mkdtemp(prefix="bench_scale_read_")
-    print(f"load average at start: {os.getloadavg()}")
+    print(f"load average at start: {os.getloadavg()}; values logged: {args.values}")
     bare_times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -201,7 +217,7 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             servers = {name: stack.enter_context(server_database(url)) for name, url in bases.items() if url}
             for points in [int(s) for s in args.sizes.split(",")]:
-                results.append(measure(points, args.repeat, workdir, with_sacred, servers))
+                results.append(measure(points, args.repeat, workdir, with_sacred, servers, args.values))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = []

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_conformance import StoreConformance, emit_events, sample_runs
+from file_store_support import age_files, run_spec, write_runs
+from store_conformance import StoreConformance
 
 from experimentkit.backends.file import index as index_module
 from experimentkit.backends.file.index import INDEX_FILE
@@ -26,12 +27,6 @@ from experimentkit.errors import StoreError
 from experimentkit.query import open_store
 
 T = _dt.datetime
-
-
-def write_runs(basedir: Path, specs: list, workdir: Path) -> None:
-    """Record ``specs`` with the real observer (one observer per run, as separate processes do)."""
-    for spec in specs:
-        emit_events(FileStorageObserver(str(basedir)), spec, workdir)
 
 
 class TestFileStore(StoreConformance):
@@ -293,42 +288,13 @@ def test_common_queries_run_in_sql(twin_stores: Any) -> None:
 # --------------------------------------------------------------------------------------------------
 # the index follows the files
 # --------------------------------------------------------------------------------------------------
-def _spec(run_id: str, status: str = "COMPLETED", **extra: Any) -> dict:
-    spec = sample_runs()[0]
-    spec.update(
-        {
-            "id": run_id,
-            "status": status,
-            "tags": [],
-            "notes": "",
-            "info": {},
-            "metrics": {"acc": {"steps": [0], "values": [float(run_id) / 10], "timestamps": [T(2024, 1, 1)]}},
-        }
-    )
-    if status == "RUNNING":
-        spec.pop("stop_time", None)
-        spec["heartbeat"] = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    spec.update(extra)
-    return spec
-
-
-def _age(base: Path, seconds: float = 3600) -> None:
-    """Set every mtime an hour back, as for runs written long ago (the index trusts those)."""
-    old = _dt.datetime.now().timestamp() - seconds
-    for folder, _dirs, files in os.walk(base):
-        for name in files:
-            if not name.startswith(INDEX_FILE):
-                os.utime(os.path.join(folder, name), (old, old))
-        os.utime(folder, (old, old))
-
-
 def _ids(store: FileStore, *where: str, order: str = "id") -> list:
     return [r.id for r in store.runs().where(*where).order_by(order).all()]
 
 
 def test_index_reads_only_changed_runs_and_survives_reopening(tmp_path: Path) -> None:
-    write_runs(tmp_path / "runs", [_spec(str(i)) for i in range(1, 6)], tmp_path)
-    _age(tmp_path / "runs")
+    write_runs(tmp_path / "runs", [run_spec(str(i)) for i in range(1, 6)], tmp_path)
+    age_files(tmp_path / "runs")
     store = FileStore(tmp_path / "runs")
     assert store.index_path == str(tmp_path / "runs" / INDEX_FILE)
     assert store.refresh() == {"read": 5, "dropped": 0, "runs": 5}
@@ -337,7 +303,7 @@ def test_index_reads_only_changed_runs_and_survives_reopening(tmp_path: Path) ->
     assert store.refresh()["read"] == 1
     assert _ids(store, "tags contains keep") == ["3"]
     store.close()
-    _age(tmp_path / "runs" / "3")
+    age_files(tmp_path / "runs" / "3")
     again = FileStore(tmp_path / "runs")  # a fresh process: the index file is reused
     assert again.refresh()["read"] == 1  # only run 3 (changed moments ago, so re-checked)
     assert again.refresh()["read"] == 0
@@ -347,8 +313,8 @@ def test_index_reads_only_changed_runs_and_survives_reopening(tmp_path: Path) ->
 
 def test_query_sees_added_changed_and_deleted_runs(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1"), _spec("2", "RUNNING")], tmp_path)
-    _age(base)
+    write_runs(base, [run_spec("1"), run_spec("2", "RUNNING")], tmp_path)
+    age_files(base)
     store = FileStore(base)
     assert _ids(store, "status == RUNNING") == ["2"]
     # the running run logs more metrics (appended, directory untouched) and completes
@@ -362,7 +328,7 @@ def test_query_sees_added_changed_and_deleted_runs(tmp_path: Path) -> None:
     observer.completed_event(stop_time=T(2024, 1, 3), result=5)
     assert _ids(store, "status == COMPLETED") == ["1", "2"]
     assert _ids(store, "result == 5") == ["2"]
-    write_runs(base, [_spec("3")], tmp_path)
+    write_runs(base, [run_spec("3")], tmp_path)
     assert _ids(store) == ["1", "2", "3"]
     import shutil
 
@@ -376,8 +342,8 @@ def test_query_sees_added_changed_and_deleted_runs(tmp_path: Path) -> None:
 def test_in_place_rewrite_of_a_live_sacred_run_is_seen(tmp_path: Path) -> None:
     """Sacred rewrites run.json in place (the directory's mtime does not change)."""
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1", "RUNNING")], tmp_path)
-    _age(base)
+    write_runs(base, [run_spec("1", "RUNNING")], tmp_path)
+    age_files(base)
     store = FileStore(base)
     assert _ids(store, "status == RUNNING") == ["1"]
     run_json = base / "1" / "run.json"
@@ -398,7 +364,7 @@ def test_runs_written_while_querying(tmp_path: Path) -> None:
 
     def writer() -> None:
         for i in range(1, 31):
-            write_runs(base, [_spec(str(i), "RUNNING")], tmp_path)
+            write_runs(base, [run_spec(str(i), "RUNNING")], tmp_path)
             observer = FileStorageObserver(str(base))
             observer.attach(str(i))
             observer.completed_event(stop_time=T(2024, 1, 1), result=i)
@@ -420,7 +386,7 @@ def test_runs_written_while_querying(tmp_path: Path) -> None:
 
 def test_a_starting_run_is_not_listed_yet(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1")], tmp_path)
+    write_runs(base, [run_spec("1")], tmp_path)
     (base / "2").mkdir()
     (base / "2" / "config.json").write_text("{}")
     (base / "_sources").mkdir(exist_ok=True)
@@ -434,7 +400,7 @@ def test_a_starting_run_is_not_listed_yet(tmp_path: Path) -> None:
 
 def test_unwritable_or_corrupt_index(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1"), _spec("2")], tmp_path)
+    write_runs(base, [run_spec("1"), run_spec("2")], tmp_path)
     memory = FileStore(base, index_path=str(tmp_path / "no" / "such" / "dir" / "index.sqlite"))
     assert memory.index_path == ":memory:"
     assert _ids(memory, "metrics.acc > 0.15") == ["2"]
@@ -473,7 +439,7 @@ def _read_only_directory(base: Path) -> Iterator[None]:
 
 def test_read_only_directory_keeps_the_index_in_memory(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1")], tmp_path)
+    write_runs(base, [run_spec("1")], tmp_path)
     with _read_only_directory(base):
         with pytest.raises(OSError):
             (base / "probe").write_text("x")
@@ -484,7 +450,7 @@ def test_read_only_directory_keeps_the_index_in_memory(tmp_path: Path) -> None:
 def test_racy_timestamps_are_not_trusted(tmp_path: Path, monkeypatch: Any) -> None:
     """A run written in the same clock tick as the scan is looked at again next time."""
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1")], tmp_path)
+    write_runs(base, [run_spec("1")], tmp_path)
     store = FileStore(base)
     assert store.refresh()["read"] == 1
     assert store.refresh()["read"] == 1  # its mtimes are recent: not trusted yet
@@ -498,7 +464,7 @@ def test_racy_timestamps_are_not_trusted(tmp_path: Path, monkeypatch: Any) -> No
 # --------------------------------------------------------------------------------------------------
 def test_tags_and_notes_live_beside_run_json(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    write_runs(base, [_spec("1")], tmp_path)
+    write_runs(base, [run_spec("1")], tmp_path)
     before = (base / "1" / "run.json").read_bytes()
     store = FileStore(base)
     assert store.add_tags(1, ["a", "b"]) == ["a", "b"]
@@ -557,7 +523,7 @@ def test_artifacts_cannot_leave_the_store(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     secret = tmp_path / "secret.txt"
     secret.write_text("do not serve")
-    write_runs(base, [_spec("1", artifacts={"model.txt": "weights"})], tmp_path)
+    write_runs(base, [run_spec("1", artifacts={"model.txt": "weights"})], tmp_path)
     store = FileStore(base)
     with store.artifact("1", "model.txt") as f:
         assert f.read() == b"weights"
@@ -585,9 +551,9 @@ def test_dead_runs(tmp_path: Path) -> None:
     write_runs(
         base,
         [
-            _spec("1", "RUNNING", heartbeat=now - _dt.timedelta(minutes=10)),
-            _spec("2", "RUNNING", heartbeat=now),
-            _spec("3", "COMPLETED", heartbeat=now - _dt.timedelta(days=9)),
+            run_spec("1", "RUNNING", heartbeat=now - _dt.timedelta(minutes=10)),
+            run_spec("2", "RUNNING", heartbeat=now),
+            run_spec("3", "COMPLETED", heartbeat=now - _dt.timedelta(days=9)),
         ],
         tmp_path,
     )
@@ -604,7 +570,7 @@ def test_dead_runs(tmp_path: Path) -> None:
 
 def test_metric_series_and_output(tmp_path: Path) -> None:
     base = tmp_path / "runs"
-    spec = _spec("1", captured_out="hello\n")
+    spec = run_spec("1", captured_out="hello\n")
     spec["metrics"]["acc"] = {
         "steps": [0, 5],
         "values": [0.5, float("nan")],

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_conformance import emit_events, sample_runs
+from file_store_support import age_files, run_spec, write_runs
 
 from experimentkit.backends.file.observer import FileStorageObserver
 from experimentkit.backends.file.schema import CHANGES_FILE
@@ -26,41 +26,11 @@ from experimentkit.backends.file.store import FileStore
 from experimentkit.errors import QueryError
 
 T = _dt.datetime
-INDEX_PREFIX = ".experimentkit-index"
 
 
 def _spec(run_id: str, status: str = "COMPLETED", lr: float = 0.1) -> dict:
-    spec = sample_runs()[0]
-    spec.update(
-        {
-            "id": run_id,
-            "status": status,
-            "tags": [],
-            "notes": "",
-            "info": {},
-            "config": {"lr": lr, "optimizer": "adam" if int(run_id) % 2 else "sgd"},
-            "metrics": {"acc": {"steps": [0], "values": [int(run_id) / 100], "timestamps": [T(2024, 1, 1)]}},
-        }
-    )
-    if status == "RUNNING":
-        spec.pop("stop_time", None)
-        spec["heartbeat"] = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    return spec
-
-
-def _write(base: Path, specs: list, work: Path) -> None:
-    for spec in specs:
-        emit_events(FileStorageObserver(str(base)), spec, work)
-
-
-def _age(base: Path, seconds: float = 3600) -> None:
-    """Every mtime an hour back, as for runs written long ago (the index trusts those)."""
-    old = _dt.datetime.now().timestamp() - seconds
-    for folder, _dirs, files in os.walk(base):
-        for name in files:
-            if not name.startswith(INDEX_PREFIX):
-                os.utime(os.path.join(folder, name), (old, old))
-        os.utime(folder, (old, old))
+    config = {"lr": lr, "optimizer": "adam" if int(run_id) % 2 else "sgd"}
+    return run_spec(run_id, status, acc=int(run_id) / 100, config=config)
 
 
 def _ids(store: FileStore, *where: str) -> list:
@@ -69,8 +39,8 @@ def _ids(store: FileStore, *where: str) -> list:
 
 def _aged_store(tmp_path: Path, count: int, **kwargs: Any) -> tuple:
     base = tmp_path / "runs"
-    _write(base, [_spec(str(i), **kwargs) for i in range(1, count + 1)], tmp_path)
-    _age(base)
+    write_runs(base, [_spec(str(i), **kwargs) for i in range(1, count + 1)], tmp_path)
+    age_files(base)
     store = FileStore(base)
     assert store.refresh()["read"] == count
     return base, store
@@ -115,8 +85,8 @@ def test_a_run_deleted_or_replaced_by_hand(tmp_path: Path) -> None:
     base = tmp_path / "runs"
     specs = [_spec(str(i)) for i in range(1, 5)]
     specs[1]["config"]["rare"] = 1  # a key only run 2 has
-    _write(base, specs, tmp_path)
-    _age(base)
+    write_runs(base, specs, tmp_path)
+    age_files(base)
     store = FileStore(base)
     assert _ids(store, "config.rare == 1") == ["2"]
     shutil.rmtree(base / "2")
@@ -127,8 +97,8 @@ def test_a_run_deleted_or_replaced_by_hand(tmp_path: Path) -> None:
     # run 3 replaced by another directory of the same name (a new inode in the listing)
     shutil.move(str(base / "3"), str(tmp_path / "old3"))
     other = tmp_path / "other"
-    _write(other, [_spec("3", lr=0.9)], tmp_path)
-    _age(other)
+    write_runs(other, [_spec("3", lr=0.9)], tmp_path)
+    age_files(other)
     shutil.move(str(other / "3"), str(base / "3"))
     assert _ids(store, "config.lr == 0.9") == ["3"]
     assert _ids(store) == ["1", "3", "4"]
@@ -147,7 +117,7 @@ def test_a_running_runs_points_and_end_are_seen(tmp_path: Path) -> None:
         _id=None,
     )
     assert _ids(store, "status == RUNNING") == ["4"]
-    _age(base)  # nothing below may rely on a recent mtime
+    age_files(base)  # nothing below may rely on a recent mtime
     for value in (0.5, 0.8):
         observer.log_metrics(
             {"acc": {"name": "acc", "steps": [0], "values": [value], "timestamps": [T(2024, 1, 2)]}}, {}
@@ -164,12 +134,12 @@ def test_a_replay_into_an_ended_run_and_tags_from_another_process(tmp_path: Path
     observer.log_metrics(
         {"acc": {"name": "acc", "steps": [1], "values": [0.99], "timestamps": [T(2024, 1, 2)]}}, {}
     )
-    _age(base)
+    age_files(base)
     assert _ids(store, "metrics.acc > 0.9") == ["2"]
     assert store.refresh()["read"] == 0  # read once, then trusted again
     other = FileStore(base, index_path=str(tmp_path / "elsewhere.sqlite"))
     other.add_tags("3", ["best"])
-    _age(base)
+    age_files(base)
     assert _ids(store, "tags contains best") == ["3"]
 
 
@@ -179,7 +149,7 @@ def test_hand_edits_of_an_ended_run_need_a_full_refresh_and_a_lost_journal_force
     base, store = _aged_store(tmp_path, 3)
     config = base / "1" / "config.json"
     config.write_text(json.dumps({"lr": 0.7, "optimizer": "adam"}))
-    _age(base)
+    age_files(base)
     assert store.refresh(full=True)["read"] == 3
     assert _ids(store, "config.lr == 0.7") == ["1"]
     store.add_tags("1", ["x"])  # creates the journal
@@ -252,10 +222,10 @@ def test_a_warm_query_makes_as_many_file_calls_for_60_runs_as_for_15(
         base = tmp_path / str(count)
         specs = [_spec(str(i)) for i in range(1, count + 1)]
         specs += [_spec(str(count + i), "RUNNING") for i in range(1, live + 1)]
-        _write(base, specs, tmp_path)
+        write_runs(base, specs, tmp_path)
         store = FileStore(base)  # creates the index file: the base directory changes
         store.refresh()
-        _age(base)
+        age_files(base)
         store.refresh()  # lists the base once more, then trusts its mtime
         with monkeypatch.context() as patched:
             counts = _count_file_calls(patched)
@@ -283,7 +253,7 @@ def test_top_k_by_a_metric_matches_the_full_ordering(tmp_path: Path) -> None:
             spec["metrics"] = {"m": points}
         specs.append(spec)
     base = tmp_path / "runs"
-    _write(base, specs, tmp_path)
+    write_runs(base, specs, tmp_path)
     store = FileStore(base)
     for order in ("-metrics.m", "metrics.m", "metrics.m.max", "-metrics.m.min"):
         for where in ((), ("config.lr < 0.1",), ("config.optimizer == adam", "metrics.m.count >= 2")):
@@ -297,7 +267,7 @@ def test_a_directory_without_run_json_is_watched_without_rewriting_the_index(tmp
     base, store = _aged_store(tmp_path, 2)
     (base / "3").mkdir()  # a run still starting (or a folder that is no run at all)
     (base / "3" / "config.json").write_text('{"lr": 0.2}')
-    _age(base)
+    age_files(base)
     assert _ids(store) == ["1", "2"]
     index = base / ".experimentkit-index.sqlite"
     before = index.stat().st_mtime_ns

@@ -424,7 +424,7 @@ def _metrics_json_series(run_dir: str | os.PathLike, name: str) -> Optional[tupl
     except FileNotFoundError:
         return None
     try:
-        columns = _compact_columns(data)
+        columns = _compact_columns(data, name)
     except ValueError:
         columns = None
     if columns is not None:
@@ -448,11 +448,12 @@ def _metrics_json_series(run_dir: str | os.PathLike, name: str) -> Optional[tupl
 _COMPACT_SERIES = (b':{"steps":[', b'],"timestamps":[', b'],"values":[')
 
 
-def _compact_columns(data: bytes) -> Optional[dict]:
+def _compact_columns(data: bytes, wanted: Optional[str] = None) -> Optional[dict]:
     """``{name: {key: JSON item text}}`` of a metrics.json in the observer's compact layout
     (``{"name":{"steps":[...],"timestamps":[...],"values":[...]},...}``), or None for any other
     text.  Only the metric names are decoded; a column is cut at the first ``]`` that is outside a
-    string, and is taken only when it holds no nested list, object or escape."""
+    string, and is taken only when it holds no nested list, object or escape.  With ``wanted``,
+    only that metric's columns are copied out (the others are checked where they lie)."""
     if data == b"{}":
         return {}
     if not data.startswith(b'{"') or not data.endswith(b"]}}"):
@@ -469,12 +470,11 @@ def _compact_columns(data: bytes) -> Optional[dict]:
                 return None
             pos += len(mark)
             end = data.find(b"]", pos)
-            items = data[pos:end]
-            if end < 0 or any(c in items for c in (b"[", b"{", b"\\")):
+            if end < 0 or any(data.find(c, pos, end) >= 0 for c in (b"[", b"{", b"\\")):
                 return None
-            if b'"' in items and items.count(b'"') % 2:  # the "]" was inside a string
+            if data.count(b'"', pos, end) % 2:  # the "]" was inside a string
                 return None
-            series[key] = items
+            series[key] = data[pos:end] if wanted is None or name == wanted else b""
             pos = end
         out[name] = series
         if data.startswith(b"]},", pos):
