@@ -183,24 +183,23 @@ def time_column(np: Any, items: bytes) -> Optional[Any]:
     date and time, with or without 6 digits of microseconds), else None (time zones, other forms:
     the caller parses them one by one).
 
-    Times of one width are cut by a reshape and parsed by numpy; the few without a fraction
-    (``isoformat`` leaves out ``.000000``) get it back first, so the column has one width."""
+    Times of one width are read in place as fixed-width strings and parsed by numpy; the few
+    without a fraction (``isoformat`` leaves out ``.000000``) get it back first, so the column has
+    one width."""
     if not items:
         return np.empty(0, dtype="datetime64[us]")
     count = _count(items)
     texts = _fixed_width(np, items, count)
     if texts is None:
-        buf = np.frombuffer(items, dtype=np.uint8)
-        quotes = np.flatnonzero(buf == ord('"'))
-        if len(quotes) != 2 * count:
-            return None
-        ends = quotes[1::2]
-        lengths = ends - quotes[0::2] - 1
+        # the items' lengths from their commas (quotes and the rest are checked once widened)
+        commas = np.flatnonzero(np.frombuffer(items, dtype=np.uint8) == ord(","))
+        ends = np.append(commas, len(items))
+        lengths = np.diff(ends, prepend=-1) - 3  # the text between the quotes
         if not ((lengths == _TIME_LENGTHS[0]) | (lengths == _TIME_LENGTHS[1])).all():
             return None
         parts: list = []
         start = 0
-        for end in ends[lengths == _TIME_LENGTHS[0]].tolist():
+        for end in (ends[lengths == _TIME_LENGTHS[0]] - 1).tolist():  # before the closing quote
             parts += (items[start:end], b".000000")
             start = end
         texts = _fixed_width(np, b"".join(parts) + items[start:], count)
@@ -215,16 +214,20 @@ def time_column(np: Any, items: bytes) -> Optional[Any]:
 
 
 def _fixed_width(np: Any, items: bytes, count: int) -> Optional[Any]:
-    """The quoted times of ``items`` as a fixed-width ``S`` array when they all have one width
-    and the date and time separators in place, else None."""
+    """The quoted times of ``items`` as an ``S`` array looking into ``items`` (no copy) when they
+    all have one width and the date and time separators in place, else None."""
     width, extra = divmod(len(items) + 1, count)
     if extra or width - 3 not in _TIME_LENGTHS:
         return None
-    rows = np.frombuffer(items + b",", dtype=np.uint8).reshape(count, width)
-    marks = [(0, '"'), (-2, '"'), (-1, ","), (5, "-"), (8, "-"), (14, ":"), (17, ":")]
+    buf = np.frombuffer(items, dtype=np.uint8)
+    # row i is the i-th item with its comma (the last item has none: its row is one byte short)
+    rows = np.lib.stride_tricks.as_strided(buf, shape=(count, width - 1), strides=(width, 1))
+    if not (buf[width - 1 :: width] == ord(",")).all():
+        return None
+    marks = [(0, '"'), (-1, '"'), (5, "-"), (8, "-"), (14, ":"), (17, ":")]
     if not all((rows[:, at] == ord(mark)).all() for at, mark in marks):
         return None
     if not ((rows[:, 11] == ord("T")) | (rows[:, 11] == ord(" "))).all():
         return None
     # numpy parses the digits (and refuses anything else in them)
-    return np.ascontiguousarray(rows[:, 1:-2]).view(f"S{width - 3}").ravel()
+    return np.ndarray((count,), dtype=f"S{width - 3}", buffer=items, offset=1, strides=(width,))

@@ -472,8 +472,8 @@ def _compact_columns(data: bytes, wanted: Optional[str] = None) -> Optional[dict
             end = data.find(b"]", pos)
             if end < 0 or any(data.find(c, pos, end) >= 0 for c in (b"[", b"{", b"\\")):
                 return None
-            if data.count(b'"', pos, end) % 2:  # the "]" was inside a string
-                return None
+            if data.find(b'"', pos, end) >= 0 and data.count(b'"', pos, end) % 2:
+                return None  # the "]" was inside a string
             series[key] = data[pos:end] if wanted is None or name == wanted else b""
             pos = end
         out[name] = series
