@@ -589,3 +589,43 @@ def test_metric_series_and_output(tmp_path: Path) -> None:
     assert _ids(store, "metrics.acc == None") == []
     assert _ids(store, "metrics.acc > 0") == []
     assert _ids(store, "metrics.acc.max == 0.5") == ["1"]
+
+
+def test_temporaries_left_by_killed_writers_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    """A writer killed between writing its temporary and renaming it leaves ``.<file>.<pid>.<hex>.tmp``;
+    the next write of that run (an annotation, the observer's end) removes those older than an
+    hour, and leaves young ones (a writer at work) and files that only look alike."""
+    from experimentkit.backends.file.schema import STALE_TEMPORARY_AGE
+
+    base = tmp_path / "runs"
+    write_runs(base, [run_spec("1")], tmp_path)
+    run_dir = base / "1"
+    old = _dt.datetime.now().timestamp() - STALE_TEMPORARY_AGE - 60
+    stale = [run_dir / ".run.json.4242.0badc0de.tmp", run_dir / ".experimentkit.json.7.12345678.tmp"]
+    young = run_dir / ".run.json.4243.feedf00d.tmp"
+    lookalikes = [run_dir / "model.4242.0badc0de.tmp", run_dir / ".notes.tmp"]
+    for path in stale + [young] + lookalikes:
+        path.write_text("{")
+    for path in stale + lookalikes:
+        os.utime(path, (old, old))
+    FileStore(base).add_tags("1", ["kept"])
+    assert not any(p.exists() for p in stale)
+    assert young.exists() and all(p.exists() for p in lookalikes)
+    assert FileStore(base).get("1").tags == ["kept"]
+
+    # the observer's end of a run does the same in its own directory
+    from experimentkit import Experiment
+
+    ex = Experiment("temps")
+    ex.observers.append(FileStorageObserver(str(base)))
+    seen: list = []
+
+    @ex.main
+    def main(_run):
+        leftover = Path(_run.observers[0].dir) / ".metrics.json.99.00000000.tmp"
+        leftover.write_text("")
+        os.utime(leftover, (old, old))
+        seen.append(leftover)
+
+    ex.run(options={"--loglevel": "ERROR"})
+    assert seen and not seen[0].exists()

@@ -56,6 +56,7 @@ from .schema import (
     note_change,
     read_json,
     read_metrics_log,
+    remove_stale_temporaries,
     temp_name,
     write_atomic,
     write_metrics_json_streaming,
@@ -435,6 +436,7 @@ class FileStorageObserver(RunObserver):
         self._save_json(RUN_FILE, self._entry)
         self._drop_log()
         self._render_template()
+        remove_stale_temporaries(self._path())  # a killed writer's, from an earlier process
         if ended_before:
             self._note_if_ended()
 

@@ -26,7 +26,9 @@ import json
 import math
 import operator
 import os
+import re
 import shutil
+import time
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -620,6 +622,31 @@ def temp_name(path: str) -> str:
     ``os.urandom``, not ``secrets``: importing secrets (hmac, hashlib) costs a query process ~3 ms."""
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+#: A temporary this old (seconds) was left by a killed writer: writes take milliseconds, and on a
+#: shared file system the age, not whether its process lives here, is what can be known.
+STALE_TEMPORARY_AGE = 3600.0
+_TEMPORARY = re.compile(r"\..+\.[0-9]+\.[0-9a-f]{8}\.tmp")
+
+
+def remove_stale_temporaries(folder: str, age: float = STALE_TEMPORARY_AGE) -> list:
+    """Delete the temporaries of ``write_atomic`` in ``folder`` (not below it) last changed more
+    than ``age`` seconds ago; returns their names.  What cannot be deleted is left."""
+    removed: list = []
+    limit = time.time() - age
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMPORARY.fullmatch(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < limit:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
 
 
 def write_atomic(path: str, data: bytes) -> None:

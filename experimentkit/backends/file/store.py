@@ -36,6 +36,7 @@ from .schema import (
     read_json,
     read_jsonl,
     read_metric_series,
+    remove_stale_temporaries,
     write_atomic,
 )
 
@@ -328,6 +329,7 @@ class FileStore(Store):
             data = self._annotations(run_dir)
             yield run_dir, data
             self._save_annotations(run_dir, data)
+            remove_stale_temporaries(run_dir)  # a killed writer's (this is a writer of the run)
             note_change(self.path, os.path.basename(run_dir))  # the index no longer watches ended runs
         finally:
             os.close(fd)  # releases the lock
