@@ -10,7 +10,9 @@ each value in Python), multi-row ``INSERT`` statements of bound parameters on SQ
 with the batch.
 Rows are exactly what the SQLAlchemy path stored (same text for SQLite times, NULL for values that
 are not finite numbers and steps that are not integers).  Each chunk is also stored packed, as one
-``metric_block`` row (see ``schema.metric_block``), for readers of long series.
+``metric_block`` row (see ``schema.metric_block``), for readers of long series; on PostgreSQL the
+transaction tells the triggers on ``metric`` that these rows come with their block
+(``common.WRITER_SETTING``), and that a chunk without one does not (its series is read from the rows).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import weakref
 import zlib
 from array import array
 from typing import Any, Optional
+
+from .common import WRITER_SETTING
 
 __all__ = [
     "metric_columns",
@@ -60,6 +64,7 @@ _LOAD_DATA = (
 # client did not ask for the capability (2068)
 _LOAD_DATA_REFUSED = frozenset({1148, 3948, 2068, 4166})
 _NO_LOAD_DATA: weakref.WeakSet = weakref.WeakSet()  # DBAPI connections refused LOAD DATA LOCAL
+_WRITER = f"SELECT set_config('{WRITER_SETTING}', %s, true)"  # psycopg2's marker: PostgreSQL only
 _EPOCH = _dt.datetime(1970, 1, 1)
 _ONE_US = _dt.timedelta(microseconds=1)
 _COPY = 'COPY metric (run_id, name, step, value, "timestamp") FROM STDIN'
@@ -87,12 +92,16 @@ def insert_metric_rows(conn: Any, run_id: str, name: str, steps: list, values: l
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = conn.connection.dbapi_connection.cursor()
     copy = dialect == "postgresql" and hasattr(cursor, "copy_expert")
+    marked: Optional[bool] = None  # what the triggers were told of this transaction's statements
     try:
         for lo in range(0, len(steps), CHUNK):
             hi = lo + CHUNK
             s, v, t = steps[lo:hi], values[lo:hi], stamps[lo:hi]
             texts, micros = time_columns(t, texts=copy or dialect != "postgresql")
             block = packed_block(s, v, micros)
+            if dialect == "postgresql" and marked is not (block is not None):
+                marked = block is not None
+                cursor.execute(_WRITER, ("on" if marked else "off",))
             if copy:
                 cursor.copy_expert(_COPY, io.StringIO(_copy_text(run_id, name, s, v, texts)))
             elif dialect == "sqlite":

@@ -28,12 +28,27 @@ __all__ = [
     "catalogue_name",
     "keys_to_confirm",
     "BLOCKS_SQL",
+    "STALE_MARK",
+    "WRITER_SETTING",
+    "BLOCKS_ALONE_VERSION",
     "PackedSeries",
     "packed_series",
 ]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The layout version this code reads and writes; ``schema_version.version`` holds the stored one."""
+
+BLOCKS_ALONE_VERSION = 9
+"""From this version on, a PostgreSQL database's triggers keep the blocks of a series honest (see
+``migrations._metric_triggers``): its readers trust well-formed blocks without counting the rows."""
+
+WRITER_SETTING = "experimentkit.writer"
+"""The transaction-local PostgreSQL setting (``'on'``) by which the observer tells the triggers that
+its statement writes the blocks of its rows itself."""
+
+STALE_MARK = 0
+"""The ``point_count`` of the block the PostgreSQL triggers leave in a series changed by hand: no
+block of the observer holds no point, and a series with one is read from its rows."""
 
 HOST_COLUMNS = ("hostname", "cpu", "python_version")
 EXPERIMENT_COLUMNS = ("name", "base_dir", "mainfile")
@@ -275,24 +290,32 @@ class PackedSeries(MetricSeries):
         return a["steps"], a["values"], a["timestamps"]
 
 
-def packed_series(name: str, row_count: int, blocks: Sequence[Sequence[Any]]) -> Optional[PackedSeries]:
+def packed_series(
+    name: str, row_count: Optional[int], blocks: Sequence[Sequence[Any]]
+) -> Optional[PackedSeries]:
     """The series from its blocks ``(point_count, steps, vals, times)`` (in writing order), or None
-    unless they hold exactly the ``row_count`` points its ``metric`` rows hold (rows added or
-    deleted other than by the observer: the rows are the truth)."""
-    if not row_count or sum(int(block[0]) for block in blocks) != row_count:
+    (read the rows: they are the truth) unless each block holds as many steps, values and times as
+    its ``point_count`` says, no block is a ``STALE_MARK``, and, when ``row_count`` is given, the
+    blocks hold exactly the ``row_count`` points of the ``metric`` rows (where no trigger tells of
+    rows added or deleted other than by the observer)."""
+    counts = [int(block[0]) for block in blocks]
+    total = sum(counts)
+    if not total or min(counts) <= STALE_MARK or (row_count is not None and total != row_count):
         return None
     import numpy as np
 
-    columns = []
-    for index, dtype in ((1, "<i8"), (2, "<f8"), (3, "<i8")):
-        if dtype == "<f8":
-            data = bytearray().join(block[index] for block in blocks)
-        else:  # steps and times are zlib-compressed (see ``bulk.packed_block``)
-            try:
-                data = bytearray().join(zlib.decompress(block[index]) for block in blocks)
-            except zlib.error:  # a damaged block: the rows decide
-                return None
-        if len(data) != 8 * row_count:
+    parts: list = [[], [], []]
+    for count, block in zip(counts, blocks):
+        try:  # steps and times are zlib-compressed (see ``bulk.packed_block``)
+            columns = (zlib.decompress(block[1]), block[2], zlib.decompress(block[3]))
+        except zlib.error:  # a damaged block: the rows decide
             return None
-        columns.append(np.frombuffer(data, dtype=dtype).astype(dtype[1:], copy=False))
-    return PackedSeries(name, columns[0], columns[1], columns[2].view("datetime64[us]"))
+        if any(len(column) != 8 * count for column in columns):
+            return None
+        for part, column in zip(parts, columns):
+            part.append(column)
+    steps, values, times = (
+        np.frombuffer(bytearray().join(part), dtype=dtype).astype(dtype[1:], copy=False)
+        for part, dtype in zip(parts, ("<i8", "<f8", "<i8"))
+    )
+    return PackedSeries(name, steps, values, times.view("datetime64[us]"))

@@ -24,7 +24,7 @@ from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 from ...query.base import MAX_SQL_IN_VALUES
-from .common import SCHEMA_VERSION
+from .common import BLOCKS_ALONE_VERSION, SCHEMA_VERSION
 from .compiler import MYSQL, POSTGRESQL, Dialect, QueryCompiler
 from .fast_sqlite import FastSqliteStore, _Fallback
 
@@ -184,6 +184,8 @@ class FastPostgresStore(_ServerStore):
 
     dialect: Dialect = POSTGRESQL
     driver = "psycopg2"
+    # ``_connect`` serves only the current version, whose triggers keep the blocks honest
+    blocks_alone = SCHEMA_VERSION >= BLOCKS_ALONE_VERSION
     connect_params = staticmethod(postgres_params)
 
     def _open(self, driver: Any, params: dict) -> Any:

@@ -301,7 +301,9 @@ metric_summary = sa.Table(
 # back is then a few rows and ``numpy.frombuffer`` instead of a row (and a ``datetime``) per point.
 # The ``metric`` rows stay the truth: a reader uses the blocks of a (run, metric) only while their
 # point counts add up to its rows (rows added or deleted some other way, or a batch with NULL steps
-# or times, which has no block, send it back to the rows).
+# or times, which has no block, send it back to the rows).  On PostgreSQL from version 9, triggers on
+# ``metric`` leave a block of no points in a series whose rows anyone but the observer changed (a
+# batch without a block included), and its readers trust well-formed blocks without the count.
 metric_block = sa.Table(
     "metric_block",
     metadata,

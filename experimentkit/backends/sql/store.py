@@ -52,7 +52,9 @@ from ...query.semantics import apply_in_python, apply_rows_in_python
 from . import schema as s
 from .catalogue import forget_runs
 from .common import (
+    BLOCKS_ALONE_VERSION,
     BLOCKS_SQL,
+    WRITER_SETTING,
     catalogue_name,
     experiment_infos,
     keys_to_confirm,
@@ -115,7 +117,9 @@ class SqlStore(Store):
             self.close()
             raise StoreError(f"{self._label}: the query compiler has no {name} dialect")
         self.dialect: Dialect = _DIALECTS[name]
-        upgrade(self.engine)
+        version = upgrade(self.engine)
+        # PostgreSQL's triggers keep blocks honest from this version on: no count of the rows per read
+        self._blocks_alone = name == "postgresql" and version >= BLOCKS_ALONE_VERSION
         self._experiments: dict = {}  # experiment_id -> dict (rows are immutable once written)
 
     def __str__(self) -> str:
@@ -465,16 +469,19 @@ class SqlStore(Store):
         """The points from their packed blocks when these hold all of them (``common.packed_series``),
         else through the driver's own cursor (plain tuples: no SQLAlchemy row per point); times the
         driver gives as text stay text until used (``ColumnSeries``).  One transaction: the count
-        and the blocks (or the rows) describe the same points."""
+        and the blocks (or the rows) describe the same points.  On PostgreSQL the triggers vouch for
+        the blocks (``migrations._metric_triggers``): no count, which read every row."""
         with self.engine.connect() as conn:
             text = self._require(conn, run_id)
             mark = "?" if conn.dialect.paramstyle in ("qmark", "numeric") else "%s"
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                cursor.execute(
-                    f"SELECT count(*) FROM metric WHERE run_id = {mark} AND name = {mark}", (text, name)
-                )
-                count = cursor.fetchone()[0]
+                count = None
+                if not self._blocks_alone:
+                    cursor.execute(
+                        f"SELECT count(*) FROM metric WHERE run_id = {mark} AND name = {mark}", (text, name)
+                    )
+                    count = cursor.fetchone()[0]
                 cursor.execute(BLOCKS_SQL.format(mark), (text, name))
                 packed = packed_series(name, count, cursor.fetchall())
                 if packed is not None:
@@ -659,6 +666,8 @@ class SqlStore(Store):
         """Delete runs and all their rows in one transaction (shared experiment/host rows stay)."""
         with self.engine.begin() as conn:
             ids = [self._require(conn, run_id) for run_id in run_ids]
+            if conn.dialect.name == "postgresql":  # the blocks go too: nothing for the triggers to do
+                conn.execute(sa.select(sa.func.set_config(WRITER_SETTING, "on", True)))
             for chunk in _chunks(ids):
                 for table in (s.metric, s.metric_block, s.table_row, s.tag, s.artifact, s.runs_resources):
                     conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
