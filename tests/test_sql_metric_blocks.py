@@ -212,9 +212,10 @@ def test_deleting_a_run_deletes_its_blocks(url):
     assert [(r[0], int(r[1])) for r in left] == [(keep, 20)]
 
 
-def _postgres(url):
-    if not url.startswith("postgres"):
-        pytest.skip("PostgreSQL's triggers on metric")
+@pytest.fixture
+def pg_url(_servers):
+    """The module's PostgreSQL database (its triggers on ``metric``; skipped without a server)."""
+    return _servers("postgres")
 
 
 def test_the_observer_keeps_its_blocks_and_reads_them_without_a_count(url):
@@ -223,16 +224,17 @@ def test_the_observer_keeps_its_blocks_and_reads_them_without_a_count(url):
     _check(url, run_id, packed=True)
 
 
-def test_a_value_updated_by_hand_is_read_back(url):
-    _postgres(url)  # elsewhere the count cannot see an update (the rows still match the blocks)
+def test_a_value_updated_by_hand_is_read_back(pg_url):
+    """PostgreSQL only: elsewhere the count cannot see an update (the rows still match the blocks)."""
+    url = pg_url
     run_id = _run(url, [_batch(0, 30)])
     _sql(url, ("UPDATE metric SET value = 42.5 WHERE run_id = :r AND step = 3", {"r": run_id}))
     rows = _check(url, run_id, packed=False)
     assert rows[3][1] == 42.5 and len(rows) == 30
 
 
-def test_truncate_drops_every_block_and_rows_written_later_are_read(url):
-    _postgres(url)
+def test_truncate_drops_every_block_and_rows_written_later_are_read(pg_url):
+    url = pg_url
     run_id = _run(url, [_batch(0, 30)])
     _sql(url, ("TRUNCATE metric", {}))
     assert _blocks(url, run_id) == []
@@ -317,8 +319,8 @@ def _triggers(url):
     return [row[0] for row in _select(url, query)]
 
 
-def test_a_version_8_database_gets_the_triggers_and_its_series_changed_by_hand_are_read_from_rows(url):
-    _postgres(url)
+def test_a_version_8_database_gets_the_triggers_and_its_series_changed_by_hand_are_read_from_rows(pg_url):
+    url = pg_url
     same, deleted, short = (_run(url, [_batch(0, 40)]) for _ in range(3))
     _drop_triggers(url)
     assert _triggers(url) == []
