@@ -290,3 +290,13 @@ def test_a_long_time_column_is_parsed_in_its_own_thread_to_the_same_answer(monke
     assert started and threaded.tolist() == stamps
     monkeypatch.setattr(base, "_THREAD_BYTES", len(text) + 1)
     assert base.ColumnSeries("t", b"1", b"1.5", text).parsed_columns()["timestamps"].tolist() == stamps
+
+
+def test_without_an_exact_long_double_numpy_parses_the_long_numbers(monkeypatch):
+    """Where ``long double`` is not the 80-bit format (or rounds to 53 bits), numbers of 16-18
+    digits go to numpy's own parser, with the same answers."""
+    from experimentkit.query import columns
+
+    monkeypatch.setattr(columns, "_long_double_ok", lambda np: False)
+    values = [0.2513591700177846, 1 / 3, 2.5, -7.4592478524708139]
+    assert _bits(float_column(np, _as_stored(values))) == _bits(values)

@@ -85,7 +85,11 @@ def _long_double_ok(np: Any) -> bool:
     """Whether numpy's ``longdouble`` is the x87 80-bit format stored in 16 bytes, little-endian
     (Linux and macOS on x86-64), whose significand ``_decimals`` reads from the low 8 bytes."""
     info = np.finfo(np.longdouble)
-    return bool(info.nmant == 63 and np.dtype(np.longdouble).itemsize == 16 and sys.byteorder == "little")
+    if not (info.nmant == 63 and np.dtype(np.longdouble).itemsize == 16 and sys.byteorder == "little"):
+        return False
+    # and its arithmetic rounds to 64 bits (native code can lower the x87 precision to 53)
+    big = np.longdouble(2**62)
+    return bool((big + np.longdouble(1)) - big == 1)
 
 
 def _decimals(np: Any, items: bytes) -> Optional[Any]:
