@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
 from .errors import IgnoreHostInfo
+from .user_cache import cache_folder, cache_path, read_cached, write_cached
 
 __all__ = [
     "HostInfoGetter",
@@ -184,13 +185,50 @@ def _gpus(settings) -> dict:
 
 
 def _uname_processor() -> Optional[str]:
-    """What ``platform`` reads from ``uname -p`` (stripped, '' for a failure or ``unknown``), run
-    through ``os.posix_spawnp``: ``platform`` imports ``subprocess`` for it (with ``signal``,
-    ``locale`` and ``selectors``, ~14 M instructions, a fifth of a trivial run's start).  None where
-    ``platform`` would not run ``uname -p`` or the process cannot be started this way."""
+    """What ``platform`` reads from ``uname -p`` (stripped, '' for a failure or ``unknown``), kept
+    in the user's cache for this ``uname`` and kernel (``user_cache``; starting the process costs a
+    run ~1.4 ms), else run through ``os.posix_spawnp``: ``platform`` imports ``subprocess`` for it
+    (with ``signal``, ``locale`` and ``selectors``, ~14 M instructions, a fifth of a trivial run's
+    start).  None where ``platform`` would not run ``uname -p`` or the process cannot be started
+    this way."""
     processor = getattr(platform, "_Processor", None)
     if not hasattr(os, "posix_spawnp") or processor is None or hasattr(processor, f"get_{sys.platform}"):
         return None
+    cache = _uname_cache_file()
+    kept = None if cache is None else read_cached(cache)
+    if isinstance(kept, str):
+        return kept
+    answer = _run_uname_p()
+    if answer is None:  # not started (no uname, no process to spare): asked again next time
+        return ""
+    if cache is not None:
+        write_cached(cache, answer)
+    return answer
+
+
+def _uname_cache_file() -> Optional[str]:
+    """``uname-<digest>.json`` in the user's cache, the digest covering what ``uname -p`` could
+    depend on: the kernel (``os.uname()``, the host's name included for a home shared by hosts),
+    ``PATH`` and the ``uname`` found on it (path, inode, size, mtime); None when caching is off or
+    there is no ``uname``."""
+    if cache_folder() is None:
+        return None
+    import hashlib
+    import shutil
+
+    found = shutil.which("uname")
+    if found is None:
+        return None
+    try:
+        stat = os.stat(found)
+    except OSError:
+        return None
+    parts = [*os.uname(), os.environ.get("PATH", ""), found, stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    return cache_path("uname", hashlib.sha1(repr(parts).encode()).hexdigest())
+
+
+def _run_uname_p() -> Optional[str]:
+    """``uname -p``'s answer as ``platform`` would read it, None when it could not be started."""
     read, write = os.pipe()
     try:
         pid = os.posix_spawnp(
@@ -202,9 +240,9 @@ def _uname_processor() -> Optional[str]:
                 (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
             ],
         )
-    except OSError:  # no uname: check_output's OSError, an empty answer
+    except OSError:  # no uname (platform answers "" then too)
         os.close(read)
-        return ""
+        return None
     finally:
         os.close(write)
     with open(read, "rb") as pipe:

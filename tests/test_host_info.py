@@ -202,3 +202,39 @@ def test_os_is_platforms_own_text_without_importing_subprocess(tmp_path, answer)
     assert imported == "False"
     if answer == "echo fakecpu-9000":
         assert "fakecpu-9000" in stock[1]  # the fake was used by both
+
+
+def test_uname_p_is_asked_once_per_uname_and_kept_in_the_user_cache(tmp_path):
+    """A second process takes ``uname -p``'s answer from the cache; another ``uname`` (changed
+    file) or caching turned off (``EXPERIMENTKIT_CACHE_DIR=""``) asks it again."""
+    import subprocess
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "uname"
+    fake.parent.mkdir()
+    answer = f"echo x >> {calls}; echo kept-cpu; exit 0"
+    script = f'#!/bin/sh\nif [ "$1" = "-p" ]; then {answer}; fi\nexec /bin/uname "$@"\n'
+    fake.write_text(script)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env.update(
+        PATH=f"{fake.parent}{os.pathsep}{env['PATH']}", EXPERIMENTKIT_CACHE_DIR=str(tmp_path / "cache")
+    )
+
+    def os_text(**extra):
+        done = subprocess.run(
+            [sys.executable, "-c", _OURS], env={**env, **extra}, capture_output=True, text=True, check=True
+        )
+        return done.stdout.splitlines()[0]
+
+    def asked() -> int:
+        return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+    first = os_text()
+    assert "kept-cpu" in first and asked() == 1
+    assert os_text() == first and asked() == 1  # from the cache
+    assert [p.name.startswith("uname-") for p in (tmp_path / "cache").iterdir()] == [True]
+    fake.write_text(script + "\n")  # another uname: asked again
+    assert os_text() == first and asked() == 2
+    assert os_text(EXPERIMENTKIT_CACHE_DIR="") == first and asked() == 3
+    assert os_text(EXPERIMENTKIT_CACHE_DIR="") == first and asked() == 4

@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import json
 import os
 import sys
 from typing import Any, Optional
 
 from ..errors import ObserverError
+from ..user_cache import cache_folder, cache_path, read_cached, write_cached
 from .options import CLIOption
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 ENTRY_POINT_GROUP = "experimentkit.observers"
 
 _REQUIRED = ("short_flag", "long_flag", "arg", "apply")
-_KEEP_CACHES = 16
 
 
 class PluginOption(CLIOption):
@@ -152,12 +151,11 @@ def _entry_points() -> list:
     when the cache is stale.
     """
     cache = _cache_file()
-    if cache is not None:
+    listed = None if cache is None else read_cached(cache)
+    if isinstance(listed, list):
         try:
-            with open(cache, encoding="utf-8") as f:
-                listed = json.load(f)
             return [_CachedEntryPoint(str(name), str(value)) for name, value in listed]
-        except (OSError, ValueError, TypeError):
+        except (TypeError, ValueError):
             pass
     from importlib import metadata
 
@@ -167,18 +165,14 @@ def _entry_points() -> list:
     else:
         eps = list(found.get(ENTRY_POINT_GROUP, ()))  # Python 3.9
     if cache is not None:
-        _write_cache(cache, [[ep.name, ep.value] for ep in eps])
+        write_cached(cache, [[ep.name, ep.value] for ep in eps])
     return eps
 
 
 def _cache_file() -> Optional[str]:
-    """``<cache dir>/plugins-<signature>.json``, None when caching is off (``EXPERIMENTKIT_CACHE_DIR``
-    set to an empty string) or the signature cannot be taken."""
-    folder = os.environ.get("EXPERIMENTKIT_CACHE_DIR")
-    if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "experimentkit")
-    if not folder:
+    """``<cache folder>/plugins-<signature>.json`` (``user_cache``), None when caching is off or the
+    signature cannot be taken."""
+    if cache_folder() is None:
         return None
     from ..dependencies import distribution_names  # listed once per process, shared
 
@@ -198,25 +192,7 @@ def _cache_file() -> Optional[str]:
             except OSError:
                 stamps.append(-1)
         digest.update(os.fsencode("\0".join(("", where, *names, repr(stamps)))))
-    return os.path.join(folder, f"plugins-{digest.hexdigest()}.json")
-
-
-def _write_cache(path: str, entries: list) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(entries, f)
-        os.replace(tmp, path)
-        old = sorted(
-            (e.stat().st_mtime, e.path)
-            for e in os.scandir(os.path.dirname(path))
-            if e.name.startswith("plugins-") and e.name.endswith(".json")
-        )
-        for _, stale in old[:-_KEEP_CACHES]:  # one file per environment state: keep the newest
-            os.unlink(stale)
-    except OSError:
-        pass  # a read-only home: discover again next time
+    return cache_path("plugins", digest.hexdigest())
 
 
 @functools.cache

@@ -50,9 +50,9 @@ def float_column(np: Any, items: bytes) -> Optional[Any]:
     None (``null``, strings, booleans ... take the JSON path).
 
     Each number is read as its digits (an integer) and a power of ten, and divided in C: exactly
-    ``float()``'s result, as ``_decimals`` explains.  Numbers in exponent form, NaN and Infinity are
-    read one by one when they are few; otherwise, and where the division cannot be made exact,
-    numpy's own parser reads the column."""
+    ``float()``'s result, as the notes on ``_EXACT_POWER`` and ``_LONG_POWER`` explain.  Numbers in
+    exponent form, NaN and Infinity are read one by one when they are few; otherwise, and where the
+    division cannot be made exact, numpy's own parser reads the column."""
     if not items:
         return np.empty(0, dtype=float)
     if b'"' in items:
