@@ -75,6 +75,12 @@ def _sql(url, *statements):
         engine.dispose()
 
 
+def _hand_rows(run_id, name, points):
+    """Statements for ``_sql`` inserting ``(step, value, timestamp)`` points as another tool would."""
+    insert = "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, :n, :s, :v, :t)"
+    return [(insert, {"r": run_id, "n": name, "s": st, "v": v, "t": t}) for st, v, t in points]
+
+
 def _select(url, query):
     engine = sa.create_engine(with_driver(url))
     try:
@@ -180,10 +186,7 @@ def test_rows_deleted_or_added_by_hand_are_read_from_the_rows(url):
     assert _check(url, run_id, packed=False) == before[:60]
     _sql(
         url,
-        (
-            "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, 'loss', 99, 1.5, :t)",
-            {"r": run_id, "t": T0},
-        ),
+        *_hand_rows(run_id, "loss", [(99, 1.5, T0)]),
         ("DELETE FROM metric WHERE run_id = :r AND step < 50", {"r": run_id}),
     )
     rows = _check(url, run_id, packed=False)
@@ -242,29 +245,14 @@ def test_truncate_drops_every_block_and_rows_written_later_are_read(pg_url):
         with store, pytest.raises(StoreError, match="has no metric 'loss'"):
             store.get(run_id).metric("loss")
     steps, values, stamps = _batch(0, 30)  # as many points as the old blocks held, other values
-    _sql(
-        url,
-        *[
-            (
-                "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, 'loss', :s, :v, :t)",
-                {"r": run_id, "s": step, "v": 2 * value, "t": stamp},
-            )
-            for step, value, stamp in zip(steps, values, stamps)
-        ],
-    )
+    _sql(url, *_hand_rows(run_id, "loss", [(st, 2 * v, t) for st, v, t in zip(steps, values, stamps)]))
     assert [r[1] for r in _check(url, run_id, packed=False)] == [2 * v for v in values]
 
 
 def test_a_series_inserted_into_by_hand_stays_on_its_rows_while_the_observer_appends(url):
     obs, run_id = _start(url)
     _log(obs, [_batch(0, 20)])
-    _sql(
-        url,
-        (
-            "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, 'loss', 500, 1.5, :t)",
-            {"r": run_id, "t": T0},
-        ),
-    )
+    _sql(url, *_hand_rows(run_id, "loss", [(500, 1.5, T0)]))
     _log(obs, [_batch(20, 10)])  # blocks again, but they miss the hand row
     obs.completed_event(stop_time=T0, result=None)
     obs.join()
@@ -275,16 +263,7 @@ def test_a_series_inserted_into_by_hand_stays_on_its_rows_while_the_observer_app
 def test_rows_another_tool_writes_to_a_new_series_are_read_also_after_the_observer_appends(url):
     obs, run_id = _start(url)
     _log(obs, [_batch(0, 5)])
-    _sql(
-        url,
-        *[
-            (
-                "INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, 'acc', :s, 0.5, :t)",
-                {"r": run_id, "s": step, "t": T0},
-            )
-            for step in range(3)
-        ],
-    )
+    _sql(url, *_hand_rows(run_id, "acc", [(step, 0.5, T0) for step in range(3)]))
     assert _check(url, run_id, packed=False, name="acc") == [(step, 0.5, T0) for step in range(3)]
     _log(obs, [_batch(3, 4)], name="acc")
     obs.completed_event(stop_time=T0, result=None)

@@ -300,12 +300,12 @@ class ColumnSeries(MetricSeries):
             except BaseException as exc:  # handed to the caller's thread below
                 failed.append(exc)
 
-        worker = threading.Thread(target=parse_times) if isinstance(times, bytes) else None
-        if worker is not None and len(times) >= _THREAD_BYTES:
+        worker = None
+        if isinstance(times, bytes) and len(times) >= _THREAD_BYTES:
+            worker = threading.Thread(target=parse_times)
             worker.start()
-        elif worker is not None:
+        elif isinstance(times, bytes):
             parse_times()
-            worker = None
         try:
             for key, parse in (("steps", int_column), ("values", float_column)):
                 column = self._columns[key]
